@@ -1,0 +1,111 @@
+#include <gtest/gtest.h>
+
+#include "base/digest.h"
+#include "base/endpoint.h"
+#include "base/prng.h"
+#include "base/result.h"
+#include "base/time.h"
+
+namespace cohort {
+namespace {
+
+Result<int> Half(int x) {
+  if (x % 2 != 0) return Error(Errc::kInvalidArgument, "odd");
+  return x / 2;
+}
+
+Status Chain(int x, int* out) {
+  auto h = Half(x);
+  if (!h) return h.error();
+  *out = *h;
+  return OkStatus();
+}
+
+TEST(ResultTest, HoldsValueOrError) {
+  auto ok = Half(4);
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_EQ(*ok, 2);
+  auto bad = Half(3);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code(), Errc::kInvalidArgument);
+  EXPECT_EQ(bad.error().ToString(), "invalid argument: odd");
+  int out = 0;
+  EXPECT_TRUE(Chain(8, &out));
+  EXPECT_EQ(out, 4);
+  EXPECT_FALSE(Chain(7, &out));
+}
+
+TEST(ResultDeathTest, ValueOfErrorChecks) {
+  auto bad = Half(3);
+  EXPECT_DEATH((void)bad.value(), "CHECK failed");
+}
+
+TEST(TimeTest, Arithmetic) {
+  const Instant t0 = Instant::FromNanos(1000);
+  const Instant t1 = t0 + Duration::Millis(5);
+  EXPECT_EQ((t1 - t0).millis(), 5);
+  EXPECT_LT(t0, t1);
+  EXPECT_EQ(Duration::Seconds(2) / 4, Duration::Millis(500));
+}
+
+TEST(PrngTest, SameSeedSameSequence) {
+  Prng a(42), b(42), c(43);
+  bool differs = false;
+  for (int i = 0; i < 100; ++i) {
+    const uint64_t x = a.Next();
+    EXPECT_EQ(x, b.Next());
+    differs |= x != c.Next();
+  }
+  EXPECT_TRUE(differs);
+}
+
+TEST(PrngTest, BelowStaysInRange) {
+  Prng p(7);
+  int counts[5] = {};
+  for (int i = 0; i < 5000; ++i) ++counts[p.Below(5)];
+  for (int c : counts) EXPECT_GT(c, 800);
+  for (int i = 0; i < 100; ++i) {
+    const int64_t v = p.Between(-3, 3);
+    EXPECT_GE(v, -3);
+    EXPECT_LE(v, 3);
+  }
+}
+
+TEST(EndpointTest, ParsesAndPrints) {
+  auto e = Endpoint::Parse("10.1.2.3:7101");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->ip, 0x0a010203u);
+  EXPECT_EQ(e->port, 7101);
+  EXPECT_EQ(e->ToString(), "10.1.2.3:7101");
+  for (const char* bad : {"", "1.2.3.4", "1.2.3:5", "1.2.3.256:1", "1.2.3.4:65536", "a.b.c.d:1",
+                          "1.2.3.4:", "1.2.3.4.5:1"}) {
+    EXPECT_FALSE(Endpoint::Parse(bad)) << bad;
+  }
+}
+
+TEST(SubnetTest, ParsesAndMatches) {
+  auto s = Subnet::Parse("10.2.0.0/16");
+  ASSERT_TRUE(s);
+  EXPECT_TRUE(s->Contains(0x0a020304));
+  EXPECT_FALSE(s->Contains(0x0a030304));
+  EXPECT_EQ(s->ToString(), "10.2.0.0/16");
+  EXPECT_FALSE(Subnet::Parse("10.2.0.1/16"));  // host bits
+  EXPECT_FALSE(Subnet::Parse("10.2.0.0/33"));
+  EXPECT_EQ(Subnet::FromAddressMask(0x0a020304, 0xffffff00).ToString(), "10.2.3.0/24");
+  EXPECT_EQ(MaskLength(0xffffff00), 24);
+  EXPECT_EQ(MaskLength(0xff00ff00), -1);
+  auto all = Subnet::Parse("0.0.0.0/0");
+  ASSERT_TRUE(all);
+  EXPECT_TRUE(all->Contains(0xdeadbeef));
+}
+
+TEST(DigestTest, StableAndSensitive) {
+  const uint8_t a[] = {1, 2, 3};
+  const uint8_t b[] = {1, 2, 4};
+  EXPECT_EQ(Digest64(a), Digest64(a));
+  EXPECT_NE(Digest64(a), Digest64(b));
+  EXPECT_EQ(HexDigest(0xabc).size(), 16u);
+}
+
+}  // namespace
+}  // namespace cohort

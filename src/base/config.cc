@@ -1,0 +1,310 @@
+// toml++ is compiled once, in Debian's shared library, and included only here.
+#include "base/config.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+namespace cohort {
+namespace {
+
+const std::set<std::string> kSections = {"node",     "cluster",      "transport", "timing", "api",
+                                          "disk",     "registry",     "distribution", "log"};
+
+class Reader {
+ public:
+  Reader(const toml::table& root, std::string source) : root_(root), source_(std::move(source)) {}
+
+  Error Fail(const toml::node* node, const std::string& key, const std::string& what) const {
+    std::string where = source_;
+    if (node != nullptr && node->source().begin.line > 0) {
+      where += ":" + std::to_string(node->source().begin.line);
+    }
+    return Error(Errc::kInvalidArgument, where + ": key '" + key + "': " + what);
+  }
+
+  const toml::node* Find(const std::string& key) const {
+    return root_.at_path(key).node();
+  }
+
+  Status Integer(const std::string& key, int64_t lo, int64_t hi, auto* out) const {
+    const toml::node* n = Find(key);
+    if (n == nullptr) return OkStatus();
+    auto v = n->value<int64_t>();
+    if (!n->is_integer() || !v || *v < lo || *v > hi) {
+      return Fail(n, key, "expected an integer from " + std::to_string(lo) + " to " +
+                              std::to_string(hi) + Got(n));
+    }
+    *out = static_cast<std::remove_pointer_t<decltype(out)>>(*v);
+    return OkStatus();
+  }
+
+  Status String(const std::string& key, std::string* out) const {
+    const toml::node* n = Find(key);
+    if (n == nullptr) return OkStatus();
+    if (!n->is_string()) return Fail(n, key, "expected a string" + Got(n));
+    *out = *n->value<std::string>();
+    return OkStatus();
+  }
+
+  template <typename T, typename Fn>
+  Status Array(const std::string& key, std::vector<T>* out, Fn&& parse) const {
+    const toml::node* n = Find(key);
+    if (n == nullptr) return OkStatus();
+    const toml::array* arr = n->as_array();
+    if (arr == nullptr) return Fail(n, key, "expected an array" + Got(n));
+    out->clear();
+    for (size_t i = 0; i < arr->size(); ++i) {
+      auto item = parse(*arr->get(i), key + "[" + std::to_string(i) + "]");
+      if (!item) return item.error();
+      out->push_back(*item);
+    }
+    return OkStatus();
+  }
+
+  static std::string Got(const toml::node* n) {
+    std::ostringstream os;
+    if (n->is_string()) {
+      os << ", got \"" << *n->value<std::string>() << "\"";
+    } else if (n->is_table() || n->is_array()) {
+      os << ", got " << (n->is_table() ? "a table" : "an array");
+    } else {
+      n->visit([&](auto&& v) { os << ", got " << v; });
+    }
+    return os.str();
+  }
+
+  const toml::table& root() const { return root_; }
+
+ private:
+  const toml::table& root_;
+  std::string source_;
+};
+
+Status CheckKnownKeys(const Reader& r, const toml::table& table, const std::string& prefix,
+                      const std::set<std::string>& known) {
+  for (const auto& [k, v] : table) {
+    const std::string key(k.str());
+    if (!known.count(key)) {
+      return r.Fail(&v, prefix.empty() ? key : prefix + "." + key, "unknown key");
+    }
+  }
+  return OkStatus();
+}
+
+std::string ResolvePath(const std::string& path, const std::string& source) {
+  if (path.empty() || std::filesystem::path(path).is_absolute()) return path;
+  const auto dir = std::filesystem::path(source).parent_path();
+  return dir.empty() ? path : (dir / path).string();
+}
+
+Status ReadNode(const Reader& r, Config& c) {
+  COHORT_TRY(r.Integer("node.id", 1, 65535, &c.node_id));
+  COHORT_TRY(r.String("node.name", &c.node_name));
+  COHORT_TRY(r.String("node.data_dir", &c.data_dir));
+  if (c.node_name.empty()) c.node_name = "n" + std::to_string(c.node_id);
+  if (c.data_dir.empty()) {
+    return r.Fail(r.Find("node"), "node.data_dir", "required: the node's local storage folder");
+  }
+  return OkStatus();
+}
+
+Status ReadCluster(const Reader& r, Config& c) {
+  COHORT_TRY(r.String("cluster.name", &c.cluster_name));
+  COHORT_TRY(r.String("cluster.key_file", &c.key_file));
+  auto node_id = [&](const toml::node& n, const std::string& key) -> Result<NodeId> {
+    auto v = n.value<int64_t>();
+    if (!n.is_integer() || !v || *v < 1 || *v > 65535) {
+      return r.Fail(&n, key, "expected a node id from 1 to 65535" + Reader::Got(&n));
+    }
+    return static_cast<NodeId>(*v);
+  };
+  auto endpoint = [&](const toml::node& n, const std::string& key) -> Result<Endpoint> {
+    if (!n.is_string()) return r.Fail(&n, key, "expected \"a.b.c.d:port\"" + Reader::Got(&n));
+    auto e = Endpoint::Parse(*n.value<std::string>());
+    if (!e) return r.Fail(&n, key, e.error().message());
+    return e;
+  };
+  COHORT_TRY(r.Array("cluster.priority", &c.priority, node_id));
+  COHORT_TRY(r.Array("cluster.seeds", &c.seeds, endpoint));
+  COHORT_TRY(r.Array("registry.servers", &c.registry_servers, node_id));
+
+  std::vector<Endpoint> listen;
+  COHORT_TRY(r.Array("transport.listen", &listen, endpoint));
+  if (const toml::node* n = r.Find("transport.listen"); n != nullptr && listen.empty()) {
+    return r.Fail(n, "transport.listen", "needs at least one address");
+  }
+  if (!listen.empty()) {
+    c.adapters.clear();
+    for (const Endpoint& e : listen) c.adapters.push_back(AdapterConfig{e, "control", {}});
+  }
+  std::string cos = "control";
+  COHORT_TRY(r.String("transport.cos", &cos));
+  for (auto& a : c.adapters) a.cos = cos;
+  uint32_t mtu = 0;
+  COHORT_TRY(r.Integer("transport.mtu", 576, 65535, &mtu));
+  if (mtu != 0) {
+    for (auto& a : c.adapters) a.mtu = mtu;
+  }
+  COHORT_TRY(r.Integer("transport.request_timeout_ms", 1, 60000, &c.request_timeout_ms));
+  COHORT_TRY(r.Integer("transport.probe_ms", 10, 600000, &c.probe_ms));
+  COHORT_TRY(r.Integer("transport.exchange_ms", 10, 600000, &c.exchange_ms));
+  COHORT_TRY(r.Integer("transport.max_datagram", 576, 65507, &c.max_datagram));
+
+  if (const toml::node* n = r.Find("transport.route")) {
+    const toml::array* routes = n->as_array();
+    if (routes == nullptr || !routes->is_array_of_tables()) {
+      return r.Fail(n, "transport.route", "expected [[transport.route]] tables");
+    }
+    for (size_t i = 0; i < routes->size(); ++i) {
+      const toml::table& t = *routes->get(i)->as_table();
+      const std::string key = "transport.route[" + std::to_string(i) + "]";
+      COHORT_TRY(CheckKnownKeys(r, t, key, {"subnet", "via"}));
+      const toml::node* subnet = t.get("subnet");
+      const toml::node* via = t.get("via");
+      if (subnet == nullptr || !subnet->is_string()) {
+        return r.Fail(&t, key + ".subnet", "required: destination subnet \"a.b.c.d/len\"");
+      }
+      if (via == nullptr || !via->is_string()) {
+        return r.Fail(&t, key + ".via", "required: one of transport.listen");
+      }
+      auto s = Subnet::Parse(*subnet->value<std::string>());
+      if (!s) return r.Fail(subnet, key + ".subnet", s.error().message());
+      auto v = Endpoint::Parse(*via->value<std::string>());
+      if (!v) return r.Fail(via, key + ".via", v.error().message());
+      const bool known = std::any_of(c.adapters.begin(), c.adapters.end(),
+                                     [&](const AdapterConfig& a) { return a.listen == *v; });
+      if (!known) return r.Fail(via, key + ".via", "is not one of transport.listen");
+      c.routes.push_back(RouteConfig{*s, *v});
+    }
+  }
+  return OkStatus();
+}
+
+Status ReadRest(const Reader& r, Config& c) {
+  COHORT_TRY(r.Integer("timing.period_ms", 1, 600000, &c.period_ms));
+  COHORT_TRY(r.Integer("timing.miss_limit", 1, 1000, &c.miss_limit));
+  COHORT_TRY(r.Integer("timing.notify_ms", 1, 600000, &c.notify_ms));
+  std::string api;
+  COHORT_TRY(r.String("api.listen", &api));
+  if (!api.empty()) {
+    auto e = Endpoint::Parse(api);
+    if (!e) return r.Fail(r.Find("api.listen"), "api.listen", e.error().message());
+    c.api_listen = *e;
+  }
+  if (const toml::node* n = r.Find("disk")) {
+    const toml::array* disks = n->as_array();
+    if (disks == nullptr || !disks->is_array_of_tables()) {
+      return r.Fail(n, "disk", "expected [[disk]] tables");
+    }
+    for (size_t i = 0; i < disks->size(); ++i) {
+      const toml::table& t = *disks->get(i)->as_table();
+      const std::string key = "disk[" + std::to_string(i) + "]";
+      COHORT_TRY(CheckKnownKeys(r, t, key, {"id", "mount", "probe"}));
+      DiskConfig d;
+      for (auto [name, field] : {std::pair{"id", &d.id}, {"mount", &d.mount},
+                                 {"probe", &d.probe}}) {
+        const toml::node* v = t.get(name);
+        if (v == nullptr || !v->is_string()) {
+          return r.Fail(&t, key + "." + name, "required string");
+        }
+        *field = *v->value<std::string>();
+      }
+      c.disks.push_back(d);
+    }
+  }
+  COHORT_TRY(r.String("distribution.root", &c.distribution_root));
+  COHORT_TRY(r.String("log.level", &c.log_level));
+  COHORT_TRY(r.String("log.format", &c.log_format));
+  if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&
+      c.log_level != "error") {
+    return r.Fail(r.Find("log.level"), "log.level", "expected debug, info, warn or error");
+  }
+  if (c.log_format != "text" && c.log_format != "json") {
+    return r.Fail(r.Find("log.format"), "log.format", "expected text or json");
+  }
+  return OkStatus();
+}
+
+Status CheckKeys(const Reader& r) {
+  static const std::map<std::string, std::set<std::string>> kKnown = {
+      {"node", {"id", "name", "data_dir"}},
+      {"cluster", {"name", "key_file", "priority", "seeds"}},
+      {"transport", {"listen", "cos", "mtu", "request_timeout_ms", "probe_ms", "exchange_ms",
+                     "max_datagram", "route"}},
+      {"timing", {"period_ms", "miss_limit", "notify_ms"}},
+      {"api", {"listen"}},
+      {"registry", {"servers"}},
+      {"distribution", {"root"}},
+      {"log", {"level", "format"}},
+  };
+  COHORT_TRY(CheckKnownKeys(r, r.root(), "", kSections));
+  for (const auto& [section, keys] : kKnown) {
+    const toml::node* n = r.Find(section);
+    if (n == nullptr) continue;
+    if (!n->is_table()) return r.Fail(n, section, "expected a [" + section + "] table");
+    COHORT_TRY(CheckKnownKeys(r, *n->as_table(), section, keys));
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+Result<Config> ParseConfig(const std::string& text, const std::string& source) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    return Error(Errc::kInvalidArgument, source + ":" + std::to_string(e.source().begin.line) +
+                                             ": " + std::string(e.description()));
+  }
+  Reader r(root, source);
+  Config c;
+  c.source = source;
+  c.adapters.clear();
+  COHORT_TRY(CheckKeys(r));
+  COHORT_TRY(ReadNode(r, c));
+  COHORT_TRY(ReadCluster(r, c));
+  COHORT_TRY(ReadRest(r, c));
+  if (c.adapters.empty()) {
+    return r.Fail(r.Find("transport"), "transport.listen",
+                  "required: at least one \"a.b.c.d:port\" to listen on");
+  }
+  if (c.key_file.empty()) {
+    return r.Fail(r.Find("cluster"), "cluster.key_file",
+                  "required: the cluster key file made by `cohort keygen`");
+  }
+  c.key_file = ResolvePath(c.key_file, source);
+  c.data_dir = ResolvePath(c.data_dir, source);
+  if (c.distribution_root.empty()) c.distribution_root = c.data_dir + "/content";
+  if (c.priority.empty()) c.priority.push_back(c.node_id);
+  return c;
+}
+
+Result<Config> LoadConfig(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Error(Errc::kNotFound, "cannot read config file '" + path + "'");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return ParseConfig(text.str(), path);
+}
+
+Config DevConfig(const std::string& data_dir) {
+  Config c;
+  c.source = "--dev";
+  c.node_id = 1;
+  c.node_name = "n1";
+  c.data_dir = data_dir;
+  c.cluster_name = "dev";
+  c.key_file = data_dir + "/cluster.key";
+  c.priority = {1};
+  c.adapters = {AdapterConfig{Endpoint{0x7f000001, 7101}, "control", {}}};
+  c.distribution_root = data_dir + "/content";
+  return c;
+}
+
+}  // namespace cohort

@@ -1,0 +1,76 @@
+// Config: a node's configuration, loaded from a TOML file (INTERFACE.md "Configuration").
+//
+// Every error names the file, the line and the key at fault, e.g.
+//   "n1.toml:3: key 'node.id': expected an integer from 1 to 65535, got 0".
+// Unknown keys are errors too, so a typo is never silently ignored. Plain value.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/endpoint.h"
+#include "base/ids.h"
+#include "base/result.h"
+
+namespace cohort {
+
+struct AdapterConfig {
+  Endpoint listen;
+  std::string cos = "control";  // class of service (T7): sets DSCP on sent packets
+  std::optional<uint32_t> mtu;  // overrides the discovered MTU
+};
+
+struct RouteConfig {
+  Subnet subnet;   // destination subnet
+  Endpoint via;    // local adapter (one of transport.listen) used to reach it (T4)
+};
+
+struct DiskConfig {
+  std::string id;
+  std::string mount;
+  std::string probe;
+};
+
+struct Config {
+  std::string source = "<built-in>";  // file the config came from, for messages
+
+  NodeId node_id = 1;
+  std::string node_name;
+  std::string data_dir;
+
+  std::string cluster_name = "cohort";
+  std::string key_file;  // relative paths are relative to the config file
+  std::vector<NodeId> priority;
+  std::vector<Endpoint> seeds;
+
+  std::vector<AdapterConfig> adapters;
+  std::vector<RouteConfig> routes;
+  uint32_t request_timeout_ms = 100;  // T3: per-attempt reply deadline
+  uint32_t probe_ms = 500;            // T3: probe period for unreachable addresses
+  uint32_t exchange_ms = 250;         // T5: address-table exchange period
+  uint32_t max_datagram = 9216;       // larger datagrams are rejected as too_large
+
+  uint32_t period_ms = 100;
+  uint32_t miss_limit = 3;
+  uint32_t notify_ms = 300;
+
+  Endpoint api_listen{0x7f000001, 7201};
+
+  std::vector<DiskConfig> disks;
+  std::vector<NodeId> registry_servers;
+  std::string distribution_root;
+
+  std::string log_level = "info";
+  std::string log_format = "text";
+};
+
+// Loads and validates FILE. Relative key_file/data_dir are resolved against FILE's folder.
+Result<Config> LoadConfig(const std::string& path);
+// Parses TOML text; `source` names it in messages and anchors relative paths.
+Result<Config> ParseConfig(const std::string& text, const std::string& source);
+// The single-node cluster of `cohortd --dev`: node 1 on 127.0.0.1:7101, API 127.0.0.1:7201.
+Config DevConfig(const std::string& data_dir);
+
+}  // namespace cohort

@@ -1,0 +1,103 @@
+#include <gtest/gtest.h>
+
+#include "base/config.h"
+
+namespace cohort {
+namespace {
+
+const char* kGood = R"(
+[node]
+id = 3
+data_dir = "data/n3"
+
+[cluster]
+name = "media"
+key_file = "cluster.key"
+priority = [3, 1, 2]
+seeds = ["127.0.0.1:7101"]
+
+[transport]
+listen = ["10.1.1.2:7101", "10.1.2.2:7101"]
+cos = "bulk"
+
+[[transport.route]]
+subnet = "10.2.2.0/24"
+via = "10.1.2.2:7101"
+
+[timing]
+period_ms = 50
+
+[api]
+listen = "127.0.0.1:7203"
+
+[[disk]]
+id = "d1"
+mount = "/srv/media1"
+probe = "/srv/media1/.cohort-probe"
+)";
+
+TEST(ConfigTest, ParsesEveryKey) {
+  auto c = ParseConfig(kGood, "/etc/cohort/n3.toml");
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(c->node_id, 3);
+  EXPECT_EQ(c->node_name, "n3");
+  EXPECT_EQ(c->data_dir, "/etc/cohort/data/n3");
+  EXPECT_EQ(c->key_file, "/etc/cohort/cluster.key");
+  EXPECT_EQ(c->priority, (std::vector<NodeId>{3, 1, 2}));
+  ASSERT_EQ(c->adapters.size(), 2u);
+  EXPECT_EQ(c->adapters[1].listen.ToString(), "10.1.2.2:7101");
+  EXPECT_EQ(c->adapters[0].cos, "bulk");
+  ASSERT_EQ(c->routes.size(), 1u);
+  EXPECT_EQ(c->routes[0].subnet.ToString(), "10.2.2.0/24");
+  EXPECT_EQ(c->period_ms, 50u);
+  EXPECT_EQ(c->api_listen.port, 7203);
+  ASSERT_EQ(c->disks.size(), 1u);
+  EXPECT_EQ(c->disks[0].probe, "/srv/media1/.cohort-probe");
+  EXPECT_EQ(c->distribution_root, "/etc/cohort/data/n3/content");
+}
+
+struct BadCase {
+  const char* text;
+  const char* expect;  // substring of the error
+};
+
+TEST(ConfigTest, ErrorsNameFileLineAndKey) {
+  const std::string base =
+      "[cluster]\nkey_file = \"k\"\n[transport]\nlisten = [\"127.0.0.1:1\"]\n";
+  const BadCase cases[] = {
+      {"[node]\nid = 0\ndata_dir = \"d\"\n", "n.toml:2: key 'node.id': expected an integer"},
+      {"[node]\nid = \"x\"\ndata_dir = \"d\"\n", "key 'node.id'"},
+      {"[node]\nid = 1\ndata_dir = \"d\"\ncolour = 1\n", "n.toml:4: key 'node.colour': unknown"},
+      {"[node]\nid = 1\n", "key 'node.data_dir': required"},
+      {"[node]\nid = 1\ndata_dir = \"d\"\n[timing]\nperiod_ms = -5\n",
+       "n.toml:5: key 'timing.period_ms'"},
+      {"[node]\nid = 1\ndata_dir = \"d\"\n[api]\nlisten = \"localhost\"\n", "key 'api.listen'"},
+      {"[node]\nid = = 1\n", "n.toml:2:"},
+      {"[nodes]\nid = 1\n", "key 'nodes': unknown key"},
+  };
+  for (const auto& bad : cases) {
+    auto c = ParseConfig(std::string(bad.text) + base, "n.toml");
+    ASSERT_FALSE(c) << bad.text;
+    EXPECT_NE(c.error().message().find(bad.expect), std::string::npos)
+        << "got: " << c.error().message() << "\nwant: " << bad.expect;
+  }
+}
+
+TEST(ConfigTest, RouteMustUseALocalAdapter) {
+  const std::string text = std::string(kGood) +
+                           "\n[[transport.route]]\nsubnet = \"10.9.0.0/16\"\nvia = "
+                           "\"10.7.7.7:7101\"\n";
+  auto c = ParseConfig(text, "n.toml");
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().message().find("transport.route[1].via"), std::string::npos)
+      << c.error().message();
+}
+
+TEST(ConfigTest, MissingFileIsNotFound) {
+  auto c = LoadConfig("/nonexistent/cohort.toml");
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().code(), Errc::kNotFound);
+}
+
+}  // namespace
+}  // namespace cohort

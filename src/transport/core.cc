@@ -1,0 +1,435 @@
+#include "transport/core.h"
+
+#include <algorithm>
+
+namespace cohort::transport {
+namespace {
+
+// IPv4 (20) + UDP (8) headers that the MTU also has to hold.
+constexpr size_t kIpUdpOverhead = 28;
+constexpr size_t kMinPathMtu = 576;
+
+}  // namespace
+
+TransportCore::TransportCore(TransportOptions options, wire::Keyring keyring, uint64_t seed)
+    : options_(std::move(options)),
+      keyring_(std::move(keyring)),
+      prng_(seed),
+      reassembler_(options_.reassembly_timeout) {
+  CHECK(options_.self != kNoNode);
+  CHECK(!options_.adapters.empty() && options_.adapters.size() <= kMaxAddressesPerNode);
+  CHECK(!keyring_.empty());
+  NodeEntry own{options_.self, options_.incarnation, options_.revision, {}};
+  for (const LocalAdapter& a : options_.adapters) own.addresses.push_back(a.info);
+  table_.Merge(own);
+}
+
+void TransportCore::Start(Instant now, Outputs& out) {
+  next_exchange_ = now;
+  next_probe_ = now + options_.probe_interval;
+  Tick(now, out);
+}
+
+Instant TransportCore::NextDeadline() const {
+  Instant next = std::min({next_exchange_, next_probe_, reassembler_.NextExpiry()});
+  for (const auto& [id, p] : pending_) next = std::min(next, p.deadline);
+  return next;
+}
+
+void TransportCore::Tick(Instant now, Outputs& out) {
+  std::vector<uint64_t> expired;
+  for (const auto& [id, p] : pending_) {
+    if (p.deadline <= now) expired.push_back(id);
+  }
+  for (uint64_t id : expired) OnRequestTimeout(now, id, out);
+  if (next_exchange_ <= now) {
+    RunExchange(now, out);
+    next_exchange_ = now + options_.exchange_interval;
+  }
+  if (next_probe_ <= now) {
+    RunProbes(now, out);
+    next_probe_ = now + options_.probe_interval;
+  }
+  reassembler_.Expire(now);
+}
+
+// ---- receiving ----
+
+void TransportCore::OnDatagram(Instant now, uint8_t adapter, const Endpoint& from,
+                               ByteView datagram, Outputs& out) {
+  if (adapter >= options_.adapters.size() || !options_.adapters[adapter].enabled) return;
+  auto reject = [&](wire::Reject r) { ++metrics_.rejected[static_cast<int>(r)]; };
+  if (datagram.size() > options_.max_datagram) return reject(wire::Reject::kTooLarge);
+  auto opened = wire::Open(keyring_, datagram);
+  if (auto* r = std::get_if<wire::Reject>(&opened)) return reject(*r);
+  wire::Opened& o = std::get<wire::Opened>(opened);
+  const wire::SealHeader& h = o.header;
+  if (h.sender == kNoNode || h.sender == options_.self) return reject(wire::Reject::kMalformed);
+  if (!replay_.Accept(h.sender, h.incarnation, h.sequence)) return reject(wire::Reject::kReplay);
+  auto msg = Decode(o.payload);
+  if (!msg) return reject(wire::Reject::kMalformed);
+  ++metrics_.datagrams_received;
+  metrics_.bytes_received += datagram.size();
+  if (auto* f = std::get_if<FragmentMsg>(&*msg)) {
+    auto whole = reassembler_.Add(now, h.sender, h.incarnation, *f);
+    if (!whole) return;
+    msg = Decode(*whole);
+    if (!msg || std::holds_alternative<FragmentMsg>(*msg)) return reject(wire::Reject::kMalformed);
+    ++metrics_.messages_reassembled;
+  }
+  const int index = AddressIndex(h.sender, from);
+  if (index >= 0) peers_[h.sender].addrs[index].last_heard = now;
+  HandleMessage(now, h.sender, h.incarnation, adapter, from, std::move(*msg), out);
+}
+
+void TransportCore::HandleMessage(Instant now, NodeId sender, Incarnation incarnation,
+                                  uint8_t adapter, const Endpoint& from, Message msg,
+                                  Outputs& out) {
+  (void)incarnation;
+  std::visit(
+      [&](auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, ProbeMsg>) {
+          Emit(from, Encode(ProbeAckMsg{m.req}), out, adapter);
+        } else if constexpr (std::is_same_v<T, EchoMsg>) {
+          Emit(from, Encode(EchoReplyMsg{m.req, std::move(m.payload)}), out, adapter);
+        } else if constexpr (std::is_same_v<T, TableSyncMsg>) {
+          HandleTableSync(now, adapter, from, m, out);
+        } else if constexpr (std::is_same_v<T, ProbeAckMsg>) {
+          HandleReply(now, m.req, from, {}, nullptr, out);
+        } else if constexpr (std::is_same_v<T, EchoReplyMsg>) {
+          HandleReply(now, m.req, from, std::move(m.payload), nullptr, out);
+        } else if constexpr (std::is_same_v<T, TableSyncReplyMsg>) {
+          HandleReply(now, m.req, from, {}, &m, out);
+        } else if constexpr (std::is_same_v<T, TablePushMsg>) {
+          MergeEntries(m.entries, out);
+        } else if constexpr (std::is_same_v<T, DataMsg>) {
+          out.push_back(Delivered{sender, m.channel, std::move(m.payload)});
+        }
+      },
+      msg);
+}
+
+void TransportCore::HandleTableSync(Instant now, uint8_t adapter, const Endpoint& from,
+                                    TableSyncMsg& msg, Outputs& out) {
+  (void)now;
+  MergeEntries({msg.sender}, out);
+  TableSyncReplyMsg reply{msg.req, table_.NewerThan(msg.summary), table_.Summary()};
+  Emit(from, Encode(reply), out, adapter);
+}
+
+void TransportCore::HandleReply(Instant now, uint64_t req, const Endpoint& from, Bytes reply,
+                                const TableSyncReplyMsg* sync, Outputs& out) {
+  auto it = pending_.find(req);
+  if (it == pending_.end()) return;  // late duplicate of an answered request
+  Pending p = std::move(it->second);
+  pending_.erase(it);
+  const NodeId node = p.node != kNoNode ? p.node : table_.OwnerOf(from);
+  if (sync != nullptr) {
+    MergeEntries(sync->entries, out);
+    std::vector<NodeEntry> theirs_lack = table_.NewerThan(sync->summary);
+    if (!theirs_lack.empty()) Emit(from, Encode(TablePushMsg{std::move(theirs_lack)}), out);
+  }
+  if (node != kNoNode) {
+    const int index = AddressIndex(node, from);
+    if (index >= 0) {
+      MarkReachable(node, static_cast<size_t>(index), p.kind != RequestKind::kProbe, out);
+    }
+  }
+  if (p.kind == RequestKind::kEcho) {
+    out.push_back(RequestDone{req, p.node, true, from, p.attempts, now - p.last_sent,
+                              std::move(reply)});
+  }
+}
+
+void TransportCore::MergeEntries(const std::vector<NodeEntry>& entries, Outputs& out) {
+  bool changed = false;
+  for (const NodeEntry& e : entries) {
+    if (e.id == options_.self) continue;  // only this node writes its own entry
+    if (table_.Merge(e)) {
+      changed = true;
+      SyncPeer(e.id);
+    }
+  }
+  if (changed) {
+    ++metrics_.table_changes;
+    TransportEvent ev{TransportEvent::Kind::kTableChanged};
+    ev.table_version = table_.version();
+    ev.table_digest = table_.digest();
+    out.push_back(ev);
+  }
+}
+
+// Keeps the per-address observations of `node` in step with its table entry, carrying over
+// what was observed for addresses that are still listed.
+void TransportCore::SyncPeer(NodeId node) {
+  const NodeEntry* e = table_.Find(node);
+  Peer& peer = peers_[node];
+  if (e == nullptr) return;
+  std::vector<AddrState> fresh(e->addresses.size());
+  peer.preferred = std::min(peer.preferred, fresh.size() - 1);
+  if (peer.addrs.size() == fresh.size()) {
+    fresh = peer.addrs;
+  }
+  peer.addrs = std::move(fresh);
+}
+
+// ---- requests and failover (T3) ----
+
+uint64_t TransportCore::StartRequest(Instant now, RequestKind kind, NodeId node,
+                                     const Endpoint& raw,
+                                     const std::function<Bytes(uint64_t)>& encode,
+                                     int max_attempts, Outputs& out) {
+  const uint64_t id = next_request_id_++;
+  Pending p;
+  p.kind = kind;
+  p.node = node;
+  p.raw = raw;
+  p.message = encode(id);
+  p.max_attempts = max_attempts;
+  if (node != kNoNode) p.addr_index = ChooseAddress(peers_[node]);
+  ++metrics_.requests;
+  auto [it, inserted] = pending_.emplace(id, std::move(p));
+  CHECK(inserted);
+  SendAttempt(now, it->second, out);
+  return id;
+}
+
+void TransportCore::SendAttempt(Instant now, Pending& p, Outputs& out) {
+  Endpoint to = p.raw;
+  if (p.node != kNoNode) to = table_.Find(p.node)->addresses[p.addr_index].address;
+  ++p.attempts;
+  p.last_sent = now;
+  p.deadline = now + options_.request_timeout;
+  Emit(to, p.message, out);
+}
+
+void TransportCore::OnRequestTimeout(Instant now, uint64_t id, Outputs& out) {
+  Pending& p = pending_.at(id);
+  if (p.node != kNoNode) {
+    MarkUnreachable(p.node, p.addr_index, out);
+  } else if (p.kind == RequestKind::kProbe) {
+    const NodeId owner = table_.OwnerOf(p.raw);
+    const int index = AddressIndex(owner, p.raw);
+    if (index >= 0) peers_[owner].addrs[index].probe_in_flight = false;
+  }
+  const NodeEntry* entry = p.node != kNoNode ? table_.Find(p.node) : nullptr;
+  if (p.attempts < p.max_attempts && entry != nullptr) {
+    const size_t next = (p.addr_index + 1) % entry->addresses.size();
+    if (next != p.addr_index) ++metrics_.failovers;
+    p.addr_index = next;
+    SendAttempt(now, p, out);
+    return;
+  }
+  Pending done = std::move(p);
+  pending_.erase(id);
+  ++metrics_.requests_failed;
+  if (done.kind == RequestKind::kEcho) {
+    out.push_back(RequestDone{id, done.node, false, {}, done.attempts, {}, {}});
+  }
+}
+
+size_t TransportCore::ChooseAddress(const Peer& peer) const {
+  if (peer.addrs.empty()) return 0;
+  if (peer.addrs[peer.preferred].reachable) return peer.preferred;
+  for (size_t i = 0; i < peer.addrs.size(); ++i) {
+    if (peer.addrs[i].reachable) return i;
+  }
+  return peer.preferred;
+}
+
+void TransportCore::MarkReachable(NodeId node, size_t index, bool answered_request,
+                                  Outputs& out) {
+  Peer& peer = peers_[node];
+  if (index >= peer.addrs.size()) return;
+  AddrState& a = peer.addrs[index];
+  const Endpoint address = table_.Find(node)->addresses[index].address;
+  a.probe_in_flight = false;
+  if (!a.reachable) {
+    a.reachable = true;
+    out.push_back(TransportEvent{TransportEvent::Kind::kAddressReachable, node, address});
+  }
+  // The address that answered becomes preferred; a higher-ranked address that answers a
+  // probe takes traffic back, so the primary is preferred again once it heals.
+  const bool take = answered_request ? index != peer.preferred : index < peer.preferred;
+  if (take || !peer.addrs[peer.preferred].reachable) {
+    if (index != peer.preferred) {
+      peer.preferred = index;
+      out.push_back(TransportEvent{TransportEvent::Kind::kPreferredChanged, node, address});
+    }
+  }
+}
+
+void TransportCore::MarkUnreachable(NodeId node, size_t index, Outputs& out) {
+  Peer& peer = peers_[node];
+  if (index >= peer.addrs.size() || !peer.addrs[index].reachable) return;
+  peer.addrs[index].reachable = false;
+  out.push_back(TransportEvent{TransportEvent::Kind::kAddressUnreachable, node,
+                               table_.Find(node)->addresses[index].address});
+}
+
+int TransportCore::AddressIndex(NodeId node, const Endpoint& address) const {
+  const NodeEntry* e = table_.Find(node);
+  if (e == nullptr || node == options_.self) return -1;
+  for (size_t i = 0; i < e->addresses.size(); ++i) {
+    if (e->addresses[i].address == address) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+Result<uint64_t> TransportCore::Echo(Instant now, NodeId node, ByteView payload, Outputs& out) {
+  const NodeEntry* e = table_.Find(node);
+  if (e == nullptr || node == options_.self) {
+    return Error(Errc::kNotFound, "node " + std::to_string(node) + " is not in the address table");
+  }
+  Bytes body(payload.begin(), payload.end());
+  // Each address is tried once, and a single-address node gets one retry.
+  const int attempts = std::max<int>(2, static_cast<int>(e->addresses.size()));
+  return StartRequest(
+      now, RequestKind::kEcho, node, {}, [&](uint64_t id) { return Encode(EchoMsg{id, body}); },
+      attempts, out);
+}
+
+Status TransportCore::SendData(Instant now, NodeId node, uint8_t channel, ByteView payload,
+                               Outputs& out) {
+  (void)now;
+  const NodeEntry* e = table_.Find(node);
+  if (e == nullptr || node == options_.self) {
+    return Error(Errc::kNotFound, "node " + std::to_string(node) + " is not in the address table");
+  }
+  const size_t index = ChooseAddress(peers_[node]);
+  Emit(e->addresses[index].address, Encode(DataMsg{channel, Bytes(payload.begin(), payload.end())}),
+       out);
+  return OkStatus();
+}
+
+// ---- periodic work ----
+
+void TransportCore::RunExchange(Instant now, Outputs& out) {
+  const NodeEntry own = *table_.Find(options_.self);
+  auto encode = [&](uint64_t id) { return Encode(TableSyncMsg{id, own, table_.Summary()}); };
+  // Seeds not yet known as some node's address are contacted directly.
+  for (const Endpoint& seed : options_.seeds) {
+    if (table_.OwnerOf(seed) != kNoNode) continue;
+    StartRequest(now, RequestKind::kTableSync, kNoNode, seed, encode, 1, out);
+  }
+  std::vector<NodeId> others;
+  for (const auto& [id, e] : table_.entries()) {
+    if (id != options_.self) others.push_back(id);
+  }
+  if (others.empty()) return;
+  const NodeId peer = others[prng_.Below(others.size())];
+  const int attempts = static_cast<int>(table_.Find(peer)->addresses.size());
+  StartRequest(now, RequestKind::kTableSync, peer, {}, encode, attempts, out);
+}
+
+void TransportCore::RunProbes(Instant now, Outputs& out) {
+  for (auto& [node, peer] : peers_) {
+    const NodeEntry* e = table_.Find(node);
+    if (e == nullptr) continue;
+    for (size_t i = 0; i < peer.addrs.size(); ++i) {
+      AddrState& a = peer.addrs[i];
+      if (a.reachable || a.probe_in_flight) continue;
+      a.probe_in_flight = true;
+      StartRequest(now, RequestKind::kProbe, kNoNode, e->addresses[i].address,
+                   [](uint64_t id) { return Encode(ProbeMsg{id}); }, 1, out);
+    }
+  }
+}
+
+// ---- sending (T4, T6, T7) ----
+
+std::optional<uint8_t> TransportCore::ChooseAdapter(const Endpoint& to) const {
+  const auto& adapters = options_.adapters;
+  // 1. The most specific route entry whose adapter is in service.
+  std::optional<uint8_t> best;
+  int best_len = -1;
+  for (const RouteEntry& r : options_.routes) {
+    if (r.subnet.Contains(to.ip) && r.subnet.length > best_len && adapters[r.adapter].enabled) {
+      best = r.adapter;
+      best_len = r.subnet.length;
+    }
+  }
+  if (best) return best;
+  // 2. An adapter on the destination's subnet. 3. The first adapter in service.
+  std::optional<uint8_t> first;
+  for (size_t i = 0; i < adapters.size(); ++i) {
+    if (!adapters[i].enabled) continue;
+    const AddressInfo& a = adapters[i].info;
+    if ((a.address.ip & a.mask) == (to.ip & a.mask)) return static_cast<uint8_t>(i);
+    if (!first) first = static_cast<uint8_t>(i);
+  }
+  return first;
+}
+
+size_t TransportCore::PathMtu(uint8_t adapter, const Endpoint& to) const {
+  size_t mtu = options_.adapters[adapter].info.mtu;
+  const NodeId owner = table_.OwnerOf(to);
+  const int index = AddressIndex(owner, to);
+  if (index >= 0) mtu = std::min<size_t>(mtu, table_.Find(owner)->addresses[index].mtu);
+  return std::max(mtu, kMinPathMtu);
+}
+
+void TransportCore::Emit(const Endpoint& to, ByteView message, Outputs& out,
+                         std::optional<uint8_t> adapter) {
+  if (adapter && !options_.adapters[*adapter].enabled) adapter.reset();
+  if (!adapter) adapter = ChooseAdapter(to);
+  if (!adapter) return;  // every local adapter is out of service
+  const size_t limit = std::min(PathMtu(*adapter, to), options_.max_datagram) - kIpUdpOverhead -
+                       wire::kSealOverhead;
+  std::vector<Bytes> pieces;
+  if (message.size() <= limit) {
+    pieces.emplace_back(message.begin(), message.end());
+  } else {
+    pieces = Fragment(message, next_message_id_++, limit);
+    metrics_.fragments_sent += pieces.size();
+  }
+  const uint8_t dscp = DscpOf(options_.adapters[*adapter].info.cos);
+  for (const Bytes& piece : pieces) {
+    wire::SealHeader h{0, options_.self, options_.incarnation, next_sequence_++};
+    Bytes sealed = wire::Seal(keyring_, h, piece);
+    ++metrics_.datagrams_sent;
+    metrics_.bytes_sent += sealed.size();
+    out.push_back(SendDatagram{*adapter, to, dscp, std::move(sealed)});
+  }
+}
+
+Status TransportCore::SetAdapterEnabled(const Endpoint& address, bool enabled) {
+  auto& adapters = options_.adapters;
+  auto it = std::find_if(adapters.begin(), adapters.end(),
+                         [&](const LocalAdapter& a) { return a.info.address == address; });
+  if (it == adapters.end()) {
+    return Error(Errc::kNotFound, address.ToString() + " is not a local adapter of this node");
+  }
+  if (!enabled && it->enabled &&
+      std::count_if(adapters.begin(), adapters.end(), [](auto& a) { return a.enabled; }) == 1) {
+    return Error(Errc::kInvalidArgument,
+                 address.ToString() + " is the last adapter in service; bring another up first");
+  }
+  it->enabled = enabled;
+  return OkStatus();
+}
+
+std::vector<NodeView> TransportCore::View() const {
+  std::vector<NodeView> nodes;
+  for (const auto& [id, e] : table_.entries()) {
+    NodeView v{id, e.incarnation, e.revision, {}};
+    auto peer = peers_.find(id);
+    for (size_t i = 0; i < e.addresses.size(); ++i) {
+      AddressView a{e.addresses[i], true, i == 0, {}};
+      if (id == options_.self) {
+        a.reachable = options_.adapters[i].enabled;
+        a.preferred = false;
+      } else if (peer != peers_.end() && i < peer->second.addrs.size()) {
+        a.reachable = peer->second.addrs[i].reachable;
+        a.preferred = i == ChooseAddress(peer->second);
+        a.last_heard = peer->second.addrs[i].last_heard;
+      }
+      v.addresses.push_back(a);
+    }
+    nodes.push_back(std::move(v));
+  }
+  return nodes;
+}
+
+}  // namespace cohort::transport

@@ -1,0 +1,173 @@
+// TransportCore: the sans-I/O heart of cohort's control plane (SPEC T1–T8).
+//
+// Intuition. Every node knows every other node by an ordered list of addresses, primary
+// first (the cluster destination address table). A request goes to the address that last
+// answered; if no reply comes within the request timeout it is re-sent to the next address,
+// and the silent address is marked unreachable and probed until it answers again. When a
+// higher-ranked address answers a probe it becomes preferred again, so traffic returns to
+// the primary once it heals. The table itself is built by gossip: each node owns its entry,
+// and a periodic push-pull exchange with a random peer (and with seed addresses until they
+// are known) spreads the newest version of every entry until all tables are identical.
+//
+// Every datagram is sealed (wire/seal.h), checked against a replay window, and cut to the
+// MTU of the path (fragment.h). Bad datagrams are counted by reason and dropped.
+//
+// Contract: no sockets, clocks, threads or globals. Inputs take `now`; outputs are appended
+// to a caller-owned Outputs; NextDeadline() says when Tick() must run next. Randomness comes
+// from the Prng seeded at construction. One instance per node, driven by one thread at a
+// time: the io/ runtime in cohortd, or sim/ for many nodes in one process.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/prng.h"
+#include "transport/fragment.h"
+#include "transport/messages.h"
+#include "transport/table.h"
+#include "transport/types.h"
+#include "wire/seal.h"
+
+namespace cohort::transport {
+
+struct LocalAdapter {
+  AddressInfo info;
+  bool enabled = true;  // an operator may take an adapter down (`cohort adapter down`)
+};
+
+// Per-destination-subnet route entry (T4): reach `subnet` from local adapter `adapter`.
+struct RouteEntry {
+  Subnet subnet;
+  uint8_t adapter = 0;
+};
+
+struct TransportOptions {
+  NodeId self = kNoNode;
+  Incarnation incarnation = 1;
+  uint32_t revision = 1;  // of this node's own entry; the daemon persists it
+  std::vector<LocalAdapter> adapters;  // primary first; REQUIRES: 1..kMaxAddressesPerNode
+  std::vector<RouteEntry> routes;
+  std::vector<Endpoint> seeds;
+  Duration request_timeout = Duration::Millis(100);
+  Duration probe_interval = Duration::Millis(500);
+  Duration exchange_interval = Duration::Millis(250);
+  Duration reassembly_timeout = Duration::Seconds(2);
+  size_t max_datagram = 9216;
+};
+
+// The local view of one address of a node: table data plus what this node observed.
+struct AddressView {
+  AddressInfo info;
+  bool reachable = true;
+  bool preferred = false;
+  Instant last_heard;  // Instant() when never heard
+};
+
+struct NodeView {
+  NodeId id = kNoNode;
+  Incarnation incarnation = 0;
+  uint32_t revision = 0;
+  std::vector<AddressView> addresses;
+};
+
+class TransportCore {
+ public:
+  TransportCore(TransportOptions options, wire::Keyring keyring, uint64_t seed);
+
+  // Arms the first exchange. Call once before anything else.
+  void Start(Instant now, Outputs& out);
+  // A datagram arrived on local adapter `adapter` from `from`.
+  void OnDatagram(Instant now, uint8_t adapter, const Endpoint& from, ByteView datagram,
+                  Outputs& out);
+  // Runs due timers. Call when now >= NextDeadline(); calling earlier is harmless.
+  void Tick(Instant now, Outputs& out);
+  Instant NextDeadline() const;
+
+  // Sends an echo request to `node` with failover through its addresses. Returns the request
+  // id that the RequestDone output will carry, or an error if the node is not in the table.
+  Result<uint64_t> Echo(Instant now, NodeId node, ByteView payload, Outputs& out);
+  // One-way message to `node` on `channel` (for upper layers), via its preferred address.
+  Status SendData(Instant now, NodeId node, uint8_t channel, ByteView payload, Outputs& out);
+
+  // Takes a local adapter out of service (no send, no receive) or back in. Returns an error
+  // for an unknown adapter, or when taking down the last adapter in service.
+  Status SetAdapterEnabled(const Endpoint& address, bool enabled);
+
+  wire::Keyring& keyring() { return keyring_; }
+  const wire::Keyring& keyring() const { return keyring_; }
+  const AddressTable& table() const { return table_; }
+  const TransportMetrics& metrics() const { return metrics_; }
+  const TransportOptions& options() const { return options_; }
+  std::vector<NodeView> View() const;
+  NodeId self() const { return options_.self; }
+
+ private:
+  struct AddrState {
+    bool reachable = true;
+    Instant last_heard;
+    bool probe_in_flight = false;
+  };
+  struct Peer {
+    std::vector<AddrState> addrs;
+    size_t preferred = 0;
+  };
+  struct Pending {
+    RequestKind kind;
+    NodeId node = kNoNode;  // kNoNode: sent to a raw endpoint (seed, probe)
+    Endpoint raw;           // destination when node == kNoNode
+    size_t addr_index = 0;  // which of node's addresses the last attempt went to
+    Bytes message;          // encoded request, re-sent on failover
+    int attempts = 0;
+    int max_attempts = 1;
+    Instant last_sent;
+    Instant deadline;
+  };
+
+  void HandleMessage(Instant now, NodeId sender, Incarnation incarnation, uint8_t adapter,
+                     const Endpoint& from, Message msg, Outputs& out);
+  void HandleReply(Instant now, uint64_t req, const Endpoint& from, Bytes reply,
+                   const TableSyncReplyMsg* sync, Outputs& out);
+  void HandleTableSync(Instant now, uint8_t adapter, const Endpoint& from, TableSyncMsg& msg,
+                       Outputs& out);
+  void MergeEntries(const std::vector<NodeEntry>& entries, Outputs& out);
+  void SyncPeer(NodeId node);
+
+  uint64_t StartRequest(Instant now, RequestKind kind, NodeId node, const Endpoint& raw,
+                        const std::function<Bytes(uint64_t)>& encode, int max_attempts,
+                        Outputs& out);
+  void SendAttempt(Instant now, Pending& p, Outputs& out);
+  void OnRequestTimeout(Instant now, uint64_t id, Outputs& out);
+  void RunExchange(Instant now, Outputs& out);
+  void RunProbes(Instant now, Outputs& out);
+
+  // Seals and sends `message` to `to`, fragmenting to the path MTU. `adapter` forces the
+  // local adapter (replies leave by the adapter the request came in on).
+  void Emit(const Endpoint& to, ByteView message, Outputs& out,
+            std::optional<uint8_t> adapter = std::nullopt);
+  std::optional<uint8_t> ChooseAdapter(const Endpoint& to) const;
+  size_t PathMtu(uint8_t adapter, const Endpoint& to) const;
+  size_t ChooseAddress(const Peer& peer) const;
+  void MarkReachable(NodeId node, size_t index, bool answered_request, Outputs& out);
+  void MarkUnreachable(NodeId node, size_t index, Outputs& out);
+  int AddressIndex(NodeId node, const Endpoint& address) const;
+
+  TransportOptions options_;
+  wire::Keyring keyring_;
+  wire::ReplayWindow replay_;
+  Prng prng_;
+  AddressTable table_;
+  std::map<NodeId, Peer> peers_;
+  std::map<uint64_t, Pending> pending_;
+  Reassembler reassembler_;
+  TransportMetrics metrics_;
+  uint64_t next_request_id_ = 1;
+  uint64_t next_sequence_ = 1;
+  uint32_t next_message_id_ = 1;
+  Instant next_exchange_ = Instant::Max();
+  Instant next_probe_ = Instant::Max();
+};
+
+}  // namespace cohort::transport

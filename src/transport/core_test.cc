@@ -1,0 +1,300 @@
+// TransportCore driven by hand: explicit `now`, datagrams passed between cores by a tiny
+// FIFO "wire" in this file. Multi-node behaviour under loss lives in tests/sim.
+#include "transport/core.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <set>
+
+namespace cohort::transport {
+namespace {
+
+Endpoint Addr(uint8_t net, uint8_t host) { return Endpoint{(10u << 24) | (net << 16) | host, 7000}; }
+
+TransportOptions Options(NodeId id, std::vector<Endpoint> seeds = {}) {
+  TransportOptions o;
+  o.self = id;
+  o.incarnation = 100;
+  for (uint8_t net : {1, 2}) {
+    o.adapters.push_back({AddressInfo{Addr(net, static_cast<uint8_t>(id)), 0xffff0000u, 1500,
+                                      AdapterType::kEthernet, Cos::kControl},
+                          true});
+  }
+  o.seeds = std::move(seeds);
+  return o;
+}
+
+wire::Keyring Ring() {
+  static const wire::Key key = wire::GenerateKey();
+  wire::Keyring r;
+  r.Install(key);
+  return r;
+}
+
+// Delivers datagrams between cores in FIFO order; drops those to or from a cut address.
+class Wire {
+ public:
+  explicit Wire(std::vector<TransportCore*> cores) : cores_(std::move(cores)) {}
+  Instant now = Instant::FromNanos(1'000'000'000);
+  std::set<Endpoint> cut;
+  std::vector<SendDatagram> sent;
+  std::vector<RequestDone> done;
+  std::vector<TransportEvent> events;
+
+  void Take(TransportCore* from, Outputs& out) {
+    for (auto& o : out) {
+      if (auto* s = std::get_if<SendDatagram>(&o)) {
+        queue_.push_back({from, *s});
+        sent.push_back(*s);
+      } else if (auto* d = std::get_if<RequestDone>(&o)) {
+        done.push_back(*d);
+      } else if (auto* e = std::get_if<TransportEvent>(&o)) {
+        events.push_back(*e);
+      }
+    }
+    out.clear();
+  }
+  void Pump() {
+    for (int guard = 0; !queue_.empty() && guard < 10000; ++guard) {
+      auto [from, s] = queue_.front();
+      queue_.pop_front();
+      const Endpoint src = from->options().adapters[s.adapter].info.address;
+      if (cut.count(src) || cut.count(s.to)) continue;
+      for (TransportCore* c : cores_) {
+        const auto& ad = c->options().adapters;
+        for (size_t i = 0; i < ad.size(); ++i) {
+          if (ad[i].info.address != s.to) continue;
+          Outputs out;
+          c->OnDatagram(now, static_cast<uint8_t>(i), src, s.bytes, out);
+          Take(c, out);
+        }
+      }
+    }
+  }
+  // Advances time to `t`, running every core's due timers and delivering what they send.
+  void AdvanceTo(Instant t) {
+    while (true) {
+      Instant next = Instant::Max();
+      for (TransportCore* c : cores_) next = std::min(next, c->NextDeadline());
+      if (next > t) break;
+      now = std::max(now, next);
+      for (TransportCore* c : cores_) {
+        if (c->NextDeadline() <= now) {
+          Outputs out;
+          c->Tick(now, out);
+          Take(c, out);
+        }
+      }
+      Pump();
+    }
+    now = t;
+  }
+  void Advance(Duration d) { AdvanceTo(now + d); }
+
+ private:
+  std::vector<TransportCore*> cores_;
+  std::deque<std::pair<TransportCore*, SendDatagram>> queue_;
+};
+
+struct Fixture {
+  TransportCore a{Options(1), Ring(), 1};
+  TransportCore b{Options(2, {Addr(1, 1)}), Ring(), 2};
+  Wire wire{{&a, &b}};
+  Fixture() {
+    Outputs out;
+    a.Start(wire.now, out);
+    wire.Take(&a, out);
+    b.Start(wire.now, out);
+    wire.Take(&b, out);
+    wire.Pump();
+  }
+  const AddressView& ViewOf(TransportCore& c, NodeId node, size_t index) {
+    views_ = c.View();
+    for (auto& v : views_) {
+      if (v.id == node) return v.addresses.at(index);
+    }
+    ADD_FAILURE() << "node " << node << " not in view";
+    return views_.at(0).addresses.at(0);
+  }
+
+ private:
+  std::vector<NodeView> views_;
+};
+
+TEST(TransportCoreTest, SeedExchangeMakesTablesIdentical) {
+  Fixture f;
+  EXPECT_EQ(f.a.table().size(), 2u);
+  EXPECT_EQ(f.b.table().size(), 2u);
+  EXPECT_EQ(f.a.table().digest(), f.b.table().digest());
+  EXPECT_EQ(f.a.table().version(), 2u);
+}
+
+TEST(TransportCoreTest, EchoGoesToThePrimary) {
+  Fixture f;
+  Outputs out;
+  const uint8_t payload[] = {1, 2, 3};
+  auto id = f.a.Echo(f.wire.now, 2, payload, out);
+  ASSERT_TRUE(id);
+  f.wire.Take(&f.a, out);
+  f.wire.Pump();
+  ASSERT_EQ(f.wire.done.size(), 1u);
+  const RequestDone& d = f.wire.done[0];
+  EXPECT_EQ(d.id, *id);
+  EXPECT_TRUE(d.ok);
+  EXPECT_EQ(d.answered_by, Addr(1, 2));
+  EXPECT_EQ(d.attempts, 1);
+  EXPECT_EQ(d.reply, (Bytes{1, 2, 3}));
+  EXPECT_FALSE(f.a.Echo(f.wire.now, 9, payload, out));  // unknown node
+}
+
+TEST(TransportCoreTest, FailsOverToAlternateAndReturnsToPrimary) {
+  Fixture f;
+  f.wire.cut.insert(Addr(1, 2));  // node 2's primary goes silent
+  Outputs out;
+  ASSERT_TRUE(f.a.Echo(f.wire.now, 2, {}, out));
+  f.wire.Take(&f.a, out);
+  f.wire.Pump();
+  EXPECT_TRUE(f.wire.done.empty());
+  f.wire.Advance(Duration::Millis(100));  // one request timeout
+  ASSERT_EQ(f.wire.done.size(), 1u);
+  EXPECT_TRUE(f.wire.done[0].ok);
+  EXPECT_EQ(f.wire.done[0].answered_by, Addr(2, 2));
+  EXPECT_EQ(f.wire.done[0].attempts, 2);
+  EXPECT_EQ(f.a.metrics().failovers, 1u);
+  EXPECT_FALSE(f.ViewOf(f.a, 2, 0).reachable);
+  EXPECT_TRUE(f.ViewOf(f.a, 2, 1).preferred);
+
+  // The next request goes straight to the alternate.
+  ASSERT_TRUE(f.a.Echo(f.wire.now, 2, {}, out));
+  f.wire.Take(&f.a, out);
+  f.wire.Pump();
+  ASSERT_EQ(f.wire.done.size(), 2u);
+  EXPECT_EQ(f.wire.done[1].attempts, 1);
+
+  // Heal: the probe of the primary is answered and the primary is preferred again.
+  f.wire.cut.clear();
+  f.wire.Advance(Duration::Seconds(1));
+  EXPECT_TRUE(f.ViewOf(f.a, 2, 0).reachable);
+  EXPECT_TRUE(f.ViewOf(f.a, 2, 0).preferred);
+  ASSERT_TRUE(f.a.Echo(f.wire.now, 2, {}, out));
+  f.wire.Take(&f.a, out);
+  f.wire.Pump();
+  EXPECT_EQ(f.wire.done.back().answered_by, Addr(1, 2));
+}
+
+TEST(TransportCoreTest, RequestFailsWhenEveryAddressIsSilent) {
+  Fixture f;
+  f.wire.cut = {Addr(1, 2), Addr(2, 2)};
+  Outputs out;
+  ASSERT_TRUE(f.a.Echo(f.wire.now, 2, {}, out));
+  f.wire.Take(&f.a, out);
+  f.wire.Advance(Duration::Millis(250));
+  ASSERT_FALSE(f.wire.done.empty());
+  EXPECT_FALSE(f.wire.done[0].ok);
+  EXPECT_EQ(f.wire.done[0].attempts, 2);
+  EXPECT_GE(f.a.metrics().requests_failed, 1u);
+}
+
+TEST(TransportCoreTest, RejectsBadDatagramsByReason) {
+  Fixture f;
+  auto rejected = [&](wire::Reject r) { return f.b.metrics().rejected[static_cast<int>(r)]; };
+  Outputs out;
+  ASSERT_TRUE(f.a.Echo(f.wire.now, 2, {}, out));
+  const Bytes good = std::get<SendDatagram>(out[0]).bytes;
+  out.clear();
+  const Endpoint from = Addr(1, 1);
+  f.b.OnDatagram(f.wire.now, 0, from, good, out);
+  f.b.OnDatagram(f.wire.now, 0, from, good, out);  // replayed
+  EXPECT_EQ(rejected(wire::Reject::kReplay), 1u);
+  f.b.OnDatagram(f.wire.now, 0, from, Bytes{}, out);
+  f.b.OnDatagram(f.wire.now, 0, from, Bytes(100, 0xab), out);
+  EXPECT_EQ(rejected(wire::Reject::kMalformed), 2u);
+  Bytes forged = good;
+  forged[forged.size() - 5] ^= 0x40;
+  f.b.OnDatagram(f.wire.now, 0, from, forged, out);
+  EXPECT_EQ(rejected(wire::Reject::kBadTag), 1u);
+  Bytes other_key = good;
+  other_key[4] ^= 1;  // key id
+  f.b.OnDatagram(f.wire.now, 0, from, other_key, out);
+  EXPECT_EQ(rejected(wire::Reject::kUnknownKey), 1u);
+  f.b.OnDatagram(f.wire.now, 0, from, Bytes(10000, 1), out);
+  EXPECT_EQ(rejected(wire::Reject::kTooLarge), 1u);
+}
+
+TEST(TransportCoreTest, LargeMessagesAreFragmentedToTheMtu) {
+  Fixture f;
+  Bytes big(5000);
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<uint8_t>(i);
+  Outputs out;
+  f.wire.sent.clear();
+  ASSERT_TRUE(f.a.Echo(f.wire.now, 2, big, out));
+  f.wire.Take(&f.a, out);
+  f.wire.Pump();
+  ASSERT_EQ(f.wire.done.size(), 1u);
+  EXPECT_EQ(f.wire.done[0].reply, big);
+  EXPECT_GE(f.wire.sent.size(), 8u);  // 4+ fragments each way
+  for (const SendDatagram& s : f.wire.sent) EXPECT_LE(s.bytes.size() + 28, 1500u);
+  EXPECT_GE(f.b.metrics().messages_reassembled, 1u);
+}
+
+TEST(TransportCoreTest, RoutesChooseTheLocalAdapterAndCosSetsDscp) {
+  TransportOptions o = Options(1);
+  o.adapters[1].info.cos = Cos::kVideo;
+  o.routes.push_back({*Subnet::Parse("192.168.7.0/24"), 1});
+  TransportCore c(o, Ring(), 1);
+  Outputs out;
+  // Unknown destinations go out by the route entry, or else by the primary.
+  c.Start(Instant::FromNanos(1), out);
+  out.clear();
+  TransportOptions seeded = o;
+  seeded.seeds = {Endpoint{0xc0a80705, 7000}, Endpoint{0x0b000001, 7000},
+                  Addr(2, 9)};
+  TransportCore s(seeded, Ring(), 1);
+  s.Start(Instant::FromNanos(1), out);
+  std::map<uint32_t, SendDatagram> by_ip;
+  for (auto& x : out) {
+    if (auto* d = std::get_if<SendDatagram>(&x)) by_ip[d->to.ip] = *d;
+  }
+  ASSERT_EQ(by_ip.size(), 3u);
+  EXPECT_EQ(by_ip[0xc0a80705].adapter, 1);  // route entry
+  EXPECT_EQ(by_ip[0xc0a80705].dscp, 34);    // AF41 for video
+  EXPECT_EQ(by_ip[0x0b000001].adapter, 0);  // no route, no subnet: primary
+  EXPECT_EQ(by_ip[0x0b000001].dscp, 48);    // CS6 for control
+  EXPECT_EQ(by_ip[Addr(2, 9).ip].adapter, 1);  // same subnet as adapter 1
+}
+
+TEST(TransportCoreTest, AdapterDownStopsTrafficOnIt) {
+  Fixture f;
+  EXPECT_FALSE(f.b.SetAdapterEnabled(Addr(9, 9), false));
+  ASSERT_TRUE(f.b.SetAdapterEnabled(Addr(1, 2), false));
+  EXPECT_FALSE(f.b.SetAdapterEnabled(Addr(2, 2), false));  // last one in service
+  Outputs out;
+  ASSERT_TRUE(f.a.Echo(f.wire.now, 2, {}, out));
+  f.wire.Take(&f.a, out);
+  f.wire.Pump();
+  EXPECT_TRUE(f.wire.done.empty());  // primary of node 2 is down: no reply
+  f.wire.Advance(Duration::Millis(100));
+  ASSERT_EQ(f.wire.done.size(), 1u);
+  EXPECT_EQ(f.wire.done[0].answered_by, Addr(2, 2));
+  EXPECT_FALSE(f.ViewOf(f.b, 2, 0).reachable);  // own view shows it out of service
+}
+
+TEST(TransportCoreTest, DataIsDeliveredToUpperLayers) {
+  Fixture f;
+  Outputs out;
+  const uint8_t hello[] = {'h', 'i'};
+  ASSERT_TRUE(f.a.SendData(f.wire.now, 2, 7, hello, out));
+  ASSERT_EQ(out.size(), 1u);
+  const auto& s = std::get<SendDatagram>(out[0]);
+  Outputs got;
+  f.b.OnDatagram(f.wire.now, 0, Addr(1, 1), s.bytes, got);
+  ASSERT_EQ(got.size(), 1u);
+  const auto& d = std::get<Delivered>(got[0]);
+  EXPECT_EQ(d.from, 1);
+  EXPECT_EQ(d.channel, 7);
+  EXPECT_EQ(d.bytes, (Bytes{'h', 'i'}));
+}
+
+}  // namespace
+}  // namespace cohort::transport

@@ -1,0 +1,44 @@
+// AddressTable: the cluster destination address table (T1) as replicated by the exchange
+// (T5). Every node holds one; when the exchange has converged they are byte-identical, which
+// version() and digest() let an operator check at a glance.
+//
+// version() is the sum of every entry's revision, so it only grows as entries change;
+// digest() is a 64-bit FNV-1a of the canonical encoding of all entries in id order.
+// Single owner (the TransportCore); not thread-safe.
+#pragma once
+
+#include <map>
+#include <vector>
+
+#include "transport/types.h"
+
+namespace cohort::transport {
+
+class AddressTable {
+ public:
+  // Adds or replaces the entry if it is newer than the one held. Returns true if it changed.
+  bool Merge(const NodeEntry& entry);
+
+  const NodeEntry* Find(NodeId id) const;
+  const std::map<NodeId, NodeEntry>& entries() const { return entries_; }
+  size_t size() const { return entries_.size(); }
+
+  std::vector<EntryVersion> Summary() const;
+  // Entries held here that are missing from `summary` or newer than it says.
+  std::vector<NodeEntry> NewerThan(const std::vector<EntryVersion>& summary) const;
+  // True if `summary` names an entry newer than, or absent from, this table.
+  bool Lacks(const std::vector<EntryVersion>& summary) const;
+  // The node owning `address`, or kNoNode.
+  NodeId OwnerOf(const Endpoint& address) const;
+
+  uint64_t version() const { return version_; }
+  uint64_t digest() const { return digest_; }
+
+ private:
+  void Recompute();
+  std::map<NodeId, NodeEntry> entries_;
+  uint64_t version_ = 0;
+  uint64_t digest_ = 0;
+};
+
+}  // namespace cohort::transport

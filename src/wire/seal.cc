@@ -1,0 +1,234 @@
+#include "wire/seal.h"
+
+#include <sodium.h>
+
+#include <cctype>
+#include <cstdio>
+#include <cstring>
+
+#include "base/check.h"
+
+namespace cohort::wire {
+namespace {
+
+struct SodiumInit {
+  SodiumInit() { CHECK(sodium_init() >= 0); }
+};
+
+void EnsureSodium() { static SodiumInit init; }
+
+void Nonce(const SealHeader& h, uint8_t* nonce) {
+  std::memset(nonce, 0, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+  Bytes tmp;
+  Writer w(&tmp);
+  w.U16(h.sender);
+  w.U64(h.incarnation);
+  w.U64(h.sequence);
+  std::memcpy(nonce, tmp.data(), tmp.size());
+}
+
+void WriteHeader(const SealHeader& h, Bytes* out) {
+  Writer w(out);
+  w.U8('C');
+  w.U8('H');
+  w.U8(kWireVersion);
+  w.U8(0);
+  w.U32(h.key_id);
+  w.U16(h.sender);
+  w.U64(h.incarnation);
+  w.U64(h.sequence);
+}
+
+}  // namespace
+
+const char* RejectLabel(Reject r) {
+  switch (r) {
+    case Reject::kMalformed: return "malformed";
+    case Reject::kUnknownKey: return "unknown_key";
+    case Reject::kBadTag: return "bad_tag";
+    case Reject::kReplay: return "replay";
+    case Reject::kTooLarge: return "too_large";
+  }
+  return "malformed";
+}
+
+Key GenerateKey() {
+  EnsureSodium();
+  Key k;
+  randombytes_buf(k.data(), k.size());
+  return k;
+}
+
+KeyId KeyIdOf(const Key& key) {
+  EnsureSodium();
+  uint8_t hash[16];
+  crypto_generichash(hash, sizeof hash, key.data(), key.size(), nullptr, 0);
+  return static_cast<KeyId>(hash[0]) | static_cast<KeyId>(hash[1]) << 8 |
+         static_cast<KeyId>(hash[2]) << 16 | static_cast<KeyId>(hash[3]) << 24;
+}
+
+std::string KeyToText(const Key& key) {
+  EnsureSodium();
+  const int variant = sodium_base64_VARIANT_ORIGINAL;
+  std::string out(sodium_base64_ENCODED_LEN(kKeySize, variant), '\0');
+  sodium_bin2base64(out.data(), out.size(), key.data(), key.size(), variant);
+  out.resize(std::strlen(out.c_str()));
+  return out;
+}
+
+Result<Key> KeyFromText(std::string_view text) {
+  EnsureSodium();
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
+    text.remove_suffix(1);
+  }
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
+    text.remove_prefix(1);
+  }
+  Key k;
+  size_t len = 0;
+  const std::string copy(text);
+  if (sodium_base642bin(k.data(), k.size(), copy.data(), copy.size(), nullptr, &len, nullptr,
+                        sodium_base64_VARIANT_ORIGINAL) != 0 ||
+      len != kKeySize) {
+    return Error(Errc::kInvalidArgument,
+                 "not a cluster key: expected the base64 text of 32 bytes, as `cohort keygen` "
+                 "prints");
+  }
+  return k;
+}
+
+std::string KeyIdToText(KeyId id) {
+  char buf[9];
+  std::snprintf(buf, sizeof buf, "%08x", id);
+  return buf;
+}
+
+KeyId Keyring::Install(const Key& key) {
+  const KeyId id = KeyIdOf(key);
+  keys_.emplace(id, key);
+  if (keys_.size() == 1) in_use_ = id;
+  return id;
+}
+
+Status Keyring::Use(KeyId id) {
+  if (!keys_.count(id)) {
+    return Error(Errc::kNotFound, "key " + KeyIdToText(id) + " is not installed");
+  }
+  in_use_ = id;
+  return OkStatus();
+}
+
+Status Keyring::Remove(KeyId id) {
+  if (!keys_.count(id)) {
+    return Error(Errc::kNotFound, "key " + KeyIdToText(id) + " is not installed");
+  }
+  if (id == in_use_) {
+    return Error(Errc::kInvalidArgument,
+                 "key " + KeyIdToText(id) + " is in use: `use` another key first");
+  }
+  keys_.erase(id);
+  return OkStatus();
+}
+
+const Key* Keyring::Find(KeyId id) const {
+  auto it = keys_.find(id);
+  return it == keys_.end() ? nullptr : &it->second;
+}
+
+std::vector<KeyId> Keyring::Ids() const {
+  std::vector<KeyId> ids;
+  for (const auto& [id, key] : keys_) ids.push_back(id);
+  return ids;
+}
+
+Bytes Seal(const Keyring& keyring, const SealHeader& header, ByteView payload) {
+  EnsureSodium();
+  CHECK(!keyring.empty());
+  SealHeader h = header;
+  h.key_id = keyring.in_use();
+  const Key* key = keyring.Find(h.key_id);
+  CHECK(key != nullptr);
+  Bytes out;
+  out.reserve(kSealOverhead + payload.size());
+  WriteHeader(h, &out);
+  out.resize(kSealHeaderSize + payload.size() + kSealTagSize);
+  uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
+  Nonce(h, nonce);
+  unsigned long long clen = 0;
+  crypto_aead_xchacha20poly1305_ietf_encrypt(out.data() + kSealHeaderSize, &clen, payload.data(),
+                                             payload.size(), out.data(), kSealHeaderSize,
+                                             nullptr, nonce, key->data());
+  CHECK(clen == payload.size() + kSealTagSize);
+  return out;
+}
+
+std::variant<Opened, Reject> Open(const Keyring& keyring, ByteView datagram) {
+  EnsureSodium();
+  if (datagram.size() < kSealOverhead) return Reject::kMalformed;
+  Reader r(datagram);
+  uint8_t c = 0, h = 0, version = 0, flags = 0;
+  Opened opened;
+  SealHeader& hdr = opened.header;
+  r.U8(&c);
+  r.U8(&h);
+  r.U8(&version);
+  r.U8(&flags);
+  r.U32(&hdr.key_id);
+  r.U16(&hdr.sender);
+  r.U64(&hdr.incarnation);
+  r.U64(&hdr.sequence);
+  if (!r.ok() || c != 'C' || h != 'H' || version != kWireVersion || flags != 0) {
+    return Reject::kMalformed;
+  }
+  const Key* key = keyring.Find(hdr.key_id);
+  if (key == nullptr) return Reject::kUnknownKey;
+  uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
+  Nonce(hdr, nonce);
+  const size_t clen = datagram.size() - kSealHeaderSize;
+  opened.payload.resize(clen - kSealTagSize);
+  unsigned long long mlen = 0;
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+          opened.payload.data(), &mlen, nullptr, datagram.data() + kSealHeaderSize, clen,
+          datagram.data(), kSealHeaderSize, nonce, key->data()) != 0) {
+    return Reject::kBadTag;
+  }
+  return opened;
+}
+
+bool ReplayWindow::Accept(NodeId sender, Incarnation incarnation, uint64_t sequence) {
+  PerSender& s = senders_[sender];
+  if (incarnation < s.incarnation) return false;  // an older life of the sender
+  if (incarnation > s.incarnation) {
+    s = PerSender{};
+    s.incarnation = incarnation;
+    s.highest = sequence;
+    s.seen[0] = 1;
+    return true;
+  }
+  if (sequence > s.highest) {
+    const uint64_t shift = sequence - s.highest;
+    if (shift >= kWindow) {
+      s.seen.fill(0);
+    } else {
+      // Shift the whole bitmap left by `shift` bits (bit i moves to bit i + shift).
+      const size_t words = shift / 64, bits = shift % 64;
+      for (size_t i = s.seen.size(); i-- > 0;) {
+        uint64_t v = i >= words ? s.seen[i - words] << bits : 0;
+        if (bits != 0 && i >= words + 1) v |= s.seen[i - words - 1] >> (64 - bits);
+        s.seen[i] = v;
+      }
+    }
+    s.highest = sequence;
+    s.seen[0] |= 1;
+    return true;
+  }
+  const uint64_t age = s.highest - sequence;
+  if (age >= kWindow) return false;  // too old to tell: refuse
+  uint64_t& word = s.seen[age / 64];
+  const uint64_t bit = uint64_t{1} << (age % 64);
+  if (word & bit) return false;
+  word |= bit;
+  return true;
+}
+
+}  // namespace cohort::wire

@@ -1,0 +1,110 @@
+// Sealed datagrams (T8): every cluster datagram is encrypted and authenticated with the
+// cluster key, and carries the sender's node id, incarnation and sequence number.
+//
+// Byte layout (little-endian), documented in docs/design/wire.md:
+//   0  magic "CH"      2  version (1)     3  flags (0)
+//   4  key id (u32)    8  sender (u16)   10  incarnation (u64)   18  sequence (u64)
+//   26 ciphertext: XChaCha20-Poly1305 of the payload, 16-byte tag last
+// The 26-byte header is the associated data. The 24-byte nonce is sender ‖ incarnation ‖
+// sequence ‖ zeros: unique for a key as long as a node never reuses a sequence number
+// within an incarnation, which Sealer guarantees by counting up.
+//
+// Keyring holds the installed keys (install / use / remove) so keys rotate without
+// downtime: install the new key everywhere, `use` it everywhere, then remove the old one.
+// Receivers accept any installed key; senders seal with the key in use.
+// ReplayWindow remembers, per sender, the newest incarnation and a window of sequence
+// numbers, and refuses anything older or seen. All classes: single owner, not thread-safe.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "base/ids.h"
+#include "base/result.h"
+#include "wire/codec.h"
+
+namespace cohort::wire {
+
+inline constexpr size_t kSealHeaderSize = 26;
+inline constexpr size_t kSealTagSize = 16;
+inline constexpr size_t kSealOverhead = kSealHeaderSize + kSealTagSize;
+inline constexpr uint8_t kWireVersion = 1;
+inline constexpr size_t kKeySize = 32;
+
+using Key = std::array<uint8_t, kKeySize>;
+using KeyId = uint32_t;
+
+// Why a received datagram was dropped; each has a metric label (INTERFACE.md).
+enum class Reject { kMalformed = 0, kUnknownKey, kBadTag, kReplay, kTooLarge };
+inline constexpr int kRejectCount = 5;
+const char* RejectLabel(Reject r);
+
+// Random 32-byte key from the OS (libsodium randombytes).
+Key GenerateKey();
+// Stable id of a key: the first 4 bytes of its BLAKE2b hash; every node derives the same.
+KeyId KeyIdOf(const Key& key);
+// Text form, as written by `cohort keygen`: base64 of the 32 bytes.
+std::string KeyToText(const Key& key);
+// Accepts the text form with surrounding whitespace.
+Result<Key> KeyFromText(std::string_view text);
+std::string KeyIdToText(KeyId id);  // 8 hex digits
+
+class Keyring {
+ public:
+  // Adds a key (no-op if present). The first key installed becomes the one in use.
+  KeyId Install(const Key& key);
+  // Seals with `id` from now on. Fails if the key is not installed.
+  Status Use(KeyId id);
+  // Fails for the key in use: switch first, so no node is left unable to send.
+  Status Remove(KeyId id);
+
+  bool empty() const { return keys_.empty(); }
+  KeyId in_use() const { return in_use_; }
+  const Key* Find(KeyId id) const;
+  std::vector<KeyId> Ids() const;
+
+ private:
+  std::map<KeyId, Key> keys_;
+  KeyId in_use_ = 0;
+};
+
+struct SealHeader {
+  KeyId key_id = 0;
+  NodeId sender = 0;
+  Incarnation incarnation = 0;
+  uint64_t sequence = 0;
+};
+
+struct Opened {
+  SealHeader header;
+  Bytes payload;
+};
+
+// Seals `payload` with the key in use. REQUIRES: !keyring.empty().
+Bytes Seal(const Keyring& keyring, const SealHeader& header, ByteView payload);
+// Authenticates and decrypts. On failure returns the reason (never kReplay or kTooLarge).
+std::variant<Opened, Reject> Open(const Keyring& keyring, ByteView datagram);
+
+class ReplayWindow {
+ public:
+  static constexpr uint64_t kWindow = 256;
+  // True if (incarnation, sequence) is new for `sender`, and records it. Call only after
+  // the datagram authenticated, so forgeries cannot move the window.
+  bool Accept(NodeId sender, Incarnation incarnation, uint64_t sequence);
+
+ private:
+  struct PerSender {
+    Incarnation incarnation = 0;
+    uint64_t highest = 0;
+    std::array<uint64_t, kWindow / 64> seen{};  // bit i: highest - i was seen
+  };
+  std::map<NodeId, PerSender> senders_;
+};
+
+}  // namespace cohort::wire

@@ -1,0 +1,110 @@
+#include <gtest/gtest.h>
+
+#include "wire/seal.h"
+
+namespace cohort::wire {
+namespace {
+
+SealHeader Header(uint64_t seq) { return SealHeader{0, 3, 1000, seq}; }
+
+TEST(KeyTest, TextRoundTripAndStableId) {
+  const Key k = GenerateKey();
+  auto back = KeyFromText(" " + KeyToText(k) + "\n");
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, k);
+  EXPECT_EQ(KeyIdOf(k), KeyIdOf(*back));
+  EXPECT_NE(KeyIdOf(k), KeyIdOf(GenerateKey()));
+  EXPECT_FALSE(KeyFromText("not base64!"));
+  EXPECT_FALSE(KeyFromText("AAAA"));  // too short
+}
+
+TEST(SealTest, SealOpenRoundTrip) {
+  Keyring ring;
+  ring.Install(GenerateKey());
+  const Bytes payload = {10, 20, 30, 40};
+  const Bytes d = Seal(ring, Header(5), payload);
+  EXPECT_EQ(d.size(), payload.size() + kSealOverhead);
+  auto r = Open(ring, d);
+  ASSERT_TRUE(std::holds_alternative<Opened>(r));
+  const Opened& o = std::get<Opened>(r);
+  EXPECT_EQ(o.payload, payload);
+  EXPECT_EQ(o.header.sender, 3);
+  EXPECT_EQ(o.header.incarnation, 1000u);
+  EXPECT_EQ(o.header.sequence, 5u);
+  EXPECT_EQ(o.header.key_id, ring.in_use());
+}
+
+TEST(SealTest, RejectsByReason) {
+  Keyring ring;
+  ring.Install(GenerateKey());
+  const Bytes d = Seal(ring, Header(1), Bytes{1, 2, 3});
+
+  auto reason = [&](const Keyring& k, const Bytes& b) {
+    auto r = Open(k, b);
+    return std::holds_alternative<Reject>(r) ? std::get<Reject>(r) : Reject::kTooLarge;
+  };
+  EXPECT_EQ(reason(ring, Bytes{}), Reject::kMalformed);
+  EXPECT_EQ(reason(ring, Bytes(d.begin(), d.begin() + 30)), Reject::kMalformed);
+  Bytes bad_magic = d;
+  bad_magic[0] = 'X';
+  EXPECT_EQ(reason(ring, bad_magic), Reject::kMalformed);
+  Bytes flipped = d;
+  flipped.back() ^= 1;
+  EXPECT_EQ(reason(ring, flipped), Reject::kBadTag);
+  Bytes header_changed = d;
+  header_changed[20] ^= 1;  // sequence is authenticated
+  EXPECT_EQ(reason(ring, header_changed), Reject::kBadTag);
+  Keyring other;
+  other.Install(GenerateKey());
+  EXPECT_EQ(reason(other, d), Reject::kUnknownKey);
+}
+
+TEST(KeyringTest, RotationWithoutDowntime) {
+  Keyring a, b;
+  const Key k1 = GenerateKey(), k2 = GenerateKey();
+  a.Install(k1);
+  b.Install(k1);
+  // Install k2 everywhere first: both still seal with k1, both accept k2.
+  const KeyId id2 = a.Install(k2);
+  b.Install(k2);
+  EXPECT_EQ(a.in_use(), KeyIdOf(k1));
+  ASSERT_TRUE(a.Use(id2));
+  const Bytes d = Seal(a, Header(1), Bytes{1});
+  EXPECT_TRUE(std::holds_alternative<Opened>(Open(b, d)));  // b accepts k2 before using it
+  EXPECT_FALSE(a.Remove(id2));  // in use
+  EXPECT_TRUE(a.Remove(KeyIdOf(k1)));
+  EXPECT_FALSE(a.Remove(KeyIdOf(k1)));  // already gone
+  EXPECT_FALSE(a.Use(KeyIdOf(k1)));
+  EXPECT_EQ(a.Ids().size(), 1u);
+}
+
+TEST(ReplayWindowTest, AcceptsEachOnceAndRefusesOld) {
+  ReplayWindow w;
+  EXPECT_TRUE(w.Accept(1, 100, 10));
+  EXPECT_FALSE(w.Accept(1, 100, 10));
+  EXPECT_TRUE(w.Accept(1, 100, 12));
+  EXPECT_TRUE(w.Accept(1, 100, 11));  // reordered, still new
+  EXPECT_FALSE(w.Accept(1, 100, 11));
+  EXPECT_TRUE(w.Accept(1, 100, 500));
+  EXPECT_FALSE(w.Accept(1, 100, 12));  // fell out of the window
+  EXPECT_TRUE(w.Accept(1, 100, 400));  // inside the window, unseen
+  EXPECT_FALSE(w.Accept(1, 99, 1000));  // older incarnation
+  EXPECT_TRUE(w.Accept(1, 101, 1));     // restarted sender
+  EXPECT_TRUE(w.Accept(2, 5, 1));       // other senders are independent
+}
+
+TEST(ReplayWindowTest, ShiftAcrossWordBoundaries) {
+  ReplayWindow w;
+  for (uint64_t s = 1; s <= 300; s += 7) EXPECT_TRUE(w.Accept(9, 1, s));
+  // Highest is 295. Seen ones are refused, inside the window or out of it.
+  for (uint64_t s = 1; s <= 295; s += 7) EXPECT_FALSE(w.Accept(9, 1, s)) << s;
+  // Every unseen sequence inside the window is accepted exactly once.
+  for (uint64_t s = 295 - ReplayWindow::kWindow + 1; s < 295; ++s) {
+    if ((s - 1) % 7 == 0) continue;
+    EXPECT_TRUE(w.Accept(9, 1, s)) << s;
+    EXPECT_FALSE(w.Accept(9, 1, s)) << s;
+  }
+}
+
+}  // namespace
+}  // namespace cohort::wire
