@@ -11,7 +11,8 @@ bool AddressTable::Merge(const NodeEntry& entry) {
     return false;
   }
   entries_[entry.id] = entry;
-  Recompute();
+  entry_digests_[entry.id] = Digest64(Encode(TablePushMsg{{entry}}));
+  dirty_ = true;
   return true;
 }
 
@@ -59,14 +60,25 @@ NodeId AddressTable::OwnerOf(const Endpoint& address) const {
   return kNoNode;
 }
 
-void AddressTable::Recompute() {
+uint64_t AddressTable::version() const {
+  Recompute();
+  return version_;
+}
+
+uint64_t AddressTable::digest() const {
+  Recompute();
+  return digest_;
+}
+
+void AddressTable::Recompute() const {
+  if (!dirty_) return;
+  dirty_ = false;
   version_ = 0;
-  std::vector<NodeEntry> all;
-  for (const auto& [id, e] : entries_) {
-    version_ += e.revision;
-    all.push_back(e);
-  }
-  digest_ = Digest64(Encode(TablePushMsg{std::move(all)}));
+  for (const auto& [id, e] : entries_) version_ += e.revision;
+  std::vector<uint8_t> all;
+  wire::Writer w(&all);
+  for (const auto& [id, d] : entry_digests_) w.U64(d);
+  digest_ = Digest64(all);
 }
 
 }  // namespace cohort::transport

@@ -3,7 +3,8 @@
 // version() and digest() let an operator check at a glance.
 //
 // version() is the sum of every entry's revision, so it only grows as entries change;
-// digest() is a 64-bit FNV-1a of the canonical encoding of all entries in id order.
+// digest() is a 64-bit FNV-1a over the per-entry digests (of each entry's canonical
+// encoding) in id order. Both are computed lazily: a merge burst costs one recomputation.
 // Single owner (the TransportCore); not thread-safe.
 #pragma once
 
@@ -31,14 +32,16 @@ class AddressTable {
   // The node owning `address`, or kNoNode.
   NodeId OwnerOf(const Endpoint& address) const;
 
-  uint64_t version() const { return version_; }
-  uint64_t digest() const { return digest_; }
+  uint64_t version() const;
+  uint64_t digest() const;
 
  private:
-  void Recompute();
+  void Recompute() const;
   std::map<NodeId, NodeEntry> entries_;
-  uint64_t version_ = 0;
-  uint64_t digest_ = 0;
+  std::map<NodeId, uint64_t> entry_digests_;
+  mutable bool dirty_ = false;
+  mutable uint64_t version_ = 0;
+  mutable uint64_t digest_ = 0;
 };
 
 }  // namespace cohort::transport
