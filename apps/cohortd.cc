@@ -1,0 +1,103 @@
+// cohortd: the cohort daemon. Loads the config, starts the node and its API, runs the event
+// loop until SIGTERM/SIGINT, then stops and exits 0. A bad config exits 2 naming the key.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+
+#include "api/server.h"
+#include "base/config.h"
+#include "base/log.h"
+#include "io/asio.h"
+#include "io/files.h"
+#include "node/node.h"
+#include "wire/seal.h"
+
+namespace {
+
+int Fail(int code, const std::string& message) {
+  std::fprintf(stderr, "error: %s\n", message.c_str());
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"cohortd: the cohort cluster daemon"};
+  std::string config_path, data_dir, log_level, log_format;
+  bool dev = false;
+  app.add_option("--config", config_path, "configuration file (TOML)");
+  app.add_flag("--dev", dev, "single-node cluster with built-in defaults");
+  app.add_option("--data-dir", data_dir, "with --dev: the node's data folder (default ./cohort-dev)");
+  app.add_option("--log-level", log_level, "debug, info, warn or error (overrides the config)");
+  app.add_option("--log-format", log_format, "text or json (overrides the config)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    return Fail(2, std::string(e.what()) + " (see --help)");
+  }
+  if (dev == !config_path.empty()) return Fail(2, "give exactly one of --config FILE or --dev");
+  if (!dev && !data_dir.empty()) return Fail(2, "--data-dir goes with --dev; set node.data_dir in the config");
+
+  cohort::Config config;
+  if (dev) {
+    config = cohort::DevConfig(data_dir.empty() ? "cohort-dev" : data_dir);
+    config.data_dir = std::filesystem::absolute(config.data_dir).string();
+    config.key_file = config.data_dir + "/cluster.key";
+    if (auto s = cohort::io::MakeDirs(config.data_dir); !s) return Fail(1, s.error().message());
+    if (!cohort::io::ReadFile(config.key_file)) {
+      auto s = cohort::io::WriteFileAtomic(
+          config.key_file, cohort::wire::KeyToText(cohort::wire::GenerateKey()) + "\n", 0600);
+      if (!s) return Fail(1, s.error().message());
+    }
+  } else {
+    auto loaded = cohort::LoadConfig(config_path);
+    if (!loaded) return Fail(2, loaded.error().message());
+    config = std::move(*loaded);
+  }
+  if (!log_level.empty()) config.log_level = log_level;
+  if (!log_format.empty()) config.log_format = log_format;
+  cohort::LogLevel level;
+  if (!cohort::ParseLogLevel(config.log_level, &level)) {
+    return Fail(2, "--log-level: expected debug, info, warn or error");
+  }
+  if (config.log_format != "text" && config.log_format != "json") {
+    return Fail(2, "--log-format: expected text or json");
+  }
+  cohort::SetLogLevel(level);
+  cohort::SetLogFormat(config.log_format == "json" ? cohort::LogFormat::kJson
+                                                   : cohort::LogFormat::kText);
+
+  boost::asio::io_context io;
+  auto node = cohort::node::Node::Create(config, io);
+  if (!node) {
+    return Fail(node.error().code() == cohort::Errc::kInvalidArgument ? 2 : 1,
+                node.error().message());
+  }
+  if (auto s = (*node)->Start(); !s) return Fail(1, s.error().message());
+  cohort::api::Api api(**node);
+  cohort::api::ApiServer server(io, api);
+  if (auto s = server.Listen(config.api_listen); !s) return Fail(1, s.error().message());
+
+  const std::string pid_file = config.data_dir + "/cohortd.pid";
+  if (auto s = cohort::io::WriteFileAtomic(pid_file, std::to_string(::getpid()) + "\n"); !s) {
+    return Fail(1, s.error().message());
+  }
+  cohort::Log(cohort::LogLevel::kInfo, "api", "serving", {{"address", config.api_listen.ToString()}});
+
+  boost::asio::signal_set signals(io, SIGTERM, SIGINT);
+  signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+    if (ec) return;
+    cohort::Log(cohort::LogLevel::kInfo, "node", "stopping", {{"signal", std::to_string(signo)}});
+    server.Stop();
+    (*node)->Stop();
+    io.stop();
+  });
+  io.run();
+  ::unlink(pid_file.c_str());
+  cohort::Log(cohort::LogLevel::kInfo, "node", "stopped");
+  return 0;
+}

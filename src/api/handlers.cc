@@ -1,0 +1,254 @@
+#include "api/handlers.h"
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "base/digest.h"
+
+namespace cohort::api {
+namespace {
+
+using nlohmann::json;
+
+HttpResponse Json(int status, const json& doc) { return {status, "application/json", doc.dump(2) + "\n"}; }
+
+HttpResponse Fail(int status, const std::string& message) {
+  return Json(status, json{{"error", message}});
+}
+
+int StatusFor(const Error& e) {
+  switch (e.code()) {
+    case Errc::kInvalidArgument: return 400;
+    case Errc::kNotFound: return 404;
+    case Errc::kPermission: return 403;
+    case Errc::kUnavailable: return 503;
+    default: return 500;
+  }
+}
+
+HttpResponse FromError(const Error& e) { return Fail(StatusFor(e), e.message()); }
+
+// Parses a JSON body, refusing anything but an object.
+Result<json> Body(const HttpRequest& r) {
+  json doc = json::parse(r.body.empty() ? "{}" : r.body, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    return Error(Errc::kInvalidArgument, "request body must be a JSON object");
+  }
+  return doc;
+}
+
+Result<wire::KeyId> ParseKeyId(const std::string& text) {
+  if (text.size() != 8 || text.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    return Error(Errc::kInvalidArgument, "'" + text + "' is not a key id (8 hex digits)");
+  }
+  return static_cast<wire::KeyId>(std::stoul(text, nullptr, 16));
+}
+
+bool ConstantTimeEqual(const std::string& a, const std::string& b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+}  // namespace
+
+HttpResponse Api::Status() const {
+  const Config& c = node_.config();
+  const auto& t = node_.transport();
+  json doc{
+      {"node", {{"id", c.node_id}, {"name", c.node_name}}},
+      {"cluster", c.cluster_name},
+      // Membership (M) is not running yet: no supervisor is elected, every node is a member.
+      {"role", "member"},
+      {"supervisor", nullptr},
+      {"components", {{"transport", "ready"}}},
+      {"incarnation", t.options().incarnation},
+      {"uptime_s", (node_.Now() - node_.started()).seconds()},
+      {"data_dir", c.data_dir},
+      {"address_table", {{"version", t.table().version()},
+                         {"digest", HexDigest(t.table().digest())},
+                         {"nodes", t.table().size()}}},
+  };
+  return Json(200, doc);
+}
+
+HttpResponse Api::Addresses() const {
+  const auto& t = node_.transport();
+  json nodes = json::array();
+  const Instant now = node_.Now();
+  for (const auto& n : t.View()) {
+    json addrs = json::array();
+    for (const auto& a : n.addresses) {
+      json entry{{"address", a.info.address.ToString()},
+                 {"status", a.reachable ? "reachable" : "unreachable"},
+                 {"preferred", a.preferred},
+                 {"type", transport::AdapterTypeName(a.info.type)},
+                 {"mtu", a.info.mtu},
+                 {"mask", Ipv4ToString(a.info.mask)},
+                 {"cos", transport::CosName(a.info.cos)}};
+      if (a.last_heard != Instant()) {
+        entry["last_heard_ms_ago"] = (now - a.last_heard).millis();
+      }
+      addrs.push_back(entry);
+    }
+    nodes.push_back({{"id", n.id}, {"incarnation", n.incarnation}, {"revision", n.revision},
+                     {"self", n.id == t.self()}, {"addresses", addrs}});
+  }
+  return Json(200, json{{"version", t.table().version()},
+                        {"digest", HexDigest(t.table().digest())},
+                        {"nodes", nodes}});
+}
+
+HttpResponse Api::Metrics() const {
+  const auto& m = node_.transport().metrics();
+  std::ostringstream s;
+  auto counter = [&](const char* name, const char* help, uint64_t v) {
+    s << "# HELP " << name << " " << help << "\n# TYPE " << name << " counter\n"
+      << name << " " << v << "\n";
+  };
+  auto gauge = [&](const char* name, const char* help, uint64_t v) {
+    s << "# HELP " << name << " " << help << "\n# TYPE " << name << " gauge\n"
+      << name << " " << v << "\n";
+  };
+  counter("cohort_transport_datagrams_sent_total", "Sealed datagrams sent.", m.datagrams_sent);
+  counter("cohort_transport_datagrams_received_total",
+          "Datagrams received, authenticated and accepted.", m.datagrams_received);
+  counter("cohort_transport_bytes_sent_total", "Bytes of sealed datagrams sent.", m.bytes_sent);
+  counter("cohort_transport_bytes_received_total", "Bytes of accepted datagrams.",
+          m.bytes_received);
+  s << "# HELP cohort_transport_datagrams_rejected_total Datagrams dropped, by reason.\n"
+    << "# TYPE cohort_transport_datagrams_rejected_total counter\n";
+  for (int r = 0; r < wire::kRejectCount; ++r) {
+    s << "cohort_transport_datagrams_rejected_total{reason=\""
+      << wire::RejectLabel(static_cast<wire::Reject>(r)) << "\"} " << m.rejected[r] << "\n";
+  }
+  counter("cohort_transport_failovers_total",
+          "Requests re-sent to an alternate address after a timeout.", m.failovers);
+  counter("cohort_transport_requests_total", "Requests started.", m.requests);
+  counter("cohort_transport_requests_failed_total", "Requests with no reply on any address.",
+          m.requests_failed);
+  counter("cohort_transport_fragments_sent_total", "Fragments sent for large messages.",
+          m.fragments_sent);
+  counter("cohort_transport_table_changes_total", "Address table updates merged.",
+          m.table_changes);
+  gauge("cohort_transport_table_nodes", "Nodes in the address table.",
+        node_.transport().table().size());
+  gauge("cohort_transport_table_version", "Address table version.",
+        node_.transport().table().version());
+  return {200, "text/plain; version=0.0.4", s.str()};
+}
+
+HttpResponse Api::Keys() const {
+  const auto& ring = node_.transport().keyring();
+  json keys = json::array();
+  for (wire::KeyId id : ring.Ids()) {
+    keys.push_back({{"id", wire::KeyIdToText(id)}, {"in_use", id == ring.in_use()}});
+  }
+  return Json(200, json{{"in_use", wire::KeyIdToText(ring.in_use())}, {"keys", keys}});
+}
+
+HttpResponse Api::Ready() const {
+  const auto& t = node_.transport();
+  // Ready once this node knows another node, or has nobody to find.
+  const bool ready = t.table().size() > 1 || t.options().seeds.empty();
+  return ready ? HttpResponse{200, "text/plain", "ready\n"}
+               : HttpResponse{503, "text/plain", "waiting for the address table exchange\n"};
+}
+
+void Api::Handle(const HttpRequest& r, Respond respond) {
+  std::string path = r.target.substr(0, r.target.find('?'));
+  const bool get = r.method == "GET";
+  if (get && path == "/livez") return respond({200, "text/plain", "ok\n"});
+  if (get && path == "/readyz") return respond(Ready());
+  if (get && path == "/metrics") return respond(Metrics());
+  if (get && path == "/v1/status") return respond(Status());
+  if (get && path == "/v1/addresses") return respond(Addresses());
+  if (get && path == "/v1/keys") return respond(Keys());
+  if (get && path == "/") {
+    return respond({200, "text/plain",
+                    "cohortd: see /v1/status, /v1/addresses, /metrics (the dashboard comes "
+                    "with the membership issue)\n"});
+  }
+
+  if (r.method == "POST" && path == "/v1/ping") {
+    auto body = Body(r);
+    if (!body) return respond(FromError(body.error()));
+    const json& b = *body;
+    if (!b.contains("node") || !b["node"].is_number_unsigned() || b["node"] == 0 ||
+        b["node"] > 65535) {
+      return respond(Fail(400, "'node' must be a node id from 1 to 65535"));
+    }
+    const int count = b.value("count", 1);
+    const int interval_ms = b.value("interval_ms", 200);
+    const int size = b.value("size", 32);
+    if (count < 1 || count > 10000 || interval_ms < 1 || interval_ms > 60000 || size < 0 ||
+        size > 60000) {
+      return respond(Fail(400, "need count 1..10000, interval_ms 1..60000, size 0..60000"));
+    }
+    auto started = node_.Ping(
+        b["node"].get<NodeId>(), count, Duration::Millis(interval_ms), static_cast<size_t>(size),
+        [respond](node::PingResult result) {
+          json replies = json::array();
+          for (const auto& d : result.replies) {
+            json one{{"ok", d.ok}, {"attempts", d.attempts}};
+            if (d.ok) {
+              one["address"] = d.answered_by.ToString();
+              one["rtt_ms"] = static_cast<double>(d.rtt.micros()) / 1000.0;
+            }
+            replies.push_back(one);
+          }
+          respond(Json(200, json{{"replies", replies}}));
+        });
+    if (!started) return respond(FromError(started.error()));
+    return;
+  }
+
+  // Everything below changes state.
+  const bool mutating = r.method == "POST" || r.method == "DELETE" || r.method == "PUT";
+  if (mutating) {
+    const std::string expect = "Bearer " + node_.api_token();
+    if (!ConstantTimeEqual(r.authorization, expect)) {
+      return respond(Fail(401, "this request changes state: send 'Authorization: Bearer "
+                               "<token>' with the token from <data_dir>/api.token"));
+    }
+  }
+  if (r.method == "POST" && path == "/v1/keys") {
+    auto body = Body(r);
+    if (!body) return respond(FromError(body.error()));
+    if (!body->contains("key") || !(*body)["key"].is_string()) {
+      return respond(Fail(400, "'key' must be the key text printed by `cohort keygen`"));
+    }
+    auto id = node_.InstallKey((*body)["key"].get<std::string>());
+    if (!id) return respond(FromError(id.error()));
+    return respond(Json(200, json{{"id", wire::KeyIdToText(*id)}}));
+  }
+  if (r.method == "POST" && path == "/v1/keys/use") {
+    auto body = Body(r);
+    if (!body) return respond(FromError(body.error()));
+    auto id = ParseKeyId(body->value("id", ""));
+    if (!id) return respond(FromError(id.error()));
+    auto s = node_.UseKey(*id);
+    return respond(s ? Keys() : FromError(s.error()));
+  }
+  if (r.method == "DELETE" && path.rfind("/v1/keys/", 0) == 0) {
+    auto id = ParseKeyId(path.substr(std::string("/v1/keys/").size()));
+    if (!id) return respond(FromError(id.error()));
+    auto s = node_.RemoveKey(*id);
+    return respond(s ? Keys() : FromError(s.error()));
+  }
+  if (r.method == "POST" && (path == "/v1/adapters/down" || path == "/v1/adapters/up")) {
+    auto body = Body(r);
+    if (!body) return respond(FromError(body.error()));
+    auto address = Endpoint::Parse(body->value("address", ""));
+    if (!address) return respond(FromError(address.error()));
+    auto s = node_.SetAdapterEnabled(*address, path == "/v1/adapters/up");
+    return respond(s ? Addresses() : FromError(s.error()));
+  }
+  const bool known = path == "/v1/keys" || path == "/v1/keys/use" || path == "/v1/ping" ||
+                     path == "/v1/status" || path == "/v1/addresses" || path == "/metrics";
+  respond(known ? Fail(405, r.method + " is not allowed on " + path)
+                : Fail(404, "no such endpoint: " + path));
+}
+
+}  // namespace cohort::api

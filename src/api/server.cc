@@ -1,0 +1,100 @@
+#include "api/server.h"
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "io/asio.h"
+
+namespace cohort::api {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, Api& api) : stream_(std::move(socket)), api_(api) {}
+
+  void Start() {
+    parser_.body_limit(1 << 20);
+    stream_.expires_after(std::chrono::seconds(30));
+    http::async_read(stream_, buffer_, parser_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                       self->OnRead(ec);
+                     });
+  }
+
+ private:
+  void OnRead(beast::error_code ec) {
+    if (ec) return;
+    const auto& req = parser_.get();
+    HttpRequest r{std::string(req.method_string()), std::string(req.target()), req.body(),
+                  std::string(req[http::field::authorization])};
+    // Ping can take as long as its requests do.
+    stream_.expires_never();
+    api_.Handle(r, [self = shared_from_this()](HttpResponse resp) { self->Write(std::move(resp)); });
+  }
+
+  void Write(HttpResponse resp) {
+    res_.result(static_cast<http::status>(resp.status));
+    res_.set(http::field::content_type, resp.content_type);
+    res_.set(http::field::server, "cohortd");
+    res_.keep_alive(false);
+    res_.body() = std::move(resp.body);
+    res_.prepare_payload();
+    stream_.expires_after(std::chrono::seconds(30));
+    http::async_write(stream_, res_, [self = shared_from_this()](beast::error_code, size_t) {
+      beast::error_code ignored;
+      self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    });
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  http::request_parser<http::string_body> parser_;
+  http::response<http::string_body> res_;
+  Api& api_;
+};
+
+}  // namespace
+
+struct ApiServer::Impl {
+  Impl(asio::io_context& io, Api& a) : acceptor(io), api(a) {}
+  tcp::acceptor acceptor;
+  Api& api;
+
+  void Accept() {
+    acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+      if (!ec) std::make_shared<Session>(std::move(socket), api)->Start();
+      Accept();
+    });
+  }
+};
+
+ApiServer::ApiServer(asio::io_context& io, Api& api) : impl_(std::make_unique<Impl>(io, api)) {}
+ApiServer::~ApiServer() = default;
+
+Status ApiServer::Listen(const Endpoint& address) {
+  beast::error_code ec;
+  const tcp::endpoint ep(asio::ip::address_v4(address.ip), address.port);
+  impl_->acceptor.open(ep.protocol(), ec);
+  if (!ec) impl_->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) impl_->acceptor.bind(ep, ec);
+  if (!ec) impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Error(Errc::kUnavailable,
+                 "cannot serve the API on " + address.ToString() + ": " + ec.message());
+  }
+  impl_->Accept();
+  return OkStatus();
+}
+
+void ApiServer::Stop() {
+  beast::error_code ec;
+  impl_->acceptor.close(ec);
+}
+
+}  // namespace cohort::api

@@ -1,0 +1,29 @@
+// ApiServer: serves Api over HTTP/1.1 (Boost.Beast) on the node's io_context.
+// One request per connection; bodies over 1 MiB are refused. Beast stays inside server.cc.
+#pragma once
+
+#include <memory>
+
+#include "api/handlers.h"
+#include "base/endpoint.h"
+#include "base/result.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace cohort::api {
+
+class ApiServer {
+ public:
+  ApiServer(boost::asio::io_context& io, Api& api);
+  ~ApiServer();
+  Status Listen(const Endpoint& address);
+  void Stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cohort::api

@@ -1,0 +1,35 @@
+// The `cohort` command line: a client of the daemon's HTTP/JSON API (INTERFACE.md). Every
+// command takes --json; errors are one `error: ...` line on stderr, exit 2 for bad usage, 1
+// otherwise.
+#pragma once
+
+#include <string>
+
+#include "base/endpoint.h"
+#include "base/result.h"
+
+namespace cohort::cli {
+
+struct Globals {
+  Endpoint api{0x7f000001, 7201};
+  bool json = false;
+  std::string token_file;
+};
+
+int Main(int argc, char** argv);
+
+// dev.cc: `cohort dev up|down`.
+struct DevUpOptions {
+  int nodes = 3;
+  std::string dir = "cohort-dev";
+  int base_port = 7100;
+  int adapters = 2;
+  int timeout_s = 30;
+};
+int DevUp(const Globals& g, const DevUpOptions& o);
+int DevDown(const Globals& g, const std::string& dir);
+
+// Prints `error: message` to stderr and returns `code`.
+int Fail(int code, const std::string& message);
+
+}  // namespace cohort::cli

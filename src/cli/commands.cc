@@ -1,0 +1,256 @@
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+
+#include "cli/cli.h"
+#include "cli/http_client.h"
+#include "io/files.h"
+#include "wire/seal.h"
+
+namespace cohort::cli {
+namespace {
+
+using nlohmann::json;
+
+// Calls the API and returns the JSON body, or prints the error and gives the exit code.
+struct Call {
+  const Globals& g;
+
+  Result<json> Do(const std::string& method, const std::string& target, const json& body = {},
+                  bool auth = false, int timeout_ms = 10000) {
+    std::string bearer;
+    if (auth) {
+      auto token = Token();
+      if (!token) return token.error();
+      bearer = *token;
+    }
+    auto reply = HttpCall(g.api, method, target, body.is_null() ? "" : body.dump(), bearer,
+                          timeout_ms);
+    if (!reply) return reply.error();
+    json doc = json::parse(reply->body, nullptr, false);
+    if (reply->status >= 300) {
+      const std::string msg = !doc.is_discarded() && doc.contains("error")
+                                  ? doc["error"].get<std::string>()
+                                  : "HTTP " + std::to_string(reply->status);
+      return Error(reply->status == 404 ? Errc::kNotFound : Errc::kInvalidArgument, msg);
+    }
+    if (doc.is_discarded()) return Error(Errc::kMalformed, "the API answered with invalid JSON");
+    return doc;
+  }
+
+  // The token comes from --token-file, $COHORT_TOKEN_FILE, or the daemon's data folder.
+  Result<std::string> Token() {
+    std::string path = g.token_file;
+    if (path.empty() && std::getenv("COHORT_TOKEN_FILE") != nullptr) {
+      path = std::getenv("COHORT_TOKEN_FILE");
+    }
+    if (path.empty()) {
+      auto status = Do("GET", "/v1/status");
+      if (!status) return status.error();
+      path = (*status)["data_dir"].get<std::string>() + "/api.token";
+    }
+    auto text = io::ReadFile(path);
+    if (!text) {
+      return Error(Errc::kPermission, "cannot read the API token '" + path +
+                                          "' (run as the daemon's user, or pass --token-file)");
+    }
+    std::string t = *text;
+    while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.pop_back();
+    return t;
+  }
+};
+
+int Print(const Globals& g, const Result<json>& doc, const std::function<void(const json&)>& human) {
+  if (!doc) return Fail(1, doc.error().message());
+  if (g.json) {
+    std::printf("%s\n", doc->dump(2).c_str());
+  } else {
+    human(*doc);
+  }
+  return 0;
+}
+
+void PrintStatus(const json& s) {
+  std::printf("node        %d (%s)\n", s["node"]["id"].get<int>(),
+              s["node"]["name"].get<std::string>().c_str());
+  std::printf("cluster     %s\n", s["cluster"].get<std::string>().c_str());
+  std::printf("role        %s\n", s["role"].get<std::string>().c_str());
+  std::printf("supervisor  %s\n",
+              s["supervisor"].is_null() ? "-" : std::to_string(s["supervisor"].get<int>()).c_str());
+  for (const auto& [name, state] : s["components"].items()) {
+    std::printf("component   %-10s %s\n", name.c_str(), state.get<std::string>().c_str());
+  }
+  const auto& t = s["address_table"];
+  std::printf("addresses   %zu nodes, version %llu, digest %s\n", t["nodes"].get<size_t>(),
+              t["version"].get<unsigned long long>(), t["digest"].get<std::string>().c_str());
+  std::printf("uptime      %.1f s\n", s["uptime_s"].get<double>());
+}
+
+void PrintAddresses(const json& a) {
+  std::printf("address table version %llu, digest %s, %zu nodes\n",
+              a["version"].get<unsigned long long>(), a["digest"].get<std::string>().c_str(),
+              a["nodes"].size());
+  std::printf("%-6s %-22s %-12s %-5s %-9s %-6s %-16s %s\n", "NODE", "ADDRESS", "STATUS", "PREF",
+              "TYPE", "MTU", "MASK", "COS");
+  for (const auto& n : a["nodes"]) {
+    bool first = true;
+    for (const auto& x : n["addresses"]) {
+      const std::string node = first ? std::to_string(n["id"].get<int>()) +
+                                           (n["self"].get<bool>() ? "*" : "")
+                                     : "";
+      std::printf("%-6s %-22s %-12s %-5s %-9s %-6d %-16s %s\n", node.c_str(),
+                  x["address"].get<std::string>().c_str(), x["status"].get<std::string>().c_str(),
+                  x["preferred"].get<bool>() ? "yes" : "", x["type"].get<std::string>().c_str(),
+                  x["mtu"].get<int>(), x["mask"].get<std::string>().c_str(),
+                  x["cos"].get<std::string>().c_str());
+      first = false;
+    }
+  }
+  std::printf("(* this node; PREF: the address requests go to first)\n");
+}
+
+void PrintKeys(const json& k) {
+  std::printf("%-10s %s\n", "KEY", "IN USE");
+  for (const auto& key : k["keys"]) {
+    std::printf("%-10s %s\n", key["id"].get<std::string>().c_str(),
+                key["in_use"].get<bool>() ? "yes" : "");
+  }
+}
+
+}  // namespace
+
+int Fail(int code, const std::string& message) {
+  std::fprintf(stderr, "error: %s\n", message.c_str());
+  return code;
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"cohort: manage a cohort cluster through a node's API"};
+  app.require_subcommand(1);
+  // Global options may also follow the subcommand: `cohort addresses --api ... --json`.
+  app.fallthrough();
+  Globals g;
+  app.add_option_function<std::string>(
+         "--api",
+         [&](const std::string& text) {
+           auto e = Endpoint::Parse(text);
+           if (!e) throw CLI::ValidationError("--api", e.error().message());
+           g.api = *e;
+         },
+         "a.b.c.d:port of a node's API (default 127.0.0.1:7201)")
+      ->envname("COHORT_API");
+  app.add_flag("--json", g.json, "print one JSON document");
+  app.add_option("--token-file", g.token_file, "API token for changes (default: from the node)");
+  int rc = 0;
+  Call call{g};
+
+  auto* keygen = app.add_subcommand("keygen", "print a new cluster key");
+  keygen->callback([&] {
+    const wire::Key k = wire::GenerateKey();
+    if (g.json) {
+      std::printf("%s\n", json{{"key", wire::KeyToText(k)}, {"id", wire::KeyIdToText(wire::KeyIdOf(k))}}
+                              .dump(2)
+                              .c_str());
+    } else {
+      std::printf("%s\n", wire::KeyToText(k).c_str());
+    }
+  });
+
+  app.add_subcommand("status", "this node's state")->callback([&] {
+    rc = Print(g, call.Do("GET", "/v1/status"), PrintStatus);
+  });
+  app.add_subcommand("addresses", "the cluster destination address table")->callback([&] {
+    rc = Print(g, call.Do("GET", "/v1/addresses"), PrintAddresses);
+  });
+
+  auto* keys = app.add_subcommand("keys", "the cluster keyring (rotation without downtime)");
+  keys->require_subcommand(1);
+  keys->add_subcommand("list", "installed keys")->callback([&] {
+    rc = Print(g, call.Do("GET", "/v1/keys"), PrintKeys);
+  });
+  std::string key_text, key_id;
+  auto* install = keys->add_subcommand("install", "install a key (accepted at once, used after `use`)");
+  install->add_option("KEY", key_text, "key text from `cohort keygen`")->required();
+  install->callback([&] {
+    rc = Print(g, call.Do("POST", "/v1/keys", json{{"key", key_text}}, true),
+               [](const json& d) { std::printf("installed %s\n", d["id"].get<std::string>().c_str()); });
+  });
+  auto* use = keys->add_subcommand("use", "seal outgoing datagrams with this key");
+  use->add_option("ID", key_id, "key id (8 hex digits)")->required();
+  use->callback([&] {
+    rc = Print(g, call.Do("POST", "/v1/keys/use", json{{"id", key_id}}, true), PrintKeys);
+  });
+  auto* remove = keys->add_subcommand("remove", "remove a key that is not in use");
+  remove->add_option("ID", key_id, "key id (8 hex digits)")->required();
+  remove->callback([&] {
+    rc = Print(g, call.Do("DELETE", "/v1/keys/" + key_id, json(), true), PrintKeys);
+  });
+
+  int ping_node = 0, count = 5, interval_ms = 200, size = 32;
+  auto* ping = app.add_subcommand("ping", "request/reply with a node, showing the address that answers");
+  ping->add_option("NODE", ping_node, "node id")->required()->check(CLI::Range(1, 65535));
+  ping->add_option("--count", count, "requests to send")->check(CLI::Range(1, 10000));
+  ping->add_option("--interval-ms", interval_ms, "time between requests")->check(CLI::Range(1, 60000));
+  ping->add_option("--size", size, "payload bytes (large ones are fragmented)")->check(CLI::Range(0, 60000));
+  ping->callback([&] {
+    const json body{{"node", ping_node}, {"count", count}, {"interval_ms", interval_ms}, {"size", size}};
+    const int timeout = count * interval_ms + 30000;
+    rc = Print(g, call.Do("POST", "/v1/ping", body, false, timeout), [&](const json& d) {
+      int ok = 0, n = 0;
+      for (const auto& r : d["replies"]) {
+        ++n;
+        if (r["ok"].get<bool>()) {
+          ++ok;
+          std::printf("reply from node %d via %-22s attempts=%d rtt=%.3f ms\n", ping_node,
+                      r["address"].get<std::string>().c_str(), r["attempts"].get<int>(),
+                      r["rtt_ms"].get<double>());
+        } else {
+          std::printf("no reply from node %d (attempts=%d)\n", ping_node, r["attempts"].get<int>());
+        }
+      }
+      std::printf("%d of %d answered\n", ok, n);
+      if (ok < n) rc = 1;
+    });
+  });
+
+  std::string adapter_address;
+  auto* adapter = app.add_subcommand("adapter", "take a local adapter out of service or back");
+  adapter->require_subcommand(1);
+  for (const char* verb : {"down", "up"}) {
+    auto* sub = adapter->add_subcommand(verb, std::string("adapter ") + verb);
+    sub->add_option("ADDRESS", adapter_address, "the adapter's listen address a.b.c.d:port")->required();
+    sub->callback([&, verb] {
+      rc = Print(g, call.Do("POST", std::string("/v1/adapters/") + verb, json{{"address", adapter_address}}, true),
+                 [&](const json&) { std::printf("adapter %s is %s\n", adapter_address.c_str(), verb); });
+    });
+  }
+
+  DevUpOptions up;
+  std::string down_dir = "cohort-dev";
+  auto* dev = app.add_subcommand("dev", "a local development cluster on 127.0.0.1");
+  dev->require_subcommand(1);
+  auto* dev_up = dev->add_subcommand("up", "start N daemons and wait until they agree");
+  dev_up->add_option("--nodes", up.nodes, "number of nodes")->check(CLI::Range(1, 100));
+  dev_up->add_option("--dir", up.dir, "folder for the nodes' files");
+  dev_up->add_option("--base-port", up.base_port, "node k: transport P+k, API P+100+k")
+      ->check(CLI::Range(1024, 65000));
+  dev_up->add_option("--adapters", up.adapters,
+                     "addresses per node: 127.0.0.1, 127.0.0.2, ... (2 shows failover)")
+      ->check(CLI::Range(1, 4));
+  dev_up->add_option("--timeout", up.timeout_s, "seconds to wait for agreement")->check(CLI::Range(1, 600));
+  dev_up->callback([&] { rc = DevUp(g, up); });
+  auto* dev_down = dev->add_subcommand("down", "stop the daemons of a dev cluster");
+  dev_down->add_option("--dir", down_dir, "the folder given to `dev up`");
+  dev_down->callback([&] { rc = DevDown(g, down_dir); });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    return Fail(2, std::string(e.what()) + " (see --help)");
+  }
+  return rc;
+}
+
+}  // namespace cohort::cli

@@ -1,0 +1,226 @@
+// `cohort dev up|down`: a local cluster of real daemons on 127.0.0.1 for trying cohort out
+// and for the integration tests. Node k: transport 127.0.0.a:P+k for adapter a, API
+// 127.0.0.1:P+100+k, files in DIR/n<k>/ with the pid in DIR/n<k>/cohortd.pid.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "cli/cli.h"
+#include "cli/http_client.h"
+#include "io/files.h"
+#include "wire/seal.h"
+
+namespace cohort::cli {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+std::string CohortdPath() {
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const fs::path beside = self.parent_path() / "cohortd";
+    if (fs::exists(beside)) return beside.string();
+  }
+  return "cohortd";  // from PATH
+}
+
+std::string NodeConfig(int k, const DevUpOptions& o, const std::string& dir) {
+  std::string listen, seeds;
+  for (int a = 1; a <= o.adapters; ++a) {
+    listen += std::string(a > 1 ? ", " : "") + "\"127.0.0." + std::to_string(a) + ":" +
+              std::to_string(o.base_port + k) + "\"";
+  }
+  seeds = "\"127.0.0.1:" + std::to_string(o.base_port + 1) + "\"";
+  std::string priority;
+  for (int i = 1; i <= o.nodes; ++i) priority += (i > 1 ? ", " : "") + std::to_string(i);
+  return "# written by `cohort dev up`\n[node]\nid = " + std::to_string(k) + "\nname = \"n" +
+         std::to_string(k) + "\"\ndata_dir = \"" + dir + "/n" + std::to_string(k) +
+         "\"\n\n[cluster]\nname = \"dev\"\nkey_file = \"" + dir +
+         "/cluster.key\"\npriority = [" + priority + "]\nseeds = [" + seeds +
+         "]\n\n[transport]\nlisten = [" + listen + "]\n\n[api]\nlisten = \"127.0.0.1:" +
+         std::to_string(o.base_port + 100 + k) + "\"\n";
+}
+
+bool IsCohortd(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline");
+  std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return cmd.find("cohortd") != std::string::npos;
+}
+
+pid_t ReadPid(const std::string& path) {
+  auto text = io::ReadFile(path);
+  if (!text) return -1;
+  return static_cast<pid_t>(std::atol(text->c_str()));
+}
+
+Result<pid_t> Spawn(const std::string& binary, const std::string& config, const std::string& log) {
+  const pid_t pid = ::fork();
+  if (pid < 0) return Error(Errc::kIo, "fork failed");
+  if (pid == 0) {
+    ::setsid();
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    if (devnull >= 0) ::dup2(devnull, 0);
+    ::execl(binary.c_str(), binary.c_str(), "--config", config.c_str(), nullptr);
+    ::execlp("cohortd", "cohortd", "--config", config.c_str(), nullptr);
+    std::_Exit(127);
+  }
+  return pid;
+}
+
+std::string Tail(const std::string& path, size_t lines) {
+  auto text = io::ReadFile(path);
+  if (!text) return "";
+  size_t pos = text->size(), seen = 0;
+  while (pos > 0 && seen <= lines) {
+    if ((*text)[--pos] == '\n') ++seen;
+  }
+  return text->substr(pos);
+}
+
+}  // namespace
+
+int DevUp(const Globals& g, const DevUpOptions& o) {
+  const std::string dir = fs::absolute(o.dir).lexically_normal().string();
+  if (auto s = io::MakeDirs(dir); !s) return Fail(1, s.error().message());
+  for (int k = 1; k <= o.nodes; ++k) {
+    const pid_t pid = ReadPid(dir + "/n" + std::to_string(k) + "/cohortd.pid");
+    if (pid > 0 && ::kill(pid, 0) == 0 && IsCohortd(pid)) {
+      return Fail(1, "node " + std::to_string(k) + " of " + dir + " is already running (pid " +
+                         std::to_string(pid) + "); run `cohort dev down --dir " + o.dir + "` first");
+    }
+  }
+  const std::string key_file = dir + "/cluster.key";
+  if (!io::ReadFile(key_file)) {
+    if (auto s = io::WriteFileAtomic(key_file, wire::KeyToText(wire::GenerateKey()) + "\n", 0600); !s) {
+      return Fail(1, s.error().message());
+    }
+  }
+  const std::string binary = CohortdPath();
+  std::map<int, pid_t> pids;
+  for (int k = 1; k <= o.nodes; ++k) {
+    const std::string nd = dir + "/n" + std::to_string(k);
+    if (auto s = io::MakeDirs(nd); !s) return Fail(1, s.error().message());
+    const std::string config = nd + "/node.toml";
+    if (auto s = io::WriteFileAtomic(config, NodeConfig(k, o, dir)); !s) {
+      return Fail(1, s.error().message());
+    }
+    auto pid = Spawn(binary, config, nd + "/cohortd.log");
+    if (!pid) return Fail(1, pid.error().message());
+    pids[k] = *pid;
+  }
+
+  // Wait until every node's table lists all N nodes with one digest.
+  const auto deadline = Clock::now() + std::chrono::seconds(o.timeout_s);
+  json tables;
+  int agree = 0;
+  std::string last_progress;
+  while (true) {
+    for (auto& [k, pid] : pids) {
+      int status = 0;
+      if (pid > 0 && ::waitpid(pid, &status, WNOHANG) == pid) {
+        return Fail(1, "node " + std::to_string(k) + " exited during start; its log says:\n" +
+                           Tail(dir + "/n" + std::to_string(k) + "/cohortd.log", 5));
+      }
+    }
+    tables = json::object();
+    std::map<std::string, int> digests;
+    for (int k = 1; k <= o.nodes; ++k) {
+      auto r = HttpCall(Endpoint{0x7f000001, static_cast<uint16_t>(o.base_port + 100 + k)}, "GET",
+                        "/v1/addresses", "", "", 1000);
+      if (!r || r->status != 200) continue;
+      json doc = json::parse(r->body, nullptr, false);
+      if (doc.is_discarded() || doc["nodes"].size() != static_cast<size_t>(o.nodes)) continue;
+      tables[std::to_string(k)] = doc;
+      ++digests[doc["digest"].get<std::string>()];
+    }
+    agree = 0;
+    for (auto& [d, n] : digests) agree = std::max(agree, n);
+    if (agree == o.nodes) break;
+    const std::string progress = "waiting: " + std::to_string(agree) + " of " +
+                                 std::to_string(o.nodes) + " nodes agree on the address table";
+    if (progress != last_progress && !g.json) std::fprintf(stderr, "%s\n", progress.c_str());
+    last_progress = progress;
+    if (Clock::now() > deadline) {
+      return Fail(1, "the nodes did not agree within " + std::to_string(o.timeout_s) +
+                         " s (logs in " + dir + "/n*/cohortd.log; stop them with `cohort dev "
+                         "down --dir " + o.dir + "`)");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  const json& any = tables["1"];
+  json nodes = json::array();
+  for (int k = 1; k <= o.nodes; ++k) {
+    json addrs = json::array();
+    for (int a = 1; a <= o.adapters; ++a) {
+      addrs.push_back("127.0.0." + std::to_string(a) + ":" + std::to_string(o.base_port + k));
+    }
+    nodes.push_back({{"id", k}, {"pid", pids[k]}, {"addresses", addrs},
+                     {"api", "127.0.0.1:" + std::to_string(o.base_port + 100 + k)},
+                     {"dir", dir + "/n" + std::to_string(k)}});
+  }
+  const json out{{"dir", dir}, {"nodes", nodes}, {"version", any["version"]}, {"digest", any["digest"]}};
+  if (g.json) {
+    std::printf("%s\n", out.dump(2).c_str());
+    return 0;
+  }
+  std::printf("%-5s %-8s %-22s %-16s %s\n", "NODE", "PID", "API", "TRANSPORT", "");
+  for (const auto& n : nodes) {
+    std::string addrs;
+    for (const auto& a : n["addresses"]) addrs += (addrs.empty() ? "" : ", ") + a.get<std::string>();
+    std::printf("%-5d %-8d %-22s %s\n", n["id"].get<int>(), n["pid"].get<int>(),
+                n["api"].get<std::string>().c_str(), addrs.c_str());
+  }
+  std::printf("%d nodes agree: address table version %llu, digest %s\n", o.nodes,
+              any["version"].get<unsigned long long>(), any["digest"].get<std::string>().c_str());
+  return 0;
+}
+
+int DevDown(const Globals& g, const std::string& dir_arg) {
+  const std::string dir = fs::absolute(dir_arg).lexically_normal().string();
+  if (!fs::is_directory(dir)) return Fail(1, dir + " is not a dev cluster folder");
+  std::map<std::string, pid_t> running;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string pid_file = entry.path().string() + "/cohortd.pid";
+    const pid_t pid = ReadPid(pid_file);
+    if (pid > 0 && ::kill(pid, 0) == 0 && IsCohortd(pid)) {
+      ::kill(pid, SIGTERM);
+      running[entry.path().filename().string()] = pid;
+    }
+  }
+  // Graceful first; anything still alive after 10 s is killed.
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  json stopped = json::array();
+  for (auto& [name, pid] : running) {
+    while (::kill(pid, 0) == 0 && IsCohortd(pid) && Clock::now() < deadline) {
+      ::waitpid(pid, nullptr, WNOHANG);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    const bool killed = ::kill(pid, 0) == 0 && IsCohortd(pid);
+    if (killed) ::kill(pid, SIGKILL);
+    stopped.push_back({{"node", name}, {"pid", pid}, {"forced", killed}});
+    if (!g.json) std::printf("stopped %s (pid %d)%s\n", name.c_str(), pid, killed ? " by SIGKILL" : "");
+  }
+  if (g.json) std::printf("%s\n", json{{"dir", dir}, {"stopped", stopped}}.dump(2).c_str());
+  else if (running.empty()) std::printf("no daemons running in %s\n", dir.c_str());
+  return 0;
+}
+
+}  // namespace cohort::cli

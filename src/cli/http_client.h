@@ -1,0 +1,22 @@
+// A minimal HTTP/1.1 client for the CLI: one request per connection to the daemon's API.
+// Plain POSIX sockets keep Beast out of the CLI's build.
+#pragma once
+
+#include <string>
+
+#include "base/endpoint.h"
+#include "base/result.h"
+
+namespace cohort::cli {
+
+struct HttpReply {
+  int status = 0;
+  std::string body;
+};
+
+// Sends the request and reads the whole reply. `timeout_ms` bounds connect and each read.
+Result<HttpReply> HttpCall(const Endpoint& server, const std::string& method,
+                           const std::string& target, const std::string& body = "",
+                           const std::string& bearer = "", int timeout_ms = 10000);
+
+}  // namespace cohort::cli

@@ -1,0 +1,449 @@
+#include "node/node.h"
+
+#include <netinet/in.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "base/digest.h"
+#include "base/log.h"
+#include "io/adapters.h"
+#include "io/asio.h"
+#include "io/files.h"
+#include "transport/messages.h"
+
+namespace cohort::node {
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::udp;
+using nlohmann::json;
+
+Instant SteadyNow() {
+  return Instant::FromNanos(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::steady_clock::now().time_since_epoch())
+                                .count());
+}
+
+udp::endpoint ToAsio(const Endpoint& e) {
+  return udp::endpoint(asio::ip::address_v4(e.ip), e.port);
+}
+
+std::string RandomHex(size_t bytes) {
+  const wire::Key k = wire::GenerateKey();
+  static const char* kHex = "0123456789abcdef";
+  std::string s;
+  for (size_t i = 0; i < bytes && i < k.size(); ++i) {
+    s += kHex[k[i] >> 4];
+    s += kHex[k[i] & 15];
+  }
+  return s;
+}
+
+}  // namespace
+
+struct Node::Impl {
+  Config config;
+  asio::io_context& io;
+  transport::TransportOptions options;
+  std::unique_ptr<transport::TransportCore> core;
+  std::vector<std::unique_ptr<udp::socket>> sockets;
+  std::vector<std::array<uint8_t, 65536>> buffers;
+  std::vector<udp::endpoint> senders;
+  std::vector<int> socket_tos;
+  std::vector<std::string> interfaces;
+  asio::steady_timer timer;
+  Instant timer_at = Instant::Max();
+  std::string token;
+  Instant started;
+  bool stopped = false;
+
+  struct PingState {
+    int remaining_to_send = 0;
+    int outstanding = 0;
+    NodeId node = kNoNode;
+    Duration interval;
+    transport::Bytes payload;
+    PingResult result;
+    std::function<void(PingResult)> done;
+    std::unique_ptr<asio::steady_timer> timer;
+  };
+  std::map<uint64_t, std::shared_ptr<PingState>> echo_owner;
+
+  Impl(Config c, asio::io_context& ctx) : config(std::move(c)), io(ctx), timer(ctx) {}
+
+  std::string KeyringPath() const { return config.data_dir + "/keyring.json"; }
+
+  Result<wire::Keyring> LoadKeyring() {
+    wire::Keyring ring;
+    auto saved = io::ReadFile(KeyringPath());
+    if (saved) {
+      const json doc = json::parse(*saved, nullptr, false);
+      if (doc.is_discarded() || !doc.contains("keys") || !doc.contains("in_use")) {
+        return Error(Errc::kInvalidArgument, KeyringPath() + " is damaged: remove it to start "
+                                                             "again from cluster.key_file");
+      }
+      for (const auto& text : doc["keys"]) {
+        auto key = wire::KeyFromText(text.get<std::string>());
+        if (!key) return Error(Errc::kInvalidArgument, KeyringPath() + ": " + key.error().message());
+        ring.Install(*key);
+      }
+      for (wire::KeyId id : ring.Ids()) {
+        if (wire::KeyIdToText(id) == doc["in_use"].get<std::string>()) (void)ring.Use(id);
+      }
+      if (!ring.empty()) return ring;
+    }
+    auto text = io::ReadFile(config.key_file);
+    if (!text) {
+      return Error(Errc::kInvalidArgument,
+                   config.source + ": key 'cluster.key_file': cannot read '" + config.key_file +
+                       "' (make one with `cohort keygen > " + config.key_file + "`)");
+    }
+    auto key = wire::KeyFromText(*text);
+    if (!key) {
+      return Error(Errc::kInvalidArgument, config.source + ": key 'cluster.key_file': '" +
+                                               config.key_file + "': " + key.error().message());
+    }
+    ring.Install(*key);
+    return ring;
+  }
+
+  Status SaveKeyring() {
+    json doc{{"in_use", wire::KeyIdToText(core->keyring().in_use())}, {"keys", json::array()}};
+    for (wire::KeyId id : core->keyring().Ids()) {
+      doc["keys"].push_back(wire::KeyToText(*core->keyring().Find(id)));
+    }
+    return io::WriteFileAtomic(KeyringPath(), doc.dump(2) + "\n", 0600);
+  }
+
+  // The revision of this node's own entry goes up whenever its adapter info changes, across
+  // restarts, so peers and operators can tell versions apart.
+  Result<uint32_t> EntryRevision(const std::vector<transport::LocalAdapter>& adapters) {
+    transport::NodeEntry own{config.node_id, 0, 0, {}};
+    for (const auto& a : adapters) own.addresses.push_back(a.info);
+    const std::string digest =
+        HexDigest(Digest64(transport::Encode(transport::TablePushMsg{{own}})));
+    const std::string path = config.data_dir + "/transport.json";
+    uint32_t revision = 1;
+    if (auto saved = io::ReadFile(path)) {
+      const json doc = json::parse(*saved, nullptr, false);
+      if (!doc.is_discarded() && doc.contains("revision") && doc.contains("entry_digest")) {
+        revision = doc["revision"].get<uint32_t>();
+        if (doc["entry_digest"].get<std::string>() != digest) ++revision;
+      }
+    }
+    COHORT_TRY(io::WriteFileAtomic(
+        path, json{{"revision", revision}, {"entry_digest", digest}}.dump() + "\n"));
+    return revision;
+  }
+
+  Status Init() {
+    COHORT_TRY(io::MakeDirs(config.data_dir));
+    ::chmod(config.data_dir.c_str(), 0700);
+    auto ring = LoadKeyring();
+    if (!ring) return ring.error();
+
+    const std::string token_path = config.data_dir + "/api.token";
+    if (auto t = io::ReadFile(token_path); t && !t->empty()) {
+      token = *t;
+      while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) {
+        token.pop_back();
+      }
+    } else {
+      token = RandomHex(24);
+      COHORT_TRY(io::WriteFileAtomic(token_path, token + "\n", 0600));
+    }
+
+    options.self = config.node_id;
+    options.incarnation = static_cast<Incarnation>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::system_clock::now().time_since_epoch())
+            .count());
+    for (size_t i = 0; i < config.adapters.size(); ++i) {
+      const AdapterConfig& a = config.adapters[i];
+      auto found = io::DiscoverAdapter(a.listen.ip);
+      if (!found) {
+        return Error(Errc::kInvalidArgument, config.source + ": key 'transport.listen[" +
+                                                 std::to_string(i) + "]': " +
+                                                 found.error().message());
+      }
+      auto cos = transport::ParseCos(a.cos);
+      if (!cos) {
+        return Error(Errc::kInvalidArgument,
+                     config.source + ": key 'transport.cos': " + cos.error().message());
+      }
+      transport::AddressInfo info{a.listen, found->mask, a.mtu ? static_cast<uint16_t>(*a.mtu)
+                                                               : found->mtu,
+                                  found->type, *cos};
+      options.adapters.push_back({info, true});
+      interfaces.push_back(found->interface);
+    }
+    for (const RouteConfig& r : config.routes) {
+      for (size_t i = 0; i < config.adapters.size(); ++i) {
+        if (config.adapters[i].listen == r.via) {
+          options.routes.push_back({r.subnet, static_cast<uint8_t>(i)});
+        }
+      }
+    }
+    for (const Endpoint& s : config.seeds) {
+      const bool own = std::any_of(config.adapters.begin(), config.adapters.end(),
+                                   [&](const AdapterConfig& a) { return a.listen == s; });
+      if (!own) options.seeds.push_back(s);
+    }
+    auto revision = EntryRevision(options.adapters);
+    if (!revision) return revision.error();
+    options.revision = *revision;
+    options.request_timeout = Duration::Millis(config.request_timeout_ms);
+    options.probe_interval = Duration::Millis(config.probe_ms);
+    options.exchange_interval = Duration::Millis(config.exchange_ms);
+    options.max_datagram = config.max_datagram;
+    core = std::make_unique<transport::TransportCore>(options, std::move(*ring),
+                                                      options.incarnation ^ config.node_id);
+    return SaveKeyring();
+  }
+
+  Status Bind() {
+    for (size_t i = 0; i < options.adapters.size(); ++i) {
+      const Endpoint& e = options.adapters[i].info.address;
+      auto s = std::make_unique<udp::socket>(io);
+      boost::system::error_code ec;
+      s->open(udp::v4(), ec);
+      if (!ec) s->bind(ToAsio(e), ec);
+      if (ec) {
+        return Error(Errc::kUnavailable, "cannot listen on " + e.ToString() + ": " + ec.message());
+      }
+      s->non_blocking(true, ec);
+      sockets.push_back(std::move(s));
+    }
+    buffers.resize(sockets.size());
+    senders.resize(sockets.size());
+    socket_tos.assign(sockets.size(), -1);
+    for (size_t i = 0; i < sockets.size(); ++i) Receive(i);
+    return OkStatus();
+  }
+
+  void Receive(size_t i) {
+    sockets[i]->async_receive_from(
+        asio::buffer(buffers[i]), senders[i], [this, i](boost::system::error_code ec, size_t n) {
+          if (stopped) return;
+          if (!ec) {
+            const auto& from = senders[i];
+            Endpoint e{from.address().is_v4() ? from.address().to_v4().to_uint() : 0,
+                       from.port()};
+            transport::Outputs out;
+            core->OnDatagram(SteadyNow(), static_cast<uint8_t>(i), e,
+                             transport::ByteView(buffers[i].data(), n), out);
+            Process(out);
+          }
+          Receive(i);
+        });
+  }
+
+  void Send(const transport::SendDatagram& d) {
+    udp::socket& s = *sockets[d.adapter];
+    const int tos = d.dscp << 2;
+    if (socket_tos[d.adapter] != tos) {
+      // DSCP sits in the upper six bits of the IPv4 TOS byte (T7).
+      if (::setsockopt(s.native_handle(), IPPROTO_IP, IP_TOS, &tos, sizeof tos) == 0) {
+        socket_tos[d.adapter] = tos;
+      }
+    }
+    boost::system::error_code ec;
+    s.send_to(asio::buffer(d.bytes), ToAsio(d.to), 0, ec);
+    if (ec && ec != asio::error::would_block) {
+      Log(LogLevel::kDebug, "transport", "send failed",
+          {{"to", d.to.ToString()}, {"error", ec.message()}});
+    }
+  }
+
+  void Process(transport::Outputs& out) {
+    for (auto& o : out) {
+      if (auto* d = std::get_if<transport::SendDatagram>(&o)) {
+        Send(*d);
+      } else if (auto* r = std::get_if<transport::RequestDone>(&o)) {
+        OnEchoDone(std::move(*r));
+      } else if (auto* e = std::get_if<transport::TransportEvent>(&o)) {
+        LogEvent(*e);
+      } else if (auto* m = std::get_if<transport::Delivered>(&o)) {
+        Log(LogLevel::kDebug, "transport", "message for an upper layer",
+            {{"from", std::to_string(m->from)}, {"channel", std::to_string(m->channel)}});
+      }
+    }
+    out.clear();
+    ArmTimer();
+  }
+
+  void LogEvent(const transport::TransportEvent& e) {
+    using K = transport::TransportEvent::Kind;
+    switch (e.kind) {
+      case K::kAddressUnreachable:
+        Log(LogLevel::kWarn, "transport", "address unreachable",
+            {{"node", std::to_string(e.node)}, {"address", e.address.ToString()}});
+        break;
+      case K::kAddressReachable:
+        Log(LogLevel::kInfo, "transport", "address reachable",
+            {{"node", std::to_string(e.node)}, {"address", e.address.ToString()}});
+        break;
+      case K::kPreferredChanged:
+        Log(LogLevel::kInfo, "transport", "preferred address changed",
+            {{"node", std::to_string(e.node)}, {"address", e.address.ToString()}});
+        break;
+      case K::kTableChanged:
+        Log(LogLevel::kInfo, "transport", "address table changed",
+            {{"version", std::to_string(e.table_version)},
+             {"digest", HexDigest(e.table_digest)},
+             {"nodes", std::to_string(core->table().size())}});
+        break;
+    }
+  }
+
+  void ArmTimer() {
+    if (stopped) return;
+    const Instant next = core->NextDeadline();
+    if (next == timer_at) return;
+    timer_at = next;
+    if (next == Instant::Max()) return;
+    const Duration wait = next - SteadyNow();
+    timer.expires_after(std::chrono::nanoseconds(std::max<int64_t>(0, wait.nanos())));
+    timer.async_wait([this](boost::system::error_code ec) {
+      if (ec || stopped) return;
+      timer_at = Instant::Max();
+      transport::Outputs out;
+      core->Tick(SteadyNow(), out);
+      Process(out);
+    });
+  }
+
+  void OnEchoDone(transport::RequestDone r) {
+    auto it = echo_owner.find(r.id);
+    if (it == echo_owner.end()) return;
+    std::shared_ptr<PingState> p = it->second;
+    echo_owner.erase(it);
+    p->result.replies.push_back(std::move(r));
+    --p->outstanding;
+    FinishPingIfDone(p);
+  }
+
+  void FinishPingIfDone(const std::shared_ptr<PingState>& p) {
+    if (p->remaining_to_send == 0 && p->outstanding == 0 && p->done) {
+      auto done = std::move(p->done);
+      p->done = nullptr;
+      done(std::move(p->result));
+    }
+  }
+
+  void SendNextEcho(const std::shared_ptr<PingState>& p) {
+    if (stopped || p->remaining_to_send == 0) return;
+    --p->remaining_to_send;
+    transport::Outputs out;
+    auto id = core->Echo(SteadyNow(), p->node, p->payload, out);
+    if (id) {
+      ++p->outstanding;
+      echo_owner[*id] = p;
+    } else {
+      p->result.replies.push_back(transport::RequestDone{0, p->node, false, {}, 0, {}, {}});
+    }
+    Process(out);
+    if (p->remaining_to_send > 0) {
+      p->timer->expires_after(std::chrono::nanoseconds(p->interval.nanos()));
+      p->timer->async_wait([this, p](boost::system::error_code ec) {
+        if (!ec) SendNextEcho(p);
+      });
+    }
+    FinishPingIfDone(p);
+  }
+};
+
+Node::Node(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Node::~Node() = default;
+
+Result<std::unique_ptr<Node>> Node::Create(const Config& config, asio::io_context& io) {
+  auto impl = std::make_unique<Impl>(config, io);
+  COHORT_TRY(impl->Init());
+  return std::unique_ptr<Node>(new Node(std::move(impl)));
+}
+
+Status Node::Start() {
+  COHORT_TRY(impl_->Bind());
+  impl_->started = SteadyNow();
+  transport::Outputs out;
+  impl_->core->Start(SteadyNow(), out);
+  impl_->Process(out);
+  std::string listen;
+  for (const auto& a : impl_->options.adapters) listen += (listen.empty() ? "" : ",") + a.info.address.ToString();
+  Log(LogLevel::kInfo, "node", "started",
+      {{"node", std::to_string(impl_->config.node_id)},
+       {"cluster", impl_->config.cluster_name},
+       {"listen", listen},
+       {"key", wire::KeyIdToText(impl_->core->keyring().in_use())}});
+  return OkStatus();
+}
+
+void Node::Stop() {
+  impl_->stopped = true;
+  impl_->timer.cancel();
+  for (auto& s : impl_->sockets) {
+    boost::system::error_code ec;
+    s->close(ec);
+  }
+}
+
+const Config& Node::config() const { return impl_->config; }
+const transport::TransportCore& Node::transport() const { return *impl_->core; }
+const std::string& Node::api_token() const { return impl_->token; }
+std::vector<std::string> Node::adapter_interfaces() const { return impl_->interfaces; }
+Instant Node::started() const { return impl_->started; }
+Instant Node::Now() const { return SteadyNow(); }
+
+Status Node::Ping(NodeId node, int count, Duration interval, size_t payload_size,
+                  std::function<void(PingResult)> done) {
+  if (impl_->core->table().Find(node) == nullptr || node == impl_->config.node_id) {
+    return Error(Errc::kNotFound, "node " + std::to_string(node) +
+                                      " is not in this node's address table (see `cohort "
+                                      "addresses`)");
+  }
+  auto p = std::make_shared<Impl::PingState>();
+  p->remaining_to_send = count;
+  p->node = node;
+  p->interval = interval;
+  p->payload.assign(payload_size, 0x5a);
+  p->done = std::move(done);
+  p->timer = std::make_unique<asio::steady_timer>(impl_->io);
+  impl_->SendNextEcho(p);
+  return OkStatus();
+}
+
+Result<wire::KeyId> Node::InstallKey(const std::string& key_text) {
+  auto key = wire::KeyFromText(key_text);
+  if (!key) return key.error();
+  const wire::KeyId id = impl_->core->keyring().Install(*key);
+  COHORT_TRY(impl_->SaveKeyring());
+  Log(LogLevel::kInfo, "keys", "key installed", {{"key", wire::KeyIdToText(id)}});
+  return id;
+}
+
+Status Node::UseKey(wire::KeyId id) {
+  COHORT_TRY(impl_->core->keyring().Use(id));
+  Log(LogLevel::kInfo, "keys", "sealing with key", {{"key", wire::KeyIdToText(id)}});
+  return impl_->SaveKeyring();
+}
+
+Status Node::RemoveKey(wire::KeyId id) {
+  COHORT_TRY(impl_->core->keyring().Remove(id));
+  Log(LogLevel::kInfo, "keys", "key removed", {{"key", wire::KeyIdToText(id)}});
+  return impl_->SaveKeyring();
+}
+
+Status Node::SetAdapterEnabled(const Endpoint& address, bool enabled) {
+  COHORT_TRY(impl_->core->SetAdapterEnabled(address, enabled));
+  Log(LogLevel::kWarn, "transport", enabled ? "adapter in service" : "adapter out of service",
+      {{"address", address.ToString()}});
+  return OkStatus();
+}
+
+}  // namespace cohort::node

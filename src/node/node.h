@@ -1,0 +1,61 @@
+// Node: one cohortd — the transport core bound to real UDP sockets, a timer and the node's
+// data directory. It owns the event loop thread's state; every public method must be called
+// on that thread (the API server runs on the same io_context).
+//
+// Lifecycle: Create() validates the config, reads or creates the node's files (keyring,
+// API token, entry revision) and binds one UDP socket per configured adapter; Run() drives
+// the loop until Stop() (or SIGTERM via the daemon main).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/config.h"
+#include "base/result.h"
+#include "transport/core.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace cohort::node {
+
+struct PingResult {
+  std::vector<transport::RequestDone> replies;
+};
+
+class Node {
+ public:
+  static Result<std::unique_ptr<Node>> Create(const Config& config, boost::asio::io_context& io);
+  ~Node();
+
+  // Binds sockets and starts the protocol. Fails with a message naming the address.
+  Status Start();
+  void Stop();
+
+  const Config& config() const;
+  const transport::TransportCore& transport() const;
+  const std::string& api_token() const;
+  std::vector<std::string> adapter_interfaces() const;  // OS interface name per adapter
+  Instant started() const;
+  Instant Now() const;
+
+  // ---- commands (API) ----
+  // Sends `count` echo requests to `node`, `interval` apart, and calls `done` with every
+  // outcome once the last one finished.
+  Status Ping(NodeId node, int count, Duration interval, size_t payload_size,
+              std::function<void(PingResult)> done);
+  Result<wire::KeyId> InstallKey(const std::string& key_text);
+  Status UseKey(wire::KeyId id);
+  Status RemoveKey(wire::KeyId id);
+  Status SetAdapterEnabled(const Endpoint& address, bool enabled);
+
+ private:
+  struct Impl;
+  explicit Node(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cohort::node
