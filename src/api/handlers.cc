@@ -191,7 +191,9 @@ void Api::Handle(const HttpRequest& r, Respond respond) {
         [respond](node::PingResult result) {
           json replies = json::array();
           for (const auto& d : result.replies) {
-            json one{{"ok", d.ok}, {"attempts", d.attempts}};
+            json one{{"ok", d.ok},
+                     {"attempts", d.attempts},
+                     {"elapsed_ms", static_cast<double>(d.elapsed.micros()) / 1000.0}};
             if (d.ok) {
               one["address"] = d.answered_by.ToString();
               one["rtt_ms"] = static_cast<double>(d.rtt.micros()) / 1000.0;

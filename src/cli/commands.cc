@@ -202,9 +202,9 @@ int Main(int argc, char** argv) {
         ++n;
         if (r["ok"].get<bool>()) {
           ++ok;
-          std::printf("reply from node %d via %-22s attempts=%d rtt=%.3f ms\n", ping_node,
-                      r["address"].get<std::string>().c_str(), r["attempts"].get<int>(),
-                      r["rtt_ms"].get<double>());
+          std::printf("reply from node %d via %-22s attempts=%d rtt=%.3f ms total=%.3f ms\n",
+                      ping_node, r["address"].get<std::string>().c_str(), r["attempts"].get<int>(),
+                      r["rtt_ms"].get<double>(), r["elapsed_ms"].get<double>());
         } else {
           std::printf("no reply from node %d (attempts=%d)\n", ping_node, r["attempts"].get<int>());
         }

@@ -346,7 +346,7 @@ struct Node::Impl {
       ++p->outstanding;
       echo_owner[*id] = p;
     } else {
-      p->result.replies.push_back(transport::RequestDone{0, p->node, false, {}, 0, {}, {}});
+      p->result.replies.push_back(transport::RequestDone{0, p->node, false, {}, 0, {}, {}, {}});
     }
     Process(out);
     if (p->remaining_to_send > 0) {

@@ -196,7 +196,7 @@ void SimCluster::Echo(NodeId from, NodeId to) {
   if (id) {
     node.echo_started[*id] = now_;
   } else {
-    node.results.push_back(EchoResult{{0, to, false, {}, 0, {}, {}}, now_, now_});
+    node.results.push_back(EchoResult{{0, to, false, {}, 0, {}, {}, {}}, now_, now_});
   }
   Route(from, out);
 }

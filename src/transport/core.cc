@@ -138,7 +138,7 @@ void TransportCore::HandleReply(Instant now, uint64_t req, const Endpoint& from,
   }
   if (p.kind == RequestKind::kEcho) {
     out.push_back(RequestDone{req, p.node, true, from, p.attempts, now - p.last_sent,
-                              std::move(reply)});
+                              now - p.first_sent, std::move(reply)});
   }
 }
 
@@ -188,6 +188,7 @@ uint64_t TransportCore::StartRequest(Instant now, RequestKind kind, NodeId node,
   p.message = encode(id);
   p.max_attempts = max_attempts;
   if (node != kNoNode) p.addr_index = ChooseAddress(peers_[node]);
+  p.first_sent = now;
   ++metrics_.requests;
   auto [it, inserted] = pending_.emplace(id, std::move(p));
   CHECK(inserted);
@@ -225,7 +226,8 @@ void TransportCore::OnRequestTimeout(Instant now, uint64_t id, Outputs& out) {
   pending_.erase(id);
   ++metrics_.requests_failed;
   if (done.kind == RequestKind::kEcho) {
-    out.push_back(RequestDone{id, done.node, false, {}, done.attempts, {}, {}});
+    out.push_back(
+        RequestDone{id, done.node, false, {}, done.attempts, {}, now - done.first_sent, {}});
   }
 }
 

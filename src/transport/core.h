@@ -122,6 +122,7 @@ class TransportCore {
     Bytes message;          // encoded request, re-sent on failover
     int attempts = 0;
     int max_attempts = 1;
+    Instant first_sent;
     Instant last_sent;
     Instant deadline;
   };

@@ -92,6 +92,7 @@ struct RequestDone {
   Endpoint answered_by;  // the address that replied (when ok)
   int attempts = 0;      // datagrams sent for it, failover re-sends included
   Duration rtt;          // from the last send to the reply
+  Duration elapsed;      // from the first send to the outcome, failover included
   Bytes reply;
 };
 
