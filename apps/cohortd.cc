@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 
 #include "api/server.h"
 #include "base/config.h"
@@ -72,6 +73,15 @@ int main(int argc, char** argv) {
                                                    : cohort::LogFormat::kText);
 
   boost::asio::io_context io;
+  // Installed before anything starts, so a SIGTERM that arrives early still means a clean
+  // stop with exit 0 rather than death by the default action.
+  boost::asio::signal_set signals(io, SIGTERM, SIGINT);
+  std::function<void()> stop = [&io] { io.stop(); };
+  signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+    if (ec) return;
+    cohort::Log(cohort::LogLevel::kInfo, "node", "stopping", {{"signal", std::to_string(signo)}});
+    stop();
+  });
   auto node = cohort::node::Node::Create(config, io);
   if (!node) {
     return Fail(node.error().code() == cohort::Errc::kInvalidArgument ? 2 : 1,
@@ -88,14 +98,11 @@ int main(int argc, char** argv) {
   }
   cohort::Log(cohort::LogLevel::kInfo, "api", "serving", {{"address", config.api_listen.ToString()}});
 
-  boost::asio::signal_set signals(io, SIGTERM, SIGINT);
-  signals.async_wait([&](const boost::system::error_code& ec, int signo) {
-    if (ec) return;
-    cohort::Log(cohort::LogLevel::kInfo, "node", "stopping", {{"signal", std::to_string(signo)}});
+  stop = [&] {
     server.Stop();
     (*node)->Stop();
     io.stop();
-  });
+  };
   io.run();
   ::unlink(pid_file.c_str());
   cohort::Log(cohort::LogLevel::kInfo, "node", "stopped");

@@ -167,7 +167,7 @@ void TransportCore::SyncPeer(NodeId node) {
   Peer& peer = peers_[node];
   if (e == nullptr) return;
   std::vector<AddrState> fresh(e->addresses.size());
-  peer.preferred = std::min(peer.preferred, fresh.size() - 1);
+  peer.last_answered = std::min(peer.last_answered, fresh.size() - 1);
   if (peer.addrs.size() == fresh.size()) {
     fresh = peer.addrs;
   }
@@ -232,42 +232,43 @@ void TransportCore::OnRequestTimeout(Instant now, uint64_t id, Outputs& out) {
 }
 
 size_t TransportCore::ChooseAddress(const Peer& peer) const {
-  if (peer.addrs.empty()) return 0;
-  if (peer.addrs[peer.preferred].reachable) return peer.preferred;
   for (size_t i = 0; i < peer.addrs.size(); ++i) {
     if (peer.addrs[i].reachable) return i;
   }
-  return peer.preferred;
+  return peer.last_answered;
+}
+
+void TransportCore::EmitIfPreferredChanged(NodeId node, size_t before, Outputs& out) {
+  const size_t after = ChooseAddress(peers_[node]);
+  if (after == before) return;
+  out.push_back(TransportEvent{TransportEvent::Kind::kPreferredChanged, node,
+                               table_.Find(node)->addresses[after].address});
 }
 
 void TransportCore::MarkReachable(NodeId node, size_t index, bool answered_request,
                                   Outputs& out) {
   Peer& peer = peers_[node];
   if (index >= peer.addrs.size()) return;
+  const size_t before = ChooseAddress(peer);
   AddrState& a = peer.addrs[index];
-  const Endpoint address = table_.Find(node)->addresses[index].address;
   a.probe_in_flight = false;
+  if (answered_request) peer.last_answered = index;
   if (!a.reachable) {
     a.reachable = true;
-    out.push_back(TransportEvent{TransportEvent::Kind::kAddressReachable, node, address});
+    out.push_back(TransportEvent{TransportEvent::Kind::kAddressReachable, node,
+                                 table_.Find(node)->addresses[index].address});
   }
-  // The address that answered becomes preferred; a higher-ranked address that answers a
-  // probe takes traffic back, so the primary is preferred again once it heals.
-  const bool take = answered_request ? index != peer.preferred : index < peer.preferred;
-  if (take || !peer.addrs[peer.preferred].reachable) {
-    if (index != peer.preferred) {
-      peer.preferred = index;
-      out.push_back(TransportEvent{TransportEvent::Kind::kPreferredChanged, node, address});
-    }
-  }
+  EmitIfPreferredChanged(node, before, out);
 }
 
 void TransportCore::MarkUnreachable(NodeId node, size_t index, Outputs& out) {
   Peer& peer = peers_[node];
   if (index >= peer.addrs.size() || !peer.addrs[index].reachable) return;
+  const size_t before = ChooseAddress(peer);
   peer.addrs[index].reachable = false;
   out.push_back(TransportEvent{TransportEvent::Kind::kAddressUnreachable, node,
                                table_.Find(node)->addresses[index].address});
+  EmitIfPreferredChanged(node, before, out);
 }
 
 int TransportCore::AddressIndex(NodeId node, const Endpoint& address) const {

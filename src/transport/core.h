@@ -112,7 +112,8 @@ class TransportCore {
   };
   struct Peer {
     std::vector<AddrState> addrs;
-    size_t preferred = 0;
+    // The address that answered last; used only while no address is known reachable.
+    size_t last_answered = 0;
   };
   struct Pending {
     RequestKind kind;
@@ -150,9 +151,13 @@ class TransportCore {
             std::optional<uint8_t> adapter = std::nullopt);
   std::optional<uint8_t> ChooseAdapter(const Endpoint& to) const;
   size_t PathMtu(uint8_t adapter, const Endpoint& to) const;
+  // The preferred address: the highest-ranked one known reachable. Deriving it from the
+  // reachability marks (instead of remembering "the last one that answered") means a late
+  // reply through an alternate cannot pin traffic there once the primary is back.
   size_t ChooseAddress(const Peer& peer) const;
   void MarkReachable(NodeId node, size_t index, bool answered_request, Outputs& out);
   void MarkUnreachable(NodeId node, size_t index, Outputs& out);
+  void EmitIfPreferredChanged(NodeId node, size_t before, Outputs& out);
   int AddressIndex(NodeId node, const Endpoint& address) const;
 
   TransportOptions options_;

@@ -38,6 +38,7 @@ class Wire {
   explicit Wire(std::vector<TransportCore*> cores) : cores_(std::move(cores)) {}
   Instant now = Instant::FromNanos(1'000'000'000);
   std::set<Endpoint> cut;
+  std::set<Endpoint> hold;  // datagrams to or from these wait until Release()
   std::vector<SendDatagram> sent;
   std::vector<RequestDone> done;
   std::vector<TransportEvent> events;
@@ -61,6 +62,10 @@ class Wire {
       queue_.pop_front();
       const Endpoint src = from->options().adapters[s.adapter].info.address;
       if (cut.count(src) || cut.count(s.to)) continue;
+      if (hold.count(src) || hold.count(s.to)) {
+        held_.push_back({from, s});
+        continue;
+      }
       for (TransportCore* c : cores_) {
         const auto& ad = c->options().adapters;
         for (size_t i = 0; i < ad.size(); ++i) {
@@ -91,17 +96,30 @@ class Wire {
     now = t;
   }
   void Advance(Duration d) { AdvanceTo(now + d); }
+  void Release() {
+    hold.clear();
+    queue_.insert(queue_.end(), held_.begin(), held_.end());
+    held_.clear();
+    Pump();
+  }
 
  private:
   std::vector<TransportCore*> cores_;
   std::deque<std::pair<TransportCore*, SendDatagram>> queue_;
+  std::deque<std::pair<TransportCore*, SendDatagram>> held_;
 };
 
+TransportOptions FastProbes(TransportOptions o) {
+  o.probe_interval = Duration::Millis(30);
+  o.exchange_interval = Duration::Seconds(100);  // keep the exchange out of the way
+  return o;
+}
+
 struct Fixture {
-  TransportCore a{Options(1), Ring(), 1};
-  TransportCore b{Options(2, {Addr(1, 1)}), Ring(), 2};
-  Wire wire{{&a, &b}};
-  Fixture() {
+  explicit Fixture(bool fast_probes = false)
+      : a(fast_probes ? FastProbes(Options(1)) : Options(1), Ring(), 1),
+        b(fast_probes ? FastProbes(Options(2, {Addr(1, 1)})) : Options(2, {Addr(1, 1)}), Ring(),
+          2) {
     Outputs out;
     a.Start(wire.now, out);
     wire.Take(&a, out);
@@ -109,6 +127,9 @@ struct Fixture {
     wire.Take(&b, out);
     wire.Pump();
   }
+  TransportCore a;
+  TransportCore b;
+  Wire wire{{&a, &b}};
   const AddressView& ViewOf(TransportCore& c, NodeId node, size_t index) {
     views_ = c.View();
     for (auto& v : views_) {
@@ -181,6 +202,28 @@ TEST(TransportCoreTest, FailsOverToAlternateAndReturnsToPrimary) {
   f.wire.Take(&f.a, out);
   f.wire.Pump();
   EXPECT_EQ(f.wire.done.back().answered_by, Addr(1, 2));
+}
+
+// Regression: a reply through the alternate that arrives after the primary's probe was
+// answered must not pin traffic to the alternate (nothing probes a reachable primary).
+TEST(TransportCoreTest, LateAlternateReplyDoesNotPinTheAlternate) {
+  Fixture f(/*fast_probes=*/true);
+  f.wire.cut.insert(Addr(1, 2));
+  f.wire.hold.insert(Addr(2, 2));
+  Outputs out;
+  ASSERT_TRUE(f.a.Echo(f.wire.now, 2, {}, out));
+  f.wire.Take(&f.a, out);
+  f.wire.Pump();
+  f.wire.Advance(Duration::Millis(100));  // timeout: re-sent to the alternate, held
+  EXPECT_FALSE(f.ViewOf(f.a, 2, 0).reachable);
+  f.wire.cut.clear();
+  f.wire.Advance(Duration::Millis(40));  // the probe of the primary is answered
+  ASSERT_TRUE(f.ViewOf(f.a, 2, 0).reachable);
+  f.wire.Release();  // now the reply through the alternate arrives
+  ASSERT_EQ(f.wire.done.size(), 1u);
+  EXPECT_EQ(f.wire.done[0].answered_by, Addr(2, 2));
+  EXPECT_TRUE(f.ViewOf(f.a, 2, 0).preferred);
+  EXPECT_FALSE(f.ViewOf(f.a, 2, 1).preferred);
 }
 
 TEST(TransportCoreTest, RequestFailsWhenEveryAddressIsSilent) {

@@ -1,0 +1,115 @@
+"""Helpers for integration tests: run the cohort CLI, start and stop cohortd by the PID we
+started, read metrics, and wait on conditions with a deadline (never a bare sleep)."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+BIN = os.environ.get("COHORT_BIN", os.path.join(os.path.dirname(__file__), "../../build/bin"))
+COHORT = os.path.join(BIN, "cohort")
+COHORTD = os.path.join(BIN, "cohortd")
+
+
+def cohort(*args, api=None, check=True, timeout=60):
+    cmd = [COHORT] + (["--api", api] if api else []) + list(args)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if check and p.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} exited {p.returncode}: {p.stderr}")
+    return p
+
+
+def cohort_json(*args, api=None, timeout=60):
+    return json.loads(cohort(*args, "--json", api=api, timeout=timeout).stdout)
+
+
+def wait_for(condition, timeout=20.0, interval=0.05, what="condition"):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = condition()
+            if last:
+                return last
+        except Exception as e:  # a daemon still starting refuses connections
+            last = e
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def http_get(api, path):
+    with urllib.request.urlopen(f"http://{api}{path}", timeout=5) as r:
+        return r.status, r.read().decode()
+
+
+def metrics(api):
+    _, text = http_get(api, "/metrics")
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            out[name] = float(value)
+    return out
+
+
+class DevCluster:
+    """`cohort dev up` in a temporary folder; stopped by `dev down` (which signals the PIDs
+    recorded in the folder) and, failing that, by the PIDs `dev up` reported."""
+
+    def __init__(self, nodes, base_port, adapters=2):
+        self.tmp = tempfile.TemporaryDirectory(prefix="cohort-it-")
+        self.dir = self.tmp.name
+        self.nodes, self.base_port, self.adapters = nodes, base_port, adapters
+        self.info = None
+
+    def api(self, k):
+        return f"127.0.0.1:{self.base_port + 100 + k}"
+
+    def transport(self, k, adapter=1):
+        return f"127.0.0.{adapter}:{self.base_port + k}"
+
+    def __enter__(self):
+        self.info = cohort_json("dev", "up", "--nodes", str(self.nodes), "--dir", self.dir,
+                                "--base-port", str(self.base_port), "--adapters",
+                                str(self.adapters), timeout=90)
+        return self
+
+    def __exit__(self, *exc):
+        cohort("dev", "down", "--dir", self.dir, check=False)
+        keep = os.environ.get("COHORT_TEST_LOGS")
+        if keep:  # keep the daemons' logs for a post-mortem
+            dest = os.path.join(keep, os.path.basename(self.dir))
+            for k in range(1, self.nodes + 1):
+                os.makedirs(os.path.join(dest, f"n{k}"), exist_ok=True)
+                log = os.path.join(self.dir, f"n{k}", "cohortd.log")
+                if os.path.exists(log):
+                    shutil.copy(log, os.path.join(dest, f"n{k}", "cohortd.log"))
+        for n in (self.info or {}).get("nodes", []):
+            try:
+                os.kill(n["pid"], signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.tmp.cleanup()
+
+
+class Daemon:
+    """One cohortd started by this test from a config file; ended by its PID."""
+
+    def __init__(self, config_path, log_path):
+        self.log = open(log_path, "w")
+        self.proc = subprocess.Popen([COHORTD, "--config", config_path], stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
