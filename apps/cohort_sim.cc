@@ -16,7 +16,8 @@ int main(int argc, char** argv) {
   app.add_option("--scenario", scenario, "scenario to run, or 'all'");
   app.add_option("--nodes", nodes, "number of simulated nodes")->check(CLI::Range(2, 10000));
   app.add_option("--seed", seed, "first seed; a run replays exactly from its seed");
-  app.add_option("--seeds", seeds, "how many consecutive seeds to run")->check(CLI::Range(1, 100000));
+  app.add_option("--seeds", seeds, "how many consecutive seeds to run")
+      ->check(CLI::Range(1, 100000));
   app.add_flag("--json", json, "one JSON document on stdout");
   app.add_flag("--list", list, "list the scenarios");
   try {
@@ -50,16 +51,20 @@ int main(int argc, char** argv) {
       std::snprintf(digest, sizeof digest, "%016llx",
                     static_cast<unsigned long long>(r.trace_digest));
       if (json) {
-        runs.push_back({{"scenario", r.scenario}, {"nodes", r.nodes}, {"seed", r.seed},
-                        {"passed", r.passed}, {"failures", r.failures}, {"figures", r.figures},
-                        {"trace_digest", digest}, {"delivered", r.delivered},
+        runs.push_back({{"scenario", r.scenario},
+                        {"nodes", r.nodes},
+                        {"seed", r.seed},
+                        {"passed", r.passed},
+                        {"failures", r.failures},
+                        {"figures", r.figures},
+                        {"trace_digest", digest},
+                        {"delivered", r.delivered},
                         {"dropped", r.dropped}});
         continue;
       }
       std::printf("%-9s nodes=%d seed=%llu %s trace=%s delivered=%llu dropped=%llu\n",
                   r.scenario.c_str(), r.nodes, static_cast<unsigned long long>(r.seed),
-                  r.passed ? "PASS" : "FAIL", digest,
-                  static_cast<unsigned long long>(r.delivered),
+                  r.passed ? "PASS" : "FAIL", digest, static_cast<unsigned long long>(r.delivered),
                   static_cast<unsigned long long>(r.dropped));
       for (const auto& [fig, v] : r.figures) std::printf("    %-20s %.3f\n", fig.c_str(), v);
       for (const auto& f : r.failures) std::printf("    FAILED: %s\n", f.c_str());
@@ -68,8 +73,7 @@ int main(int argc, char** argv) {
   if (json) {
     std::printf("%s\n", nlohmann::json{{"runs", runs}, {"failed", failed}}.dump(2).c_str());
   } else {
-    std::printf("%d passed, %d failed\n", static_cast<int>(names.size()) * seeds - failed,
-                failed);
+    std::printf("%d passed, %d failed\n", static_cast<int>(names.size()) * seeds - failed, failed);
   }
   return failed == 0 ? 0 : 1;
 }

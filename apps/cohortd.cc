@@ -31,7 +31,8 @@ int main(int argc, char** argv) {
   bool dev = false;
   app.add_option("--config", config_path, "configuration file (TOML)");
   app.add_flag("--dev", dev, "single-node cluster with built-in defaults");
-  app.add_option("--data-dir", data_dir, "with --dev: the node's data folder (default ./cohort-dev)");
+  app.add_option("--data-dir", data_dir,
+                 "with --dev: the node's data folder (default ./cohort-dev)");
   app.add_option("--log-level", log_level, "debug, info, warn or error (overrides the config)");
   app.add_option("--log-format", log_format, "text or json (overrides the config)");
   try {
@@ -41,7 +42,8 @@ int main(int argc, char** argv) {
     return Fail(2, std::string(e.what()) + " (see --help)");
   }
   if (dev == !config_path.empty()) return Fail(2, "give exactly one of --config FILE or --dev");
-  if (!dev && !data_dir.empty()) return Fail(2, "--data-dir goes with --dev; set node.data_dir in the config");
+  if (!dev && !data_dir.empty())
+    return Fail(2, "--data-dir goes with --dev; set node.data_dir in the config");
 
   cohort::Config config;
   if (dev) {
@@ -96,7 +98,8 @@ int main(int argc, char** argv) {
   if (auto s = cohort::io::WriteFileAtomic(pid_file, std::to_string(::getpid()) + "\n"); !s) {
     return Fail(1, s.error().message());
   }
-  cohort::Log(cohort::LogLevel::kInfo, "api", "serving", {{"address", config.api_listen.ToString()}});
+  cohort::Log(cohort::LogLevel::kInfo, "api", "serving",
+              {{"address", config.api_listen.ToString()}});
 
   stop = [&] {
     server.Stop();

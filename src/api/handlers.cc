@@ -10,7 +10,9 @@ namespace {
 
 using nlohmann::json;
 
-HttpResponse Json(int status, const json& doc) { return {status, "application/json", doc.dump(2) + "\n"}; }
+HttpResponse Json(int status, const json& doc) {
+  return {status, "application/json", doc.dump(2) + "\n"};
+}
 
 HttpResponse Fail(int status, const std::string& message) {
   return Json(status, json{{"error", message}});
@@ -18,11 +20,16 @@ HttpResponse Fail(int status, const std::string& message) {
 
 int StatusFor(const Error& e) {
   switch (e.code()) {
-    case Errc::kInvalidArgument: return 400;
-    case Errc::kNotFound: return 404;
-    case Errc::kPermission: return 403;
-    case Errc::kUnavailable: return 503;
-    default: return 500;
+    case Errc::kInvalidArgument:
+      return 400;
+    case Errc::kNotFound:
+      return 404;
+    case Errc::kPermission:
+      return 403;
+    case Errc::kUnavailable:
+      return 503;
+    default:
+      return 500;
   }
 }
 
@@ -66,9 +73,10 @@ HttpResponse Api::Status() const {
       {"incarnation", t.options().incarnation},
       {"uptime_s", (node_.Now() - node_.started()).seconds()},
       {"data_dir", c.data_dir},
-      {"address_table", {{"version", t.table().version()},
-                         {"digest", HexDigest(t.table().digest())},
-                         {"nodes", t.table().size()}}},
+      {"address_table",
+       {{"version", t.table().version()},
+        {"digest", HexDigest(t.table().digest())},
+        {"nodes", t.table().size()}}},
   };
   return Json(200, doc);
 }
@@ -92,8 +100,11 @@ HttpResponse Api::Addresses() const {
       }
       addrs.push_back(entry);
     }
-    nodes.push_back({{"id", n.id}, {"incarnation", n.incarnation}, {"revision", n.revision},
-                     {"self", n.id == t.self()}, {"addresses", addrs}});
+    nodes.push_back({{"id", n.id},
+                     {"incarnation", n.incarnation},
+                     {"revision", n.revision},
+                     {"self", n.id == t.self()},
+                     {"addresses", addrs}});
   }
   return Json(200, json{{"version", t.table().version()},
                         {"digest", HexDigest(t.table().digest())},
@@ -130,8 +141,7 @@ HttpResponse Api::Metrics() const {
           m.requests_failed);
   counter("cohort_transport_fragments_sent_total", "Fragments sent for large messages.",
           m.fragments_sent);
-  counter("cohort_transport_table_changes_total", "Address table updates merged.",
-          m.table_changes);
+  counter("cohort_transport_table_changes_total", "Address table updates merged.", m.table_changes);
   gauge("cohort_transport_table_nodes", "Nodes in the address table.",
         node_.transport().table().size());
   gauge("cohort_transport_table_version", "Address table version.",
@@ -186,22 +196,22 @@ void Api::Handle(const HttpRequest& r, Respond respond) {
         size > 60000) {
       return respond(Fail(400, "need count 1..10000, interval_ms 1..60000, size 0..60000"));
     }
-    auto started = node_.Ping(
-        b["node"].get<NodeId>(), count, Duration::Millis(interval_ms), static_cast<size_t>(size),
-        [respond](node::PingResult result) {
-          json replies = json::array();
-          for (const auto& d : result.replies) {
-            json one{{"ok", d.ok},
-                     {"attempts", d.attempts},
-                     {"elapsed_ms", static_cast<double>(d.elapsed.micros()) / 1000.0}};
-            if (d.ok) {
-              one["address"] = d.answered_by.ToString();
-              one["rtt_ms"] = static_cast<double>(d.rtt.micros()) / 1000.0;
-            }
-            replies.push_back(one);
-          }
-          respond(Json(200, json{{"replies", replies}}));
-        });
+    auto started =
+        node_.Ping(b["node"].get<NodeId>(), count, Duration::Millis(interval_ms),
+                   static_cast<size_t>(size), [respond](node::PingResult result) {
+                     json replies = json::array();
+                     for (const auto& d : result.replies) {
+                       json one{{"ok", d.ok},
+                                {"attempts", d.attempts},
+                                {"elapsed_ms", static_cast<double>(d.elapsed.micros()) / 1000.0}};
+                       if (d.ok) {
+                         one["address"] = d.answered_by.ToString();
+                         one["rtt_ms"] = static_cast<double>(d.rtt.micros()) / 1000.0;
+                       }
+                       replies.push_back(one);
+                     }
+                     respond(Json(200, json{{"replies", replies}}));
+                   });
     if (!started) return respond(FromError(started.error()));
     return;
   }
@@ -211,8 +221,9 @@ void Api::Handle(const HttpRequest& r, Respond respond) {
   if (mutating) {
     const std::string expect = "Bearer " + node_.api_token();
     if (!ConstantTimeEqual(r.authorization, expect)) {
-      return respond(Fail(401, "this request changes state: send 'Authorization: Bearer "
-                               "<token>' with the token from <data_dir>/api.token"));
+      return respond(Fail(401,
+                          "this request changes state: send 'Authorization: Bearer "
+                          "<token>' with the token from <data_dir>/api.token"));
     }
   }
   if (r.method == "POST" && path == "/v1/keys") {

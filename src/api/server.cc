@@ -20,10 +20,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void Start() {
     parser_.body_limit(1 << 20);
     stream_.expires_after(std::chrono::seconds(30));
-    http::async_read(stream_, buffer_, parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
-                       self->OnRead(ec);
-                     });
+    http::async_read(
+        stream_, buffer_, parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
 
  private:
@@ -34,7 +33,8 @@ class Session : public std::enable_shared_from_this<Session> {
                   std::string(req[http::field::authorization])};
     // Ping can take as long as its requests do.
     stream_.expires_never();
-    api_.Handle(r, [self = shared_from_this()](HttpResponse resp) { self->Write(std::move(resp)); });
+    api_.Handle(r,
+                [self = shared_from_this()](HttpResponse resp) { self->Write(std::move(resp)); });
   }
 
   void Write(HttpResponse resp) {

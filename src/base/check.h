@@ -7,7 +7,7 @@ namespace cohort::internal {
 [[noreturn]] void CheckFailed(const char* condition, const char* file, int line);
 }  // namespace cohort::internal
 
-#define CHECK(cond)                                                       \
-  do {                                                                    \
+#define CHECK(cond)                                                          \
+  do {                                                                       \
     if (!(cond)) ::cohort::internal::CheckFailed(#cond, __FILE__, __LINE__); \
   } while (0)

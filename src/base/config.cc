@@ -1,19 +1,20 @@
 // toml++ is compiled once, in Debian's shared library, and included only here.
 #include "base/config.h"
 
+#include <toml++/toml.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
-#include <toml++/toml.h>
 
 namespace cohort {
 namespace {
 
-const std::set<std::string> kSections = {"node",     "cluster",      "transport", "timing", "api",
-                                          "disk",     "registry",     "distribution", "log"};
+const std::set<std::string> kSections = {"node", "cluster",  "transport",    "timing", "api",
+                                         "disk", "registry", "distribution", "log"};
 
 class Reader {
  public:
@@ -27,17 +28,16 @@ class Reader {
     return Error(Errc::kInvalidArgument, where + ": key '" + key + "': " + what);
   }
 
-  const toml::node* Find(const std::string& key) const {
-    return root_.at_path(key).node();
-  }
+  const toml::node* Find(const std::string& key) const { return root_.at_path(key).node(); }
 
   Status Integer(const std::string& key, int64_t lo, int64_t hi, auto* out) const {
     const toml::node* n = Find(key);
     if (n == nullptr) return OkStatus();
     auto v = n->value<int64_t>();
     if (!n->is_integer() || !v || *v < lo || *v > hi) {
-      return Fail(n, key, "expected an integer from " + std::to_string(lo) + " to " +
-                              std::to_string(hi) + Got(n));
+      return Fail(
+          n, key,
+          "expected an integer from " + std::to_string(lo) + " to " + std::to_string(hi) + Got(n));
     }
     *out = static_cast<std::remove_pointer_t<decltype(out)>>(*v);
     return OkStatus();
@@ -206,8 +206,8 @@ Status ReadRest(const Reader& r, Config& c) {
       const std::string key = "disk[" + std::to_string(i) + "]";
       COHORT_TRY(CheckKnownKeys(r, t, key, {"id", "mount", "probe"}));
       DiskConfig d;
-      for (auto [name, field] : {std::pair{"id", &d.id}, {"mount", &d.mount},
-                                 {"probe", &d.probe}}) {
+      for (auto [name, field] :
+           {std::pair{"id", &d.id}, {"mount", &d.mount}, {"probe", &d.probe}}) {
         const toml::node* v = t.get(name);
         if (v == nullptr || !v->is_string()) {
           return r.Fail(&t, key + "." + name, "required string");
@@ -234,8 +234,9 @@ Status CheckKeys(const Reader& r) {
   static const std::map<std::string, std::set<std::string>> kKnown = {
       {"node", {"id", "name", "data_dir"}},
       {"cluster", {"name", "key_file", "priority", "seeds"}},
-      {"transport", {"listen", "cos", "mtu", "request_timeout_ms", "probe_ms", "exchange_ms",
-                     "max_datagram", "route"}},
+      {"transport",
+       {"listen", "cos", "mtu", "request_timeout_ms", "probe_ms", "exchange_ms", "max_datagram",
+        "route"}},
       {"timing", {"period_ms", "miss_limit", "notify_ms"}},
       {"api", {"listen"}},
       {"registry", {"servers"}},

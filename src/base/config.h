@@ -23,8 +23,8 @@ struct AdapterConfig {
 };
 
 struct RouteConfig {
-  Subnet subnet;   // destination subnet
-  Endpoint via;    // local adapter (one of transport.listen) used to reach it (T4)
+  Subnet subnet;  // destination subnet
+  Endpoint via;   // local adapter (one of transport.listen) used to reach it (T4)
 };
 
 struct DiskConfig {

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "base/config.h"
+
+#include <gtest/gtest.h>
 
 namespace cohort {
 namespace {
@@ -62,8 +62,7 @@ struct BadCase {
 };
 
 TEST(ConfigTest, ErrorsNameFileLineAndKey) {
-  const std::string base =
-      "[cluster]\nkey_file = \"k\"\n[transport]\nlisten = [\"127.0.0.1:1\"]\n";
+  const std::string base = "[cluster]\nkey_file = \"k\"\n[transport]\nlisten = [\"127.0.0.1:1\"]\n";
   const BadCase cases[] = {
       {"[node]\nid = 0\ndata_dir = \"d\"\n", "n.toml:2: key 'node.id': expected an integer"},
       {"[node]\nid = \"x\"\ndata_dir = \"d\"\n", "key 'node.id'"},

@@ -63,8 +63,7 @@ Result<Subnet> Subnet::Parse(std::string_view text) {
   if (!ip) return ip.error();
   Subnet s{*ip, static_cast<uint8_t>(length)};
   if ((*ip & s.Mask()) != *ip) {
-    return Error(Errc::kInvalidArgument,
-                 "subnet '" + std::string(text) + "' has host bits set");
+    return Error(Errc::kInvalidArgument, "subnet '" + std::string(text) + "' has host bits set");
   }
   return s;
 }
@@ -77,9 +76,7 @@ Subnet Subnet::FromAddressMask(uint32_t ip, uint32_t mask) {
   return s;
 }
 
-std::string Subnet::ToString() const {
-  return Ipv4ToString(prefix) + "/" + std::to_string(length);
-}
+std::string Subnet::ToString() const { return Ipv4ToString(prefix) + "/" + std::to_string(length); }
 
 int MaskLength(uint32_t mask) {
   int len = 0;

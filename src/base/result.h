@@ -44,7 +44,7 @@ class [[nodiscard]] Error {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit
+  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}      // NOLINT: implicit
   Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT: implicit
 
   bool has_value() const { return v_.index() == 0; }
@@ -86,8 +86,8 @@ inline Status OkStatus() { return Ok{}; }
 }  // namespace cohort
 
 // Propagates an error from an expression returning Result<...> or Status.
-#define COHORT_TRY(expr)                               \
-  do {                                                 \
-    auto cohort_try_result_ = (expr);                  \
+#define COHORT_TRY(expr)                                        \
+  do {                                                          \
+    auto cohort_try_result_ = (expr);                           \
     if (!cohort_try_result_) return cohort_try_result_.error(); \
   } while (0)

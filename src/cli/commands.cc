@@ -25,8 +25,8 @@ struct Call {
       if (!token) return token.error();
       bearer = *token;
     }
-    auto reply = HttpCall(g.api, method, target, body.is_null() ? "" : body.dump(), bearer,
-                          timeout_ms);
+    auto reply =
+        HttpCall(g.api, method, target, body.is_null() ? "" : body.dump(), bearer, timeout_ms);
     if (!reply) return reply.error();
     json doc = json::parse(reply->body, nullptr, false);
     if (reply->status >= 300) {
@@ -61,7 +61,8 @@ struct Call {
   }
 };
 
-int Print(const Globals& g, const Result<json>& doc, const std::function<void(const json&)>& human) {
+int Print(const Globals& g, const Result<json>& doc,
+          const std::function<void(const json&)>& human) {
   if (!doc) return Fail(1, doc.error().message());
   if (g.json) {
     std::printf("%s\n", doc->dump(2).c_str());
@@ -96,9 +97,8 @@ void PrintAddresses(const json& a) {
   for (const auto& n : a["nodes"]) {
     bool first = true;
     for (const auto& x : n["addresses"]) {
-      const std::string node = first ? std::to_string(n["id"].get<int>()) +
-                                           (n["self"].get<bool>() ? "*" : "")
-                                     : "";
+      const std::string node =
+          first ? std::to_string(n["id"].get<int>()) + (n["self"].get<bool>() ? "*" : "") : "";
       std::printf("%-6s %-22s %-12s %-5s %-9s %-6d %-16s %s\n", node.c_str(),
                   x["address"].get<std::string>().c_str(), x["status"].get<std::string>().c_str(),
                   x["preferred"].get<bool>() ? "yes" : "", x["type"].get<std::string>().c_str(),
@@ -149,9 +149,10 @@ int Main(int argc, char** argv) {
   keygen->callback([&] {
     const wire::Key k = wire::GenerateKey();
     if (g.json) {
-      std::printf("%s\n", json{{"key", wire::KeyToText(k)}, {"id", wire::KeyIdToText(wire::KeyIdOf(k))}}
-                              .dump(2)
-                              .c_str());
+      std::printf("%s\n",
+                  json{{"key", wire::KeyToText(k)}, {"id", wire::KeyIdToText(wire::KeyIdOf(k))}}
+                      .dump(2)
+                      .c_str());
     } else {
       std::printf("%s\n", wire::KeyToText(k).c_str());
     }
@@ -170,11 +171,13 @@ int Main(int argc, char** argv) {
     rc = Print(g, call.Do("GET", "/v1/keys"), PrintKeys);
   });
   std::string key_text, key_id;
-  auto* install = keys->add_subcommand("install", "install a key (accepted at once, used after `use`)");
+  auto* install =
+      keys->add_subcommand("install", "install a key (accepted at once, used after `use`)");
   install->add_option("KEY", key_text, "key text from `cohort keygen`")->required();
   install->callback([&] {
-    rc = Print(g, call.Do("POST", "/v1/keys", json{{"key", key_text}}, true),
-               [](const json& d) { std::printf("installed %s\n", d["id"].get<std::string>().c_str()); });
+    rc = Print(g, call.Do("POST", "/v1/keys", json{{"key", key_text}}, true), [](const json& d) {
+      std::printf("installed %s\n", d["id"].get<std::string>().c_str());
+    });
   });
   auto* use = keys->add_subcommand("use", "seal outgoing datagrams with this key");
   use->add_option("ID", key_id, "key id (8 hex digits)")->required();
@@ -183,18 +186,21 @@ int Main(int argc, char** argv) {
   });
   auto* remove = keys->add_subcommand("remove", "remove a key that is not in use");
   remove->add_option("ID", key_id, "key id (8 hex digits)")->required();
-  remove->callback([&] {
-    rc = Print(g, call.Do("DELETE", "/v1/keys/" + key_id, json(), true), PrintKeys);
-  });
+  remove->callback(
+      [&] { rc = Print(g, call.Do("DELETE", "/v1/keys/" + key_id, json(), true), PrintKeys); });
 
   int ping_node = 0, count = 5, interval_ms = 200, size = 32;
-  auto* ping = app.add_subcommand("ping", "request/reply with a node, showing the address that answers");
+  auto* ping =
+      app.add_subcommand("ping", "request/reply with a node, showing the address that answers");
   ping->add_option("NODE", ping_node, "node id")->required()->check(CLI::Range(1, 65535));
   ping->add_option("--count", count, "requests to send")->check(CLI::Range(1, 10000));
-  ping->add_option("--interval-ms", interval_ms, "time between requests")->check(CLI::Range(1, 60000));
-  ping->add_option("--size", size, "payload bytes (large ones are fragmented)")->check(CLI::Range(0, 60000));
+  ping->add_option("--interval-ms", interval_ms, "time between requests")
+      ->check(CLI::Range(1, 60000));
+  ping->add_option("--size", size, "payload bytes (large ones are fragmented)")
+      ->check(CLI::Range(0, 60000));
   ping->callback([&] {
-    const json body{{"node", ping_node}, {"count", count}, {"interval_ms", interval_ms}, {"size", size}};
+    const json body{
+        {"node", ping_node}, {"count", count}, {"interval_ms", interval_ms}, {"size", size}};
     const int timeout = count * interval_ms + 30000;
     rc = Print(g, call.Do("POST", "/v1/ping", body, false, timeout), [&](const json& d) {
       int ok = 0, n = 0;
@@ -219,10 +225,14 @@ int Main(int argc, char** argv) {
   adapter->require_subcommand(1);
   for (const char* verb : {"down", "up"}) {
     auto* sub = adapter->add_subcommand(verb, std::string("adapter ") + verb);
-    sub->add_option("ADDRESS", adapter_address, "the adapter's listen address a.b.c.d:port")->required();
+    sub->add_option("ADDRESS", adapter_address, "the adapter's listen address a.b.c.d:port")
+        ->required();
     sub->callback([&, verb] {
-      rc = Print(g, call.Do("POST", std::string("/v1/adapters/") + verb, json{{"address", adapter_address}}, true),
-                 [&](const json&) { std::printf("adapter %s is %s\n", adapter_address.c_str(), verb); });
+      rc = Print(
+          g,
+          call.Do("POST", std::string("/v1/adapters/") + verb, json{{"address", adapter_address}},
+                  true),
+          [&](const json&) { std::printf("adapter %s is %s\n", adapter_address.c_str(), verb); });
     });
   }
 
@@ -235,10 +245,12 @@ int Main(int argc, char** argv) {
   dev_up->add_option("--dir", up.dir, "folder for the nodes' files");
   dev_up->add_option("--base-port", up.base_port, "node k: transport P+k, API P+100+k")
       ->check(CLI::Range(1024, 65000));
-  dev_up->add_option("--adapters", up.adapters,
-                     "addresses per node: 127.0.0.1, 127.0.0.2, ... (2 shows failover)")
+  dev_up
+      ->add_option("--adapters", up.adapters,
+                   "addresses per node: 127.0.0.1, 127.0.0.2, ... (2 shows failover)")
       ->check(CLI::Range(1, 4));
-  dev_up->add_option("--timeout", up.timeout_s, "seconds to wait for agreement")->check(CLI::Range(1, 600));
+  dev_up->add_option("--timeout", up.timeout_s, "seconds to wait for agreement")
+      ->check(CLI::Range(1, 600));
   dev_up->callback([&] { rc = DevUp(g, up); });
   auto* dev_down = dev->add_subcommand("down", "stop the daemons of a dev cluster");
   dev_down->add_option("--dir", down_dir, "the folder given to `dev up`");

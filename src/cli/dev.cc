@@ -48,10 +48,9 @@ std::string NodeConfig(int k, const DevUpOptions& o, const std::string& dir) {
   for (int i = 1; i <= o.nodes; ++i) priority += (i > 1 ? ", " : "") + std::to_string(i);
   return "# written by `cohort dev up`\n[node]\nid = " + std::to_string(k) + "\nname = \"n" +
          std::to_string(k) + "\"\ndata_dir = \"" + dir + "/n" + std::to_string(k) +
-         "\"\n\n[cluster]\nname = \"dev\"\nkey_file = \"" + dir +
-         "/cluster.key\"\npriority = [" + priority + "]\nseeds = [" + seeds +
-         "]\n\n[transport]\nlisten = [" + listen + "]\n\n[api]\nlisten = \"127.0.0.1:" +
-         std::to_string(o.base_port + 100 + k) + "\"\n";
+         "\"\n\n[cluster]\nname = \"dev\"\nkey_file = \"" + dir + "/cluster.key\"\npriority = [" +
+         priority + "]\nseeds = [" + seeds + "]\n\n[transport]\nlisten = [" + listen +
+         "]\n\n[api]\nlisten = \"127.0.0.1:" + std::to_string(o.base_port + 100 + k) + "\"\n";
 }
 
 bool IsCohortd(pid_t pid) {
@@ -104,12 +103,14 @@ int DevUp(const Globals& g, const DevUpOptions& o) {
     const pid_t pid = ReadPid(dir + "/n" + std::to_string(k) + "/cohortd.pid");
     if (pid > 0 && ::kill(pid, 0) == 0 && IsCohortd(pid)) {
       return Fail(1, "node " + std::to_string(k) + " of " + dir + " is already running (pid " +
-                         std::to_string(pid) + "); run `cohort dev down --dir " + o.dir + "` first");
+                         std::to_string(pid) + "); run `cohort dev down --dir " + o.dir +
+                         "` first");
     }
   }
   const std::string key_file = dir + "/cluster.key";
   if (!io::ReadFile(key_file)) {
-    if (auto s = io::WriteFileAtomic(key_file, wire::KeyToText(wire::GenerateKey()) + "\n", 0600); !s) {
+    if (auto s = io::WriteFileAtomic(key_file, wire::KeyToText(wire::GenerateKey()) + "\n", 0600);
+        !s) {
       return Fail(1, s.error().message());
     }
   }
@@ -160,8 +161,10 @@ int DevUp(const Globals& g, const DevUpOptions& o) {
     last_progress = progress;
     if (Clock::now() > deadline) {
       return Fail(1, "the nodes did not agree within " + std::to_string(o.timeout_s) +
-                         " s (logs in " + dir + "/n*/cohortd.log; stop them with `cohort dev "
-                         "down --dir " + o.dir + "`)");
+                         " s (logs in " + dir +
+                         "/n*/cohortd.log; stop them with `cohort dev "
+                         "down --dir " +
+                         o.dir + "`)");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
@@ -172,11 +175,14 @@ int DevUp(const Globals& g, const DevUpOptions& o) {
     for (int a = 1; a <= o.adapters; ++a) {
       addrs.push_back("127.0.0." + std::to_string(a) + ":" + std::to_string(o.base_port + k));
     }
-    nodes.push_back({{"id", k}, {"pid", pids[k]}, {"addresses", addrs},
+    nodes.push_back({{"id", k},
+                     {"pid", pids[k]},
+                     {"addresses", addrs},
                      {"api", "127.0.0.1:" + std::to_string(o.base_port + 100 + k)},
                      {"dir", dir + "/n" + std::to_string(k)}});
   }
-  const json out{{"dir", dir}, {"nodes", nodes}, {"version", any["version"]}, {"digest", any["digest"]}};
+  const json out{
+      {"dir", dir}, {"nodes", nodes}, {"version", any["version"]}, {"digest", any["digest"]}};
   if (g.json) {
     std::printf("%s\n", out.dump(2).c_str());
     return 0;
@@ -184,7 +190,8 @@ int DevUp(const Globals& g, const DevUpOptions& o) {
   std::printf("%-5s %-8s %-22s %-16s %s\n", "NODE", "PID", "API", "TRANSPORT", "");
   for (const auto& n : nodes) {
     std::string addrs;
-    for (const auto& a : n["addresses"]) addrs += (addrs.empty() ? "" : ", ") + a.get<std::string>();
+    for (const auto& a : n["addresses"])
+      addrs += (addrs.empty() ? "" : ", ") + a.get<std::string>();
     std::printf("%-5d %-8d %-22s %s\n", n["id"].get<int>(), n["pid"].get<int>(),
                 n["api"].get<std::string>().c_str(), addrs.c_str());
   }
@@ -216,10 +223,13 @@ int DevDown(const Globals& g, const std::string& dir_arg) {
     const bool killed = ::kill(pid, 0) == 0 && IsCohortd(pid);
     if (killed) ::kill(pid, SIGKILL);
     stopped.push_back({{"node", name}, {"pid", pid}, {"forced", killed}});
-    if (!g.json) std::printf("stopped %s (pid %d)%s\n", name.c_str(), pid, killed ? " by SIGKILL" : "");
+    if (!g.json)
+      std::printf("stopped %s (pid %d)%s\n", name.c_str(), pid, killed ? " by SIGKILL" : "");
   }
-  if (g.json) std::printf("%s\n", json{{"dir", dir}, {"stopped", stopped}}.dump(2).c_str());
-  else if (running.empty()) std::printf("no daemons running in %s\n", dir.c_str());
+  if (g.json)
+    std::printf("%s\n", json{{"dir", dir}, {"stopped", stopped}}.dump(2).c_str());
+  else if (running.empty())
+    std::printf("no daemons running in %s\n", dir.c_str());
   return 0;
 }
 

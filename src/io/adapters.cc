@@ -25,12 +25,16 @@ transport::AdapterType TypeOf(const std::string& ifname, unsigned flags) {
   int arphrd = -1;
   if (type_file >> arphrd) {
     switch (arphrd) {
-      case ARPHRD_ETHER: return transport::AdapterType::kEthernet;
-      case ARPHRD_LOOPBACK: return transport::AdapterType::kLoopback;
+      case ARPHRD_ETHER:
+        return transport::AdapterType::kEthernet;
+      case ARPHRD_LOOPBACK:
+        return transport::AdapterType::kLoopback;
       case ARPHRD_TUNNEL:
       case ARPHRD_NONE:
-      case ARPHRD_IPGRE: return transport::AdapterType::kTunnel;
-      default: return transport::AdapterType::kOther;
+      case ARPHRD_IPGRE:
+        return transport::AdapterType::kTunnel;
+      default:
+        return transport::AdapterType::kOther;
     }
   }
   return transport::AdapterType::kUnknown;

@@ -2,5 +2,5 @@
 // (ARCHITECTURE.md §7). Include only from .cc files of io/, node/ and api/.
 #pragma once
 
-#include <utility>
 #include <boost/asio.hpp>
+#include <utility>

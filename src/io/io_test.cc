@@ -9,7 +9,8 @@ namespace cohort::io {
 namespace {
 
 TEST(FilesTest, AtomicWriteReplacesAndLeavesNoTemporary) {
-  const auto dir = std::filesystem::temp_directory_path() / ("cohort-io-" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("cohort-io-" + std::to_string(::getpid()));
   ASSERT_TRUE(MakeDirs(dir.string()));
   const std::string path = (dir / "state").string();
   ASSERT_TRUE(WriteFileAtomic(path, "one"));

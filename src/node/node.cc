@@ -85,12 +85,14 @@ struct Node::Impl {
     if (saved) {
       const json doc = json::parse(*saved, nullptr, false);
       if (doc.is_discarded() || !doc.contains("keys") || !doc.contains("in_use")) {
-        return Error(Errc::kInvalidArgument, KeyringPath() + " is damaged: remove it to start "
-                                                             "again from cluster.key_file");
+        return Error(Errc::kInvalidArgument, KeyringPath() +
+                                                 " is damaged: remove it to start "
+                                                 "again from cluster.key_file");
       }
       for (const auto& text : doc["keys"]) {
         auto key = wire::KeyFromText(text.get<std::string>());
-        if (!key) return Error(Errc::kInvalidArgument, KeyringPath() + ": " + key.error().message());
+        if (!key)
+          return Error(Errc::kInvalidArgument, KeyringPath() + ": " + key.error().message());
         ring.Install(*key);
       }
       for (wire::KeyId id : ring.Ids()) {
@@ -160,26 +162,26 @@ struct Node::Impl {
     }
 
     options.self = config.node_id;
-    options.incarnation = static_cast<Incarnation>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(
-            std::chrono::system_clock::now().time_since_epoch())
-            .count());
+    options.incarnation =
+        static_cast<Incarnation>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
     for (size_t i = 0; i < config.adapters.size(); ++i) {
       const AdapterConfig& a = config.adapters[i];
       auto found = io::DiscoverAdapter(a.listen.ip);
       if (!found) {
         return Error(Errc::kInvalidArgument, config.source + ": key 'transport.listen[" +
-                                                 std::to_string(i) + "]': " +
-                                                 found.error().message());
+                                                 std::to_string(i) +
+                                                 "]': " + found.error().message());
       }
       auto cos = transport::ParseCos(a.cos);
       if (!cos) {
         return Error(Errc::kInvalidArgument,
                      config.source + ": key 'transport.cos': " + cos.error().message());
       }
-      transport::AddressInfo info{a.listen, found->mask, a.mtu ? static_cast<uint16_t>(*a.mtu)
-                                                               : found->mtu,
-                                  found->type, *cos};
+      transport::AddressInfo info{a.listen, found->mask,
+                                  a.mtu ? static_cast<uint16_t>(*a.mtu) : found->mtu, found->type,
+                                  *cos};
       options.adapters.push_back({info, true});
       interfaces.push_back(found->interface);
     }
@@ -233,8 +235,7 @@ struct Node::Impl {
           if (stopped) return;
           if (!ec) {
             const auto& from = senders[i];
-            Endpoint e{from.address().is_v4() ? from.address().to_v4().to_uint() : 0,
-                       from.port()};
+            Endpoint e{from.address().is_v4() ? from.address().to_v4().to_uint() : 0, from.port()};
             transport::Outputs out;
             core->OnDatagram(SteadyNow(), static_cast<uint8_t>(i), e,
                              transport::ByteView(buffers[i].data(), n), out);
@@ -375,7 +376,8 @@ Status Node::Start() {
   impl_->core->Start(SteadyNow(), out);
   impl_->Process(out);
   std::string listen;
-  for (const auto& a : impl_->options.adapters) listen += (listen.empty() ? "" : ",") + a.info.address.ToString();
+  for (const auto& a : impl_->options.adapters)
+    listen += (listen.empty() ? "" : ",") + a.info.address.ToString();
   Log(LogLevel::kInfo, "node", "started",
       {{"node", std::to_string(impl_->config.node_id)},
        {"cluster", impl_->config.cluster_name},

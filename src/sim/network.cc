@@ -139,8 +139,8 @@ bool SimCluster::RunUntilTrue(const std::function<bool()>& done, Duration limit)
       InFlight f = queue_.top();
       queue_.pop();
       Node& node = nodes_.at(f.to);
-      if (node.core == nullptr || Blocked(Locate(f.from).first, Locate(f.from).second, f.to,
-                                          f.adapter)) {
+      if (node.core == nullptr ||
+          Blocked(Locate(f.from).first, Locate(f.from).second, f.to, f.adapter)) {
         ++dropped_;
         continue;
       }

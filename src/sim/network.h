@@ -12,8 +12,8 @@
 
 #include <functional>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <queue>
 #include <set>
 #include <vector>
@@ -64,9 +64,7 @@ class SimCluster {
   };
   // Starts an echo from `from` to `to`; its outcome lands in results(from).
   void Echo(NodeId from, NodeId to);
-  const std::vector<EchoResult>& results(NodeId id) const {
-    return nodes_.at(id).results;
-  }
+  const std::vector<EchoResult>& results(NodeId id) const { return nodes_.at(id).results; }
 
   // ---- faults ----
   void SetLoss(double p) { options_.loss = p; }
@@ -96,9 +94,7 @@ class SimCluster {
     int adapter;
     Endpoint from;
     wire::Bytes bytes;
-    bool operator>(const InFlight& o) const {
-      return at != o.at ? at > o.at : order > o.order;
-    }
+    bool operator>(const InFlight& o) const { return at != o.at ? at > o.at : order > o.order; }
   };
 
   void Boot(NodeId id);

@@ -85,8 +85,8 @@ ScenarioResult Failover(int nodes, uint64_t seed) {
       switch_ms = static_cast<double>((results[i].finished - cut_at).micros()) / 1000.0;
     }
   }
-  run.Check(failed == 0, "echo requests failed after the primary was cut: " +
-                             std::to_string(failed));
+  run.Check(failed == 0,
+            "echo requests failed after the primary was cut: " + std::to_string(failed));
   run.Check(switch_ms >= 0, "no reply ever came from the alternate address");
   run.Figure("switch_ms", switch_ms);
   run.Figure("failovers", static_cast<double>(c.core(1).metrics().failovers));
@@ -199,8 +199,9 @@ const std::map<std::string, std::string>& Scenarios() {
   static const std::map<std::string, std::string> kAll = {
       {"converge", "nodes start knowing only the seeds; address tables become identical"},
       {"failover", "node 2's primary adapter is cut and healed while node 1 sends requests"},
-      {"lossy", "20% loss, a healed partition and cut primaries; tables converge, requests "
-                "fail over"},
+      {"lossy",
+       "20% loss, a healed partition and cut primaries; tables converge, requests "
+       "fail over"},
       {"churn", "a third of the nodes crash, half of those restart; tables reconverge"},
   };
   return kAll;

@@ -178,8 +178,8 @@ void TransportCore::SyncPeer(NodeId node) {
 
 uint64_t TransportCore::StartRequest(Instant now, RequestKind kind, NodeId node,
                                      const Endpoint& raw,
-                                     const std::function<Bytes(uint64_t)>& encode,
-                                     int max_attempts, Outputs& out) {
+                                     const std::function<Bytes(uint64_t)>& encode, int max_attempts,
+                                     Outputs& out) {
   const uint64_t id = next_request_id_++;
   Pending p;
   p.kind = kind;
@@ -245,8 +245,7 @@ void TransportCore::EmitIfPreferredChanged(NodeId node, size_t before, Outputs& 
                                table_.Find(node)->addresses[after].address});
 }
 
-void TransportCore::MarkReachable(NodeId node, size_t index, bool answered_request,
-                                  Outputs& out) {
+void TransportCore::MarkReachable(NodeId node, size_t index, bool answered_request, Outputs& out) {
   Peer& peer = peers_[node];
   if (index >= peer.addrs.size()) return;
   const size_t before = ChooseAddress(peer);
@@ -289,7 +288,10 @@ Result<uint64_t> TransportCore::Echo(Instant now, NodeId node, ByteView payload,
   // Each address is tried once, and a single-address node gets one retry.
   const int attempts = std::max<int>(2, static_cast<int>(e->addresses.size()));
   return StartRequest(
-      now, RequestKind::kEcho, node, {}, [&](uint64_t id) { return Encode(EchoMsg{id, body}); },
+      now, RequestKind::kEcho, node, {},
+      [&](uint64_t id) {
+        return Encode(EchoMsg{id, body});
+      },
       attempts, out);
 }
 
@@ -334,8 +336,9 @@ void TransportCore::RunProbes(Instant now, Outputs& out) {
       AddrState& a = peer.addrs[i];
       if (a.reachable || a.probe_in_flight) continue;
       a.probe_in_flight = true;
-      StartRequest(now, RequestKind::kProbe, kNoNode, e->addresses[i].address,
-                   [](uint64_t id) { return Encode(ProbeMsg{id}); }, 1, out);
+      StartRequest(
+          now, RequestKind::kProbe, kNoNode, e->addresses[i].address,
+          [](uint64_t id) { return Encode(ProbeMsg{id}); }, 1, out);
     }
   }
 }
@@ -378,8 +381,8 @@ void TransportCore::Emit(const Endpoint& to, ByteView message, Outputs& out,
   if (adapter && !options_.adapters[*adapter].enabled) adapter.reset();
   if (!adapter) adapter = ChooseAdapter(to);
   if (!adapter) return;  // every local adapter is out of service
-  const size_t limit = std::min(PathMtu(*adapter, to), options_.max_datagram) - kIpUdpOverhead -
-                       wire::kSealOverhead;
+  const size_t limit =
+      std::min(PathMtu(*adapter, to), options_.max_datagram) - kIpUdpOverhead - wire::kSealOverhead;
   std::vector<Bytes> pieces;
   if (message.size() <= limit) {
     pieces.emplace_back(message.begin(), message.end());

@@ -47,7 +47,7 @@ struct RouteEntry {
 struct TransportOptions {
   NodeId self = kNoNode;
   Incarnation incarnation = 1;
-  uint32_t revision = 1;  // of this node's own entry; the daemon persists it
+  uint32_t revision = 1;               // of this node's own entry; the daemon persists it
   std::vector<LocalAdapter> adapters;  // primary first; REQUIRES: 1..kMaxAddressesPerNode
   std::vector<RouteEntry> routes;
   std::vector<Endpoint> seeds;

@@ -10,7 +10,9 @@
 namespace cohort::transport {
 namespace {
 
-Endpoint Addr(uint8_t net, uint8_t host) { return Endpoint{(10u << 24) | (net << 16) | host, 7000}; }
+Endpoint Addr(uint8_t net, uint8_t host) {
+  return Endpoint{(10u << 24) | (net << 16) | host, 7000};
+}
 
 TransportOptions Options(NodeId id, std::vector<Endpoint> seeds = {}) {
   TransportOptions o;
@@ -291,8 +293,7 @@ TEST(TransportCoreTest, RoutesChooseTheLocalAdapterAndCosSetsDscp) {
   c.Start(Instant::FromNanos(1), out);
   out.clear();
   TransportOptions seeded = o;
-  seeded.seeds = {Endpoint{0xc0a80705, 7000}, Endpoint{0x0b000001, 7000},
-                  Addr(2, 9)};
+  seeded.seeds = {Endpoint{0xc0a80705, 7000}, Endpoint{0x0b000001, 7000}, Addr(2, 9)};
   TransportCore s(seeded, Ring(), 1);
   s.Start(Instant::FromNanos(1), out);
   std::map<uint32_t, SendDatagram> by_ip;
@@ -300,10 +301,10 @@ TEST(TransportCoreTest, RoutesChooseTheLocalAdapterAndCosSetsDscp) {
     if (auto* d = std::get_if<SendDatagram>(&x)) by_ip[d->to.ip] = *d;
   }
   ASSERT_EQ(by_ip.size(), 3u);
-  EXPECT_EQ(by_ip[0xc0a80705].adapter, 1);  // route entry
-  EXPECT_EQ(by_ip[0xc0a80705].dscp, 34);    // AF41 for video
-  EXPECT_EQ(by_ip[0x0b000001].adapter, 0);  // no route, no subnet: primary
-  EXPECT_EQ(by_ip[0x0b000001].dscp, 48);    // CS6 for control
+  EXPECT_EQ(by_ip[0xc0a80705].adapter, 1);     // route entry
+  EXPECT_EQ(by_ip[0xc0a80705].dscp, 34);       // AF41 for video
+  EXPECT_EQ(by_ip[0x0b000001].adapter, 0);     // no route, no subnet: primary
+  EXPECT_EQ(by_ip[0x0b000001].dscp, 48);       // CS6 for control
   EXPECT_EQ(by_ip[Addr(2, 9).ip].adapter, 1);  // same subnet as adapter 1
 }
 

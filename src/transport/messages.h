@@ -29,10 +29,20 @@ inline constexpr size_t kMaxAddressesPerNode = 16;
 inline constexpr size_t kMaxMessageSize = 1 << 20;  // reassembled messages
 inline constexpr size_t kMaxFragments = 1024;
 
-struct ProbeMsg { uint64_t req = 0; };
-struct ProbeAckMsg { uint64_t req = 0; };
-struct EchoMsg { uint64_t req = 0; Bytes payload; };
-struct EchoReplyMsg { uint64_t req = 0; Bytes payload; };
+struct ProbeMsg {
+  uint64_t req = 0;
+};
+struct ProbeAckMsg {
+  uint64_t req = 0;
+};
+struct EchoMsg {
+  uint64_t req = 0;
+  Bytes payload;
+};
+struct EchoReplyMsg {
+  uint64_t req = 0;
+  Bytes payload;
+};
 // "Here is my entry and what I hold; send me what I lack" (T5).
 struct TableSyncMsg {
   uint64_t req = 0;
@@ -46,8 +56,13 @@ struct TableSyncReplyMsg {
   std::vector<NodeEntry> entries;
   std::vector<EntryVersion> summary;
 };
-struct TablePushMsg { std::vector<NodeEntry> entries; };
-struct DataMsg { uint8_t channel = 0; Bytes payload; };
+struct TablePushMsg {
+  std::vector<NodeEntry> entries;
+};
+struct DataMsg {
+  uint8_t channel = 0;
+  Bytes payload;
+};
 struct FragmentMsg {
   uint32_t message_id = 0;
   uint16_t index = 0;

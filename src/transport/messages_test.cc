@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "transport/messages.h"
+
+#include <gtest/gtest.h>
 
 namespace cohort::transport {
 namespace {

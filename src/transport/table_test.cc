@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "transport/table.h"
+
+#include <gtest/gtest.h>
 
 namespace cohort::transport {
 namespace {
@@ -39,7 +39,7 @@ TEST(AddressTableTest, SummariesDriveTheExchange) {
   b.Merge(Entry(2, 1, 1));
   b.Merge(Entry(3, 1, 1));
   auto for_b = a.NewerThan(b.Summary());
-  ASSERT_EQ(for_b.size(), 2u);  // 1 is missing at b, 2 is older at b
+  ASSERT_EQ(for_b.size(), 2u);        // 1 is missing at b, 2 is older at b
   EXPECT_TRUE(a.Lacks(b.Summary()));  // a lacks 3
   for (auto& e : for_b) b.Merge(e);
   for (auto& e : b.NewerThan(a.Summary())) a.Merge(e);

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "wire/codec.h"
+
+#include <gtest/gtest.h>
 
 namespace cohort::wire {
 namespace {

@@ -17,14 +17,11 @@ struct SodiumInit {
 
 void EnsureSodium() { static SodiumInit init; }
 
-void Nonce(const SealHeader& h, uint8_t* nonce) {
-  std::memset(nonce, 0, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
-  Bytes tmp;
-  Writer w(&tmp);
-  w.U16(h.sender);
-  w.U64(h.incarnation);
-  w.U64(h.sequence);
-  std::memcpy(nonce, tmp.data(), tmp.size());
+// The last 12 bytes of the IETF nonce: four zero bytes and the sequence (little-endian),
+// as XChaCha20 builds them from the last 8 bytes of its 24-byte nonce.
+void IetfNonce(uint64_t sequence, uint8_t* nonce) {
+  std::memset(nonce, 0, crypto_aead_chacha20poly1305_ietf_NPUBBYTES);
+  for (int i = 0; i < 8; ++i) nonce[4 + i] = static_cast<uint8_t>(sequence >> (8 * i));
 }
 
 void WriteHeader(const SealHeader& h, Bytes* out) {
@@ -43,11 +40,16 @@ void WriteHeader(const SealHeader& h, Bytes* out) {
 
 const char* RejectLabel(Reject r) {
   switch (r) {
-    case Reject::kMalformed: return "malformed";
-    case Reject::kUnknownKey: return "unknown_key";
-    case Reject::kBadTag: return "bad_tag";
-    case Reject::kReplay: return "replay";
-    case Reject::kTooLarge: return "too_large";
+    case Reject::kMalformed:
+      return "malformed";
+    case Reject::kUnknownKey:
+      return "unknown_key";
+    case Reject::kBadTag:
+      return "bad_tag";
+    case Reject::kReplay:
+      return "replay";
+    case Reject::kTooLarge:
+      return "too_large";
   }
   return "malformed";
 }
@@ -127,7 +129,27 @@ Status Keyring::Remove(KeyId id) {
                  "key " + KeyIdToText(id) + " is in use: `use` another key first");
   }
   keys_.erase(id);
+  std::erase_if(subkeys_, [id](const auto& kv) { return std::get<0>(kv.first) == id; });
   return OkStatus();
+}
+
+const Key& Keyring::Subkey(KeyId id, NodeId sender, Incarnation incarnation) const {
+  const auto index = std::make_tuple(id, sender, incarnation);
+  auto it = subkeys_.find(index);
+  if (it != subkeys_.end()) return it->second;
+  // Bounded: forged headers (which fail the tag afterwards) must not grow this without end.
+  if (subkeys_.size() >= kMaxSubkeys) subkeys_.clear();
+  const Key* key = Find(id);
+  CHECK(key != nullptr);
+  uint8_t prefix[crypto_core_hchacha20_INPUTBYTES] = {};
+  Bytes tmp;
+  Writer w(&tmp);
+  w.U16(sender);
+  w.U64(incarnation);
+  std::memcpy(prefix, tmp.data(), tmp.size());
+  Key subkey;
+  crypto_core_hchacha20(subkey.data(), prefix, key->data(), nullptr);
+  return subkeys_.emplace(index, subkey).first->second;
 }
 
 const Key* Keyring::Find(KeyId id) const {
@@ -152,12 +174,13 @@ Bytes Seal(const Keyring& keyring, const SealHeader& header, ByteView payload) {
   out.reserve(kSealOverhead + payload.size());
   WriteHeader(h, &out);
   out.resize(kSealHeaderSize + payload.size() + kSealTagSize);
-  uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
-  Nonce(h, nonce);
+  uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
+  IetfNonce(h.sequence, nonce);
+  const Key& subkey = keyring.Subkey(h.key_id, h.sender, h.incarnation);
   unsigned long long clen = 0;
-  crypto_aead_xchacha20poly1305_ietf_encrypt(out.data() + kSealHeaderSize, &clen, payload.data(),
-                                             payload.size(), out.data(), kSealHeaderSize,
-                                             nullptr, nonce, key->data());
+  crypto_aead_chacha20poly1305_ietf_encrypt(out.data() + kSealHeaderSize, &clen, payload.data(),
+                                            payload.size(), out.data(), kSealHeaderSize, nullptr,
+                                            nonce, subkey.data());
   CHECK(clen == payload.size() + kSealTagSize);
   return out;
 }
@@ -182,14 +205,15 @@ std::variant<Opened, Reject> Open(const Keyring& keyring, ByteView datagram) {
   }
   const Key* key = keyring.Find(hdr.key_id);
   if (key == nullptr) return Reject::kUnknownKey;
-  uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
-  Nonce(hdr, nonce);
+  uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
+  IetfNonce(hdr.sequence, nonce);
+  const Key& subkey = keyring.Subkey(hdr.key_id, hdr.sender, hdr.incarnation);
   const size_t clen = datagram.size() - kSealHeaderSize;
   opened.payload.resize(clen - kSealTagSize);
   unsigned long long mlen = 0;
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+  if (crypto_aead_chacha20poly1305_ietf_decrypt(
           opened.payload.data(), &mlen, nullptr, datagram.data() + kSealHeaderSize, clen,
-          datagram.data(), kSealHeaderSize, nonce, key->data()) != 0) {
+          datagram.data(), kSealHeaderSize, nonce, subkey.data()) != 0) {
     return Reject::kBadTag;
   }
   return opened;

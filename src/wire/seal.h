@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <variant>
 #include <vector>
 
@@ -69,9 +70,14 @@ class Keyring {
   const Key* Find(KeyId id) const;
   std::vector<KeyId> Ids() const;
 
+  // The XChaCha20 subkey for (key, sender, incarnation). REQUIRES: Find(id) != nullptr.
+  const Key& Subkey(KeyId id, NodeId sender, Incarnation incarnation) const;
+
  private:
+  static constexpr size_t kMaxSubkeys = 4096;
   std::map<KeyId, Key> keys_;
   KeyId in_use_ = 0;
+  mutable std::map<std::tuple<KeyId, NodeId, Incarnation>, Key> subkeys_;
 };
 
 struct SealHeader {

@@ -1,6 +1,9 @@
-#include <gtest/gtest.h>
-
 #include "wire/seal.h"
+
+#include <gtest/gtest.h>
+#include <sodium.h>
+
+#include <cstring>
 
 namespace cohort::wire {
 namespace {
@@ -32,6 +35,32 @@ TEST(SealTest, SealOpenRoundTrip) {
   EXPECT_EQ(o.header.incarnation, 1000u);
   EXPECT_EQ(o.header.sequence, 5u);
   EXPECT_EQ(o.header.key_id, ring.in_use());
+}
+
+// The cached-subkey construction must be exactly XChaCha20-Poly1305 with the documented
+// nonce (sender ‖ incarnation ‖ 6 zero bytes ‖ sequence), so any implementation of the
+// standard construction interoperates.
+TEST(SealTest, IsXChaCha20Poly1305WithTheDocumentedNonce) {
+  Keyring ring;
+  const Key key = GenerateKey();
+  ring.Install(key);
+  const SealHeader h{0, 0x0203, 0x1122334455667788ULL, 0x0a0b0c0d0e0f1011ULL};
+  const Bytes payload = {1, 2, 3, 4, 5};
+  const Bytes d = Seal(ring, h, payload);
+  uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES] = {};
+  Bytes tmp;
+  Writer w(&tmp);
+  w.U16(h.sender);
+  w.U64(h.incarnation);
+  std::memcpy(nonce, tmp.data(), tmp.size());
+  tmp.clear();
+  w.U64(h.sequence);
+  std::memcpy(nonce + 16, tmp.data(), 8);
+  Bytes expect(payload.size() + kSealTagSize);
+  unsigned long long clen = 0;
+  crypto_aead_xchacha20poly1305_ietf_encrypt(expect.data(), &clen, payload.data(), payload.size(),
+                                             d.data(), kSealHeaderSize, nullptr, nonce, key.data());
+  EXPECT_EQ(Bytes(d.begin() + kSealHeaderSize, d.end()), expect);
 }
 
 TEST(SealTest, RejectsByReason) {
@@ -71,7 +100,7 @@ TEST(KeyringTest, RotationWithoutDowntime) {
   ASSERT_TRUE(a.Use(id2));
   const Bytes d = Seal(a, Header(1), Bytes{1});
   EXPECT_TRUE(std::holds_alternative<Opened>(Open(b, d)));  // b accepts k2 before using it
-  EXPECT_FALSE(a.Remove(id2));  // in use
+  EXPECT_FALSE(a.Remove(id2));                              // in use
   EXPECT_TRUE(a.Remove(KeyIdOf(k1)));
   EXPECT_FALSE(a.Remove(KeyIdOf(k1)));  // already gone
   EXPECT_FALSE(a.Use(KeyIdOf(k1)));
@@ -86,8 +115,8 @@ TEST(ReplayWindowTest, AcceptsEachOnceAndRefusesOld) {
   EXPECT_TRUE(w.Accept(1, 100, 11));  // reordered, still new
   EXPECT_FALSE(w.Accept(1, 100, 11));
   EXPECT_TRUE(w.Accept(1, 100, 500));
-  EXPECT_FALSE(w.Accept(1, 100, 12));  // fell out of the window
-  EXPECT_TRUE(w.Accept(1, 100, 400));  // inside the window, unseen
+  EXPECT_FALSE(w.Accept(1, 100, 12));   // fell out of the window
+  EXPECT_TRUE(w.Accept(1, 100, 400));   // inside the window, unseen
   EXPECT_FALSE(w.Accept(1, 99, 1000));  // older incarnation
   EXPECT_TRUE(w.Accept(1, 101, 1));     // restarted sender
   EXPECT_TRUE(w.Accept(2, 5, 1));       // other senders are independent
