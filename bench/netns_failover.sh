@@ -11,20 +11,8 @@ RUNS="${RUNS:-5}"
 source "$here/../tests/netns/topology.sh"
 if ! why=$(netns_usable); then echo "skipped: $why"; exit 0; fi
 work=$(mktemp -d /tmp/cohort-bench.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  topology_down; rm -rf "$work"
-}
-trap cleanup EXIT
-topology_up
-"$BIN/cohort" keygen > "$work/cluster.key"
-write_config "$work" 1 10.91.1.2 10.91.2.2 10.92.1.2 10.92.1.0/24 10.92.2.0/24
-write_config "$work" 2 10.92.1.2 10.92.2.2 10.91.1.2 10.91.1.0/24 10.91.2.0/24
-ip netns exec "$NS_A" "$BIN/cohortd" --config "$work/n1.toml" > "$work/n1.log" 2>&1 & pids+=($!)
-ip netns exec "$NS_B" "$BIN/cohortd" --config "$work/n2.toml" > "$work/n2.log" 2>&1 & pids+=($!)
-in_a() { ip netns exec "$NS_A" "$BIN/cohort" "$@"; }
+trap 'cluster_down; rm -rf "$work"' EXIT
+cluster_up "$work"
 for i in $(seq 1 200); do
   n=$(in_a addresses --json 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["nodes"]))' 2>/dev/null || echo 0)
   [ "$n" = 2 ] && break; sleep 0.05

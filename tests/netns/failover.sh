@@ -11,23 +11,12 @@ source "$here/topology.sh"
 if ! why=$(netns_usable); then echo "SKIP: network namespaces unavailable: $why"; exit 77; fi
 
 work=$(mktemp -d /tmp/cohort-netns.XXXXXX)
-pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  topology_down
+  cluster_down
   if [ "${KEEP:-0}" = 1 ]; then echo "kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
-topology_up
-
-"$BIN/cohort" keygen > "$work/cluster.key"
-write_config "$work" 1 10.91.1.2 10.91.2.2 10.92.1.2 10.92.1.0/24 10.92.2.0/24
-write_config "$work" 2 10.92.1.2 10.92.2.2 10.91.1.2 10.91.1.0/24 10.91.2.0/24
-ip netns exec "$NS_A" "$BIN/cohortd" --config "$work/n1.toml" > "$work/n1.log" 2>&1 & pids+=($!)
-ip netns exec "$NS_B" "$BIN/cohortd" --config "$work/n2.toml" > "$work/n2.log" 2>&1 & pids+=($!)
-
-in_a() { ip netns exec "$NS_A" "$BIN/cohort" "$@"; }
+cluster_up "$work"
 wait_until() {  # wait_until SECONDS DESCRIPTION COMMAND...
   local limit=$1 what=$2; shift 2
   local deadline=$(( $(date +%s%N) + limit * 1000000000 ))

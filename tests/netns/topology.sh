@@ -70,3 +70,28 @@ via = "$4:7000"
 listen = "127.0.0.1:7201"
 TOML
 }
+
+# cluster_up WORK: both daemons started in their namespaces with a fresh key; their PIDs in
+# COHORT_PIDS. cluster_down ends them by those PIDs and removes the namespaces.
+# REQUIRES: BIN set to the folder holding cohortd and cohort.
+COHORT_PIDS=()
+cluster_up() {
+  local work=$1
+  topology_up
+  "$BIN/cohort" keygen > "$work/cluster.key"
+  write_config "$work" 1 10.91.1.2 10.91.2.2 10.92.1.2 10.92.1.0/24 10.92.2.0/24
+  write_config "$work" 2 10.92.1.2 10.92.2.2 10.91.1.2 10.91.1.0/24 10.91.2.0/24
+  ip netns exec "$NS_A" "$BIN/cohortd" --config "$work/n1.toml" > "$work/n1.log" 2>&1 &
+  COHORT_PIDS+=($!)
+  ip netns exec "$NS_B" "$BIN/cohortd" --config "$work/n2.toml" > "$work/n2.log" 2>&1 &
+  COHORT_PIDS+=($!)
+}
+
+cluster_down() {
+  local p
+  for p in "${COHORT_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${COHORT_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  topology_down
+}
+
+in_a() { ip netns exec "$NS_A" "$BIN/cohort" "$@"; }
