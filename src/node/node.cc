@@ -1,6 +1,5 @@
 #include "node/node.h"
 
-#include <netinet/in.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,25 +13,16 @@
 #include "base/log.h"
 #include "io/adapters.h"
 #include "io/asio.h"
+#include "io/clock.h"
 #include "io/files.h"
+#include "io/udp.h"
 #include "transport/messages.h"
 
 namespace cohort::node {
 namespace {
 
 namespace asio = boost::asio;
-using asio::ip::udp;
 using nlohmann::json;
-
-Instant SteadyNow() {
-  return Instant::FromNanos(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                std::chrono::steady_clock::now().time_since_epoch())
-                                .count());
-}
-
-udp::endpoint ToAsio(const Endpoint& e) {
-  return udp::endpoint(asio::ip::address_v4(e.ip), e.port);
-}
 
 std::string RandomHex(size_t bytes) {
   const wire::Key k = wire::GenerateKey();
@@ -49,13 +39,10 @@ std::string RandomHex(size_t bytes) {
 
 struct Node::Impl {
   Config config;
-  asio::io_context& io;
+  asio::io_context& loop;
   transport::TransportOptions options;
   std::unique_ptr<transport::TransportCore> core;
-  std::vector<std::unique_ptr<udp::socket>> sockets;
-  std::vector<std::array<uint8_t, 65536>> buffers;
-  std::vector<udp::endpoint> senders;
-  std::vector<int> socket_tos;
+  io::UdpAdapters udp;
   std::vector<std::string> interfaces;
   asio::steady_timer timer;
   Instant timer_at = Instant::Max();
@@ -75,7 +62,16 @@ struct Node::Impl {
   };
   std::map<uint64_t, std::shared_ptr<PingState>> echo_owner;
 
-  Impl(Config c, asio::io_context& ctx) : config(std::move(c)), io(ctx), timer(ctx) {}
+  Impl(Config c, asio::io_context& ctx)
+      : config(std::move(c)),
+        loop(ctx),
+        udp(ctx,
+            [this](uint8_t adapter, const Endpoint& from, std::span<const uint8_t> bytes) {
+              transport::Outputs out;
+              core->OnDatagram(io::SteadyNow(), adapter, from, bytes, out);
+              Process(out);
+            }),
+        timer(ctx) {}
 
   std::string KeyringPath() const { return config.data_dir + "/keyring.json"; }
 
@@ -162,10 +158,7 @@ struct Node::Impl {
     }
 
     options.self = config.node_id;
-    options.incarnation =
-        static_cast<Incarnation>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                     std::chrono::system_clock::now().time_since_epoch())
-                                     .count());
+    options.incarnation = io::WallMillis();
     for (size_t i = 0; i < config.adapters.size(); ++i) {
       const AdapterConfig& a = config.adapters[i];
       auto found = io::DiscoverAdapter(a.listen.ip);
@@ -209,63 +202,10 @@ struct Node::Impl {
     return SaveKeyring();
   }
 
-  Status Bind() {
-    for (size_t i = 0; i < options.adapters.size(); ++i) {
-      const Endpoint& e = options.adapters[i].info.address;
-      auto s = std::make_unique<udp::socket>(io);
-      boost::system::error_code ec;
-      s->open(udp::v4(), ec);
-      if (!ec) s->bind(ToAsio(e), ec);
-      if (ec) {
-        return Error(Errc::kUnavailable, "cannot listen on " + e.ToString() + ": " + ec.message());
-      }
-      s->non_blocking(true, ec);
-      sockets.push_back(std::move(s));
-    }
-    buffers.resize(sockets.size());
-    senders.resize(sockets.size());
-    socket_tos.assign(sockets.size(), -1);
-    for (size_t i = 0; i < sockets.size(); ++i) Receive(i);
-    return OkStatus();
-  }
-
-  void Receive(size_t i) {
-    sockets[i]->async_receive_from(
-        asio::buffer(buffers[i]), senders[i], [this, i](boost::system::error_code ec, size_t n) {
-          if (stopped) return;
-          if (!ec) {
-            const auto& from = senders[i];
-            Endpoint e{from.address().is_v4() ? from.address().to_v4().to_uint() : 0, from.port()};
-            transport::Outputs out;
-            core->OnDatagram(SteadyNow(), static_cast<uint8_t>(i), e,
-                             transport::ByteView(buffers[i].data(), n), out);
-            Process(out);
-          }
-          Receive(i);
-        });
-  }
-
-  void Send(const transport::SendDatagram& d) {
-    udp::socket& s = *sockets[d.adapter];
-    const int tos = d.dscp << 2;
-    if (socket_tos[d.adapter] != tos) {
-      // DSCP sits in the upper six bits of the IPv4 TOS byte (T7).
-      if (::setsockopt(s.native_handle(), IPPROTO_IP, IP_TOS, &tos, sizeof tos) == 0) {
-        socket_tos[d.adapter] = tos;
-      }
-    }
-    boost::system::error_code ec;
-    s.send_to(asio::buffer(d.bytes), ToAsio(d.to), 0, ec);
-    if (ec && ec != asio::error::would_block) {
-      Log(LogLevel::kDebug, "transport", "send failed",
-          {{"to", d.to.ToString()}, {"error", ec.message()}});
-    }
-  }
-
   void Process(transport::Outputs& out) {
     for (auto& o : out) {
       if (auto* d = std::get_if<transport::SendDatagram>(&o)) {
-        Send(*d);
+        udp.Send(d->adapter, d->to, d->dscp, d->bytes);
       } else if (auto* r = std::get_if<transport::RequestDone>(&o)) {
         OnEchoDone(std::move(*r));
       } else if (auto* e = std::get_if<transport::TransportEvent>(&o)) {
@@ -309,13 +249,13 @@ struct Node::Impl {
     if (next == timer_at) return;
     timer_at = next;
     if (next == Instant::Max()) return;
-    const Duration wait = next - SteadyNow();
+    const Duration wait = next - io::SteadyNow();
     timer.expires_after(std::chrono::nanoseconds(std::max<int64_t>(0, wait.nanos())));
     timer.async_wait([this](boost::system::error_code ec) {
       if (ec || stopped) return;
       timer_at = Instant::Max();
       transport::Outputs out;
-      core->Tick(SteadyNow(), out);
+      core->Tick(io::SteadyNow(), out);
       Process(out);
     });
   }
@@ -342,7 +282,7 @@ struct Node::Impl {
     if (stopped || p->remaining_to_send == 0) return;
     --p->remaining_to_send;
     transport::Outputs out;
-    auto id = core->Echo(SteadyNow(), p->node, p->payload, out);
+    auto id = core->Echo(io::SteadyNow(), p->node, p->payload, out);
     if (id) {
       ++p->outstanding;
       echo_owner[*id] = p;
@@ -370,10 +310,12 @@ Result<std::unique_ptr<Node>> Node::Create(const Config& config, asio::io_contex
 }
 
 Status Node::Start() {
-  COHORT_TRY(impl_->Bind());
-  impl_->started = SteadyNow();
+  std::vector<Endpoint> addresses;
+  for (const auto& a : impl_->options.adapters) addresses.push_back(a.info.address);
+  COHORT_TRY(impl_->udp.Bind(addresses));
+  impl_->started = io::SteadyNow();
   transport::Outputs out;
-  impl_->core->Start(SteadyNow(), out);
+  impl_->core->Start(io::SteadyNow(), out);
   impl_->Process(out);
   std::string listen;
   for (const auto& a : impl_->options.adapters)
@@ -389,10 +331,7 @@ Status Node::Start() {
 void Node::Stop() {
   impl_->stopped = true;
   impl_->timer.cancel();
-  for (auto& s : impl_->sockets) {
-    boost::system::error_code ec;
-    s->close(ec);
-  }
+  impl_->udp.Close();
 }
 
 const Config& Node::config() const { return impl_->config; }
@@ -400,7 +339,7 @@ const transport::TransportCore& Node::transport() const { return *impl_->core; }
 const std::string& Node::api_token() const { return impl_->token; }
 std::vector<std::string> Node::adapter_interfaces() const { return impl_->interfaces; }
 Instant Node::started() const { return impl_->started; }
-Instant Node::Now() const { return SteadyNow(); }
+Instant Node::Now() const { return io::SteadyNow(); }
 
 Status Node::Ping(NodeId node, int count, Duration interval, size_t payload_size,
                   std::function<void(PingResult)> done) {
@@ -415,7 +354,7 @@ Status Node::Ping(NodeId node, int count, Duration interval, size_t payload_size
   p->interval = interval;
   p->payload.assign(payload_size, 0x5a);
   p->done = std::move(done);
-  p->timer = std::make_unique<asio::steady_timer>(impl_->io);
+  p->timer = std::make_unique<asio::steady_timer>(impl_->loop);
   impl_->SendNextEcho(p);
   return OkStatus();
 }

@@ -1,0 +1,41 @@
+// UdpAdapters: one UDP socket per local adapter address, on an Asio io_context.
+//
+// Receives call `on_datagram(adapter index, from, bytes)` on the loop thread; Send() applies
+// the DSCP (T7) to the adapter's socket, then sends without blocking (a full socket buffer
+// drops the datagram, as the network would). Lifecycle: Bind() once, then Close() to stop;
+// all calls on the loop thread. Asio stays inside udp.cc.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "base/endpoint.h"
+#include "base/result.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace cohort::io {
+
+class UdpAdapters {
+ public:
+  using OnDatagram =
+      std::function<void(uint8_t adapter, const Endpoint& from, std::span<const uint8_t>)>;
+
+  UdpAdapters(boost::asio::io_context& io, OnDatagram on_datagram);
+  ~UdpAdapters();
+
+  // Binds a socket to each address, in order (index = adapter). Fails naming the address.
+  Status Bind(const std::vector<Endpoint>& addresses);
+  void Send(uint8_t adapter, const Endpoint& to, uint8_t dscp, std::span<const uint8_t> bytes);
+  void Close();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cohort::io
