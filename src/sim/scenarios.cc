@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "sim/membership_scenarios.h"
 #include "sim/network.h"
 
 namespace cohort::sim {
@@ -204,7 +205,12 @@ const std::map<std::string, std::string>& Scenarios() {
        "fail over"},
       {"churn", "a third of the nodes crash, half of those restart; tables reconverge"},
   };
-  return kAll;
+  static const std::map<std::string, std::string> kWithMembership = [] {
+    auto all = kAll;
+    AddMembershipScenarios(all);
+    return all;
+  }();
+  return kWithMembership;
 }
 
 ScenarioResult RunScenario(const std::string& name, int nodes, uint64_t seed) {
@@ -212,6 +218,7 @@ ScenarioResult RunScenario(const std::string& name, int nodes, uint64_t seed) {
   if (name == "converge") return Converge(nodes, seed);
   if (name == "failover") return Failover(nodes, seed);
   if (name == "lossy") return Lossy(nodes, seed);
+  if (auto r = RunMembershipScenario(name, nodes, seed)) return *r;
   return Churn(nodes, seed);
 }
 

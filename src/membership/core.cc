@@ -1,0 +1,483 @@
+#include "membership/core.h"
+
+#include <algorithm>
+
+namespace cohort::membership {
+
+MembershipCore::MembershipCore(MembershipOptions options, uint64_t seed)
+    : options_(std::move(options)), prng_(seed) {
+  CHECK(options_.self != kNoNode);
+  CHECK(options_.miss_limit >= 1);
+}
+
+size_t MembershipCore::Rank(NodeId id) const {
+  auto it = std::find(options_.priority.begin(), options_.priority.end(), id);
+  if (it != options_.priority.end()) return static_cast<size_t>(it - options_.priority.begin());
+  return options_.priority.size() + id;
+}
+
+bool MembershipCore::Outranks(NodeId a, NodeId b) const { return Rank(a) < Rank(b); }
+
+void MembershipCore::Start(Instant now, Outputs& out) {
+  (void)out;
+  role_ = Role::kListening;
+  // Listen for a supervisor for one notification time, with a little jitter so nodes that
+  // start together do not all become one-node supervisors in the same instant.
+  listen_until_ = now + options_.notify +
+                  Duration::Nanos(static_cast<int64_t>(
+                      prng_.Below(static_cast<uint64_t>(options_.period.nanos() / 2 + 1))));
+}
+
+Instant MembershipCore::NextDeadline() const {
+  Instant next = Instant::Max();
+  switch (role_) {
+    case Role::kListening:
+      next = listen_until_;
+      break;
+    case Role::kSupervisor:
+      next = std::min(next_notify_, publish_at_);
+      break;
+    case Role::kJoining:
+    case Role::kMember:
+    case Role::kLeaving:
+      if (supervisor_ != kNoNode && !supervisor_confirm_) next = last_notify_ + options_.notify;
+      break;
+    case Role::kLeft:
+      return Instant::Max();
+  }
+  next = std::min({next, next_join_, next_heartbeat_});
+  if (supervisor_confirm_) next = std::min(next, supervisor_confirm_->next);
+  if (predecessor_confirm_) next = std::min(next, predecessor_confirm_->next);
+  if (PredecessorWatched()) {
+    next = std::min(next, predecessor_heard_ + options_.period * options_.miss_limit);
+  }
+  return next;
+}
+
+void MembershipCore::Tick(Instant now, Outputs& out) {
+  if (role_ == Role::kLeft) return;
+  if (role_ == Role::kListening && now >= listen_until_) {
+    // M3: nobody supervises: a one-node cluster of our own.
+    map_.members.clear();
+    map_.members[self()] = Member{self(), MemberState::kUp, options_.incarnation};
+    EnterSupervisor(now, out);
+  }
+  if (role_ == Role::kSupervisor && now >= publish_at_) SendMap(now, out);
+  if (role_ == Role::kSupervisor && now >= next_notify_) {
+    SendAll(NotifyMsg{self(), options_.incarnation, map_.version, map_.Digest()}, out);
+    next_notify_ = now + options_.notify / 3;
+  }
+  const bool follower =
+      role_ == Role::kJoining || role_ == Role::kMember || role_ == Role::kLeaving;
+  if (follower && supervisor_ != kNoNode && now >= last_notify_ + options_.notify &&
+      !supervisor_confirm_) {
+    SupervisorSilent(now, out);
+  }
+  if (supervisor_confirm_ && now >= supervisor_confirm_->next) {
+    RunConfirm(now, *supervisor_confirm_, out);
+  }
+  if (now >= next_join_) {
+    if (role_ == Role::kJoining) {
+      Send(supervisor_, JoinMsg{options_.incarnation, max_version_}, out);
+    } else if (role_ == Role::kLeaving) {
+      Send(supervisor_, LeaveMsg{options_.incarnation}, out);
+    }
+    next_join_ = (role_ == Role::kJoining || role_ == Role::kLeaving) ? now + options_.period
+                                                                      : Instant::Max();
+  }
+  if (now >= next_heartbeat_) {
+    const NodeId successor = Successor();
+    if (successor != kNoNode) Send(successor, RingMsg{}, out);
+    next_heartbeat_ = now + options_.period;
+  }
+  CheckPredecessor(now, out);
+  if (predecessor_confirm_ && now >= predecessor_confirm_->next) {
+    RunConfirm(now, *predecessor_confirm_, out);
+  }
+}
+
+// ---- messages ----
+
+void MembershipCore::OnMessage(Instant now, NodeId from, ByteView bytes, Outputs& out) {
+  if (role_ == Role::kLeft || from == self() || from == kNoNode) return;
+  auto msg = Decode(bytes);
+  if (!msg) return;
+  std::visit(
+      [&](auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, NotifyMsg>) {
+          OnNotify(now, from, m, out);
+        } else if constexpr (std::is_same_v<T, MapRequestMsg>) {
+          if (role_ == Role::kSupervisor) Send(from, MapMsg{map_}, out);
+        } else if constexpr (std::is_same_v<T, MapMsg>) {
+          OnMap(now, from, std::move(m.map), out);
+        } else if constexpr (std::is_same_v<T, JoinMsg>) {
+          OnJoin(now, from, m, out);
+        } else if constexpr (std::is_same_v<T, LeaveMsg>) {
+          OnLeave(now, from, m, out);
+        } else if constexpr (std::is_same_v<T, RingMsg>) {
+          OnRing(now, from, m, out);
+        } else if constexpr (std::is_same_v<T, DeclareMsg>) {
+          if (role_ == Role::kSupervisor) ApplyDeclaration(now, m.declaration, out);
+        } else if constexpr (std::is_same_v<T, PingMsg>) {
+          Send(from, AckMsg{m.nonce}, out);
+        } else if constexpr (std::is_same_v<T, AckMsg>) {
+          OnAck(now, from, m.nonce);
+        }
+      },
+      *msg);
+}
+
+void MembershipCore::OnNotify(Instant now, NodeId from, const NotifyMsg& n, Outputs& out) {
+  if (n.supervisor != from) return;  // only a supervisor speaks for itself
+  if (role_ == Role::kSupervisor) {
+    // M3/M7: a higher-priority supervisor wins; we cease and join it.
+    if (Outranks(from, self())) EnterJoining(now, from, out);
+    return;
+  }
+  const bool follow = supervisor_ == kNoNode || from == supervisor_ ||
+                      Outranks(from, supervisor_) || excluded_.count(supervisor_) ||
+                      role_ == Role::kListening;
+  if (!follow) return;
+  if (role_ == Role::kListening) role_ = Role::kJoining;
+  FollowSupervisor(now, from, out);
+  if (n.version != map_.version || n.digest != map_.Digest() || map_.supervisor != from) {
+    if (now >= next_map_request_) {
+      Send(from, MapRequestMsg{}, out);
+      next_map_request_ = now + options_.period / 2;
+    }
+  } else if (role_ == Role::kJoining && map_.IsUp(self())) {
+    role_ = Role::kMember;
+    next_join_ = Instant::Max();
+  }
+}
+
+void MembershipCore::FollowSupervisor(Instant now, NodeId supervisor, Outputs& out) {
+  if (supervisor != supervisor_) {
+    supervisor_ = supervisor;
+    ++metrics_.supervisor_changes;
+    out.push_back(
+        MembershipEvent{MembershipEvent::Kind::kSupervisorChanged, supervisor, map_.version});
+  }
+  last_notify_ = now;
+  excluded_.clear();
+  supervisor_confirm_.reset();
+}
+
+void MembershipCore::OnMap(Instant now, NodeId from, ClusterMap m, Outputs& out) {
+  if (role_ == Role::kSupervisor || from != supervisor_ || m.supervisor != from) return;
+  const Member* me = m.Find(self());
+  const bool listed =
+      me != nullptr && me->state == MemberState::kUp && me->incarnation == options_.incarnation;
+  const bool adopted = m.version >= map_.version;
+  if (adopted) Adopt(now, m, out);
+  if (role_ == Role::kLeaving) {
+    if (!listed) {
+      role_ = Role::kLeft;
+      next_join_ = next_heartbeat_ = Instant::Max();
+      out.push_back(MembershipEvent{MembershipEvent::Kind::kLeft, self(), map_.version});
+    }
+    return;
+  }
+  if (!m.IsUp(m.supervisor)) {
+    // M8: the supervisor left: the next node by priority takes over at once.
+    excluded_.insert(m.supervisor);
+    ChooseSupervisor(now, out);
+    return;
+  }
+  if (Outranks(self(), from) && map_.version == m.version) {
+    // M7: a joining node of higher priority than the supervisor becomes supervisor; if it
+    // then stays silent the old supervisor takes over again (see SupervisorSilent).
+    map_.members[self()] = Member{self(), MemberState::kUp, options_.incarnation};
+    EnterSupervisor(now, out);
+    return;
+  }
+  if (listed && adopted) {
+    role_ = Role::kMember;
+    next_join_ = Instant::Max();
+  } else if (role_ != Role::kJoining || next_join_ == Instant::Max()) {
+    // Not listed (new, or marked failed while alive), or listed in a map older than ours:
+    // post join requests (with our last version) until listed in a newer map.
+    EnterJoining(now, from, out);
+  }
+}
+
+void MembershipCore::Adopt(Instant now, ClusterMap m, Outputs& out) {
+  const bool changed = m != map_;
+  map_ = std::move(m);
+  max_version_ = std::max(max_version_, map_.version);
+  if (changed) {
+    out.push_back(
+        MembershipEvent{MembershipEvent::Kind::kMapChanged, map_.supervisor, map_.version});
+  }
+  RefreshRing(now);
+}
+
+void MembershipCore::OnJoin(Instant now, NodeId from, const JoinMsg& j, Outputs& out) {
+  if (role_ != Role::kSupervisor) return;
+  max_version_ = std::max(max_version_, j.last_version);
+  const Member* m = map_.Find(from);
+  if (m != nullptr && m->state == MemberState::kUp && m->incarnation == j.incarnation &&
+      map_.version >= j.last_version) {
+    Send(from, NotifyMsg{self(), options_.incarnation, map_.version, map_.Digest()}, out);
+    return;
+  }
+  map_.members[from] = Member{from, MemberState::kUp, j.incarnation};
+  Publish(now, out);
+}
+
+void MembershipCore::OnLeave(Instant now, NodeId from, const LeaveMsg& l, Outputs& out) {
+  if (role_ != Role::kSupervisor) return;
+  auto it = map_.members.find(from);
+  if (it != map_.members.end() && it->second.state == MemberState::kUp &&
+      it->second.incarnation == l.incarnation) {
+    it->second.state = MemberState::kLeft;
+    Publish(now, out);
+  } else {
+    Send(from, MapMsg{map_}, out);  // already unlisted: tell it so
+  }
+}
+
+void MembershipCore::OnRing(Instant now, NodeId from, const RingMsg& r, Outputs& out) {
+  if (from == predecessor_) {
+    predecessor_heard_ = now;
+    predecessor_confirm_.reset();
+  }
+  std::vector<Declaration> fresh;
+  for (const Declaration& d : r.declarations) {
+    if (!seen_.insert(d).second) continue;
+    if (role_ == Role::kSupervisor) {
+      ApplyDeclaration(now, d, out);
+    } else if (d.subject != self()) {
+      fresh.push_back(d);
+    }
+  }
+  // Declarations travel on at once rather than with the next period's status.
+  const NodeId successor = Successor();
+  if (!fresh.empty() && successor != kNoNode) Send(successor, RingMsg{fresh}, out);
+}
+
+void MembershipCore::OnAck(Instant now, NodeId from, uint64_t nonce) {
+  for (auto* c : {&supervisor_confirm_, &predecessor_confirm_}) {
+    if (*c && (*c)->target == from && (*c)->nonce == nonce) (*c)->acked = true;
+  }
+  if (supervisor_confirm_ && supervisor_confirm_->acked) {
+    // The supervisor is alive; only its notifications were lost. Keep following it.
+    last_notify_ = now;
+    supervisor_confirm_.reset();
+  }
+  if (predecessor_confirm_ && predecessor_confirm_->acked) {
+    predecessor_heard_ = now;
+    predecessor_confirm_.reset();
+  }
+}
+
+// ---- roles ----
+
+void MembershipCore::EnterSupervisor(Instant now, Outputs& out) {
+  const NodeId previous = map_.supervisor;
+  if (previous != kNoNode && previous != self() && excluded_.count(previous) &&
+      map_.IsUp(previous)) {
+    // M5: the silent supervisor is marked failed by its successor.
+    map_.members[previous].state = MemberState::kFailed;
+    ++metrics_.failures_declared;
+  }
+  role_ = Role::kSupervisor;
+  publish_at_ = now;  // announce at once
+  map_.supervisor = self();
+  map_.members[self()] = Member{self(), MemberState::kUp, options_.incarnation};
+  if (supervisor_ != self()) {
+    supervisor_ = self();
+    ++metrics_.supervisor_changes;
+  }
+  excluded_.clear();
+  supervisor_confirm_.reset();
+  next_join_ = Instant::Max();
+  out.push_back(MembershipEvent{MembershipEvent::Kind::kBecameSupervisor, self(), 0});
+  Publish(now, out);
+}
+
+void MembershipCore::EnterJoining(Instant now, NodeId supervisor, Outputs& out) {
+  role_ = Role::kJoining;
+  FollowSupervisor(now, supervisor, out);
+  Send(supervisor, JoinMsg{options_.incarnation, max_version_}, out);
+  next_join_ = now + options_.period;
+}
+
+void MembershipCore::Publish(Instant now, Outputs& out) {
+  map_.version = std::max(map_.version, max_version_) + 1;
+  max_version_ = map_.version;
+  out.push_back(MembershipEvent{MembershipEvent::Kind::kMapChanged, self(), map_.version});
+  RefreshRing(now);
+  // Changes that arrive together (a cluster forming, several joins) go out as one map.
+  if (publish_at_ == Instant::Max()) publish_at_ = now + options_.period / 10;
+}
+
+void MembershipCore::SendMap(Instant now, Outputs& out) {
+  // The full map goes out with every change so members need not ask for it.
+  SendAll(MapMsg{map_}, out);
+  SendAll(NotifyMsg{self(), options_.incarnation, map_.version, map_.Digest()}, out);
+  next_notify_ = now + options_.notify / 3;
+  publish_at_ = Instant::Max();
+}
+
+void MembershipCore::SupervisorSilent(Instant now, Outputs& out) {
+  // M5, guarded: lost notifications are not a dead supervisor. Probe it directly first.
+  supervisor_confirm_ = Confirm{supervisor_, prng_.Next(), 0, now, now, false};
+  RunConfirm(now, *supervisor_confirm_, out);
+}
+
+void MembershipCore::ChooseSupervisor(Instant now, Outputs& out) {
+  NodeId best = self();
+  for (NodeId id : map_.Ring()) {
+    if (!excluded_.count(id) && Outranks(id, best)) best = id;
+  }
+  if (best == self()) {
+    EnterSupervisor(now, out);
+    return;
+  }
+  // Give the chosen node a notification time to announce itself; the silent ones stay
+  // excluded until some supervisor is heard again.
+  if (best != supervisor_) {
+    supervisor_ = best;
+    ++metrics_.supervisor_changes;
+    out.push_back(MembershipEvent{MembershipEvent::Kind::kSupervisorChanged, best, map_.version});
+  }
+  last_notify_ = now;
+  supervisor_confirm_.reset();
+}
+
+void MembershipCore::RunConfirm(Instant now, Confirm& c, Outputs& out) {
+  const bool is_supervisor = &c == &*supervisor_confirm_;
+  if (c.acked) return;
+  if (c.sent < 3) {
+    Send(c.target, PingMsg{c.nonce}, out);
+    ++c.sent;
+    c.next = c.sent < 3 ? now + options_.period / 3 : c.started + options_.period;
+    return;
+  }
+  // Three probes over one period, none answered: act on the silence.
+  const NodeId target = c.target;
+  if (is_supervisor) {
+    supervisor_confirm_.reset();
+    excluded_.insert(target);
+    ChooseSupervisor(now, out);
+  } else {
+    predecessor_confirm_.reset();
+    const Member* m = map_.Find(target);
+    if (m != nullptr) Declare(now, Declaration{target, m->incarnation}, out);
+  }
+}
+
+// ---- ring (M9, M10) ----
+
+void MembershipCore::RefreshRing(Instant now) {
+  const auto ring = map_.Ring();
+  auto me = std::find(ring.begin(), ring.end(), self());
+  NodeId pred = kNoNode;
+  if (me != ring.end() && ring.size() > 1) {
+    pred = me == ring.begin() ? ring.back() : *std::prev(me);
+  }
+  if (pred != predecessor_) {
+    predecessor_ = pred;
+    predecessor_heard_ = now;
+    predecessor_confirm_.reset();
+  }
+  if (me != ring.end() && next_heartbeat_ == Instant::Max()) next_heartbeat_ = now;
+  if (me == ring.end()) next_heartbeat_ = Instant::Max();
+  // Forget declarations about nodes that are no longer listed up.
+  std::erase_if(declared_, [&](const Declaration& d) { return !map_.IsUp(d.subject); });
+  std::erase_if(seen_, [&](const Declaration& d) {
+    const Member* m = map_.Find(d.subject);
+    return m == nullptr || m->incarnation != d.incarnation || m->state != MemberState::kUp;
+  });
+}
+
+NodeId MembershipCore::Successor() const {
+  const auto ring = map_.Ring();
+  auto me = std::find(ring.begin(), ring.end(), self());
+  if (me == ring.end() || ring.size() < 2) return kNoNode;
+  return std::next(me) == ring.end() ? ring.front() : *std::next(me);
+}
+
+bool MembershipCore::PredecessorWatched() const {
+  if (predecessor_ == kNoNode || predecessor_confirm_) return false;
+  const Member* m = map_.Find(predecessor_);
+  return m != nullptr && !declared_.count(Declaration{predecessor_, m->incarnation});
+}
+
+void MembershipCore::CheckPredecessor(Instant now, Outputs& out) {
+  if (!PredecessorWatched()) return;
+  if (now < predecessor_heard_ + options_.period * options_.miss_limit) return;
+  // K periods of silence: confirm with direct probes for one more period (M10 guard).
+  predecessor_confirm_ = Confirm{predecessor_, prng_.Next(), 0, now, now, false};
+  RunConfirm(now, *predecessor_confirm_, out);
+}
+
+void MembershipCore::Declare(Instant now, Declaration d, Outputs& out) {
+  if (!declared_.insert(d).second) return;
+  seen_.insert(d);
+  ++metrics_.declarations_sent;
+  out.push_back(MembershipEvent{MembershipEvent::Kind::kFailureDeclared, d.subject, map_.version});
+  if (role_ == Role::kSupervisor) {
+    ApplyDeclaration(now, d, out);
+    return;
+  }
+  if (supervisor_ != kNoNode && supervisor_ != d.subject) Send(supervisor_, DeclareMsg{d}, out);
+  const NodeId successor = Successor();
+  if (successor != kNoNode) Send(successor, RingMsg{{d}}, out);
+}
+
+void MembershipCore::ApplyDeclaration(Instant now, const Declaration& d, Outputs& out) {
+  if (d.subject == self()) return;  // we are evidently alive
+  auto it = map_.members.find(d.subject);
+  if (it == map_.members.end() || it->second.state != MemberState::kUp ||
+      it->second.incarnation != d.incarnation) {
+    return;
+  }
+  it->second.state = MemberState::kFailed;
+  ++metrics_.failures_declared;
+  Publish(now, out);
+}
+
+void MembershipCore::Leave(Instant now, Outputs& out) {
+  if (role_ == Role::kLeft || role_ == Role::kLeaving) return;
+  if (role_ == Role::kSupervisor) {
+    (void)now;
+    // Publish a last map without ourselves; the next node by priority takes over on it.
+    map_.members[self()].state = MemberState::kLeft;
+    map_.version = std::max(map_.version, max_version_) + 1;
+    SendAll(MapMsg{map_}, out);
+    role_ = Role::kLeft;
+    next_heartbeat_ = next_notify_ = next_join_ = publish_at_ = Instant::Max();
+    out.push_back(MembershipEvent{MembershipEvent::Kind::kLeft, self(), map_.version});
+    return;
+  }
+  if (role_ == Role::kListening || !map_.IsUp(self())) {
+    role_ = Role::kLeft;
+    out.push_back(MembershipEvent{MembershipEvent::Kind::kLeft, self(), map_.version});
+    return;
+  }
+  role_ = Role::kLeaving;
+  Send(supervisor_, LeaveMsg{options_.incarnation}, out);
+  next_join_ = now + options_.period;
+}
+
+// ---- sending ----
+
+void MembershipCore::Send(NodeId to, const Message& m, Outputs& out) {
+  if (to == kNoNode || to == self()) return;
+  Bytes b = Encode(m);
+  ++metrics_.messages_sent;
+  metrics_.bytes_sent += b.size();
+  out.push_back(SendTo{to, std::move(b)});
+}
+
+void MembershipCore::SendAll(const Message& m, Outputs& out) {
+  Bytes b = Encode(m);
+  ++metrics_.messages_sent;
+  metrics_.bytes_sent += b.size();
+  out.push_back(Broadcast{std::move(b)});
+}
+
+}  // namespace cohort::membership

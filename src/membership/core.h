@@ -1,0 +1,127 @@
+// MembershipCore: formation, supervisor election, join/leave and ring failure detection
+// (SPEC M1–M10), sans-I/O.
+//
+// Intuition. A starting node listens for a supervisor notification; hearing none within the
+// notification time it becomes the supervisor of a one-node cluster. Supervisors that hear a
+// higher-priority supervisor cease and join it, so the highest-priority node ends up
+// supervising one cluster — which is also how partitions merge when they heal. The
+// supervisor broadcasts a notification (map version and digest) three times per
+// notification time; members fetch the full map when the digest differs. A member that hears
+// nothing for the notification time probes the supervisor directly and, if it stays silent,
+// the highest-priority live node takes over. Members form a ring by node id; each sends its
+// successor a status every period. A node whose predecessor is silent for miss_limit periods
+// probes it for one more period and then declares it failed, both around the ring and
+// straight to the supervisor, which marks it failed and republishes the map (ring repair
+// follows from the map). A node that sees itself marked failed while alive rejoins at once.
+//
+// Contract as for every core: inputs take `now`, outputs go to a caller-owned Outputs,
+// NextDeadline() says when Tick() is due, randomness comes from the seeded Prng. One
+// instance per node, driven by one thread (node/ in cohortd, sim/ in the simulator).
+#pragma once
+
+#include <optional>
+#include <set>
+#include <vector>
+
+#include "base/prng.h"
+#include "membership/messages.h"
+#include "membership/types.h"
+
+namespace cohort::membership {
+
+struct MembershipOptions {
+  NodeId self = kNoNode;
+  Incarnation incarnation = 1;
+  std::vector<NodeId> priority;  // highest first; unlisted nodes rank after, by id
+  Duration period = Duration::Millis(100);
+  uint32_t miss_limit = 3;
+  Duration notify = Duration::Millis(300);
+};
+
+class MembershipCore {
+ public:
+  MembershipCore(MembershipOptions options, uint64_t seed);
+
+  void Start(Instant now, Outputs& out);
+  void OnMessage(Instant now, NodeId from, ByteView bytes, Outputs& out);
+  void Tick(Instant now, Outputs& out);
+  Instant NextDeadline() const;
+  // Begins a graceful leave (M8); role() becomes kLeft once the supervisor has unlisted
+  // this node (immediately for a supervisor, after it published its last map).
+  void Leave(Instant now, Outputs& out);
+
+  Role role() const { return role_; }
+  NodeId supervisor() const { return supervisor_; }
+  const ClusterMap& map() const { return map_; }
+  const MembershipMetrics& metrics() const { return metrics_; }
+  const MembershipOptions& options() const { return options_; }
+  NodeId self() const { return options_.self; }
+  // True if `a` has a higher priority than `b`.
+  bool Outranks(NodeId a, NodeId b) const;
+
+ private:
+  // Direct probes that confirm a silence before acting on it.
+  struct Confirm {
+    NodeId target = kNoNode;
+    uint64_t nonce = 0;
+    int sent = 0;
+    Instant started;
+    Instant next;
+    bool acked = false;
+  };
+
+  void OnNotify(Instant now, NodeId from, const NotifyMsg& n, Outputs& out);
+  void OnMap(Instant now, NodeId from, ClusterMap m, Outputs& out);
+  void OnJoin(Instant now, NodeId from, const JoinMsg& j, Outputs& out);
+  void OnLeave(Instant now, NodeId from, const LeaveMsg& l, Outputs& out);
+  void OnRing(Instant now, NodeId from, const RingMsg& r, Outputs& out);
+  void OnAck(Instant now, NodeId from, uint64_t nonce);
+
+  void EnterSupervisor(Instant now, Outputs& out);
+  void EnterJoining(Instant now, NodeId supervisor, Outputs& out);
+  void FollowSupervisor(Instant now, NodeId supervisor, Outputs& out);
+  void ChooseSupervisor(Instant now, Outputs& out);
+  void SupervisorSilent(Instant now, Outputs& out);
+  void CheckPredecessor(Instant now, Outputs& out);
+  // True while the predecessor's silence is being timed (NextDeadline and Tick agree on it).
+  bool PredecessorWatched() const;
+  void Declare(Instant now, Declaration d, Outputs& out);
+  void ApplyDeclaration(Instant now, const Declaration& d, Outputs& out);
+  // Supervisor: the map changed; bump the version and publish it shortly.
+  void Publish(Instant now, Outputs& out);
+  void SendMap(Instant now, Outputs& out);
+  void Adopt(Instant now, ClusterMap m, Outputs& out);
+  void RefreshRing(Instant now);
+  NodeId Successor() const;
+  void RunConfirm(Instant now, Confirm& c, Outputs& out);
+
+  void Send(NodeId to, const Message& m, Outputs& out);
+  void SendAll(const Message& m, Outputs& out);
+  size_t Rank(NodeId id) const;
+
+  MembershipOptions options_;
+  Prng prng_;
+  Role role_ = Role::kListening;
+  NodeId supervisor_ = kNoNode;
+  ClusterMap map_;
+  uint64_t max_version_ = 0;
+  MembershipMetrics metrics_;
+
+  Instant listen_until_ = Instant::Max();
+  Instant last_notify_;
+  Instant next_notify_ = Instant::Max();
+  Instant publish_at_ = Instant::Max();
+  Instant next_join_ = Instant::Max();
+  Instant next_heartbeat_ = Instant::Max();
+  Instant next_map_request_;
+  std::set<NodeId> excluded_;  // supervisors found silent since the last notification
+  std::optional<Confirm> supervisor_confirm_;
+
+  NodeId predecessor_ = kNoNode;
+  Instant predecessor_heard_;
+  std::optional<Confirm> predecessor_confirm_;
+  std::set<Declaration> declared_;  // by this node, while the subject is still listed up
+  std::set<Declaration> seen_;      // declarations already forwarded or applied
+};
+
+}  // namespace cohort::membership
