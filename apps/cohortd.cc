@@ -79,11 +79,15 @@ int main(int argc, char** argv) {
   // stop with exit 0 rather than death by the default action.
   boost::asio::signal_set signals(io, SIGTERM, SIGINT);
   std::function<void()> stop = [&io] { io.stop(); };
-  signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+  std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::
+                                                                                 error_code& ec,
+                                                                             int signo) {
     if (ec) return;
     cohort::Log(cohort::LogLevel::kInfo, "node", "stopping", {{"signal", std::to_string(signo)}});
     stop();
-  });
+    signals.async_wait(on_signal);
+  };
+  signals.async_wait(on_signal);
   auto node = cohort::node::Node::Create(config, io);
   if (!node) {
     return Fail(node.error().code() == cohort::Errc::kInvalidArgument ? 2 : 1,
@@ -101,10 +105,16 @@ int main(int argc, char** argv) {
   cohort::Log(cohort::LogLevel::kInfo, "api", "serving",
               {{"address", config.api_listen.ToString()}});
 
+  bool stopping = false;
   stop = [&] {
-    server.Stop();
-    (*node)->Stop();
-    io.stop();
+    if (stopping) return;  // a second signal while leaving waits for the same stop
+    stopping = true;
+    // Leave gracefully first (M8), then stop; bounded so a lost cluster cannot hold us.
+    (*node)->LeaveGracefully(cohort::Duration::Seconds(2), [&] {
+      server.Stop();
+      (*node)->Stop();
+      io.stop();
+    });
   };
   io.run();
   ::unlink(pid_file.c_str());

@@ -1,5 +1,6 @@
 #include "api/handlers.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -63,13 +64,19 @@ bool ConstantTimeEqual(const std::string& a, const std::string& b) {
 HttpResponse Api::Status() const {
   const Config& c = node_.config();
   const auto& t = node_.transport();
+  const auto& m = node_.membership();
+  const membership::Role role = m.role();
+  const bool in_cluster =
+      role == membership::Role::kMember || role == membership::Role::kSupervisor;
   json doc{
       {"node", {{"id", c.node_id}, {"name", c.node_name}}},
       {"cluster", c.cluster_name},
-      // Membership (M) is not running yet: no supervisor is elected, every node is a member.
-      {"role", "member"},
-      {"supervisor", nullptr},
-      {"components", {{"transport", "ready"}}},
+      {"role", role == membership::Role::kSupervisor ? "supervisor" : "member"},
+      {"membership_state", membership::RoleName(role)},
+      {"supervisor", m.supervisor() == kNoNode ? json(nullptr) : json(m.supervisor())},
+      {"map_version", m.map().version},
+      {"components",
+       {{"transport", "ready"}, {"membership", in_cluster ? "ready" : membership::RoleName(role)}}},
       {"incarnation", t.options().incarnation},
       {"uptime_s", (node_.Now() - node_.started()).seconds()},
       {"data_dir", c.data_dir},
@@ -111,6 +118,49 @@ HttpResponse Api::Addresses() const {
                         {"nodes", nodes}});
 }
 
+HttpResponse Api::Members() const {
+  const auto& m = node_.membership();
+  const auto& map = m.map();
+  const auto& table = node_.transport().table();
+  json members = json::array();
+  auto addresses = [&](NodeId id) {
+    json a = json::array();
+    if (const auto* e = table.Find(id)) {
+      for (const auto& info : e->addresses) a.push_back(info.address.ToString());
+    }
+    return a;
+  };
+  auto name = [&](NodeId id) {
+    return id == node_.config().node_id ? node_.config().node_name : "n" + std::to_string(id);
+  };
+  for (const auto& [id, member] : map.members) {
+    members.push_back({{"id", id},
+                       {"name", name(id)},
+                       {"state", membership::MemberStateName(member.state)},
+                       {"addresses", addresses(id)},
+                       {"supervisor", id == map.supervisor},
+                       {"incarnation", member.incarnation}});
+  }
+  // Nodes the address table knows that the map does not list yet are joining.
+  for (const auto& [id, entry] : table.entries()) {
+    if (map.Find(id) != nullptr) continue;
+    members.push_back({{"id", id},
+                       {"name", name(id)},
+                       {"state", "joining"},
+                       {"addresses", addresses(id)},
+                       {"supervisor", false},
+                       {"incarnation", entry.incarnation}});
+  }
+  std::sort(members.begin(), members.end(),
+            [](const json& a, const json& b) { return a["id"] < b["id"]; });
+  return Json(200,
+              json{{"cluster", node_.config().cluster_name},
+                   {"supervisor", map.supervisor == kNoNode ? json(nullptr) : json(map.supervisor)},
+                   {"map_version", map.version},
+                   {"map_digest", HexDigest(map.Digest())},
+                   {"members", members}});
+}
+
 HttpResponse Api::Metrics() const {
   const auto& m = node_.transport().metrics();
   std::ostringstream s;
@@ -146,6 +196,18 @@ HttpResponse Api::Metrics() const {
         node_.transport().table().size());
   gauge("cohort_transport_table_version", "Address table version.",
         node_.transport().table().version());
+  const auto& mm = node_.membership().metrics();
+  gauge("cohort_membership_is_supervisor", "1 if this node is the cluster supervisor.",
+        node_.membership().role() == membership::Role::kSupervisor ? 1 : 0);
+  counter("cohort_membership_supervisor_changes_total", "Times this node's supervisor changed.",
+          mm.supervisor_changes);
+  counter("cohort_membership_failures_declared_total",
+          "Failures marked in the map while this node supervised.", mm.failures_declared);
+  counter("cohort_membership_declarations_sent_total",
+          "Failures this node declared as a ring successor.", mm.declarations_sent);
+  gauge("cohort_membership_map_version", "Version of the cluster map this node holds.",
+        node_.membership().map().version);
+  counter("cohort_membership_messages_sent_total", "Membership messages sent.", mm.messages_sent);
   return {200, "text/plain; version=0.0.4", s.str()};
 }
 
@@ -160,10 +222,16 @@ HttpResponse Api::Keys() const {
 
 HttpResponse Api::Ready() const {
   const auto& t = node_.transport();
-  // Ready once this node knows another node, or has nobody to find.
-  const bool ready = t.table().size() > 1 || t.options().seeds.empty();
+  // Ready once this node is in a cluster (member or supervisor) and knows another node, or
+  // has nobody to find.
+  const auto role = node_.membership().role();
+  const bool in_cluster =
+      role == membership::Role::kMember || role == membership::Role::kSupervisor;
+  const bool ready = in_cluster && (t.table().size() > 1 || t.options().seeds.empty());
   return ready ? HttpResponse{200, "text/plain", "ready\n"}
-               : HttpResponse{503, "text/plain", "waiting for the address table exchange\n"};
+               : HttpResponse{
+                     503, "text/plain",
+                     std::string("not ready: membership ") + membership::RoleName(role) + "\n"};
 }
 
 void Api::Handle(const HttpRequest& r, Respond respond) {
@@ -174,6 +242,7 @@ void Api::Handle(const HttpRequest& r, Respond respond) {
   if (get && path == "/metrics") return respond(Metrics());
   if (get && path == "/v1/status") return respond(Status());
   if (get && path == "/v1/addresses") return respond(Addresses());
+  if (get && path == "/v1/members") return respond(Members());
   if (get && path == "/v1/keys") return respond(Keys());
   if (get && path == "/") {
     return respond({200, "text/plain",

@@ -37,6 +37,7 @@ class Api {
  private:
   HttpResponse Status() const;
   HttpResponse Addresses() const;
+  HttpResponse Members() const;
   HttpResponse Metrics() const;
   HttpResponse Keys() const;
   HttpResponse Ready() const;

@@ -79,6 +79,8 @@ void PrintStatus(const json& s) {
   std::printf("role        %s\n", s["role"].get<std::string>().c_str());
   std::printf("supervisor  %s\n",
               s["supervisor"].is_null() ? "-" : std::to_string(s["supervisor"].get<int>()).c_str());
+  std::printf("map         version %llu (%s)\n", s["map_version"].get<unsigned long long>(),
+              s["membership_state"].get<std::string>().c_str());
   for (const auto& [name, state] : s["components"].items()) {
     std::printf("component   %-10s %s\n", name.c_str(), state.get<std::string>().c_str());
   }
@@ -108,6 +110,22 @@ void PrintAddresses(const json& a) {
     }
   }
   std::printf("(* this node; PREF: the address requests go to first)\n");
+}
+
+void PrintMembers(const json& m) {
+  std::printf("cluster %s, supervisor %s, map version %llu\n",
+              m["cluster"].get<std::string>().c_str(),
+              m["supervisor"].is_null() ? "-" : std::to_string(m["supervisor"].get<int>()).c_str(),
+              m["map_version"].get<unsigned long long>());
+  std::printf("%-6s %-10s %-8s %-4s %s\n", "NODE", "NAME", "STATE", "SUP", "ADDRESSES");
+  for (const auto& x : m["members"]) {
+    std::string addrs;
+    for (const auto& a : x["addresses"])
+      addrs += (addrs.empty() ? "" : ", ") + a.get<std::string>();
+    std::printf("%-6d %-10s %-8s %-4s %s\n", x["id"].get<int>(),
+                x["name"].get<std::string>().c_str(), x["state"].get<std::string>().c_str(),
+                x["supervisor"].get<bool>() ? "*" : "", addrs.c_str());
+  }
 }
 
 void PrintKeys(const json& k) {
@@ -160,6 +178,9 @@ int Main(int argc, char** argv) {
 
   app.add_subcommand("status", "this node's state")->callback([&] {
     rc = Print(g, call.Do("GET", "/v1/status"), PrintStatus);
+  });
+  app.add_subcommand("members", "the cluster map: members and their state")->callback([&] {
+    rc = Print(g, call.Do("GET", "/v1/members"), PrintMembers);
   });
   app.add_subcommand("addresses", "the cluster destination address table")->callback([&] {
     rc = Print(g, call.Do("GET", "/v1/addresses"), PrintAddresses);

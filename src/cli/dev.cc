@@ -128,10 +128,12 @@ int DevUp(const Globals& g, const DevUpOptions& o) {
     pids[k] = *pid;
   }
 
-  // Wait until every node's table lists all N nodes with one digest.
+  // Wait until every node's address table lists all N nodes with one digest and every node
+  // is up in one cluster under one supervisor.
   const auto deadline = Clock::now() + std::chrono::seconds(o.timeout_s);
   json tables;
   int agree = 0;
+  int supervisor = 0;
   std::string last_progress;
   while (true) {
     for (auto& [k, pid] : pids) {
@@ -149,14 +151,24 @@ int DevUp(const Globals& g, const DevUpOptions& o) {
       if (!r || r->status != 200) continue;
       json doc = json::parse(r->body, nullptr, false);
       if (doc.is_discarded() || doc["nodes"].size() != static_cast<size_t>(o.nodes)) continue;
+      auto m = HttpCall(Endpoint{0x7f000001, static_cast<uint16_t>(o.base_port + 100 + k)}, "GET",
+                        "/v1/members", "", "", 1000);
+      if (!m || m->status != 200) continue;
+      json members = json::parse(m->body, nullptr, false);
+      if (members.is_discarded() || members["supervisor"].is_null()) continue;
+      int up = 0;
+      for (const auto& x : members["members"]) up += x["state"] == "up";
+      if (up != o.nodes) continue;
       tables[std::to_string(k)] = doc;
-      ++digests[doc["digest"].get<std::string>()];
+      ++digests[doc["digest"].get<std::string>() + "/" + members["map_digest"].get<std::string>()];
+      supervisor = members["supervisor"].get<int>();
     }
     agree = 0;
     for (auto& [d, n] : digests) agree = std::max(agree, n);
     if (agree == o.nodes) break;
     const std::string progress = "waiting: " + std::to_string(agree) + " of " +
-                                 std::to_string(o.nodes) + " nodes agree on the address table";
+                                 std::to_string(o.nodes) +
+                                 " nodes agree on the address table and the cluster map";
     if (progress != last_progress && !g.json) std::fprintf(stderr, "%s\n", progress.c_str());
     last_progress = progress;
     if (Clock::now() > deadline) {
@@ -195,8 +207,11 @@ int DevUp(const Globals& g, const DevUpOptions& o) {
     std::printf("%-5d %-8d %-22s %s\n", n["id"].get<int>(), n["pid"].get<int>(),
                 n["api"].get<std::string>().c_str(), addrs.c_str());
   }
-  std::printf("%d nodes agree: address table version %llu, digest %s\n", o.nodes,
-              any["version"].get<unsigned long long>(), any["digest"].get<std::string>().c_str());
+  std::printf(
+      "%d nodes form one cluster under supervisor %d; address table version %llu, "
+      "digest %s\n",
+      o.nodes, supervisor, any["version"].get<unsigned long long>(),
+      any["digest"].get<std::string>().c_str());
   return 0;
 }
 

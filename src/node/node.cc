@@ -16,6 +16,7 @@
 #include "io/clock.h"
 #include "io/files.h"
 #include "io/udp.h"
+#include "membership/messages.h"
 #include "transport/messages.h"
 
 namespace cohort::node {
@@ -42,7 +43,10 @@ struct Node::Impl {
   asio::io_context& loop;
   transport::TransportOptions options;
   std::unique_ptr<transport::TransportCore> core;
+  std::unique_ptr<membership::MembershipCore> members;
   io::UdpAdapters udp;
+  std::function<void()> on_left;  // set by LeaveGracefully
+  std::unique_ptr<asio::steady_timer> leave_timer;
   std::vector<std::string> interfaces;
   asio::steady_timer timer;
   Instant timer_at = Instant::Max();
@@ -199,6 +203,14 @@ struct Node::Impl {
     options.max_datagram = config.max_datagram;
     core = std::make_unique<transport::TransportCore>(options, std::move(*ring),
                                                       options.incarnation ^ config.node_id);
+    membership::MembershipOptions mo;
+    mo.self = config.node_id;
+    mo.incarnation = options.incarnation;
+    mo.priority = config.priority;
+    mo.period = Duration::Millis(config.period_ms);
+    mo.miss_limit = config.miss_limit;
+    mo.notify = Duration::Millis(config.notify_ms);
+    members = std::make_unique<membership::MembershipCore>(mo, options.incarnation * 31 + 7);
     return SaveKeyring();
   }
 
@@ -211,12 +223,64 @@ struct Node::Impl {
       } else if (auto* e = std::get_if<transport::TransportEvent>(&o)) {
         LogEvent(*e);
       } else if (auto* m = std::get_if<transport::Delivered>(&o)) {
-        Log(LogLevel::kDebug, "transport", "message for an upper layer",
-            {{"from", std::to_string(m->from)}, {"channel", std::to_string(m->channel)}});
+        if (m->channel == membership::kChannel) {
+          membership::Outputs mout;
+          members->OnMessage(io::SteadyNow(), m->from, m->bytes, mout);
+          ProcessMembership(mout);
+        }
       }
     }
     out.clear();
     ArmTimer();
+  }
+
+  // Membership rides on transport Data; a broadcast is a fan-out over the address table,
+  // so the bus works across routers and on loopback (M2, unicast mode).
+  void ProcessMembership(membership::Outputs& mout) {
+    transport::Outputs out;
+    const Instant now = io::SteadyNow();
+    for (auto& o : mout) {
+      if (auto* s = std::get_if<membership::SendTo>(&o)) {
+        (void)core->SendData(now, s->to, membership::kChannel, s->bytes, out);
+      } else if (auto* b = std::get_if<membership::Broadcast>(&o)) {
+        for (const auto& [id, entry] : core->table().entries()) {
+          if (id != config.node_id) {
+            (void)core->SendData(now, id, membership::kChannel, b->bytes, out);
+          }
+        }
+      } else if (auto* e = std::get_if<membership::MembershipEvent>(&o)) {
+        LogMembership(*e);
+      }
+    }
+    mout.clear();
+    Process(out);
+  }
+
+  void LogMembership(const membership::MembershipEvent& e) {
+    using K = membership::MembershipEvent::Kind;
+    const std::string node = std::to_string(e.node), version = std::to_string(e.map_version);
+    switch (e.kind) {
+      case K::kBecameSupervisor:
+        Log(LogLevel::kInfo, "membership", "became supervisor", {{"node", node}});
+        break;
+      case K::kSupervisorChanged:
+        Log(LogLevel::kInfo, "membership", "supervisor changed", {{"supervisor", node}});
+        break;
+      case K::kMapChanged:
+        Log(LogLevel::kDebug, "membership", "map changed", {{"version", version}});
+        break;
+      case K::kFailureDeclared:
+        Log(LogLevel::kWarn, "membership", "declared predecessor failed", {{"node", node}});
+        break;
+      case K::kLeft:
+        Log(LogLevel::kInfo, "membership", "left the cluster", {{"version", version}});
+        if (on_left) {
+          auto done = std::move(on_left);
+          on_left = nullptr;
+          done();
+        }
+        break;
+    }
   }
 
   void LogEvent(const transport::TransportEvent& e) {
@@ -245,7 +309,7 @@ struct Node::Impl {
 
   void ArmTimer() {
     if (stopped) return;
-    const Instant next = core->NextDeadline();
+    const Instant next = std::min(core->NextDeadline(), members->NextDeadline());
     if (next == timer_at) return;
     timer_at = next;
     if (next == Instant::Max()) return;
@@ -254,8 +318,12 @@ struct Node::Impl {
     timer.async_wait([this](boost::system::error_code ec) {
       if (ec || stopped) return;
       timer_at = Instant::Max();
+      const Instant now = io::SteadyNow();
+      membership::Outputs mout;
+      if (members->NextDeadline() <= now) members->Tick(now, mout);
+      ProcessMembership(mout);
       transport::Outputs out;
-      core->Tick(io::SteadyNow(), out);
+      core->Tick(now, out);
       Process(out);
     });
   }
@@ -317,6 +385,9 @@ Status Node::Start() {
   transport::Outputs out;
   impl_->core->Start(io::SteadyNow(), out);
   impl_->Process(out);
+  membership::Outputs mout;
+  impl_->members->Start(io::SteadyNow(), mout);
+  impl_->ProcessMembership(mout);
   std::string listen;
   for (const auto& a : impl_->options.adapters)
     listen += (listen.empty() ? "" : ",") + a.info.address.ToString();
@@ -336,6 +407,23 @@ void Node::Stop() {
 
 const Config& Node::config() const { return impl_->config; }
 const transport::TransportCore& Node::transport() const { return *impl_->core; }
+const membership::MembershipCore& Node::membership() const { return *impl_->members; }
+
+void Node::LeaveGracefully(Duration limit, std::function<void()> done) {
+  impl_->on_left = done;
+  impl_->leave_timer = std::make_unique<asio::steady_timer>(impl_->loop);
+  impl_->leave_timer->expires_after(std::chrono::nanoseconds(limit.nanos()));
+  impl_->leave_timer->async_wait([this](boost::system::error_code ec) {
+    if (ec || !impl_->on_left) return;
+    Log(LogLevel::kWarn, "membership", "leave not confirmed in time; stopping anyway");
+    auto cb = std::move(impl_->on_left);
+    impl_->on_left = nullptr;
+    cb();
+  });
+  membership::Outputs mout;
+  impl_->members->Leave(io::SteadyNow(), mout);
+  impl_->ProcessMembership(mout);
+}
 const std::string& Node::api_token() const { return impl_->token; }
 std::vector<std::string> Node::adapter_interfaces() const { return impl_->interfaces; }
 Instant Node::started() const { return impl_->started; }

@@ -14,6 +14,7 @@
 
 #include "base/config.h"
 #include "base/result.h"
+#include "membership/core.h"
 #include "transport/core.h"
 
 namespace boost::asio {
@@ -37,6 +38,10 @@ class Node {
 
   const Config& config() const;
   const transport::TransportCore& transport() const;
+  const membership::MembershipCore& membership() const;
+  // Graceful leave (M8): posts leave requests until the supervisor unlists this node, then
+  // calls `done`; calls it anyway after `limit`.
+  void LeaveGracefully(Duration limit, std::function<void()> done);
   const std::string& api_token() const;
   std::vector<std::string> adapter_interfaces() const;  // OS interface name per adapter
   Instant started() const;

@@ -1,0 +1,57 @@
+"""Integration tests of membership with real daemons on 127.0.0.1 (issue: membership)."""
+import os
+import signal
+import subprocess
+import unittest
+
+from harness import COHORTD, DevCluster, cohort_json, metrics, wait_for
+
+BASE = 17500  # this file's port range: transport 17501.., API 17601..
+
+
+def members(api):
+    d = cohort_json("members", api=api)
+    return d["supervisor"], {m["id"]: m["state"] for m in d["members"]}
+
+
+class FiveNodes(unittest.TestCase):
+    def test_form_failover_rejoin_and_leave(self):
+        with DevCluster(5, BASE) as c:
+            # Formed under the top priority, the same map everywhere.
+            views = [cohort_json("members", api=c.api(k)) for k in range(1, 6)]
+            self.assertEqual({v["supervisor"] for v in views}, {1})
+            self.assertEqual(len({v["map_digest"] for v in views}), 1)
+            self.assertEqual(cohort_json("status", api=c.api(1))["role"], "supervisor")
+            self.assertEqual(metrics(c.api(1))["cohort_membership_is_supervisor"], 1)
+
+            # kill -9 the supervisor: node 2 takes over; node 1 is failed on every survivor.
+            pid1 = c.info["nodes"][0]["pid"]
+            os.kill(pid1, signal.SIGKILL)
+            wait_for(lambda: all(members(c.api(k)) == (2, {1: "failed", 2: "up", 3: "up",
+                                                          4: "up", 5: "up"})
+                                 for k in range(2, 6)),
+                     timeout=10, what="node 2 supervising with node 1 failed everywhere")
+            self.assertGreaterEqual(
+                metrics(c.api(2))["cohort_membership_failures_declared_total"], 1)
+
+            # Restart it: it rejoins and, as the top priority, preempts.
+            log = open(os.path.join(c.dir, "n1", "cohortd.log"), "a")
+            p = subprocess.Popen([COHORTD, "--config", os.path.join(c.dir, "n1", "node.toml")],
+                                 stdout=log, stderr=subprocess.STDOUT)
+            try:
+                wait_for(lambda: all(members(c.api(k))[0] == 1 and
+                                     members(c.api(k))[1][1] == "up" for k in range(1, 6)),
+                         timeout=10, what="node 1 back as supervisor")
+                # SIGTERM a member: it leaves gracefully and exits 0.
+                pid4 = c.info["nodes"][3]["pid"]
+                os.kill(pid4, signal.SIGTERM)
+                wait_for(lambda: all(members(c.api(k))[1][4] == "left" for k in (1, 2, 3, 5)),
+                         timeout=5, what="node 4 shown left everywhere")
+            finally:
+                p.send_signal(signal.SIGTERM)
+                self.assertEqual(p.wait(timeout=10), 0)
+                log.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
