@@ -26,6 +26,7 @@ TransportCore::TransportCore(TransportOptions options, wire::Keyring keyring, ui
 
 void TransportCore::Start(Instant now, Outputs& out) {
   next_exchange_ = now;
+  last_table_change_ = now;
   next_probe_ = now + options_.probe_interval;
   Tick(now, out);
 }
@@ -44,7 +45,8 @@ void TransportCore::Tick(Instant now, Outputs& out) {
   for (uint64_t id : expired) OnRequestTimeout(now, id, out);
   if (next_exchange_ <= now) {
     RunExchange(now, out);
-    next_exchange_ = now + options_.exchange_interval;
+    const bool quiet = now - last_table_change_ >= options_.quiet_after;
+    next_exchange_ = now + (quiet ? options_.quiet_interval : options_.exchange_interval);
   }
   if (next_probe_ <= now) {
     RunProbes(now, out);
@@ -102,7 +104,7 @@ void TransportCore::HandleMessage(Instant now, NodeId sender, Incarnation incarn
         } else if constexpr (std::is_same_v<T, TableSyncReplyMsg>) {
           HandleReply(now, m.req, from, {}, &m, out);
         } else if constexpr (std::is_same_v<T, TablePushMsg>) {
-          MergeEntries(m.entries, out);
+          MergeEntries(now, m.entries, out);
         } else if constexpr (std::is_same_v<T, DataMsg>) {
           out.push_back(Delivered{sender, m.channel, std::move(m.payload)});
         }
@@ -112,9 +114,14 @@ void TransportCore::HandleMessage(Instant now, NodeId sender, Incarnation incarn
 
 void TransportCore::HandleTableSync(Instant now, uint8_t adapter, const Endpoint& from,
                                     TableSyncMsg& msg, Outputs& out) {
-  (void)now;
-  MergeEntries({msg.sender}, out);
-  TableSyncReplyMsg reply{msg.req, table_.NewerThan(msg.summary), table_.Summary()};
+  MergeEntries(now, {msg.sender}, out);
+  TableSyncReplyMsg reply{msg.req, {}, {}};
+  if (msg.full) {
+    reply.entries = table_.NewerThan(msg.summary);
+    reply.summary = table_.Summary();
+  } else if (msg.digest != table_.digest()) {
+    reply.summary = table_.Summary();  // they differ: say what we hold
+  }
   Emit(from, Encode(reply), out, adapter);
 }
 
@@ -126,9 +133,13 @@ void TransportCore::HandleReply(Instant now, uint64_t req, const Endpoint& from,
   pending_.erase(it);
   const NodeId node = p.node != kNoNode ? p.node : table_.OwnerOf(from);
   if (sync != nullptr) {
-    MergeEntries(sync->entries, out);
-    std::vector<NodeEntry> theirs_lack = table_.NewerThan(sync->summary);
-    if (!theirs_lack.empty()) Emit(from, Encode(TablePushMsg{std::move(theirs_lack)}), out);
+    MergeEntries(now, sync->entries, out);
+    if (!sync->summary.empty()) {
+      std::vector<NodeEntry> theirs_lack = table_.NewerThan(sync->summary);
+      if (!theirs_lack.empty()) Emit(from, Encode(TablePushMsg{std::move(theirs_lack)}), out);
+      // They hold something we lack: a full round with them now, not at the next tick.
+      if (table_.Lacks(sync->summary)) StartSync(now, node, from, true, out);
+    }
   }
   if (node != kNoNode) {
     const int index = AddressIndex(node, from);
@@ -142,7 +153,7 @@ void TransportCore::HandleReply(Instant now, uint64_t req, const Endpoint& from,
   }
 }
 
-void TransportCore::MergeEntries(const std::vector<NodeEntry>& entries, Outputs& out) {
+void TransportCore::MergeEntries(Instant now, const std::vector<NodeEntry>& entries, Outputs& out) {
   bool changed = false;
   for (const NodeEntry& e : entries) {
     if (e.id == options_.self) continue;  // only this node writes its own entry
@@ -153,6 +164,9 @@ void TransportCore::MergeEntries(const std::vector<NodeEntry>& entries, Outputs&
   }
   if (changed) {
     ++metrics_.table_changes;
+    last_table_change_ = now;
+    // A change speeds the exchange up again so it spreads quickly.
+    next_exchange_ = std::min(next_exchange_, now + options_.exchange_interval);
     TransportEvent ev{TransportEvent::Kind::kTableChanged};
     ev.table_version = table_.version();
     ev.table_digest = table_.digest();
@@ -310,22 +324,31 @@ Status TransportCore::SendData(Instant now, NodeId node, uint8_t channel, ByteVi
 
 // ---- periodic work ----
 
-void TransportCore::RunExchange(Instant now, Outputs& out) {
+void TransportCore::StartSync(Instant now, NodeId node, const Endpoint& raw, bool full,
+                              Outputs& out) {
   const NodeEntry own = *table_.Find(options_.self);
-  auto encode = [&](uint64_t id) { return Encode(TableSyncMsg{id, own, table_.Summary()}); };
-  // Seeds not yet known as some node's address are contacted directly.
+  auto encode = [&](uint64_t id) {
+    TableSyncMsg m{id, own, table_.digest(), full, {}};
+    if (full) m.summary = table_.Summary();
+    return Encode(m);
+  };
+  const bool to_node = node != kNoNode && table_.Find(node) != nullptr;
+  const int attempts = to_node ? static_cast<int>(table_.Find(node)->addresses.size()) : 1;
+  StartRequest(now, RequestKind::kTableSync, to_node ? node : kNoNode, raw, encode, attempts, out);
+}
+
+void TransportCore::RunExchange(Instant now, Outputs& out) {
+  // Seeds not yet known as some node's address are contacted directly, with a full round.
   for (const Endpoint& seed : options_.seeds) {
-    if (table_.OwnerOf(seed) != kNoNode) continue;
-    StartRequest(now, RequestKind::kTableSync, kNoNode, seed, encode, 1, out);
+    if (table_.OwnerOf(seed) == kNoNode) StartSync(now, kNoNode, seed, true, out);
   }
   std::vector<NodeId> others;
   for (const auto& [id, e] : table_.entries()) {
     if (id != options_.self) others.push_back(id);
   }
   if (others.empty()) return;
-  const NodeId peer = others[prng_.Below(others.size())];
-  const int attempts = static_cast<int>(table_.Find(peer)->addresses.size());
-  StartRequest(now, RequestKind::kTableSync, peer, {}, encode, attempts, out);
+  // The usual round is digest-only: a few dozen bytes each way while tables agree.
+  StartSync(now, others[prng_.Below(others.size())], {}, false, out);
 }
 
 void TransportCore::RunProbes(Instant now, Outputs& out) {

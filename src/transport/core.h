@@ -54,6 +54,9 @@ struct TransportOptions {
   Duration request_timeout = Duration::Millis(100);
   Duration probe_interval = Duration::Millis(500);
   Duration exchange_interval = Duration::Millis(250);
+  // Once the table has not changed for quiet_after, the exchange slows to quiet_interval.
+  Duration quiet_after = Duration::Seconds(5);
+  Duration quiet_interval = Duration::Seconds(1);
   Duration reassembly_timeout = Duration::Seconds(2);
   size_t max_datagram = 9216;
 };
@@ -134,7 +137,8 @@ class TransportCore {
                    const TableSyncReplyMsg* sync, Outputs& out);
   void HandleTableSync(Instant now, uint8_t adapter, const Endpoint& from, TableSyncMsg& msg,
                        Outputs& out);
-  void MergeEntries(const std::vector<NodeEntry>& entries, Outputs& out);
+  void MergeEntries(Instant now, const std::vector<NodeEntry>& entries, Outputs& out);
+  void StartSync(Instant now, NodeId node, const Endpoint& raw, bool full, Outputs& out);
   void SyncPeer(NodeId node);
 
   uint64_t StartRequest(Instant now, RequestKind kind, NodeId node, const Endpoint& raw,
@@ -173,6 +177,7 @@ class TransportCore {
   uint64_t next_sequence_ = 1;
   uint32_t next_message_id_ = 1;
   Instant next_exchange_ = Instant::Max();
+  Instant last_table_change_;
   Instant next_probe_ = Instant::Max();
 };
 

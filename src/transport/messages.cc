@@ -105,6 +105,8 @@ Bytes Encode(const Message& m) {
           w.U8(static_cast<uint8_t>(Kind::kTableSync));
           w.U64(msg.req);
           PutEntry(w, msg.sender);
+          w.U64(msg.digest);
+          w.U8(msg.full ? 1 : 0);
           PutSummary(w, msg.summary);
         } else if constexpr (std::is_same_v<T, TableSyncReplyMsg>) {
           w.U8(static_cast<uint8_t>(Kind::kTableSyncReply));
@@ -165,7 +167,12 @@ std::optional<Message> Decode(ByteView bytes) {
     }
     case Kind::kTableSync: {
       TableSyncMsg s;
-      if (r.U64(&s.req) && GetEntry(r, &s.sender) && GetSummary(r, &s.summary)) m = std::move(s);
+      uint8_t full = 0;
+      if (r.U64(&s.req) && GetEntry(r, &s.sender) && r.U64(&s.digest) && r.U8(&full) && full <= 1 &&
+          GetSummary(r, &s.summary) && (full == 1 || s.summary.empty())) {
+        s.full = full == 1;
+        m = std::move(s);
+      }
       break;
     }
     case Kind::kTableSyncReply: {

@@ -43,14 +43,19 @@ struct EchoReplyMsg {
   uint64_t req = 0;
   Bytes payload;
 };
-// "Here is my entry and what I hold; send me what I lack" (T5).
+// "Here is my entry and the digest of my table" (T5). With `full`, the summary of what the
+// sender holds follows, and the responder sends back what the sender lacks; without it (the
+// usual, cheap round) the responder only answers whether the digests agree.
 struct TableSyncMsg {
   uint64_t req = 0;
   NodeEntry sender;
-  std::vector<EntryVersion> summary;
+  uint64_t digest = 0;
+  bool full = false;
+  std::vector<EntryVersion> summary;  // empty unless full
 };
-// Entries newer at the responder than in the request's summary, and the responder's summary
-// so the requester can push back what the responder lacks.
+// Entries newer at the responder than in the request's summary (full requests only), and
+// the responder's summary — empty when the digests agree — so the requester can push back
+// what the responder lacks and ask for a full round if it lacks something itself.
 struct TableSyncReplyMsg {
   uint64_t req = 0;
   std::vector<NodeEntry> entries;

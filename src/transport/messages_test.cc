@@ -27,10 +27,14 @@ TEST(MessagesTest, RoundTripEveryKind) {
   EXPECT_EQ(RoundTrip(ProbeAckMsg{43}).req, 43u);
   EXPECT_EQ(RoundTrip(EchoMsg{1, {1, 2, 3}}).payload, (Bytes{1, 2, 3}));
   EXPECT_EQ(RoundTrip(EchoReplyMsg{2, {}}).payload, Bytes{});
-  TableSyncMsg sync{9, Entry(3, 2), {{1, 5, 6}, {2, 7, 8}}};
+  TableSyncMsg sync{9, Entry(3, 2), 77, true, {{1, 5, 6}, {2, 7, 8}}};
   auto s = RoundTrip(sync);
   EXPECT_EQ(s.sender, sync.sender);
+  EXPECT_EQ(s.digest, 77u);
+  EXPECT_TRUE(s.full);
   EXPECT_EQ(s.summary, sync.summary);
+  auto light = RoundTrip(TableSyncMsg{10, Entry(3, 1), 78, false, {}});
+  EXPECT_FALSE(light.full);
   TableSyncReplyMsg reply{9, {Entry(1, 1), Entry(2, 3)}, {{4, 4, 4}}};
   auto r = RoundTrip(reply);
   EXPECT_EQ(r.entries, reply.entries);
@@ -51,7 +55,9 @@ TEST(MessagesTest, RejectsMalformed) {
   Bytes probe = Encode(ProbeMsg{1});
   probe.push_back(0);  // trailing byte
   EXPECT_FALSE(Decode(probe));
-  Bytes sync = Encode(TableSyncMsg{9, Entry(3, 2), {}});
+  // A digest-only sync must not carry a summary.
+  EXPECT_FALSE(Decode(Encode(TableSyncMsg{9, Entry(3, 2), 1, false, {{1, 2, 3}}})));
+  Bytes sync = Encode(TableSyncMsg{9, Entry(3, 2), 1, true, {}});
   for (size_t n = 0; n < sync.size(); ++n) {
     EXPECT_FALSE(Decode(ByteView(sync).first(n))) << "truncated to " << n;
   }
