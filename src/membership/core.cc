@@ -348,7 +348,7 @@ void MembershipCore::ChooseSupervisor(Instant now, Outputs& out) {
 }
 
 void MembershipCore::RunConfirm(Instant now, Confirm& c, Outputs& out) {
-  const bool is_supervisor = &c == &*supervisor_confirm_;
+  const bool is_supervisor = supervisor_confirm_.has_value() && &c == &*supervisor_confirm_;
   if (c.acked) return;
   if (c.sent < 3) {
     Send(c.target, PingMsg{c.nonce}, out);

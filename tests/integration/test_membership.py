@@ -2,6 +2,8 @@
 import os
 import signal
 import subprocess
+import sys
+import time
 import unittest
 
 from harness import COHORTD, DevCluster, cohort_json, metrics, wait_for
@@ -51,6 +53,52 @@ class FiveNodes(unittest.TestCase):
                 p.send_signal(signal.SIGTERM)
                 self.assertEqual(p.wait(timeout=10), 0)
                 log.close()
+
+
+class NoFalsePositives(unittest.TestCase):
+    """A node that stalls for less than K periods, or starves under a CPU hog, is not
+    declared failed; one stalled for longer is, and rejoins at once when it resumes."""
+
+    def failures(self, c):
+        return metrics(c.api(1))["cohort_membership_failures_declared_total"]
+
+    def test_stalls_and_cpu_hog(self):
+        with DevCluster(4, BASE + 20, adapters=1) as c:
+            pid3 = c.info["nodes"][2]["pid"]
+            inc3 = [m for m in cohort_json("members", api=c.api(1))["members"]
+                    if m["id"] == 3][0]["incarnation"]
+            before = self.failures(c)
+            # A stalled event loop for 2 of the 3 periods: nothing happens. (The sleeps are
+            # the fault itself — how long the process stays stopped — not a wait.)
+            for _ in range(3):
+                os.kill(pid3, signal.SIGSTOP)
+                time.sleep(0.2)
+                os.kill(pid3, signal.SIGCONT)
+                time.sleep(0.3)
+            self.assertEqual(self.failures(c), before)
+            self.assertEqual(members(c.api(1))[1][3], "up")
+
+            # Both cores busy for 3 s: daemons starve a little, nobody is declared failed.
+            hogs = [subprocess.Popen([sys.executable, "-c",
+                                      "import time\nt=time.time()\nwhile time.time()-t<3: pass"])
+                    for _ in range(2)]
+            for h in hogs:
+                h.wait(timeout=30)
+            self.assertEqual(self.failures(c), before)
+
+            # Stalled for 1.5 s (15 periods): declared failed; on resuming it rejoins at once,
+            # with the same incarnation (no restart).
+            os.kill(pid3, signal.SIGSTOP)
+            try:
+                wait_for(lambda: members(c.api(1))[1][3] == "failed", timeout=5,
+                         what="the stalled node declared failed")
+            finally:
+                os.kill(pid3, signal.SIGCONT)
+            wait_for(lambda: all(members(c.api(k))[1][3] == "up" for k in (1, 2, 4)),
+                     timeout=5, what="the resumed node up again everywhere")
+            inc_after = [m for m in cohort_json("members", api=c.api(1))["members"]
+                         if m["id"] == 3][0]["incarnation"]
+            self.assertEqual(inc_after, inc3)
 
 
 if __name__ == "__main__":
