@@ -2,17 +2,11 @@
 // the command that replays it.
 #include <gtest/gtest.h>
 
+#include "expect_pass.h"
 #include "sim/scenarios.h"
 
 namespace cohort::sim {
 namespace {
-
-void ExpectPass(const ScenarioResult& r) {
-  std::string why;
-  for (const auto& f : r.failures) why += "\n  " + f;
-  EXPECT_TRUE(r.passed) << r.scenario << " failed; replay with: cohort-sim --scenario "
-                        << r.scenario << " --nodes " << r.nodes << " --seed " << r.seed << why;
-}
 
 // 200 seeds of every membership scenario on 10 nodes: 1,000 runs with the checkers on.
 class TenNodes : public ::testing::TestWithParam<const char*> {};

@@ -2,18 +2,12 @@
 // A failing seed prints its replay command.
 #include <gtest/gtest.h>
 
+#include "expect_pass.h"
 #include "sim/network.h"
 #include "sim/scenarios.h"
 
 namespace cohort::sim {
 namespace {
-
-void ExpectPass(const ScenarioResult& r) {
-  std::string why;
-  for (const auto& f : r.failures) why += "\n  " + f;
-  EXPECT_TRUE(r.passed) << r.scenario << " failed; replay with: cohort-sim --scenario "
-                        << r.scenario << " --nodes " << r.nodes << " --seed " << r.seed << why;
-}
 
 class SeededTest : public ::testing::TestWithParam<uint64_t> {};
 
