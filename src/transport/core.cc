@@ -81,13 +81,11 @@ void TransportCore::OnDatagram(Instant now, uint8_t adapter, const Endpoint& fro
   }
   const int index = AddressIndex(h.sender, from);
   if (index >= 0) peers_[h.sender].addrs[index].last_heard = now;
-  HandleMessage(now, h.sender, h.incarnation, adapter, from, std::move(*msg), out);
+  HandleMessage(now, h.sender, adapter, from, std::move(*msg), out);
 }
 
-void TransportCore::HandleMessage(Instant now, NodeId sender, Incarnation incarnation,
-                                  uint8_t adapter, const Endpoint& from, Message msg,
-                                  Outputs& out) {
-  (void)incarnation;
+void TransportCore::HandleMessage(Instant now, NodeId sender, uint8_t adapter, const Endpoint& from,
+                                  Message msg, Outputs& out) {
   std::visit(
       [&](auto& m) {
         using T = std::decay_t<decltype(m)>;
@@ -180,11 +178,13 @@ void TransportCore::SyncPeer(NodeId node) {
   const NodeEntry* e = table_.Find(node);
   Peer& peer = peers_[node];
   if (e == nullptr) return;
-  std::vector<AddrState> fresh(e->addresses.size());
-  peer.last_answered = std::min(peer.last_answered, fresh.size() - 1);
-  if (peer.addrs.size() == fresh.size()) {
-    fresh = peer.addrs;
+  std::vector<AddrState> fresh;
+  for (const AddressInfo& info : e->addresses) {
+    auto old = std::find_if(peer.addrs.begin(), peer.addrs.end(),
+                            [&](const AddrState& a) { return a.address == info.address; });
+    fresh.push_back(old != peer.addrs.end() ? *old : AddrState{info.address});
   }
+  peer.last_answered = std::min(peer.last_answered, fresh.size() - 1);
   peer.addrs = std::move(fresh);
 }
 

@@ -109,6 +109,7 @@ class TransportCore {
 
  private:
   struct AddrState {
+    Endpoint address;  // which table address these observations are about
     bool reachable = true;
     Instant last_heard;
     bool probe_in_flight = false;
@@ -131,8 +132,8 @@ class TransportCore {
     Instant deadline;
   };
 
-  void HandleMessage(Instant now, NodeId sender, Incarnation incarnation, uint8_t adapter,
-                     const Endpoint& from, Message msg, Outputs& out);
+  void HandleMessage(Instant now, NodeId sender, uint8_t adapter, const Endpoint& from, Message msg,
+                     Outputs& out);
   void HandleReply(Instant now, uint64_t req, const Endpoint& from, Bytes reply,
                    const TableSyncReplyMsg* sync, Outputs& out);
   void HandleTableSync(Instant now, uint8_t adapter, const Endpoint& from, TableSyncMsg& msg,

@@ -228,6 +228,33 @@ TEST(TransportCoreTest, LateAlternateReplyDoesNotPinTheAlternate) {
   EXPECT_FALSE(f.ViewOf(f.a, 2, 1).preferred);
 }
 
+// Observations follow addresses, not positions: a node that comes back with a new primary
+// does not inherit the old primary's "unreachable" mark.
+TEST(TransportCoreTest, ObservationsFollowAddressesWhenAnEntryChanges) {
+  Fixture f;
+  f.wire.cut.insert(Addr(1, 2));
+  Outputs out;
+  ASSERT_TRUE(f.a.Echo(f.wire.now, 2, {}, out));
+  f.wire.Take(&f.a, out);
+  f.wire.Advance(Duration::Millis(100));
+  ASSERT_FALSE(f.ViewOf(f.a, 2, 0).reachable);
+
+  TransportOptions o = Options(2, {Addr(1, 1)});
+  o.incarnation = 200;  // restarted, with a new primary address
+  o.adapters[0].info.address = Addr(1, 20);
+  TransportCore restarted(o, Ring(), 3);
+  restarted.Start(f.wire.now, out);
+  for (auto& x : out) {
+    if (auto* d = std::get_if<SendDatagram>(&x)) {
+      Outputs ignored;
+      f.a.OnDatagram(f.wire.now, 0, Addr(1, 20), d->bytes, ignored);
+    }
+  }
+  ASSERT_EQ(f.ViewOf(f.a, 2, 0).info.address, Addr(1, 20));
+  EXPECT_TRUE(f.ViewOf(f.a, 2, 0).reachable);
+  EXPECT_TRUE(f.ViewOf(f.a, 2, 0).preferred);
+}
+
 TEST(TransportCoreTest, RequestFailsWhenEveryAddressIsSilent) {
   Fixture f;
   f.wire.cut = {Addr(1, 2), Addr(2, 2)};
