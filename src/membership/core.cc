@@ -283,7 +283,9 @@ void MembershipCore::EnterSupervisor(Instant now, Outputs& out) {
     ++metrics_.failures_declared;
   }
   role_ = Role::kSupervisor;
-  publish_at_ = now;  // announce at once
+  // Each role owns its timers: announce at once, whatever was left from an earlier term.
+  publish_at_ = now;
+  next_notify_ = now;
   map_.supervisor = self();
   map_.members[self()] = Member{self(), MemberState::kUp, options_.incarnation};
   if (supervisor_ != self()) {
@@ -299,6 +301,7 @@ void MembershipCore::EnterSupervisor(Instant now, Outputs& out) {
 
 void MembershipCore::EnterJoining(Instant now, NodeId supervisor, Outputs& out) {
   role_ = Role::kJoining;
+  publish_at_ = next_notify_ = Instant::Max();
   FollowSupervisor(now, supervisor, out);
   Send(supervisor, JoinMsg{options_.incarnation, max_version_}, out);
   next_join_ = now + options_.period;
