@@ -8,6 +8,10 @@ MembershipCore::MembershipCore(MembershipOptions options, uint64_t seed)
     : options_(std::move(options)), prng_(seed) {
   CHECK(options_.self != kNoNode);
   CHECK(options_.miss_limit >= 1);
+  for (const std::string& disk : options_.disks) {
+    CHECK(ValidDiskId(disk));
+    local_disks_[disk] = DiskPath{};
+  }
 }
 
 size_t MembershipCore::Rank(NodeId id) const {
@@ -26,6 +30,7 @@ void MembershipCore::Start(Instant now, Outputs& out) {
   listen_until_ = now + options_.notify +
                   Duration::Nanos(static_cast<int64_t>(
                       prng_.Below(static_cast<uint64_t>(options_.period.nanos() / 2 + 1))));
+  next_usage_ = now + options_.usage_period;
 }
 
 Instant MembershipCore::NextDeadline() const {
@@ -45,7 +50,7 @@ Instant MembershipCore::NextDeadline() const {
     case Role::kLeft:
       return Instant::Max();
   }
-  next = std::min({next, next_join_, next_heartbeat_});
+  next = std::min({next, next_join_, next_heartbeat_, next_usage_});
   if (supervisor_confirm_) next = std::min(next, supervisor_confirm_->next);
   if (predecessor_confirm_) next = std::min(next, predecessor_confirm_->next);
   if (PredecessorWatched()) {
@@ -59,6 +64,7 @@ void MembershipCore::Tick(Instant now, Outputs& out) {
   if (role_ == Role::kListening && now >= listen_until_) {
     // M3: nobody supervises: a one-node cluster of our own.
     map_.members.clear();
+    map_.disks.clear();
     map_.members[self()] = Member{self(), MemberState::kUp, options_.incarnation};
     EnterSupervisor(now, out);
   }
@@ -78,7 +84,7 @@ void MembershipCore::Tick(Instant now, Outputs& out) {
   }
   if (now >= next_join_) {
     if (role_ == Role::kJoining) {
-      Send(supervisor_, JoinMsg{options_.incarnation, max_version_}, out);
+      Send(supervisor_, JoinMsg{options_.incarnation, max_version_, LocalDiskStatuses()}, out);
     } else if (role_ == Role::kLeaving) {
       Send(supervisor_, LeaveMsg{options_.incarnation}, out);
     }
@@ -89,6 +95,15 @@ void MembershipCore::Tick(Instant now, Outputs& out) {
     const NodeId successor = Successor();
     if (successor != kNoNode) Send(successor, RingMsg{}, out);
     next_heartbeat_ = now + options_.period;
+    if (role_ == Role::kMember && now >= last_disk_report_ + options_.notify) {
+      ResendDiskReports(now, out);
+    }
+  }
+  if (now >= next_usage_) {
+    if (role_ == Role::kMember && local_usage_) {
+      Send(supervisor_, UsageMsg{options_.incarnation, *local_usage_}, out);
+    }
+    next_usage_ = now + options_.usage_period;
   }
   CheckPredecessor(now, out);
   if (predecessor_confirm_ && now >= predecessor_confirm_->next) {
@@ -123,6 +138,16 @@ void MembershipCore::OnMessage(Instant now, NodeId from, ByteView bytes, Outputs
           Send(from, AckMsg{m.nonce}, out);
         } else if constexpr (std::is_same_v<T, AckMsg>) {
           OnAck(now, from, m.nonce);
+        } else if constexpr (std::is_same_v<T, DiskReportMsg>) {
+          if (role_ == Role::kSupervisor && m.report.node == from) {
+            OnDiskReport(now, m.report, out);
+          }
+        } else if constexpr (std::is_same_v<T, UsageMsg>) {
+          OnUsage(now, from, m);
+        } else if constexpr (std::is_same_v<T, UsageRequestMsg>) {
+          if (role_ == Role::kSupervisor) Send(from, UsageTableMsg{m.nonce, UsageRows(now)}, out);
+        } else if constexpr (std::is_same_v<T, UsageTableMsg>) {
+          if (from == supervisor_) out.push_back(UsageReply{m.nonce, from, std::move(m.rows)});
         }
       },
       *msg);
@@ -158,6 +183,8 @@ void MembershipCore::FollowSupervisor(Instant now, NodeId supervisor, Outputs& o
     ++metrics_.supervisor_changes;
     out.push_back(
         MembershipEvent{MembershipEvent::Kind::kSupervisorChanged, supervisor, map_.version});
+    // A new supervisor starts with empty usage tables: fill them soon.
+    next_usage_ = std::min(next_usage_, now + options_.period * 2);
   }
   last_notify_ = now;
   excluded_.clear();
@@ -223,6 +250,10 @@ void MembershipCore::OnJoin(Instant now, NodeId from, const JoinMsg& j, Outputs&
     return;
   }
   map_.members[from] = Member{from, MemberState::kUp, j.incarnation};
+  // The joiner's disk access list replaces whatever an earlier incarnation reported.
+  for (auto& [id, disk] : map_.disks) disk.paths.erase(from);
+  for (const DiskStatus& d : j.disks) ApplyDiskStatus(from, d, out);
+  std::erase_if(map_.disks, [](const auto& kv) { return kv.second.paths.empty(); });
   Publish(now, out);
 }
 
@@ -252,9 +283,139 @@ void MembershipCore::OnRing(Instant now, NodeId from, const RingMsg& r, Outputs&
       fresh.push_back(d);
     }
   }
-  // Declarations travel on at once rather than with the next period's status.
+  std::vector<DiskReport> fresh_reports;
+  for (const DiskReport& d : r.disk_reports) {
+    auto& newest = reports_seen_[{d.node, d.status.disk}];
+    if (std::pair{d.incarnation, d.status.seq} <= newest) continue;
+    newest = {d.incarnation, d.status.seq};
+    if (role_ == Role::kSupervisor) {
+      OnDiskReport(now, d, out);
+    } else if (d.node != self()) {
+      fresh_reports.push_back(d);
+    }
+  }
+  // Declarations and disk reports travel on at once rather than with the next status.
   const NodeId successor = Successor();
-  if (!fresh.empty() && successor != kNoNode) Send(successor, RingMsg{fresh}, out);
+  if ((!fresh.empty() || !fresh_reports.empty()) && successor != kNoNode) {
+    Send(successor, RingMsg{fresh, fresh_reports}, out);
+  }
+}
+
+void MembershipCore::OnDiskReport(Instant now, const DiskReport& r, Outputs& out) {
+  const Member* m = map_.Find(r.node);
+  if (m == nullptr || m->state != MemberState::kUp || m->incarnation != r.incarnation) return;
+  if (ApplyDiskStatus(r.node, r.status, out)) Publish(now, out);
+}
+
+bool MembershipCore::ApplyDiskStatus(NodeId node, const DiskStatus& status, Outputs& out) {
+  using K = MembershipEvent::Kind;
+  DiskEntry& disk = map_.disks[status.disk];
+  auto it = disk.paths.find(node);
+  if (it != disk.paths.end() && status.seq <= it->second.seq) return false;
+  const PathState before = it == disk.paths.end() ? PathState::kOk : it->second.state;
+  disk.paths[node] = DiskPath{status.state, status.seq};
+  if (status.state != before) {
+    const bool failed = status.state == PathState::kFailed;
+    if (failed) ++metrics_.disk_path_failures;
+    out.push_back(MembershipEvent{failed ? K::kDiskPathFailed : K::kDiskPathRestored, node,
+                                  map_.version, status.disk});
+  }
+  if (status.state == PathState::kFailed && !disk.failed) {
+    size_t reporters = 0;
+    for (const auto& [id, path] : disk.paths) {
+      if (path.state == PathState::kFailed && map_.IsUp(id)) ++reporters;
+    }
+    if (reporters >= kDiskFailureReports) {
+      disk.failed = true;
+      ++metrics_.disk_failures_declared;
+      out.push_back(MembershipEvent{K::kDiskFailed, node, map_.version, status.disk});
+    }
+  } else if (status.state == PathState::kOk && before == PathState::kFailed && disk.failed) {
+    // A node reaches the disk again: it works, whatever the other paths say.
+    disk.failed = false;
+    out.push_back(MembershipEvent{K::kDiskRestored, node, map_.version, status.disk});
+  }
+  return true;
+}
+
+void MembershipCore::OnDiskCheck(Instant now, const std::string& disk, bool ok, Outputs& out) {
+  auto it = local_disks_.find(disk);
+  if (it == local_disks_.end() || role_ == Role::kLeft) return;
+  const PathState state = ok ? PathState::kOk : PathState::kFailed;
+  if (it->second.state == state) return;
+  it->second = DiskPath{state, it->second.seq + 1};
+  ReportDisk(now, disk, out);
+}
+
+std::vector<DiskStatus> MembershipCore::LocalDiskStatuses() const {
+  std::vector<DiskStatus> statuses;
+  for (const auto& [id, path] : local_disks_) statuses.push_back({id, path.state, path.seq});
+  return statuses;
+}
+
+void MembershipCore::ReportDisk(Instant now, const std::string& disk, Outputs& out) {
+  const DiskPath& path = local_disks_.at(disk);
+  const DiskReport report{self(), options_.incarnation, {disk, path.state, path.seq}};
+  if (role_ == Role::kSupervisor) {
+    if (ApplyDiskStatus(self(), report.status, out)) Publish(now, out);
+    return;
+  }
+  // A joining node's requests carry its disks; a listed member sends the disk-failure
+  // message round the ring (M11) and straight to the supervisor.
+  if (role_ != Role::kMember) return;
+  ++metrics_.disk_reports_sent;
+  last_disk_report_ = now;
+  reports_seen_[{self(), disk}] = {report.incarnation, path.seq};
+  if (supervisor_ != kNoNode) Send(supervisor_, DiskReportMsg{report}, out);
+  const NodeId successor = Successor();
+  if (successor != kNoNode && successor != supervisor_) {
+    Send(successor, RingMsg{{}, {report}}, out);
+  }
+}
+
+void MembershipCore::ResendDiskReports(Instant now, Outputs& out) {
+  for (const auto& [id, path] : local_disks_) {
+    auto disk = map_.disks.find(id);
+    const DiskPath* published = nullptr;
+    if (disk != map_.disks.end()) {
+      auto p = disk->second.paths.find(self());
+      if (p != disk->second.paths.end()) published = &p->second;
+    }
+    if (published == nullptr || !(*published == path)) ReportDisk(now, id, out);
+  }
+}
+
+// ---- usage (M12) ----
+
+void MembershipCore::SetUsage(Instant now, NodeUsage usage) {
+  if (role_ == Role::kSupervisor) usage_[self()] = UsageRecord{usage, now};
+  local_usage_ = std::move(usage);
+}
+
+void MembershipCore::OnUsage(Instant now, NodeId from, const UsageMsg& u) {
+  if (role_ != Role::kSupervisor) return;
+  const Member* m = map_.Find(from);
+  if (m == nullptr || m->state != MemberState::kUp || m->incarnation != u.incarnation) return;
+  usage_[from] = UsageRecord{u.usage, now};
+}
+
+std::vector<UsageRow> MembershipCore::UsageRows(Instant now) const {
+  std::vector<UsageRow> rows;
+  for (const auto& [id, record] : usage_) {
+    if (map_.IsUp(id)) rows.push_back(UsageRow{id, now - record.received, record.usage});
+  }
+  return rows;
+}
+
+void MembershipCore::RequestUsage(Instant now, uint64_t nonce, Outputs& out) {
+  if (role_ == Role::kSupervisor) {
+    if (local_usage_) usage_[self()] = UsageRecord{*local_usage_, now};
+    out.push_back(UsageReply{nonce, self(), UsageRows(now)});
+  } else if (supervisor_ == kNoNode || role_ == Role::kLeft) {
+    out.push_back(UsageReply{nonce, kNoNode, {}});
+  } else {
+    Send(supervisor_, UsageRequestMsg{nonce}, out);
+  }
 }
 
 void MembershipCore::OnAck(Instant now, NodeId from, uint64_t nonce) {
@@ -288,6 +449,9 @@ void MembershipCore::EnterSupervisor(Instant now, Outputs& out) {
   next_notify_ = now;
   map_.supervisor = self();
   map_.members[self()] = Member{self(), MemberState::kUp, options_.incarnation};
+  for (const DiskStatus& d : LocalDiskStatuses()) ApplyDiskStatus(self(), d, out);
+  usage_.clear();
+  if (local_usage_) usage_[self()] = UsageRecord{*local_usage_, now};
   if (supervisor_ != self()) {
     supervisor_ = self();
     ++metrics_.supervisor_changes;
@@ -302,8 +466,9 @@ void MembershipCore::EnterSupervisor(Instant now, Outputs& out) {
 void MembershipCore::EnterJoining(Instant now, NodeId supervisor, Outputs& out) {
   role_ = Role::kJoining;
   publish_at_ = next_notify_ = Instant::Max();
+  usage_.clear();
   FollowSupervisor(now, supervisor, out);
-  Send(supervisor, JoinMsg{options_.incarnation, max_version_}, out);
+  Send(supervisor, JoinMsg{options_.incarnation, max_version_, LocalDiskStatuses()}, out);
   next_join_ = now + options_.period;
 }
 
@@ -394,6 +559,8 @@ void MembershipCore::RefreshRing(Instant now) {
     const Member* m = map_.Find(d.subject);
     return m == nullptr || m->incarnation != d.incarnation || m->state != MemberState::kUp;
   });
+  std::erase_if(reports_seen_, [&](const auto& kv) { return !map_.IsUp(kv.first.first); });
+  std::erase_if(usage_, [&](const auto& kv) { return !map_.IsUp(kv.first); });
 }
 
 NodeId MembershipCore::Successor() const {
@@ -452,7 +619,7 @@ void MembershipCore::Leave(Instant now, Outputs& out) {
     map_.version = std::max(map_.version, max_version_) + 1;
     SendAll(MapMsg{map_}, out);
     role_ = Role::kLeft;
-    next_heartbeat_ = next_notify_ = next_join_ = publish_at_ = Instant::Max();
+    next_heartbeat_ = next_notify_ = next_join_ = publish_at_ = next_usage_ = Instant::Max();
     out.push_back(MembershipEvent{MembershipEvent::Kind::kLeft, self(), map_.version});
     return;
   }

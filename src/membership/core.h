@@ -1,5 +1,5 @@
-// MembershipCore: formation, supervisor election, join/leave and ring failure detection
-// (SPEC M1–M10), sans-I/O.
+// MembershipCore: formation, supervisor election, join/leave, ring failure detection, disk
+// failure and the supervisor tables (SPEC M1–M12), sans-I/O.
 //
 // Intuition. A starting node listens for a supervisor notification; hearing none within the
 // notification time it becomes the supervisor of a one-node cluster. Supervisors that hear a
@@ -14,12 +14,21 @@
 // straight to the supervisor, which marks it failed and republishes the map (ring repair
 // follows from the map). A node that sees itself marked failed while alive rejoins at once.
 //
+// Disks (M11): the driver checks each configured disk and reports the result; a change of a
+// node's access path travels the ring (and straight to the supervisor) until the published
+// map shows it. Failed paths reported by several nodes that are up make the supervisor
+// declare the disk failed; one node alone only marks its own path. The map carries the disk
+// access table, so every node shows it. Usage (M12) goes to the supervisor every usage period;
+// any node can ask the supervisor for its usage tables.
+//
 // Contract as for every core: inputs take `now`, outputs go to a caller-owned Outputs,
 // NextDeadline() says when Tick() is due, randomness comes from the seeded Prng. One
 // instance per node, driven by one thread (node/ in cohortd, sim/ in the simulator).
 #pragma once
 
+#include <map>
 #include <optional>
+#include <string>
 #include <set>
 #include <vector>
 
@@ -36,7 +45,12 @@ struct MembershipOptions {
   Duration period = Duration::Millis(100);
   uint32_t miss_limit = 3;
   Duration notify = Duration::Millis(300);
+  std::vector<std::string> disks;  // the disk access list (M1): ids of disks this node checks
+  Duration usage_period = Duration::Millis(2000);
 };
+
+// Failed paths from this many nodes that are up make a disk failed (M11: "several nodes").
+inline constexpr size_t kDiskFailureReports = 2;
 
 class MembershipCore {
  public:
@@ -49,6 +63,13 @@ class MembershipCore {
   // Begins a graceful leave (M8); role() becomes kLeft once the supervisor has unlisted
   // this node (immediately for a supervisor, after it published its last map).
   void Leave(Instant now, Outputs& out);
+  // M11: the result of the driver's latest check of `disk` (one of options().disks).
+  void OnDiskCheck(Instant now, const std::string& disk, bool ok, Outputs& out);
+  // M12: this node's current usage; sent to the supervisor every usage period.
+  void SetUsage(Instant now, NodeUsage usage);
+  // M12: asks for the supervisor's usage tables; the answer comes as a UsageReply with
+  // `nonce` (at once on the supervisor, or with supervisor kNoNode when there is none).
+  void RequestUsage(Instant now, uint64_t nonce, Outputs& out);
 
   Role role() const { return role_; }
   NodeId supervisor() const { return supervisor_; }
@@ -56,6 +77,7 @@ class MembershipCore {
   const MembershipMetrics& metrics() const { return metrics_; }
   const MembershipOptions& options() const { return options_; }
   NodeId self() const { return options_.self; }
+  const std::map<std::string, DiskPath>& local_disks() const { return local_disks_; }
   // True if `a` has a higher priority than `b`.
   bool Outranks(NodeId a, NodeId b) const;
 
@@ -76,6 +98,8 @@ class MembershipCore {
   void OnLeave(Instant now, NodeId from, const LeaveMsg& l, Outputs& out);
   void OnRing(Instant now, NodeId from, const RingMsg& r, Outputs& out);
   void OnAck(Instant now, NodeId from, uint64_t nonce);
+  void OnUsage(Instant now, NodeId from, const UsageMsg& u);
+  void OnDiskReport(Instant now, const DiskReport& r, Outputs& out);
 
   void EnterSupervisor(Instant now, Outputs& out);
   void EnterJoining(Instant now, NodeId supervisor, Outputs& out);
@@ -87,6 +111,13 @@ class MembershipCore {
   bool PredecessorWatched() const;
   void Declare(Instant now, Declaration d, Outputs& out);
   void ApplyDeclaration(Instant now, const Declaration& d, Outputs& out);
+  // Supervisor: records `node`'s path; returns false if the status is not newer.
+  bool ApplyDiskStatus(NodeId node, const DiskStatus& status, Outputs& out);
+  void ReportDisk(Instant now, const std::string& disk, Outputs& out);
+  // Member: re-sends path changes the published map does not show yet.
+  void ResendDiskReports(Instant now, Outputs& out);
+  std::vector<DiskStatus> LocalDiskStatuses() const;
+  std::vector<UsageRow> UsageRows(Instant now) const;
   // Supervisor: the map changed; bump the version and publish it shortly.
   void Publish(Instant now, Outputs& out);
   void SendMap(Instant now, Outputs& out);
@@ -122,6 +153,19 @@ class MembershipCore {
   std::optional<Confirm> predecessor_confirm_;
   std::set<Declaration> declared_;  // by this node, while the subject is still listed up
   std::set<Declaration> seen_;      // declarations already forwarded or applied
+
+  std::map<std::string, DiskPath> local_disks_;  // this node's paths, as last checked
+  Instant last_disk_report_;
+  // Newest (incarnation, seq) forwarded per (node, disk), so each report goes round once.
+  std::map<std::pair<NodeId, std::string>, std::pair<Incarnation, uint32_t>> reports_seen_;
+
+  struct UsageRecord {
+    NodeUsage usage;
+    Instant received;
+  };
+  std::optional<NodeUsage> local_usage_;
+  Instant next_usage_ = Instant::Max();
+  std::map<NodeId, UsageRecord> usage_;  // supervisor: the node and disk usage tables
 };
 
 }  // namespace cohort::membership

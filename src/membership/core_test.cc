@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <deque>
+#include <functional>
 
 namespace cohort::membership {
 namespace {
@@ -12,11 +14,12 @@ namespace {
 // Delivers every message instantly in FIFO order; `down` nodes neither send nor receive.
 class Bus {
  public:
-  explicit Bus(int n) {
+  explicit Bus(int n, std::vector<std::string> disks = {}) {
     for (int k = 1; k <= n; ++k) {
       MembershipOptions o;
       o.self = static_cast<NodeId>(k);
       o.incarnation = 100;
+      o.disks = disks;
       for (int p = 1; p <= n; ++p) o.priority.push_back(static_cast<NodeId>(p));
       cores.emplace_back(std::make_unique<MembershipCore>(o, k));
     }
@@ -30,14 +33,27 @@ class Bus {
           if (k != from) q.push_back({from, static_cast<NodeId>(k), b->bytes});
         }
       }
+      if (auto* e = std::get_if<MembershipEvent>(&o)) events.push_back(*e);
+      if (auto* u = std::get_if<UsageReply>(&o)) usage.push_back(*u);
     }
     out.clear();
+  }
+  void Check(NodeId id, const std::string& disk, bool ok) {
+    Outputs out;
+    at(id).OnDiskCheck(now, disk, ok, out);
+    Take(id, out);
+    Pump();
+  }
+  size_t Count(MembershipEvent::Kind kind) const {
+    return static_cast<size_t>(std::count_if(events.begin(), events.end(),
+                                             [&](const auto& e) { return e.kind == kind; }));
   }
   void Pump() {
     for (int guard = 0; !q.empty() && guard < 100000; ++guard) {
       auto [from, to, bytes] = q.front();
       q.pop_front();
       if (down.count(from) || down.count(to)) continue;
+      if (drop && drop(bytes)) continue;
       Outputs out;
       at(to).OnMessage(now, from, bytes, out);
       Take(to, out);
@@ -77,7 +93,10 @@ class Bus {
   }
   Instant now = Instant::FromNanos(1'000'000'000);
   std::set<NodeId> down;
+  std::function<bool(const Bytes&)> drop;
   std::vector<std::unique_ptr<MembershipCore>> cores;
+  std::vector<MembershipEvent> events;
+  std::vector<UsageReply> usage;
   std::deque<std::tuple<NodeId, NodeId, Bytes>> q;
 };
 
@@ -149,6 +168,139 @@ TEST(MembershipCoreTest, LeaveIsRepeatedUntilUnlisted) {
   bus.Advance(Duration::Millis(50));
   EXPECT_EQ(bus.at(1).role(), Role::kLeft);
   EXPECT_EQ(bus.at(2).role(), Role::kSupervisor);
+}
+
+DiskState DiskStateAt(MembershipCore& core, const std::string& disk) {
+  auto it = core.map().disks.find(disk);
+  if (it == core.map().disks.end()) {
+    ADD_FAILURE() << "no disk " << disk << " in node " << core.self() << "'s map";
+    return DiskState::kOk;
+  }
+  return core.map().StateOf(it->second);
+}
+
+PathState PathAt(MembershipCore& core, const std::string& disk, NodeId node) {
+  return core.map().disks.at(disk).paths.at(node).state;
+}
+
+TEST(MembershipDiskTest, JoinCarriesTheDiskAccessList) {
+  Bus bus(3, {"d1", "d2"});
+  bus.Start();
+  bus.Advance(Duration::Seconds(1));
+  for (NodeId id = 1; id <= 3; ++id) {
+    ASSERT_EQ(bus.at(id).map().disks.size(), 2u) << id;
+    EXPECT_EQ(bus.at(id).map().disks.at("d2").paths.size(), 3u) << id;
+    EXPECT_EQ(DiskStateAt(bus.at(id), "d1"), DiskState::kOk);
+  }
+}
+
+TEST(MembershipDiskTest, OneNodeAloneMarksOnlyItsPath) {
+  Bus bus(4, {"d1"});
+  bus.Start();
+  bus.Advance(Duration::Seconds(1));
+  bus.Check(3, "d1", false);
+  bus.Advance(Duration::Millis(50));
+  for (NodeId id = 1; id <= 4; ++id) {
+    EXPECT_EQ(PathAt(bus.at(id), "d1", 3), PathState::kFailed) << id;
+    EXPECT_EQ(PathAt(bus.at(id), "d1", 2), PathState::kOk) << id;
+    EXPECT_EQ(DiskStateAt(bus.at(id), "d1"), DiskState::kDegraded) << id;
+  }
+  EXPECT_EQ(bus.Count(MembershipEvent::Kind::kDiskPathFailed), 1u);
+  EXPECT_EQ(bus.Count(MembershipEvent::Kind::kDiskFailed), 0u);
+  bus.Check(3, "d1", true);
+  bus.Advance(Duration::Millis(50));
+  EXPECT_EQ(DiskStateAt(bus.at(4), "d1"), DiskState::kOk);
+}
+
+TEST(MembershipDiskTest, ReportsFromSeveralNodesDeclareTheDiskFailed) {
+  Bus bus(4, {"d1"});
+  bus.Start();
+  bus.Advance(Duration::Seconds(1));
+  bus.Check(4, "d1", false);
+  bus.Check(1, "d1", false);  // the supervisor's own check counts as one node's report
+  bus.Advance(Duration::Millis(50));
+  for (NodeId id = 1; id <= 4; ++id) {
+    EXPECT_EQ(DiskStateAt(bus.at(id), "d1"), DiskState::kFailed) << id;
+  }
+  EXPECT_EQ(bus.at(1).metrics().disk_failures_declared, 1u);
+  EXPECT_EQ(bus.at(1).metrics().disk_path_failures, 2u);
+  // One node reaching the disk again is proof it works: the declaration is lifted, and the
+  // path that still fails keeps the disk degraded.
+  bus.Check(4, "d1", true);
+  bus.Advance(Duration::Millis(50));
+  EXPECT_EQ(DiskStateAt(bus.at(3), "d1"), DiskState::kDegraded);
+  EXPECT_EQ(bus.Count(MembershipEvent::Kind::kDiskRestored), 1u);
+}
+
+TEST(MembershipDiskTest, LostReportsAreSentAgainUntilPublished) {
+  Bus bus(4, {"d1"});
+  bus.Start();
+  bus.Advance(Duration::Seconds(1));
+  bool dropping = true;
+  bus.drop = [&](const Bytes& b) {
+    auto m = Decode(b);
+    if (!dropping || !m) return false;
+    if (std::holds_alternative<DiskReportMsg>(*m)) return true;
+    auto* ring = std::get_if<RingMsg>(&*m);
+    return ring != nullptr && !ring->disk_reports.empty();
+  };
+  bus.Check(2, "d1", false);
+  bus.Advance(Duration::Millis(500));
+  EXPECT_EQ(PathAt(bus.at(1), "d1", 2), PathState::kOk);
+  dropping = false;
+  bus.Advance(Duration::Millis(500));
+  EXPECT_EQ(PathAt(bus.at(3), "d1", 2), PathState::kFailed);
+  EXPECT_GE(bus.at(2).metrics().disk_reports_sent, 2u);
+}
+
+TEST(MembershipDiskTest, TheRingCarriesReportsWhenTheDirectCopyIsLost) {
+  Bus bus(4, {"d1"});
+  bus.Start();
+  bus.Advance(Duration::Seconds(1));
+  bus.drop = [&](const Bytes& b) {
+    auto m = Decode(b);
+    return m && std::holds_alternative<DiskReportMsg>(*m);
+  };
+  bus.Check(2, "d1", false);  // travels 2 → 3 → 4 → 1 (the supervisor)
+  EXPECT_EQ(PathAt(bus.at(1), "d1", 2), PathState::kFailed);
+}
+
+TEST(MembershipDiskTest, AFailedCheckBeforeJoiningIsPublishedOnJoin) {
+  Bus bus(3, {"d1"});
+  bus.Check(3, "d1", false);
+  bus.Start();
+  bus.Advance(Duration::Seconds(1));
+  EXPECT_EQ(PathAt(bus.at(2), "d1", 3), PathState::kFailed);
+  EXPECT_EQ(DiskStateAt(bus.at(2), "d1"), DiskState::kDegraded);
+}
+
+TEST(MembershipUsageTest, AnyNodeGetsTheSupervisorsTables) {
+  Bus bus(3, {"d1"});
+  bus.Start();
+  bus.Advance(Duration::Seconds(1));
+  for (NodeId id = 1; id <= 3; ++id) {
+    NodeUsage u;
+    u.capacity_mbps = 1000 * id;
+    u.tx_bps = id;
+    u.disks.push_back(DiskUsage{"d1", 100, 50u + id, 10, 20});
+    bus.at(id).SetUsage(bus.now, u);
+  }
+  bus.Advance(Duration::Seconds(3));
+  Outputs out;
+  bus.at(3).RequestUsage(bus.now, 42, out);
+  bus.Take(3, out);
+  bus.Pump();
+  ASSERT_EQ(bus.usage.size(), 1u);
+  EXPECT_EQ(bus.usage[0].nonce, 42u);
+  EXPECT_EQ(bus.usage[0].supervisor, 1);
+  ASSERT_EQ(bus.usage[0].rows.size(), 3u);
+  EXPECT_EQ(bus.usage[0].rows[2].usage.capacity_mbps, 3000u);
+  EXPECT_EQ(bus.usage[0].rows[1].usage.disks.at(0).free_bytes, 52u);
+  EXPECT_LE(bus.usage[0].rows[1].age, Duration::Seconds(2));
+  bus.at(1).RequestUsage(bus.now, 43, out);  // the supervisor answers at once
+  bus.Take(1, out);
+  ASSERT_EQ(bus.usage.size(), 2u);
+  EXPECT_EQ(bus.usage[1].rows.size(), 3u);
 }
 
 }  // namespace

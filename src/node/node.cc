@@ -272,6 +272,20 @@ struct Node::Impl {
       case K::kFailureDeclared:
         Log(LogLevel::kWarn, "membership", "declared predecessor failed", {{"node", node}});
         break;
+      case K::kDiskPathFailed:
+        Log(LogLevel::kWarn, "membership", "disk path failed", {{"disk", e.disk}, {"node", node}});
+        break;
+      case K::kDiskPathRestored:
+        Log(LogLevel::kInfo, "membership", "disk path restored",
+            {{"disk", e.disk}, {"node", node}});
+        break;
+      case K::kDiskFailed:
+        Log(LogLevel::kError, "membership", "disk failed: reported by several nodes",
+            {{"disk", e.disk}, {"last_report_from", node}});
+        break;
+      case K::kDiskRestored:
+        Log(LogLevel::kInfo, "membership", "disk restored", {{"disk", e.disk}, {"node", node}});
+        break;
       case K::kLeft:
         Log(LogLevel::kInfo, "membership", "left the cluster", {{"version", version}});
         if (on_left) {
