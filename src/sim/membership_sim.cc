@@ -47,6 +47,9 @@ void MembershipSim::Start(NodeId id) {
   o.incarnation = n.incarnation;
   n.core = std::make_unique<membership::MembershipCore>(o, prng_.Next());
   Outputs out;
+  for (const auto& [node, disk] : broken_paths_) {
+    if (node == id) n.core->OnDiskCheck(now_, disk, false, out);
+  }
   n.core->Start(now_, out);
   Route(id, out);
   ArmTimer(id);
@@ -86,6 +89,35 @@ void MembershipSim::Pause(NodeId id, Duration d) {
 void MembershipSim::Partition(const std::set<NodeId>& side_a) {
   side_.clear();
   for (const auto& [id, n] : nodes_) side_[id] = side_a.count(id) ? 1 : 2;
+}
+
+void MembershipSim::SetPathBroken(NodeId id, const std::string& disk, bool broken) {
+  if (broken) {
+    broken_paths_.insert({id, disk});
+    ever_broken_[disk].insert(id);
+  } else {
+    broken_paths_.erase({id, disk});
+  }
+  Node& n = nodes_.at(id);
+  if (n.core == nullptr) return;
+  Outputs out;
+  n.core->OnDiskCheck(now_, disk, !broken, out);
+  Route(id, out);
+  AfterStep(id);
+  ArmTimer(id);
+}
+
+bool MembershipSim::DiskEverywhere(const std::string& disk, membership::DiskState state,
+                                   NodeId node, membership::PathState path) const {
+  for (NodeId other : live()) {
+    const auto& map = nodes_.at(other).core->map();
+    auto it = map.disks.find(disk);
+    if (it == map.disks.end() || map.StateOf(it->second) != state) return false;
+    if (node == kNoNode) continue;
+    auto p = it->second.paths.find(node);
+    if (p == it->second.paths.end() || p->second.state != path) return false;
+  }
+  return true;
 }
 
 bool MembershipSim::Connected(NodeId a, NodeId b) const {
@@ -135,6 +167,15 @@ void MembershipSim::AfterStep(NodeId id) {
   }
   if (map.version == n.last_version) return;
   n.last_version = map.version;
+  for (const auto& [disk, entry] : map.disks) {
+    auto it = ever_broken_.find(disk);
+    const size_t broken = it == ever_broken_.end() ? 0 : it->second.size();
+    if (entry.failed && broken < 2) {  // "several nodes" (M11), whatever the core says
+      violations_.push_back("disk " + disk + " declared failed in node " + std::to_string(id) +
+                            "'s map though only " + std::to_string(broken) +
+                            " node(s) ever lost their path to it");
+    }
+  }
   // False positives are judged where failures are decided, the supervisor, and only for
   // fresh up -> failed transitions: marks made during a partition stay until the node
   // rejoins, and declarations already under way when a partition heals are not new.

@@ -9,7 +9,8 @@
 // Checkers run after every step: map versions never go back on any node, and — while loss
 // is at most 5% and no partition is in force — the supervisor never marks failed a live
 // node that has not stalled for miss_limit periods or more (a false positive). Violations are
-// recorded in violations(). Single-threaded.
+// recorded in violations(). A supervisor never declares a disk failed unless several nodes'
+// paths to it have been broken. Single-threaded.
 #pragma once
 
 #include <functional>
@@ -52,6 +53,9 @@ class MembershipSim {
   void Leave(NodeId id);
   void Pause(NodeId id, Duration d);
   void Partition(const std::set<NodeId>& side_a);
+  // M11: node `id`'s access path to `disk` (one of timing.disks) breaks or is repaired. The
+  // node's check sees it at once; a node started later sees it on its first check.
+  void SetPathBroken(NodeId id, const std::string& disk, bool broken);
   void Heal() {
     side_.clear();
     healed_at_ = now_;
@@ -68,6 +72,11 @@ class MembershipSim {
   bool Stable() const;
   // Every live node's map shows `id` (at incarnation `inc`) failed or left.
   bool MarkedEverywhere(NodeId id, Incarnation inc, membership::MemberState state) const;
+  // Every live node's map shows `disk` in `state`, and `node`'s path to it in `path`
+  // (no path check when node is kNoNode).
+  bool DiskEverywhere(const std::string& disk, membership::DiskState state,
+                      NodeId node = kNoNode,
+                      membership::PathState path = membership::PathState::kOk) const;
   Incarnation incarnation(NodeId id) const { return nodes_.at(id).incarnation; }
   NodeId TopPriority(const std::vector<NodeId>& among) const;
 
@@ -110,6 +119,8 @@ class MembershipSim {
   std::priority_queue<Event, std::vector<Event>, std::greater<>> queue_;
   uint64_t order_ = 0;
   std::map<NodeId, int> side_;
+  std::set<std::pair<NodeId, std::string>> broken_paths_;
+  std::map<std::string, std::set<NodeId>> ever_broken_;  // per disk, for the disk checker
   Instant healed_at_;
   std::vector<std::string> violations_;
   uint64_t trace_ = 0xcbf29ce484222325ULL;

@@ -18,7 +18,7 @@ TEST_P(TenNodes, TwoHundredSeeds) {
   }
 }
 INSTANTIATE_TEST_SUITE_P(Membership, TenNodes,
-                         ::testing::Values("form", "crash", "leave", "partition", "slow"));
+                         ::testing::Values("form", "crash", "leave", "partition", "slow", "disks"));
 
 class HundredNodes : public ::testing::TestWithParam<const char*> {};
 TEST_P(HundredNodes, FixedSeeds) {
