@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "api/tables.h"
 #include "base/digest.h"
 
 namespace cohort::api {
@@ -118,48 +119,7 @@ HttpResponse Api::Addresses() const {
                         {"nodes", nodes}});
 }
 
-HttpResponse Api::Members() const {
-  const auto& m = node_.membership();
-  const auto& map = m.map();
-  const auto& table = node_.transport().table();
-  json members = json::array();
-  auto addresses = [&](NodeId id) {
-    json a = json::array();
-    if (const auto* e = table.Find(id)) {
-      for (const auto& info : e->addresses) a.push_back(info.address.ToString());
-    }
-    return a;
-  };
-  auto name = [&](NodeId id) {
-    return id == node_.config().node_id ? node_.config().node_name : "n" + std::to_string(id);
-  };
-  for (const auto& [id, member] : map.members) {
-    members.push_back({{"id", id},
-                       {"name", name(id)},
-                       {"state", membership::MemberStateName(member.state)},
-                       {"addresses", addresses(id)},
-                       {"supervisor", id == map.supervisor},
-                       {"incarnation", member.incarnation}});
-  }
-  // Nodes the address table knows that the map does not list yet are joining.
-  for (const auto& [id, entry] : table.entries()) {
-    if (map.Find(id) != nullptr) continue;
-    members.push_back({{"id", id},
-                       {"name", name(id)},
-                       {"state", "joining"},
-                       {"addresses", addresses(id)},
-                       {"supervisor", false},
-                       {"incarnation", entry.incarnation}});
-  }
-  std::sort(members.begin(), members.end(),
-            [](const json& a, const json& b) { return a["id"] < b["id"]; });
-  return Json(200,
-              json{{"cluster", node_.config().cluster_name},
-                   {"supervisor", map.supervisor == kNoNode ? json(nullptr) : json(map.supervisor)},
-                   {"map_version", map.version},
-                   {"map_digest", HexDigest(map.Digest())},
-                   {"members", members}});
-}
+HttpResponse Api::Members() const { return Json(200, MembersDocument(node_)); }
 
 HttpResponse Api::Metrics() const {
   const auto& m = node_.transport().metrics();
@@ -207,6 +167,25 @@ HttpResponse Api::Metrics() const {
           "Failures this node declared as a ring successor.", mm.declarations_sent);
   gauge("cohort_membership_map_version", "Version of the cluster map this node holds.",
         node_.membership().map().version);
+  counter("cohort_membership_disk_failures_declared_total",
+          "Disks declared failed while this node supervised (M11).", mm.disk_failures_declared);
+  counter("cohort_membership_disk_path_failures_total",
+          "Disk access paths marked failed while this node supervised.", mm.disk_path_failures);
+  counter("cohort_disk_check_failures_total", "This node's disk checks that failed.",
+          node_.disk_check_failures());
+  if (!node_.disk_checks().empty()) {
+    s << "# HELP cohort_disk_ok 1 if this node's latest check of the disk passed.\n"
+      << "# TYPE cohort_disk_ok gauge\n";
+    for (const auto& [id, c] : node_.disk_checks()) {
+      s << "cohort_disk_ok{disk=\"" << id << "\"} " << (c.ok ? 1 : 0) << "\n";
+    }
+    s << "# HELP cohort_disk_check_seconds Duration of this node's latest check of the disk.\n"
+      << "# TYPE cohort_disk_check_seconds gauge\n";
+    for (const auto& [id, c] : node_.disk_checks()) {
+      s << "cohort_disk_check_seconds{disk=\"" << id << "\"} "
+        << static_cast<double>(c.took.micros()) / 1e6 << "\n";
+    }
+  }
   counter("cohort_membership_messages_sent_total", "Membership messages sent.", mm.messages_sent);
   return {200, "text/plain; version=0.0.4", s.str()};
 }
@@ -244,6 +223,15 @@ void Api::Handle(const HttpRequest& r, Respond respond) {
   if (get && path == "/v1/addresses") return respond(Addresses());
   if (get && path == "/v1/members") return respond(Members());
   if (get && path == "/v1/keys") return respond(Keys());
+  if (get && path == "/v1/tables") {
+    // Usage lives with the supervisor; ask it, and answer without usage if it is silent.
+    const node::Node* node = &node_;
+    node_.FetchUsage(Duration::Millis(500),
+                     [node, respond](std::optional<membership::UsageReply> usage) {
+                       respond(Json(200, TablesDocument(*node, usage)));
+                     });
+    return;
+  }
   if (get && path == "/") {
     return respond({200, "text/plain",
                     "cohortd: see /v1/status, /v1/addresses, /metrics (the dashboard comes "
@@ -328,7 +316,8 @@ void Api::Handle(const HttpRequest& r, Respond respond) {
     return respond(s ? Addresses() : FromError(s.error()));
   }
   const bool known = path == "/v1/keys" || path == "/v1/keys/use" || path == "/v1/ping" ||
-                     path == "/v1/status" || path == "/v1/addresses" || path == "/metrics";
+                     path == "/v1/status" || path == "/v1/addresses" || path == "/v1/members" ||
+                     path == "/v1/tables" || path == "/metrics";
   respond(known ? Fail(405, r.method + " is not allowed on " + path)
                 : Fail(404, "no such endpoint: " + path));
 }

@@ -106,6 +106,7 @@ Status ReadNode(const Reader& r, Config& c) {
   COHORT_TRY(r.Integer("node.id", 1, 65535, &c.node_id));
   COHORT_TRY(r.String("node.name", &c.node_name));
   COHORT_TRY(r.String("node.data_dir", &c.data_dir));
+  COHORT_TRY(r.Integer("node.stream_capacity_mbps", 0, 100'000'000, &c.stream_capacity_mbps));
   if (c.node_name.empty()) c.node_name = "n" + std::to_string(c.node_id);
   if (c.data_dir.empty()) {
     return r.Fail(r.Find("node"), "node.data_dir", "required: the node's local storage folder");
@@ -189,6 +190,9 @@ Status ReadRest(const Reader& r, Config& c) {
   COHORT_TRY(r.Integer("timing.period_ms", 1, 600000, &c.period_ms));
   COHORT_TRY(r.Integer("timing.miss_limit", 1, 1000, &c.miss_limit));
   COHORT_TRY(r.Integer("timing.notify_ms", 1, 600000, &c.notify_ms));
+  COHORT_TRY(r.Integer("timing.disk_check_ms", 10, 3'600'000, &c.disk_check_ms));
+  COHORT_TRY(r.Integer("timing.disk_timeout_ms", 10, 3'600'000, &c.disk_timeout_ms));
+  COHORT_TRY(r.Integer("timing.usage_ms", 100, 3'600'000, &c.usage_ms));
   std::string api;
   COHORT_TRY(r.String("api.listen", &api));
   if (!api.empty()) {
@@ -214,6 +218,15 @@ Status ReadRest(const Reader& r, Config& c) {
         }
         *field = *v->value<std::string>();
       }
+      if (!ValidDiskId(d.id)) {
+        return r.Fail(t.get("id"), key + ".id",
+                      "expected 1 to 64 letters, digits, '.', '_' or '-', got '" + d.id + "'");
+      }
+      for (const DiskConfig& other : c.disks) {
+        if (other.id == d.id)
+          return r.Fail(t.get("id"), key + ".id", "duplicate disk id '" + d.id + "'");
+      }
+      if (d.probe.empty()) return r.Fail(t.get("probe"), key + ".probe", "must not be empty");
       c.disks.push_back(d);
     }
   }
@@ -232,12 +245,13 @@ Status ReadRest(const Reader& r, Config& c) {
 
 Status CheckKeys(const Reader& r) {
   static const std::map<std::string, std::set<std::string>> kKnown = {
-      {"node", {"id", "name", "data_dir"}},
+      {"node", {"id", "name", "data_dir", "stream_capacity_mbps"}},
       {"cluster", {"name", "key_file", "priority", "seeds"}},
       {"transport",
        {"listen", "cos", "mtu", "request_timeout_ms", "probe_ms", "exchange_ms", "max_datagram",
         "route"}},
-      {"timing", {"period_ms", "miss_limit", "notify_ms"}},
+      {"timing",
+       {"period_ms", "miss_limit", "notify_ms", "disk_check_ms", "disk_timeout_ms", "usage_ms"}},
       {"api", {"listen"}},
       {"registry", {"servers"}},
       {"distribution", {"root"}},
@@ -281,6 +295,10 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source) {
   }
   c.key_file = ResolvePath(c.key_file, source);
   c.data_dir = ResolvePath(c.data_dir, source);
+  for (DiskConfig& d : c.disks) {
+    d.mount = ResolvePath(d.mount, source);
+    d.probe = ResolvePath(d.probe, source);
+  }
   if (c.distribution_root.empty()) c.distribution_root = c.data_dir + "/content";
   if (c.priority.empty()) c.priority.push_back(c.node_id);
   return c;

@@ -39,6 +39,7 @@ struct Config {
   NodeId node_id = 1;
   std::string node_name;
   std::string data_dir;
+  uint32_t stream_capacity_mbps = 0;  // M12 node usage; 0: the adapters' link speed if known
 
   std::string cluster_name = "cohort";
   std::string key_file;  // relative paths are relative to the config file
@@ -55,6 +56,9 @@ struct Config {
   uint32_t period_ms = 100;
   uint32_t miss_limit = 3;
   uint32_t notify_ms = 300;
+  uint32_t disk_check_ms = 1000;    // M11: how often each disk's probe file is checked
+  uint32_t disk_timeout_ms = 5000;  // a check still running after this counts as failed
+  uint32_t usage_ms = 2000;         // M12: usage report period
 
   Endpoint api_listen{0x7f000001, 7201};
 

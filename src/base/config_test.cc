@@ -34,6 +34,11 @@ listen = "127.0.0.1:7203"
 id = "d1"
 mount = "/srv/media1"
 probe = "/srv/media1/.cohort-probe"
+
+[[disk]]
+id = "d2"
+mount = "media2"
+probe = "media2/.probe"
 )";
 
 TEST(ConfigTest, ParsesEveryKey) {
@@ -51,8 +56,12 @@ TEST(ConfigTest, ParsesEveryKey) {
   EXPECT_EQ(c->routes[0].subnet.ToString(), "10.2.2.0/24");
   EXPECT_EQ(c->period_ms, 50u);
   EXPECT_EQ(c->api_listen.port, 7203);
-  ASSERT_EQ(c->disks.size(), 1u);
+  ASSERT_EQ(c->disks.size(), 2u);
   EXPECT_EQ(c->disks[0].probe, "/srv/media1/.cohort-probe");
+  EXPECT_EQ(c->disks[1].mount, "/etc/cohort/media2");  // relative to the config file
+  EXPECT_EQ(c->disks[1].probe, "/etc/cohort/media2/.probe");
+  EXPECT_EQ(c->disk_check_ms, 1000u);
+  EXPECT_EQ(c->usage_ms, 2000u);
   EXPECT_EQ(c->distribution_root, "/etc/cohort/data/n3/content");
 }
 
@@ -73,6 +82,15 @@ TEST(ConfigTest, ErrorsNameFileLineAndKey) {
       {"[node]\nid = 1\ndata_dir = \"d\"\n[api]\nlisten = \"localhost\"\n", "key 'api.listen'"},
       {"[node]\nid = = 1\n", "n.toml:2:"},
       {"[nodes]\nid = 1\n", "key 'nodes': unknown key"},
+      {"[node]\nid = 1\ndata_dir = \"d\"\n[[disk]]\nid = \"a/b\"\nmount = \"m\"\nprobe = \"p\"\n",
+       "n.toml:5: key 'disk[0].id': expected 1 to 64 letters"},
+      {"[node]\nid = 1\ndata_dir = \"d\"\n[[disk]]\nid = \"a\"\nmount = \"m\"\nprobe = \"p\"\n"
+       "[[disk]]\nid = \"a\"\nmount = \"m\"\nprobe = \"q\"\n",
+       "key 'disk[1].id': duplicate disk id 'a'"},
+      {"[node]\nid = 1\ndata_dir = \"d\"\n[[disk]]\nid = \"a\"\nmount = \"m\"\n",
+       "key 'disk[0].probe': required"},
+      {"[node]\nid = 1\ndata_dir = \"d\"\n[timing]\ndisk_check_ms = 0\n",
+       "key 'timing.disk_check_ms'"},
   };
   for (const auto& bad : cases) {
     auto c = ParseConfig(std::string(bad.text) + base, "n.toml");

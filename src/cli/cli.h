@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "base/endpoint.h"
 #include "base/result.h"
@@ -25,6 +26,9 @@ struct DevUpOptions {
   int base_port = 7100;
   int adapters = 2;
   int timeout_s = 30;
+  // Disks shared by every node: DIR/disks/<id>, reached by node k through its own access
+  // path DIR/n<k>/disks/<id> (a symlink), so one node's path can fail alone (M11).
+  std::vector<std::string> disks;
 };
 int DevUp(const Globals& g, const DevUpOptions& o);
 int DevDown(const Globals& g, const std::string& dir);

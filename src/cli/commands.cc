@@ -128,6 +128,82 @@ void PrintMembers(const json& m) {
   }
 }
 
+std::string Bytes(const json& v) {
+  if (v.is_null()) return "-";
+  double b = v.get<double>();
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  int u = 0;
+  while (b >= 1024 && u < 5) {
+    b /= 1024;
+    ++u;
+  }
+  char out[32];
+  std::snprintf(out, sizeof out, u == 0 ? "%.0f %s" : "%.1f %s", b, units[u]);
+  return out;
+}
+
+std::string Num(const json& v) {
+  if (v.is_null()) return "-";
+  char out[32];
+  std::snprintf(out, sizeof out, "%g", v.get<double>());
+  return out;
+}
+
+// M12: the four supervisor tables.
+void PrintTables(const json& t) {
+  std::printf("cluster %s, supervisor %s, map version %llu; connectivity as seen from node %d\n",
+              t["cluster"].get<std::string>().c_str(),
+              t["supervisor"].is_null() ? "-" : std::to_string(t["supervisor"].get<int>()).c_str(),
+              t["map_version"].get<unsigned long long>(), t["seen_from"].get<int>());
+  std::printf("\nTOPOLOGY: NODES\n%-6s %-10s %-8s %s\n", "NODE", "NAME", "STATE", "ADDRESSES");
+  for (const auto& n : t["topology"]["nodes"]) {
+    std::string addrs;
+    for (const auto& a : n["addresses"]) {
+      addrs += (addrs.empty() ? "" : ", ") + a["address"].get<std::string>() + " " +
+               a["status"].get<std::string>() + (a["preferred"].get<bool>() ? "*" : "");
+    }
+    std::printf("%-6d %-10s %-8s %s\n", n["id"].get<int>(), n["name"].get<std::string>().c_str(),
+                n["state"].get<std::string>().c_str(), addrs.c_str());
+  }
+  std::printf("\nTOPOLOGY: DISK ACCESS\n%-12s %-9s %s\n", "DISK", "STATE", "ACCESS FROM EACH NODE");
+  for (const auto& d : t["topology"]["disks"]) {
+    std::string access;
+    for (const auto& a : d["access"]) {
+      access += (access.empty() ? "" : "  ") + std::to_string(a["node"].get<int>()) + ":" +
+                a["path"].get<std::string>();
+      if (a["node_state"] != "up") access += "(" + a["node_state"].get<std::string>() + ")";
+    }
+    std::printf("%-12s %-9s %s\n", d["id"].get<std::string>().c_str(),
+                d["state"].get<std::string>().c_str(), access.c_str());
+  }
+  if (t["usage_from"].is_null()) {
+    std::printf("\nusage tables unavailable: %s\n", t["usage_error"].get<std::string>().c_str());
+  } else {
+    std::printf("\nDISK USAGE (from supervisor %d)\n%-12s %-9s %-11s %-11s %-6s %-6s %s\n",
+                t["usage_from"].get<int>(), "DISK", "STATE", "SIZE", "FREE", "USED%", "BUSY%",
+                "PROBE ms");
+    for (const auto& d : t["disk_usage"]) {
+      std::printf("%-12s %-9s %-11s %-11s %-6s %-6s %s\n", d["id"].get<std::string>().c_str(),
+                  d["state"].get<std::string>().c_str(), Bytes(d["total_bytes"]).c_str(),
+                  Bytes(d["free_bytes"]).c_str(), Num(d["used_percent"]).c_str(),
+                  Num(d["busy_percent"]).c_str(), Num(d["probe_ms"]).c_str());
+    }
+    std::printf("\nNODE USAGE\n%-6s %-10s %-14s %-9s %-9s %-6s %s\n", "NODE", "NAME",
+                "CAPACITY Mb/s", "TX Mb/s", "RX Mb/s", "LOAD", "AGE ms");
+    for (const auto& n : t["node_usage"]) {
+      std::printf("%-6d %-10s %-14s %-9s %-9s %-6s %lld\n", n["id"].get<int>(),
+                  n["name"].get<std::string>().c_str(), Num(n["capacity_mbps"]).c_str(),
+                  Num(n["tx_mbps"]).c_str(), Num(n["rx_mbps"]).c_str(), Num(n["load"]).c_str(),
+                  n["age_ms"].get<long long>());
+    }
+  }
+  std::printf("\nCLUSTER MAP\n");
+  PrintMembers(json{{"cluster", t["cluster"]},
+                    {"supervisor", t["supervisor"]},
+                    {"map_version", t["map_version"]},
+                    {"members", t["cluster_map"]}});
+}
+
 void PrintKeys(const json& k) {
   std::printf("%-10s %s\n", "KEY", "IN USE");
   for (const auto& key : k["keys"]) {
@@ -182,6 +258,8 @@ int Main(int argc, char** argv) {
   app.add_subcommand("members", "the cluster map: members and their state")->callback([&] {
     rc = Print(g, call.Do("GET", "/v1/members"), PrintMembers);
   });
+  app.add_subcommand("tables", "the supervisor tables: topology, disk usage, node usage, map")
+      ->callback([&] { rc = Print(g, call.Do("GET", "/v1/tables"), PrintTables); });
   app.add_subcommand("addresses", "the cluster destination address table")->callback([&] {
     rc = Print(g, call.Do("GET", "/v1/addresses"), PrintAddresses);
   });
@@ -272,6 +350,9 @@ int Main(int argc, char** argv) {
       ->check(CLI::Range(1, 4));
   dev_up->add_option("--timeout", up.timeout_s, "seconds to wait for agreement")
       ->check(CLI::Range(1, 600));
+  dev_up->add_option("--disk", up.disks,
+                     "a disk every node checks (repeatable): DIR/disks/ID, reached by node k "
+                     "through DIR/n<k>/disks/ID");
   dev_up->callback([&] { rc = DevUp(g, up); });
   auto* dev_down = dev->add_subcommand("down", "stop the daemons of a dev cluster");
   dev_down->add_option("--dir", down_dir, "the folder given to `dev up`");

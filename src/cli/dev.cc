@@ -37,6 +37,34 @@ std::string CohortdPath() {
   return "cohortd";  // from PATH
 }
 
+std::string DiskConfigs(int k, const DevUpOptions& o, const std::string& dir) {
+  if (o.disks.empty()) return "";
+  std::string out = "\n[timing]\ndisk_check_ms = 250\n";
+  for (const std::string& id : o.disks) {
+    const std::string mount = dir + "/n" + std::to_string(k) + "/disks/" + id;
+    out += "\n[[disk]]\nid = \"" + id + "\"\nmount = \"" + mount + "\"\nprobe = \"" + mount +
+           "/.cohort-probe-n" + std::to_string(k) + "\"\n";
+  }
+  return out;
+}
+
+// The shared disk folders and each node's access path to them (a symlink).
+Status MakeDisks(const DevUpOptions& o, const std::string& dir) {
+  for (const std::string& id : o.disks) {
+    COHORT_TRY(io::MakeDirs(dir + "/disks/" + id));
+    for (int k = 1; k <= o.nodes; ++k) {
+      const std::string paths = dir + "/n" + std::to_string(k) + "/disks";
+      COHORT_TRY(io::MakeDirs(paths));
+      std::error_code ec;
+      fs::remove(paths + "/" + id, ec);
+      fs::create_directory_symlink(dir + "/disks/" + id, paths + "/" + id, ec);
+      if (ec)
+        return Error(Errc::kInternal, "cannot link " + paths + "/" + id + ": " + ec.message());
+    }
+  }
+  return OkStatus();
+}
+
 std::string NodeConfig(int k, const DevUpOptions& o, const std::string& dir) {
   std::string listen, seeds;
   for (int a = 1; a <= o.adapters; ++a) {
@@ -50,7 +78,8 @@ std::string NodeConfig(int k, const DevUpOptions& o, const std::string& dir) {
          std::to_string(k) + "\"\ndata_dir = \"" + dir + "/n" + std::to_string(k) +
          "\"\n\n[cluster]\nname = \"dev\"\nkey_file = \"" + dir + "/cluster.key\"\npriority = [" +
          priority + "]\nseeds = [" + seeds + "]\n\n[transport]\nlisten = [" + listen +
-         "]\n\n[api]\nlisten = \"127.0.0.1:" + std::to_string(o.base_port + 100 + k) + "\"\n";
+         "]\n\n[api]\nlisten = \"127.0.0.1:" + std::to_string(o.base_port + 100 + k) + "\"\n" +
+         DiskConfigs(k, o, dir);
 }
 
 bool IsCohortd(pid_t pid) {
@@ -114,6 +143,12 @@ int DevUp(const Globals& g, const DevUpOptions& o) {
       return Fail(1, s.error().message());
     }
   }
+  for (const std::string& id : o.disks) {
+    if (!ValidDiskId(id)) {
+      return Fail(2, "--disk '" + id + "': use 1 to 64 letters, digits, '.', '_' or '-'");
+    }
+  }
+  if (auto s = MakeDisks(o, dir); !s) return Fail(1, s.error().message());
   const std::string binary = CohortdPath();
   std::map<int, pid_t> pids;
   for (int k = 1; k <= o.nodes; ++k) {

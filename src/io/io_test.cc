@@ -1,8 +1,13 @@
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 
 #include "io/adapters.h"
+#include "io/asio.h"
+#include "io/disk_probe.h"
 #include "io/files.h"
 
 namespace cohort::io {
@@ -26,6 +31,73 @@ TEST(FilesTest, AtomicWriteReplacesAndLeavesNoTemporary) {
   EXPECT_EQ(files, 1u);
   EXPECT_FALSE(WriteFileAtomic((dir / "missing" / "x").string(), "y"));
   EXPECT_FALSE(ReadFile((dir / "missing").string()));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(DiskCheckTest, PassesOnAWritableFolderAndSaysWhyItFails) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("cohort-disk-" + std::to_string(::getpid()));
+  ASSERT_TRUE(MakeDirs(dir.string()));
+  DiskConfig disk{"d1", dir.string(), (dir / ".probe").string()};
+  DiskCheck ok = CheckDisk(disk, 1);
+  EXPECT_TRUE(ok.ok) << ok.error;
+  EXPECT_GT(ok.total_bytes, 0u);
+  EXPECT_LE(ok.free_bytes, ok.total_bytes);
+  DiskCheck no_probe = CheckDisk({"d1", dir.string(), (dir / "gone" / ".probe").string()}, 2);
+  EXPECT_FALSE(no_probe.ok);
+  EXPECT_NE(no_probe.error.find("cannot write"), std::string::npos) << no_probe.error;
+  DiskCheck no_mount = CheckDisk({"d1", (dir / "gone").string(), disk.probe}, 3);
+  EXPECT_FALSE(no_mount.ok);
+  EXPECT_NE(no_mount.error.find("mount point"), std::string::npos) << no_mount.error;
+
+  // The prober reports every disk from its thread onto the loop.
+  boost::asio::io_context loop;
+  std::vector<DiskCheck> got;
+  DiskProber prober(loop, {disk, DiskConfig{"d2", (dir / "gone").string(), (dir / "x").string()}},
+                    Duration::Millis(20), Duration::Seconds(5), [&](DiskCheck c) {
+                      got.push_back(std::move(c));
+                      if (got.size() >= 4) loop.stop();
+                    });
+  prober.Start();
+  boost::asio::steady_timer limit(loop, std::chrono::seconds(10));
+  limit.async_wait([&](boost::system::error_code) { loop.stop(); });
+  loop.run();
+  ASSERT_GE(got.size(), 4u);
+  EXPECT_EQ(got[0].disk, "d1");
+  EXPECT_TRUE(got[0].ok);
+  EXPECT_EQ(got[1].disk, "d2");
+  EXPECT_FALSE(got[1].ok);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(DiskCheckTest, AHungCheckIsReportedFailedWhileTheThreadIsStuck) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("cohort-hang-" + std::to_string(::getpid()));
+  ASSERT_TRUE(MakeDirs(dir.string()));
+  // Opening a FIFO for writing blocks until a reader comes: a filesystem that hangs.
+  const std::string fifo = (dir / "probe").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  boost::asio::io_context loop;
+  std::vector<DiskCheck> got;
+  int reader = -1;
+  {
+    DiskProber prober(loop, {DiskConfig{"d1", dir.string(), fifo}}, Duration::Millis(20),
+                      Duration::Millis(100), [&](DiskCheck c) {
+                        got.push_back(std::move(c));
+                        loop.stop();
+                      });
+    prober.Start();
+    boost::asio::steady_timer limit(loop, std::chrono::seconds(10));
+    limit.async_wait([&](boost::system::error_code) { loop.stop(); });
+    loop.run();
+    // Unblock the stuck writer (and keep it unblocked) so the thread can be joined.
+    reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
+    ASSERT_GE(reader, 0);
+  }
+  ::close(reader);
+  ASSERT_GE(got.size(), 1u);
+  EXPECT_FALSE(got[0].ok);
+  EXPECT_NE(got[0].error.find("has not finished"), std::string::npos) << got[0].error;
   std::filesystem::remove_all(dir);
 }
 

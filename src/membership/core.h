@@ -28,8 +28,8 @@
 
 #include <map>
 #include <optional>
-#include <string>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "base/prng.h"

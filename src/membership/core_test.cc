@@ -45,8 +45,8 @@ class Bus {
     Pump();
   }
   size_t Count(MembershipEvent::Kind kind) const {
-    return static_cast<size_t>(std::count_if(events.begin(), events.end(),
-                                             [&](const auto& e) { return e.kind == kind; }));
+    return static_cast<size_t>(
+        std::count_if(events.begin(), events.end(), [&](const auto& e) { return e.kind == kind; }));
   }
   void Pump() {
     for (int guard = 0; !q.empty() && guard < 100000; ++guard) {

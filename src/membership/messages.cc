@@ -198,16 +198,6 @@ DiskState ClusterMap::StateOf(const DiskEntry& disk) const {
   return DiskState::kOk;
 }
 
-bool ValidDiskId(std::string_view id) {
-  if (id.empty() || id.size() > kMaxDiskId) return false;
-  for (char c : id) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '.' || c == '_' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 bool ClusterMap::IsUp(NodeId id) const {
   const Member* m = Find(id);
   return m != nullptr && m->state == MemberState::kUp;
@@ -278,8 +268,8 @@ Bytes Encode(const Message& msg) {
           w.U16(static_cast<uint16_t>(m.rows.size()));
           for (const UsageRow& row : m.rows) {
             w.U16(row.node);
-            w.U32(static_cast<uint32_t>(std::clamp<int64_t>(row.age.nanos() / 1'000'000, 0,
-                                                            UINT32_MAX)));
+            w.U32(static_cast<uint32_t>(
+                std::clamp<int64_t>(row.age.nanos() / 1'000'000, 0, UINT32_MAX)));
             PutUsage(w, row.usage);
           }
         }

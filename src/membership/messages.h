@@ -91,8 +91,8 @@ struct AckMsg {
 };
 
 using Message =
-    std::variant<NotifyMsg, MapRequestMsg, MapMsg, JoinMsg, LeaveMsg, RingMsg, DeclareMsg,
-                 PingMsg, AckMsg, DiskReportMsg, UsageMsg, UsageRequestMsg, UsageTableMsg>;
+    std::variant<NotifyMsg, MapRequestMsg, MapMsg, JoinMsg, LeaveMsg, RingMsg, DeclareMsg, PingMsg,
+                 AckMsg, DiskReportMsg, UsageMsg, UsageRequestMsg, UsageTableMsg>;
 
 Bytes Encode(const Message& m);
 std::optional<Message> Decode(ByteView bytes);

@@ -4,7 +4,6 @@
 #include <cstdint>
 #include <map>
 #include <string>
-#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -38,9 +37,6 @@ struct DiskPath {
   uint32_t seq = 0;
   bool operator==(const DiskPath&) const = default;
 };
-// Disk ids come from the configuration ([[disk]] id): 1..kMaxDiskId of [A-Za-z0-9._-].
-inline constexpr size_t kMaxDiskId = 64;
-bool ValidDiskId(std::string_view id);
 
 // A disk of the topology table (M12): its access status from every node that has access.
 // `failed` is the supervisor's declaration (M11): set when nodes that are up report failed
@@ -137,8 +133,8 @@ using Outputs = std::vector<Output>;
 
 struct MembershipMetrics {
   uint64_t supervisor_changes = 0;
-  uint64_t failures_declared = 0;  // failures marked in the map while this node supervised
-  uint64_t declarations_sent = 0;  // failures this node declared as a ring successor
+  uint64_t failures_declared = 0;       // failures marked in the map while this node supervised
+  uint64_t declarations_sent = 0;       // failures this node declared as a ring successor
   uint64_t disk_failures_declared = 0;  // disks declared failed while this node supervised
   uint64_t disk_path_failures = 0;      // access paths marked failed while supervising
   uint64_t disk_reports_sent = 0;       // this node's own path changes reported

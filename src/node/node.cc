@@ -54,6 +54,19 @@ struct Node::Impl {
   Instant started;
   bool stopped = false;
 
+  std::unique_ptr<io::DiskProber> prober;
+  std::map<std::string, io::DiskCheck> disk_checks;
+  uint64_t disk_check_failures = 0;
+  std::unique_ptr<asio::steady_timer> usage_timer;
+  std::map<std::string, io::NetCounters> last_net;
+  Instant last_net_at;
+  uint64_t next_usage_nonce = 1;
+  struct UsageWait {
+    std::function<void(std::optional<membership::UsageReply>)> done;
+    std::unique_ptr<asio::steady_timer> timer;
+  };
+  std::map<uint64_t, std::shared_ptr<UsageWait>> usage_waits;
+
   struct PingState {
     int remaining_to_send = 0;
     int outstanding = 0;
@@ -210,6 +223,8 @@ struct Node::Impl {
     mo.period = Duration::Millis(config.period_ms);
     mo.miss_limit = config.miss_limit;
     mo.notify = Duration::Millis(config.notify_ms);
+    mo.usage_period = Duration::Millis(config.usage_ms);
+    for (const DiskConfig& d : config.disks) mo.disks.push_back(d.id);
     members = std::make_unique<membership::MembershipCore>(mo, options.incarnation * 31 + 7);
     return SaveKeyring();
   }
@@ -250,6 +265,8 @@ struct Node::Impl {
         }
       } else if (auto* e = std::get_if<membership::MembershipEvent>(&o)) {
         LogMembership(*e);
+      } else if (auto* u = std::get_if<membership::UsageReply>(&o)) {
+        FinishUsageWait(u->nonce, std::move(*u));
       }
     }
     mout.clear();
@@ -342,6 +359,68 @@ struct Node::Impl {
     });
   }
 
+  void OnDiskCheck(io::DiskCheck c) {
+    if (stopped) return;
+    auto previous = disk_checks.find(c.disk);
+    const bool was_ok = previous == disk_checks.end() || previous->second.ok;
+    if (!c.ok) ++disk_check_failures;
+    if (was_ok && !c.ok) {
+      Log(LogLevel::kWarn, "disk", "check failed", {{"disk", c.disk}, {"error", c.error}});
+    } else if (!was_ok && c.ok) {
+      Log(LogLevel::kInfo, "disk", "check passes again", {{"disk", c.disk}});
+    }
+    const std::string id = c.disk;
+    const bool ok = c.ok;
+    disk_checks[id] = std::move(c);
+    membership::Outputs mout;
+    members->OnDiskCheck(io::SteadyNow(), id, ok, mout);
+    ProcessMembership(mout);
+  }
+
+  // M12: this node's usage row — streaming capacity and current load — every usage period.
+  void SampleUsage() {
+    const Instant now = io::SteadyNow();
+    membership::NodeUsage u;
+    std::map<std::string, io::NetCounters> net;
+    uint32_t speed = 0;
+    for (const std::string& ifname : interfaces) {
+      if (net.count(ifname)) continue;
+      if (auto c = io::ReadNetCounters(ifname)) net[ifname] = *c;
+      speed += io::LinkSpeedMbps(ifname);
+    }
+    u.capacity_mbps = config.stream_capacity_mbps != 0 ? config.stream_capacity_mbps : speed;
+    const double seconds = static_cast<double>((now - last_net_at).micros()) / 1e6;
+    for (const auto& [ifname, c] : net) {
+      auto before = last_net.find(ifname);
+      if (before == last_net.end() || seconds <= 0) continue;
+      u.tx_bps += static_cast<uint64_t>(static_cast<double>(c.tx_bytes - before->second.tx_bytes) *
+                                        8 / seconds);
+      u.rx_bps += static_cast<uint64_t>(static_cast<double>(c.rx_bytes - before->second.rx_bytes) *
+                                        8 / seconds);
+    }
+    last_net = std::move(net);
+    last_net_at = now;
+    u.load_milli = io::LoadAverageMilli();
+    for (const auto& [id, c] : disk_checks) {
+      u.disks.push_back(membership::DiskUsage{id, c.total_bytes, c.free_bytes, c.busy_permille,
+                                              static_cast<uint32_t>(c.took.micros())});
+    }
+    members->SetUsage(now, std::move(u));
+    usage_timer->expires_after(std::chrono::milliseconds(config.usage_ms));
+    usage_timer->async_wait([this](boost::system::error_code ec) {
+      if (!ec && !stopped) SampleUsage();
+    });
+  }
+
+  void FinishUsageWait(uint64_t nonce, std::optional<membership::UsageReply> reply) {
+    auto it = usage_waits.find(nonce);
+    if (it == usage_waits.end()) return;
+    auto wait = it->second;
+    usage_waits.erase(it);
+    wait->timer->cancel();
+    wait->done(std::move(reply));
+  }
+
   void OnEchoDone(transport::RequestDone r) {
     auto it = echo_owner.find(r.id);
     if (it == echo_owner.end()) return;
@@ -402,6 +481,14 @@ Status Node::Start() {
   membership::Outputs mout;
   impl_->members->Start(io::SteadyNow(), mout);
   impl_->ProcessMembership(mout);
+  Impl* impl = impl_.get();
+  impl_->prober = std::make_unique<io::DiskProber>(
+      impl_->loop, impl_->config.disks, Duration::Millis(impl_->config.disk_check_ms),
+      Duration::Millis(impl_->config.disk_timeout_ms),
+      [impl](io::DiskCheck c) { impl->OnDiskCheck(std::move(c)); });
+  impl_->prober->Start();
+  impl_->usage_timer = std::make_unique<asio::steady_timer>(impl_->loop);
+  impl_->SampleUsage();
   std::string listen;
   for (const auto& a : impl_->options.adapters)
     listen += (listen.empty() ? "" : ",") + a.info.address.ToString();
@@ -416,6 +503,9 @@ Status Node::Start() {
 void Node::Stop() {
   impl_->stopped = true;
   impl_->timer.cancel();
+  impl_->prober.reset();
+  if (impl_->usage_timer) impl_->usage_timer->cancel();
+  for (auto& [nonce, wait] : impl_->usage_waits) wait->timer->cancel();
   impl_->udp.Close();
 }
 
@@ -442,6 +532,25 @@ const std::string& Node::api_token() const { return impl_->token; }
 std::vector<std::string> Node::adapter_interfaces() const { return impl_->interfaces; }
 Instant Node::started() const { return impl_->started; }
 Instant Node::Now() const { return io::SteadyNow(); }
+const std::map<std::string, io::DiskCheck>& Node::disk_checks() const { return impl_->disk_checks; }
+uint64_t Node::disk_check_failures() const { return impl_->disk_check_failures; }
+
+void Node::FetchUsage(Duration timeout,
+                      std::function<void(std::optional<membership::UsageReply>)> done) {
+  const uint64_t nonce = impl_->next_usage_nonce++;
+  auto wait = std::make_shared<Impl::UsageWait>();
+  wait->done = std::move(done);
+  wait->timer = std::make_unique<asio::steady_timer>(impl_->loop);
+  impl_->usage_waits[nonce] = wait;
+  Impl* impl = impl_.get();
+  wait->timer->expires_after(std::chrono::nanoseconds(timeout.nanos()));
+  wait->timer->async_wait([impl, nonce](boost::system::error_code ec) {
+    if (!ec) impl->FinishUsageWait(nonce, std::nullopt);
+  });
+  membership::Outputs mout;
+  impl_->members->RequestUsage(io::SteadyNow(), nonce, mout);
+  impl_->ProcessMembership(mout);
+}
 
 Status Node::Ping(NodeId node, int count, Duration interval, size_t payload_size,
                   std::function<void(PingResult)> done) {

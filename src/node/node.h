@@ -8,12 +8,15 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/config.h"
 #include "base/result.h"
+#include "io/disk_probe.h"
 #include "membership/core.h"
 #include "transport/core.h"
 
@@ -46,6 +49,14 @@ class Node {
   std::vector<std::string> adapter_interfaces() const;  // OS interface name per adapter
   Instant started() const;
   Instant Now() const;
+  // M11: the latest check of each configured disk (absent until its first check).
+  const std::map<std::string, io::DiskCheck>& disk_checks() const;
+  uint64_t disk_check_failures() const;  // checks that failed since start
+
+  // M12: the supervisor's usage tables; `done` gets nothing if the supervisor does not
+  // answer within `timeout`.
+  void FetchUsage(Duration timeout,
+                  std::function<void(std::optional<membership::UsageReply>)> done);
 
   // ---- commands (API) ----
   // Sends `count` echo requests to `node`, `interval` apart, and calls `done` with every

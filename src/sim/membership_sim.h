@@ -74,8 +74,7 @@ class MembershipSim {
   bool MarkedEverywhere(NodeId id, Incarnation inc, membership::MemberState state) const;
   // Every live node's map shows `disk` in `state`, and `node`'s path to it in `path`
   // (no path check when node is kNoNode).
-  bool DiskEverywhere(const std::string& disk, membership::DiskState state,
-                      NodeId node = kNoNode,
+  bool DiskEverywhere(const std::string& disk, membership::DiskState state, NodeId node = kNoNode,
                       membership::PathState path = membership::PathState::kOk) const;
   Incarnation incarnation(NodeId id) const { return nodes_.at(id).incarnation; }
   NodeId TopPriority(const std::vector<NodeId>& among) const;

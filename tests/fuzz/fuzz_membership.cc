@@ -15,6 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   MembershipOptions o;
   o.self = 2;
   o.priority = {1, 2, 3};
+  o.disks = {"d1", "d2"};
   MembershipCore core(o, 7);
   Outputs out;
   Instant now = Instant::FromNanos(1'000'000'000);
@@ -23,7 +24,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   while (pos + 2 <= size) {
     const uint8_t from = data[pos] & 7;
     const size_t len = std::min<size_t>(size - pos - 2, data[pos + 1] & 63);
-    core.OnMessage(now, from, ByteView(data + pos + 2, len), out);
+    if (from == kNoNode) {
+      // Sender 0 stands for the driver: disk check results and usage requests.
+      switch (len & 3) {
+        case 0:
+        case 1:
+          core.OnDiskCheck(now, (len & 4) ? "d1" : "d2", len & 1, out);
+          break;
+        case 2:
+          core.SetUsage(now, NodeUsage{static_cast<uint32_t>(len), len, len, 0, {}});
+          break;
+        case 3:
+          core.RequestUsage(now, len, out);
+          break;
+      }
+    } else {
+      core.OnMessage(now, from, ByteView(data + pos + 2, len), out);
+    }
     pos += 2 + len;
     now = now + Duration::Millis(data[pos - 1] % 150);
     // Timers must advance: a few ticks at one instant leave no deadline in the past.

@@ -59,10 +59,11 @@ class DevCluster:
     """`cohort dev up` in a temporary folder; stopped by `dev down` (which signals the PIDs
     recorded in the folder) and, failing that, by the PIDs `dev up` reported."""
 
-    def __init__(self, nodes, base_port, adapters=2):
+    def __init__(self, nodes, base_port, adapters=2, disks=()):
         self.tmp = tempfile.TemporaryDirectory(prefix="cohort-it-")
         self.dir = self.tmp.name
         self.nodes, self.base_port, self.adapters = nodes, base_port, adapters
+        self.disks = list(disks)
         self.info = None
 
     def api(self, k):
@@ -74,7 +75,8 @@ class DevCluster:
     def __enter__(self):
         self.info = cohort_json("dev", "up", "--nodes", str(self.nodes), "--dir", self.dir,
                                 "--base-port", str(self.base_port), "--adapters",
-                                str(self.adapters), timeout=90)
+                                str(self.adapters),
+                                *[a for d in self.disks for a in ("--disk", d)], timeout=90)
         return self
 
     def __exit__(self, *exc):

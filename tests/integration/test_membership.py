@@ -101,5 +101,50 @@ class NoFalsePositives(unittest.TestCase):
             self.assertEqual(inc_after, inc3)
 
 
+def disk_view(api):
+    """{disk: (state, {node: path})} from `cohort tables` on one node."""
+    t = cohort_json("tables", api=api)
+    return {d["id"]: (d["state"], {a["node"]: a["path"] for a in d["access"]})
+            for d in t["topology"]["disks"]}
+
+
+class DiskFailure(unittest.TestCase):
+    """M11 with real probe files: node k reaches the shared disk DIR/disks/ID through its own
+    path DIR/n<k>/disks/ID (a symlink). Removing one node's path fails only that path;
+    removing the disk itself fails every node's check, and reports from several nodes make
+    the supervisor declare the disk failed."""
+
+    def test_shared_disk(self):
+        with DevCluster(4, BASE + 60, adapters=1, disks=["media"]) as c:
+            everyone = {1: "ok", 2: "ok", 3: "ok", 4: "ok"}
+            wait_for(lambda: all(disk_view(c.api(k)) == {"media": ("ok", everyone)}
+                                 for k in range(1, 5)),
+                     timeout=10, what="disk media ok from every node, in every node's tables")
+
+            # One node's access path fails: only that path is marked, the disk is degraded.
+            os.remove(os.path.join(c.dir, "n3", "disks", "media"))
+            wait_for(lambda: all(disk_view(c.api(k)) == {"media": ("degraded", {**everyone, 3: "failed"})}
+                                 for k in range(1, 5)),
+                     timeout=10, what="node 3's path to media failed, the disk only degraded")
+            self.assertEqual(metrics(c.api(1))["cohort_membership_disk_failures_declared_total"], 0)
+            self.assertEqual(metrics(c.api(3))['cohort_disk_ok{disk="media"}'], 0)
+
+            # The disk itself goes away: nodes 1, 2 and 4 report it too; it is declared failed.
+            shared = os.path.join(c.dir, "disks", "media")
+            os.rename(shared, shared + ".gone")
+            wait_for(lambda: all(disk_view(c.api(k))["media"][0] == "failed" for k in range(1, 5)),
+                     timeout=10, what="media declared failed everywhere")
+            self.assertEqual(metrics(c.api(1))["cohort_membership_disk_failures_declared_total"], 1)
+            tables = cohort_json("tables", api=c.api(4))
+            self.assertEqual(tables["usage_from"], 1)
+            self.assertEqual({n["id"] for n in tables["node_usage"]}, {1, 2, 3, 4})
+
+            # It comes back: the working paths lift the declaration; node 3's is still cut.
+            os.rename(shared + ".gone", shared)
+            wait_for(lambda: all(disk_view(c.api(k)) == {"media": ("degraded", {**everyone, 3: "failed"})}
+                                 for k in range(1, 5)),
+                     timeout=10, what="media restored, node 3's path still failed")
+
+
 if __name__ == "__main__":
     unittest.main()
