@@ -29,6 +29,10 @@ struct DevUpOptions {
   // Disks shared by every node: DIR/disks/<id>, reached by node k through its own access
   // path DIR/n<k>/disks/<id> (a symlink), so one node's path can fail alone (M11).
   std::vector<std::string> disks;
+  // [timing] for every node; 0 keeps the daemon's default.
+  int period_ms = 0;
+  int miss_limit = 0;
+  int notify_ms = 0;
 };
 int DevUp(const Globals& g, const DevUpOptions& o);
 int DevDown(const Globals& g, const std::string& dir);

@@ -353,6 +353,12 @@ int Main(int argc, char** argv) {
   dev_up->add_option("--disk", up.disks,
                      "a disk every node checks (repeatable): DIR/disks/ID, reached by node k "
                      "through DIR/n<k>/disks/ID");
+  dev_up->add_option("--period-ms", up.period_ms, "[timing] period_ms for every node")
+      ->check(CLI::Range(1, 600000));
+  dev_up->add_option("--miss-limit", up.miss_limit, "[timing] miss_limit for every node")
+      ->check(CLI::Range(1, 1000));
+  dev_up->add_option("--notify-ms", up.notify_ms, "[timing] notify_ms for every node")
+      ->check(CLI::Range(1, 600000));
   dev_up->callback([&] { rc = DevUp(g, up); });
   auto* dev_down = dev->add_subcommand("down", "stop the daemons of a dev cluster");
   dev_down->add_option("--dir", down_dir, "the folder given to `dev up`");

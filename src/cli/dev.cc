@@ -37,9 +37,17 @@ std::string CohortdPath() {
   return "cohortd";  // from PATH
 }
 
+std::string TimingConfig(const DevUpOptions& o) {
+  std::string t;
+  if (o.period_ms > 0) t += "period_ms = " + std::to_string(o.period_ms) + "\n";
+  if (o.miss_limit > 0) t += "miss_limit = " + std::to_string(o.miss_limit) + "\n";
+  if (o.notify_ms > 0) t += "notify_ms = " + std::to_string(o.notify_ms) + "\n";
+  if (!o.disks.empty()) t += "disk_check_ms = 250\n";
+  return t.empty() ? "" : "\n[timing]\n" + t;
+}
+
 std::string DiskConfigs(int k, const DevUpOptions& o, const std::string& dir) {
-  if (o.disks.empty()) return "";
-  std::string out = "\n[timing]\ndisk_check_ms = 250\n";
+  std::string out;
   for (const std::string& id : o.disks) {
     const std::string mount = dir + "/n" + std::to_string(k) + "/disks/" + id;
     out += "\n[[disk]]\nid = \"" + id + "\"\nmount = \"" + mount + "\"\nprobe = \"" + mount +
@@ -79,7 +87,7 @@ std::string NodeConfig(int k, const DevUpOptions& o, const std::string& dir) {
          "\"\n\n[cluster]\nname = \"dev\"\nkey_file = \"" + dir + "/cluster.key\"\npriority = [" +
          priority + "]\nseeds = [" + seeds + "]\n\n[transport]\nlisten = [" + listen +
          "]\n\n[api]\nlisten = \"127.0.0.1:" + std::to_string(o.base_port + 100 + k) + "\"\n" +
-         DiskConfigs(k, o, dir);
+         TimingConfig(o) + DiskConfigs(k, o, dir);
 }
 
 bool IsCohortd(pid_t pid) {

@@ -640,14 +640,15 @@ void MembershipCore::Send(NodeId to, const Message& m, Outputs& out) {
   Bytes b = Encode(m);
   ++metrics_.messages_sent;
   metrics_.bytes_sent += b.size();
-  out.push_back(SendTo{to, std::move(b)});
+  // In place: moving a temporary variant trips GCC 12's -Wmaybe-uninitialized at -O2.
+  out.emplace_back(std::in_place_type<SendTo>, to, std::move(b));
 }
 
 void MembershipCore::SendAll(const Message& m, Outputs& out) {
   Bytes b = Encode(m);
   ++metrics_.messages_sent;
   metrics_.bytes_sent += b.size();
-  out.push_back(Broadcast{std::move(b)});
+  out.emplace_back(std::in_place_type<Broadcast>, std::move(b));
 }
 
 }  // namespace cohort::membership
