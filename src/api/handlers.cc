@@ -81,6 +81,8 @@ HttpResponse Api::Status() const {
       {"incarnation", t.options().incarnation},
       {"uptime_s", (node_.Now() - node_.started()).seconds()},
       {"data_dir", c.data_dir},
+      {"bus", c.multicast ? json{{"mode", "multicast"}, {"group", c.multicast->ToString()}}
+                          : json{{"mode", "unicast"}}},
       {"address_table",
        {{"version", t.table().version()},
         {"digest", HexDigest(t.table().digest())},

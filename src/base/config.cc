@@ -132,6 +132,17 @@ Status ReadCluster(const Reader& r, Config& c) {
   };
   COHORT_TRY(r.Array("cluster.priority", &c.priority, node_id));
   COHORT_TRY(r.Array("cluster.seeds", &c.seeds, endpoint));
+  std::string multicast;
+  COHORT_TRY(r.String("cluster.multicast", &multicast));
+  if (!multicast.empty()) {
+    auto e = Endpoint::Parse(multicast);
+    if (!e || (e->ip >> 28) != 0xe) {
+      return r.Fail(
+          r.Find("cluster.multicast"), "cluster.multicast",
+          "expected a multicast group \"a.b.c.d:port\" in 224.0.0.0/4, got '" + multicast + "'");
+    }
+    c.multicast = *e;
+  }
   COHORT_TRY(r.Array("registry.servers", &c.registry_servers, node_id));
 
   std::vector<Endpoint> listen;
@@ -246,7 +257,7 @@ Status ReadRest(const Reader& r, Config& c) {
 Status CheckKeys(const Reader& r) {
   static const std::map<std::string, std::set<std::string>> kKnown = {
       {"node", {"id", "name", "data_dir", "stream_capacity_mbps"}},
-      {"cluster", {"name", "key_file", "priority", "seeds"}},
+      {"cluster", {"name", "key_file", "priority", "seeds", "multicast"}},
       {"transport",
        {"listen", "cos", "mtu", "request_timeout_ms", "probe_ms", "exchange_ms", "max_datagram",
         "route"}},

@@ -45,6 +45,7 @@ struct Config {
   std::string key_file;  // relative paths are relative to the config file
   std::vector<NodeId> priority;
   std::vector<Endpoint> seeds;
+  std::optional<Endpoint> multicast;  // M2: the bus's multicast group; unset: unicast fan-out
 
   std::vector<AdapterConfig> adapters;
   std::vector<RouteConfig> routes;

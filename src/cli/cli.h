@@ -33,6 +33,7 @@ struct DevUpOptions {
   int period_ms = 0;
   int miss_limit = 0;
   int notify_ms = 0;
+  std::string multicast;  // [cluster] multicast for every node; empty: unicast bus
 };
 int DevUp(const Globals& g, const DevUpOptions& o);
 int DevDown(const Globals& g, const std::string& dir);

@@ -85,7 +85,9 @@ std::string NodeConfig(int k, const DevUpOptions& o, const std::string& dir) {
   return "# written by `cohort dev up`\n[node]\nid = " + std::to_string(k) + "\nname = \"n" +
          std::to_string(k) + "\"\ndata_dir = \"" + dir + "/n" + std::to_string(k) +
          "\"\n\n[cluster]\nname = \"dev\"\nkey_file = \"" + dir + "/cluster.key\"\npriority = [" +
-         priority + "]\nseeds = [" + seeds + "]\n\n[transport]\nlisten = [" + listen +
+         priority + "]\nseeds = [" + seeds + "]\n" +
+         (o.multicast.empty() ? "" : "multicast = \"" + o.multicast + "\"\n") +
+         "\n[transport]\nlisten = [" + listen +
          "]\n\n[api]\nlisten = \"127.0.0.1:" + std::to_string(o.base_port + 100 + k) + "\"\n" +
          TimingConfig(o) + DiskConfigs(k, o, dir);
 }

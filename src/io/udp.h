@@ -30,6 +30,11 @@ class UdpAdapters {
 
   // Binds a socket to each address, in order (index = adapter). Fails naming the address.
   Status Bind(const std::vector<Endpoint>& addresses);
+  // M2 multicast mode, after Bind: one more socket bound to `group` (shared with other
+  // daemons on the host), joined on every adapter's interface; its datagrams go to
+  // `on_group` (adapter argument 0). Adapter sockets send to the group through their own
+  // interface, with loopback on (daemons on one host hear each other) and TTL 1.
+  Status JoinGroup(const Endpoint& group, OnDatagram on_group);
   void Send(uint8_t adapter, const Endpoint& to, uint8_t dscp, std::span<const uint8_t> bytes);
   void Close();
 

@@ -214,6 +214,7 @@ struct Node::Impl {
     options.probe_interval = Duration::Millis(config.probe_ms);
     options.exchange_interval = Duration::Millis(config.exchange_ms);
     options.max_datagram = config.max_datagram;
+    options.group = config.multicast;
     core = std::make_unique<transport::TransportCore>(options, std::move(*ring),
                                                       options.incarnation ^ config.node_id);
     membership::MembershipOptions mo;
@@ -249,8 +250,9 @@ struct Node::Impl {
     ArmTimer();
   }
 
-  // Membership rides on transport Data; a broadcast is a fan-out over the address table,
-  // so the bus works across routers and on loopback (M2, unicast mode).
+  // Membership rides on transport Data; a broadcast goes over the bus (M2): the multicast
+  // group if configured, else a unicast fan-out over the address table, which works across
+  // routers and on loopback.
   void ProcessMembership(membership::Outputs& mout) {
     transport::Outputs out;
     const Instant now = io::SteadyNow();
@@ -258,11 +260,7 @@ struct Node::Impl {
       if (auto* s = std::get_if<membership::SendTo>(&o)) {
         (void)core->SendData(now, s->to, membership::kChannel, s->bytes, out);
       } else if (auto* b = std::get_if<membership::Broadcast>(&o)) {
-        for (const auto& [id, entry] : core->table().entries()) {
-          if (id != config.node_id) {
-            (void)core->SendData(now, id, membership::kChannel, b->bytes, out);
-          }
-        }
+        core->Broadcast(now, membership::kChannel, b->bytes, out);
       } else if (auto* e = std::get_if<membership::MembershipEvent>(&o)) {
         LogMembership(*e);
       } else if (auto* u = std::get_if<membership::UsageReply>(&o)) {
@@ -474,6 +472,16 @@ Status Node::Start() {
   std::vector<Endpoint> addresses;
   for (const auto& a : impl_->options.adapters) addresses.push_back(a.info.address);
   COHORT_TRY(impl_->udp.Bind(addresses));
+  if (impl_->config.multicast) {
+    Impl* impl = impl_.get();
+    COHORT_TRY(
+        impl_->udp.JoinGroup(*impl_->config.multicast,
+                             [impl](uint8_t, const Endpoint& from, std::span<const uint8_t> bytes) {
+                               transport::Outputs out;
+                               impl->core->OnGroupDatagram(io::SteadyNow(), from, bytes, out);
+                               impl->Process(out);
+                             }));
+  }
   impl_->started = io::SteadyNow();
   transport::Outputs out;
   impl_->core->Start(io::SteadyNow(), out);
@@ -496,6 +504,9 @@ Status Node::Start() {
       {{"node", std::to_string(impl_->config.node_id)},
        {"cluster", impl_->config.cluster_name},
        {"listen", listen},
+       {"bus", impl_->config.multicast ? "multicast " + impl_->config.multicast->ToString()
+                                       : std::string("unicast")},
+       {"disks", std::to_string(impl_->config.disks.size())},
        {"key", wire::KeyIdToText(impl_->core->keyring().in_use())}});
   return OkStatus();
 }

@@ -59,6 +59,20 @@ void TransportCore::Tick(Instant now, Outputs& out) {
 
 void TransportCore::OnDatagram(Instant now, uint8_t adapter, const Endpoint& from,
                                ByteView datagram, Outputs& out) {
+  Receive(now, adapter, from, datagram, false, out);
+}
+
+void TransportCore::OnGroupDatagram(Instant now, const Endpoint& from, ByteView datagram,
+                                    Outputs& out) {
+  if (!options_.group) return;
+  // Replies (probes, echoes) to a sender heard through the group leave by the adapter that
+  // shares its subnet, else by the first in service.
+  const auto adapter = ChooseAdapter(from);
+  if (adapter) Receive(now, *adapter, from, datagram, true, out);
+}
+
+void TransportCore::Receive(Instant now, uint8_t adapter, const Endpoint& from, ByteView datagram,
+                            bool via_group, Outputs& out) {
   if (adapter >= options_.adapters.size() || !options_.adapters[adapter].enabled) return;
   auto reject = [&](wire::Reject r) { ++metrics_.rejected[static_cast<int>(r)]; };
   if (datagram.size() > options_.max_datagram) return reject(wire::Reject::kTooLarge);
@@ -66,6 +80,7 @@ void TransportCore::OnDatagram(Instant now, uint8_t adapter, const Endpoint& fro
   if (auto* r = std::get_if<wire::Reject>(&opened)) return reject(*r);
   wire::Opened& o = std::get<wire::Opened>(opened);
   const wire::SealHeader& h = o.header;
+  if (via_group && h.sender == options_.self) return;  // our own, looped back
   if (h.sender == kNoNode || h.sender == options_.self) return reject(wire::Reject::kMalformed);
   if (!replay_.Accept(h.sender, h.incarnation, h.sequence)) return reject(wire::Reject::kReplay);
   auto msg = Decode(o.payload);
@@ -320,6 +335,26 @@ Status TransportCore::SendData(Instant now, NodeId node, uint8_t channel, ByteVi
   Emit(e->addresses[index].address, Encode(DataMsg{channel, Bytes(payload.begin(), payload.end())}),
        out);
   return OkStatus();
+}
+
+void TransportCore::Broadcast(Instant now, uint8_t channel, ByteView payload, Outputs& out) {
+  const Bytes message = Encode(DataMsg{channel, Bytes(payload.begin(), payload.end())});
+  if (options_.group) Emit(*options_.group, message, out);
+  for (const auto& [id, entry] : table_.entries()) {
+    if (id == options_.self || (options_.group && OnLocalSubnet(entry))) continue;
+    Emit(table_.Find(id)->addresses[ChooseAddress(peers_[id])].address, message, out);
+  }
+  (void)now;
+}
+
+bool TransportCore::OnLocalSubnet(const NodeEntry& node) const {
+  for (const AddressInfo& a : node.addresses) {
+    for (const LocalAdapter& local : options_.adapters) {
+      const uint32_t mask = local.info.mask;
+      if (local.enabled && (a.address.ip & mask) == (local.info.address.ip & mask)) return true;
+    }
+  }
+  return false;
 }
 
 // ---- periodic work ----

@@ -59,6 +59,9 @@ struct TransportOptions {
   Duration quiet_interval = Duration::Seconds(1);
   Duration reassembly_timeout = Duration::Seconds(2);
   size_t max_datagram = 9216;
+  // M2 multicast mode: broadcasts go to this group (224.0.0.0/4) instead of one unicast per
+  // node. Unset: unicast fan-out, which works across routers.
+  std::optional<Endpoint> group;
 };
 
 // The local view of one address of a node: table data plus what this node observed.
@@ -85,6 +88,9 @@ class TransportCore {
   // A datagram arrived on local adapter `adapter` from `from`.
   void OnDatagram(Instant now, uint8_t adapter, const Endpoint& from, ByteView datagram,
                   Outputs& out);
+  // A datagram that arrived through the multicast group; this node's own copies (multicast
+  // loops back) are dropped without counting them as rejected.
+  void OnGroupDatagram(Instant now, const Endpoint& from, ByteView datagram, Outputs& out);
   // Runs due timers. Call when now >= NextDeadline(); calling earlier is harmless.
   void Tick(Instant now, Outputs& out);
   Instant NextDeadline() const;
@@ -94,6 +100,10 @@ class TransportCore {
   Result<uint64_t> Echo(Instant now, NodeId node, ByteView payload, Outputs& out);
   // One-way message to `node` on `channel` (for upper layers), via its preferred address.
   Status SendData(Instant now, NodeId node, uint8_t channel, ByteView payload, Outputs& out);
+  // The bus (M2): `payload` on `channel` to every other node of the table. In multicast mode
+  // one datagram goes to the group, plus a unicast copy to each node with no address on a
+  // local adapter's subnet (multicast seldom crosses routers); otherwise one unicast per node.
+  void Broadcast(Instant now, uint8_t channel, ByteView payload, Outputs& out);
 
   // Takes a local adapter out of service (no send, no receive) or back in. Returns an error
   // for an unknown adapter, or when taking down the last adapter in service.
@@ -132,6 +142,10 @@ class TransportCore {
     Instant deadline;
   };
 
+  void Receive(Instant now, uint8_t adapter, const Endpoint& from, ByteView datagram,
+               bool via_group, Outputs& out);
+  // True if one of `node`'s addresses is on the subnet of a local adapter in service.
+  bool OnLocalSubnet(const NodeEntry& node) const;
   void HandleMessage(Instant now, NodeId sender, uint8_t adapter, const Endpoint& from, Message msg,
                      Outputs& out);
   void HandleReply(Instant now, uint64_t req, const Endpoint& from, Bytes reply,

@@ -367,5 +367,61 @@ TEST(TransportCoreTest, DataIsDeliveredToUpperLayers) {
   EXPECT_EQ(d.bytes, (Bytes{'h', 'i'}));
 }
 
+TEST(TransportCoreTest, MulticastBusSendsOnceToTheGroupAndUnicastsOffSubnet) {
+  const Endpoint group{(239u << 24) | (192u << 16) | 1, 7150};
+  TransportOptions oa = Options(1);
+  oa.group = group;
+  TransportOptions ob = Options(2, {Addr(1, 1)});
+  ob.group = group;
+  TransportOptions oc = Options(3, {Addr(1, 1)});
+  for (auto& ad : oc.adapters) ad.info.address.ip += 8u << 16;  // 10.9.0.3, 10.10.0.3: routed
+  TransportCore a(oa, Ring(), 1), b(ob, Ring(), 2), c(oc, Ring(), 3);
+  Wire wire{{&a, &b, &c}};
+  for (TransportCore* core : {&a, &b, &c}) {
+    Outputs out;
+    core->Start(wire.now, out);
+    wire.Take(core, out);
+  }
+  wire.Pump();
+  wire.Advance(Duration::Seconds(2));
+  ASSERT_EQ(a.table().size(), 3u);
+
+  Outputs out;
+  const uint8_t hello[] = {'h', 'i'};
+  a.Broadcast(wire.now, 1, hello, out);
+  std::vector<Endpoint> to;
+  for (const auto& o : out) to.push_back(std::get<SendDatagram>(o).to);
+  // One datagram to the group for node 2 (on a local subnet), one unicast for node 3.
+  ASSERT_EQ(to.size(), 2u);
+  EXPECT_EQ(to[0], group);
+  EXPECT_EQ(to[1], c.options().adapters[0].info.address);
+  const Bytes sealed = std::get<SendDatagram>(out[0]).bytes;
+
+  Outputs got;
+  b.OnGroupDatagram(wire.now, Addr(1, 1), sealed, got);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(std::get<Delivered>(got[0]).bytes, (Bytes{'h', 'i'}));
+  b.OnGroupDatagram(wire.now, Addr(1, 1), sealed, got);  // the same datagram again: a replay
+  EXPECT_EQ(got.size(), 1u);
+  EXPECT_EQ(b.metrics().rejected[static_cast<int>(wire::Reject::kReplay)], 1u);
+
+  // The sender hears its own copy (multicast loops back): dropped, not counted as rejected.
+  uint64_t rejected_before = 0;
+  for (uint64_t r : a.metrics().rejected) rejected_before += r;
+  Outputs own;
+  a.OnGroupDatagram(wire.now, Addr(1, 1), sealed, own);
+  EXPECT_TRUE(own.empty());
+  uint64_t rejected_after = 0;
+  for (uint64_t r : a.metrics().rejected) rejected_after += r;
+  EXPECT_EQ(rejected_after, rejected_before);
+  // Without a group the core ignores group datagrams and broadcasts by unicast.
+  Outputs none;
+  c.OnGroupDatagram(wire.now, Addr(1, 1), sealed, none);
+  EXPECT_TRUE(none.empty());
+  Outputs fanout;
+  c.Broadcast(wire.now, 1, hello, fanout);
+  EXPECT_EQ(fanout.size(), 2u);
+}
+
 }  // namespace
 }  // namespace cohort::transport

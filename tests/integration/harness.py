@@ -59,11 +59,12 @@ class DevCluster:
     """`cohort dev up` in a temporary folder; stopped by `dev down` (which signals the PIDs
     recorded in the folder) and, failing that, by the PIDs `dev up` reported."""
 
-    def __init__(self, nodes, base_port, adapters=2, disks=()):
+    def __init__(self, nodes, base_port, adapters=2, disks=(), multicast=None):
         self.tmp = tempfile.TemporaryDirectory(prefix="cohort-it-")
         self.dir = self.tmp.name
         self.nodes, self.base_port, self.adapters = nodes, base_port, adapters
         self.disks = list(disks)
+        self.multicast = multicast
         self.info = None
 
     def api(self, k):
@@ -76,7 +77,9 @@ class DevCluster:
         self.info = cohort_json("dev", "up", "--nodes", str(self.nodes), "--dir", self.dir,
                                 "--base-port", str(self.base_port), "--adapters",
                                 str(self.adapters),
-                                *[a for d in self.disks for a in ("--disk", d)], timeout=90)
+                                *[a for d in self.disks for a in ("--disk", d)],
+                                *(["--multicast", self.multicast] if self.multicast else []),
+                                timeout=90)
         return self
 
     def __exit__(self, *exc):

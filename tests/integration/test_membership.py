@@ -101,6 +101,33 @@ class NoFalsePositives(unittest.TestCase):
             self.assertEqual(inc_after, inc3)
 
 
+class MulticastBus(unittest.TestCase):
+    """M2 in IP multicast mode on loopback: the cluster forms, a killed member is failed
+    everywhere, and the supervisor sends fewer datagrams than with a unicast fan-out."""
+
+    def sent_per_s(self, api):
+        before = metrics(api)["cohort_transport_datagrams_sent_total"]
+        t = time.monotonic()
+        time.sleep(2)  # the measurement window, not a wait for a condition
+        return (metrics(api)["cohort_transport_datagrams_sent_total"] - before) / (
+            time.monotonic() - t)
+
+    def test_multicast_bus(self):
+        with DevCluster(5, BASE + 80, adapters=1, multicast="239.192.17.1:17599") as c:
+            status = cohort_json("status", api=c.api(3))
+            self.assertEqual(status["bus"], {"mode": "multicast", "group": "239.192.17.1:17599"})
+            wait_for(lambda: all(members(c.api(k)) == (1, {k2: "up" for k2 in range(1, 6)})
+                                 for k in range(1, 6)), timeout=10, what="one cluster")
+            multicast_rate = self.sent_per_s(c.api(1))
+            os.kill(c.info["nodes"][4]["pid"], signal.SIGKILL)
+            wait_for(lambda: all(members(c.api(k))[1][5] == "failed" for k in range(1, 5)),
+                     timeout=5, what="node 5 failed everywhere over the multicast bus")
+        with DevCluster(5, BASE + 80, adapters=1) as c:
+            unicast_rate = self.sent_per_s(c.api(1))
+        # Notifications: one datagram per period instead of one per member.
+        self.assertLess(multicast_rate, unicast_rate)
+
+
 def disk_view(api):
     """{disk: (state, {node: path})} from `cohort tables` on one node."""
     t = cohort_json("tables", api=api)
