@@ -5,7 +5,8 @@ shows it failed), kill -9 the supervisor (time until every survivor follows the 
 priority and shows it failed), SIGTERM a member (time until every survivor shows it left),
 idle bytes/s sent per node (over 5 s, starting 6 s after formation) and RSS. Polls each node's API directly every 10 ms.
 Usage: bench/membership_bench.py [N ...]   (default 5 20 50); RUNS=3 repetitions, medians.
-PERIOD_MS, MISS_LIMIT, NOTIFY_MS set the daemons' [timing] (e.g. slowed to Serf's traffic
+MULTICAST=GROUP:PORT puts the bus in IP multicast mode. PERIOD_MS, MISS_LIMIT, NOTIFY_MS set
+the daemons' [timing] (e.g. slowed to Serf's traffic
 level: PERIOD_MS=300 NOTIFY_MS=1200). With many nodes one polling sweep of every node's API
 takes longer, so the figures include up to one sweep (printed) of measurement error."""
 import json
@@ -54,6 +55,8 @@ def sent_bytes(k):
 TIMING = [arg for env, flag in (("PERIOD_MS", "--period-ms"), ("MISS_LIMIT", "--miss-limit"),
                                  ("NOTIFY_MS", "--notify-ms"))
           if os.environ.get(env) for arg in (flag, os.environ[env])]
+if os.environ.get("MULTICAST"):  # e.g. MULTICAST=239.192.0.9:18099: the bus in multicast mode
+    TIMING += ["--multicast", os.environ["MULTICAST"]]
 
 
 def one_run(n):
