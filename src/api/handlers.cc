@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "api/dashboard.h"
 #include "api/tables.h"
 #include "base/digest.h"
 
@@ -235,9 +236,7 @@ void Api::Handle(const HttpRequest& r, Respond respond) {
     return;
   }
   if (get && path == "/") {
-    return respond({200, "text/plain",
-                    "cohortd: see /v1/status, /v1/addresses, /metrics (the dashboard comes "
-                    "with the membership issue)\n"});
+    return respond({200, "text/html; charset=utf-8", std::string(DashboardHtml())});
   }
 
   if (r.method == "POST" && path == "/v1/ping") {

@@ -6,7 +6,7 @@ import sys
 import time
 import unittest
 
-from harness import COHORTD, DevCluster, cohort_json, metrics, wait_for
+from harness import COHORTD, DevCluster, cohort_json, http_get, metrics, wait_for
 
 BASE = 17500  # this file's port range: transport 17501.., API 17601..
 
@@ -162,6 +162,9 @@ class DiskFailure(unittest.TestCase):
             wait_for(lambda: all(disk_view(c.api(k))["media"][0] == "failed" for k in range(1, 5)),
                      timeout=10, what="media declared failed everywhere")
             self.assertEqual(metrics(c.api(1))["cohort_membership_disk_failures_declared_total"], 1)
+            status, page = http_get(c.api(2), "/")  # the dashboard draws these same tables
+            self.assertEqual(status, 200)
+            self.assertIn("/v1/tables", page)
             tables = cohort_json("tables", api=c.api(4))
             self.assertEqual(tables["usage_from"], 1)
             self.assertEqual({n["id"] for n in tables["node_usage"]}, {1, 2, 3, 4})
