@@ -331,10 +331,13 @@ Status TransportCore::SendData(Instant now, NodeId node, uint8_t channel, ByteVi
   if (e == nullptr || node == options_.self) {
     return Error(Errc::kNotFound, "node " + std::to_string(node) + " is not in the address table");
   }
-  const size_t index = ChooseAddress(peers_[node]);
-  Emit(e->addresses[index].address, Encode(DataMsg{channel, Bytes(payload.begin(), payload.end())}),
+  Emit(PreferredAddress(node), Encode(DataMsg{channel, Bytes(payload.begin(), payload.end())}),
        out);
   return OkStatus();
+}
+
+Endpoint TransportCore::PreferredAddress(NodeId node) {
+  return table_.Find(node)->addresses[ChooseAddress(peers_[node])].address;
 }
 
 void TransportCore::Broadcast(Instant now, uint8_t channel, ByteView payload, Outputs& out) {
@@ -342,7 +345,7 @@ void TransportCore::Broadcast(Instant now, uint8_t channel, ByteView payload, Ou
   if (options_.group) Emit(*options_.group, message, out);
   for (const auto& [id, entry] : table_.entries()) {
     if (id == options_.self || (options_.group && OnLocalSubnet(entry))) continue;
-    Emit(table_.Find(id)->addresses[ChooseAddress(peers_[id])].address, message, out);
+    Emit(PreferredAddress(id), message, out);
   }
   (void)now;
 }

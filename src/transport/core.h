@@ -146,6 +146,8 @@ class TransportCore {
                bool via_group, Outputs& out);
   // True if one of `node`'s addresses is on the subnet of a local adapter in service.
   bool OnLocalSubnet(const NodeEntry& node) const;
+  // REQUIRES: `node` is in the table.
+  Endpoint PreferredAddress(NodeId node);
   void HandleMessage(Instant now, NodeId sender, uint8_t adapter, const Endpoint& from, Message msg,
                      Outputs& out);
   void HandleReply(Instant now, uint64_t req, const Endpoint& from, Bytes reply,
