@@ -641,14 +641,14 @@ void MembershipCore::Send(NodeId to, const Message& m, Outputs& out) {
   ++metrics_.messages_sent;
   metrics_.bytes_sent += b.size();
   // In place: moving a temporary variant trips GCC 12's -Wmaybe-uninitialized at -O2.
-  out.emplace_back(std::in_place_type<SendTo>, to, std::move(b));
+  out.emplace_back(std::in_place_type<SendTo>, SendTo{to, std::move(b)});
 }
 
 void MembershipCore::SendAll(const Message& m, Outputs& out) {
   Bytes b = Encode(m);
   ++metrics_.messages_sent;
   metrics_.bytes_sent += b.size();
-  out.emplace_back(std::in_place_type<Broadcast>, std::move(b));
+  out.emplace_back(std::in_place_type<Broadcast>, Broadcast{std::move(b)});
 }
 
 }  // namespace cohort::membership
