@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "registry/conformance.h"
+
 namespace cohort::registry {
 namespace {
 
@@ -22,74 +24,15 @@ Result<int64_t> Put(MemoryRegistry& r, const std::string& k, const std::string& 
 Result<std::optional<KeyValue>> Get(MemoryRegistry& r, const std::string& k, bool ser = false) {
   return Now<std::optional<KeyValue>>([&](Done<std::optional<KeyValue>> d) { r.Get(k, ser, d); });
 }
-Result<TxnResult> Commit(MemoryRegistry& r, const Txn& t) {
-  return Now<TxnResult>([&](Done<TxnResult> d) { r.Commit(t, d); });
-}
 
-TEST(MemoryRegistryTest, RevisionsCountEveryCommittedChange) {
+// The checks the etcd client also passes against a real etcd (etcd_test.cc).
+TEST(MemoryRegistryTest, Conformance) {
   MemoryRegistry r;
-  EXPECT_EQ(r.revision(), 1);
-  EXPECT_EQ(*Put(r, "/a", "1"), 2);
-  EXPECT_EQ(*Put(r, "/b", "1"), 3);
-  EXPECT_EQ(*Put(r, "/a", "2"), 4);
-  auto a = Get(r, "/a");
-  ASSERT_TRUE(a && *a);
-  EXPECT_EQ((*a)->value, "2");
-  EXPECT_EQ((*a)->create_revision, 2);
-  EXPECT_EQ((*a)->mod_revision, 4);
-  EXPECT_EQ((*a)->version, 2);
-  EXPECT_EQ(*Now<int64_t>([&](Done<int64_t> d) { r.Delete("/a", d); }), 1);
-  EXPECT_EQ(*Now<int64_t>([&](Done<int64_t> d) { r.Delete("/a", d); }), 0);
-  EXPECT_EQ(r.revision(), 5);  // deleting nothing is no change
-  EXPECT_FALSE(Get(r, "/a")->has_value());
-  // Recreated: a new life, version starts again.
-  EXPECT_TRUE(Put(r, "/a", "3"));
-  EXPECT_EQ((**Get(r, "/a")).version, 1);
-  EXPECT_EQ((**Get(r, "/a")).create_revision, 6);
-}
-
-TEST(MemoryRegistryTest, RangeByPrefixInKeyOrderWithALimit) {
-  MemoryRegistry r;
-  for (const char* k : {"/c/n/2", "/c/n/1", "/c/m", "/d", "/c/n/3"}) EXPECT_TRUE(Put(r, k, "x"));
-  auto all = Now<RangeResult>([&](Done<RangeResult> d) { r.Range("/c/n/", 0, false, d); });
-  ASSERT_TRUE(all);
-  ASSERT_EQ(all->kvs.size(), 3u);
-  EXPECT_EQ(all->kvs[0].key, "/c/n/1");
-  EXPECT_EQ(all->kvs[2].key, "/c/n/3");
-  EXPECT_FALSE(all->more);
-  auto two = Now<RangeResult>([&](Done<RangeResult> d) { r.Range("/c/", 2, false, d); });
-  EXPECT_EQ(two->kvs.size(), 2u);
-  EXPECT_TRUE(two->more);
-}
-
-TEST(MemoryRegistryTest, CompareAndSwapLetsOnlyTheCurrentWriterWin) {
-  MemoryRegistry r;
-  // Create only if absent.
-  const Txn create{{{"/map", Compare::Target::kCreateRevision, Compare::Op::kEqual, "", 0}},
-                   {{RequestOp::Kind::kPut, "/map", "v1", false}},
-                   {{RequestOp::Kind::kGet, "/map", "", false}}};
-  auto first = Commit(r, create);
-  ASSERT_TRUE(first);
-  EXPECT_TRUE(first->succeeded);
-  auto again = Commit(r, create);
-  EXPECT_FALSE(again->succeeded);
-  EXPECT_EQ(again->results.at(0).kvs.at(0).value, "v1");  // the failure branch read it
-  // Two supervisors both read mod_revision 2; the first update wins, the stale one fails.
-  const int64_t seen = (**Get(r, "/map")).mod_revision;
-  auto update = [&](const std::string& v) {
-    return Commit(r, Txn{{{"/map", Compare::Target::kModRevision, Compare::Op::kEqual, "", seen}},
-                         {{RequestOp::Kind::kPut, "/map", v, false}},
-                         {}});
-  };
-  EXPECT_TRUE(update("v2")->succeeded);
-  EXPECT_FALSE(update("v2-stale")->succeeded);
-  EXPECT_EQ((**Get(r, "/map")).value, "v2");
-  // Value and version comparisons.
-  EXPECT_TRUE(Commit(r, Txn{{{"/map", Compare::Target::kValue, Compare::Op::kEqual, "v2", 0},
-                             {"/map", Compare::Target::kVersion, Compare::Op::kGreater, "", 1}},
-                            {},
-                            {}})
-                  ->succeeded);
+  EXPECT_EQ(r.revision(), 1);  // an empty store, as etcd's
+  conformance::RevisionsCountEveryCommittedChange(r, "/t1/");
+  conformance::RangeByPrefixInKeyOrderWithALimit(r, "/t2/");
+  conformance::CompareAndSwapLetsOnlyTheCurrentWriterWin(r, "/t3/");
+  conformance::WatchReplaysFromARevisionThenFollows(r, "/t4/");
 }
 
 TEST(MemoryRegistryTest, ReadOnlyPhaseRefusesWritesButServesSerializableReads) {

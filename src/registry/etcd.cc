@@ -1,0 +1,423 @@
+#include "registry/etcd.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "etcd/etcdserver/etcdserverpb/rpc.grpc.pb.h"
+
+namespace cohort::registry {
+namespace {
+
+namespace pb = etcdserverpb;
+
+// The end of etcd's half-open key range [prefix, end) that holds every key with `prefix`.
+std::string PrefixEnd(const std::string& prefix) {
+  std::string end = prefix;
+  while (!end.empty()) {
+    if (static_cast<unsigned char>(end.back()) < 0xff) {
+      end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
+      return end;
+    }
+    end.pop_back();
+  }
+  return std::string(1, '\0');  // every key
+}
+
+KeyValue FromPb(const mvccpb::KeyValue& kv) {
+  return KeyValue{kv.key(), kv.value(), kv.create_revision(), kv.mod_revision(), kv.version()};
+}
+
+void ToPb(const RequestOp& op, pb::RequestOp* out) {
+  switch (op.kind) {
+    case RequestOp::Kind::kGet: {
+      auto* r = out->mutable_request_range();
+      r->set_key(op.key);
+      if (op.prefix) r->set_range_end(PrefixEnd(op.key));
+      break;
+    }
+    case RequestOp::Kind::kPut: {
+      auto* r = out->mutable_request_put();
+      r->set_key(op.key);
+      r->set_value(op.value);
+      break;
+    }
+    case RequestOp::Kind::kDelete: {
+      auto* r = out->mutable_request_delete_range();
+      r->set_key(op.key);
+      if (op.prefix) r->set_range_end(PrefixEnd(op.key));
+      break;
+    }
+  }
+}
+
+void ToPb(const Compare& c, pb::Compare* out) {
+  out->set_key(c.key);
+  switch (c.op) {
+    case Compare::Op::kEqual:
+      out->set_result(pb::Compare::EQUAL);
+      break;
+    case Compare::Op::kNotEqual:
+      out->set_result(pb::Compare::NOT_EQUAL);
+      break;
+    case Compare::Op::kLess:
+      out->set_result(pb::Compare::LESS);
+      break;
+    case Compare::Op::kGreater:
+      out->set_result(pb::Compare::GREATER);
+      break;
+  }
+  switch (c.target) {
+    case Compare::Target::kValue:
+      out->set_target(pb::Compare::VALUE);
+      out->set_value(c.value);
+      break;
+    case Compare::Target::kModRevision:
+      out->set_target(pb::Compare::MOD);
+      out->set_mod_revision(c.number);
+      break;
+    case Compare::Target::kCreateRevision:
+      out->set_target(pb::Compare::CREATE);
+      out->set_create_revision(c.number);
+      break;
+    case Compare::Target::kVersion:
+      out->set_target(pb::Compare::VERSION);
+      out->set_version(c.number);
+      break;
+  }
+}
+
+// Statuses after which another server may well answer.
+bool TryNext(const grpc::Status& s) {
+  return s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+         s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+}
+
+Error FromGrpc(const grpc::Status& s, const std::string& endpoint) {
+  const Errc code = TryNext(s) ? Errc::kUnavailable : Errc::kInternal;
+  return Error(code, "registry server " + endpoint + ": " + s.error_message());
+}
+
+}  // namespace
+
+struct EtcdRegistry::Impl {
+  struct Server {
+    std::string endpoint;
+    std::shared_ptr<grpc::Channel> channel;
+    std::unique_ptr<pb::KV::Stub> kv;
+    std::unique_ptr<pb::Maintenance::Stub> maintenance;
+    std::unique_ptr<pb::Cluster::Stub> cluster;
+  };
+  struct WatchState {
+    grpc::ClientContext context;
+    std::thread thread;
+  };
+
+  EtcdOptions options;
+  std::vector<Server> servers;
+  size_t current = 0;  // the server that answered last (worker thread only)
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::function<void()>> tasks;
+  bool stop = false;
+  std::thread worker;
+  std::map<WatchId, std::unique_ptr<WatchState>> watches;  // guarded by mu
+  WatchId next_watch = 1;
+
+  explicit Impl(EtcdOptions o) : options(std::move(o)) {
+    for (const std::string& e : options.endpoints) {
+      Server s;
+      s.endpoint = e;
+      s.channel = grpc::CreateChannel(e, grpc::InsecureChannelCredentials());
+      s.kv = pb::KV::NewStub(s.channel);
+      s.maintenance = pb::Maintenance::NewStub(s.channel);
+      s.cluster = pb::Cluster::NewStub(s.channel);
+      servers.push_back(std::move(s));
+    }
+    worker = std::thread([this] { Work(); });
+  }
+
+  ~Impl() {
+    std::map<WatchId, std::unique_ptr<WatchState>> left;
+    {
+      std::lock_guard lock(mu);
+      stop = true;
+      left.swap(watches);
+    }
+    cv.notify_all();
+    worker.join();
+    for (auto& [id, w] : left) {
+      w->context.TryCancel();
+      w->thread.join();
+    }
+  }
+
+  void Work() {
+    for (;;) {
+      std::function<void()> task;
+      {
+        std::unique_lock lock(mu);
+        cv.wait(lock, [&] { return stop || !tasks.empty(); });
+        if (tasks.empty()) return;
+        task = std::move(tasks.front());
+        tasks.pop_front();
+      }
+      task();
+    }
+  }
+
+  void Enqueue(std::function<void()> task) {
+    {
+      std::lock_guard lock(mu);
+      tasks.push_back(std::move(task));
+    }
+    cv.notify_one();
+  }
+
+  template <typename T>
+  void Answer(const Done<T>& done, Result<T> r) {
+    if (options.post) {
+      auto shared = std::make_shared<Result<T>>(std::move(r));
+      options.post([done, shared] { done(std::move(*shared)); });
+    } else {
+      done(std::move(r));
+    }
+  }
+
+  // Runs `rpc` against the servers in order from the one that answered last; moves on when
+  // a server is unreachable. Worker thread only.
+  template <typename Rpc>
+  Result<std::string> Call(const Rpc& rpc) {
+    if (servers.empty()) return Error(Errc::kUnavailable, "no registry servers configured");
+    std::string tried;
+    Error last(Errc::kUnavailable, "");
+    for (size_t n = 0; n < servers.size(); ++n) {
+      Server& s = servers[(current + n) % servers.size()];
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() +
+                           std::chrono::nanoseconds(options.timeout.nanos()));
+      const grpc::Status status = rpc(s, &context);
+      if (status.ok()) {
+        current = (current + n) % servers.size();
+        return s.endpoint;
+      }
+      last = FromGrpc(status, s.endpoint);
+      if (!TryNext(status)) return last;
+      tried += (tried.empty() ? "" : ", ") + s.endpoint;
+    }
+    return Error(Errc::kUnavailable,
+                 "no registry server answered (tried " + tried + "); last: " + last.message());
+  }
+};
+
+EtcdRegistry::EtcdRegistry(EtcdOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {}
+EtcdRegistry::~EtcdRegistry() = default;
+
+void EtcdRegistry::Range(const std::string& prefix, size_t limit, bool serializable,
+                         Done<RangeResult> done) {
+  Impl* impl = impl_.get();
+  impl->Enqueue([impl, prefix, limit, serializable, done] {
+    pb::RangeRequest req;
+    req.set_key(prefix);
+    req.set_range_end(PrefixEnd(prefix));
+    req.set_limit(static_cast<int64_t>(limit));
+    req.set_serializable(serializable);
+    pb::RangeResponse resp;
+    auto r = impl->Call(
+        [&](Impl::Server& s, grpc::ClientContext* c) { return s.kv->Range(c, req, &resp); });
+    if (!r) return impl->Answer<RangeResult>(done, r.error());
+    RangeResult out;
+    for (const auto& kv : resp.kvs()) out.kvs.push_back(FromPb(kv));
+    out.revision = resp.header().revision();
+    out.more = resp.more();
+    impl->Answer<RangeResult>(done, std::move(out));
+  });
+}
+
+void EtcdRegistry::Get(const std::string& key, bool serializable,
+                       Done<std::optional<KeyValue>> done) {
+  Impl* impl = impl_.get();
+  impl->Enqueue([impl, key, serializable, done] {
+    pb::RangeRequest req;
+    req.set_key(key);
+    req.set_serializable(serializable);
+    pb::RangeResponse resp;
+    auto r = impl->Call(
+        [&](Impl::Server& s, grpc::ClientContext* c) { return s.kv->Range(c, req, &resp); });
+    if (!r) return impl->Answer<std::optional<KeyValue>>(done, r.error());
+    std::optional<KeyValue> out;
+    if (resp.kvs_size() > 0) out = FromPb(resp.kvs(0));
+    impl->Answer<std::optional<KeyValue>>(done, std::move(out));
+  });
+}
+
+void EtcdRegistry::Commit(const Txn& txn, Done<TxnResult> done) {
+  Impl* impl = impl_.get();
+  impl->Enqueue([impl, txn, done] {
+    pb::TxnRequest req;
+    for (const Compare& c : txn.compares) ToPb(c, req.add_compare());
+    for (const RequestOp& op : txn.success) ToPb(op, req.add_success());
+    for (const RequestOp& op : txn.failure) ToPb(op, req.add_failure());
+    pb::TxnResponse resp;
+    auto r = impl->Call(
+        [&](Impl::Server& s, grpc::ClientContext* c) { return s.kv->Txn(c, req, &resp); });
+    if (!r) return impl->Answer<TxnResult>(done, r.error());
+    TxnResult out;
+    out.succeeded = resp.succeeded();
+    out.revision = resp.header().revision();
+    for (const auto& op : resp.responses()) {
+      OpResult one;
+      if (op.has_response_range()) {
+        for (const auto& kv : op.response_range().kvs()) one.kvs.push_back(FromPb(kv));
+      } else if (op.has_response_delete_range()) {
+        one.deleted = op.response_delete_range().deleted();
+      }
+      out.results.push_back(std::move(one));
+    }
+    impl->Answer<TxnResult>(done, std::move(out));
+  });
+}
+
+void EtcdRegistry::Put(const std::string& key, const std::string& value, Done<int64_t> done) {
+  Commit(Txn{{}, {RequestOp{RequestOp::Kind::kPut, key, value, false}}, {}},
+         [done](Result<TxnResult> r) {
+           if (!r) return done(r.error());
+           done(r->revision);
+         });
+}
+
+void EtcdRegistry::Delete(const std::string& key, Done<int64_t> done) {
+  Commit(Txn{{}, {RequestOp{RequestOp::Kind::kDelete, key, "", false}}, {}},
+         [done](Result<TxnResult> r) {
+           if (!r) return done(r.error());
+           done(r->results.empty() ? 0 : r->results[0].deleted);
+         });
+}
+
+Result<WatchId> EtcdRegistry::Watch(
+    const std::string& prefix, int64_t from_revision,
+    std::function<void(Result<std::vector<WatchEvent>>)> on_events) {
+  if (from_revision < 0) {
+    return Error(Errc::kInvalidArgument, "watch revision must be 0 (from now) or positive");
+  }
+  if (impl_->servers.empty()) return Error(Errc::kUnavailable, "no registry servers configured");
+  Impl* impl = impl_.get();
+  auto state = std::make_unique<Impl::WatchState>();
+  Impl::WatchState* w = state.get();
+  // The watch stays on the first server; a later change will move it on failure.
+  auto stub = pb::Watch::NewStub(impl->servers[impl->current].channel);
+  auto created = std::make_shared<std::promise<cohort::Status>>();
+  auto created_future = created->get_future();
+  w->thread = std::thread([impl, w, stub = std::move(stub), prefix, from_revision, on_events,
+                           created]() mutable {
+    auto stream = stub->Watch(&w->context);
+    pb::WatchRequest req;
+    auto* create = req.mutable_create_request();
+    create->set_key(prefix);
+    create->set_range_end(PrefixEnd(prefix));
+    create->set_start_revision(from_revision);
+    bool announced = false;
+    auto announce = [&](cohort::Status s) {
+      if (!announced) created->set_value(std::move(s));
+      announced = true;
+    };
+    if (!stream->Write(req)) {
+      announce(
+          Error(Errc::kUnavailable, "cannot open a watch: " + stream->Finish().error_message()));
+      return;
+    }
+    pb::WatchResponse resp;
+    while (stream->Read(&resp)) {
+      if (resp.compact_revision() > 0) {
+        announce(Error(Errc::kNotFound, "revision " + std::to_string(from_revision) +
+                                            " has been compacted; watch from " +
+                                            std::to_string(resp.compact_revision()) + " or later"));
+        return;
+      }
+      if (resp.created()) announce(OkStatus());
+      if (resp.events_size() == 0) continue;
+      std::vector<WatchEvent> events;
+      for (const auto& e : resp.events()) {
+        WatchEvent ev;
+        ev.type =
+            e.type() == mvccpb::Event::DELETE ? WatchEvent::Type::kDelete : WatchEvent::Type::kPut;
+        ev.kv = FromPb(e.kv());
+        if (ev.type == WatchEvent::Type::kDelete) ev.kv.value.clear();
+        events.push_back(std::move(ev));
+      }
+      impl->Answer<std::vector<WatchEvent>>(on_events, std::move(events));
+    }
+    announce(Error(Errc::kUnavailable, "watch stream ended"));
+  });
+  cohort::Status s =
+      created_future.wait_for(std::chrono::nanoseconds(impl->options.timeout.nanos())) ==
+              std::future_status::ready
+          ? created_future.get()
+          : cohort::Status(Error(Errc::kUnavailable, "the registry did not confirm the watch"));
+  if (!s) {
+    w->context.TryCancel();
+    w->thread.join();
+    return s.error();
+  }
+  std::lock_guard lock(impl->mu);
+  const WatchId id = impl->next_watch++;
+  impl->watches[id] = std::move(state);
+  return id;
+}
+
+void EtcdRegistry::CancelWatch(WatchId id) {
+  std::unique_ptr<Impl::WatchState> w;
+  {
+    std::lock_guard lock(impl_->mu);
+    auto it = impl_->watches.find(id);
+    if (it == impl_->watches.end()) return;
+    w = std::move(it->second);
+    impl_->watches.erase(it);
+  }
+  w->context.TryCancel();
+  w->thread.join();
+}
+
+void EtcdRegistry::Status(Done<RegistryStatus> done) {
+  Impl* impl = impl_.get();
+  impl->Enqueue([impl, done] {
+    pb::StatusRequest req;
+    pb::StatusResponse resp;
+    auto r = impl->Call([&](Impl::Server& s, grpc::ClientContext* c) {
+      return s.maintenance->Status(c, req, &resp);
+    });
+    if (!r) return impl->Answer<RegistryStatus>(done, r.error());
+    RegistryStatus out;
+    out.term = resp.raftterm();
+    out.commit_index = resp.raftindex();
+    out.revision = resp.header().revision();
+    out.phase = resp.leader() != 0 ? Phase::kReadWrite : Phase::kReadOnly;
+    // Members are named "n<node id>" by the configuration manager.
+    pb::MemberListRequest mreq;
+    pb::MemberListResponse members;
+    auto m = impl->Call([&](Impl::Server& s, grpc::ClientContext* c) {
+      return s.cluster->MemberList(c, mreq, &members);
+    });
+    if (m) {
+      for (const auto& member : members.members()) {
+        NodeId id = kNoNode;
+        const std::string& name = member.name();
+        if (name.size() > 1 && name[0] == 'n')
+          id = static_cast<NodeId>(std::atoi(name.c_str() + 1));
+        if (id != kNoNode) out.servers.push_back(id);
+        if (member.id() == resp.leader()) out.leader = id;
+      }
+    }
+    impl->Answer<RegistryStatus>(done, std::move(out));
+  });
+}
+
+}  // namespace cohort::registry

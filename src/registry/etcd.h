@@ -1,0 +1,44 @@
+// EtcdRegistry: the System Registry client over etcd's gRPC API (issue 4). Every node is a
+// client: it reaches the registry through its ordered server list (C5), failing over to the
+// next server when one does not answer. Blocking RPCs run on a worker thread of the client's
+// own (and one per watch); answers are handed to `post`, which runs them on the caller's
+// thread (the node's loop), so callers see the same contract as with MemoryRegistry.
+// gRPC and protobuf stay inside etcd.cc.
+#pragma once
+
+#include <memory>
+
+#include "base/time.h"
+#include "registry/backend.h"
+
+namespace cohort::registry {
+
+struct EtcdOptions {
+  std::vector<std::string> endpoints;       // "host:port" of etcd client URLs, in preference order
+  Duration timeout = Duration::Seconds(2);  // per attempt
+  // Runs an answer on the caller's thread. Unset: answers run on the worker thread.
+  std::function<void(std::function<void()>)> post;
+};
+
+class EtcdRegistry : public RegistryBackend {
+ public:
+  explicit EtcdRegistry(EtcdOptions options);
+  ~EtcdRegistry() override;
+
+  void Get(const std::string& key, bool serializable, Done<std::optional<KeyValue>> done) override;
+  void Range(const std::string& prefix, size_t limit, bool serializable,
+             Done<RangeResult> done) override;
+  void Put(const std::string& key, const std::string& value, Done<int64_t> done) override;
+  void Delete(const std::string& key, Done<int64_t> done) override;
+  void Commit(const Txn& txn, Done<TxnResult> done) override;
+  Result<WatchId> Watch(const std::string& prefix, int64_t from_revision,
+                        std::function<void(Result<std::vector<WatchEvent>>)> on_events) override;
+  void CancelWatch(WatchId id) override;
+  void Status(Done<RegistryStatus> done) override;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cohort::registry
