@@ -286,22 +286,6 @@ void EtcdRegistry::Commit(const Txn& txn, Done<TxnResult> done) {
   });
 }
 
-void EtcdRegistry::Put(const std::string& key, const std::string& value, Done<int64_t> done) {
-  Commit(Txn{{}, {RequestOp{RequestOp::Kind::kPut, key, value, false}}, {}},
-         [done](Result<TxnResult> r) {
-           if (!r) return done(r.error());
-           done(r->revision);
-         });
-}
-
-void EtcdRegistry::Delete(const std::string& key, Done<int64_t> done) {
-  Commit(Txn{{}, {RequestOp{RequestOp::Kind::kDelete, key, "", false}}, {}},
-         [done](Result<TxnResult> r) {
-           if (!r) return done(r.error());
-           done(r->results.empty() ? 0 : r->results[0].deleted);
-         });
-}
-
 Result<WatchId> EtcdRegistry::Watch(
     const std::string& prefix, int64_t from_revision,
     std::function<void(Result<std::vector<WatchEvent>>)> on_events) {

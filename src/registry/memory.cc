@@ -88,22 +88,6 @@ void MemoryRegistry::Range(const std::string& prefix, size_t limit, bool seriali
   done(std::move(r));
 }
 
-void MemoryRegistry::Put(const std::string& key, const std::string& value, Done<int64_t> done) {
-  Commit(Txn{{}, {RequestOp{RequestOp::Kind::kPut, key, value, false}}, {}},
-         [done](Result<TxnResult> r) {
-           if (!r) return done(r.error());
-           done(r->revision);
-         });
-}
-
-void MemoryRegistry::Delete(const std::string& key, Done<int64_t> done) {
-  Commit(Txn{{}, {RequestOp{RequestOp::Kind::kDelete, key, "", false}}, {}},
-         [done](Result<TxnResult> r) {
-           if (!r) return done(r.error());
-           done(r->results.at(0).deleted);
-         });
-}
-
 bool MemoryRegistry::Holds(const Compare& c) const {
   auto it = kvs_.find(c.key);
   const KeyValue none;
