@@ -23,8 +23,6 @@ class io_context;
 
 namespace cohort::io {
 
-inline constexpr uint16_t kBusyUnknown = 0xffff;
-
 struct DiskCheck {
   std::string disk;
   bool ok = false;
@@ -32,7 +30,9 @@ struct DiskCheck {
   Duration took;
   uint64_t total_bytes = 0;
   uint64_t free_bytes = 0;
-  uint16_t busy_permille = kBusyUnknown;  // share of time the device was busy since last check
+  // Share of time the device was busy since the last check, in ‰; none for filesystems
+  // without a block device (tmpfs, overlay) and at the first check.
+  std::optional<uint16_t> busy_permille;
 };
 
 DiskCheck CheckDisk(const DiskConfig& disk, uint64_t nonce);

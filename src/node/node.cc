@@ -8,6 +8,7 @@
 #include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "base/digest.h"
 #include "base/log.h"
@@ -381,8 +382,8 @@ struct Node::Impl {
     membership::NodeUsage u;
     std::map<std::string, io::NetCounters> net;
     uint32_t speed = 0;
-    for (const std::string& ifname : interfaces) {
-      if (net.count(ifname)) continue;
+    // Adapters may share an interface (127.0.0.1 and 127.0.0.2 on lo): count each once.
+    for (const std::string& ifname : std::set<std::string>(interfaces.begin(), interfaces.end())) {
       if (auto c = io::ReadNetCounters(ifname)) net[ifname] = *c;
       speed += io::LinkSpeedMbps(ifname);
     }
@@ -400,7 +401,8 @@ struct Node::Impl {
     last_net_at = now;
     u.load_milli = io::LoadAverageMilli();
     for (const auto& [id, c] : disk_checks) {
-      u.disks.push_back(membership::DiskUsage{id, c.total_bytes, c.free_bytes, c.busy_permille,
+      u.disks.push_back(membership::DiskUsage{id, c.total_bytes, c.free_bytes,
+                                              c.busy_permille.value_or(membership::kUnknownBusy),
                                               static_cast<uint32_t>(c.took.micros())});
     }
     members->SetUsage(now, std::move(u));

@@ -2,6 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -121,7 +122,8 @@ struct EtcdRegistry::Impl {
 
   EtcdOptions options;
   std::vector<Server> servers;
-  size_t current = 0;  // the server that answered last (worker thread only)
+  // The server that answered last: written by the worker, read by Watch on the caller's.
+  std::atomic<size_t> current{0};
 
   std::mutex mu;
   std::condition_variable cv;
@@ -199,13 +201,14 @@ struct EtcdRegistry::Impl {
     std::string tried;
     Error last(Errc::kUnavailable, "");
     for (size_t n = 0; n < servers.size(); ++n) {
-      Server& s = servers[(current + n) % servers.size()];
+      const size_t index = (current + n) % servers.size();
+      Server& s = servers[index];
       grpc::ClientContext context;
       context.set_deadline(std::chrono::system_clock::now() +
                            std::chrono::nanoseconds(options.timeout.nanos()));
       const grpc::Status status = rpc(s, &context);
       if (status.ok()) {
-        current = (current + n) % servers.size();
+        current = index;
         return s.endpoint;
       }
       last = FromGrpc(status, s.endpoint);

@@ -9,11 +9,6 @@ bool HasPrefix(const std::string& key, const std::string& prefix) {
   return key.compare(0, prefix.size(), prefix) == 0;
 }
 
-bool HasWrites(const std::vector<RequestOp>& ops) {
-  return std::any_of(ops.begin(), ops.end(),
-                     [](const RequestOp& op) { return op.kind != RequestOp::Kind::kGet; });
-}
-
 template <typename T>
 bool Compared(const T& a, Compare::Op op, const T& b) {
   switch (op) {
@@ -151,7 +146,7 @@ void MemoryRegistry::Commit(const Txn& txn, Done<TxnResult> done) {
   std::vector<WatchEvent> events;
   const int64_t rev = revision_ + 1;
   result.results = Apply(ops, rev, events);
-  if (HasWrites(ops) && !events.empty()) {
+  if (!events.empty()) {  // a transaction that changed nothing takes no revision
     revision_ = rev;
     ++commit_index_;
   }

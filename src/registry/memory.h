@@ -37,7 +37,7 @@ class MemoryRegistry : public RegistryBackend {
   cohort::Status Writable() const;
   cohort::Status Readable(bool serializable) const;
   bool Holds(const Compare& c) const;
-  // Applies `ops` at revision `rev` (writes only when `write` is true); records events.
+  // Applies `ops` as revision `rev`; every change it makes is added to `events`.
   std::vector<OpResult> Apply(const std::vector<RequestOp>& ops, int64_t rev,
                               std::vector<WatchEvent>& events);
   std::vector<KeyValue> Read(const std::string& key, bool prefix, size_t limit, bool* more) const;
