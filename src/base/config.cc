@@ -114,6 +114,68 @@ Status ReadNode(const Reader& r, Config& c) {
   return OkStatus();
 }
 
+Status ReadRegistry(const Reader& r, Config& c, auto&& node_id, auto&& endpoint) {
+  COHORT_TRY(r.Array("registry.servers", &c.registry_servers, node_id));
+  COHORT_TRY(r.Integer("registry.heartbeat_ms", 1, 60'000, &c.registry_heartbeat_ms));
+  COHORT_TRY(r.Integer("registry.election_ms", 5, 600'000, &c.registry_election_ms));
+  COHORT_TRY(r.String("registry.etcd", &c.etcd_binary));
+  if (c.registry_election_ms < 5 * c.registry_heartbeat_ms) {
+    return r.Fail(r.Find("registry.election_ms"), "registry.election_ms",
+                  "must be at least 5 times registry.heartbeat_ms (etcd's rule)");
+  }
+  for (size_t i = 0; i < c.registry_servers.size(); ++i) {
+    if (std::count(c.registry_servers.begin(), c.registry_servers.end(), c.registry_servers[i]) >
+        1) {
+      return r.Fail(r.Find("registry.servers"), "registry.servers",
+                    "node " + std::to_string(c.registry_servers[i]) + " is listed twice");
+    }
+  }
+  if (const toml::node* n = r.Find("registry.server")) {
+    const toml::array* servers = n->as_array();
+    if (servers == nullptr || !servers->is_array_of_tables()) {
+      return r.Fail(n, "registry.server", "expected [[registry.server]] tables");
+    }
+    for (size_t i = 0; i < servers->size(); ++i) {
+      const toml::table& t = *servers->get(i)->as_table();
+      const std::string key = "registry.server[" + std::to_string(i) + "]";
+      COHORT_TRY(CheckKnownKeys(r, t, key, {"id", "client", "peer"}));
+      RegistryServerConfig s;
+      for (const char* name : {"id", "client", "peer"}) {
+        if (t.get(name) == nullptr) return r.Fail(&t, key + "." + name, "required");
+      }
+      auto id = node_id(*t.get("id"), key + ".id");
+      if (!id) return id.error();
+      auto client = endpoint(*t.get("client"), key + ".client");
+      if (!client) return client.error();
+      auto peer = endpoint(*t.get("peer"), key + ".peer");
+      if (!peer) return peer.error();
+      s = RegistryServerConfig{*id, *client, *peer};
+      if (std::find(c.registry_servers.begin(), c.registry_servers.end(), s.id) ==
+          c.registry_servers.end()) {
+        return r.Fail(t.get("id"), key + ".id",
+                      "node " + std::to_string(s.id) + " is not in registry.servers");
+      }
+      for (const RegistryServerConfig& other : c.registry_endpoints) {
+        if (other.id == s.id) {
+          return r.Fail(t.get("id"), key + ".id",
+                        "node " + std::to_string(s.id) + " has two [[registry.server]] entries");
+        }
+      }
+      c.registry_endpoints.push_back(s);
+    }
+  }
+  for (NodeId id : c.registry_servers) {
+    const bool described = std::any_of(c.registry_endpoints.begin(), c.registry_endpoints.end(),
+                                       [&](const RegistryServerConfig& s) { return s.id == id; });
+    if (!described) {
+      return r.Fail(r.Find("registry.servers"), "registry.servers",
+                    "server " + std::to_string(id) +
+                        " needs a [[registry.server]] entry with its client and peer addresses");
+    }
+  }
+  return OkStatus();
+}
+
 Status ReadCluster(const Reader& r, Config& c) {
   COHORT_TRY(r.String("cluster.name", &c.cluster_name));
   COHORT_TRY(r.String("cluster.key_file", &c.key_file));
@@ -143,7 +205,7 @@ Status ReadCluster(const Reader& r, Config& c) {
     }
     c.multicast = *e;
   }
-  COHORT_TRY(r.Array("registry.servers", &c.registry_servers, node_id));
+  COHORT_TRY(ReadRegistry(r, c, node_id, endpoint));
 
   std::vector<Endpoint> listen;
   COHORT_TRY(r.Array("transport.listen", &listen, endpoint));
@@ -264,7 +326,7 @@ Status CheckKeys(const Reader& r) {
       {"timing",
        {"period_ms", "miss_limit", "notify_ms", "disk_check_ms", "disk_timeout_ms", "usage_ms"}},
       {"api", {"listen"}},
-      {"registry", {"servers"}},
+      {"registry", {"servers", "server", "heartbeat_ms", "election_ms", "etcd"}},
       {"distribution", {"root"}},
       {"log", {"level", "format"}},
   };

@@ -33,6 +33,15 @@ struct DiskConfig {
   std::string probe;
 };
 
+// Where one registry server's etcd listens (R1): clients connect to `client`, the other
+// servers' etcd to `peer`.
+struct RegistryServerConfig {
+  NodeId id = kNoNode;
+  Endpoint client;
+  Endpoint peer;
+  bool operator==(const RegistryServerConfig&) const = default;
+};
+
 struct Config {
   std::string source = "<built-in>";  // file the config came from, for messages
 
@@ -64,7 +73,13 @@ struct Config {
   Endpoint api_listen{0x7f000001, 7201};
 
   std::vector<DiskConfig> disks;
+  // R1/C5: the initial registry servers, in order, and where each one's etcd listens. Empty:
+  // this node runs without the registry.
   std::vector<NodeId> registry_servers;
+  std::vector<RegistryServerConfig> registry_endpoints;  // one per id in registry_servers
+  uint32_t registry_heartbeat_ms = 100;                  // etcd's raft timings
+  uint32_t registry_election_ms = 1000;
+  std::string etcd_binary = "/usr/bin/etcd";
   std::string distribution_root;
 
   std::string log_level = "info";

@@ -39,6 +39,21 @@ probe = "/srv/media1/.cohort-probe"
 id = "d2"
 mount = "media2"
 probe = "media2/.probe"
+
+[registry]
+servers = [3, 1]
+heartbeat_ms = 30
+election_ms = 300
+
+[[registry.server]]
+id = 1
+client = "10.1.1.1:2379"
+peer = "10.1.1.1:2380"
+
+[[registry.server]]
+id = 3
+client = "10.1.1.2:2379"
+peer = "10.1.1.2:2380"
 )";
 
 TEST(ConfigTest, ParsesEveryKey) {
@@ -63,6 +78,12 @@ TEST(ConfigTest, ParsesEveryKey) {
   EXPECT_EQ(c->disk_check_ms, 1000u);
   EXPECT_EQ(c->usage_ms, 2000u);
   EXPECT_EQ(c->distribution_root, "/etc/cohort/data/n3/content");
+  EXPECT_EQ(c->registry_servers, (std::vector<NodeId>{3, 1}));
+  ASSERT_EQ(c->registry_endpoints.size(), 2u);
+  EXPECT_EQ(c->registry_endpoints[1].id, 3);
+  EXPECT_EQ(c->registry_endpoints[1].peer.ToString(), "10.1.1.2:2380");
+  EXPECT_EQ(c->registry_heartbeat_ms, 30u);
+  EXPECT_EQ(c->registry_election_ms, 300u);
 }
 
 struct BadCase {
@@ -91,6 +112,16 @@ TEST(ConfigTest, ErrorsNameFileLineAndKey) {
        "key 'disk[0].probe': required"},
       {"[node]\nid = 1\ndata_dir = \"d\"\n[timing]\ndisk_check_ms = 0\n",
        "key 'timing.disk_check_ms'"},
+      {"[node]\nid = 1\ndata_dir = \"d\"\n[registry]\nservers = [1]\n",
+       "server 1 needs a [[registry.server]] entry"},
+      {"[node]\nid = 1\ndata_dir = \"d\"\n[registry]\nservers = [1]\n[[registry.server]]\n"
+       "id = 2\nclient = \"127.0.0.1:1\"\npeer = \"127.0.0.1:2\"\n",
+       "n.toml:7: key 'registry.server[0].id': node 2 is not in registry.servers"},
+      {"[node]\nid = 1\ndata_dir = \"d\"\n[registry]\nservers = [1]\n[[registry.server]]\n"
+       "id = 1\nclient = \"127.0.0.1:1\"\n",
+       "key 'registry.server[0].peer': required"},
+      {"[node]\nid = 1\ndata_dir = \"d\"\n[registry]\nheartbeat_ms = 100\nelection_ms = 300\n",
+       "at least 5 times"},
   };
   for (const auto& bad : cases) {
     auto c = ParseConfig(std::string(bad.text) + base, "n.toml");

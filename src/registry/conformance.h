@@ -115,6 +115,12 @@ inline void CompareAndSwapLetsOnlyTheCurrentWriterWin(RegistryBackend& r, const 
                            {}});
   ASSERT_TRUE(cmp);
   EXPECT_TRUE(cmp->succeeded);
+  // A missing key has no value: comparing one fails whatever the operator.
+  for (Compare::Op op : {Compare::Op::kEqual, Compare::Op::kNotEqual, Compare::Op::kGreater}) {
+    auto missing = Commit(r, Txn{{{p + "absent", Compare::Target::kValue, op, "", 0}}, {}, {}});
+    ASSERT_TRUE(missing);
+    EXPECT_FALSE(missing->succeeded);
+  }
 }
 
 // Collects watch events from any thread.

@@ -89,7 +89,8 @@ bool MemoryRegistry::Holds(const Compare& c) const {
   const KeyValue& kv = it == kvs_.end() ? none : it->second;
   switch (c.target) {
     case Compare::Target::kValue:
-      return Compared(kv.value, c.op, c.value);
+      // As etcd: a missing key has no value to compare, whatever the operator.
+      return it != kvs_.end() && Compared(kv.value, c.op, c.value);
     case Compare::Target::kModRevision:
       return Compared(kv.mod_revision, c.op, c.number);
     case Compare::Target::kCreateRevision:

@@ -1,0 +1,77 @@
+#include "dcm/core.h"
+
+#include <algorithm>
+#include <map>
+
+namespace cohort::dcm {
+
+std::vector<NodeId> OrderServers(NodeId self, std::vector<ServerDistance> servers) {
+  std::map<uint32_t, std::vector<ServerDistance>> by_distance;
+  for (const ServerDistance& s : servers) by_distance[s.distance].push_back(s);
+  std::vector<NodeId> out;
+  for (auto& [distance, set] : by_distance) {
+    std::sort(set.begin(), set.end(), [](const ServerDistance& a, const ServerDistance& b) {
+      return a.address != b.address ? a.address < b.address : a.id < b.id;
+    });
+    const size_t k = set.size();
+    for (size_t i = 0; i < k; ++i) out.push_back(set[(self % k + i) % k].id);
+  }
+  return out;
+}
+
+std::vector<RegistryServerConfig> OrderedEndpoints(NodeId self,
+                                                   const std::vector<RegistryServerConfig>& all) {
+  std::vector<ServerDistance> distances;
+  for (const RegistryServerConfig& s : all) {
+    distances.push_back(ServerDistance{s.id, s.client.ip, s.id == self ? 0u : 1u});
+  }
+  std::vector<RegistryServerConfig> out;
+  for (NodeId id : OrderServers(self, distances)) {
+    out.push_back(*std::find_if(all.begin(), all.end(),
+                                [&](const RegistryServerConfig& s) { return s.id == id; }));
+  }
+  return out;
+}
+
+Duration RestartBackoff::OnExit(Instant started, Instant died) {
+  if (died - started >= stable_) next_ = first_;
+  const Duration wait = next_;
+  next_ = std::min(Duration::Nanos(next_.nanos() * 2), max_);
+  ++restarts_;
+  return wait;
+}
+
+std::string MemberName(NodeId id) { return "n" + std::to_string(id); }
+
+Result<std::vector<std::string>> EtcdArguments(const EtcdLaunch& l) {
+  const auto self = std::find_if(l.members.begin(), l.members.end(),
+                                 [&](const RegistryServerConfig& s) { return s.id == l.self; });
+  if (self == l.members.end()) {
+    return Error(Errc::kInvalidArgument,
+                 "node " + std::to_string(l.self) + " is not one of the registry servers");
+  }
+  std::string cluster;
+  for (const RegistryServerConfig& s : l.members) {
+    cluster += (cluster.empty() ? "" : ",") + MemberName(s.id) + "=http://" + s.peer.ToString();
+  }
+  const std::string client = "http://" + self->client.ToString();
+  const std::string peer = "http://" + self->peer.ToString();
+  return std::vector<std::string>{
+      l.binary,
+      "--name=" + MemberName(l.self),
+      "--data-dir=" + l.data_dir,
+      "--listen-client-urls=" + client,
+      "--advertise-client-urls=" + client,
+      "--listen-peer-urls=" + peer,
+      "--initial-advertise-peer-urls=" + peer,
+      "--initial-cluster=" + cluster,
+      std::string("--initial-cluster-state=") + (l.join_existing ? "existing" : "new"),
+      "--initial-cluster-token=" + l.cluster_token,
+      "--heartbeat-interval=" + std::to_string(l.heartbeat_ms),
+      "--election-timeout=" + std::to_string(l.election_ms),
+      "--logger=zap",
+      "--log-outputs=stderr",
+  };
+}
+
+}  // namespace cohort::dcm

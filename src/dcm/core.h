@@ -1,0 +1,64 @@
+// The configuration manager's decisions, free of I/O (issue 4; SPEC C1, C5, C13): in which
+// order a node tries the registry servers, how soon a dead registry process is restarted,
+// and the command line of a registry server's etcd.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/config.h"
+#include "base/ids.h"
+#include "base/time.h"
+
+namespace cohort::dcm {
+
+// One registry server as a client sees it: its node, its address and how far it is.
+struct ServerDistance {
+  NodeId id = kNoNode;
+  uint32_t address = 0;   // IPv4, host order: the tie-breaker within one distance
+  uint32_t distance = 0;  // 0: this node's own server; then hops
+};
+
+// C13, ordering without priorities: nearest first; within a set of k equidistant servers
+// sorted by address, the client with node number n starts at index n mod k and wraps, so
+// clients spread over equally good servers instead of all picking the lowest address.
+std::vector<NodeId> OrderServers(NodeId self, std::vector<ServerDistance> servers);
+
+// A node's view of the registry servers (C5): the configured servers ordered for this node
+// (its own first, then C13 with every other server one hop away).
+std::vector<RegistryServerConfig> OrderedEndpoints(NodeId self,
+                                                   const std::vector<RegistryServerConfig>& all);
+
+// How long to wait before restarting a registry process that died: doubling from `first`
+// up to `max`, back to `first` once a run lasted `stable` or longer.
+class RestartBackoff {
+ public:
+  RestartBackoff(Duration first = Duration::Millis(250), Duration max = Duration::Seconds(8),
+                 Duration stable = Duration::Seconds(30))
+      : first_(first), max_(max), stable_(stable), next_(first) {}
+  // The process started at `started` and died at `died`: the delay before the next start.
+  Duration OnExit(Instant started, Instant died);
+  int restarts() const { return restarts_; }
+
+ private:
+  Duration first_, max_, stable_, next_;
+  int restarts_ = 0;
+};
+
+struct EtcdLaunch {
+  std::string binary;
+  NodeId self = kNoNode;
+  std::string data_dir;
+  std::string cluster_token;  // unique per cluster, so two clusters' members never mix
+  std::vector<RegistryServerConfig> members;  // the cluster this member starts or joins
+  bool join_existing = false;                 // added by `registry server define`
+  uint32_t heartbeat_ms = 100;
+  uint32_t election_ms = 1000;
+};
+
+// etcd's member name for a node ("n<id>"), which status and membership calls map back.
+std::string MemberName(NodeId id);
+// The argv of a registry server's etcd. Fails when `self` is not one of `members`.
+Result<std::vector<std::string>> EtcdArguments(const EtcdLaunch& launch);
+
+}  // namespace cohort::dcm

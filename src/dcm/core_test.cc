@@ -1,0 +1,75 @@
+#include "dcm/core.h"
+
+#include <gtest/gtest.h>
+
+namespace cohort::dcm {
+namespace {
+
+TEST(OrderServersTest, FollowsTheExampleOfTheDesign) {
+  // S2: node 5 and servers 1(0), 3(1), 7(1), 9(1), 12(2), 2(2), listed in address order.
+  const std::vector<ServerDistance> servers = {{1, 10, 0}, {3, 11, 1},  {7, 12, 1},
+                                               {9, 13, 1}, {12, 14, 2}, {2, 15, 2}};
+  EXPECT_EQ(OrderServers(5, servers), (std::vector<NodeId>{1, 9, 3, 7, 2, 12}));
+}
+
+TEST(OrderServersTest, SpreadsClientsOverEquidistantServers) {
+  const std::vector<ServerDistance> servers = {{1, 1, 1}, {2, 2, 1}, {3, 3, 1}};
+  EXPECT_EQ(OrderServers(3, servers), (std::vector<NodeId>{1, 2, 3}));
+  EXPECT_EQ(OrderServers(4, servers), (std::vector<NodeId>{2, 3, 1}));
+  EXPECT_EQ(OrderServers(5, servers), (std::vector<NodeId>{3, 1, 2}));
+}
+
+TEST(OrderedEndpointsTest, OwnServerComesFirst) {
+  const std::vector<RegistryServerConfig> all = {
+      {1, Endpoint{0x7f000001, 7301}, Endpoint{0x7f000001, 7401}},
+      {2, Endpoint{0x7f000001, 7302}, Endpoint{0x7f000001, 7402}},
+      {3, Endpoint{0x7f000001, 7303}, Endpoint{0x7f000001, 7403}}};
+  auto ordered = OrderedEndpoints(2, all);
+  ASSERT_EQ(ordered.size(), 3u);
+  EXPECT_EQ(ordered[0].id, 2);
+  // A client that is not a server still gets all of them, rotated by its node number.
+  auto client = OrderedEndpoints(4, all);
+  ASSERT_EQ(client.size(), 3u);
+  EXPECT_EQ(client[0].id, 2);
+  EXPECT_EQ(client[1].id, 3);
+}
+
+TEST(RestartBackoffTest, DoublesUpToTheCapAndResetsAfterAStableRun) {
+  RestartBackoff b(Duration::Millis(100), Duration::Millis(500), Duration::Seconds(10));
+  const Instant t0 = Instant::FromNanos(0);
+  EXPECT_EQ(b.OnExit(t0, t0 + Duration::Millis(1)), Duration::Millis(100));
+  EXPECT_EQ(b.OnExit(t0, t0 + Duration::Millis(1)), Duration::Millis(200));
+  EXPECT_EQ(b.OnExit(t0, t0 + Duration::Millis(1)), Duration::Millis(400));
+  EXPECT_EQ(b.OnExit(t0, t0 + Duration::Millis(1)), Duration::Millis(500));
+  EXPECT_EQ(b.OnExit(t0, t0 + Duration::Seconds(11)), Duration::Millis(100));
+  EXPECT_EQ(b.restarts(), 5);
+}
+
+TEST(EtcdArgumentsTest, NamesEveryMemberAndTheTimings) {
+  EtcdLaunch l;
+  l.binary = "/usr/bin/etcd";
+  l.self = 2;
+  l.data_dir = "/var/lib/cohort/registry/etcd";
+  l.cluster_token = "cohort-media";
+  l.members = {{1, Endpoint{0x0a000001, 2379}, Endpoint{0x0a000001, 2380}},
+               {2, Endpoint{0x0a000002, 2379}, Endpoint{0x0a000002, 2380}}};
+  l.heartbeat_ms = 30;
+  l.election_ms = 300;
+  auto args = EtcdArguments(l);
+  ASSERT_TRUE(args) << args.error().message();
+  auto has = [&](const std::string& a) {
+    return std::find(args->begin(), args->end(), a) != args->end();
+  };
+  EXPECT_EQ((*args)[0], "/usr/bin/etcd");
+  EXPECT_TRUE(has("--name=n2"));
+  EXPECT_TRUE(has("--listen-client-urls=http://10.0.0.2:2379"));
+  EXPECT_TRUE(has("--initial-cluster=n1=http://10.0.0.1:2380,n2=http://10.0.0.2:2380"));
+  EXPECT_TRUE(has("--initial-cluster-state=new"));
+  EXPECT_TRUE(has("--heartbeat-interval=30"));
+  EXPECT_TRUE(has("--election-timeout=300"));
+  l.self = 3;
+  EXPECT_FALSE(EtcdArguments(l));
+}
+
+}  // namespace
+}  // namespace cohort::dcm
