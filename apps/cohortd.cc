@@ -11,6 +11,7 @@
 #include "api/server.h"
 #include "base/config.h"
 #include "base/log.h"
+#include "dcm/dcm.h"
 #include "io/asio.h"
 #include "io/files.h"
 #include "node/node.h"
@@ -88,13 +89,19 @@ int main(int argc, char** argv) {
     signals.async_wait(on_signal);
   };
   signals.async_wait(on_signal);
+  // C1: the configuration manager brings up the registry first (its server on registry
+  // server nodes, the client everywhere), then the node's protocols.
+  auto dcm = cohort::dcm::Dcm::Create(config, io);
+  if (!dcm) return Fail(1, dcm.error().message());
+  if (auto s = (*dcm)->Start(); !s) return Fail(1, s.error().message());
   auto node = cohort::node::Node::Create(config, io);
   if (!node) {
     return Fail(node.error().code() == cohort::Errc::kInvalidArgument ? 2 : 1,
                 node.error().message());
   }
   if (auto s = (*node)->Start(); !s) return Fail(1, s.error().message());
-  cohort::api::Api api(**node);
+  (*dcm)->Attach(**node);
+  cohort::api::Api api(**node, dcm->get());
   cohort::api::ApiServer server(io, api);
   if (auto s = server.Listen(config.api_listen); !s) return Fail(1, s.error().message());
 
@@ -113,6 +120,7 @@ int main(int argc, char** argv) {
     (*node)->LeaveGracefully(cohort::Duration::Seconds(2), [&] {
       server.Stop();
       (*node)->Stop();
+      (*dcm)->Stop();
       io.stop();
     });
   };

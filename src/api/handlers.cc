@@ -5,8 +5,10 @@
 #include <sstream>
 
 #include "api/dashboard.h"
-#include "api/tables.h"
+#include "api/registry_api.h"
 #include "base/digest.h"
+#include "dcm/dcm.h"
+#include "node/documents.h"
 
 namespace cohort::api {
 namespace {
@@ -79,6 +81,7 @@ HttpResponse Api::Status() const {
       {"map_version", m.map().version},
       {"components",
        {{"transport", "ready"}, {"membership", in_cluster ? "ready" : membership::RoleName(role)}}},
+      {"cluster_id", dcm_ != nullptr ? json(dcm_->cluster_id()) : json(nullptr)},
       {"incarnation", t.options().incarnation},
       {"uptime_s", (node_.Now() - node_.started()).seconds()},
       {"data_dir", c.data_dir},
@@ -89,40 +92,15 @@ HttpResponse Api::Status() const {
         {"digest", HexDigest(t.table().digest())},
         {"nodes", t.table().size()}}},
   };
+  if (dcm_ != nullptr) {
+    for (const auto& [name, state] : dcm_->components()) doc["components"][name] = state;
+  }
   return Json(200, doc);
 }
 
-HttpResponse Api::Addresses() const {
-  const auto& t = node_.transport();
-  json nodes = json::array();
-  const Instant now = node_.Now();
-  for (const auto& n : t.View()) {
-    json addrs = json::array();
-    for (const auto& a : n.addresses) {
-      json entry{{"address", a.info.address.ToString()},
-                 {"status", a.reachable ? "reachable" : "unreachable"},
-                 {"preferred", a.preferred},
-                 {"type", transport::AdapterTypeName(a.info.type)},
-                 {"mtu", a.info.mtu},
-                 {"mask", Ipv4ToString(a.info.mask)},
-                 {"cos", transport::CosName(a.info.cos)}};
-      if (a.last_heard != Instant()) {
-        entry["last_heard_ms_ago"] = (now - a.last_heard).millis();
-      }
-      addrs.push_back(entry);
-    }
-    nodes.push_back({{"id", n.id},
-                     {"incarnation", n.incarnation},
-                     {"revision", n.revision},
-                     {"self", n.id == t.self()},
-                     {"addresses", addrs}});
-  }
-  return Json(200, json{{"version", t.table().version()},
-                        {"digest", HexDigest(t.table().digest())},
-                        {"nodes", nodes}});
-}
+HttpResponse Api::Addresses() const { return Json(200, node::AddressesDocument(node_)); }
 
-HttpResponse Api::Members() const { return Json(200, MembersDocument(node_)); }
+HttpResponse Api::Members() const { return Json(200, node::MembersDocument(node_)); }
 
 HttpResponse Api::Metrics() const {
   const auto& m = node_.transport().metrics();
@@ -190,6 +168,16 @@ HttpResponse Api::Metrics() const {
     }
   }
   counter("cohort_membership_messages_sent_total", "Membership messages sent.", mm.messages_sent);
+  if (dcm_ != nullptr && dcm_->has_registry()) {
+    const auto& rs = dcm_->registry_status();
+    gauge("cohort_registry_has_leader", "1 if the registry has a leader (read-write phase).",
+          rs && rs->phase == registry::Phase::kReadWrite ? 1 : 0);
+    gauge("cohort_registry_server_restarts", "Times this node's registry server was restarted.",
+          dcm_->server_restarts());
+    gauge("cohort_registry_map_version_published",
+          "Highest cluster map version stored in the registry by or before this node.",
+          dcm_->map_published());
+  }
   return {200, "text/plain; version=0.0.4", s.str()};
 }
 
@@ -231,13 +219,14 @@ void Api::Handle(const HttpRequest& r, Respond respond) {
     const node::Node* node = &node_;
     node_.FetchUsage(Duration::Millis(500),
                      [node, respond](std::optional<membership::UsageReply> usage) {
-                       respond(Json(200, TablesDocument(*node, usage)));
+                       respond(Json(200, node::TablesDocument(*node, usage)));
                      });
     return;
   }
   if (get && path == "/") {
     return respond({200, "text/html; charset=utf-8", std::string(DashboardHtml())});
   }
+  if (get && HandleRegistry(dcm_, r, path, respond)) return;
 
   if (r.method == "POST" && path == "/v1/ping") {
     auto body = Body(r);
@@ -284,6 +273,7 @@ void Api::Handle(const HttpRequest& r, Respond respond) {
                           "<token>' with the token from <data_dir>/api.token"));
     }
   }
+  if (HandleRegistry(dcm_, r, path, respond)) return;
   if (r.method == "POST" && path == "/v1/keys") {
     auto body = Body(r);
     if (!body) return respond(FromError(body.error()));

@@ -7,9 +7,14 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "node/node.h"
+
+namespace cohort::dcm {
+class Dcm;
+}
 
 namespace cohort::api {
 
@@ -20,17 +25,30 @@ struct HttpRequest {
   std::string authorization;  // the Authorization header, if any
 };
 
+// The body of a streamed response, sent as it comes (chunked transfer encoding).
+class StreamSink {
+ public:
+  virtual ~StreamSink() = default;
+  virtual void Write(std::string chunk) = 0;  // ignored once closed
+  virtual void Close() = 0;                   // ends the body
+  // `fn` runs once when the stream ends, by Close() or because the client went away.
+  virtual void OnClosed(std::function<void()> fn) = 0;
+};
+
 struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
+  // Set: the body is streamed instead; called with the sink once the headers are sent.
+  std::function<void(std::shared_ptr<StreamSink>)> stream;
 };
 
 using Respond = std::function<void(HttpResponse)>;
 
 class Api {
  public:
-  explicit Api(node::Node& node) : node_(node) {}
+  // `dcm` may be null (no configuration manager: no registry endpoints).
+  explicit Api(node::Node& node, dcm::Dcm* dcm = nullptr) : node_(node), dcm_(dcm) {}
   // Calls `respond` exactly once, now or later (ping answers when its requests finish).
   void Handle(const HttpRequest& request, Respond respond);
 
@@ -42,6 +60,7 @@ class Api {
   HttpResponse Keys() const;
   HttpResponse Ready() const;
   node::Node& node_;
+  dcm::Dcm* dcm_;
 };
 
 }  // namespace cohort::api

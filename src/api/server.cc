@@ -2,6 +2,7 @@
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <deque>
 
 #include "io/asio.h"
 
@@ -38,6 +39,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Write(HttpResponse resp) {
+    if (resp.stream) return StartStream(std::move(resp));
     res_.result(static_cast<http::status>(resp.status));
     res_.set(http::field::content_type, resp.content_type);
     res_.set(http::field::server, "cohortd");
@@ -51,6 +53,93 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
+  // A streamed body: headers with chunked encoding, then each Write() as one chunk. A read
+  // that completes (the client closed or sent something) ends the stream.
+  class Sink : public StreamSink {
+   public:
+    explicit Sink(std::shared_ptr<Session> s) : session_(std::move(s)) {}
+    void Write(std::string chunk) override {
+      if (closed_ || chunk.empty()) return;
+      queue_.push_back(std::move(chunk));
+      Pump();
+    }
+    void Close() override {
+      if (closed_ || ending_) return;
+      ending_ = true;
+      Pump();
+    }
+    void OnClosed(std::function<void()> fn) override {
+      if (closed_) return fn();
+      on_closed_.push_back(std::move(fn));
+    }
+    void Ended() {
+      if (closed_) return;
+      closed_ = true;
+      queue_.clear();
+      auto fns = std::move(on_closed_);
+      for (auto& fn : fns) fn();
+      beast::error_code ignored;
+      session_->stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      session_->stream_.socket().close(ignored);
+    }
+    void Pump() {
+      if (writing_ || closed_) return;
+      if (queue_.empty()) {
+        if (!ending_) return;
+        writing_ = true;
+        asio::async_write(session_->stream_, http::make_chunk_last(),
+                          [self = self_.lock()](beast::error_code, size_t) {
+                            if (self) self->Ended();
+                          });
+        return;
+      }
+      writing_ = true;
+      current_ = std::move(queue_.front());
+      queue_.pop_front();
+      asio::async_write(session_->stream_, http::make_chunk(asio::buffer(current_)),
+                        [self = self_.lock()](beast::error_code ec, size_t) {
+                          if (!self) return;
+                          self->writing_ = false;
+                          if (ec) return self->Ended();
+                          self->Pump();
+                        });
+    }
+    std::weak_ptr<Sink> self_;
+
+   private:
+    std::shared_ptr<Session> session_;
+    std::deque<std::string> queue_;
+    std::string current_;
+    bool writing_ = false, ending_ = false, closed_ = false;
+    std::vector<std::function<void()>> on_closed_;
+  };
+
+  void StartStream(HttpResponse resp) {
+    auto head = std::make_shared<http::response<http::empty_body>>(
+        static_cast<http::status>(resp.status), 11);
+    head->set(http::field::content_type, resp.content_type);
+    head->set(http::field::server, "cohortd");
+    head->chunked(true);
+    auto serializer = std::make_shared<http::response_serializer<http::empty_body>>(*head);
+    auto sink = std::make_shared<Sink>(shared_from_this());
+    sink->self_ = sink;
+    stream_.expires_never();
+    http::async_write_header(stream_, *serializer,
+                             [self = shared_from_this(), head, serializer, sink,
+                              start = std::move(resp.stream)](beast::error_code ec, size_t) {
+                               if (ec) return sink->Ended();
+                               self->WatchForHangUp(sink);
+                               start(sink);
+                             });
+  }
+
+  void WatchForHangUp(const std::shared_ptr<Sink>& sink) {
+    stream_.socket().async_read_some(
+        asio::buffer(hangup_buffer_),
+        [sink, self = shared_from_this()](beast::error_code, size_t) { sink->Ended(); });
+  }
+
+  char hangup_buffer_[64];
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   http::request_parser<http::string_body> parser_;

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
+#include "cli/call.h"
 #include "cli/cli.h"
 #include "cli/http_client.h"
 #include "io/files.h"
@@ -12,65 +13,6 @@ namespace cohort::cli {
 namespace {
 
 using nlohmann::json;
-
-// Calls the API and returns the JSON body, or prints the error and gives the exit code.
-struct Call {
-  const Globals& g;
-
-  Result<json> Do(const std::string& method, const std::string& target, const json& body = {},
-                  bool auth = false, int timeout_ms = 10000) {
-    std::string bearer;
-    if (auth) {
-      auto token = Token();
-      if (!token) return token.error();
-      bearer = *token;
-    }
-    auto reply =
-        HttpCall(g.api, method, target, body.is_null() ? "" : body.dump(), bearer, timeout_ms);
-    if (!reply) return reply.error();
-    json doc = json::parse(reply->body, nullptr, false);
-    if (reply->status >= 300) {
-      const std::string msg = !doc.is_discarded() && doc.contains("error")
-                                  ? doc["error"].get<std::string>()
-                                  : "HTTP " + std::to_string(reply->status);
-      return Error(reply->status == 404 ? Errc::kNotFound : Errc::kInvalidArgument, msg);
-    }
-    if (doc.is_discarded()) return Error(Errc::kMalformed, "the API answered with invalid JSON");
-    return doc;
-  }
-
-  // The token comes from --token-file, $COHORT_TOKEN_FILE, or the daemon's data folder.
-  Result<std::string> Token() {
-    std::string path = g.token_file;
-    if (path.empty() && std::getenv("COHORT_TOKEN_FILE") != nullptr) {
-      path = std::getenv("COHORT_TOKEN_FILE");
-    }
-    if (path.empty()) {
-      auto status = Do("GET", "/v1/status");
-      if (!status) return status.error();
-      path = (*status)["data_dir"].get<std::string>() + "/api.token";
-    }
-    auto text = io::ReadFile(path);
-    if (!text) {
-      return Error(Errc::kPermission, "cannot read the API token '" + path +
-                                          "' (run as the daemon's user, or pass --token-file)");
-    }
-    std::string t = *text;
-    while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.pop_back();
-    return t;
-  }
-};
-
-int Print(const Globals& g, const Result<json>& doc,
-          const std::function<void(const json&)>& human) {
-  if (!doc) return Fail(1, doc.error().message());
-  if (g.json) {
-    std::printf("%s\n", doc->dump(2).c_str());
-  } else {
-    human(*doc);
-  }
-  return 0;
-}
 
 void PrintStatus(const json& s) {
   std::printf("node        %d (%s)\n", s["node"]["id"].get<int>(),
@@ -335,6 +277,8 @@ int Main(int argc, char** argv) {
     });
   }
 
+  AddRegistryCommands(app, g, rc);
+
   DevUpOptions up;
   std::string down_dir = "cohort-dev";
   auto* dev = app.add_subcommand("dev", "a local development cluster on 127.0.0.1");
@@ -361,6 +305,10 @@ int Main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000));
   dev_up->add_option("--notify-ms", up.notify_ms, "[timing] notify_ms for every node")
       ->check(CLI::Range(1, 600000));
+  dev_up
+      ->add_option("--registry", up.registry_servers,
+                   "registry servers: the first N nodes run etcd (default: up to 3; 0: none)")
+      ->check(CLI::Range(0, 7));
   dev_up->callback([&] { rc = DevUp(g, up); });
   auto* dev_down = dev->add_subcommand("down", "stop the daemons of a dev cluster");
   dev_down->add_option("--dir", down_dir, "the folder given to `dev up`");

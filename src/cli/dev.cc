@@ -73,6 +73,21 @@ Status MakeDisks(const DevUpOptions& o, const std::string& dir) {
   return OkStatus();
 }
 
+// The first o.registry_servers nodes run etcd: client port P+200+k, peer port P+300+k.
+std::string RegistryConfig(const DevUpOptions& o) {
+  const int servers = std::min(o.nodes, o.registry_servers);
+  if (servers == 0) return "";
+  std::string ids, entries;
+  for (int k = 1; k <= servers; ++k) {
+    ids += (k > 1 ? ", " : "") + std::to_string(k);
+    entries += "\n[[registry.server]]\nid = " + std::to_string(k) +
+               "\nclient = \"127.0.0.1:" + std::to_string(o.base_port + 200 + k) +
+               "\"\npeer = \"127.0.0.1:" + std::to_string(o.base_port + 300 + k) + "\"\n";
+  }
+  // Tuned raft timings for one machine: a lost leader is replaced within half a second.
+  return "\n[registry]\nservers = [" + ids + "]\nheartbeat_ms = 30\nelection_ms = 300\n" + entries;
+}
+
 std::string NodeConfig(int k, const DevUpOptions& o, const std::string& dir) {
   std::string listen, seeds;
   for (int a = 1; a <= o.adapters; ++a) {
@@ -89,7 +104,7 @@ std::string NodeConfig(int k, const DevUpOptions& o, const std::string& dir) {
          (o.multicast.empty() ? "" : "multicast = \"" + o.multicast + "\"\n") +
          "\n[transport]\nlisten = [" + listen +
          "]\n\n[api]\nlisten = \"127.0.0.1:" + std::to_string(o.base_port + 100 + k) + "\"\n" +
-         TimingConfig(o) + DiskConfigs(k, o, dir);
+         TimingConfig(o) + DiskConfigs(k, o, dir) + RegistryConfig(o);
 }
 
 bool IsCohortd(pid_t pid) {
@@ -135,7 +150,14 @@ std::string Tail(const std::string& path, size_t lines) {
 
 }  // namespace
 
-int DevUp(const Globals& g, const DevUpOptions& o) {
+int DevUp(const Globals& g, const DevUpOptions& options) {
+  DevUpOptions o = options;
+  if (o.registry_servers > 0 && ::access("/usr/bin/etcd", X_OK) != 0) {
+    std::fprintf(stderr,
+                 "warning: /usr/bin/etcd is missing (Debian package etcd-server): starting "
+                 "without the registry\n");
+    o.registry_servers = 0;
+  }
   const std::string dir = fs::absolute(o.dir).lexically_normal().string();
   if (auto s = io::MakeDirs(dir); !s) return Fail(1, s.error().message());
   for (int k = 1; k <= o.nodes; ++k) {
@@ -225,6 +247,26 @@ int DevUp(const Globals& g, const DevUpOptions& o) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+  // The registry (issue 4): every node's client reaches a leader and knows the cluster id.
+  for (int k = 1; k <= o.nodes && o.registry_servers > 0; ++k) {
+    for (;;) {
+      auto r = HttpCall(Endpoint{0x7f000001, static_cast<uint16_t>(o.base_port + 100 + k)}, "GET",
+                        "/v1/registry/status", "", "", 1000);
+      json doc = r && r->status == 200 ? json::parse(r->body, nullptr, false) : json();
+      if (doc.is_object() && doc["phase"] == "read-write" && doc["cluster_id"] != "") break;
+      const std::string progress =
+          "waiting: node " + std::to_string(k) + "'s registry client to reach a leader";
+      if (progress != last_progress && !g.json) std::fprintf(stderr, "%s\n", progress.c_str());
+      last_progress = progress;
+      if (Clock::now() > deadline) {
+        return Fail(1, "the registry did not become writable within " +
+                           std::to_string(o.timeout_s) + " s (etcd logs in " + dir +
+                           "/n*/registry/etcd.log; stop with `cohort dev down --dir " + o.dir +
+                           "`)");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
   const json& any = tables["1"];
   json nodes = json::array();
   for (int k = 1; k <= o.nodes; ++k) {
@@ -238,8 +280,17 @@ int DevUp(const Globals& g, const DevUpOptions& o) {
                      {"api", "127.0.0.1:" + std::to_string(o.base_port + 100 + k)},
                      {"dir", dir + "/n" + std::to_string(k)}});
   }
-  const json out{
-      {"dir", dir}, {"nodes", nodes}, {"version", any["version"]}, {"digest", any["digest"]}};
+  json registry = json::array();
+  for (int k = 1; k <= std::min(o.nodes, o.registry_servers); ++k) {
+    registry.push_back({{"id", k},
+                        {"client", "127.0.0.1:" + std::to_string(o.base_port + 200 + k)},
+                        {"peer", "127.0.0.1:" + std::to_string(o.base_port + 300 + k)}});
+  }
+  const json out{{"dir", dir},
+                 {"nodes", nodes},
+                 {"version", any["version"]},
+                 {"digest", any["digest"]},
+                 {"registry_servers", registry}};
   if (g.json) {
     std::printf("%s\n", out.dump(2).c_str());
     return 0;
@@ -257,6 +308,11 @@ int DevUp(const Globals& g, const DevUpOptions& o) {
       "digest %s\n",
       o.nodes, supervisor, any["version"].get<unsigned long long>(),
       any["digest"].get<std::string>().c_str());
+  if (!registry.empty()) {
+    std::printf("registry: read-write on %zu etcd servers (nodes 1-%zu, client ports %d-%zu)\n",
+                registry.size(), registry.size(), o.base_port + 201,
+                o.base_port + 200 + registry.size());
+  }
   return 0;
 }
 

@@ -118,6 +118,7 @@ struct EtcdRegistry::Impl {
   struct WatchState {
     grpc::ClientContext context;
     std::thread thread;
+    std::atomic<bool> cancelled{false};  // by the caller: the stream's end is no news
   };
 
   EtcdOptions options;
@@ -156,6 +157,7 @@ struct EtcdRegistry::Impl {
     cv.notify_all();
     worker.join();
     for (auto& [id, w] : left) {
+      w->cancelled = true;
       w->context.TryCancel();
       w->thread.join();
     }
@@ -342,7 +344,11 @@ Result<WatchId> EtcdRegistry::Watch(
       }
       impl->Answer<std::vector<WatchEvent>>(on_events, std::move(events));
     }
-    announce(Error(Errc::kUnavailable, "watch stream ended"));
+    const Error ended(Errc::kUnavailable, "the registry server ended the watch");
+    if (announced && !w->cancelled) {
+      impl->Answer<std::vector<WatchEvent>>(on_events, ended);  // the watcher must start over
+    }
+    announce(ended);
   });
   cohort::Status s =
       created_future.wait_for(std::chrono::nanoseconds(impl->options.timeout.nanos())) ==
@@ -350,6 +356,7 @@ Result<WatchId> EtcdRegistry::Watch(
           ? created_future.get()
           : cohort::Status(Error(Errc::kUnavailable, "the registry did not confirm the watch"));
   if (!s) {
+    w->cancelled = true;
     w->context.TryCancel();
     w->thread.join();
     return s.error();
@@ -369,6 +376,7 @@ void EtcdRegistry::CancelWatch(WatchId id) {
     w = std::move(it->second);
     impl_->watches.erase(it);
   }
+  w->cancelled = true;
   w->context.TryCancel();
   w->thread.join();
 }

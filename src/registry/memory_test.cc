@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "registry/conformance.h"
+#include "registry/guard.h"
 
 namespace cohort::registry {
 namespace {
@@ -98,6 +99,34 @@ TEST(MemoryRegistryTest, AWatcherMayWriteAndCancelFromItsCallback) {
   EXPECT_TRUE(Put(r, "/a", "1"));
   EXPECT_EQ(calls, 1);
   EXPECT_EQ((**Get(r, "/a")).value, "again");
+}
+
+}  // namespace
+}  // namespace cohort::registry
+
+namespace cohort::registry {
+namespace {
+
+TEST(PhaseGuardTest, ReadOnlyPhaseFailsWritesFastAndStillServesLocalReads) {
+  MemoryRegistry model;
+  model.SetLeader(1);
+  PhaseGuard guard(model);
+  guard.SetPhase(Phase::kReadWrite);
+  ASSERT_TRUE(conformance::Put(guard, "/g/k", "v1"));
+  guard.SetPhase(Phase::kReadOnly);
+  auto w = conformance::Put(guard, "/g/k", "v2");
+  ASSERT_FALSE(w);
+  EXPECT_EQ(w.error().code(), Errc::kUnavailable);
+  EXPECT_NE(w.error().message().find("read-only"), std::string::npos);
+  auto local = conformance::Sync<std::optional<KeyValue>>(
+      [&](Done<std::optional<KeyValue>> d) { guard.Get("/g/k", true, d); });
+  ASSERT_TRUE(local);
+  EXPECT_EQ((*local)->value, "v1");  // the write refused above never reached the store
+  auto strict = conformance::Sync<std::optional<KeyValue>>(
+      [&](Done<std::optional<KeyValue>> d) { guard.Get("/g/k", false, d); });
+  EXPECT_FALSE(strict);
+  guard.SetPhase(Phase::kReadWrite);
+  EXPECT_TRUE(conformance::Put(guard, "/g/k", "v3"));
 }
 
 }  // namespace

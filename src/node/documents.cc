@@ -1,15 +1,15 @@
-#include "api/tables.h"
+#include "node/documents.h"
 
 #include <algorithm>
 
 #include "base/digest.h"
 
-namespace cohort::api {
+namespace cohort::node {
 namespace {
 
 using nlohmann::json;
 
-std::string NameOf(const node::Node& node, NodeId id) {
+std::string NameOf(const Node& node, NodeId id) {
   return id == node.config().node_id ? node.config().node_name : "n" + std::to_string(id);
 }
 
@@ -19,7 +19,7 @@ double Round1(double v) { return static_cast<double>(static_cast<int64_t>(v * 10
 
 }  // namespace
 
-json MembersDocument(const node::Node& node) {
+json MembersDocument(const Node& node) {
   const auto& map = node.membership().map();
   const auto& table = node.transport().table();
   json members = json::array();
@@ -57,7 +57,7 @@ json MembersDocument(const node::Node& node) {
               {"members", members}};
 }
 
-json TablesDocument(const node::Node& node, const std::optional<membership::UsageReply>& usage) {
+json TablesDocument(const Node& node, const std::optional<membership::UsageReply>& usage) {
   using membership::MemberState;
   const auto& map = node.membership().map();
   const NodeId self = node.config().node_id;
@@ -176,4 +176,34 @@ json TablesDocument(const node::Node& node, const std::optional<membership::Usag
   return doc;
 }
 
-}  // namespace cohort::api
+json AddressesDocument(const Node& node) {
+  const auto& t = node.transport();
+  json nodes = json::array();
+  const Instant now = node.Now();
+  for (const auto& n : t.View()) {
+    json addrs = json::array();
+    for (const auto& a : n.addresses) {
+      json entry{{"address", a.info.address.ToString()},
+                 {"status", a.reachable ? "reachable" : "unreachable"},
+                 {"preferred", a.preferred},
+                 {"type", transport::AdapterTypeName(a.info.type)},
+                 {"mtu", a.info.mtu},
+                 {"mask", Ipv4ToString(a.info.mask)},
+                 {"cos", transport::CosName(a.info.cos)}};
+      if (a.last_heard != Instant()) {
+        entry["last_heard_ms_ago"] = (now - a.last_heard).millis();
+      }
+      addrs.push_back(entry);
+    }
+    nodes.push_back({{"id", n.id},
+                     {"incarnation", n.incarnation},
+                     {"revision", n.revision},
+                     {"self", n.id == t.self()},
+                     {"addresses", addrs}});
+  }
+  return json{{"version", t.table().version()},
+              {"digest", HexDigest(t.table().digest())},
+              {"nodes", nodes}};
+}
+
+}  // namespace cohort::node

@@ -1,0 +1,251 @@
+#include "api/registry_api.h"
+
+#include <nlohmann/json.hpp>
+
+#include "dcm/dcm.h"
+
+namespace cohort::api {
+namespace {
+
+using nlohmann::json;
+using registry::KeyValue;
+using registry::WatchEvent;
+
+constexpr int64_t kMaxPollMs = 300'000;
+
+HttpResponse Json(int status, const json& doc) {
+  return {status, "application/json", doc.dump(2) + "\n"};
+}
+HttpResponse Fail(int status, const std::string& message) {
+  return Json(status, json{{"error", message}});
+}
+HttpResponse FromError(const Error& e) {
+  const int status = e.code() == Errc::kInvalidArgument ? 400
+                     : e.code() == Errc::kNotFound      ? 404
+                     : e.code() == Errc::kUnavailable   ? 503
+                                                        : 500;
+  return Fail(status, e.message());
+}
+
+json Item(const KeyValue& kv) {
+  return {{"key", kv.key},
+          {"value", kv.value},
+          {"revision", kv.mod_revision},
+          {"create_revision", kv.create_revision},
+          {"version", kv.version}};
+}
+
+json Event(const WatchEvent& e) {
+  json j{{"type", e.type == WatchEvent::Type::kPut ? "put" : "delete"},
+         {"key", e.kv.key},
+         {"revision", e.kv.mod_revision}};
+  if (e.type == WatchEvent::Type::kPut) j["value"] = e.kv.value;
+  return j;
+}
+
+int Hex(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string Decode(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out += ' ';
+    } else if (s[i] == '%' && i + 2 < s.size() + 0 && Hex(s[i + 1]) >= 0 && Hex(s[i + 2]) >= 0) {
+      out += static_cast<char>(Hex(s[i + 1]) * 16 + Hex(s[i + 2]));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+Result<int64_t> NumberParam(const std::string& target, const std::string& name, int64_t fallback,
+                            int64_t lo, int64_t hi) {
+  const std::string text = QueryParam(target, name);
+  if (text.empty()) return fallback;
+  char* end = nullptr;
+  const long long v = std::strtoll(text.c_str(), &end, 10);
+  if (end == text.c_str() || *end != '\0' || v < lo || v > hi) {
+    return Error(Errc::kInvalidArgument, "'" + name + "' must be a number from " +
+                                             std::to_string(lo) + " to " + std::to_string(hi));
+  }
+  return static_cast<int64_t>(v);
+}
+
+Result<bool> Serializable(const std::string& target) {
+  const std::string c = QueryParam(target, "consistency");
+  if (c.empty() || c == "linearizable") return false;
+  if (c == "local") return true;
+  return Error(Errc::kInvalidArgument, "'consistency' must be linearizable or local");
+}
+
+json StatusDocument(dcm::Dcm& dcm) {
+  const auto& s = dcm.registry_status();
+  json doc{{"phase", dcm.registry_state()}};
+  if (s) {
+    doc["leader"] = s->leader == kNoNode ? json(nullptr) : json(s->leader);
+    doc["servers"] = s->servers;
+    doc["term"] = s->term;
+    doc["commit_index"] = s->commit_index;
+    doc["revision"] = s->revision;
+  }
+  doc["cluster_id"] = dcm.cluster_id();
+  if (!dcm.server_state().empty()) {
+    doc["local_server"] = {{"state", dcm.server_state()}, {"restarts", dcm.server_restarts()}};
+  }
+  return doc;
+}
+
+// Streams every change under the prefix as one JSON line, until the client leaves or the
+// watch ends (then a last line says why).
+void StreamWatch(dcm::Dcm& dcm, const std::string& prefix, int64_t from, const Respond& respond) {
+  HttpResponse r;
+  r.content_type = "application/x-ndjson";
+  registry::RegistryBackend* reg = &dcm.registry();
+  r.stream = [reg, prefix, from](std::shared_ptr<StreamSink> sink) {
+    auto id = reg->Watch(prefix, from, [sink](Result<std::vector<WatchEvent>> events) {
+      if (!events) {
+        sink->Write(json{{"error", events.error().message()}}.dump() + "\n");
+        sink->Close();
+        return;
+      }
+      std::string lines;
+      for (const auto& e : *events) lines += Event(e).dump() + "\n";
+      sink->Write(std::move(lines));
+    });
+    if (!id) {
+      sink->Write(json{{"error", id.error().message()}}.dump() + "\n");
+      sink->Close();
+      return;
+    }
+    sink->OnClosed([reg, watch = *id] { reg->CancelWatch(watch); });
+  };
+  respond(std::move(r));
+}
+
+}  // namespace
+
+std::string QueryParam(const std::string& target, const std::string& name) {
+  const size_t q = target.find('?');
+  if (q == std::string::npos) return "";
+  size_t at = q + 1;
+  while (at <= target.size()) {
+    size_t end = target.find('&', at);
+    if (end == std::string::npos) end = target.size();
+    const std::string pair = target.substr(at, end - at);
+    const size_t eq = pair.find('=');
+    if (Decode(pair.substr(0, eq)) == name) {
+      return eq == std::string::npos ? "1" : Decode(pair.substr(eq + 1));
+    }
+    at = end + 1;
+  }
+  return "";
+}
+
+bool HandleRegistry(dcm::Dcm* dcm, const HttpRequest& r, const std::string& path,
+                    const Respond& respond) {
+  if (path.rfind("/v1/registry/", 0) != 0 && path != "/v1/registry") return false;
+  if (dcm == nullptr || !dcm->has_registry()) {
+    respond(Fail(404, "this node has no registry: its config lists no [registry] servers"));
+    return true;
+  }
+  const bool get = r.method == "GET";
+  const std::string& t = r.target;
+  if (get && path == "/v1/registry/status") {
+    respond(Json(200, StatusDocument(*dcm)));
+    return true;
+  }
+  if (path == "/v1/registry/kv") {
+    const std::string key = QueryParam(t, "key");
+    if (key.empty()) {
+      respond(Fail(400, "'key' is required: /v1/registry/kv?key=..."));
+      return true;
+    }
+    if (get) {
+      auto serializable = Serializable(t);
+      if (!serializable) return respond(FromError(serializable.error())), true;
+      dcm->registry().Get(key, *serializable, [key, respond](Result<std::optional<KeyValue>> kv) {
+        if (!kv) return respond(FromError(kv.error()));
+        if (!*kv) return respond(Fail(404, "no such key: " + key));
+        respond(Json(200, Item(**kv)));
+      });
+      return true;
+    }
+    if (r.method == "PUT") {
+      json body = json::parse(r.body.empty() ? "{}" : r.body, nullptr, false);
+      if (!body.is_object() || !body.contains("value") || !body["value"].is_string()) {
+        respond(Fail(400, "the body must be {\"value\": \"...\"}"));
+        return true;
+      }
+      dcm->registry().Put(key, body["value"].get<std::string>(),
+                          [key, respond](Result<int64_t> rev) {
+                            if (!rev) return respond(FromError(rev.error()));
+                            respond(Json(200, json{{"key", key}, {"revision", *rev}}));
+                          });
+      return true;
+    }
+    if (r.method == "DELETE") {
+      dcm->registry().Delete(key, [key, respond](Result<int64_t> n) {
+        if (!n) return respond(FromError(n.error()));
+        respond(Json(200, json{{"key", key}, {"deleted", *n}}));
+      });
+      return true;
+    }
+  }
+  if (get && path == "/v1/registry/list") {
+    const std::string prefix = QueryParam(t, "prefix");
+    auto limit = NumberParam(t, "limit", 0, 0, 1'000'000);
+    auto serializable = Serializable(t);
+    if (!limit) return respond(FromError(limit.error())), true;
+    if (!serializable) return respond(FromError(serializable.error())), true;
+    dcm->registry().Range(
+        prefix, static_cast<size_t>(*limit), *serializable,
+        [respond](Result<registry::RangeResult> range) {
+          if (!range) return respond(FromError(range.error()));
+          json items = json::array();
+          for (const auto& kv : range->kvs) items.push_back(Item(kv));
+          respond(Json(
+              200, json{{"items", items}, {"revision", range->revision}, {"more", range->more}}));
+        });
+    return true;
+  }
+  if (get && path == "/v1/registry/watch") {
+    const std::string prefix = QueryParam(t, "prefix");
+    auto index = NumberParam(t, "index", 0, 0, INT64_MAX);
+    auto timeout = NumberParam(t, "timeout_ms", 30'000, 0, kMaxPollMs);
+    if (!index) return respond(FromError(index.error())), true;
+    if (!timeout) return respond(FromError(timeout.error())), true;
+    if (QueryParam(t, "stream") == "1" || QueryParam(t, "stream") == "true") {
+      StreamWatch(*dcm, prefix, *index, respond);
+      return true;
+    }
+    const int64_t from = *index;
+    dcm->WatchOnce(prefix, from, Duration::Millis(*timeout),
+                   [respond, from, dcm](Result<std::vector<WatchEvent>> events) {
+                     if (!events) return respond(FromError(events.error()));
+                     json list = json::array();
+                     // From now on and nothing came: the next poll starts after what the
+                     // registry held at its latest status, so nothing is missed.
+                     int64_t next = from;
+                     if (next == 0 && dcm->registry_status()) {
+                       next = dcm->registry_status()->revision + 1;
+                     }
+                     for (const auto& e : *events) {
+                       list.push_back(Event(e));
+                       next = std::max(next, e.kv.mod_revision + 1);
+                     }
+                     respond(Json(200, json{{"events", list}, {"index", next}}));
+                   });
+    return true;
+  }
+  respond(Fail(404, "no such registry endpoint: " + r.method + " " + path));
+  return true;
+}
+
+}  // namespace cohort::api

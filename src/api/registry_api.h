@@ -1,0 +1,33 @@
+// The System Registry over HTTP (issue 4; INTERFACE.md `cohort registry ...`), served by
+// every node through its configuration manager's registry client:
+//   GET    /v1/registry/status                     phase, leader, servers, term, commit index
+//   GET    /v1/registry/kv?key=K[&consistency=local]       {"key", "value", "revision"}
+//   PUT    /v1/registry/kv?key=K   {"value": V}     answers once the write is committed
+//   DELETE /v1/registry/kv?key=K                    {"key", "deleted"}
+//   GET    /v1/registry/list?prefix=P[&limit=N][&consistency=local]   {"items": [...]}
+//   GET    /v1/registry/watch?prefix=P[&index=N][&timeout_ms=T]
+//          long-poll: the changes from revision N on (0: from now), or none after T
+//   GET    /v1/registry/watch?prefix=P&stream=1[&index=N]
+//          streaming: one JSON event per line as changes commit, until the client leaves
+// "local" reads are served by the nearest server even while the registry is read-only.
+#pragma once
+
+#include <string>
+
+#include "api/handlers.h"
+
+namespace cohort::dcm {
+class Dcm;
+}
+
+namespace cohort::api {
+
+// Handles `r` if `path` is under /v1/registry/; false otherwise. Writes must have been
+// authorized by the caller.
+bool HandleRegistry(dcm::Dcm* dcm, const HttpRequest& r, const std::string& path,
+                    const Respond& respond);
+
+// The value of `name` in the target's query string, percent-decoded; "" if absent.
+std::string QueryParam(const std::string& target, const std::string& name);
+
+}  // namespace cohort::api

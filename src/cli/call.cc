@@ -1,0 +1,82 @@
+#include "cli/call.h"
+
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+
+#include "cli/http_client.h"
+#include "io/files.h"
+
+namespace cohort::cli {
+
+using nlohmann::json;
+
+Result<json> Call::Do(const std::string& method, const std::string& target, const json& body,
+                      bool auth, int timeout_ms) {
+  std::string bearer;
+  if (auth) {
+    auto token = Token();
+    if (!token) return token.error();
+    bearer = *token;
+  }
+  auto reply =
+      HttpCall(g.api, method, target, body.is_null() ? "" : body.dump(), bearer, timeout_ms);
+  if (!reply) return reply.error();
+  json doc = json::parse(reply->body, nullptr, false);
+  if (reply->status >= 300) {
+    const std::string msg = !doc.is_discarded() && doc.contains("error")
+                                ? doc["error"].get<std::string>()
+                                : "HTTP " + std::to_string(reply->status);
+    return Error(reply->status == 404 ? Errc::kNotFound : Errc::kInvalidArgument, msg);
+  }
+  if (doc.is_discarded()) return Error(Errc::kMalformed, "the API answered with invalid JSON");
+  return doc;
+}
+
+Result<std::string> Call::Token() {
+  std::string path = g.token_file;
+  if (path.empty() && std::getenv("COHORT_TOKEN_FILE") != nullptr) {
+    path = std::getenv("COHORT_TOKEN_FILE");
+  }
+  if (path.empty()) {
+    auto status = Do("GET", "/v1/status");
+    if (!status) return status.error();
+    path = (*status)["data_dir"].get<std::string>() + "/api.token";
+  }
+  auto text = io::ReadFile(path);
+  if (!text) {
+    return Error(Errc::kPermission, "cannot read the API token '" + path +
+                                        "' (run as the daemon's user, or pass --token-file)");
+  }
+  std::string t = *text;
+  while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.pop_back();
+  return t;
+}
+
+int Print(const Globals& g, const Result<json>& doc,
+          const std::function<void(const json&)>& human) {
+  if (!doc) return Fail(1, doc.error().message());
+  if (g.json) {
+    std::printf("%s\n", doc->dump(2).c_str());
+  } else {
+    human(*doc);
+  }
+  return 0;
+}
+
+std::string UrlEncode(const std::string& s) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == '/') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+}  // namespace cohort::cli

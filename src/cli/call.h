@@ -1,0 +1,33 @@
+// Calling the daemon's API from a command: the JSON answer or the error it names, and
+// printing it as JSON (--json) or for people.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <nlohmann/json.hpp>
+
+#include "cli/cli.h"
+
+namespace cohort::cli {
+
+struct Call {
+  const Globals& g;
+  // The answer's JSON body; an HTTP error becomes an Error carrying the API's message.
+  Result<nlohmann::json> Do(const std::string& method, const std::string& target,
+                            const nlohmann::json& body = {}, bool auth = false,
+                            int timeout_ms = 10000);
+  // The token comes from --token-file, $COHORT_TOKEN_FILE, or the daemon's data folder.
+  Result<std::string> Token();
+};
+
+// Prints the document (JSON with --json, else `human`), or the error; the exit code.
+int Print(const Globals& g, const Result<nlohmann::json>& doc,
+          const std::function<void(const nlohmann::json&)>& human);
+
+// Percent-encodes a query parameter's value.
+std::string UrlEncode(const std::string& s);
+
+// registry.cc: `cohort registry ...`.
+void AddRegistryCommands(CLI::App& app, const Globals& g, int& rc);
+
+}  // namespace cohort::cli

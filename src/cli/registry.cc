@@ -1,0 +1,158 @@
+// `cohort registry status|put|get|del|list|watch` (INTERFACE.md): the System Registry
+// through the node's API.
+#include <cstdio>
+
+#include "cli/call.h"
+
+namespace cohort::cli {
+namespace {
+
+using nlohmann::json;
+
+std::string OrDash(const json& v) {
+  if (v.is_null()) return "-";
+  return v.is_string() ? v.get<std::string>() : v.dump();
+}
+
+void PrintRegistryStatus(const json& s) {
+  std::printf("phase         %s\n", s["phase"].get<std::string>().c_str());
+  std::printf("leader        %s\n", OrDash(s.value("leader", json())).c_str());
+  std::string servers;
+  for (const auto& id : s.value("servers", json::array())) {
+    servers += (servers.empty() ? "" : ", ") + id.dump();
+  }
+  std::printf("servers       %s\n", servers.empty() ? "-" : servers.c_str());
+  std::printf("term          %s\n", OrDash(s.value("term", json())).c_str());
+  std::printf("commit index  %s\n", OrDash(s.value("commit_index", json())).c_str());
+  std::printf("revision      %s\n", OrDash(s.value("revision", json())).c_str());
+  std::printf("cluster id    %s\n", OrDash(s.value("cluster_id", json())).c_str());
+  if (s.contains("local_server")) {
+    std::printf("local server  %s (%s restarts)\n",
+                s["local_server"]["state"].get<std::string>().c_str(),
+                s["local_server"]["restarts"].dump().c_str());
+  }
+}
+
+void PrintEvent(const json& e) {
+  if (e["type"] == "put") {
+    std::printf("put %s = %s (revision %lld)\n", e["key"].get<std::string>().c_str(),
+                e["value"].get<std::string>().c_str(), e["revision"].get<long long>());
+  } else {
+    std::printf("delete %s (revision %lld)\n", e["key"].get<std::string>().c_str(),
+                e["revision"].get<long long>());
+  }
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+void AddRegistryCommands(CLI::App& app, const Globals& g, int& rc) {
+  auto* reg = app.add_subcommand("registry", "the System Registry (replicated configuration)");
+  reg->require_subcommand(1);
+  // Subcommand options live as long as the app; a struct keeps them together.
+  static struct {
+    std::string key, value, prefix;
+    bool local = false;
+    int count = 0;
+    long long index = 0;
+    int limit = 0;
+  } o;
+  auto call = [&g](const std::string& method, const std::string& target, const json& body = {},
+                   bool auth = false, int timeout_ms = 10000) {
+    return Call{g}.Do(method, target, body, auth, timeout_ms);
+  };
+  const std::string consistency = "&consistency=";
+
+  reg->add_subcommand("status", "phase (read-only or read-write), leader, servers, term")
+      ->callback([&rc, &g, call] {
+        rc = Print(g, call("GET", "/v1/registry/status", {}, false, 10000), PrintRegistryStatus);
+      });
+
+  auto* put = reg->add_subcommand("put", "write KEY = VALUE; exits 0 once committed");
+  put->add_option("key", o.key, "key")->required();
+  put->add_option("value", o.value, "value")->required();
+  put->callback([&rc, &g, call] {
+    rc = Print(
+        g, call("PUT", "/v1/registry/kv?key=" + UrlEncode(o.key), json{{"value", o.value}}, true),
+        [](const json& r) {
+          std::printf("%s committed at revision %lld\n", r["key"].get<std::string>().c_str(),
+                      r["revision"].get<long long>());
+        });
+  });
+
+  auto* get = reg->add_subcommand("get", "read KEY; exits 1 if it is absent");
+  get->add_option("key", o.key, "key")->required();
+  get->add_flag("--local", o.local,
+                "answer from the nearest server's copy (works while read-only; may be behind)");
+  get->callback([&rc, &g, call, consistency] {
+    rc = Print(g,
+               call("GET", "/v1/registry/kv?key=" + UrlEncode(o.key) + consistency +
+                               (o.local ? "local" : "linearizable")),
+               [](const json& r) { std::printf("%s\n", r["value"].get<std::string>().c_str()); });
+  });
+
+  auto* del = reg->add_subcommand("del", "delete KEY");
+  del->add_option("key", o.key, "key")->required();
+  del->callback([&rc, &g, call] {
+    rc = Print(g, call("DELETE", "/v1/registry/kv?key=" + UrlEncode(o.key), {}, true),
+               [](const json& r) {
+                 std::printf("%s: %lld deleted\n", r["key"].get<std::string>().c_str(),
+                             r["deleted"].get<long long>());
+               });
+  });
+
+  auto* list = reg->add_subcommand("list", "the keys under PREFIX, in key order");
+  list->add_option("prefix", o.prefix, "key prefix")->required();
+  list->add_option("--limit", o.limit, "at most this many (0: all)")->check(CLI::Range(0, 1000000));
+  list->add_flag("--local", o.local, "answer from the nearest server's copy");
+  list->callback([&rc, &g, call, consistency] {
+    rc = Print(g,
+               call("GET", "/v1/registry/list?prefix=" + UrlEncode(o.prefix) +
+                               "&limit=" + std::to_string(o.limit) + consistency +
+                               (o.local ? "local" : "linearizable")),
+               [](const json& r) {
+                 std::printf("%-40s %-9s %s\n", "KEY", "REVISION", "VALUE");
+                 for (const auto& i : r["items"]) {
+                   std::printf("%-40s %-9lld %s\n", i["key"].get<std::string>().c_str(),
+                               i["revision"].get<long long>(),
+                               i["value"].get<std::string>().c_str());
+                 }
+                 if (r["more"].get<bool>()) std::printf("(more: raise --limit)\n");
+               });
+  });
+
+  auto* watch = reg->add_subcommand("watch", "print changes under PREFIX as they commit");
+  watch->add_option("prefix", o.prefix, "key prefix")->required();
+  watch->add_option("--count", o.count, "stop after this many changes (0: never)")
+      ->check(CLI::Range(0, 100000000));
+  watch->add_option("--index", o.index, "start at this revision (0: from now on)")
+      ->check(CLI::Range(0LL, 1LL << 62));
+  watch->callback([&rc, &g, call] {
+    // Long polls, each picking up where the last one ended: no change is missed between
+    // them, and a node restart in between only delays the next answer.
+    long long index = o.index;
+    int seen = 0;
+    for (;;) {
+      auto r = call("GET",
+                    "/v1/registry/watch?prefix=" + UrlEncode(o.prefix) +
+                        "&index=" + std::to_string(index) + "&timeout_ms=20000",
+                    {}, false, 30000);
+      if (!r) {
+        rc = Fail(1, r.error().message());
+        return;
+      }
+      for (const auto& e : (*r)["events"]) {
+        if (g.json) {
+          std::printf("%s\n", e.dump().c_str());
+          std::fflush(stdout);
+        } else {
+          PrintEvent(e);
+        }
+        if (o.count > 0 && ++seen >= o.count) return;
+      }
+      index = (*r)["index"].get<long long>();
+    }
+  });
+}
+
+}  // namespace cohort::cli

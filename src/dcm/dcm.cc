@@ -1,0 +1,382 @@
+#include "dcm/dcm.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <random>
+
+#include "base/log.h"
+#include "dcm/core.h"
+#include "dcm/etcd_server.h"
+#include "dcm/schema.h"
+#include "dcm/storage.h"
+#include "io/files.h"
+#include "membership/core.h"
+#include "node/documents.h"
+#include "node/node.h"
+#include "registry/etcd.h"
+#include "registry/guard.h"
+
+namespace cohort::dcm {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+
+namespace {
+
+constexpr auto kStatusPeriod = std::chrono::milliseconds(250);
+
+std::string NewClusterId() {
+  std::random_device rd;
+  std::mt19937_64 g((static_cast<uint64_t>(rd()) << 32) ^ rd());
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(g()));
+  return text;
+}
+
+// The OS instance's unique id (C4): systemd's machine id, else nothing.
+std::string MachineId() {
+  auto id = io::ReadFile("/etc/machine-id");
+  if (!id) return "";
+  std::string s = *id;
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+struct Dcm::Impl {
+  Impl(const Config& c, asio::io_context& ctx, LocalStorage s)
+      : config(c), io(ctx), storage(std::move(s)), poll(ctx) {}
+
+  Config config;
+  asio::io_context& io;
+  LocalStorage storage;
+  LocalConfiguration local;
+  std::unique_ptr<EtcdServer> server;
+  std::unique_ptr<registry::EtcdRegistry> client;
+  std::unique_ptr<registry::PhaseGuard> guard;
+  asio::steady_timer poll;
+  std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+
+  std::optional<registry::RegistryStatus> status;
+  std::string status_error;
+  node::Node* node = nullptr;
+  std::string cluster_id;
+  bool publishing = false;  // one schema write in flight at a time
+  std::string node_doc_written, addresses_written, servers_written;
+  std::unique_ptr<schema::VersionedPublisher> map_publisher;
+
+  bool is_server() const {
+    return std::find(config.registry_servers.begin(), config.registry_servers.end(),
+                     config.node_id) != config.registry_servers.end();
+  }
+
+  // Runs `fn` on the loop unless the DCM is gone by then.
+  template <typename Fn>
+  auto OnLoop(Fn fn) {
+    return [weak = std::weak_ptr<bool>(alive), fn = std::move(fn)](auto result) mutable {
+      if (weak.lock()) fn(std::move(result));
+    };
+  }
+
+  void Audit(const std::string& event, const std::map<std::string, std::string>& fields) {
+    if (auto s = storage.Audit(event, fields); !s) {
+      Log(LogLevel::kWarn, "dcm", "cannot write the audit log", {{"error", s.error().message()}});
+    }
+  }
+
+  void SaveLocal() {
+    if (auto s = storage.Save(local); !s) {
+      Log(LogLevel::kError, "dcm", "cannot save the local configuration",
+          {{"error", s.error().message()}});
+    }
+  }
+
+  void Poll() {
+    poll.expires_after(kStatusPeriod);
+    poll.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      client->Status(OnLoop([this](Result<registry::RegistryStatus> r) {
+        OnStatus(std::move(r));
+        Poll();
+      }));
+    });
+  }
+
+  void OnStatus(Result<registry::RegistryStatus> r) {
+    const registry::Phase before = guard->phase();
+    if (r) {
+      status = *r;
+      status_error.clear();
+    } else {
+      if (!status) status = registry::RegistryStatus{};
+      status->phase = registry::Phase::kReadOnly;
+      status->leader = kNoNode;
+      status_error = r.error().message();
+    }
+    guard->SetPhase(status->phase);
+    if (status->phase != before) {
+      Log(LogLevel::kInfo, "dcm", "registry phase",
+          {{"phase", registry::PhaseName(status->phase)},
+           {"leader", std::to_string(status->leader)}});
+      Audit("registry_phase", {{"phase", registry::PhaseName(status->phase)}});
+    }
+    if (status->leader != kNoNode && status->leader != local.primary) {
+      local.primary = status->leader;
+      SaveLocal();
+    }
+    if (status->phase == registry::Phase::kReadWrite) Publish();
+  }
+
+  // The next piece of this node's global configuration that the registry lacks, written
+  // one at a time; each success goes straight on to the next.
+  void Publish() {
+    if (publishing || node == nullptr) return;
+    if (cluster_id.empty()) return DefineCluster();
+    const json node_doc = NodeDefinition();
+    if (const std::string text = schema::Document(node_doc); text != node_doc_written) {
+      return Put(schema::NodeKey(cluster_id, config.node_id), text, &node_doc_written);
+    }
+    if (const std::string text = schema::Document(OwnAddresses()); text != addresses_written) {
+      return Put(schema::AddressesKey(cluster_id, config.node_id), text, &addresses_written);
+    }
+    if (status && status->leader == config.node_id) {
+      if (const std::string text = schema::Document(ServerList()); text != servers_written) {
+        return Put(schema::ServersKey(cluster_id), text, &servers_written);
+      }
+    }
+    if (node->membership().role() == membership::Role::kSupervisor) PublishMap();
+  }
+
+  void DefineCluster() {
+    publishing = true;
+    const std::string fresh = NewClusterId();
+    guard->Commit(schema::DefineCluster(config.cluster_name, fresh),
+                  OnLoop([this, fresh](Result<registry::TxnResult> r) {
+                    publishing = false;
+                    if (!r) return;
+                    auto id = schema::ClusterIdOf(*r, fresh);
+                    if (!id) {
+                      Log(LogLevel::kError, "dcm", "bad cluster definition in the registry",
+                          {{"error", id.error().message()}});
+                      return;
+                    }
+                    AdoptCluster(*id, r->succeeded);
+                    Publish();
+                  }));
+  }
+
+  void AdoptCluster(const std::string& id, bool defined_here) {
+    cluster_id = id;
+    if (auto dir = storage.ClusterDir(id); !dir) {
+      Log(LogLevel::kError, "dcm", "cannot create the cluster's folders",
+          {{"error", dir.error().message()}});
+    }
+    const ClusterDefinition def{config.cluster_name, id};
+    if (std::find(local.clusters.begin(), local.clusters.end(), def) == local.clusters.end()) {
+      local.clusters.push_back(def);
+    }
+    if (local.current != id) {
+      Audit(defined_here ? "cluster_defined" : "cluster_adopted",
+            {{"cluster", config.cluster_name}, {"id", id}, {"previous", local.current}});
+    }
+    local.current = local.target = id;
+    SaveLocal();
+    Log(LogLevel::kInfo, "dcm", defined_here ? "cluster defined" : "cluster id adopted",
+        {{"cluster", config.cluster_name}, {"id", id}});
+  }
+
+  void Put(const std::string& key, const std::string& text, std::string* written) {
+    publishing = true;
+    guard->Put(key, text, OnLoop([this, key, text, written](Result<int64_t> r) {
+                 publishing = false;
+                 if (!r) {
+                   Log(LogLevel::kDebug, "dcm", "registry write failed",
+                       {{"key", key}, {"error", r.error().message()}});
+                   return;
+                 }
+                 *written = text;
+                 Publish();
+               }));
+  }
+
+  void PublishMap() {
+    if (!map_publisher) {
+      map_publisher = std::make_unique<schema::VersionedPublisher>(schema::MapKey(cluster_id));
+    }
+    const auto& map = node->membership().map();
+    const json members = node::MembersDocument(*node)["members"];
+    auto txn = map_publisher->Next(map.version, schema::Document({{"version", map.version},
+                                                                  {"supervisor", map.supervisor},
+                                                                  {"members", members}}));
+    if (!txn) return;
+    publishing = true;
+    guard->Commit(*txn, OnLoop([this](Result<registry::TxnResult> r) {
+      publishing = false;
+      const uint64_t refused = map_publisher->refused();
+      map_publisher->OnResult(r);
+      if (map_publisher->refused() != refused) {
+        Log(LogLevel::kWarn, "dcm", "a newer cluster map is in the registry; not overwriting it");
+      }
+      if (r && r->succeeded) Publish();
+    }));
+  }
+
+  json NodeDefinition() const {
+    json disks = json::array();
+    for (const auto& d : config.disks) disks.push_back({{"id", d.id}, {"mount", d.mount}});
+    return {{"id", config.node_id},
+            {"name", config.node_name},
+            {"uid", MachineId()},
+            {"registry_server", is_server()},
+            {"disks", disks}};
+  }
+
+  json OwnAddresses() const {
+    const json table = node::AddressesDocument(*node);
+    json addresses = json::array();
+    for (const json& n : table["nodes"]) {
+      if (!n.value("self", false)) continue;
+      for (json a : n["addresses"]) {
+        a.erase("status");  // reachability is each node's own view, not configuration
+        a.erase("last_heard_ms_ago");
+        a.erase("preferred");
+        addresses.push_back(a);
+      }
+    }
+    return {{"id", config.node_id}, {"addresses", addresses}};
+  }
+
+  json ServerList() const {
+    json servers = json::array();
+    for (const auto& s : config.registry_endpoints) {
+      servers.push_back(
+          {{"id", s.id}, {"client", s.client.ToString()}, {"peer", s.peer.ToString()}});
+    }
+    return {{"servers", servers}, {"primary", status ? status->leader : kNoNode}};
+  }
+};
+
+Result<std::unique_ptr<Dcm>> Dcm::Create(const Config& config, asio::io_context& io) {
+  auto storage = LocalStorage::Open(config.data_dir);
+  if (!storage) return storage.error();
+  auto impl = std::make_unique<Impl>(config, io, std::move(*storage));
+  auto local = impl->storage.Load();
+  if (!local) return local.error();
+  impl->local = std::move(*local);
+  if (!config.registry_servers.empty()) {
+    impl->local.registry_servers = OrderedEndpoints(config.node_id, config.registry_endpoints);
+    registry::EtcdOptions options;
+    for (const auto& s : impl->local.registry_servers) {
+      options.endpoints.push_back(s.client.ToString());
+    }
+    options.timeout = Duration::Millis(std::max<uint32_t>(500, 2 * config.registry_election_ms));
+    options.post = [&io](std::function<void()> fn) { asio::post(io, std::move(fn)); };
+    impl->client = std::make_unique<registry::EtcdRegistry>(std::move(options));
+    impl->guard = std::make_unique<registry::PhaseGuard>(*impl->client);
+  }
+  if (!impl->local.current.empty()) impl->cluster_id = impl->local.current;
+  return std::unique_ptr<Dcm>(new Dcm(std::move(impl)));
+}
+
+Dcm::Dcm(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Dcm::~Dcm() {
+  *impl_->alive = false;
+  impl_->alive.reset();
+  Stop();
+}
+
+Status Dcm::Start() {
+  Impl& d = *impl_;
+  if (!has_registry()) return OkStatus();
+  d.SaveLocal();
+  if (d.is_server()) {
+    EtcdLaunch launch;
+    launch.binary = d.config.etcd_binary;
+    launch.self = d.config.node_id;
+    launch.data_dir = d.storage.registry_data_dir();
+    launch.cluster_token = "cohort-" + d.config.cluster_name;
+    launch.members = d.config.registry_endpoints;
+    launch.heartbeat_ms = d.config.registry_heartbeat_ms;
+    launch.election_ms = d.config.registry_election_ms;
+    d.server = std::make_unique<EtcdServer>(d.io, launch, d.storage.registry_log_file());
+    COHORT_TRY(d.server->Start());
+  }
+  d.Audit("start", {{"node", std::to_string(d.config.node_id)},
+                    {"registry_server", d.is_server() ? "yes" : "no"}});
+  d.Poll();
+  return OkStatus();
+}
+
+void Dcm::Attach(node::Node& node) { impl_->node = &node; }
+
+void Dcm::Stop() {
+  impl_->poll.cancel();
+  if (impl_->server) impl_->server->Stop();
+}
+
+bool Dcm::has_registry() const { return impl_->client != nullptr; }
+registry::RegistryBackend& Dcm::registry() { return *impl_->guard; }
+const std::optional<registry::RegistryStatus>& Dcm::registry_status() const {
+  return impl_->status;
+}
+
+std::string Dcm::registry_state() const {
+  if (!has_registry()) return "not configured";
+  if (!impl_->status) return "starting";
+  return registry::PhaseName(impl_->status->phase);
+}
+
+std::string Dcm::server_state() const {
+  return impl_->server ? EtcdServer::StateName(impl_->server->state()) : "";
+}
+int Dcm::server_restarts() const { return impl_->server ? impl_->server->restarts() : 0; }
+const std::string& Dcm::cluster_id() const { return impl_->cluster_id; }
+uint64_t Dcm::map_published() const {
+  return impl_->map_publisher ? impl_->map_publisher->published() : 0;
+}
+
+void Dcm::WatchOnce(const std::string& prefix, int64_t from, Duration timeout,
+                    std::function<void(Result<std::vector<registry::WatchEvent>>)> done) {
+  // Shared by the watch's callback and the timer: whichever comes first answers.
+  struct Poll {
+    std::function<void(Result<std::vector<registry::WatchEvent>>)> done;
+    std::optional<registry::WatchId> id;
+    std::unique_ptr<asio::steady_timer> timer;
+  };
+  auto poll = std::make_shared<Poll>();
+  poll->done = std::move(done);
+  registry::RegistryBackend* reg = &registry();
+  auto finish = [poll, reg](Result<std::vector<registry::WatchEvent>> r) {
+    if (!poll->done) return;
+    auto done_now = std::move(poll->done);
+    poll->done = nullptr;
+    poll->timer->cancel();
+    if (poll->id) reg->CancelWatch(*poll->id);
+    done_now(std::move(r));
+  };
+  poll->timer = std::make_unique<asio::steady_timer>(impl_->io);
+  auto id = reg->Watch(prefix, from, impl_->OnLoop(finish));
+  if (!id) return finish(id.error());
+  poll->id = *id;
+  if (!poll->done) {  // answered already (the model answers at once): the watch must go
+    reg->CancelWatch(*id);
+    return;
+  }
+  poll->timer->expires_after(std::chrono::nanoseconds(timeout.nanos()));
+  poll->timer->async_wait(
+      [finish, alive = std::weak_ptr<bool>(impl_->alive)](boost::system::error_code ec) {
+        if (ec || !alive.lock()) return;
+        finish(std::vector<registry::WatchEvent>{});
+      });
+}
+
+std::vector<std::pair<std::string, std::string>> Dcm::components() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (impl_->server) out.emplace_back("registry_server", server_state());
+  out.emplace_back("registry", registry_state());
+  return out;
+}
+
+}  // namespace cohort::dcm

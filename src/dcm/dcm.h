@@ -1,0 +1,65 @@
+// Dcm: the configuration manager's bootstrap agent on one node (issue 4; SPEC C1, C2, C5,
+// R1–R3). Start() brings up the registry first: the local storage layout, the registry
+// server (an etcd process, on registry server nodes), and the node's registry client, which
+// reaches the servers in this node's order and fails over to the next. A status poll keeps
+// the registry's phase (R3): read-only while no leader is reachable — writes fail at once,
+// local reads are served — and read-write once writes can commit. Once the node runs,
+// Attach() lets the DCM keep this node's part of the global configuration in the registry
+// (schema.h): the cluster id, its node definition and addresses, and, on the supervisor, the
+// cluster map. Runs on the node's loop thread.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "base/config.h"
+#include "base/result.h"
+#include "base/time.h"
+#include "registry/backend.h"
+
+namespace boost::asio {
+class io_context;
+}
+namespace cohort::node {
+class Node;
+}
+
+namespace cohort::dcm {
+
+class Dcm {
+ public:
+  static Result<std::unique_ptr<Dcm>> Create(const Config& config, boost::asio::io_context& io);
+  ~Dcm();
+
+  Status Start();
+  void Attach(node::Node& node);
+  void Stop();  // stops the registry server (the node goes offline)
+
+  bool has_registry() const;  // false when [registry] lists no servers
+  // The registry as this node's components use it, guarded by the phase. has_registry() only.
+  registry::RegistryBackend& registry();
+  // The latest answer of the status poll, if any answered yet.
+  const std::optional<registry::RegistryStatus>& registry_status() const;
+  // "not configured", "starting" (no status yet), "read-only" or "read-write".
+  std::string registry_state() const;
+  std::string server_state() const;  // the local etcd: "", "running", "restarting", "stopped"
+  int server_restarts() const;
+  const std::string& cluster_id() const;  // "" until read from the registry
+  uint64_t map_published() const;         // the highest map version stored by or before us
+  // Long-poll (R5): the changes under `prefix` from revision `from` (inclusive; 0: from
+  // now on), answered with the first batch, or with none once `timeout` has passed.
+  void WatchOnce(const std::string& prefix, int64_t from, Duration timeout,
+                 std::function<void(Result<std::vector<registry::WatchEvent>>)> done);
+
+  // Every component's bootstrap state, in start order (C1).
+  std::vector<std::pair<std::string, std::string>> components() const;
+
+ private:
+  struct Impl;
+  explicit Dcm(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cohort::dcm

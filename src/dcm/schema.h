@@ -1,0 +1,64 @@
+// cohort's global configuration in the registry (issue 4; SPEC R4), as versioned JSON
+// documents ({"schema": 1, ...}) under one prefix per cluster:
+//   /cohort/clusters/<name>                 {"schema", "name", "id"}: the name's current id
+//   /cohort/<id>/cluster                    the cluster definition (C3)
+//   /cohort/<id>/nodes/<node>               node definitions (C4): number, name, uid, disks
+//   /cohort/<id>/addresses/<node>           the address table: each node's adapters (T1)
+//   /cohort/<id>/registry/servers           the registry server list and the primary (C5)
+//   /cohort/<id>/map                        the cluster map, published by the supervisor
+// The first node to reach a registry without the cluster's name defines it with a new id;
+// every other node adopts that id. The supervisor publishes the map by compare-and-swap, so
+// a stale supervisor can never overwrite a newer map.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "base/ids.h"
+#include "registry/backend.h"
+
+namespace cohort::dcm::schema {
+
+inline constexpr int kVersion = 1;
+
+std::string ClusterNameKey(const std::string& name);
+std::string Prefix(const std::string& cluster_id);
+std::string ClusterKey(const std::string& cluster_id);
+std::string NodeKey(const std::string& cluster_id, NodeId node);
+std::string AddressesKey(const std::string& cluster_id, NodeId node);
+std::string ServersKey(const std::string& cluster_id);
+std::string MapKey(const std::string& cluster_id);
+
+// Defines the cluster `name` with `new_id` unless the name is already defined; either way
+// the transaction's answer names the id in force (ClusterIdOf).
+registry::Txn DefineCluster(const std::string& name, const std::string& new_id);
+Result<std::string> ClusterIdOf(const registry::TxnResult& r, const std::string& new_id);
+
+// A document's text with the schema version added.
+std::string Document(nlohmann::json body);
+
+// Publishes a versioned document (the cluster map) by compare-and-swap: a write goes
+// through only over the revision this publisher last saw, and a stored document with a
+// version at least as high is never replaced (its writer is newer). One transaction in
+// flight at a time; Next() returns nothing while one is.
+class VersionedPublisher {
+ public:
+  explicit VersionedPublisher(std::string key) : key_(std::move(key)) {}
+  // The transaction that publishes `version` (its `doc`), if it still needs publishing.
+  std::optional<registry::Txn> Next(uint64_t version, const std::string& doc);
+  void OnResult(const Result<registry::TxnResult>& r);
+
+  uint64_t published() const { return published_; }
+  uint64_t refused() const { return refused_; }  // versions not written: a newer one was there
+
+ private:
+  std::string key_;
+  bool in_flight_ = false;
+  uint64_t pending_ = 0;       // version of the transaction in flight
+  int64_t seen_revision_ = 0;  // mod revision of the stored document (0: absent)
+  uint64_t published_ = 0;     // highest version known to be stored (by us or newer)
+  uint64_t refused_ = 0;
+};
+
+}  // namespace cohort::dcm::schema

@@ -1,0 +1,78 @@
+#include "dcm/schema.h"
+
+#include <gtest/gtest.h>
+
+#include "registry/conformance.h"
+#include "registry/memory.h"
+
+namespace cohort::dcm::schema {
+namespace {
+
+using registry::MemoryRegistry;
+using registry::conformance::Commit;
+using registry::conformance::Get;
+
+TEST(SchemaTest, TheFirstDefinitionOfANameWinsAndEveryoneAdoptsIt) {
+  MemoryRegistry r;
+  r.SetLeader(1);
+  auto first = Commit(r, DefineCluster("media", "aaaa"));
+  ASSERT_TRUE(first);
+  EXPECT_EQ(*ClusterIdOf(*first, "aaaa"), "aaaa");
+  auto second = Commit(r, DefineCluster("media", "bbbb"));
+  ASSERT_TRUE(second);
+  EXPECT_EQ(*ClusterIdOf(*second, "bbbb"), "aaaa");
+  auto def = Get(r, ClusterKey("aaaa"));
+  ASSERT_TRUE(def && *def);
+  EXPECT_NE((**def).value.find("\"schema\":1"), std::string::npos);
+  EXPECT_FALSE(*Get(r, ClusterKey("bbbb")));
+}
+
+std::string Map(uint64_t version, NodeId supervisor) {
+  return Document({{"version", version}, {"supervisor", supervisor}});
+}
+
+// Sends what the publisher asks for, if anything; true if it asked.
+bool Step(MemoryRegistry& r, VersionedPublisher& p, uint64_t version, NodeId supervisor) {
+  auto txn = p.Next(version, Map(version, supervisor));
+  if (!txn) return false;
+  p.OnResult(Commit(r, *txn));
+  return true;
+}
+
+TEST(VersionedPublisherTest, AStaleSupervisorNeverOverwritesANewerMap) {
+  MemoryRegistry r;
+  r.SetLeader(1);
+  VersionedPublisher old_supervisor(MapKey("c")), new_supervisor(MapKey("c"));
+  ASSERT_TRUE(Step(r, old_supervisor, 3, 1));
+  EXPECT_EQ(old_supervisor.published(), 3u);
+  EXPECT_FALSE(Step(r, old_supervisor, 3, 1));  // nothing new to publish
+  // A new supervisor publishes version 7; it first learns the stored revision, then wins.
+  ASSERT_TRUE(Step(r, new_supervisor, 7, 2));
+  EXPECT_EQ(new_supervisor.published(), 0u);
+  ASSERT_TRUE(Step(r, new_supervisor, 7, 2));
+  EXPECT_EQ(new_supervisor.published(), 7u);
+  // The old supervisor, cut off, still believes in its version 5: refused for good.
+  ASSERT_TRUE(Step(r, old_supervisor, 5, 1));
+  EXPECT_EQ(old_supervisor.refused(), 1u);
+  EXPECT_FALSE(Step(r, old_supervisor, 5, 1));
+  auto stored = Get(r, MapKey("c"));
+  ASSERT_TRUE(stored && *stored);
+  EXPECT_NE((**stored).value.find("\"version\":7"), std::string::npos) << (**stored).value;
+  // Once it learns a newer version of its own (it is supervisor again), it may write.
+  ASSERT_TRUE(Step(r, old_supervisor, 8, 1));
+  EXPECT_EQ(old_supervisor.published(), 8u);
+}
+
+TEST(VersionedPublisherTest, AFailedCallIsRetried) {
+  MemoryRegistry r;
+  r.SetLeader(kNoNode);  // read-only: writes fail
+  VersionedPublisher p(MapKey("c"));
+  EXPECT_TRUE(Step(r, p, 1, 1));
+  EXPECT_EQ(p.published(), 0u);
+  r.SetLeader(1);
+  EXPECT_TRUE(Step(r, p, 1, 1));
+  EXPECT_EQ(p.published(), 1u);
+}
+
+}  // namespace
+}  // namespace cohort::dcm::schema

@@ -1,0 +1,59 @@
+// LocalStorage: the configuration manager's files on one node (SPEC C2, C5), under the
+// node's data directory:
+//   dcm/configuration/local.json  the clusters this node is defined to, the current and the
+//                                 target cluster id, the ordered registry server list and the
+//                                 primary (the registry leader last seen)
+//   dcm/logs/audit.log            one JSON line per configuration event
+//   clusters/<cluster id>/{locks,logs,core,config}   per cluster, for the other components
+//   registry/etcd                 the registry server's data (registry server nodes only)
+// local.json is replaced atomically; a crash leaves the old or the new version.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "base/config.h"
+#include "base/result.h"
+
+namespace cohort::dcm {
+
+struct ClusterDefinition {
+  std::string name;
+  std::string id;  // unique: a cluster re-created under the same name gets a new one (C3)
+  bool operator==(const ClusterDefinition&) const = default;
+};
+
+struct LocalConfiguration {
+  std::vector<ClusterDefinition> clusters;
+  std::string current;  // cluster id this node belongs to now ("" before the first join)
+  std::string target;   // cluster id it is moving to (C10); equal to current when settled
+  std::vector<RegistryServerConfig> registry_servers;  // in this node's order (C5)
+  NodeId primary = kNoNode;
+  bool operator==(const LocalConfiguration&) const = default;
+};
+
+class LocalStorage {
+ public:
+  // Creates the dcm/ folders if missing.
+  static Result<LocalStorage> Open(const std::string& data_dir);
+
+  // The saved configuration; an empty one before the first save.
+  Result<LocalConfiguration> Load() const;
+  Status Save(const LocalConfiguration& c) const;
+  // Appends one line to the audit log: {"time", "event", ...fields}.
+  Status Audit(const std::string& event, const std::map<std::string, std::string>& fields) const;
+  // Creates the per-cluster folders and returns clusters/<id>.
+  Result<std::string> ClusterDir(const std::string& cluster_id) const;
+
+  std::string configuration_file() const;
+  std::string audit_file() const;
+  std::string registry_data_dir() const;  // registry/etcd
+  std::string registry_log_file() const;  // registry/etcd.log
+
+ private:
+  explicit LocalStorage(std::string root) : root_(std::move(root)) {}
+  std::string root_;
+};
+
+}  // namespace cohort::dcm

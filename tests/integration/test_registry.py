@@ -1,0 +1,233 @@
+"""Integration tests of the System Registry (issue 4): three cohortd, each running an etcd
+member under its configuration manager, on 127.0.0.1."""
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+import unittest
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from harness import COHORT, COHORTD, DevCluster, cohort, cohort_json, metrics, wait_for
+
+BASE = 17900  # transport 17901.., API 18001.., etcd client 18101.., etcd peer 18201..
+
+
+def etcd_up(c, k):
+    """True while node k's etcd accepts connections on its client port."""
+    import socket
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", c.base_port + 200 + k)) == 0
+
+
+def status(c, k):
+    return cohort_json("registry", "status", api=c.api(k))
+
+
+def token(c, k):
+    with open(os.path.join(c.dir, f"n{k}", "api.token")) as f:
+        return f.read().strip()
+
+
+def put(c, k, key, value, tok, timeout=5):
+    """One write through node k's API; True once it is acknowledged (committed)."""
+    req = urllib.request.Request(
+        f"http://{c.api(k)}/v1/registry/kv?key={urllib.parse.quote(key)}",
+        data=json.dumps({"value": value}).encode(), method="PUT",
+        headers={"Authorization": f"Bearer {tok}"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def restart(c, k):
+    """Starts node k again on its config and data; the test ends it by the PID it got."""
+    log = open(os.path.join(c.dir, f"n{k}", "cohortd.log"), "a")
+    p = subprocess.Popen([COHORTD, "--config", os.path.join(c.dir, f"n{k}", "node.toml")],
+                         stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    return p
+
+
+def stop(p):
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+class Registry(unittest.TestCase):
+    def test_put_get_list_watch_and_schema(self):
+        with DevCluster(3, BASE, adapters=1, registry=3) as c:
+            s = status(c, 1)
+            self.assertEqual(s["phase"], "read-write")
+            self.assertEqual(sorted(s["servers"]), [1, 2, 3])
+            self.assertIn(s["leader"], (1, 2, 3))
+            self.assertGreaterEqual(s["term"], 1)
+            cluster_id = s["cluster_id"]
+            self.assertEqual({status(c, k)["cluster_id"] for k in (1, 2, 3)}, {cluster_id})
+            self.assertEqual(metrics(c.api(2))["cohort_registry_has_leader"], 1)
+
+            # A watcher on node 3 sees the writes made through node 1 and node 2, in order.
+            watcher = subprocess.Popen(
+                [COHORT, "--api", c.api(3), "--json", "registry", "watch", "/app/", "--count",
+                 "3"], stdout=subprocess.PIPE, text=True)
+            wait_for(lambda: cohort("registry", "put", "/probe", "x", api=c.api(1)), timeout=5)
+            time.sleep(0.3)  # lets the watcher's first long poll reach the registry
+            cohort("registry", "put", "/app/a", "1", api=c.api(1))
+            cohort("registry", "put", "/app/b", "2", api=c.api(2))
+            cohort("registry", "del", "/app/a", api=c.api(1))
+            out, _ = watcher.communicate(timeout=30)
+            events = [json.loads(line) for line in out.splitlines()]
+            self.assertEqual([(e["type"], e["key"]) for e in events],
+                             [("put", "/app/a"), ("put", "/app/b"), ("delete", "/app/a")])
+            self.assertLess(events[0]["revision"], events[1]["revision"])
+
+            got = cohort_json("registry", "get", "/app/b", api=c.api(3))
+            self.assertEqual((got["key"], got["value"]), ("/app/b", "2"))
+            self.assertGreater(got["revision"], 0)
+            missing = cohort("registry", "get", "/app/a", api=c.api(3), check=False)
+            self.assertEqual(missing.returncode, 1)
+            self.assertIn("no such key", missing.stderr)
+            items = cohort_json("registry", "list", "/app/", api=c.api(2))["items"]
+            self.assertEqual([i["key"] for i in items], ["/app/b"])
+
+            # The schema: cluster definition, each node's definition and addresses, the
+            # registry server list and the map the supervisor published.
+            prefix = f"/cohort/{cluster_id}/"
+            keys = wait_for(lambda: (lambda ks: ks if f"{prefix}map" in ks else None)(
+                {i["key"] for i in cohort_json("registry", "list", prefix, api=c.api(1))
+                 ["items"]}), timeout=10, what="the published map")
+            for k in (1, 2, 3):
+                self.assertIn(f"{prefix}nodes/{k}", keys)
+                self.assertIn(f"{prefix}addresses/{k}", keys)
+            self.assertIn(f"{prefix}registry/servers", keys)
+            cluster_map = json.loads(cohort_json("registry", "get", f"{prefix}map",
+                                                 api=c.api(2))["value"])
+            self.assertEqual(cluster_map["schema"], 1)
+            self.assertEqual(cluster_map["supervisor"], 1)
+            self.assertEqual(len(cluster_map["members"]), 3)
+
+            # Writes need the API token.
+            req = urllib.request.Request(f"http://{c.api(1)}/v1/registry/kv?key=/x",
+                                         data=b'{"value": "v"}', method="PUT")
+            with self.assertRaises(urllib.error.HTTPError) as e:
+                urllib.request.urlopen(req, timeout=5)
+            self.assertEqual(e.exception.code, 401)
+
+    def test_leader_crash_restart_and_read_only_phase(self):
+        with DevCluster(3, BASE + 20, adapters=1, registry=3) as c:
+            started = []
+            try:
+                cohort("registry", "put", "/k/before", "1", api=c.api(1))
+                leader = status(c, 1)["leader"]
+                other = [k for k in (1, 2, 3) if k != leader]
+
+                # kill -9 the leader's daemon: its etcd goes with it, and writes resume
+                # through the others.
+                os.kill(c.info["nodes"][leader - 1]["pid"], signal.SIGKILL)
+                wait_for(lambda: not etcd_up(c, leader), timeout=5,
+                         what=f"node {leader}'s etcd to die with its daemon")
+                wait_for(lambda: cohort("registry", "put", "/k/during", "2", api=c.api(other[0]),
+                                        check=False).returncode == 0,
+                         timeout=10, what="writes through the surviving nodes")
+                self.assertNotEqual(status(c, other[1])["leader"], leader)
+
+                # Restart it: the same data directory, and it catches up.
+                started.append(restart(c, leader))
+                wait_for(lambda: cohort("registry", "get", "/k/during", "--local",
+                                        api=c.api(leader), check=False).stdout.strip() == "2",
+                         timeout=20, what=f"node {leader} to catch up")
+
+                # Two of three servers gone: read-only. Writes fail fast with a clear error;
+                # local reads are still answered.
+                survivor = other[1]
+                for k in (leader, other[0]):
+                    pid = started[0].pid if k == leader else c.info["nodes"][k - 1]["pid"]
+                    os.kill(pid, signal.SIGKILL)
+                wait_for(lambda: status(c, survivor)["phase"] == "read-only", timeout=10,
+                         what="the read-only phase")
+                t0 = time.monotonic()
+                w = cohort("registry", "put", "/k/ro", "3", api=c.api(survivor), check=False)
+                self.assertEqual(w.returncode, 1)
+                self.assertIn("read-only", w.stderr)
+                self.assertLess(time.monotonic() - t0, 2.0)
+                r = cohort("registry", "get", "/k/before", "--local", api=c.api(survivor))
+                self.assertEqual(r.stdout.strip(), "1")
+                self.assertEqual(metrics(c.api(survivor))["cohort_registry_has_leader"], 0)
+
+                # One back: read-write again.
+                started.append(restart(c, other[0]))
+                wait_for(lambda: status(c, survivor)["phase"] == "read-write", timeout=20,
+                         what="the read-write phase after a majority is back")
+                wait_for(lambda: cohort("registry", "put", "/k/after", "4", api=c.api(survivor),
+                                        check=False).returncode == 0, timeout=10,
+                         what="writes after the majority is back")
+            finally:
+                for p in started:
+                    stop(p)
+
+    def test_no_acknowledged_write_is_lost_over_two_leader_crashes(self):
+        with DevCluster(3, BASE + 40, adapters=1, registry=3) as c:
+            tokens = {k: token(c, k) for k in (1, 2, 3)}
+            acked, lock, stop_writers = [], threading.Lock(), threading.Event()
+            down = set()
+
+            def writer(w):
+                n = 0
+                deadline = time.monotonic() + 60
+                while not stop_writers.is_set() and time.monotonic() < deadline:
+                    k = (w + n) % 3 + 1
+                    if k in down:
+                        k = next(j for j in (1, 2, 3) if j not in down)
+                    key = f"/hist/w{w}/{n:05d}"
+                    if put(c, k, key, str(n), tokens[k], timeout=3):
+                        with lock:
+                            acked.append(key)
+                    n += 1
+
+            threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
+            for t in threads:
+                t.start()
+            started = []
+            pids = {n["id"]: n["pid"] for n in c.info["nodes"]}
+            try:
+                for crash in range(2):
+                    wait_for(lambda: len(acked) >= 30 * (crash + 1), timeout=20,
+                             what="writes acknowledged before the crash")
+                    leader = status(c, 1)["leader"]
+                    down.add(leader)
+                    os.kill(pids[leader], signal.SIGKILL)
+                    count = len(acked)
+                    wait_for(lambda: len(acked) >= count + 20, timeout=20,
+                             what="writes acknowledged after the leader crash")
+                    started.append(restart(c, leader))
+                    pids[leader] = started[-1].pid
+                    wait_for(lambda: status(c, leader)["phase"] == "read-write", timeout=20,
+                             what=f"node {leader} back")
+                    down.discard(leader)
+                stop_writers.set()
+                for t in threads:
+                    t.join(30)
+                items = cohort_json("registry", "list", "/hist/", api=c.api(1))["items"]
+                stored = {i["key"] for i in items}
+                lost = [k for k in acked if k not in stored]
+                self.assertEqual(lost, [], f"{len(lost)} acknowledged writes lost")
+                self.assertGreater(len(acked), 100)
+            finally:
+                stop_writers.set()
+                for p in started:
+                    stop(p)
+
+
+if __name__ == "__main__":
+    unittest.main()
