@@ -198,6 +198,13 @@ bool HandleRegistry(dcm::Dcm* dcm, const HttpRequest& r, const std::string& path
       return true;
     }
   }
+  if (r.method == "POST" && path == "/v1/registry/snapshot") {
+    dcm->Snapshot([respond](Result<std::string> blob) {
+      if (!blob) return respond(FromError(blob.error()));
+      respond({200, "application/octet-stream", std::move(*blob)});
+    });
+    return true;
+  }
   if (get && path == "/v1/registry/list") {
     const std::string prefix = QueryParam(t, "prefix");
     auto limit = NumberParam(t, "limit", 0, 0, 1'000'000);

@@ -49,6 +49,7 @@ void PrintEvent(const json& e) {
 void AddRegistryCommands(CLI::App& app, const Globals& g, int& rc) {
   auto* reg = app.add_subcommand("registry", "the System Registry (replicated configuration)");
   reg->require_subcommand(1);
+  AddSnapshotCommands(*reg, g, rc);
   // Subcommand options live as long as the app; a struct keeps them together.
   static struct {
     std::string key, value, prefix;

@@ -43,17 +43,61 @@ Duration RestartBackoff::OnExit(Instant started, Instant died) {
 
 std::string MemberName(NodeId id) { return "n" + std::to_string(id); }
 
-Result<std::vector<std::string>> EtcdArguments(const EtcdLaunch& l) {
+namespace {
+
+Result<RegistryServerConfig> Self(const EtcdLaunch& l) {
   const auto self = std::find_if(l.members.begin(), l.members.end(),
                                  [&](const RegistryServerConfig& s) { return s.id == l.self; });
   if (self == l.members.end()) {
     return Error(Errc::kInvalidArgument,
                  "node " + std::to_string(l.self) + " is not one of the registry servers");
   }
+  return *self;
+}
+
+std::string InitialCluster(const EtcdLaunch& l) {
   std::string cluster;
   for (const RegistryServerConfig& s : l.members) {
     cluster += (cluster.empty() ? "" : ",") + MemberName(s.id) + "=http://" + s.peer.ToString();
   }
+  return cluster;
+}
+
+}  // namespace
+
+EtcdLaunch LaunchFor(const Config& c) {
+  EtcdLaunch l;
+  l.binary = c.etcd_binary;
+  l.self = c.node_id;
+  l.data_dir = c.data_dir + "/registry/etcd";
+  l.cluster_token = "cohort-" + c.cluster_name;
+  l.members = c.registry_endpoints;
+  l.heartbeat_ms = c.registry_heartbeat_ms;
+  l.election_ms = c.registry_election_ms;
+  return l;
+}
+
+Result<std::vector<std::string>> RestoreArguments(const EtcdLaunch& l,
+                                                  const std::string& snapshot) {
+  auto self = Self(l);
+  if (!self) return self.error();
+  return std::vector<std::string>{
+      l.binary,
+      "snapshot",
+      "restore",
+      snapshot,
+      "--name=" + MemberName(l.self),
+      "--data-dir=" + l.data_dir,
+      "--initial-cluster=" + InitialCluster(l),
+      "--initial-cluster-token=" + l.cluster_token,
+      "--initial-advertise-peer-urls=http://" + self->peer.ToString(),
+  };
+}
+
+Result<std::vector<std::string>> EtcdArguments(const EtcdLaunch& l) {
+  auto self = Self(l);
+  if (!self) return self.error();
+  const std::string cluster = InitialCluster(l);
   const std::string client = "http://" + self->client.ToString();
   const std::string peer = "http://" + self->peer.ToString();
   return std::vector<std::string>{

@@ -60,5 +60,11 @@ struct EtcdLaunch {
 std::string MemberName(NodeId id);
 // The argv of a registry server's etcd. Fails when `self` is not one of `members`.
 Result<std::vector<std::string>> EtcdArguments(const EtcdLaunch& launch);
+// R6: the argv of `etcdctl snapshot restore` that makes `launch.data_dir` from `snapshot`
+// for this member of the same cluster (`launch.binary` is etcdctl here).
+Result<std::vector<std::string>> RestoreArguments(const EtcdLaunch& launch,
+                                                  const std::string& snapshot);
+// The EtcdLaunch of a registry server node from its config (data under data_dir/registry).
+EtcdLaunch LaunchFor(const Config& config);
 
 }  // namespace cohort::dcm

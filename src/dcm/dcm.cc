@@ -292,14 +292,8 @@ Status Dcm::Start() {
   if (!has_registry()) return OkStatus();
   d.SaveLocal();
   if (d.is_server()) {
-    EtcdLaunch launch;
-    launch.binary = d.config.etcd_binary;
-    launch.self = d.config.node_id;
+    EtcdLaunch launch = LaunchFor(d.config);
     launch.data_dir = d.storage.registry_data_dir();
-    launch.cluster_token = "cohort-" + d.config.cluster_name;
-    launch.members = d.config.registry_endpoints;
-    launch.heartbeat_ms = d.config.registry_heartbeat_ms;
-    launch.election_ms = d.config.registry_election_ms;
     d.server = std::make_unique<EtcdServer>(d.io, launch, d.storage.registry_log_file());
     COHORT_TRY(d.server->Start());
   }
@@ -370,6 +364,10 @@ void Dcm::WatchOnce(const std::string& prefix, int64_t from, Duration timeout,
         if (ec || !alive.lock()) return;
         finish(std::vector<registry::WatchEvent>{});
       });
+}
+
+void Dcm::Snapshot(std::function<void(Result<std::string>)> done) {
+  impl_->client->Snapshot(impl_->OnLoop(std::move(done)));
 }
 
 std::vector<std::pair<std::string, std::string>> Dcm::components() const {

@@ -53,6 +53,9 @@ class Dcm {
   void WatchOnce(const std::string& prefix, int64_t from, Duration timeout,
                  std::function<void(Result<std::vector<registry::WatchEvent>>)> done);
 
+  // R6: a snapshot of the registry (etcd's format, its SHA-256 at the end).
+  void Snapshot(std::function<void(Result<std::string>)> done);
+
   // Every component's bootstrap state, in start order (C1).
   std::vector<std::pair<std::string, std::string>> components() const;
 

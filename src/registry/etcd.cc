@@ -381,6 +381,24 @@ void EtcdRegistry::CancelWatch(WatchId id) {
   w->thread.join();
 }
 
+void EtcdRegistry::Snapshot(Done<std::string> done) {
+  Impl* impl = impl_.get();
+  impl->Enqueue([impl, done] {
+    std::string blob;
+    auto r = impl->Call([&](Impl::Server& s, grpc::ClientContext* c) {
+      blob.clear();
+      // The whole store streams in: allow far longer than one request.
+      c->set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(2));
+      auto reader = s.maintenance->Snapshot(c, pb::SnapshotRequest());
+      pb::SnapshotResponse part;
+      while (reader->Read(&part)) blob += part.blob();
+      return reader->Finish();
+    });
+    if (!r) return impl->Answer<std::string>(done, r.error());
+    impl->Answer<std::string>(done, std::move(blob));
+  });
+}
+
 void EtcdRegistry::Status(Done<RegistryStatus> done) {
   Impl* impl = impl_.get();
   impl->Enqueue([impl, done] {
