@@ -1,5 +1,6 @@
 #include "api/registry_api.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "dcm/dcm.h"
@@ -197,6 +198,58 @@ bool HandleRegistry(dcm::Dcm* dcm, const HttpRequest& r, const std::string& path
       });
       return true;
     }
+  }
+  if (get && path == "/v1/registry/servers") {
+    dcm->ListServers([respond](Result<std::vector<registry::EtcdMember>> members) {
+      if (!members) return respond(FromError(members.error()));
+      json list = json::array();
+      for (const auto& m : *members) {
+        char id[17];
+        std::snprintf(id, sizeof id, "%016llx", static_cast<unsigned long long>(m.id));
+        const bool named = m.name.size() > 1 && m.name[0] == 'n';
+        list.push_back({{"id", named ? json(std::atoi(m.name.c_str() + 1)) : json(nullptr)},
+                        {"name", m.name},
+                        {"member_id", id},
+                        {"learner", m.learner},
+                        {"peer_urls", m.peer_urls},
+                        {"client_urls", m.client_urls}});
+      }
+      respond(Json(200, json{{"servers", list}}));
+    });
+    return true;
+  }
+  if (r.method == "POST" && path == "/v1/registry/servers") {
+    json body = json::parse(r.body.empty() ? "{}" : r.body, nullptr, false);
+    auto client = Endpoint::Parse(body.is_object() ? body.value("client", "") : "");
+    auto peer = Endpoint::Parse(body.is_object() ? body.value("peer", "") : "");
+    if (!body.is_object() || !body.contains("id") || !body["id"].is_number_unsigned() ||
+        body["id"] == 0 || body["id"] > 65535 || !client || !peer) {
+      respond(Fail(400,
+                   "the body must be {\"id\": N, \"client\": \"a.b.c.d:port\", "
+                   "\"peer\": \"a.b.c.d:port\"}"));
+      return true;
+    }
+    const int catch_up_s = body.value("catch_up_s", 60);
+    dcm->DefineServer({body["id"].get<NodeId>(), *client, *peer},
+                      Duration::Seconds(std::clamp(catch_up_s, 1, 600)),
+                      [respond](Result<std::string> message) {
+                        if (!message) return respond(FromError(message.error()));
+                        respond(Json(200, json{{"message", *message}}));
+                      });
+    return true;
+  }
+  if (r.method == "DELETE" && path.rfind("/v1/registry/servers/", 0) == 0) {
+    const std::string text = path.substr(std::string("/v1/registry/servers/").size());
+    const int id = std::atoi(text.c_str());
+    if (id < 1 || id > 65535 || std::to_string(id) != text) {
+      respond(Fail(400, "'" + text + "' is not a node id"));
+      return true;
+    }
+    dcm->UndefineServer(static_cast<NodeId>(id), [respond](Result<std::string> message) {
+      if (!message) return respond(FromError(message.error()));
+      respond(Json(200, json{{"message", *message}}));
+    });
+    return true;
   }
   if (r.method == "POST" && path == "/v1/registry/snapshot") {
     dcm->Snapshot([respond](Result<std::string> blob) {

@@ -9,6 +9,9 @@
 //          long-poll: the changes from revision N on (0: from now), or none after T
 //   GET    /v1/registry/watch?prefix=P&stream=1[&index=N]
 //          streaming: one JSON event per line as changes commit, until the client leaves
+//   GET    /v1/registry/servers                    the registry's members (learners flagged)
+//   POST   /v1/registry/servers {"id", "client", "peer"}   define a server (C6)
+//   DELETE /v1/registry/servers/<id>               undefine it
 //   POST   /v1/registry/snapshot                   the whole store, etcd's snapshot format
 // "local" reads are served by the nearest server even while the registry is read-only.
 #pragma once

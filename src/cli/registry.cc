@@ -122,6 +122,45 @@ void AddRegistryCommands(CLI::App& app, const Globals& g, int& rc) {
                });
   });
 
+  auto* server = reg->add_subcommand("server", "the registry's servers (C6)");
+  server->require_subcommand(1);
+  static int server_id = 0;
+  static std::string client_address, peer_address;
+  server->add_subcommand("list", "the registry's members")->callback([&rc, &g, call] {
+    rc = Print(g, call("GET", "/v1/registry/servers"), [](const json& r) {
+      std::printf("%-6s %-6s %-17s %-8s %-26s %s\n", "NODE", "NAME", "MEMBER", "ROLE", "PEER",
+                  "CLIENT");
+      for (const auto& m : r["servers"]) {
+        std::printf(
+            "%-6s %-6s %-17s %-8s %-26s %s\n", OrDash(m["id"]).c_str(),
+            m["name"].get<std::string>().c_str(), m["member_id"].get<std::string>().c_str(),
+            m["learner"].get<bool>() ? "learner" : "voter",
+            m["peer_urls"].empty() ? "-" : m["peer_urls"][0].get<std::string>().c_str(),
+            m["client_urls"].empty() ? "-" : m["client_urls"][0].get<std::string>().c_str());
+      }
+    });
+  });
+  auto* define = server->add_subcommand(
+      "define", "make node ID a registry server: added as a learner, promoted once caught up");
+  define->add_option("id", server_id, "node id")->required()->check(CLI::Range(1, 65535));
+  define->add_option("--client", client_address, "a.b.c.d:port for its etcd's clients")->required();
+  define->add_option("--peer", peer_address, "a.b.c.d:port for the other servers")->required();
+  define->callback([&rc, &g, call] {
+    rc = Print(g,
+               call("POST", "/v1/registry/servers",
+                    json{{"id", server_id}, {"client", client_address}, {"peer", peer_address}},
+                    true, 120000),
+               [](const json& r) { std::printf("%s\n", r["message"].get<std::string>().c_str()); });
+  });
+  auto* undefine = server->add_subcommand(
+      "undefine", "remove node ID from the registry servers (leadership moves away first)");
+  undefine->add_option("id", server_id, "node id")->required()->check(CLI::Range(1, 65535));
+  undefine->callback([&rc, &g, call] {
+    rc = Print(g,
+               call("DELETE", "/v1/registry/servers/" + std::to_string(server_id), {}, true, 60000),
+               [](const json& r) { std::printf("%s\n", r["message"].get<std::string>().c_str()); });
+  });
+
   auto* watch = reg->add_subcommand("watch", "print changes under PREFIX as they commit");
   watch->add_option("prefix", o.prefix, "key prefix")->required();
   watch->add_option("--count", o.count, "stop after this many changes (0: never)")

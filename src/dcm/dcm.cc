@@ -3,6 +3,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <filesystem>
 #include <random>
 
 #include "base/log.h"
@@ -10,6 +11,7 @@
 #include "dcm/etcd_server.h"
 #include "dcm/schema.h"
 #include "dcm/storage.h"
+#include "io/clock.h"
 #include "io/files.h"
 #include "membership/core.h"
 #include "node/documents.h"
@@ -64,7 +66,10 @@ struct Dcm::Impl {
   node::Node* node = nullptr;
   std::string cluster_id;
   bool publishing = false;  // one schema write in flight at a time
-  std::string node_doc_written, addresses_written, servers_written;
+  std::string node_doc_written, addresses_written, primary_written;
+  bool server_list_created = false;
+  int ticks = 0;
+  bool reconciling = false;  // a read of the server list in flight
   std::unique_ptr<schema::VersionedPublisher> map_publisher;
 
   bool is_server() const {
@@ -126,7 +131,11 @@ struct Dcm::Impl {
       local.primary = status->leader;
       SaveLocal();
     }
-    if (status->phase == registry::Phase::kReadWrite) Publish();
+    if (status->leader != config.node_id) primary_written.clear();
+    if (status->phase == registry::Phase::kReadWrite) {
+      Publish();
+      if (++ticks % 4 == 0) ReconcileServer();
+    }
   }
 
   // The next piece of this node's global configuration that the registry lacks, written
@@ -142,8 +151,10 @@ struct Dcm::Impl {
       return Put(schema::AddressesKey(cluster_id, config.node_id), text, &addresses_written);
     }
     if (status && status->leader == config.node_id) {
-      if (const std::string text = schema::Document(ServerList()); text != servers_written) {
-        return Put(schema::ServersKey(cluster_id), text, &servers_written);
+      if (!server_list_created) return CreateServerList();
+      const std::string primary = schema::Document({{"node", config.node_id}});
+      if (primary != primary_written) {
+        return Put(schema::PrimaryKey(cluster_id), primary, &primary_written);
       }
     }
     if (node->membership().role() == membership::Role::kSupervisor) PublishMap();
@@ -248,13 +259,72 @@ struct Dcm::Impl {
     return {{"id", config.node_id}, {"addresses", addresses}};
   }
 
-  json ServerList() const {
-    json servers = json::array();
-    for (const auto& s : config.registry_endpoints) {
-      servers.push_back(
-          {{"id", s.id}, {"client", s.client.ToString()}, {"peer", s.peer.ToString()}});
-    }
-    return {{"servers", servers}, {"primary", status ? status->leader : kNoNode}};
+  void CreateServerList() {
+    publishing = true;
+    guard->Commit(schema::CreateServerList(cluster_id, config.registry_endpoints),
+                  OnLoop([this](Result<registry::TxnResult> r) {
+                    publishing = false;
+                    if (!r) return;
+                    server_list_created = true;  // by us now, or by someone before
+                    Publish();
+                  }));
+  }
+
+  // C6 on this node: the registry's server list says whether this node runs a registry
+  // server. Listed and not running → join the registry as the learner `define` added;
+  // running and no longer listed → `undefine` removed it: stop and keep the data aside.
+  void ReconcileServer() {
+    if (reconciling || cluster_id.empty()) return;
+    reconciling = true;
+    guard->Get(schema::ServersKey(cluster_id), true,
+               OnLoop([this](Result<std::optional<registry::KeyValue>> kv) {
+                 reconciling = false;
+                 if (!kv || !*kv) return;
+                 auto list = schema::ParseServerList((**kv).value);
+                 if (!list) return;
+                 const bool listed = std::any_of(
+                     list->begin(), list->end(),
+                     [&](const RegistryServerConfig& s) { return s.id == config.node_id; });
+                 // Named again after an undefine: only by a newer list (a stale copy read
+                 // just after the removal still names this node).
+                 const bool relisted =
+                     local.server_removed && (**kv).mod_revision > local.server_removed_revision;
+                 if (listed && !server && (!local.server_removed || relisted)) {
+                   local.server_removed = false;
+                   local.server_defined = true;
+                   local.registry_servers = *list;
+                   SaveLocal();
+                   Audit("registry_server_defined", {});
+                   if (auto st = StartServer(*list, /*join_existing=*/true); !st) {
+                     Log(LogLevel::kError, "dcm", "cannot start the registry server",
+                         {{"error", st.error().message()}});
+                   }
+                 } else if (!listed && server) {
+                   server->Stop();
+                   server.reset();
+                   const std::string aside =
+                       storage.registry_data_dir() + ".removed." + std::to_string(io::WallMillis());
+                   std::error_code ec;
+                   std::filesystem::rename(storage.registry_data_dir(), aside, ec);
+                   local.server_defined = false;
+                   local.server_removed = true;
+                   local.server_removed_revision = (**kv).mod_revision;
+                   local.registry_servers = *list;
+                   SaveLocal();
+                   Audit("registry_server_undefined", {{"data_moved_to", aside}});
+                   Log(LogLevel::kInfo, "dcm", "registry server undefined; stopped",
+                       {{"data_moved_to", aside}});
+                 }
+               }));
+  }
+
+  Status StartServer(const std::vector<RegistryServerConfig>& members, bool join_existing) {
+    EtcdLaunch launch = LaunchFor(config);
+    launch.data_dir = storage.registry_data_dir();
+    launch.members = members;
+    launch.join_existing = join_existing;
+    server = std::make_unique<EtcdServer>(io, launch, storage.registry_log_file());
+    return server->Start();
   }
 };
 
@@ -266,7 +336,9 @@ Result<std::unique_ptr<Dcm>> Dcm::Create(const Config& config, asio::io_context&
   if (!local) return local.error();
   impl->local = std::move(*local);
   if (!config.registry_servers.empty()) {
-    impl->local.registry_servers = OrderedEndpoints(config.node_id, config.registry_endpoints);
+    impl->local.registry_servers =
+        OrderedEndpoints(config.node_id, impl->local.server_defined ? impl->local.registry_servers
+                                                                    : config.registry_endpoints);
     registry::EtcdOptions options;
     for (const auto& s : impl->local.registry_servers) {
       options.endpoints.push_back(s.client.ToString());
@@ -291,11 +363,13 @@ Status Dcm::Start() {
   Impl& d = *impl_;
   if (!has_registry()) return OkStatus();
   d.SaveLocal();
-  if (d.is_server()) {
-    EtcdLaunch launch = LaunchFor(d.config);
-    launch.data_dir = d.storage.registry_data_dir();
-    d.server = std::make_unique<EtcdServer>(d.io, launch, d.storage.registry_log_file());
-    COHORT_TRY(d.server->Start());
+  if (d.local.server_removed) {
+    Log(LogLevel::kInfo, "dcm",
+        "not starting the registry server: it was undefined (dcm/configuration/local.json)");
+  } else if (d.local.server_defined) {
+    COHORT_TRY(d.StartServer(d.local.registry_servers, /*join_existing=*/true));
+  } else if (d.is_server()) {
+    COHORT_TRY(d.StartServer(d.config.registry_endpoints, /*join_existing=*/false));
   }
   d.Audit("start", {{"node", std::to_string(d.config.node_id)},
                     {"registry_server", d.is_server() ? "yes" : "no"}});
@@ -364,6 +438,226 @@ void Dcm::WatchOnce(const std::string& prefix, int64_t from, Duration timeout,
         if (ec || !alive.lock()) return;
         finish(std::vector<registry::WatchEvent>{});
       });
+}
+
+namespace {
+
+using Reply = std::function<void(Result<std::string>)>;
+
+const registry::EtcdMember* FindMember(const std::vector<registry::EtcdMember>& members, NodeId id,
+                                       const std::string& peer_url) {
+  for (const auto& m : members) {
+    if (m.name == MemberName(id)) return &m;
+    for (const auto& u : m.peer_urls) {
+      if (u == peer_url) return &m;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+void Dcm::ListServers(std::function<void(Result<std::vector<registry::EtcdMember>>)> done) {
+  impl_->client->Members(impl_->OnLoop(std::move(done)));
+}
+
+void Dcm::DefineServer(const RegistryServerConfig& server, Duration catch_up, Reply done) {
+  // etcd refuses new members until its leader has been in touch with every member for 5 s
+  // ("unhealthy cluster"), as right after a start or an election: nothing has changed then,
+  // so try again until the deadline.
+  struct Retry {
+    Dcm* dcm;
+    RegistryServerConfig server;
+    Duration catch_up;
+    Instant deadline;
+    Reply done;
+    void operator()(Result<std::string> r) const {
+      const bool unhealthy =
+          !r && r.error().message().find("unhealthy cluster") != std::string::npos;
+      if (!unhealthy || io::SteadyNow() >= deadline) return done(std::move(r));
+      auto timer = std::make_shared<asio::steady_timer>(dcm->impl_->io, std::chrono::seconds(1));
+      timer->async_wait([timer, again = *this, alive = std::weak_ptr<bool>(dcm->impl_->alive)](
+                            boost::system::error_code ec) {
+        if (ec || !alive.lock()) return;
+        again.dcm->DefineServerOnce(again.server, again.catch_up, again);
+      });
+    }
+  };
+  DefineServerOnce(server, catch_up,
+                   Retry{this, server, catch_up, io::SteadyNow() + catch_up, std::move(done)});
+}
+
+void Dcm::DefineServerOnce(const RegistryServerConfig& server, Duration catch_up, Reply done) {
+  Impl& d = *impl_;
+  if (registry_state() != "read-write" || d.cluster_id.empty()) {
+    return done(Error(Errc::kUnavailable, "the registry must be read-write to change its servers"));
+  }
+  const std::string peer_url = "http://" + server.peer.ToString();
+  d.client->Members(d.OnLoop([this, server, peer_url, catch_up,
+                              done](Result<std::vector<registry::EtcdMember>> members) {
+    if (!members) return done(members.error());
+    for (const auto& m : *members) {
+      if (m.learner) {
+        return done(Error(Errc::kUnavailable, "member " +
+                                                  (m.name.empty() ? m.peer_urls.at(0) : m.name) +
+                                                  " is still a learner: one new server at a time"));
+      }
+    }
+    if (FindMember(*members, server.id, peer_url) != nullptr) {
+      return done(Error(Errc::kInvalidArgument, "node " + std::to_string(server.id) + " (or " +
+                                                    peer_url + ") is already a registry server"));
+    }
+    impl_->guard->Get(
+        schema::ServersKey(impl_->cluster_id), false,
+        impl_->OnLoop([this, server, peer_url, catch_up,
+                       done](Result<std::optional<registry::KeyValue>> kv) {
+          if (!kv) return done(kv.error());
+          if (!*kv) return done(Error(Errc::kUnavailable, "no server list yet"));
+          auto list = schema::ParseServerList((**kv).value);
+          if (!list) return done(list.error());
+          const int64_t revision = (**kv).mod_revision;
+          impl_->client->AddLearner(
+              peer_url, impl_->OnLoop([this, server, list = *list, revision, catch_up,
+                                       done](Result<uint64_t> member) mutable {
+                if (!member) return done(member.error());
+                auto before = list;
+                list.push_back(server);
+                impl_->guard->Commit(
+                    schema::ReplaceServerList(impl_->cluster_id, list, revision),
+                    impl_->OnLoop([this, server, id = *member, before, catch_up,
+                                   done](Result<registry::TxnResult> r) {
+                      if (!r || !r->succeeded) {
+                        impl_->client->Remove(id, [](Result<Ok>) {});
+                        return done(Error(Errc::kUnavailable,
+                                          "the server list changed meanwhile; "
+                                          "nothing was changed, try again"));
+                      }
+                      impl_->Audit("registry_server_define", {{"node", std::to_string(server.id)}});
+                      PromoteWhenCaughtUp(server, id, before, io::SteadyNow() + catch_up, done);
+                    }));
+              }));
+        }));
+  }));
+}
+
+void Dcm::PromoteWhenCaughtUp(const RegistryServerConfig& server, uint64_t member,
+                              const std::vector<RegistryServerConfig>& before, Instant deadline,
+                              Reply done) {
+  Impl& d = *impl_;
+  d.client->Promote(member, d.OnLoop([this, server, member, before, deadline, done](Result<Ok> r) {
+    if (r) {
+      impl_->Audit("registry_server_promoted", {{"node", std::to_string(server.id)}});
+      return done("node " + std::to_string(server.id) + " is a registry server (" +
+                  MemberName(server.id) + ", peer " + server.peer.ToString() + ")");
+    }
+    if (io::SteadyNow() >= deadline) {
+      // Undo, so the registry is left as it was (C7: all or nothing).
+      impl_->client->Remove(member, [](Result<Ok>) {});
+      impl_->guard->Get(
+          schema::ServersKey(impl_->cluster_id), false,
+          impl_->OnLoop([this, before](Result<std::optional<registry::KeyValue>> kv) {
+            if (kv && *kv) {
+              impl_->guard->Commit(
+                  schema::ReplaceServerList(impl_->cluster_id, before, (**kv).mod_revision),
+                  [](Result<registry::TxnResult>) {});
+            }
+          }));
+      return done(Error(Errc::kUnavailable,
+                        "node " + std::to_string(server.id) +
+                            "'s registry server did not catch up in time (is its cohortd "
+                            "running with [registry] naming these servers?); undone: " +
+                            r.error().message()));
+    }
+    auto timer = std::make_shared<asio::steady_timer>(impl_->io, std::chrono::milliseconds(500));
+    timer->async_wait([this, timer, server, member, before, deadline, done,
+                       alive = std::weak_ptr<bool>(impl_->alive)](boost::system::error_code ec) {
+      if (ec || !alive.lock()) return;
+      PromoteWhenCaughtUp(server, member, before, deadline, done);
+    });
+  }));
+}
+
+void Dcm::UndefineServer(NodeId id, Reply done) {
+  Impl& d = *impl_;
+  if (registry_state() != "read-write" || d.cluster_id.empty()) {
+    return done(Error(Errc::kUnavailable, "the registry must be read-write to change its servers"));
+  }
+  d.client->Members(d.OnLoop([this, id, done](Result<std::vector<registry::EtcdMember>> members) {
+    if (!members) return done(members.error());
+    const registry::EtcdMember* gone = FindMember(*members, id, "");
+    if (gone == nullptr) {
+      return done(
+          Error(Errc::kNotFound, "node " + std::to_string(id) + " is not a registry server"));
+    }
+    const registry::EtcdMember* heir = nullptr;
+    for (const auto& m : *members) {
+      if (!m.learner && m.id != gone->id && !m.name.empty()) heir = &m;
+    }
+    if (heir == nullptr) {
+      return done(Error(Errc::kInvalidArgument,
+                        "node " + std::to_string(id) + " is the last registry server: keep it"));
+    }
+    const uint64_t gone_id = gone->id, heir_id = heir->id;
+    auto remove = [this, id, gone_id, done] {
+      impl_->client->Remove(gone_id, impl_->OnLoop([this, id, done](Result<Ok> r) {
+        if (!r) return done(r.error());
+        impl_->Audit("registry_server_undefine", {{"node", std::to_string(id)}});
+        DropFromServerList(id, 20, done);
+      }));
+    };
+    if (impl_->status && impl_->status->leader == id) {
+      // The leader leaves last: hand leadership over first, so writes go on without an
+      // election.
+      return impl_->client->MoveLeader(heir_id, impl_->OnLoop([remove, done](Result<Ok> r) {
+        if (!r) return done(r.error());
+        remove();
+      }));
+    }
+    remove();
+  }));
+}
+
+void Dcm::DropFromServerList(NodeId id, int attempts, Reply done) {
+  // Straight to the client, not through the phase guard: the member just removed may have
+  // been the one this node's client used, and a status poll may briefly see no leader.
+  impl_->client->Get(
+      schema::ServersKey(impl_->cluster_id), false,
+      impl_->OnLoop([this, id, attempts, done](Result<std::optional<registry::KeyValue>> kv) {
+        auto again = [this, id, attempts, done](const std::string& why) {
+          if (attempts <= 1) {
+            return done(Error(Errc::kUnavailable,
+                              "removed from the registry, but not from its server list (" + why +
+                                  "): run undefine again"));
+          }
+          auto timer =
+              std::make_shared<asio::steady_timer>(impl_->io, std::chrono::milliseconds(250));
+          timer->async_wait(
+              [this, timer, id, attempts, done,
+               alive = std::weak_ptr<bool>(impl_->alive)](boost::system::error_code ec) {
+                if (ec || !alive.lock()) return;
+                DropFromServerList(id, attempts - 1, done);
+              });
+        };
+        if (!kv) return again(kv.error().message());
+        if (!*kv) return done(Error(Errc::kNotFound, "no registry server list"));
+        auto parsed = schema::ParseServerList((**kv).value);
+        if (!parsed) return done(parsed.error());
+        std::vector<RegistryServerConfig> list;
+        for (const auto& s : *parsed) {
+          if (s.id != id) list.push_back(s);
+        }
+        if (list.size() == parsed->size()) {
+          return done(
+              Error(Errc::kNotFound, "node " + std::to_string(id) + " is not a registry server"));
+        }
+        impl_->client->Commit(
+            schema::ReplaceServerList(impl_->cluster_id, list, (**kv).mod_revision),
+            impl_->OnLoop([id, done, again](Result<registry::TxnResult> t) {
+              if (!t) return again(t.error().message());
+              if (!t->succeeded) return again("it changed meanwhile");
+              done("node " + std::to_string(id) + " is no longer a registry server");
+            }));
+      }));
 }
 
 void Dcm::Snapshot(std::function<void(Result<std::string>)> done) {

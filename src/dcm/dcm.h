@@ -18,6 +18,7 @@
 #include "base/result.h"
 #include "base/time.h"
 #include "registry/backend.h"
+#include "registry/etcd.h"
 
 namespace boost::asio {
 class io_context;
@@ -53,6 +54,16 @@ class Dcm {
   void WatchOnce(const std::string& prefix, int64_t from, Duration timeout,
                  std::function<void(Result<std::vector<registry::WatchEvent>>)> done);
 
+  // C6, one at a time. Define: add `server` to the registry as a learner, list it (its node's
+  // DCM then starts etcd and joins), promote it once it has caught up; undone if it does not
+  // within `catch_up`. Undefine: move the leadership away if it holds it, remove it from the
+  // registry and the list (its node's DCM stops its etcd). `done` gets a message for people.
+  void DefineServer(const RegistryServerConfig& server, Duration catch_up,
+                    std::function<void(Result<std::string>)> done);
+  void UndefineServer(NodeId id, std::function<void(Result<std::string>)> done);
+  // The registry's members as etcd lists them ("n<id>" names, learners flagged).
+  void ListServers(std::function<void(Result<std::vector<registry::EtcdMember>>)> done);
+
   // R6: a snapshot of the registry (etcd's format, its SHA-256 at the end).
   void Snapshot(std::function<void(Result<std::string>)> done);
 
@@ -62,6 +73,12 @@ class Dcm {
  private:
   struct Impl;
   explicit Dcm(std::unique_ptr<Impl> impl);
+  void DefineServerOnce(const RegistryServerConfig& server, Duration catch_up,
+                        std::function<void(Result<std::string>)> done);
+  void DropFromServerList(NodeId id, int attempts, std::function<void(Result<std::string>)> done);
+  void PromoteWhenCaughtUp(const RegistryServerConfig& server, uint64_t member,
+                           const std::vector<RegistryServerConfig>& before, Instant deadline,
+                           std::function<void(Result<std::string>)> done);
   std::unique_ptr<Impl> impl_;
 };
 

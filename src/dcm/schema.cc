@@ -16,7 +16,55 @@ std::string AddressesKey(const std::string& id, NodeId node) {
   return Prefix(id) + "addresses/" + std::to_string(node);
 }
 std::string ServersKey(const std::string& id) { return Prefix(id) + "registry/servers"; }
+std::string PrimaryKey(const std::string& id) { return Prefix(id) + "registry/primary"; }
 std::string MapKey(const std::string& id) { return Prefix(id) + "map"; }
+
+std::string ServerListDocument(const std::vector<RegistryServerConfig>& servers) {
+  json list = json::array();
+  for (const auto& s : servers) {
+    list.push_back({{"id", s.id}, {"client", s.client.ToString()}, {"peer", s.peer.ToString()}});
+  }
+  return Document({{"servers", list}});
+}
+
+Result<std::vector<RegistryServerConfig>> ParseServerList(const std::string& text) {
+  const json doc = json::parse(text, nullptr, false);
+  if (!doc.is_object() || !doc.contains("servers") || !doc["servers"].is_array()) {
+    return Error(Errc::kInvalidArgument, "not a registry server list: " + text);
+  }
+  std::vector<RegistryServerConfig> out;
+  for (const json& s : doc["servers"]) {
+    if (!s.is_object() || !s.contains("id") || !s["id"].is_number_unsigned()) {
+      return Error(Errc::kInvalidArgument, "bad registry server entry: " + s.dump());
+    }
+    auto client = Endpoint::Parse(s.value("client", ""));
+    auto peer = Endpoint::Parse(s.value("peer", ""));
+    if (!client || !peer) return Error(Errc::kInvalidArgument, "bad addresses in " + s.dump());
+    out.push_back({s["id"].get<NodeId>(), *client, *peer});
+  }
+  return out;
+}
+
+registry::Txn CreateServerList(const std::string& cluster_id,
+                               const std::vector<RegistryServerConfig>& servers) {
+  registry::Txn t;
+  t.compares.push_back(
+      {ServersKey(cluster_id), Compare::Target::kCreateRevision, Compare::Op::kEqual, "", 0});
+  t.success.push_back(
+      {RequestOp::Kind::kPut, ServersKey(cluster_id), ServerListDocument(servers), false});
+  return t;
+}
+
+registry::Txn ReplaceServerList(const std::string& cluster_id,
+                                const std::vector<RegistryServerConfig>& servers,
+                                int64_t mod_revision) {
+  registry::Txn t;
+  t.compares.push_back({ServersKey(cluster_id), Compare::Target::kModRevision, Compare::Op::kEqual,
+                        "", mod_revision});
+  t.success.push_back(
+      {RequestOp::Kind::kPut, ServersKey(cluster_id), ServerListDocument(servers), false});
+  return t;
+}
 
 std::string Document(json body) {
   body["schema"] = kVersion;

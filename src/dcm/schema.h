@@ -4,7 +4,8 @@
 //   /cohort/<id>/cluster                    the cluster definition (C3)
 //   /cohort/<id>/nodes/<node>               node definitions (C4): number, name, uid, disks
 //   /cohort/<id>/addresses/<node>           the address table: each node's adapters (T1)
-//   /cohort/<id>/registry/servers           the registry server list and the primary (C5)
+//   /cohort/<id>/registry/servers           the registry server list (C5, C6)
+//   /cohort/<id>/registry/primary           the registry leader's node, as last seen
 //   /cohort/<id>/map                        the cluster map, published by the supervisor
 // The first node to reach a registry without the cluster's name defines it with a new id;
 // every other node adopts that id. The supervisor publishes the map by compare-and-swap, so
@@ -15,6 +16,7 @@
 #include <optional>
 #include <string>
 
+#include "base/config.h"
 #include "base/ids.h"
 #include "registry/backend.h"
 
@@ -28,12 +30,24 @@ std::string ClusterKey(const std::string& cluster_id);
 std::string NodeKey(const std::string& cluster_id, NodeId node);
 std::string AddressesKey(const std::string& cluster_id, NodeId node);
 std::string ServersKey(const std::string& cluster_id);
+std::string PrimaryKey(const std::string& cluster_id);
 std::string MapKey(const std::string& cluster_id);
 
 // Defines the cluster `name` with `new_id` unless the name is already defined; either way
 // the transaction's answer names the id in force (ClusterIdOf).
 registry::Txn DefineCluster(const std::string& name, const std::string& new_id);
 Result<std::string> ClusterIdOf(const registry::TxnResult& r, const std::string& new_id);
+
+// The registry server list: {"servers": [{"id", "client", "peer"}]}.
+std::string ServerListDocument(const std::vector<RegistryServerConfig>& servers);
+Result<std::vector<RegistryServerConfig>> ParseServerList(const std::string& text);
+// Creates the server list (from the configured servers) if the registry has none yet.
+registry::Txn CreateServerList(const std::string& cluster_id,
+                               const std::vector<RegistryServerConfig>& servers);
+// Replaces the server list only if it is still at `mod_revision` (C6 changes, one at a time).
+registry::Txn ReplaceServerList(const std::string& cluster_id,
+                                const std::vector<RegistryServerConfig>& servers,
+                                int64_t mod_revision);
 
 // A document's text with the schema version added.
 std::string Document(nlohmann::json body);

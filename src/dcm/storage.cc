@@ -51,6 +51,9 @@ Result<LocalConfiguration> LocalStorage::Load() const {
     c.registry_servers.push_back({s["id"].get<NodeId>(), *client, *peer});
   }
   c.primary = doc.value("primary", NodeId{kNoNode});
+  c.server_defined = doc.value("server_defined", false);
+  c.server_removed = doc.value("server_removed", false);
+  c.server_removed_revision = doc.value("server_removed_revision", int64_t{0});
   return c;
 }
 
@@ -61,8 +64,15 @@ Status LocalStorage::Save(const LocalConfiguration& c) const {
   for (const auto& s : c.registry_servers) {
     servers.push_back({{"id", s.id}, {"client", s.client.ToString()}, {"peer", s.peer.ToString()}});
   }
-  const json doc{{"schema", 1},        {"clusters", clusters},        {"current", c.current},
-                 {"target", c.target}, {"registry_servers", servers}, {"primary", c.primary}};
+  const json doc{{"schema", 1},
+                 {"clusters", clusters},
+                 {"current", c.current},
+                 {"target", c.target},
+                 {"registry_servers", servers},
+                 {"primary", c.primary},
+                 {"server_defined", c.server_defined},
+                 {"server_removed", c.server_removed},
+                 {"server_removed_revision", c.server_removed_revision}};
   return io::WriteFileAtomic(configuration_file(), doc.dump(2) + "\n");
 }
 

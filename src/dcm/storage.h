@@ -30,6 +30,11 @@ struct LocalConfiguration {
   std::string target;   // cluster id it is moving to (C10); equal to current when settled
   std::vector<RegistryServerConfig> registry_servers;  // in this node's order (C5)
   NodeId primary = kNoNode;
+  // C6: this node was made a registry server by `registry server define` (it is not in
+  // its config's servers), or was removed from the servers by `undefine`.
+  bool server_defined = false;
+  bool server_removed = false;
+  int64_t server_removed_revision = 0;  // of the server list that no longer named this node
   bool operator==(const LocalConfiguration&) const = default;
 };
 

@@ -399,6 +399,99 @@ void EtcdRegistry::Snapshot(Done<std::string> done) {
   });
 }
 
+namespace {
+
+EtcdMember FromPb(const pb::Member& m) {
+  EtcdMember out;
+  out.id = m.id();
+  out.name = m.name();
+  out.peer_urls.assign(m.peerurls().begin(), m.peerurls().end());
+  out.client_urls.assign(m.clienturls().begin(), m.clienturls().end());
+  out.learner = m.islearner();
+  return out;
+}
+
+}  // namespace
+
+void EtcdRegistry::Members(Done<std::vector<EtcdMember>> done) {
+  Impl* impl = impl_.get();
+  impl->Enqueue([impl, done] {
+    pb::MemberListRequest req;
+    pb::MemberListResponse resp;
+    auto r = impl->Call([&](Impl::Server& s, grpc::ClientContext* c) {
+      return s.cluster->MemberList(c, req, &resp);
+    });
+    if (!r) return impl->Answer<std::vector<EtcdMember>>(done, r.error());
+    std::vector<EtcdMember> out;
+    for (const auto& m : resp.members()) out.push_back(FromPb(m));
+    impl->Answer<std::vector<EtcdMember>>(done, std::move(out));
+  });
+}
+
+void EtcdRegistry::AddLearner(const std::string& peer_url, Done<uint64_t> done) {
+  Impl* impl = impl_.get();
+  impl->Enqueue([impl, peer_url, done] {
+    pb::MemberAddRequest req;
+    req.add_peerurls(peer_url);
+    req.set_islearner(true);
+    pb::MemberAddResponse resp;
+    auto r = impl->Call([&](Impl::Server& s, grpc::ClientContext* c) {
+      return s.cluster->MemberAdd(c, req, &resp);
+    });
+    if (!r) return impl->Answer<uint64_t>(done, r.error());
+    impl->Answer<uint64_t>(done, resp.member().id());
+  });
+}
+
+void EtcdRegistry::Promote(uint64_t member, Done<Ok> done) {
+  Impl* impl = impl_.get();
+  impl->Enqueue([impl, member, done] {
+    pb::MemberPromoteRequest req;
+    req.set_id(member);
+    pb::MemberPromoteResponse resp;
+    auto r = impl->Call([&](Impl::Server& s, grpc::ClientContext* c) {
+      return s.cluster->MemberPromote(c, req, &resp);
+    });
+    if (!r) return impl->Answer<Ok>(done, r.error());
+    impl->Answer<Ok>(done, Ok{});
+  });
+}
+
+void EtcdRegistry::Remove(uint64_t member, Done<Ok> done) {
+  Impl* impl = impl_.get();
+  impl->Enqueue([impl, member, done] {
+    pb::MemberRemoveRequest req;
+    req.set_id(member);
+    pb::MemberRemoveResponse resp;
+    auto r = impl->Call([&](Impl::Server& s, grpc::ClientContext* c) {
+      return s.cluster->MemberRemove(c, req, &resp);
+    });
+    if (!r) return impl->Answer<Ok>(done, r.error());
+    impl->Answer<Ok>(done, Ok{});
+  });
+}
+
+void EtcdRegistry::MoveLeader(uint64_t to, Done<Ok> done) {
+  Impl* impl = impl_.get();
+  impl->Enqueue([impl, to, done] {
+    // Only the leader can hand leadership over: ask each server until one does.
+    std::string last = "no registry server answered";
+    for (auto& s : impl->servers) {
+      grpc::ClientContext c;
+      c.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::nanoseconds(impl->options.timeout.nanos()));
+      pb::MoveLeaderRequest req;
+      req.set_targetid(to);
+      pb::MoveLeaderResponse resp;
+      const grpc::Status st = s.maintenance->MoveLeader(&c, req, &resp);
+      if (st.ok()) return impl->Answer<Ok>(done, Ok{});
+      last = s.endpoint + ": " + st.error_message();
+    }
+    impl->Answer<Ok>(done,
+                     Error(Errc::kUnavailable, "cannot move the registry leadership: " + last));
+  });
+}
+
 void EtcdRegistry::Status(Done<RegistryStatus> done) {
   Impl* impl = impl_.get();
   impl->Enqueue([impl, done] {

@@ -13,6 +13,16 @@
 
 namespace cohort::registry {
 
+// One etcd member as the cluster API lists it. A learner that has not started yet has no
+// name; it is known by its peer URL.
+struct EtcdMember {
+  uint64_t id = 0;
+  std::string name;
+  std::vector<std::string> peer_urls;
+  std::vector<std::string> client_urls;
+  bool learner = false;
+};
+
 struct EtcdOptions {
   std::vector<std::string> endpoints;       // "host:port" of etcd client URLs, in preference order
   Duration timeout = Duration::Seconds(2);  // per attempt
@@ -36,6 +46,14 @@ class EtcdRegistry : public RegistryBackend {
   // R6: a snapshot of the whole store from the server that answers first, as etcd sends it
   // (its last 32 bytes are the SHA-256 of the rest). Works without a leader.
   void Snapshot(Done<std::string> done);
+
+  // C6: the registry's own membership. One learner at a time (etcd 3.4's rule); a learner
+  // can be promoted once it has caught up with the leader; only the leader moves leadership.
+  void Members(Done<std::vector<EtcdMember>> done);
+  void AddLearner(const std::string& peer_url, Done<uint64_t> done);  // the new member's id
+  void Promote(uint64_t member, Done<Ok> done);
+  void Remove(uint64_t member, Done<Ok> done);
+  void MoveLeader(uint64_t to, Done<Ok> done);
 
  private:
   struct Impl;

@@ -228,6 +228,39 @@ class Registry(unittest.TestCase):
                 for p in started:
                     stop(p)
 
+    def test_define_and_undefine_servers(self):
+        with DevCluster(4, BASE + 80, adapters=1, registry=3) as c:
+            # Node 4 joins the registry: a learner first, promoted once caught up (retried
+            # while etcd still calls a just-started cluster unhealthy).
+            cohort("registry", "server", "define", "4", "--client",
+                   f"127.0.0.1:{c.base_port + 204}", "--peer", f"127.0.0.1:{c.base_port + 304}",
+                   api=c.api(1), timeout=120)
+            servers = cohort_json("registry", "server", "list", api=c.api(2))["servers"]
+            self.assertEqual(sorted(s["id"] for s in servers), [1, 2, 3, 4])
+            self.assertFalse(any(s["learner"] for s in servers))
+            self.assertTrue(etcd_up(c, 4))
+            cohort("registry", "put", "/four", "yes", api=c.api(4))
+            again = cohort("registry", "server", "define", "4", "--client",
+                           f"127.0.0.1:{c.base_port + 204}", "--peer",
+                           f"127.0.0.1:{c.base_port + 304}", api=c.api(1), check=False)
+            self.assertEqual(again.returncode, 1)
+            self.assertIn("already a registry server", again.stderr)
+
+            # The leader leaves: leadership moves first, its node stops its etcd, writes go on.
+            leader = status(c, 4)["leader"]
+            cohort("registry", "server", "undefine", str(leader), api=c.api(4), timeout=60)
+            wait_for(lambda: not etcd_up(c, leader), timeout=10,
+                     what=f"node {leader}'s etcd to stop")
+            left = {s["id"] for s in cohort_json("registry", "server", "list",
+                                                 api=c.api(4))["servers"]}
+            self.assertEqual(left, {1, 2, 3, 4} - {leader})
+            wait_for(lambda: status(c, 4)["leader"] not in (None, leader), timeout=10,
+                     what="a new leader in node 4's view")
+            cohort("registry", "put", "/after", "undefine", api=c.api(leader))
+            prefix = f"/cohort/{status(c, 4)['cluster_id']}/registry/servers"
+            listed = json.loads(cohort_json("registry", "get", prefix, api=c.api(4))["value"])
+            self.assertEqual({s["id"] for s in listed["servers"]}, left)
+
     def test_snapshot_save_and_restore(self):
         with DevCluster(2, BASE + 60, adapters=1, registry=1) as c:
             cohort("registry", "put", "/keep/me", "42", api=c.api(2))
