@@ -1,6 +1,6 @@
 // Registry latency and throughput, raw etcd versus cohort's layer, on the same members
 // (issue 4, bench). Sequential puts, then sequential gets of the keys written, each measured
-// three ways in one run:
+// three ways in one run, in alternating rounds:
 //   raw     etcd's gRPC KV stub, straight to the endpoint (no cohort code);
 //   client  cohort's registry client as components use it (PhaseGuard over EtcdRegistry:
 //           worker thread, failover, answer posted back);
@@ -14,8 +14,11 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -104,61 +107,89 @@ int main(int argc, char** argv) {
   const std::string value(100, 'v');
   json out{{"ops", ops}, {"value_bytes", value.size()}, {"etcd", etcd}};
 
-  // raw
+  // The three paths take turns in rounds, so a slow spell of this shared machine hits them
+  // alike instead of whichever ran then.
   auto channel = grpc::CreateChannel(etcd, grpc::InsecureChannelCredentials());
   auto kv = etcdserverpb::KV::NewStub(channel);
-  auto raw_put = Measure(ops, [&](int i) {
-    grpc::ClientContext c;
-    etcdserverpb::PutRequest req;
-    req.set_key(Key("raw", i));
-    req.set_value(value);
-    etcdserverpb::PutResponse resp;
-    return kv->Put(&c, req, &resp).ok();
-  });
-  auto raw_get = Measure(ops, [&](int i) {
-    grpc::ClientContext c;
-    etcdserverpb::RangeRequest req;
-    req.set_key(Key("raw", i));
-    etcdserverpb::RangeResponse resp;
-    return kv->Range(&c, req, &resp).ok() && resp.kvs_size() == 1;
-  });
-
-  // client
   registry::EtcdRegistry client(registry::EtcdOptions{{etcd}, Duration::Seconds(2), nullptr});
   registry::PhaseGuard guard(client);
   guard.SetPhase(registry::Phase::kReadWrite);
-  auto client_put = Measure(ops, [&](int i) {
-    return Wait<int64_t>([&](registry::Done<int64_t> d) { guard.Put(Key("client", i), value, d); })
-        .has_value();
-  });
-  auto client_get = Measure(ops, [&](int i) {
-    auto r = Wait<std::optional<registry::KeyValue>>(
-        [&](registry::Done<std::optional<registry::KeyValue>> d) {
-          guard.Get(Key("client", i), false, d);
-        });
-    return r.has_value() && r->has_value();
-  });
-  out["raw"] = {{"put", raw_put.ToJson()}, {"get", raw_get.ToJson()}};
-  out["client"] = {{"put", client_put.ToJson()}, {"get", client_get.ToJson()}};
-
+  std::optional<Endpoint> endpoint;
   if (!api.empty()) {
-    auto endpoint = Endpoint::Parse(api);
-    if (!endpoint) {
-      std::fprintf(stderr, "--api: %s\n", endpoint.error().message().c_str());
+    auto e = Endpoint::Parse(api);
+    if (!e) {
+      std::fprintf(stderr, "--api: %s\n", e.error().message().c_str());
       return 2;
     }
-    const std::string body = json{{"value", value}}.dump();
-    auto api_put = Measure(ops, [&](int i) {
+    endpoint = *e;
+  }
+  const std::string body = json{{"value", value}}.dump();
+  using Op = std::function<bool(int)>;
+  std::map<std::string, Op> ops_by_name = {
+      {"raw/put",
+       [&](int i) {
+         grpc::ClientContext c;
+         etcdserverpb::PutRequest req;
+         req.set_key(Key("raw", i));
+         req.set_value(value);
+         etcdserverpb::PutResponse resp;
+         return kv->Put(&c, req, &resp).ok();
+       }},
+      {"raw/get",
+       [&](int i) {
+         grpc::ClientContext c;
+         etcdserverpb::RangeRequest req;
+         req.set_key(Key("raw", i));
+         etcdserverpb::RangeResponse resp;
+         return kv->Range(&c, req, &resp).ok() && resp.kvs_size() == 1;
+       }},
+      {"client/put",
+       [&](int i) {
+         return Wait<int64_t>(
+                    [&](registry::Done<int64_t> d) { guard.Put(Key("client", i), value, d); })
+             .has_value();
+       }},
+      {"client/get",
+       [&](int i) {
+         auto r = Wait<std::optional<registry::KeyValue>>(
+             [&](registry::Done<std::optional<registry::KeyValue>> d) {
+               guard.Get(Key("client", i), false, d);
+             });
+         return r.has_value() && r->has_value();
+       }},
+  };
+  if (endpoint) {
+    ops_by_name["api/put"] = [&](int i) {
       auto r = cli::HttpCall(*endpoint, "PUT", "/v1/registry/kv?key=" + Key("api", i), body, token,
                              5000);
       return r.has_value() && r->status == 200;
-    });
-    auto api_get = Measure(ops, [&](int i) {
+    };
+    ops_by_name["api/get"] = [&](int i) {
       auto r =
           cli::HttpCall(*endpoint, "GET", "/v1/registry/kv?key=" + Key("api", i), "", "", 5000);
       return r.has_value() && r->status == 200;
-    });
-    out["api"] = {{"put", api_put.ToJson()}, {"get", api_get.ToJson()}};
+    };
+  }
+  constexpr int kRounds = 10;
+  std::map<std::string, Figures> figures;
+  for (const char* op : {"put", "get"}) {
+    for (int round = 0; round < kRounds; ++round) {
+      const int first = round * ops / kRounds, last = (round + 1) * ops / kRounds;
+      for (const char* path : {"raw", "client", "api"}) {
+        const std::string name = std::string(path) + "/" + op;
+        auto it = ops_by_name.find(name);
+        if (it == ops_by_name.end()) continue;
+        Figures f = Measure(last - first, [&](int i) { return it->second(first + i); });
+        Figures& all = figures[name];
+        all.ms.insert(all.ms.end(), f.ms.begin(), f.ms.end());
+        all.seconds += f.seconds;
+        all.failures += f.failures;
+      }
+    }
+  }
+  for (const auto& [name, f] : figures) {
+    const std::string path = name.substr(0, name.find('/'));
+    out[path][name.substr(name.find('/') + 1)] = f.ToJson();
   }
   std::printf("%s\n", out.dump(2).c_str());
   return 0;

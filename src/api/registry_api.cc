@@ -220,8 +220,13 @@ bool HandleRegistry(dcm::Dcm* dcm, const HttpRequest& r, const std::string& path
   }
   if (r.method == "POST" && path == "/v1/registry/servers") {
     json body = json::parse(r.body.empty() ? "{}" : r.body, nullptr, false);
-    auto client = Endpoint::Parse(body.is_object() ? body.value("client", "") : "");
-    auto peer = Endpoint::Parse(body.is_object() ? body.value("peer", "") : "");
+    auto text = [&](const char* k) {
+      return body.is_object() && body.contains(k) && body[k].is_string()
+                 ? body[k].get<std::string>()
+                 : std::string();
+    };
+    auto client = Endpoint::Parse(text("client"));
+    auto peer = Endpoint::Parse(text("peer"));
     if (!body.is_object() || !body.contains("id") || !body["id"].is_number_unsigned() ||
         body["id"] == 0 || body["id"] > 65535 || !client || !peer) {
       respond(Fail(400,
@@ -229,7 +234,9 @@ bool HandleRegistry(dcm::Dcm* dcm, const HttpRequest& r, const std::string& path
                    "\"peer\": \"a.b.c.d:port\"}"));
       return true;
     }
-    const int catch_up_s = body.value("catch_up_s", 60);
+    const int catch_up_s = body.contains("catch_up_s") && body["catch_up_s"].is_number_integer()
+                               ? body["catch_up_s"].get<int>()
+                               : 60;
     dcm->DefineServer({body["id"].get<NodeId>(), *client, *peer},
                       Duration::Seconds(std::clamp(catch_up_s, 1, 600)),
                       [respond](Result<std::string> message) {

@@ -34,8 +34,15 @@ class Session : public std::enable_shared_from_this<Session> {
                   std::string(req[http::field::authorization])};
     // Ping can take as long as its requests do.
     stream_.expires_never();
-    api_.Handle(r,
-                [self = shared_from_this()](HttpResponse resp) { self->Write(std::move(resp)); });
+    // A handler that throws (say, a JSON field of the wrong type) answers 500 instead of
+    // taking the daemon down.
+    try {
+      api_.Handle(r,
+                  [self = shared_from_this()](HttpResponse resp) { self->Write(std::move(resp)); });
+    } catch (const std::exception& e) {
+      Write({500, "application/json",
+             std::string("{\"error\": \"internal error: ") + e.what() + "\"}\n"});
+    }
   }
 
   void Write(HttpResponse resp) {

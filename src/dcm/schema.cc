@@ -34,11 +34,15 @@ Result<std::vector<RegistryServerConfig>> ParseServerList(const std::string& tex
   }
   std::vector<RegistryServerConfig> out;
   for (const json& s : doc["servers"]) {
-    if (!s.is_object() || !s.contains("id") || !s["id"].is_number_unsigned()) {
+    if (!s.is_object() || !s.contains("id") || !s["id"].is_number_unsigned() ||
+        s["id"].get<uint64_t>() == 0 || s["id"].get<uint64_t>() > 65535) {
       return Error(Errc::kInvalidArgument, "bad registry server entry: " + s.dump());
     }
-    auto client = Endpoint::Parse(s.value("client", ""));
-    auto peer = Endpoint::Parse(s.value("peer", ""));
+    auto field = [&](const char* k) {
+      return s.contains(k) && s[k].is_string() ? s[k].get<std::string>() : std::string();
+    };
+    auto client = Endpoint::Parse(field("client"));
+    auto peer = Endpoint::Parse(field("peer"));
     if (!client || !peer) return Error(Errc::kInvalidArgument, "bad addresses in " + s.dump());
     out.push_back({s["id"].get<NodeId>(), *client, *peer});
   }

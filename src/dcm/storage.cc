@@ -27,33 +27,53 @@ std::string LocalStorage::registry_data_dir() const { return root_ + "/registry/
 std::string LocalStorage::registry_log_file() const { return root_ + "/registry/etcd.log"; }
 
 Result<LocalConfiguration> LocalStorage::Load() const {
-  auto text = io::ReadFile(configuration_file());
-  if (!text) {
-    if (text.error().code() == Errc::kNotFound) return LocalConfiguration{};
-    return text.error();
+  auto file = io::ReadFile(configuration_file());
+  if (!file) {
+    if (file.error().code() == Errc::kNotFound) return LocalConfiguration{};
+    return file.error();
   }
-  const json doc = json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  const json doc = json::parse(*file, nullptr, /*allow_exceptions=*/false);
   auto bad = [&](const std::string& what) {
     return Error(Errc::kInvalidArgument, configuration_file() + ": " + what);
   };
-  if (!doc.is_object() || doc.value("schema", 0) != 1) return bad("not a version 1 document");
+  // Every field is checked for its type: a damaged file is an error, never a crash.
+  auto text = [](const json& o, const char* k) {
+    return o.contains(k) && o[k].is_string() ? o[k].get<std::string>() : std::string();
+  };
+  auto flag = [](const json& o, const char* k) {
+    return o.contains(k) && o[k].is_boolean() && o[k].get<bool>();
+  };
+  auto number = [](const json& o, const char* k) -> int64_t {
+    return o.contains(k) && o[k].is_number_integer() ? o[k].get<int64_t>() : 0;
+  };
+  if (!doc.is_object() || number(doc, "schema") != 1) return bad("not a version 1 document");
   LocalConfiguration c;
-  for (const json& cl : doc.value("clusters", json::array())) {
-    if (!cl.is_object() || !cl.contains("name") || !cl.contains("id")) return bad("bad cluster");
-    c.clusters.push_back({cl["name"].get<std::string>(), cl["id"].get<std::string>()});
+  if (doc.contains("clusters") && doc["clusters"].is_array()) {
+    for (const json& cl : doc["clusters"]) {
+      if (!cl.is_object() || text(cl, "name").empty() || text(cl, "id").empty()) {
+        return bad("bad cluster entry " + cl.dump());
+      }
+      c.clusters.push_back({text(cl, "name"), text(cl, "id")});
+    }
   }
-  c.current = doc.value("current", "");
-  c.target = doc.value("target", "");
-  for (const json& s : doc.value("registry_servers", json::array())) {
-    auto client = Endpoint::Parse(s.value("client", ""));
-    auto peer = Endpoint::Parse(s.value("peer", ""));
-    if (!client || !peer || !s.contains("id")) return bad("bad registry server");
-    c.registry_servers.push_back({s["id"].get<NodeId>(), *client, *peer});
+  c.current = text(doc, "current");
+  c.target = text(doc, "target");
+  if (doc.contains("registry_servers") && doc["registry_servers"].is_array()) {
+    for (const json& s : doc["registry_servers"]) {
+      auto client = Endpoint::Parse(s.is_object() ? text(s, "client") : "");
+      auto peer = Endpoint::Parse(s.is_object() ? text(s, "peer") : "");
+      const int64_t id = s.is_object() ? number(s, "id") : 0;
+      if (!client || !peer || id < 1 || id > 65535) {
+        return bad("bad registry server " + s.dump());
+      }
+      c.registry_servers.push_back({static_cast<NodeId>(id), *client, *peer});
+    }
   }
-  c.primary = doc.value("primary", NodeId{kNoNode});
-  c.server_defined = doc.value("server_defined", false);
-  c.server_removed = doc.value("server_removed", false);
-  c.server_removed_revision = doc.value("server_removed_revision", int64_t{0});
+  const int64_t primary = number(doc, "primary");
+  c.primary = primary >= 0 && primary <= 65535 ? static_cast<NodeId>(primary) : kNoNode;
+  c.server_defined = flag(doc, "server_defined");
+  c.server_removed = flag(doc, "server_removed");
+  c.server_removed_revision = number(doc, "server_removed_revision");
   return c;
 }
 

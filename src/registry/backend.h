@@ -106,10 +106,11 @@ class RegistryBackend {
   virtual void Range(const std::string& prefix, size_t limit, bool serializable,
                      Done<RangeResult> done) = 0;
   virtual void Commit(const Txn& txn, Done<TxnResult> done) = 0;
-  // One-operation transactions. Put answers with the revision of the write once it is
-  // committed; Delete with how many keys were deleted (0 or 1).
-  void Put(const std::string& key, const std::string& value, Done<int64_t> done);
-  void Delete(const std::string& key, Done<int64_t> done);
+  // Put answers with the revision of the write once it is committed; Delete with how many
+  // keys were deleted (0 or 1). By default one-operation transactions; a backend with
+  // cheaper plain writes (etcd) overrides them.
+  virtual void Put(const std::string& key, const std::string& value, Done<int64_t> done);
+  virtual void Delete(const std::string& key, Done<int64_t> done);
   // Every change under `prefix` from `from_revision` (inclusive; 0: from now on), in revision
   // order, then each new change as it commits. A revision already compacted away ends the
   // watch with Errc::kNotFound (`on_events` gets the error once, then nothing).

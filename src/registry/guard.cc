@@ -32,6 +32,16 @@ void PhaseGuard::Commit(const Txn& txn, Done<TxnResult> done) {
   inner_.Commit(txn, std::move(done));
 }
 
+void PhaseGuard::Put(const std::string& key, const std::string& value, Done<int64_t> done) {
+  if (phase_ == Phase::kReadOnly) return done(ReadOnly("writes"));
+  inner_.Put(key, value, std::move(done));
+}
+
+void PhaseGuard::Delete(const std::string& key, Done<int64_t> done) {
+  if (phase_ == Phase::kReadOnly) return done(ReadOnly("writes"));
+  inner_.Delete(key, std::move(done));
+}
+
 Result<WatchId> PhaseGuard::Watch(const std::string& prefix, int64_t from_revision,
                                   std::function<void(Result<std::vector<WatchEvent>>)> on_events) {
   return inner_.Watch(prefix, from_revision, std::move(on_events));

@@ -19,6 +19,8 @@ class PhaseGuard : public RegistryBackend {
   void Range(const std::string& prefix, size_t limit, bool serializable,
              Done<RangeResult> done) override;
   void Commit(const Txn& txn, Done<TxnResult> done) override;
+  void Put(const std::string& key, const std::string& value, Done<int64_t> done) override;
+  void Delete(const std::string& key, Done<int64_t> done) override;
   Result<WatchId> Watch(const std::string& prefix, int64_t from_revision,
                         std::function<void(Result<std::vector<WatchEvent>>)> on_events) override;
   void CancelWatch(WatchId id) override { inner_.CancelWatch(id); }
