@@ -92,6 +92,19 @@ class Registry(unittest.TestCase):
                              [("put", "/app/a"), ("put", "/app/b"), ("delete", "/app/a")])
             self.assertLess(events[0]["revision"], events[1]["revision"])
 
+            # The streaming watch: one JSON line per change, from a revision.
+            stream = urllib.request.urlopen(
+                f"http://{c.api(2)}/v1/registry/watch?prefix=/app/&stream=1"
+                f"&index={events[0]['revision']}", timeout=10)
+            self.assertEqual(stream.headers["Content-Type"], "application/x-ndjson")
+            replayed = [json.loads(stream.readline()) for _ in range(3)]
+            self.assertEqual([e["revision"] for e in replayed], [e["revision"] for e in events])
+            cohort("registry", "put", "/app/c", "3", api=c.api(1))
+            live = json.loads(stream.readline())
+            self.assertEqual((live["type"], live["key"], live["value"]), ("put", "/app/c", "3"))
+            stream.close()
+            cohort("registry", "del", "/app/c", api=c.api(1))
+
             got = cohort_json("registry", "get", "/app/b", api=c.api(3))
             self.assertEqual((got["key"], got["value"]), ("/app/b", "2"))
             self.assertGreater(got["revision"], 0)
