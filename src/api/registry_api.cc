@@ -88,7 +88,10 @@ Result<bool> Serializable(const std::string& target) {
 
 json StatusDocument(dcm::Dcm& dcm) {
   const auto& s = dcm.registry_status();
-  json doc{{"phase", dcm.registry_state()}};
+  // Until the first status answer nothing can be written: read-only (INTERFACE.md's two
+  // phases); `state` tells "starting" apart.
+  json doc{{"phase", registry::PhaseName(s ? s->phase : registry::Phase::kReadOnly)},
+           {"state", dcm.registry_state()}};
   if (s) {
     doc["leader"] = s->leader == kNoNode ? json(nullptr) : json(s->leader);
     doc["servers"] = s->servers;
