@@ -26,6 +26,7 @@ void PrintRegistryStatus(const json& s) {
   std::printf("commit index  %s\n", OrDash(s.value("commit_index", json())).c_str());
   std::printf("revision      %s\n", OrDash(s.value("revision", json())).c_str());
   std::printf("cluster id    %s\n", OrDash(s.value("cluster_id", json())).c_str());
+  if (s.contains("error")) std::printf("last error    %s\n", s["error"].get<std::string>().c_str());
   if (s.contains("local_server")) {
     std::printf("local server  %s (%s restarts)\n",
                 s["local_server"]["state"].get<std::string>().c_str(),

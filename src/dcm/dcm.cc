@@ -66,6 +66,7 @@ struct Dcm::Impl {
 
   std::optional<registry::RegistryStatus> status;
   std::string status_error;
+  const std::string machine_id = MachineId();
   node::Node* node = nullptr;
   std::string cluster_id;
   bool publishing = false;  // one schema write in flight at a time
@@ -243,7 +244,7 @@ struct Dcm::Impl {
     for (const auto& d : config.disks) disks.push_back({{"id", d.id}, {"mount", d.mount}});
     return {{"id", config.node_id},
             {"name", config.node_name},
-            {"uid", MachineId()},
+            {"uid", machine_id},
             {"registry_server", is_server()},
             {"disks", disks}};
   }
@@ -396,6 +397,8 @@ registry::RegistryBackend& Dcm::registry() { return *impl_->guard; }
 const std::optional<registry::RegistryStatus>& Dcm::registry_status() const {
   return impl_->status;
 }
+
+const std::string& Dcm::registry_error() const { return impl_->status_error; }
 
 std::string Dcm::registry_state() const {
   if (!has_registry()) return "not configured";

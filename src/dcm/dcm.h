@@ -43,6 +43,8 @@ class Dcm {
   registry::RegistryBackend& registry();
   // The latest answer of the status poll, if any answered yet.
   const std::optional<registry::RegistryStatus>& registry_status() const;
+  // Why the last status poll failed ("" when it answered).
+  const std::string& registry_error() const;
   // "not configured", "starting" (no status yet), "read-only" or "read-write".
   std::string registry_state() const;
   std::string server_state() const;  // the local etcd: "", "running", "restarting", "stopped"
