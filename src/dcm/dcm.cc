@@ -473,8 +473,8 @@ void Dcm::ListServers(std::function<void(Result<std::vector<registry::EtcdMember
 
 void Dcm::DefineServer(const RegistryServerConfig& server, Duration catch_up, Reply done) {
   // etcd refuses new members until its leader has been in touch with every member for 5 s
-  // ("unhealthy cluster"), as right after a start or an election: nothing has changed then,
-  // so try again until the deadline.
+  // ("unhealthy cluster"), as right after a start or an election, and a member that has just
+  // started may not serve clients yet: try again until the deadline.
   struct Retry {
     Dcm* dcm;
     RegistryServerConfig server;
@@ -482,9 +482,10 @@ void Dcm::DefineServer(const RegistryServerConfig& server, Duration catch_up, Re
     Instant deadline;
     Reply done;
     void operator()(Result<std::string> r) const {
-      const bool unhealthy =
-          !r && r.error().message().find("unhealthy cluster") != std::string::npos;
-      if (!unhealthy || io::SteadyNow() >= deadline) return done(std::move(r));
+      // Every kUnavailable failure leaves the registry as it was (a learner added is
+      // removed again), so it is safe to try again.
+      const bool transient = !r && r.error().code() == Errc::kUnavailable;
+      if (!transient || io::SteadyNow() >= deadline) return done(std::move(r));
       auto timer = std::make_shared<asio::steady_timer>(dcm->impl_->io, std::chrono::seconds(1));
       timer->async_wait([timer, again = *this, alive = std::weak_ptr<bool>(dcm->impl_->alive)](
                             boost::system::error_code ec) {

@@ -28,6 +28,14 @@ def status(c, k):
     return cohort_json("registry", "status", api=c.api(k))
 
 
+def agreed_leader(c, nodes):
+    """The registry leader once every node in `nodes` names the same one."""
+    def agreed():
+        seen = {status(c, k)["leader"] for k in nodes}
+        return seen.pop() if len(seen) == 1 and None not in seen else None
+    return wait_for(agreed, timeout=10, what=f"nodes {nodes} to agree on the registry leader")
+
+
 def token(c, k):
     with open(os.path.join(c.dir, f"n{k}", "api.token")) as f:
         return f.read().strip()
@@ -142,7 +150,7 @@ class Registry(unittest.TestCase):
             started = []
             try:
                 cohort("registry", "put", "/k/before", "1", api=c.api(1))
-                leader = status(c, 1)["leader"]
+                leader = agreed_leader(c, (1, 2, 3))
                 other = [k for k in (1, 2, 3) if k != leader]
 
                 # kill -9 the leader's daemon: its etcd goes with it, and writes resume
@@ -153,7 +161,8 @@ class Registry(unittest.TestCase):
                 wait_for(lambda: cohort("registry", "put", "/k/during", "2", api=c.api(other[0]),
                                         check=False).returncode == 0,
                          timeout=10, what="writes through the surviving nodes")
-                self.assertNotEqual(status(c, other[1])["leader"], leader)
+                wait_for(lambda: status(c, other[1])["leader"] not in (None, leader), timeout=5,
+                         what="the new leader in the survivors' status")
 
                 # Restart it: the same data directory, and it catches up.
                 started.append(restart(c, leader))
@@ -217,7 +226,7 @@ class Registry(unittest.TestCase):
                 for crash in range(2):
                     wait_for(lambda: len(acked) >= 30 * (crash + 1), timeout=20,
                              what="writes acknowledged before the crash")
-                    leader = status(c, 1)["leader"]
+                    leader = agreed_leader(c, (1, 2, 3))
                     down.add(leader)
                     os.kill(pids[leader], signal.SIGKILL)
                     count = len(acked)
@@ -260,7 +269,7 @@ class Registry(unittest.TestCase):
             self.assertIn("already a registry server", again.stderr)
 
             # The leader leaves: leadership moves first, its node stops its etcd, writes go on.
-            leader = status(c, 4)["leader"]
+            leader = agreed_leader(c, (1, 2, 3, 4))
             cohort("registry", "server", "undefine", str(leader), api=c.api(4), timeout=60)
             wait_for(lambda: not etcd_up(c, leader), timeout=10,
                      what=f"node {leader}'s etcd to stop")
