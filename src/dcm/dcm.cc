@@ -286,7 +286,8 @@ struct Dcm::Impl {
                  reconciling = false;
                  if (!kv || !*kv) return;
                  auto list = schema::ParseServerList((**kv).value);
-                 if (!list) return;
+                 if (!list || list->empty()) return;
+                 FollowServerList(*list);
                  const bool listed = std::any_of(
                      list->begin(), list->end(),
                      [&](const RegistryServerConfig& s) { return s.id == config.node_id; });
@@ -297,7 +298,6 @@ struct Dcm::Impl {
                  if (listed && !server && (!local.server_removed || relisted)) {
                    local.server_removed = false;
                    local.server_defined = true;
-                   local.registry_servers = *list;
                    SaveLocal();
                    Audit("registry_server_defined", {});
                    if (auto st = StartServer(*list, /*join_existing=*/true); !st) {
@@ -314,13 +314,29 @@ struct Dcm::Impl {
                    local.server_defined = false;
                    local.server_removed = true;
                    local.server_removed_revision = (**kv).mod_revision;
-                   local.registry_servers = *list;
                    SaveLocal();
                    Audit("registry_server_undefined", {{"data_moved_to", aside}});
                    Log(LogLevel::kInfo, "dcm", "registry server undefined; stopped",
                        {{"data_moved_to", aside}});
                  }
                }));
+  }
+
+  // C5: the ordered server list in local storage and the client's endpoints follow the
+  // registry's list, so servers defined or undefined later are used (or skipped) at once.
+  void FollowServerList(const std::vector<RegistryServerConfig>& list) {
+    auto ordered = OrderedEndpoints(config.node_id, list);
+    if (ordered == local.registry_servers) return;
+    local.registry_servers = ordered;
+    SaveLocal();
+    std::vector<std::string> endpoints;
+    std::string text;
+    for (const auto& s : ordered) {
+      endpoints.push_back(s.client.ToString());
+      text += (text.empty() ? "" : ", ") + std::to_string(s.id);
+    }
+    client->SetEndpoints(std::move(endpoints));
+    Log(LogLevel::kInfo, "dcm", "registry servers", {{"order", text}});
   }
 
   Status StartServer(const std::vector<RegistryServerConfig>& members, bool join_existing) {
@@ -341,9 +357,11 @@ Result<std::unique_ptr<Dcm>> Dcm::Create(const Config& config, asio::io_context&
   if (!local) return local.error();
   impl->local = std::move(*local);
   if (!config.registry_servers.empty()) {
-    impl->local.registry_servers =
-        OrderedEndpoints(config.node_id, impl->local.server_defined ? impl->local.registry_servers
-                                                                    : config.registry_endpoints);
+    // The list learned from the registry (C5, local storage) once there is one; before the
+    // first contact, the configured servers.
+    const bool learned = !impl->local.current.empty() && !impl->local.registry_servers.empty();
+    impl->local.registry_servers = OrderedEndpoints(
+        config.node_id, learned ? impl->local.registry_servers : config.registry_endpoints);
     registry::EtcdOptions options;
     for (const auto& s : impl->local.registry_servers) {
       options.endpoints.push_back(s.client.ToString());

@@ -2,6 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -122,7 +123,10 @@ struct EtcdRegistry::Impl {
   };
 
   EtcdOptions options;
+  // Replaced only by the worker (SetEndpoints), under servers_mu; the worker reads it
+  // freely, Watch on the caller's thread under servers_mu.
   std::vector<Server> servers;
+  std::mutex servers_mu;
   // The server that answered last: written by the worker, read by Watch on the caller's.
   std::atomic<size_t> current{0};
 
@@ -135,16 +139,30 @@ struct EtcdRegistry::Impl {
   WatchId next_watch = 1;
 
   explicit Impl(EtcdOptions o) : options(std::move(o)) {
-    for (const std::string& e : options.endpoints) {
+    servers = Connect(options.endpoints, {});
+    worker = std::thread([this] { Work(); });
+  }
+
+  // Servers for `endpoints`, reusing the connections of `old` where the endpoint is kept.
+  static std::vector<Server> Connect(const std::vector<std::string>& endpoints,
+                                     std::vector<Server> old) {
+    std::vector<Server> out;
+    for (const std::string& e : endpoints) {
+      auto kept = std::find_if(old.begin(), old.end(),
+                               [&](const Server& s) { return s.endpoint == e && s.channel; });
+      if (kept != old.end()) {
+        out.push_back(std::move(*kept));
+        continue;
+      }
       Server s;
       s.endpoint = e;
       s.channel = grpc::CreateChannel(e, grpc::InsecureChannelCredentials());
       s.kv = pb::KV::NewStub(s.channel);
       s.maintenance = pb::Maintenance::NewStub(s.channel);
       s.cluster = pb::Cluster::NewStub(s.channel);
-      servers.push_back(std::move(s));
+      out.push_back(std::move(s));
     }
-    worker = std::thread([this] { Work(); });
+    return out;
   }
 
   ~Impl() {
@@ -325,12 +343,17 @@ Result<WatchId> EtcdRegistry::Watch(
   if (from_revision < 0) {
     return Error(Errc::kInvalidArgument, "watch revision must be 0 (from now) or positive");
   }
-  if (impl_->servers.empty()) return Error(Errc::kUnavailable, "no registry servers configured");
   Impl* impl = impl_.get();
+  std::shared_ptr<grpc::Channel> channel;
+  {
+    std::lock_guard lock(impl->servers_mu);
+    if (impl->servers.empty()) return Error(Errc::kUnavailable, "no registry servers configured");
+    channel = impl->servers[impl->current % impl->servers.size()].channel;
+  }
   auto state = std::make_unique<Impl::WatchState>();
   Impl::WatchState* w = state.get();
-  // The watch stays on the first server; a later change will move it on failure.
-  auto stub = pb::Watch::NewStub(impl->servers[impl->current].channel);
+  // The watch stays on the server that answered last; when it ends, the watcher is told.
+  auto stub = pb::Watch::NewStub(channel);
   auto created = std::make_shared<std::promise<cohort::Status>>();
   auto created_future = created->get_future();
   w->thread = std::thread([impl, w, stub = std::move(stub), prefix, from_revision, on_events,
@@ -407,6 +430,15 @@ void EtcdRegistry::CancelWatch(WatchId id) {
   w->cancelled = true;
   w->context.TryCancel();
   w->thread.join();
+}
+
+void EtcdRegistry::SetEndpoints(std::vector<std::string> endpoints) {
+  Impl* impl = impl_.get();
+  impl->Enqueue([impl, endpoints = std::move(endpoints)] {
+    std::lock_guard lock(impl->servers_mu);  // channels are made lazily: this is quick
+    impl->servers = Impl::Connect(endpoints, std::move(impl->servers));
+    impl->current = 0;  // the most preferred first again
+  });
 }
 
 void EtcdRegistry::Snapshot(Done<std::string> done) {

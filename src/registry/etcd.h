@@ -45,6 +45,8 @@ class EtcdRegistry : public RegistryBackend {
                         std::function<void(Result<std::vector<WatchEvent>>)> on_events) override;
   void CancelWatch(WatchId id) override;
   void Status(Done<RegistryStatus> done) override;
+  // C5: from now on, try these servers in this order (the registry's server list changed).
+  void SetEndpoints(std::vector<std::string> endpoints);
   // R6: a snapshot of the whole store from the server that answers first, as etcd sends it
   // (its last 32 bytes are the SHA-256 of the rest). Works without a leader.
   void Snapshot(Done<std::string> done);

@@ -262,6 +262,15 @@ class Registry(unittest.TestCase):
             self.assertFalse(any(s["learner"] for s in servers))
             self.assertTrue(etcd_up(c, 4))
             cohort("registry", "put", "/four", "yes", api=c.api(4))
+
+            def local_servers(k):  # C5: the ordered list in node k's local storage
+                with open(os.path.join(c.dir, f"n{k}", "dcm", "configuration",
+                                       "local.json")) as f:
+                    return [s["id"] for s in json.load(f)["registry_servers"]]
+            # Every node's list follows the registry's, its own server first.
+            wait_for(lambda: sorted(local_servers(1)) == [1, 2, 3, 4], timeout=10,
+                     what="node 1 to learn of server 4")
+            wait_for(lambda: local_servers(4)[0] == 4, timeout=10, what="node 4's own first")
             again = cohort("registry", "server", "define", "4", "--client",
                            f"127.0.0.1:{c.base_port + 204}", "--peer",
                            f"127.0.0.1:{c.base_port + 304}", api=c.api(1), check=False)
@@ -279,6 +288,8 @@ class Registry(unittest.TestCase):
             wait_for(lambda: status(c, 4)["leader"] not in (None, leader), timeout=10,
                      what="a new leader in node 4's view")
             cohort("registry", "put", "/after", "undefine", api=c.api(leader))
+            wait_for(lambda: leader not in local_servers(leader), timeout=10,
+                     what=f"node {leader} to drop its own server from its list")
             prefix = f"/cohort/{status(c, 4)['cluster_id']}/registry/servers"
             listed = json.loads(cohort_json("registry", "get", prefix, api=c.api(4))["value"])
             self.assertEqual({s["id"] for s in listed["servers"]}, left)
