@@ -6,6 +6,7 @@
 
 #include "api/dashboard.h"
 #include "api/registry_api.h"
+#include "api/responses.h"
 #include "base/digest.h"
 #include "dcm/dcm.h"
 #include "node/documents.h"
@@ -14,40 +15,6 @@ namespace cohort::api {
 namespace {
 
 using nlohmann::json;
-
-HttpResponse Json(int status, const json& doc) {
-  return {status, "application/json", doc.dump(2) + "\n"};
-}
-
-HttpResponse Fail(int status, const std::string& message) {
-  return Json(status, json{{"error", message}});
-}
-
-int StatusFor(const Error& e) {
-  switch (e.code()) {
-    case Errc::kInvalidArgument:
-      return 400;
-    case Errc::kNotFound:
-      return 404;
-    case Errc::kPermission:
-      return 403;
-    case Errc::kUnavailable:
-      return 503;
-    default:
-      return 500;
-  }
-}
-
-HttpResponse FromError(const Error& e) { return Fail(StatusFor(e), e.message()); }
-
-// Parses a JSON body, refusing anything but an object.
-Result<json> Body(const HttpRequest& r) {
-  json doc = json::parse(r.body.empty() ? "{}" : r.body, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) {
-    return Error(Errc::kInvalidArgument, "request body must be a JSON object");
-  }
-  return doc;
-}
 
 Result<wire::KeyId> ParseKeyId(const std::string& text) {
   if (text.size() != 8 || text.find_first_not_of("0123456789abcdef") != std::string::npos) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "api/responses.h"
 #include "dcm/dcm.h"
 
 namespace cohort::api {
@@ -13,20 +14,6 @@ using registry::KeyValue;
 using registry::WatchEvent;
 
 constexpr int64_t kMaxPollMs = 300'000;
-
-HttpResponse Json(int status, const json& doc) {
-  return {status, "application/json", doc.dump(2) + "\n"};
-}
-HttpResponse Fail(int status, const std::string& message) {
-  return Json(status, json{{"error", message}});
-}
-HttpResponse FromError(const Error& e) {
-  const int status = e.code() == Errc::kInvalidArgument ? 400
-                     : e.code() == Errc::kNotFound      ? 404
-                     : e.code() == Errc::kUnavailable   ? 503
-                                                        : 500;
-  return Fail(status, e.message());
-}
 
 json Item(const KeyValue& kv) {
   return {{"key", kv.key},
@@ -183,12 +170,12 @@ bool HandleRegistry(dcm::Dcm* dcm, const HttpRequest& r, const std::string& path
       return true;
     }
     if (r.method == "PUT") {
-      json body = json::parse(r.body.empty() ? "{}" : r.body, nullptr, false);
-      if (!body.is_object() || !body.contains("value") || !body["value"].is_string()) {
+      auto body = Body(r);
+      if (!body || !body->contains("value") || !(*body)["value"].is_string()) {
         respond(Fail(400, "the body must be {\"value\": \"...\"}"));
         return true;
       }
-      dcm->registry().Put(key, body["value"].get<std::string>(),
+      dcm->registry().Put(key, (*body)["value"].get<std::string>(),
                           [key, respond](Result<int64_t> rev) {
                             if (!rev) return respond(FromError(rev.error()));
                             respond(Json(200, json{{"key", key}, {"revision", *rev}}));
@@ -223,16 +210,15 @@ bool HandleRegistry(dcm::Dcm* dcm, const HttpRequest& r, const std::string& path
     return true;
   }
   if (r.method == "POST" && path == "/v1/registry/servers") {
-    json body = json::parse(r.body.empty() ? "{}" : r.body, nullptr, false);
+    auto parsed = Body(r);
+    const json body = parsed ? *parsed : json::object();
     auto text = [&](const char* k) {
-      return body.is_object() && body.contains(k) && body[k].is_string()
-                 ? body[k].get<std::string>()
-                 : std::string();
+      return body.contains(k) && body[k].is_string() ? body[k].get<std::string>() : std::string();
     };
     auto client = Endpoint::Parse(text("client"));
     auto peer = Endpoint::Parse(text("peer"));
-    if (!body.is_object() || !body.contains("id") || !body["id"].is_number_unsigned() ||
-        body["id"] == 0 || body["id"] > 65535 || !client || !peer) {
+    if (!body.contains("id") || !body["id"].is_number_unsigned() || body["id"] == 0 ||
+        body["id"] > 65535 || !client || !peer) {
       respond(Fail(400,
                    "the body must be {\"id\": N, \"client\": \"a.b.c.d:port\", "
                    "\"peer\": \"a.b.c.d:port\"}"));

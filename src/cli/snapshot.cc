@@ -25,13 +25,8 @@ namespace fs = std::filesystem;
 std::string Sha256Hex(const std::string& data, size_t length) {
   unsigned char h[crypto_hash_sha256_BYTES];
   crypto_hash_sha256(h, reinterpret_cast<const unsigned char*>(data.data()), length);
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : h) {
-    out += kHex[c >> 4];
-    out += kHex[c & 15];
-  }
-  return out;
+  char hex[2 * crypto_hash_sha256_BYTES + 1];
+  return sodium_bin2hex(hex, sizeof hex, h, sizeof h);
 }
 
 // etcd's trailing hash: the SHA-256 of everything before the last 32 bytes.

@@ -89,6 +89,15 @@ struct Dcm::Impl {
     };
   }
 
+  // Runs `fn` on the loop after `wait`, unless the DCM is gone by then.
+  void After(Duration wait, std::function<void()> fn) {
+    auto timer = std::make_shared<asio::steady_timer>(io, std::chrono::nanoseconds(wait.nanos()));
+    timer->async_wait([timer, fn = std::move(fn),
+                       weak = std::weak_ptr<bool>(alive)](boost::system::error_code ec) {
+      if (!ec && weak.lock()) fn();
+    });
+  }
+
   void Audit(const std::string& event, const std::map<std::string, std::string>& fields) {
     if (auto s = storage.Audit(event, fields); !s) {
       Log(LogLevel::kWarn, "dcm", "cannot write the audit log", {{"error", s.error().message()}});
@@ -504,10 +513,7 @@ void Dcm::DefineServer(const RegistryServerConfig& server, Duration catch_up, Re
       // removed again), so it is safe to try again.
       const bool transient = !r && r.error().code() == Errc::kUnavailable;
       if (!transient || io::SteadyNow() >= deadline) return done(std::move(r));
-      auto timer = std::make_shared<asio::steady_timer>(dcm->impl_->io, std::chrono::seconds(1));
-      timer->async_wait([timer, again = *this, alive = std::weak_ptr<bool>(dcm->impl_->alive)](
-                            boost::system::error_code ec) {
-        if (ec || !alive.lock()) return;
+      dcm->impl_->After(Duration::Seconds(1), [again = *this] {
         again.dcm->DefineServerOnce(again.server, again.catch_up, again);
       });
     }
@@ -597,10 +603,7 @@ void Dcm::PromoteWhenCaughtUp(const RegistryServerConfig& server, uint64_t membe
                             "running with [registry] naming these servers?); undone: " +
                             r.error().message()));
     }
-    auto timer = std::make_shared<asio::steady_timer>(impl_->io, std::chrono::milliseconds(500));
-    timer->async_wait([this, timer, server, member, before, deadline, done,
-                       alive = std::weak_ptr<bool>(impl_->alive)](boost::system::error_code ec) {
-      if (ec || !alive.lock()) return;
+    impl_->After(Duration::Millis(500), [this, server, member, before, deadline, done] {
       PromoteWhenCaughtUp(server, member, before, deadline, done);
     });
   }));
@@ -658,14 +661,8 @@ void Dcm::DropFromServerList(NodeId id, int attempts, Reply done) {
                               "removed from the registry, but not from its server list (" + why +
                                   "): run undefine again"));
           }
-          auto timer =
-              std::make_shared<asio::steady_timer>(impl_->io, std::chrono::milliseconds(250));
-          timer->async_wait(
-              [this, timer, id, attempts, done,
-               alive = std::weak_ptr<bool>(impl_->alive)](boost::system::error_code ec) {
-                if (ec || !alive.lock()) return;
-                DropFromServerList(id, attempts - 1, done);
-              });
+          impl_->After(Duration::Millis(250),
+                       [this, id, attempts, done] { DropFromServerList(id, attempts - 1, done); });
         };
         if (!kv) return again(kv.error().message());
         if (!*kv) return done(Error(Errc::kNotFound, "no registry server list"));

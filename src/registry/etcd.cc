@@ -213,6 +213,24 @@ struct EtcdRegistry::Impl {
     }
   }
 
+  // A Cluster call on one member whose answer carries nothing but success.
+  template <typename Request, typename Response>
+  void MemberCall(uint64_t member,
+                  grpc::Status (pb::Cluster::Stub::*method)(grpc::ClientContext*, const Request&,
+                                                            Response*),
+                  Done<Ok> done) {
+    Enqueue([this, member, method, done] {
+      Request req;
+      req.set_id(member);
+      Response resp;
+      auto r = Call([&](Server& s, grpc::ClientContext* c) {
+        return (s.cluster.get()->*method)(c, req, &resp);
+      });
+      if (!r) return Answer<Ok>(done, r.error());
+      Answer<Ok>(done, Ok{});
+    });
+  }
+
   // Runs `rpc` against the servers in order from the one that answered last; moves on when
   // a server is unreachable. Worker thread only.
   template <typename Rpc>
@@ -504,31 +522,11 @@ void EtcdRegistry::AddLearner(const std::string& peer_url, Done<uint64_t> done) 
 }
 
 void EtcdRegistry::Promote(uint64_t member, Done<Ok> done) {
-  Impl* impl = impl_.get();
-  impl->Enqueue([impl, member, done] {
-    pb::MemberPromoteRequest req;
-    req.set_id(member);
-    pb::MemberPromoteResponse resp;
-    auto r = impl->Call([&](Impl::Server& s, grpc::ClientContext* c) {
-      return s.cluster->MemberPromote(c, req, &resp);
-    });
-    if (!r) return impl->Answer<Ok>(done, r.error());
-    impl->Answer<Ok>(done, Ok{});
-  });
+  impl_->MemberCall(member, &pb::Cluster::Stub::MemberPromote, std::move(done));
 }
 
 void EtcdRegistry::Remove(uint64_t member, Done<Ok> done) {
-  Impl* impl = impl_.get();
-  impl->Enqueue([impl, member, done] {
-    pb::MemberRemoveRequest req;
-    req.set_id(member);
-    pb::MemberRemoveResponse resp;
-    auto r = impl->Call([&](Impl::Server& s, grpc::ClientContext* c) {
-      return s.cluster->MemberRemove(c, req, &resp);
-    });
-    if (!r) return impl->Answer<Ok>(done, r.error());
-    impl->Answer<Ok>(done, Ok{});
-  });
+  impl_->MemberCall(member, &pb::Cluster::Stub::MemberRemove, std::move(done));
 }
 
 void EtcdRegistry::MoveLeader(uint64_t to, Done<Ok> done) {

@@ -1,0 +1,38 @@
+#include "api/responses.h"
+
+namespace cohort::api {
+
+using nlohmann::json;
+
+HttpResponse Json(int status, const json& doc) {
+  return {status, "application/json", doc.dump(2) + "\n"};
+}
+
+HttpResponse Fail(int status, const std::string& message) {
+  return Json(status, json{{"error", message}});
+}
+
+HttpResponse FromError(const Error& e) {
+  switch (e.code()) {
+    case Errc::kInvalidArgument:
+      return Fail(400, e.message());
+    case Errc::kNotFound:
+      return Fail(404, e.message());
+    case Errc::kPermission:
+      return Fail(403, e.message());
+    case Errc::kUnavailable:
+      return Fail(503, e.message());
+    default:
+      return Fail(500, e.message());
+  }
+}
+
+Result<json> Body(const HttpRequest& r) {
+  json doc = json::parse(r.body.empty() ? "{}" : r.body, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    return Error(Errc::kInvalidArgument, "request body must be a JSON object");
+  }
+  return doc;
+}
+
+}  // namespace cohort::api

@@ -1,0 +1,19 @@
+// The JSON answers every API handler gives: a document, an error document {"error": ...}
+// with the HTTP status for an Error's code, and a request body parsed as a JSON object.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "api/handlers.h"
+#include "base/result.h"
+
+namespace cohort::api {
+
+HttpResponse Json(int status, const nlohmann::json& doc);
+HttpResponse Fail(int status, const std::string& message);
+// 400 invalid argument, 404 not found, 403 permission, 503 unavailable, else 500.
+HttpResponse FromError(const Error& e);
+// The body as a JSON object ("{}" when empty); anything else is kInvalidArgument.
+Result<nlohmann::json> Body(const HttpRequest& r);
+
+}  // namespace cohort::api
