@@ -1,0 +1,291 @@
+#include "distribution/core.h"
+
+#include <algorithm>
+
+namespace cohort::distribution {
+
+const char* CommandKindName(CommandKind k) {
+  switch (k) {
+    case CommandKind::kFile:
+      return "file";
+    case CommandKind::kMkdir:
+      return "mkdir";
+    case CommandKind::kEnd:
+      return "end";
+  }
+  return "?";
+}
+
+const char* CommandStateName(CommandState s) {
+  switch (s) {
+    case CommandState::kNew:
+      return "new";
+    case CommandState::kInProgress:
+      return "in_progress";
+    case CommandState::kCompleted:
+      return "completed";
+    case CommandState::kFailed:
+      return "failed";
+  }
+  return "?";
+}
+
+const char* ServerStateName(ServerState s) {
+  switch (s) {
+    case ServerState::kNew:
+      return "new";
+    case ServerState::kReceiving:
+      return "receiving";
+    case ServerState::kCompleted:
+      return "completed";
+    case ServerState::kFailed:
+      return "failed";
+  }
+  return "?";
+}
+
+uint64_t Manifest::StreamSize() const { return FileOffset(commands.size()); }
+
+uint64_t Manifest::FileOffset(size_t index) const {
+  uint64_t offset = 0;
+  for (size_t i = 0; i < index && i < commands.size(); ++i) {
+    if (commands[i].kind == CommandKind::kFile) offset += commands[i].size;
+  }
+  return offset;
+}
+
+bool Manifest::Append(const std::vector<Command>& more) {
+  uint32_t next = commands.empty() ? 1 : commands.back().id + 1;
+  if (ended() && !more.empty()) return false;
+  for (size_t i = 0; i < more.size(); ++i) {
+    if (more[i].id != next + i) return false;
+    if (more[i].kind == CommandKind::kEnd && i + 1 != more.size()) return false;
+  }
+  commands.insert(commands.end(), more.begin(), more.end());
+  return true;
+}
+
+std::vector<Share> SplitList(const std::vector<NodeId>& ordered, size_t fanout) {
+  std::vector<Share> shares;
+  size_t targets = std::min(std::max<size_t>(fanout, 1), ordered.size());
+  for (size_t i = 0; i < targets; ++i) shares.push_back(Share{ordered[i], {}});
+  size_t rest = ordered.size() - targets;
+  size_t at = targets;
+  for (size_t i = 0; i < targets; ++i) {
+    size_t n = rest / targets + (i < rest % targets ? 1 : 0);
+    shares[i].list.assign(ordered.begin() + static_cast<std::ptrdiff_t>(at),
+                          ordered.begin() + static_cast<std::ptrdiff_t>(at + n));
+    at += n;
+  }
+  return shares;
+}
+
+std::vector<NodeId> OrderByRate(std::vector<NodeId> servers,
+                                const std::map<NodeId, double>& upload_rates) {
+  auto rate = [&](NodeId n) {
+    auto it = upload_rates.find(n);
+    return it == upload_rates.end() ? 0.0 : it->second;
+  };
+  std::stable_sort(servers.begin(), servers.end(), [&](NodeId a, NodeId b) {
+    double ra = rate(a), rb = rate(b);
+    if (ra != rb) return ra > rb;
+    return a < b;
+  });
+  return servers;
+}
+
+// ---- NodeAgent ----
+
+bool NodeAgent::OnOffer(const Offer& offer, const std::map<NodeId, double>& upload_rates,
+                        std::vector<Action>* actions) {
+  bool accept = false;
+  if (source_ == kNoNode || offer.source == source_) {
+    accept = true;
+  } else if (offer.rate > source_rate_ * options_.switch_factor) {
+    actions->push_back(StopFeed{source_});  // D8: the old source moves on
+    accept = true;
+  }
+  if (accept) {
+    source_ = offer.source;
+    source_rate_ = offer.rate;
+  }
+  // The index list is taken over even when the feed is declined: the offering source has
+  // handed those servers on and will not approach them itself.
+  std::vector<NodeId> fresh;
+  for (NodeId n : offer.list) {
+    if (n != self_ && !approached_.count(n)) fresh.push_back(n);
+  }
+  if (!fresh.empty()) {
+    have_list_ = true;
+    size_t free_slots = options_.fanout > feeds_.size() ? options_.fanout - feeds_.size() : 1;
+    for (auto& share : SplitList(OrderByRate(fresh, upload_rates), free_slots)) {
+      AddFeed(share.target, std::move(share.list), actions);
+    }
+  }
+  return accept;
+}
+
+void NodeAgent::OnSourceLost(NodeId source) {
+  if (source != source_) return;
+  source_ = kNoNode;
+  source_rate_ = 0;
+}
+
+void NodeAgent::AddFeed(NodeId target, std::vector<NodeId> list, std::vector<Action>* actions) {
+  if (target == self_) return;
+  approached_.insert(target);
+  for (NodeId n : list) approached_.insert(n);
+  auto [it, added] = feeds_.try_emplace(target, list);
+  if (!added) {  // already feeding it: the new servers join its share
+    it->second.insert(it->second.end(), list.begin(), list.end());
+    return;
+  }
+  actions->push_back(StartFeed{target, std::move(list)});
+}
+
+void NodeAgent::OnFeedEnded(NodeId target, bool completed, std::vector<Action>* actions) {
+  auto it = feeds_.find(target);
+  if (it == feeds_.end()) return;
+  std::vector<NodeId> share = std::move(it->second);
+  feeds_.erase(it);
+  if (completed || share.empty()) return;
+  // The target died or refused with its share unhandled: the next server in it takes the
+  // target's place, so the servers behind it are still reached (and a chain heals).
+  NodeId next = share.front();
+  share.erase(share.begin());
+  AddFeed(next, std::move(share), actions);
+}
+
+// ---- JobTracker ----
+
+JobTracker::JobTracker(Manifest manifest, std::vector<NodeId> servers, TrackerOptions options,
+                       Instant now)
+    : manifest_(std::move(manifest)), options_(options) {
+  for (NodeId n : servers) {
+    ServerView& v = servers_[n];
+    v.id = n;
+    v.last_heard = now;
+    v.next_action = now + options_.stall;
+  }
+}
+
+void JobTracker::Append(const std::vector<Command>& more) { manifest_.Append(more); }
+
+void JobTracker::OnReport(const ServerReport& report, Instant now) {
+  auto it = servers_.find(report.server);
+  if (it == servers_.end()) return;
+  ServerView& v = it->second;
+  v.last_heard = now;
+  v.query_pending = false;
+  if (v.state == ServerState::kCompleted) return;
+  v.next_action = now + options_.stall;
+  if (!report.has_job) {
+    v.state = v.state == ServerState::kFailed ? ServerState::kFailed : ServerState::kNew;
+    v.next_action = now;  // repair at once: it answers but was never fed (or restarted)
+    v.source = kNoNode;
+    v.error.clear();
+    v.unfed = true;
+    return;
+  }
+  v.offset = report.offset;
+  v.source = report.source;
+  v.rate = report.rate;
+  v.commands_done = report.commands_done;
+  v.error = report.error;
+  if (report.completed) {
+    v.state = ServerState::kCompleted;
+    v.error.clear();
+    return;
+  }
+  v.state = report.error.empty() ? ServerState::kReceiving : ServerState::kFailed;
+  // Without a source it waits for its upstream to heal the chain; if that does not happen
+  // within a stall period, Tick repairs it. A failed command is repaired at once.
+  v.unfed = report.source == kNoNode || !report.error.empty();
+  if (!report.error.empty()) v.next_action = now;
+}
+
+void JobTracker::OnSilent(NodeId server, const std::string& why, Instant now) {
+  auto it = servers_.find(server);
+  if (it == servers_.end() || it->second.state == ServerState::kCompleted) return;
+  ServerView& v = it->second;
+  v.state = ServerState::kFailed;
+  v.error = why;
+  v.source = kNoNode;
+  v.rate = 0;
+  v.query_pending = false;
+  v.unfed = false;
+  ++v.repairs;
+  v.next_action = now + options_.wait;
+}
+
+std::vector<JobTracker::Action> JobTracker::Tick(Instant now) {
+  std::vector<Action> actions;
+  for (auto& [id, v] : servers_) {
+    if (v.state == ServerState::kCompleted || now < v.next_action) continue;
+    if (v.state == ServerState::kFailed && v.repairs >= options_.max_repairs) continue;
+    if (v.query_pending) {
+      OnSilent(id, "no answer to the status query", now);
+      continue;
+    }
+    if (v.unfed) {
+      // D12 repair: it answered but is not being fed (restarted, source gone, or a failed
+      // command that it reset): feed it from its offset, then reactivate it.
+      actions.push_back(Feed{PickSource(id), id});
+      if (v.state == ServerState::kFailed) ++v.repairs;
+      v.unfed = false;  // the next due step queries it, and feeds it again if still unfed
+      v.next_action = now + options_.stall;
+      continue;
+    }
+    actions.push_back(Query{id});
+    v.query_pending = true;
+    v.next_action = now + options_.stall;
+  }
+  return actions;
+}
+
+NodeId JobTracker::PickSource(NodeId target) const {
+  std::vector<NodeId> done;
+  for (const auto& [id, v] : servers_) {
+    if (id != target && v.state == ServerState::kCompleted) done.push_back(id);
+  }
+  if (done.empty()) return manifest_.base;
+  return done[target % done.size()];
+}
+
+std::string JobTracker::State() const {
+  bool all_done = true;
+  for (const auto& [id, v] : servers_) {
+    if (v.state == ServerState::kCompleted) continue;
+    all_done = false;
+    if (v.state != ServerState::kFailed) return "running";
+  }
+  return all_done && manifest_.ended() ? "completed" : all_done ? "running" : "failed";
+}
+
+bool JobTracker::Final() const {
+  std::string s = State();
+  if (s == "completed") return true;
+  if (s == "running") return false;
+  for (const auto& [id, v] : servers_) {
+    if (v.state == ServerState::kFailed && v.repairs < options_.max_repairs) return false;
+  }
+  return true;
+}
+
+CommandState JobTracker::StateOf(size_t index) const {
+  bool all = true, any = false, failed = false;
+  for (const auto& [id, v] : servers_) {
+    if (v.commands_done > index) {
+      any = true;
+    } else {
+      all = false;
+      if (v.state == ServerState::kFailed) failed = true;
+      if (v.state == ServerState::kReceiving) any = true;
+    }
+  }
+  if (all) return CommandState::kCompleted;
+  if (failed && State() == "failed") return CommandState::kFailed;
+  return any ? CommandState::kInProgress : CommandState::kNew;
+}
+
+}  // namespace cohort::distribution

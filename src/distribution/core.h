@@ -1,0 +1,203 @@
+// Content distribution (SPEC D, seed S4), sans-I/O: the decisions, never the bytes.
+//
+// A job's content is one byte stream: its file commands' contents back to back, in command
+// order (Manifest::FileOffset). Every server keeps one number per job, the length of the
+// stream prefix it holds; pipelining (D4), resume (D13) and source switching (D8) are all
+// "continue the stream at that offset".
+//
+// - NodeAgent runs on every server holding the job. It accepts or declines offers to feed it
+//   (D8: a faster source wins), and on its first offer takes the index list of servers not
+//   yet approached (D5), orders it by upload rate (D7) and hands it to up to `fanout`
+//   downstream servers at once (D6), each getting a share of the rest. A downstream that dies
+//   is replaced by the next server of the share it was given, so a chain heals itself.
+// - JobTracker runs on the base server (D1, D9, D11, D12): every server's and command's
+//   state from the servers' reports; servers that went quiet are queried, repaired (fed
+//   again from a source that has the data, at the offset they reached) and reactivated; the
+//   job ends completed, or failed naming the servers that never finished.
+//
+// Drivers: src/node/distributor.cc (TCP, files) and src/sim/distribution_sim.cc (virtual
+// links). Both call these classes on one thread; no clocks, no I/O here.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "base/ids.h"
+#include "base/time.h"
+
+namespace cohort::distribution {
+
+enum class CommandKind : uint8_t { kFile = 0, kMkdir = 1, kEnd = 2 };
+enum class CommandState : uint8_t { kNew = 0, kInProgress = 1, kCompleted = 2, kFailed = 3 };
+enum class ServerState : uint8_t { kNew = 0, kReceiving = 1, kCompleted = 2, kFailed = 3 };
+const char* CommandKindName(CommandKind k);
+const char* CommandStateName(CommandState s);
+const char* ServerStateName(ServerState s);
+
+struct Command {
+  uint32_t id = 0;
+  CommandKind kind = CommandKind::kFile;
+  std::string path;  // relative to the job's destination folder; empty for kEnd
+  uint64_t size = 0;
+  uint32_t mode = 0644;
+  int64_t mtime_ns = 0;
+  bool operator==(const Command&) const = default;
+};
+
+// The job object's content part (D2): its commands in order. Grows while the job runs
+// (D10) until its kEnd command.
+struct Manifest {
+  std::string job;   // unique per base server
+  NodeId base = kNoNode;
+  std::string dest;  // folder under each server's content root
+  std::vector<Command> commands;
+
+  uint64_t StreamSize() const;  // sum of the file sizes
+  // Offset of command `index`'s first byte in the stream (files before it, summed).
+  uint64_t FileOffset(size_t index) const;
+  bool ended() const { return !commands.empty() && commands.back().kind == CommandKind::kEnd; }
+  // Adds commands, refusing any after kEnd. Ids must continue the sequence.
+  bool Append(const std::vector<Command>& more);
+};
+
+// Splits the servers still to approach among up to `fanout` downstream servers: the first
+// `fanout` of `ordered` become targets and each gets a near-equal contiguous share of the
+// rest as its own index list (D5, D6). `ordered` is already in approach order (D7).
+struct Share {
+  NodeId target = kNoNode;
+  std::vector<NodeId> list;
+};
+std::vector<Share> SplitList(const std::vector<NodeId>& ordered, size_t fanout);
+// Descending upload rate (bytes/s); unknown rates (absent or 0) last, ties by node id (D7).
+std::vector<NodeId> OrderByRate(std::vector<NodeId> servers,
+                                const std::map<NodeId, double>& upload_rates);
+
+// ---- NodeAgent ----
+struct Offer {
+  NodeId source = kNoNode;
+  std::vector<NodeId> list;  // servers this node is to approach; empty for a repair feed
+  double rate = 0;           // bytes/s the source says it can send (D8)
+};
+
+struct AgentOptions {
+  size_t fanout = 1;
+  // D8: switch to an offering source only if it is this much faster than the current one.
+  double switch_factor = 1.5;
+};
+
+class NodeAgent {
+ public:
+  NodeAgent(NodeId self, AgentOptions options) : self_(self), options_(options) {}
+
+  // What the driver must do after an event.
+  struct StartFeed {  // connect to `target` and offer it the job with `list`
+    NodeId target;
+    std::vector<NodeId> list;
+  };
+  struct StopFeed {  // stop feeding / being fed by `peer` (the connection closes)
+    NodeId peer;
+  };
+  using Action = std::variant<StartFeed, StopFeed>;
+
+  // An offer to feed this node. Returns whether it is accepted; accepting may stop the
+  // current source (D8) and, on the first offer, start feeds downstream (D5/D6).
+  bool OnOffer(const Offer& offer, const std::map<NodeId, double>& upload_rates,
+               std::vector<Action>* actions);
+  // The current source stopped (died, closed, or was switched away by the driver).
+  void OnSourceLost(NodeId source);
+  double source_rate() const { return source_rate_; }
+  // The driver measured the current source's rate (bytes/s over its last interval).
+  void SetSourceRate(double rate) { source_rate_ = rate; }
+  NodeId source() const { return source_; }
+
+  // A downstream feed ended: `completed` if the target holds everything, otherwise it died
+  // or refused: its share is handed to the next server in it.
+  void OnFeedEnded(NodeId target, bool completed, std::vector<Action>* actions);
+  // The base asked this node to feed `target` (repair/switch); list usually empty.
+  void AddFeed(NodeId target, std::vector<NodeId> list, std::vector<Action>* actions);
+  const std::map<NodeId, std::vector<NodeId>>& feeds() const { return feeds_; }
+
+ private:
+  NodeId self_;
+  AgentOptions options_;
+  NodeId source_ = kNoNode;
+  double source_rate_ = 0;
+  bool have_list_ = false;
+  std::set<NodeId> approached_;                   // offered to, or given to another source
+  std::map<NodeId, std::vector<NodeId>> feeds_;  // target -> the share it was given
+};
+
+// ---- JobTracker ----
+struct TrackerOptions {
+  Duration stall = Duration::Seconds(3);  // a server silent this long is queried
+  Duration wait = Duration::Seconds(10);  // D12 wait period before a failed server is retried
+  int max_repairs = 20;                   // then it stays failed
+};
+
+// What a server says about the job, in a report or a query's answer.
+struct ServerReport {
+  NodeId server = kNoNode;
+  bool has_job = true;
+  uint64_t offset = 0;  // stream bytes held
+  NodeId source = kNoNode;
+  double rate = 0;            // bytes/s being received
+  uint32_t commands_done = 0;  // commands completed, in order
+  bool completed = false;      // every command through kEnd completed
+  std::string error;           // a command failed here (e.g. disk full)
+};
+
+class JobTracker {
+ public:
+  JobTracker(Manifest manifest, std::vector<NodeId> servers, TrackerOptions options,
+             Instant now);
+
+  struct Query {  // ask `server` for its ServerReport
+    NodeId server;
+  };
+  struct Feed {  // tell `source` to feed `target` from target's offset (repair, D12)
+    NodeId source;
+    NodeId target;
+  };
+  using Action = std::variant<Query, Feed>;
+
+  void OnReport(const ServerReport& report, Instant now);
+  // No answer to a query (or the server refused connections): failed until reactivated.
+  void OnSilent(NodeId server, const std::string& why, Instant now);
+  void Append(const std::vector<Command>& more);
+  // Queries and repairs due at `now`.
+  std::vector<Action> Tick(Instant now);
+
+  struct ServerView {
+    NodeId id = kNoNode;
+    ServerState state = ServerState::kNew;
+    uint64_t offset = 0;
+    NodeId source = kNoNode;
+    double rate = 0;
+    uint32_t commands_done = 0;
+    int repairs = 0;
+    std::string error;
+    Instant last_heard;
+    Instant next_action;
+    bool query_pending = false;
+    bool unfed = false;  // its last word: no job, no source, or a failed command
+  };
+  const Manifest& manifest() const { return manifest_; }
+  const std::map<NodeId, ServerView>& servers() const { return servers_; }
+  // "running" while any server may still finish; then "completed" or "failed".
+  std::string State() const;
+  bool Final() const;
+  CommandState StateOf(size_t command_index) const;
+
+ private:
+  NodeId PickSource(NodeId target) const;
+  Manifest manifest_;
+  TrackerOptions options_;
+  std::map<NodeId, ServerView> servers_;
+};
+
+}  // namespace cohort::distribution

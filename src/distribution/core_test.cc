@@ -1,0 +1,182 @@
+#include "distribution/core.h"
+
+#include <gtest/gtest.h>
+
+namespace cohort::distribution {
+namespace {
+
+using Actions = std::vector<NodeAgent::Action>;
+
+std::vector<NodeId> Started(const Actions& actions) {
+  std::vector<NodeId> out;
+  for (const auto& a : actions) {
+    if (auto* s = std::get_if<NodeAgent::StartFeed>(&a)) out.push_back(s->target);
+  }
+  return out;
+}
+
+TEST(SplitList, FanoutOneIsAChain) {
+  auto shares = SplitList({2, 3, 4, 5}, 1);
+  ASSERT_EQ(shares.size(), 1u);
+  EXPECT_EQ(shares[0].target, 2);
+  EXPECT_EQ(shares[0].list, (std::vector<NodeId>{3, 4, 5}));
+}
+
+TEST(SplitList, SharesTheRestEvenly) {
+  auto shares = SplitList({1, 2, 3, 4, 5, 6, 7, 8}, 3);
+  ASSERT_EQ(shares.size(), 3u);
+  EXPECT_EQ(shares[0].target, 1);
+  EXPECT_EQ(shares[0].list, (std::vector<NodeId>{4, 5}));
+  EXPECT_EQ(shares[1].list, (std::vector<NodeId>{6, 7}));
+  EXPECT_EQ(shares[2].list, (std::vector<NodeId>{8}));
+  EXPECT_TRUE(SplitList({}, 2).empty());
+  EXPECT_EQ(SplitList({9}, 4).size(), 1u);
+}
+
+TEST(OrderByRate, FastestFirstUnknownLast) {
+  EXPECT_EQ(OrderByRate({1, 2, 3, 4}, {{2, 10.0}, {3, 30.0}, {4, 0.0}}),
+            (std::vector<NodeId>{3, 2, 1, 4}));
+}
+
+TEST(Manifest, OffsetsAndAppend) {
+  Manifest m;
+  ASSERT_TRUE(m.Append({{1, CommandKind::kFile, "a", 10}, {2, CommandKind::kMkdir, "d"},
+                        {3, CommandKind::kFile, "d/b", 5}}));
+  EXPECT_EQ(m.FileOffset(2), 10u);
+  EXPECT_EQ(m.StreamSize(), 15u);
+  EXPECT_FALSE(m.Append({{5, CommandKind::kFile, "c", 1}}));  // ids continue the sequence
+  ASSERT_TRUE(m.Append({{4, CommandKind::kEnd}}));
+  EXPECT_TRUE(m.ended());
+  EXPECT_FALSE(m.Append({{5, CommandKind::kFile, "c", 1}}));  // nothing after the end
+}
+
+TEST(NodeAgent, FirstOfferTakesTheListAndFeedsDownstream) {
+  NodeAgent agent(2, AgentOptions{.fanout = 2});
+  Actions actions;
+  EXPECT_TRUE(agent.OnOffer(Offer{1, {3, 4, 5, 6}, 100}, {{5, 50.0}}, &actions));
+  EXPECT_EQ(agent.source(), 1);
+  // 5 has the known upload rate, so it is approached first (D7).
+  EXPECT_EQ(Started(actions), (std::vector<NodeId>{5, 3}));
+  EXPECT_EQ(agent.feeds().at(5), (std::vector<NodeId>{4}));
+  EXPECT_EQ(agent.feeds().at(3), (std::vector<NodeId>{6}));
+}
+
+TEST(NodeAgent, SwitchesOnlyToAMuchFasterSource) {
+  NodeAgent agent(3, AgentOptions{});
+  Actions actions;
+  ASSERT_TRUE(agent.OnOffer(Offer{1, {}, 100}, {}, &actions));
+  agent.SetSourceRate(100);
+  EXPECT_FALSE(agent.OnOffer(Offer{2, {}, 120}, {}, &actions));
+  EXPECT_EQ(agent.source(), 1);
+  EXPECT_TRUE(agent.OnOffer(Offer{2, {}, 400}, {}, &actions));
+  EXPECT_EQ(agent.source(), 2);
+  ASSERT_EQ(actions.size(), 1u);
+  EXPECT_EQ(std::get<NodeAgent::StopFeed>(actions[0]).peer, 1);
+}
+
+TEST(NodeAgent, DeclinedOfferStillHandsTheListOver) {
+  NodeAgent agent(3, AgentOptions{});
+  Actions actions;
+  ASSERT_TRUE(agent.OnOffer(Offer{1, {}, 100}, {}, &actions));
+  agent.SetSourceRate(100);
+  EXPECT_FALSE(agent.OnOffer(Offer{2, {7, 8}, 100}, {}, &actions));
+  EXPECT_EQ(Started(actions), (std::vector<NodeId>{7}));
+}
+
+TEST(NodeAgent, DeadDownstreamIsReplacedByTheNextInItsShare) {
+  NodeAgent agent(1, AgentOptions{});
+  Actions actions;
+  agent.AddFeed(2, {3, 4, 5}, &actions);
+  actions.clear();
+  agent.OnFeedEnded(2, /*completed=*/false, &actions);
+  EXPECT_EQ(Started(actions), (std::vector<NodeId>{3}));
+  EXPECT_EQ(agent.feeds().at(3), (std::vector<NodeId>{4, 5}));
+  actions.clear();
+  agent.OnFeedEnded(3, /*completed=*/true, &actions);
+  EXPECT_TRUE(actions.empty());
+  EXPECT_TRUE(agent.feeds().empty());
+}
+
+Manifest Job() {
+  Manifest m;
+  m.job = "j1";
+  m.base = 1;
+  m.Append({{1, CommandKind::kFile, "a", 100}, {2, CommandKind::kEnd}});
+  return m;
+}
+
+Instant At(int ms) { return Instant::FromNanos(int64_t{ms} * 1000000); }
+
+TEST(JobTracker, CompletesWhenEveryServerReportsCompletion) {
+  JobTracker t(Job(), {1, 2, 3}, TrackerOptions{}, At(0));
+  EXPECT_EQ(t.State(), "running");
+  for (NodeId n : {1, 2, 3}) t.OnReport({n, true, 100, 1, 0, 2, true, ""}, At(10));
+  EXPECT_EQ(t.State(), "completed");
+  EXPECT_TRUE(t.Final());
+  EXPECT_EQ(t.StateOf(0), CommandState::kCompleted);
+}
+
+TEST(JobTracker, SilentServerIsQueriedThenFailedThenRepairedWhenItAnswers) {
+  TrackerOptions o;
+  o.stall = Duration::Seconds(1);
+  o.wait = Duration::Seconds(5);
+  JobTracker t(Job(), {1, 2}, o, At(0));
+  t.OnReport({1, true, 100, 1, 0, 2, true, ""}, At(100));
+  t.OnReport({2, true, 40, 1, 0, 0, false, ""}, At(100));
+  EXPECT_TRUE(t.Tick(At(500)).empty());
+  auto a = t.Tick(At(1100));  // quiet for a stall period: query (D12)
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(std::get<JobTracker::Query>(a[0]).server, 2);
+  EXPECT_TRUE(t.Tick(At(1500)).empty());
+  EXPECT_TRUE(t.Tick(At(2200)).empty());  // no answer: failed
+  EXPECT_EQ(t.servers().at(2).state, ServerState::kFailed);
+  EXPECT_EQ(t.State(), "failed");
+  EXPECT_FALSE(t.Final());                // repairs remain
+  EXPECT_TRUE(t.Tick(At(4000)).empty());  // within the wait period
+  a = t.Tick(At(7300));
+  ASSERT_EQ(a.size(), 1u);
+  ASSERT_TRUE(std::holds_alternative<JobTracker::Query>(a[0]));
+  // It restarted and lost the job: fed again from a server that holds it.
+  t.OnReport({2, false, 0, 0, 0, 0, false, ""}, At(7400));
+  a = t.Tick(At(7400));
+  ASSERT_EQ(a.size(), 1u);
+  auto feed = std::get<JobTracker::Feed>(a[0]);
+  EXPECT_EQ(feed.source, 1);
+  EXPECT_EQ(feed.target, 2);
+  t.OnReport({2, true, 100, 1, 0, 2, true, ""}, At(9000));
+  EXPECT_EQ(t.State(), "completed");
+}
+
+TEST(JobTracker, UnfedServerWaitsForTheChainToHealThenIsFed) {
+  TrackerOptions o;
+  o.stall = Duration::Seconds(1);
+  JobTracker t(Job(), {1, 2, 3}, o, At(0));
+  t.OnReport({3, true, 30, kNoNode, 0, 0, false, ""}, At(100));  // its source died
+  EXPECT_TRUE(t.Tick(At(600)).empty());
+  auto a = t.Tick(At(1100));
+  ASSERT_EQ(a.size(), 3u);  // 1 and 2 silent: queried; 3 still unfed: fed by the base
+  auto feed = std::get<JobTracker::Feed>(a[2]);
+  EXPECT_EQ(feed.source, 1);
+  EXPECT_EQ(feed.target, 3);
+}
+
+TEST(JobTracker, GivesUpAfterMaxRepairs) {
+  TrackerOptions o;
+  o.stall = Duration::Seconds(1);
+  o.wait = Duration::Seconds(1);
+  o.max_repairs = 2;
+  JobTracker t(Job(), {1, 2}, o, At(0));
+  t.OnReport({1, true, 100, 1, 0, 2, true, ""}, At(0));
+  for (int ms = 0; ms < 20000; ms += 100) {
+    for (auto& a : t.Tick(At(ms))) {
+      if (auto* q = std::get_if<JobTracker::Query>(&a)) t.OnSilent(q->server, "refused", At(ms));
+    }
+  }
+  EXPECT_EQ(t.servers().at(2).repairs, 2);
+  EXPECT_TRUE(t.Final());
+  EXPECT_EQ(t.State(), "failed");
+  EXPECT_EQ(t.StateOf(0), CommandState::kFailed);
+}
+
+}  // namespace
+}  // namespace cohort::distribution

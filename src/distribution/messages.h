@@ -1,0 +1,94 @@
+// Data-plane messages (D): what daemons send each other over their TCP streams, inside
+// sealed frames (docs/design/distribution.md). Decoding is total: any byte string gives a
+// message or nullopt. Plain values.
+#pragma once
+
+#include <array>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "distribution/core.h"
+#include "wire/codec.h"
+
+namespace cohort::distribution {
+
+inline constexpr size_t kChallengeSize = 16;
+using Challenge = std::array<uint8_t, kChallengeSize>;
+inline constexpr size_t kMaxChunk = 256 * 1024;    // data bytes per frame
+inline constexpr size_t kMaxFrame = 1024 * 1024;  // sealed frame, header included
+inline constexpr size_t kMaxCommands = 100000;
+
+// Opens every connection, after the listener's plain challenge: proves the key and that
+// this is not a replayed session (the listener's challenge is echoed), and challenges back.
+struct Hello {
+  Challenge echo{};
+  Challenge challenge{};
+};
+struct HelloOk {
+  Challenge echo{};
+};
+// Source -> target: feed this job (D5: `list` = servers the target is to approach).
+struct OfferMsg {
+  Manifest manifest;
+  std::vector<NodeId> list;
+  uint64_t rate = 0;  // bytes/s
+};
+// Target -> source: accepted at `offset`, or declined (the list is taken either way).
+struct AcceptMsg {
+  bool accepted = false;
+  uint64_t offset = 0;
+  bool completed = false;  // declined because it holds everything
+};
+struct DataMsg {
+  uint64_t offset = 0;
+  wire::Bytes bytes;
+};
+struct DigestMsg {
+  uint32_t command = 0;
+  std::array<uint8_t, 32> sha256{};
+};
+struct CommandsMsg {  // D10: commands added while the job runs
+  std::vector<Command> commands;
+};
+struct AckMsg {  // target -> source: stream bytes held
+  uint64_t offset = 0;
+};
+// Node -> base: a ServerReport; also the answer to QueryMsg.
+struct ReportMsg {
+  std::string job;
+  ServerReport report;
+};
+struct QueryMsg {  // base -> node (D12)
+  std::string job;
+};
+struct FeedMsg {  // base -> source: feed `target` (repair, D12)
+  std::string job;
+  NodeId target = kNoNode;
+};
+struct ResultMsg {  // generic answer: empty error = ok; `body` is a JSON text (CTP)
+  std::string error;
+  std::string body;
+  wire::Bytes data;
+};
+// CTP (D3): one operation on the node's content root.
+struct CtpMsg {
+  std::string op;  // ls, stat, get, put, mkdir, rm, chmod
+  std::string path;
+  uint32_t mode = 0;
+  int64_t mtime_ns = 0;
+  uint64_t offset = 0;
+  bool recursive = false;
+  bool last = false;  // put: this chunk ends the file
+  wire::Bytes data;
+};
+
+using Message = std::variant<Hello, HelloOk, OfferMsg, AcceptMsg, DataMsg, DigestMsg,
+                             CommandsMsg, AckMsg, ReportMsg, QueryMsg, FeedMsg, ResultMsg,
+                             CtpMsg>;
+
+wire::Bytes Encode(const Message& m);
+std::optional<Message> Decode(wire::ByteView bytes);
+
+}  // namespace cohort::distribution

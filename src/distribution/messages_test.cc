@@ -1,0 +1,59 @@
+#include "distribution/messages.h"
+
+#include <gtest/gtest.h>
+
+namespace cohort::distribution {
+namespace {
+
+template <typename T>
+T RoundTrip(const T& m) {
+  auto bytes = Encode(Message{m});
+  auto back = Decode(bytes);
+  EXPECT_TRUE(back.has_value());
+  EXPECT_TRUE(std::holds_alternative<T>(*back));
+  EXPECT_EQ(Encode(*back), bytes);
+  return std::get<T>(*back);
+}
+
+TEST(Messages, OfferRoundTrips) {
+  OfferMsg m;
+  m.manifest.job = "n1-7";
+  m.manifest.base = 1;
+  m.manifest.dest = "media/2026";
+  m.manifest.commands = {{1, CommandKind::kMkdir, "d", 0, 0755, 5},
+                         {2, CommandKind::kFile, "d/a.mp4", 1 << 20, 0640, 1700000000000000000},
+                         {3, CommandKind::kEnd}};
+  m.list = {4, 2, 9};
+  m.rate = 12500000;
+  auto back = RoundTrip(m);
+  EXPECT_EQ(back.manifest.commands, m.manifest.commands);
+  EXPECT_EQ(back.list, m.list);
+  EXPECT_EQ(back.manifest.dest, "media/2026");
+}
+
+TEST(Messages, ReportAndDataRoundTrip) {
+  ReportMsg r{"j", {3, true, 77, 2, 1000, 4, false, "disk full"}};
+  auto back = RoundTrip(r);
+  EXPECT_EQ(back.report.error, "disk full");
+  EXPECT_EQ(back.report.offset, 77u);
+  DataMsg d{1234, {1, 2, 3}};
+  EXPECT_EQ(RoundTrip(d).bytes, d.bytes);
+  CtpMsg c{"put", "a/b", 0600, 9, 4096, false, true, {7}};
+  EXPECT_TRUE(RoundTrip(c).last);
+}
+
+TEST(Messages, RejectsTruncatedTrailingAndOversized) {
+  auto bytes = Encode(Message{AckMsg{5}});
+  EXPECT_FALSE(Decode(wire::ByteView(bytes.data(), bytes.size() - 1)));
+  bytes.push_back(0);
+  EXPECT_FALSE(Decode(bytes));
+  EXPECT_FALSE(Decode(wire::Bytes{99}));
+  wire::Bytes huge = Encode(Message{DataMsg{0, wire::Bytes(kMaxChunk + 1)}});
+  EXPECT_FALSE(Decode(huge));
+  // A command count larger than the bytes could hold is refused without allocating.
+  wire::Bytes count = {7, 0xff, 0xff, 0xff, 0x7f};
+  EXPECT_FALSE(Decode(count));
+}
+
+}  // namespace
+}  // namespace cohort::distribution
