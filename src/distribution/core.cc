@@ -131,16 +131,19 @@ void NodeAgent::OnSourceLost(NodeId source) {
   source_rate_ = 0;
 }
 
-void NodeAgent::AddFeed(NodeId target, std::vector<NodeId> list, std::vector<Action>* actions) {
-  if (target == self_) return;
+bool NodeAgent::AddFeed(NodeId target, std::vector<NodeId> list, std::vector<Action>* actions,
+                        bool only_if_free) {
+  if (target == self_) return false;
+  if (only_if_free && (feeds_.size() >= options_.fanout || feeds_.count(target))) return false;
   approached_.insert(target);
   for (NodeId n : list) approached_.insert(n);
   auto [it, added] = feeds_.try_emplace(target, list);
   if (!added) {  // already feeding it: the new servers join its share
     it->second.insert(it->second.end(), list.begin(), list.end());
-    return;
+    return true;
   }
   actions->push_back(StartFeed{target, std::move(list)});
+  return true;
 }
 
 void NodeAgent::OnFeedEnded(NodeId target, bool completed, std::vector<Action>* actions) {
@@ -178,6 +181,7 @@ void JobTracker::OnReport(const ServerReport& report, Instant now) {
   v.last_heard = now;
   v.query_pending = false;
   if (v.state == ServerState::kCompleted) return;
+  const bool was_unfed = v.unfed;
   v.next_action = now + options_.stall;
   if (!report.has_job) {
     v.state = v.state == ServerState::kFailed ? ServerState::kFailed : ServerState::kNew;
@@ -190,6 +194,7 @@ void JobTracker::OnReport(const ServerReport& report, Instant now) {
   v.offset = report.offset;
   v.source = report.source;
   v.rate = report.rate;
+  v.peak_rate = std::max(v.peak_rate, report.rate);
   v.commands_done = report.commands_done;
   v.error = report.error;
   if (report.completed) {
@@ -201,7 +206,12 @@ void JobTracker::OnReport(const ServerReport& report, Instant now) {
   // Without a source it waits for its upstream to heal the chain; if that does not happen
   // within a stall period, Tick repairs it. A failed command is repaired at once.
   v.unfed = report.source == kNoNode || !report.error.empty();
-  if (!report.error.empty()) v.next_action = now;
+  if (!report.error.empty()) {
+    v.next_action = now;
+  } else if (v.unfed && was_unfed) {
+    v.next_action = v.unfed_since + options_.stall;  // reports do not postpone the repair
+  }
+  if (v.unfed && !was_unfed) v.unfed_since = now;
 }
 
 void JobTracker::OnSilent(NodeId server, const std::string& why, Instant now) {
@@ -240,16 +250,40 @@ std::vector<JobTracker::Action> JobTracker::Tick(Instant now) {
     v.query_pending = true;
     v.next_action = now + options_.stall;
   }
+  double best = 0;
+  for (const auto& [id, v] : servers_) best = std::max(best, v.peak_rate);
+  for (auto& [id, v] : servers_) {
+    if (v.state != ServerState::kReceiving || v.source == kNoNode || v.rate <= 0 ||
+        v.rate >= options_.switch_ratio * best || now - v.switch_offered < options_.stall) {
+      continue;
+    }
+    NodeId source = PickSource(id);
+    if (source == v.source) continue;
+    actions.push_back(Feed{source, id, true});
+    v.switch_offered = now;
+  }
   return actions;
 }
 
 NodeId JobTracker::PickSource(NodeId target) const {
+  // A completed server if there is one (spread by the target's id), else the receiving
+  // server furthest ahead of the target (pipelined: it forwards what it gets), else the base.
+  constexpr uint64_t kAhead = 1 << 20;
+  const uint64_t need = servers_.count(target) ? servers_.at(target).offset + kAhead : 0;
   std::vector<NodeId> done;
+  NodeId ahead = kNoNode;
+  uint64_t best = need;
   for (const auto& [id, v] : servers_) {
-    if (id != target && v.state == ServerState::kCompleted) done.push_back(id);
+    if (id == target) continue;
+    if (v.state == ServerState::kCompleted) {
+      done.push_back(id);
+    } else if (v.state == ServerState::kReceiving && v.source != kNoNode && v.offset >= best) {
+      best = v.offset;
+      ahead = id;
+    }
   }
-  if (done.empty()) return manifest_.base;
-  return done[target % done.size()];
+  if (!done.empty()) return done[target % done.size()];
+  return ahead != kNoNode ? ahead : manifest_.base;
 }
 
 std::string JobTracker::State() const {

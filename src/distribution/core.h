@@ -118,8 +118,11 @@ class NodeAgent {
   // A downstream feed ended: `completed` if the target holds everything, otherwise it died
   // or refused: its share is handed to the next server in it.
   void OnFeedEnded(NodeId target, bool completed, std::vector<Action>* actions);
-  // The base asked this node to feed `target` (repair/switch); list usually empty.
-  void AddFeed(NodeId target, std::vector<NodeId> list, std::vector<Action>* actions);
+  // Feed `target` with `list` to approach. A switch offer from the base (`only_if_free`) is
+  // refused (false) while this node already feeds `fanout` servers: taking it would slow
+  // them down.
+  bool AddFeed(NodeId target, std::vector<NodeId> list, std::vector<Action>* actions,
+               bool only_if_free = false);
   const std::map<NodeId, std::vector<NodeId>>& feeds() const { return feeds_; }
 
  private:
@@ -137,6 +140,9 @@ struct TrackerOptions {
   Duration stall = Duration::Seconds(3);  // a server silent this long is queried
   Duration wait = Duration::Seconds(10);  // D12 wait period before a failed server is retried
   int max_repairs = 20;                   // then it stays failed
+  // D8 at the base: a receiver fed at under this fraction of the best rate seen is offered
+  // a completed server as a source; the receiver switches if that is faster.
+  double switch_ratio = 0.5;
 };
 
 // What a server says about the job, in a report or a query's answer.
@@ -162,6 +168,7 @@ class JobTracker {
   struct Feed {  // tell `source` to feed `target` from target's offset (repair, D12)
     NodeId source;
     NodeId target;
+    bool switch_offer = false;  // D8: target has a source, this one may be faster
   };
   using Action = std::variant<Query, Feed>;
 
@@ -185,6 +192,9 @@ class JobTracker {
     Instant next_action;
     bool query_pending = false;
     bool unfed = false;  // its last word: no job, no source, or a failed command
+    Instant unfed_since;
+    double peak_rate = 0;
+    Instant switch_offered;
   };
   const Manifest& manifest() const { return manifest_; }
   const std::map<NodeId, ServerView>& servers() const { return servers_; }

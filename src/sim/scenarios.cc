@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "sim/distribution_sim.h"
 #include "sim/membership_scenarios.h"
 #include "sim/network.h"
 
@@ -208,6 +209,7 @@ const std::map<std::string, std::string>& Scenarios() {
   static const std::map<std::string, std::string> kWithMembership = [] {
     auto all = kAll;
     AddMembershipScenarios(all);
+    AddDistributionScenarios(all);
     return all;
   }();
   return kWithMembership;
@@ -219,6 +221,7 @@ ScenarioResult RunScenario(const std::string& name, int nodes, uint64_t seed) {
   if (name == "failover") return Failover(nodes, seed);
   if (name == "lossy") return Lossy(nodes, seed);
   if (auto r = RunMembershipScenario(name, nodes, seed)) return *r;
+  if (auto r = RunDistributionScenario(name, nodes, seed)) return *r;
   return Churn(nodes, seed);
 }
 

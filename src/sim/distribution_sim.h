@@ -1,0 +1,49 @@
+// DistributionSim: the distribution cores (NodeAgent on every server, JobTracker on the
+// base) on virtual links with bandwidth limits, in virtual time. Content moves as a fluid
+// in 5 ms steps: a feed carries min(source upload / its feeds, link limit) and never more
+// than the source holds minus one chunk, so pipelining costs one chunk time per hop as on
+// real TCP. Deterministic: no randomness beyond the seed's choice of victims.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "distribution/core.h"
+#include "sim/scenarios.h"
+
+namespace cohort::sim {
+
+struct DistributionSetup {
+  int servers = 8;                 // node 1 is the base and holds the content
+  double upload = 12.5e6;          // bytes/s per server (100 Mbit/s)
+  double size = 100.0 * (1 << 20); // bytes
+  double chunk = 64 * 1024;
+  size_t fanout = 1;
+  std::map<std::pair<NodeId, NodeId>, double> link_limit;  // (from, to) -> bytes/s
+  std::optional<NodeId> kill;    // killed when it holds kill_at of the content
+  double kill_at = 0.5;
+  bool restart_killed = false;   // restarted 20 s (virtual) after the kill
+  double limit_seconds = 600;
+};
+
+struct DistributionOutcome {
+  double seconds = 0;                   // until the job was final (or the limit)
+  std::string state;                    // the tracker's job state
+  std::map<NodeId, double> received;    // bytes delivered to each server, duplicates included
+  std::map<NodeId, double> finished_at; // seconds
+  std::map<NodeId, NodeId> last_source;
+  std::map<NodeId, distribution::ServerState> states;
+  int switches = 0;                     // D8 switches accepted
+  std::set<NodeId> ever_failed;         // servers the tracker reported failed at some point
+};
+
+DistributionOutcome RunDistribution(const DistributionSetup& setup);
+
+void AddDistributionScenarios(std::map<std::string, std::string>& all);
+std::optional<ScenarioResult> RunDistributionScenario(const std::string& name, int nodes,
+                                                      uint64_t seed);
+
+}  // namespace cohort::sim
