@@ -14,6 +14,7 @@
 #include "dcm/dcm.h"
 #include "io/asio.h"
 #include "io/files.h"
+#include "node/distributor.h"
 #include "node/node.h"
 #include "wire/seal.h"
 
@@ -101,7 +102,9 @@ int main(int argc, char** argv) {
   }
   if (auto s = (*node)->Start(); !s) return Fail(1, s.error().message());
   (*dcm)->Attach(**node);
-  cohort::api::Api api(**node, dcm->get());
+  cohort::node::Distributor distributor(**node, io);
+  if (auto s = distributor.Start(); !s) return Fail(1, s.error().message());
+  cohort::api::Api api(**node, dcm->get(), &distributor);
   cohort::api::ApiServer server(io, api);
   if (auto s = server.Listen(config.api_listen); !s) return Fail(1, s.error().message());
 
@@ -119,6 +122,7 @@ int main(int argc, char** argv) {
     // Leave gracefully first (M8), then stop; bounded so a lost cluster cannot hold us.
     (*node)->LeaveGracefully(cohort::Duration::Seconds(2), [&] {
       server.Stop();
+      distributor.Stop();
       (*node)->Stop();
       (*dcm)->Stop();
       io.stop();

@@ -5,6 +5,8 @@
 #include <sstream>
 
 #include "api/dashboard.h"
+#include "api/jobs_api.h"
+#include "node/distributor.h"
 #include "api/registry_api.h"
 #include "api/responses.h"
 #include "base/digest.h"
@@ -121,6 +123,12 @@ HttpResponse Api::Metrics() const {
           "Disk access paths marked failed while this node supervised.", mm.disk_path_failures);
   counter("cohort_disk_check_failures_total", "This node's disk checks that failed.",
           node_.disk_check_failures());
+  if (distributor_ != nullptr) {
+    counter("cohort_distribution_bytes_sent_total", "Job content bytes sent to other servers.",
+            distributor_->bytes_sent());
+    counter("cohort_distribution_bytes_received_total",
+            "Job content bytes received from other servers.", distributor_->bytes_received());
+  }
   if (!node_.disk_checks().empty()) {
     s << "# HELP cohort_disk_ok 1 if this node's latest check of the disk passed.\n"
       << "# TYPE cohort_disk_ok gauge\n";
@@ -194,6 +202,7 @@ void Api::Handle(const HttpRequest& r, Respond respond) {
     return respond({200, "text/html; charset=utf-8", std::string(DashboardHtml())});
   }
   if (get && HandleRegistry(dcm_, r, path, respond)) return;
+  if (get && HandleJobs(distributor_, r, path, respond)) return;
 
   if (r.method == "POST" && path == "/v1/ping") {
     auto body = Body(r);
@@ -241,6 +250,7 @@ void Api::Handle(const HttpRequest& r, Respond respond) {
     }
   }
   if (HandleRegistry(dcm_, r, path, respond)) return;
+  if (HandleJobs(distributor_, r, path, respond)) return;
   if (r.method == "POST" && path == "/v1/keys") {
     auto body = Body(r);
     if (!body) return respond(FromError(body.error()));

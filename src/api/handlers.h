@@ -15,6 +15,9 @@
 namespace cohort::dcm {
 class Dcm;
 }
+namespace cohort::node {
+class Distributor;
+}
 
 namespace cohort::api {
 
@@ -48,7 +51,9 @@ using Respond = std::function<void(HttpResponse)>;
 class Api {
  public:
   // `dcm` may be null (no configuration manager: no registry endpoints).
-  explicit Api(node::Node& node, dcm::Dcm* dcm = nullptr) : node_(node), dcm_(dcm) {}
+  explicit Api(node::Node& node, dcm::Dcm* dcm = nullptr,
+               node::Distributor* distributor = nullptr)
+      : node_(node), dcm_(dcm), distributor_(distributor) {}
   // Calls `respond` exactly once, now or later (ping answers when its requests finish).
   void Handle(const HttpRequest& request, Respond respond);
 
@@ -61,6 +66,7 @@ class Api {
   HttpResponse Ready() const;
   node::Node& node_;
   dcm::Dcm* dcm_;
+  node::Distributor* distributor_;
 };
 
 }  // namespace cohort::api

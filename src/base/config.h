@@ -81,6 +81,8 @@ struct Config {
   uint32_t registry_election_ms = 1000;
   std::string etcd_binary = "/usr/bin/etcd";
   std::string distribution_root;
+  uint32_t distribution_upload_mbps = 0;  // D13 upload limit for content; 0: none
+  uint32_t distribution_fanout = 1;       // D6: downstream servers fed at once per source
 
   std::string log_level = "info";
   std::string log_format = "text";

@@ -278,6 +278,7 @@ int Main(int argc, char** argv) {
   }
 
   AddRegistryCommands(app, g, rc);
+  AddJobCommands(app, g, rc);
 
   DevUpOptions up;
   std::string down_dir = "cohort-dev";

@@ -123,6 +123,7 @@ struct Encoder {
   void operator()(const FeedMsg& m) {
     PutText(w, m.job);
     w.U16(m.target);
+    w.U8(m.switch_offer ? 1 : 0);
   }
   void operator()(const ResultMsg& m) {
     PutText(w, m.error);
@@ -231,7 +232,11 @@ std::optional<Message> Decode(ByteView bytes) {
     }
     case 11: {
       FeedMsg m;
-      if (GetText(r, &m.job) && r.U16(&m.target)) out = std::move(m);
+      uint8_t sw = 0;
+      if (GetText(r, &m.job) && r.U16(&m.target) && r.U8(&sw) && sw <= 1) {
+        m.switch_offer = sw == 1;
+        out = std::move(m);
+      }
       break;
     }
     case 12: {

@@ -63,9 +63,10 @@ struct ReportMsg {
 struct QueryMsg {  // base -> node (D12)
   std::string job;
 };
-struct FeedMsg {  // base -> source: feed `target` (repair, D12)
+struct FeedMsg {  // base -> source: feed `target` (repair, D12; or a switch offer, D8)
   std::string job;
   NodeId target = kNoNode;
+  bool switch_offer = false;
 };
 struct ResultMsg {  // generic answer: empty error = ok; `body` is a JSON text (CTP)
   std::string error;

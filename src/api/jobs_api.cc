@@ -1,0 +1,139 @@
+#include "api/jobs_api.h"
+
+#include <sodium.h>
+
+#include "api/registry_api.h"
+#include "api/responses.h"
+#include "node/distributor.h"
+
+namespace cohort::api {
+
+using json = nlohmann::json;
+
+namespace {
+
+HttpResponse JobDocument(node::Distributor& d, const std::string& id, int status = 200) {
+  auto doc = d.JobDocument(id);
+  if (!doc) return Fail(404, "no job '" + id + "' on this base server");
+  return Json(status, json::parse(*doc));
+}
+
+void Ctp(node::Distributor& d, const json& b, const Respond& respond) {
+  if (!b.contains("node") || !b["node"].is_number_unsigned() || b["node"] == 0 ||
+      b["node"] > 65535) {
+    return respond(Fail(400, "'node' must be a node id from 1 to 65535"));
+  }
+  node::Distributor::CtpRequest req;
+  req.op = b.value("op", "");
+  req.path = b.value("path", "");
+  req.mode = b.value("mode", 0u);
+  req.mtime_ns = b.value("mtime_ns", int64_t{0});
+  req.recursive = b.value("recursive", false);
+  req.offset = b.value("offset", uint64_t{0});
+  req.last = b.value("last", true);
+  const std::string data = b.value("data_base64", "");
+  if (!data.empty()) {
+    req.data.resize(data.size());
+    size_t n = 0;
+    if (sodium_base642bin(reinterpret_cast<unsigned char*>(req.data.data()), req.data.size(),
+                          data.data(), data.size(), nullptr, &n, nullptr,
+                          sodium_base64_VARIANT_ORIGINAL) != 0) {
+      return respond(Fail(400, "'data_base64' is not base64"));
+    }
+    req.data.resize(n);
+  }
+  d.Ctp(b["node"].get<NodeId>(), std::move(req), [respond](Result<std::string> answer) {
+    if (!answer) return respond(FromError(answer.error()));
+    respond(Json(200, json::parse(*answer)));
+  });
+}
+
+}  // namespace
+
+bool HandleJobs(node::Distributor* d, const HttpRequest& r, const std::string& path,
+                const Respond& respond) {
+  const bool jobs = path == "/v1/jobs" || path.rfind("/v1/jobs/", 0) == 0;
+  if (!jobs && path != "/v1/ctp") return false;
+  if (d == nullptr) {
+    respond(Fail(503, "content distribution is not running on this node"));
+    return true;
+  }
+  if (path == "/v1/ctp") {
+    if (r.method == "GET") {
+      json b{{"node", std::stoul("0" + QueryParam(r.target, "node"))},
+             {"op", QueryParam(r.target, "op")},
+             {"path", QueryParam(r.target, "path")},
+             {"recursive", QueryParam(r.target, "recursive") == "1"},
+             {"offset", std::stoull("0" + QueryParam(r.target, "offset"))}};
+      const std::string op = b["op"];
+      if (op != "ls" && op != "stat" && op != "get") {
+        respond(Fail(400, "GET /v1/ctp reads only (op ls, stat or get)"));
+        return true;
+      }
+      Ctp(*d, b, respond);
+      return true;
+    }
+    auto body = Body(r);
+    if (!body) {
+      respond(FromError(body.error()));
+      return true;
+    }
+    Ctp(*d, *body, respond);
+    return true;
+  }
+  if (r.method == "GET" && path == "/v1/jobs") {
+    json list = json::array();
+    for (const auto& id : d->JobIds()) list.push_back(json::parse(*d->JobDocument(id)));
+    respond(Json(200, json{{"jobs", list}}));
+    return true;
+  }
+  if (r.method == "GET") {
+    respond(JobDocument(*d, path.substr(std::string("/v1/jobs/").size())));
+    return true;
+  }
+  if (r.method == "POST" && path == "/v1/jobs") {
+    auto body = Body(r);
+    if (!body) {
+      respond(FromError(body.error()));
+      return true;
+    }
+    node::JobRequest req;
+    const json& b = *body;
+    if (!b.contains("paths") || !b["paths"].is_array()) {
+      respond(Fail(400, "'paths' must be a list of absolute paths"));
+      return true;
+    }
+    for (const auto& p : b["paths"]) {
+      if (!p.is_string() || p.get<std::string>().empty() || p.get<std::string>()[0] != '/') {
+        respond(Fail(400, "'paths' must be a list of absolute paths"));
+        return true;
+      }
+      req.paths.push_back(p.get<std::string>());
+    }
+    req.dest = b.value("dest", "");
+    if (b.contains("servers") && b["servers"].is_array()) {
+      for (const auto& s : b["servers"]) {
+        if (!s.is_number_unsigned() || s == 0 || s > 65535) {
+          respond(Fail(400, "'servers' must be \"all\" or a list of node ids"));
+          return true;
+        }
+        req.servers.push_back(s.get<NodeId>());
+      }
+    }
+    auto id = d->Submit(req);
+    respond(id ? JobDocument(*d, *id, 201) : FromError(id.error()));
+    return true;
+  }
+  const std::string prefix = "/v1/jobs/";
+  if (r.method == "POST" && path.size() > prefix.size() + 4 &&
+      path.compare(path.size() - 4, 4, "/end") == 0) {
+    std::string id = path.substr(prefix.size(), path.size() - prefix.size() - 4);
+    auto s = d->End(id);
+    respond(s ? JobDocument(*d, id) : FromError(s.error()));
+    return true;
+  }
+  respond(Fail(405, r.method + " is not allowed on " + path));
+  return true;
+}
+
+}  // namespace cohort::api

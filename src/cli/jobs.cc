@@ -1,0 +1,338 @@
+// `cohort distribute`, `cohort job list|show|wait|end` and `cohort ctp ...` (INTERFACE.md):
+// content distribution through the local daemon, which is the job's base server.
+#include <sodium.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+#include <thread>
+
+#include "cli/call.h"
+#include "io/files.h"
+
+namespace cohort::cli {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+std::string Bytes(double b) {
+  char out[32];
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (b >= 1024 && u < 4) {
+    b /= 1024;
+    ++u;
+  }
+  std::snprintf(out, sizeof out, u == 0 ? "%.0f %s" : "%.1f %s", b, units[u]);
+  return out;
+}
+
+std::string Source(const json& s) {
+  return s["source"].is_null() ? "-" : "n" + s["source"].dump();
+}
+
+// One line per server: state, bytes, rate, source, ETA.
+std::vector<std::string> ServerLines(const json& job) {
+  std::vector<std::string> lines;
+  const double size = job["size"].get<double>();
+  char line[256];
+  std::snprintf(line, sizeof line, "%-6s %-10s %21s %12s %-6s %s", "SERVER", "STATE", "BYTES",
+                "RATE", "SOURCE", "ETA / ERROR");
+  lines.push_back(line);
+  for (const auto& s : job["servers"]) {
+    const double bytes = s["bytes"].get<double>();
+    const double rate = s.value("rate_bps", 0.0);
+    std::string eta = "-";
+    if (s.contains("error")) {
+      eta = s["error"].get<std::string>();
+    } else if (s["state"] == "receiving" && rate > 0) {
+      eta = std::to_string(static_cast<int>((size - bytes) / rate + 0.5)) + " s";
+    }
+    std::string progress = Bytes(bytes) + " " +
+                           std::to_string(size > 0 ? static_cast<int>(100 * bytes / size) : 100) +
+                           "%";
+    std::snprintf(line, sizeof line, "n%-5s %-10s %21s %10s/s %-6s %s", s["id"].dump().c_str(),
+                  s["state"].get<std::string>().c_str(), progress.c_str(), Bytes(rate).c_str(),
+                  Source(s).c_str(), eta.c_str());
+    lines.push_back(line);
+  }
+  return lines;
+}
+
+void PrintJob(const json& job) {
+  std::printf("job %s: %s (base n%s, %s to '%s', %.1f s)\n", job["id"].get<std::string>().c_str(),
+              job["state"].get<std::string>().c_str(), job["base"].dump().c_str(),
+              Bytes(job["size"].get<double>()).c_str(), job["dest"].get<std::string>().c_str(),
+              job.value("elapsed_s", 0.0));
+  if (job.contains("error")) std::printf("error: %s\n", job["error"].get<std::string>().c_str());
+  for (const auto& l : ServerLines(job)) std::printf("%s\n", l.c_str());
+  std::printf("%-4s %-6s %-12s %s\n", "CMD", "KIND", "STATE", "PATH");
+  for (const auto& c : job["commands"]) {
+    std::printf("%-4s %-6s %-12s %s\n", c["id"].dump().c_str(),
+                c["kind"].get<std::string>().c_str(), c["state"].get<std::string>().c_str(),
+                c.value("path", "").c_str());
+  }
+}
+
+// Polls the job until `done(job)`; on a terminal, redraws the server lines in place.
+Result<json> Follow(const Globals& g, const std::string& id, bool show, double timeout_s,
+                    const std::function<bool(const json&)>& done) {
+  const bool tty = show && !g.json && ::isatty(STDOUT_FILENO);
+  const auto start = std::chrono::steady_clock::now();
+  size_t drawn = 0;
+  auto last_plain = start;
+  for (;;) {
+    auto job = Call{g}.Do("GET", "/v1/jobs/" + id);
+    if (!job) return job;
+    if (tty) {
+      if (drawn > 0) std::printf("\033[%zuA", drawn);
+      auto lines = ServerLines(*job);
+      for (const auto& l : lines) std::printf("\033[K%s\n", l.c_str());
+      drawn = lines.size();
+      std::fflush(stdout);
+    } else if (show && !g.json && std::chrono::steady_clock::now() - last_plain > std::chrono::seconds(5)) {
+      last_plain = std::chrono::steady_clock::now();
+      int done_count = 0;
+      for (const auto& s : (*job)["servers"]) done_count += s["state"] == "completed";
+      std::printf("%s: %d/%zu servers completed\n", id.c_str(), done_count,
+                  (*job)["servers"].size());
+      std::fflush(stdout);
+    }
+    if (done(*job)) return job;
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (timeout_s > 0 && elapsed > timeout_s) {
+      return Error(Errc::kTimeout, "job " + id + " still " + (*job)["state"].get<std::string>() +
+                                       " after " + std::to_string(static_cast<int>(timeout_s)) +
+                                       " s");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+}
+
+int Finish(const Globals& g, const Result<json>& job) {
+  if (!job) return Fail(1, job.error().message());
+  if (g.json) {
+    std::printf("%s\n", job->dump(2).c_str());
+  } else {
+    PrintJob(*job);
+  }
+  return (*job)["state"] == "completed" ? 0 : 1;
+}
+
+std::string B64(const std::string& bytes) {
+  std::string out(sodium_base64_ENCODED_LEN(bytes.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
+                    bytes.size(), sodium_base64_VARIANT_ORIGINAL);
+  out.resize(out.size() - 1);
+  return out;
+}
+
+std::string Unb64(const std::string& text) {
+  std::string out(text.size(), '\0');
+  size_t n = 0;
+  sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(),
+                    text.size(), nullptr, &n, nullptr, sodium_base64_VARIANT_ORIGINAL);
+  out.resize(n);
+  return out;
+}
+
+int CtpGet(const Globals& g, int node, const std::string& path, std::string out) {
+  if (out.empty()) out = fs::path(path).filename().string();
+  const std::string temp = out + ".cohort-get";
+  FILE* f = std::fopen(temp.c_str(), "wb");
+  if (!f) return Fail(1, temp + ": " + std::strerror(errno));
+  uint64_t offset = 0;
+  json stat;
+  for (;;) {
+    auto r = Call{g}.Do("GET", "/v1/ctp?op=get&node=" + std::to_string(node) +
+                                   "&path=" + UrlEncode(path) + "&offset=" + std::to_string(offset));
+    if (!r) {
+      std::fclose(f);
+      ::unlink(temp.c_str());
+      return Fail(1, r.error().message());
+    }
+    std::string data = Unb64(r->value("data_base64", ""));
+    std::fwrite(data.data(), 1, data.size(), f);
+    offset += data.size();
+    stat = *r;
+    if (data.empty() || offset >= stat.value("size", uint64_t{0})) break;
+  }
+  std::fclose(f);
+  ::chmod(temp.c_str(), stat.value("mode", 0644u));
+  const int64_t mtime = stat.value("mtime_ns", int64_t{0});
+  struct timespec times[2] = {{mtime / 1000000000, mtime % 1000000000},
+                              {mtime / 1000000000, mtime % 1000000000}};
+  ::utimensat(AT_FDCWD, temp.c_str(), times, 0);
+  if (std::rename(temp.c_str(), out.c_str()) != 0) return Fail(1, out + ": " + std::strerror(errno));
+  if (!g.json) std::printf("%s: %llu bytes from n%d:%s\n", out.c_str(),
+                           static_cast<unsigned long long>(offset), node, path.c_str());
+  return 0;
+}
+
+int CtpPut(const Globals& g, int node, const std::string& path, const std::string& from) {
+  struct stat st {};
+  if (::stat(from.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return Fail(1, from + ": not a readable file");
+  }
+  auto content = io::ReadFile(from);
+  if (!content) return Fail(1, content.error().message());
+  const size_t chunk = 192 * 1024;  // base64 of it stays under the API's body limit
+  uint64_t offset = 0;
+  do {
+    std::string part = content->substr(offset, chunk);
+    const bool last = offset + part.size() >= content->size();
+    json body{{"node", node}, {"op", "put"}, {"path", path}, {"offset", offset},
+              {"last", last}, {"mode", st.st_mode & 07777},
+              {"mtime_ns", int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec},
+              {"data_base64", B64(part)}};
+    auto r = Call{g}.Do("POST", "/v1/ctp", body, true);
+    if (!r) return Fail(1, r.error().message());
+    offset += part.size();
+  } while (offset < content->size());
+  if (!g.json) std::printf("n%d:%s: %llu bytes from %s\n", node, path.c_str(),
+                           static_cast<unsigned long long>(offset), from.c_str());
+  return 0;
+}
+
+}  // namespace
+
+void AddJobCommands(CLI::App& app, const Globals& g, int& rc) {
+  static struct {
+    std::vector<std::string> paths;
+    std::string dest, servers = "all", id, out, from, path;
+    bool no_wait = false, recursive = false;
+    double timeout = 0;
+    int node = 0;
+  } o;
+
+  auto* dist = app.add_subcommand(
+      "distribute", "send files or folders to servers (peer to peer, pipelined, verified)");
+  dist->add_option("paths", o.paths, "files or folders on this machine")->required();
+  dist->add_option("--dest", o.dest, "folder under each server's content root")->required();
+  dist->add_option("--servers", o.servers, "all (the members that are up) or ID,ID,...");
+  dist->add_flag("--no-wait", o.no_wait, "print the job id and return");
+  dist->add_option("--timeout", o.timeout, "give up waiting after this many seconds");
+  dist->callback([&rc, &g] {
+    json body{{"dest", o.dest}, {"paths", json::array()}};
+    for (const auto& p : o.paths) body["paths"].push_back(fs::absolute(p).lexically_normal().string());
+    if (o.servers != "all") {
+      body["servers"] = json::array();
+      std::stringstream ss(o.servers);
+      for (std::string id; std::getline(ss, id, ',');) {
+        try {
+          body["servers"].push_back(std::stoi(id));
+        } catch (...) {
+          rc = Fail(2, "--servers: expected all or a list of node ids, got '" + o.servers + "'");
+          return;
+        }
+      }
+    }
+    auto job = Call{g}.Do("POST", "/v1/jobs", body, true);
+    if (!job) {
+      rc = Fail(1, job.error().message());
+      return;
+    }
+    const std::string id = (*job)["id"];
+    if (o.no_wait) {
+      if (g.json) std::printf("%s\n", job->dump(2).c_str());
+      else std::printf("%s\n", id.c_str());
+      rc = 0;
+      return;
+    }
+    if (!g.json) {
+      std::printf("job %s: %s to %zu servers\n", id.c_str(),
+                  Bytes((*job)["size"].get<double>()).c_str(), (*job)["servers"].size());
+    }
+    rc = Finish(g, Follow(g, id, true, o.timeout,
+                          [](const json& j) { return j["state"] != "running"; }));
+  });
+
+  auto* job = app.add_subcommand("job", "distribution jobs on this base server");
+  job->require_subcommand(1);
+  job->add_subcommand("list", "every job this node is base server for")->callback([&rc, &g] {
+    rc = Print(g, Call{g}.Do("GET", "/v1/jobs"), [](const json& r) {
+      std::printf("%-10s %-10s %-8s %-10s %s\n", "JOB", "STATE", "SERVERS", "SIZE", "DEST");
+      for (const auto& j : r["jobs"]) {
+        int done = 0;
+        for (const auto& s : j["servers"]) done += s["state"] == "completed";
+        std::printf("%-10s %-10s %3d/%-4zu %-10s %s\n", j["id"].get<std::string>().c_str(),
+                    j["state"].get<std::string>().c_str(), done, j["servers"].size(),
+                    Bytes(j["size"].get<double>()).c_str(), j["dest"].get<std::string>().c_str());
+      }
+    });
+  });
+  auto* show = job->add_subcommand("show", "a job: every server's and command's state");
+  show->add_option("id", o.id, "job id")->required();
+  show->callback([&rc, &g] { rc = Print(g, Call{g}.Do("GET", "/v1/jobs/" + o.id), PrintJob); });
+  auto* wait = job->add_subcommand(
+      "wait", "wait until the job is final (completed, or failed with no repair left)");
+  wait->add_option("id", o.id, "job id")->required();
+  wait->add_option("--timeout", o.timeout, "seconds (default: no limit)");
+  wait->callback([&rc, &g] {
+    rc = Finish(g, Follow(g, o.id, false, o.timeout, [](const json& j) {
+                  return j["state"] == "completed" || j.value("final", true);
+                }));
+  });
+  auto* end = job->add_subcommand("end", "end the job: no more commands, no more repairs");
+  end->add_option("id", o.id, "job id")->required();
+  end->callback([&rc, &g] {
+    rc = Print(g, Call{g}.Do("POST", "/v1/jobs/" + o.id + "/end", json::object(), true), PrintJob);
+  });
+
+  auto* ctp = app.add_subcommand("ctp", "command transfer protocol: a node's content root (D3)");
+  ctp->require_subcommand(1);
+  auto add = [&](const char* name, const char* help) {
+    auto* c = ctp->add_subcommand(name, help);
+    c->add_option("node", o.node, "node id")->required();
+    c->add_option("path", o.path, "path under the node's content root")->required();
+    return c;
+  };
+  auto* ls = add("ls", "list a folder");
+  ls->add_flag("-r,--recursive", o.recursive, "the whole tree");
+  ls->callback([&rc, &g] {
+    rc = Print(g,
+               Call{g}.Do("GET", "/v1/ctp?op=ls&node=" + std::to_string(o.node) + "&path=" +
+                                     UrlEncode(o.path) + (o.recursive ? "&recursive=1" : "")),
+               [](const json& list) {
+                 for (const auto& e : list) {
+                   std::printf("%-7s %04o %12s  %s\n", e["type"].get<std::string>().c_str(),
+                               e["mode"].get<unsigned>(), e["size"].dump().c_str(),
+                               e["name"].get<std::string>().c_str());
+                 }
+               });
+  });
+  add("stat", "type, size, mode, mtime, owner")->callback([&rc, &g] {
+    rc = Print(g,
+               Call{g}.Do("GET", "/v1/ctp?op=stat&node=" + std::to_string(o.node) +
+                                     "&path=" + UrlEncode(o.path)),
+               [](const json& e) { std::printf("%s\n", e.dump(2).c_str()); });
+  });
+  auto* get = add("get", "download a file with its mode and mtime");
+  get->add_option("--out", o.out, "local file (default: the file's name)");
+  get->callback([&rc, &g] { rc = CtpGet(g, o.node, o.path, o.out); });
+  auto* put = add("put", "upload a file with its mode and mtime (installed atomically)");
+  put->add_option("--from", o.from, "local file")->required();
+  put->callback([&rc, &g] { rc = CtpPut(g, o.node, o.path, o.from); });
+  auto simple = [&](const char* name, const char* help, const char* op) {
+    auto* c = add(name, help);
+    c->add_flag("-r,--recursive", o.recursive, "with everything inside");
+    c->callback([&rc, &g, op] {
+      rc = Print(g,
+                 Call{g}.Do("POST", "/v1/ctp",
+                            json{{"node", o.node}, {"op", op}, {"path", o.path},
+                                 {"recursive", o.recursive}},
+                            true),
+                 [op](const json&) { std::printf("%s %s: ok\n", op, o.path.c_str()); });
+    });
+  };
+  simple("mkdir", "create a folder (and its parents)", "mkdir");
+  simple("rm", "delete a file (or a folder with -r)", "rm");
+}
+
+}  // namespace cohort::cli

@@ -1,0 +1,52 @@
+#include "io/content.h"
+
+#include <filesystem>
+#include <system_error>
+
+#include "io/files.h"
+
+namespace cohort::io {
+
+namespace fs = std::filesystem;
+
+Status CheckRelative(const std::string& relative) {
+  if (!relative.empty() && relative[0] == '/') {
+    return Error(Errc::kPermission, "'" + relative + "': absolute paths are not allowed");
+  }
+  if (relative.find('\0') != std::string::npos) {
+    return Error(Errc::kInvalidArgument, "path contains a NUL byte");
+  }
+  size_t start = 0;
+  while (start <= relative.size()) {
+    size_t end = relative.find('/', start);
+    if (end == std::string::npos) end = relative.size();
+    std::string part = relative.substr(start, end - start);
+    if (part == "..") {
+      return Error(Errc::kPermission, "'" + relative + "': '..' leads out of the content root");
+    }
+    start = end + 1;
+  }
+  return OkStatus();
+}
+
+Status ContentRoot::Prepare() const { return MakeDirs(root_); }
+
+Result<std::string> ContentRoot::Resolve(const std::string& relative) const {
+  if (auto s = CheckRelative(relative); !s) return s.error();
+  std::error_code ec;
+  fs::path root = fs::weakly_canonical(root_, ec);
+  if (ec) return Error(Errc::kIo, root_ + ": " + ec.message());
+  if (relative.empty() || relative == ".") return root.string();
+  // weakly_canonical follows every symlink that exists, so a link pointing outside shows.
+  fs::path full = fs::weakly_canonical(root / relative, ec);
+  if (ec) return Error(Errc::kIo, relative + ": " + ec.message());
+  const std::string r = root.string() + "/";
+  const std::string f = full.string();
+  if (f.compare(0, r.size(), r) != 0 && f != root.string()) {
+    return Error(Errc::kPermission,
+                 "'" + relative + "' leads out of the content root (through a symlink)");
+  }
+  return f;
+}
+
+}  // namespace cohort::io

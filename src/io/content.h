@@ -1,0 +1,29 @@
+// ContentRoot: the node's content root (INTERFACE.md `[distribution] root`). Every path a
+// distribution job or a CTP command names is resolved here and must stay inside: absolute
+// paths, `..` and symlinks leading out are refused with an error naming the path (D3).
+// Plain value; thread-compatible.
+#pragma once
+
+#include <string>
+
+#include "base/result.h"
+
+namespace cohort::io {
+
+class ContentRoot {
+ public:
+  explicit ContentRoot(std::string root) : root_(std::move(root)) {}
+  const std::string& path() const { return root_; }
+  // Creates the root if missing.
+  Status Prepare() const;
+  // The absolute path of `relative` under the root. "" and "." name the root itself.
+  Result<std::string> Resolve(const std::string& relative) const;
+
+ private:
+  std::string root_;
+};
+
+// Checks a relative path without touching the disk: not absolute, no "..", no empty parts.
+Status CheckRelative(const std::string& relative);
+
+}  // namespace cohort::io

@@ -1,0 +1,1392 @@
+#include "node/distributor.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "base/log.h"
+#include "distribution/core.h"
+#include "distribution/messages.h"
+#include "io/asio.h"
+#include "io/clock.h"
+#include "io/content.h"
+#include "io/files.h"
+#include "wire/seal.h"
+
+namespace cohort::node {
+namespace {
+
+namespace fs = std::filesystem;
+using boost::asio::ip::tcp;
+using distribution::Command;
+using distribution::CommandKind;
+using distribution::Manifest;
+using distribution::Message;
+using json = nlohmann::json;
+using wire::Bytes;
+
+constexpr size_t kChunk = 64 * 1024;
+constexpr size_t kSendWindow = 1 << 20;   // bytes queued per connection before waiting
+constexpr size_t kAckEvery = 1 << 20;     // receivers acknowledge this often
+constexpr uint64_t kCompletedAck = UINT64_MAX;
+const Duration kTick = Duration::Millis(250);
+const Duration kReportEvery = Duration::Millis(500);
+const Duration kQueryTimeout = Duration::Seconds(2);
+
+template <typename T>
+T Random() {
+  T v;
+  randombytes_buf(&v, sizeof v);
+  return v;
+}
+
+std::string Sha256Hex(const std::array<uint8_t, 32>& d) {
+  char hex[65];
+  sodium_bin2hex(hex, sizeof hex, d.data(), d.size());
+  return hex;
+}
+
+// One authenticated, encrypted TCP connection (see distributor.h for the handshake).
+class Conn : public std::enable_shared_from_this<Conn> {
+ public:
+  using OnMessage = std::function<void(Message&)>;
+  Conn(tcp::socket socket, const wire::Keyring& keyring, NodeId self)
+      : socket_(std::move(socket)), keyring_(keyring), self_(self) {
+    incarnation_ = Random<uint64_t>() | 1;
+  }
+  NodeId peer() const { return peer_; }
+  bool closed() const { return closed_; }
+  size_t queued() const { return queued_; }
+
+  // Dialer: reads the challenge, proves the key, waits for the echo of its own challenge.
+  void Dial(NodeId expected, std::function<void(bool)> ready) {
+    peer_ = expected;
+    auto self = shared_from_this();
+    boost::asio::async_read(
+        socket_, boost::asio::buffer(peer_challenge_),
+        [this, self, ready](const boost::system::error_code& ec, size_t) {
+          if (ec) return Fail(ready);
+          my_challenge_ = Random<distribution::Challenge>();
+          Send(distribution::Hello{peer_challenge_, my_challenge_});
+          ReadFrame([this, ready](Message& m) {
+            auto* ok = std::get_if<distribution::HelloOk>(&m);
+            if (!ok || ok->echo != my_challenge_) return Fail(ready);
+            authed_ = true;
+            ready(true);
+            ReadLoop();
+          });
+        });
+  }
+  // Listener: sends the challenge, checks the echo, answers the dialer's challenge.
+  void Accept(std::function<void()> ready) {
+    my_challenge_ = Random<distribution::Challenge>();
+    auto self = shared_from_this();
+    boost::asio::async_write(
+        socket_, boost::asio::buffer(my_challenge_),
+        [this, self, ready](const boost::system::error_code& ec, size_t) {
+          if (ec) return Close();
+          ReadFrame([this, ready](Message& m) {
+            auto* hello = std::get_if<distribution::Hello>(&m);
+            if (!hello || hello->echo != my_challenge_) return Close();
+            authed_ = true;
+            Send(distribution::HelloOk{hello->challenge});
+            ready();
+            ReadLoop();
+          });
+        });
+  }
+  void SetHandlers(OnMessage on_message, std::function<void()> on_close) {
+    on_message_ = std::move(on_message);
+    on_close_ = std::move(on_close);
+  }
+  void OnDrain(std::function<void()> fn) { on_drain_ = std::move(fn); }
+
+  void Send(const Message& m) {
+    if (closed_) return;
+    Bytes payload = distribution::Encode(m);
+    wire::SealHeader h{keyring_.in_use(), self_, incarnation_, ++sequence_};
+    Bytes sealed = wire::Seal(keyring_, h, payload);
+    auto frame = std::make_shared<Bytes>(4 + sealed.size());
+    uint32_t n = static_cast<uint32_t>(sealed.size());
+    for (int i = 0; i < 4; ++i) (*frame)[i] = static_cast<uint8_t>(n >> (8 * i));
+    std::copy(sealed.begin(), sealed.end(), frame->begin() + 4);
+    queued_ += frame->size();
+    out_.push_back(std::move(frame));
+    if (!writing_) WriteNext();
+  }
+  // Closes once everything queued is written.
+  void CloseAfterSend() {
+    close_after_send_ = true;
+    if (!writing_) Close();
+  }
+  void Close() {
+    if (closed_) return;
+    closed_ = true;
+    boost::system::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+    auto fn = std::move(on_close_);
+    on_message_ = nullptr;
+    on_drain_ = nullptr;
+    if (fn) fn();
+  }
+
+ private:
+  void Fail(const std::function<void(bool)>& ready) {
+    closed_ = true;
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+    ready(false);
+  }
+  void WriteNext() {
+    if (out_.empty()) {
+      writing_ = false;
+      if (close_after_send_) return Close();
+      if (on_drain_) on_drain_();
+      return;
+    }
+    writing_ = true;
+    auto frame = out_.front();
+    auto self = shared_from_this();
+    boost::asio::async_write(socket_, boost::asio::buffer(*frame),
+                             [this, self, frame](const boost::system::error_code& ec, size_t) {
+                               queued_ -= frame->size();
+                               out_.pop_front();
+                               if (ec) return Close();
+                               WriteNext();
+                             });
+  }
+  void ReadFrame(std::function<void(Message&)> fn) {
+    auto self = shared_from_this();
+    boost::asio::async_read(
+        socket_, boost::asio::buffer(length_),
+        [this, self, fn](const boost::system::error_code& ec, size_t) {
+          if (ec || closed_) return Close();
+          uint32_t n = 0;
+          for (int i = 0; i < 4; ++i) n |= static_cast<uint32_t>(length_[i]) << (8 * i);
+          if (n > distribution::kMaxFrame || n < wire::kSealOverhead) return Close();
+          body_.resize(n);
+          boost::asio::async_read(
+              socket_, boost::asio::buffer(body_),
+              [this, self, fn](const boost::system::error_code& ec2, size_t) {
+                if (ec2 || closed_) return Close();
+                auto opened = wire::Open(keyring_, body_);
+                auto* o = std::get_if<wire::Opened>(&opened);
+                if (!o) return Close();
+                const wire::SealHeader& h = o->header;
+                if (!authed_ && sequence_in_ == 0) {
+                  if (peer_ != kNoNode && h.sender != peer_) return Close();
+                  peer_ = h.sender;
+                  peer_incarnation_ = h.incarnation;
+                } else if (h.sender != peer_ || h.incarnation != peer_incarnation_ ||
+                           h.sequence != sequence_in_ + 1) {
+                  return Close();  // reordered, replayed or spliced in
+                }
+                sequence_in_ = h.sequence;
+                auto m = distribution::Decode(o->payload);
+                if (!m) return Close();
+                fn(*m);
+              });
+        });
+  }
+  void ReadLoop() {
+    if (closed_) return;
+    ReadFrame([this](Message& m) {
+      auto fn = on_message_;  // the handler may replace itself
+      if (fn) fn(m);
+      ReadLoop();
+    });
+  }
+
+  tcp::socket socket_;
+  const wire::Keyring& keyring_;
+  NodeId self_;
+  NodeId peer_ = kNoNode;
+  uint64_t incarnation_ = 0, sequence_ = 0;
+  uint64_t peer_incarnation_ = 0, sequence_in_ = 0;
+  distribution::Challenge my_challenge_{}, peer_challenge_{};
+  bool authed_ = false, closed_ = false, writing_ = false, close_after_send_ = false;
+  std::deque<std::shared_ptr<Bytes>> out_;
+  size_t queued_ = 0;
+  std::array<uint8_t, 4> length_{};
+  Bytes body_;
+  OnMessage on_message_;
+  std::function<void()> on_close_, on_drain_;
+};
+
+struct FileState {
+  int fd = -1;
+  std::string final_path, temp_path;
+  crypto_hash_sha256_state sha;
+  bool hashing = false;
+  std::optional<std::array<uint8_t, 32>> digest;  // the origin's, as announced
+};
+
+struct Downstream {
+  std::shared_ptr<Conn> conn;
+  bool accepted = false;
+  uint64_t sent = 0;
+  size_t commands_sent = 0;
+  size_t digest_next = 0;
+};
+
+struct Job {
+  Manifest manifest;
+  bool is_base = false;
+  std::unique_ptr<distribution::JobTracker> tracker;
+  std::unique_ptr<distribution::NodeAgent> agent;
+  std::string dir;  // absolute destination folder
+  std::vector<FileState> files;  // per command
+  uint64_t have = 0;
+  size_t done = 0;  // commands completed in order
+  std::string error;
+  std::shared_ptr<Conn> upstream;
+  std::map<NodeId, Downstream> downs;
+  // base only: the client's files, copied in as the origin
+  std::vector<std::string> sources;
+  int source_fd = -1;
+  size_t copying = 0;
+  std::vector<NodeId> servers;
+  // progress
+  uint64_t window_bytes = 0;
+  Instant window_start;
+  double rate = 0;
+  uint64_t acked_upstream = 0;
+  Instant started, finished;
+  Instant last_report;
+  std::shared_ptr<Conn> report_conn;
+  bool reporting = false;
+  bool completed() const { return manifest.ended() && done == manifest.commands.size(); }
+};
+
+}  // namespace
+
+struct Distributor::Impl {
+  Node& node;
+  boost::asio::io_context& io;
+  io::ContentRoot root;
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  boost::asio::steady_timer timer;
+  std::map<std::string, std::unique_ptr<Job>> jobs;
+  std::map<std::string, std::string> finished_docs;  // jobs of earlier runs, from disk
+  uint64_t sent = 0, received = 0;
+  uint64_t next_job = 1;
+  // D13 upload limit: a token bucket over every content byte sent.
+  double tokens = 0;
+  Instant tokens_at;
+  bool pump_scheduled = false;
+  uint64_t sent_window = 0;
+  Instant sent_window_start;
+  double upload_peak = 0;
+  bool stopped = false;
+
+  Impl(Node& n, boost::asio::io_context& i)
+      : node(n), io(i), root(n.config().distribution_root), timer(i) {}
+
+  NodeId self() const { return node.config().node_id; }
+  const wire::Keyring& keyring() const { return node.transport().keyring(); }
+  std::string JobsDir() const { return node.config().data_dir + "/jobs"; }
+  double UploadLimit() const { return node.config().distribution_upload_mbps * 125000.0; }
+  double OfferedRate() const {
+    double limit = UploadLimit();
+    return limit > 0 ? limit : upload_peak;
+  }
+
+  std::optional<Endpoint> EndpointOf(NodeId id) const {
+    std::optional<Endpoint> first;
+    for (const auto& n : node.transport().View()) {
+      if (n.id != id) continue;
+      for (const auto& a : n.addresses) {
+        if (a.preferred && a.reachable) return a.info.address;
+        if (!first && a.reachable) first = a.info.address;
+      }
+      if (!first && !n.addresses.empty()) first = n.addresses.front().info.address;
+    }
+    return first;
+  }
+
+  // ---- connections ----
+  void Dial(NodeId peer, std::function<void(std::shared_ptr<Conn>)> ready) {
+    auto ep = EndpointOf(peer);
+    if (!ep) return ready(nullptr);
+    auto socket = std::make_shared<tcp::socket>(io);
+    tcp::endpoint to(boost::asio::ip::address_v4(ep->ip), ep->port);
+    socket->async_connect(to, [this, socket, peer, ready](const boost::system::error_code& ec) {
+      if (ec || stopped) return ready(nullptr);
+      boost::system::error_code ignored;
+      socket->set_option(tcp::no_delay(true), ignored);
+      auto conn = std::make_shared<Conn>(std::move(*socket), keyring(), self());
+      conn->Dial(peer, [conn, ready](bool ok) { ready(ok ? conn : nullptr); });
+    });
+  }
+
+  // Dials, sends one request and hands the first answer (or nullopt) to `done`.
+  void Request(NodeId peer, Message request, std::function<void(std::optional<Message>)> done) {
+    auto answered = std::make_shared<bool>(false);
+    auto finish = [answered, done](std::optional<Message> m) {
+      if (*answered) return;
+      *answered = true;
+      done(std::move(m));
+    };
+    auto deadline = std::make_shared<boost::asio::steady_timer>(io);
+    Dial(peer, [this, request, finish, deadline](std::shared_ptr<Conn> conn) {
+      if (!conn) return finish(std::nullopt);
+      conn->SetHandlers(
+          [conn, finish, deadline](Message& m) {
+            deadline->cancel();
+            finish(std::move(m));
+            conn->CloseAfterSend();
+          },
+          [finish, deadline] {
+            deadline->cancel();
+            finish(std::nullopt);
+          });
+      deadline->expires_after(std::chrono::nanoseconds(kQueryTimeout.nanos()));
+      deadline->async_wait([conn](const boost::system::error_code& ec) {
+        if (!ec) conn->Close();
+      });
+      conn->Send(request);
+    });
+  }
+
+  Status Listen() {
+    for (const auto& a : node.config().adapters) {
+      auto acc = std::make_unique<tcp::acceptor>(io);
+      tcp::endpoint at(boost::asio::ip::address_v4(a.listen.ip), a.listen.port);
+      boost::system::error_code ec;
+      acc->open(at.protocol(), ec);
+      if (!ec) acc->set_option(tcp::acceptor::reuse_address(true), ec);
+      if (!ec) acc->bind(at, ec);
+      if (!ec) acc->listen(64, ec);
+      if (ec) {
+        return Error(Errc::kUnavailable,
+                     "data plane: cannot listen on tcp " + a.listen.ToString() + ": " + ec.message());
+      }
+      acceptors.push_back(std::move(acc));
+      AcceptNext(*acceptors.back());
+    }
+    return OkStatus();
+  }
+
+  void AcceptNext(tcp::acceptor& acc) {
+    acc.async_accept([this, &acc](const boost::system::error_code& ec, tcp::socket socket) {
+      if (ec == boost::asio::error::operation_aborted || stopped) return;
+      if (!ec) {
+        boost::system::error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
+        auto conn = std::make_shared<Conn>(std::move(socket), keyring(), self());
+        std::weak_ptr<Conn> weak = conn;
+        conn->SetHandlers([this, weak](Message& m) {
+          if (auto c = weak.lock()) OnFirstMessage(c, m);
+        }, nullptr);
+        conn->Accept([] {});
+      }
+      AcceptNext(acc);
+    });
+  }
+
+  // The first message after the handshake says what the connection is for.
+  void OnFirstMessage(const std::shared_ptr<Conn>& conn, Message& m) {
+    if (auto* offer = std::get_if<distribution::OfferMsg>(&m)) return OnOffer(conn, *offer);
+    if (auto* report = std::get_if<distribution::ReportMsg>(&m)) {
+      // A server's report channel to this base: every later message is a report too.
+      OnReport(*report);
+      conn->SetHandlers([this](Message& more) {
+        if (auto* r = std::get_if<distribution::ReportMsg>(&more)) OnReport(*r);
+      }, nullptr);
+      return;
+    }
+    if (auto* query = std::get_if<distribution::QueryMsg>(&m)) {
+      conn->Send(distribution::ReportMsg{query->job, ReportOf(query->job)});
+      return conn->CloseAfterSend();
+    }
+    if (auto* feed = std::get_if<distribution::FeedMsg>(&m)) {
+      conn->Send(distribution::ResultMsg{FeedFromHere(feed->job, feed->target, feed->switch_offer),
+                                         "", {}});
+      return conn->CloseAfterSend();
+    }
+    if (auto* ctp = std::get_if<distribution::CtpMsg>(&m)) {
+      conn->Send(ServeCtp(*ctp));
+      return conn->CloseAfterSend();
+    }
+    conn->Close();
+  }
+
+  // ---- receiving ----
+  Job* FindJob(const std::string& id) {
+    auto it = jobs.find(id);
+    return it == jobs.end() ? nullptr : it->second.get();
+  }
+
+  distribution::ServerReport ReportOf(const std::string& id) {
+    distribution::ServerReport r;
+    r.server = self();
+    Job* job = FindJob(id);
+    if (!job) {
+      r.has_job = false;
+      return r;
+    }
+    r.offset = job->have;
+    r.source = job->is_base ? self() : job->agent->source();
+    if (job->upstream == nullptr && !job->is_base) r.source = kNoNode;
+    r.rate = job->rate;
+    r.commands_done = static_cast<uint32_t>(job->done);
+    r.completed = job->completed();
+    r.error = job->error;
+    return r;
+  }
+
+  Result<std::string> DestDir(const std::string& dest, bool staging, const std::string& id) {
+    if (staging) return root.Resolve(".cohort/staging/" + id + "/" + dest);
+    return root.Resolve(dest);
+  }
+
+  // Creates the job's local state; picks up what an earlier run of this daemon left (D13):
+  // completed commands from the job's state file, then the partial file after them.
+  Result<Job*> CreateJob(const Manifest& manifest, bool is_base, bool staging) {
+    auto job = std::make_unique<Job>();
+    job->manifest = manifest;
+    job->is_base = is_base;
+    distribution::AgentOptions options;
+    options.fanout = node.config().distribution_fanout;
+    job->agent = std::make_unique<distribution::NodeAgent>(self(), options);
+    auto dir = DestDir(manifest.dest, staging, manifest.job);
+    if (!dir) return dir.error();
+    job->dir = *dir;
+    job->started = node.Now();
+    job->window_start = job->started;
+    Job* raw = job.get();
+    jobs[manifest.job] = std::move(job);
+    SyncFiles(*raw);
+    Resume(*raw);
+    return raw;
+  }
+
+  std::string StatePath(const std::string& id) const {
+    return root.path() + "/.cohort/jobs/" + id + ".json";
+  }
+
+  void Resume(Job& job) {
+    auto saved = io::ReadFile(StatePath(job.manifest.job));
+    if (!saved) return;
+    json doc = json::parse(*saved, nullptr, false);
+    if (!doc.is_object()) return;
+    size_t done = doc.value("done", size_t{0});
+    for (size_t i = 0; i < done && i < job.manifest.commands.size(); ++i) {
+      const Command& c = job.manifest.commands[i];
+      if (c.kind == CommandKind::kFile) {
+        struct stat st {};
+        if (::stat(job.files[i].final_path.c_str(), &st) != 0 ||
+            static_cast<uint64_t>(st.st_size) != c.size) {
+          break;  // gone or changed since: receive it again
+        }
+        job.files[i].fd = ::open(job.files[i].final_path.c_str(), O_RDONLY | O_CLOEXEC);
+        job.have += c.size;
+      }
+      job.done = i + 1;
+    }
+    // The partial file of the next command: rehash what is there and continue after it.
+    if (job.done < job.manifest.commands.size() &&
+        job.manifest.commands[job.done].kind == CommandKind::kFile) {
+      FileState& f = job.files[job.done];
+      int fd = ::open(f.temp_path.c_str(), O_RDWR | O_CLOEXEC);
+      if (fd < 0) return;
+      f.fd = fd;
+      crypto_hash_sha256_init(&f.sha);
+      f.hashing = true;
+      std::vector<uint8_t> buf(1 << 20);
+      uint64_t at = 0;
+      const uint64_t size = job.manifest.commands[job.done].size;
+      while (at < size) {
+        ssize_t n = ::pread(fd, buf.data(), std::min<uint64_t>(buf.size(), size - at),
+                            static_cast<off_t>(at));
+        if (n <= 0) break;
+        crypto_hash_sha256_update(&f.sha, buf.data(), static_cast<size_t>(n));
+        at += static_cast<uint64_t>(n);
+      }
+      if (::ftruncate(fd, static_cast<off_t>(at)) != 0) at = 0;
+      job.have += at;
+    }
+  }
+
+  void SyncFiles(Job& job) {
+    job.files.resize(job.manifest.commands.size());
+    for (size_t i = 0; i < job.files.size(); ++i) {
+      FileState& f = job.files[i];
+      if (!f.final_path.empty()) continue;
+      const Command& c = job.manifest.commands[i];
+      if (c.kind == CommandKind::kEnd) continue;
+      f.final_path = job.dir + "/" + c.path;
+      fs::path p(f.final_path);
+      f.temp_path = (p.parent_path() / ("." + p.filename().string() + ".cohort-part")).string();
+    }
+  }
+
+  void SaveState(Job& job) {
+    if (job.is_base && job.manifest.dest.empty()) return;
+    io::MakeDirs(root.path() + "/.cohort/jobs").value();
+    (void)io::WriteFileAtomic(StatePath(job.manifest.job), json{{"done", job.done}}.dump());
+  }
+
+  void Fail(Job& job, const std::string& why) {
+    if (job.error.empty()) {
+      Log(LogLevel::kWarn, "distribution", "job failed here",
+          {{"job", job.manifest.job}, {"error", why}});
+    }
+    job.error = why;
+    SendReport(job, true);
+  }
+
+  // Stream bytes [offset, offset + size) arrived (or were copied in at the base).
+  void Append(Job& job, uint64_t offset, const uint8_t* data, size_t size) {
+    if (offset > job.have) return;  // a gap: the source is confused; ignore
+    size_t skip = static_cast<size_t>(std::min<uint64_t>(job.have - offset, size));
+    data += skip;
+    size -= skip;
+    while (size > 0) {
+      size_t idx = CommandAt(job, job.have);
+      if (idx >= job.manifest.commands.size()) return;
+      const Command& c = job.manifest.commands[idx];
+      FileState& f = job.files[idx];
+      uint64_t start = job.manifest.FileOffset(idx);
+      if (f.fd < 0 && !OpenTemp(job, idx)) return;
+      size_t n = static_cast<size_t>(std::min<uint64_t>(size, start + c.size - job.have));
+      ssize_t w = ::pwrite(f.fd, data, n, static_cast<off_t>(job.have - start));
+      if (w != static_cast<ssize_t>(n)) {
+        return Fail(job, f.temp_path + ": write failed: " + std::strerror(errno));
+      }
+      crypto_hash_sha256_update(&f.sha, data, n);
+      job.have += n;
+      data += n;
+      size -= n;
+    }
+    Apply(job);
+    PumpAll(job);
+  }
+
+  // Index of the file command holding stream byte `offset` (the first one not finished).
+  size_t CommandAt(const Job& job, uint64_t offset) const {
+    uint64_t at = 0;
+    for (size_t i = 0; i < job.manifest.commands.size(); ++i) {
+      const Command& c = job.manifest.commands[i];
+      if (c.kind != CommandKind::kFile) continue;
+      if (offset < at + c.size) return i;
+      at += c.size;
+    }
+    return job.manifest.commands.size();
+  }
+
+  bool OpenTemp(Job& job, size_t idx) {
+    FileState& f = job.files[idx];
+    auto parent = fs::path(f.final_path).parent_path().string();
+    if (auto s = io::MakeDirs(parent); !s) {
+      Fail(job, s.error().message());
+      return false;
+    }
+    f.fd = ::open(f.temp_path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (f.fd < 0) {
+      Fail(job, f.temp_path + ": " + std::strerror(errno));
+      return false;
+    }
+    crypto_hash_sha256_init(&f.sha);
+    f.hashing = true;
+    return true;
+  }
+
+  // Completes commands in order: folders made, files verified and installed (D13).
+  void Apply(Job& job) {
+    bool progressed = false;
+    while (job.error.empty() && job.done < job.manifest.commands.size()) {
+      const size_t i = job.done;
+      const Command& c = job.manifest.commands[i];
+      FileState& f = job.files[i];
+      if (c.kind == CommandKind::kMkdir) {
+        if (auto s = io::MakeDirs(f.final_path); !s) return Fail(job, s.error().message());
+        ::chmod(f.final_path.c_str(), c.mode & 07777);
+      } else if (c.kind == CommandKind::kFile) {
+        if (job.have < job.manifest.FileOffset(i) + c.size) break;
+        if (f.fd < 0 && !OpenTemp(job, i)) return;  // an empty file
+        std::array<uint8_t, 32> mine{};
+        crypto_hash_sha256_state copy = f.sha;
+        crypto_hash_sha256_final(&copy, mine.data());
+        if (job.is_base && !f.digest) f.digest = mine;  // the origin's own reading
+        if (!f.digest) break;                           // wait for the announced digest
+        if (*f.digest != mine) {
+          // Corrupt somewhere: drop the file and ask for it again from its first byte.
+          job.have = job.manifest.FileOffset(i);
+          ::ftruncate(f.fd, 0);
+          crypto_hash_sha256_init(&f.sha);
+          if (job.upstream) job.upstream->Close();
+          Log(LogLevel::kWarn, "distribution", "digest mismatch, receiving the file again",
+              {{"job", job.manifest.job}, {"file", c.path}});
+          return;
+        }
+        struct timespec times[2];
+        times[0].tv_sec = times[1].tv_sec = c.mtime_ns / 1000000000;
+        times[0].tv_nsec = times[1].tv_nsec = c.mtime_ns % 1000000000;
+        if (::fchmod(f.fd, c.mode & 07777) != 0 || ::futimens(f.fd, times) != 0 ||
+            ::fdatasync(f.fd) != 0 || ::rename(f.temp_path.c_str(), f.final_path.c_str()) != 0) {
+          return Fail(job, f.final_path + ": cannot install: " + std::strerror(errno));
+        }
+      }
+      job.done = i + 1;
+      progressed = true;
+    }
+    if (!progressed) return;
+    SaveState(job);
+    if (job.completed()) {
+      job.finished = node.Now();
+      Log(LogLevel::kInfo, "distribution", "job complete here",
+          {{"job", job.manifest.job},
+           {"bytes", std::to_string(job.have)},
+           {"seconds", std::to_string((job.finished - job.started).seconds())}});
+      if (job.upstream) job.upstream->Send(distribution::AckMsg{kCompletedAck});
+      SendReport(job, true);
+      CloseSource(job);
+    }
+  }
+
+  void CloseSource(Job& job) {
+    if (!job.upstream) return;
+    auto up = std::move(job.upstream);
+    job.agent->OnSourceLost(up->peer());
+    up->CloseAfterSend();
+  }
+
+  void OnOffer(const std::shared_ptr<Conn>& conn, distribution::OfferMsg& offer) {
+    Job* job = FindJob(offer.manifest.job);
+    if (!job) {
+      auto created = CreateJob(offer.manifest, false, false);
+      if (!created) {
+        conn->Send(distribution::AcceptMsg{false, 0, false});
+        return conn->CloseAfterSend();
+      }
+      job = *created;
+    } else if (offer.manifest.commands.size() > job->manifest.commands.size()) {
+      std::vector<Command> more(offer.manifest.commands.begin() +
+                                    static_cast<std::ptrdiff_t>(job->manifest.commands.size()),
+                                offer.manifest.commands.end());
+      AppendCommands(*job, more);
+    }
+    const std::string id = job->manifest.job;
+    std::vector<distribution::NodeAgent::Action> actions;
+    bool accepted = job->agent->OnOffer({conn->peer(), offer.list, static_cast<double>(offer.rate)},
+                                        {}, &actions);
+    if (job->completed() || job->is_base) {
+      if (accepted) job->agent->OnSourceLost(conn->peer());
+      conn->Send(distribution::AcceptMsg{false, job->have, job->completed()});
+      conn->CloseAfterSend();
+    } else if (!accepted) {
+      conn->Send(distribution::AcceptMsg{false, job->have, false});
+      conn->CloseAfterSend();
+    } else {
+      if (job->upstream && job->upstream != conn) {
+        auto old = std::move(job->upstream);
+        old->SetHandlers(nullptr, nullptr);
+        old->Close();
+      }
+      job->error.clear();
+      job->upstream = conn;
+      job->acked_upstream = job->have;
+      std::weak_ptr<Conn> weak = conn;
+      conn->SetHandlers(
+          [this, id, weak](Message& m) {
+            Job* j = FindJob(id);
+            if (j) OnUpstream(*j, m);
+          },
+          [this, id, weak] {
+            Job* j = FindJob(id);
+            auto c = weak.lock();
+            if (!j || !c || j->upstream != c) return;
+            j->upstream = nullptr;
+            j->agent->OnSourceLost(c->peer());
+            if (!j->completed()) SendReport(*j, true);  // "my source is gone"
+          });
+      conn->Send(distribution::AcceptMsg{true, job->have, false});
+      SendReport(*job, true);  // D9: job receipt
+    }
+    Run(id, actions);
+  }
+
+  void OnUpstream(Job& job, Message& m) {
+    if (auto* data = std::get_if<distribution::DataMsg>(&m)) {
+      received += data->bytes.size();
+      job.window_bytes += data->bytes.size();
+      Append(job, data->offset, data->bytes.data(), data->bytes.size());
+      if (job.upstream && job.have >= job.acked_upstream + kAckEvery) {
+        job.acked_upstream = job.have;
+        job.upstream->Send(distribution::AckMsg{job.have});
+      }
+    } else if (auto* digest = std::get_if<distribution::DigestMsg>(&m)) {
+      for (size_t i = 0; i < job.manifest.commands.size(); ++i) {
+        if (job.manifest.commands[i].id == digest->command) job.files[i].digest = digest->sha256;
+      }
+      Apply(job);
+      PumpAll(job);
+    } else if (auto* more = std::get_if<distribution::CommandsMsg>(&m)) {
+      std::vector<Command> fresh;
+      for (const auto& c : more->commands) {
+        if (c.id > (job.manifest.commands.empty() ? 0 : job.manifest.commands.back().id)) {
+          fresh.push_back(c);
+        }
+      }
+      AppendCommands(job, fresh);
+    }
+  }
+
+  void AppendCommands(Job& job, const std::vector<Command>& more) {
+    for (const auto& c : more) {
+      if (c.kind != CommandKind::kEnd && !io::CheckRelative(c.path)) return;
+    }
+    if (!job.manifest.Append(more)) return;
+    if (job.tracker) job.tracker->Append(more);
+    SyncFiles(job);
+    Apply(job);
+    PumpAll(job);
+  }
+
+  // ---- feeding ----
+  void Run(const std::string& id, std::vector<distribution::NodeAgent::Action> actions) {
+    for (auto& a : actions) {
+      if (auto* start = std::get_if<distribution::NodeAgent::StartFeed>(&a)) {
+        StartFeed(id, start->target, start->list);
+      } else if (auto* stop = std::get_if<distribution::NodeAgent::StopFeed>(&a)) {
+        (void)stop;  // the new source's acceptance closes the old connection (OnOffer)
+      }
+    }
+  }
+
+  void FeedEnded(const std::string& id, NodeId target, bool completed) {
+    Job* job = FindJob(id);
+    if (!job) return;
+    job->downs.erase(target);
+    std::vector<distribution::NodeAgent::Action> actions;
+    job->agent->OnFeedEnded(target, completed, &actions);
+    Run(id, actions);
+  }
+
+  void StartFeed(const std::string& id, NodeId target, std::vector<NodeId> list) {
+    Job* job = FindJob(id);
+    if (!job) return;
+    job->downs[target] = Downstream{};
+    Dial(target, [this, id, target, list](std::shared_ptr<Conn> conn) {
+      Job* j = FindJob(id);
+      if (!j) return;
+      if (!conn) return FeedEnded(id, target, false);
+      j->downs[target].conn = conn;
+      std::weak_ptr<Conn> weak = conn;
+      conn->SetHandlers(
+          [this, id, target](Message& m) {
+            Job* jj = FindJob(id);
+            if (jj) OnDownstream(*jj, target, m);
+          },
+          [this, id, target, weak] {
+            Job* jj = FindJob(id);
+            if (!jj) return;
+            auto it = jj->downs.find(target);
+            if (it == jj->downs.end() || it->second.conn != weak.lock()) return;
+            FeedEnded(id, target, false);
+          });
+      conn->OnDrain([this, id, target] {
+        Job* jj = FindJob(id);
+        if (jj) Pump(*jj, target);
+      });
+      conn->Send(distribution::OfferMsg{j->manifest, list, static_cast<uint64_t>(OfferedRate())});
+    });
+  }
+
+  void OnDownstream(Job& job, NodeId target, Message& m) {
+    auto it = job.downs.find(target);
+    if (it == job.downs.end()) return;
+    Downstream& d = it->second;
+    if (auto* accept = std::get_if<distribution::AcceptMsg>(&m)) {
+      if (!accept->accepted) {
+        auto conn = d.conn;
+        job.downs.erase(it);
+        std::vector<distribution::NodeAgent::Action> actions;
+        job.agent->OnFeedEnded(target, true, &actions);  // it took the list
+        conn->SetHandlers(nullptr, nullptr);
+        conn->Close();
+        return Run(job.manifest.job, actions);
+      }
+      d.accepted = true;
+      d.sent = accept->offset;
+      d.commands_sent = job.manifest.commands.size();
+      Pump(job, target);
+    } else if (auto* ack = std::get_if<distribution::AckMsg>(&m)) {
+      if (ack->offset == kCompletedAck) {
+        auto conn = d.conn;
+        conn->SetHandlers(nullptr, nullptr);
+        conn->CloseAfterSend();
+        FeedEnded(job.manifest.job, target, true);
+      }
+    }
+  }
+
+  void PumpAll(Job& job) {
+    for (auto& [target, d] : job.downs) Pump(job, target);
+  }
+
+  void Pump(Job& job, NodeId target) {
+    auto it = job.downs.find(target);
+    if (it == job.downs.end() || !it->second.accepted || !it->second.conn) return;
+    Downstream& d = it->second;
+    Conn& conn = *d.conn;
+    const auto& cmds = job.manifest.commands;
+    if (d.commands_sent < cmds.size()) {
+      conn.Send(distribution::CommandsMsg{
+          {cmds.begin() + static_cast<std::ptrdiff_t>(d.commands_sent), cmds.end()}});
+      d.commands_sent = cmds.size();
+    }
+    while (d.digest_next < cmds.size()) {
+      const Command& c = cmds[d.digest_next];
+      if (c.kind == CommandKind::kFile) {
+        if (!job.files[d.digest_next].digest) break;
+        conn.Send(distribution::DigestMsg{c.id, *job.files[d.digest_next].digest});
+      }
+      ++d.digest_next;
+    }
+    while (conn.queued() < kSendWindow && d.sent < job.have) {
+      size_t idx = CommandAt(job, d.sent);
+      if (idx >= cmds.size()) break;
+      uint64_t start = job.manifest.FileOffset(idx);
+      uint64_t n = std::min<uint64_t>({kChunk, job.have - d.sent, start + cmds[idx].size - d.sent});
+      if (!TakeTokens(n)) return SchedulePump();
+      distribution::DataMsg data{d.sent, Bytes(n)};
+      ssize_t r = ::pread(job.files[idx].fd, data.bytes.data(), n,
+                          static_cast<off_t>(d.sent - start));
+      if (r != static_cast<ssize_t>(n)) return conn.Close();
+      conn.Send(data);
+      d.sent += n;
+      sent += n;
+      sent_window += n;
+    }
+  }
+
+  bool TakeTokens(uint64_t n) {
+    double limit = UploadLimit();
+    if (limit <= 0) return true;
+    Instant now = node.Now();
+    tokens = std::min(limit * 0.1, tokens + (now - tokens_at).seconds() * limit);
+    tokens_at = now;
+    if (tokens < static_cast<double>(n)) return false;
+    tokens -= static_cast<double>(n);
+    return true;
+  }
+
+  void SchedulePump() {
+    if (pump_scheduled) return;
+    pump_scheduled = true;
+    auto t = std::make_shared<boost::asio::steady_timer>(io, std::chrono::milliseconds(5));
+    t->async_wait([this, t](const boost::system::error_code& ec) {
+      pump_scheduled = false;
+      if (ec || stopped) return;
+      for (auto& [id, job] : jobs) PumpAll(*job);
+    });
+  }
+
+  std::string FeedFromHere(const std::string& id, NodeId target, bool switch_offer) {
+    Job* job = FindJob(id);
+    if (!job) return "no such job here";
+    std::vector<distribution::NodeAgent::Action> actions;
+    if (!job->agent->AddFeed(target, {}, &actions, switch_offer)) return "busy";
+    Run(id, actions);
+    return "";
+  }
+
+  // ---- reports and the base's tracking ----
+  void SendReport(Job& job, bool now_please) {
+    Instant now = node.Now();
+    if (!now_please && now - job.last_report < kReportEvery) return;
+    job.last_report = now;
+    if (job.is_base) {
+      if (job.tracker) job.tracker->OnReport(ReportOf(job.manifest.job), now);
+      return;
+    }
+    distribution::ReportMsg msg{job.manifest.job, ReportOf(job.manifest.job)};
+    if (job.report_conn && !job.report_conn->closed()) return job.report_conn->Send(msg);
+    if (job.reporting) return;
+    job.reporting = true;
+    const std::string id = job.manifest.job;
+    Dial(job.manifest.base, [this, id](std::shared_ptr<Conn> conn) {
+      Job* j = FindJob(id);
+      if (!j) return;
+      j->reporting = false;
+      j->report_conn = conn;
+      if (conn) conn->Send(distribution::ReportMsg{id, ReportOf(id)});
+    });
+  }
+
+  void OnReport(const distribution::ReportMsg& m) {
+    Job* job = FindJob(m.job);
+    if (job && job->tracker) job->tracker->OnReport(m.report, node.Now());
+  }
+
+  void Tick() {
+    if (stopped) return;
+    Instant now = node.Now();
+    double window = (now - sent_window_start).seconds();
+    if (window >= 1.0) {
+      upload_peak = std::max(upload_peak * 0.9, sent_window / window);
+      sent_window = 0;
+      sent_window_start = now;
+    }
+    for (auto& [id, job] : jobs) {
+      double w = (now - job->window_start).seconds();
+      if (w >= 1.0) {
+        job->rate = job->window_bytes / w;
+        job->window_bytes = 0;
+        job->window_start = now;
+        if (job->upstream) job->agent->SetSourceRate(job->rate);
+      }
+      if (!job->completed() || job->tracker) SendReport(*job, false);
+      if (job->tracker) TrackerTick(*job, now);
+    }
+    timer.expires_after(std::chrono::nanoseconds(kTick.nanos()));
+    timer.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) Tick();
+    });
+  }
+
+  void TrackerTick(Job& job, Instant now) {
+    const std::string id = job.manifest.job;
+    for (auto& action : job.tracker->Tick(now)) {
+      if (auto* q = std::get_if<distribution::JobTracker::Query>(&action)) {
+        NodeId server = q->server;
+        if (server == self()) {
+          job.tracker->OnReport(ReportOf(id), now);
+          continue;
+        }
+        Request(server, distribution::QueryMsg{id}, [this, id, server](std::optional<Message> m) {
+          Job* j = FindJob(id);
+          if (!j || !j->tracker) return;
+          auto* r = m ? std::get_if<distribution::ReportMsg>(&*m) : nullptr;
+          if (r) {
+            r->report.server = server;
+            j->tracker->OnReport(r->report, node.Now());
+          } else {
+            j->tracker->OnSilent(server, "not answering", node.Now());
+          }
+        });
+      } else if (auto* feed = std::get_if<distribution::JobTracker::Feed>(&action)) {
+        if (feed->source == self()) {
+          FeedFromHere(id, feed->target, feed->switch_offer);
+          continue;
+        }
+        Request(feed->source, distribution::FeedMsg{id, feed->target, feed->switch_offer},
+                [](std::optional<Message>) {});
+      }
+    }
+    SaveJobDocument(job);
+  }
+
+  // ---- jobs at the base ----
+  Result<std::string> Submit(const JobRequest& request) {
+    if (auto s = io::CheckRelative(request.dest); !s) return s.error();
+    if (request.dest.empty()) return Error(Errc::kInvalidArgument, "--dest must not be empty");
+    if (request.paths.empty()) return Error(Errc::kInvalidArgument, "no paths to distribute");
+    std::vector<Command> commands;
+    std::vector<std::string> sources;
+    for (const auto& p : request.paths) {
+      if (auto s = Collect(p, fs::path(p).filename().string(), &commands, &sources); !s) {
+        return s.error();
+      }
+    }
+    std::vector<NodeId> servers = request.servers;
+    if (servers.empty()) {
+      servers = node.membership().map().Ring();
+      if (servers.empty()) servers.push_back(self());
+    }
+    for (NodeId n : servers) {
+      if (n != self() && !EndpointOf(n)) {
+        return Error(Errc::kNotFound, "server " + std::to_string(n) + " is not in the address table");
+      }
+    }
+    Manifest m;
+    m.job = std::to_string(self()) + "-" + std::to_string(next_job++);
+    m.base = self();
+    m.dest = request.dest;
+    for (size_t i = 0; i < commands.size(); ++i) commands[i].id = static_cast<uint32_t>(i + 1);
+    commands.push_back(Command{static_cast<uint32_t>(commands.size() + 1), CommandKind::kEnd});
+    m.Append(commands);
+    const bool staging = std::find(servers.begin(), servers.end(), self()) == servers.end();
+    auto created = CreateJob(m, true, staging);
+    if (!created) return created.error();
+    Job& job = **created;
+    job.sources = sources;
+    job.servers = servers;
+    distribution::TrackerOptions options;
+    job.tracker = std::make_unique<distribution::JobTracker>(m, servers, options, node.Now());
+    Log(LogLevel::kInfo, "distribution", "job accepted",
+        {{"job", m.job}, {"files", std::to_string(commands.size() - 1)},
+         {"bytes", std::to_string(m.StreamSize())}, {"servers", std::to_string(servers.size())}});
+    std::vector<NodeId> others;
+    for (NodeId n : servers) {
+      if (n != self()) others.push_back(n);
+    }
+    std::vector<distribution::NodeAgent::Action> actions;
+    for (auto& share : distribution::SplitList(others, node.config().distribution_fanout)) {
+      job.agent->AddFeed(share.target, share.list, &actions);
+    }
+    Run(m.job, actions);
+    CopyIn(m.job);
+    SaveJobDocument(job);
+    return m.job;
+  }
+
+  Status Collect(const std::string& path, const std::string& rel, std::vector<Command>* out,
+                 std::vector<std::string>* sources) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) {
+      return Error(Errc::kNotFound, path + ": " + std::strerror(errno));
+    }
+    Command c;
+    c.path = rel;
+    c.mode = st.st_mode & 07777;
+    c.mtime_ns = int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
+    if (S_ISDIR(st.st_mode)) {
+      c.kind = CommandKind::kMkdir;
+      out->push_back(c);
+      sources->push_back(path);
+      std::vector<std::string> names;
+      for (const auto& e : fs::directory_iterator(path)) names.push_back(e.path().filename());
+      std::sort(names.begin(), names.end());
+      for (const auto& n : names) {
+        if (auto s = Collect(path + "/" + n, rel + "/" + n, out, sources); !s) return s;
+      }
+      return OkStatus();
+    }
+    if (!S_ISREG(st.st_mode)) {
+      return Error(Errc::kInvalidArgument, path + ": only regular files and folders are sent");
+    }
+    if (::access(path.c_str(), R_OK) != 0) {
+      return Error(Errc::kPermission, path + ": " + std::strerror(errno));
+    }
+    c.kind = CommandKind::kFile;
+    c.size = static_cast<uint64_t>(st.st_size);
+    out->push_back(c);
+    sources->push_back(path);
+    return OkStatus();
+  }
+
+  // The origin: copies the client's files in, a megabyte per turn of the loop, so the
+  // downstream feeds start at once and run behind it (D4).
+  void CopyIn(const std::string& id) {
+    Job* job = FindJob(id);
+    if (!job || stopped) return;
+    while (job->copying < job->sources.size() &&
+           (job->manifest.commands[job->copying].kind != CommandKind::kFile ||
+            job->have >= job->manifest.FileOffset(job->copying) +
+                             job->manifest.commands[job->copying].size)) {
+      if (job->source_fd >= 0) ::close(job->source_fd);
+      job->source_fd = -1;
+      ++job->copying;
+      Apply(*job);
+    }
+    if (job->copying >= job->sources.size()) {
+      Apply(*job);
+      return;
+    }
+    const size_t i = job->copying;
+    if (job->source_fd < 0) {
+      job->source_fd = ::open(job->sources[i].c_str(), O_RDONLY | O_CLOEXEC);
+      if (job->source_fd < 0) return Fail(*job, job->sources[i] + ": " + std::strerror(errno));
+    }
+    const uint64_t start = job->manifest.FileOffset(i);
+    std::vector<uint8_t> buf(std::min<uint64_t>(1 << 20, start + job->manifest.commands[i].size -
+                                                             job->have));
+    ssize_t n = ::pread(job->source_fd, buf.data(), buf.size(),
+                        static_cast<off_t>(job->have - start));
+    if (n <= 0) {
+      return Fail(*job, job->sources[i] + ": shorter than when the job was created");
+    }
+    Append(*job, job->have, buf.data(), static_cast<size_t>(n));
+    boost::asio::post(io, [this, id] { CopyIn(id); });
+  }
+
+  // ---- documents ----
+  json Document(const Job& job) const {
+    const auto& t = *job.tracker;
+    json servers = json::array();
+    for (const auto& [id, v] : t.servers()) {
+      json s{{"id", id},
+             {"state", distribution::ServerStateName(v.state)},
+             {"bytes", v.offset},
+             {"source", v.source == kNoNode ? json(nullptr) : json(v.source)},
+             {"rate_bps", static_cast<uint64_t>(v.rate)}};
+      if (!v.error.empty()) s["error"] = v.error;
+      if (v.repairs > 0) s["repairs"] = v.repairs;
+      servers.push_back(std::move(s));
+    }
+    json commands = json::array();
+    for (size_t i = 0; i < t.manifest().commands.size(); ++i) {
+      const Command& c = t.manifest().commands[i];
+      json cj{{"id", c.id},
+              {"kind", distribution::CommandKindName(c.kind)},
+              {"state", distribution::CommandStateName(t.StateOf(i))}};
+      if (c.kind != CommandKind::kEnd) cj["path"] = c.path;
+      if (c.kind == CommandKind::kFile) {
+        cj["size"] = c.size;
+        if (job.files[i].digest) cj["sha256"] = Sha256Hex(*job.files[i].digest);
+      }
+      commands.push_back(std::move(cj));
+    }
+    return json{{"id", job.manifest.job},
+                {"state", t.State()},
+                {"final", t.Final()},
+                {"base", job.manifest.base},
+                {"dest", job.manifest.dest},
+                {"size", job.manifest.StreamSize()},
+                {"elapsed_s", (node.Now() - job.started).seconds()},
+                {"servers", std::move(servers)},
+                {"commands", std::move(commands)}};
+  }
+
+  void SaveJobDocument(Job& job) {
+    json doc = Document(job);
+    doc["sources"] = job.sources;
+    (void)io::MakeDirs(JobsDir());
+    (void)io::WriteFileAtomic(JobsDir() + "/" + job.manifest.job + ".json", doc.dump(1));
+  }
+
+  // Jobs of earlier runs: their documents are answered as saved (a job that was running is
+  // marked interrupted: its servers were not tracked while the base was down).
+  void LoadJobDocuments() {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(JobsDir(), ec)) {
+      auto text = io::ReadFile(e.path().string());
+      if (!text) continue;
+      json doc = json::parse(*text, nullptr, false);
+      if (!doc.is_object() || !doc.contains("id")) continue;
+      std::string id = doc["id"].get<std::string>();
+      doc.erase("sources");
+      if (doc.value("state", "") == "running") {
+        doc["state"] = "failed";
+        doc["error"] = "the base server restarted while the job ran";
+      }
+      finished_docs[id] = doc.dump();
+      auto dash = id.find('-');
+      if (dash != std::string::npos) {
+        next_job = std::max<uint64_t>(next_job, std::stoull(id.substr(dash + 1)) + 1);
+      }
+    }
+  }
+
+  // ---- CTP (D3) ----
+  distribution::ResultMsg ServeCtp(const distribution::CtpMsg& m) {
+    distribution::ResultMsg out;
+    auto path = root.Resolve(m.path);
+    if (!path) {
+      out.error = path.error().message();
+      return out;
+    }
+    auto stat_json = [](const std::string& p, const std::string& name) -> std::optional<json> {
+      struct stat st {};
+      if (::lstat(p.c_str(), &st) != 0) return std::nullopt;
+      const char* type = S_ISDIR(st.st_mode) ? "dir" : S_ISREG(st.st_mode) ? "file"
+                         : S_ISLNK(st.st_mode) ? "symlink" : "other";
+      return json{{"name", name}, {"type", type}, {"size", st.st_size},
+                  {"mode", st.st_mode & 07777},
+                  {"mtime_ns", int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec},
+                  {"uid", st.st_uid}, {"gid", st.st_gid}};
+    };
+    const std::string& p = *path;
+    if (m.op == "stat") {
+      auto s = stat_json(p, m.path);
+      if (!s) out.error = m.path + ": " + std::strerror(errno);
+      else out.body = s->dump();
+    } else if (m.op == "ls") {
+      json list = json::array();
+      std::error_code ec;
+      auto add = [&](const fs::path& full) {
+        std::string rel = fs::relative(full, p, ec).string();
+        if (auto s = stat_json(full.string(), rel)) list.push_back(*s);
+      };
+      if (m.recursive) {
+        for (const auto& e : fs::recursive_directory_iterator(p, ec)) add(e.path());
+      } else {
+        for (const auto& e : fs::directory_iterator(p, ec)) add(e.path());
+      }
+      if (ec) out.error = m.path + ": " + ec.message();
+      std::sort(list.begin(), list.end(),
+                [](const json& a, const json& b) { return a["name"] < b["name"]; });
+      out.body = list.dump();
+    } else if (m.op == "mkdir") {
+      if (auto s = io::MakeDirs(p); !s) out.error = s.error().message();
+      else if (m.mode) ::chmod(p.c_str(), m.mode & 07777);
+    } else if (m.op == "rm") {
+      std::error_code ec;
+      if (p == fs::weakly_canonical(root.path()).string()) {
+        out.error = "refusing to remove the content root";
+      } else if (m.recursive ? fs::remove_all(p, ec) == 0 : !fs::remove(p, ec)) {
+        out.error = m.path + ": " + (ec ? ec.message() : "no such file or directory");
+      }
+    } else if (m.op == "chmod") {
+      if (m.mode && ::chmod(p.c_str(), m.mode & 07777) != 0) {
+        out.error = m.path + ": " + std::strerror(errno);
+      }
+      if (m.mtime_ns) {
+        struct timespec times[2];
+        times[0].tv_sec = times[1].tv_sec = m.mtime_ns / 1000000000;
+        times[0].tv_nsec = times[1].tv_nsec = m.mtime_ns % 1000000000;
+        if (::utimensat(AT_FDCWD, p.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) {
+          out.error = m.path + ": " + std::strerror(errno);
+        }
+      }
+    } else if (m.op == "get") {
+      int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+      if (fd < 0) {
+        out.error = m.path + ": " + std::strerror(errno);
+        return out;
+      }
+      out.data.resize(distribution::kMaxChunk);
+      ssize_t n = ::pread(fd, out.data.data(), out.data.size(), static_cast<off_t>(m.offset));
+      ::close(fd);
+      if (n < 0) out.error = m.path + ": " + std::strerror(errno);
+      out.data.resize(n < 0 ? 0 : static_cast<size_t>(n));
+      if (auto s = stat_json(p, m.path)) out.body = s->dump();
+    } else if (m.op == "put") {
+      // Chunks land in a temporary file; the last one installs it (atomic, with attributes).
+      fs::path fp(p);
+      std::string temp = (fp.parent_path() / ("." + fp.filename().string() + ".cohort-put")).string();
+      (void)io::MakeDirs(fp.parent_path().string());
+      int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (m.offset == 0 ? O_TRUNC : 0);
+      int fd = ::open(temp.c_str(), flags, 0600);
+      if (fd < 0 || ::pwrite(fd, m.data.data(), m.data.size(), static_cast<off_t>(m.offset)) !=
+                        static_cast<ssize_t>(m.data.size())) {
+        out.error = m.path + ": " + std::strerror(errno);
+      } else if (m.last) {
+        struct timespec times[2];
+        times[0].tv_sec = times[1].tv_sec = m.mtime_ns / 1000000000;
+        times[0].tv_nsec = times[1].tv_nsec = m.mtime_ns % 1000000000;
+        if (::fchmod(fd, (m.mode ? m.mode : 0644) & 07777) != 0 ||
+            (m.mtime_ns && ::futimens(fd, times) != 0) || ::fdatasync(fd) != 0 ||
+            ::rename(temp.c_str(), p.c_str()) != 0) {
+          out.error = m.path + ": " + std::strerror(errno);
+        }
+      }
+      if (fd >= 0) ::close(fd);
+    } else {
+      out.error = "unknown CTP operation '" + m.op + "'";
+    }
+    return out;
+  }
+};
+
+Distributor::Distributor(Node& node, boost::asio::io_context& io)
+    : impl_(std::make_unique<Impl>(node, io)) {}
+
+Distributor::~Distributor() { Stop(); }
+
+Status Distributor::Start() {
+  if (auto s = impl_->root.Prepare(); !s) return s;
+  impl_->LoadJobDocuments();
+  if (auto s = impl_->Listen(); !s) return s;
+  impl_->sent_window_start = impl_->node.Now();
+  impl_->tokens_at = impl_->node.Now();
+  impl_->Tick();
+  return OkStatus();
+}
+
+void Distributor::Stop() {
+  if (impl_->stopped) return;
+  impl_->stopped = true;
+  impl_->timer.cancel();
+  for (auto& a : impl_->acceptors) {
+    boost::system::error_code ignored;
+    a->close(ignored);
+  }
+  for (auto& [id, job] : impl_->jobs) {
+    for (auto& [t, d] : job->downs) {
+      if (d.conn) d.conn->SetHandlers(nullptr, nullptr), d.conn->Close();
+    }
+    if (job->upstream) job->upstream->SetHandlers(nullptr, nullptr), job->upstream->Close();
+    if (job->report_conn) job->report_conn->Close();
+    for (auto& f : job->files) {
+      if (f.fd >= 0) ::close(f.fd);
+    }
+    if (job->source_fd >= 0) ::close(job->source_fd);
+  }
+}
+
+Result<std::string> Distributor::Submit(const JobRequest& request) {
+  return impl_->Submit(request);
+}
+
+Status Distributor::End(const std::string& id) {
+  Job* job = impl_->FindJob(id);
+  if (!job || !job->tracker) {
+    if (impl_->finished_docs.count(id)) return OkStatus();
+    return Error(Errc::kNotFound, "no job '" + id + "' on this base server");
+  }
+  if (!job->manifest.ended()) {
+    impl_->AppendCommands(*job, {Command{static_cast<uint32_t>(job->manifest.commands.size() + 1),
+                                         CommandKind::kEnd}});
+  }
+  return OkStatus();
+}
+
+std::vector<std::string> Distributor::JobIds() const {
+  std::vector<std::string> ids;
+  for (const auto& [id, doc] : impl_->finished_docs) ids.push_back(id);
+  for (const auto& [id, job] : impl_->jobs) {
+    if (job->tracker && !impl_->finished_docs.count(id)) ids.push_back(id);
+  }
+  return ids;
+}
+
+std::optional<std::string> Distributor::JobDocument(const std::string& id) const {
+  auto it = impl_->jobs.find(id);
+  if (it != impl_->jobs.end() && it->second->tracker) return impl_->Document(*it->second).dump();
+  auto d = impl_->finished_docs.find(id);
+  if (d != impl_->finished_docs.end()) return d->second;
+  return std::nullopt;
+}
+
+void Distributor::Ctp(NodeId node, CtpRequest request,
+                      std::function<void(Result<std::string>)> done) {
+  distribution::CtpMsg m;
+  m.op = request.op;
+  m.path = request.path;
+  m.mode = request.mode;
+  m.mtime_ns = request.mtime_ns;
+  m.recursive = request.recursive;
+  m.offset = request.offset;
+  m.last = request.last;
+  m.data.assign(request.data.begin(), request.data.end());
+  auto answer = [done](const distribution::ResultMsg& r) -> Result<std::string> {
+    if (!r.error.empty()) return Error(Errc::kInvalidArgument, r.error);
+    json body = r.body.empty() ? json::object() : json::parse(r.body, nullptr, false);
+    if (!r.data.empty()) {
+      std::string b64(sodium_base64_ENCODED_LEN(r.data.size(), sodium_base64_VARIANT_ORIGINAL),
+                      '\0');
+      sodium_bin2base64(b64.data(), b64.size(), r.data.data(), r.data.size(),
+                        sodium_base64_VARIANT_ORIGINAL);
+      b64.resize(std::strlen(b64.c_str()));
+      if (!body.is_object()) body = json::object();
+      body["data_base64"] = b64;
+    }
+    return body.dump();
+  };
+  if (node == impl_->self()) return done(answer(impl_->ServeCtp(m)));
+  impl_->Request(node, m, [done, answer, node](std::optional<Message> reply) {
+    auto* r = reply ? std::get_if<distribution::ResultMsg>(&*reply) : nullptr;
+    if (!r) return done(Error(Errc::kUnavailable, "node " + std::to_string(node) + " did not answer"));
+    done(answer(*r));
+  });
+}
+
+uint64_t Distributor::bytes_sent() const { return impl_->sent; }
+uint64_t Distributor::bytes_received() const { return impl_->received; }
+
+}  // namespace cohort::node

@@ -1,0 +1,77 @@
+// Distributor: the content distribution runtime (SPEC D) of one cohortd. It binds the
+// distribution cores (distribution/core.h) to TCP streams and files:
+// - listens on TCP at every transport adapter's address (same port number as the UDP
+//   control plane), so every node already knows where to reach the others;
+// - every connection is authenticated and encrypted with the cluster keys: the listener
+//   sends a random challenge, the dialer's first sealed frame echoes it and challenges back,
+//   and every frame after is sealed (XChaCha20-Poly1305) with a per-connection incarnation and
+//   a strictly increasing sequence, so nothing travels in plaintext and nothing replays;
+// - receives job content into `<root>/<dest>/` as temporary files, SHA-256 verified before
+//   each is renamed into place with its mode and mtime (D13), while forwarding what it has
+//   to its own downstream servers (pipelined, D4);
+// - as base server (D1): accepts jobs from the API, copies the client's files in as the
+//   origin, tracks every server (JobTracker), queries and repairs (D12), and keeps each
+//   job's document in `<data_dir>/jobs/` so a restarted base still answers for it.
+// Runs on the node's loop thread; every method must be called there.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "node/node.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace cohort::node {
+
+struct JobRequest {
+  std::vector<std::string> paths;  // absolute files or folders on the base server's disk
+  std::string dest;                // folder under every server's content root
+  std::vector<NodeId> servers;     // empty: every member that is up
+};
+
+class Distributor {
+ public:
+  Distributor(Node& node, boost::asio::io_context& io);
+  ~Distributor();
+  Status Start();
+  void Stop();
+
+  // D1/D2: a new job with this node as base; returns its id. Fails for unreadable paths,
+  // a destination outside the root, or unknown servers.
+  Result<std::string> Submit(const JobRequest& request);
+  // D11: ends the job (no more commands); a finished job with repairs pending stops them.
+  Status End(const std::string& id);
+  std::vector<std::string> JobIds() const;
+  // The job document of INTERFACE.md (JSON text), or nullopt for an unknown id.
+  std::optional<std::string> JobDocument(const std::string& id) const;
+
+  // CTP (D3): one operation on `node`'s content root; `done` gets the JSON answer (or an
+  // error). get answers up to 256 KiB from `offset`, base64 in "data_base64", with the
+  // file's stat; put writes a chunk to a temporary file, installed by the `last` chunk.
+  struct CtpRequest {
+    std::string op;
+    std::string path;
+    uint32_t mode = 0;
+    int64_t mtime_ns = 0;
+    bool recursive = false;
+    uint64_t offset = 0;  // get/put: where in the file
+    bool last = true;     // put: this chunk ends the file (it is installed then)
+    std::string data;     // put: the bytes
+  };
+  void Ctp(NodeId node, CtpRequest request, std::function<void(Result<std::string>)> done);
+
+  uint64_t bytes_sent() const;
+  uint64_t bytes_received() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cohort::node
