@@ -6,11 +6,11 @@
 
 #include "api/dashboard.h"
 #include "api/jobs_api.h"
-#include "node/distributor.h"
 #include "api/registry_api.h"
 #include "api/responses.h"
 #include "base/digest.h"
 #include "dcm/dcm.h"
+#include "node/distributor.h"
 #include "node/documents.h"
 
 namespace cohort::api {

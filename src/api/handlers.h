@@ -51,8 +51,7 @@ using Respond = std::function<void(HttpResponse)>;
 class Api {
  public:
   // `dcm` may be null (no configuration manager: no registry endpoints).
-  explicit Api(node::Node& node, dcm::Dcm* dcm = nullptr,
-               node::Distributor* distributor = nullptr)
+  explicit Api(node::Node& node, dcm::Dcm* dcm = nullptr, node::Distributor* distributor = nullptr)
       : node_(node), dcm_(dcm), distributor_(distributor) {}
   // Calls `respond` exactly once, now or later (ping answers when its requests finish).
   void Handle(const HttpRequest& request, Respond respond);

@@ -35,6 +35,7 @@ struct DevUpOptions {
   int miss_limit = 0;
   int notify_ms = 0;
   std::string multicast;  // [cluster] multicast for every node; empty: unicast bus
+  int upload_mbps = 0;    // [distribution] upload_mbps for every node; 0: no limit
 };
 int DevUp(const Globals& g, const DevUpOptions& o);
 int DevDown(const Globals& g, const std::string& dir);

@@ -298,6 +298,8 @@ int Main(int argc, char** argv) {
   dev_up->add_option("--disk", up.disks,
                      "a disk every node checks (repeatable): DIR/disks/ID, reached by node k "
                      "through DIR/n<k>/disks/ID");
+  dev_up->add_option("--upload-mbps", up.upload_mbps,
+                     "limit each node's content uploads (distribution) to this rate");
   dev_up->add_option("--multicast", up.multicast,
                      "GROUP:PORT: the bus uses this IP multicast group (default: unicast)");
   dev_up->add_option("--period-ms", up.period_ms, "[timing] period_ms for every node")

@@ -104,7 +104,10 @@ std::string NodeConfig(int k, const DevUpOptions& o, const std::string& dir) {
          (o.multicast.empty() ? "" : "multicast = \"" + o.multicast + "\"\n") +
          "\n[transport]\nlisten = [" + listen +
          "]\n\n[api]\nlisten = \"127.0.0.1:" + std::to_string(o.base_port + 100 + k) + "\"\n" +
-         TimingConfig(o) + DiskConfigs(k, o, dir) + RegistryConfig(o);
+         TimingConfig(o) + DiskConfigs(k, o, dir) + RegistryConfig(o) +
+         (o.upload_mbps > 0
+              ? "\n[distribution]\nupload_mbps = " + std::to_string(o.upload_mbps) + "\n"
+              : "");
 }
 
 bool IsCohortd(pid_t pid) {

@@ -1,7 +1,7 @@
 // `cohort distribute`, `cohort job list|show|wait|end` and `cohort ctp ...` (INTERFACE.md):
 // content distribution through the local daemon, which is the job's base server.
-#include <sodium.h>
 #include <fcntl.h>
+#include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,9 +32,7 @@ std::string Bytes(double b) {
   return out;
 }
 
-std::string Source(const json& s) {
-  return s["source"].is_null() ? "-" : "n" + s["source"].dump();
-}
+std::string Source(const json& s) { return s["source"].is_null() ? "-" : "n" + s["source"].dump(); }
 
 // One line per server: state, bytes, rate, source, ETA.
 std::vector<std::string> ServerLines(const json& job) {
@@ -95,7 +93,8 @@ Result<json> Follow(const Globals& g, const std::string& id, bool show, double t
       for (const auto& l : lines) std::printf("\033[K%s\n", l.c_str());
       drawn = lines.size();
       std::fflush(stdout);
-    } else if (show && !g.json && std::chrono::steady_clock::now() - last_plain > std::chrono::seconds(5)) {
+    } else if (show && !g.json &&
+               std::chrono::steady_clock::now() - last_plain > std::chrono::seconds(5)) {
       last_plain = std::chrono::steady_clock::now();
       int done_count = 0;
       for (const auto& s : (*job)["servers"]) done_count += s["state"] == "completed";
@@ -150,8 +149,8 @@ int CtpGet(const Globals& g, int node, const std::string& path, std::string out)
   uint64_t offset = 0;
   json stat;
   for (;;) {
-    auto r = Call{g}.Do("GET", "/v1/ctp?op=get&node=" + std::to_string(node) +
-                                   "&path=" + UrlEncode(path) + "&offset=" + std::to_string(offset));
+    auto r = Call{g}.Do("GET", "/v1/ctp?op=get&node=" + std::to_string(node) + "&path=" +
+                                   UrlEncode(path) + "&offset=" + std::to_string(offset));
     if (!r) {
       std::fclose(f);
       ::unlink(temp.c_str());
@@ -169,9 +168,11 @@ int CtpGet(const Globals& g, int node, const std::string& path, std::string out)
   struct timespec times[2] = {{mtime / 1000000000, mtime % 1000000000},
                               {mtime / 1000000000, mtime % 1000000000}};
   ::utimensat(AT_FDCWD, temp.c_str(), times, 0);
-  if (std::rename(temp.c_str(), out.c_str()) != 0) return Fail(1, out + ": " + std::strerror(errno));
-  if (!g.json) std::printf("%s: %llu bytes from n%d:%s\n", out.c_str(),
-                           static_cast<unsigned long long>(offset), node, path.c_str());
+  if (std::rename(temp.c_str(), out.c_str()) != 0)
+    return Fail(1, out + ": " + std::strerror(errno));
+  if (!g.json)
+    std::printf("%s: %llu bytes from n%d:%s\n", out.c_str(),
+                static_cast<unsigned long long>(offset), node, path.c_str());
   return 0;
 }
 
@@ -187,16 +188,21 @@ int CtpPut(const Globals& g, int node, const std::string& path, const std::strin
   do {
     std::string part = content->substr(offset, chunk);
     const bool last = offset + part.size() >= content->size();
-    json body{{"node", node}, {"op", "put"}, {"path", path}, {"offset", offset},
-              {"last", last}, {"mode", st.st_mode & 07777},
+    json body{{"node", node},
+              {"op", "put"},
+              {"path", path},
+              {"offset", offset},
+              {"last", last},
+              {"mode", st.st_mode & 07777},
               {"mtime_ns", int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec},
               {"data_base64", B64(part)}};
     auto r = Call{g}.Do("POST", "/v1/ctp", body, true);
     if (!r) return Fail(1, r.error().message());
     offset += part.size();
   } while (offset < content->size());
-  if (!g.json) std::printf("n%d:%s: %llu bytes from %s\n", node, path.c_str(),
-                           static_cast<unsigned long long>(offset), from.c_str());
+  if (!g.json)
+    std::printf("n%d:%s: %llu bytes from %s\n", node, path.c_str(),
+                static_cast<unsigned long long>(offset), from.c_str());
   return 0;
 }
 
@@ -220,7 +226,8 @@ void AddJobCommands(CLI::App& app, const Globals& g, int& rc) {
   dist->add_option("--timeout", o.timeout, "give up waiting after this many seconds");
   dist->callback([&rc, &g] {
     json body{{"dest", o.dest}, {"paths", json::array()}};
-    for (const auto& p : o.paths) body["paths"].push_back(fs::absolute(p).lexically_normal().string());
+    for (const auto& p : o.paths)
+      body["paths"].push_back(fs::absolute(p).lexically_normal().string());
     if (o.servers != "all") {
       body["servers"] = json::array();
       std::stringstream ss(o.servers);
@@ -240,8 +247,10 @@ void AddJobCommands(CLI::App& app, const Globals& g, int& rc) {
     }
     const std::string id = (*job)["id"];
     if (o.no_wait) {
-      if (g.json) std::printf("%s\n", job->dump(2).c_str());
-      else std::printf("%s\n", id.c_str());
+      if (g.json)
+        std::printf("%s\n", job->dump(2).c_str());
+      else
+        std::printf("%s\n", id.c_str());
       rc = 0;
       return;
     }
@@ -249,8 +258,8 @@ void AddJobCommands(CLI::App& app, const Globals& g, int& rc) {
       std::printf("job %s: %s to %zu servers\n", id.c_str(),
                   Bytes((*job)["size"].get<double>()).c_str(), (*job)["servers"].size());
     }
-    rc = Finish(g, Follow(g, id, true, o.timeout,
-                          [](const json& j) { return j["state"] != "running"; }));
+    rc = Finish(
+        g, Follow(g, id, true, o.timeout, [](const json& j) { return j["state"] != "running"; }));
   });
 
   auto* job = app.add_subcommand("job", "distribution jobs on this base server");
@@ -323,12 +332,13 @@ void AddJobCommands(CLI::App& app, const Globals& g, int& rc) {
     auto* c = add(name, help);
     c->add_flag("-r,--recursive", o.recursive, "with everything inside");
     c->callback([&rc, &g, op] {
-      rc = Print(g,
-                 Call{g}.Do("POST", "/v1/ctp",
-                            json{{"node", o.node}, {"op", op}, {"path", o.path},
-                                 {"recursive", o.recursive}},
-                            true),
-                 [op](const json&) { std::printf("%s %s: ok\n", op, o.path.c_str()); });
+      rc = Print(
+          g,
+          Call{g}.Do(
+              "POST", "/v1/ctp",
+              json{{"node", o.node}, {"op", op}, {"path", o.path}, {"recursive", o.recursive}},
+              true),
+          [op](const json&) { std::printf("%s %s: ok\n", op, o.path.c_str()); });
     });
   };
   simple("mkdir", "create a folder (and its parents)", "mkdir");

@@ -52,7 +52,7 @@ struct Command {
 // The job object's content part (D2): its commands in order. Grows while the job runs
 // (D10) until its kEnd command.
 struct Manifest {
-  std::string job;   // unique per base server
+  std::string job;  // unique per base server
   NodeId base = kNoNode;
   std::string dest;  // folder under each server's content root
   std::vector<Command> commands;
@@ -131,7 +131,7 @@ class NodeAgent {
   NodeId source_ = kNoNode;
   double source_rate_ = 0;
   bool have_list_ = false;
-  std::set<NodeId> approached_;                   // offered to, or given to another source
+  std::set<NodeId> approached_;                  // offered to, or given to another source
   std::map<NodeId, std::vector<NodeId>> feeds_;  // target -> the share it was given
 };
 
@@ -151,7 +151,7 @@ struct ServerReport {
   bool has_job = true;
   uint64_t offset = 0;  // stream bytes held
   NodeId source = kNoNode;
-  double rate = 0;            // bytes/s being received
+  double rate = 0;             // bytes/s being received
   uint32_t commands_done = 0;  // commands completed, in order
   bool completed = false;      // every command through kEnd completed
   std::string error;           // a command failed here (e.g. disk full)
@@ -159,8 +159,7 @@ struct ServerReport {
 
 class JobTracker {
  public:
-  JobTracker(Manifest manifest, std::vector<NodeId> servers, TrackerOptions options,
-             Instant now);
+  JobTracker(Manifest manifest, std::vector<NodeId> servers, TrackerOptions options, Instant now);
 
   struct Query {  // ask `server` for its ServerReport
     NodeId server;

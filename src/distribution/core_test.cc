@@ -40,7 +40,8 @@ TEST(OrderByRate, FastestFirstUnknownLast) {
 
 TEST(Manifest, OffsetsAndAppend) {
   Manifest m;
-  ASSERT_TRUE(m.Append({{1, CommandKind::kFile, "a", 10}, {2, CommandKind::kMkdir, "d"},
+  ASSERT_TRUE(m.Append({{1, CommandKind::kFile, "a", 10},
+                        {2, CommandKind::kMkdir, "d"},
                         {3, CommandKind::kFile, "d/b", 5}}));
   EXPECT_EQ(m.FileOffset(2), 10u);
   EXPECT_EQ(m.StreamSize(), 15u);

@@ -5,8 +5,8 @@
 namespace cohort::distribution {
 namespace {
 
-using wire::ByteView;
 using wire::Bytes;
+using wire::ByteView;
 using wire::Reader;
 using wire::Writer;
 
@@ -169,9 +169,8 @@ std::optional<Message> Decode(ByteView bytes) {
     }
     case 3: {
       OfferMsg m;
-      if (GetText(r, &m.manifest.job) && r.U16(&m.manifest.base) &&
-          GetText(r, &m.manifest.dest) && GetCommands(r, &m.manifest.commands) &&
-          GetNodes(r, &m.list) && r.U64(&m.rate)) {
+      if (GetText(r, &m.manifest.job) && r.U16(&m.manifest.base) && GetText(r, &m.manifest.dest) &&
+          GetCommands(r, &m.manifest.commands) && GetNodes(r, &m.list) && r.U64(&m.rate)) {
         out = std::move(m);
       }
       break;

@@ -16,7 +16,7 @@ namespace cohort::distribution {
 
 inline constexpr size_t kChallengeSize = 16;
 using Challenge = std::array<uint8_t, kChallengeSize>;
-inline constexpr size_t kMaxChunk = 256 * 1024;    // data bytes per frame
+inline constexpr size_t kMaxChunk = 256 * 1024;   // data bytes per frame
 inline constexpr size_t kMaxFrame = 1024 * 1024;  // sealed frame, header included
 inline constexpr size_t kMaxCommands = 100000;
 
@@ -85,9 +85,8 @@ struct CtpMsg {
   wire::Bytes data;
 };
 
-using Message = std::variant<Hello, HelloOk, OfferMsg, AcceptMsg, DataMsg, DigestMsg,
-                             CommandsMsg, AckMsg, ReportMsg, QueryMsg, FeedMsg, ResultMsg,
-                             CtpMsg>;
+using Message = std::variant<Hello, HelloOk, OfferMsg, AcceptMsg, DataMsg, DigestMsg, CommandsMsg,
+                             AckMsg, ReportMsg, QueryMsg, FeedMsg, ResultMsg, CtpMsg>;
 
 wire::Bytes Encode(const Message& m);
 std::optional<Message> Decode(wire::ByteView bytes);

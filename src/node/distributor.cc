@@ -36,8 +36,8 @@ using json = nlohmann::json;
 using wire::Bytes;
 
 constexpr size_t kChunk = 64 * 1024;
-constexpr size_t kSendWindow = 1 << 20;   // bytes queued per connection before waiting
-constexpr size_t kAckEvery = 1 << 20;     // receivers acknowledge this often
+constexpr size_t kSendWindow = 1 << 20;  // bytes queued per connection before waiting
+constexpr size_t kAckEvery = 1 << 20;    // receivers acknowledge this often
 constexpr uint64_t kCompletedAck = UINT64_MAX;
 const Duration kTick = Duration::Millis(250);
 const Duration kReportEvery = Duration::Millis(500);
@@ -72,38 +72,36 @@ class Conn : public std::enable_shared_from_this<Conn> {
   void Dial(NodeId expected, std::function<void(bool)> ready) {
     peer_ = expected;
     auto self = shared_from_this();
-    boost::asio::async_read(
-        socket_, boost::asio::buffer(peer_challenge_),
-        [this, self, ready](const boost::system::error_code& ec, size_t) {
-          if (ec) return Fail(ready);
-          my_challenge_ = Random<distribution::Challenge>();
-          Send(distribution::Hello{peer_challenge_, my_challenge_});
-          ReadFrame([this, ready](Message& m) {
-            auto* ok = std::get_if<distribution::HelloOk>(&m);
-            if (!ok || ok->echo != my_challenge_) return Fail(ready);
-            authed_ = true;
-            ready(true);
-            ReadLoop();
-          });
-        });
+    boost::asio::async_read(socket_, boost::asio::buffer(peer_challenge_),
+                            [this, self, ready](const boost::system::error_code& ec, size_t) {
+                              if (ec) return Fail(ready);
+                              my_challenge_ = Random<distribution::Challenge>();
+                              Send(distribution::Hello{peer_challenge_, my_challenge_});
+                              ReadFrame([this, ready](Message& m) {
+                                auto* ok = std::get_if<distribution::HelloOk>(&m);
+                                if (!ok || ok->echo != my_challenge_) return Fail(ready);
+                                authed_ = true;
+                                ready(true);
+                                ReadLoop();
+                              });
+                            });
   }
   // Listener: sends the challenge, checks the echo, answers the dialer's challenge.
   void Accept(std::function<void()> ready) {
     my_challenge_ = Random<distribution::Challenge>();
     auto self = shared_from_this();
-    boost::asio::async_write(
-        socket_, boost::asio::buffer(my_challenge_),
-        [this, self, ready](const boost::system::error_code& ec, size_t) {
-          if (ec) return Close();
-          ReadFrame([this, ready](Message& m) {
-            auto* hello = std::get_if<distribution::Hello>(&m);
-            if (!hello || hello->echo != my_challenge_) return Close();
-            authed_ = true;
-            Send(distribution::HelloOk{hello->challenge});
-            ready();
-            ReadLoop();
-          });
-        });
+    boost::asio::async_write(socket_, boost::asio::buffer(my_challenge_),
+                             [this, self, ready](const boost::system::error_code& ec, size_t) {
+                               if (ec) return Close();
+                               ReadFrame([this, ready](Message& m) {
+                                 auto* hello = std::get_if<distribution::Hello>(&m);
+                                 if (!hello || hello->echo != my_challenge_) return Close();
+                                 authed_ = true;
+                                 Send(distribution::HelloOk{hello->challenge});
+                                 ready();
+                                 ReadLoop();
+                               });
+                             });
   }
   void SetHandlers(OnMessage on_message, std::function<void()> on_close) {
     on_message_ = std::move(on_message);
@@ -168,36 +166,38 @@ class Conn : public std::enable_shared_from_this<Conn> {
   }
   void ReadFrame(std::function<void(Message&)> fn) {
     auto self = shared_from_this();
-    boost::asio::async_read(
-        socket_, boost::asio::buffer(length_),
-        [this, self, fn](const boost::system::error_code& ec, size_t) {
-          if (ec || closed_) return Close();
-          uint32_t n = 0;
-          for (int i = 0; i < 4; ++i) n |= static_cast<uint32_t>(length_[i]) << (8 * i);
-          if (n > distribution::kMaxFrame || n < wire::kSealOverhead) return Close();
-          body_.resize(n);
-          boost::asio::async_read(
-              socket_, boost::asio::buffer(body_),
-              [this, self, fn](const boost::system::error_code& ec2, size_t) {
-                if (ec2 || closed_) return Close();
-                auto opened = wire::Open(keyring_, body_);
-                auto* o = std::get_if<wire::Opened>(&opened);
-                if (!o) return Close();
-                const wire::SealHeader& h = o->header;
-                if (!authed_ && sequence_in_ == 0) {
-                  if (peer_ != kNoNode && h.sender != peer_) return Close();
-                  peer_ = h.sender;
-                  peer_incarnation_ = h.incarnation;
-                } else if (h.sender != peer_ || h.incarnation != peer_incarnation_ ||
-                           h.sequence != sequence_in_ + 1) {
-                  return Close();  // reordered, replayed or spliced in
-                }
-                sequence_in_ = h.sequence;
-                auto m = distribution::Decode(o->payload);
-                if (!m) return Close();
-                fn(*m);
-              });
-        });
+    boost::asio::async_read(socket_, boost::asio::buffer(length_),
+                            [this, self, fn](const boost::system::error_code& ec, size_t) {
+                              if (ec || closed_) return Close();
+                              uint32_t n = 0;
+                              for (int i = 0; i < 4; ++i)
+                                n |= static_cast<uint32_t>(length_[i]) << (8 * i);
+                              if (n > distribution::kMaxFrame || n < wire::kSealOverhead)
+                                return Close();
+                              body_.resize(n);
+                              boost::asio::async_read(
+                                  socket_, boost::asio::buffer(body_),
+                                  [this, self, fn](const boost::system::error_code& ec2, size_t) {
+                                    if (ec2 || closed_) return Close();
+                                    auto opened = wire::Open(keyring_, body_);
+                                    auto* o = std::get_if<wire::Opened>(&opened);
+                                    if (!o) return Close();
+                                    const wire::SealHeader& h = o->header;
+                                    if (!authed_ && sequence_in_ == 0) {
+                                      if (peer_ != kNoNode && h.sender != peer_) return Close();
+                                      peer_ = h.sender;
+                                      peer_incarnation_ = h.incarnation;
+                                    } else if (h.sender != peer_ ||
+                                               h.incarnation != peer_incarnation_ ||
+                                               h.sequence != sequence_in_ + 1) {
+                                      return Close();  // reordered, replayed or spliced in
+                                    }
+                                    sequence_in_ = h.sequence;
+                                    auto m = distribution::Decode(o->payload);
+                                    if (!m) return Close();
+                                    fn(*m);
+                                  });
+                            });
   }
   void ReadLoop() {
     if (closed_) return;
@@ -245,7 +245,7 @@ struct Job {
   bool is_base = false;
   std::unique_ptr<distribution::JobTracker> tracker;
   std::unique_ptr<distribution::NodeAgent> agent;
-  std::string dir;  // absolute destination folder
+  std::string dir;               // absolute destination folder
   std::vector<FileState> files;  // per command
   uint64_t have = 0;
   size_t done = 0;  // commands completed in order
@@ -369,8 +369,8 @@ struct Distributor::Impl {
       if (!ec) acc->bind(at, ec);
       if (!ec) acc->listen(64, ec);
       if (ec) {
-        return Error(Errc::kUnavailable,
-                     "data plane: cannot listen on tcp " + a.listen.ToString() + ": " + ec.message());
+        return Error(Errc::kUnavailable, "data plane: cannot listen on tcp " + a.listen.ToString() +
+                                             ": " + ec.message());
       }
       acceptors.push_back(std::move(acc));
       AcceptNext(*acceptors.back());
@@ -386,9 +386,11 @@ struct Distributor::Impl {
         socket.set_option(tcp::no_delay(true), ignored);
         auto conn = std::make_shared<Conn>(std::move(socket), keyring(), self());
         std::weak_ptr<Conn> weak = conn;
-        conn->SetHandlers([this, weak](Message& m) {
-          if (auto c = weak.lock()) OnFirstMessage(c, m);
-        }, nullptr);
+        conn->SetHandlers(
+            [this, weak](Message& m) {
+              if (auto c = weak.lock()) OnFirstMessage(c, m);
+            },
+            nullptr);
         conn->Accept([] {});
       }
       AcceptNext(acc);
@@ -401,9 +403,11 @@ struct Distributor::Impl {
     if (auto* report = std::get_if<distribution::ReportMsg>(&m)) {
       // A server's report channel to this base: every later message is a report too.
       OnReport(*report);
-      conn->SetHandlers([this](Message& more) {
-        if (auto* r = std::get_if<distribution::ReportMsg>(&more)) OnReport(*r);
-      }, nullptr);
+      conn->SetHandlers(
+          [this](Message& more) {
+            if (auto* r = std::get_if<distribution::ReportMsg>(&more)) OnReport(*r);
+          },
+          nullptr);
       return;
     }
     if (auto* query = std::get_if<distribution::QueryMsg>(&m)) {
@@ -411,8 +415,8 @@ struct Distributor::Impl {
       return conn->CloseAfterSend();
     }
     if (auto* feed = std::get_if<distribution::FeedMsg>(&m)) {
-      conn->Send(distribution::ResultMsg{FeedFromHere(feed->job, feed->target, feed->switch_offer),
-                                         "", {}});
+      conn->Send(distribution::ResultMsg{
+          FeedFromHere(feed->job, feed->target, feed->switch_offer), "", {}});
       return conn->CloseAfterSend();
     }
     if (auto* ctp = std::get_if<distribution::CtpMsg>(&m)) {
@@ -478,10 +482,8 @@ struct Distributor::Impl {
 
   void Resume(Job& job) {
     auto saved = io::ReadFile(StatePath(job.manifest.job));
-    if (!saved) return;
-    json doc = json::parse(*saved, nullptr, false);
-    if (!doc.is_object()) return;
-    size_t done = doc.value("done", size_t{0});
+    json doc = saved ? json::parse(*saved, nullptr, false) : json::object();
+    size_t done = doc.is_object() ? doc.value("done", size_t{0}) : 0;
     for (size_t i = 0; i < done && i < job.manifest.commands.size(); ++i) {
       const Command& c = job.manifest.commands[i];
       if (c.kind == CommandKind::kFile) {
@@ -863,8 +865,8 @@ struct Distributor::Impl {
       uint64_t n = std::min<uint64_t>({kChunk, job.have - d.sent, start + cmds[idx].size - d.sent});
       if (!TakeTokens(n)) return SchedulePump();
       distribution::DataMsg data{d.sent, Bytes(n)};
-      ssize_t r = ::pread(job.files[idx].fd, data.bytes.data(), n,
-                          static_cast<off_t>(d.sent - start));
+      ssize_t r =
+          ::pread(job.files[idx].fd, data.bytes.data(), n, static_cast<off_t>(d.sent - start));
       if (r != static_cast<ssize_t>(n)) return conn.Close();
       conn.Send(data);
       d.sent += n;
@@ -1009,7 +1011,8 @@ struct Distributor::Impl {
     }
     for (NodeId n : servers) {
       if (n != self() && !EndpointOf(n)) {
-        return Error(Errc::kNotFound, "server " + std::to_string(n) + " is not in the address table");
+        return Error(Errc::kNotFound,
+                     "server " + std::to_string(n) + " is not in the address table");
       }
     }
     Manifest m;
@@ -1028,8 +1031,10 @@ struct Distributor::Impl {
     distribution::TrackerOptions options;
     job.tracker = std::make_unique<distribution::JobTracker>(m, servers, options, node.Now());
     Log(LogLevel::kInfo, "distribution", "job accepted",
-        {{"job", m.job}, {"files", std::to_string(commands.size() - 1)},
-         {"bytes", std::to_string(m.StreamSize())}, {"servers", std::to_string(servers.size())}});
+        {{"job", m.job},
+         {"files", std::to_string(commands.size() - 1)},
+         {"bytes", std::to_string(m.StreamSize())},
+         {"servers", std::to_string(servers.size())}});
     std::vector<NodeId> others;
     for (NodeId n : servers) {
       if (n != self()) others.push_back(n);
@@ -1103,10 +1108,10 @@ struct Distributor::Impl {
       if (job->source_fd < 0) return Fail(*job, job->sources[i] + ": " + std::strerror(errno));
     }
     const uint64_t start = job->manifest.FileOffset(i);
-    std::vector<uint8_t> buf(std::min<uint64_t>(1 << 20, start + job->manifest.commands[i].size -
-                                                             job->have));
-    ssize_t n = ::pread(job->source_fd, buf.data(), buf.size(),
-                        static_cast<off_t>(job->have - start));
+    std::vector<uint8_t> buf(
+        std::min<uint64_t>(1 << 20, start + job->manifest.commands[i].size - job->have));
+    ssize_t n =
+        ::pread(job->source_fd, buf.data(), buf.size(), static_cast<off_t>(job->have - start));
     if (n <= 0) {
       return Fail(*job, job->sources[i] + ": shorter than when the job was created");
     }
@@ -1193,18 +1198,25 @@ struct Distributor::Impl {
     auto stat_json = [](const std::string& p, const std::string& name) -> std::optional<json> {
       struct stat st {};
       if (::lstat(p.c_str(), &st) != 0) return std::nullopt;
-      const char* type = S_ISDIR(st.st_mode) ? "dir" : S_ISREG(st.st_mode) ? "file"
-                         : S_ISLNK(st.st_mode) ? "symlink" : "other";
-      return json{{"name", name}, {"type", type}, {"size", st.st_size},
+      const char* type = S_ISDIR(st.st_mode)   ? "dir"
+                         : S_ISREG(st.st_mode) ? "file"
+                         : S_ISLNK(st.st_mode) ? "symlink"
+                                               : "other";
+      return json{{"name", name},
+                  {"type", type},
+                  {"size", st.st_size},
                   {"mode", st.st_mode & 07777},
                   {"mtime_ns", int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec},
-                  {"uid", st.st_uid}, {"gid", st.st_gid}};
+                  {"uid", st.st_uid},
+                  {"gid", st.st_gid}};
     };
     const std::string& p = *path;
     if (m.op == "stat") {
       auto s = stat_json(p, m.path);
-      if (!s) out.error = m.path + ": " + std::strerror(errno);
-      else out.body = s->dump();
+      if (!s)
+        out.error = m.path + ": " + std::strerror(errno);
+      else
+        out.body = s->dump();
     } else if (m.op == "ls") {
       json list = json::array();
       std::error_code ec;
@@ -1222,8 +1234,10 @@ struct Distributor::Impl {
                 [](const json& a, const json& b) { return a["name"] < b["name"]; });
       out.body = list.dump();
     } else if (m.op == "mkdir") {
-      if (auto s = io::MakeDirs(p); !s) out.error = s.error().message();
-      else if (m.mode) ::chmod(p.c_str(), m.mode & 07777);
+      if (auto s = io::MakeDirs(p); !s)
+        out.error = s.error().message();
+      else if (m.mode)
+        ::chmod(p.c_str(), m.mode & 07777);
     } else if (m.op == "rm") {
       std::error_code ec;
       if (p == fs::weakly_canonical(root.path()).string()) {
@@ -1258,7 +1272,8 @@ struct Distributor::Impl {
     } else if (m.op == "put") {
       // Chunks land in a temporary file; the last one installs it (atomic, with attributes).
       fs::path fp(p);
-      std::string temp = (fp.parent_path() / ("." + fp.filename().string() + ".cohort-put")).string();
+      std::string temp =
+          (fp.parent_path() / ("." + fp.filename().string() + ".cohort-put")).string();
       (void)io::MakeDirs(fp.parent_path().string());
       int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (m.offset == 0 ? O_TRUNC : 0);
       int fd = ::open(temp.c_str(), flags, 0600);
@@ -1381,7 +1396,8 @@ void Distributor::Ctp(NodeId node, CtpRequest request,
   if (node == impl_->self()) return done(answer(impl_->ServeCtp(m)));
   impl_->Request(node, m, [done, answer, node](std::optional<Message> reply) {
     auto* r = reply ? std::get_if<distribution::ResultMsg>(&*reply) : nullptr;
-    if (!r) return done(Error(Errc::kUnavailable, "node " + std::to_string(node) + " did not answer"));
+    if (!r)
+      return done(Error(Errc::kUnavailable, "node " + std::to_string(node) + " did not answer"));
     done(answer(*r));
   });
 }

@@ -44,8 +44,8 @@ class World {
     base.done_at = 0;
     std::vector<NodeId> others(ids.begin() + 1, ids.end());
     std::vector<NodeAgent::Action> actions;
-    for (auto& share : distribution::SplitList(distribution::OrderByRate(others, rates_),
-                                               s.fanout)) {
+    for (auto& share :
+         distribution::SplitList(distribution::OrderByRate(others, rates_), s.fanout)) {
       base.agent->AddFeed(share.target, share.list, &actions);
     }
     Run(1, actions);

@@ -17,27 +17,27 @@
 namespace cohort::sim {
 
 struct DistributionSetup {
-  int servers = 8;                 // node 1 is the base and holds the content
-  double upload = 12.5e6;          // bytes/s per server (100 Mbit/s)
-  double size = 100.0 * (1 << 20); // bytes
+  int servers = 8;                  // node 1 is the base and holds the content
+  double upload = 12.5e6;           // bytes/s per server (100 Mbit/s)
+  double size = 100.0 * (1 << 20);  // bytes
   double chunk = 64 * 1024;
   size_t fanout = 1;
   std::map<std::pair<NodeId, NodeId>, double> link_limit;  // (from, to) -> bytes/s
-  std::optional<NodeId> kill;    // killed when it holds kill_at of the content
+  std::optional<NodeId> kill;  // killed when it holds kill_at of the content
   double kill_at = 0.5;
-  bool restart_killed = false;   // restarted 20 s (virtual) after the kill
+  bool restart_killed = false;  // restarted 20 s (virtual) after the kill
   double limit_seconds = 600;
 };
 
 struct DistributionOutcome {
-  double seconds = 0;                   // until the job was final (or the limit)
-  std::string state;                    // the tracker's job state
-  std::map<NodeId, double> received;    // bytes delivered to each server, duplicates included
-  std::map<NodeId, double> finished_at; // seconds
+  double seconds = 0;                    // until the job was final (or the limit)
+  std::string state;                     // the tracker's job state
+  std::map<NodeId, double> received;     // bytes delivered to each server, duplicates included
+  std::map<NodeId, double> finished_at;  // seconds
   std::map<NodeId, NodeId> last_source;
   std::map<NodeId, distribution::ServerState> states;
-  int switches = 0;                     // D8 switches accepted
-  std::set<NodeId> ever_failed;         // servers the tracker reported failed at some point
+  int switches = 0;              // D8 switches accepted
+  std::set<NodeId> ever_failed;  // servers the tracker reported failed at some point
 };
 
 DistributionOutcome RunDistribution(const DistributionSetup& setup);

@@ -59,13 +59,15 @@ class DevCluster:
     """`cohort dev up` in a temporary folder; stopped by `dev down` (which signals the PIDs
     recorded in the folder) and, failing that, by the PIDs `dev up` reported."""
 
-    def __init__(self, nodes, base_port, adapters=2, disks=(), multicast=None, registry=0):
+    def __init__(self, nodes, base_port, adapters=2, disks=(), multicast=None, registry=0,
+                 upload_mbps=0):
         self.tmp = tempfile.TemporaryDirectory(prefix="cohort-it-")
         self.dir = self.tmp.name
         self.nodes, self.base_port, self.adapters = nodes, base_port, adapters
         self.disks = list(disks)
         self.multicast = multicast
         self.registry = registry  # the first `registry` nodes run an etcd server
+        self.upload_mbps = upload_mbps  # content upload limit per node; 0: none
         self.info = None
 
     def api(self, k):
@@ -81,6 +83,7 @@ class DevCluster:
                                 *[a for d in self.disks for a in ("--disk", d)],
                                 *(["--multicast", self.multicast] if self.multicast else []),
                                 "--registry", str(self.registry),
+                                "--upload-mbps", str(self.upload_mbps),
                                 timeout=90)
         return self
 

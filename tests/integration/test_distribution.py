@@ -1,0 +1,147 @@
+"""Integration tests of content distribution (issue 5): five cohortd on 127.0.0.1, one of
+them the base server, content flowing peer to peer over their TCP data plane."""
+import hashlib
+import os
+import signal
+import subprocess
+import tempfile
+import unittest
+
+from harness import COHORT, COHORTD, DevCluster, cohort, cohort_json, metrics, wait_for
+
+BASE = 18500  # transport 18501.., API 18601..
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def content(c, k, *parts):
+    return os.path.join(c.dir, f"n{k}", "content", *parts)
+
+
+class DistributionTest(unittest.TestCase):
+    def setUp(self):
+        self.src = tempfile.TemporaryDirectory(prefix="cohort-src-")
+        self.big = os.path.join(self.src.name, "big.bin")
+        with open(self.big, "wb") as f:
+            f.write(os.urandom(50 * 1000 * 1000))
+        tree = os.path.join(self.src.name, "tree")
+        os.makedirs(os.path.join(tree, "sub"))
+        for name, mode, mtime in (("a.txt", 0o750, 1600000000), ("sub/b.dat", 0o600, 1500000000)):
+            path = os.path.join(tree, name)
+            with open(path, "wb") as f:
+                f.write(os.urandom(4096) + name.encode())
+            os.chmod(path, mode)
+            os.utime(path, (mtime, mtime))
+        self.tree = tree
+
+    def tearDown(self):
+        self.src.cleanup()
+
+    def test_file_and_tree_reach_every_node_verified(self):
+        with DevCluster(5, BASE) as c:
+            job = cohort_json("distribute", self.big, self.tree, "--dest", "media",
+                              api=c.api(1), timeout=120)
+            self.assertEqual(job["state"], "completed")
+            self.assertEqual(sorted(s["id"] for s in job["servers"]), [1, 2, 3, 4, 5])
+            self.assertTrue(all(s["state"] == "completed" for s in job["servers"]))
+            self.assertEqual({cmd["kind"] for cmd in job["commands"]}, {"file", "mkdir", "end"})
+            self.assertTrue(all(cmd["state"] == "completed" for cmd in job["commands"]))
+            want = sha256(self.big)
+            for k in range(1, 6):
+                self.assertEqual(sha256(content(c, k, "media", "big.bin")), want, f"n{k}")
+                for name in ("a.txt", "sub/b.dat"):
+                    src = os.stat(os.path.join(self.tree, name))
+                    got = os.stat(content(c, k, "media", "tree", name))
+                    self.assertEqual(oct(got.st_mode & 0o7777), oct(src.st_mode & 0o7777))
+                    self.assertEqual(int(got.st_mtime), int(src.st_mtime))
+                    self.assertEqual(sha256(content(c, k, "media", "tree", name)),
+                                     sha256(os.path.join(self.tree, name)))
+                leftovers = [n for n in os.listdir(content(c, k, "media")) if "cohort-part" in n]
+                self.assertEqual(leftovers, [])
+            # Peer to peer: the base sent the content about once, the others relayed it.
+            sent = metrics(c.api(1))["cohort_distribution_bytes_sent_total"]
+            self.assertLess(sent, 2 * 50 * 1000 * 1000)
+            relayed = sum(metrics(c.api(k))["cohort_distribution_bytes_sent_total"]
+                          for k in range(2, 6))
+            self.assertGreater(relayed, 50 * 1000 * 1000)
+            listed = cohort_json("job", "list", api=c.api(1))["jobs"]
+            self.assertEqual([j["id"] for j in listed], [job["id"]])
+            shown = cohort_json("job", "show", job["id"], api=c.api(1))
+            self.assertEqual(shown["state"], "completed")
+
+    def test_killed_receiver_is_reported_and_repaired_after_restart(self):
+        with DevCluster(5, BASE, upload_mbps=160) as c:
+            job_id = cohort("distribute", self.big, "--dest", "media", "--no-wait",
+                            api=c.api(1)).stdout.strip()
+            victim = 3
+
+            def victim_bytes():
+                job = cohort_json("job", "show", job_id, api=c.api(1))
+                return next(s["bytes"] for s in job["servers"] if s["id"] == victim)
+
+            wait_for(lambda: victim_bytes() > 10 * 1000 * 1000, timeout=30,
+                     what="node 3 receiving")
+            with open(os.path.join(c.dir, f"n{victim}", "cohortd.pid")) as f:
+                pid = int(f.read())
+            os.kill(pid, signal.SIGKILL)
+
+            def final_state():
+                job = cohort_json("job", "show", job_id, api=c.api(1))
+                return job if job["state"] != "running" else None
+
+            job = wait_for(final_state, timeout=60, what="the job to end")
+            states = {s["id"]: s["state"] for s in job["servers"]}
+            self.assertEqual(states[victim], "failed", job)
+            self.assertEqual([k for k, s in states.items() if s != "completed"], [victim])
+            for k in (1, 2, 4, 5):
+                self.assertEqual(sha256(content(c, k, "media", "big.bin")), sha256(self.big))
+
+            # Restarted, it is queried at the end of the wait period, repaired and completes,
+            # resuming from what it had verified on disk.
+            config = os.path.join(c.dir, f"n{victim}", "node.toml")
+            with open(os.path.join(c.dir, f"n{victim}", "restart.log"), "w") as log:
+                proc = subprocess.Popen([COHORTD, "--config", config], stdout=log,
+                                        stderr=subprocess.STDOUT)
+            try:
+                out = cohort("job", "wait", job_id, "--timeout", "90", api=c.api(1),
+                             timeout=120).stdout
+                self.assertIn("completed", out)
+                self.assertEqual(sha256(content(c, victim, "media", "big.bin")),
+                                 sha256(self.big))
+                received = metrics(c.api(victim))["cohort_distribution_bytes_received_total"]
+                self.assertLess(received, 50 * 1000 * 1000 - 5 * 1000 * 1000)
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(20)
+
+    def test_escapes_from_the_content_root_are_refused(self):
+        with DevCluster(2, BASE) as c:
+            os.symlink("/etc", content(c, 2, "outside"))
+            for path in ("../x", "/etc/passwd", "a/../../x", "outside", "outside/passwd"):
+                r = subprocess.run([COHORT, "--api", c.api(1), "ctp", "stat", "2", path],
+                                   capture_output=True, text=True, timeout=30)
+                self.assertEqual(r.returncode, 1, path)
+                self.assertIn("content root" if "outside" in path or ".." in path
+                              else "absolute", r.stderr)
+            r = subprocess.run([COHORT, "--api", c.api(1), "distribute", self.big, "--dest",
+                                "../up"], capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("leads out of the content root", r.stderr)
+            # Within the root, CTP works both ways with attributes.
+            cohort("ctp", "put", "2", "inbox/a.txt", "--from",
+                   os.path.join(self.tree, "a.txt"), api=c.api(1))
+            st = os.stat(content(c, 2, "inbox", "a.txt"))
+            self.assertEqual(st.st_mode & 0o7777, 0o750)
+            self.assertEqual(int(st.st_mtime), 1600000000)
+            listing = cohort_json("ctp", "ls", "2", "inbox", api=c.api(1))
+            self.assertEqual([e["name"] for e in listing], ["a.txt"])
+
+
+if __name__ == "__main__":
+    unittest.main()
