@@ -199,6 +199,7 @@ void JobTracker::OnReport(const ServerReport& report, Instant now) {
   v.error = report.error;
   if (report.completed) {
     v.state = ServerState::kCompleted;
+    v.completed_at = now;
     v.error.clear();
     return;
   }

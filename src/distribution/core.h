@@ -194,6 +194,7 @@ class JobTracker {
     Instant unfed_since;
     double peak_rate = 0;
     Instant switch_offered;
+    Instant completed_at;
   };
   const Manifest& manifest() const { return manifest_; }
   const std::map<NodeId, ServerView>& servers() const { return servers_; }

@@ -1131,6 +1131,9 @@ struct Distributor::Impl {
              {"rate_bps", static_cast<uint64_t>(v.rate)}};
       if (!v.error.empty()) s["error"] = v.error;
       if (v.repairs > 0) s["repairs"] = v.repairs;
+      if (v.state == distribution::ServerState::kCompleted) {
+        s["completed_s"] = (v.completed_at - job.started).seconds();
+      }
       servers.push_back(std::move(s));
     }
     json commands = json::array();

@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# Content distribution against the physical bound (issue 5). Builds N hosts in network
+# namespaces on one bridge, shapes each host's upload to RATE_MBIT with tc (tbf on its
+# egress), runs a cohortd on each and distributes SIZE_MIB from host 1; then, in the same
+# setup, pushes the same file from host 1 to every other host at once (what operators do
+# today: parallel scp/socat). Prints each run's time, time / (S/B), and the medians.
+#   N=8 SIZE_MIB=100 RATE_MBIT=100 RUNS=3 KILL=0 bench/distribution_bench.sh
+# KILL=1 also runs distributions where host 4's daemon is killed (kill -9) 40% into the
+# transfer; the time is until every other host holds the content, verified.
+# Needs root; makes its own namespaces and removes them; every wait is bounded.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+BIN="${COHORT_BIN:-$here/../build/release/bin}"
+[ -x "$BIN/cohortd" ] || BIN="$here/../build/bin"
+N="${N:-8}"
+SIZE_MIB="${SIZE_MIB:-100}"
+RATE_MBIT="${RATE_MBIT:-100}"
+RUNS="${RUNS:-3}"
+KILL="${KILL:-0}"
+TAG="cohd$$-"
+[ "$(id -u)" -eq 0 ] || { echo "skipped: not root"; exit 0; }
+ip netns add "${TAG}probe" 2>/dev/null || { echo "skipped: cannot create network namespaces"; exit 0; }
+ip netns del "${TAG}probe"
+
+work=$(mktemp -d /tmp/cohort-dist-bench.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  for k in $(seq 1 "$N"); do ip netns del "${TAG}h$k" 2>/dev/null || true; done
+  ip netns del "${TAG}hub" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+ip netns add "${TAG}hub"
+ip -n "${TAG}hub" link add br0 type bridge
+ip -n "${TAG}hub" link set br0 up
+for k in $(seq 1 "$N"); do
+  ns="${TAG}h$k"
+  ip netns add "$ns"
+  ip -n "$ns" link set lo up
+  ip link add h0 netns "$ns" type veth peer name "v$k" netns "${TAG}hub"
+  ip -n "$ns" addr add "10.77.0.$k/24" dev h0
+  ip -n "$ns" link set h0 up
+  ip -n "${TAG}hub" link set "v$k" master br0
+  ip -n "${TAG}hub" link set "v$k" up
+  # The host's upload: everything it sends leaves through h0.
+  ip netns exec "$ns" tc qdisc add dev h0 root tbf rate "${RATE_MBIT}mbit" burst 64kb latency 100ms
+done
+
+"$BIN/cohort" keygen > "$work/cluster.key"
+start_daemon() {  # start_daemon K
+  local k=$1
+  mkdir -p "$work/n$k"
+  cat > "$work/n$k/node.toml" <<EOF
+[node]
+id = $k
+data_dir = "$work/n$k"
+[cluster]
+name = "bench"
+key_file = "$work/cluster.key"
+seeds = ["10.77.0.1:7100"]
+[transport]
+listen = ["10.77.0.$k:7100"]
+[api]
+listen = "127.0.0.1:7201"
+EOF
+  ip netns exec "${TAG}h$k" "$BIN/cohortd" --config "$work/n$k/node.toml" \
+    > "$work/n$k/out.log" 2>&1 &
+  pids[$k]=$!
+}
+for k in $(seq 1 "$N"); do start_daemon "$k"; done
+in_host() { local k=$1; shift; ip netns exec "${TAG}h$k" "$BIN/cohort" --api 127.0.0.1:7201 "$@"; }
+for i in $(seq 1 400); do
+  up=$(in_host 1 members --json 2>/dev/null | python3 -c '
+import json,sys
+print(sum(1 for m in json.load(sys.stdin)["members"] if m["state"] == "up"))' 2>/dev/null || echo 0)
+  [ "$up" = "$N" ] && break
+  sleep 0.05
+done
+[ "$up" = "$N" ] || { echo "the $N daemons did not form a cluster"; exit 1; }
+
+head -c $((SIZE_MIB * 1024 * 1024)) /dev/urandom > "$work/content.bin"
+bound=$(python3 -c "print($SIZE_MIB * 1024 * 1024 * 8 / ($RATE_MBIT * 1e6))")
+echo "N=$N, ${SIZE_MIB} MiB, uploads ${RATE_MBIT} Mbit/s: S/B = ${bound} s"
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+ratio() { python3 -c "print(f'{$1 / $bound:.3f}')"; }
+
+cohort_times=()
+for run in $(seq 1 "$RUNS"); do
+  t0=$(date +%s.%N)
+  in_host 1 distribute "$work/content.bin" --dest "run$run" --json > "$work/job$run.json"
+  t1=$(date +%s.%N)
+  t=$(python3 -c "print(f'{$t1 - $t0:.2f}')")
+  echo "cohort run $run: ${t} s = $(ratio "$t") x S/B"
+  cohort_times+=("$t")
+done
+
+push_times=()
+cat > "$work/recv.py" <<'EOF'
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 9000)); s.listen(1); s.settimeout(300)
+c, _ = s.accept()
+with open(sys.argv[1], "wb") as f:
+    while True:
+        b = c.recv(1 << 20)
+        if not b: break
+        f.write(b)
+EOF
+cat > "$work/push.py" <<'EOF'
+import os, socket, sys, threading
+path, hosts = sys.argv[1], sys.argv[2:]
+def push(h):
+    with socket.create_connection((h, 9000), timeout=300) as s, open(path, "rb") as f:
+        s.sendfile(f)
+ts = [threading.Thread(target=push, args=(h,)) for h in hosts]
+[t.start() for t in ts]; [t.join() for t in ts]
+EOF
+for run in $(seq 1 "$RUNS"); do
+  rpids=()
+  for k in $(seq 2 "$N"); do
+    ip netns exec "${TAG}h$k" python3 "$work/recv.py" "$work/n$k/push.bin" &
+    rpids+=($!)
+  done
+  sleep 0.3  # receivers listening
+  t0=$(date +%s.%N)
+  ip netns exec "${TAG}h1" python3 "$work/push.py" "$work/content.bin" \
+    $(for k in $(seq 2 "$N"); do echo "10.77.0.$k"; done)
+  for p in "${rpids[@]}"; do wait "$p"; done
+  t1=$(date +%s.%N)
+  t=$(python3 -c "print(f'{$t1 - $t0:.2f}')")
+  echo "parallel push run $run: ${t} s = $(ratio "$t") x S/B"
+  push_times+=("$t")
+done
+
+kill_times=()
+if [ "$KILL" = 1 ]; then
+  for run in $(seq 1 "$RUNS"); do
+    delay=$(python3 -c "print($bound * 0.4)")
+    t0=$(date +%s.%N)
+    ( sleep "$delay"; kill -9 "${pids[4]}" ) &
+    in_host 1 distribute "$work/content.bin" --dest "kill$run" --json > "$work/kill$run.json" || true
+    t1=$(date +%s.%N)
+    t=$(python3 -c "print(f'{$t1 - $t0:.2f}')")
+    # The time until the last of the others completed (the base stamps each completion).
+    t=$(python3 - "$work/kill$run.json" <<'EOF'
+import json, sys
+j = json.load(open(sys.argv[1]))
+bad = [s["id"] for s in j["servers"] if s["state"] != "completed"]
+assert bad == [4], f"expected only host 4 to fail, got {bad}"
+print(f'{max(s["completed_s"] for s in j["servers"] if s["id"] != 4):.2f}')
+EOF
+)
+    echo "one receiver killed, run $run: ${t} s = $(ratio "$t") x S/B (the others complete)"
+    kill_times+=("$t")
+    start_daemon 4
+    sleep 1
+  done
+fi
+
+c=$(printf '%s\n' "${cohort_times[@]}" | median)
+p=$(printf '%s\n' "${push_times[@]}" | median)
+echo "median cohort: ${c} s = $(ratio "$c") x S/B over $RUNS runs"
+echo "median parallel push: ${p} s = $(ratio "$p") x S/B"
+python3 -c "print(f'cohort is {$p / $c:.2f}x faster than the parallel push')"
+if [ "$KILL" = 1 ]; then
+  k=$(printf '%s\n' "${kill_times[@]}" | median)
+  echo "median with a receiver killed: ${k} s = $(ratio "$k") x S/B"
+fi
