@@ -50,6 +50,14 @@ T Random() {
   return v;
 }
 
+// utimensat/futimens arguments: access and modification time both `ns` after the epoch.
+std::array<struct timespec, 2> Times(int64_t ns) {
+  struct timespec t {};
+  t.tv_sec = ns / 1000000000;
+  t.tv_nsec = ns % 1000000000;
+  return {t, t};
+}
+
 std::string Sha256Hex(const std::array<uint8_t, 32>& d) {
   char hex[65];
   sodium_bin2hex(hex, sizeof hex, d.data(), d.size());
@@ -633,10 +641,8 @@ struct Distributor::Impl {
               {{"job", job.manifest.job}, {"file", c.path}});
           return;
         }
-        struct timespec times[2];
-        times[0].tv_sec = times[1].tv_sec = c.mtime_ns / 1000000000;
-        times[0].tv_nsec = times[1].tv_nsec = c.mtime_ns % 1000000000;
-        if (::fchmod(f.fd, c.mode & 07777) != 0 || ::futimens(f.fd, times) != 0 ||
+        const auto times = Times(c.mtime_ns);
+        if (::fchmod(f.fd, c.mode & 07777) != 0 || ::futimens(f.fd, times.data()) != 0 ||
             ::fdatasync(f.fd) != 0 || ::rename(f.temp_path.c_str(), f.final_path.c_str()) != 0) {
           return Fail(job, f.final_path + ": cannot install: " + std::strerror(errno));
         }
@@ -1253,10 +1259,8 @@ struct Distributor::Impl {
         out.error = m.path + ": " + std::strerror(errno);
       }
       if (m.mtime_ns) {
-        struct timespec times[2];
-        times[0].tv_sec = times[1].tv_sec = m.mtime_ns / 1000000000;
-        times[0].tv_nsec = times[1].tv_nsec = m.mtime_ns % 1000000000;
-        if (::utimensat(AT_FDCWD, p.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) {
+        const auto times = Times(m.mtime_ns);
+        if (::utimensat(AT_FDCWD, p.c_str(), times.data(), AT_SYMLINK_NOFOLLOW) != 0) {
           out.error = m.path + ": " + std::strerror(errno);
         }
       }
@@ -1284,11 +1288,9 @@ struct Distributor::Impl {
                         static_cast<ssize_t>(m.data.size())) {
         out.error = m.path + ": " + std::strerror(errno);
       } else if (m.last) {
-        struct timespec times[2];
-        times[0].tv_sec = times[1].tv_sec = m.mtime_ns / 1000000000;
-        times[0].tv_nsec = times[1].tv_nsec = m.mtime_ns % 1000000000;
+        const auto times = Times(m.mtime_ns);
         if (::fchmod(fd, (m.mode ? m.mode : 0644) & 07777) != 0 ||
-            (m.mtime_ns && ::futimens(fd, times) != 0) || ::fdatasync(fd) != 0 ||
+            (m.mtime_ns && ::futimens(fd, times.data()) != 0) || ::fdatasync(fd) != 0 ||
             ::rename(temp.c_str(), p.c_str()) != 0) {
           out.error = m.path + ": " + std::strerror(errno);
         }
