@@ -71,19 +71,24 @@ EOF
 }
 for k in $(seq 1 "$N"); do start_daemon "$k"; done
 in_host() { local k=$1; shift; ip netns exec "${TAG}h$k" "$BIN/cohort" --api 127.0.0.1:7201 "$@"; }
-for i in $(seq 1 400); do
-  up=$(in_host 1 members --json 2>/dev/null | python3 -c '
+wait_members() {  # until host 1 sees all N members up (20 s at most)
+  local up=0
+  for i in $(seq 1 400); do
+    up=$(in_host 1 members --json 2>/dev/null | python3 -c '
 import json,sys
 print(sum(1 for m in json.load(sys.stdin)["members"] if m["state"] == "up"))' 2>/dev/null || echo 0)
-  [ "$up" = "$N" ] && break
-  sleep 0.05
-done
-[ "$up" = "$N" ] || { echo "the $N daemons did not form a cluster"; exit 1; }
+    [ "$up" = "$N" ] && return 0
+    sleep 0.05
+  done
+  echo "the $N daemons did not form a cluster"; exit 1
+}
+wait_members
 
 head -c $((SIZE_MIB * 1024 * 1024)) /dev/urandom > "$work/content.bin"
 bound=$(python3 -c "print($SIZE_MIB * 1024 * 1024 * 8 / ($RATE_MBIT * 1e6))")
 echo "N=$N, ${SIZE_MIB} MiB, uploads ${RATE_MBIT} Mbit/s: S/B = ${bound} s"
 
+elapsed() { python3 -c "print(f'{$2 - $1:.2f}')"; }  # elapsed T0 T1
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 ratio() { python3 -c "print(f'{$1 / $bound:.3f}')"; }
 
@@ -92,7 +97,7 @@ for run in $(seq 1 "$RUNS"); do
   t0=$(date +%s.%N)
   in_host 1 distribute "$work/content.bin" --dest "run$run" --json > "$work/job$run.json"
   t1=$(date +%s.%N)
-  t=$(python3 -c "print(f'{$t1 - $t0:.2f}')")
+  t=$(elapsed "$t0" "$t1")
   echo "cohort run $run: ${t} s = $(ratio "$t") x S/B"
   cohort_times+=("$t")
 done
@@ -110,10 +115,18 @@ with open(sys.argv[1], "wb") as f:
         f.write(b)
 EOF
 cat > "$work/push.py" <<'EOF'
-import os, socket, sys, threading
+import os, socket, sys, threading, time
 path, hosts = sys.argv[1], sys.argv[2:]
+def connect(h):  # the receivers may still be starting: retry for up to 10 s
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            return socket.create_connection((h, 9000), timeout=300)
+        except ConnectionRefusedError:
+            if time.monotonic() > deadline: raise
+            time.sleep(0.02)
 def push(h):
-    with socket.create_connection((h, 9000), timeout=300) as s, open(path, "rb") as f:
+    with connect(h) as s, open(path, "rb") as f:
         s.sendfile(f)
 ts = [threading.Thread(target=push, args=(h,)) for h in hosts]
 [t.start() for t in ts]; [t.join() for t in ts]
@@ -124,13 +137,12 @@ for run in $(seq 1 "$RUNS"); do
     ip netns exec "${TAG}h$k" python3 "$work/recv.py" "$work/n$k/push.bin" &
     rpids+=($!)
   done
-  sleep 0.3  # receivers listening
   t0=$(date +%s.%N)
   ip netns exec "${TAG}h1" python3 "$work/push.py" "$work/content.bin" \
     $(for k in $(seq 2 "$N"); do echo "10.77.0.$k"; done)
   for p in "${rpids[@]}"; do wait "$p"; done
   t1=$(date +%s.%N)
-  t=$(python3 -c "print(f'{$t1 - $t0:.2f}')")
+  t=$(elapsed "$t0" "$t1")
   echo "parallel push run $run: ${t} s = $(ratio "$t") x S/B"
   push_times+=("$t")
 done
@@ -139,11 +151,8 @@ kill_times=()
 if [ "$KILL" = 1 ]; then
   for run in $(seq 1 "$RUNS"); do
     delay=$(python3 -c "print($bound * 0.4)")
-    t0=$(date +%s.%N)
-    ( sleep "$delay"; kill -9 "${pids[4]}" ) &
+    ( sleep "$delay"; kill -9 "${pids[4]}" ) &  # the scenario: a kill 40% into the run
     in_host 1 distribute "$work/content.bin" --dest "kill$run" --json > "$work/kill$run.json" || true
-    t1=$(date +%s.%N)
-    t=$(python3 -c "print(f'{$t1 - $t0:.2f}')")
     # The time until the last of the others completed (the base stamps each completion).
     t=$(python3 - "$work/kill$run.json" <<'EOF'
 import json, sys
@@ -156,7 +165,7 @@ EOF
     echo "one receiver killed, run $run: ${t} s = $(ratio "$t") x S/B (the others complete)"
     kill_times+=("$t")
     start_daemon 4
-    sleep 1
+    wait_members
   done
 fi
 

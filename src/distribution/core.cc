@@ -97,9 +97,11 @@ std::vector<NodeId> OrderByRate(std::vector<NodeId> servers,
 // ---- NodeAgent ----
 
 bool NodeAgent::OnOffer(const Offer& offer, const std::map<NodeId, double>& upload_rates,
-                        std::vector<Action>* actions) {
+                        std::vector<Action>* actions, bool holds_everything) {
   bool accept = false;
-  if (source_ == kNoNode || offer.source == source_) {
+  if (holds_everything) {
+    // nothing to receive: the feed is declined
+  } else if (source_ == kNoNode || offer.source == source_) {
     accept = true;
   } else if (offer.rate > source_rate_ * options_.switch_factor) {
     actions->push_back(StopFeed{source_});  // D8: the old source moves on
@@ -116,7 +118,6 @@ bool NodeAgent::OnOffer(const Offer& offer, const std::map<NodeId, double>& uplo
     if (n != self_ && !approached_.count(n)) fresh.push_back(n);
   }
   if (!fresh.empty()) {
-    have_list_ = true;
     size_t free_slots = options_.fanout > feeds_.size() ? options_.fanout - feeds_.size() : 1;
     for (auto& share : SplitList(OrderByRate(fresh, upload_rates), free_slots)) {
       AddFeed(share.target, std::move(share.list), actions);

@@ -105,9 +105,10 @@ class NodeAgent {
   using Action = std::variant<StartFeed, StopFeed>;
 
   // An offer to feed this node. Returns whether it is accepted; accepting may stop the
-  // current source (D8) and, on the first offer, start feeds downstream (D5/D6).
+  // current source (D8) and, on the first offer, start feeds downstream (D5/D6). A node
+  // that `holds_everything` (completed, or the origin) declines but still takes the list.
   bool OnOffer(const Offer& offer, const std::map<NodeId, double>& upload_rates,
-               std::vector<Action>* actions);
+               std::vector<Action>* actions, bool holds_everything = false);
   // The current source stopped (died, closed, or was switched away by the driver).
   void OnSourceLost(NodeId source);
   double source_rate() const { return source_rate_; }
@@ -130,7 +131,6 @@ class NodeAgent {
   AgentOptions options_;
   NodeId source_ = kNoNode;
   double source_rate_ = 0;
-  bool have_list_ = false;
   std::set<NodeId> approached_;                  // offered to, or given to another source
   std::map<NodeId, std::vector<NodeId>> feeds_;  // target -> the share it was given
 };

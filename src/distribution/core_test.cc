@@ -84,6 +84,14 @@ TEST(NodeAgent, DeclinedOfferStillHandsTheListOver) {
   EXPECT_EQ(Started(actions), (std::vector<NodeId>{7}));
 }
 
+TEST(NodeAgent, NodeHoldingEverythingDeclinesTheFeedButTakesTheList) {
+  NodeAgent agent(3, AgentOptions{});
+  Actions actions;
+  EXPECT_FALSE(agent.OnOffer(Offer{1, {7}, 1e9}, {}, &actions, /*holds_everything=*/true));
+  EXPECT_EQ(agent.source(), kNoNode);
+  EXPECT_EQ(Started(actions), (std::vector<NodeId>{7}));
+}
+
 TEST(NodeAgent, DeadDownstreamIsReplacedByTheNextInItsShare) {
   NodeAgent agent(1, AgentOptions{});
   Actions actions;

@@ -236,7 +236,6 @@ struct FileState {
   int fd = -1;
   std::string final_path, temp_path;
   crypto_hash_sha256_state sha;
-  bool hashing = false;
   std::optional<std::array<uint8_t, 32>> digest;  // the origin's, as announced
 };
 
@@ -264,7 +263,6 @@ struct Job {
   std::vector<std::string> sources;
   int source_fd = -1;
   size_t copying = 0;
-  std::vector<NodeId> servers;
   // progress
   uint64_t window_bytes = 0;
   Instant window_start;
@@ -449,8 +447,7 @@ struct Distributor::Impl {
       return r;
     }
     r.offset = job->have;
-    r.source = job->is_base ? self() : job->agent->source();
-    if (job->upstream == nullptr && !job->is_base) r.source = kNoNode;
+    r.source = job->is_base ? self() : job->upstream ? job->upstream->peer() : kNoNode;
     r.rate = job->rate;
     r.commands_done = static_cast<uint32_t>(job->done);
     r.completed = job->completed();
@@ -513,7 +510,6 @@ struct Distributor::Impl {
       if (fd < 0) return;
       f.fd = fd;
       crypto_hash_sha256_init(&f.sha);
-      f.hashing = true;
       std::vector<uint8_t> buf(1 << 20);
       uint64_t at = 0;
       const uint64_t size = job.manifest.commands[job.done].size;
@@ -543,7 +539,6 @@ struct Distributor::Impl {
   }
 
   void SaveState(Job& job) {
-    if (job.is_base && job.manifest.dest.empty()) return;
     io::MakeDirs(root.path() + "/.cohort/jobs").value();
     (void)io::WriteFileAtomic(StatePath(job.manifest.job), json{{"done", job.done}}.dump());
   }
@@ -609,7 +604,6 @@ struct Distributor::Impl {
       return false;
     }
     crypto_hash_sha256_init(&f.sha);
-    f.hashing = true;
     return true;
   }
 
@@ -689,13 +683,9 @@ struct Distributor::Impl {
     const std::string id = job->manifest.job;
     std::vector<distribution::NodeAgent::Action> actions;
     bool accepted = job->agent->OnOffer({conn->peer(), offer.list, static_cast<double>(offer.rate)},
-                                        {}, &actions);
-    if (job->completed() || job->is_base) {
-      if (accepted) job->agent->OnSourceLost(conn->peer());
+                                        {}, &actions, job->completed() || job->is_base);
+    if (!accepted) {
       conn->Send(distribution::AcceptMsg{false, job->have, job->completed()});
-      conn->CloseAfterSend();
-    } else if (!accepted) {
-      conn->Send(distribution::AcceptMsg{false, job->have, false});
       conn->CloseAfterSend();
     } else {
       if (job->upstream && job->upstream != conn) {
@@ -765,11 +755,11 @@ struct Distributor::Impl {
 
   // ---- feeding ----
   void Run(const std::string& id, std::vector<distribution::NodeAgent::Action> actions) {
+    // StopFeed needs nothing here: OnOffer closes the old source's connection when it
+    // accepts the new one.
     for (auto& a : actions) {
       if (auto* start = std::get_if<distribution::NodeAgent::StartFeed>(&a)) {
         StartFeed(id, start->target, start->list);
-      } else if (auto* stop = std::get_if<distribution::NodeAgent::StopFeed>(&a)) {
-        (void)stop;  // the new source's acceptance closes the old connection (OnOffer)
       }
     }
   }
@@ -1033,7 +1023,6 @@ struct Distributor::Impl {
     if (!created) return created.error();
     Job& job = **created;
     job.sources = sources;
-    job.servers = servers;
     distribution::TrackerOptions options;
     job.tracker = std::make_unique<distribution::JobTracker>(m, servers, options, node.Now());
     Log(LogLevel::kInfo, "distribution", "job accepted",
@@ -1384,7 +1373,7 @@ void Distributor::Ctp(NodeId node, CtpRequest request,
   m.offset = request.offset;
   m.last = request.last;
   m.data.assign(request.data.begin(), request.data.end());
-  auto answer = [done](const distribution::ResultMsg& r) -> Result<std::string> {
+  auto answer = [](const distribution::ResultMsg& r) -> Result<std::string> {
     if (!r.error.empty()) return Error(Errc::kInvalidArgument, r.error);
     json body = r.body.empty() ? json::object() : json::parse(r.body, nullptr, false);
     if (!r.data.empty()) {

@@ -151,17 +151,16 @@ class World {
     if (it != s_.link_limit.end()) rate = std::min(rate, it->second);
     *actor = to;
     NodeId before = target.agent->source();
-    bool accepted = target.agent->OnOffer({from, list, rate}, rates_, more);
+    bool accepted = target.agent->OnOffer({from, list, rate}, rates_, more, target.have >= s_.size);
     target.has_job = true;
-    bool complete = target.have >= s_.size;
-    if (accepted && !complete) {
+    if (accepted) {
       if (before != kNoNode && before != from) ++switches_;
       feeds_.push_back(Feed{from, to, 0});
       target.last_source = from;
       return;
     }
-    if (accepted) target.agent->OnSourceLost(from);
-    // Declined (or nothing left to send): the list was taken; the feed is over.
+    // Declined (it had a good source, or holds everything): the list was taken; the feed
+    // is over.
     std::vector<NodeAgent::Action> freed;
     nodes_[from].agent->OnFeedEnded(to, true, &freed);
     Run(from, std::move(freed));
