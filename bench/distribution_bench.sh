@@ -28,7 +28,7 @@ cleanup() {
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   for k in $(seq 1 "$N"); do ip netns del "${TAG}h$k" 2>/dev/null || true; done
   ip netns del "${TAG}hub" 2>/dev/null || true
-  rm -rf "$work"
+  [ -n "${KEEP:-}" ] && echo "kept $work" || rm -rf "$work"
 }
 trap cleanup EXIT
 

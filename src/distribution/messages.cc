@@ -151,6 +151,16 @@ Bytes Encode(const Message& m) {
   return out;
 }
 
+uint8_t* EncodeDataInPlace(uint64_t offset, size_t size, Bytes* out) {
+  Writer w(out);
+  w.U8(static_cast<uint8_t>(Message(DataMsg{}).index() + 1));
+  w.U64(offset);
+  w.U32(static_cast<uint32_t>(size));
+  const size_t at = out->size();
+  out->resize(at + size);
+  return out->data() + at;
+}
+
 std::optional<Message> Decode(ByteView bytes) {
   Reader r(bytes);
   uint8_t kind = 0;

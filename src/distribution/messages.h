@@ -89,6 +89,10 @@ using Message = std::variant<Hello, HelloOk, OfferMsg, AcceptMsg, DataMsg, Diges
                              AckMsg, ReportMsg, QueryMsg, FeedMsg, ResultMsg, CtpMsg>;
 
 wire::Bytes Encode(const Message& m);
+// The encoding of DataMsg{offset, <size bytes>} with the bytes left for the caller to write
+// (e.g. read from a file straight into place): returns where they go in `out`.
+// REQUIRES: size <= kMaxChunk; `out` is empty.
+uint8_t* EncodeDataInPlace(uint64_t offset, size_t size, wire::Bytes* out);
 std::optional<Message> Decode(wire::ByteView bytes);
 
 }  // namespace cohort::distribution

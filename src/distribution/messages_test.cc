@@ -42,6 +42,13 @@ TEST(Messages, ReportAndDataRoundTrip) {
   EXPECT_TRUE(RoundTrip(c).last);
 }
 
+TEST(Messages, DataEncodedInPlaceIsTheSameAsEncode) {
+  wire::Bytes in_place;
+  uint8_t* data = EncodeDataInPlace(1234, 3, &in_place);
+  data[0] = 1, data[1] = 2, data[2] = 3;
+  EXPECT_EQ(in_place, Encode(DataMsg{1234, {1, 2, 3}}));
+}
+
 TEST(Messages, RejectsTruncatedTrailingAndOversized) {
   auto bytes = Encode(Message{AckMsg{5}});
   EXPECT_FALSE(Decode(wire::ByteView(bytes.data(), bytes.size() - 1)));

@@ -21,7 +21,9 @@
 #include "io/clock.h"
 #include "io/content.h"
 #include "io/files.h"
+#include "node/data_conn.h"
 #include "wire/seal.h"
+#include "wire/sha256.h"
 
 namespace cohort::node {
 namespace {
@@ -43,13 +45,6 @@ const Duration kTick = Duration::Millis(250);
 const Duration kReportEvery = Duration::Millis(500);
 const Duration kQueryTimeout = Duration::Seconds(2);
 
-template <typename T>
-T Random() {
-  T v;
-  randombytes_buf(&v, sizeof v);
-  return v;
-}
-
 // utimensat/futimens arguments: access and modification time both `ns` after the epoch.
 std::array<struct timespec, 2> Times(int64_t ns) {
   struct timespec t {};
@@ -64,183 +59,17 @@ std::string Sha256Hex(const std::array<uint8_t, 32>& d) {
   return hex;
 }
 
-// One authenticated, encrypted TCP connection (see distributor.h for the handshake).
-class Conn : public std::enable_shared_from_this<Conn> {
- public:
-  using OnMessage = std::function<void(Message&)>;
-  Conn(tcp::socket socket, const wire::Keyring& keyring, NodeId self)
-      : socket_(std::move(socket)), keyring_(keyring), self_(self) {
-    incarnation_ = Random<uint64_t>() | 1;
-  }
-  NodeId peer() const { return peer_; }
-  bool closed() const { return closed_; }
-  size_t queued() const { return queued_; }
-
-  // Dialer: reads the challenge, proves the key, waits for the echo of its own challenge.
-  void Dial(NodeId expected, std::function<void(bool)> ready) {
-    peer_ = expected;
-    auto self = shared_from_this();
-    boost::asio::async_read(socket_, boost::asio::buffer(peer_challenge_),
-                            [this, self, ready](const boost::system::error_code& ec, size_t) {
-                              if (ec) return Fail(ready);
-                              my_challenge_ = Random<distribution::Challenge>();
-                              Send(distribution::Hello{peer_challenge_, my_challenge_});
-                              ReadFrame([this, ready](Message& m) {
-                                auto* ok = std::get_if<distribution::HelloOk>(&m);
-                                if (!ok || ok->echo != my_challenge_) return Fail(ready);
-                                authed_ = true;
-                                ready(true);
-                                ReadLoop();
-                              });
-                            });
-  }
-  // Listener: sends the challenge, checks the echo, answers the dialer's challenge.
-  void Accept(std::function<void()> ready) {
-    my_challenge_ = Random<distribution::Challenge>();
-    auto self = shared_from_this();
-    boost::asio::async_write(socket_, boost::asio::buffer(my_challenge_),
-                             [this, self, ready](const boost::system::error_code& ec, size_t) {
-                               if (ec) return Close();
-                               ReadFrame([this, ready](Message& m) {
-                                 auto* hello = std::get_if<distribution::Hello>(&m);
-                                 if (!hello || hello->echo != my_challenge_) return Close();
-                                 authed_ = true;
-                                 Send(distribution::HelloOk{hello->challenge});
-                                 ready();
-                                 ReadLoop();
-                               });
-                             });
-  }
-  void SetHandlers(OnMessage on_message, std::function<void()> on_close) {
-    on_message_ = std::move(on_message);
-    on_close_ = std::move(on_close);
-  }
-  void OnDrain(std::function<void()> fn) { on_drain_ = std::move(fn); }
-
-  void Send(const Message& m) {
-    if (closed_) return;
-    Bytes payload = distribution::Encode(m);
-    wire::SealHeader h{keyring_.in_use(), self_, incarnation_, ++sequence_};
-    Bytes sealed = wire::Seal(keyring_, h, payload);
-    auto frame = std::make_shared<Bytes>(4 + sealed.size());
-    uint32_t n = static_cast<uint32_t>(sealed.size());
-    for (int i = 0; i < 4; ++i) (*frame)[i] = static_cast<uint8_t>(n >> (8 * i));
-    std::copy(sealed.begin(), sealed.end(), frame->begin() + 4);
-    queued_ += frame->size();
-    out_.push_back(std::move(frame));
-    if (!writing_) WriteNext();
-  }
-  // Closes once everything queued is written.
-  void CloseAfterSend() {
-    close_after_send_ = true;
-    if (!writing_) Close();
-  }
-  void Close() {
-    if (closed_) return;
-    closed_ = true;
-    boost::system::error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
-    auto fn = std::move(on_close_);
-    on_message_ = nullptr;
-    on_drain_ = nullptr;
-    if (fn) fn();
-  }
-
- private:
-  void Fail(const std::function<void(bool)>& ready) {
-    closed_ = true;
-    boost::system::error_code ignored;
-    socket_.close(ignored);
-    ready(false);
-  }
-  void WriteNext() {
-    if (out_.empty()) {
-      writing_ = false;
-      if (close_after_send_) return Close();
-      if (on_drain_) on_drain_();
-      return;
-    }
-    writing_ = true;
-    auto frame = out_.front();
-    auto self = shared_from_this();
-    boost::asio::async_write(socket_, boost::asio::buffer(*frame),
-                             [this, self, frame](const boost::system::error_code& ec, size_t) {
-                               queued_ -= frame->size();
-                               out_.pop_front();
-                               if (ec) return Close();
-                               WriteNext();
-                             });
-  }
-  void ReadFrame(std::function<void(Message&)> fn) {
-    auto self = shared_from_this();
-    boost::asio::async_read(socket_, boost::asio::buffer(length_),
-                            [this, self, fn](const boost::system::error_code& ec, size_t) {
-                              if (ec || closed_) return Close();
-                              uint32_t n = 0;
-                              for (int i = 0; i < 4; ++i)
-                                n |= static_cast<uint32_t>(length_[i]) << (8 * i);
-                              if (n > distribution::kMaxFrame || n < wire::kSealOverhead)
-                                return Close();
-                              body_.resize(n);
-                              boost::asio::async_read(
-                                  socket_, boost::asio::buffer(body_),
-                                  [this, self, fn](const boost::system::error_code& ec2, size_t) {
-                                    if (ec2 || closed_) return Close();
-                                    auto opened = wire::Open(keyring_, body_);
-                                    auto* o = std::get_if<wire::Opened>(&opened);
-                                    if (!o) return Close();
-                                    const wire::SealHeader& h = o->header;
-                                    if (!authed_ && sequence_in_ == 0) {
-                                      if (peer_ != kNoNode && h.sender != peer_) return Close();
-                                      peer_ = h.sender;
-                                      peer_incarnation_ = h.incarnation;
-                                    } else if (h.sender != peer_ ||
-                                               h.incarnation != peer_incarnation_ ||
-                                               h.sequence != sequence_in_ + 1) {
-                                      return Close();  // reordered, replayed or spliced in
-                                    }
-                                    sequence_in_ = h.sequence;
-                                    auto m = distribution::Decode(o->payload);
-                                    if (!m) return Close();
-                                    fn(*m);
-                                  });
-                            });
-  }
-  void ReadLoop() {
-    if (closed_) return;
-    ReadFrame([this](Message& m) {
-      auto fn = on_message_;  // the handler may replace itself
-      if (fn) fn(m);
-      ReadLoop();
-    });
-  }
-
-  tcp::socket socket_;
-  const wire::Keyring& keyring_;
-  NodeId self_;
-  NodeId peer_ = kNoNode;
-  uint64_t incarnation_ = 0, sequence_ = 0;
-  uint64_t peer_incarnation_ = 0, sequence_in_ = 0;
-  distribution::Challenge my_challenge_{}, peer_challenge_{};
-  bool authed_ = false, closed_ = false, writing_ = false, close_after_send_ = false;
-  std::deque<std::shared_ptr<Bytes>> out_;
-  size_t queued_ = 0;
-  std::array<uint8_t, 4> length_{};
-  Bytes body_;
-  OnMessage on_message_;
-  std::function<void()> on_close_, on_drain_;
-};
-
 struct FileState {
   int fd = -1;
   std::string final_path, temp_path;
-  crypto_hash_sha256_state sha;
+  wire::Sha256 sha;
   std::optional<std::array<uint8_t, 32>> digest;  // the origin's, as announced
+  bool installing = false;  // verified; attributes, sync and rename running on the disk pool
+  bool installed = false;
 };
 
 struct Downstream {
-  std::shared_ptr<Conn> conn;
+  std::shared_ptr<DataConn> conn;
   bool accepted = false;
   uint64_t sent = 0;
   size_t commands_sent = 0;
@@ -257,7 +86,7 @@ struct Job {
   uint64_t have = 0;
   size_t done = 0;  // commands completed in order
   std::string error;
-  std::shared_ptr<Conn> upstream;
+  std::shared_ptr<DataConn> upstream;
   std::map<NodeId, Downstream> downs;
   // base only: the client's files, copied in as the origin
   std::vector<std::string> sources;
@@ -270,7 +99,7 @@ struct Job {
   uint64_t acked_upstream = 0;
   Instant started, finished;
   Instant last_report;
-  std::shared_ptr<Conn> report_conn;
+  std::shared_ptr<DataConn> report_conn;
   bool reporting = false;
   bool completed() const { return manifest.ended() && done == manifest.commands.size(); }
 };
@@ -295,6 +124,11 @@ struct Distributor::Impl {
   Instant sent_window_start;
   double upload_peak = 0;
   bool stopped = false;
+  // Blocking disk work (file installs) off the loop; `alive` tells its completions, posted
+  // back to the loop, whether this object still exists.
+  boost::asio::thread_pool disk{1};
+  std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+  ~Impl() { *alive = false; }
 
   Impl(Node& n, boost::asio::io_context& i)
       : node(n), io(i), root(n.config().distribution_root), timer(i) {}
@@ -322,7 +156,7 @@ struct Distributor::Impl {
   }
 
   // ---- connections ----
-  void Dial(NodeId peer, std::function<void(std::shared_ptr<Conn>)> ready) {
+  void Dial(NodeId peer, std::function<void(std::shared_ptr<DataConn>)> ready) {
     auto ep = EndpointOf(peer);
     if (!ep) return ready(nullptr);
     auto socket = std::make_shared<tcp::socket>(io);
@@ -331,7 +165,7 @@ struct Distributor::Impl {
       if (ec || stopped) return ready(nullptr);
       boost::system::error_code ignored;
       socket->set_option(tcp::no_delay(true), ignored);
-      auto conn = std::make_shared<Conn>(std::move(*socket), keyring(), self());
+      auto conn = std::make_shared<DataConn>(std::move(*socket), keyring(), self());
       conn->Dial(peer, [conn, ready](bool ok) { ready(ok ? conn : nullptr); });
     });
   }
@@ -345,7 +179,7 @@ struct Distributor::Impl {
       done(std::move(m));
     };
     auto deadline = std::make_shared<boost::asio::steady_timer>(io);
-    Dial(peer, [this, request, finish, deadline](std::shared_ptr<Conn> conn) {
+    Dial(peer, [this, request, finish, deadline](std::shared_ptr<DataConn> conn) {
       if (!conn) return finish(std::nullopt);
       conn->SetHandlers(
           [conn, finish, deadline](Message& m) {
@@ -390,8 +224,8 @@ struct Distributor::Impl {
       if (!ec) {
         boost::system::error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);
-        auto conn = std::make_shared<Conn>(std::move(socket), keyring(), self());
-        std::weak_ptr<Conn> weak = conn;
+        auto conn = std::make_shared<DataConn>(std::move(socket), keyring(), self());
+        std::weak_ptr<DataConn> weak = conn;
         conn->SetHandlers(
             [this, weak](Message& m) {
               if (auto c = weak.lock()) OnFirstMessage(c, m);
@@ -404,7 +238,7 @@ struct Distributor::Impl {
   }
 
   // The first message after the handshake says what the connection is for.
-  void OnFirstMessage(const std::shared_ptr<Conn>& conn, Message& m) {
+  void OnFirstMessage(const std::shared_ptr<DataConn>& conn, Message& m) {
     if (auto* offer = std::get_if<distribution::OfferMsg>(&m)) return OnOffer(conn, *offer);
     if (auto* report = std::get_if<distribution::ReportMsg>(&m)) {
       // A server's report channel to this base: every later message is a report too.
@@ -509,7 +343,7 @@ struct Distributor::Impl {
       int fd = ::open(f.temp_path.c_str(), O_RDWR | O_CLOEXEC);
       if (fd < 0) return;
       f.fd = fd;
-      crypto_hash_sha256_init(&f.sha);
+      f.sha.Reset();
       std::vector<uint8_t> buf(1 << 20);
       uint64_t at = 0;
       const uint64_t size = job.manifest.commands[job.done].size;
@@ -517,7 +351,7 @@ struct Distributor::Impl {
         ssize_t n = ::pread(fd, buf.data(), std::min<uint64_t>(buf.size(), size - at),
                             static_cast<off_t>(at));
         if (n <= 0) break;
-        crypto_hash_sha256_update(&f.sha, buf.data(), static_cast<size_t>(n));
+        f.sha.Update(buf.data(), static_cast<size_t>(n));
         at += static_cast<uint64_t>(n);
       }
       if (::ftruncate(fd, static_cast<off_t>(at)) != 0) at = 0;
@@ -570,11 +404,12 @@ struct Distributor::Impl {
       if (w != static_cast<ssize_t>(n)) {
         return Fail(job, f.temp_path + ": write failed: " + std::strerror(errno));
       }
-      crypto_hash_sha256_update(&f.sha, data, n);
+      f.sha.Update(data, n);
       job.have += n;
       data += n;
       size -= n;
     }
+    PumpAll(job);  // forward first: installing may wait for a digest or the disk
     Apply(job);
     PumpAll(job);
   }
@@ -603,7 +438,7 @@ struct Distributor::Impl {
       Fail(job, f.temp_path + ": " + std::strerror(errno));
       return false;
     }
-    crypto_hash_sha256_init(&f.sha);
+    f.sha.Reset();
     return true;
   }
 
@@ -618,27 +453,10 @@ struct Distributor::Impl {
         if (auto s = io::MakeDirs(f.final_path); !s) return Fail(job, s.error().message());
         ::chmod(f.final_path.c_str(), c.mode & 07777);
       } else if (c.kind == CommandKind::kFile) {
-        if (job.have < job.manifest.FileOffset(i) + c.size) break;
-        if (f.fd < 0 && !OpenTemp(job, i)) return;  // an empty file
-        std::array<uint8_t, 32> mine{};
-        crypto_hash_sha256_state copy = f.sha;
-        crypto_hash_sha256_final(&copy, mine.data());
-        if (job.is_base && !f.digest) f.digest = mine;  // the origin's own reading
-        if (!f.digest) break;                           // wait for the announced digest
-        if (*f.digest != mine) {
-          // Corrupt somewhere: drop the file and ask for it again from its first byte.
-          job.have = job.manifest.FileOffset(i);
-          ::ftruncate(f.fd, 0);
-          crypto_hash_sha256_init(&f.sha);
-          if (job.upstream) job.upstream->Close();
-          Log(LogLevel::kWarn, "distribution", "digest mismatch, receiving the file again",
-              {{"job", job.manifest.job}, {"file", c.path}});
-          return;
-        }
-        const auto times = Times(c.mtime_ns);
-        if (::fchmod(f.fd, c.mode & 07777) != 0 || ::futimens(f.fd, times.data()) != 0 ||
-            ::fdatasync(f.fd) != 0 || ::rename(f.temp_path.c_str(), f.final_path.c_str()) != 0) {
-          return Fail(job, f.final_path + ": cannot install: " + std::strerror(errno));
+        if (job.have < job.manifest.FileOffset(i) + c.size || f.installing) break;
+        if (!f.installed) {
+          if (Verify(job, i)) StartInstall(job, i);
+          break;
         }
       }
       job.done = i + 1;
@@ -658,6 +476,54 @@ struct Distributor::Impl {
     }
   }
 
+  // A file's bytes are all here: true if they match the origin's digest. False while the
+  // digest has not arrived (or on a mismatch: the file is received again from its start).
+  bool Verify(Job& job, size_t i) {
+    const Command& c = job.manifest.commands[i];
+    FileState& f = job.files[i];
+    if (f.fd < 0 && !OpenTemp(job, i)) return false;  // an empty file
+    const wire::Sha256Digest mine = f.sha.Digest();
+    if (job.is_base && !f.digest) f.digest = mine;  // the origin's own reading
+    if (!f.digest) return false;                    // wait for the announced digest
+    if (*f.digest == mine) return true;
+    // Corrupt somewhere: drop the file and ask for it again from its first byte.
+    job.have = job.manifest.FileOffset(i);
+    ::ftruncate(f.fd, 0);
+    f.sha.Reset();
+    if (job.upstream) job.upstream->Close();
+    Log(LogLevel::kWarn, "distribution", "digest mismatch, receiving the file again",
+        {{"job", job.manifest.job}, {"file", c.path}});
+    return false;
+  }
+
+  // Mode, mtime, data sync and rename (D13) run on the disk pool, so the loop keeps moving
+  // bytes while the file's pages are flushed; Apply continues when it is done.
+  void StartInstall(Job& job, size_t i) {
+    FileState& f = job.files[i];
+    const Command& c = job.manifest.commands[i];
+    f.installing = true;
+    boost::asio::post(
+        disk, [ioc = &io, alive = alive, id = job.manifest.job, i, fd = f.fd, mode = c.mode,
+               mtime = c.mtime_ns, temp = f.temp_path, final_path = f.final_path, this] {
+          std::string error;
+          const auto times = Times(mtime);
+          if (::fchmod(fd, mode & 07777) != 0 || ::futimens(fd, times.data()) != 0 ||
+              ::fdatasync(fd) != 0 || ::rename(temp.c_str(), final_path.c_str()) != 0) {
+            error = final_path + ": cannot install: " + std::strerror(errno);
+          }
+          boost::asio::post(*ioc, [alive, id, i, error, this] {
+            if (!*alive) return;
+            Job* j = FindJob(id);
+            if (!j || i >= j->files.size() || !j->files[i].installing) return;
+            j->files[i].installing = false;
+            if (!error.empty()) return Fail(*j, error);
+            j->files[i].installed = true;
+            Apply(*j);
+            PumpAll(*j);
+          });
+        });
+  }
+
   void CloseSource(Job& job) {
     if (!job.upstream) return;
     auto up = std::move(job.upstream);
@@ -665,7 +531,7 @@ struct Distributor::Impl {
     up->CloseAfterSend();
   }
 
-  void OnOffer(const std::shared_ptr<Conn>& conn, distribution::OfferMsg& offer) {
+  void OnOffer(const std::shared_ptr<DataConn>& conn, distribution::OfferMsg& offer) {
     Job* job = FindJob(offer.manifest.job);
     if (!job) {
       auto created = CreateJob(offer.manifest, false, false);
@@ -696,7 +562,7 @@ struct Distributor::Impl {
       job->error.clear();
       job->upstream = conn;
       job->acked_upstream = job->have;
-      std::weak_ptr<Conn> weak = conn;
+      std::weak_ptr<DataConn> weak = conn;
       conn->SetHandlers(
           [this, id, weak](Message& m) {
             Job* j = FindJob(id);
@@ -777,12 +643,12 @@ struct Distributor::Impl {
     Job* job = FindJob(id);
     if (!job) return;
     job->downs[target] = Downstream{};
-    Dial(target, [this, id, target, list](std::shared_ptr<Conn> conn) {
+    Dial(target, [this, id, target, list](std::shared_ptr<DataConn> conn) {
       Job* j = FindJob(id);
       if (!j) return;
       if (!conn) return FeedEnded(id, target, false);
       j->downs[target].conn = conn;
-      std::weak_ptr<Conn> weak = conn;
+      std::weak_ptr<DataConn> weak = conn;
       conn->SetHandlers(
           [this, id, target](Message& m) {
             Job* jj = FindJob(id);
@@ -839,7 +705,7 @@ struct Distributor::Impl {
     auto it = job.downs.find(target);
     if (it == job.downs.end() || !it->second.accepted || !it->second.conn) return;
     Downstream& d = it->second;
-    Conn& conn = *d.conn;
+    DataConn& conn = *d.conn;
     const auto& cmds = job.manifest.commands;
     if (d.commands_sent < cmds.size()) {
       conn.Send(distribution::CommandsMsg{
@@ -860,11 +726,11 @@ struct Distributor::Impl {
       uint64_t start = job.manifest.FileOffset(idx);
       uint64_t n = std::min<uint64_t>({kChunk, job.have - d.sent, start + cmds[idx].size - d.sent});
       if (!TakeTokens(n)) return SchedulePump();
-      distribution::DataMsg data{d.sent, Bytes(n)};
-      ssize_t r =
-          ::pread(job.files[idx].fd, data.bytes.data(), n, static_cast<off_t>(d.sent - start));
+      Bytes payload;
+      uint8_t* data = distribution::EncodeDataInPlace(d.sent, n, &payload);
+      ssize_t r = ::pread(job.files[idx].fd, data, n, static_cast<off_t>(d.sent - start));
       if (r != static_cast<ssize_t>(n)) return conn.Close();
-      conn.Send(data);
+      conn.SendEncoded(payload);
       d.sent += n;
       sent += n;
       sent_window += n;
@@ -916,7 +782,7 @@ struct Distributor::Impl {
     if (job.reporting) return;
     job.reporting = true;
     const std::string id = job.manifest.job;
-    Dial(job.manifest.base, [this, id](std::shared_ptr<Conn> conn) {
+    Dial(job.manifest.base, [this, id](std::shared_ptr<DataConn> conn) {
       Job* j = FindJob(id);
       if (!j) return;
       j->reporting = false;
@@ -1311,6 +1177,7 @@ void Distributor::Stop() {
   if (impl_->stopped) return;
   impl_->stopped = true;
   impl_->timer.cancel();
+  impl_->disk.join();  // installs in flight finish before their files are closed
   for (auto& a : impl_->acceptors) {
     boost::system::error_code ignored;
     a->close(ignored);

@@ -163,25 +163,31 @@ std::vector<KeyId> Keyring::Ids() const {
   return ids;
 }
 
-Bytes Seal(const Keyring& keyring, const SealHeader& header, ByteView payload) {
+void SealAppend(const Keyring& keyring, const SealHeader& header, ByteView payload, Bytes* out) {
   EnsureSodium();
   CHECK(!keyring.empty());
   SealHeader h = header;
   h.key_id = keyring.in_use();
   const Key* key = keyring.Find(h.key_id);
   CHECK(key != nullptr);
-  Bytes out;
-  out.reserve(kSealOverhead + payload.size());
-  WriteHeader(h, &out);
-  out.resize(kSealHeaderSize + payload.size() + kSealTagSize);
+  const size_t at = out->size();
+  out->reserve(at + kSealOverhead + payload.size());
+  WriteHeader(h, out);
+  out->resize(at + kSealHeaderSize + payload.size() + kSealTagSize);
+  uint8_t* sealed = out->data() + at;
   uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
   IetfNonce(h.sequence, nonce);
   const Key& subkey = keyring.Subkey(h.key_id, h.sender, h.incarnation);
   unsigned long long clen = 0;
-  crypto_aead_chacha20poly1305_ietf_encrypt(out.data() + kSealHeaderSize, &clen, payload.data(),
-                                            payload.size(), out.data(), kSealHeaderSize, nullptr,
-                                            nonce, subkey.data());
+  crypto_aead_chacha20poly1305_ietf_encrypt(sealed + kSealHeaderSize, &clen, payload.data(),
+                                            payload.size(), sealed, kSealHeaderSize, nullptr, nonce,
+                                            subkey.data());
   CHECK(clen == payload.size() + kSealTagSize);
+}
+
+Bytes Seal(const Keyring& keyring, const SealHeader& header, ByteView payload) {
+  Bytes out;
+  SealAppend(keyring, header, payload, &out);
   return out;
 }
 

@@ -94,6 +94,8 @@ struct Opened {
 
 // Seals `payload` with the key in use. REQUIRES: !keyring.empty().
 Bytes Seal(const Keyring& keyring, const SealHeader& header, ByteView payload);
+// The same, appended to `out` (e.g. after a stream's length prefix), saving a copy.
+void SealAppend(const Keyring& keyring, const SealHeader& header, ByteView payload, Bytes* out);
 // Authenticates and decrypts. On failure returns the reason (never kReplay or kTooLarge).
 std::variant<Opened, Reject> Open(const Keyring& keyring, ByteView datagram);
 

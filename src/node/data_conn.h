@@ -1,0 +1,74 @@
+// DataConn: one authenticated, encrypted TCP connection of the distribution data plane.
+//
+// Handshake: the listener sends 16 random bytes; the dialer's first frame echoes them and
+// carries its own 16; the listener's first frame echoes those. Every frame is
+// `u32 length ‖ sealed payload`, sealed like datagrams (docs/design/wire.md) with a random
+// incarnation per connection and direction and a sequence that must grow by one, so nothing
+// is plaintext and frames cannot be replayed, reordered or spliced between connections. A
+// frame that fails any check closes the connection.
+//
+// Lifecycle: made from a connected socket, then Dial() or Accept(); messages go to the
+// handler set by SetHandlers(); Close() (or any error) calls the close handler once. Owned
+// by shared_ptr (pending operations keep it alive). Runs on the node's loop thread only.
+// Private to node/: included only by its .cc files, as it pulls in Asio.
+#pragma once
+
+#include <array>
+#include <deque>
+#include <functional>
+#include <memory>
+
+#include "distribution/messages.h"
+#include "io/asio.h"
+#include "wire/seal.h"
+
+namespace cohort::node {
+
+class DataConn : public std::enable_shared_from_this<DataConn> {
+ public:
+  using OnMessage = std::function<void(distribution::Message&)>;
+  DataConn(boost::asio::ip::tcp::socket socket, const wire::Keyring& keyring, NodeId self);
+
+  NodeId peer() const { return peer_; }
+  bool closed() const { return closed_; }
+  size_t queued() const { return queued_; }  // bytes handed to Send and not yet written
+
+  // Dialer: reads the challenge, proves the key, waits for the echo of its own challenge;
+  // `ready(true)` once the peer proved it too, `ready(false)` on any failure.
+  void Dial(NodeId expected, std::function<void(bool)> ready);
+  // Listener: sends the challenge, checks the echo, answers the dialer's challenge.
+  void Accept(std::function<void()> ready);
+  void SetHandlers(OnMessage on_message, std::function<void()> on_close);
+  // Called whenever everything queued has been written (flow control for bulk senders).
+  void OnDrain(std::function<void()> fn) { on_drain_ = std::move(fn); }
+
+  void Send(const distribution::Message& m);
+  // Sends an already encoded message (distribution::Encode*), saving a copy for bulk data.
+  void SendEncoded(wire::ByteView payload);
+  // Closes once everything queued is written.
+  void CloseAfterSend();
+  void Close();
+
+ private:
+  void Fail(const std::function<void(bool)>& ready);
+  void WriteNext();
+  void ReadFrame(std::function<void(distribution::Message&)> fn);
+  void ReadLoop();
+
+  boost::asio::ip::tcp::socket socket_;
+  const wire::Keyring& keyring_;
+  NodeId self_;
+  NodeId peer_ = kNoNode;
+  uint64_t incarnation_ = 0, sequence_ = 0;
+  uint64_t peer_incarnation_ = 0, sequence_in_ = 0;
+  distribution::Challenge my_challenge_{}, peer_challenge_{};
+  bool authed_ = false, closed_ = false, writing_ = false, close_after_send_ = false;
+  std::deque<std::shared_ptr<wire::Bytes>> out_;
+  size_t queued_ = 0;
+  std::array<uint8_t, 4> length_{};
+  wire::Bytes body_;
+  OnMessage on_message_;
+  std::function<void()> on_close_, on_drain_;
+};
+
+}  // namespace cohort::node
