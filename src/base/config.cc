@@ -375,7 +375,8 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source) {
     d.probe = ResolvePath(d.probe, source);
   }
   if (c.distribution_root.empty()) c.distribution_root = c.data_dir + "/content";
-  if (c.priority.empty()) c.priority.push_back(c.node_id);
+  // No priority list: every node ranks by node id, lowest first, so all nodes agree on the
+  // supervisor (a list naming only this node would make each node rank itself first).
   return c;
 }
 

@@ -141,6 +141,15 @@ TEST(ConfigTest, RouteMustUseALocalAdapter) {
       << c.error().message();
 }
 
+TEST(ConfigTest, NoPriorityListLeavesTheOrderToNodeIds) {
+  auto c = ParseConfig(
+      "[node]\nid = 2\ndata_dir = \"d\"\n[cluster]\nname = \"m\"\nkey_file = \"k\"\n[transport]\n"
+      "listen = [\"127.0.0.1:7102\"]\n",
+      "n.toml");
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_TRUE(c->priority.empty());
+}
+
 TEST(ConfigTest, MissingFileIsNotFound) {
   auto c = LoadConfig("/nonexistent/cohort.toml");
   ASSERT_FALSE(c);

@@ -14,13 +14,13 @@ namespace {
 // Delivers every message instantly in FIFO order; `down` nodes neither send nor receive.
 class Bus {
  public:
-  explicit Bus(int n, std::vector<std::string> disks = {}) {
+  explicit Bus(int n, std::vector<std::string> disks = {}, bool with_priority = true) {
     for (int k = 1; k <= n; ++k) {
       MembershipOptions o;
       o.self = static_cast<NodeId>(k);
       o.incarnation = 100;
       o.disks = disks;
-      for (int p = 1; p <= n; ++p) o.priority.push_back(static_cast<NodeId>(p));
+      for (int p = 1; with_priority && p <= n; ++p) o.priority.push_back(static_cast<NodeId>(p));
       cores.emplace_back(std::make_unique<MembershipCore>(o, k));
     }
   }
@@ -111,6 +111,17 @@ TEST(MembershipCoreTest, FormsUnderTheTopPriority) {
   }
   EXPECT_EQ(bus.at(1).role(), Role::kSupervisor);
   EXPECT_EQ(bus.at(3).role(), Role::kMember);
+}
+
+// Found by the distribution bench: configs without a priority list must still agree.
+TEST(MembershipCoreTest, WithoutAPriorityListTheLowestIdSupervises) {
+  Bus bus(3, {}, /*with_priority=*/false);
+  bus.Start();
+  bus.Advance(Duration::Seconds(1));
+  for (NodeId id = 1; id <= 3; ++id) {
+    EXPECT_EQ(bus.at(id).supervisor(), 1) << id;
+    EXPECT_EQ(bus.at(id).map().Ring(), (std::vector<NodeId>{1, 2, 3})) << id;
+  }
 }
 
 TEST(MembershipCoreTest, SilentMemberIsDeclaredByItsSuccessor) {
