@@ -88,7 +88,19 @@ bool HandleJobs(node::Distributor* d, const HttpRequest& r, const std::string& p
     return true;
   }
   if (r.method == "GET") {
-    respond(JobDocument(*d, path.substr(std::string("/v1/jobs/").size())));
+    // ?wait_ms=N: answer when the job or a server changes state, or after N ms (at most 60 s).
+    const std::string id = path.substr(std::string("/v1/jobs/").size());
+    const std::string wait = QueryParam(r.target, "wait_ms");
+    if (wait.empty()) {
+      respond(JobDocument(*d, id));
+      return true;
+    }
+    if (wait.size() > 6 || wait.find_first_not_of("0123456789") != std::string::npos) {
+      respond(Fail(400, "'wait_ms' must be a number of milliseconds up to 60000"));
+      return true;
+    }
+    const int64_t ms = std::min<int64_t>(std::stoll(wait), 60000);
+    d->WaitForChange(id, Duration::Millis(ms), [d, id, respond] { respond(JobDocument(*d, id)); });
     return true;
   }
   if (r.method == "POST" && path == "/v1/jobs") {

@@ -9,7 +9,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
-#include <thread>
 
 #include "cli/call.h"
 #include "io/files.h"
@@ -84,8 +83,11 @@ Result<json> Follow(const Globals& g, const std::string& id, bool show, double t
   const auto start = std::chrono::steady_clock::now();
   size_t drawn = 0;
   auto last_plain = start;
+  bool first = true;
   for (;;) {
-    auto job = Call{g}.Do("GET", "/v1/jobs/" + id);
+    // A long poll: back at once when a server's state changes, else after 250 ms to redraw.
+    auto job = Call{g}.Do("GET", "/v1/jobs/" + id + (first ? "" : "?wait_ms=250"));
+    first = false;
     if (!job) return job;
     if (tty) {
       if (drawn > 0) std::printf("\033[%zuA", drawn);
@@ -110,7 +112,6 @@ Result<json> Follow(const Globals& g, const std::string& id, bool show, double t
                                        " after " + std::to_string(static_cast<int>(timeout_s)) +
                                        " s");
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
 }
 

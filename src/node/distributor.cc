@@ -101,6 +101,9 @@ struct Job {
   Instant last_report;
   std::shared_ptr<DataConn> report_conn;
   bool reporting = false;
+  // base only: callers waiting for a server or the job to change state (long polls)
+  std::vector<std::function<void()>> waiters;
+  std::string summary;  // the states they were told last
   bool completed() const { return manifest.ended() && done == manifest.commands.size(); }
 };
 
@@ -775,6 +778,7 @@ struct Distributor::Impl {
     job.last_report = now;
     if (job.is_base) {
       if (job.tracker) job.tracker->OnReport(ReportOf(job.manifest.job), now);
+      if (job.tracker) NotifyIfChanged(job);
       return;
     }
     distribution::ReportMsg msg{job.manifest.job, ReportOf(job.manifest.job)};
@@ -793,7 +797,38 @@ struct Distributor::Impl {
 
   void OnReport(const distribution::ReportMsg& m) {
     Job* job = FindJob(m.job);
-    if (job && job->tracker) job->tracker->OnReport(m.report, node.Now());
+    if (!job || !job->tracker) return;
+    job->tracker->OnReport(m.report, node.Now());
+    NotifyIfChanged(*job);
+  }
+
+  // Wakes the long polls when the job's or a server's state changed.
+  void NotifyIfChanged(Job& job) {
+    std::string summary = job.tracker->State();
+    for (const auto& [id, v] : job.tracker->servers()) {
+      summary += " " + std::to_string(id) + distribution::ServerStateName(v.state);
+    }
+    if (summary == job.summary) return;
+    job.summary = std::move(summary);
+    auto waiters = std::move(job.waiters);
+    job.waiters.clear();
+    for (auto& w : waiters) w();
+  }
+
+  void WaitForChange(const std::string& id, Duration timeout, std::function<void()> done) {
+    Job* job = FindJob(id);
+    if (!job || !job->tracker || job->tracker->Final()) return done();
+    auto once = std::make_shared<std::function<void()>>(std::move(done));
+    auto deadline = std::make_shared<boost::asio::steady_timer>(io);
+    auto fire = [once, deadline] {
+      deadline->cancel();
+      if (auto fn = std::exchange(*once, nullptr)) fn();
+    };
+    job->waiters.push_back(fire);
+    deadline->expires_after(std::chrono::nanoseconds(timeout.nanos()));
+    deadline->async_wait([fire](const boost::system::error_code& ec) {
+      if (!ec) fire();
+    });
   }
 
   void Tick() {
@@ -841,6 +876,7 @@ struct Distributor::Impl {
           } else {
             j->tracker->OnSilent(server, "not answering", node.Now());
           }
+          NotifyIfChanged(*j);
         });
       } else if (auto* feed = std::get_if<distribution::JobTracker::Feed>(&action)) {
         if (feed->source == self()) {
@@ -851,6 +887,7 @@ struct Distributor::Impl {
                 [](std::optional<Message>) {});
       }
     }
+    NotifyIfChanged(job);
     SaveJobDocument(job);
   }
 
@@ -1227,6 +1264,11 @@ std::optional<std::string> Distributor::JobDocument(const std::string& id) const
   auto d = impl_->finished_docs.find(id);
   if (d != impl_->finished_docs.end()) return d->second;
   return std::nullopt;
+}
+
+void Distributor::WaitForChange(const std::string& id, Duration timeout,
+                                std::function<void()> done) {
+  impl_->WaitForChange(id, timeout, std::move(done));
 }
 
 void Distributor::Ctp(NodeId node, CtpRequest request,

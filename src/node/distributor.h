@@ -50,6 +50,9 @@ class Distributor {
   std::vector<std::string> JobIds() const;
   // The job document of INTERFACE.md (JSON text), or nullopt for an unknown id.
   std::optional<std::string> JobDocument(const std::string& id) const;
+  // Calls `done` once: when the job or one of its servers changes state, when `timeout`
+  // passes, or at once if the job is unknown or final (a long poll).
+  void WaitForChange(const std::string& id, Duration timeout, std::function<void()> done);
 
   // CTP (D3): one operation on `node`'s content root; `done` gets the JSON answer (or an
   // error). get answers up to 256 KiB from `offset`, base64 in "data_base64", with the
