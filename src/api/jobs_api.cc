@@ -48,6 +48,20 @@ void Ctp(node::Distributor& d, const json& b, const Respond& respond) {
   });
 }
 
+// The client's paths of a job request: absolute paths on the base server.
+Result<std::vector<std::string>> Paths(const json& b) {
+  std::vector<std::string> paths;
+  const Error bad(Errc::kInvalidArgument, "'paths' must be a list of absolute paths");
+  if (!b.contains("paths") || !b["paths"].is_array()) return bad;
+  for (const auto& p : b["paths"]) {
+    if (!p.is_string() || p.get<std::string>().empty() || p.get<std::string>()[0] != '/') {
+      return bad;
+    }
+    paths.push_back(p.get<std::string>());
+  }
+  return paths;
+}
+
 }  // namespace
 
 bool HandleJobs(node::Distributor* d, const HttpRequest& r, const std::string& path,
@@ -111,18 +125,18 @@ bool HandleJobs(node::Distributor* d, const HttpRequest& r, const std::string& p
     }
     node::JobRequest req;
     const json& b = *body;
-    if (!b.contains("paths") || !b["paths"].is_array()) {
-      respond(Fail(400, "'paths' must be a list of absolute paths"));
+    auto paths = Paths(b);
+    if (!paths) {
+      respond(FromError(paths.error()));
       return true;
     }
-    for (const auto& p : b["paths"]) {
-      if (!p.is_string() || p.get<std::string>().empty() || p.get<std::string>()[0] != '/') {
-        respond(Fail(400, "'paths' must be a list of absolute paths"));
-        return true;
-      }
-      req.paths.push_back(p.get<std::string>());
-    }
+    req.paths = *paths;
     req.dest = b.value("dest", "");
+    if (b.contains("open") && !b["open"].is_boolean()) {
+      respond(Fail(400, "'open' must be true or false"));
+      return true;
+    }
+    req.open = b.value("open", false);
     if (b.contains("servers") && b["servers"].is_array()) {
       for (const auto& s : b["servers"]) {
         if (!s.is_number_unsigned() || s == 0 || s > 65535) {
@@ -141,6 +155,20 @@ bool HandleJobs(node::Distributor* d, const HttpRequest& r, const std::string& p
       path.compare(path.size() - 4, 4, "/end") == 0) {
     std::string id = path.substr(prefix.size(), path.size() - prefix.size() - 4);
     auto s = d->End(id);
+    respond(s ? JobDocument(*d, id) : FromError(s.error()));
+    return true;
+  }
+  const std::string commands = "/commands";
+  if (r.method == "POST" && path.size() > prefix.size() + commands.size() &&
+      path.compare(path.size() - commands.size(), commands.size(), commands) == 0) {
+    std::string id = path.substr(prefix.size(), path.size() - prefix.size() - commands.size());
+    auto body = Body(r);
+    auto paths = body ? Paths(*body) : Result<std::vector<std::string>>(body.error());
+    if (!paths) {
+      respond(FromError(paths.error()));
+      return true;
+    }
+    auto s = d->Add(id, *paths);
     respond(s ? JobDocument(*d, id) : FromError(s.error()));
     return true;
   }

@@ -18,6 +18,8 @@ HttpResponse FromError(const Error& e) {
       return Fail(400, e.message());
     case Errc::kNotFound:
       return Fail(404, e.message());
+    case Errc::kAlreadyExists:
+      return Fail(409, e.message());
     case Errc::kPermission:
       return Fail(403, e.message());
     case Errc::kUnavailable:

@@ -207,13 +207,19 @@ int CtpPut(const Globals& g, int node, const std::string& path, const std::strin
   return 0;
 }
 
+json AbsolutePaths(const std::vector<std::string>& paths) {
+  json out = json::array();
+  for (const auto& p : paths) out.push_back(fs::absolute(p).lexically_normal().string());
+  return out;
+}
+
 }  // namespace
 
 void AddJobCommands(CLI::App& app, const Globals& g, int& rc) {
   static struct {
     std::vector<std::string> paths;
     std::string dest, servers = "all", id, out, from, path;
-    bool no_wait = false, recursive = false;
+    bool no_wait = false, recursive = false, open = false;
     double timeout = 0;
     int node = 0;
   } o;
@@ -224,11 +230,12 @@ void AddJobCommands(CLI::App& app, const Globals& g, int& rc) {
   dist->add_option("--dest", o.dest, "folder under each server's content root")->required();
   dist->add_option("--servers", o.servers, "all (the members that are up) or ID,ID,...");
   dist->add_flag("--no-wait", o.no_wait, "print the job id and return");
+  dist->add_flag("--open", o.open,
+                 "keep the job open for 'cohort job add' until 'cohort job end' (implies "
+                 "--no-wait)");
   dist->add_option("--timeout", o.timeout, "give up waiting after this many seconds");
   dist->callback([&rc, &g] {
-    json body{{"dest", o.dest}, {"paths", json::array()}};
-    for (const auto& p : o.paths)
-      body["paths"].push_back(fs::absolute(p).lexically_normal().string());
+    json body{{"dest", o.dest}, {"paths", AbsolutePaths(o.paths)}, {"open", o.open}};
     if (o.servers != "all") {
       body["servers"] = json::array();
       std::stringstream ss(o.servers);
@@ -247,7 +254,7 @@ void AddJobCommands(CLI::App& app, const Globals& g, int& rc) {
       return;
     }
     const std::string id = (*job)["id"];
-    if (o.no_wait) {
+    if (o.no_wait || o.open) {
       if (g.json)
         std::printf("%s\n", job->dump(2).c_str());
       else
@@ -288,6 +295,16 @@ void AddJobCommands(CLI::App& app, const Globals& g, int& rc) {
     rc = Finish(g, Follow(g, o.id, false, o.timeout, [](const json& j) {
                   return j["state"] == "completed" || j.value("final", true);
                 }));
+  });
+  auto* add_cmd = job->add_subcommand(
+      "add", "add files or folders to an open job (D10): they follow the content sent so far");
+  add_cmd->add_option("id", o.id, "job id")->required();
+  add_cmd->add_option("paths", o.paths, "files or folders on this machine")->required();
+  add_cmd->callback([&rc, &g] {
+    rc = Print(g,
+               Call{g}.Do("POST", "/v1/jobs/" + o.id + "/commands",
+                          json{{"paths", AbsolutePaths(o.paths)}}, true),
+               PrintJob);
   });
   auto* end = job->add_subcommand("end", "end the job: no more commands, no more repairs");
   end->add_option("id", o.id, "job id")->required();

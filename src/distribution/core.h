@@ -46,6 +46,7 @@ struct Command {
   uint64_t size = 0;
   uint32_t mode = 0644;
   int64_t mtime_ns = 0;
+  uint32_t uid = 0, gid = 0;  // the origin's owner; applied where the receiver may (root)
   bool operator==(const Command&) const = default;
 };
 

@@ -39,12 +39,14 @@ void PutCommand(Writer& w, const Command& c) {
   w.U64(c.size);
   w.U32(c.mode);
   w.U64(static_cast<uint64_t>(c.mtime_ns));
+  w.U32(c.uid);
+  w.U32(c.gid);
 }
 bool GetCommand(Reader& r, Command* c) {
   uint8_t kind = 0;
   uint64_t mtime = 0;
   if (!r.U32(&c->id) || !r.U8(&kind) || kind > 2 || !GetText(r, &c->path) || !r.U64(&c->size) ||
-      !r.U32(&c->mode) || !r.U64(&mtime)) {
+      !r.U32(&c->mode) || !r.U64(&mtime) || !r.U32(&c->uid) || !r.U32(&c->gid)) {
     return false;
   }
   c->kind = static_cast<CommandKind>(kind);
@@ -57,7 +59,7 @@ void PutCommands(Writer& w, const std::vector<Command>& cs) {
 }
 bool GetCommands(Reader& r, std::vector<Command>* cs) {
   uint32_t n = 0;
-  if (!GetCount(r, 29, kMaxCommands, &n)) return false;
+  if (!GetCount(r, 37, kMaxCommands, &n)) return false;
   cs->resize(n);
   for (auto& c : *cs) {
     if (!GetCommand(r, &c)) return false;

@@ -13,6 +13,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 
 #include "base/log.h"
 #include "distribution/core.h"
@@ -21,6 +22,7 @@
 #include "io/clock.h"
 #include "io/content.h"
 #include "io/files.h"
+#include "node/content_ops.h"
 #include "node/data_conn.h"
 #include "wire/seal.h"
 #include "wire/sha256.h"
@@ -44,14 +46,6 @@ constexpr uint64_t kCompletedAck = UINT64_MAX;
 const Duration kTick = Duration::Millis(250);
 const Duration kReportEvery = Duration::Millis(500);
 const Duration kQueryTimeout = Duration::Seconds(2);
-
-// utimensat/futimens arguments: access and modification time both `ns` after the epoch.
-std::array<struct timespec, 2> Times(int64_t ns) {
-  struct timespec t {};
-  t.tv_sec = ns / 1000000000;
-  t.tv_nsec = ns % 1000000000;
-  return {t, t};
-}
 
 std::string Sha256Hex(const std::array<uint8_t, 32>& d) {
   char hex[65];
@@ -92,6 +86,7 @@ struct Job {
   std::vector<std::string> sources;
   int source_fd = -1;
   size_t copying = 0;
+  bool copy_active = false;  // a CopyIn turn is posted
   // progress
   uint64_t window_bytes = 0;
   Instant window_start;
@@ -263,7 +258,7 @@ struct Distributor::Impl {
       return conn->CloseAfterSend();
     }
     if (auto* ctp = std::get_if<distribution::CtpMsg>(&m)) {
-      conn->Send(ServeCtp(*ctp));
+      conn->Send(ServeCtp(root, *ctp));
       return conn->CloseAfterSend();
     }
     conn->Close();
@@ -454,7 +449,16 @@ struct Distributor::Impl {
       FileState& f = job.files[i];
       if (c.kind == CommandKind::kMkdir) {
         if (auto s = io::MakeDirs(f.final_path); !s) return Fail(job, s.error().message());
-        ::chmod(f.final_path.c_str(), c.mode & 07777);
+      } else if (c.kind == CommandKind::kEnd) {
+        // Folders' attributes last: their mode may forbid writing into them, and every file
+        // installed in one changes its mtime.
+        for (size_t k = i; k-- > 0;) {
+          const Command& dir = job.manifest.commands[k];
+          if (dir.kind == CommandKind::kMkdir &&
+              !SetFolderAttributes(job.files[k].final_path, dir)) {
+            return Fail(job, job.files[k].final_path + ": " + std::strerror(errno));
+          }
+        }
       } else if (c.kind == CommandKind::kFile) {
         if (job.have < job.manifest.FileOffset(i) + c.size || f.installing) break;
         if (!f.installed) {
@@ -503,28 +507,26 @@ struct Distributor::Impl {
   // bytes while the file's pages are flushed; Apply continues when it is done.
   void StartInstall(Job& job, size_t i) {
     FileState& f = job.files[i];
-    const Command& c = job.manifest.commands[i];
+    const Command c = job.manifest.commands[i];
     f.installing = true;
-    boost::asio::post(
-        disk, [ioc = &io, alive = alive, id = job.manifest.job, i, fd = f.fd, mode = c.mode,
-               mtime = c.mtime_ns, temp = f.temp_path, final_path = f.final_path, this] {
-          std::string error;
-          const auto times = Times(mtime);
-          if (::fchmod(fd, mode & 07777) != 0 || ::futimens(fd, times.data()) != 0 ||
-              ::fdatasync(fd) != 0 || ::rename(temp.c_str(), final_path.c_str()) != 0) {
-            error = final_path + ": cannot install: " + std::strerror(errno);
-          }
-          boost::asio::post(*ioc, [alive, id, i, error, this] {
-            if (!*alive) return;
-            Job* j = FindJob(id);
-            if (!j || i >= j->files.size() || !j->files[i].installing) return;
-            j->files[i].installing = false;
-            if (!error.empty()) return Fail(*j, error);
-            j->files[i].installed = true;
-            Apply(*j);
-            PumpAll(*j);
-          });
-        });
+    boost::asio::post(disk, [ioc = &io, alive = alive, id = job.manifest.job, i, fd = f.fd, c,
+                             temp = f.temp_path, final_path = f.final_path, this] {
+      std::string error;
+      if (!SetAttributes(fd, c) || ::fdatasync(fd) != 0 ||
+          ::rename(temp.c_str(), final_path.c_str()) != 0) {
+        error = final_path + ": cannot install: " + std::strerror(errno);
+      }
+      boost::asio::post(*ioc, [alive, id, i, error, this] {
+        if (!*alive) return;
+        Job* j = FindJob(id);
+        if (!j || i >= j->files.size() || !j->files[i].installing) return;
+        j->files[i].installing = false;
+        if (!error.empty()) return Fail(*j, error);
+        j->files[i].installed = true;
+        Apply(*j);
+        PumpAll(*j);
+      });
+    });
   }
 
   void CloseSource(Job& job) {
@@ -899,7 +901,7 @@ struct Distributor::Impl {
     std::vector<Command> commands;
     std::vector<std::string> sources;
     for (const auto& p : request.paths) {
-      if (auto s = Collect(p, fs::path(p).filename().string(), &commands, &sources); !s) {
+      if (auto s = CollectPath(p, fs::path(p).filename().string(), &commands, &sources); !s) {
         return s.error();
       }
     }
@@ -919,7 +921,9 @@ struct Distributor::Impl {
     m.base = self();
     m.dest = request.dest;
     for (size_t i = 0; i < commands.size(); ++i) commands[i].id = static_cast<uint32_t>(i + 1);
-    commands.push_back(Command{static_cast<uint32_t>(commands.size() + 1), CommandKind::kEnd});
+    if (!request.open) {
+      commands.push_back(Command{static_cast<uint32_t>(commands.size() + 1), CommandKind::kEnd});
+    }
     m.Append(commands);
     const bool staging = std::find(servers.begin(), servers.end(), self()) == servers.end();
     auto created = CreateJob(m, true, staging);
@@ -930,7 +934,7 @@ struct Distributor::Impl {
     job.tracker = std::make_unique<distribution::JobTracker>(m, servers, options, node.Now());
     Log(LogLevel::kInfo, "distribution", "job accepted",
         {{"job", m.job},
-         {"files", std::to_string(commands.size() - 1)},
+         {"commands", std::to_string(commands.size())},
          {"bytes", std::to_string(m.StreamSize())},
          {"servers", std::to_string(servers.size())}});
     std::vector<NodeId> others;
@@ -947,46 +951,12 @@ struct Distributor::Impl {
     return m.job;
   }
 
-  Status Collect(const std::string& path, const std::string& rel, std::vector<Command>* out,
-                 std::vector<std::string>* sources) {
-    struct stat st {};
-    if (::lstat(path.c_str(), &st) != 0) {
-      return Error(Errc::kNotFound, path + ": " + std::strerror(errno));
-    }
-    Command c;
-    c.path = rel;
-    c.mode = st.st_mode & 07777;
-    c.mtime_ns = int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
-    if (S_ISDIR(st.st_mode)) {
-      c.kind = CommandKind::kMkdir;
-      out->push_back(c);
-      sources->push_back(path);
-      std::vector<std::string> names;
-      for (const auto& e : fs::directory_iterator(path)) names.push_back(e.path().filename());
-      std::sort(names.begin(), names.end());
-      for (const auto& n : names) {
-        if (auto s = Collect(path + "/" + n, rel + "/" + n, out, sources); !s) return s;
-      }
-      return OkStatus();
-    }
-    if (!S_ISREG(st.st_mode)) {
-      return Error(Errc::kInvalidArgument, path + ": only regular files and folders are sent");
-    }
-    if (::access(path.c_str(), R_OK) != 0) {
-      return Error(Errc::kPermission, path + ": " + std::strerror(errno));
-    }
-    c.kind = CommandKind::kFile;
-    c.size = static_cast<uint64_t>(st.st_size);
-    out->push_back(c);
-    sources->push_back(path);
-    return OkStatus();
-  }
-
   // The origin: copies the client's files in, a megabyte per turn of the loop, so the
   // downstream feeds start at once and run behind it (D4).
   void CopyIn(const std::string& id) {
     Job* job = FindJob(id);
     if (!job || stopped) return;
+    job->copy_active = false;
     while (job->copying < job->sources.size() &&
            (job->manifest.commands[job->copying].kind != CommandKind::kFile ||
             job->have >= job->manifest.FileOffset(job->copying) +
@@ -1014,7 +984,44 @@ struct Distributor::Impl {
       return Fail(*job, job->sources[i] + ": shorter than when the job was created");
     }
     Append(*job, job->have, buf.data(), static_cast<size_t>(n));
+    job->copy_active = true;
     boost::asio::post(io, [this, id] { CopyIn(id); });
+  }
+
+  // D10: more of the client's paths for a job that has not ended.
+  Status Add(const std::string& id, const std::vector<std::string>& paths) {
+    Job* job = FindJob(id);
+    if (!job || !job->tracker) return Error(Errc::kNotFound, "no job '" + id + "' running here");
+    if (job->manifest.ended()) {
+      return Error(Errc::kInvalidArgument,
+                   "job " + id + " has ended: start a job with --open to add to it");
+    }
+    if (paths.empty()) return Error(Errc::kInvalidArgument, "no paths to add");
+    std::vector<Command> more;
+    std::vector<std::string> sources;
+    for (const auto& p : paths) {
+      if (auto st = CollectPath(p, fs::path(p).filename().string(), &more, &sources); !st) {
+        return st;
+      }
+    }
+    std::set<std::string> files;
+    for (const auto& c : job->manifest.commands) {
+      if (c.kind == CommandKind::kFile) files.insert(c.path);
+    }
+    uint32_t next = job->manifest.commands.empty() ? 1 : job->manifest.commands.back().id + 1;
+    for (auto& c : more) {
+      if (c.kind == CommandKind::kFile && files.count(c.path)) {
+        return Error(Errc::kAlreadyExists, c.path + " is already in job " + id);
+      }
+      c.id = next++;
+    }
+    job->sources.insert(job->sources.end(), sources.begin(), sources.end());
+    AppendCommands(*job, more);
+    if (!job->copy_active) CopyIn(id);
+    SaveJobDocument(*job);
+    Log(LogLevel::kInfo, "distribution", "commands added",
+        {{"job", id}, {"commands", std::to_string(more.size())}});
+    return OkStatus();
   }
 
   // ---- documents ----
@@ -1061,137 +1068,115 @@ struct Distributor::Impl {
   void SaveJobDocument(Job& job) {
     json doc = Document(job);
     doc["sources"] = job.sources;
+    // What a restarted base needs to track the job again (ResumeTracking).
+    json commands = json::array();
+    for (const Command& c : job.manifest.commands) {
+      commands.push_back({{"id", c.id},
+                          {"kind", static_cast<int>(c.kind)},
+                          {"path", c.path},
+                          {"size", c.size},
+                          {"mode", c.mode},
+                          {"mtime_ns", c.mtime_ns},
+                          {"uid", c.uid},
+                          {"gid", c.gid}});
+    }
+    json servers = json::array();
+    for (const auto& [id, v] : job.tracker->servers()) servers.push_back(id);
+    doc["resume"] = {{"commands", std::move(commands)}, {"servers", std::move(servers)}};
     (void)io::MakeDirs(JobsDir());
     (void)io::WriteFileAtomic(JobsDir() + "/" + job.manifest.job + ".json", doc.dump(1));
   }
 
-  // Jobs of earlier runs: their documents are answered as saved (a job that was running is
-  // marked interrupted: its servers were not tracked while the base was down).
+  // Jobs of earlier runs: final ones are answered as saved; one that was running is tracked
+  // again (ResumeTracking), or shown failed if its document cannot be resumed.
   void LoadJobDocuments() {
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(JobsDir(), ec)) {
       auto text = io::ReadFile(e.path().string());
       if (!text) continue;
       json doc = json::parse(*text, nullptr, false);
-      if (!doc.is_object() || !doc.contains("id")) continue;
-      std::string id = doc["id"].get<std::string>();
-      doc.erase("sources");
-      if (doc.value("state", "") == "running") {
-        doc["state"] = "failed";
-        doc["error"] = "the base server restarted while the job ran";
-      }
-      finished_docs[id] = doc.dump();
+      if (!doc.is_object() || !doc.contains("id") || !doc["id"].is_string()) continue;
+      const std::string id = doc["id"].get<std::string>();
       auto dash = id.find('-');
-      if (dash != std::string::npos) {
+      if (dash != std::string::npos && dash + 1 < id.size() && id.size() - dash < 19 &&
+          id.find_first_not_of("0123456789", dash + 1) == std::string::npos) {
         next_job = std::max<uint64_t>(next_job, std::stoull(id.substr(dash + 1)) + 1);
       }
+      if (doc.value("state", "") == "running") {
+        Status resumed = ResumeTracking(doc);
+        if (resumed) continue;
+        doc["state"] = "failed";
+        doc["error"] = "the base server restarted while the job ran and could not resume it: " +
+                       resumed.error().message();
+      }
+      doc.erase("sources");
+      doc.erase("resume");
+      finished_docs[id] = doc.dump();
     }
   }
 
-  // ---- CTP (D3) ----
-  distribution::ResultMsg ServeCtp(const distribution::CtpMsg& m) {
-    distribution::ResultMsg out;
-    auto path = root.Resolve(m.path);
-    if (!path) {
-      out.error = path.error().message();
-      return out;
-    }
-    auto stat_json = [](const std::string& p, const std::string& name) -> std::optional<json> {
-      struct stat st {};
-      if (::lstat(p.c_str(), &st) != 0) return std::nullopt;
-      const char* type = S_ISDIR(st.st_mode)   ? "dir"
-                         : S_ISREG(st.st_mode) ? "file"
-                         : S_ISLNK(st.st_mode) ? "symlink"
-                                               : "other";
-      return json{{"name", name},
-                  {"type", type},
-                  {"size", st.st_size},
-                  {"mode", st.st_mode & 07777},
-                  {"mtime_ns", int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec},
-                  {"uid", st.st_uid},
-                  {"gid", st.st_gid}};
-    };
-    const std::string& p = *path;
-    if (m.op == "stat") {
-      auto s = stat_json(p, m.path);
-      if (!s)
-        out.error = m.path + ": " + std::strerror(errno);
-      else
-        out.body = s->dump();
-    } else if (m.op == "ls") {
-      json list = json::array();
-      std::error_code ec;
-      auto add = [&](const fs::path& full) {
-        std::string rel = fs::relative(full, p, ec).string();
-        if (auto s = stat_json(full.string(), rel)) list.push_back(*s);
-      };
-      if (m.recursive) {
-        for (const auto& e : fs::recursive_directory_iterator(p, ec)) add(e.path());
-      } else {
-        for (const auto& e : fs::directory_iterator(p, ec)) add(e.path());
-      }
-      if (ec) out.error = m.path + ": " + ec.message();
-      std::sort(list.begin(), list.end(),
-                [](const json& a, const json& b) { return a["name"] < b["name"]; });
-      out.body = list.dump();
-    } else if (m.op == "mkdir") {
-      if (auto s = io::MakeDirs(p); !s)
-        out.error = s.error().message();
-      else if (m.mode)
-        ::chmod(p.c_str(), m.mode & 07777);
-    } else if (m.op == "rm") {
-      std::error_code ec;
-      if (p == fs::weakly_canonical(root.path()).string()) {
-        out.error = "refusing to remove the content root";
-      } else if (m.recursive ? fs::remove_all(p, ec) == 0 : !fs::remove(p, ec)) {
-        out.error = m.path + ": " + (ec ? ec.message() : "no such file or directory");
-      }
-    } else if (m.op == "chmod") {
-      if (m.mode && ::chmod(p.c_str(), m.mode & 07777) != 0) {
-        out.error = m.path + ": " + std::strerror(errno);
-      }
-      if (m.mtime_ns) {
-        const auto times = Times(m.mtime_ns);
-        if (::utimensat(AT_FDCWD, p.c_str(), times.data(), AT_SYMLINK_NOFOLLOW) != 0) {
-          out.error = m.path + ": " + std::strerror(errno);
+  // A job that was running when this base stopped: tracked again from its saved document.
+  // The servers still hold what they verified; those that lost their source (this node)
+  // report it, or are queried after the stall period, and are repaired from where they are.
+  Status ResumeTracking(const json& doc) {
+    Manifest m;
+    std::vector<NodeId> servers;
+    std::vector<std::string> sources;
+    double elapsed = 0;
+    try {
+      const json& r = doc.at("resume");
+      m.job = doc.at("id").get<std::string>();
+      m.base = self();
+      m.dest = doc.at("dest").get<std::string>();
+      std::vector<Command> commands;
+      for (const auto& c : r.at("commands")) {
+        Command x;
+        x.id = c.at("id").get<uint32_t>();
+        const int kind = c.at("kind").get<int>();
+        if (kind < 0 || kind > 2) return Error(Errc::kMalformed, "unknown command kind");
+        x.kind = static_cast<CommandKind>(kind);
+        x.path = c.at("path").get<std::string>();
+        x.size = c.at("size").get<uint64_t>();
+        x.mode = c.at("mode").get<uint32_t>();
+        x.mtime_ns = c.at("mtime_ns").get<int64_t>();
+        x.uid = c.at("uid").get<uint32_t>();
+        x.gid = c.at("gid").get<uint32_t>();
+        if (x.kind != CommandKind::kEnd && !io::CheckRelative(x.path)) {
+          return Error(Errc::kMalformed, "a command path leads out of the destination");
         }
+        commands.push_back(std::move(x));
       }
-    } else if (m.op == "get") {
-      int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-      if (fd < 0) {
-        out.error = m.path + ": " + std::strerror(errno);
-        return out;
-      }
-      out.data.resize(distribution::kMaxChunk);
-      ssize_t n = ::pread(fd, out.data.data(), out.data.size(), static_cast<off_t>(m.offset));
-      ::close(fd);
-      if (n < 0) out.error = m.path + ": " + std::strerror(errno);
-      out.data.resize(n < 0 ? 0 : static_cast<size_t>(n));
-      if (auto s = stat_json(p, m.path)) out.body = s->dump();
-    } else if (m.op == "put") {
-      // Chunks land in a temporary file; the last one installs it (atomic, with attributes).
-      fs::path fp(p);
-      std::string temp =
-          (fp.parent_path() / ("." + fp.filename().string() + ".cohort-put")).string();
-      (void)io::MakeDirs(fp.parent_path().string());
-      int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (m.offset == 0 ? O_TRUNC : 0);
-      int fd = ::open(temp.c_str(), flags, 0600);
-      if (fd < 0 || ::pwrite(fd, m.data.data(), m.data.size(), static_cast<off_t>(m.offset)) !=
-                        static_cast<ssize_t>(m.data.size())) {
-        out.error = m.path + ": " + std::strerror(errno);
-      } else if (m.last) {
-        const auto times = Times(m.mtime_ns);
-        if (::fchmod(fd, (m.mode ? m.mode : 0644) & 07777) != 0 ||
-            (m.mtime_ns && ::futimens(fd, times.data()) != 0) || ::fdatasync(fd) != 0 ||
-            ::rename(temp.c_str(), p.c_str()) != 0) {
-          out.error = m.path + ": " + std::strerror(errno);
-        }
-      }
-      if (fd >= 0) ::close(fd);
-    } else {
-      out.error = "unknown CTP operation '" + m.op + "'";
+      if (!m.Append(commands)) return Error(Errc::kMalformed, "commands out of sequence");
+      servers = r.at("servers").get<std::vector<NodeId>>();
+      sources = doc.at("sources").get<std::vector<std::string>>();
+      elapsed = doc.value("elapsed_s", 0.0);
+    } catch (const json::exception& e) {
+      return Error(Errc::kMalformed, std::string("damaged job document: ") + e.what());
     }
-    return out;
+    const bool staging = std::find(servers.begin(), servers.end(), self()) == servers.end();
+    auto created = CreateJob(m, true, staging);
+    if (!created) return created.error();
+    Job& job = **created;
+    job.sources = std::move(sources);
+    // The digests announced before: the servers verified their files against them.
+    const json& shown = doc.value("commands", json::array());
+    for (size_t i = 0; i < shown.size() && i < job.files.size(); ++i) {
+      const std::string hex = shown[i].is_object() ? shown[i].value("sha256", "") : "";
+      wire::Sha256Digest d{};
+      size_t n = 0;
+      if (hex.size() == 64 &&
+          sodium_hex2bin(d.data(), d.size(), hex.data(), hex.size(), nullptr, &n, nullptr) == 0 &&
+          n == d.size()) {
+        job.files[i].digest = d;
+      }
+    }
+    job.started = node.Now() - Duration::Millis(static_cast<int64_t>(elapsed * 1000));
+    job.tracker = std::make_unique<distribution::JobTracker>(
+        m, servers, distribution::TrackerOptions{}, node.Now());
+    Log(LogLevel::kInfo, "distribution", "tracking a job again after a restart",
+        {{"job", m.job}, {"servers", std::to_string(servers.size())}});
+    CopyIn(m.job);
+    return OkStatus();
   }
 };
 
@@ -1236,6 +1221,10 @@ Result<std::string> Distributor::Submit(const JobRequest& request) {
   return impl_->Submit(request);
 }
 
+Status Distributor::Add(const std::string& id, const std::vector<std::string>& paths) {
+  return impl_->Add(id, paths);
+}
+
 Status Distributor::End(const std::string& id) {
   Job* job = impl_->FindJob(id);
   if (!job || !job->tracker) {
@@ -1245,6 +1234,7 @@ Status Distributor::End(const std::string& id) {
   if (!job->manifest.ended()) {
     impl_->AppendCommands(*job, {Command{static_cast<uint32_t>(job->manifest.commands.size() + 1),
                                          CommandKind::kEnd}});
+    impl_->SaveJobDocument(*job);
   }
   return OkStatus();
 }
@@ -1296,7 +1286,7 @@ void Distributor::Ctp(NodeId node, CtpRequest request,
     }
     return body.dump();
   };
-  if (node == impl_->self()) return done(answer(impl_->ServeCtp(m)));
+  if (node == impl_->self()) return done(answer(ServeCtp(impl_->root, m)));
   impl_->Request(node, m, [done, answer, node](std::optional<Message> reply) {
     auto* r = reply ? std::get_if<distribution::ResultMsg>(&*reply) : nullptr;
     if (!r)

@@ -33,6 +33,7 @@ struct JobRequest {
   std::vector<std::string> paths;  // absolute files or folders on the base server's disk
   std::string dest;                // folder under every server's content root
   std::vector<NodeId> servers;     // empty: every member that is up
+  bool open = false;               // no end command yet: Add() may follow, then End() (D10)
 };
 
 class Distributor {
@@ -45,6 +46,10 @@ class Distributor {
   // D1/D2: a new job with this node as base; returns its id. Fails for unreadable paths,
   // a destination outside the root, or unknown servers.
   Result<std::string> Submit(const JobRequest& request);
+  // D10: appends the client's further paths to a job that has not ended; their content
+  // follows the job's stream to every server. Fails for an ended or unknown job, unreadable
+  // paths, or a file already in the job.
+  Status Add(const std::string& id, const std::vector<std::string>& paths);
   // D11: ends the job (no more commands); a finished job with repairs pending stops them.
   Status End(const std::string& id);
   std::vector<std::string> JobIds() const;

@@ -38,6 +38,10 @@ class DistributionTest(unittest.TestCase):
                 f.write(os.urandom(4096) + name.encode())
             os.chmod(path, mode)
             os.utime(path, (mtime, mtime))
+        os.chmod(os.path.join(tree, "sub"), 0o710)
+        os.utime(os.path.join(tree, "sub"), (1400000000, 1400000000))
+        if os.geteuid() == 0:  # owners are kept where the daemon may set them
+            os.chown(os.path.join(tree, "a.txt"), 1234, 4321)
         self.tree = tree
 
     def tearDown(self):
@@ -62,6 +66,13 @@ class DistributionTest(unittest.TestCase):
                     self.assertEqual(int(got.st_mtime), int(src.st_mtime))
                     self.assertEqual(sha256(content(c, k, "media", "tree", name)),
                                      sha256(os.path.join(self.tree, name)))
+                # Folders keep their mode and mtime too (set once everything is inside).
+                sub = os.stat(content(c, k, "media", "tree", "sub"))
+                self.assertEqual(oct(sub.st_mode & 0o7777), "0o710", f"n{k}")
+                self.assertEqual(int(sub.st_mtime), 1400000000, f"n{k}")
+                if os.geteuid() == 0:
+                    got = os.stat(content(c, k, "media", "tree", "a.txt"))
+                    self.assertEqual((got.st_uid, got.st_gid), (1234, 4321), f"n{k}")
                 leftovers = [n for n in os.listdir(content(c, k, "media")) if "cohort-part" in n]
                 self.assertEqual(leftovers, [])
             # Peer to peer: the base sent the content about once, the others relayed it.
@@ -116,6 +127,66 @@ class DistributionTest(unittest.TestCase):
                                  sha256(self.big))
                 received = metrics(c.api(victim))["cohort_distribution_bytes_received_total"]
                 self.assertLess(received, 50 * 1000 * 1000 - 5 * 1000 * 1000)
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(20)
+
+    def test_open_job_takes_files_added_while_it_runs(self):
+        with DevCluster(3, BASE, upload_mbps=160) as c:
+            job_id = cohort("distribute", self.big, "--dest", "live", "--open",
+                            api=c.api(1)).stdout.strip()
+            # Added while the first file is still on its way (D10).
+            added = cohort_json("job", "add", job_id, self.tree, api=c.api(1))
+            self.assertEqual(added["state"], "running")
+            self.assertIn("tree/sub/b.dat", [cmd.get("path") for cmd in added["commands"]])
+            again = subprocess.run([COHORT, "--api", c.api(1), "job", "add", job_id, self.big],
+                                   capture_output=True, text=True, timeout=30)
+            self.assertEqual(again.returncode, 1)
+            self.assertIn("already in job", again.stderr)
+            cohort("job", "end", job_id, api=c.api(1))
+            job = cohort_json("job", "wait", job_id, "--timeout", "60", api=c.api(1),
+                              timeout=90)
+            self.assertEqual(job["state"], "completed", job)
+            self.assertEqual(job["commands"][-1]["kind"], "end")
+            for k in (1, 2, 3):
+                self.assertEqual(sha256(content(c, k, "live", "big.bin")), sha256(self.big))
+                self.assertEqual(sha256(content(c, k, "live", "tree", "sub", "b.dat")),
+                                 sha256(os.path.join(self.tree, "sub", "b.dat")))
+            late = subprocess.run([COHORT, "--api", c.api(1), "job", "add", job_id, self.big],
+                                  capture_output=True, text=True, timeout=30)
+            self.assertEqual(late.returncode, 1)
+            self.assertIn("has ended", late.stderr)
+
+    def test_restarted_base_resumes_tracking(self):
+        with DevCluster(4, BASE, upload_mbps=160) as c:
+            job_id = cohort("distribute", self.big, "--dest", "media", "--no-wait",
+                            api=c.api(1)).stdout.strip()
+
+            def furthest():
+                job = cohort_json("job", "show", job_id, api=c.api(1))
+                return max(s["bytes"] for s in job["servers"] if s["id"] != 1)
+
+            wait_for(lambda: furthest() > 10 * 1000 * 1000, timeout=30, what="progress")
+            with open(os.path.join(c.dir, "n1", "cohortd.pid")) as f:
+                pid = int(f.read())
+            os.kill(pid, signal.SIGKILL)
+            config = os.path.join(c.dir, "n1", "node.toml")
+            with open(os.path.join(c.dir, "n1", "restart.log"), "w") as log:
+                proc = subprocess.Popen([COHORTD, "--config", config], stdout=log,
+                                        stderr=subprocess.STDOUT)
+            try:
+                wait_for(lambda: subprocess.run(
+                    [COHORT, "--api", c.api(1), "job", "show", job_id],
+                    capture_output=True, timeout=10).returncode == 0,
+                    timeout=30, what="the restarted base to answer")
+                job = cohort_json("job", "wait", job_id, "--timeout", "90", api=c.api(1),
+                                  timeout=120)
+                self.assertEqual(job["state"], "completed", job)
+                for k in range(1, 5):
+                    self.assertEqual(sha256(content(c, k, "media", "big.bin")),
+                                     sha256(self.big), f"n{k}")
+                with open(os.path.join(c.dir, "n1", "restart.log")) as log:
+                    self.assertIn("tracking a job again after a restart", log.read())
             finally:
                 proc.send_signal(signal.SIGTERM)
                 proc.wait(20)

@@ -1,0 +1,187 @@
+#include "node/content_ops.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "io/files.h"
+
+namespace cohort::node {
+
+namespace fs = std::filesystem;
+using distribution::Command;
+using distribution::CommandKind;
+using json = nlohmann::json;
+
+Status CollectPath(const std::string& path, const std::string& rel, std::vector<Command>* out,
+                   std::vector<std::string>* sources) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    return Error(Errc::kNotFound, path + ": " + std::strerror(errno));
+  }
+  Command c;
+  c.path = rel;
+  c.mode = st.st_mode & 07777;
+  c.mtime_ns = int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
+  c.uid = st.st_uid;
+  c.gid = st.st_gid;
+  if (S_ISDIR(st.st_mode)) {
+    c.kind = CommandKind::kMkdir;
+    out->push_back(c);
+    sources->push_back(path);
+    std::vector<std::string> names;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(path, ec)) names.push_back(e.path().filename());
+    if (ec) return Error(Errc::kPermission, path + ": " + ec.message());
+    std::sort(names.begin(), names.end());
+    for (const auto& n : names) {
+      if (auto s = CollectPath(path + "/" + n, rel + "/" + n, out, sources); !s) return s;
+    }
+    return OkStatus();
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return Error(Errc::kInvalidArgument, path + ": only regular files and folders are sent");
+  }
+  if (::access(path.c_str(), R_OK) != 0) {
+    return Error(Errc::kPermission, path + ": " + std::strerror(errno));
+  }
+  c.kind = CommandKind::kFile;
+  c.size = static_cast<uint64_t>(st.st_size);
+  out->push_back(c);
+  sources->push_back(path);
+  return OkStatus();
+}
+
+std::array<struct timespec, 2> TimesOf(int64_t ns) {
+  struct timespec t {};
+  t.tv_sec = ns / 1000000000;
+  t.tv_nsec = ns % 1000000000;
+  return {t, t};
+}
+
+bool SetAttributes(int fd, const Command& c) {
+  // Owner first: chown clears set-id bits that fchmod then restores.
+  if (::geteuid() == 0 && ::fchown(fd, c.uid, c.gid) != 0) return false;
+  const auto times = TimesOf(c.mtime_ns);
+  return ::fchmod(fd, c.mode & 07777) == 0 && ::futimens(fd, times.data()) == 0;
+}
+
+bool SetFolderAttributes(const std::string& path, const Command& c) {
+  if (::geteuid() == 0 && ::lchown(path.c_str(), c.uid, c.gid) != 0) return false;
+  const auto times = TimesOf(c.mtime_ns);
+  return ::chmod(path.c_str(), c.mode & 07777) == 0 &&
+         ::utimensat(AT_FDCWD, path.c_str(), times.data(), AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+distribution::ResultMsg ServeCtp(const io::ContentRoot& root, const distribution::CtpMsg& m) {
+  distribution::ResultMsg out;
+  auto path = root.Resolve(m.path);
+  if (!path) {
+    out.error = path.error().message();
+    return out;
+  }
+  auto stat_json = [](const std::string& p, const std::string& name) -> std::optional<json> {
+    struct stat st {};
+    if (::lstat(p.c_str(), &st) != 0) return std::nullopt;
+    const char* type = S_ISDIR(st.st_mode)   ? "dir"
+                       : S_ISREG(st.st_mode) ? "file"
+                       : S_ISLNK(st.st_mode) ? "symlink"
+                                             : "other";
+    return json{{"name", name},
+                {"type", type},
+                {"size", st.st_size},
+                {"mode", st.st_mode & 07777},
+                {"mtime_ns", int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec},
+                {"uid", st.st_uid},
+                {"gid", st.st_gid}};
+  };
+  const std::string& p = *path;
+  if (m.op == "stat") {
+    auto s = stat_json(p, m.path);
+    if (!s)
+      out.error = m.path + ": " + std::strerror(errno);
+    else
+      out.body = s->dump();
+  } else if (m.op == "ls") {
+    json list = json::array();
+    std::error_code ec;
+    auto add = [&](const fs::path& full) {
+      std::string rel = fs::relative(full, p, ec).string();
+      if (auto s = stat_json(full.string(), rel)) list.push_back(*s);
+    };
+    if (m.recursive) {
+      for (const auto& e : fs::recursive_directory_iterator(p, ec)) add(e.path());
+    } else {
+      for (const auto& e : fs::directory_iterator(p, ec)) add(e.path());
+    }
+    if (ec) out.error = m.path + ": " + ec.message();
+    std::sort(list.begin(), list.end(),
+              [](const json& a, const json& b) { return a["name"] < b["name"]; });
+    out.body = list.dump();
+  } else if (m.op == "mkdir") {
+    if (auto s = io::MakeDirs(p); !s)
+      out.error = s.error().message();
+    else if (m.mode)
+      ::chmod(p.c_str(), m.mode & 07777);
+  } else if (m.op == "rm") {
+    std::error_code ec;
+    if (p == fs::weakly_canonical(root.path()).string()) {
+      out.error = "refusing to remove the content root";
+    } else if (m.recursive ? fs::remove_all(p, ec) == 0 : !fs::remove(p, ec)) {
+      out.error = m.path + ": " + (ec ? ec.message() : "no such file or directory");
+    }
+  } else if (m.op == "chmod") {
+    if (m.mode && ::chmod(p.c_str(), m.mode & 07777) != 0) {
+      out.error = m.path + ": " + std::strerror(errno);
+    }
+    if (m.mtime_ns) {
+      const auto times = TimesOf(m.mtime_ns);
+      if (::utimensat(AT_FDCWD, p.c_str(), times.data(), AT_SYMLINK_NOFOLLOW) != 0) {
+        out.error = m.path + ": " + std::strerror(errno);
+      }
+    }
+  } else if (m.op == "get") {
+    int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+      out.error = m.path + ": " + std::strerror(errno);
+      return out;
+    }
+    out.data.resize(distribution::kMaxChunk);
+    ssize_t n = ::pread(fd, out.data.data(), out.data.size(), static_cast<off_t>(m.offset));
+    ::close(fd);
+    if (n < 0) out.error = m.path + ": " + std::strerror(errno);
+    out.data.resize(n < 0 ? 0 : static_cast<size_t>(n));
+    if (auto s = stat_json(p, m.path)) out.body = s->dump();
+  } else if (m.op == "put") {
+    // Chunks land in a temporary file; the last one installs it (atomic, with attributes).
+    fs::path fp(p);
+    std::string temp = (fp.parent_path() / ("." + fp.filename().string() + ".cohort-put")).string();
+    (void)io::MakeDirs(fp.parent_path().string());
+    int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (m.offset == 0 ? O_TRUNC : 0);
+    int fd = ::open(temp.c_str(), flags, 0600);
+    if (fd < 0 || ::pwrite(fd, m.data.data(), m.data.size(), static_cast<off_t>(m.offset)) !=
+                      static_cast<ssize_t>(m.data.size())) {
+      out.error = m.path + ": " + std::strerror(errno);
+    } else if (m.last) {
+      const auto times = TimesOf(m.mtime_ns);
+      if (::fchmod(fd, (m.mode ? m.mode : 0644) & 07777) != 0 ||
+          (m.mtime_ns && ::futimens(fd, times.data()) != 0) || ::fdatasync(fd) != 0 ||
+          ::rename(temp.c_str(), p.c_str()) != 0) {
+        out.error = m.path + ": " + std::strerror(errno);
+      }
+    }
+    if (fd >= 0) ::close(fd);
+  } else {
+    out.error = "unknown CTP operation '" + m.op + "'";
+  }
+  return out;
+}
+
+}  // namespace cohort::node
