@@ -99,6 +99,8 @@ struct Job {
   // base only: callers waiting for a server or the job to change state (long polls)
   std::vector<std::function<void()>> waiters;
   std::string summary;  // the states they were told last
+  Instant saved_at;     // the job document was last written
+  bool saved_final = false;
   bool completed() const { return manifest.ended() && done == manifest.commands.size(); }
 };
 
@@ -804,17 +806,18 @@ struct Distributor::Impl {
     NotifyIfChanged(*job);
   }
 
-  // Wakes the long polls when the job's or a server's state changed.
-  void NotifyIfChanged(Job& job) {
+  // Wakes the long polls when the job's or a server's state changed; true if it did.
+  bool NotifyIfChanged(Job& job) {
     std::string summary = job.tracker->State();
     for (const auto& [id, v] : job.tracker->servers()) {
       summary += " " + std::to_string(id) + distribution::ServerStateName(v.state);
     }
-    if (summary == job.summary) return;
+    if (summary == job.summary) return false;
     job.summary = std::move(summary);
     auto waiters = std::move(job.waiters);
     job.waiters.clear();
     for (auto& w : waiters) w();
+    return true;
   }
 
   void WaitForChange(const std::string& id, Duration timeout, std::function<void()> done) {
@@ -889,8 +892,15 @@ struct Distributor::Impl {
                 [](std::optional<Message>) {});
       }
     }
-    NotifyIfChanged(job);
-    SaveJobDocument(job);
+    // The document on disk follows state changes at once and progress once a second; a
+    // final job is written once more and then left alone (each write syncs the disk).
+    const bool changed = NotifyIfChanged(job);
+    if (job.saved_final) return;
+    if (changed || now - job.saved_at >= Duration::Seconds(1)) {
+      SaveJobDocument(job);
+      job.saved_at = now;
+      job.saved_final = job.tracker->Final();
+    }
   }
 
   // ---- jobs at the base ----
