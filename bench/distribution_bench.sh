@@ -171,10 +171,12 @@ EOF
 fi
 
 c=$(printf '%s\n' "${cohort_times[@]}" | median)
-p=$(printf '%s\n' "${push_times[@]}" | median)
 echo "median cohort: ${c} s = $(ratio "$c") x S/B over $RUNS runs"
-echo "median parallel push: ${p} s = $(ratio "$p") x S/B over $PUSH_RUNS runs"
-python3 -c "print(f'cohort is {$p / $c:.2f}x faster than the parallel push')"
+if [ "$PUSH_RUNS" -gt 0 ]; then
+  p=$(printf '%s\n' "${push_times[@]}" | median)
+  echo "median parallel push: ${p} s = $(ratio "$p") x S/B over $PUSH_RUNS runs"
+  python3 -c "print(f'cohort is {$p / $c:.2f}x faster than the parallel push')"
+fi
 if [ "$KILL" = 1 ]; then
   k=$(printf '%s\n' "${kill_times[@]}" | median)
   echo "median with a receiver killed: ${k} s = $(ratio "$k") x S/B"
