@@ -33,7 +33,8 @@ def agreed_leader(c, nodes):
     def agreed():
         seen = {status(c, k)["leader"] for k in nodes}
         return seen.pop() if len(seen) == 1 and None not in seen else None
-    return wait_for(agreed, timeout=10, what=f"nodes {nodes} to agree on the registry leader")
+    # Generous: under four writers on a 2-core machine a restarted member can take a while.
+    return wait_for(agreed, timeout=30, what=f"nodes {nodes} to agree on the registry leader")
 
 
 def token(c, k):
