@@ -4,6 +4,13 @@
 
 namespace cohort::distribution {
 
+std::optional<CommandKind> CommandKindFromName(const std::string& name) {
+  for (CommandKind k : {CommandKind::kFile, CommandKind::kMkdir, CommandKind::kEnd}) {
+    if (name == CommandKindName(k)) return k;
+  }
+  return std::nullopt;
+}
+
 const char* CommandKindName(CommandKind k) {
   switch (k) {
     case CommandKind::kFile:

@@ -36,6 +36,8 @@ enum class CommandKind : uint8_t { kFile = 0, kMkdir = 1, kEnd = 2 };
 enum class CommandState : uint8_t { kNew = 0, kInProgress = 1, kCompleted = 2, kFailed = 3 };
 enum class ServerState : uint8_t { kNew = 0, kReceiving = 1, kCompleted = 2, kFailed = 3 };
 const char* CommandKindName(CommandKind k);
+// The inverse of CommandKindName; nullopt for any other text.
+std::optional<CommandKind> CommandKindFromName(const std::string& name);
 const char* CommandStateName(CommandState s);
 const char* ServerStateName(ServerState s);
 

@@ -15,6 +15,13 @@ std::vector<NodeId> Started(const Actions& actions) {
   return out;
 }
 
+TEST(Commands, KindNamesRoundTrip) {
+  for (CommandKind k : {CommandKind::kFile, CommandKind::kMkdir, CommandKind::kEnd}) {
+    EXPECT_EQ(CommandKindFromName(CommandKindName(k)), k);
+  }
+  EXPECT_EQ(CommandKindFromName("symlink"), std::nullopt);
+}
+
 TEST(SplitList, FanoutOneIsAChain) {
   auto shares = SplitList({2, 3, 4, 5}, 1);
   ASSERT_EQ(shares.size(), 1u);

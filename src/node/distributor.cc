@@ -53,6 +53,17 @@ std::string Sha256Hex(const std::array<uint8_t, 32>& d) {
   return hex;
 }
 
+std::optional<wire::Sha256Digest> DigestFromHex(const std::string& hex) {
+  wire::Sha256Digest d{};
+  size_t n = 0;
+  if (hex.size() != 64 ||
+      sodium_hex2bin(d.data(), d.size(), hex.data(), hex.size(), nullptr, &n, nullptr) != 0 ||
+      n != d.size()) {
+    return std::nullopt;
+  }
+  return d;
+}
+
 struct FileState {
   int fd = -1;
   std::string final_path, temp_path;
@@ -97,9 +108,9 @@ struct Job {
   std::shared_ptr<DataConn> report_conn;
   bool reporting = false;
   // base only: callers waiting for a server or the job to change state (long polls)
-  std::vector<std::function<void()>> waiters;
-  std::string summary;  // the states they were told last
-  Instant saved_at;     // the job document was last written
+  std::vector<std::shared_ptr<std::function<void()>>> waiters;  // empty once called
+  std::string summary;                                          // the states they were told last
+  Instant saved_at;                                             // the job document was last written
   bool saved_final = false;
   bool completed() const { return manifest.ended() && done == manifest.commands.size(); }
 };
@@ -781,8 +792,10 @@ struct Distributor::Impl {
     if (!now_please && now - job.last_report < kReportEvery) return;
     job.last_report = now;
     if (job.is_base) {
-      if (job.tracker) job.tracker->OnReport(ReportOf(job.manifest.job), now);
-      if (job.tracker) NotifyIfChanged(job);
+      if (job.tracker) {
+        job.tracker->OnReport(ReportOf(job.manifest.job), now);
+        NotifyIfChanged(job);
+      }
       return;
     }
     distribution::ReportMsg msg{job.manifest.job, ReportOf(job.manifest.job)};
@@ -816,23 +829,26 @@ struct Distributor::Impl {
     job.summary = std::move(summary);
     auto waiters = std::move(job.waiters);
     job.waiters.clear();
-    for (auto& w : waiters) w();
+    for (auto& w : waiters) {
+      if (auto fn = std::exchange(*w, nullptr)) fn();
+    }
     return true;
   }
 
   void WaitForChange(const std::string& id, Duration timeout, std::function<void()> done) {
     Job* job = FindJob(id);
     if (!job || !job->tracker || job->tracker->Final()) return done();
-    auto once = std::make_shared<std::function<void()>>(std::move(done));
+    // Polls that timed out leave empty entries; drop them so a quiet job does not collect them.
+    std::erase_if(job->waiters, [](const auto& w) { return !*w; });
     auto deadline = std::make_shared<boost::asio::steady_timer>(io);
-    auto fire = [once, deadline] {
+    auto once = std::make_shared<std::function<void()>>([deadline, done = std::move(done)] {
       deadline->cancel();
-      if (auto fn = std::exchange(*once, nullptr)) fn();
-    };
-    job->waiters.push_back(fire);
+      done();
+    });
+    job->waiters.push_back(once);
     deadline->expires_after(std::chrono::nanoseconds(timeout.nanos()));
-    deadline->async_wait([fire](const boost::system::error_code& ec) {
-      if (!ec) fire();
+    deadline->async_wait([once](const boost::system::error_code& ec) {
+      if (auto fn = std::exchange(*once, nullptr); !ec && fn) fn();
     });
   }
 
@@ -1020,7 +1036,7 @@ struct Distributor::Impl {
     }
     uint32_t next = job->manifest.commands.empty() ? 1 : job->manifest.commands.back().id + 1;
     for (auto& c : more) {
-      if (c.kind == CommandKind::kFile && files.count(c.path)) {
+      if (c.kind == CommandKind::kFile && !files.insert(c.path).second) {
         return Error(Errc::kAlreadyExists, c.path + " is already in job " + id);
       }
       c.id = next++;
@@ -1057,7 +1073,13 @@ struct Distributor::Impl {
       json cj{{"id", c.id},
               {"kind", distribution::CommandKindName(c.kind)},
               {"state", distribution::CommandStateName(t.StateOf(i))}};
-      if (c.kind != CommandKind::kEnd) cj["path"] = c.path;
+      if (c.kind != CommandKind::kEnd) {
+        cj["path"] = c.path;
+        cj["mode"] = c.mode;
+        cj["mtime_ns"] = c.mtime_ns;
+        cj["uid"] = c.uid;
+        cj["gid"] = c.gid;
+      }
       if (c.kind == CommandKind::kFile) {
         cj["size"] = c.size;
         if (job.files[i].digest) cj["sha256"] = Sha256Hex(*job.files[i].digest);
@@ -1078,21 +1100,6 @@ struct Distributor::Impl {
   void SaveJobDocument(Job& job) {
     json doc = Document(job);
     doc["sources"] = job.sources;
-    // What a restarted base needs to track the job again (ResumeTracking).
-    json commands = json::array();
-    for (const Command& c : job.manifest.commands) {
-      commands.push_back({{"id", c.id},
-                          {"kind", static_cast<int>(c.kind)},
-                          {"path", c.path},
-                          {"size", c.size},
-                          {"mode", c.mode},
-                          {"mtime_ns", c.mtime_ns},
-                          {"uid", c.uid},
-                          {"gid", c.gid}});
-    }
-    json servers = json::array();
-    for (const auto& [id, v] : job.tracker->servers()) servers.push_back(id);
-    doc["resume"] = {{"commands", std::move(commands)}, {"servers", std::move(servers)}};
     (void)io::MakeDirs(JobsDir());
     (void)io::WriteFileAtomic(JobsDir() + "/" + job.manifest.job + ".json", doc.dump(1));
   }
@@ -1120,7 +1127,6 @@ struct Distributor::Impl {
                        resumed.error().message();
       }
       doc.erase("sources");
-      doc.erase("resume");
       finished_docs[id] = doc.dump();
     }
   }
@@ -1133,31 +1139,34 @@ struct Distributor::Impl {
     std::vector<NodeId> servers;
     std::vector<std::string> sources;
     double elapsed = 0;
+    std::vector<std::optional<wire::Sha256Digest>> digests;
     try {
-      const json& r = doc.at("resume");
       m.job = doc.at("id").get<std::string>();
       m.base = self();
       m.dest = doc.at("dest").get<std::string>();
       std::vector<Command> commands;
-      for (const auto& c : r.at("commands")) {
+      for (const auto& c : doc.at("commands")) {
         Command x;
         x.id = c.at("id").get<uint32_t>();
-        const int kind = c.at("kind").get<int>();
-        if (kind < 0 || kind > 2) return Error(Errc::kMalformed, "unknown command kind");
-        x.kind = static_cast<CommandKind>(kind);
-        x.path = c.at("path").get<std::string>();
-        x.size = c.at("size").get<uint64_t>();
-        x.mode = c.at("mode").get<uint32_t>();
-        x.mtime_ns = c.at("mtime_ns").get<int64_t>();
-        x.uid = c.at("uid").get<uint32_t>();
-        x.gid = c.at("gid").get<uint32_t>();
-        if (x.kind != CommandKind::kEnd && !io::CheckRelative(x.path)) {
-          return Error(Errc::kMalformed, "a command path leads out of the destination");
+        auto kind = distribution::CommandKindFromName(c.at("kind").get<std::string>());
+        if (!kind) return Error(Errc::kMalformed, "unknown command kind");
+        x.kind = *kind;
+        if (x.kind != CommandKind::kEnd) {
+          x.path = c.at("path").get<std::string>();
+          x.mode = c.at("mode").get<uint32_t>();
+          x.mtime_ns = c.at("mtime_ns").get<int64_t>();
+          x.uid = c.at("uid").get<uint32_t>();
+          x.gid = c.at("gid").get<uint32_t>();
+          if (!io::CheckRelative(x.path)) {
+            return Error(Errc::kMalformed, "a command path leads out of the destination");
+          }
         }
+        if (x.kind == CommandKind::kFile) x.size = c.at("size").get<uint64_t>();
         commands.push_back(std::move(x));
+        digests.push_back(DigestFromHex(c.value("sha256", "")));
       }
       if (!m.Append(commands)) return Error(Errc::kMalformed, "commands out of sequence");
-      servers = r.at("servers").get<std::vector<NodeId>>();
+      for (const auto& s : doc.at("servers")) servers.push_back(s.at("id").get<NodeId>());
       sources = doc.at("sources").get<std::vector<std::string>>();
       elapsed = doc.value("elapsed_s", 0.0);
     } catch (const json::exception& e) {
@@ -1169,16 +1178,8 @@ struct Distributor::Impl {
     Job& job = **created;
     job.sources = std::move(sources);
     // The digests announced before: the servers verified their files against them.
-    const json& shown = doc.value("commands", json::array());
-    for (size_t i = 0; i < shown.size() && i < job.files.size(); ++i) {
-      const std::string hex = shown[i].is_object() ? shown[i].value("sha256", "") : "";
-      wire::Sha256Digest d{};
-      size_t n = 0;
-      if (hex.size() == 64 &&
-          sodium_hex2bin(d.data(), d.size(), hex.data(), hex.size(), nullptr, &n, nullptr) == 0 &&
-          n == d.size()) {
-        job.files[i].digest = d;
-      }
+    for (size_t i = 0; i < digests.size() && i < job.files.size(); ++i) {
+      job.files[i].digest = digests[i];
     }
     job.started = node.Now() - Duration::Millis(static_cast<int64_t>(elapsed * 1000));
     job.tracker = std::make_unique<distribution::JobTracker>(
