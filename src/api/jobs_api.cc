@@ -4,6 +4,7 @@
 
 #include "api/registry_api.h"
 #include "api/responses.h"
+#include "io/job_content.h"
 #include "node/distributor.h"
 
 namespace cohort::api {
@@ -48,18 +49,51 @@ void Ctp(node::Distributor& d, const json& b, const Respond& respond) {
   });
 }
 
-// The client's paths of a job request: absolute paths on the base server.
-Result<std::vector<std::string>> Paths(const json& b) {
-  std::vector<std::string> paths;
+// The content of a job request or addition: "paths", absolute on the base server, or
+// "upload": true with "entries" (commands in INTERFACE.md's JSON form, without ids) whose
+// bytes follow on PUT /v1/jobs/ID/stream.
+Result<node::JobContent> Content(const json& b) {
+  node::JobContent content;
+  if (b.contains("upload") && !b["upload"].is_boolean()) {
+    return Error(Errc::kInvalidArgument, "'upload' must be true or false");
+  }
+  content.upload = b.value("upload", false);
+  if (content.upload) {
+    if (!b.contains("entries") || !b["entries"].is_array()) {
+      return Error(Errc::kInvalidArgument, "an upload needs 'entries': its files and folders");
+    }
+    for (const auto& e : b["entries"]) {
+      auto c = io::CommandFromJson(e);
+      if (!c) return c.error();
+      content.entries.push_back(std::move(*c));
+    }
+    return content;
+  }
   const Error bad(Errc::kInvalidArgument, "'paths' must be a list of absolute paths");
   if (!b.contains("paths") || !b["paths"].is_array()) return bad;
   for (const auto& p : b["paths"]) {
     if (!p.is_string() || p.get<std::string>().empty() || p.get<std::string>()[0] != '/') {
       return bad;
     }
-    paths.push_back(p.get<std::string>());
+    content.paths.push_back(p.get<std::string>());
   }
-  return paths;
+  return content;
+}
+
+// PUT /v1/jobs/ID/stream?offset=N: raw bytes of an upload job's stream.
+HttpResponse Stream(node::Distributor& d, const HttpRequest& r, const std::string& id) {
+  const std::string offset = QueryParam(r.target, "offset");
+  if (offset.empty() || offset.size() > 19 ||
+      offset.find_first_not_of("0123456789") != std::string::npos) {
+    return Fail(400, "'offset' must be the stream offset of the body's first byte");
+  }
+  auto have = d.Stream(id, std::stoull(offset), r.body);
+  if (have) return Json(200, json{{"upload_bytes", *have}});
+  if (have.error().code() != Errc::kAlreadyExists) return FromError(have.error());
+  // Where to resume, for the client to read rather than parse out of the message.
+  json doc = json::parse(d.JobDocument(id).value_or("{}"));
+  return Json(409, json{{"error", have.error().message()},
+                        {"upload_bytes", doc.value("upload_bytes", uint64_t{0})}});
 }
 
 }  // namespace
@@ -125,12 +159,12 @@ bool HandleJobs(node::Distributor* d, const HttpRequest& r, const std::string& p
     }
     node::JobRequest req;
     const json& b = *body;
-    auto paths = Paths(b);
-    if (!paths) {
-      respond(FromError(paths.error()));
+    auto content = Content(b);
+    if (!content) {
+      respond(FromError(content.error()));
       return true;
     }
-    req.paths = *paths;
+    req.content = std::move(*content);
     req.dest = b.value("dest", "");
     if (b.contains("open") && !b["open"].is_boolean()) {
       respond(Fail(400, "'open' must be true or false"));
@@ -163,13 +197,19 @@ bool HandleJobs(node::Distributor* d, const HttpRequest& r, const std::string& p
       path.compare(path.size() - commands.size(), commands.size(), commands) == 0) {
     std::string id = path.substr(prefix.size(), path.size() - prefix.size() - commands.size());
     auto body = Body(r);
-    auto paths = body ? Paths(*body) : Result<std::vector<std::string>>(body.error());
-    if (!paths) {
-      respond(FromError(paths.error()));
+    auto content = body ? Content(*body) : Result<node::JobContent>(body.error());
+    if (!content) {
+      respond(FromError(content.error()));
       return true;
     }
-    auto s = d->Add(id, *paths);
+    auto s = d->Add(id, *content);
     respond(s ? JobDocument(*d, id) : FromError(s.error()));
+    return true;
+  }
+  const std::string stream = "/stream";
+  if (r.method == "PUT" && path.size() > prefix.size() + stream.size() &&
+      path.compare(path.size() - stream.size(), stream.size(), stream) == 0) {
+    respond(Stream(*d, r, path.substr(prefix.size(), path.size() - prefix.size() - stream.size())));
     return true;
   }
   respond(Fail(405, r.method + " is not allowed on " + path));

@@ -28,6 +28,12 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   void OnRead(beast::error_code ec) {
+    if (ec == http::error::body_limit) {
+      // Said rather than a dropped connection; the client may still be sending, so the
+      // answer may not reach it, but most clients read it.
+      return Write(
+          {413, "application/json", "{\"error\": \"request body over the API's 1 MiB limit\"}\n"});
+    }
     if (ec) return;
     const auto& req = parser_.get();
     HttpRequest r{std::string(req.method_string()), std::string(req.target()), req.body(),

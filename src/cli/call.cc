@@ -13,21 +13,31 @@ using nlohmann::json;
 
 Result<json> Call::Do(const std::string& method, const std::string& target, const json& body,
                       bool auth, int timeout_ms) {
+  return Send(method, target, body.is_null() ? "" : body.dump(), auth, timeout_ms);
+}
+
+Result<json> Call::Send(const std::string& method, const std::string& target,
+                        const std::string& body, bool auth, int timeout_ms) {
   std::string bearer;
   if (auth) {
-    auto token = Token();
-    if (!token) return token.error();
-    bearer = *token;
+    if (token_.empty()) {
+      auto token = Token();
+      if (!token) return token.error();
+      token_ = *token;
+    }
+    bearer = token_;
   }
-  auto reply =
-      HttpCall(g.api, method, target, body.is_null() ? "" : body.dump(), bearer, timeout_ms);
+  auto reply = HttpCall(g.api, method, target, body, bearer, timeout_ms);
   if (!reply) return reply.error();
   json doc = json::parse(reply->body, nullptr, false);
   if (reply->status >= 300) {
     const std::string msg = !doc.is_discarded() && doc.contains("error")
                                 ? doc["error"].get<std::string>()
                                 : "HTTP " + std::to_string(reply->status);
-    return Error(reply->status == 404 ? Errc::kNotFound : Errc::kInvalidArgument, msg);
+    const Errc code = reply->status == 404   ? Errc::kNotFound
+                      : reply->status == 409 ? Errc::kAlreadyExists
+                                             : Errc::kInvalidArgument;
+    return Error(code, msg);
   }
   if (doc.is_discarded()) return Error(Errc::kMalformed, "the API answered with invalid JSON");
   return doc;

@@ -10,14 +10,22 @@
 
 namespace cohort::cli {
 
-struct Call {
+class Call {
+ public:
+  explicit Call(const Globals& globals) : g(globals) {}
   const Globals& g;
   // The answer's JSON body; an HTTP error becomes an Error carrying the API's message.
   Result<nlohmann::json> Do(const std::string& method, const std::string& target,
                             const nlohmann::json& body = {}, bool auth = false,
                             int timeout_ms = 10000);
+  // The same with a body of raw bytes (an upload's stream).
+  Result<nlohmann::json> Send(const std::string& method, const std::string& target,
+                              const std::string& body, bool auth, int timeout_ms = 10000);
   // The token comes from --token-file, $COHORT_TOKEN_FILE, or the daemon's data folder.
   Result<std::string> Token();
+
+ private:
+  std::string token_;  // read once per Call
 };
 
 // Prints the document (JSON with --json, else `human`), or the error; the exit code.

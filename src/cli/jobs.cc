@@ -9,9 +9,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
+#include <thread>
 
 #include "cli/call.h"
 #include "io/files.h"
+#include "io/job_content.h"
 
 namespace cohort::cli {
 namespace {
@@ -207,10 +209,112 @@ int CtpPut(const Globals& g, int node, const std::string& path, const std::strin
   return 0;
 }
 
+std::string AbsolutePath(const std::string& p) {
+  std::string abs = fs::absolute(p).lexically_normal().string();
+  if (abs.size() > 1 && abs.back() == '/') abs.pop_back();  // "dir/" names the folder "dir"
+  return abs;
+}
+
 json AbsolutePaths(const std::vector<std::string>& paths) {
   json out = json::array();
-  for (const auto& p : paths) out.push_back(fs::absolute(p).lexically_normal().string());
+  for (const auto& p : paths) out.push_back(AbsolutePath(p));
   return out;
+}
+
+// D4 from the client's side: its files and folders as the entries of an upload job, and
+// the files whose bytes follow, in stream order.
+struct Upload {
+  bool active = false;  // false: the daemon reads the paths itself
+  json entries = json::array();
+  std::vector<std::pair<std::string, uint64_t>> files;  // source path and size
+  uint64_t size = 0;
+};
+
+Result<Upload> CollectUpload(const std::vector<std::string>& paths) {
+  Upload u;
+  for (const auto& p : paths) {
+    const std::string abs = AbsolutePath(p);
+    std::vector<distribution::Command> commands;
+    std::vector<std::string> sources;
+    if (auto s = io::CollectPath(abs, fs::path(abs).filename().string(), &commands, &sources); !s) {
+      return s.error();
+    }
+    for (size_t i = 0; i < commands.size(); ++i) {
+      json e = io::CommandJson(commands[i]);
+      e.erase("id");  // the base numbers the job's commands
+      u.entries.push_back(std::move(e));
+      if (commands[i].kind != distribution::CommandKind::kFile) continue;
+      u.files.emplace_back(sources[i], commands[i].size);
+      u.size += commands[i].size;
+    }
+  }
+  return u;
+}
+
+// Streams the upload's bytes, which begin at stream offset `base` of job `id`, in chunks
+// under the API's body limit. After an error it asks the base how far it got and goes on
+// from there (D13), a few times before it gives up.
+Status SendUpload(const Globals& g, const std::string& id, const Upload& u, uint64_t base) {
+  if (!u.active) return OkStatus();
+  constexpr uint64_t kChunk = 512 * 1024;
+  constexpr int kAttempts = 5;
+  const bool tty = !g.json && ::isatty(STDOUT_FILENO);
+  Call call{g};
+  uint64_t at = 0;  // bytes of this upload the base holds
+  int failures = 0;
+  std::string chunk;
+  const auto start = std::chrono::steady_clock::now();
+  auto last_draw = start;
+  while (at < u.size) {
+    size_t file = 0;
+    uint64_t file_start = 0;
+    while (file_start + u.files[file].second <= at) file_start += u.files[file++].second;
+    const auto& [path, size] = u.files[file];
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Error(Errc::kIo, path + ": " + std::strerror(errno));
+    chunk.resize(std::min(kChunk, file_start + size - at));
+    const ssize_t n = ::pread(fd, chunk.data(), chunk.size(), static_cast<off_t>(at - file_start));
+    ::close(fd);
+    if (n != static_cast<ssize_t>(chunk.size())) {
+      return Error(Errc::kIo, path + ": shorter than when the job was created");
+    }
+    auto r = call.Send("PUT", "/v1/jobs/" + id + "/stream?offset=" + std::to_string(base + at),
+                       chunk, true, 30000);
+    if (!r && ++failures >= kAttempts) {
+      return Error(r.error().code(), "the upload of job " + id + " stopped at " + Bytes(at) +
+                                         " of " + Bytes(u.size) + ": " + r.error().message());
+    }
+    if (!r) {
+      std::this_thread::sleep_for(std::chrono::seconds(1));  // let a restarting base come back
+      auto doc = call.Do("GET", "/v1/jobs/" + id);
+      if (doc) r = json{{"upload_bytes", doc->value("upload_bytes", base + at)}};
+    } else {
+      failures = 0;
+    }
+    if (r) at = std::max<uint64_t>((*r)["upload_bytes"].get<uint64_t>(), base) - base;
+    const auto now = std::chrono::steady_clock::now();
+    if (tty && (now - last_draw > std::chrono::milliseconds(250) || at >= u.size)) {
+      last_draw = now;
+      const double s = std::chrono::duration<double>(now - start).count();
+      std::printf("\r\033[Kuploaded %s of %s (%s/s)", Bytes(at).c_str(), Bytes(u.size).c_str(),
+                  Bytes(s > 0 ? at / s : 0).c_str());
+      if (at >= u.size) std::printf("\n");
+      std::fflush(stdout);
+    }
+  }
+  return OkStatus();
+}
+
+// The request body's content: the files' paths, read by a daemon on this machine, or (for
+// a daemon elsewhere, or with --upload) upload entries whose bytes SendUpload streams.
+Result<json> ContentBody(const Globals& g, const std::vector<std::string>& paths, bool upload,
+                         Upload* u) {
+  if (!upload && (g.api.ip >> 24) == 127) return json{{"paths", AbsolutePaths(paths)}};
+  auto collected = CollectUpload(paths);
+  if (!collected) return collected.error();
+  *u = std::move(*collected);
+  u->active = true;
+  return json{{"upload", true}, {"entries", u->entries}};
 }
 
 }  // namespace
@@ -219,7 +323,7 @@ void AddJobCommands(CLI::App& app, const Globals& g, int& rc) {
   static struct {
     std::vector<std::string> paths;
     std::string dest, servers = "all", id, out, from, path;
-    bool no_wait = false, recursive = false, open = false;
+    bool no_wait = false, recursive = false, open = false, upload = false;
     double timeout = 0;
     int node = 0;
   } o;
@@ -233,9 +337,20 @@ void AddJobCommands(CLI::App& app, const Globals& g, int& rc) {
   dist->add_flag("--open", o.open,
                  "keep the job open for 'cohort job add' until 'cohort job end' (implies "
                  "--no-wait)");
+  dist->add_flag("--upload", o.upload,
+                 "stream the files' bytes through the API (the default when the daemon is not on "
+                 "127.0.0.0/8); else the daemon reads them from this machine's disk");
   dist->add_option("--timeout", o.timeout, "give up waiting after this many seconds");
   dist->callback([&rc, &g] {
-    json body{{"dest", o.dest}, {"paths", AbsolutePaths(o.paths)}, {"open", o.open}};
+    Upload upload;
+    auto content = ContentBody(g, o.paths, o.upload, &upload);
+    if (!content) {
+      rc = Fail(1, content.error().message());
+      return;
+    }
+    json body = *content;
+    body["dest"] = o.dest;
+    body["open"] = o.open;
     if (o.servers != "all") {
       body["servers"] = json::array();
       std::stringstream ss(o.servers);
@@ -254,6 +369,10 @@ void AddJobCommands(CLI::App& app, const Globals& g, int& rc) {
       return;
     }
     const std::string id = (*job)["id"];
+    if (auto s = SendUpload(g, id, upload, 0); !s) {
+      rc = Fail(1, s.error().message());
+      return;
+    }
     if (o.no_wait || o.open) {
       if (g.json)
         std::printf("%s\n", job->dump(2).c_str());
@@ -300,11 +419,25 @@ void AddJobCommands(CLI::App& app, const Globals& g, int& rc) {
       "add", "add files or folders to an open job (D10): they follow the content sent so far");
   add_cmd->add_option("id", o.id, "job id")->required();
   add_cmd->add_option("paths", o.paths, "files or folders on this machine")->required();
+  add_cmd->add_flag("--upload", o.upload, "stream the files' bytes (as with distribute)");
   add_cmd->callback([&rc, &g] {
-    rc = Print(g,
-               Call{g}.Do("POST", "/v1/jobs/" + o.id + "/commands",
-                          json{{"paths", AbsolutePaths(o.paths)}}, true),
-               PrintJob);
+    Upload upload;
+    auto content = ContentBody(g, o.paths, o.upload, &upload);
+    if (!content) {
+      rc = Fail(1, content.error().message());
+      return;
+    }
+    auto added = Call{g}.Do("POST", "/v1/jobs/" + o.id + "/commands", *content, true);
+    if (added && upload.active) {
+      // The added bytes follow what the job held before: they end its stream.
+      const uint64_t size = (*added)["size"].get<uint64_t>();
+      if (auto s = SendUpload(g, o.id, upload, size - upload.size); !s) {
+        rc = Fail(1, s.error().message());
+        return;
+      }
+      added = Call{g}.Do("GET", "/v1/jobs/" + o.id);
+    }
+    rc = Print(g, added, PrintJob);
   });
   auto* end = job->add_subcommand("end", "end the job: no more commands, no more repairs");
   end->add_option("id", o.id, "job id")->required();

@@ -9,6 +9,7 @@
 #include "io/asio.h"
 #include "io/disk_probe.h"
 #include "io/files.h"
+#include "io/job_content.h"
 
 namespace cohort::io {
 namespace {
@@ -32,6 +33,56 @@ TEST(FilesTest, AtomicWriteReplacesAndLeavesNoTemporary) {
   EXPECT_FALSE(WriteFileAtomic((dir / "missing" / "x").string(), "y"));
   EXPECT_FALSE(ReadFile((dir / "missing").string()));
   std::filesystem::remove_all(dir);
+}
+
+TEST(JobContentTest, ATreeIsCollectedInNameOrderWithItsAttributes) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("cohort-collect-" + std::to_string(::getpid()));
+  ASSERT_TRUE(MakeDirs((dir / "tree" / "sub").string()));
+  ASSERT_TRUE(WriteFileAtomic((dir / "tree" / "b.txt").string(), "bee", 0640));
+  ASSERT_TRUE(WriteFileAtomic((dir / "tree" / "sub" / "a.txt").string(), "a", 0600));
+  ASSERT_TRUE(WriteFileAtomic((dir / "tree" / "a.txt").string(), "ay"));
+  std::vector<distribution::Command> commands;
+  std::vector<std::string> sources;
+  ASSERT_TRUE(CollectPath((dir / "tree").string(), "tree", &commands, &sources));
+  std::vector<std::string> names;
+  for (const auto& c : commands) names.push_back(c.path);
+  EXPECT_EQ(names, (std::vector<std::string>{"tree", "tree/a.txt", "tree/b.txt", "tree/sub",
+                                             "tree/sub/a.txt"}));
+  EXPECT_EQ(sources[2], (dir / "tree" / "b.txt").string());
+  EXPECT_EQ(commands[0].kind, distribution::CommandKind::kMkdir);
+  EXPECT_EQ(commands[2].kind, distribution::CommandKind::kFile);
+  EXPECT_EQ(commands[2].size, 3u);
+  EXPECT_EQ(commands[2].mode, 0640u);
+  EXPECT_FALSE(CollectPath((dir / "missing").string(), "missing", &commands, &sources));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(JobContentTest, CommandsRoundTripThroughJsonAndBadOnesAreRefused) {
+  distribution::Command file{
+      7, distribution::CommandKind::kFile, "a/b.bin", 12345, 0751, 1700000000123456789, 1000, 100};
+  auto back = CommandFromJson(CommandJson(file));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, file);
+  distribution::Command end{8, distribution::CommandKind::kEnd};
+  back = CommandFromJson(CommandJson(end));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, end);
+  auto j = CommandJson(file);
+  j["path"] = "../out";
+  EXPECT_FALSE(CommandFromJson(j));
+  j["path"] = "/etc/passwd";
+  EXPECT_FALSE(CommandFromJson(j));
+  j = CommandJson(file);
+  j.erase("size");
+  EXPECT_FALSE(CommandFromJson(j));
+  j = CommandJson(file);
+  j["kind"] = "symlink";
+  EXPECT_FALSE(CommandFromJson(j));
+  j = CommandJson(file);
+  j["mode"] = "rwx";
+  EXPECT_FALSE(CommandFromJson(j));
+  EXPECT_FALSE(CommandFromJson(nlohmann::json::array()));
 }
 
 TEST(DiskCheckTest, PassesOnAWritableFolderAndSaysWhyItFails) {

@@ -20,45 +20,6 @@ using distribution::Command;
 using distribution::CommandKind;
 using json = nlohmann::json;
 
-Status CollectPath(const std::string& path, const std::string& rel, std::vector<Command>* out,
-                   std::vector<std::string>* sources) {
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) != 0) {
-    return Error(Errc::kNotFound, path + ": " + std::strerror(errno));
-  }
-  Command c;
-  c.path = rel;
-  c.mode = st.st_mode & 07777;
-  c.mtime_ns = int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
-  c.uid = st.st_uid;
-  c.gid = st.st_gid;
-  if (S_ISDIR(st.st_mode)) {
-    c.kind = CommandKind::kMkdir;
-    out->push_back(c);
-    sources->push_back(path);
-    std::vector<std::string> names;
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(path, ec)) names.push_back(e.path().filename());
-    if (ec) return Error(Errc::kPermission, path + ": " + ec.message());
-    std::sort(names.begin(), names.end());
-    for (const auto& n : names) {
-      if (auto s = CollectPath(path + "/" + n, rel + "/" + n, out, sources); !s) return s;
-    }
-    return OkStatus();
-  }
-  if (!S_ISREG(st.st_mode)) {
-    return Error(Errc::kInvalidArgument, path + ": only regular files and folders are sent");
-  }
-  if (::access(path.c_str(), R_OK) != 0) {
-    return Error(Errc::kPermission, path + ": " + std::strerror(errno));
-  }
-  c.kind = CommandKind::kFile;
-  c.size = static_cast<uint64_t>(st.st_size);
-  out->push_back(c);
-  sources->push_back(path);
-  return OkStatus();
-}
-
 std::array<struct timespec, 2> TimesOf(int64_t ns) {
   struct timespec t {};
   t.tv_sec = ns / 1000000000;

@@ -1,7 +1,6 @@
 // Content operations of the distribution runtime that touch files but make no decisions:
-// collecting a client's paths into job commands, applying a command's attributes, and
-// serving CTP requests (D3) inside the node's content root. Plain functions; blocking file
-// system calls, run on whichever thread calls them.
+// applying a command's attributes and serving CTP requests (D3) inside the node's content
+// root. Plain functions; blocking file system calls, run on whichever thread calls them.
 #pragma once
 
 #include <array>
@@ -15,12 +14,6 @@
 #include "io/content.h"
 
 namespace cohort::node {
-
-// Appends commands for the file or folder at `path` (a folder recursively, names in byte
-// order), named `rel` under the job's destination, with each one's source path in
-// `sources`. Fails on anything but regular files and folders, or unreadable files.
-Status CollectPath(const std::string& path, const std::string& rel,
-                   std::vector<distribution::Command>* out, std::vector<std::string>* sources);
 
 // utimensat/futimens arguments: access and modification time both `ns` after the epoch.
 std::array<struct timespec, 2> TimesOf(int64_t ns);

@@ -22,6 +22,7 @@
 #include "io/clock.h"
 #include "io/content.h"
 #include "io/files.h"
+#include "io/job_content.h"
 #include "node/content_ops.h"
 #include "node/data_conn.h"
 #include "wire/seal.h"
@@ -93,8 +94,9 @@ struct Job {
   std::string error;
   std::shared_ptr<DataConn> upstream;
   std::map<NodeId, Downstream> downs;
-  // base only: the client's files, copied in as the origin
+  // base only: the client's files, copied in as the origin, or streamed in by the client
   std::vector<std::string> sources;
+  bool upload = false;
   int source_fd = -1;
   size_t copying = 0;
   bool copy_active = false;  // a CopyIn turn is posted
@@ -920,17 +922,54 @@ struct Distributor::Impl {
   }
 
   // ---- jobs at the base ----
+  // The commands (ids from `next_id`) and source paths of a request's content; refuses a
+  // file named twice, within it or in `existing`.
+  Result<std::vector<Command>> Collect(const JobContent& content,
+                                       const std::vector<Command>& existing, uint32_t next_id,
+                                       std::vector<std::string>* sources) {
+    std::vector<Command> commands;
+    if (content.upload) {
+      if (!content.paths.empty()) {
+        return Error(Errc::kInvalidArgument, "an upload names entries, not paths");
+      }
+      for (const Command& c : content.entries) {
+        if (c.kind == CommandKind::kEnd) {
+          return Error(Errc::kInvalidArgument, "entries are files and folders ('end' ends)");
+        }
+      }
+      commands = content.entries;
+    } else {
+      if (!content.entries.empty()) {
+        return Error(Errc::kInvalidArgument, "entries come with an upload");
+      }
+      for (const auto& p : content.paths) {
+        auto s = io::CollectPath(p, fs::path(p).filename().string(), &commands, sources);
+        if (!s) return s.error();
+      }
+    }
+    std::set<std::string> files;
+    for (const auto& c : existing) {
+      if (c.kind == CommandKind::kFile) files.insert(c.path);
+    }
+    for (auto& c : commands) {
+      if (c.kind == CommandKind::kFile && !files.insert(c.path).second) {
+        return Error(Errc::kAlreadyExists, c.path + " is already in the job");
+      }
+      c.id = next_id++;
+    }
+    return commands;
+  }
+
   Result<std::string> Submit(const JobRequest& request) {
     if (auto s = io::CheckRelative(request.dest); !s) return s.error();
     if (request.dest.empty()) return Error(Errc::kInvalidArgument, "--dest must not be empty");
-    if (request.paths.empty()) return Error(Errc::kInvalidArgument, "no paths to distribute");
-    std::vector<Command> commands;
-    std::vector<std::string> sources;
-    for (const auto& p : request.paths) {
-      if (auto s = CollectPath(p, fs::path(p).filename().string(), &commands, &sources); !s) {
-        return s.error();
-      }
+    if (request.content.paths.empty() && request.content.entries.empty() && !request.open) {
+      return Error(Errc::kInvalidArgument, "no paths to distribute");
     }
+    std::vector<std::string> sources;
+    auto collected = Collect(request.content, {}, 1, &sources);
+    if (!collected) return collected.error();
+    std::vector<Command> commands = std::move(*collected);
     std::vector<NodeId> servers = request.servers;
     if (servers.empty()) {
       servers = node.membership().map().Ring();
@@ -946,7 +985,6 @@ struct Distributor::Impl {
     m.job = std::to_string(self()) + "-" + std::to_string(next_job++);
     m.base = self();
     m.dest = request.dest;
-    for (size_t i = 0; i < commands.size(); ++i) commands[i].id = static_cast<uint32_t>(i + 1);
     if (!request.open) {
       commands.push_back(Command{static_cast<uint32_t>(commands.size() + 1), CommandKind::kEnd});
     }
@@ -956,6 +994,7 @@ struct Distributor::Impl {
     if (!created) return created.error();
     Job& job = **created;
     job.sources = sources;
+    job.upload = request.content.upload;
     distribution::TrackerOptions options;
     job.tracker = std::make_unique<distribution::JobTracker>(m, servers, options, node.Now());
     Log(LogLevel::kInfo, "distribution", "job accepted",
@@ -1014,40 +1053,56 @@ struct Distributor::Impl {
     boost::asio::post(io, [this, id] { CopyIn(id); });
   }
 
-  // D10: more of the client's paths for a job that has not ended.
-  Status Add(const std::string& id, const std::vector<std::string>& paths) {
+  // D10: more of the client's files for a job that has not ended.
+  Status Add(const std::string& id, const JobContent& content) {
     Job* job = FindJob(id);
     if (!job || !job->tracker) return Error(Errc::kNotFound, "no job '" + id + "' running here");
     if (job->manifest.ended()) {
       return Error(Errc::kInvalidArgument,
                    "job " + id + " has ended: start a job with --open to add to it");
     }
-    if (paths.empty()) return Error(Errc::kInvalidArgument, "no paths to add");
-    std::vector<Command> more;
+    if (content.upload != job->upload) {
+      return Error(Errc::kInvalidArgument,
+                   job->upload ? "job " + id + " takes uploads: send entries, then their bytes"
+                               : "job " + id + " reads its files on the base server: send paths");
+    }
+    if (content.paths.empty() && content.entries.empty()) {
+      return Error(Errc::kInvalidArgument, "no paths to add");
+    }
+    const auto& existing = job->manifest.commands;
     std::vector<std::string> sources;
-    for (const auto& p : paths) {
-      if (auto st = CollectPath(p, fs::path(p).filename().string(), &more, &sources); !st) {
-        return st;
-      }
-    }
-    std::set<std::string> files;
-    for (const auto& c : job->manifest.commands) {
-      if (c.kind == CommandKind::kFile) files.insert(c.path);
-    }
-    uint32_t next = job->manifest.commands.empty() ? 1 : job->manifest.commands.back().id + 1;
-    for (auto& c : more) {
-      if (c.kind == CommandKind::kFile && !files.insert(c.path).second) {
-        return Error(Errc::kAlreadyExists, c.path + " is already in job " + id);
-      }
-      c.id = next++;
-    }
+    auto more = Collect(content, existing, existing.empty() ? 1 : existing.back().id + 1, &sources);
+    if (!more) return more.error();
     job->sources.insert(job->sources.end(), sources.begin(), sources.end());
-    AppendCommands(*job, more);
+    AppendCommands(*job, *more);
     if (!job->copy_active) CopyIn(id);
     SaveJobDocument(*job);
     Log(LogLevel::kInfo, "distribution", "commands added",
-        {{"job", id}, {"commands", std::to_string(more.size())}});
+        {{"job", id}, {"commands", std::to_string(more->size())}});
     return OkStatus();
+  }
+
+  // D4: the client's bytes, written and forwarded as they arrive, like a relay's.
+  Result<uint64_t> Stream(const std::string& id, uint64_t offset, const std::string& bytes) {
+    Job* job = FindJob(id);
+    if (!job || !job->tracker) return Error(Errc::kNotFound, "no job '" + id + "' running here");
+    if (!job->upload) {
+      return Error(Errc::kInvalidArgument,
+                   "job " + id + " reads its files on the base server; it takes no upload");
+    }
+    if (!job->error.empty()) return Error(Errc::kIo, job->error);
+    if (offset > job->have) {
+      return Error(Errc::kAlreadyExists, "job " + id + " holds " + std::to_string(job->have) +
+                                             " bytes: resume the upload from there");
+    }
+    if (offset + bytes.size() > job->manifest.StreamSize()) {
+      return Error(Errc::kInvalidArgument, "the upload runs past the job's files (" +
+                                               std::to_string(job->manifest.StreamSize()) +
+                                               " bytes)");
+    }
+    Append(*job, offset, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+    if (!job->error.empty()) return Error(Errc::kIo, job->error);
+    return job->have;
   }
 
   // ---- documents ----
@@ -1070,31 +1125,25 @@ struct Distributor::Impl {
     json commands = json::array();
     for (size_t i = 0; i < t.manifest().commands.size(); ++i) {
       const Command& c = t.manifest().commands[i];
-      json cj{{"id", c.id},
-              {"kind", distribution::CommandKindName(c.kind)},
-              {"state", distribution::CommandStateName(t.StateOf(i))}};
-      if (c.kind != CommandKind::kEnd) {
-        cj["path"] = c.path;
-        cj["mode"] = c.mode;
-        cj["mtime_ns"] = c.mtime_ns;
-        cj["uid"] = c.uid;
-        cj["gid"] = c.gid;
-      }
-      if (c.kind == CommandKind::kFile) {
-        cj["size"] = c.size;
-        if (job.files[i].digest) cj["sha256"] = Sha256Hex(*job.files[i].digest);
+      json cj = io::CommandJson(c);
+      cj["state"] = distribution::CommandStateName(t.StateOf(i));
+      if (c.kind == CommandKind::kFile && job.files[i].digest) {
+        cj["sha256"] = Sha256Hex(*job.files[i].digest);
       }
       commands.push_back(std::move(cj));
     }
-    return json{{"id", job.manifest.job},
-                {"state", t.State()},
-                {"final", t.Final()},
-                {"base", job.manifest.base},
-                {"dest", job.manifest.dest},
-                {"size", job.manifest.StreamSize()},
-                {"elapsed_s", (node.Now() - job.started).seconds()},
-                {"servers", std::move(servers)},
-                {"commands", std::move(commands)}};
+    json doc{{"id", job.manifest.job},
+             {"state", t.State()},
+             {"final", t.Final()},
+             {"base", job.manifest.base},
+             {"dest", job.manifest.dest},
+             {"size", job.manifest.StreamSize()},
+             {"elapsed_s", (node.Now() - job.started).seconds()},
+             {"servers", std::move(servers)},
+             {"commands", std::move(commands)}};
+    // An upload's progress: where the client resumes after an error.
+    if (job.upload) doc["upload_bytes"] = job.have;
+    return doc;
   }
 
   void SaveJobDocument(Job& job) {
@@ -1138,6 +1187,7 @@ struct Distributor::Impl {
     Manifest m;
     std::vector<NodeId> servers;
     std::vector<std::string> sources;
+    bool upload = false;
     double elapsed = 0;
     std::vector<std::optional<wire::Sha256Digest>> digests;
     try {
@@ -1146,28 +1196,15 @@ struct Distributor::Impl {
       m.dest = doc.at("dest").get<std::string>();
       std::vector<Command> commands;
       for (const auto& c : doc.at("commands")) {
-        Command x;
-        x.id = c.at("id").get<uint32_t>();
-        auto kind = distribution::CommandKindFromName(c.at("kind").get<std::string>());
-        if (!kind) return Error(Errc::kMalformed, "unknown command kind");
-        x.kind = *kind;
-        if (x.kind != CommandKind::kEnd) {
-          x.path = c.at("path").get<std::string>();
-          x.mode = c.at("mode").get<uint32_t>();
-          x.mtime_ns = c.at("mtime_ns").get<int64_t>();
-          x.uid = c.at("uid").get<uint32_t>();
-          x.gid = c.at("gid").get<uint32_t>();
-          if (!io::CheckRelative(x.path)) {
-            return Error(Errc::kMalformed, "a command path leads out of the destination");
-          }
-        }
-        if (x.kind == CommandKind::kFile) x.size = c.at("size").get<uint64_t>();
-        commands.push_back(std::move(x));
+        auto x = io::CommandFromJson(c);
+        if (!x) return x.error();
+        commands.push_back(std::move(*x));
         digests.push_back(DigestFromHex(c.value("sha256", "")));
       }
       if (!m.Append(commands)) return Error(Errc::kMalformed, "commands out of sequence");
       for (const auto& s : doc.at("servers")) servers.push_back(s.at("id").get<NodeId>());
       sources = doc.at("sources").get<std::vector<std::string>>();
+      upload = doc.contains("upload_bytes");
       elapsed = doc.value("elapsed_s", 0.0);
     } catch (const json::exception& e) {
       return Error(Errc::kMalformed, std::string("damaged job document: ") + e.what());
@@ -1177,6 +1214,7 @@ struct Distributor::Impl {
     if (!created) return created.error();
     Job& job = **created;
     job.sources = std::move(sources);
+    job.upload = upload;
     // The digests announced before: the servers verified their files against them.
     for (size_t i = 0; i < digests.size() && i < job.files.size(); ++i) {
       job.files[i].digest = digests[i];
@@ -1232,8 +1270,13 @@ Result<std::string> Distributor::Submit(const JobRequest& request) {
   return impl_->Submit(request);
 }
 
-Status Distributor::Add(const std::string& id, const std::vector<std::string>& paths) {
-  return impl_->Add(id, paths);
+Result<uint64_t> Distributor::Stream(const std::string& id, uint64_t offset,
+                                     const std::string& bytes) {
+  return impl_->Stream(id, offset, bytes);
+}
+
+Status Distributor::Add(const std::string& id, const JobContent& content) {
+  return impl_->Add(id, content);
 }
 
 Status Distributor::End(const std::string& id) {

@@ -9,9 +9,10 @@
 // - receives job content into `<root>/<dest>/` as temporary files, SHA-256 verified before
 //   each is renamed into place with its mode and mtime (D13), while forwarding what it has
 //   to its own downstream servers (pipelined, D4);
-// - as base server (D1): accepts jobs from the API, copies the client's files in as the
-//   origin, tracks every server (JobTracker), queries and repairs (D12), and keeps each
-//   job's document in `<data_dir>/jobs/` so a restarted base still answers for it.
+// - as base server (D1): accepts jobs from the API and is their origin: it reads the
+//   client's files from its own disk, or takes the bytes the client streams in (D4); tracks every
+//   server (JobTracker), queries and repairs (D12), and keeps each job's document in
+//   `<data_dir>/jobs/` so a restarted base still answers for it.
 // Runs on the node's loop thread; every method must be called there.
 #pragma once
 
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "distribution/core.h"
 #include "node/node.h"
 
 namespace boost::asio {
@@ -29,11 +31,20 @@ class io_context;
 
 namespace cohort::node {
 
+// What a job request or addition brings: paths on the base server's own disk, which it
+// reads itself, or (`upload`) the client's entries, whose file bytes the client streams in
+// with Stream() afterwards (D4: they flow on to the servers while still arriving).
+struct JobContent {
+  std::vector<std::string> paths;              // absolute files or folders on the base
+  bool upload = false;                         // the client sends the bytes: `entries`
+  std::vector<distribution::Command> entries;  // files and folders; ids are given here
+};
+
 struct JobRequest {
-  std::vector<std::string> paths;  // absolute files or folders on the base server's disk
-  std::string dest;                // folder under every server's content root
-  std::vector<NodeId> servers;     // empty: every member that is up
-  bool open = false;               // no end command yet: Add() may follow, then End() (D10)
+  JobContent content;
+  std::string dest;             // folder under every server's content root
+  std::vector<NodeId> servers;  // empty: every member that is up
+  bool open = false;            // no end command yet: Add() may follow, then End() (D10)
 };
 
 class Distributor {
@@ -46,10 +57,15 @@ class Distributor {
   // D1/D2: a new job with this node as base; returns its id. Fails for unreadable paths,
   // a destination outside the root, or unknown servers.
   Result<std::string> Submit(const JobRequest& request);
-  // D10: appends the client's further paths to a job that has not ended; their content
+  // D10: appends the client's further files to a job that has not ended; their content
   // follows the job's stream to every server. Fails for an ended or unknown job, unreadable
-  // paths, or a file already in the job.
-  Status Add(const std::string& id, const std::vector<std::string>& paths);
+  // paths, content of the other kind than the job's (paths or upload), or a file already in
+  // the job.
+  Status Add(const std::string& id, const JobContent& content);
+  // D4: the client's bytes of an upload job from stream offset `offset` (every file's bytes
+  // in command order); returns the bytes the base now holds. An offset beyond that fails
+  // (kAlreadyExists names the offset to resume from); bytes it holds already are skipped.
+  Result<uint64_t> Stream(const std::string& id, uint64_t offset, const std::string& bytes);
   // D11: ends the job (no more commands); a finished job with repairs pending stops them.
   Status End(const std::string& id);
   std::vector<std::string> JobIds() const;

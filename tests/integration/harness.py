@@ -7,6 +7,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 BIN = os.environ.get("COHORT_BIN", os.path.join(os.path.dirname(__file__), "../../build/bin"))
@@ -43,6 +44,21 @@ def wait_for(condition, timeout=20.0, interval=0.05, what="condition"):
 def http_get(api, path):
     with urllib.request.urlopen(f"http://{api}{path}", timeout=5) as r:
         return r.status, r.read().decode()
+
+
+def http_call(api, method, path, body=b"", content_type="application/json"):
+    """An authenticated API call (the token from the node's data folder): (status, JSON)."""
+    _, status = http_get(api, "/v1/status")
+    with open(os.path.join(json.loads(status)["data_dir"], "api.token")) as f:
+        token = f.read().strip()
+    req = urllib.request.Request(f"http://{api}{path}", data=body, method=method,
+                                 headers={"Authorization": f"Bearer {token}",
+                                          "Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
 
 
 def metrics(api):

@@ -1,13 +1,15 @@
 """Integration tests of content distribution (issue 5): five cohortd on 127.0.0.1, one of
 them the base server, content flowing peer to peer over their TCP data plane."""
 import hashlib
+import json
 import os
 import signal
 import subprocess
 import tempfile
 import unittest
 
-from harness import COHORT, COHORTD, DevCluster, cohort, cohort_json, metrics, wait_for
+from harness import (COHORT, COHORTD, DevCluster, cohort, cohort_json, http_call, metrics,
+                     wait_for)
 
 BASE = 18500  # transport 18501.., API 18601..
 
@@ -142,7 +144,7 @@ class DistributionTest(unittest.TestCase):
             again = subprocess.run([COHORT, "--api", c.api(1), "job", "add", job_id, self.big],
                                    capture_output=True, text=True, timeout=30)
             self.assertEqual(again.returncode, 1)
-            self.assertIn("already in job", again.stderr)
+            self.assertIn("already in the job", again.stderr)
             cohort("job", "end", job_id, api=c.api(1))
             job = cohort_json("job", "wait", job_id, "--timeout", "60", api=c.api(1),
                               timeout=90)
@@ -156,6 +158,110 @@ class DistributionTest(unittest.TestCase):
                                   capture_output=True, text=True, timeout=30)
             self.assertEqual(late.returncode, 1)
             self.assertIn("has ended", late.stderr)
+
+    def test_uploaded_files_stream_through_the_base(self):
+        # D4 as a client elsewhere does it: the CLI streams the bytes through the API.
+        with DevCluster(3, BASE) as c:
+            job = cohort_json("distribute", self.big, self.tree, "--dest", "up", "--upload",
+                              api=c.api(1), timeout=120)
+            self.assertEqual(job["state"], "completed", job)
+            self.assertEqual(job["upload_bytes"], job["size"])
+            for k in (1, 2, 3):
+                self.assertEqual(sha256(content(c, k, "up", "big.bin")), sha256(self.big))
+                for name in ("a.txt", "sub/b.dat"):
+                    got = os.stat(content(c, k, "up", "tree", name))
+                    src = os.stat(os.path.join(self.tree, name))
+                    self.assertEqual(oct(got.st_mode & 0o7777), oct(src.st_mode & 0o7777))
+                    self.assertEqual(int(got.st_mtime), int(src.st_mtime))
+                    self.assertEqual(sha256(content(c, k, "up", "tree", name)),
+                                     sha256(os.path.join(self.tree, name)))
+
+    # An upload job through the API, as a client elsewhere makes one: one file "clip.bin".
+    def start_upload(self, c, data, mode=0o644):
+        entry = {"kind": "file", "path": "clip.bin", "size": len(data), "mode": mode,
+                 "mtime_ns": 1700000000 * 10**9}
+        status, job = http_call(c.api(1), "POST", "/v1/jobs", json.dumps(
+            {"dest": "live", "upload": True, "entries": [entry]}).encode())
+        self.assertEqual(status, 201, job)
+        return job["id"], entry
+
+    # PUTs data[start:end] in 500 kB requests; the last answer.
+    def put(self, c, job_id, data, start, end):
+        for at in range(start, end, 500000):
+            status, r = http_call(c.api(1), "PUT", f"/v1/jobs/{job_id}/stream?offset={at}",
+                                  data[at:min(at + 500000, end)], "application/octet-stream")
+            self.assertEqual(status, 200, r)
+        return r
+
+    # Waits for the job to complete and checks that every node holds `data` as clip.bin.
+    def assert_clip_everywhere(self, c, job_id, data, nodes=(1, 2, 3)):
+        done = cohort_json("job", "wait", job_id, "--timeout", "60", api=c.api(1), timeout=90)
+        self.assertEqual(done["state"], "completed", done)
+        want = hashlib.sha256(data).hexdigest()
+        for k in nodes:
+            self.assertEqual(sha256(content(c, k, "live", "clip.bin")), want, f"n{k}")
+
+    def test_upload_is_pipelined_and_resumes_at_the_base_offset(self):
+        with DevCluster(3, BASE) as c:
+            data = os.urandom(6 * 1000 * 1000)
+            job_id, entry = self.start_upload(c, data, mode=0o640)
+            stream = f"/v1/jobs/{job_id}/stream"
+            half = len(data) // 2
+            self.assertEqual(self.put(c, job_id, data, 0, half)["upload_bytes"], half)
+
+            # Pipelined: the servers receive while the client has not sent the rest.
+            def relayed():
+                _, doc = http_call(c.api(1), "GET", f"/v1/jobs/{job_id}")
+                return all(s["bytes"] > 0 for s in doc["servers"] if s["id"] != 1)
+            wait_for(relayed, timeout=30, what="the servers to receive the first half")
+            # A gap is refused with the offset to resume from; a repeat is harmless.
+            status, r = http_call(c.api(1), "PUT", f"{stream}?offset={half + 10}", b"x",
+                                  "application/octet-stream")
+            self.assertEqual((status, r["upload_bytes"]), (409, half), r)
+            status, r = http_call(c.api(1), "PUT", f"{stream}?offset=0", data[:1000],
+                                  "application/octet-stream")
+            self.assertEqual((status, r["upload_bytes"]), (200, half), r)
+            last = len(data) - 100000
+            self.put(c, job_id, data, half, last)
+            status, r = http_call(c.api(1), "PUT", f"{stream}?offset={last}",
+                                  data[last:] + b"extra", "application/octet-stream")
+            self.assertEqual(status, 400, r)
+            status, r = http_call(c.api(1), "PUT", f"{stream}?offset={last}", data[last:],
+                                  "application/octet-stream")
+            self.assertEqual((status, r["upload_bytes"]), (200, len(data)), r)
+            self.assert_clip_everywhere(c, job_id, data)
+            for k in (1, 2, 3):
+                st = os.stat(content(c, k, "live", "clip.bin"))
+                self.assertEqual((st.st_mode & 0o7777, int(st.st_mtime)), (0o640, 1700000000))
+            # Entries that lead out of the destination are refused.
+            bad = dict(entry, path="../escape")
+            status, r = http_call(c.api(1), "POST", "/v1/jobs", json.dumps(
+                {"dest": "live", "upload": True, "entries": [bad]}).encode())
+            self.assertEqual(status, 400, r)
+
+    def test_restarted_base_takes_the_rest_of_an_upload(self):
+        with DevCluster(3, BASE) as c:
+            data = os.urandom(4 * 1000 * 1000)
+            job_id, _ = self.start_upload(c, data)
+            self.put(c, job_id, data, 0, 2000000)
+            with open(os.path.join(c.dir, "n1", "cohortd.pid")) as f:
+                os.kill(int(f.read()), signal.SIGKILL)
+            config = os.path.join(c.dir, "n1", "node.toml")
+            with open(os.path.join(c.dir, "n1", "restart.log"), "w") as log:
+                proc = subprocess.Popen([COHORTD, "--config", config], stdout=log,
+                                        stderr=subprocess.STDOUT)
+            try:
+                # It kept what it had written, and says where the client goes on from.
+                doc = wait_for(lambda: http_call(c.api(1), "GET", f"/v1/jobs/{job_id}")[1],
+                               timeout=30, what="the restarted base to answer")
+                self.assertEqual(doc["state"], "running", doc)
+                self.assertEqual(doc["upload_bytes"], 2000000)
+                self.assertEqual(self.put(c, job_id, data, 2000000, len(data))["upload_bytes"],
+                                 len(data))
+                self.assert_clip_everywhere(c, job_id, data)
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(20)
 
     def test_restarted_base_resumes_tracking(self):
         with DevCluster(4, BASE, upload_mbps=160) as c:
