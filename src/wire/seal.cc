@@ -1,5 +1,6 @@
 #include "wire/seal.h"
 
+#include <openssl/evp.h>
 #include <sodium.h>
 
 #include <cctype>
@@ -16,6 +17,58 @@ struct SodiumInit {
 };
 
 void EnsureSodium() { static SodiumInit init; }
+
+// IETF ChaCha20-Poly1305 from OpenSSL, whose AVX2 code runs 1.6x libsodium's on this
+// machine (2.1 against 1.3 GB/s): the data plane seals and opens every content byte at
+// every hop. The bytes are the same; libsodium still derives the XChaCha20 subkeys.
+class Aead {
+ public:
+  Aead()
+      : cipher_(EVP_CIPHER_fetch(nullptr, "ChaCha20-Poly1305", nullptr)),
+        ctx_(EVP_CIPHER_CTX_new()) {
+    CHECK(cipher_ != nullptr && ctx_ != nullptr);
+  }
+  ~Aead() {
+    EVP_CIPHER_CTX_free(ctx_);
+    EVP_CIPHER_free(cipher_);
+  }
+  Aead(const Aead&) = delete;
+  Aead& operator=(const Aead&) = delete;
+
+  // Writes size + 16 bytes (ciphertext, then tag) to `out`, which may be `in`.
+  void Seal(const Key& key, const uint8_t* nonce, ByteView ad, const uint8_t* in, size_t size,
+            uint8_t* out) {
+    int n = 0;
+    CHECK(EVP_EncryptInit_ex2(ctx_, cipher_, key.data(), nonce, nullptr) == 1);
+    CHECK(EVP_EncryptUpdate(ctx_, nullptr, &n, ad.data(), static_cast<int>(ad.size())) == 1);
+    if (size > 0) CHECK(EVP_EncryptUpdate(ctx_, out, &n, in, static_cast<int>(size)) == 1);
+    CHECK(EVP_EncryptFinal_ex(ctx_, out + size, &n) == 1);
+    CHECK(EVP_CIPHER_CTX_ctrl(ctx_, EVP_CTRL_AEAD_GET_TAG, kSealTagSize, out + size) == 1);
+  }
+  // Reads size bytes of ciphertext and the 16-byte tag after them; false on a bad tag.
+  bool Open(const Key& key, const uint8_t* nonce, ByteView ad, const uint8_t* in, size_t size,
+            uint8_t* out) {
+    int n = 0;
+    uint8_t tag[kSealTagSize];
+    std::memcpy(tag, in + size, kSealTagSize);
+    CHECK(EVP_DecryptInit_ex2(ctx_, cipher_, key.data(), nonce, nullptr) == 1);
+    CHECK(EVP_DecryptUpdate(ctx_, nullptr, &n, ad.data(), static_cast<int>(ad.size())) == 1);
+    if (size > 0) CHECK(EVP_DecryptUpdate(ctx_, out, &n, in, static_cast<int>(size)) == 1);
+    CHECK(EVP_CIPHER_CTX_ctrl(ctx_, EVP_CTRL_AEAD_SET_TAG, kSealTagSize, tag) == 1);
+    return EVP_DecryptFinal_ex(ctx_, out + size, &n) == 1;
+  }
+
+ private:
+  EVP_CIPHER* cipher_;
+  EVP_CIPHER_CTX* ctx_;
+};
+
+// One per thread: a context is not shareable, and making one per call costs more than
+// sealing a datagram.
+Aead& ThreadAead() {
+  thread_local Aead aead;
+  return aead;
+}
 
 // The last 12 bytes of the IETF nonce: four zero bytes and the sequence (little-endian),
 // as XChaCha20 builds them from the last 8 bytes of its 24-byte nonce.
@@ -178,11 +231,8 @@ void SealAppend(const Keyring& keyring, const SealHeader& header, ByteView paylo
   uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
   IetfNonce(h.sequence, nonce);
   const Key& subkey = keyring.Subkey(h.key_id, h.sender, h.incarnation);
-  unsigned long long clen = 0;
-  crypto_aead_chacha20poly1305_ietf_encrypt(sealed + kSealHeaderSize, &clen, payload.data(),
-                                            payload.size(), sealed, kSealHeaderSize, nullptr, nonce,
-                                            subkey.data());
-  CHECK(clen == payload.size() + kSealTagSize);
+  ThreadAead().Seal(subkey, nonce, ByteView(sealed, kSealHeaderSize), payload.data(),
+                    payload.size(), sealed + kSealHeaderSize);
 }
 
 Bytes Seal(const Keyring& keyring, const SealHeader& header, ByteView payload) {
@@ -216,10 +266,9 @@ std::variant<Opened, Reject> Open(const Keyring& keyring, ByteView datagram) {
   const Key& subkey = keyring.Subkey(hdr.key_id, hdr.sender, hdr.incarnation);
   const size_t clen = datagram.size() - kSealHeaderSize;
   opened.payload.resize(clen - kSealTagSize);
-  unsigned long long mlen = 0;
-  if (crypto_aead_chacha20poly1305_ietf_decrypt(
-          opened.payload.data(), &mlen, nullptr, datagram.data() + kSealHeaderSize, clen,
-          datagram.data(), kSealHeaderSize, nonce, subkey.data()) != 0) {
+  if (!ThreadAead().Open(subkey, nonce, ByteView(datagram.data(), kSealHeaderSize),
+                         datagram.data() + kSealHeaderSize, clen - kSealTagSize,
+                         opened.payload.data())) {
     return Reject::kBadTag;
   }
   return opened;

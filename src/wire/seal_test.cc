@@ -45,8 +45,6 @@ TEST(SealTest, IsXChaCha20Poly1305WithTheDocumentedNonce) {
   const Key key = GenerateKey();
   ring.Install(key);
   const SealHeader h{0, 0x0203, 0x1122334455667788ULL, 0x0a0b0c0d0e0f1011ULL};
-  const Bytes payload = {1, 2, 3, 4, 5};
-  const Bytes d = Seal(ring, h, payload);
   uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES] = {};
   Bytes tmp;
   Writer w(&tmp);
@@ -56,11 +54,21 @@ TEST(SealTest, IsXChaCha20Poly1305WithTheDocumentedNonce) {
   tmp.clear();
   w.U64(h.sequence);
   std::memcpy(nonce + 16, tmp.data(), 8);
-  Bytes expect(payload.size() + kSealTagSize);
-  unsigned long long clen = 0;
-  crypto_aead_xchacha20poly1305_ietf_encrypt(expect.data(), &clen, payload.data(), payload.size(),
-                                             d.data(), kSealHeaderSize, nullptr, nonce, key.data());
-  EXPECT_EQ(Bytes(d.begin() + kSealHeaderSize, d.end()), expect);
+  // Empty, short, and long enough for the vectorised code paths (the data plane's frames).
+  for (size_t size : {size_t{0}, size_t{5}, size_t{70001}}) {
+    Bytes payload(size);
+    for (size_t i = 0; i < size; ++i) payload[i] = static_cast<uint8_t>(i * 7);
+    const Bytes d = Seal(ring, h, payload);
+    Bytes expect(payload.size() + kSealTagSize);
+    unsigned long long clen = 0;
+    crypto_aead_xchacha20poly1305_ietf_encrypt(expect.data(), &clen, payload.data(), payload.size(),
+                                               d.data(), kSealHeaderSize, nullptr, nonce,
+                                               key.data());
+    EXPECT_EQ(Bytes(d.begin() + kSealHeaderSize, d.end()), expect) << size;
+    auto opened = Open(ring, d);
+    ASSERT_TRUE(std::holds_alternative<Opened>(opened)) << size;
+    EXPECT_EQ(std::get<Opened>(opened).payload, payload) << size;
+  }
 }
 
 TEST(SealTest, RejectsByReason) {
