@@ -110,6 +110,9 @@ bool NodeAgent::OnOffer(const Offer& offer, const std::map<NodeId, double>& uplo
     // nothing to receive: the feed is declined
   } else if (source_ == kNoNode || offer.source == source_) {
     accept = true;
+  } else if (offer.replaces != kNoNode && offer.replaces == source_) {
+    actions->push_back(StopFeed{source_});  // dead, whether or not its end was read yet
+    accept = true;
   } else if (offer.rate > source_rate_ * options_.switch_factor) {
     actions->push_back(StopFeed{source_});  // D8: the old source moves on
     accept = true;
@@ -140,7 +143,7 @@ void NodeAgent::OnSourceLost(NodeId source) {
 }
 
 bool NodeAgent::AddFeed(NodeId target, std::vector<NodeId> list, std::vector<Action>* actions,
-                        bool only_if_free) {
+                        bool only_if_free, NodeId replaces) {
   if (target == self_) return false;
   if (only_if_free && (feeds_.size() >= options_.fanout || feeds_.count(target))) return false;
   approached_.insert(target);
@@ -150,7 +153,7 @@ bool NodeAgent::AddFeed(NodeId target, std::vector<NodeId> list, std::vector<Act
     it->second.insert(it->second.end(), list.begin(), list.end());
     return true;
   }
-  actions->push_back(StartFeed{target, std::move(list)});
+  actions->push_back(StartFeed{target, std::move(list), replaces});
   return true;
 }
 
@@ -164,7 +167,7 @@ void NodeAgent::OnFeedEnded(NodeId target, bool completed, std::vector<Action>* 
   // target's place, so the servers behind it are still reached (and a chain heals).
   NodeId next = share.front();
   share.erase(share.begin());
-  AddFeed(next, std::move(share), actions);
+  AddFeed(next, std::move(share), actions, false, target);
 }
 
 // ---- JobTracker ----

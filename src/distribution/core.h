@@ -85,6 +85,9 @@ struct Offer {
   NodeId source = kNoNode;
   std::vector<NodeId> list;  // servers this node is to approach; empty for a repair feed
   double rate = 0;           // bytes/s the source says it can send (D8)
+  // The relay whose place the source takes (it saw that relay die): a receiver still fed
+  // by it switches at once, though it may not have noticed the loss itself yet.
+  NodeId replaces = kNoNode;
 };
 
 struct AgentOptions {
@@ -101,6 +104,7 @@ class NodeAgent {
   struct StartFeed {  // connect to `target` and offer it the job with `list`
     NodeId target;
     std::vector<NodeId> list;
+    NodeId replaces = kNoNode;  // Offer::replaces
   };
   struct StopFeed {  // stop feeding / being fed by `peer` (the connection closes)
     NodeId peer;
@@ -126,7 +130,7 @@ class NodeAgent {
   // refused (false) while this node already feeds `fanout` servers: taking it would slow
   // them down.
   bool AddFeed(NodeId target, std::vector<NodeId> list, std::vector<Action>* actions,
-               bool only_if_free = false);
+               bool only_if_free = false, NodeId replaces = kNoNode);
   const std::map<NodeId, std::vector<NodeId>>& feeds() const { return feeds_; }
 
  private:

@@ -91,6 +91,22 @@ TEST(NodeAgent, DeclinedOfferStillHandsTheListOver) {
   EXPECT_EQ(Started(actions), (std::vector<NodeId>{7}));
 }
 
+TEST(NodeAgent, TakesTheOfferOfTheSourceReplacingItsDeadRelayBeforeItSeesTheLoss) {
+  // 3 is fed by 2; 1 saw 2 die and offers to take its place. 3 has not read its own
+  // connection's end yet (it still holds bytes 2 sent), yet switches at once.
+  NodeAgent agent(3, AgentOptions{});
+  Actions actions;
+  ASSERT_TRUE(agent.OnOffer(Offer{2, {}, 100}, {}, &actions));
+  agent.SetSourceRate(100);
+  EXPECT_FALSE(agent.OnOffer(Offer{1, {}, 100, /*replaces=*/4}, {}, &actions));  // not 2
+  EXPECT_TRUE(agent.OnOffer(Offer{1, {}, 100, /*replaces=*/2}, {}, &actions));
+  EXPECT_EQ(agent.source(), 1);
+  ASSERT_EQ(actions.size(), 1u);
+  EXPECT_EQ(std::get<NodeAgent::StopFeed>(actions[0]).peer, 2);
+  agent.OnSourceLost(2);  // its end, read later, changes nothing
+  EXPECT_EQ(agent.source(), 1);
+}
+
 TEST(NodeAgent, NodeHoldingEverythingDeclinesTheFeedButTakesTheList) {
   NodeAgent agent(3, AgentOptions{});
   Actions actions;
@@ -106,6 +122,7 @@ TEST(NodeAgent, DeadDownstreamIsReplacedByTheNextInItsShare) {
   actions.clear();
   agent.OnFeedEnded(2, /*completed=*/false, &actions);
   EXPECT_EQ(Started(actions), (std::vector<NodeId>{3}));
+  EXPECT_EQ(std::get<NodeAgent::StartFeed>(actions[0]).replaces, 2);  // 3 was fed by 2
   EXPECT_EQ(agent.feeds().at(3), (std::vector<NodeId>{4, 5}));
   actions.clear();
   agent.OnFeedEnded(3, /*completed=*/true, &actions);

@@ -94,6 +94,7 @@ struct Encoder {
     PutCommands(w, m.manifest.commands);
     PutNodes(w, m.list);
     w.U64(m.rate);
+    w.U16(m.replaces);
   }
   void operator()(const AcceptMsg& m) {
     w.U8(m.accepted ? 1 : 0);
@@ -182,7 +183,8 @@ std::optional<Message> Decode(ByteView bytes) {
     case 3: {
       OfferMsg m;
       if (GetText(r, &m.manifest.job) && r.U16(&m.manifest.base) && GetText(r, &m.manifest.dest) &&
-          GetCommands(r, &m.manifest.commands) && GetNodes(r, &m.list) && r.U64(&m.rate)) {
+          GetCommands(r, &m.manifest.commands) && GetNodes(r, &m.list) && r.U64(&m.rate) &&
+          r.U16(&m.replaces)) {
         out = std::move(m);
       }
       break;

@@ -33,7 +33,8 @@ struct HelloOk {
 struct OfferMsg {
   Manifest manifest;
   std::vector<NodeId> list;
-  uint64_t rate = 0;  // bytes/s
+  uint64_t rate = 0;          // bytes/s
+  NodeId replaces = kNoNode;  // Offer::replaces
 };
 // Target -> source: accepted at `offset`, or declined (the list is taken either way).
 struct AcceptMsg {

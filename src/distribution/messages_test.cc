@@ -25,9 +25,11 @@ TEST(Messages, OfferRoundTrips) {
                          {3, CommandKind::kEnd}};
   m.list = {4, 2, 9};
   m.rate = 12500000;
+  m.replaces = 3;
   auto back = RoundTrip(m);
   EXPECT_EQ(back.manifest.commands, m.manifest.commands);
   EXPECT_EQ(back.list, m.list);
+  EXPECT_EQ(back.replaces, 3);
   EXPECT_EQ(back.manifest.dest, "media/2026");
 }
 

@@ -44,6 +44,9 @@ constexpr size_t kChunk = 64 * 1024;
 constexpr size_t kSendWindow = 1 << 20;  // bytes queued per connection before waiting
 constexpr size_t kAckEvery = 1 << 20;    // receivers acknowledge this often
 constexpr uint64_t kCompletedAck = UINT64_MAX;
+// Target -> a source it switched away from (D8, or a dead relay's replacement): the feed
+// is over and nothing is to be handed on, as after kCompletedAck.
+constexpr uint64_t kSwitchedAck = UINT64_MAX - 1;
 const Duration kTick = Duration::Millis(250);
 const Duration kReportEvery = Duration::Millis(500);
 const Duration kQueryTimeout = Duration::Seconds(2);
@@ -568,8 +571,9 @@ struct Distributor::Impl {
     }
     const std::string id = job->manifest.job;
     std::vector<distribution::NodeAgent::Action> actions;
-    bool accepted = job->agent->OnOffer({conn->peer(), offer.list, static_cast<double>(offer.rate)},
-                                        {}, &actions, job->completed() || job->is_base);
+    bool accepted = job->agent->OnOffer(
+        {conn->peer(), offer.list, static_cast<double>(offer.rate), offer.replaces}, {}, &actions,
+        job->completed() || job->is_base);
     if (!accepted) {
       conn->Send(distribution::AcceptMsg{false, job->have, job->completed()});
       conn->CloseAfterSend();
@@ -577,7 +581,8 @@ struct Distributor::Impl {
       if (job->upstream && job->upstream != conn) {
         auto old = std::move(job->upstream);
         old->SetHandlers(nullptr, nullptr);
-        old->Close();
+        old->Send(distribution::AckMsg{kSwitchedAck});
+        old->CloseAfterSend();
       }
       job->error.clear();
       job->upstream = conn;
@@ -641,11 +646,11 @@ struct Distributor::Impl {
 
   // ---- feeding ----
   void Run(const std::string& id, std::vector<distribution::NodeAgent::Action> actions) {
-    // StopFeed needs nothing here: OnOffer closes the old source's connection when it
-    // accepts the new one.
+    // StopFeed needs nothing here: OnOffer tells the old source (kSwitchedAck) and closes
+    // its connection when it accepts the new one.
     for (auto& a : actions) {
       if (auto* start = std::get_if<distribution::NodeAgent::StartFeed>(&a)) {
-        StartFeed(id, start->target, start->list);
+        StartFeed(id, start->target, start->list, start->replaces);
       }
     }
   }
@@ -659,11 +664,12 @@ struct Distributor::Impl {
     Run(id, actions);
   }
 
-  void StartFeed(const std::string& id, NodeId target, std::vector<NodeId> list) {
+  void StartFeed(const std::string& id, NodeId target, std::vector<NodeId> list,
+                 NodeId replaces = kNoNode) {
     Job* job = FindJob(id);
     if (!job) return;
     job->downs[target] = Downstream{};
-    Dial(target, [this, id, target, list](std::shared_ptr<DataConn> conn) {
+    Dial(target, [this, id, target, list, replaces](std::shared_ptr<DataConn> conn) {
       Job* j = FindJob(id);
       if (!j) return;
       if (!conn) return FeedEnded(id, target, false);
@@ -685,7 +691,8 @@ struct Distributor::Impl {
         Job* jj = FindJob(id);
         if (jj) Pump(*jj, target);
       });
-      conn->Send(distribution::OfferMsg{j->manifest, list, static_cast<uint64_t>(OfferedRate())});
+      conn->Send(distribution::OfferMsg{j->manifest, list, static_cast<uint64_t>(OfferedRate()),
+                                        replaces});
     });
   }
 
@@ -708,7 +715,7 @@ struct Distributor::Impl {
       d.commands_sent = job.manifest.commands.size();
       Pump(job, target);
     } else if (auto* ack = std::get_if<distribution::AckMsg>(&m)) {
-      if (ack->offset == kCompletedAck) {
+      if (ack->offset == kCompletedAck || ack->offset == kSwitchedAck) {
         auto conn = d.conn;
         conn->SetHandlers(nullptr, nullptr);
         conn->CloseAfterSend();

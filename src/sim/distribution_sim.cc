@@ -124,7 +124,7 @@ class World {
       std::vector<NodeAgent::Action> more;
       NodeId next_who = who;
       if (auto* start = std::get_if<NodeAgent::StartFeed>(&action)) {
-        Offer(who, start->target, start->list, &more, &next_who);
+        Offer(who, start->target, start->list, start->replaces, &more, &next_who);
       } else if (auto* stop = std::get_if<NodeAgent::StopFeed>(&action)) {
         // `who` (a receiver) switched away from `stop->peer`: that feed ends, done for A.
         RemoveFeed(stop->peer, who);
@@ -137,7 +137,7 @@ class World {
   }
 
   // `from` offers the job to `to`; actions of whichever agent acted land in `more`.
-  void Offer(NodeId from, NodeId to, const std::vector<NodeId>& list,
+  void Offer(NodeId from, NodeId to, const std::vector<NodeId>& list, NodeId replaces,
              std::vector<NodeAgent::Action>* more, NodeId* actor) {
     Node& target = nodes_[to];
     if (!nodes_[from].alive) return;
@@ -151,7 +151,8 @@ class World {
     if (it != s_.link_limit.end()) rate = std::min(rate, it->second);
     *actor = to;
     NodeId before = target.agent->source();
-    bool accepted = target.agent->OnOffer({from, list, rate}, rates_, more, target.have >= s_.size);
+    bool accepted =
+        target.agent->OnOffer({from, list, rate, replaces}, rates_, more, target.have >= s_.size);
     target.has_job = true;
     if (accepted) {
       if (before != kNoNode && before != from) ++switches_;
@@ -258,19 +259,22 @@ class World {
     for (auto& f : feeds_) {
       if (f.from == id || f.to == id) cut.push_back(f);
     }
-    // Receivers see their source's connection drop before the sources see theirs.
+    auto receivers_notice = [&] {
+      for (auto& f : cut) {
+        if (f.from != id) continue;
+        nodes_[f.to].agent->OnSourceLost(id);
+        tracker_->OnReport(ReportOf(f.to), Now());  // "my source is gone"
+      }
+    };
+    if (s_.receivers_notice_first) receivers_notice();
     for (auto& f : cut) {
       RemoveFeed(f.from, f.to);
-      if (f.from != id) continue;
-      nodes_[f.to].agent->OnSourceLost(id);
-      tracker_->OnReport(ReportOf(f.to), Now());  // "my source is gone"
-    }
-    for (auto& f : cut) {
       if (f.to != id) continue;
       std::vector<NodeAgent::Action> actions;
       nodes_[f.from].agent->OnFeedEnded(id, false, &actions);
       Run(f.from, std::move(actions));
     }
+    if (!s_.receivers_notice_first) receivers_notice();
   }
 
   // The daemon comes back with its partial file (D13) but no memory of the job.
@@ -328,6 +332,7 @@ std::optional<ScenarioResult> RunDistributionScenario(const std::string& name, i
   if (name == "distribute-kill") {
     s.kill = static_cast<NodeId>(2 + prng.Below(static_cast<uint64_t>(nodes - 2)));
     s.restart_killed = true;
+    s.receivers_notice_first = seed % 2 == 1;  // both orders, as on real sockets
   } else if (name == "distribute-slow-link") {
     s.servers = std::max(nodes, 3);
     s.link_limit[{2, 3}] = s.upload / 20;  // the chain 1 -> 2 -> 3 ... has one slow hop

@@ -26,6 +26,10 @@ struct DistributionSetup {
   std::optional<NodeId> kill;  // killed when it holds kill_at of the content
   double kill_at = 0.5;
   bool restart_killed = false;  // restarted 20 s (virtual) after the kill
+  // Who notices the killed relay's connections drop first. Real receivers often notice
+  // last: they read what their socket still holds from the dead relay before its end, while
+  // the relay's source already offers them the job again.
+  bool receivers_notice_first = true;
   double limit_seconds = 600;
 };
 
