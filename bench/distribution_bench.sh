@@ -7,6 +7,9 @@
 #   N=8 SIZE_MIB=100 RATE_MBIT=100 RUNS=3 PUSH_RUNS=3 KILL=0 bench/distribution_bench.sh
 # KILL=1 also runs distributions where host 4's daemon is killed (kill -9) 40% into the
 # transfer; the time is until every other host holds the content, verified.
+# DROP_CACHES=1 empties the page cache before each run (see docs/benchmarks.md: without it,
+# runs after the second in one cluster are slower). Each run also prints the CPU time the
+# daemons used (user and system, all hosts together).
 # Needs root; makes its own namespaces and removes them; every wait is bounded.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -93,13 +96,25 @@ elapsed() { python3 -c "print(f'{$2 - $1:.2f}')"; }  # elapsed T0 T1
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 ratio() { python3 -c "print(f'{$1 / $bound:.3f}')"; }
 
+daemons_cpu() {  # "user system" clock ticks of every daemon together
+  for k in $(seq 1 "$N"); do
+    p=$(pgrep -P "${pids[$k]}" cohortd || echo "${pids[$k]}")
+    awk '{print $14, $15}' "/proc/$p/stat" 2>/dev/null || true
+  done | awk '{u += $1; s += $2} END {print u, s}'
+}
+cpu_used() {  # cpu_used BEFORE AFTER
+  python3 -c "import os; hz = os.sysconf('SC_CLK_TCK'); a = '$1'.split(); b = '$2'.split(); print(f'user {(int(b[0]) - int(a[0])) / hz:.1f} s, system {(int(b[1]) - int(a[1])) / hz:.1f} s')"
+}
+
 cohort_times=()
 for run in $(seq 1 "$RUNS"); do
+  [ -n "${DROP_CACHES:-}" ] && sync && echo 3 > /proc/sys/vm/drop_caches
+  cpu0=$(daemons_cpu)
   t0=$(date +%s.%N)
   in_host 1 distribute "$work/content.bin" --dest "run$run" --json > "$work/job$run.json"
   t1=$(date +%s.%N)
   t=$(elapsed "$t0" "$t1")
-  echo "cohort run $run: ${t} s = $(ratio "$t") x S/B"
+  echo "cohort run $run: ${t} s = $(ratio "$t") x S/B (daemons' CPU: $(cpu_used "$cpu0" "$(daemons_cpu)"))"
   cohort_times+=("$t")
 done
 
