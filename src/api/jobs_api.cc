@@ -80,6 +80,16 @@ Result<node::JobContent> Content(const json& b) {
   return content;
 }
 
+// The ID of "/v1/jobs/ID<suffix>", or nullopt for any other path.
+std::optional<std::string> JobIdBefore(const std::string& path, const std::string& suffix) {
+  const std::string prefix = "/v1/jobs/";
+  if (path.size() <= prefix.size() + suffix.size() || path.rfind(prefix, 0) != 0 ||
+      path.compare(path.size() - suffix.size(), suffix.size(), suffix) != 0) {
+    return std::nullopt;
+  }
+  return path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
+}
+
 // PUT /v1/jobs/ID/stream?offset=N: raw bytes of an upload job's stream.
 HttpResponse Stream(node::Distributor& d, const HttpRequest& r, const std::string& id) {
   const std::string offset = QueryParam(r.target, "offset");
@@ -184,32 +194,24 @@ bool HandleJobs(node::Distributor* d, const HttpRequest& r, const std::string& p
     respond(id ? JobDocument(*d, *id, 201) : FromError(id.error()));
     return true;
   }
-  const std::string prefix = "/v1/jobs/";
-  if (r.method == "POST" && path.size() > prefix.size() + 4 &&
-      path.compare(path.size() - 4, 4, "/end") == 0) {
-    std::string id = path.substr(prefix.size(), path.size() - prefix.size() - 4);
-    auto s = d->End(id);
-    respond(s ? JobDocument(*d, id) : FromError(s.error()));
+  if (auto id = JobIdBefore(path, "/end"); id && r.method == "POST") {
+    auto s = d->End(*id);
+    respond(s ? JobDocument(*d, *id) : FromError(s.error()));
     return true;
   }
-  const std::string commands = "/commands";
-  if (r.method == "POST" && path.size() > prefix.size() + commands.size() &&
-      path.compare(path.size() - commands.size(), commands.size(), commands) == 0) {
-    std::string id = path.substr(prefix.size(), path.size() - prefix.size() - commands.size());
+  if (auto id = JobIdBefore(path, "/commands"); id && r.method == "POST") {
     auto body = Body(r);
     auto content = body ? Content(*body) : Result<node::JobContent>(body.error());
     if (!content) {
       respond(FromError(content.error()));
       return true;
     }
-    auto s = d->Add(id, *content);
-    respond(s ? JobDocument(*d, id) : FromError(s.error()));
+    auto s = d->Add(*id, *content);
+    respond(s ? JobDocument(*d, *id) : FromError(s.error()));
     return true;
   }
-  const std::string stream = "/stream";
-  if (r.method == "PUT" && path.size() > prefix.size() + stream.size() &&
-      path.compare(path.size() - stream.size(), stream.size(), stream) == 0) {
-    respond(Stream(*d, r, path.substr(prefix.size(), path.size() - prefix.size() - stream.size())));
+  if (auto id = JobIdBefore(path, "/stream"); id && r.method == "PUT") {
+    respond(Stream(*d, r, *id));
     return true;
   }
   respond(Fail(405, r.method + " is not allowed on " + path));

@@ -224,13 +224,12 @@ json AbsolutePaths(const std::vector<std::string>& paths) {
 // D4 from the client's side: its files and folders as the entries of an upload job, and
 // the files whose bytes follow, in stream order.
 struct Upload {
-  bool active = false;  // false: the daemon reads the paths itself
-  json entries = json::array();
+  bool active = false;                                  // false: the daemon reads the paths itself
   std::vector<std::pair<std::string, uint64_t>> files;  // source path and size
   uint64_t size = 0;
 };
 
-Result<Upload> CollectUpload(const std::vector<std::string>& paths) {
+Result<Upload> CollectUpload(const std::vector<std::string>& paths, json* entries) {
   Upload u;
   for (const auto& p : paths) {
     const std::string abs = AbsolutePath(p);
@@ -242,7 +241,7 @@ Result<Upload> CollectUpload(const std::vector<std::string>& paths) {
     for (size_t i = 0; i < commands.size(); ++i) {
       json e = io::CommandJson(commands[i]);
       e.erase("id");  // the base numbers the job's commands
-      u.entries.push_back(std::move(e));
+      entries->push_back(std::move(e));
       if (commands[i].kind != distribution::CommandKind::kFile) continue;
       u.files.emplace_back(sources[i], commands[i].size);
       u.size += commands[i].size;
@@ -280,16 +279,16 @@ Status SendUpload(const Globals& g, const std::string& id, const Upload& u, uint
     }
     auto r = call.Send("PUT", "/v1/jobs/" + id + "/stream?offset=" + std::to_string(base + at),
                        chunk, true, 30000);
-    if (!r && ++failures >= kAttempts) {
-      return Error(r.error().code(), "the upload of job " + id + " stopped at " + Bytes(at) +
-                                         " of " + Bytes(u.size) + ": " + r.error().message());
-    }
-    if (!r) {
+    if (r) {
+      failures = 0;
+    } else {
+      if (++failures >= kAttempts) {
+        return Error(r.error().code(), "the upload of job " + id + " stopped at " + Bytes(at) +
+                                           " of " + Bytes(u.size) + ": " + r.error().message());
+      }
       std::this_thread::sleep_for(std::chrono::seconds(1));  // let a restarting base come back
       auto doc = call.Do("GET", "/v1/jobs/" + id);
       if (doc) r = json{{"upload_bytes", doc->value("upload_bytes", base + at)}};
-    } else {
-      failures = 0;
     }
     if (r) at = std::max<uint64_t>((*r)["upload_bytes"].get<uint64_t>(), base) - base;
     const auto now = std::chrono::steady_clock::now();
@@ -310,11 +309,12 @@ Status SendUpload(const Globals& g, const std::string& id, const Upload& u, uint
 Result<json> ContentBody(const Globals& g, const std::vector<std::string>& paths, bool upload,
                          Upload* u) {
   if (!upload && (g.api.ip >> 24) == 127) return json{{"paths", AbsolutePaths(paths)}};
-  auto collected = CollectUpload(paths);
+  json entries = json::array();
+  auto collected = CollectUpload(paths, &entries);
   if (!collected) return collected.error();
   *u = std::move(*collected);
   u->active = true;
-  return json{{"upload", true}, {"entries", u->entries}};
+  return json{{"upload", true}, {"entries", std::move(entries)}};
 }
 
 }  // namespace

@@ -51,23 +51,6 @@ const Duration kTick = Duration::Millis(250);
 const Duration kReportEvery = Duration::Millis(500);
 const Duration kQueryTimeout = Duration::Seconds(2);
 
-std::string Sha256Hex(const std::array<uint8_t, 32>& d) {
-  char hex[65];
-  sodium_bin2hex(hex, sizeof hex, d.data(), d.size());
-  return hex;
-}
-
-std::optional<wire::Sha256Digest> DigestFromHex(const std::string& hex) {
-  wire::Sha256Digest d{};
-  size_t n = 0;
-  if (hex.size() != 64 ||
-      sodium_hex2bin(d.data(), d.size(), hex.data(), hex.size(), nullptr, &n, nullptr) != 0 ||
-      n != d.size()) {
-    return std::nullopt;
-  }
-  return d;
-}
-
 struct FileState {
   int fd = -1;
   std::string final_path, temp_path;
@@ -1135,7 +1118,7 @@ struct Distributor::Impl {
       json cj = io::CommandJson(c);
       cj["state"] = distribution::CommandStateName(t.StateOf(i));
       if (c.kind == CommandKind::kFile && job.files[i].digest) {
-        cj["sha256"] = Sha256Hex(*job.files[i].digest);
+        cj["sha256"] = wire::DigestToHex(*job.files[i].digest);
       }
       commands.push_back(std::move(cj));
     }
@@ -1206,7 +1189,7 @@ struct Distributor::Impl {
         auto x = io::CommandFromJson(c);
         if (!x) return x.error();
         commands.push_back(std::move(*x));
-        digests.push_back(DigestFromHex(c.value("sha256", "")));
+        digests.push_back(wire::DigestFromHex(c.value("sha256", "")));
       }
       if (!m.Append(commands)) return Error(Errc::kMalformed, "commands out of sequence");
       for (const auto& s : doc.at("servers")) servers.push_back(s.at("id").get<NodeId>());

@@ -1,6 +1,7 @@
 #include "wire/sha256.h"
 
 #include <openssl/evp.h>
+#include <sodium.h>
 
 #include "base/check.h"
 
@@ -38,6 +39,23 @@ Sha256Digest Sha256::Digest() const {
   unsigned int n = 0;
   CHECK(EVP_DigestFinal_ex(Ctx(copy.ctx_), out.data(), &n) == 1 && n == out.size());
   return out;
+}
+
+std::string DigestToHex(const Sha256Digest& d) {
+  char hex[2 * sizeof(Sha256Digest) + 1];
+  sodium_bin2hex(hex, sizeof hex, d.data(), d.size());
+  return hex;
+}
+
+std::optional<Sha256Digest> DigestFromHex(const std::string& hex) {
+  Sha256Digest d{};
+  size_t n = 0;
+  if (hex.size() != 2 * d.size() ||
+      sodium_hex2bin(d.data(), d.size(), hex.data(), hex.size(), nullptr, &n, nullptr) != 0 ||
+      n != d.size()) {
+    return std::nullopt;
+  }
+  return d;
 }
 
 }  // namespace cohort::wire

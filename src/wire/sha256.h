@@ -8,10 +8,17 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <string>
 
 namespace cohort::wire {
 
 using Sha256Digest = std::array<uint8_t, 32>;
+
+// 64 lowercase hex digits, as job documents carry digests; and back (nullopt for anything
+// else).
+std::string DigestToHex(const Sha256Digest& d);
+std::optional<Sha256Digest> DigestFromHex(const std::string& hex);
 
 class Sha256 {
  public:

@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import (COHORT, COHORTD, DevCluster, cohort, cohort_json, http_call, metrics,
+from harness import (COHORT, Daemon, DevCluster, cohort, cohort_json, http_call, metrics,
                      wait_for)
 
 BASE = 18500  # transport 18501.., API 18601..
@@ -24,6 +24,18 @@ def sha256(path):
 
 def content(c, k, *parts):
     return os.path.join(c.dir, f"n{k}", "content", *parts)
+
+
+def kill_node(c, k):
+    """kill -9 node k of the dev cluster, by the PID its daemon recorded."""
+    with open(os.path.join(c.dir, f"n{k}", "cohortd.pid")) as f:
+        os.kill(int(f.read()), signal.SIGKILL)
+
+
+def restart_node(c, k):
+    """Node k's daemon started again from its config, logging to restart.log."""
+    return Daemon(os.path.join(c.dir, f"n{k}", "node.toml"),
+                  os.path.join(c.dir, f"n{k}", "restart.log"))
 
 
 class DistributionTest(unittest.TestCase):
@@ -100,9 +112,7 @@ class DistributionTest(unittest.TestCase):
 
             wait_for(lambda: victim_bytes() > 10 * 1000 * 1000, timeout=30,
                      what="node 3 receiving")
-            with open(os.path.join(c.dir, f"n{victim}", "cohortd.pid")) as f:
-                pid = int(f.read())
-            os.kill(pid, signal.SIGKILL)
+            kill_node(c, victim)
 
             def final_state():
                 job = cohort_json("job", "show", job_id, api=c.api(1))
@@ -117,10 +127,7 @@ class DistributionTest(unittest.TestCase):
 
             # Restarted, it is queried at the end of the wait period, repaired and completes,
             # resuming from what it had verified on disk.
-            config = os.path.join(c.dir, f"n{victim}", "node.toml")
-            with open(os.path.join(c.dir, f"n{victim}", "restart.log"), "w") as log:
-                proc = subprocess.Popen([COHORTD, "--config", config], stdout=log,
-                                        stderr=subprocess.STDOUT)
+            daemon = restart_node(c, victim)
             try:
                 out = cohort("job", "wait", job_id, "--timeout", "90", api=c.api(1),
                              timeout=120).stdout
@@ -130,8 +137,7 @@ class DistributionTest(unittest.TestCase):
                 received = metrics(c.api(victim))["cohort_distribution_bytes_received_total"]
                 self.assertLess(received, 50 * 1000 * 1000 - 5 * 1000 * 1000)
             finally:
-                proc.send_signal(signal.SIGTERM)
-                proc.wait(20)
+                daemon.stop(timeout=20)
 
     def test_open_job_takes_files_added_while_it_runs(self):
         with DevCluster(3, BASE, upload_mbps=160) as c:
@@ -244,12 +250,8 @@ class DistributionTest(unittest.TestCase):
             data = os.urandom(4 * 1000 * 1000)
             job_id, _ = self.start_upload(c, data)
             self.put(c, job_id, data, 0, 2000000)
-            with open(os.path.join(c.dir, "n1", "cohortd.pid")) as f:
-                os.kill(int(f.read()), signal.SIGKILL)
-            config = os.path.join(c.dir, "n1", "node.toml")
-            with open(os.path.join(c.dir, "n1", "restart.log"), "w") as log:
-                proc = subprocess.Popen([COHORTD, "--config", config], stdout=log,
-                                        stderr=subprocess.STDOUT)
+            kill_node(c, 1)
+            daemon = restart_node(c, 1)
             try:
                 # It kept what it had written, and says where the client goes on from.
                 doc = wait_for(lambda: http_call(c.api(1), "GET", f"/v1/jobs/{job_id}")[1],
@@ -260,8 +262,7 @@ class DistributionTest(unittest.TestCase):
                                  len(data))
                 self.assert_clip_everywhere(c, job_id, data)
             finally:
-                proc.send_signal(signal.SIGTERM)
-                proc.wait(20)
+                daemon.stop(timeout=20)
 
     def test_restarted_base_resumes_tracking(self):
         with DevCluster(4, BASE, upload_mbps=160) as c:
@@ -273,13 +274,8 @@ class DistributionTest(unittest.TestCase):
                 return max(s["bytes"] for s in job["servers"] if s["id"] != 1)
 
             wait_for(lambda: furthest() > 10 * 1000 * 1000, timeout=30, what="progress")
-            with open(os.path.join(c.dir, "n1", "cohortd.pid")) as f:
-                pid = int(f.read())
-            os.kill(pid, signal.SIGKILL)
-            config = os.path.join(c.dir, "n1", "node.toml")
-            with open(os.path.join(c.dir, "n1", "restart.log"), "w") as log:
-                proc = subprocess.Popen([COHORTD, "--config", config], stdout=log,
-                                        stderr=subprocess.STDOUT)
+            kill_node(c, 1)
+            daemon = restart_node(c, 1)
             try:
                 wait_for(lambda: subprocess.run(
                     [COHORT, "--api", c.api(1), "job", "show", job_id],
@@ -294,8 +290,7 @@ class DistributionTest(unittest.TestCase):
                 with open(os.path.join(c.dir, "n1", "restart.log")) as log:
                     self.assertIn("tracking a job again after a restart", log.read())
             finally:
-                proc.send_signal(signal.SIGTERM)
-                proc.wait(20)
+                daemon.stop(timeout=20)
 
     def test_escapes_from_the_content_root_are_refused(self):
         with DevCluster(2, BASE) as c:
