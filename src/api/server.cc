@@ -170,7 +170,15 @@ struct ApiServer::Impl {
   void Accept() {
     acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
-      if (!ec) std::make_shared<Session>(std::move(socket), api)->Start();
+      if (ec) {  // e.g. out of file descriptors: try again shortly rather than spin
+        auto t = std::make_shared<asio::steady_timer>(acceptor.get_executor(),
+                                                      std::chrono::milliseconds(100));
+        t->async_wait([this, t](beast::error_code e) {
+          if (!e && acceptor.is_open()) Accept();
+        });
+        return;
+      }
+      std::make_shared<Session>(std::move(socket), api)->Start();
       Accept();
     });
   }

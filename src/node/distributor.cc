@@ -52,12 +52,68 @@ const Duration kReportEvery = Duration::Millis(500);
 const Duration kQueryTimeout = Duration::Seconds(2);
 
 struct FileState {
+  // Open only while the file is being received: a job may hold more files than the process
+  // may open, and the disk thread may be installing many behind the receiving one.
+  // Downstream feeds read complete files through descriptors of their own
+  // (Downstream::reading); installs open the temporary file themselves.
   int fd = -1;
   std::string final_path, temp_path;
   wire::Sha256 sha;
   std::optional<std::array<uint8_t, 32>> digest;  // the origin's, as announced
+  uint64_t inode = 0;       // of the temporary file, then the installed one; 0: not created yet
   bool installing = false;  // verified; attributes, sync and rename running on the disk pool
   bool installed = false;
+};
+
+// An installed file opened for reading by one downstream feed, which reads the files in
+// stream order: one descriptor per feed, whatever the job's number of files.
+class ReadFile {
+ public:
+  struct Where {  // a file of the job: where it is, and which file it must be
+    std::string temp_path, final_path;
+    bool installed = false;
+    uint64_t inode = 0, size = 0;
+  };
+  ReadFile() = default;
+  ReadFile(const ReadFile&) = delete;
+  ReadFile& operator=(const ReadFile&) = delete;
+  ReadFile(ReadFile&& o) noexcept : fd_(std::exchange(o.fd_, -1)), index_(o.index_) {}
+  ReadFile& operator=(ReadFile&& o) noexcept {
+    if (this != &o) {
+      Close();
+      fd_ = std::exchange(o.fd_, -1);
+      index_ = o.index_;
+    }
+    return *this;
+  }
+  ~ReadFile() { Close(); }
+  // The descriptor of command `index`'s file, opened if it is not the one held: by its
+  // final path once installed, else by its temporary one (and the other if the disk thread
+  // renamed it in between). -1 if the file there is another one now (a later job or
+  // someone else replaced it), so nothing else is sent in its place.
+  int Open(size_t index, const Where& w) {
+    if (fd_ >= 0 && index_ == index) return fd_;
+    Close();
+    index_ = index;
+    const std::string& first = w.installed ? w.final_path : w.temp_path;
+    const std::string& second = w.installed ? w.temp_path : w.final_path;
+    fd_ = ::open(first.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd_ < 0) fd_ = ::open(second.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct stat st {};
+    if (fd_ >= 0 && (::fstat(fd_, &st) != 0 || st.st_ino != w.inode ||
+                     static_cast<uint64_t>(st.st_size) != w.size)) {
+      Close();
+    }
+    return fd_;
+  }
+  void Close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+  size_t index_ = 0;
 };
 
 struct Downstream {
@@ -66,6 +122,7 @@ struct Downstream {
   uint64_t sent = 0;
   size_t commands_sent = 0;
   size_t digest_next = 0;
+  ReadFile reading;
 };
 
 struct Job {
@@ -220,7 +277,14 @@ struct Distributor::Impl {
   void AcceptNext(tcp::acceptor& acc) {
     acc.async_accept([this, &acc](const boost::system::error_code& ec, tcp::socket socket) {
       if (ec == boost::asio::error::operation_aborted || stopped) return;
-      if (!ec) {
+      if (ec) {  // e.g. out of file descriptors: try again shortly rather than spin
+        auto t = std::make_shared<boost::asio::steady_timer>(io, std::chrono::milliseconds(100));
+        t->async_wait([this, &acc, t](const boost::system::error_code& e) {
+          if (!e && !stopped) AcceptNext(acc);
+        });
+        return;
+      }
+      {
         boost::system::error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);
         auto conn = std::make_shared<DataConn>(std::move(socket), keyring(), self());
@@ -330,7 +394,8 @@ struct Distributor::Impl {
             static_cast<uint64_t>(st.st_size) != c.size) {
           break;  // gone or changed since: receive it again
         }
-        job.files[i].fd = ::open(job.files[i].final_path.c_str(), O_RDONLY | O_CLOEXEC);
+        job.files[i].installed = true;
+        job.files[i].inode = st.st_ino;
         job.have += c.size;
       }
       job.done = i + 1;
@@ -339,9 +404,14 @@ struct Distributor::Impl {
     if (job.done < job.manifest.commands.size() &&
         job.manifest.commands[job.done].kind == CommandKind::kFile) {
       FileState& f = job.files[job.done];
-      int fd = ::open(f.temp_path.c_str(), O_RDWR | O_CLOEXEC);
-      if (fd < 0) return;
+      int fd = ::open(f.temp_path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+      struct stat st {};
+      if (fd < 0 || ::fstat(fd, &st) != 0) {
+        if (fd >= 0) ::close(fd);
+        return;
+      }
       f.fd = fd;
+      f.inode = st.st_ino;
       f.sha.Reset();
       std::vector<uint8_t> buf(1 << 20);
       uint64_t at = 0;
@@ -355,6 +425,7 @@ struct Distributor::Impl {
       }
       if (::ftruncate(fd, static_cast<off_t>(at)) != 0) at = 0;
       job.have += at;
+      if (at == size) ::close(std::exchange(f.fd, -1));  // complete: only to verify, install
     }
   }
 
@@ -407,6 +478,7 @@ struct Distributor::Impl {
       job.have += n;
       data += n;
       size -= n;
+      if (job.have == start + c.size) ::close(std::exchange(f.fd, -1));  // all here
     }
     PumpAll(job);  // forward first: installing may wait for a digest or the disk
     Apply(job);
@@ -433,10 +505,12 @@ struct Distributor::Impl {
       return false;
     }
     f.fd = ::open(f.temp_path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (f.fd < 0) {
+    struct stat st {};
+    if (f.fd < 0 || ::fstat(f.fd, &st) != 0) {
       Fail(job, f.temp_path + ": " + std::strerror(errno));
       return false;
     }
+    f.inode = st.st_ino;
     f.sha.Reset();
     return true;
   }
@@ -489,14 +563,16 @@ struct Distributor::Impl {
   bool Verify(Job& job, size_t i) {
     const Command& c = job.manifest.commands[i];
     FileState& f = job.files[i];
-    if (f.fd < 0 && !OpenTemp(job, i)) return false;  // an empty file
+    if (c.size == 0 && f.inode == 0) {  // an empty file: nothing made it yet
+      if (!OpenTemp(job, i)) return false;
+      ::close(std::exchange(f.fd, -1));
+    }
     const wire::Sha256Digest mine = f.sha.Digest();
     if (job.is_base && !f.digest) f.digest = mine;  // the origin's own reading
     if (!f.digest) return false;                    // wait for the announced digest
     if (*f.digest == mine) return true;
     // Corrupt somewhere: drop the file and ask for it again from its first byte.
-    job.have = job.manifest.FileOffset(i);
-    ::ftruncate(f.fd, 0);
+    job.have = job.manifest.FileOffset(i);  // Append makes the temporary file anew
     f.sha.Reset();
     if (job.upstream) job.upstream->Close();
     Log(LogLevel::kWarn, "distribution", "digest mismatch, receiving the file again",
@@ -510,20 +586,26 @@ struct Distributor::Impl {
     FileState& f = job.files[i];
     const Command c = job.manifest.commands[i];
     f.installing = true;
-    boost::asio::post(disk, [ioc = &io, alive = alive, id = job.manifest.job, i, fd = f.fd, c,
+    boost::asio::post(disk, [ioc = &io, alive = alive, id = job.manifest.job, i, c, inode = f.inode,
                              temp = f.temp_path, final_path = f.final_path, this] {
       std::string error;
-      if (!SetAttributes(fd, c) || ::fdatasync(fd) != 0 ||
-          ::rename(temp.c_str(), final_path.c_str()) != 0) {
+      const int fd = ::open(temp.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+      struct stat st {};
+      if (fd < 0 || ::fstat(fd, &st) != 0 || st.st_ino != inode) {
+        error = temp + ": the received file is gone or was replaced";
+      } else if (!SetAttributes(fd, c) || ::fdatasync(fd) != 0 ||
+                 ::rename(temp.c_str(), final_path.c_str()) != 0) {
         error = final_path + ": cannot install: " + std::strerror(errno);
       }
+      if (fd >= 0) ::close(fd);
       boost::asio::post(*ioc, [alive, id, i, error, this] {
         if (!*alive) return;
         Job* j = FindJob(id);
         if (!j || i >= j->files.size() || !j->files[i].installing) return;
-        j->files[i].installing = false;
+        FileState& file = j->files[i];
+        file.installing = false;
         if (!error.empty()) return Fail(*j, error);
-        j->files[i].installed = true;
+        file.installed = true;
         Apply(*j);
         PumpAll(*j);
       });
@@ -738,7 +820,13 @@ struct Distributor::Impl {
       if (!TakeTokens(n)) return SchedulePump();
       Bytes payload;
       uint8_t* data = distribution::EncodeDataInPlace(d.sent, n, &payload);
-      ssize_t r = ::pread(job.files[idx].fd, data, n, static_cast<off_t>(d.sent - start));
+      // The file still being received or installed is read through its writer's
+      // descriptor; an installed one through the feed's own.
+      const FileState& f = job.files[idx];
+      const int fd = f.fd >= 0 ? f.fd
+                               : d.reading.Open(idx, {f.temp_path, f.final_path, f.installed,
+                                                      f.inode, cmds[idx].size});
+      ssize_t r = fd < 0 ? -1 : ::pread(fd, data, n, static_cast<off_t>(d.sent - start));
       if (r != static_cast<ssize_t>(n)) return conn.Close();
       conn.SendEncoded(payload);
       d.sent += n;

@@ -3,6 +3,7 @@ them the base server, content flowing peer to peer over their TCP data plane."""
 import hashlib
 import json
 import os
+import resource
 import signal
 import subprocess
 import tempfile
@@ -291,6 +292,46 @@ class DistributionTest(unittest.TestCase):
                     self.assertIn("tracking a job again after a restart", log.read())
             finally:
                 daemon.stop(timeout=20)
+
+    def test_a_folder_of_more_files_than_open_file_descriptors(self):
+        # Daemons limited to 128 open files still take a job of 400: a file's descriptor is
+        # held only while it is received or read for a downstream server.
+        tree = os.path.join(self.src.name, "many")
+        os.makedirs(tree)
+        for i in range(400):
+            with open(os.path.join(tree, f"f{i:03}.txt"), "w") as f:
+                f.write(f"file {i}\n" * (i + 1))
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (128, hard))
+        try:
+            c = DevCluster(3, BASE).__enter__()  # its daemons keep the limit they start with
+        finally:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        try:
+            job = cohort_json("distribute", tree, "--dest", "lots", api=c.api(1), timeout=120)
+            self.assertEqual(job["state"], "completed")
+            for k in (1, 2, 3):
+                names = sorted(os.listdir(content(c, k, "lots", "many")))
+                self.assertEqual(len(names), 400, f"n{k}")
+                self.assertEqual(sha256(content(c, k, "lots", "many", "f399.txt")),
+                                 sha256(os.path.join(tree, "f399.txt")))
+            # A server down during the job is repaired from a completed one afterwards, which
+            # reads its 400 installed files again, one at a time.
+            kill_node(c, 3)
+            job_id = cohort("distribute", tree, "--dest", "again", "--servers", "1,2,3",
+                            "--no-wait", api=c.api(1)).stdout.strip()
+            wait_for(lambda: cohort_json("job", "show", job_id, api=c.api(1))["state"]
+                     == "failed", timeout=60, what="node 3 reported failed")
+            daemon = restart_node(c, 3)
+            try:
+                out = cohort("job", "wait", job_id, "--timeout", "90", api=c.api(1),
+                             timeout=120).stdout
+                self.assertIn("completed", out)
+                self.assertEqual(len(os.listdir(content(c, 3, "again", "many"))), 400)
+            finally:
+                daemon.stop(timeout=20)
+        finally:
+            c.__exit__(None, None, None)
 
     def test_escapes_from_the_content_root_are_refused(self):
         with DevCluster(2, BASE) as c:
