@@ -199,6 +199,22 @@ bool HandleJobs(node::Distributor* d, const HttpRequest& r, const std::string& p
     respond(s ? JobDocument(*d, *id) : FromError(s.error()));
     return true;
   }
+  if (auto id = JobIdBefore(path, "/cancel"); id && r.method == "POST") {
+    auto body = Body(r);
+    if (!body) {
+      respond(FromError(body.error()));
+      return true;
+    }
+    const json reason = body->contains("reason") ? body->at("reason") : json();
+    if (!reason.is_null() && (!reason.is_string() || reason.get<std::string>().empty())) {
+      respond(Fail(400, "'reason' must be a non-empty string"));
+      return true;
+    }
+    auto s = d->Cancel(
+        *id, reason.is_string() ? reason.get<std::string>() : "cancelled by the operator");
+    respond(s ? JobDocument(*d, *id) : FromError(s.error()));
+    return true;
+  }
   if (auto id = JobIdBefore(path, "/commands"); id && r.method == "POST") {
     auto body = Body(r);
     auto content = body ? Content(*body) : Result<node::JobContent>(body.error());

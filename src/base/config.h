@@ -83,6 +83,8 @@ struct Config {
   std::string distribution_root;
   uint32_t distribution_upload_mbps = 0;  // D13 upload limit for content; 0: none
   uint32_t distribution_fanout = 1;       // D6: downstream servers fed at once per source
+  // An upload job whose client sent nothing for this long is cancelled (D4); 0: never.
+  uint32_t distribution_upload_idle_s = 300;
 
   std::string log_level = "info";
   std::string log_format = "text";

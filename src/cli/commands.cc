@@ -300,6 +300,10 @@ int Main(int argc, char** argv) {
                      "through DIR/n<k>/disks/ID");
   dev_up->add_option("--upload-mbps", up.upload_mbps,
                      "limit each node's content uploads (distribution) to this rate");
+  dev_up
+      ->add_option("--upload-idle-s", up.upload_idle_s,
+                   "cancel an upload job whose client sent nothing for this long")
+      ->check(CLI::Range(1, 86400));
   dev_up->add_option("--multicast", up.multicast,
                      "GROUP:PORT: the bus uses this IP multicast group (default: unicast)");
   dev_up->add_option("--period-ms", up.period_ms, "[timing] period_ms for every node")

@@ -88,6 +88,13 @@ std::string RegistryConfig(const DevUpOptions& o) {
   return "\n[registry]\nservers = [" + ids + "]\nheartbeat_ms = 30\nelection_ms = 300\n" + entries;
 }
 
+std::string DistributionConfig(const DevUpOptions& o) {
+  std::string lines;
+  if (o.upload_mbps > 0) lines += "upload_mbps = " + std::to_string(o.upload_mbps) + "\n";
+  if (o.upload_idle_s > 0) lines += "upload_idle_s = " + std::to_string(o.upload_idle_s) + "\n";
+  return lines.empty() ? "" : "\n[distribution]\n" + lines;
+}
+
 std::string NodeConfig(int k, const DevUpOptions& o, const std::string& dir) {
   std::string listen, seeds;
   for (int a = 1; a <= o.adapters; ++a) {
@@ -104,10 +111,7 @@ std::string NodeConfig(int k, const DevUpOptions& o, const std::string& dir) {
          (o.multicast.empty() ? "" : "multicast = \"" + o.multicast + "\"\n") +
          "\n[transport]\nlisten = [" + listen +
          "]\n\n[api]\nlisten = \"127.0.0.1:" + std::to_string(o.base_port + 100 + k) + "\"\n" +
-         TimingConfig(o) + DiskConfigs(k, o, dir) + RegistryConfig(o) +
-         (o.upload_mbps > 0
-              ? "\n[distribution]\nupload_mbps = " + std::to_string(o.upload_mbps) + "\n"
-              : "");
+         TimingConfig(o) + DiskConfigs(k, o, dir) + RegistryConfig(o) + DistributionConfig(o);
 }
 
 bool IsCohortd(pid_t pid) {

@@ -322,7 +322,7 @@ Result<json> ContentBody(const Globals& g, const std::vector<std::string>& paths
 void AddJobCommands(CLI::App& app, const Globals& g, int& rc) {
   static struct {
     std::vector<std::string> paths;
-    std::string dest, servers = "all", id, out, from, path;
+    std::string dest, servers = "all", id, out, from, path, reason;
     bool no_wait = false, recursive = false, open = false, upload = false;
     double timeout = 0;
     int node = 0;
@@ -443,6 +443,16 @@ void AddJobCommands(CLI::App& app, const Globals& g, int& rc) {
   end->add_option("id", o.id, "job id")->required();
   end->callback([&rc, &g] {
     rc = Print(g, Call{g}.Do("POST", "/v1/jobs/" + o.id + "/end", json::object(), true), PrintJob);
+  });
+
+  auto* cancel = job->add_subcommand(
+      "cancel", "stop the job everywhere: partial files deleted, installed ones kept");
+  cancel->add_option("id", o.id, "job id")->required();
+  cancel->add_option("--reason", o.reason, "what the job document and the logs say")
+      ->default_str("cancelled by the operator");
+  cancel->callback([&rc, &g] {
+    json body{{"reason", o.reason.empty() ? "cancelled by the operator" : o.reason}};
+    rc = Print(g, Call{g}.Do("POST", "/v1/jobs/" + o.id + "/cancel", body, true), PrintJob);
   });
 
   auto* ctp = app.add_subcommand("ctp", "command transfer protocol: a node's content root (D3)");

@@ -185,6 +185,38 @@ JobTracker::JobTracker(Manifest manifest, std::vector<NodeId> servers, TrackerOp
 
 void JobTracker::Append(const std::vector<Command>& more) { manifest_.Append(more); }
 
+void JobTracker::Cancel(const std::string& reason, Instant now) {
+  if (cancelled() || reason.empty()) return;
+  cancel_reason_ = reason;
+  for (auto& [id, v] : servers_) {
+    v.drop_pending = true;
+    v.next_action = now;
+    v.query_pending = false;
+    v.unfed = false;
+    if (v.state == ServerState::kCompleted) continue;
+    v.state = ServerState::kFailed;
+    v.error = reason;
+    v.source = kNoNode;
+    v.rate = 0;
+  }
+}
+
+void JobTracker::OnDropped(NodeId server) {
+  auto it = servers_.find(server);
+  if (it != servers_.end()) it->second.drop_pending = false;
+}
+
+std::vector<JobTracker::Action> JobTracker::DropsDue(Instant now) {
+  std::vector<Action> actions;
+  for (auto& [id, v] : servers_) {
+    if (!v.drop_pending || now < v.next_action || v.drops_sent >= options_.max_repairs) continue;
+    actions.push_back(Drop{id});
+    ++v.drops_sent;
+    v.next_action = now + options_.wait;
+  }
+  return actions;
+}
+
 void JobTracker::OnReport(const ServerReport& report, Instant now) {
   auto it = servers_.find(report.server);
   if (it == servers_.end()) return;
@@ -192,6 +224,16 @@ void JobTracker::OnReport(const ServerReport& report, Instant now) {
   v.last_heard = now;
   v.query_pending = false;
   if (v.state == ServerState::kCompleted) return;
+  if (cancelled()) {
+    if (report.has_job && report.completed) {
+      v.state = ServerState::kCompleted;
+      v.completed_at = now;
+      v.commands_done = report.commands_done;
+      v.offset = report.offset;
+      v.error.clear();
+    }
+    return;
+  }
   const bool was_unfed = v.unfed;
   v.next_action = now + options_.stall;
   if (!report.has_job) {
@@ -228,7 +270,7 @@ void JobTracker::OnReport(const ServerReport& report, Instant now) {
 
 void JobTracker::OnSilent(NodeId server, const std::string& why, Instant now) {
   auto it = servers_.find(server);
-  if (it == servers_.end() || it->second.state == ServerState::kCompleted) return;
+  if (cancelled() || it == servers_.end() || it->second.state == ServerState::kCompleted) return;
   ServerView& v = it->second;
   v.state = ServerState::kFailed;
   v.error = why;
@@ -241,6 +283,7 @@ void JobTracker::OnSilent(NodeId server, const std::string& why, Instant now) {
 }
 
 std::vector<JobTracker::Action> JobTracker::Tick(Instant now) {
+  if (cancelled()) return DropsDue(now);
   std::vector<Action> actions;
   for (auto& [id, v] : servers_) {
     if (v.state == ServerState::kCompleted || now < v.next_action) continue;
@@ -309,6 +352,7 @@ std::string JobTracker::State() const {
 }
 
 bool JobTracker::Final() const {
+  if (cancelled()) return true;
   std::string s = State();
   if (s == "completed") return true;
   if (s == "running") return false;

@@ -176,12 +176,24 @@ class JobTracker {
     NodeId target;
     bool switch_offer = false;  // D8: target has a source, this one may be faster
   };
-  using Action = std::variant<Query, Feed>;
+  struct Drop {  // tell `server` the job is cancelled (CancelMsg); OnDropped when it answers
+    NodeId server;
+  };
+  using Action = std::variant<Query, Feed, Drop>;
 
   void OnReport(const ServerReport& report, Instant now);
   // No answer to a query (or the server refused connections): failed until reactivated.
   void OnSilent(NodeId server, const std::string& why, Instant now);
   void Append(const std::vector<Command>& more);
+  // Ends the job before every server finished (the operator's cancel, or an upload its
+  // client abandoned): each server not completed is failed with `reason`, nothing is
+  // queried or repaired any more, and Tick asks every server to drop the job (Drop) until
+  // it confirms, again every wait period while it does not (up to max_repairs times). A
+  // server that completes before it hears of the cancel still counts as completed.
+  void Cancel(const std::string& reason, Instant now);
+  void OnDropped(NodeId server);
+  bool cancelled() const { return !cancel_reason_.empty(); }
+  const std::string& cancel_reason() const { return cancel_reason_; }
   // Queries and repairs due at `now`.
   std::vector<Action> Tick(Instant now);
 
@@ -202,6 +214,8 @@ class JobTracker {
     double peak_rate = 0;
     Instant switch_offered;
     Instant completed_at;
+    bool drop_pending = false;  // cancelled: not yet confirmed it dropped the job
+    int drops_sent = 0;
   };
   const Manifest& manifest() const { return manifest_; }
   const std::map<NodeId, ServerView>& servers() const { return servers_; }
@@ -212,8 +226,10 @@ class JobTracker {
 
  private:
   NodeId PickSource(NodeId target) const;
+  std::vector<Action> DropsDue(Instant now);
   Manifest manifest_;
   TrackerOptions options_;
+  std::string cancel_reason_;
   std::map<NodeId, ServerView> servers_;
 };
 

@@ -211,5 +211,44 @@ TEST(JobTracker, GivesUpAfterMaxRepairs) {
   EXPECT_EQ(t.StateOf(0), CommandState::kFailed);
 }
 
+TEST(JobTracker, CancelFailsTheUnfinishedAndAsksEveryServerToDropUntilItConfirms) {
+  TrackerOptions o;
+  o.stall = Duration::Seconds(1);
+  o.wait = Duration::Seconds(5);
+  o.max_repairs = 3;
+  JobTracker t(Job(), {1, 2, 3}, o, At(0));
+  t.OnReport({1, true, 100, 1, 0, 2, true, ""}, At(100));       // completed
+  t.OnReport({2, true, 40, 1, 0, 0, false, ""}, At(100));       // receiving
+  t.OnReport({3, true, 0, kNoNode, 0, 0, false, ""}, At(100));  // unfed
+  t.Cancel("upload abandoned", At(200));
+  EXPECT_TRUE(t.cancelled());
+  EXPECT_EQ(t.State(), "failed");
+  EXPECT_TRUE(t.Final());
+  EXPECT_EQ(t.servers().at(1).state, ServerState::kCompleted);
+  EXPECT_EQ(t.servers().at(2).state, ServerState::kFailed);
+  EXPECT_EQ(t.servers().at(2).error, "upload abandoned");
+  EXPECT_EQ(t.StateOf(0), CommandState::kFailed);
+  auto a = t.Tick(At(200));  // every server, the completed one too (it may be feeding)
+  ASSERT_EQ(a.size(), 3u);
+  for (const auto& x : a) ASSERT_TRUE(std::holds_alternative<JobTracker::Drop>(x));
+  t.OnDropped(1);
+  t.OnDropped(2);
+  // Server 2 completing before it heard of the cancel still counts; nothing is repaired.
+  t.OnReport({2, true, 100, 1, 0, 2, true, ""}, At(300));
+  EXPECT_EQ(t.servers().at(2).state, ServerState::kCompleted);
+  t.OnSilent(3, "not answering", At(400));
+  EXPECT_EQ(t.servers().at(3).error, "upload abandoned");
+  EXPECT_TRUE(t.Tick(At(3000)).empty());  // neither queried nor fed while the wait runs
+  int drops = 0;
+  for (int ms = 5200; ms < 60000; ms += 100) {
+    for (const auto& x : t.Tick(At(ms))) {
+      EXPECT_EQ(std::get<JobTracker::Drop>(x).server, 3);
+      ++drops;
+    }
+  }
+  EXPECT_EQ(drops, 2);  // then it gives up: three Drops in all, as many as repairs
+  EXPECT_EQ(t.State(), "failed");
+}
+
 }  // namespace
 }  // namespace cohort::distribution

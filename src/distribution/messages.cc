@@ -133,6 +133,10 @@ struct Encoder {
     PutText(w, m.body);
     w.Blob(m.data);
   }
+  void operator()(const CancelMsg& m) {
+    PutText(w, m.job);
+    PutText(w, m.reason);
+  }
   void operator()(const CtpMsg& m) {
     PutText(w, m.op);
     PutText(w, m.path);
@@ -274,6 +278,11 @@ std::optional<Message> Decode(ByteView bytes) {
         m.data.assign(v.begin(), v.end());
         out = std::move(m);
       }
+      break;
+    }
+    case 14: {
+      CancelMsg m;
+      if (GetText(r, &m.job) && GetText(r, &m.reason)) out = std::move(m);
       break;
     }
     default:

@@ -74,6 +74,13 @@ struct ResultMsg {  // generic answer: empty error = ok; `body` is a JSON text (
   std::string body;
   wire::Bytes data;
 };
+// Base -> node: the job is cancelled (by the operator, or its upload was abandoned): stop
+// feeding and being fed, delete the partial files, keep what is installed. Answered by a
+// ResultMsg.
+struct CancelMsg {
+  std::string job;
+  std::string reason;
+};
 // CTP (D3): one operation on the node's content root.
 struct CtpMsg {
   std::string op;  // ls, stat, get, put, mkdir, rm, chmod
@@ -87,7 +94,7 @@ struct CtpMsg {
 };
 
 using Message = std::variant<Hello, HelloOk, OfferMsg, AcceptMsg, DataMsg, DigestMsg, CommandsMsg,
-                             AckMsg, ReportMsg, QueryMsg, FeedMsg, ResultMsg, CtpMsg>;
+                             AckMsg, ReportMsg, QueryMsg, FeedMsg, ResultMsg, CtpMsg, CancelMsg>;
 
 wire::Bytes Encode(const Message& m);
 // The encoding of DataMsg{offset, <size bytes>} with the bytes left for the caller to write

@@ -44,6 +44,12 @@ TEST(Messages, ReportAndDataRoundTrip) {
   EXPECT_TRUE(RoundTrip(c).last);
 }
 
+TEST(Messages, CancelRoundTrips) {
+  auto back = RoundTrip(CancelMsg{"1-4", "cancelled by the operator"});
+  EXPECT_EQ(back.job, "1-4");
+  EXPECT_EQ(back.reason, "cancelled by the operator");
+}
+
 TEST(Messages, DataEncodedInPlaceIsTheSameAsEncode) {
   wire::Bytes in_place;
   uint8_t* data = EncodeDataInPlace(1234, 3, &in_place);

@@ -25,6 +25,7 @@
 #include "io/job_content.h"
 #include "node/content_ops.h"
 #include "node/data_conn.h"
+#include "node/job_document.h"
 #include "wire/seal.h"
 #include "wire/sha256.h"
 
@@ -140,6 +141,7 @@ struct Job {
   // base only: the client's files, copied in as the origin, or streamed in by the client
   std::vector<std::string> sources;
   bool upload = false;
+  Instant last_upload;  // the client's last bytes (or the job's start): idle uploads cancel
   int source_fd = -1;
   size_t copying = 0;
   bool copy_active = false;  // a CopyIn turn is posted
@@ -157,6 +159,7 @@ struct Job {
   std::string summary;                                          // the states they were told last
   Instant saved_at;                                             // the job document was last written
   bool saved_final = false;
+  std::string cancelled;  // why, once cancelled: nothing more is received, sent or reported
   bool completed() const { return manifest.ended() && done == manifest.commands.size(); }
 };
 
@@ -326,6 +329,11 @@ struct Distributor::Impl {
       conn->Send(ServeCtp(root, *ctp));
       return conn->CloseAfterSend();
     }
+    if (auto* cancel = std::get_if<distribution::CancelMsg>(&m)) {
+      if (Job* job = FindJob(cancel->job); job && !job->tracker) DropJob(*job, cancel->reason);
+      conn->Send(distribution::ResultMsg{});
+      return conn->CloseAfterSend();
+    }
     conn->Close();
   }
 
@@ -458,7 +466,7 @@ struct Distributor::Impl {
 
   // Stream bytes [offset, offset + size) arrived (or were copied in at the base).
   void Append(Job& job, uint64_t offset, const uint8_t* data, size_t size) {
-    if (offset > job.have) return;  // a gap: the source is confused; ignore
+    if (offset > job.have || !job.cancelled.empty()) return;  // a gap: the source is confused
     size_t skip = static_cast<size_t>(std::min<uint64_t>(job.have - offset, size));
     data += skip;
     size -= skip;
@@ -518,7 +526,7 @@ struct Distributor::Impl {
   // Completes commands in order: folders made, files verified and installed (D13).
   void Apply(Job& job) {
     bool progressed = false;
-    while (job.error.empty() && job.done < job.manifest.commands.size()) {
+    while (job.error.empty() && job.cancelled.empty() && job.done < job.manifest.commands.size()) {
       const size_t i = job.done;
       const Command& c = job.manifest.commands[i];
       FileState& f = job.files[i];
@@ -612,6 +620,45 @@ struct Distributor::Impl {
     });
   }
 
+  // The job is cancelled: every connection of it closed, the partial files deleted; what
+  // is installed stays (verified, and maybe in use). Its state stays so that a late offer
+  // is declined and a report shows why.
+  void DropJob(Job& job, const std::string& reason) {
+    if (!job.cancelled.empty()) return;
+    job.cancelled = reason.empty() ? "cancelled" : reason;
+    if (!job.completed()) job.error = job.cancelled;
+    Log(LogLevel::kInfo, "distribution", "job cancelled here",
+        {{"job", job.manifest.job}, {"reason", job.cancelled}});
+    if (job.upstream) job.upstream->SetHandlers(nullptr, nullptr), job.upstream->Close();
+    job.upstream = nullptr;
+    for (auto& [target, d] : job.downs) {
+      if (d.conn) d.conn->SetHandlers(nullptr, nullptr), d.conn->Close();
+    }
+    job.downs.clear();
+    if (job.source_fd >= 0) ::close(std::exchange(job.source_fd, -1));
+    for (size_t i = job.done; i < job.files.size(); ++i) {
+      FileState& f = job.files[i];
+      if (f.installing || f.installed) continue;  // an install in flight completes
+      if (f.fd >= 0) ::close(std::exchange(f.fd, -1));
+      if (f.inode != 0) ::unlink(f.temp_path.c_str());
+    }
+  }
+
+  // At the base: cancels the job everywhere (the tracker tells the servers).
+  Status CancelJob(Job& job, const std::string& reason) {
+    if (job.tracker->Final()) {
+      return Error(Errc::kInvalidArgument,
+                   "job " + job.manifest.job + " has ended " + job.tracker->State());
+    }
+    Log(LogLevel::kWarn, "distribution", "job cancelled",
+        {{"job", job.manifest.job}, {"reason", reason}});
+    job.tracker->Cancel(reason, node.Now());
+    DropJob(job, reason);
+    NotifyIfChanged(job);
+    TrackerTick(job, node.Now());  // the servers are told now, and the document written
+    return OkStatus();
+  }
+
   void CloseSource(Job& job) {
     if (!job.upstream) return;
     auto up = std::move(job.upstream);
@@ -621,6 +668,10 @@ struct Distributor::Impl {
 
   void OnOffer(const std::shared_ptr<DataConn>& conn, distribution::OfferMsg& offer) {
     Job* job = FindJob(offer.manifest.job);
+    if (job && !job->cancelled.empty()) {
+      conn->Send(distribution::AcceptMsg{false, job->have, false});
+      return conn->CloseAfterSend();
+    }
     if (!job) {
       auto created = CreateJob(offer.manifest, false, false);
       if (!created) {
@@ -860,6 +911,7 @@ struct Distributor::Impl {
   std::string FeedFromHere(const std::string& id, NodeId target, bool switch_offer) {
     Job* job = FindJob(id);
     if (!job) return "no such job here";
+    if (!job->cancelled.empty()) return "the job is cancelled";
     std::vector<distribution::NodeAgent::Action> actions;
     if (!job->agent->AddFeed(target, {}, &actions, switch_offer)) return "busy";
     Run(id, actions);
@@ -868,6 +920,7 @@ struct Distributor::Impl {
 
   // ---- reports and the base's tracking ----
   void SendReport(Job& job, bool now_please) {
+    if (!job.cancelled.empty() && !job.is_base) return;  // the base knows
     Instant now = node.Now();
     if (!now_please && now - job.last_report < kReportEvery) return;
     job.last_report = now;
@@ -950,12 +1003,27 @@ struct Distributor::Impl {
         if (job->upstream) job->agent->SetSourceRate(job->rate);
       }
       if (!job->completed() || job->tracker) SendReport(*job, false);
+      if (job->tracker) CancelIfAbandoned(*job, now);
       if (job->tracker) TrackerTick(*job, now);
     }
     timer.expires_after(std::chrono::nanoseconds(kTick.nanos()));
     timer.async_wait([this](const boost::system::error_code& ec) {
       if (!ec) Tick();
     });
+  }
+
+  // D4: an upload whose client has sent nothing for upload_idle_s will not finish; its
+  // servers would otherwise wait for the rest forever.
+  void CancelIfAbandoned(Job& job, Instant now) {
+    const uint32_t idle_s = node.config().distribution_upload_idle_s;
+    if (!job.upload || idle_s == 0 || job.tracker->Final() || !job.cancelled.empty() ||
+        job.have >= job.manifest.StreamSize() ||
+        now - job.last_upload < Duration::Seconds(idle_s)) {
+      return;
+    }
+    (void)CancelJob(job, "upload abandoned: the client sent nothing for " + std::to_string(idle_s) +
+                             " s (" + std::to_string(job.have) + " of " +
+                             std::to_string(job.manifest.StreamSize()) + " bytes)");
   }
 
   void TrackerTick(Job& job, Instant now) {
@@ -986,6 +1054,19 @@ struct Distributor::Impl {
         }
         Request(feed->source, distribution::FeedMsg{id, feed->target, feed->switch_offer},
                 [](std::optional<Message>) {});
+      } else if (auto* drop = std::get_if<distribution::JobTracker::Drop>(&action)) {
+        NodeId server = drop->server;
+        if (server == self()) {
+          job.tracker->OnDropped(server);  // DropJob ran when the job was cancelled
+          continue;
+        }
+        Request(server, distribution::CancelMsg{id, job.tracker->cancel_reason()},
+                [this, id, server](std::optional<Message> m) {
+                  Job* j = FindJob(id);
+                  if (j && j->tracker && m && std::holds_alternative<distribution::ResultMsg>(*m)) {
+                    j->tracker->OnDropped(server);
+                  }
+                });
       }
     }
     // The document on disk follows state changes at once and progress once a second; a
@@ -1073,6 +1154,7 @@ struct Distributor::Impl {
     Job& job = **created;
     job.sources = sources;
     job.upload = request.content.upload;
+    job.last_upload = node.Now();
     distribution::TrackerOptions options;
     job.tracker = std::make_unique<distribution::JobTracker>(m, servers, options, node.Now());
     Log(LogLevel::kInfo, "distribution", "job accepted",
@@ -1098,7 +1180,7 @@ struct Distributor::Impl {
   // downstream feeds start at once and run behind it (D4).
   void CopyIn(const std::string& id) {
     Job* job = FindJob(id);
-    if (!job || stopped) return;
+    if (!job || stopped || !job->cancelled.empty()) return;
     job->copy_active = false;
     while (job->copying < job->sources.size() &&
            (job->manifest.commands[job->copying].kind != CommandKind::kFile ||
@@ -1135,6 +1217,7 @@ struct Distributor::Impl {
   Status Add(const std::string& id, const JobContent& content) {
     Job* job = FindJob(id);
     if (!job || !job->tracker) return Error(Errc::kNotFound, "no job '" + id + "' running here");
+    if (!job->cancelled.empty()) return Error(Errc::kInvalidArgument, job->cancelled);
     if (job->manifest.ended()) {
       return Error(Errc::kInvalidArgument,
                    "job " + id + " has ended: start a job with --open to add to it");
@@ -1168,7 +1251,9 @@ struct Distributor::Impl {
       return Error(Errc::kInvalidArgument,
                    "job " + id + " reads its files on the base server; it takes no upload");
     }
+    if (!job->cancelled.empty()) return Error(Errc::kInvalidArgument, job->cancelled);
     if (!job->error.empty()) return Error(Errc::kIo, job->error);
+    job->last_upload = node.Now();
     if (offset > job->have) {
       return Error(Errc::kAlreadyExists, "job " + id + " holds " + std::to_string(job->have) +
                                              " bytes: resume the upload from there");
@@ -1185,43 +1270,10 @@ struct Distributor::Impl {
 
   // ---- documents ----
   json Document(const Job& job) const {
-    const auto& t = *job.tracker;
-    json servers = json::array();
-    for (const auto& [id, v] : t.servers()) {
-      json s{{"id", id},
-             {"state", distribution::ServerStateName(v.state)},
-             {"bytes", v.offset},
-             {"source", v.source == kNoNode ? json(nullptr) : json(v.source)},
-             {"rate_bps", static_cast<uint64_t>(v.rate)}};
-      if (!v.error.empty()) s["error"] = v.error;
-      if (v.repairs > 0) s["repairs"] = v.repairs;
-      if (v.state == distribution::ServerState::kCompleted) {
-        s["completed_s"] = (v.completed_at - job.started).seconds();
-      }
-      servers.push_back(std::move(s));
-    }
-    json commands = json::array();
-    for (size_t i = 0; i < t.manifest().commands.size(); ++i) {
-      const Command& c = t.manifest().commands[i];
-      json cj = io::CommandJson(c);
-      cj["state"] = distribution::CommandStateName(t.StateOf(i));
-      if (c.kind == CommandKind::kFile && job.files[i].digest) {
-        cj["sha256"] = wire::DigestToHex(*job.files[i].digest);
-      }
-      commands.push_back(std::move(cj));
-    }
-    json doc{{"id", job.manifest.job},
-             {"state", t.State()},
-             {"final", t.Final()},
-             {"base", job.manifest.base},
-             {"dest", job.manifest.dest},
-             {"size", job.manifest.StreamSize()},
-             {"elapsed_s", (node.Now() - job.started).seconds()},
-             {"servers", std::move(servers)},
-             {"commands", std::move(commands)}};
-    // An upload's progress: where the client resumes after an error.
-    if (job.upload) doc["upload_bytes"] = job.have;
-    return doc;
+    FileDigests digests;
+    for (const auto& f : job.files) digests.push_back(f.digest);
+    return node::JobDocument(*job.tracker, digests, job.started, node.Now(),
+                             job.upload ? std::optional<uint64_t>(job.have) : std::nullopt);
   }
 
   void SaveJobDocument(Job& job) {
@@ -1262,42 +1314,22 @@ struct Distributor::Impl {
   // The servers still hold what they verified; those that lost their source (this node)
   // report it, or are queried after the stall period, and are repaired from where they are.
   Status ResumeTracking(const json& doc) {
-    Manifest m;
-    std::vector<NodeId> servers;
-    std::vector<std::string> sources;
-    bool upload = false;
-    double elapsed = 0;
-    std::vector<std::optional<wire::Sha256Digest>> digests;
-    try {
-      m.job = doc.at("id").get<std::string>();
-      m.base = self();
-      m.dest = doc.at("dest").get<std::string>();
-      std::vector<Command> commands;
-      for (const auto& c : doc.at("commands")) {
-        auto x = io::CommandFromJson(c);
-        if (!x) return x.error();
-        commands.push_back(std::move(*x));
-        digests.push_back(wire::DigestFromHex(c.value("sha256", "")));
-      }
-      if (!m.Append(commands)) return Error(Errc::kMalformed, "commands out of sequence");
-      for (const auto& s : doc.at("servers")) servers.push_back(s.at("id").get<NodeId>());
-      sources = doc.at("sources").get<std::vector<std::string>>();
-      upload = doc.contains("upload_bytes");
-      elapsed = doc.value("elapsed_s", 0.0);
-    } catch (const json::exception& e) {
-      return Error(Errc::kMalformed, std::string("damaged job document: ") + e.what());
-    }
+    auto saved = ParseSavedJob(doc, self());
+    if (!saved) return saved.error();
+    const Manifest& m = saved->manifest;
+    const std::vector<NodeId>& servers = saved->servers;
     const bool staging = std::find(servers.begin(), servers.end(), self()) == servers.end();
     auto created = CreateJob(m, true, staging);
     if (!created) return created.error();
     Job& job = **created;
-    job.sources = std::move(sources);
-    job.upload = upload;
+    job.sources = std::move(saved->sources);
+    job.upload = saved->upload;
+    job.last_upload = node.Now();
     // The digests announced before: the servers verified their files against them.
-    for (size_t i = 0; i < digests.size() && i < job.files.size(); ++i) {
-      job.files[i].digest = digests[i];
+    for (size_t i = 0; i < saved->digests.size() && i < job.files.size(); ++i) {
+      job.files[i].digest = saved->digests[i];
     }
-    job.started = node.Now() - Duration::Millis(static_cast<int64_t>(elapsed * 1000));
+    job.started = node.Now() - Duration::Millis(static_cast<int64_t>(saved->elapsed_s * 1000));
     job.tracker = std::make_unique<distribution::JobTracker>(
         m, servers, distribution::TrackerOptions{}, node.Now());
     Log(LogLevel::kInfo, "distribution", "tracking a job again after a restart",
@@ -1369,6 +1401,17 @@ Status Distributor::End(const std::string& id) {
     impl_->SaveJobDocument(*job);
   }
   return OkStatus();
+}
+
+Status Distributor::Cancel(const std::string& id, const std::string& reason) {
+  Job* job = impl_->FindJob(id);
+  if (!job || !job->tracker) {
+    if (impl_->finished_docs.count(id)) {
+      return Error(Errc::kInvalidArgument, "job " + id + " has ended");
+    }
+    return Error(Errc::kNotFound, "no job '" + id + "' on this base server");
+  }
+  return impl_->CancelJob(*job, reason);
 }
 
 std::vector<std::string> Distributor::JobIds() const {

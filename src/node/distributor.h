@@ -68,6 +68,10 @@ class Distributor {
   Result<uint64_t> Stream(const std::string& id, uint64_t offset, const std::string& bytes);
   // D11: ends the job (no more commands); a finished job with repairs pending stops them.
   Status End(const std::string& id);
+  // Stops the job everywhere before it finished: the servers delete their partial files
+  // (installed ones stay), nothing is repaired, and the job ends failed with `reason`.
+  // Fails for an unknown job or one that has ended.
+  Status Cancel(const std::string& id, const std::string& reason);
   std::vector<std::string> JobIds() const;
   // The job document of INTERFACE.md (JSON text), or nullopt for an unknown id.
   std::optional<std::string> JobDocument(const std::string& id) const;

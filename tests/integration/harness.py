@@ -76,7 +76,7 @@ class DevCluster:
     recorded in the folder) and, failing that, by the PIDs `dev up` reported."""
 
     def __init__(self, nodes, base_port, adapters=2, disks=(), multicast=None, registry=0,
-                 upload_mbps=0):
+                 upload_mbps=0, upload_idle_s=0):
         self.tmp = tempfile.TemporaryDirectory(prefix="cohort-it-")
         self.dir = self.tmp.name
         self.nodes, self.base_port, self.adapters = nodes, base_port, adapters
@@ -84,6 +84,7 @@ class DevCluster:
         self.multicast = multicast
         self.registry = registry  # the first `registry` nodes run an etcd server
         self.upload_mbps = upload_mbps  # content upload limit per node; 0: none
+        self.upload_idle_s = upload_idle_s  # upload jobs cancelled after this; 0: default
         self.info = None
 
     def api(self, k):
@@ -100,6 +101,8 @@ class DevCluster:
                                 *(["--multicast", self.multicast] if self.multicast else []),
                                 "--registry", str(self.registry),
                                 "--upload-mbps", str(self.upload_mbps),
+                                *(["--upload-idle-s", str(self.upload_idle_s)]
+                                  if self.upload_idle_s else []),
                                 timeout=90)
         return self
 

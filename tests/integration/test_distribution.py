@@ -265,6 +265,48 @@ class DistributionTest(unittest.TestCase):
             finally:
                 daemon.stop(timeout=20)
 
+    def test_abandoned_upload_is_cancelled_and_an_open_job_by_the_operator(self):
+        with DevCluster(3, BASE, upload_idle_s=3) as c:
+            data = os.urandom(4 * 1000 * 1000)
+            job_id, _ = self.start_upload(c, data)
+            self.put(c, job_id, data, 0, 2000000)
+
+            def partials():
+                return [k for k in (1, 2, 3)
+                        if os.path.exists(content(c, k, "live", ".clip.bin.cohort-part"))]
+            wait_for(lambda: partials() == [1, 2, 3], timeout=30,
+                     what="every node holding part of the upload")
+            # The client goes away: 3 s later the base cancels the job everywhere.
+            doc = wait_for(lambda: (lambda d: d if d["final"] else None)(
+                http_call(c.api(1), "GET", f"/v1/jobs/{job_id}")[1]), timeout=30,
+                what="the abandoned upload to be cancelled")
+            self.assertEqual(doc["state"], "failed", doc)
+            self.assertIn("upload abandoned", doc["error"])
+            self.assertTrue(all(s["state"] == "failed" and "upload abandoned" in s["error"]
+                                for s in doc["servers"]), doc)
+            wait_for(lambda: partials() == [], timeout=30, what="the partial files deleted")
+            status, r = http_call(c.api(1), "PUT", f"/v1/jobs/{job_id}/stream?offset=2000000",
+                                  data[2000000:2100000], "application/octet-stream")
+            self.assertEqual(status, 400, r)
+            self.assertIn("upload abandoned", r["error"])
+
+            # An open job holds its files everywhere but never ends: the operator cancels it;
+            # what was installed stays.
+            open_id = cohort("distribute", os.path.join(self.tree, "a.txt"), "--dest", "open",
+                             "--open", "--no-wait", api=c.api(1)).stdout.strip()
+            wait_for(lambda: all(os.path.exists(content(c, k, "open", "a.txt"))
+                                 for k in (1, 2, 3)), timeout=30, what="a.txt everywhere")
+            done = cohort_json("job", "cancel", open_id, api=c.api(1))
+            self.assertEqual((done["state"], done["final"]), ("failed", True), done)
+            self.assertEqual(done["error"], "cancelled by the operator")
+            r = subprocess.run([COHORT, "--api", c.api(1), "job", "cancel", open_id],
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("has ended", r.stderr)
+            for k in (1, 2, 3):
+                self.assertEqual(sha256(content(c, k, "open", "a.txt")),
+                                 sha256(os.path.join(self.tree, "a.txt")))
+
     def test_restarted_base_resumes_tracking(self):
         with DevCluster(4, BASE, upload_mbps=160) as c:
             job_id = cohort("distribute", self.big, "--dest", "media", "--no-wait",

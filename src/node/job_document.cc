@@ -1,0 +1,78 @@
+#include "node/job_document.h"
+
+#include "io/job_content.h"
+
+namespace cohort::node {
+
+using distribution::Command;
+using distribution::CommandKind;
+using json = nlohmann::json;
+
+json JobDocument(const distribution::JobTracker& t, const FileDigests& digests, Instant started,
+                 Instant now, std::optional<uint64_t> upload_bytes) {
+  json servers = json::array();
+  for (const auto& [id, v] : t.servers()) {
+    json s{{"id", id},
+           {"state", distribution::ServerStateName(v.state)},
+           {"bytes", v.offset},
+           {"source", v.source == kNoNode ? json(nullptr) : json(v.source)},
+           {"rate_bps", static_cast<uint64_t>(v.rate)}};
+    if (!v.error.empty()) s["error"] = v.error;
+    if (v.repairs > 0) s["repairs"] = v.repairs;
+    if (v.state == distribution::ServerState::kCompleted) {
+      s["completed_s"] = (v.completed_at - started).seconds();
+    }
+    servers.push_back(std::move(s));
+  }
+  const distribution::Manifest& m = t.manifest();
+  json commands = json::array();
+  for (size_t i = 0; i < m.commands.size(); ++i) {
+    const Command& c = m.commands[i];
+    json cj = io::CommandJson(c);
+    cj["state"] = distribution::CommandStateName(t.StateOf(i));
+    if (c.kind == CommandKind::kFile && i < digests.size() && digests[i]) {
+      cj["sha256"] = wire::DigestToHex(*digests[i]);
+    }
+    commands.push_back(std::move(cj));
+  }
+  json doc{{"id", m.job},
+           {"state", t.State()},
+           {"final", t.Final()},
+           {"base", m.base},
+           {"dest", m.dest},
+           {"size", m.StreamSize()},
+           {"elapsed_s", (now - started).seconds()},
+           {"servers", std::move(servers)},
+           {"commands", std::move(commands)}};
+  // An upload's progress: where the client resumes after an error.
+  if (upload_bytes) doc["upload_bytes"] = *upload_bytes;
+  if (t.cancelled()) doc["error"] = t.cancel_reason();
+  return doc;
+}
+
+Result<SavedJob> ParseSavedJob(const json& doc, NodeId self) {
+  SavedJob saved;
+  distribution::Manifest& m = saved.manifest;
+  try {
+    m.job = doc.at("id").get<std::string>();
+    m.base = self;
+    m.dest = doc.at("dest").get<std::string>();
+    std::vector<Command> commands;
+    for (const auto& c : doc.at("commands")) {
+      auto x = io::CommandFromJson(c);
+      if (!x) return x.error();
+      commands.push_back(std::move(*x));
+      saved.digests.push_back(wire::DigestFromHex(c.value("sha256", "")));
+    }
+    if (!m.Append(commands)) return Error(Errc::kMalformed, "commands out of sequence");
+    for (const auto& s : doc.at("servers")) saved.servers.push_back(s.at("id").get<NodeId>());
+    saved.sources = doc.at("sources").get<std::vector<std::string>>();
+    saved.upload = doc.contains("upload_bytes");
+    saved.elapsed_s = doc.value("elapsed_s", 0.0);
+  } catch (const json::exception& e) {
+    return Error(Errc::kMalformed, std::string("damaged job document: ") + e.what());
+  }
+  return saved;
+}
+
+}  // namespace cohort::node

@@ -1,0 +1,70 @@
+#include "node/job_document.h"
+
+#include <gtest/gtest.h>
+
+namespace cohort::node {
+namespace {
+
+using distribution::Command;
+using distribution::CommandKind;
+
+Instant At(int ms) { return Instant::FromNanos(int64_t{ms} * 1000000); }
+
+distribution::Manifest Clip() {
+  distribution::Manifest m;
+  m.job = "1-7";
+  m.base = 1;
+  m.dest = "live";
+  m.Append({{1, CommandKind::kMkdir, "d", 0, 0755, 5},
+            {2, CommandKind::kFile, "d/clip.bin", 1000, 0640, 1700000000000000000},
+            {3, CommandKind::kEnd}});
+  return m;
+}
+
+TEST(JobDocument, SavedDocumentReadsBackAsTheJobItWas) {
+  distribution::JobTracker t(Clip(), {1, 2}, distribution::TrackerOptions{}, At(0));
+  t.OnReport({1, true, 1000, 1, 0, 3, true, ""}, At(1500));
+  t.OnReport({2, true, 400, 1, 2e6, 1, false, ""}, At(1500));
+  FileDigests digests(3);
+  digests[1] = wire::Sha256Digest{};
+  (*digests[1])[0] = 0xab;
+  nlohmann::json doc = JobDocument(t, digests, At(500), At(2500), 400);
+  EXPECT_EQ(doc["state"], "running");
+  EXPECT_EQ(doc["elapsed_s"], 2.0);
+  EXPECT_EQ(doc["upload_bytes"], 400);
+  EXPECT_EQ(doc["servers"][0]["completed_s"], 1.0);
+  EXPECT_EQ(doc["servers"][1]["bytes"], 400);
+  EXPECT_EQ(doc["commands"][1]["state"], "in_progress");
+  EXPECT_FALSE(doc.contains("error"));
+  doc["sources"] = nlohmann::json::array();
+
+  auto saved = ParseSavedJob(doc, 1);
+  ASSERT_TRUE(saved) << saved.error().message();
+  EXPECT_EQ(saved->manifest.commands, Clip().commands);
+  EXPECT_EQ(saved->manifest.dest, "live");
+  EXPECT_EQ(saved->servers, (std::vector<NodeId>{1, 2}));
+  EXPECT_TRUE(saved->upload);
+  EXPECT_EQ(saved->elapsed_s, 2.0);
+  ASSERT_EQ(saved->digests.size(), 3u);
+  EXPECT_EQ(saved->digests[1], digests[1]);
+  EXPECT_FALSE(saved->digests[0]);
+}
+
+TEST(JobDocument, CancelledJobSaysWhyAndDamagedDocumentsAreRefused) {
+  distribution::JobTracker t(Clip(), {1, 2}, distribution::TrackerOptions{}, At(0));
+  t.Cancel("cancelled by the operator", At(10));
+  nlohmann::json doc = JobDocument(t, {}, At(0), At(10), std::nullopt);
+  EXPECT_EQ(doc["state"], "failed");
+  EXPECT_EQ(doc["final"], true);
+  EXPECT_EQ(doc["error"], "cancelled by the operator");
+  EXPECT_FALSE(doc.contains("upload_bytes"));
+  EXPECT_FALSE(ParseSavedJob(doc, 1));  // no "sources"
+  doc["sources"] = nlohmann::json::array();
+  EXPECT_TRUE(ParseSavedJob(doc, 1));
+  doc["commands"][0]["id"] = 9;
+  EXPECT_FALSE(ParseSavedJob(doc, 1));  // out of sequence
+  EXPECT_FALSE(ParseSavedJob(nlohmann::json::array(), 1));
+}
+
+}  // namespace
+}  // namespace cohort::node
