@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 namespace cohort::io {
 namespace {
@@ -68,6 +69,38 @@ Status MakeDirs(const std::string& path) {
   std::filesystem::create_directories(path, ec);
   if (ec) return Error(Errc::kIo, "cannot create folder '" + path + "': " + ec.message());
   return OkStatus();
+}
+
+FileReader::FileReader(FileReader&& o) noexcept : fd_(std::exchange(o.fd_, -1)), index_(o.index_) {}
+
+FileReader& FileReader::operator=(FileReader&& o) noexcept {
+  if (this != &o) {
+    Close();
+    fd_ = std::exchange(o.fd_, -1);
+    index_ = o.index_;
+  }
+  return *this;
+}
+
+int FileReader::Open(size_t index, const File& file) {
+  if (fd_ >= 0 && index_ == index) return fd_;
+  Close();
+  index_ = index;
+  fd_ = ::open(file.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd_ < 0 && !file.other_path.empty()) {
+    fd_ = ::open(file.other_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  }
+  struct stat st {};
+  if (fd_ >= 0 && (::fstat(fd_, &st) != 0 || st.st_ino != file.inode ||
+                   static_cast<uint64_t>(st.st_size) != file.size)) {
+    Close();
+  }
+  return fd_;
+}
+
+void FileReader::Close() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
 }
 
 }  // namespace cohort::io

@@ -4,6 +4,8 @@
 // for distinct paths.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "base/result.h"
@@ -14,5 +16,33 @@ Status WriteFileAtomic(const std::string& path, const std::string& content, int 
 Result<std::string> ReadFile(const std::string& path);
 // Creates `path` and its parents (mode 0755) if missing.
 Status MakeDirs(const std::string& path);
+
+// Reads a sequence of files through one descriptor, opening each by path when it is asked
+// for and checking it is still the file it was (its inode and size): e.g. a job's files,
+// read in order for one receiver, whatever their number. Move-only.
+class FileReader {
+ public:
+  struct File {
+    std::string path;
+    std::string other_path;  // tried if `path` is gone (the file was renamed meanwhile)
+    uint64_t inode = 0;
+    uint64_t size = 0;
+  };
+  FileReader() = default;
+  FileReader(const FileReader&) = delete;
+  FileReader& operator=(const FileReader&) = delete;
+  FileReader(FileReader&& o) noexcept;
+  FileReader& operator=(FileReader&& o) noexcept;
+  ~FileReader() { Close(); }
+
+  // The descriptor of file number `index`, opened unless it is the one held; -1 if it
+  // cannot be opened or is another file now (replaced since), so nothing else is read as it.
+  int Open(size_t index, const File& file);
+  void Close();
+
+ private:
+  int fd_ = -1;
+  size_t index_ = 0;
+};
 
 }  // namespace cohort::io

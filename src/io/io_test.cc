@@ -35,6 +35,31 @@ TEST(FilesTest, AtomicWriteReplacesAndLeavesNoTemporary) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(FilesTest, ReaderFollowsARenameButRefusesAReplacedFile) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("cohort-reader-" + std::to_string(::getpid()));
+  ASSERT_TRUE(MakeDirs(dir.string()));
+  const std::string temp = (dir / ".a.part").string(), final_path = (dir / "a").string();
+  ASSERT_TRUE(WriteFileAtomic(temp, "abc"));
+  struct stat st {};
+  ASSERT_EQ(::stat(temp.c_str(), &st), 0);
+  const FileReader::File a{temp, final_path, st.st_ino, 3};
+  FileReader r;
+  const int fd = r.Open(0, a);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(r.Open(0, a), fd);  // held
+  ASSERT_EQ(::rename(temp.c_str(), final_path.c_str()), 0);
+  r.Close();
+  EXPECT_GE(r.Open(0, a), 0);  // gone from `path`: found at `other_path`
+  r.Close();
+  EXPECT_LT(r.Open(0, {temp, final_path, st.st_ino, 4}), 0);  // not that size
+  ASSERT_TRUE(WriteFileAtomic(final_path, "xyz"));            // replaced: another inode
+  EXPECT_LT(r.Open(0, a), 0);
+  FileReader moved = std::move(r);
+  EXPECT_LT(moved.Open(1, {(dir / "missing").string(), "", 0, 0}), 0);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(JobContentTest, ATreeIsCollectedInNameOrderWithItsAttributes) {
   const auto dir =
       std::filesystem::temp_directory_path() / ("cohort-collect-" + std::to_string(::getpid()));
