@@ -128,6 +128,9 @@ HttpResponse Api::Metrics() const {
             distributor_->bytes_sent());
     counter("cohort_distribution_bytes_received_total",
             "Job content bytes received from other servers.", distributor_->bytes_received());
+    gauge("cohort_distribution_jobs_held",
+          "Jobs in this node's memory: running, or finished less than forget_after_s ago.",
+          distributor_->jobs_held());
   }
   if (!node_.disk_checks().empty()) {
     s << "# HELP cohort_disk_ok 1 if this node's latest check of the disk passed.\n"

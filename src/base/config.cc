@@ -307,6 +307,8 @@ Status ReadRest(const Reader& r, Config& c) {
   COHORT_TRY(r.Integer("distribution.upload_mbps", 0, 1'000'000, &c.distribution_upload_mbps));
   COHORT_TRY(r.Integer("distribution.fanout", 1, 64, &c.distribution_fanout));
   COHORT_TRY(r.Integer("distribution.upload_idle_s", 0, 7 * 86400, &c.distribution_upload_idle_s));
+  COHORT_TRY(
+      r.Integer("distribution.forget_after_s", 1, 7 * 86400, &c.distribution_forget_after_s));
   COHORT_TRY(r.String("log.level", &c.log_level));
   COHORT_TRY(r.String("log.format", &c.log_format));
   if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&
@@ -330,7 +332,7 @@ Status CheckKeys(const Reader& r) {
        {"period_ms", "miss_limit", "notify_ms", "disk_check_ms", "disk_timeout_ms", "usage_ms"}},
       {"api", {"listen"}},
       {"registry", {"servers", "server", "heartbeat_ms", "election_ms", "etcd"}},
-      {"distribution", {"root", "upload_mbps", "fanout", "upload_idle_s"}},
+      {"distribution", {"root", "upload_mbps", "fanout", "upload_idle_s", "forget_after_s"}},
       {"log", {"level", "format"}},
   };
   COHORT_TRY(CheckKnownKeys(r, r.root(), "", kSections));

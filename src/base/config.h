@@ -85,6 +85,9 @@ struct Config {
   uint32_t distribution_fanout = 1;       // D6: downstream servers fed at once per source
   // An upload job whose client sent nothing for this long is cancelled (D4); 0: never.
   uint32_t distribution_upload_idle_s = 300;
+  // A finished job (or a server's job with no connections) is dropped from memory after
+  // this long; its state on disk takes it up again if it is offered once more.
+  uint32_t distribution_forget_after_s = 600;
 
   std::string log_level = "info";
   std::string log_format = "text";

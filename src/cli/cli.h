@@ -34,9 +34,10 @@ struct DevUpOptions {
   int period_ms = 0;
   int miss_limit = 0;
   int notify_ms = 0;
-  std::string multicast;  // [cluster] multicast for every node; empty: unicast bus
-  int upload_mbps = 0;    // [distribution] upload_mbps for every node; 0: no limit
-  int upload_idle_s = 0;  // [distribution] upload_idle_s for every node; 0: the default
+  std::string multicast;   // [cluster] multicast for every node; empty: unicast bus
+  int upload_mbps = 0;     // [distribution] upload_mbps for every node; 0: no limit
+  int upload_idle_s = 0;   // [distribution] upload_idle_s for every node; 0: the default
+  int forget_after_s = 0;  // [distribution] forget_after_s for every node; 0: the default
 };
 int DevUp(const Globals& g, const DevUpOptions& o);
 int DevDown(const Globals& g, const std::string& dir);

@@ -304,6 +304,10 @@ int Main(int argc, char** argv) {
       ->add_option("--upload-idle-s", up.upload_idle_s,
                    "cancel an upload job whose client sent nothing for this long")
       ->check(CLI::Range(1, 86400));
+  dev_up
+      ->add_option("--forget-after-s", up.forget_after_s,
+                   "drop a finished job from the daemons' memory after this long")
+      ->check(CLI::Range(1, 86400));
   dev_up->add_option("--multicast", up.multicast,
                      "GROUP:PORT: the bus uses this IP multicast group (default: unicast)");
   dev_up->add_option("--period-ms", up.period_ms, "[timing] period_ms for every node")

@@ -92,6 +92,9 @@ std::string DistributionConfig(const DevUpOptions& o) {
   std::string lines;
   if (o.upload_mbps > 0) lines += "upload_mbps = " + std::to_string(o.upload_mbps) + "\n";
   if (o.upload_idle_s > 0) lines += "upload_idle_s = " + std::to_string(o.upload_idle_s) + "\n";
+  if (o.forget_after_s > 0) {
+    lines += "forget_after_s = " + std::to_string(o.forget_after_s) + "\n";
+  }
   return lines.empty() ? "" : "\n[distribution]\n" + lines;
 }
 

@@ -201,6 +201,13 @@ void JobTracker::Cancel(const std::string& reason, Instant now) {
   }
 }
 
+bool JobTracker::drops_pending() const {
+  for (const auto& [id, v] : servers_) {
+    if (v.drop_pending && v.drops_sent < options_.max_repairs) return true;
+  }
+  return false;
+}
+
 void JobTracker::OnDropped(NodeId server) {
   auto it = servers_.find(server);
   if (it != servers_.end()) it->second.drop_pending = false;

@@ -193,6 +193,8 @@ class JobTracker {
   void Cancel(const std::string& reason, Instant now);
   void OnDropped(NodeId server);
   bool cancelled() const { return !cancel_reason_.empty(); }
+  // Cancelled, and some server still to be told (Tick will send it a Drop).
+  bool drops_pending() const;
   const std::string& cancel_reason() const { return cancel_reason_; }
   // Queries and repairs due at `now`.
   std::vector<Action> Tick(Instant now);

@@ -220,8 +220,10 @@ TEST(JobTracker, CancelFailsTheUnfinishedAndAsksEveryServerToDropUntilItConfirms
   t.OnReport({1, true, 100, 1, 0, 2, true, ""}, At(100));       // completed
   t.OnReport({2, true, 40, 1, 0, 0, false, ""}, At(100));       // receiving
   t.OnReport({3, true, 0, kNoNode, 0, 0, false, ""}, At(100));  // unfed
+  EXPECT_FALSE(t.drops_pending());
   t.Cancel("upload abandoned", At(200));
   EXPECT_TRUE(t.cancelled());
+  EXPECT_TRUE(t.drops_pending());
   EXPECT_EQ(t.State(), "failed");
   EXPECT_TRUE(t.Final());
   EXPECT_EQ(t.servers().at(1).state, ServerState::kCompleted);
@@ -247,6 +249,7 @@ TEST(JobTracker, CancelFailsTheUnfinishedAndAsksEveryServerToDropUntilItConfirms
     }
   }
   EXPECT_EQ(drops, 2);  // then it gives up: three Drops in all, as many as repairs
+  EXPECT_FALSE(t.drops_pending());
   EXPECT_EQ(t.State(), "failed");
 }
 

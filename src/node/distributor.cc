@@ -51,6 +51,7 @@ constexpr uint64_t kSwitchedAck = UINT64_MAX - 1;
 const Duration kTick = Duration::Millis(250);
 const Duration kReportEvery = Duration::Millis(500);
 const Duration kQueryTimeout = Duration::Seconds(2);
+const char* const kNoJobHere = "no such job here";
 
 struct FileState {
   // Open only while the file is being received: a job may hold more files than the process
@@ -66,64 +67,13 @@ struct FileState {
   bool installed = false;
 };
 
-// An installed file opened for reading by one downstream feed, which reads the files in
-// stream order: one descriptor per feed, whatever the job's number of files.
-class ReadFile {
- public:
-  struct Where {  // a file of the job: where it is, and which file it must be
-    std::string temp_path, final_path;
-    bool installed = false;
-    uint64_t inode = 0, size = 0;
-  };
-  ReadFile() = default;
-  ReadFile(const ReadFile&) = delete;
-  ReadFile& operator=(const ReadFile&) = delete;
-  ReadFile(ReadFile&& o) noexcept : fd_(std::exchange(o.fd_, -1)), index_(o.index_) {}
-  ReadFile& operator=(ReadFile&& o) noexcept {
-    if (this != &o) {
-      Close();
-      fd_ = std::exchange(o.fd_, -1);
-      index_ = o.index_;
-    }
-    return *this;
-  }
-  ~ReadFile() { Close(); }
-  // The descriptor of command `index`'s file, opened if it is not the one held: by its
-  // final path once installed, else by its temporary one (and the other if the disk thread
-  // renamed it in between). -1 if the file there is another one now (a later job or
-  // someone else replaced it), so nothing else is sent in its place.
-  int Open(size_t index, const Where& w) {
-    if (fd_ >= 0 && index_ == index) return fd_;
-    Close();
-    index_ = index;
-    const std::string& first = w.installed ? w.final_path : w.temp_path;
-    const std::string& second = w.installed ? w.temp_path : w.final_path;
-    fd_ = ::open(first.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd_ < 0) fd_ = ::open(second.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    struct stat st {};
-    if (fd_ >= 0 && (::fstat(fd_, &st) != 0 || st.st_ino != w.inode ||
-                     static_cast<uint64_t>(st.st_size) != w.size)) {
-      Close();
-    }
-    return fd_;
-  }
-  void Close() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-  size_t index_ = 0;
-};
-
 struct Downstream {
   std::shared_ptr<DataConn> conn;
   bool accepted = false;
   uint64_t sent = 0;
   size_t commands_sent = 0;
   size_t digest_next = 0;
-  ReadFile reading;
+  io::FileReader reading;  // the complete files it is sent, one at a time
 };
 
 struct Job {
@@ -160,6 +110,7 @@ struct Job {
   Instant saved_at;                                             // the job document was last written
   bool saved_final = false;
   std::string cancelled;  // why, once cancelled: nothing more is received, sent or reported
+  std::optional<Instant> idle_since;  // finished (or unconnected) and idle: ForgetIdle
   bool completed() const { return manifest.ended() && done == manifest.commands.size(); }
 };
 
@@ -875,7 +826,8 @@ struct Distributor::Impl {
       // descriptor; an installed one through the feed's own.
       const FileState& f = job.files[idx];
       const int fd = f.fd >= 0 ? f.fd
-                               : d.reading.Open(idx, {f.temp_path, f.final_path, f.installed,
+                               : d.reading.Open(idx, {f.installed ? f.final_path : f.temp_path,
+                                                      f.installed ? f.temp_path : f.final_path,
                                                       f.inode, cmds[idx].size});
       ssize_t r = fd < 0 ? -1 : ::pread(fd, data, n, static_cast<off_t>(d.sent - start));
       if (r != static_cast<ssize_t>(n)) return conn.Close();
@@ -910,7 +862,7 @@ struct Distributor::Impl {
 
   std::string FeedFromHere(const std::string& id, NodeId target, bool switch_offer) {
     Job* job = FindJob(id);
-    if (!job) return "no such job here";
+    if (!job) return kNoJobHere;
     if (!job->cancelled.empty()) return "the job is cancelled";
     std::vector<distribution::NodeAgent::Action> actions;
     if (!job->agent->AddFeed(target, {}, &actions, switch_offer)) return "busy";
@@ -1006,10 +958,49 @@ struct Distributor::Impl {
       if (job->tracker) CancelIfAbandoned(*job, now);
       if (job->tracker) TrackerTick(*job, now);
     }
+    ForgetIdle(now);
     timer.expires_after(std::chrono::nanoseconds(kTick.nanos()));
     timer.async_wait([this](const boost::system::error_code& ec) {
       if (!ec) Tick();
     });
+  }
+
+  // A daemon runs job after job for months: a job is dropped from memory once it has been
+  // idle for forget_after_s. At the base that is a final job, whose document is kept as
+  // text; elsewhere any job without connections (finished, cancelled, or left unfed): if it
+  // is offered again, its state file and partial file take it up where it was.
+  void ForgetIdle(Instant now) {
+    const Duration after = Duration::Seconds(node.config().distribution_forget_after_s);
+    for (auto it = jobs.begin(); it != jobs.end();) {
+      Job& job = *it->second;
+      const bool installing = std::any_of(job.files.begin(), job.files.end(),
+                                          [](const FileState& f) { return f.installing; });
+      const bool idle =
+          (job.tracker ? job.tracker->Final() && job.saved_final && !job.tracker->drops_pending()
+                       : true) &&
+          !job.upstream && job.downs.empty() && !job.copy_active && !installing;
+      if (!idle) {
+        job.idle_since.reset();
+        ++it;
+        continue;
+      }
+      if (!job.idle_since) job.idle_since = now;
+      if (now - *job.idle_since < after) {
+        ++it;
+        continue;
+      }
+      if (job.tracker) finished_docs[it->first] = Document(job).dump();
+      CloseFiles(job);
+      if (job.report_conn) job.report_conn->Close();
+      it = jobs.erase(it);
+    }
+  }
+
+  void CloseFiles(Job& job) {
+    for (auto& f : job.files) {
+      if (f.fd >= 0) ::close(std::exchange(f.fd, -1));
+    }
+    if (job.source_fd >= 0) ::close(std::exchange(job.source_fd, -1));
   }
 
   // D4: an upload whose client has sent nothing for upload_idle_s will not finish; its
@@ -1052,8 +1043,18 @@ struct Distributor::Impl {
           FeedFromHere(id, feed->target, feed->switch_offer);
           continue;
         }
-        Request(feed->source, distribution::FeedMsg{id, feed->target, feed->switch_offer},
-                [](std::optional<Message>) {});
+        // A source that no longer holds the job (restarted, or it forgot the job after
+        // forget_after_s) cannot feed it: the base, which holds it, does (not for a mere
+        // switch offer).
+        const NodeId target = feed->target;
+        const bool repair = !feed->switch_offer;
+        Request(feed->source, distribution::FeedMsg{id, target, feed->switch_offer},
+                [this, id, target, repair](std::optional<Message> m) {
+                  auto* r = m ? std::get_if<distribution::ResultMsg>(&*m) : nullptr;
+                  if (repair && FindJob(id) && (!r || r->error == kNoJobHere)) {
+                    FeedFromHere(id, target, false);
+                  }
+                });
       } else if (auto* drop = std::get_if<distribution::JobTracker::Drop>(&action)) {
         NodeId server = drop->server;
         if (server == self()) {
@@ -1369,10 +1370,7 @@ void Distributor::Stop() {
     }
     if (job->upstream) job->upstream->SetHandlers(nullptr, nullptr), job->upstream->Close();
     if (job->report_conn) job->report_conn->Close();
-    for (auto& f : job->files) {
-      if (f.fd >= 0) ::close(f.fd);
-    }
-    if (job->source_fd >= 0) ::close(job->source_fd);
+    impl_->CloseFiles(*job);
   }
 }
 
@@ -1470,6 +1468,7 @@ void Distributor::Ctp(NodeId node, CtpRequest request,
   });
 }
 
+size_t Distributor::jobs_held() const { return impl_->jobs.size(); }
 uint64_t Distributor::bytes_sent() const { return impl_->sent; }
 uint64_t Distributor::bytes_received() const { return impl_->received; }
 

@@ -94,6 +94,7 @@ class Distributor {
   };
   void Ctp(NodeId node, CtpRequest request, std::function<void(Result<std::string>)> done);
 
+  size_t jobs_held() const;  // in memory: running, or finished less than forget_after_s ago
   uint64_t bytes_sent() const;
   uint64_t bytes_received() const;
 

@@ -76,7 +76,7 @@ class DevCluster:
     recorded in the folder) and, failing that, by the PIDs `dev up` reported."""
 
     def __init__(self, nodes, base_port, adapters=2, disks=(), multicast=None, registry=0,
-                 upload_mbps=0, upload_idle_s=0):
+                 upload_mbps=0, upload_idle_s=0, forget_after_s=0):
         self.tmp = tempfile.TemporaryDirectory(prefix="cohort-it-")
         self.dir = self.tmp.name
         self.nodes, self.base_port, self.adapters = nodes, base_port, adapters
@@ -85,6 +85,7 @@ class DevCluster:
         self.registry = registry  # the first `registry` nodes run an etcd server
         self.upload_mbps = upload_mbps  # content upload limit per node; 0: none
         self.upload_idle_s = upload_idle_s  # upload jobs cancelled after this; 0: default
+        self.forget_after_s = forget_after_s  # finished jobs leave memory after; 0: default
         self.info = None
 
     def api(self, k):
@@ -103,6 +104,8 @@ class DevCluster:
                                 "--upload-mbps", str(self.upload_mbps),
                                 *(["--upload-idle-s", str(self.upload_idle_s)]
                                   if self.upload_idle_s else []),
+                                *(["--forget-after-s", str(self.forget_after_s)]
+                                  if self.forget_after_s else []),
                                 timeout=90)
         return self
 

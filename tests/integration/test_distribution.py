@@ -375,6 +375,36 @@ class DistributionTest(unittest.TestCase):
         finally:
             c.__exit__(None, None, None)
 
+    def test_finished_jobs_are_forgotten_yet_answered_and_repaired(self):
+        def held(k):
+            return metrics(c.api(k))["cohort_distribution_jobs_held"]
+        with DevCluster(3, BASE, forget_after_s=1) as c:
+            first = cohort_json("distribute", self.tree, "--dest", "f", api=c.api(1))
+            self.assertEqual(first["state"], "completed")
+            wait_for(lambda: all(held(k) == 0 for k in (1, 2, 3)), timeout=30,
+                     what="every daemon to forget the finished job")
+            shown = cohort_json("job", "show", first["id"], api=c.api(1))
+            self.assertEqual((shown["state"], shown["final"]), ("completed", True))
+            self.assertIn(first["id"], [j["id"] for j in
+                                        cohort_json("job", "list", api=c.api(1))["jobs"]])
+            # Node 3 is down for a job; node 2 completes it and forgets it. Node 3, back,
+            # is to be repaired from node 2, which no longer knows the job: the base feeds it.
+            kill_node(c, 3)
+            job_id = cohort("distribute", self.tree, "--dest", "g", "--servers", "1,2,3",
+                            "--no-wait", api=c.api(1)).stdout.strip()
+            wait_for(lambda: cohort_json("job", "show", job_id, api=c.api(1))["state"]
+                     == "failed", timeout=60, what="node 3 reported failed")
+            wait_for(lambda: held(2) == 0, timeout=30, what="node 2 to forget the job")
+            daemon = restart_node(c, 3)
+            try:
+                out = cohort("job", "wait", job_id, "--timeout", "90", api=c.api(1),
+                             timeout=120).stdout
+                self.assertIn("completed", out)
+                self.assertEqual(sha256(content(c, 3, "g", "tree", "sub", "b.dat")),
+                                 sha256(os.path.join(self.tree, "sub", "b.dat")))
+            finally:
+                daemon.stop(timeout=20)
+
     def test_escapes_from_the_content_root_are_refused(self):
         with DevCluster(2, BASE) as c:
             os.symlink("/etc", content(c, 2, "outside"))
