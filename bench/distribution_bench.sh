@@ -39,6 +39,7 @@ trap cleanup EXIT
 ip netns add "${TAG}hub"
 ip -n "${TAG}hub" link add br0 type bridge
 ip -n "${TAG}hub" link set br0 up
+ip netns exec "${TAG}hub" sysctl -qw net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-call-ip6tables=0 net.bridge.bridge-nf-call-arptables=0 2>/dev/null || true
 for k in $(seq 1 "$N"); do
   ns="${TAG}h$k"
   ip netns add "$ns"
