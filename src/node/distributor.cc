@@ -1236,6 +1236,7 @@ struct Distributor::Impl {
     auto more = Collect(content, existing, existing.empty() ? 1 : existing.back().id + 1, &sources);
     if (!more) return more.error();
     job->sources.insert(job->sources.end(), sources.begin(), sources.end());
+    job->last_upload = node.Now();  // the client is here: its bytes follow
     AppendCommands(*job, *more);
     if (!job->copy_active) CopyIn(id);
     SaveJobDocument(*job);

@@ -267,6 +267,16 @@ class DistributionTest(unittest.TestCase):
 
     def test_abandoned_upload_is_cancelled_and_an_open_job_by_the_operator(self):
         with DevCluster(3, BASE, upload_idle_s=3) as c:
+            # An open upload job that holds all it was given is not abandoned, however long
+            # its client waits before adding more (checked below, once 3 s have passed).
+            part1, part2 = os.urandom(100000), os.urandom(200000)
+            entry = {"kind": "file", "path": "p1.bin", "size": len(part1), "mode": 0o644,
+                     "mtime_ns": 1700000000 * 10**9}
+            status, waiting = http_call(c.api(1), "POST", "/v1/jobs", json.dumps(
+                {"dest": "parts", "upload": True, "open": True, "entries": [entry]}).encode())
+            self.assertEqual(status, 201, waiting)
+            self.put(c, waiting["id"], part1, 0, len(part1))
+
             data = os.urandom(4 * 1000 * 1000)
             job_id, _ = self.start_upload(c, data)
             self.put(c, job_id, data, 0, 2000000)
@@ -289,6 +299,27 @@ class DistributionTest(unittest.TestCase):
                                   data[2000000:2100000], "application/octet-stream")
             self.assertEqual(status, 400, r)
             self.assertIn("upload abandoned", r["error"])
+            # The open job's client comes back after more than upload_idle_s with a file.
+            status, doc = http_call(c.api(1), "GET", f"/v1/jobs/{waiting['id']}")
+            self.assertGreater(doc["elapsed_s"], 3)
+            status, r = http_call(c.api(1), "POST", f"/v1/jobs/{waiting['id']}/commands",
+                                  json.dumps({"upload": True, "entries": [
+                                      dict(entry, path="p2.bin", size=len(part2))]}).encode())
+            self.assertEqual(status, 200, r)
+            # Its bytes may take a moment: the job is not cancelled for the old silence.
+            added_at = r["elapsed_s"]
+            doc = wait_for(lambda: (lambda d: d if d["elapsed_s"] > added_at + 0.6 else None)(
+                http_call(c.api(1), "GET", f"/v1/jobs/{waiting['id']}")[1]), timeout=10,
+                what="two ticks of the base after the addition")
+            self.assertEqual(doc["state"], "running", doc)
+            self.put(c, waiting["id"], part1 + part2, len(part1), len(part1) + len(part2))
+            status, r = http_call(c.api(1), "POST", f"/v1/jobs/{waiting['id']}/end")
+            self.assertEqual(status, 200, r)
+            done = cohort_json("job", "wait", waiting["id"], "--timeout", "60", api=c.api(1),
+                               timeout=90)
+            self.assertEqual(done["state"], "completed", done)
+            self.assertEqual(sha256(content(c, 3, "parts", "p2.bin")),
+                             hashlib.sha256(part2).hexdigest())
 
             # An open job holds its files everywhere but never ends: the operator cancels it;
             # what was installed stays.
