@@ -231,16 +231,7 @@ void JobTracker::OnReport(const ServerReport& report, Instant now) {
   v.last_heard = now;
   v.query_pending = false;
   if (v.state == ServerState::kCompleted) return;
-  if (cancelled()) {
-    if (report.has_job && report.completed) {
-      v.state = ServerState::kCompleted;
-      v.completed_at = now;
-      v.commands_done = report.commands_done;
-      v.offset = report.offset;
-      v.error.clear();
-    }
-    return;
-  }
+  if (cancelled() && !(report.has_job && report.completed)) return;  // only a completion counts
   const bool was_unfed = v.unfed;
   v.next_action = now + options_.stall;
   if (!report.has_job) {

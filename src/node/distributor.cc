@@ -580,19 +580,28 @@ struct Distributor::Impl {
     if (!job.completed()) job.error = job.cancelled;
     Log(LogLevel::kInfo, "distribution", "job cancelled here",
         {{"job", job.manifest.job}, {"reason", job.cancelled}});
+    for (size_t i = job.done; i < job.files.size(); ++i) {
+      const FileState& f = job.files[i];
+      // An install in flight completes; an uncreated file has nothing to delete.
+      if (!f.installing && !f.installed && f.inode != 0) ::unlink(f.temp_path.c_str());
+    }
+    Release(job);
+  }
+
+  // Every connection and descriptor of the job closed (it is cancelled, forgotten, or the
+  // daemon stops).
+  void Release(Job& job) {
     if (job.upstream) job.upstream->SetHandlers(nullptr, nullptr), job.upstream->Close();
     job.upstream = nullptr;
     for (auto& [target, d] : job.downs) {
       if (d.conn) d.conn->SetHandlers(nullptr, nullptr), d.conn->Close();
     }
     job.downs.clear();
-    if (job.source_fd >= 0) ::close(std::exchange(job.source_fd, -1));
-    for (size_t i = job.done; i < job.files.size(); ++i) {
-      FileState& f = job.files[i];
-      if (f.installing || f.installed) continue;  // an install in flight completes
+    if (job.report_conn) job.report_conn->Close();
+    for (auto& f : job.files) {
       if (f.fd >= 0) ::close(std::exchange(f.fd, -1));
-      if (f.inode != 0) ::unlink(f.temp_path.c_str());
     }
+    if (job.source_fd >= 0) ::close(std::exchange(job.source_fd, -1));
   }
 
   // At the base: cancels the job everywhere (the tracker tells the servers).
@@ -955,8 +964,10 @@ struct Distributor::Impl {
         if (job->upstream) job->agent->SetSourceRate(job->rate);
       }
       if (!job->completed() || job->tracker) SendReport(*job, false);
-      if (job->tracker) CancelIfAbandoned(*job, now);
-      if (job->tracker) TrackerTick(*job, now);
+      if (job->tracker) {
+        CancelIfAbandoned(*job, now);
+        TrackerTick(*job, now);
+      }
     }
     ForgetIdle(now);
     timer.expires_after(std::chrono::nanoseconds(kTick.nanos()));
@@ -975,10 +986,10 @@ struct Distributor::Impl {
       Job& job = *it->second;
       const bool installing = std::any_of(job.files.begin(), job.files.end(),
                                           [](const FileState& f) { return f.installing; });
+      const bool settled = !job.tracker || (job.tracker->Final() && job.saved_final &&
+                                            !job.tracker->drops_pending());
       const bool idle =
-          (job.tracker ? job.tracker->Final() && job.saved_final && !job.tracker->drops_pending()
-                       : true) &&
-          !job.upstream && job.downs.empty() && !job.copy_active && !installing;
+          settled && !job.upstream && job.downs.empty() && !job.copy_active && !installing;
       if (!idle) {
         job.idle_since.reset();
         ++it;
@@ -990,17 +1001,9 @@ struct Distributor::Impl {
         continue;
       }
       if (job.tracker) finished_docs[it->first] = Document(job).dump();
-      CloseFiles(job);
-      if (job.report_conn) job.report_conn->Close();
+      Release(job);
       it = jobs.erase(it);
     }
-  }
-
-  void CloseFiles(Job& job) {
-    for (auto& f : job.files) {
-      if (f.fd >= 0) ::close(std::exchange(f.fd, -1));
-    }
-    if (job.source_fd >= 0) ::close(std::exchange(job.source_fd, -1));
   }
 
   // D4: an upload whose client has sent nothing for upload_idle_s will not finish; its
@@ -1365,14 +1368,7 @@ void Distributor::Stop() {
     boost::system::error_code ignored;
     a->close(ignored);
   }
-  for (auto& [id, job] : impl_->jobs) {
-    for (auto& [t, d] : job->downs) {
-      if (d.conn) d.conn->SetHandlers(nullptr, nullptr), d.conn->Close();
-    }
-    if (job->upstream) job->upstream->SetHandlers(nullptr, nullptr), job->upstream->Close();
-    if (job->report_conn) job->report_conn->Close();
-    impl_->CloseFiles(*job);
-  }
+  for (auto& [id, job] : impl_->jobs) impl_->Release(*job);
 }
 
 Result<std::string> Distributor::Submit(const JobRequest& request) {
