@@ -767,6 +767,9 @@ struct Distributor::Impl {
         Job* jj = FindJob(id);
         if (jj) Pump(*jj, target);
       });
+      // The offer carries the manifest as it stands; commands added before the target
+      // accepts follow it in a CommandsMsg (Pump), or the target would never complete.
+      j->downs[target].commands_sent = j->manifest.commands.size();
       conn->Send(distribution::OfferMsg{j->manifest, list, static_cast<uint64_t>(OfferedRate()),
                                         replaces});
     });
@@ -788,7 +791,6 @@ struct Distributor::Impl {
       }
       d.accepted = true;
       d.sent = accept->offset;
-      d.commands_sent = job.manifest.commands.size();
       Pump(job, target);
     } else if (auto* ack = std::get_if<distribution::AckMsg>(&m)) {
       if (ack->offset == kCompletedAck || ack->offset == kSwitchedAck) {

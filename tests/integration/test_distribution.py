@@ -8,9 +8,10 @@ import signal
 import subprocess
 import tempfile
 import unittest
+import urllib.request
 
-from harness import (COHORT, Daemon, DevCluster, cohort, cohort_json, http_call, metrics,
-                     wait_for)
+from harness import (COHORT, Daemon, DevCluster, cohort, cohort_json, http_call, http_get,
+                     metrics, wait_for)
 
 BASE = 18500  # transport 18501.., API 18601..
 
@@ -165,6 +166,44 @@ class DistributionTest(unittest.TestCase):
                                   capture_output=True, text=True, timeout=30)
             self.assertEqual(late.returncode, 1)
             self.assertIn("has ended", late.stderr)
+
+    def test_commands_added_while_offers_are_in_flight_reach_every_server(self):
+        # D10 against a race: a source offers a server the job as it stands, and commands
+        # added before the server accepts must still follow. Files are added through the
+        # API back to back from the job's start, so some land between an offer and its
+        # acceptance, at the base and at the relays.
+        files = []
+        for i in range(24):
+            path = os.path.join(self.src.name, f"clip{i:02}.bin")
+            with open(path, "wb") as f:
+                f.write(os.urandom(2_000_000 if i == 0 else 20_000))
+            files.append(path)
+        with DevCluster(4, BASE) as c:
+            _, status = http_get(c.api(1), "/v1/status")
+            with open(os.path.join(json.loads(status)["data_dir"], "api.token")) as f:
+                token = f.read().strip()
+
+            def call(path, body):
+                req = urllib.request.Request(f"http://{c.api(1)}{path}",
+                                             data=json.dumps(body).encode(), method="POST",
+                                             headers={"Authorization": f"Bearer {token}",
+                                                      "Content-Type": "application/json"})
+                with urllib.request.urlopen(req, timeout=30) as r:
+                    return json.loads(r.read())
+
+            for round_ in range(3):
+                dest = f"race{round_}"
+                job_id = call("/v1/jobs", {"paths": [files[0]], "dest": dest, "open": True})["id"]
+                for path in files[1:]:
+                    call(f"/v1/jobs/{job_id}/commands", {"paths": [path]})
+                call(f"/v1/jobs/{job_id}/end", {})
+                job = cohort_json("job", "wait", job_id, "--timeout", "60", api=c.api(1),
+                                  timeout=90)
+                self.assertEqual(job["state"], "completed", job)
+                for k in (1, 2, 3, 4):
+                    for path in files:
+                        self.assertEqual(sha256(content(c, k, dest, os.path.basename(path))),
+                                         sha256(path), f"n{k} {dest}")
 
     def test_uploaded_files_stream_through_the_base(self):
         # D4 as a client elsewhere does it: the CLI streams the bytes through the API.
