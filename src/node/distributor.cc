@@ -281,7 +281,11 @@ struct Distributor::Impl {
       return conn->CloseAfterSend();
     }
     if (auto* cancel = std::get_if<distribution::CancelMsg>(&m)) {
-      if (Job* job = FindJob(cancel->job); job && !job->tracker) DropJob(*job, cancel->reason);
+      if (Job* job = FindJob(cancel->job); job && !job->tracker) {
+        DropJob(*job, cancel->reason);
+      } else if (!job) {
+        DropFromDisk(cancel->job, cancel->reason);
+      }
       conn->Send(distribution::ResultMsg{});
       return conn->CloseAfterSend();
     }
@@ -339,6 +343,17 @@ struct Distributor::Impl {
 
   std::string StatePath(const std::string& id) const {
     return root.path() + "/.cohort/jobs/" + id + ".json";
+  }
+  // A receiving server's copy of the job's manifest (wire-encoded, as its offer brought
+  // it): after a restart, a cancel of a job it no longer holds in memory finds the job's
+  // partial files through it. Removed once the job completes here or is dropped.
+  std::string ManifestPath(const std::string& id) const {
+    return root.path() + "/.cohort/jobs/" + id + ".manifest";
+  }
+  void SaveManifest(const Job& job) {
+    if (job.is_base || job.completed() || !job.cancelled.empty()) return;
+    io::MakeDirs(root.path() + "/.cohort/jobs").value();
+    (void)SaveManifestFile(ManifestPath(job.manifest.job), job.manifest);
   }
 
   void Resume(Job& job) {
@@ -507,6 +522,7 @@ struct Distributor::Impl {
     SaveState(job);
     if (job.completed()) {
       job.finished = node.Now();
+      if (!job.is_base) ::unlink(ManifestPath(job.manifest.job).c_str());
       Log(LogLevel::kInfo, "distribution", "job complete here",
           {{"job", job.manifest.job},
            {"bytes", std::to_string(job.have)},
@@ -585,7 +601,38 @@ struct Distributor::Impl {
       // An install in flight completes; an uncreated file has nothing to delete.
       if (!f.installing && !f.installed && f.inode != 0) ::unlink(f.temp_path.c_str());
     }
+    if (!job.is_base) ::unlink(ManifestPath(job.manifest.job).c_str());
     Release(job);
+  }
+
+  // A cancel for a job this server does not hold in memory (it was down, and restarted):
+  // the job is taken up from its files on disk as an offer would, so that DropJob deletes
+  // its partial files, and later offers of it are declined.
+  void DropFromDisk(const std::string& id, const std::string& reason) {
+    auto manifest = LoadManifestFile(ManifestPath(id), id);
+    if (!manifest) return;  // never received here, completed, or dropped already
+    auto created = CreateJob(*manifest, false, false);
+    if (!created) return;
+    Job& job = **created;
+    // Files after the one Resume took up may have been in flight (verified, installing)
+    // when the daemon stopped; their temporary files are this job's unless another job
+    // in memory is writing the same path.
+    for (size_t i = job.done; i < job.files.size(); ++i) {
+      FileState& f = job.files[i];
+      struct stat st {};
+      if (f.inode != 0 || f.temp_path.empty() || ::lstat(f.temp_path.c_str(), &st) != 0) continue;
+      if (!TempFileInUse(f.temp_path, st.st_ino)) f.inode = st.st_ino;
+    }
+    DropJob(job, reason);
+  }
+
+  bool TempFileInUse(const std::string& temp_path, uint64_t inode) const {
+    for (const auto& [other_id, other] : jobs) {
+      for (const FileState& f : other->files) {
+        if (f.inode == inode && f.temp_path == temp_path && !f.installed) return true;
+      }
+    }
+    return false;
   }
 
   // Every connection and descriptor of the job closed (it is cancelled, forgotten, or the
@@ -639,6 +686,7 @@ struct Distributor::Impl {
         return conn->CloseAfterSend();
       }
       job = *created;
+      SaveManifest(*job);
     } else if (offer.manifest.commands.size() > job->manifest.commands.size()) {
       std::vector<Command> more(offer.manifest.commands.begin() +
                                     static_cast<std::ptrdiff_t>(job->manifest.commands.size()),
@@ -715,6 +763,7 @@ struct Distributor::Impl {
     }
     if (!job.manifest.Append(more)) return;
     if (job.tracker) job.tracker->Append(more);
+    SaveManifest(job);
     SyncFiles(job);
     Apply(job);
     PumpAll(job);
@@ -1087,44 +1136,6 @@ struct Distributor::Impl {
   }
 
   // ---- jobs at the base ----
-  // The commands (ids from `next_id`) and source paths of a request's content; refuses a
-  // file named twice, within it or in `existing`.
-  Result<std::vector<Command>> Collect(const JobContent& content,
-                                       const std::vector<Command>& existing, uint32_t next_id,
-                                       std::vector<std::string>* sources) {
-    std::vector<Command> commands;
-    if (content.upload) {
-      if (!content.paths.empty()) {
-        return Error(Errc::kInvalidArgument, "an upload names entries, not paths");
-      }
-      for (const Command& c : content.entries) {
-        if (c.kind == CommandKind::kEnd) {
-          return Error(Errc::kInvalidArgument, "entries are files and folders ('end' ends)");
-        }
-      }
-      commands = content.entries;
-    } else {
-      if (!content.entries.empty()) {
-        return Error(Errc::kInvalidArgument, "entries come with an upload");
-      }
-      for (const auto& p : content.paths) {
-        auto s = io::CollectPath(p, fs::path(p).filename().string(), &commands, sources);
-        if (!s) return s.error();
-      }
-    }
-    std::set<std::string> files;
-    for (const auto& c : existing) {
-      if (c.kind == CommandKind::kFile) files.insert(c.path);
-    }
-    for (auto& c : commands) {
-      if (c.kind == CommandKind::kFile && !files.insert(c.path).second) {
-        return Error(Errc::kAlreadyExists, c.path + " is already in the job");
-      }
-      c.id = next_id++;
-    }
-    return commands;
-  }
-
   Result<std::string> Submit(const JobRequest& request) {
     if (auto s = io::CheckRelative(request.dest); !s) return s.error();
     if (request.dest.empty()) return Error(Errc::kInvalidArgument, "--dest must not be empty");
@@ -1132,7 +1143,7 @@ struct Distributor::Impl {
       return Error(Errc::kInvalidArgument, "no paths to distribute");
     }
     std::vector<std::string> sources;
-    auto collected = Collect(request.content, {}, 1, &sources);
+    auto collected = CollectCommands(request.content, {}, 1, &sources);
     if (!collected) return collected.error();
     std::vector<Command> commands = std::move(*collected);
     std::vector<NodeId> servers = request.servers;
@@ -1238,7 +1249,8 @@ struct Distributor::Impl {
     }
     const auto& existing = job->manifest.commands;
     std::vector<std::string> sources;
-    auto more = Collect(content, existing, existing.empty() ? 1 : existing.back().id + 1, &sources);
+    auto more =
+        CollectCommands(content, existing, existing.empty() ? 1 : existing.back().id + 1, &sources);
     if (!more) return more.error();
     job->sources.insert(job->sources.end(), sources.begin(), sources.end());
     job->last_upload = node.Now();  // the client is here: its bytes follow

@@ -1,6 +1,12 @@
 #include "node/job_document.h"
 
+#include <filesystem>
+#include <set>
+
+#include "distribution/messages.h"
+#include "io/files.h"
 #include "io/job_content.h"
+#include "node/distributor.h"
 
 namespace cohort::node {
 
@@ -73,6 +79,58 @@ Result<SavedJob> ParseSavedJob(const json& doc, NodeId self) {
     return Error(Errc::kMalformed, std::string("damaged job document: ") + e.what());
   }
   return saved;
+}
+
+Result<std::vector<Command>> CollectCommands(const JobContent& content,
+                                             const std::vector<Command>& existing, uint32_t next_id,
+                                             std::vector<std::string>* sources) {
+  std::vector<Command> commands;
+  if (content.upload) {
+    if (!content.paths.empty()) {
+      return Error(Errc::kInvalidArgument, "an upload names entries, not paths");
+    }
+    for (const Command& c : content.entries) {
+      if (c.kind == CommandKind::kEnd) {
+        return Error(Errc::kInvalidArgument, "entries are files and folders ('end' ends)");
+      }
+    }
+    commands = content.entries;
+  } else {
+    if (!content.entries.empty()) {
+      return Error(Errc::kInvalidArgument, "entries come with an upload");
+    }
+    for (const auto& p : content.paths) {
+      auto s = io::CollectPath(p, std::filesystem::path(p).filename().string(), &commands, sources);
+      if (!s) return s.error();
+    }
+  }
+  std::set<std::string> files;
+  for (const auto& c : existing) {
+    if (c.kind == CommandKind::kFile) files.insert(c.path);
+  }
+  for (auto& c : commands) {
+    if (c.kind == CommandKind::kFile && !files.insert(c.path).second) {
+      return Error(Errc::kAlreadyExists, c.path + " is already in the job");
+    }
+    c.id = next_id++;
+  }
+  return commands;
+}
+
+Status SaveManifestFile(const std::string& path, const distribution::Manifest& manifest) {
+  const wire::Bytes b = distribution::Encode(distribution::OfferMsg{manifest, {}, 0});
+  return io::WriteFileAtomic(path, std::string(b.begin(), b.end()));
+}
+
+std::optional<distribution::Manifest> LoadManifestFile(const std::string& path,
+                                                       const std::string& job) {
+  auto saved = io::ReadFile(path);
+  if (!saved) return std::nullopt;
+  auto m = distribution::Decode(
+      wire::ByteView(reinterpret_cast<const uint8_t*>(saved->data()), saved->size()));
+  auto* offer = m ? std::get_if<distribution::OfferMsg>(&*m) : nullptr;
+  if (!offer || offer->manifest.job != job) return std::nullopt;
+  return std::move(offer->manifest);
 }
 
 }  // namespace cohort::node

@@ -34,4 +34,18 @@ struct SavedJob {
 };
 Result<SavedJob> ParseSavedJob(const nlohmann::json& doc, NodeId self);
 
+struct JobContent;  // node/distributor.h
+// The commands of a request's or an addition's content, with ids from `next_id`, and the
+// client's paths behind its files appended to `sources` (not for an upload). Refuses a file
+// named twice, within the content or in `existing` (the job's commands so far).
+Result<std::vector<distribution::Command>> CollectCommands(
+    const JobContent& content, const std::vector<distribution::Command>& existing, uint32_t next_id,
+    std::vector<std::string>* sources);
+
+// A receiving server's copy of a job's manifest, in the encoding of the offer that brought
+// it; Load gives nullopt for a missing or damaged file, or one of another job.
+Status SaveManifestFile(const std::string& path, const distribution::Manifest& manifest);
+std::optional<distribution::Manifest> LoadManifestFile(const std::string& path,
+                                                       const std::string& job);
+
 }  // namespace cohort::node

@@ -1,6 +1,12 @@
 #include "node/job_document.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "io/files.h"
+#include "node/distributor.h"
 
 namespace cohort::node {
 namespace {
@@ -64,6 +70,50 @@ TEST(JobDocument, CancelledJobSaysWhyAndDamagedDocumentsAreRefused) {
   doc["commands"][0]["id"] = 9;
   EXPECT_FALSE(ParseSavedJob(doc, 1));  // out of sequence
   EXPECT_FALSE(ParseSavedJob(nlohmann::json::array(), 1));
+}
+
+TEST(CollectCommands, NumbersTheContentAndRefusesAFileTwiceOrTheWrongKind) {
+  JobContent upload;
+  upload.upload = true;
+  upload.entries = {{0, CommandKind::kMkdir, "d"}, {0, CommandKind::kFile, "d/a.bin", 10}};
+  std::vector<std::string> sources;
+  auto got = CollectCommands(upload, Clip().commands, 4, &sources);
+  ASSERT_TRUE(got) << got.error().message();
+  ASSERT_EQ(got->size(), 2u);
+  EXPECT_EQ((*got)[0].id, 4u);
+  EXPECT_EQ((*got)[1].id, 5u);
+  EXPECT_TRUE(sources.empty());
+
+  upload.entries.push_back({0, CommandKind::kFile, "d/clip.bin", 3});  // already in Clip()
+  auto twice = CollectCommands(upload, Clip().commands, 4, &sources);
+  ASSERT_FALSE(twice);
+  EXPECT_EQ(twice.error().code(), Errc::kAlreadyExists);
+  EXPECT_NE(twice.error().message().find("d/clip.bin is already in the job"), std::string::npos);
+
+  upload.entries = {{0, CommandKind::kEnd}};
+  EXPECT_FALSE(CollectCommands(upload, {}, 1, &sources));
+  JobContent mixed;
+  mixed.entries = {{0, CommandKind::kFile, "x", 1}};  // entries without upload
+  EXPECT_FALSE(CollectCommands(mixed, {}, 1, &sources));
+}
+
+TEST(ManifestFile, ReadsBackAsSavedAndRefusesDamageOrAnotherJob) {
+  char dir[] = "/tmp/cohort-manifest-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  const std::string path = std::string(dir) + "/1-7.manifest";
+  ASSERT_TRUE(SaveManifestFile(path, Clip()));
+  auto back = LoadManifestFile(path, "1-7");
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->commands, Clip().commands);
+  EXPECT_EQ(back->dest, "live");
+  EXPECT_FALSE(LoadManifestFile(path, "1-8"));
+  EXPECT_FALSE(LoadManifestFile(path + ".missing", "1-7"));
+  auto bytes = io::ReadFile(path);
+  ASSERT_TRUE(bytes);
+  ASSERT_TRUE(io::WriteFileAtomic(path, bytes->substr(0, bytes->size() / 2)));
+  EXPECT_FALSE(LoadManifestFile(path, "1-7"));
+  ::unlink(path.c_str());
+  ::rmdir(dir);
 }
 
 }  // namespace

@@ -377,6 +377,30 @@ class DistributionTest(unittest.TestCase):
                 self.assertEqual(sha256(content(c, k, "open", "a.txt")),
                                  sha256(os.path.join(self.tree, "a.txt")))
 
+    def test_a_server_down_during_a_cancel_deletes_its_partial_file_once_back(self):
+        with DevCluster(3, BASE) as c:
+            data = os.urandom(4 * 1000 * 1000)
+            job_id, _ = self.start_upload(c, data)
+            self.put(c, job_id, data, 0, 2000000)
+            partial = {k: content(c, k, "live", ".clip.bin.cohort-part") for k in (1, 2, 3)}
+            wait_for(lambda: all(os.path.exists(p) for p in partial.values()), timeout=30,
+                     what="every node holding part of the upload")
+            kill_node(c, 3)
+            done = cohort_json("job", "cancel", job_id, api=c.api(1))
+            self.assertEqual((done["state"], done["final"]), ("failed", True), done)
+            wait_for(lambda: not os.path.exists(partial[1]) and not os.path.exists(partial[2]),
+                     timeout=30, what="the partial files deleted on the nodes that are up")
+            self.assertTrue(os.path.exists(partial[3]))
+            # Back up, node 3 holds nothing of the job in memory; the base's next attempt
+            # to tell it (every wait period) finds the job's files from its manifest copy.
+            daemon = restart_node(c, 3)
+            try:
+                wait_for(lambda: not os.path.exists(partial[3]), timeout=60,
+                         what="node 3's partial file deleted after its restart")
+                self.assertEqual(os.listdir(os.path.join(c.dir, "n3", "content", "live")), [])
+            finally:
+                daemon.stop(timeout=20)
+
     def test_restarted_base_resumes_tracking(self):
         with DevCluster(4, BASE, upload_mbps=160) as c:
             job_id = cohort("distribute", self.big, "--dest", "media", "--no-wait",
