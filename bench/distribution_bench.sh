@@ -10,6 +10,10 @@
 # DROP_CACHES=1 empties the page cache before each run (see docs/benchmarks.md: without it,
 # runs after the second in one cluster are slower). Each run also prints the CPU time the
 # daemons used (user and system, all hosts together).
+# CHAIN_RUNS (default 1) runs a bare relay chain in the same setup: host 1 streams the file
+# to host 2, each host writes what arrives and forwards it to the next as it arrives, in
+# plain TCP with no encryption, digests, failover or tracking. It is what this machine's
+# kernels allow the simplest pipeline, the floor under cohort's figure here.
 # Needs root; makes its own namespaces and removes them; every wait is bounded.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -20,6 +24,7 @@ SIZE_MIB="${SIZE_MIB:-100}"
 RATE_MBIT="${RATE_MBIT:-100}"
 RUNS="${RUNS:-3}"
 PUSH_RUNS="${PUSH_RUNS:-$RUNS}"  # the parallel push is slow and steady: fewer runs do
+CHAIN_RUNS="${CHAIN_RUNS:-1}"
 KILL="${KILL:-0}"
 TAG="cohd$$-"
 [ "$(id -u)" -eq 0 ] || { echo "skipped: not root"; exit 0; }
@@ -164,6 +169,58 @@ for run in $(seq 1 "$PUSH_RUNS"); do
   push_times+=("$t")
 done
 
+chain_times=()
+cat > "$work/relay.py" <<'EOF'
+import socket, sys, time
+path, nxt = sys.argv[1], sys.argv[2]
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 9001)); s.listen(1); s.settimeout(300)
+up, _ = s.accept()
+down = None
+if nxt != "-":  # the next relay listens already: they start from the chain's end
+    deadline = time.monotonic() + 10
+    while down is None:
+        try:
+            down = socket.create_connection((nxt, 9001), timeout=300)
+        except ConnectionRefusedError:
+            if time.monotonic() > deadline: raise
+            time.sleep(0.02)
+with open(path, "wb") as f:
+    while True:
+        b = up.recv(1 << 18)
+        if not b: break
+        f.write(b)
+        if down: down.sendall(b)
+if down: down.close()
+EOF
+for run in $(seq 1 "$CHAIN_RUNS"); do
+  [ -n "${DROP_CACHES:-}" ] && sync && echo 3 > /proc/sys/vm/drop_caches
+  rpids=()
+  for k in $(seq "$N" -1 2); do
+    nxt=$([ "$k" -lt "$N" ] && echo "10.77.0.$((k + 1))" || echo -)
+    ip netns exec "${TAG}h$k" python3 "$work/relay.py" "$work/n$k/chain.bin" "$nxt" &
+    rpids+=($!)
+  done
+  t0=$(date +%s.%N)
+  ip netns exec "${TAG}h1" python3 -c '
+import socket, sys, time
+deadline = time.monotonic() + 10
+while True:
+    try:
+        s = socket.create_connection((sys.argv[2], 9001), timeout=300); break
+    except ConnectionRefusedError:
+        if time.monotonic() > deadline: raise
+        time.sleep(0.02)
+with s, open(sys.argv[1], "rb") as f:
+    s.sendfile(f)' "$work/content.bin" 10.77.0.2
+  for p in "${rpids[@]}"; do wait "$p"; done
+  t1=$(date +%s.%N)
+  t=$(elapsed "$t0" "$t1")
+  echo "bare relay chain run $run: ${t} s = $(ratio "$t") x S/B"
+  chain_times+=("$t")
+  rm -f "$work"/n*/chain.bin
+done
+
 kill_times=()
 if [ "$KILL" = 1 ]; then
   for run in $(seq 1 "$RUNS"); do
@@ -192,6 +249,10 @@ if [ "$PUSH_RUNS" -gt 0 ]; then
   p=$(printf '%s\n' "${push_times[@]}" | median)
   echo "median parallel push: ${p} s = $(ratio "$p") x S/B over $PUSH_RUNS runs"
   python3 -c "print(f'cohort is {$p / $c:.2f}x faster than the parallel push')"
+fi
+if [ "$CHAIN_RUNS" -gt 0 ]; then
+  b=$(printf '%s\n' "${chain_times[@]}" | median)
+  echo "median bare relay chain: ${b} s = $(ratio "$b") x S/B over $CHAIN_RUNS runs"
 fi
 if [ "$KILL" = 1 ]; then
   k=$(printf '%s\n' "${kill_times[@]}" | median)
