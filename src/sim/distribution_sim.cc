@@ -63,6 +63,10 @@ class World {
         Kill(*s_.kill);
       }
       if (killed_ && s_.restart_killed && !restarted_ && t_ >= killed_at_ + 20) Restart(*s_.kill);
+      if (s_.cancel_after && !tracker_->cancelled() && t_ >= *s_.cancel_after) {
+        tracker_->Cancel("cancelled by the operator", Now());
+        TrackerTick();  // as the base does: the servers are told at once
+      }
       if (step % 20 == 0) MeasureRates(0.1);
       if (step % 100 == 0) {
         ReportAll();
@@ -70,7 +74,7 @@ class World {
         for (auto& [id, v] : tracker_->servers()) {
           if (v.state == distribution::ServerState::kFailed) ever_failed_.insert(id);
         }
-        if (tracker_->Final()) break;
+        if (tracker_->Final() && !tracker_->drops_pending()) break;
       }
     }
     DistributionOutcome out;
@@ -78,7 +82,11 @@ class World {
     out.state = tracker_->State();
     out.switches = switches_;
     out.ever_failed = ever_failed_;
+    out.feeds_left = feeds_.size();
+    out.drops_pending = tracker_->drops_pending();
     for (auto& [id, n] : nodes_) {
+      if (n.dropped_at >= 0) out.dropped_at[id] = n.dropped_at;
+      out.holds[id] = n.have;
       out.received[id] = n.received;
       if (n.done_at >= 0) out.finished_at[id] = n.done_at;
       out.last_source[id] = n.last_source;
@@ -96,6 +104,7 @@ class World {
     double received = 0;
     double rate = 0;
     double done_at = -1;
+    double dropped_at = -1;  // told of the cancel: takes and starts no feed of the job
     NodeId last_source = kNoNode;
   };
 
@@ -140,7 +149,7 @@ class World {
   void Offer(NodeId from, NodeId to, const std::vector<NodeId>& list, NodeId replaces,
              std::vector<NodeAgent::Action>* more, NodeId* actor) {
     Node& target = nodes_[to];
-    if (!nodes_[from].alive) return;
+    if (!nodes_[from].alive || nodes_[from].dropped_at >= 0) return;
     if (!target.alive) {
       *actor = from;
       nodes_[from].agent->OnFeedEnded(to, false, more);
@@ -151,7 +160,9 @@ class World {
     if (it != s_.link_limit.end()) rate = std::min(rate, it->second);
     *actor = to;
     NodeId before = target.agent->source();
+    // A server that dropped the job declines it without looking at the list.
     bool accepted =
+        target.dropped_at < 0 &&
         target.agent->OnOffer({from, list, rate, replaces}, rates_, more, target.have >= s_.size);
     target.has_job = true;
     if (accepted) {
@@ -185,7 +196,7 @@ class World {
       // Only whole chunks are forwarded; the origin holds everything already.
       double avail = have_before[f.from] >= s_.size ? s_.size : have_before[f.from] - s_.chunk;
       double delta = std::min(Capacity(f, out[f.from]) * dt, avail - dst.have);
-      if (!src.alive || delta <= 0) continue;
+      if (!src.alive || src.dropped_at >= 0 || delta <= 0) continue;
       dst.have += delta;
       dst.received += delta;
       f.moved += delta;
@@ -247,6 +258,33 @@ class World {
         std::vector<NodeAgent::Action> actions;
         nodes_[feed->source].agent->AddFeed(feed->target, {}, &actions, feed->switch_offer);
         Run(feed->source, std::move(actions));
+      } else if (auto* drop = std::get_if<JobTracker::Drop>(&action)) {
+        if (!nodes_[drop->server].alive) continue;  // no answer: the base tries again later
+        DropJob(drop->server);
+        tracker_->OnDropped(drop->server);
+      }
+    }
+  }
+
+  // The server got the base's CancelMsg: its feeds end both ways, its partial content is
+  // deleted (what it completed stays), and it declines later offers.
+  void DropJob(NodeId id) {
+    Node& n = nodes_[id];
+    if (n.dropped_at >= 0) return;
+    n.dropped_at = t_;
+    if (n.have < s_.size) n.have = 0;
+    std::vector<Feed> cut;
+    for (auto& f : feeds_) {
+      if (f.from == id || f.to == id) cut.push_back(f);
+    }
+    for (auto& f : cut) {
+      RemoveFeed(f.from, f.to);
+      if (f.from == id) {
+        nodes_[f.to].agent->OnSourceLost(id);
+      } else {  // its source sees the connection close, and hands its share on
+        std::vector<NodeAgent::Action> actions;
+        nodes_[f.from].agent->OnFeedEnded(id, false, &actions);
+        Run(f.from, std::move(actions));
       }
     }
   }
@@ -310,6 +348,9 @@ void AddDistributionScenarios(std::map<std::string, std::string>& all) {
   all["distribute-kill"] =
       "a relay killed half-way: the rest complete, it is reported failed, and after its "
       "restart it is repaired from where it stopped";
+  all["distribute-cancel"] =
+      "the operator cancels the job 40% in while a relay is down: every server drops it and "
+      "deletes its partial content, the relay once it is back";
   all["distribute-slow-link"] =
       "one receiver behind a slow link switches to a faster source that has the data";
 }
@@ -333,6 +374,11 @@ std::optional<ScenarioResult> RunDistributionScenario(const std::string& name, i
     s.kill = static_cast<NodeId>(2 + prng.Below(static_cast<uint64_t>(nodes - 2)));
     s.restart_killed = true;
     s.receivers_notice_first = seed % 2 == 1;  // both orders, as on real sockets
+  } else if (name == "distribute-cancel") {
+    s.kill = static_cast<NodeId>(2 + prng.Below(static_cast<uint64_t>(nodes - 2)));
+    s.kill_at = 0.2;
+    s.restart_killed = true;
+    s.cancel_after = 0.4 * bound;
   } else if (name == "distribute-slow-link") {
     s.servers = std::max(nodes, 3);
     s.link_limit[{2, 3}] = s.upload / 20;  // the chain 1 -> 2 -> 3 ... has one slow hop
@@ -340,6 +386,26 @@ std::optional<ScenarioResult> RunDistributionScenario(const std::string& name, i
   DistributionOutcome o = RunDistribution(s);
   r.figures["seconds"] = o.seconds;
   r.figures["switches"] = o.switches;
+  if (s.cancel_after) {
+    if (o.state != "failed") fail("a cancelled job ended " + o.state);
+    if (o.drops_pending) fail("some server was never told of the cancel");
+    if (o.feeds_left) fail(std::to_string(o.feeds_left) + " feeds still running");
+    for (int i = 2; i <= s.servers; ++i) {
+      const NodeId id = static_cast<NodeId>(i);
+      if (!o.dropped_at.count(id)) fail("server " + std::to_string(id) + " never dropped the job");
+      if (o.holds[id] != 0) fail("server " + std::to_string(id) + " kept partial content");
+    }
+    double last_drop = 0;
+    for (auto& [id, at] : o.dropped_at) last_drop = std::max(last_drop, at);
+    r.figures["cancelled_s"] = *s.cancel_after;
+    r.figures["last_drop_s"] = last_drop;
+    // The relay that was down hears of it on the base's first attempt after its restart.
+    if (o.dropped_at.count(*s.kill) && o.dropped_at[*s.kill] < *s.cancel_after + 20) {
+      fail("the relay that was down dropped the job before its restart");
+    }
+    r.trace_digest = static_cast<uint64_t>(std::llround(o.seconds * 1000));
+    return r;
+  }
   if (o.state != "completed") {
     std::string which;
     for (auto& [id, st] : o.states) {

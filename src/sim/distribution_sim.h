@@ -30,6 +30,9 @@ struct DistributionSetup {
   // last: they read what their socket still holds from the dead relay before its end, while
   // the relay's source already offers them the job again.
   bool receivers_notice_first = true;
+  // The operator cancels the job this many seconds in (JobTracker::Cancel): every server
+  // drops it when the base's Drop reaches it, a down one once it is back.
+  std::optional<double> cancel_after;
   double limit_seconds = 600;
 };
 
@@ -42,6 +45,12 @@ struct DistributionOutcome {
   std::map<NodeId, distribution::ServerState> states;
   int switches = 0;              // D8 switches accepted
   std::set<NodeId> ever_failed;  // servers the tracker reported failed at some point
+  // A cancelled job: who dropped it (and when), what each holds at the end (a dropped
+  // server deletes what it had not completed), feeds still running, drops unconfirmed.
+  std::map<NodeId, double> dropped_at;
+  std::map<NodeId, double> holds;
+  size_t feeds_left = 0;
+  bool drops_pending = false;
 };
 
 DistributionOutcome RunDistribution(const DistributionSetup& setup);

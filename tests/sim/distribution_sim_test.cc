@@ -24,6 +24,11 @@ TEST(DistributionSim, KilledRelayIsReportedThenRepairedAndTheOthersResumeAtTheir
   ExpectPass(RunScenario("distribute-kill", 100, 7));
 }
 
+TEST(DistributionSim, CancelledJobIsDroppedEverywhereARelayThatWasDownOnceItIsBack) {
+  for (uint64_t seed = 1; seed <= 3; ++seed) ExpectPass(RunScenario("distribute-cancel", 16, seed));
+  ExpectPass(RunScenario("distribute-cancel", 100, 4));
+}
+
 TEST(DistributionSim, ReceiverBehindASlowLinkSwitchesToAFasterSource) {
   ExpectPass(RunScenario("distribute-slow-link", 8, 1));
 }
