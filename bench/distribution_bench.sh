@@ -171,7 +171,7 @@ done
 
 chain_times=()
 cat > "$work/relay.py" <<'EOF'
-import socket, sys, time
+import os, socket, sys, time
 path, nxt = sys.argv[1], sys.argv[2]
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("0.0.0.0", 9001)); s.listen(1); s.settimeout(300)
@@ -192,6 +192,9 @@ with open(path, "wb") as f:
         f.write(b)
         if down: down.sendall(b)
 if down: down.close()
+t = os.times()
+with open(path + ".cpu", "w") as f:
+    f.write(f"{t.user} {t.system}\n")
 EOF
 for run in $(seq 1 "$CHAIN_RUNS"); do
   [ -n "${DROP_CACHES:-}" ] && sync && echo 3 > /proc/sys/vm/drop_caches
@@ -216,9 +219,10 @@ with s, open(sys.argv[1], "rb") as f:
   for p in "${rpids[@]}"; do wait "$p"; done
   t1=$(date +%s.%N)
   t=$(elapsed "$t0" "$t1")
-  echo "bare relay chain run $run: ${t} s = $(ratio "$t") x S/B"
+  cpu=$(cat "$work"/n*/chain.bin.cpu | awk '{u += $1; s += $2} END {printf "user %.1f s, system %.1f s", u, s}')
+  echo "bare relay chain run $run: ${t} s = $(ratio "$t") x S/B (relays' CPU: $cpu)"
   chain_times+=("$t")
-  rm -f "$work"/n*/chain.bin
+  rm -f "$work"/n*/chain.bin "$work"/n*/chain.bin.cpu
 done
 
 kill_times=()
