@@ -89,15 +89,17 @@ std::vector<Share> SplitList(const std::vector<NodeId>& ordered, size_t fanout) 
 
 std::vector<NodeId> OrderByRate(std::vector<NodeId> servers,
                                 const std::map<NodeId, double>& upload_rates) {
+  double fastest = 0;
+  for (NodeId n : servers) {
+    auto it = upload_rates.find(n);
+    if (it != upload_rates.end()) fastest = std::max(fastest, it->second);
+  }
   auto rate = [&](NodeId n) {
     auto it = upload_rates.find(n);
-    return it == upload_rates.end() ? 0.0 : it->second;
+    return it == upload_rates.end() || it->second <= 0 ? fastest : it->second;
   };
-  std::stable_sort(servers.begin(), servers.end(), [&](NodeId a, NodeId b) {
-    double ra = rate(a), rb = rate(b);
-    if (ra != rb) return ra > rb;
-    return a < b;
-  });
+  std::stable_sort(servers.begin(), servers.end(),
+                   [&](NodeId a, NodeId b) { return rate(a) > rate(b); });
   return servers;
 }
 
@@ -316,6 +318,16 @@ std::vector<JobTracker::Action> JobTracker::Tick(Instant now) {
     v.switch_offered = now;
   }
   return actions;
+}
+
+std::map<NodeId, double> JobTracker::UploadRates() const {
+  std::map<NodeId, double> rates;
+  for (const auto& [id, v] : servers_) {
+    if (v.state == ServerState::kReceiving && v.source != kNoNode && v.source != id && v.rate > 0) {
+      rates[v.source] += v.rate;
+    }
+  }
+  return rates;
 }
 
 NodeId JobTracker::PickSource(NodeId target) const {

@@ -76,7 +76,10 @@ struct Share {
   std::vector<NodeId> list;
 };
 std::vector<Share> SplitList(const std::vector<NodeId>& ordered, size_t fanout);
-// Descending upload rate (bytes/s); unknown rates (absent or 0) last, ties by node id (D7).
+// Descending upload rate (bytes/s) (D7). A server whose rate is unknown (absent or 0) counts
+// as fast as the fastest known: it is approached before any measured slower, so a server
+// known to be slow never holds back one that may be fast, and it is measured in this job.
+// Ties keep the order given, so a relay that knows no rates keeps its source's order.
 std::vector<NodeId> OrderByRate(std::vector<NodeId> servers,
                                 const std::map<NodeId, double>& upload_rates);
 
@@ -221,6 +224,9 @@ class JobTracker {
   };
   const Manifest& manifest() const { return manifest_; }
   const std::map<NodeId, ServerView>& servers() const { return servers_; }
+  // What each source uploads now (D7): the summed rates (bytes/s) of the servers receiving
+  // from it, for the sources some server reports a nonzero rate from.
+  std::map<NodeId, double> UploadRates() const;
   // "running" while any server may still finish; then "completed" or "failed".
   std::string State() const;
   bool Final() const;

@@ -40,9 +40,26 @@ TEST(SplitList, SharesTheRestEvenly) {
   EXPECT_EQ(SplitList({9}, 4).size(), 1u);
 }
 
-TEST(OrderByRate, FastestFirstUnknownLast) {
+TEST(OrderByRate, FastestFirstUnknownAsFastAsTheFastestTiesInTheOrderGiven) {
   EXPECT_EQ(OrderByRate({1, 2, 3, 4}, {{2, 10.0}, {3, 30.0}, {4, 0.0}}),
-            (std::vector<NodeId>{3, 2, 1, 4}));
+            (std::vector<NodeId>{1, 3, 4, 2}));
+  EXPECT_EQ(OrderByRate({4, 2, 3}, {}), (std::vector<NodeId>{4, 2, 3}));  // a relay's list
+  EXPECT_EQ(OrderByRate({2, 3, 4, 5}, {{2, 5.0}, {3, 5.0}, {4, 9.0}}),
+            (std::vector<NodeId>{4, 5, 2, 3}));
+}
+
+TEST(JobTracker, UploadRatesSumWhatEachSourceFeeds) {
+  Manifest m;
+  m.job = "1-1";
+  m.base = 1;
+  m.Append({{1, CommandKind::kFile, "a", 1000}, {2, CommandKind::kEnd}});
+  JobTracker t(m, {1, 2, 3, 4}, TrackerOptions{}, Instant::FromNanos(0));
+  const Instant at = Instant::FromNanos(1000000);
+  t.OnReport({1, true, 1000, 1, 0, 2, true, ""}, at);
+  t.OnReport({2, true, 400, 1, 3e6, 0, false, ""}, at);
+  t.OnReport({3, true, 300, 1, 2e6, 0, false, ""}, at);
+  t.OnReport({4, true, 100, 2, 0, 0, false, ""}, at);  // nothing measured yet
+  EXPECT_EQ(t.UploadRates(), (std::map<NodeId, double>{{1, 5e6}}));
 }
 
 TEST(Manifest, OffsetsAndAppend) {
@@ -61,12 +78,13 @@ TEST(Manifest, OffsetsAndAppend) {
 TEST(NodeAgent, FirstOfferTakesTheListAndFeedsDownstream) {
   NodeAgent agent(2, AgentOptions{.fanout = 2});
   Actions actions;
-  EXPECT_TRUE(agent.OnOffer(Offer{1, {3, 4, 5, 6}, 100}, {{5, 50.0}}, &actions));
+  EXPECT_TRUE(
+      agent.OnOffer(Offer{1, {3, 4, 5, 6}, 100}, {{3, 10.0}, {4, 10.0}, {5, 50.0}}, &actions));
   EXPECT_EQ(agent.source(), 1);
-  // 5 has the known upload rate, so it is approached first (D7).
-  EXPECT_EQ(Started(actions), (std::vector<NodeId>{5, 3}));
-  EXPECT_EQ(agent.feeds().at(5), (std::vector<NodeId>{4}));
-  EXPECT_EQ(agent.feeds().at(3), (std::vector<NodeId>{6}));
+  // 5 is the fastest known and 6, unknown, may be as fast: they are approached first (D7).
+  EXPECT_EQ(Started(actions), (std::vector<NodeId>{5, 6}));
+  EXPECT_EQ(agent.feeds().at(5), (std::vector<NodeId>{3}));
+  EXPECT_EQ(agent.feeds().at(6), (std::vector<NodeId>{4}));
 }
 
 TEST(NodeAgent, SwitchesOnlyToAMuchFasterSource) {

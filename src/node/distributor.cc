@@ -110,7 +110,8 @@ struct Job {
   Instant saved_at;                                             // the job document was last written
   bool saved_final = false;
   std::string cancelled;  // why, once cancelled: nothing more is received, sent or reported
-  std::optional<Instant> idle_since;  // finished (or unconnected) and idle: ForgetIdle
+  std::map<NodeId, double> peak_upload;  // base only: each source's best upload in this job
+  std::optional<Instant> idle_since;     // finished (or unconnected) and idle: ForgetIdle
   bool completed() const { return manifest.ended() && done == manifest.commands.size(); }
 };
 
@@ -124,6 +125,7 @@ struct Distributor::Impl {
   boost::asio::steady_timer timer;
   std::map<std::string, std::unique_ptr<Job>> jobs;
   std::map<std::string, std::string> finished_docs;  // jobs of earlier runs, from disk
+  std::map<NodeId, double> upload_rates;  // D7: bytes/s each server uploaded, measured here
   uint64_t sent = 0, received = 0;
   uint64_t next_job = 1;
   // D13 upload limit: a token bucket over every content byte sent.
@@ -1073,6 +1075,12 @@ struct Distributor::Impl {
 
   void TrackerTick(Job& job, Instant now) {
     const std::string id = job.manifest.job;
+    // D7: what each server uploaded at best in its latest job orders the next jobs' lists.
+    for (const auto& [source, rate] : job.tracker->UploadRates()) {
+      double& peak = job.peak_upload[source];
+      peak = std::max(peak, rate);
+      upload_rates[source] = peak;
+    }
     for (auto& action : job.tracker->Tick(now)) {
       if (auto* q = std::get_if<distribution::JobTracker::Query>(&action)) {
         NodeId server = q->server;
@@ -1183,6 +1191,12 @@ struct Distributor::Impl {
     for (NodeId n : servers) {
       if (n != self()) others.push_back(n);
     }
+    // D7: the servers in descending order of the upload rates measured in earlier jobs; the
+    // relays keep that order as they hand the list on.
+    others = distribution::OrderByRate(others, upload_rates);
+    std::string order;
+    for (NodeId n : others) order += (order.empty() ? "" : ",") + std::to_string(n);
+    Log(LogLevel::kInfo, "distribution", "approach order", {{"job", m.job}, {"servers", order}});
     std::vector<distribution::NodeAgent::Action> actions;
     for (auto& share : distribution::SplitList(others, node.config().distribution_fanout)) {
       job.agent->AddFeed(share.target, share.list, &actions);

@@ -205,6 +205,52 @@ class DistributionTest(unittest.TestCase):
                         self.assertEqual(sha256(content(c, k, dest, os.path.basename(path))),
                                          sha256(path), f"n{k} {dest}")
 
+    def test_a_server_measured_slow_is_approached_last(self):
+        # D7: the base orders a job's servers by the upload rates it measured in earlier
+        # jobs. Node 2 uploads at 16 Mbit/s, the others at 200.
+        small = os.path.join(self.src.name, "small.bin")
+        with open(small, "wb") as f:
+            f.write(os.urandom(6_000_000))
+        with DevCluster(4, BASE, upload_mbps=200) as c:
+            config = os.path.join(c.dir, "n2", "node.toml")
+            with open(config) as f:
+                text = f.read()
+            self.assertIn("upload_mbps = 200", text)
+            with open(config, "w") as f:
+                f.write(text.replace("upload_mbps = 200", "upload_mbps = 16"))
+            kill_node(c, 2)
+            daemon = restart_node(c, 2)
+            try:
+                def all_up(k):
+                    try:
+                        view = cohort_json("members", api=c.api(k))
+                    except AssertionError:  # its API is not up yet
+                        return False
+                    return sorted(m["id"] for m in view["members"] if m["state"] == "up") == \
+                        [1, 2, 3, 4]
+                wait_for(lambda: all_up(2) and all_up(1), timeout=30,
+                         what="node 2 back in the cluster")
+
+                def sources(job):
+                    return {s["id"]: s["source"] for s in job["servers"]}
+                # Unmeasured, servers are approached in the order given: 1 -> 2 -> 3, where
+                # node 2's upload is measured; then 1 -> 3 -> 4, where node 3's is.
+                slow = cohort_json("distribute", small, "--dest", "d7a", "--servers", "2,3",
+                                   api=c.api(1), timeout=120)
+                self.assertEqual(slow["state"], "completed", slow)
+                self.assertEqual(sources(slow)[2], 1, slow)
+                fast = cohort_json("distribute", self.big, "--dest", "d7b", "--servers", "3,4",
+                                   api=c.api(1), timeout=120)
+                self.assertEqual(fast["state"], "completed", fast)
+                # Now node 3 is known fast, node 4 unknown (counted as fast) and node 2 slow:
+                # the chain is 1 -> 3 -> 4 -> 2, and node 2 holds nobody back.
+                job = cohort_json("distribute", small, "--dest", "d7c", "--servers", "2,3,4",
+                                  api=c.api(1), timeout=120)
+                self.assertEqual(job["state"], "completed", job)
+                self.assertEqual(sources(job), {2: 4, 3: 1, 4: 3}, job)
+            finally:
+                daemon.stop(timeout=20)
+
     def test_uploaded_files_stream_through_the_base(self):
         # D4 as a client elsewhere does it: the CLI streams the bytes through the API.
         with DevCluster(3, BASE) as c:
