@@ -102,14 +102,14 @@ elapsed() { python3 -c "print(f'{$2 - $1:.2f}')"; }  # elapsed T0 T1
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 ratio() { python3 -c "print(f'{$1 / $bound:.3f}')"; }
 
-daemons_cpu() {  # "user system" clock ticks of every daemon together
+daemons_cpu() {  # "user system minflt" (clock ticks, faults) of every daemon together
   for k in $(seq 1 "$N"); do
     p=$(pgrep -P "${pids[$k]}" cohortd || echo "${pids[$k]}")
-    awk '{print $14, $15}' "/proc/$p/stat" 2>/dev/null || true
-  done | awk '{u += $1; s += $2} END {print u, s}'
+    awk '{print $14, $15, $10}' "/proc/$p/stat" 2>/dev/null || true
+  done | awk '{u += $1; s += $2; f += $3} END {print u, s, f}'
 }
 cpu_used() {  # cpu_used BEFORE AFTER
-  python3 -c "import os; hz = os.sysconf('SC_CLK_TCK'); a = '$1'.split(); b = '$2'.split(); print(f'user {(int(b[0]) - int(a[0])) / hz:.1f} s, system {(int(b[1]) - int(a[1])) / hz:.1f} s')"
+  python3 -c "import os; hz = os.sysconf('SC_CLK_TCK'); a = '$1'.split(); b = '$2'.split(); print(f'user {(int(b[0]) - int(a[0])) / hz:.1f} s, system {(int(b[1]) - int(a[1])) / hz:.1f} s, {int(b[2]) - int(a[2])} page faults')"
 }
 
 cohort_times=()
