@@ -64,6 +64,14 @@ Result<std::string> ReadFile(const std::string& path) {
   return s.str();
 }
 
+void StartWriteback(int fd, uint64_t before, uint64_t after) {
+  constexpr uint64_t kStep = 8 << 20;
+  if (after / kStep == before / kStep) return;
+  const uint64_t end = after / kStep * kStep;
+  (void)::sync_file_range(fd, static_cast<off_t>(end - kStep), static_cast<off_t>(kStep),
+                          SYNC_FILE_RANGE_WRITE);
+}
+
 Status MakeDirs(const std::string& path) {
   std::error_code ec;
   std::filesystem::create_directories(path, ec);

@@ -16,6 +16,10 @@ Status WriteFileAtomic(const std::string& path, const std::string& content, int 
 Result<std::string> ReadFile(const std::string& path);
 // Creates `path` and its parents (mode 0755) if missing.
 Status MakeDirs(const std::string& path);
+// A file being written from offset `before` up to `after`: each full 8 MiB step completed is
+// handed to the disk now, asynchronously (sync_file_range), so a later fdatasync has little
+// left to write. Errors are left to that fdatasync.
+void StartWriteback(int fd, uint64_t before, uint64_t after);
 
 // Reads a sequence of files through one descriptor, opening each by path when it is asked
 // for and checking it is still the file it was (its inode and size): e.g. a job's files,

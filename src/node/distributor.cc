@@ -454,6 +454,9 @@ struct Distributor::Impl {
       job.have += n;
       data += n;
       size -= n;
+      // The install's fdatasync would otherwise write the whole file at its end, when every
+      // server of the job does the same at once.
+      io::StartWriteback(f.fd, job.have - start - n, job.have - start);
       if (job.have == start + c.size) ::close(std::exchange(f.fd, -1));  // all here
     }
     PumpAll(job);  // forward first: installing may wait for a digest or the disk
@@ -623,18 +626,14 @@ struct Distributor::Impl {
       FileState& f = job.files[i];
       struct stat st {};
       if (f.inode != 0 || f.temp_path.empty() || ::lstat(f.temp_path.c_str(), &st) != 0) continue;
-      if (!TempFileInUse(f.temp_path, st.st_ino)) f.inode = st.st_ino;
+      auto writing = [&](const auto& other) {
+        return std::any_of(
+            other.second->files.begin(), other.second->files.end(),
+            [&](const FileState& o) { return o.inode == st.st_ino && o.temp_path == f.temp_path; });
+      };
+      if (std::none_of(jobs.begin(), jobs.end(), writing)) f.inode = st.st_ino;
     }
     DropJob(job, reason);
-  }
-
-  bool TempFileInUse(const std::string& temp_path, uint64_t inode) const {
-    for (const auto& [other_id, other] : jobs) {
-      for (const FileState& f : other->files) {
-        if (f.inode == inode && f.temp_path == temp_path && !f.installed) return true;
-      }
-    }
-    return false;
   }
 
   // Every connection and descriptor of the job closed (it is cancelled, forgotten, or the
