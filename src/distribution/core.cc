@@ -283,6 +283,9 @@ void JobTracker::OnSilent(NodeId server, const std::string& why, Instant now) {
 }
 
 std::vector<JobTracker::Action> JobTracker::Tick(Instant now) {
+  for (const auto& [source, rate] : UploadRates()) {
+    peak_upload_[source] = std::max(peak_upload_[source], rate);
+  }
   if (cancelled()) return DropsDue(now);
   std::vector<Action> actions;
   for (auto& [id, v] : servers_) {

@@ -227,6 +227,9 @@ class JobTracker {
   // What each source uploads now (D7): the summed rates (bytes/s) of the servers receiving
   // from it, for the sources some server reports a nonzero rate from.
   std::map<NodeId, double> UploadRates() const;
+  // The best of UploadRates() per source at any Tick of this job: what the base orders its
+  // next jobs' servers by.
+  const std::map<NodeId, double>& peak_upload_rates() const { return peak_upload_; }
   // "running" while any server may still finish; then "completed" or "failed".
   std::string State() const;
   bool Final() const;
@@ -239,6 +242,7 @@ class JobTracker {
   TrackerOptions options_;
   std::string cancel_reason_;
   std::map<NodeId, ServerView> servers_;
+  std::map<NodeId, double> peak_upload_;
 };
 
 }  // namespace cohort::distribution

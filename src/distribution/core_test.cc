@@ -60,6 +60,11 @@ TEST(JobTracker, UploadRatesSumWhatEachSourceFeeds) {
   t.OnReport({3, true, 300, 1, 2e6, 0, false, ""}, at);
   t.OnReport({4, true, 100, 2, 0, 0, false, ""}, at);  // nothing measured yet
   EXPECT_EQ(t.UploadRates(), (std::map<NodeId, double>{{1, 5e6}}));
+  t.Tick(at);
+  t.OnReport({2, true, 900, 1, 1e6, 0, false, ""}, at);  // slower now: the peak stays
+  t.OnReport({4, true, 300, 2, 4e6, 0, false, ""}, at);
+  t.Tick(at);
+  EXPECT_EQ(t.peak_upload_rates(), (std::map<NodeId, double>{{1, 5e6}, {2, 4e6}}));
 }
 
 TEST(Manifest, OffsetsAndAppend) {

@@ -110,8 +110,7 @@ struct Job {
   Instant saved_at;                                             // the job document was last written
   bool saved_final = false;
   std::string cancelled;  // why, once cancelled: nothing more is received, sent or reported
-  std::map<NodeId, double> peak_upload;  // base only: each source's best upload in this job
-  std::optional<Instant> idle_since;     // finished (or unconnected) and idle: ForgetIdle
+  std::optional<Instant> idle_since;  // finished (or unconnected) and idle: ForgetIdle
   bool completed() const { return manifest.ended() && done == manifest.commands.size(); }
 };
 
@@ -322,9 +321,10 @@ struct Distributor::Impl {
     return root.Resolve(dest);
   }
 
-  // Creates the job's local state; picks up what an earlier run of this daemon left (D13):
-  // completed commands from the job's state file, then the partial file after them.
-  Result<Job*> CreateJob(const Manifest& manifest, bool is_base, bool staging) {
+  // Creates the job's local state; with `resume`, picks up what an earlier run of this
+  // daemon left (D13): completed commands from the job's state file, then the partial file
+  // after them (rehashed).
+  Result<Job*> CreateJob(const Manifest& manifest, bool is_base, bool staging, bool resume = true) {
     auto job = std::make_unique<Job>();
     job->manifest = manifest;
     job->is_base = is_base;
@@ -339,7 +339,7 @@ struct Distributor::Impl {
     Job* raw = job.get();
     jobs[manifest.job] = std::move(job);
     SyncFiles(*raw);
-    Resume(*raw);
+    if (resume) Resume(*raw);
     return raw;
   }
 
@@ -616,16 +616,15 @@ struct Distributor::Impl {
   void DropFromDisk(const std::string& id, const std::string& reason) {
     auto manifest = LoadManifestFile(ManifestPath(id), id);
     if (!manifest) return;  // never received here, completed, or dropped already
-    auto created = CreateJob(*manifest, false, false);
+    auto created = CreateJob(*manifest, false, false, /*resume=*/false);  // no rehash to delete
     if (!created) return;
     Job& job = **created;
-    // Files after the one Resume took up may have been in flight (verified, installing)
-    // when the daemon stopped; their temporary files are this job's unless another job
-    // in memory is writing the same path.
-    for (size_t i = job.done; i < job.files.size(); ++i) {
-      FileState& f = job.files[i];
+    // Any of its temporary files may be there (the one being received, those verified and
+    // installing when the daemon stopped); each is this job's unless another job in memory
+    // is writing that same file.
+    for (FileState& f : job.files) {
       struct stat st {};
-      if (f.inode != 0 || f.temp_path.empty() || ::lstat(f.temp_path.c_str(), &st) != 0) continue;
+      if (f.temp_path.empty() || ::lstat(f.temp_path.c_str(), &st) != 0) continue;
       auto writing = [&](const auto& other) {
         return std::any_of(
             other.second->files.begin(), other.second->files.end(),
@@ -1074,12 +1073,6 @@ struct Distributor::Impl {
 
   void TrackerTick(Job& job, Instant now) {
     const std::string id = job.manifest.job;
-    // D7: what each server uploaded at best in its latest job orders the next jobs' lists.
-    for (const auto& [source, rate] : job.tracker->UploadRates()) {
-      double& peak = job.peak_upload[source];
-      peak = std::max(peak, rate);
-      upload_rates[source] = peak;
-    }
     for (auto& action : job.tracker->Tick(now)) {
       if (auto* q = std::get_if<distribution::JobTracker::Query>(&action)) {
         NodeId server = q->server;
@@ -1131,6 +1124,8 @@ struct Distributor::Impl {
                 });
       }
     }
+    // D7: what each server uploaded at best in its latest job orders the next jobs' lists.
+    for (const auto& [source, peak] : job.tracker->peak_upload_rates()) upload_rates[source] = peak;
     // The document on disk follows state changes at once and progress once a second; a
     // final job is written once more and then left alone (each write syncs the disk).
     const bool changed = NotifyIfChanged(job);

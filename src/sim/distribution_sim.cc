@@ -273,26 +273,20 @@ class World {
     if (n.dropped_at >= 0) return;
     n.dropped_at = t_;
     if (n.have < s_.size) n.have = 0;
-    std::vector<Feed> cut;
-    for (auto& f : feeds_) {
-      if (f.from == id || f.to == id) cut.push_back(f);
-    }
-    for (auto& f : cut) {
-      RemoveFeed(f.from, f.to);
-      if (f.from == id) {
-        nodes_[f.to].agent->OnSourceLost(id);
-      } else {  // its source sees the connection close, and hands its share on
-        std::vector<NodeAgent::Action> actions;
-        nodes_[f.from].agent->OnFeedEnded(id, false, &actions);
-        Run(f.from, std::move(actions));
-      }
-    }
+    CutFeeds(id, true, false);  // the base knows: the job is cancelled
   }
 
   void Kill(NodeId id) {
     killed_ = true;
     killed_at_ = t_;
     nodes_[id].alive = false;
+    CutFeeds(id, s_.receivers_notice_first, true);
+  }
+
+  // Every feed to or from `id` ends, as when its connections close: its receivers lose
+  // their source (and tell the base so, if `report`), and its sources hand its share on.
+  // `receivers_first`: which side notices first.
+  void CutFeeds(NodeId id, bool receivers_first, bool report) {
     std::vector<Feed> cut;
     for (auto& f : feeds_) {
       if (f.from == id || f.to == id) cut.push_back(f);
@@ -301,10 +295,10 @@ class World {
       for (auto& f : cut) {
         if (f.from != id) continue;
         nodes_[f.to].agent->OnSourceLost(id);
-        tracker_->OnReport(ReportOf(f.to), Now());  // "my source is gone"
+        if (report) tracker_->OnReport(ReportOf(f.to), Now());  // "my source is gone"
       }
     };
-    if (s_.receivers_notice_first) receivers_notice();
+    if (receivers_first) receivers_notice();
     for (auto& f : cut) {
       RemoveFeed(f.from, f.to);
       if (f.to != id) continue;
@@ -312,7 +306,7 @@ class World {
       nodes_[f.from].agent->OnFeedEnded(id, false, &actions);
       Run(f.from, std::move(actions));
     }
-    if (!s_.receivers_notice_first) receivers_notice();
+    if (!receivers_first) receivers_notice();
   }
 
   // The daemon comes back with its partial file (D13) but no memory of the job.
