@@ -231,6 +231,42 @@ struct EtcdRegistry::Impl {
     });
   }
 
+  // Runs `rpc` against one server, within the per-attempt deadline. Worker thread only.
+  template <typename Rpc>
+  grpc::Status CallOn(Server& s, const Rpc& rpc) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::nanoseconds(options.timeout.nanos()));
+    return rpc(s, &context);
+  }
+
+  // The server whose client URL is `url` ("http://host:port"), or null.
+  Server* ServerAt(const std::string& url) {
+    const size_t scheme = url.find("://");
+    const std::string endpoint = scheme == std::string::npos ? url : url.substr(scheme + 3);
+    for (Server& s : servers) {
+      if (s.endpoint == endpoint) return &s;
+    }
+    return nullptr;
+  }
+
+  // Whether `leader`, named by another member, answers a status as the leader itself. A
+  // follower keeps naming a dead leader until its election timeout ends, and read-write on
+  // that word would let writes in only to time out: the phase is read-write only while the
+  // leader is reachable from here. A leader at a URL this client was not given is believed.
+  bool LeaderAnswers(const pb::Member& leader) {
+    for (const std::string& url : leader.clienturls()) {
+      Server* s = ServerAt(url);
+      if (s == nullptr) continue;
+      pb::StatusResponse resp;
+      const grpc::Status st = CallOn(*s, [&](Server& on, grpc::ClientContext* c) {
+        return on.maintenance->Status(c, pb::StatusRequest(), &resp);
+      });
+      return st.ok() && resp.leader() == leader.id();
+    }
+    return true;
+  }
+
   // Runs `rpc` against the servers in order from the one that answered last; moves on when
   // a server is unreachable. Worker thread only.
   template <typename Rpc>
@@ -241,10 +277,7 @@ struct EtcdRegistry::Impl {
     for (size_t n = 0; n < servers.size(); ++n) {
       const size_t index = (current + n) % servers.size();
       Server& s = servers[index];
-      grpc::ClientContext context;
-      context.set_deadline(std::chrono::system_clock::now() +
-                           std::chrono::nanoseconds(options.timeout.nanos()));
-      const grpc::Status status = rpc(s, &context);
+      const grpc::Status status = CallOn(s, rpc);
       if (status.ok()) {
         current = index;
         return s.endpoint;
@@ -577,7 +610,12 @@ void EtcdRegistry::Status(Done<RegistryStatus> done) {
         if (name.size() > 1 && name[0] == 'n')
           id = static_cast<NodeId>(std::atoi(name.c_str() + 1));
         if (id != kNoNode) out.servers.push_back(id);
-        if (member.id() == resp.leader()) out.leader = id;
+        if (member.id() != resp.leader()) continue;
+        out.leader = id;
+        if (member.id() != resp.header().member_id() && !impl->LeaderAnswers(member)) {
+          out.phase = Phase::kReadOnly;
+          out.leader = kNoNode;
+        }
       }
     }
     impl->Answer<RegistryStatus>(done, std::move(out));

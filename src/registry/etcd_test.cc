@@ -10,7 +10,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include "registry/conformance.h"
@@ -32,63 +34,111 @@ int FreePort() {
   return ntohs(a.sin_port);
 }
 
-class EtcdProcess {
+// An etcd cluster of `size` members on 127.0.0.1, members named n1..n<size> as the
+// configuration manager names them, each ended by its PID.
+class EtcdCluster {
  public:
-  EtcdProcess() {
+  explicit EtcdCluster(int size, int election_ms = 1000) {
     if (::access("/usr/bin/etcd", X_OK) != 0) return;
-    dir_ = std::filesystem::temp_directory_path() / ("cohort-etcd-" + std::to_string(::getpid()));
+    dir_ = std::filesystem::temp_directory_path() /
+           ("cohort-etcd-" + std::to_string(::getpid()) + "-" + std::to_string(size));
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
-    client_ = "127.0.0.1:" + std::to_string(FreePort());
-    const std::string peer = "http://127.0.0.1:" + std::to_string(FreePort());
-    const std::vector<std::string> args = {"/usr/bin/etcd",
-                                           "--name=n1",
-                                           "--data-dir=" + (dir_ / "data").string(),
-                                           "--listen-client-urls=http://" + client_,
-                                           "--advertise-client-urls=http://" + client_,
-                                           "--listen-peer-urls=" + peer,
-                                           "--initial-advertise-peer-urls=" + peer,
-                                           "--initial-cluster=n1=" + peer,
-                                           "--logger=zap",
-                                           "--log-outputs=" + (dir_ / "etcd.log").string()};
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      std::vector<char*> argv;
-      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
+    std::vector<std::string> peers;
+    std::string initial;
+    for (int k = 1; k <= size; ++k) {
+      clients_.push_back("127.0.0.1:" + std::to_string(FreePort()));
+      peers.push_back("http://127.0.0.1:" + std::to_string(FreePort()));
+      initial += (k > 1 ? "," : "") + ("n" + std::to_string(k)) + "=" + peers.back();
+    }
+    for (int k = 1; k <= size; ++k) {
+      const std::string name = "n" + std::to_string(k);
+      const std::string client = "http://" + clients_[k - 1];
+      const std::vector<std::string> args = {
+          "/usr/bin/etcd",
+          "--name=" + name,
+          "--data-dir=" + (dir_ / name).string(),
+          "--listen-client-urls=" + client,
+          "--advertise-client-urls=" + client,
+          "--listen-peer-urls=" + peers[k - 1],
+          "--initial-advertise-peer-urls=" + peers[k - 1],
+          "--initial-cluster=" + initial,
+          "--heartbeat-interval=" + std::to_string(std::max(10, election_ms / 10)),
+          "--election-timeout=" + std::to_string(election_ms),
+          "--logger=zap",
+          "--log-outputs=" + (dir_ / (name + ".log")).string()};
+      const pid_t pid = ::fork();
+      if (pid == 0) {
+        std::vector<char*> argv;
+        for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+        argv.push_back(nullptr);
+        ::execv(argv[0], argv.data());
+        ::_exit(127);
+      }
+      pids_.push_back(pid);
     }
   }
-  ~EtcdProcess() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
+  ~EtcdCluster() {
+    for (size_t k = 1; k <= pids_.size(); ++k) Kill(static_cast<int>(k));
     if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
-  bool started() const { return pid_ > 0; }
-  const std::string& client() const { return client_; }
+  // Whether every member accepts connections within `seconds`. Clients made before that
+  // would wait out gRPC's reconnect backoff instead.
+  bool Listening(int seconds) const {
+    for (int i = 0; i < seconds * 20; ++i) {
+      const bool all = std::all_of(clients_.begin(), clients_.end(), [](const std::string& c) {
+        const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        a.sin_port = htons(static_cast<uint16_t>(std::stoi(c.substr(c.find(':') + 1))));
+        const bool up = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+        ::close(fd);
+        return up;
+      });
+      if (all) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+  bool started() const { return !pids_.empty(); }
+  const std::string& client(int k = 1) const { return clients_[k - 1]; }
+  const std::vector<std::string>& clients() const { return clients_; }
+  void Kill(int k) {
+    pid_t& pid = pids_[k - 1];
+    if (pid <= 0) return;
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    pid = -1;
+  }
 
  private:
   std::filesystem::path dir_;
-  std::string client_;
-  pid_t pid_ = -1;
+  std::vector<std::string> clients_;
+  std::vector<pid_t> pids_;
 };
+
+// A status with a leader, within `seconds` (bounded polling).
+std::optional<RegistryStatus> WaitForLeader(EtcdRegistry& registry, int seconds) {
+  for (int i = 0; i < seconds * 10; ++i) {
+    auto s = c::Sync<RegistryStatus>([&](Done<RegistryStatus> d) { registry.Status(d); });
+    if (s && s->phase == Phase::kReadWrite && s->leader != kNoNode) return *s;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return std::nullopt;
+}
 
 class EtcdRegistryTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    etcd_ = new EtcdProcess();
+    etcd_ = new EtcdCluster(1);
     if (!etcd_->started()) return;
-    registry_ = new EtcdRegistry(EtcdOptions{{etcd_->client()}, Duration::Seconds(2), nullptr});
-    // Ready once a status comes back with a leader (bounded: 15 s).
-    for (int i = 0; i < 150; ++i) {
-      auto s = c::Sync<RegistryStatus>([](Done<RegistryStatus> d) { registry_->Status(d); });
-      if (s && s->phase == Phase::kReadWrite) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (!etcd_->Listening(15)) {
+      ready_failed_ = true;
+      return;
     }
-    ready_failed_ = true;
+    registry_ = new EtcdRegistry(EtcdOptions{{etcd_->client()}, Duration::Seconds(2), nullptr});
+    ready_failed_ = !WaitForLeader(*registry_, 15);
   }
   static void TearDownTestSuite() {
     delete registry_;
@@ -98,7 +148,7 @@ class EtcdRegistryTest : public ::testing::Test {
     if (!etcd_->started()) GTEST_SKIP() << "etcd is not installed (Debian package etcd-server)";
     ASSERT_FALSE(ready_failed_) << "etcd on " << etcd_->client() << " did not elect a leader";
   }
-  static inline EtcdProcess* etcd_ = nullptr;
+  static inline EtcdCluster* etcd_ = nullptr;
   static inline EtcdRegistry* registry_ = nullptr;
   static inline bool ready_failed_ = false;
 };
@@ -135,6 +185,32 @@ TEST_F(EtcdRegistryTest, FailsOverToTheNextServerAndSaysWhoWasTried) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), Errc::kUnavailable);
   EXPECT_NE(r.error().message().find(dead), std::string::npos) << r.error().message();
+}
+
+// A follower names its dead leader until its own election timeout ends (here 5 s); the
+// status must not call that read-write, or writes get in only to time out.
+TEST_F(EtcdRegistryTest, AFollowerNamingADeadLeaderIsReadOnly) {
+  EtcdCluster three(3, 5000);
+  ASSERT_TRUE(three.Listening(15)) << "the three-member etcd did not start";
+  EtcdRegistry all(EtcdOptions{three.clients(), Duration::Millis(500), nullptr});
+  auto before = WaitForLeader(all, 30);
+  ASSERT_TRUE(before) << "the three-member etcd did not elect a leader";
+  const int leader = static_cast<int>(before->leader);
+  ASSERT_GE(leader, 1);
+  ASSERT_LE(leader, 3);
+  const int follower = leader % 3 + 1;
+  three.Kill(leader);
+
+  EtcdRegistry through_follower(
+      EtcdOptions{{three.client(follower), three.client(leader)}, Duration::Millis(500), nullptr});
+  const auto t0 = std::chrono::steady_clock::now();
+  auto s = c::Sync<RegistryStatus>([&](Done<RegistryStatus> d) { through_follower.Status(d); });
+  ASSERT_TRUE(s) << s.error().message();
+  // Only meaningful while the follower still names the dead leader: well inside 5 s.
+  ASSERT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
+  EXPECT_EQ(s->phase, Phase::kReadOnly);
+  EXPECT_EQ(s->leader, kNoNode);
+  EXPECT_EQ(s->servers.size(), 3u);
 }
 
 }  // namespace
