@@ -174,6 +174,12 @@ void NodeAgent::OnFeedEnded(NodeId target, bool completed, std::vector<Action>* 
 
 // ---- JobTracker ----
 
+namespace {
+// A server this far ahead of another is worth switching to: more than the chunk a relay
+// holds back until it is whole, and the bytes in flight on a connection.
+constexpr uint64_t kAhead = 1 << 20;
+}  // namespace
+
 JobTracker::JobTracker(Manifest manifest, std::vector<NodeId> servers, TrackerOptions options,
                        Instant now)
     : manifest_(std::move(manifest)), options_(options) {
@@ -182,6 +188,7 @@ JobTracker::JobTracker(Manifest manifest, std::vector<NodeId> servers, TrackerOp
     v.id = n;
     v.last_heard = now;
     v.next_action = now + options_.stall;
+    v.progressed_at = now;
   }
 }
 
@@ -243,6 +250,10 @@ void JobTracker::OnReport(const ServerReport& report, Instant now) {
     v.error.clear();
     v.unfed = true;
     return;
+  }
+  if (report.offset != v.offset || report.commands_done != v.commands_done ||
+      report.source != v.source) {
+    v.progressed_at = now;
   }
   v.offset = report.offset;
   v.source = report.source;
@@ -308,21 +319,48 @@ std::vector<JobTracker::Action> JobTracker::Tick(Instant now) {
     v.query_pending = true;
     v.next_action = now + options_.stall;
   }
-  double best = 0;
-  for (const auto& [id, v] : servers_) best = std::max(best, v.peak_rate);
-  for (auto& [id, v] : servers_) {
-    if (v.state != ServerState::kReceiving || v.source == kNoNode || v.rate <= 0 ||
-        v.rate >= options_.switch_ratio * best || now - v.switch_offered < options_.stall) {
-      continue;
-    }
-    NodeId source = PickSource(id);
-    if (source == v.source) continue;
-    actions.push_back(Feed{source, id, true});
-    v.switch_offered = now;
-  }
+  OfferSwitches(now, &actions);
   return actions;
 }
 
+void JobTracker::OfferSwitches(Instant now, std::vector<Action>* actions) {
+  double best = 0;
+  for (const auto& [id, v] : servers_) best = std::max(best, v.peak_rate);
+  for (auto& [id, v] : servers_) {
+    if (v.state != ServerState::kReceiving || v.source == kNoNode) continue;
+    // Held for a while: a chain that just got moving again is ahead of a receiver whose
+    // report of moving has not come in yet.
+    const bool behind = SourceHoldsMore(v);
+    if (behind && !v.behind_source) v.behind_source_since = now;
+    v.behind_source = behind;
+    // D8: fed, but slowly.
+    const bool slow = v.rate > 0 && v.rate < options_.switch_ratio * best &&
+                      now - v.switch_offered >= options_.stall;
+    // Fed nothing: its source holds more than it but sends none. The receiver measures a
+    // zero rate from it, so it takes any source offered.
+    const bool stuck = now - v.progressed_at >= options_.stuck &&
+                       now - v.switch_offered >= options_.stuck && behind &&
+                       now - v.behind_source_since >= options_.stall;
+    if (!slow && !stuck) continue;
+    NodeId source = PickSource(id);
+    if (source == v.source && stuck) source = manifest_.base;  // it holds every byte
+    if (source == v.source || source == id) continue;
+    actions->push_back(Feed{source, id, true, stuck ? v.source : kNoNode});
+    v.switch_offered = now;
+  }
+}
+
+bool JobTracker::SourceHoldsMore(const ServerView& v) const {
+  // Only the first receiver behind a source that holds data and sends none: the servers it
+  // feeds hold no more than it (bar the chunk a relay forwards once it is whole), and
+  // catch up once it moves again. A source outside the list (a staging base) is not
+  // tracked.
+  auto it = servers_.find(v.source);
+  if (it == servers_.end()) return false;
+  const ServerView& u = it->second;
+  return u.state == ServerState::kCompleted || u.offset >= v.offset + kAhead ||
+         u.commands_done > v.commands_done;
+}
 std::map<NodeId, double> JobTracker::UploadRates() const {
   std::map<NodeId, double> rates;
   for (const auto& [id, v] : servers_) {
@@ -336,7 +374,6 @@ std::map<NodeId, double> JobTracker::UploadRates() const {
 NodeId JobTracker::PickSource(NodeId target) const {
   // A completed server if there is one (spread by the target's id), else the receiving
   // server furthest ahead of the target (pipelined: it forwards what it gets), else the base.
-  constexpr uint64_t kAhead = 1 << 20;
   const uint64_t need = servers_.count(target) ? servers_.at(target).offset + kAhead : 0;
   std::vector<NodeId> done;
   NodeId ahead = kNoNode;

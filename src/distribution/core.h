@@ -153,6 +153,10 @@ struct TrackerOptions {
   // D8 at the base: a receiver fed at under this fraction of the best rate seen is offered
   // a completed server as a source; the receiver switches if that is faster.
   double switch_ratio = 0.5;
+  // A receiver whose offset and commands have not moved this long, while its source has
+  // held more than it for a stall period, is offered another source: its own is live and
+  // sends nothing.
+  Duration stuck = Duration::Seconds(10);
 };
 
 // What a server says about the job, in a report or a query's answer.
@@ -178,6 +182,7 @@ class JobTracker {
     NodeId source;
     NodeId target;
     bool switch_offer = false;  // D8: target has a source, this one may be faster
+    NodeId replaces = kNoNode;  // target's source, which sends nothing: target drops it
   };
   struct Drop {  // tell `server` the job is cancelled (CancelMsg); OnDropped when it answers
     NodeId server;
@@ -218,6 +223,9 @@ class JobTracker {
     Instant unfed_since;
     double peak_rate = 0;
     Instant switch_offered;
+    Instant progressed_at;       // when offset or commands_done last moved (or it was fed)
+    bool behind_source = false;  // its source holds more than it (SourceHoldsMore)
+    Instant behind_source_since;
     Instant completed_at;
     bool drop_pending = false;  // cancelled: not yet confirmed it dropped the job
     int drops_sent = 0;
@@ -237,6 +245,9 @@ class JobTracker {
 
  private:
   NodeId PickSource(NodeId target) const;
+  // Whether the server feeding `v` holds bytes or commands that `v` lacks.
+  bool SourceHoldsMore(const ServerView& v) const;
+  void OfferSwitches(Instant now, std::vector<Action>* actions);
   std::vector<Action> DropsDue(Instant now);
   Manifest manifest_;
   TrackerOptions options_;

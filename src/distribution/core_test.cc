@@ -216,6 +216,58 @@ TEST(JobTracker, UnfedServerWaitsForTheChainToHealThenIsFed) {
   EXPECT_EQ(feed.target, 3);
 }
 
+// Feeds (and switch offers) among `actions`.
+std::vector<JobTracker::Feed> Feeds(const std::vector<JobTracker::Action>& actions) {
+  std::vector<JobTracker::Feed> out;
+  for (const auto& a : actions) {
+    if (auto* f = std::get_if<JobTracker::Feed>(&a)) out.push_back(*f);
+  }
+  return out;
+}
+
+TEST(JobTracker, AReceiverWhoseLiveSourceSendsNothingIsOfferedTheBase) {
+  TrackerOptions o;
+  o.stall = Duration::Seconds(1);
+  o.stuck = Duration::Seconds(5);
+  JobTracker t(Job(), {1, 2, 3}, o, At(0));
+  std::vector<JobTracker::Feed> feeds;
+  for (int ms = 0; ms <= 12000; ms += 500) {
+    t.OnReport({1, true, 100, 1, 0, 2, true, ""}, At(ms));
+    t.OnReport({2, true, 100, 1, 0, 2, true, ""}, At(ms));
+    // 3 answers every report, fed by 2 (which completed), and never gets past byte 40.
+    t.OnReport({3, true, 40, 2, 0, 0, false, ""}, At(ms));
+    for (const auto& f : Feeds(t.Tick(At(ms)))) {
+      feeds.push_back(f);
+      EXPECT_GE(ms, 5000) << "offered before a stuck period";
+    }
+  }
+  // At 5 s, and once more a stuck period later: 2 is the completed server it would be
+  // given, and that is the one not sending, so the base is offered.
+  ASSERT_EQ(feeds.size(), 2u);
+  EXPECT_EQ(feeds[0].source, 1);
+  EXPECT_EQ(feeds[0].target, 3);
+  EXPECT_TRUE(feeds[0].switch_offer);
+  EXPECT_EQ(feeds[0].replaces, 2);  // the target drops 2 whatever rate it measured from it
+}
+
+TEST(JobTracker, AReceiverThatHoldsAllThereIsOrKeepsMovingIsLeftAlone) {
+  TrackerOptions o;
+  o.stall = Duration::Seconds(1);
+  o.stuck = Duration::Seconds(5);
+  Manifest open;
+  open.job = "1-1";
+  open.base = 1;
+  open.Append({{1, CommandKind::kFile, "a", 100}});  // more commands may come
+  JobTracker t(open, {1, 2, 3, 4}, o, At(0));
+  for (int ms = 0; ms <= 20000; ms += 500) {
+    t.OnReport({1, true, 100, 1, 0, 1, false, ""}, At(ms));
+    t.OnReport({2, true, 100, 1, 0, 1, false, ""}, At(ms));  // all there is, so far
+    t.OnReport({4, true, 100, 2, 0, 1, false, ""}, At(ms));
+    t.OnReport({3, true, uint64_t(ms / 500), 2, 2, 0, false, ""}, At(ms));  // slow but moving
+    EXPECT_TRUE(Feeds(t.Tick(At(ms))).empty()) << ms;
+  }
+}
+
 TEST(JobTracker, GivesUpAfterMaxRepairs) {
   TrackerOptions o;
   o.stall = Duration::Seconds(1);

@@ -127,6 +127,7 @@ struct Encoder {
     PutText(w, m.job);
     w.U16(m.target);
     w.U8(m.switch_offer ? 1 : 0);
+    w.U16(m.replaces);
   }
   void operator()(const ResultMsg& m) {
     PutText(w, m.error);
@@ -250,7 +251,7 @@ std::optional<Message> Decode(ByteView bytes) {
     case 11: {
       FeedMsg m;
       uint8_t sw = 0;
-      if (GetText(r, &m.job) && r.U16(&m.target) && r.U8(&sw) && sw <= 1) {
+      if (GetText(r, &m.job) && r.U16(&m.target) && r.U8(&sw) && sw <= 1 && r.U16(&m.replaces)) {
         m.switch_offer = sw == 1;
         out = std::move(m);
       }

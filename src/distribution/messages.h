@@ -68,6 +68,7 @@ struct FeedMsg {  // base -> source: feed `target` (repair, D12; or a switch off
   std::string job;
   NodeId target = kNoNode;
   bool switch_offer = false;
+  NodeId replaces = kNoNode;  // the target's source that sends nothing (offered in its place)
 };
 struct ResultMsg {  // generic answer: empty error = ok; `body` is a JSON text (CTP)
   std::string error;

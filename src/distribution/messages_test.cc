@@ -50,6 +50,15 @@ TEST(Messages, CancelRoundTrips) {
   EXPECT_EQ(back.reason, "cancelled by the operator");
 }
 
+TEST(Messages, FeedRoundTripsWithTheSourceItReplaces) {
+  auto back = RoundTrip(FeedMsg{"1-1", 3, true, 2});
+  EXPECT_EQ(back.job, "1-1");
+  EXPECT_EQ(back.target, 3);
+  EXPECT_TRUE(back.switch_offer);
+  EXPECT_EQ(back.replaces, 2);
+  EXPECT_EQ(RoundTrip(FeedMsg{"1-1", 3, false}).replaces, kNoNode);
+}
+
 TEST(Messages, DataEncodedInPlaceIsTheSameAsEncode) {
   wire::Bytes in_place;
   uint8_t* data = EncodeDataInPlace(1234, 3, &in_place);

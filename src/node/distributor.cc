@@ -274,7 +274,7 @@ struct Distributor::Impl {
     }
     if (auto* feed = std::get_if<distribution::FeedMsg>(&m)) {
       conn->Send(distribution::ResultMsg{
-          FeedFromHere(feed->job, feed->target, feed->switch_offer), "", {}});
+          FeedFromHere(feed->job, feed->target, feed->switch_offer, feed->replaces), "", {}});
       return conn->CloseAfterSend();
     }
     if (auto* ctp = std::get_if<distribution::CtpMsg>(&m)) {
@@ -920,12 +920,13 @@ struct Distributor::Impl {
     });
   }
 
-  std::string FeedFromHere(const std::string& id, NodeId target, bool switch_offer) {
+  std::string FeedFromHere(const std::string& id, NodeId target, bool switch_offer,
+                           NodeId replaces = kNoNode) {
     Job* job = FindJob(id);
     if (!job) return kNoJobHere;
     if (!job->cancelled.empty()) return "the job is cancelled";
     std::vector<distribution::NodeAgent::Action> actions;
-    if (!job->agent->AddFeed(target, {}, &actions, switch_offer)) return "busy";
+    if (!job->agent->AddFeed(target, {}, &actions, switch_offer, replaces)) return "busy";
     Run(id, actions);
     return "";
   }
@@ -1094,7 +1095,7 @@ struct Distributor::Impl {
         });
       } else if (auto* feed = std::get_if<distribution::JobTracker::Feed>(&action)) {
         if (feed->source == self()) {
-          FeedFromHere(id, feed->target, feed->switch_offer);
+          FeedFromHere(id, feed->target, feed->switch_offer, feed->replaces);
           continue;
         }
         // A source that no longer holds the job (restarted, or it forgot the job after
@@ -1102,7 +1103,7 @@ struct Distributor::Impl {
         // switch offer).
         const NodeId target = feed->target;
         const bool repair = !feed->switch_offer;
-        Request(feed->source, distribution::FeedMsg{id, target, feed->switch_offer},
+        Request(feed->source, distribution::FeedMsg{id, target, feed->switch_offer, feed->replaces},
                 [this, id, target, repair](std::optional<Message> m) {
                   auto* r = m ? std::get_if<distribution::ResultMsg>(&*m) : nullptr;
                   if (repair && FindJob(id) && (!r || r->error == kNoJobHere)) {

@@ -62,6 +62,9 @@ class World {
           nodes_[*s_.kill].have >= s_.kill_at * s_.size) {
         Kill(*s_.kill);
       }
+      if (s_.mute && !nodes_[*s_.mute].mute && nodes_[*s_.mute].have >= s_.mute_at * s_.size) {
+        nodes_[*s_.mute].mute = true;
+      }
       if (killed_ && s_.restart_killed && !restarted_ && t_ >= killed_at_ + 20) Restart(*s_.kill);
       if (s_.cancel_after && !tracker_->cancelled() && t_ >= *s_.cancel_after) {
         tracker_->Cancel("cancelled by the operator", Now());
@@ -99,6 +102,7 @@ class World {
   struct Node {
     std::unique_ptr<NodeAgent> agent;
     bool alive = true;
+    bool mute = false;  // sends nothing on its feeds
     bool has_job = false;
     double have = 0;
     double received = 0;
@@ -196,7 +200,7 @@ class World {
       // Only whole chunks are forwarded; the origin holds everything already.
       double avail = have_before[f.from] >= s_.size ? s_.size : have_before[f.from] - s_.chunk;
       double delta = std::min(Capacity(f, out[f.from]) * dt, avail - dst.have);
-      if (!src.alive || src.dropped_at >= 0 || delta <= 0) continue;
+      if (!src.alive || src.dropped_at >= 0 || src.mute || delta <= 0) continue;
       dst.have += delta;
       dst.received += delta;
       f.moved += delta;
@@ -256,7 +260,8 @@ class World {
       } else if (auto* feed = std::get_if<JobTracker::Feed>(&action)) {
         if (!nodes_[feed->source].alive) continue;
         std::vector<NodeAgent::Action> actions;
-        nodes_[feed->source].agent->AddFeed(feed->target, {}, &actions, feed->switch_offer);
+        nodes_[feed->source].agent->AddFeed(feed->target, {}, &actions, feed->switch_offer,
+                                            feed->replaces);
         Run(feed->source, std::move(actions));
       } else if (auto* drop = std::get_if<JobTracker::Drop>(&action)) {
         if (!nodes_[drop->server].alive) continue;  // no answer: the base tries again later
@@ -345,6 +350,9 @@ void AddDistributionScenarios(std::map<std::string, std::string>& all) {
   all["distribute-cancel"] =
       "the operator cancels the job 40% in while a relay is down: every server drops it and "
       "deletes its partial content, the relay once it is back";
+  all["distribute-mute"] =
+      "a relay stops sending 30% in but stays up and answers: its receivers are offered "
+      "another source and complete";
   all["distribute-slow-link"] =
       "one receiver behind a slow link switches to a faster source that has the data";
 }
@@ -373,6 +381,9 @@ std::optional<ScenarioResult> RunDistributionScenario(const std::string& name, i
     s.kill_at = 0.2;
     s.restart_killed = true;
     s.cancel_after = 0.4 * bound;
+  } else if (name == "distribute-mute") {
+    s.servers = std::max(nodes, 3);
+    s.mute = static_cast<NodeId>(2 + prng.Below(static_cast<uint64_t>(s.servers - 2)));
   } else if (name == "distribute-slow-link") {
     s.servers = std::max(nodes, 3);
     s.link_limit[{2, 3}] = s.upload / 20;  // the chain 1 -> 2 -> 3 ... has one slow hop
@@ -435,6 +446,22 @@ std::optional<ScenarioResult> RunDistributionScenario(const std::string& name, i
   }
   if (name == "distribute" && nodes <= 16 && last > 1.10 * bound) {
     fail("took " + std::to_string(last / bound) + "x S/B, more than 1.10x");
+  }
+  if (s.mute) {
+    if (o.switches < 1) fail("no receiver of the mute relay switched");
+    // Only the relay's own receivers are stuck; those behind them catch up. (In longer
+    // chains D8 also switches receivers whose rate dips as the chain gets going again.)
+    const double stuck = distribution::TrackerOptions{}.stuck.seconds();
+    if (nodes <= 16 && o.switches > static_cast<int>(s.fanout)) {
+      fail(std::to_string(o.switches) + " switches for one mute relay");
+    }
+    // Stuck for one stuck period, then at most twice the bound for the rest.
+    if (nodes <= 16 && last > stuck + 2 * bound) {
+      fail("took " + std::to_string(last) + " s with a relay gone mute");
+    }
+    for (auto& [id, from] : o.last_source) {
+      if (from == *s.mute) fail("server " + std::to_string(id) + " still fed by the mute relay");
+    }
   }
   if (name == "distribute-slow-link") {
     if (o.switches < 1) fail("the receiver behind the slow link never switched");

@@ -33,6 +33,10 @@ struct DistributionSetup {
   // The operator cancels the job this many seconds in (JobTracker::Cancel): every server
   // drops it when the base's Drop reaches it, a down one once it is back.
   std::optional<double> cancel_after;
+  // Goes mute when it holds mute_at of the content: alive, answering, still receiving, and
+  // keeping its feeds, but sending nothing on them (a source that is stuck, not dead).
+  std::optional<NodeId> mute;
+  double mute_at = 0.3;
   double limit_seconds = 600;
 };
 

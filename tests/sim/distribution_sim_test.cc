@@ -29,6 +29,11 @@ TEST(DistributionSim, CancelledJobIsDroppedEverywhereARelayThatWasDownOnceItIsBa
   ExpectPass(RunScenario("distribute-cancel", 100, 4));
 }
 
+TEST(DistributionSim, ReceiversOfARelayThatStopsSendingAreOfferedAnotherSource) {
+  for (uint64_t seed = 1; seed <= 3; ++seed) ExpectPass(RunScenario("distribute-mute", 16, seed));
+  ExpectPass(RunScenario("distribute-mute", 100, 4));
+}
+
 TEST(DistributionSim, ReceiverBehindASlowLinkSwitchesToAFasterSource) {
   ExpectPass(RunScenario("distribute-slow-link", 8, 1));
 }
