@@ -330,21 +330,23 @@ void JobTracker::OfferSwitches(Instant now, std::vector<Action>* actions) {
     if (v.state != ServerState::kReceiving || v.source == kNoNode) continue;
     // Held for a while: a chain that just got moving again is ahead of a receiver whose
     // report of moving has not come in yet.
-    const bool behind = SourceHoldsMore(v);
-    if (behind && !v.behind_source) v.behind_source_since = now;
-    v.behind_source = behind;
+    if (!SourceHoldsMore(v)) {
+      v.behind_source_since.reset();
+    } else if (!v.behind_source_since) {
+      v.behind_source_since = now;
+    }
     // D8: fed, but slowly.
     const bool slow = v.rate > 0 && v.rate < options_.switch_ratio * best &&
                       now - v.switch_offered >= options_.stall;
     // Fed nothing: its source holds more than it but sends none. The receiver measures a
     // zero rate from it, so it takes any source offered.
     const bool stuck = now - v.progressed_at >= options_.stuck &&
-                       now - v.switch_offered >= options_.stuck && behind &&
-                       now - v.behind_source_since >= options_.stall;
+                       now - v.switch_offered >= options_.stuck && v.behind_source_since &&
+                       now - *v.behind_source_since >= options_.stall;
     if (!slow && !stuck) continue;
     NodeId source = PickSource(id);
     if (source == v.source && stuck) source = manifest_.base;  // it holds every byte
-    if (source == v.source || source == id) continue;
+    if (source == v.source) continue;
     actions->push_back(Feed{source, id, true, stuck ? v.source : kNoNode});
     v.switch_offered = now;
   }
@@ -361,6 +363,7 @@ bool JobTracker::SourceHoldsMore(const ServerView& v) const {
   return u.state == ServerState::kCompleted || u.offset >= v.offset + kAhead ||
          u.commands_done > v.commands_done;
 }
+
 std::map<NodeId, double> JobTracker::UploadRates() const {
   std::map<NodeId, double> rates;
   for (const auto& [id, v] : servers_) {

@@ -223,9 +223,8 @@ class JobTracker {
     Instant unfed_since;
     double peak_rate = 0;
     Instant switch_offered;
-    Instant progressed_at;       // when offset or commands_done last moved (or it was fed)
-    bool behind_source = false;  // its source holds more than it (SourceHoldsMore)
-    Instant behind_source_since;
+    Instant progressed_at;  // when offset, commands_done or source last changed
+    std::optional<Instant> behind_source_since;  // its source holds more (SourceHoldsMore)
     Instant completed_at;
     bool drop_pending = false;  // cancelled: not yet confirmed it dropped the job
     int drops_sent = 0;
