@@ -213,18 +213,24 @@ struct EtcdRegistry::Impl {
     }
   }
 
-  // A Cluster call on one member whose answer carries nothing but success.
+  // A Cluster call on one member whose answer carries nothing but success. A server that
+  // does not answer in time may still have applied the change before Call asks the next
+  // one; `done_already` is the code by which the next one says it is applied.
   template <typename Request, typename Response>
   void MemberCall(uint64_t member,
                   grpc::Status (pb::Cluster::Stub::*method)(grpc::ClientContext*, const Request&,
                                                             Response*),
-                  Done<Ok> done) {
-    Enqueue([this, member, method, done] {
+                  std::optional<grpc::StatusCode> done_already, Done<Ok> done) {
+    Enqueue([this, member, method, done_already, done] {
       Request req;
       req.set_id(member);
       Response resp;
+      bool retried = false;
       auto r = Call([&](Server& s, grpc::ClientContext* c) {
-        return (s.cluster.get()->*method)(c, req, &resp);
+        const grpc::Status st = (s.cluster.get()->*method)(c, req, &resp);
+        const bool applied = retried && done_already && st.error_code() == *done_already;
+        retried = true;
+        return applied ? grpc::Status::OK : st;
       });
       if (!r) return Answer<Ok>(done, r.error());
       Answer<Ok>(done, Ok{});
@@ -555,11 +561,13 @@ void EtcdRegistry::AddLearner(const std::string& peer_url, Done<uint64_t> done) 
 }
 
 void EtcdRegistry::Promote(uint64_t member, Done<Ok> done) {
-  impl_->MemberCall(member, &pb::Cluster::Stub::MemberPromote, std::move(done));
+  impl_->MemberCall(member, &pb::Cluster::Stub::MemberPromote, std::nullopt, std::move(done));
 }
 
 void EtcdRegistry::Remove(uint64_t member, Done<Ok> done) {
-  impl_->MemberCall(member, &pb::Cluster::Stub::MemberRemove, std::move(done));
+  // "member not found" after a server that did not answer: that one removed it.
+  impl_->MemberCall(member, &pb::Cluster::Stub::MemberRemove, grpc::StatusCode::NOT_FOUND,
+                    std::move(done));
 }
 
 void EtcdRegistry::MoveLeader(uint64_t to, Done<Ok> done) {

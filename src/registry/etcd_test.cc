@@ -187,6 +187,22 @@ TEST_F(EtcdRegistryTest, FailsOverToTheNextServerAndSaysWhoWasTried) {
   EXPECT_NE(r.error().message().find(dead), std::string::npos) << r.error().message();
 }
 
+// A removal retried on the next server after one did not answer may find the member gone
+// (the first applied it before it stopped answering): that is the removal done. Asked first,
+// "not found" is still an error.
+TEST_F(EtcdRegistryTest, ARemovalFoundAppliedOnRetryIsDone) {
+  const uint64_t absent = 0x1234;
+  EtcdRegistry direct(EtcdOptions{{etcd_->client()}, Duration::Millis(300), nullptr});
+  auto first = c::Sync<Ok>([&](Done<Ok> d) { direct.Remove(absent, d); });
+  ASSERT_FALSE(first);
+  EXPECT_NE(first.error().message().find("member not found"), std::string::npos)
+      << first.error().message();
+  const std::string dead = "127.0.0.1:" + std::to_string(FreePort());
+  EtcdRegistry retried(EtcdOptions{{dead, etcd_->client()}, Duration::Millis(300), nullptr});
+  auto second = c::Sync<Ok>([&](Done<Ok> d) { retried.Remove(absent, d); });
+  EXPECT_TRUE(second) << second.error().message();
+}
+
 // A follower names its dead leader until its own election timeout ends (here 5 s); the
 // status must not call that read-write, or writes get in only to time out.
 TEST_F(EtcdRegistryTest, AFollowerNamingADeadLeaderIsReadOnly) {
