@@ -147,6 +147,9 @@ void NodeAgent::OnSourceLost(NodeId source) {
 bool NodeAgent::AddFeed(NodeId target, std::vector<NodeId> list, std::vector<Action>* actions,
                         bool only_if_free, NodeId replaces) {
   if (target == self_) return false;
+  if (only_if_free && replaces != kNoNode && feeds_.erase(replaces)) {
+    actions->push_back(DropFeed{replaces});  // hung: its receivers were switched away
+  }
   if (only_if_free && (feeds_.size() >= options_.fanout || feeds_.count(target))) return false;
   approached_.insert(target);
   for (NodeId n : list) approached_.insert(n);
@@ -257,6 +260,7 @@ void JobTracker::OnReport(const ServerReport& report, Instant now) {
   }
   v.offset = report.offset;
   v.source = report.source;
+  if (report.source != kNoNode) v.fed_by = report.source;
   v.rate = report.rate;
   v.peak_rate = std::max(v.peak_rate, report.rate);
   v.commands_done = report.commands_done;
@@ -338,13 +342,19 @@ void JobTracker::OfferSwitches(Instant now, std::vector<Action>* actions) {
     // D8: fed, but slowly.
     const bool slow = v.rate > 0 && v.rate < options_.switch_ratio * best &&
                       now - v.switch_offered >= options_.stall;
-    // Fed nothing: its source holds more than it but sends none. The receiver measures a
-    // zero rate from it, so it takes any source offered.
-    const bool stuck = now - v.progressed_at >= options_.stuck &&
-                       now - v.switch_offered >= options_.stuck && v.behind_source_since &&
-                       now - *v.behind_source_since >= options_.stall;
+    // Fed nothing: its source holds more than it but sends none, or its source is found
+    // failed (hung: it answers nothing). The receiver measures a zero rate from it, so it
+    // takes any source offered.
+    const Duration still = now - v.progressed_at;
+    const bool mute_source = still >= options_.stuck && now - v.switch_offered >= options_.stuck &&
+                             v.behind_source_since &&
+                             now - *v.behind_source_since >= options_.stall;
+    const NodeId instead = still >= options_.stall && now - v.switch_offered >= options_.stall
+                               ? SourceOfFailedSource(v)
+                               : kNoNode;
+    const bool stuck = mute_source || instead != kNoNode;
     if (!slow && !stuck) continue;
-    NodeId source = PickSource(id);
+    NodeId source = instead != kNoNode ? instead : PickSource(id);
     if (source == v.source && stuck) source = manifest_.base;  // it holds every byte
     if (source == v.source) continue;
     actions->push_back(Feed{source, id, true, stuck ? v.source : kNoNode});
@@ -362,6 +372,19 @@ bool JobTracker::SourceHoldsMore(const ServerView& v) const {
   const ServerView& u = it->second;
   return u.state == ServerState::kCompleted || u.offset >= v.offset + kAhead ||
          u.commands_done > v.commands_done;
+}
+
+NodeId JobTracker::SourceOfFailedSource(const ServerView& v) const {
+  // The failed server's own source holds more than it, and its upload to it moves
+  // nothing; a source outside the list (a staging base) is not tracked, so the base.
+  auto it = servers_.find(v.source);
+  if (it == servers_.end() || it->second.state != ServerState::kFailed) return kNoNode;
+  const NodeId above = it->second.fed_by;
+  auto a = servers_.find(above);
+  if (a == servers_.end() || above == v.id) return manifest_.base;
+  const bool live = a->second.state == ServerState::kCompleted ||
+                    (a->second.state == ServerState::kReceiving && a->second.offset > v.offset);
+  return live ? above : PickSource(v.id);
 }
 
 std::map<NodeId, double> JobTracker::UploadRates() const {

@@ -109,10 +109,13 @@ class NodeAgent {
     std::vector<NodeId> list;
     NodeId replaces = kNoNode;  // Offer::replaces
   };
-  struct StopFeed {  // stop feeding / being fed by `peer` (the connection closes)
+  struct StopFeed {  // stop being fed by `peer` (the connection closes)
     NodeId peer;
   };
-  using Action = std::variant<StartFeed, StopFeed>;
+  struct DropFeed {  // stop feeding `target` (the connection closes); its share is not handed on
+    NodeId target;
+  };
+  using Action = std::variant<StartFeed, StopFeed, DropFeed>;
 
   // An offer to feed this node. Returns whether it is accepted; accepting may stop the
   // current source (D8) and, on the first offer, start feeds downstream (D5/D6). A node
@@ -131,7 +134,8 @@ class NodeAgent {
   void OnFeedEnded(NodeId target, bool completed, std::vector<Action>* actions);
   // Feed `target` with `list` to approach. A switch offer from the base (`only_if_free`) is
   // refused (false) while this node already feeds `fanout` servers: taking it would slow
-  // them down.
+  // them down. Unless this node feeds `replaces`, the target's hung source: that feed moves
+  // nothing, so it is dropped for the target's.
   bool AddFeed(NodeId target, std::vector<NodeId> list, std::vector<Action>* actions,
                bool only_if_free = false, NodeId replaces = kNoNode);
   const std::map<NodeId, std::vector<NodeId>>& feeds() const { return feeds_; }
@@ -155,7 +159,8 @@ struct TrackerOptions {
   double switch_ratio = 0.5;
   // A receiver whose offset and commands have not moved this long, while its source has
   // held more than it for a stall period, is offered another source: its own is live and
-  // sends nothing.
+  // sends nothing. One whose source the base has found failed (it answers nothing: hung,
+  // or cut off) is offered another once it has not moved for a stall period.
   Duration stuck = Duration::Seconds(10);
 };
 
@@ -184,6 +189,8 @@ class JobTracker {
     bool switch_offer = false;  // D8: target has a source, this one may be faster
     NodeId replaces = kNoNode;  // target's source, which sends nothing: target drops it
   };
+  // (A Feed that replaces a failed source goes to that source's own source where it can:
+  // its upload to the failed server moves nothing, and it takes the target in its place.)
   struct Drop {  // tell `server` the job is cancelled (CancelMsg); OnDropped when it answers
     NodeId server;
   };
@@ -223,7 +230,8 @@ class JobTracker {
     Instant unfed_since;
     double peak_rate = 0;
     Instant switch_offered;
-    Instant progressed_at;  // when offset, commands_done or source last changed
+    Instant progressed_at;    // when offset, commands_done or source last changed
+    NodeId fed_by = kNoNode;  // the last source it reported, kept when it fails
     std::optional<Instant> behind_source_since;  // its source holds more (SourceHoldsMore)
     Instant completed_at;
     bool drop_pending = false;  // cancelled: not yet confirmed it dropped the job
@@ -246,6 +254,8 @@ class JobTracker {
   NodeId PickSource(NodeId target) const;
   // Whether the server feeding `v` holds bytes or commands that `v` lacks.
   bool SourceHoldsMore(const ServerView& v) const;
+  // The source to offer `v` if the base found its source failed, else kNoNode.
+  NodeId SourceOfFailedSource(const ServerView& v) const;
   void OfferSwitches(Instant now, std::vector<Action>* actions);
   std::vector<Action> DropsDue(Instant now);
   Manifest manifest_;

@@ -153,6 +153,25 @@ TEST(NodeAgent, DeadDownstreamIsReplacedByTheNextInItsShare) {
   EXPECT_TRUE(agent.feeds().empty());
 }
 
+TEST(NodeAgent, ASwitchOfferReplacingItsHungReceiverTakesThatFeedsPlace) {
+  // 2 feeds 3 (fanout 1), which hung: the base offers 3's receiver 4 through 2.
+  NodeAgent agent(2, AgentOptions{});
+  Actions actions;
+  agent.AddFeed(3, {4, 5}, &actions);
+  actions.clear();
+  EXPECT_FALSE(agent.AddFeed(4, {}, &actions, /*only_if_free=*/true)) << "its slot is taken";
+  EXPECT_FALSE(agent.AddFeed(4, {}, &actions, true, /*replaces=*/6)) << "6 is not fed here";
+  EXPECT_TRUE(actions.empty());
+  EXPECT_TRUE(agent.AddFeed(4, {}, &actions, true, /*replaces=*/3));
+  ASSERT_EQ(actions.size(), 2u);
+  EXPECT_EQ(std::get<NodeAgent::DropFeed>(actions[0]).target, 3);
+  EXPECT_EQ(std::get<NodeAgent::StartFeed>(actions[1]).target, 4);
+  EXPECT_EQ(std::get<NodeAgent::StartFeed>(actions[1]).replaces, 3);
+  // 3's share is not handed on: 3 had offered 4 the rest before it hung.
+  EXPECT_EQ(agent.feeds().size(), 1u);
+  EXPECT_TRUE(agent.feeds().at(4).empty());
+}
+
 Manifest Job() {
   Manifest m;
   m.job = "j1";
@@ -248,6 +267,36 @@ TEST(JobTracker, AReceiverWhoseLiveSourceSendsNothingIsOfferedTheBase) {
   EXPECT_EQ(feeds[0].target, 3);
   EXPECT_TRUE(feeds[0].switch_offer);
   EXPECT_EQ(feeds[0].replaces, 2);  // the target drops 2 whatever rate it measured from it
+}
+
+TEST(JobTracker, AReceiverOfAHungSourceIsOfferedThatSourcesSource) {
+  TrackerOptions o;
+  o.stall = Duration::Seconds(1);
+  o.stuck = Duration::Seconds(5);
+  JobTracker t(Job(), {1, 2, 3, 4}, o, At(0));
+  std::vector<JobTracker::Feed> feeds;
+  int failed_at = -1;
+  for (int ms = 0; ms <= 4000; ms += 500) {
+    // The chain 1 -> 2 -> 3 -> 4; 3 hangs at 1 s: it answers nothing from then on, and 4,
+    // which still answers, gets no further than byte 30.
+    t.OnReport({1, true, 100, 1, 0, 2, true, ""}, At(ms));
+    t.OnReport({2, true, uint64_t(40 + ms / 100), 1, 10, 0, false, ""}, At(ms));
+    if (ms < 1000) t.OnReport({3, true, uint64_t(30 + ms / 100), 2, 10, 0, false, ""}, At(ms));
+    t.OnReport({4, true, uint64_t(std::min(20 + ms / 100, 30)), 3, 0, 0, false, ""}, At(ms));
+    const auto actions = t.Tick(At(ms));
+    if (failed_at < 0 && t.servers().at(3).state == ServerState::kFailed) failed_at = ms;
+    for (const auto& f : Feeds(actions)) {
+      feeds.push_back(f);
+      EXPECT_EQ(ms, failed_at + (static_cast<int>(feeds.size()) - 1) * 1000)
+          << "as soon as 3 is failed (not a stuck period later), then every stall period";
+    }
+  }
+  ASSERT_GE(failed_at, 0) << "3 was never found failed";
+  ASSERT_FALSE(feeds.empty());
+  EXPECT_EQ(feeds[0].source, 2);  // it holds more than 4 and its upload to 3 moves nothing
+  EXPECT_EQ(feeds[0].target, 4);
+  EXPECT_TRUE(feeds[0].switch_offer);
+  EXPECT_EQ(feeds[0].replaces, 3);
 }
 
 TEST(JobTracker, AReceiverThatHoldsAllThereIsOrKeepsMovingIsLeftAlone) {

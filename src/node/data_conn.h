@@ -48,6 +48,11 @@ class DataConn : public std::enable_shared_from_this<DataConn> {
   // Closes once everything queued is written.
   void CloseAfterSend();
   void Close();
+  // Closes without telling the owner: at once, or once everything queued is written.
+  void Abandon(bool after_send = false) {
+    SetHandlers(nullptr, nullptr);
+    after_send ? CloseAfterSend() : Close();
+  }
 
  private:
   void Fail(const std::function<void(bool)>& ready);

@@ -638,10 +638,10 @@ struct Distributor::Impl {
   // Every connection and descriptor of the job closed (it is cancelled, forgotten, or the
   // daemon stops).
   void Release(Job& job) {
-    if (job.upstream) job.upstream->SetHandlers(nullptr, nullptr), job.upstream->Close();
+    if (job.upstream) job.upstream->Abandon();
     job.upstream = nullptr;
     for (auto& [target, d] : job.downs) {
-      if (d.conn) d.conn->SetHandlers(nullptr, nullptr), d.conn->Close();
+      if (d.conn) d.conn->Abandon();
     }
     job.downs.clear();
     if (job.report_conn) job.report_conn->Close();
@@ -703,10 +703,8 @@ struct Distributor::Impl {
       conn->CloseAfterSend();
     } else {
       if (job->upstream && job->upstream != conn) {
-        auto old = std::move(job->upstream);
-        old->SetHandlers(nullptr, nullptr);
-        old->Send(distribution::AckMsg{kSwitchedAck});
-        old->CloseAfterSend();
+        job->upstream->Send(distribution::AckMsg{kSwitchedAck});
+        job->upstream->Abandon(/*after_send=*/true);
       }
       job->error.clear();
       job->upstream = conn;
@@ -776,8 +774,19 @@ struct Distributor::Impl {
     for (auto& a : actions) {
       if (auto* start = std::get_if<distribution::NodeAgent::StartFeed>(&a)) {
         StartFeed(id, start->target, start->list, start->replaces);
+      } else if (auto* drop = std::get_if<distribution::NodeAgent::DropFeed>(&a)) {
+        DropFeed(id, drop->target);
       }
     }
+  }
+
+  void DropFeed(const std::string& id, NodeId target) {
+    Job* job = FindJob(id);
+    if (!job || !job->downs.count(target)) return;
+    if (auto conn = job->downs[target].conn) conn->Abandon();
+    job->downs.erase(target);
+    Log(LogLevel::kWarn, "distribution", "stopped feeding a server the base found failed",
+        {{"job", id}, {"server", std::to_string(target)}});
   }
 
   void FeedEnded(const std::string& id, NodeId target, bool completed) {
@@ -830,12 +839,10 @@ struct Distributor::Impl {
     Downstream& d = it->second;
     if (auto* accept = std::get_if<distribution::AcceptMsg>(&m)) {
       if (!accept->accepted) {
-        auto conn = d.conn;
+        d.conn->Abandon();
         job.downs.erase(it);
         std::vector<distribution::NodeAgent::Action> actions;
         job.agent->OnFeedEnded(target, true, &actions);  // it took the list
-        conn->SetHandlers(nullptr, nullptr);
-        conn->Close();
         return Run(job.manifest.job, actions);
       }
       d.accepted = true;
@@ -843,9 +850,7 @@ struct Distributor::Impl {
       Pump(job, target);
     } else if (auto* ack = std::get_if<distribution::AckMsg>(&m)) {
       if (ack->offset == kCompletedAck || ack->offset == kSwitchedAck) {
-        auto conn = d.conn;
-        conn->SetHandlers(nullptr, nullptr);
-        conn->CloseAfterSend();
+        d.conn->Abandon(/*after_send=*/true);
         FeedEnded(job.manifest.job, target, true);
       }
     }

@@ -62,8 +62,14 @@ class World {
           nodes_[*s_.kill].have >= s_.kill_at * s_.size) {
         Kill(*s_.kill);
       }
-      if (s_.mute && !nodes_[*s_.mute].mute && nodes_[*s_.mute].have >= s_.mute_at * s_.size) {
+      if (s_.mute && !muted_ && nodes_[*s_.mute].have >= s_.mute_at * s_.size) {
+        muted_ = true;
+        muted_at_ = t_;
         nodes_[*s_.mute].mute = true;
+        nodes_[*s_.mute].hung = s_.hang;
+      }
+      if (s_.hang && nodes_[*s_.mute].hung && t_ >= muted_at_ + s_.hang_seconds) {
+        nodes_[*s_.mute].hung = nodes_[*s_.mute].mute = false;
       }
       if (killed_ && s_.restart_killed && !restarted_ && t_ >= killed_at_ + 20) Restart(*s_.kill);
       if (s_.cancel_after && !tracker_->cancelled() && t_ >= *s_.cancel_after) {
@@ -103,6 +109,7 @@ class World {
     std::unique_ptr<NodeAgent> agent;
     bool alive = true;
     bool mute = false;  // sends nothing on its feeds
+    bool hung = false;  // mute, and receives nothing and answers nothing either
     bool has_job = false;
     double have = 0;
     double received = 0;
@@ -138,6 +145,11 @@ class World {
       NodeId next_who = who;
       if (auto* start = std::get_if<NodeAgent::StartFeed>(&action)) {
         Offer(who, start->target, start->list, start->replaces, &more, &next_who);
+      } else if (auto* drop = std::get_if<NodeAgent::DropFeed>(&action)) {
+        // `who` gave up feeding its hung receiver: that connection closes, which the
+        // receiver sees once it runs again.
+        RemoveFeed(who, drop->target);
+        nodes_[drop->target].agent->OnSourceLost(who);
       } else if (auto* stop = std::get_if<NodeAgent::StopFeed>(&action)) {
         // `who` (a receiver) switched away from `stop->peer`: that feed ends, done for A.
         RemoveFeed(stop->peer, who);
@@ -191,8 +203,8 @@ class World {
   void MoveContent(double dt) {
     std::map<NodeId, double> have_before;
     for (auto& [id, n] : nodes_) have_before[id] = n.have;
-    std::map<NodeId, size_t> out;
-    for (const auto& f : feeds_) ++out[f.from];
+    std::map<NodeId, size_t> out;  // a feed to a hung server takes none of the upload
+    for (const auto& f : feeds_) out[f.from] += nodes_[f.to].hung ? 0 : 1;
     std::vector<std::pair<NodeId, NodeId>> finished;
     for (auto& f : feeds_) {
       Node& src = nodes_[f.from];
@@ -200,7 +212,7 @@ class World {
       // Only whole chunks are forwarded; the origin holds everything already.
       double avail = have_before[f.from] >= s_.size ? s_.size : have_before[f.from] - s_.chunk;
       double delta = std::min(Capacity(f, out[f.from]) * dt, avail - dst.have);
-      if (!src.alive || src.dropped_at >= 0 || src.mute || delta <= 0) continue;
+      if (!src.alive || src.dropped_at >= 0 || src.mute || dst.hung || delta <= 0) continue;
       dst.have += delta;
       dst.received += delta;
       f.moved += delta;
@@ -245,13 +257,14 @@ class World {
 
   void ReportAll() {
     for (auto& [id, n] : nodes_) {
-      if (n.alive && n.has_job) tracker_->OnReport(ReportOf(id), Now());
+      if (n.alive && !n.hung && n.has_job) tracker_->OnReport(ReportOf(id), Now());
     }
   }
 
   void TrackerTick() {
     for (auto& action : tracker_->Tick(Now())) {
       if (auto* q = std::get_if<JobTracker::Query>(&action)) {
+        if (nodes_[q->server].hung) continue;  // no answer: the tracker's next tick sees that
         if (nodes_[q->server].alive) {
           tracker_->OnReport(ReportOf(q->server), Now());
         } else {
@@ -329,8 +342,8 @@ class World {
   std::map<NodeId, double> rates_;
   std::vector<Feed> feeds_;
   std::unique_ptr<JobTracker> tracker_;
-  bool killed_ = false, restarted_ = false;
-  double killed_at_ = 0;
+  bool killed_ = false, restarted_ = false, muted_ = false;
+  double killed_at_ = 0, muted_at_ = 0;
   int switches_ = 0;
   std::set<NodeId> ever_failed_;
 };
@@ -353,6 +366,10 @@ void AddDistributionScenarios(std::map<std::string, std::string>& all) {
   all["distribute-mute"] =
       "a relay stops sending 30% in but stays up and answers: its receivers are offered "
       "another source and complete";
+  all["distribute-hang"] =
+      "a relay hangs 30% in (sends, receives and answers nothing, its connections open): it "
+      "is reported failed, its receivers are offered another source and complete, and it "
+      "completes once it is back 20 s later";
   all["distribute-slow-link"] =
       "one receiver behind a slow link switches to a faster source that has the data";
 }
@@ -381,8 +398,9 @@ std::optional<ScenarioResult> RunDistributionScenario(const std::string& name, i
     s.kill_at = 0.2;
     s.restart_killed = true;
     s.cancel_after = 0.4 * bound;
-  } else if (name == "distribute-mute") {
+  } else if (name == "distribute-mute" || name == "distribute-hang") {
     s.servers = std::max(nodes, 3);
+    s.hang = name == "distribute-hang";
     s.mute = static_cast<NodeId>(2 + prng.Below(static_cast<uint64_t>(s.servers - 2)));
   } else if (name == "distribute-slow-link") {
     s.servers = std::max(nodes, 3);
@@ -455,8 +473,22 @@ std::optional<ScenarioResult> RunDistributionScenario(const std::string& name, i
     if (nodes <= 16 && o.switches > static_cast<int>(s.fanout)) {
       fail(std::to_string(o.switches) + " switches for one mute relay");
     }
-    // Stuck for one stuck period, then at most twice the bound for the rest.
-    if (nodes <= 16 && last > stuck + 2 * bound) {
+    double others = 0;
+    for (auto& [id, at] : o.finished_at) {
+      if (id != *s.mute) others = std::max(others, at);
+    }
+    r.figures["others_done_ratio"] = others / bound;
+    if (s.hang) {
+      // Not answering gets it reported failed within two stall periods, and its receivers
+      // are fed by another source at once.
+      if (!o.ever_failed.count(*s.mute)) fail("the hung relay was never reported failed");
+      if (!o.finished_at.count(*s.mute)) fail("the hung relay did not complete once back");
+      // (The simulated base's stall period is 2 s: queried after one, failed after two.)
+      if (nodes <= 16 && others > bound + 3 * 2.0) {
+        fail("the others took " + std::to_string(others) + " s with a relay hung");
+      }
+    } else if (nodes <= 16 && last > stuck + 2 * bound) {
+      // Stuck for one stuck period, then at most twice the bound for the rest.
       fail("took " + std::to_string(last) + " s with a relay gone mute");
     }
     for (auto& [id, from] : o.last_source) {

@@ -37,6 +37,11 @@ struct DistributionSetup {
   // keeping its feeds, but sending nothing on them (a source that is stuck, not dead).
   std::optional<NodeId> mute;
   double mute_at = 0.3;
+  // The mute server is hung instead (a frozen process, or a disk that blocks it): it also
+  // receives nothing and answers nothing, its connections stay open, and it comes back
+  // hang_seconds later as it was.
+  bool hang = false;
+  double hang_seconds = 20;
   double limit_seconds = 600;
 };
 

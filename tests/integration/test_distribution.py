@@ -141,6 +141,52 @@ class DistributionTest(unittest.TestCase):
             finally:
                 daemon.stop(timeout=20)
 
+    def test_a_hung_relay_is_reported_and_fed_around_then_completes_once_it_runs(self):
+        # A stopped process keeps its connections open and answers nothing, like one
+        # blocked on a dead disk: its receiver gets nothing and no connection ends.
+        with DevCluster(5, BASE, upload_mbps=80) as c:
+            job_id = cohort("distribute", self.big, "--dest", "media", "--no-wait",
+                            api=c.api(1)).stdout.strip()
+
+            def show():
+                return cohort_json("job", "show", job_id, api=c.api(1))
+
+            def relay_receiving():
+                # A server other than the base that feeds another and is well under way.
+                servers = show()["servers"]
+                held = {s["id"]: s["bytes"] for s in servers}
+                for s in servers:
+                    src = s["source"]
+                    if src not in (None, 1) and 10e6 < held[src] < 30e6 and s["state"] != "completed":
+                        return src
+                return None
+
+            victim = wait_for(relay_receiving, timeout=30, what="a relay under way")
+            with open(os.path.join(c.dir, f"n{victim}", "cohortd.pid")) as f:
+                pid = int(f.read())
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                def others_done():
+                    servers = {s["id"]: s for s in show()["servers"]}
+                    rest = [s for k, s in servers.items() if k != victim]
+                    return servers if all(s["state"] == "completed" for s in rest) and \
+                        servers[victim]["state"] == "failed" else None
+
+                servers = wait_for(others_done, timeout=60,
+                                   what="the others complete and the hung relay is failed")
+                self.assertNotEqual(servers[victim]["state"], "completed")
+                for k in range(1, 6):
+                    if k != victim:
+                        self.assertEqual(sha256(content(c, k, "media", "big.bin")),
+                                         sha256(self.big), f"n{k}")
+            finally:
+                os.kill(pid, signal.SIGCONT)
+            # Running again, it finds its feed closed, says so, and is repaired.
+            out = cohort("job", "wait", job_id, "--timeout", "90", api=c.api(1),
+                         timeout=120).stdout
+            self.assertIn("completed", out)
+            self.assertEqual(sha256(content(c, victim, "media", "big.bin")), sha256(self.big))
+
     def test_open_job_takes_files_added_while_it_runs(self):
         with DevCluster(3, BASE, upload_mbps=160) as c:
             job_id = cohort("distribute", self.big, "--dest", "live", "--open",

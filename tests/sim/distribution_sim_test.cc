@@ -34,6 +34,13 @@ TEST(DistributionSim, ReceiversOfARelayThatStopsSendingAreOfferedAnotherSource) 
   ExpectPass(RunScenario("distribute-mute", 100, 4));
 }
 
+TEST(DistributionSim, AHungRelayIsReportedItsReceiversFedAroundItAndItCompletesOnceBack) {
+  // Seed 3 at 8 servers left server 5 waiting for hung 4 until it came back (3.4x S/B).
+  for (uint64_t seed = 1; seed <= 3; ++seed) ExpectPass(RunScenario("distribute-hang", 8, seed));
+  ExpectPass(RunScenario("distribute-hang", 16, 4));
+  ExpectPass(RunScenario("distribute-hang", 100, 5));
+}
+
 TEST(DistributionSim, ReceiverBehindASlowLinkSwitchesToAFasterSource) {
   ExpectPass(RunScenario("distribute-slow-link", 8, 1));
 }
