@@ -108,6 +108,15 @@ daemons_cpu() {  # "user system minflt" (clock ticks, faults) of every daemon to
     awk '{print $14, $15, $10}' "/proc/$p/stat" 2>/dev/null || true
   done | awk '{u += $1; s += $2; f += $3} END {print u, s, f}'
 }
+net_sent() {  # "packets bytes" every host has sent through its h0 (GSO packets count once)
+  for k in $(seq 1 "$N"); do
+    ip netns exec "${TAG}h$k" cat /sys/class/net/h0/statistics/tx_packets \
+      /sys/class/net/h0/statistics/tx_bytes | paste -sd' '
+  done | awk '{p += $1; b += $2} END {print p, b}'
+}
+packets_used() {  # packets_used BEFORE AFTER
+  python3 -c "a = '$1'.split(); b = '$2'.split(); p = int(b[0]) - int(a[0]); n = int(b[1]) - int(a[1]); print(f'{p} packets of {n / max(p, 1):.0f} bytes on average')"
+}
 cpu_used() {  # cpu_used BEFORE AFTER
   python3 -c "import os; hz = os.sysconf('SC_CLK_TCK'); a = '$1'.split(); b = '$2'.split(); print(f'user {(int(b[0]) - int(a[0])) / hz:.1f} s, system {(int(b[1]) - int(a[1])) / hz:.1f} s, {int(b[2]) - int(a[2])} page faults')"
 }
@@ -116,11 +125,12 @@ cohort_times=()
 for run in $(seq 1 "$RUNS"); do
   [ -n "${DROP_CACHES:-}" ] && sync && echo 3 > /proc/sys/vm/drop_caches
   cpu0=$(daemons_cpu)
+  net0=$(net_sent)
   t0=$(date +%s.%N)
   in_host 1 distribute "$work/content.bin" --dest "run$run" --json > "$work/job$run.json"
   t1=$(date +%s.%N)
   t=$(elapsed "$t0" "$t1")
-  echo "cohort run $run: ${t} s = $(ratio "$t") x S/B (daemons' CPU: $(cpu_used "$cpu0" "$(daemons_cpu)"))"
+  echo "cohort run $run: ${t} s = $(ratio "$t") x S/B (daemons' CPU: $(cpu_used "$cpu0" "$(daemons_cpu)"); $(packets_used "$net0" "$(net_sent)"))"
   cohort_times+=("$t")
 done
 
@@ -204,6 +214,7 @@ for run in $(seq 1 "$CHAIN_RUNS"); do
     ip netns exec "${TAG}h$k" python3 "$work/relay.py" "$work/n$k/chain.bin" "$nxt" &
     rpids+=($!)
   done
+  net0=$(net_sent)
   t0=$(date +%s.%N)
   ip netns exec "${TAG}h1" python3 -c '
 import socket, sys, time
@@ -220,7 +231,7 @@ with s, open(sys.argv[1], "rb") as f:
   t1=$(date +%s.%N)
   t=$(elapsed "$t0" "$t1")
   cpu=$(cat "$work"/n*/chain.bin.cpu | awk '{u += $1; s += $2} END {printf "user %.1f s, system %.1f s", u, s}')
-  echo "bare relay chain run $run: ${t} s = $(ratio "$t") x S/B (relays' CPU: $cpu)"
+  echo "bare relay chain run $run: ${t} s = $(ratio "$t") x S/B (relays' CPU: $cpu; $(packets_used "$net0" "$(net_sent)"))"
   chain_times+=("$t")
   rm -f "$work"/n*/chain.bin "$work"/n*/chain.bin.cpu
 done
