@@ -9,7 +9,11 @@
 # transfer; the time is until every other host holds the content, verified.
 # DROP_CACHES=1 empties the page cache before each run (see docs/benchmarks.md: without it,
 # runs after the second in one cluster are slower). Each run also prints the CPU time the
-# daemons used (user and system, all hosts together).
+# daemons used (user and system, all hosts together) and the packets all hosts sent.
+# BURST (default 128kb) is the tbf bucket: it must hold one full-size TCP segmentation
+# packet (64 KiB of payload plus headers), or tbf cuts every such packet into MTU-sized ones
+# in software, work a NIC does in hardware (docs/benchmarks.md, eighth series; the series
+# before it used 64kb).
 # CHAIN_RUNS (default 1) runs a bare relay chain in the same setup: host 1 streams the file
 # to host 2, each host writes what arrives and forwards it to the next as it arrives, in
 # plain TCP with no encryption, digests, failover or tracking. It is what this machine's
@@ -55,7 +59,7 @@ for k in $(seq 1 "$N"); do
   ip -n "${TAG}hub" link set "v$k" master br0
   ip -n "${TAG}hub" link set "v$k" up
   # The host's upload: everything it sends leaves through h0.
-  ip netns exec "$ns" tc qdisc add dev h0 root tbf rate "${RATE_MBIT}mbit" burst 64kb latency 100ms
+  ip netns exec "$ns" tc qdisc add dev h0 root tbf rate "${RATE_MBIT}mbit" burst "${BURST:-128kb}" latency 100ms
 done
 
 "$BIN/cohort" keygen > "$work/cluster.key"
@@ -106,13 +110,11 @@ daemons_cpu() {  # "user system minflt" (clock ticks, faults) of every daemon to
   for k in $(seq 1 "$N"); do
     p=$(pgrep -P "${pids[$k]}" cohortd || echo "${pids[$k]}")
     awk '{print $14, $15, $10}' "/proc/$p/stat" 2>/dev/null || true
-  done | awk '{u += $1; s += $2; f += $3} END {print u, s, f}'
+  done | awk '{u += $1; s += $2; f += $3} END {printf "%.0f %.0f %.0f\n", u, s, f}'
 }
-net_sent() {  # "packets bytes" every host has sent through its h0 (GSO packets count once)
-  for k in $(seq 1 "$N"); do
-    ip netns exec "${TAG}h$k" cat /sys/class/net/h0/statistics/tx_packets \
-      /sys/class/net/h0/statistics/tx_bytes | paste -sd' '
-  done | awk '{p += $1; b += $2} END {print p, b}'
+net_sent() {  # "packets bytes" the hosts have sent, as the hub's ports received them
+  ip netns exec "${TAG}hub" sh -c 'cat /sys/class/net/v*/statistics/rx_packets' | awk '{p += $1} END {printf "%.0f ", p}'
+  ip netns exec "${TAG}hub" sh -c 'cat /sys/class/net/v*/statistics/rx_bytes' | awk '{b += $1} END {printf "%.0f\n", b}'
 }
 packets_used() {  # packets_used BEFORE AFTER
   python3 -c "a = '$1'.split(); b = '$2'.split(); p = int(b[0]) - int(a[0]); n = int(b[1]) - int(a[1]); print(f'{p} packets of {n / max(p, 1):.0f} bytes on average')"
