@@ -41,7 +41,7 @@ using distribution::Message;
 using json = nlohmann::json;
 using wire::Bytes;
 
-constexpr size_t kChunk = 64 * 1024;
+constexpr size_t kChunk = 32 * 1024;     // forwarded once whole: one chunk time per hop
 constexpr size_t kSendWindow = 1 << 20;  // bytes queued per connection before waiting
 constexpr size_t kAckEvery = 1 << 20;    // receivers acknowledge this often
 constexpr uint64_t kCompletedAck = UINT64_MAX;

@@ -20,7 +20,7 @@ struct DistributionSetup {
   int servers = 8;                  // node 1 is the base and holds the content
   double upload = 12.5e6;           // bytes/s per server (100 Mbit/s)
   double size = 100.0 * (1 << 20);  // bytes
-  double chunk = 64 * 1024;
+  double chunk = 32 * 1024;         // the daemons' Data frame
   size_t fanout = 1;
   std::map<std::pair<NodeId, NodeId>, double> link_limit;  // (from, to) -> bytes/s
   std::optional<NodeId> kill;  // killed when it holds kill_at of the content
