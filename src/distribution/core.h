@@ -187,10 +187,10 @@ class JobTracker {
     NodeId source;
     NodeId target;
     bool switch_offer = false;  // D8: target has a source, this one may be faster
-    NodeId replaces = kNoNode;  // target's source, which sends nothing: target drops it
+    // Target's source, which sends nothing: target drops it. When that source is failed, the
+    // Feed goes to its own source where it can, whose upload to it moves nothing.
+    NodeId replaces = kNoNode;
   };
-  // (A Feed that replaces a failed source goes to that source's own source where it can:
-  // its upload to the failed server moves nothing, and it takes the target in its place.)
   struct Drop {  // tell `server` the job is cancelled (CancelMsg); OnDropped when it answers
     NodeId server;
   };

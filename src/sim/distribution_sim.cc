@@ -13,6 +13,8 @@ namespace {
 using distribution::JobTracker;
 using distribution::NodeAgent;
 
+constexpr double kStallSeconds = 2;  // the simulated base's stall period (TrackerOptions)
+
 struct Feed {
   NodeId from = kNoNode;
   NodeId to = kNoNode;
@@ -35,7 +37,7 @@ class World {
       rates_[id] = s.upload;
     }
     distribution::TrackerOptions o;
-    o.stall = Duration::Seconds(2);
+    o.stall = Duration::Seconds(kStallSeconds);
     o.wait = Duration::Seconds(5);
     tracker_ = std::make_unique<JobTracker>(m, ids, o, Now());
     Node& base = nodes_[1];
@@ -479,12 +481,11 @@ std::optional<ScenarioResult> RunDistributionScenario(const std::string& name, i
     }
     r.figures["others_done_ratio"] = others / bound;
     if (s.hang) {
-      // Not answering gets it reported failed within two stall periods, and its receivers
-      // are fed by another source at once.
+      // Not answering gets it reported failed within two stall periods (queried after one),
+      // and its receivers are fed by another source at once.
       if (!o.ever_failed.count(*s.mute)) fail("the hung relay was never reported failed");
       if (!o.finished_at.count(*s.mute)) fail("the hung relay did not complete once back");
-      // (The simulated base's stall period is 2 s: queried after one, failed after two.)
-      if (nodes <= 16 && others > bound + 3 * 2.0) {
+      if (nodes <= 16 && others > bound + 3 * kStallSeconds) {
         fail("the others took " + std::to_string(others) + " s with a relay hung");
       }
     } else if (nodes <= 16 && last > stuck + 2 * bound) {
