@@ -26,6 +26,23 @@ int Fail(int code, const std::string& message) {
   return code;
 }
 
+// Runs the loop until it is stopped. A handler that throws is a bug, but it must not end
+// the daemon: the exception is logged with what it says and the loop goes on (Asio allows
+// run() to be called again after a handler threw).
+void RunLoop(boost::asio::io_context& io) {
+  for (;;) {
+    try {
+      io.run();
+      return;
+    } catch (const std::exception& e) {
+      cohort::Log(cohort::LogLevel::kError, "node", "a handler threw; the loop goes on",
+                  {{"exception", e.what()}});
+    } catch (...) {
+      cohort::Log(cohort::LogLevel::kError, "node", "a handler threw; the loop goes on");
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -135,7 +152,7 @@ int main(int argc, char** argv) {
       io.stop();
     });
   };
-  io.run();
+  RunLoop(io);
   ::unlink(pid_file.c_str());
   cohort::Log(cohort::LogLevel::kInfo, "node", "stopped");
   return 0;

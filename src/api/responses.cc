@@ -5,7 +5,10 @@ namespace cohort::api {
 using nlohmann::json;
 
 HttpResponse Json(int status, const json& doc) {
-  return {status, "application/json", doc.dump(2) + "\n"};
+  // Text that is not UTF-8 is escaped where it enters a document (base/text.h); should any
+  // slip through, it is replaced rather than failing the answer.
+  return {status, "application/json",
+          doc.dump(2, ' ', false, json::error_handler_t::replace) + "\n"};
 }
 
 HttpResponse Fail(int status, const std::string& message) {

@@ -4,6 +4,7 @@
 #include "base/endpoint.h"
 #include "base/prng.h"
 #include "base/result.h"
+#include "base/text.h"
 #include "base/time.h"
 
 namespace cohort {
@@ -38,6 +39,26 @@ TEST(ResultTest, HoldsValueOrError) {
 TEST(ResultDeathTest, ValueOfErrorChecks) {
   auto bad = Half(3);
   EXPECT_DEATH((void)bad.value(), "CHECK failed");
+}
+
+TEST(TextTest, InvalidUtf8IsEscapedAndValidTextKept) {
+  EXPECT_TRUE(IsValidUtf8("plain/caf\xc3\xa9/\xe2\x82\xac/\xf0\x9f\x8e\xac"));
+  EXPECT_EQ(EscapeInvalidUtf8("caf\xc3\xa9"), "caf\xc3\xa9");
+  for (const std::string& bad :
+       std::vector<std::string>{"\xff", "a\xc3", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80"}) {
+    EXPECT_FALSE(IsValidUtf8(bad)) << ToHex(bad);
+    EXPECT_TRUE(IsValidUtf8(EscapeInvalidUtf8(bad))) << ToHex(bad);
+  }
+  EXPECT_EQ(EscapeInvalidUtf8("clip-\xff.mp4"), "clip-\\xff.mp4");
+  EXPECT_EQ(EscapeInvalidUtf8("a\xc3"), "a\\xc3");
+}
+
+TEST(TextTest, HexRoundTrips) {
+  const std::string bytes("a\x00\xff/", 4);
+  EXPECT_EQ(ToHex(bytes), "6100ff2f");
+  EXPECT_EQ(FromHex("6100FF2f"), bytes);
+  EXPECT_FALSE(FromHex("abc"));
+  EXPECT_FALSE(FromHex("zz"));
 }
 
 TEST(TimeTest, Arithmetic) {

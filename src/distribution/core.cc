@@ -51,6 +51,18 @@ const char* ServerStateName(ServerState s) {
   return "?";
 }
 
+const char* JobStateName(JobState s) {
+  switch (s) {
+    case JobState::kRunning:
+      return "running";
+    case JobState::kCompleted:
+      return "completed";
+    case JobState::kFailed:
+      return "failed";
+  }
+  return "?";
+}
+
 uint64_t Manifest::StreamSize() const { return FileOffset(commands.size()); }
 
 uint64_t Manifest::FileOffset(size_t index) const {
@@ -417,21 +429,22 @@ NodeId JobTracker::PickSource(NodeId target) const {
   return ahead != kNoNode ? ahead : manifest_.base;
 }
 
-std::string JobTracker::State() const {
+JobState JobTracker::State() const {
   bool all_done = true;
   for (const auto& [id, v] : servers_) {
     if (v.state == ServerState::kCompleted) continue;
     all_done = false;
-    if (v.state != ServerState::kFailed) return "running";
+    if (v.state != ServerState::kFailed) return JobState::kRunning;
   }
-  return all_done && manifest_.ended() ? "completed" : all_done ? "running" : "failed";
+  if (!all_done) return JobState::kFailed;
+  return manifest_.ended() ? JobState::kCompleted : JobState::kRunning;
 }
 
 bool JobTracker::Final() const {
   if (cancelled()) return true;
-  std::string s = State();
-  if (s == "completed") return true;
-  if (s == "running") return false;
+  const JobState s = State();
+  if (s == JobState::kCompleted) return true;
+  if (s == JobState::kRunning) return false;
   for (const auto& [id, v] : servers_) {
     if (v.state == ServerState::kFailed && v.repairs < options_.max_repairs) return false;
   }
@@ -450,7 +463,7 @@ CommandState JobTracker::StateOf(size_t index) const {
     }
   }
   if (all) return CommandState::kCompleted;
-  if (failed && State() == "failed") return CommandState::kFailed;
+  if (failed && State() == JobState::kFailed) return CommandState::kFailed;
   return any ? CommandState::kInProgress : CommandState::kNew;
 }
 

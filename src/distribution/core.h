@@ -40,6 +40,8 @@ const char* CommandKindName(CommandKind k);
 std::optional<CommandKind> CommandKindFromName(const std::string& name);
 const char* CommandStateName(CommandState s);
 const char* ServerStateName(ServerState s);
+enum class JobState : uint8_t { kRunning = 0, kCompleted = 1, kFailed = 2 };
+const char* JobStateName(JobState s);
 
 struct Command {
   uint32_t id = 0;
@@ -245,8 +247,8 @@ class JobTracker {
   // The best of UploadRates() per source at any Tick of this job: what the base orders its
   // next jobs' servers by.
   const std::map<NodeId, double>& peak_upload_rates() const { return peak_upload_; }
-  // "running" while any server may still finish; then "completed" or "failed".
-  std::string State() const;
+  // kRunning while any server may still finish; then kCompleted or kFailed.
+  JobState State() const;
   bool Final() const;
   CommandState StateOf(size_t command_index) const;
 

@@ -184,9 +184,9 @@ Instant At(int ms) { return Instant::FromNanos(int64_t{ms} * 1000000); }
 
 TEST(JobTracker, CompletesWhenEveryServerReportsCompletion) {
   JobTracker t(Job(), {1, 2, 3}, TrackerOptions{}, At(0));
-  EXPECT_EQ(t.State(), "running");
+  EXPECT_EQ(t.State(), JobState::kRunning);
   for (NodeId n : {1, 2, 3}) t.OnReport({n, true, 100, 1, 0, 2, true, ""}, At(10));
-  EXPECT_EQ(t.State(), "completed");
+  EXPECT_EQ(t.State(), JobState::kCompleted);
   EXPECT_TRUE(t.Final());
   EXPECT_EQ(t.StateOf(0), CommandState::kCompleted);
 }
@@ -205,7 +205,7 @@ TEST(JobTracker, SilentServerIsQueriedThenFailedThenRepairedWhenItAnswers) {
   EXPECT_TRUE(t.Tick(At(1500)).empty());
   EXPECT_TRUE(t.Tick(At(2200)).empty());  // no answer: failed
   EXPECT_EQ(t.servers().at(2).state, ServerState::kFailed);
-  EXPECT_EQ(t.State(), "failed");
+  EXPECT_EQ(t.State(), JobState::kFailed);
   EXPECT_FALSE(t.Final());                // repairs remain
   EXPECT_TRUE(t.Tick(At(4000)).empty());  // within the wait period
   a = t.Tick(At(7300));
@@ -219,7 +219,7 @@ TEST(JobTracker, SilentServerIsQueriedThenFailedThenRepairedWhenItAnswers) {
   EXPECT_EQ(feed.source, 1);
   EXPECT_EQ(feed.target, 2);
   t.OnReport({2, true, 100, 1, 0, 2, true, ""}, At(9000));
-  EXPECT_EQ(t.State(), "completed");
+  EXPECT_EQ(t.State(), JobState::kCompleted);
 }
 
 TEST(JobTracker, UnfedServerWaitsForTheChainToHealThenIsFed) {
@@ -331,7 +331,7 @@ TEST(JobTracker, GivesUpAfterMaxRepairs) {
   }
   EXPECT_EQ(t.servers().at(2).repairs, 2);
   EXPECT_TRUE(t.Final());
-  EXPECT_EQ(t.State(), "failed");
+  EXPECT_EQ(t.State(), JobState::kFailed);
   EXPECT_EQ(t.StateOf(0), CommandState::kFailed);
 }
 
@@ -348,7 +348,7 @@ TEST(JobTracker, CancelFailsTheUnfinishedAndAsksEveryServerToDropUntilItConfirms
   t.Cancel("upload abandoned", At(200));
   EXPECT_TRUE(t.cancelled());
   EXPECT_TRUE(t.drops_pending());
-  EXPECT_EQ(t.State(), "failed");
+  EXPECT_EQ(t.State(), JobState::kFailed);
   EXPECT_TRUE(t.Final());
   EXPECT_EQ(t.servers().at(1).state, ServerState::kCompleted);
   EXPECT_EQ(t.servers().at(2).state, ServerState::kFailed);
@@ -374,7 +374,7 @@ TEST(JobTracker, CancelFailsTheUnfinishedAndAsksEveryServerToDropUntilItConfirms
   }
   EXPECT_EQ(drops, 2);  // then it gives up: three Drops in all, as many as repairs
   EXPECT_FALSE(t.drops_pending());
-  EXPECT_EQ(t.State(), "failed");
+  EXPECT_EQ(t.State(), JobState::kFailed);
 }
 
 }  // namespace

@@ -3,36 +3,17 @@
 #include <filesystem>
 #include <system_error>
 
+#include "distribution/validate.h"
 #include "io/files.h"
 
 namespace cohort::io {
 
 namespace fs = std::filesystem;
 
-Status CheckRelative(const std::string& relative) {
-  if (!relative.empty() && relative[0] == '/') {
-    return Error(Errc::kPermission, "'" + relative + "': absolute paths are not allowed");
-  }
-  if (relative.find('\0') != std::string::npos) {
-    return Error(Errc::kInvalidArgument, "path contains a NUL byte");
-  }
-  size_t start = 0;
-  while (start <= relative.size()) {
-    size_t end = relative.find('/', start);
-    if (end == std::string::npos) end = relative.size();
-    std::string part = relative.substr(start, end - start);
-    if (part == "..") {
-      return Error(Errc::kPermission, "'" + relative + "': '..' leads out of the content root");
-    }
-    start = end + 1;
-  }
-  return OkStatus();
-}
-
 Status ContentRoot::Prepare() const { return MakeDirs(root_); }
 
 Result<std::string> ContentRoot::Resolve(const std::string& relative) const {
-  if (auto s = CheckRelative(relative); !s) return s.error();
+  if (auto s = distribution::CheckPath(relative, /*allow_root=*/true); !s) return s.error();
   std::error_code ec;
   fs::path root = fs::weakly_canonical(root_, ec);
   if (ec) return Error(Errc::kIo, root_ + ": " + ec.message());

@@ -17,13 +17,11 @@ class ContentRoot {
   // Creates the root if missing.
   Status Prepare() const;
   // The absolute path of `relative` under the root. "" and "." name the root itself.
+  // `relative` must pass distribution::CheckPath, and no symlink on the way may lead out.
   Result<std::string> Resolve(const std::string& relative) const;
 
  private:
   std::string root_;
 };
-
-// Checks a relative path without touching the disk: not absolute, no "..", no empty parts.
-Status CheckRelative(const std::string& relative);
 
 }  // namespace cohort::io

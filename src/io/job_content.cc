@@ -8,6 +8,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "base/text.h"
+#include "distribution/validate.h"
 #include "io/content.h"
 
 namespace cohort::io {
@@ -59,13 +61,36 @@ Status CollectPath(const std::string& path, const std::string& rel, std::vector<
 json CommandJson(const Command& c) {
   json j{{"id", c.id}, {"kind", distribution::CommandKindName(c.kind)}};
   if (c.kind == CommandKind::kEnd) return j;
-  j["path"] = c.path;
+  SetPath(j, c.path);
   j["mode"] = c.mode;
   j["mtime_ns"] = c.mtime_ns;
   j["uid"] = c.uid;
   j["gid"] = c.gid;
   if (c.kind == CommandKind::kFile) j["size"] = c.size;
   return j;
+}
+
+void SetPath(json& j, const std::string& path, const char* key) {
+  if (IsValidUtf8(path)) {
+    j[key] = path;
+    return;
+  }
+  j[key] = EscapeInvalidUtf8(path);
+  j[std::string(key) + "_hex"] = ToHex(path);
+}
+
+Result<std::string> PathOf(const json& j, const char* key) {
+  const std::string hex_key = std::string(key) + "_hex";
+  if (j.contains(hex_key)) {
+    const json& hex = j.at(hex_key);
+    auto bytes = hex.is_string() ? FromHex(hex.get<std::string>()) : std::nullopt;
+    if (!bytes) return Error(Errc::kInvalidArgument, "'" + hex_key + "' must be hex digits");
+    return *bytes;
+  }
+  const json& text = j.at(key);
+  if (!text.is_string())
+    return Error(Errc::kInvalidArgument, std::string("'") + key + "' must be text");
+  return text.get<std::string>();
 }
 
 Result<Command> CommandFromJson(const json& j) {
@@ -79,17 +104,16 @@ Result<Command> CommandFromJson(const json& j) {
     }
     c.kind = *kind;
     if (c.kind != CommandKind::kEnd) {
-      c.path = j.at("path").get<std::string>();
+      auto path = PathOf(j);
+      if (!path) return path.error();
+      c.path = std::move(*path);
       c.mode = j.at("mode").get<uint32_t>() & 07777;
       c.mtime_ns = j.at("mtime_ns").get<int64_t>();
       c.uid = j.value("uid", uint32_t{0});
       c.gid = j.value("gid", uint32_t{0});
-      if (auto s = CheckRelative(c.path); !s || c.path.empty()) {
-        return Error(Errc::kInvalidArgument,
-                     "command path '" + c.path + "' leads out of the destination");
-      }
     }
     if (c.kind == CommandKind::kFile) c.size = j.at("size").get<uint64_t>();
+    if (auto s = distribution::CheckCommand(c); !s) return s.error();
   } catch (const json::exception& e) {
     return Error(Errc::kInvalidArgument, std::string("a command is incomplete: ") + e.what());
   }

@@ -11,7 +11,9 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "distribution/validate.h"
 #include "io/files.h"
+#include "io/job_content.h"
 
 namespace cohort::node {
 
@@ -43,6 +45,10 @@ bool SetFolderAttributes(const std::string& path, const Command& c) {
 
 distribution::ResultMsg ServeCtp(const io::ContentRoot& root, const distribution::CtpMsg& m) {
   distribution::ResultMsg out;
+  if (auto s = distribution::CheckMessage(m); !s) {
+    out.error = s.error().message();
+    return out;
+  }
   auto path = root.Resolve(m.path);
   if (!path) {
     out.error = path.error().message();
@@ -55,13 +61,14 @@ distribution::ResultMsg ServeCtp(const io::ContentRoot& root, const distribution
                        : S_ISREG(st.st_mode) ? "file"
                        : S_ISLNK(st.st_mode) ? "symlink"
                                              : "other";
-    return json{{"name", name},
-                {"type", type},
-                {"size", st.st_size},
-                {"mode", st.st_mode & 07777},
-                {"mtime_ns", int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec},
-                {"uid", st.st_uid},
-                {"gid", st.st_gid}};
+    json j{{"type", type},
+           {"size", st.st_size},
+           {"mode", st.st_mode & 07777},
+           {"mtime_ns", int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec},
+           {"uid", st.st_uid},
+           {"gid", st.st_gid}};
+    io::SetPath(j, name, "name");  // a name that is not UTF-8 is shown escaped
+    return j;
   };
   const std::string& p = *path;
   if (m.op == "stat") {

@@ -2,6 +2,9 @@
 
 #include <sodium.h>
 
+#include "base/log.h"
+#include "distribution/validate.h"
+
 namespace cohort::node {
 namespace {
 
@@ -19,13 +22,47 @@ T Random() {
 }  // namespace
 
 DataConn::DataConn(tcp::socket socket, const wire::Keyring& keyring, NodeId self)
-    : socket_(std::move(socket)), keyring_(keyring), self_(self) {
+    : socket_(std::move(socket)),
+      handshake_timer_(socket_.get_executor()),
+      keyring_(keyring),
+      self_(self) {
   incarnation_ = Random<uint64_t>() | 1;
+}
+
+void DataConn::Connect(boost::asio::io_context& io, const tcp::endpoint& to,
+                       const wire::Keyring& keyring, NodeId self, NodeId peer,
+                       std::function<void(std::shared_ptr<DataConn>)> ready) {
+  auto conn = std::make_shared<DataConn>(tcp::socket(io), keyring, self);
+  conn->peer_ = peer;
+  conn->StartHandshakeDeadline();  // covers the connect too
+  conn->socket_.async_connect(to, [conn, ready](const boost::system::error_code& ec) {
+    if (ec || conn->closed_) {
+      conn->handshake_timer_.cancel();
+      return ready(nullptr);
+    }
+    boost::system::error_code ignored;
+    conn->socket_.set_option(tcp::no_delay(true), ignored);
+    conn->Dial(conn->peer_, [conn, ready](bool ok) { ready(ok ? conn : nullptr); });
+  });
+}
+
+void DataConn::StartHandshakeDeadline() {
+  handshake_timer_.expires_after(kHandshakeTimeout);
+  std::weak_ptr<DataConn> weak = weak_from_this();
+  handshake_timer_.async_wait([weak](const boost::system::error_code& ec) {
+    auto conn = weak.lock();
+    if (ec || !conn || conn->authed_ || conn->closed_) return;
+    boost::system::error_code ignored;
+    conn->socket_.close(ignored);  // the pending operation fails and ends the handshake
+  });
 }
 
 void DataConn::Dial(NodeId expected, std::function<void(bool)> ready) {
   peer_ = expected;
   auto self = shared_from_this();
+  if (handshake_timer_.expiry() == boost::asio::steady_timer::time_point{}) {
+    StartHandshakeDeadline();
+  }
   boost::asio::async_read(socket_, boost::asio::buffer(peer_challenge_),
                           [this, self, ready](const boost::system::error_code& ec, size_t) {
                             if (ec) return Fail(ready);
@@ -35,27 +72,43 @@ void DataConn::Dial(NodeId expected, std::function<void(bool)> ready) {
                               auto* ok = std::get_if<distribution::HelloOk>(&m);
                               if (!ok || ok->echo != my_challenge_) return Fail(ready);
                               authed_ = true;
+                              handshake_timer_.cancel();
                               ready(true);
                               ReadLoop();
                             });
                           });
 }
 
-void DataConn::Accept(std::function<void()> ready) {
+void DataConn::Accept(std::function<void(bool)> done) {
   my_challenge_ = Random<distribution::Challenge>();
   auto self = shared_from_this();
+  StartHandshakeDeadline();
+  // Until the handshake is over, a close means it failed.
+  on_close_ = [done] { done(false); };
   boost::asio::async_write(socket_, boost::asio::buffer(my_challenge_),
-                           [this, self, ready](const boost::system::error_code& ec, size_t) {
+                           [this, self, done](const boost::system::error_code& ec, size_t) {
                              if (ec) return Close();
-                             ReadFrame([this, ready](Message& m) {
+                             ReadFrame([this, done](Message& m) {
                                auto* hello = std::get_if<distribution::Hello>(&m);
                                if (!hello || hello->echo != my_challenge_) return Close();
                                authed_ = true;
+                               handshake_timer_.cancel();
+                               on_close_ = nullptr;
                                Send(distribution::HelloOk{hello->challenge});
-                               ready();
+                               done(true);
                                ReadLoop();
                              });
                            });
+}
+
+bool DataConn::Admit(const Message& m) {
+  auto s = distribution::CheckMessage(m);
+  if (s) return true;
+  Log(LogLevel::kWarn, "distribution", "refused a message",
+      {{"peer", std::to_string(peer_)}, {"reason", s.error().message()}});
+  Send(distribution::ResultMsg{"refused: " + s.error().message(), "", {}});
+  CloseAfterSend();
+  return false;
 }
 
 void DataConn::SetHandlers(OnMessage on_message, std::function<void()> on_close) {
@@ -130,17 +183,16 @@ void DataConn::WriteNext() {
 
 void DataConn::ReadFrame(std::function<void(Message&)> fn) {
   auto self = shared_from_this();
-  boost::asio::async_read(socket_, boost::asio::buffer(length_),
-                          [this, self, fn](const boost::system::error_code& ec, size_t) {
-                            if (ec || closed_) return Close();
-                            uint32_t n = 0;
-                            for (int i = 0; i < 4; ++i)
-                              n |= static_cast<uint32_t>(length_[i]) << (8 * i);
-                            if (n > distribution::kMaxFrame || n < wire::kSealOverhead)
-                              return Close();
-                            body_.resize(n);
-                            boost::asio::async_read(
-                                socket_, boost::asio::buffer(body_),
+  boost::asio::async_read(
+      socket_, boost::asio::buffer(length_),
+      [this, self, fn](const boost::system::error_code& ec, size_t) {
+        if (ec || closed_) return Close();
+        uint32_t n = 0;
+        for (int i = 0; i < 4; ++i) n |= static_cast<uint32_t>(length_[i]) << (8 * i);
+        const size_t limit = authed_ ? distribution::kMaxFrame : kMaxHandshakeFrame;
+        if (n > limit || n < wire::kSealOverhead) return Close();
+        body_.resize(n);
+        boost::asio::async_read(socket_, boost::asio::buffer(body_),
                                 [this, self, fn](const boost::system::error_code& ec2, size_t) {
                                   if (ec2 || closed_) return Close();
                                   auto opened = wire::Open(keyring_, body_);
@@ -161,12 +213,13 @@ void DataConn::ReadFrame(std::function<void(Message&)> fn) {
                                   if (!m) return Close();
                                   fn(*m);
                                 });
-                          });
+      });
 }
 
 void DataConn::ReadLoop() {
   if (closed_) return;
   ReadFrame([this](Message& m) {
+    if (!Admit(m)) return;
     auto fn = on_message_;  // the handler may replace itself
     if (fn) fn(m);
     ReadLoop();

@@ -5,7 +5,12 @@
 // `u32 length ‖ sealed payload`, sealed like datagrams (docs/design/wire.md) with a random
 // incarnation per connection and direction and a sequence that must grow by one, so nothing
 // is plaintext and frames cannot be replayed, reordered or spliced between connections. A
-// frame that fails any check closes the connection.
+// frame that fails any check closes the connection. Until the peer proved the key, frames
+// over kMaxHandshakeFrame are refused and the handshake must end within kHandshakeTimeout
+// (the dial included), so an unauthenticated peer holds neither memory nor the socket.
+// A message that decodes but names what distribution::CheckMessage refuses (a path leading
+// out, a malformed job id, ...) is answered with a ResultMsg naming why, logged, and the
+// connection closed: it never reaches the handler.
 //
 // Lifecycle: made from a connected socket, then Dial() or Accept(); messages go to the
 // handler set by SetHandlers(); Close() (or any error) calls the close handler once. Owned
@@ -24,10 +29,19 @@
 
 namespace cohort::node {
 
+inline constexpr size_t kMaxHandshakeFrame = 256;
+inline constexpr std::chrono::seconds kHandshakeTimeout{5};
+
 class DataConn : public std::enable_shared_from_this<DataConn> {
  public:
   using OnMessage = std::function<void(distribution::Message&)>;
   DataConn(boost::asio::ip::tcp::socket socket, const wire::Keyring& keyring, NodeId self);
+
+  // Connects to `to` and runs the dialer's handshake with `peer`, all within
+  // kHandshakeTimeout; `ready` gets the authenticated connection or nullptr.
+  static void Connect(boost::asio::io_context& io, const boost::asio::ip::tcp::endpoint& to,
+                      const wire::Keyring& keyring, NodeId self, NodeId peer,
+                      std::function<void(std::shared_ptr<DataConn>)> ready);
 
   NodeId peer() const { return peer_; }
   bool closed() const { return closed_; }
@@ -36,8 +50,9 @@ class DataConn : public std::enable_shared_from_this<DataConn> {
   // Dialer: reads the challenge, proves the key, waits for the echo of its own challenge;
   // `ready(true)` once the peer proved it too, `ready(false)` on any failure.
   void Dial(NodeId expected, std::function<void(bool)> ready);
-  // Listener: sends the challenge, checks the echo, answers the dialer's challenge.
-  void Accept(std::function<void()> ready);
+  // Listener: sends the challenge, checks the echo, answers the dialer's challenge;
+  // `done(true)` once the dialer proved the key, `done(false)` on any failure or timeout.
+  void Accept(std::function<void(bool)> done);
   void SetHandlers(OnMessage on_message, std::function<void()> on_close);
   // Called whenever everything queued has been written (flow control for bulk senders).
   void OnDrain(std::function<void()> fn) { on_drain_ = std::move(fn); }
@@ -56,11 +71,15 @@ class DataConn : public std::enable_shared_from_this<DataConn> {
 
  private:
   void Fail(const std::function<void(bool)>& ready);
+  void StartHandshakeDeadline();
+  // Refuses what CheckMessage refuses; true if `m` may go to the handler.
+  bool Admit(const distribution::Message& m);
   void WriteNext();
   void ReadFrame(std::function<void(distribution::Message&)> fn);
   void ReadLoop();
 
   boost::asio::ip::tcp::socket socket_;
+  boost::asio::steady_timer handshake_timer_;
   const wire::Keyring& keyring_;
   NodeId self_;
   NodeId peer_ = kNoNode;

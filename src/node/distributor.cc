@@ -18,6 +18,7 @@
 #include "base/log.h"
 #include "distribution/core.h"
 #include "distribution/messages.h"
+#include "distribution/validate.h"
 #include "io/asio.h"
 #include "io/clock.h"
 #include "io/content.h"
@@ -52,6 +53,7 @@ const Duration kTick = Duration::Millis(250);
 const Duration kReportEvery = Duration::Millis(500);
 const Duration kQueryTimeout = Duration::Seconds(2);
 const char* const kNoJobHere = "no such job here";
+constexpr size_t kMaxUnauthenticated = 64;
 
 struct FileState {
   // Open only while the file is being received: a job may hold more files than the process
@@ -81,6 +83,7 @@ struct Job {
   bool is_base = false;
   std::unique_ptr<distribution::JobTracker> tracker;
   std::unique_ptr<distribution::NodeAgent> agent;
+  std::string rel_dir;           // destination folder under the content root
   std::string dir;               // absolute destination folder
   std::vector<FileState> files;  // per command
   uint64_t have = 0;
@@ -111,6 +114,7 @@ struct Job {
   bool saved_final = false;
   std::string cancelled;  // why, once cancelled: nothing more is received, sent or reported
   std::optional<Instant> idle_since;  // finished (or unconnected) and idle: ForgetIdle
+  std::optional<Instant> ended_at;    // base only: when the tracker became final
   bool completed() const { return manifest.ended() && done == manifest.commands.size(); }
 };
 
@@ -135,6 +139,8 @@ struct Distributor::Impl {
   Instant sent_window_start;
   double upload_peak = 0;
   bool stopped = false;
+  size_t unauthenticated = 0;  // accepted connections still in their handshake
+  bool refusing_logged = false;
   // Blocking disk work (file installs) off the loop; `alive` tells its completions, posted
   // back to the loop, whether this object still exists.
   boost::asio::thread_pool disk{1};
@@ -170,15 +176,12 @@ struct Distributor::Impl {
   void Dial(NodeId peer, std::function<void(std::shared_ptr<DataConn>)> ready) {
     auto ep = EndpointOf(peer);
     if (!ep) return ready(nullptr);
-    auto socket = std::make_shared<tcp::socket>(io);
     tcp::endpoint to(boost::asio::ip::address_v4(ep->ip), ep->port);
-    socket->async_connect(to, [this, socket, peer, ready](const boost::system::error_code& ec) {
-      if (ec || stopped) return ready(nullptr);
-      boost::system::error_code ignored;
-      socket->set_option(tcp::no_delay(true), ignored);
-      auto conn = std::make_shared<DataConn>(std::move(*socket), keyring(), self());
-      conn->Dial(peer, [conn, ready](bool ok) { ready(ok ? conn : nullptr); });
-    });
+    DataConn::Connect(io, to, keyring(), self(), peer,
+                      [this, ready](std::shared_ptr<DataConn> conn) {
+                        if (conn && stopped) conn->Abandon();
+                        ready(stopped ? nullptr : conn);
+                      });
   }
 
   // Dials, sends one request and hands the first answer (or nullopt) to `done`.
@@ -239,18 +242,31 @@ struct Distributor::Impl {
         });
         return;
       }
-      {
+      if (unauthenticated >= kMaxUnauthenticated) {
+        // Peers that have not proved the key yet hold at most this many sockets.
         boost::system::error_code ignored;
-        socket.set_option(tcp::no_delay(true), ignored);
-        auto conn = std::make_shared<DataConn>(std::move(socket), keyring(), self());
-        std::weak_ptr<DataConn> weak = conn;
-        conn->SetHandlers(
-            [this, weak](Message& m) {
-              if (auto c = weak.lock()) OnFirstMessage(c, m);
-            },
-            nullptr);
-        conn->Accept([] {});
+        socket.close(ignored);
+        if (!refusing_logged) {
+          Log(LogLevel::kWarn, "distribution", "refusing data-plane connections",
+              {{"reason", std::to_string(kMaxUnauthenticated) + " handshakes under way"}});
+        }
+        refusing_logged = true;
+        return AcceptNext(acc);
       }
+      refusing_logged = false;
+      boost::system::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      auto conn = std::make_shared<DataConn>(std::move(socket), keyring(), self());
+      std::weak_ptr<DataConn> weak = conn;
+      conn->SetHandlers(
+          [this, weak](Message& m) {
+            if (auto c = weak.lock()) OnFirstMessage(c, m);
+          },
+          nullptr);
+      ++unauthenticated;
+      conn->Accept([this, alive = alive](bool) {
+        if (*alive) --unauthenticated;
+      });
       AcceptNext(acc);
     });
   }
@@ -316,9 +332,10 @@ struct Distributor::Impl {
     return r;
   }
 
-  Result<std::string> DestDir(const std::string& dest, bool staging, const std::string& id) {
-    if (staging) return root.Resolve(".cohort/staging/" + id + "/" + dest);
-    return root.Resolve(dest);
+  // The job's folder relative to the root: a base that is not one of the job's servers
+  // keeps its copy in its own staging area.
+  static std::string RelativeDir(const std::string& dest, bool staging, const std::string& id) {
+    return staging ? ".cohort/staging/" + id + "/" + dest : dest;
   }
 
   // Creates the job's local state; with `resume`, picks up what an earlier run of this
@@ -331,14 +348,16 @@ struct Distributor::Impl {
     distribution::AgentOptions options;
     options.fanout = node.config().distribution_fanout;
     job->agent = std::make_unique<distribution::NodeAgent>(self(), options);
-    auto dir = DestDir(manifest.dest, staging, manifest.job);
+    if (auto s = distribution::CheckManifest(manifest); !s) return s.error();
+    job->rel_dir = RelativeDir(manifest.dest, staging, manifest.job);
+    auto dir = root.Resolve(job->rel_dir);
     if (!dir) return dir.error();
     job->dir = *dir;
+    if (auto s = SyncFiles(*job); !s) return s.error();
     job->started = node.Now();
     job->window_start = job->started;
     Job* raw = job.get();
     jobs[manifest.job] = std::move(job);
-    SyncFiles(*raw);
     if (resume) Resume(*raw);
     return raw;
   }
@@ -405,17 +424,22 @@ struct Distributor::Impl {
     }
   }
 
-  void SyncFiles(Job& job) {
+  // Each new command's paths, resolved inside the root: a symlinked folder on the way that
+  // leads out fails the command's job before anything is written.
+  Status SyncFiles(Job& job) {
     job.files.resize(job.manifest.commands.size());
     for (size_t i = 0; i < job.files.size(); ++i) {
       FileState& f = job.files[i];
       if (!f.final_path.empty()) continue;
       const Command& c = job.manifest.commands[i];
       if (c.kind == CommandKind::kEnd) continue;
-      f.final_path = job.dir + "/" + c.path;
+      auto path = root.Resolve(job.rel_dir + "/" + c.path);
+      if (!path) return path.error();
+      f.final_path = *path;
       fs::path p(f.final_path);
       f.temp_path = (p.parent_path() / ("." + p.filename().string() + ".cohort-part")).string();
     }
+    return OkStatus();
   }
 
   void SaveState(Job& job) {
@@ -479,6 +503,11 @@ struct Distributor::Impl {
   bool OpenTemp(Job& job, size_t idx) {
     FileState& f = job.files[idx];
     auto parent = fs::path(f.final_path).parent_path().string();
+    // Checked again as it is created: a symlink may have appeared since the job began.
+    if (auto s = StillInside(job, idx); !s) {
+      Fail(job, s.error().message());
+      return false;
+    }
     if (auto s = io::MakeDirs(parent); !s) {
       Fail(job, s.error().message());
       return false;
@@ -494,6 +523,15 @@ struct Distributor::Impl {
     return true;
   }
 
+  Status StillInside(const Job& job, size_t idx) const {
+    auto path = root.Resolve(job.rel_dir + "/" + job.manifest.commands[idx].path);
+    if (!path) return path.error();
+    if (*path != job.files[idx].final_path) {
+      return Error(Errc::kPermission, job.manifest.commands[idx].path + ": changed on disk");
+    }
+    return OkStatus();
+  }
+
   // Completes commands in order: folders made, files verified and installed (D13).
   void Apply(Job& job) {
     bool progressed = false;
@@ -502,6 +540,7 @@ struct Distributor::Impl {
       const Command& c = job.manifest.commands[i];
       FileState& f = job.files[i];
       if (c.kind == CommandKind::kMkdir) {
+        if (auto s = StillInside(job, i); !s) return Fail(job, s.error().message());
         if (auto s = io::MakeDirs(f.final_path); !s) return Fail(job, s.error().message());
       } else if (c.kind == CommandKind::kEnd) {
         // Folders' attributes last: their mode may forbid writing into them, and every file
@@ -654,8 +693,8 @@ struct Distributor::Impl {
   // At the base: cancels the job everywhere (the tracker tells the servers).
   Status CancelJob(Job& job, const std::string& reason) {
     if (job.tracker->Final()) {
-      return Error(Errc::kInvalidArgument,
-                   "job " + job.manifest.job + " has ended " + job.tracker->State());
+      return Error(Errc::kInvalidArgument, "job " + job.manifest.job + " has ended " +
+                                               distribution::JobStateName(job.tracker->State()));
     }
     Log(LogLevel::kWarn, "distribution", "job cancelled",
         {{"job", job.manifest.job}, {"reason", reason}});
@@ -682,7 +721,11 @@ struct Distributor::Impl {
     if (!job) {
       auto created = CreateJob(offer.manifest, false, false);
       if (!created) {
-        conn->Send(distribution::AcceptMsg{false, 0, false});
+        Log(LogLevel::kWarn, "distribution", "refused an offer",
+            {{"job", offer.manifest.job},
+             {"from", std::to_string(conn->peer())},
+             {"reason", created.error().message()}});
+        conn->Send(distribution::ResultMsg{"refused: " + created.error().message(), "", {}});
         return conn->CloseAfterSend();
       }
       job = *created;
@@ -756,13 +799,13 @@ struct Distributor::Impl {
   }
 
   void AppendCommands(Job& job, const std::vector<Command>& more) {
-    for (const auto& c : more) {
-      if (c.kind != CommandKind::kEnd && !io::CheckRelative(c.path)) return;
+    if (auto s = distribution::CheckCommands(job.manifest.commands, more); !s) {
+      return Fail(job, "refused commands: " + s.error().message());
     }
     if (!job.manifest.Append(more)) return;
     if (job.tracker) job.tracker->Append(more);
     SaveManifest(job);
-    SyncFiles(job);
+    if (auto s = SyncFiles(job); !s) return Fail(job, s.error().message());
     Apply(job);
     PumpAll(job);
   }
@@ -837,6 +880,13 @@ struct Distributor::Impl {
     auto it = job.downs.find(target);
     if (it == job.downs.end()) return;
     Downstream& d = it->second;
+    if (auto* refused = std::get_if<distribution::ResultMsg>(&m)) {
+      Log(LogLevel::kWarn, "distribution", "a server refused the job",
+          {{"job", job.manifest.job},
+           {"server", std::to_string(target)},
+           {"reason", refused->error}});
+      return d.conn->Close();  // the close handler ends the feed
+    }
     if (auto* accept = std::get_if<distribution::AcceptMsg>(&m)) {
       if (!accept->accepted) {
         d.conn->Abandon();
@@ -972,11 +1022,12 @@ struct Distributor::Impl {
 
   // Wakes the long polls when the job's or a server's state changed; true if it did.
   bool NotifyIfChanged(Job& job) {
-    std::string summary = job.tracker->State();
+    std::string summary = distribution::JobStateName(job.tracker->State());
     for (const auto& [id, v] : job.tracker->servers()) {
       summary += " " + std::to_string(id) + distribution::ServerStateName(v.state);
     }
     if (summary == job.summary) return false;
+    if (job.tracker->Final() && !job.ended_at) job.ended_at = node.Now();
     job.summary = std::move(summary);
     auto waiters = std::move(job.waiters);
     job.waiters.clear();
@@ -1145,8 +1196,10 @@ struct Distributor::Impl {
 
   // ---- jobs at the base ----
   Result<std::string> Submit(const JobRequest& request) {
-    if (auto s = io::CheckRelative(request.dest); !s) return s.error();
     if (request.dest.empty()) return Error(Errc::kInvalidArgument, "--dest must not be empty");
+    if (auto s = distribution::CheckWritablePath(request.dest); !s) {
+      return Error(s.error().code(), "--dest " + s.error().message());
+    }
     if (request.content.paths.empty() && request.content.entries.empty() && !request.open) {
       return Error(Errc::kInvalidArgument, "no paths to distribute");
     }
@@ -1305,13 +1358,14 @@ struct Distributor::Impl {
   json Document(const Job& job) const {
     FileDigests digests;
     for (const auto& f : job.files) digests.push_back(f.digest);
-    return node::JobDocument(*job.tracker, digests, job.started, node.Now(),
+    // A final job's elapsed time stops where it ended.
+    return node::JobDocument(*job.tracker, digests, job.started, job.ended_at.value_or(node.Now()),
                              job.upload ? std::optional<uint64_t>(job.have) : std::nullopt);
   }
 
   void SaveJobDocument(Job& job) {
     json doc = Document(job);
-    doc["sources"] = job.sources;
+    AddSources(doc, job.sources);
     (void)io::MakeDirs(JobsDir());
     (void)io::WriteFileAtomic(JobsDir() + "/" + job.manifest.job + ".json", doc.dump(1));
   }
@@ -1339,6 +1393,7 @@ struct Distributor::Impl {
                        resumed.error().message();
       }
       doc.erase("sources");
+      doc.erase("sources_hex");
       finished_docs[id] = doc.dump();
     }
   }

@@ -3,7 +3,9 @@
 #include <filesystem>
 #include <set>
 
+#include "base/text.h"
 #include "distribution/messages.h"
+#include "distribution/validate.h"
 #include "io/files.h"
 #include "io/job_content.h"
 #include "node/distributor.h"
@@ -42,18 +44,24 @@ json JobDocument(const distribution::JobTracker& t, const FileDigests& digests, 
     commands.push_back(std::move(cj));
   }
   json doc{{"id", m.job},
-           {"state", t.State()},
+           {"state", distribution::JobStateName(t.State())},
            {"final", t.Final()},
            {"base", m.base},
-           {"dest", m.dest},
            {"size", m.StreamSize()},
            {"elapsed_s", (now - started).seconds()},
            {"servers", std::move(servers)},
            {"commands", std::move(commands)}};
+  io::SetPath(doc, m.dest, "dest");
   // An upload's progress: where the client resumes after an error.
   if (upload_bytes) doc["upload_bytes"] = *upload_bytes;
   if (t.cancelled()) doc["error"] = t.cancel_reason();
   return doc;
+}
+
+void AddSources(json& doc, const std::vector<std::string>& sources) {
+  json hex = json::array();
+  for (const auto& s : sources) hex.push_back(ToHex(s));
+  doc["sources_hex"] = std::move(hex);
 }
 
 Result<SavedJob> ParseSavedJob(const json& doc, NodeId self) {
@@ -62,7 +70,9 @@ Result<SavedJob> ParseSavedJob(const json& doc, NodeId self) {
   try {
     m.job = doc.at("id").get<std::string>();
     m.base = self;
-    m.dest = doc.at("dest").get<std::string>();
+    auto dest = io::PathOf(doc, "dest");
+    if (!dest) return dest.error();
+    m.dest = std::move(*dest);
     std::vector<Command> commands;
     for (const auto& c : doc.at("commands")) {
       auto x = io::CommandFromJson(c);
@@ -70,9 +80,21 @@ Result<SavedJob> ParseSavedJob(const json& doc, NodeId self) {
       commands.push_back(std::move(*x));
       saved.digests.push_back(wire::DigestFromHex(c.value("sha256", "")));
     }
-    if (!m.Append(commands)) return Error(Errc::kMalformed, "commands out of sequence");
+    m.commands = std::move(commands);
+    if (auto s = distribution::CheckManifest(m); !s) {
+      return Error(Errc::kMalformed, "damaged job document: " + s.error().message());
+    }
     for (const auto& s : doc.at("servers")) saved.servers.push_back(s.at("id").get<NodeId>());
-    saved.sources = doc.at("sources").get<std::vector<std::string>>();
+    // Exact bytes in "sources_hex" (file names need not be UTF-8); "sources" before that.
+    if (doc.contains("sources_hex")) {
+      for (const auto& hex : doc.at("sources_hex")) {
+        auto bytes = FromHex(hex.get<std::string>());
+        if (!bytes) return Error(Errc::kMalformed, "damaged job document: bad 'sources_hex'");
+        saved.sources.push_back(std::move(*bytes));
+      }
+    } else {
+      saved.sources = doc.at("sources").get<std::vector<std::string>>();
+    }
     saved.upload = doc.contains("upload_bytes");
     saved.elapsed_s = doc.value("elapsed_s", 0.0);
   } catch (const json::exception& e) {
@@ -129,7 +151,9 @@ std::optional<distribution::Manifest> LoadManifestFile(const std::string& path,
   auto m = distribution::Decode(
       wire::ByteView(reinterpret_cast<const uint8_t*>(saved->data()), saved->size()));
   auto* offer = m ? std::get_if<distribution::OfferMsg>(&*m) : nullptr;
-  if (!offer || offer->manifest.job != job) return std::nullopt;
+  if (!offer || offer->manifest.job != job || !distribution::CheckManifest(offer->manifest)) {
+    return std::nullopt;
+  }
   return std::move(offer->manifest);
 }
 

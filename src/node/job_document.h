@@ -32,6 +32,9 @@ struct SavedJob {
   double elapsed_s = 0;
   FileDigests digests;
 };
+// The base's own copy of a job document also holds the client's source paths, exactly, as
+// "sources_hex" (removed before the document is shown).
+void AddSources(nlohmann::json& doc, const std::vector<std::string>& sources);
 Result<SavedJob> ParseSavedJob(const nlohmann::json& doc, NodeId self);
 
 struct JobContent;  // node/distributor.h

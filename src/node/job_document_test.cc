@@ -72,6 +72,23 @@ TEST(JobDocument, CancelledJobSaysWhyAndDamagedDocumentsAreRefused) {
   EXPECT_FALSE(ParseSavedJob(nlohmann::json::array(), 1));
 }
 
+TEST(JobDocument, NamesThatAreNotUtf8AreShownEscapedAndKeptExactly) {
+  distribution::Manifest m = Clip();
+  m.dest = "live-\xfe";
+  m.commands[0].path = "clip-\xff.mp4";
+  distribution::JobTracker t(m, {1}, distribution::TrackerOptions{}, At(0));
+  nlohmann::json doc = JobDocument(t, {}, At(0), At(10), std::nullopt);
+  AddSources(doc, {"/src/clip-\xff.mp4"});
+  const std::string text = doc.dump();  // throws on invalid UTF-8
+  EXPECT_EQ(doc["dest"], "live-\\xfe");
+  EXPECT_EQ(doc["commands"][0]["path"], "clip-\\xff.mp4");
+  auto saved = ParseSavedJob(nlohmann::json::parse(text), 1);
+  ASSERT_TRUE(saved) << saved.error().message();
+  EXPECT_EQ(saved->manifest.dest, m.dest);
+  EXPECT_EQ(saved->manifest.commands, m.commands);
+  EXPECT_EQ(saved->sources, std::vector<std::string>{"/src/clip-\xff.mp4"});
+}
+
 TEST(CollectCommands, NumbersTheContentAndRefusesAFileTwiceOrTheWrongKind) {
   JobContent upload;
   upload.upload = true;

@@ -90,7 +90,7 @@ class World {
     }
     DistributionOutcome out;
     out.seconds = t_;
-    out.state = tracker_->State();
+    out.state = distribution::JobStateName(tracker_->State());
     out.switches = switches_;
     out.ever_failed = ever_failed_;
     out.feeds_left = feeds_.size();

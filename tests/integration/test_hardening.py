@@ -1,0 +1,155 @@
+"""Hostile input on the data plane (issue 17): a member that holds the cluster key sends
+paths leading out, malformed job ids, sizes near 2^64; strangers hold sockets without a
+handshake. Nothing may be written outside the content root, and the daemon keeps serving."""
+import json
+import os
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+from harness import BIN, DevCluster, cohort, cohort_json, wait_for
+
+BASE = 18900  # transport 18901.., API 19001..
+HOSTILE = os.path.join(BIN, "cohort-hostile-peer")
+
+# Every case and the word its answer must hold: each is refused with the reason named.
+CASES = {
+    "offer-dotdot": "'..' leads out",
+    "offer-absolute": "absolute paths",
+    "offer-dest-dotdot": "'..' leads out",
+    "offer-job-id": "not a job id",
+    "offer-reserved": "the daemon's own",
+    "offer-symlinked-dest": "leads out of the content root",
+    "offer-symlinked-folder": "leads out of the content root",
+    "offer-huge-sizes": "exceed 2^60 bytes",
+    "query-job-id": "not a job id",
+    "cancel-job-id": "not a job id",
+    "feed-job-id": "not a job id",
+    "ctp-put-reserved": "the daemon's own",
+    "ctp-rm-dotdot": "'..' leads out",
+    "commands-dotdot": "'..' leads out",
+    "data-past-the-end": "beyond any job's end",
+}
+
+
+def files_under(path):
+    found = []
+    for parent, dirs, names in os.walk(path):
+        found += [os.path.join(parent, n) for n in names + dirs]
+    return found
+
+
+class HostilePeerTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = DevCluster(2, BASE).__enter__()
+        c = cls.cluster
+        cls.root = os.path.join(c.dir, "n2", "content")
+        cls.outside = tempfile.TemporaryDirectory(prefix="cohort-outside-")
+        os.makedirs(os.path.join(cls.root, "media"), exist_ok=True)
+        os.symlink(cls.outside.name, os.path.join(cls.root, "outside"))
+        os.symlink(cls.outside.name, os.path.join(cls.root, "media", "outside"))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cluster.__exit__(None, None, None)
+        cls.outside.cleanup()
+
+    def hostile(self, case):
+        c = self.cluster
+        p = subprocess.run([HOSTILE, os.path.join(c.dir, "cluster.key"), c.transport(2), "2",
+                            case], capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return json.loads(p.stdout)
+
+    def assert_serving(self):
+        status = cohort_json("status", api=self.cluster.api(2))
+        self.assertEqual(status["node"]["id"], 2)
+        # The data plane too: node 1 lists node 2's root through it.
+        cohort_json("ctp", "ls", "2", "", api=self.cluster.api(1))
+
+    def test_every_hostile_offer_and_request_is_refused_and_nothing_lands_outside(self):
+        before = set(files_under(self.cluster.dir)) - set(files_under(self.root))
+        for case, reason in CASES.items():
+            with self.subTest(case=case):
+                answer = self.hostile(case)["answer"]
+                self.assertTrue(answer.startswith("refused"), f"{case}: {answer}")
+                self.assertIn(reason, answer, case)
+        self.assertEqual(os.listdir(self.outside.name), [])
+        self.assertFalse(os.path.exists("/tmp/cohort-hostile-abs"))
+        after = set(files_under(self.cluster.dir)) - set(files_under(self.root))
+        # Only the daemons' own logs and state may have changed outside the content root.
+        new = [p for p in after - before if "escape" in p or "esc" in os.path.basename(p)]
+        self.assertEqual(new, [])
+        self.assertFalse(os.path.exists(os.path.join(self.root, ".cohort", "jobs", "77-9.json")))
+        self.assertFalse(os.path.exists(os.path.join(self.root, ".cohort", "jobs", "77-1.json")))
+        self.assert_serving()
+
+    def test_a_name_that_is_not_utf8_is_distributed_listed_and_shown_escaped(self):
+        c = self.cluster
+        with tempfile.TemporaryDirectory(prefix="cohort-src-") as src:
+            with open(os.path.join(src.encode(), b"clip-\xff.mp4"), "wb") as f:
+                f.write(b"frames")
+            job = cohort_json("distribute", src, "--dest", "odd", api=c.api(1))
+            self.assertEqual(job["state"], "completed")
+            name = os.path.basename(src)
+            got = os.path.join(self.root.encode(), b"odd", name.encode(), b"clip-\xff.mp4")
+            with open(got, "rb") as f:
+                self.assertEqual(f.read(), b"frames")
+            listed = cohort_json("job", "list", api=c.api(1))
+            ids = [j["id"] for j in listed["jobs"]]
+            self.assertIn(job["id"], ids)
+            shown = cohort_json("job", "show", job["id"], api=c.api(1))
+            self.assertEqual(shown["commands"][1]["path"], name + "/clip-\\xff.mp4")
+            entries = cohort_json("ctp", "ls", "2", "odd/" + name, api=c.api(1))
+            self.assertEqual(entries[0]["name"], "clip-\\xff.mp4")
+            self.assertEqual(bytes.fromhex(entries[0]["name_hex"]), b"clip-\xff.mp4")
+            text = cohort("ctp", "ls", "2", "odd/" + name, api=c.api(1)).stdout
+            self.assertIn("clip-\\xff.mp4", text)
+            # A finished job's elapsed time no longer grows: another job runs meanwhile.
+            cohort_json("distribute", src, "--dest", "odd2", api=c.api(1))
+            again = cohort_json("job", "show", job["id"], api=c.api(1))
+            self.assertEqual(again["elapsed_s"], shown["elapsed_s"])
+
+    def test_a_silent_stranger_is_dropped_after_the_handshake_deadline(self):
+        host, port = self.cluster.transport(2).split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as s:
+            challenge = s.recv(16)
+            self.assertEqual(len(challenge), 16)
+            start = time.monotonic()
+            self.assertEqual(s.recv(1), b"")  # closed by the daemon, not by the timeout
+            self.assertLess(time.monotonic() - start, 9)
+        # An oversized first frame is refused at once.
+        with socket.create_connection((host, int(port)), timeout=10) as s:
+            s.recv(16)
+            s.sendall((1 << 20).to_bytes(4, "little"))
+            self.assertEqual(s.recv(1), b"")
+        self.assert_serving()
+
+    def test_many_unauthenticated_connections_are_capped_and_service_resumes(self):
+        host, port = self.cluster.transport(2).split(":")
+        socks, refused = [], 0
+        try:
+            for _ in range(100):
+                s = socket.create_connection((host, int(port)), timeout=10)
+                socks.append(s)
+            for s in socks:
+                s.settimeout(3)
+                try:
+                    if s.recv(16) == b"":
+                        refused += 1
+                except (ConnectionResetError, socket.timeout):
+                    refused += 1
+            self.assertGreaterEqual(refused, 30)
+        finally:
+            for s in socks:
+                s.close()
+        wait_for(lambda: cohort_json("ctp", "ls", "2", "", api=self.cluster.api(1)) is not None,
+                 timeout=15, what="the data plane serving again")
+        self.assert_serving()
+
+
+if __name__ == "__main__":
+    unittest.main()
