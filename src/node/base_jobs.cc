@@ -1,0 +1,236 @@
+#include "node/distributor_impl.h"
+
+namespace cohort::node {
+
+Result<std::string> Distributor::Impl::Submit(const JobRequest& request) {
+  if (request.dest.empty()) return Error(Errc::kInvalidArgument, "--dest must not be empty");
+  if (auto s = distribution::CheckWritablePath(request.dest); !s) {
+    return Error(s.error().code(), "--dest " + s.error().message());
+  }
+  if (request.content.paths.empty() && request.content.entries.empty() && !request.open) {
+    return Error(Errc::kInvalidArgument, "no paths to distribute");
+  }
+  std::vector<std::string> sources;
+  auto collected = CollectCommands(request.content, {}, 1, &sources);
+  if (!collected) return collected.error();
+  std::vector<Command> commands = std::move(*collected);
+  std::vector<NodeId> servers = request.servers;
+  if (servers.empty()) {
+    servers = node.membership().map().Ring();
+    if (servers.empty()) servers.push_back(self());
+  }
+  for (NodeId n : servers) {
+    if (n != self() && !EndpointOf(n)) {
+      return Error(Errc::kNotFound, "server " + std::to_string(n) + " is not in the address table");
+    }
+  }
+  Manifest m;
+  m.job = std::to_string(self()) + "-" + std::to_string(next_job++);
+  m.base = self();
+  m.dest = request.dest;
+  if (!request.open) {
+    commands.push_back(Command{static_cast<uint32_t>(commands.size() + 1), CommandKind::kEnd});
+  }
+  m.Append(commands);
+  const bool staging = std::find(servers.begin(), servers.end(), self()) == servers.end();
+  auto created = CreateJob(m, true, staging);
+  if (!created) return created.error();
+  Job& job = **created;
+  job.sources = sources;
+  job.upload = request.content.upload;
+  job.last_upload = node.Now();
+  distribution::TrackerOptions options;
+  job.tracker = std::make_unique<distribution::JobTracker>(m, servers, options, node.Now());
+  Log(LogLevel::kInfo, "distribution", "job accepted",
+      {{"job", m.job},
+       {"commands", std::to_string(commands.size())},
+       {"bytes", std::to_string(m.StreamSize())},
+       {"servers", std::to_string(servers.size())}});
+  std::vector<NodeId> others;
+  for (NodeId n : servers) {
+    if (n != self()) others.push_back(n);
+  }
+  // D7: the servers in descending order of the upload rates measured in earlier jobs; the
+  // relays keep that order as they hand the list on.
+  others = distribution::OrderByRate(others, upload_rates);
+  std::string order;
+  for (NodeId n : others) order += (order.empty() ? "" : ",") + std::to_string(n);
+  Log(LogLevel::kInfo, "distribution", "approach order", {{"job", m.job}, {"servers", order}});
+  std::vector<distribution::NodeAgent::Action> actions;
+  for (auto& share : distribution::SplitList(others, node.config().distribution_fanout)) {
+    job.agent->AddFeed(share.target, share.list, &actions);
+  }
+  Run(m.job, actions);
+  CopyIn(m.job);
+  SaveJobDocument(job);
+  return m.job;
+}
+
+// The origin: copies the client's files in, a megabyte per turn of the loop, so the
+// downstream feeds start at once and run behind it (D4).
+void Distributor::Impl::CopyIn(const std::string& id) {
+  Job* job = FindJob(id);
+  if (!job || stopped || !job->cancelled.empty()) return;
+  job->copy_active = false;
+  while (job->copying < job->sources.size() &&
+         (job->manifest.commands[job->copying].kind != CommandKind::kFile ||
+          job->have >=
+              job->manifest.FileOffset(job->copying) + job->manifest.commands[job->copying].size)) {
+    if (job->source_fd >= 0) ::close(job->source_fd);
+    job->source_fd = -1;
+    ++job->copying;
+    Apply(*job);
+  }
+  if (job->copying >= job->sources.size()) {
+    Apply(*job);
+    return;
+  }
+  const size_t i = job->copying;
+  if (job->source_fd < 0) {
+    job->source_fd = ::open(job->sources[i].c_str(), O_RDONLY | O_CLOEXEC);
+    if (job->source_fd < 0) return Fail(*job, job->sources[i] + ": " + std::strerror(errno));
+  }
+  const uint64_t start = job->manifest.FileOffset(i);
+  std::vector<uint8_t> buf(
+      std::min<uint64_t>(1 << 20, start + job->manifest.commands[i].size - job->have));
+  ssize_t n =
+      ::pread(job->source_fd, buf.data(), buf.size(), static_cast<off_t>(job->have - start));
+  if (n <= 0) {
+    return Fail(*job, job->sources[i] + ": shorter than when the job was created");
+  }
+  Append(*job, job->have, buf.data(), static_cast<size_t>(n));
+  job->copy_active = true;
+  boost::asio::post(io, [this, id] { CopyIn(id); });
+}
+
+// D10: more of the client's files for a job that has not ended.
+Status Distributor::Impl::Add(const std::string& id, const JobContent& content) {
+  Job* job = FindJob(id);
+  if (!job || !job->tracker) return Error(Errc::kNotFound, "no job '" + id + "' running here");
+  if (!job->cancelled.empty()) return Error(Errc::kInvalidArgument, job->cancelled);
+  if (job->manifest.ended()) {
+    return Error(Errc::kInvalidArgument,
+                 "job " + id + " has ended: start a job with --open to add to it");
+  }
+  if (content.upload != job->upload) {
+    return Error(Errc::kInvalidArgument,
+                 job->upload ? "job " + id + " takes uploads: send entries, then their bytes"
+                             : "job " + id + " reads its files on the base server: send paths");
+  }
+  if (content.paths.empty() && content.entries.empty()) {
+    return Error(Errc::kInvalidArgument, "no paths to add");
+  }
+  const auto& existing = job->manifest.commands;
+  std::vector<std::string> sources;
+  auto more =
+      CollectCommands(content, existing, existing.empty() ? 1 : existing.back().id + 1, &sources);
+  if (!more) return more.error();
+  job->sources.insert(job->sources.end(), sources.begin(), sources.end());
+  job->last_upload = node.Now();  // the client is here: its bytes follow
+  AppendCommands(*job, *more);
+  if (!job->copy_active) CopyIn(id);
+  SaveJobDocument(*job);
+  Log(LogLevel::kInfo, "distribution", "commands added",
+      {{"job", id}, {"commands", std::to_string(more->size())}});
+  return OkStatus();
+}
+
+// D4: the client's bytes, written and forwarded as they arrive, like a relay's.
+Result<uint64_t> Distributor::Impl::Stream(const std::string& id, uint64_t offset,
+                                           const std::string& bytes) {
+  Job* job = FindJob(id);
+  if (!job || !job->tracker) return Error(Errc::kNotFound, "no job '" + id + "' running here");
+  if (!job->upload) {
+    return Error(Errc::kInvalidArgument,
+                 "job " + id + " reads its files on the base server; it takes no upload");
+  }
+  if (!job->cancelled.empty()) return Error(Errc::kInvalidArgument, job->cancelled);
+  if (!job->error.empty()) return Error(Errc::kIo, job->error);
+  job->last_upload = node.Now();
+  if (offset > job->have) {
+    return Error(Errc::kAlreadyExists, "job " + id + " holds " + std::to_string(job->have) +
+                                           " bytes: resume the upload from there");
+  }
+  if (offset + bytes.size() > job->manifest.StreamSize()) {
+    return Error(Errc::kInvalidArgument, "the upload runs past the job's files (" +
+                                             std::to_string(job->manifest.StreamSize()) +
+                                             " bytes)");
+  }
+  Append(*job, offset, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  if (!job->error.empty()) return Error(Errc::kIo, job->error);
+  return job->have;
+}
+
+json Distributor::Impl::Document(const Job& job) const {
+  FileDigests digests;
+  for (const auto& f : job.files) digests.push_back(f.digest);
+  // A final job's elapsed time stops where it ended.
+  return node::JobDocument(*job.tracker, digests, job.started, job.ended_at.value_or(node.Now()),
+                           job.upload ? std::optional<uint64_t>(job.have) : std::nullopt);
+}
+
+void Distributor::Impl::SaveJobDocument(Job& job) {
+  json doc = Document(job);
+  AddSources(doc, job.sources);
+  Status s = io::MakeDirs(JobsDir());
+  if (s) s = io::WriteFileAtomic(JobsDir() + "/" + job.manifest.job + ".json", doc.dump(1));
+  Persisted(job, s, "the job document");
+}
+
+// Jobs of earlier runs: final ones are answered as saved; one that was running is tracked
+// again (ResumeTracking), or shown failed if its document cannot be resumed.
+void Distributor::Impl::LoadJobDocuments() {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(JobsDir(), ec)) {
+    auto text = io::ReadFile(e.path().string());
+    if (!text) continue;
+    json doc = json::parse(*text, nullptr, false);
+    if (!doc.is_object() || !doc.contains("id") || !doc["id"].is_string()) continue;
+    const std::string id = doc["id"].get<std::string>();
+    auto dash = id.find('-');
+    if (dash != std::string::npos && dash + 1 < id.size() && id.size() - dash < 19 &&
+        id.find_first_not_of("0123456789", dash + 1) == std::string::npos) {
+      next_job = std::max<uint64_t>(next_job, std::stoull(id.substr(dash + 1)) + 1);
+    }
+    if (doc.value("state", "") == "running") {
+      Status resumed = ResumeTracking(doc);
+      if (resumed) continue;
+      doc["state"] = "failed";
+      doc["error"] = "the base server restarted while the job ran and could not resume it: " +
+                     resumed.error().message();
+    }
+    doc.erase("sources");
+    doc.erase("sources_hex");
+    finished_docs[id] = doc.dump();
+  }
+}
+
+// A job that was running when this base stopped: tracked again from its saved document.
+// The servers still hold what they verified; those that lost their source (this node)
+// report it, or are queried after the stall period, and are repaired from where they are.
+Status Distributor::Impl::ResumeTracking(const json& doc) {
+  auto saved = ParseSavedJob(doc, self());
+  if (!saved) return saved.error();
+  const Manifest& m = saved->manifest;
+  const std::vector<NodeId>& servers = saved->servers;
+  const bool staging = std::find(servers.begin(), servers.end(), self()) == servers.end();
+  auto created = CreateJob(m, true, staging);
+  if (!created) return created.error();
+  Job& job = **created;
+  job.sources = std::move(saved->sources);
+  job.upload = saved->upload;
+  job.last_upload = node.Now();
+  // The digests announced before: the servers verified their files against them.
+  for (size_t i = 0; i < saved->digests.size() && i < job.files.size(); ++i) {
+    job.files[i].digest = saved->digests[i];
+  }
+  job.started = node.Now() - Duration::Millis(static_cast<int64_t>(saved->elapsed_s * 1000));
+  job.tracker = std::make_unique<distribution::JobTracker>(
+      m, servers, distribution::TrackerOptions{}, node.Now());
+  Log(LogLevel::kInfo, "distribution", "tracking a job again after a restart",
+      {{"job", m.job}, {"servers", std::to_string(servers.size())}});
+  CopyIn(m.job);
+  return OkStatus();
+}
+
+}  // namespace cohort::node

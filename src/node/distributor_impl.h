@@ -1,0 +1,277 @@
+// Distributor::Impl: the distributor's state and every operation on it, shared by the files
+// that implement it, one responsibility each:
+//   distributor.cc    the public interface, listening, dialing and what a connection is for
+//   job_install.cc    a job's files on disk: creating, receiving bytes, verifying, installing,
+//                     resuming after a restart (D13)
+//   job_receive.cc    offers taken or declined, the upstream's messages, cancels and drops
+//   job_feed.cc       feeding downstream servers: offers, the send window, the upload limit
+//   job_tracking.cc   reports to the base, the base's tracking, queries and repairs (D9, D12),
+//                     long polls, forgetting idle jobs
+//   base_jobs.cc      jobs at the base: submit, add, the client's upload, job documents
+// Runs on the node's loop thread; blocking installs run on the `disk` pool. Private to node/.
+#pragma once
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+
+#include "base/log.h"
+#include "distribution/core.h"
+#include "distribution/messages.h"
+#include "distribution/validate.h"
+#include "io/asio.h"
+#include "io/clock.h"
+#include "io/content.h"
+#include "io/files.h"
+#include "io/job_content.h"
+#include "node/content_ops.h"
+#include "node/data_conn.h"
+#include "node/distributor.h"
+#include "node/job_document.h"
+#include "node/local_job.h"
+#include "wire/seal.h"
+#include "wire/sha256.h"
+
+namespace cohort::node {
+
+namespace fs = std::filesystem;
+using boost::asio::ip::tcp;
+using distribution::Command;
+using distribution::CommandKind;
+using distribution::Manifest;
+using distribution::Message;
+using json = nlohmann::json;
+using wire::Bytes;
+
+constexpr size_t kChunk = 32 * 1024;     // forwarded once whole: one chunk time per hop
+constexpr size_t kSendWindow = 1 << 20;  // bytes queued per connection before waiting
+constexpr size_t kAckEvery = 1 << 20;    // receivers acknowledge this often
+constexpr uint64_t kCompletedAck = UINT64_MAX;
+// Target -> a source it switched away from (D8, or a dead relay's replacement): the feed
+// is over and nothing is to be handed on, as after kCompletedAck.
+constexpr uint64_t kSwitchedAck = UINT64_MAX - 1;
+const Duration kTick = Duration::Millis(250);
+const Duration kReportEvery = Duration::Millis(500);
+const Duration kQueryTimeout = Duration::Seconds(2);
+const char* const kNoJobHere = "no such job here";
+constexpr size_t kMaxUnauthenticated = 64;
+
+struct Distributor::Impl {
+  Node& node;
+  boost::asio::io_context& io;
+  io::ContentRoot root;
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  boost::asio::steady_timer timer;
+  std::map<std::string, std::unique_ptr<Job>> jobs;
+  std::map<std::string, std::string> finished_docs;  // jobs of earlier runs, from disk
+  std::map<NodeId, double> upload_rates;  // D7: bytes/s each server uploaded, measured here
+  uint64_t sent = 0, received = 0;
+  uint64_t next_job = 1;
+  // D13 upload limit: a token bucket over every content byte sent.
+  double tokens = 0;
+  Instant tokens_at;
+  bool pump_scheduled = false;
+  uint64_t sent_window = 0;
+  Instant sent_window_start;
+  double upload_peak = 0;
+  bool stopped = false;
+  size_t unauthenticated = 0;  // accepted connections still in their handshake
+  bool refusing_logged = false;
+  // Blocking disk work (file installs) off the loop; `alive` tells its completions, posted
+  // back to the loop, whether this object still exists.
+  boost::asio::thread_pool disk{1};
+  std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+  ~Impl() { *alive = false; }
+
+  Impl(Node& n, boost::asio::io_context& i)
+      : node(n), io(i), root(n.config().distribution_root), timer(i) {}
+
+  NodeId self() const { return node.config().node_id; }
+  const wire::Keyring& keyring() const { return node.transport().keyring(); }
+  std::string JobsDir() const { return node.config().data_dir + "/jobs"; }
+  double UploadLimit() const { return node.config().distribution_upload_mbps * 125000.0; }
+
+  double OfferedRate() const;
+
+  std::optional<Endpoint> EndpointOf(NodeId id) const;
+
+  // ---- connections ----
+  void Dial(NodeId peer, std::function<void(std::shared_ptr<DataConn>)> ready);
+
+  // Dials, sends one request and hands the first answer (or nullopt) to `done`.
+  void Request(NodeId peer, Message request, std::function<void(std::optional<Message>)> done);
+
+  Status Listen();
+
+  void AcceptNext(tcp::acceptor& acc);
+
+  // The first message after the handshake says what the connection is for.
+  void OnFirstMessage(const std::shared_ptr<DataConn>& conn, Message& m);
+
+  // ---- receiving ----
+  Job* FindJob(const std::string& id);
+
+  distribution::ServerReport ReportOf(const std::string& id);
+
+  // The job's folder relative to the root: a base that is not one of the job's servers
+  // keeps its copy in its own staging area.
+  static std::string RelativeDir(const std::string& dest, bool staging, const std::string& id);
+
+  // Creates the job's local state; with `resume`, picks up what an earlier run of this
+  // daemon left (D13): completed commands from the job's state file, then the partial file
+  // after them (rehashed).
+  Result<Job*> CreateJob(const Manifest& manifest, bool is_base, bool staging, bool resume = true);
+
+  std::string StatePath(const std::string& id) const;
+  // A receiving server's copy of the job's manifest (wire-encoded, as its offer brought
+  // it): after a restart, a cancel of a job it no longer holds in memory finds the job's
+  // partial files through it. Removed once the job completes here or is dropped.
+  std::string ManifestPath(const std::string& id) const;
+  void SaveManifest(Job& job);
+  // Every write of a job's state ends here: one that failed (a full or failing disk) fails
+  // the job here with the reason, and the base hears of it.
+  void Persisted(Job& job, const Status& written, const std::string& what);
+
+  void Resume(Job& job);
+
+  // Each new command's paths, resolved inside the root: a symlinked folder on the way that
+  // leads out fails the command's job before anything is written.
+  Status SyncFiles(Job& job);
+
+  void SaveState(Job& job);
+
+  void Fail(Job& job, const std::string& why);
+
+  // Stream bytes [offset, offset + size) arrived (or were copied in at the base).
+  void Append(Job& job, uint64_t offset, const uint8_t* data, size_t size);
+
+  // Index of the file command holding stream byte `offset` (the first one not finished).
+  size_t CommandAt(const Job& job, uint64_t offset) const;
+
+  bool OpenTemp(Job& job, size_t idx);
+
+  Status StillInside(const Job& job, size_t idx) const;
+
+  // Completes commands in order: folders made, files verified and installed (D13).
+  void Apply(Job& job);
+
+  // A file's bytes are all here: true if they match the origin's digest. False while the
+  // digest has not arrived (or on a mismatch: the file is received again from its start).
+  bool Verify(Job& job, size_t i);
+
+  // Mode, mtime, data sync and rename (D13) run on the disk pool, so the loop keeps moving
+  // bytes while the file's pages are flushed; Apply continues when it is done.
+  void StartInstall(Job& job, size_t i);
+
+  // The job is cancelled: every connection of it closed, the partial files deleted; what
+  // is installed stays (verified, and maybe in use). Its state stays so that a late offer
+  // is declined and a report shows why.
+  void DropJob(Job& job, const std::string& reason);
+
+  // A cancel for a job this server does not hold in memory (it was down, and restarted):
+  // the job is taken up from its files on disk as an offer would, so that DropJob deletes
+  // its partial files, and later offers of it are declined.
+  void DropFromDisk(const std::string& id, const std::string& reason);
+
+  // Every connection and descriptor of the job closed (it is cancelled, forgotten, or the
+  // daemon stops).
+  void Release(Job& job);
+
+  // At the base: cancels the job everywhere (the tracker tells the servers).
+  Status CancelJob(Job& job, const std::string& reason);
+
+  void CloseSource(Job& job);
+
+  void OnOffer(const std::shared_ptr<DataConn>& conn, distribution::OfferMsg& offer);
+
+  void OnUpstream(Job& job, Message& m);
+
+  void AppendCommands(Job& job, const std::vector<Command>& more);
+
+  // ---- feeding ----
+  void Run(const std::string& id, std::vector<distribution::NodeAgent::Action> actions);
+
+  void DropFeed(const std::string& id, NodeId target);
+
+  void FeedEnded(const std::string& id, NodeId target, bool completed);
+
+  void StartFeed(const std::string& id, NodeId target, std::vector<NodeId> list,
+                 NodeId replaces = kNoNode);
+
+  void OnDownstream(Job& job, NodeId target, Message& m);
+
+  void PumpAll(Job& job);
+
+  void Pump(Job& job, NodeId target);
+
+  bool TakeTokens(uint64_t n);
+
+  void SchedulePump();
+
+  std::string FeedFromHere(const std::string& id, NodeId target, bool switch_offer,
+                           NodeId replaces = kNoNode);
+
+  // ---- reports and the base's tracking ----
+  void SendReport(Job& job, bool now_please);
+
+  void OnReport(const distribution::ReportMsg& m);
+
+  // Wakes the long polls when the job's or a server's state changed; true if it did.
+  bool NotifyIfChanged(Job& job);
+
+  void WaitForChange(const std::string& id, Duration timeout, std::function<void()> done);
+
+  void Tick();
+
+  // A daemon runs job after job for months: a job is dropped from memory once it has been
+  // idle for forget_after_s. At the base that is a final job, whose document is kept as
+  // text; elsewhere any job without connections (finished, cancelled, or left unfed): if it
+  // is offered again, its state file and partial file take it up where it was.
+  void ForgetIdle(Instant now);
+
+  // D4: an upload whose client has sent nothing for upload_idle_s will not finish; its
+  // servers would otherwise wait for the rest forever.
+  void CancelIfAbandoned(Job& job, Instant now);
+
+  void TrackerTick(Job& job, Instant now);
+
+  // ---- jobs at the base ----
+  Result<std::string> Submit(const JobRequest& request);
+
+  // The origin: copies the client's files in, a megabyte per turn of the loop, so the
+  // downstream feeds start at once and run behind it (D4).
+  void CopyIn(const std::string& id);
+
+  // D10: more of the client's files for a job that has not ended.
+  Status Add(const std::string& id, const JobContent& content);
+
+  // D4: the client's bytes, written and forwarded as they arrive, like a relay's.
+  Result<uint64_t> Stream(const std::string& id, uint64_t offset, const std::string& bytes);
+
+  // ---- documents ----
+  json Document(const Job& job) const;
+
+  void SaveJobDocument(Job& job);
+
+  // Jobs of earlier runs: final ones are answered as saved; one that was running is tracked
+  // again (ResumeTracking), or shown failed if its document cannot be resumed.
+  void LoadJobDocuments();
+
+  // A job that was running when this base stopped: tracked again from its saved document.
+  // The servers still hold what they verified; those that lost their source (this node)
+  // report it, or are queried after the stall period, and are repaired from where they are.
+  Status ResumeTracking(const json& doc);
+};
+
+}  // namespace cohort::node

@@ -1,0 +1,181 @@
+#include "node/distributor_impl.h"
+
+namespace cohort::node {
+
+void Distributor::Impl::Run(const std::string& id,
+                            std::vector<distribution::NodeAgent::Action> actions) {
+  // StopFeed needs nothing here: OnOffer tells the old source (kSwitchedAck) and closes
+  // its connection when it accepts the new one.
+  for (auto& a : actions) {
+    if (auto* start = std::get_if<distribution::NodeAgent::StartFeed>(&a)) {
+      StartFeed(id, start->target, start->list, start->replaces);
+    } else if (auto* drop = std::get_if<distribution::NodeAgent::DropFeed>(&a)) {
+      DropFeed(id, drop->target);
+    }
+  }
+}
+
+void Distributor::Impl::DropFeed(const std::string& id, NodeId target) {
+  Job* job = FindJob(id);
+  if (!job || !job->downs.count(target)) return;
+  if (auto conn = job->downs[target].conn) conn->Abandon();
+  job->downs.erase(target);
+  Log(LogLevel::kWarn, "distribution", "stopped feeding a server the base found failed",
+      {{"job", id}, {"server", std::to_string(target)}});
+}
+
+void Distributor::Impl::FeedEnded(const std::string& id, NodeId target, bool completed) {
+  Job* job = FindJob(id);
+  if (!job) return;
+  job->downs.erase(target);
+  std::vector<distribution::NodeAgent::Action> actions;
+  job->agent->OnFeedEnded(target, completed, &actions);
+  Run(id, actions);
+}
+
+void Distributor::Impl::StartFeed(const std::string& id, NodeId target, std::vector<NodeId> list,
+                                  NodeId replaces) {
+  Job* job = FindJob(id);
+  if (!job) return;
+  job->downs[target] = Downstream{};
+  Dial(target, [this, id, target, list, replaces](std::shared_ptr<DataConn> conn) {
+    Job* j = FindJob(id);
+    if (!j) return;
+    if (!conn) return FeedEnded(id, target, false);
+    j->downs[target].conn = conn;
+    std::weak_ptr<DataConn> weak = conn;
+    conn->SetHandlers(
+        [this, id, target](Message& m) {
+          Job* jj = FindJob(id);
+          if (jj) OnDownstream(*jj, target, m);
+        },
+        [this, id, target, weak] {
+          Job* jj = FindJob(id);
+          if (!jj) return;
+          auto it = jj->downs.find(target);
+          if (it == jj->downs.end() || it->second.conn != weak.lock()) return;
+          FeedEnded(id, target, false);
+        });
+    conn->OnDrain([this, id, target] {
+      Job* jj = FindJob(id);
+      if (jj) Pump(*jj, target);
+    });
+    // The offer carries the manifest as it stands; commands added before the target
+    // accepts follow it in a CommandsMsg (Pump), or the target would never complete.
+    j->downs[target].commands_sent = j->manifest.commands.size();
+    conn->Send(
+        distribution::OfferMsg{j->manifest, list, static_cast<uint64_t>(OfferedRate()), replaces});
+  });
+}
+
+void Distributor::Impl::OnDownstream(Job& job, NodeId target, Message& m) {
+  auto it = job.downs.find(target);
+  if (it == job.downs.end()) return;
+  Downstream& d = it->second;
+  if (auto* refused = std::get_if<distribution::ResultMsg>(&m)) {
+    Log(LogLevel::kWarn, "distribution", "a server refused the job",
+        {{"job", job.manifest.job},
+         {"server", std::to_string(target)},
+         {"reason", refused->error}});
+    return d.conn->Close();  // the close handler ends the feed
+  }
+  if (auto* accept = std::get_if<distribution::AcceptMsg>(&m)) {
+    if (!accept->accepted) {
+      d.conn->Abandon();
+      job.downs.erase(it);
+      std::vector<distribution::NodeAgent::Action> actions;
+      job.agent->OnFeedEnded(target, true, &actions);  // it took the list
+      return Run(job.manifest.job, actions);
+    }
+    d.accepted = true;
+    d.sent = accept->offset;
+    Pump(job, target);
+  } else if (auto* ack = std::get_if<distribution::AckMsg>(&m)) {
+    if (ack->offset == kCompletedAck || ack->offset == kSwitchedAck) {
+      d.conn->Abandon(/*after_send=*/true);
+      FeedEnded(job.manifest.job, target, true);
+    }
+  }
+}
+
+void Distributor::Impl::PumpAll(Job& job) {
+  for (auto& [target, d] : job.downs) Pump(job, target);
+}
+
+void Distributor::Impl::Pump(Job& job, NodeId target) {
+  auto it = job.downs.find(target);
+  if (it == job.downs.end() || !it->second.accepted || !it->second.conn) return;
+  Downstream& d = it->second;
+  DataConn& conn = *d.conn;
+  const auto& cmds = job.manifest.commands;
+  if (d.commands_sent < cmds.size()) {
+    conn.Send(distribution::CommandsMsg{
+        {cmds.begin() + static_cast<std::ptrdiff_t>(d.commands_sent), cmds.end()}});
+    d.commands_sent = cmds.size();
+  }
+  while (d.digest_next < cmds.size()) {
+    const Command& c = cmds[d.digest_next];
+    if (c.kind == CommandKind::kFile) {
+      if (!job.files[d.digest_next].digest) break;
+      conn.Send(distribution::DigestMsg{c.id, *job.files[d.digest_next].digest});
+    }
+    ++d.digest_next;
+  }
+  while (conn.queued() < kSendWindow && d.sent < job.have) {
+    size_t idx = CommandAt(job, d.sent);
+    if (idx >= cmds.size()) break;
+    uint64_t start = job.manifest.FileOffset(idx);
+    uint64_t n = std::min<uint64_t>({kChunk, job.have - d.sent, start + cmds[idx].size - d.sent});
+    if (!TakeTokens(n)) return SchedulePump();
+    Bytes payload;
+    uint8_t* data = distribution::EncodeDataInPlace(d.sent, n, &payload);
+    // The file still being received or installed is read through its writer's
+    // descriptor; an installed one through the feed's own.
+    const FileState& f = job.files[idx];
+    const int fd = f.fd >= 0 ? f.fd
+                             : d.reading.Open(idx, {f.installed ? f.final_path : f.temp_path,
+                                                    f.installed ? f.temp_path : f.final_path,
+                                                    f.inode, cmds[idx].size});
+    ssize_t r = fd < 0 ? -1 : ::pread(fd, data, n, static_cast<off_t>(d.sent - start));
+    if (r != static_cast<ssize_t>(n)) return conn.Close();
+    conn.SendEncoded(payload);
+    d.sent += n;
+    sent += n;
+    sent_window += n;
+  }
+}
+
+bool Distributor::Impl::TakeTokens(uint64_t n) {
+  double limit = UploadLimit();
+  if (limit <= 0) return true;
+  Instant now = node.Now();
+  tokens = std::min(limit * 0.1, tokens + (now - tokens_at).seconds() * limit);
+  tokens_at = now;
+  if (tokens < static_cast<double>(n)) return false;
+  tokens -= static_cast<double>(n);
+  return true;
+}
+
+void Distributor::Impl::SchedulePump() {
+  if (pump_scheduled) return;
+  pump_scheduled = true;
+  auto t = std::make_shared<boost::asio::steady_timer>(io, std::chrono::milliseconds(5));
+  t->async_wait([this, t](const boost::system::error_code& ec) {
+    pump_scheduled = false;
+    if (ec || stopped) return;
+    for (auto& [id, job] : jobs) PumpAll(*job);
+  });
+}
+
+std::string Distributor::Impl::FeedFromHere(const std::string& id, NodeId target, bool switch_offer,
+                                            NodeId replaces) {
+  Job* job = FindJob(id);
+  if (!job) return kNoJobHere;
+  if (!job->cancelled.empty()) return "the job is cancelled";
+  std::vector<distribution::NodeAgent::Action> actions;
+  if (!job->agent->AddFeed(target, {}, &actions, switch_offer, replaces)) return "busy";
+  Run(id, actions);
+  return "";
+}
+
+}  // namespace cohort::node

@@ -1,0 +1,86 @@
+// The state one daemon keeps for each distribution job it takes part in, as the base, a
+// relay or a receiver: the job's manifest, its files on disk, its upstream connection and
+// downstream feeds, its progress and, at the base, its tracker. Plain data, owned by the
+// Distributor (distributor_impl.h) and used on the node's loop thread only.
+// Private to node/.
+#pragma once
+
+#include <array>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "distribution/core.h"
+#include "io/files.h"
+#include "node/data_conn.h"
+#include "wire/sha256.h"
+
+namespace cohort::node {
+
+struct FileState {
+  // Open only while the file is being received: a job may hold more files than the process
+  // may open, and the disk thread may be installing many behind the receiving one.
+  // Downstream feeds read complete files through descriptors of their own
+  // (Downstream::reading); installs open the temporary file themselves.
+  int fd = -1;
+  std::string final_path, temp_path;
+  wire::Sha256 sha;
+  std::optional<std::array<uint8_t, 32>> digest;  // the origin's, as announced
+  uint64_t inode = 0;       // of the temporary file, then the installed one; 0: not created yet
+  bool installing = false;  // verified; attributes, sync and rename running on the disk pool
+  bool installed = false;
+};
+
+struct Downstream {
+  std::shared_ptr<DataConn> conn;
+  bool accepted = false;
+  uint64_t sent = 0;
+  size_t commands_sent = 0;
+  size_t digest_next = 0;
+  io::FileReader reading;  // the complete files it is sent, one at a time
+};
+
+struct Job {
+  distribution::Manifest manifest;
+  bool is_base = false;
+  std::unique_ptr<distribution::JobTracker> tracker;
+  std::unique_ptr<distribution::NodeAgent> agent;
+  std::string rel_dir;           // destination folder under the content root
+  std::string dir;               // absolute destination folder
+  std::vector<FileState> files;  // per command
+  uint64_t have = 0;
+  size_t done = 0;  // commands completed in order
+  std::string error;
+  std::shared_ptr<DataConn> upstream;
+  std::map<NodeId, Downstream> downs;
+  // base only: the client's files, copied in as the origin, or streamed in by the client
+  std::vector<std::string> sources;
+  bool upload = false;
+  Instant last_upload;  // the client's last bytes (or the job's start): idle uploads cancel
+  int source_fd = -1;
+  size_t copying = 0;
+  bool copy_active = false;  // a CopyIn turn is posted
+  // progress
+  uint64_t window_bytes = 0;
+  Instant window_start;
+  double rate = 0;
+  uint64_t acked_upstream = 0;
+  Instant started, finished;
+  Instant last_report;
+  std::shared_ptr<DataConn> report_conn;
+  bool reporting = false;
+  // base only: callers waiting for a server or the job to change state (long polls)
+  std::vector<std::shared_ptr<std::function<void()>>> waiters;  // empty once called
+  std::string summary;                                          // the states they were told last
+  Instant saved_at;                                             // the job document was last written
+  bool saved_final = false;
+  std::string cancelled;  // why, once cancelled: nothing more is received, sent or reported
+  std::optional<Instant> idle_since;  // finished (or unconnected) and idle: ForgetIdle
+  std::optional<Instant> ended_at;    // base only: when the tracker became final
+  bool completed() const { return manifest.ended() && done == manifest.commands.size(); }
+};
+
+}  // namespace cohort::node
