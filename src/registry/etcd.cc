@@ -17,6 +17,20 @@
 namespace cohort::registry {
 namespace {
 
+// A channel of its own per server (no subchannel shared with another channel), so that a
+// fresh one (Impl::Reconnect) really makes a new connection attempt at once.
+grpc::ChannelArguments ChannelArgs() {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return args;
+}
+
+// gRPC waits up to its 20 s minimum connect timeout on a connection that an etcd still
+// starting has accepted but does not serve yet, and then backs off from 1 s up to 120 s: a
+// cold cluster's clients stayed read-only ~20 s after etcd had elected its leader. A
+// server that fails an attempt gets a new channel instead, at most this often.
+constexpr std::chrono::milliseconds kReconnectEvery{500};
+
 namespace pb = etcdserverpb;
 
 // The end of etcd's half-open key range [prefix, end) that holds every key with `prefix`.
@@ -115,6 +129,7 @@ struct EtcdRegistry::Impl {
     std::unique_ptr<pb::KV::Stub> kv;
     std::unique_ptr<pb::Maintenance::Stub> maintenance;
     std::unique_ptr<pb::Cluster::Stub> cluster;
+    std::chrono::steady_clock::time_point connected;
   };
   struct WatchState {
     grpc::ClientContext context;
@@ -156,10 +171,7 @@ struct EtcdRegistry::Impl {
       }
       Server s;
       s.endpoint = e;
-      s.channel = grpc::CreateChannel(e, grpc::InsecureChannelCredentials());
-      s.kv = pb::KV::NewStub(s.channel);
-      s.maintenance = pb::Maintenance::NewStub(s.channel);
-      s.cluster = pb::Cluster::NewStub(s.channel);
+      OpenChannel(s);
       out.push_back(std::move(s));
     }
     return out;
@@ -237,13 +249,28 @@ struct EtcdRegistry::Impl {
     });
   }
 
+  static void OpenChannel(Server& s) {
+    s.channel =
+        grpc::CreateCustomChannel(s.endpoint, grpc::InsecureChannelCredentials(), ChannelArgs());
+    s.kv = pb::KV::NewStub(s.channel);
+    s.maintenance = pb::Maintenance::NewStub(s.channel);
+    s.cluster = pb::Cluster::NewStub(s.channel);
+    s.connected = std::chrono::steady_clock::now();
+  }
+
   // Runs `rpc` against one server, within the per-attempt deadline. Worker thread only.
   template <typename Rpc>
   grpc::Status CallOn(Server& s, const Rpc& rpc) {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() +
                          std::chrono::nanoseconds(options.timeout.nanos()));
-    return rpc(s, &context);
+    grpc::Status status = rpc(s, &context);
+    if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+        std::chrono::steady_clock::now() - s.connected >= kReconnectEvery) {
+      std::lock_guard lock(servers_mu);  // Watch copies the channel under it
+      OpenChannel(s);
+    }
+    return status;
   }
 
   // The server whose client URL is `url` ("http://host:port"), or null.
