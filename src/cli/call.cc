@@ -60,6 +60,10 @@ Result<std::string> Call::Token() {
   }
   std::string t = *text;
   while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.pop_back();
+  if (t.empty()) {
+    return Error(Errc::kPermission, "the API token file '" + path + "' is empty (the token is in " +
+                                        "api.token in the node's data folder)");
+  }
   return t;
 }
 

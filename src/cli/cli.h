@@ -25,7 +25,7 @@ struct DevUpOptions {
   std::string dir = "cohort-dev";
   int base_port = 7100;
   int adapters = 2;
-  int registry_servers = 3;  // the first min(N, this) nodes run a registry server (etcd)
+  int registry_servers = -1;  // the first N nodes run a registry server (etcd); -1: min(3, nodes)
   int timeout_s = 30;
   // Disks shared by every node: DIR/disks/<id>, reached by node k through its own access
   // path DIR/n<k>/disks/<id> (a symlink), so one node's path can fail alone (M11).

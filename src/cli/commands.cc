@@ -154,6 +154,60 @@ void PrintKeys(const json& k) {
   }
 }
 
+std::vector<std::string> SubcommandNames(const CLI::App* app) {
+  std::vector<std::string> names;
+  for (const CLI::App* sub : app->get_subcommands([](const CLI::App*) { return true; })) {
+    names.push_back(sub->get_name());
+  }
+  return names;
+}
+
+std::string CommandPath(const CLI::App* app) {
+  std::string path;
+  for (const CLI::App* a = app; a != nullptr; a = a->get_parent()) {
+    const std::string name = a->get_parent() ? a->get_name() : "cohort";
+    path = path.empty() ? name : name + " " + path;
+  }
+  return path;
+}
+
+// CLI11's messages name its internals ("A subcommand is required", "--count: 1 required
+// INT missing"); an operator wants the word that was wrong and what would be right.
+std::string PlainParseError(const CLI::App& app, const CLI::ParseError& e, int argc, char** argv) {
+  // Walk the command words from the top: the first that names no command of the one
+  // before it is the unknown one (if that command has commands at all).
+  const CLI::App* at = &app;
+  std::string unknown;
+  for (int i = 1; i < argc; ++i) {
+    const std::string word = argv[i];
+    if (word.empty() || word[0] == '-') continue;
+    const CLI::App* next = nullptr;
+    for (const CLI::App* sub : at->get_subcommands([](const CLI::App*) { return true; })) {
+      if (sub->get_name() == word) next = sub;
+    }
+    if (next) {
+      at = next;
+      continue;
+    }
+    if (!SubcommandNames(at).empty()) unknown = word;
+    break;
+  }
+  std::string list;
+  for (const auto& n : SubcommandNames(at)) list += (list.empty() ? "" : ", ") + n;
+  const std::string where = CommandPath(at);
+  if (!unknown.empty()) {
+    return "'" + unknown + "' is not a command of '" + where + "'; commands: " + list;
+  }
+  const std::string what = e.what();
+  if (!list.empty() && what.find("subcommand") != std::string::npos) {
+    return "'" + where + "' needs a command: " + list;
+  }
+  if (what.find("required") != std::string::npos && what.find("missing") != std::string::npos) {
+    return what.substr(0, what.find(':')) + " needs a value (see '" + where + " --help')";
+  }
+  return what + " (see '" + where + " --help')";
+}
+
 }  // namespace
 
 int Fail(int code, const std::string& message) {
@@ -243,7 +297,8 @@ int Main(int argc, char** argv) {
     const json body{
         {"node", ping_node}, {"count", count}, {"interval_ms", interval_ms}, {"size", size}};
     const int timeout = count * interval_ms + 30000;
-    rc = Print(g, call.Do("POST", "/v1/ping", body, false, timeout), [&](const json& d) {
+    auto answer = call.Do("POST", "/v1/ping", body, false, timeout);
+    rc = Print(g, answer, [&](const json& d) {
       int ok = 0, n = 0;
       for (const auto& r : d["replies"]) {
         ++n;
@@ -257,8 +312,13 @@ int Main(int argc, char** argv) {
         }
       }
       std::printf("%d of %d answered\n", ok, n);
-      if (ok < n) rc = 1;
     });
+    // Any request unanswered is a failure for scripts too (as ping(8) exits 1).
+    if (rc == 0 && answer) {
+      for (const auto& r : (*answer)["replies"]) {
+        if (!r.value("ok", false)) rc = 1;
+      }
+    }
   });
 
   std::string adapter_address;
@@ -319,17 +379,22 @@ int Main(int argc, char** argv) {
   dev_up
       ->add_option("--registry", up.registry_servers,
                    "registry servers: the first N nodes run etcd (default: up to 3; 0: none)")
+      ->default_str("")
       ->check(CLI::Range(0, 7));
   dev_up->callback([&] { rc = DevUp(g, up); });
   auto* dev_down = dev->add_subcommand("down", "stop the daemons of a dev cluster");
   dev_down->add_option("--dir", down_dir, "the folder given to `dev up`");
   dev_down->callback([&] { rc = DevDown(g, down_dir); });
 
+  if (argc <= 1) {  // a bare `cohort`: what it can do
+    std::printf("%s", app.help().c_str());
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);
-    return Fail(2, std::string(e.what()) + " (see --help)");
+    return Fail(2, PlainParseError(app, e, argc, argv));
   }
   return rc;
 }

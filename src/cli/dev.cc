@@ -158,10 +158,42 @@ std::string Tail(const std::string& path, size_t lines) {
   return text->substr(pos);
 }
 
+// A failed start leaves nothing running: the daemons this call started are stopped (by
+// the PIDs it spawned), SIGTERM then, after 5 s, SIGKILL. Says which, for the message.
+std::string StopStarted(const std::map<int, pid_t>& pids) {
+  std::string which;
+  for (const auto& [k, pid] : pids) {
+    if (pid <= 0) continue;
+    ::kill(pid, SIGTERM);
+    which += (which.empty() ? "" : ", ") + std::to_string(k);
+  }
+  const auto deadline = Clock::now() + std::chrono::seconds(5);
+  for (const auto& [k, pid] : pids) {
+    if (pid <= 0) continue;
+    int status = 0;
+    while (::waitpid(pid, &status, WNOHANG) == 0) {
+      if (Clock::now() > deadline) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, &status, 0);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  return which.empty() ? "" : " (stopped the nodes it started with it: " + which + ")";
+}
+
 }  // namespace
 
 int DevUp(const Globals& g, const DevUpOptions& options) {
   DevUpOptions o = options;
+  if (o.registry_servers < 0) {
+    o.registry_servers = std::min(o.nodes, 3);
+  } else if (o.registry_servers > o.nodes) {
+    return Fail(2, "--registry " + std::to_string(o.registry_servers) +
+                       ": more registry servers than nodes (--nodes " + std::to_string(o.nodes) +
+                       ")");
+  }
   if (o.registry_servers > 0 && ::access("/usr/bin/etcd", X_OK) != 0) {
     std::fprintf(stderr,
                  "warning: /usr/bin/etcd is missing (Debian package etcd-server): starting "
@@ -216,7 +248,10 @@ int DevUp(const Globals& g, const DevUpOptions& options) {
     for (auto& [k, pid] : pids) {
       int status = 0;
       if (pid > 0 && ::waitpid(pid, &status, WNOHANG) == pid) {
-        return Fail(1, "node " + std::to_string(k) + " exited during start; its log says:\n" +
+        pid = 0;
+        const std::string stopped = StopStarted(pids);
+        return Fail(1, "node " + std::to_string(k) + " exited during start" + stopped +
+                           "; its log says:\n" +
                            Tail(dir + "/n" + std::to_string(k) + "/cohortd.log", 5));
       }
     }

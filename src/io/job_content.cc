@@ -113,7 +113,12 @@ Result<Command> CommandFromJson(const json& j) {
       c.gid = j.value("gid", uint32_t{0});
     }
     if (c.kind == CommandKind::kFile) c.size = j.at("size").get<uint64_t>();
-    if (auto s = distribution::CheckCommand(c); !s) return s.error();
+    // A client's entry: bad input (400), named by its path as ids come later.
+    if (auto s = distribution::CheckCommand(c); !s) {
+      const std::string& why = s.error().message();
+      return Error(Errc::kInvalidArgument,
+                   c.id == 0 && why.rfind("command 0: ", 0) == 0 ? why.substr(11) : why);
+    }
   } catch (const json::exception& e) {
     return Error(Errc::kInvalidArgument, std::string("a command is incomplete: ") + e.what());
   }
