@@ -16,7 +16,11 @@ Result<std::string> Distributor::Impl::Submit(const JobRequest& request) {
   std::vector<Command> commands = std::move(*collected);
   std::vector<NodeId> servers = request.servers;
   if (servers.empty()) {
-    servers = node.membership().map().Ring();
+    // Every member that has not left: one that is down now is a server that failed (the
+    // job says so), and it is repaired if it comes back while the job may still repair.
+    for (const auto& [id, member] : node.membership().map().members) {
+      if (member.state != membership::MemberState::kLeft) servers.push_back(id);
+    }
     if (servers.empty()) servers.push_back(self());
   }
   for (NodeId n : servers) {

@@ -269,6 +269,10 @@ void Distributor::Ctp(NodeId node, CtpRequest request,
     return body.dump();
   };
   if (node == impl_->self()) return done(answer(ServeCtp(impl_->root, m)));
+  if (!impl_->EndpointOf(node)) {
+    return done(Error(Errc::kNotFound,
+                      "node " + std::to_string(node) + " is not in this node's address table"));
+  }
   impl_->Request(node, m, [done, answer, node](std::optional<Message> reply) {
     auto* r = reply ? std::get_if<distribution::ResultMsg>(&*reply) : nullptr;
     if (!r)

@@ -25,6 +25,12 @@ json JobDocument(const distribution::JobTracker& t, const FileDigests& digests, 
            {"bytes", v.offset},
            {"source", v.source == kNoNode ? json(nullptr) : json(v.source)},
            {"rate_bps", static_cast<uint64_t>(v.rate)}};
+    // A server that finished shows its average: a transfer shorter than a rate window
+    // would otherwise show 0 B/s.
+    const double took = (v.completed_at - started).seconds();
+    if (v.state == distribution::ServerState::kCompleted && took > 0) {
+      s["rate_bps"] = static_cast<uint64_t>(static_cast<double>(v.offset) / took);
+    }
     if (!v.error.empty()) s["error"] = v.error;
     if (v.repairs > 0) s["repairs"] = v.repairs;
     if (v.state == distribution::ServerState::kCompleted) {

@@ -39,6 +39,7 @@ TEST(JobDocument, SavedDocumentReadsBackAsTheJobItWas) {
   EXPECT_EQ(doc["elapsed_s"], 2.0);
   EXPECT_EQ(doc["upload_bytes"], 400);
   EXPECT_EQ(doc["servers"][0]["completed_s"], 1.0);
+  EXPECT_EQ(doc["servers"][0]["rate_bps"], 1000);  // a finished server's average
   EXPECT_EQ(doc["servers"][1]["bytes"], 400);
   EXPECT_EQ(doc["commands"][1]["state"], "in_progress");
   EXPECT_FALSE(doc.contains("error"));

@@ -81,7 +81,7 @@ void Distributor::Impl::Tick() {
   }
   for (auto& [id, job] : jobs) {
     double w = (now - job->window_start).seconds();
-    if (w >= 1.0) {
+    if (w >= 0.5) {  // short enough that a transfer of a second shows its rate
       job->rate = job->window_bytes / w;
       job->window_bytes = 0;
       job->window_start = now;
