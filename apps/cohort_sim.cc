@@ -1,8 +1,13 @@
 // cohort-sim: runs a named simulator scenario (or every one) and prints a summary.
 // The same --scenario, --nodes and --seed always print the same trace digest.
 #include <CLI/CLI.hpp>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "sim/scenarios.h"
 
@@ -43,9 +48,35 @@ int main(int argc, char** argv) {
   }
   nlohmann::json runs = nlohmann::json::array();
   int failed = 0;
+  // Progress on stderr every 5 s of wall time for long runs: the run under way and the
+  // count done. The simulator itself reads no clock; only this thread does.
+  std::atomic<int> done{0};
+  std::atomic<const std::string*> current_name{nullptr};
+  std::atomic<uint64_t> current_seed{seed};
+  std::mutex mu;
+  std::condition_variable_any cv;
+  std::jthread progress([&](std::stop_token stop) {
+    const auto start = std::chrono::steady_clock::now();
+    std::unique_lock lock(mu);
+    while (!cv.wait_for(lock, stop, std::chrono::seconds(5), [] { return false; })) {
+      if (stop.stop_requested()) return;
+      const std::string* name = current_name.load();
+      const auto secs =
+          std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start)
+              .count();
+      std::fprintf(stderr,
+                   "cohort-sim: %lld s: running %s nodes=%d seed=%llu, %d of %d runs done\n",
+                   static_cast<long long>(secs), name ? name->c_str() : "?", nodes,
+                   static_cast<unsigned long long>(current_seed.load()), done.load(),
+                   static_cast<int>(names.size()) * seeds);
+    }
+  });
   for (const auto& name : names) {
     for (int k = 0; k < seeds; ++k) {
+      current_name = &name;
+      current_seed = seed + static_cast<uint64_t>(k);
       const auto r = cohort::sim::RunScenario(name, nodes, seed + static_cast<uint64_t>(k));
+      ++done;
       failed += !r.passed;
       char digest[17];
       std::snprintf(digest, sizeof digest, "%016llx",

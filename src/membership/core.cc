@@ -12,11 +12,19 @@ MembershipCore::MembershipCore(MembershipOptions options, uint64_t seed)
     CHECK(ValidDiskId(disk));
     local_disks_[disk] = DiskPath{};
   }
+  // Rank() runs for every notification: a sorted index, not a scan of the list.
+  for (size_t i = 0; i < options_.priority.size(); ++i) {
+    rank_.emplace_back(options_.priority[i], static_cast<uint32_t>(i));
+  }
+  std::stable_sort(rank_.begin(), rank_.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
 }
 
 size_t MembershipCore::Rank(NodeId id) const {
-  auto it = std::find(options_.priority.begin(), options_.priority.end(), id);
-  if (it != options_.priority.end()) return static_cast<size_t>(it - options_.priority.begin());
+  // The first listing of `id` counts (stable_sort kept the list's order among equal ids).
+  auto it = std::lower_bound(rank_.begin(), rank_.end(), id,
+                             [](const auto& entry, NodeId v) { return entry.first < v; });
+  if (it != rank_.end() && it->first == id) return it->second;
   return options_.priority.size() + id;
 }
 
@@ -95,7 +103,9 @@ void MembershipCore::Tick(Instant now, Outputs& out) {
     const NodeId successor = Successor();
     if (successor != kNoNode) Send(successor, RingMsg{}, out);
     next_heartbeat_ = now + options_.period;
-    if (role_ == Role::kMember && now >= last_disk_report_ + options_.notify) {
+    // A path change the map does not show a period after it was reported was lost on its
+    // way (the supervisor publishes within period / 10): report it again.
+    if (role_ == Role::kMember && now >= last_disk_report_ + options_.period) {
       ResendDiskReports(now, out);
     }
   }
@@ -270,10 +280,7 @@ void MembershipCore::OnLeave(Instant now, NodeId from, const LeaveMsg& l, Output
 }
 
 void MembershipCore::OnRing(Instant now, NodeId from, const RingMsg& r, Outputs& out) {
-  if (from == predecessor_) {
-    predecessor_heard_ = now;
-    predecessor_confirm_.reset();
-  }
+  if (from == predecessor_) PredecessorHeard(now);
   std::vector<Declaration> fresh;
   for (const Declaration& d : r.declarations) {
     if (!seen_.insert(d).second) continue;
@@ -427,10 +434,7 @@ void MembershipCore::OnAck(Instant now, NodeId from, uint64_t nonce) {
     last_notify_ = now;
     supervisor_confirm_.reset();
   }
-  if (predecessor_confirm_ && predecessor_confirm_->acked) {
-    predecessor_heard_ = now;
-    predecessor_confirm_.reset();
-  }
+  if (predecessor_confirm_ && predecessor_confirm_->acked) PredecessorHeard(now);
 }
 
 // ---- roles ----
@@ -532,6 +536,10 @@ void MembershipCore::RunConfirm(Instant now, Confirm& c, Outputs& out) {
     ChooseSupervisor(now, out);
   } else {
     predecessor_confirm_.reset();
+    // The watch goes on: if the declaration is lost on its way to the supervisor, the
+    // predecessor stays in the map, is silent for another K periods, is probed again and
+    // declared again, until the map no longer lists it up.
+    predecessor_heard_ = now;
     const Member* m = map_.Find(target);
     if (m != nullptr) Declare(now, Declaration{target, m->incarnation}, out);
   }
@@ -571,9 +579,14 @@ NodeId MembershipCore::Successor() const {
 }
 
 bool MembershipCore::PredecessorWatched() const {
-  if (predecessor_ == kNoNode || predecessor_confirm_) return false;
-  const Member* m = map_.Find(predecessor_);
-  return m != nullptr && !declared_.count(Declaration{predecessor_, m->incarnation});
+  return predecessor_ != kNoNode && !predecessor_confirm_ && map_.Find(predecessor_) != nullptr;
+}
+
+void MembershipCore::PredecessorHeard(Instant now) {
+  predecessor_heard_ = now;
+  predecessor_confirm_.reset();
+  // Alive after all: a later silence is a new failure, declared (and counted) anew.
+  std::erase_if(declared_, [&](const Declaration& d) { return d.subject == predecessor_; });
 }
 
 void MembershipCore::CheckPredecessor(Instant now, Outputs& out) {
@@ -585,10 +598,13 @@ void MembershipCore::CheckPredecessor(Instant now, Outputs& out) {
 }
 
 void MembershipCore::Declare(Instant now, Declaration d, Outputs& out) {
-  if (!declared_.insert(d).second) return;
+  // A repeated declaration (the first was lost) is sent again but counted once.
+  if (declared_.insert(d).second) {
+    ++metrics_.declarations_sent;
+    out.push_back(
+        MembershipEvent{MembershipEvent::Kind::kFailureDeclared, d.subject, map_.version});
+  }
   seen_.insert(d);
-  ++metrics_.declarations_sent;
-  out.push_back(MembershipEvent{MembershipEvent::Kind::kFailureDeclared, d.subject, map_.version});
   if (role_ == Role::kSupervisor) {
     ApplyDeclaration(now, d, out);
     return;

@@ -30,6 +30,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/prng.h"
@@ -107,6 +108,8 @@ class MembershipCore {
   void ChooseSupervisor(Instant now, Outputs& out);
   void SupervisorSilent(Instant now, Outputs& out);
   void CheckPredecessor(Instant now, Outputs& out);
+  // A ring status or a probe answer from the predecessor: restart its silence timer.
+  void PredecessorHeard(Instant now);
   // True while the predecessor's silence is being timed (NextDeadline and Tick agree on it).
   bool PredecessorWatched() const;
   void Declare(Instant now, Declaration d, Outputs& out);
@@ -131,6 +134,7 @@ class MembershipCore {
   size_t Rank(NodeId id) const;
 
   MembershipOptions options_;
+  std::vector<std::pair<NodeId, uint32_t>> rank_;  // (id, place in options_.priority), by id
   Prng prng_;
   Role role_ = Role::kListening;
   NodeId supervisor_ = kNoNode;

@@ -59,6 +59,7 @@ class MRun {
     for (const auto& v : sim_->violations()) Check(false, v);
     r_.trace_digest = sim_->trace_digest();
     r_.delivered = sim_->delivered();
+    r_.dropped = sim_->dropped();
     return r_;
   }
   NodeId RandomMember(Prng& prng) {

@@ -125,7 +125,10 @@ bool MembershipSim::Connected(NodeId a, NodeId b) const {
 }
 
 void MembershipSim::Deliver(NodeId from, NodeId to, std::shared_ptr<const wire::Bytes> bytes) {
-  if (!Connected(from, to) || prng_.Chance(options_.loss)) return;
+  if (!Connected(from, to) || prng_.Chance(options_.loss)) {
+    ++dropped_;
+    return;
+  }
   const Duration latency =
       Duration::Nanos(prng_.Between(options_.latency_min.nanos(), options_.latency_max.nanos()));
   bytes_ += bytes->size();
@@ -227,7 +230,10 @@ bool MembershipSim::RunUntilTrue(const std::function<bool()>& done, Duration lim
       if (n.core == nullptr) Start(e.to);
       continue;
     }
-    if (n.core == nullptr) continue;
+    if (n.core == nullptr) {
+      dropped_ += e.from != kNoNode;  // a message for a node that is down
+      continue;
+    }
     if (e.from == kNoNode && e.generation != n.timer_generation) continue;  // stale timer
     if (n.paused_until > now_) {
       // A stalled node handles nothing; what arrives waits in its socket buffer.
@@ -273,17 +279,20 @@ bool MembershipSim::Stable() const {
   std::map<int, std::vector<NodeId>> components;
   for (NodeId id : up) components[side_.empty() ? 0 : side_.at(id)].push_back(id);
   for (const auto& [side, members] : components) {
-    const NodeId top = TopPriority(members);
+    // O(N), and cheap tests first (this runs after every event): the same version from the
+    // same supervisor is the same map, so checking every node's supervisor and version, then
+    // the supervisor's rank and its map once, covers every map.
+    const NodeId top = nodes_.at(members.front()).core->supervisor();
+    if (top == kNoNode || nodes_.at(top).core == nullptr) return false;
     const auto& sup = nodes_.at(top).core;
     if (sup->role() != Role::kSupervisor) return false;
-    // O(N): the same version from the same supervisor is the same map, so checking every
-    // node's supervisor and version, then the supervisor's map once, covers every map.
     for (NodeId id : members) {
       const auto& c = nodes_.at(id).core;
       if (c->supervisor() != top || c->map().supervisor != top) return false;
       if (id != top && c->role() != Role::kMember) return false;
       if (c->map().version != sup->map().version) return false;
     }
+    if (TopPriority(members) != top) return false;
     for (NodeId other : members) {
       const auto* m = sup->map().Find(other);
       if (m == nullptr || m->state != MemberState::kUp ||

@@ -82,6 +82,8 @@ class MembershipSim {
   const std::vector<std::string>& violations() const { return violations_; }
   uint64_t trace_digest() const { return trace_; }
   uint64_t delivered() const { return delivered_; }
+  // Messages lost to loss, partitions or a receiver that is down when they arrive.
+  uint64_t dropped() const { return dropped_; }
   uint64_t bytes() const { return bytes_; }
 
  private:
@@ -124,6 +126,7 @@ class MembershipSim {
   std::vector<std::string> violations_;
   uint64_t trace_ = 0xcbf29ce484222325ULL;
   uint64_t delivered_ = 0;
+  uint64_t dropped_ = 0;
   uint64_t bytes_ = 0;
 };
 

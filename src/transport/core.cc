@@ -1,6 +1,7 @@
 #include "transport/core.h"
 
 #include <algorithm>
+#include <bit>
 
 namespace cohort::transport {
 namespace {
@@ -216,7 +217,11 @@ uint64_t TransportCore::StartRequest(Instant now, RequestKind kind, NodeId node,
   p.raw = raw;
   p.message = encode(id);
   p.max_attempts = max_attempts;
-  if (node != kNoNode) p.addr_index = ChooseAddress(peers_[node]);
+  if (node != kNoNode) {
+    const Peer& peer = peers_[node];
+    p.addr_index = ChooseAddress(peer);
+    p.live = ReachableMask(peer);
+  }
   p.first_sent = now;
   ++metrics_.requests;
   auto [it, inserted] = pending_.emplace(id, std::move(p));
@@ -227,7 +232,10 @@ uint64_t TransportCore::StartRequest(Instant now, RequestKind kind, NodeId node,
 
 void TransportCore::SendAttempt(Instant now, Pending& p, Outputs& out) {
   Endpoint to = p.raw;
-  if (p.node != kNoNode) to = table_.Find(p.node)->addresses[p.addr_index].address;
+  if (p.node != kNoNode) {
+    to = table_.Find(p.node)->addresses[p.addr_index].address;
+    p.tried |= 1u << p.addr_index;
+  }
   ++p.attempts;
   p.last_sent = now;
   p.deadline = now + options_.request_timeout;
@@ -245,7 +253,7 @@ void TransportCore::OnRequestTimeout(Instant now, uint64_t id, Outputs& out) {
   }
   const NodeEntry* entry = p.node != kNoNode ? table_.Find(p.node) : nullptr;
   if (p.attempts < p.max_attempts && entry != nullptr) {
-    const size_t next = (p.addr_index + 1) % entry->addresses.size();
+    const size_t next = RetryAddress(p);
     if (next != p.addr_index) ++metrics_.failovers;
     p.addr_index = next;
     SendAttempt(now, p, out);
@@ -258,6 +266,29 @@ void TransportCore::OnRequestTimeout(Instant now, uint64_t id, Outputs& out) {
     out.push_back(
         RequestDone{id, done.node, false, {}, done.attempts, {}, now - done.first_sent, {}});
   }
+}
+
+// A retry goes to an address believed reachable (when the request began, or marked so by a
+// probe since): the best-ranked one not tried yet, else the one just tried again. An address
+// already silent when the request began (a cut primary) gets no attempt while another is
+// believed reachable; when none is, the addresses are tried in order.
+size_t TransportCore::RetryAddress(const Pending& p) {
+  static_assert(kMaxAddressesPerNode <= 32, "the Pending masks have 32 bits");
+  const std::vector<AddrState>& addrs = peers_[p.node].addrs;
+  const uint32_t all = (1u << addrs.size()) - 1;  // an entry may have changed meanwhile
+  const uint32_t live = (p.live | ReachableMask(peers_[p.node])) & all;
+  if (live == 0) return (p.addr_index + 1) % addrs.size();
+  for (size_t i = 0; i < addrs.size(); ++i) {
+    if ((live & (1u << i)) && !(p.tried & (1u << i))) return i;
+  }
+  if (live & (1u << p.addr_index)) return p.addr_index;
+  return static_cast<size_t>(std::countr_zero(live));
+}
+
+uint32_t TransportCore::ReachableMask(const Peer& peer) {
+  uint32_t mask = 0;
+  for (size_t i = 0; i < peer.addrs.size(); ++i) mask |= peer.addrs[i].reachable ? 1u << i : 0;
+  return mask;
 }
 
 size_t TransportCore::ChooseAddress(const Peer& peer) const {
@@ -314,8 +345,9 @@ Result<uint64_t> TransportCore::Echo(Instant now, NodeId node, ByteView payload,
     return Error(Errc::kNotFound, "node " + std::to_string(node) + " is not in the address table");
   }
   Bytes body(payload.begin(), payload.end());
-  // Each address is tried once, and a single-address node gets one retry.
-  const int attempts = std::max<int>(2, static_cast<int>(e->addresses.size()));
+  // One attempt per address plus one retry (a single address is tried twice); see
+  // RetryAddress for where the retries go.
+  const int attempts = static_cast<int>(e->addresses.size()) + 1;
   return StartRequest(
       now, RequestKind::kEcho, node, {},
       [&](uint64_t id) {

@@ -134,6 +134,8 @@ class TransportCore {
     NodeId node = kNoNode;  // kNoNode: sent to a raw endpoint (seed, probe)
     Endpoint raw;           // destination when node == kNoNode
     size_t addr_index = 0;  // which of node's addresses the last attempt went to
+    uint32_t live = 0;      // bit i: node's address i was marked reachable at the start
+    uint32_t tried = 0;     // bit i: node's address i got an attempt
     Bytes message;          // encoded request, re-sent on failover
     int attempts = 0;
     int max_attempts = 1;
@@ -178,6 +180,10 @@ class TransportCore {
   size_t ChooseAddress(const Peer& peer) const;
   void MarkReachable(NodeId node, size_t index, bool answered_request, Outputs& out);
   void MarkUnreachable(NodeId node, size_t index, Outputs& out);
+  // The address for a request's next attempt after a timeout (see transport.md, T3).
+  size_t RetryAddress(const Pending& p);
+  // Bit i: the peer's address i is marked reachable.
+  static uint32_t ReachableMask(const Peer& peer);
   void EmitIfPreferredChanged(NodeId node, size_t before, Outputs& out);
   int AddressIndex(NodeId node, const Endpoint& address) const;
 
