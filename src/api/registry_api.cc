@@ -193,8 +193,16 @@ bool HandleRegistry(dcm::Dcm* dcm, const HttpRequest& r, const std::string& path
   if (get && path == "/v1/registry/servers") {
     dcm->ListServers([respond](Result<std::vector<registry::EtcdMember>> members) {
       if (!members) return respond(FromError(members.error()));
+      // In node order, as the operator numbers them (etcd lists by member id).
+      std::vector<registry::EtcdMember> sorted = *members;
+      auto node_of = [](const registry::EtcdMember& m) {
+        const bool named = m.name.size() > 1 && m.name[0] == 'n';
+        return named ? std::atoi(m.name.c_str() + 1) : 0;
+      };
+      std::stable_sort(sorted.begin(), sorted.end(),
+                       [&](const auto& a, const auto& b) { return node_of(a) < node_of(b); });
       json list = json::array();
-      for (const auto& m : *members) {
+      for (const auto& m : sorted) {
         char id[17];
         std::snprintf(id, sizeof id, "%016llx", static_cast<unsigned long long>(m.id));
         const bool named = m.name.size() > 1 && m.name[0] == 'n';
@@ -202,6 +210,8 @@ bool HandleRegistry(dcm::Dcm* dcm, const HttpRequest& r, const std::string& path
                         {"name", m.name},
                         {"member_id", id},
                         {"learner", m.learner},
+                        {"health", m.answers ? "ok" : "unreachable"},
+                        {"leader", m.leader},
                         {"peer_urls", m.peer_urls},
                         {"client_urls", m.client_urls}});
       }

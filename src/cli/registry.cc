@@ -129,13 +129,15 @@ void AddRegistryCommands(CLI::App& app, const Globals& g, int& rc) {
   static std::string client_address, peer_address;
   server->add_subcommand("list", "the registry's members")->callback([&rc, &g, call] {
     rc = Print(g, call("GET", "/v1/registry/servers"), [](const json& r) {
-      std::printf("%-6s %-6s %-17s %-8s %-26s %s\n", "NODE", "NAME", "MEMBER", "ROLE", "PEER",
-                  "CLIENT");
+      std::printf("%-6s %-6s %-17s %-8s %-12s %-26s %s\n", "NODE", "NAME", "MEMBER", "ROLE",
+                  "HEALTH", "PEER", "CLIENT");
       for (const auto& m : r["servers"]) {
+        const std::string role = std::string(m["learner"].get<bool>() ? "learner" : "voter") +
+                                 (m.value("leader", false) ? "*" : "");
         std::printf(
-            "%-6s %-6s %-17s %-8s %-26s %s\n", OrDash(m["id"]).c_str(),
+            "%-6s %-6s %-17s %-8s %-12s %-26s %s\n", OrDash(m["id"]).c_str(),
             m["name"].get<std::string>().c_str(), m["member_id"].get<std::string>().c_str(),
-            m["learner"].get<bool>() ? "learner" : "voter",
+            role.c_str(), m.value("health", "?").c_str(),
             m["peer_urls"].empty() ? "-" : m["peer_urls"][0].get<std::string>().c_str(),
             m["client_urls"].empty() ? "-" : m["client_urls"][0].get<std::string>().c_str());
       }

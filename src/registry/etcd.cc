@@ -300,6 +300,22 @@ struct EtcdRegistry::Impl {
     return true;
   }
 
+  // Whether `member` answers at one of its client URLs, and as the leader. Worker thread.
+  void AskStatus(EtcdMember* member) {
+    for (const std::string& url : member->client_urls) {
+      Server* s = ServerAt(url);
+      if (s == nullptr) continue;
+      pb::StatusResponse resp;
+      const grpc::Status st = CallOn(*s, [&](Server& on, grpc::ClientContext* c) {
+        return on.maintenance->Status(c, pb::StatusRequest(), &resp);
+      });
+      if (!st.ok()) continue;
+      member->answers = true;
+      member->leader = resp.leader() == member->id;
+      return;
+    }
+  }
+
   // Runs `rpc` against the servers in order from the one that answered last; moves on when
   // a server is unreachable. Worker thread only.
   template <typename Rpc>
@@ -567,7 +583,11 @@ void EtcdRegistry::Members(Done<std::vector<EtcdMember>> done) {
     });
     if (!r) return impl->Answer<std::vector<EtcdMember>>(done, r.error());
     std::vector<EtcdMember> out;
-    for (const auto& m : resp.members()) out.push_back(FromPb(m));
+    for (const auto& m : resp.members()) {
+      EtcdMember member = FromPb(m);
+      impl->AskStatus(&member);
+      out.push_back(std::move(member));
+    }
     impl->Answer<std::vector<EtcdMember>>(done, std::move(out));
   });
 }

@@ -21,6 +21,10 @@ struct EtcdMember {
   std::vector<std::string> peer_urls;
   std::vector<std::string> client_urls;
   bool learner = false;
+  // Filled by Members(): the member answered a status request at one of its client URLs
+  // (one this client was given), and whether it says it is the leader.
+  bool answers = false;
+  bool leader = false;
 };
 
 struct EtcdOptions {
