@@ -15,6 +15,7 @@
 #include "dcm/dcm.h"
 #include "io/asio.h"
 #include "io/files.h"
+#include "io/loop_monitor.h"
 #include "node/distributor.h"
 #include "node/node.h"
 #include "wire/seal.h"
@@ -128,7 +129,9 @@ int main(int argc, char** argv) {
   (*dcm)->Attach(**node);
   cohort::node::Distributor distributor(**node, io);
   if (auto s = distributor.Start(); !s) return Fail(1, s.error().message());
-  cohort::api::Api api(**node, dcm->get(), &distributor);
+  cohort::io::LoopMonitor loop_monitor(io);
+  loop_monitor.Start();
+  cohort::api::Api api(**node, dcm->get(), &distributor, &loop_monitor);
   cohort::api::ApiServer server(io, api);
   if (auto s = server.Listen(config.api_listen); !s) return Fail(1, s.error().message());
 
@@ -146,6 +149,7 @@ int main(int argc, char** argv) {
     // Leave gracefully first (M8), then stop; bounded so a lost cluster cannot hold us.
     (*node)->LeaveGracefully(cohort::Duration::Seconds(2), [&] {
       server.Stop();
+      loop_monitor.Stop();
       distributor.Stop();
       (*node)->Stop();
       (*dcm)->Stop();

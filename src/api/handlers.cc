@@ -10,6 +10,7 @@
 #include "api/responses.h"
 #include "base/digest.h"
 #include "dcm/dcm.h"
+#include "io/loop_monitor.h"
 #include "node/distributor.h"
 #include "node/documents.h"
 
@@ -156,6 +157,7 @@ HttpResponse Api::Metrics() const {
           "Highest cluster map version stored in the registry by or before this node.",
           dcm_->map_published());
   }
+  if (loop_ != nullptr) s << loop_->Metrics();
   return {200, "text/plain; version=0.0.4", s.str()};
 }
 

@@ -19,6 +19,10 @@ namespace cohort::node {
 class Distributor;
 }
 
+namespace cohort::io {
+class LoopMonitor;
+}
+
 namespace cohort::api {
 
 struct HttpRequest {
@@ -51,8 +55,9 @@ using Respond = std::function<void(HttpResponse)>;
 class Api {
  public:
   // `dcm` may be null (no configuration manager: no registry endpoints).
-  explicit Api(node::Node& node, dcm::Dcm* dcm = nullptr, node::Distributor* distributor = nullptr)
-      : node_(node), dcm_(dcm), distributor_(distributor) {}
+  explicit Api(node::Node& node, dcm::Dcm* dcm = nullptr, node::Distributor* distributor = nullptr,
+               const io::LoopMonitor* loop = nullptr)
+      : node_(node), dcm_(dcm), distributor_(distributor), loop_(loop) {}
   // Calls `respond` exactly once, now or later (ping answers when its requests finish).
   void Handle(const HttpRequest& request, Respond respond);
 
@@ -66,6 +71,7 @@ class Api {
   node::Node& node_;
   dcm::Dcm* dcm_;
   node::Distributor* distributor_;
+  const io::LoopMonitor* loop_;
 };
 
 }  // namespace cohort::api

@@ -4,12 +4,14 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <thread>
 
 #include "io/adapters.h"
 #include "io/asio.h"
 #include "io/disk_probe.h"
 #include "io/files.h"
 #include "io/job_content.h"
+#include "io/loop_monitor.h"
 
 namespace cohort::io {
 namespace {
@@ -187,6 +189,40 @@ TEST(AdaptersTest, LoopbackIsDiscovered) {
   ASSERT_TRUE(other);
   EXPECT_EQ(other->type, transport::AdapterType::kLoopback);
   EXPECT_FALSE(DiscoverAdapter(0xc0000201));  // 192.0.2.1 (TEST-NET-1) is not ours
+}
+
+TEST(LoopMonitor, AHandlerThatBlocksTheLoopShowsAsAStall) {
+  boost::asio::io_context loop;
+  LoopMonitor monitor(loop);
+  monitor.Start();
+  boost::asio::steady_timer block(loop, std::chrono::milliseconds(30));
+  block.async_wait([](const boost::system::error_code&) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(60));  // a blocking disk call
+  });
+  boost::asio::steady_timer end(loop, std::chrono::milliseconds(150));
+  end.async_wait([&](const boost::system::error_code&) { monitor.Stop(); });
+  loop.run();
+  EXPECT_GE(monitor.longest(), Duration::Millis(45));
+  EXPECT_GT(monitor.count(), 2u);
+  const std::string text = monitor.Metrics();
+  EXPECT_NE(
+      text.find("cohort_loop_stall_seconds_bucket{le=\"+Inf\"} " + std::to_string(monitor.count())),
+      std::string::npos);
+  EXPECT_NE(text.find("cohort_loop_stall_max_seconds 0.0"), std::string::npos);
+}
+
+TEST(LoopMonitor, BucketsAreCumulative) {
+  boost::asio::io_context loop;
+  LoopMonitor monitor(loop);
+  monitor.Record(Duration::Micros(500));
+  monitor.Record(Duration::Millis(30));
+  monitor.Record(Duration::Seconds(2));
+  const std::string text = monitor.Metrics();
+  EXPECT_NE(text.find("le=\"0.001\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("le=\"0.05\"} 2\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("le=\"1\"} 2\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("le=\"+Inf\"} 3\n"), std::string::npos) << text;
+  EXPECT_EQ(monitor.longest(), Duration::Seconds(2));
 }
 
 }  // namespace
