@@ -77,10 +77,18 @@ class ThreeNodes(unittest.TestCase):
 
     def test_changes_need_the_token(self):
         c = self.cluster
+        with tempfile.NamedTemporaryFile("w", suffix=".token") as wrong:
+            wrong.write("not-the-token\n")
+            wrong.flush()
+            p = cohort("adapter", "down", c.transport(2, 2), "--token-file", wrong.name,
+                       api=c.api(2), check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("Authorization", p.stderr)
+        # An empty token file is named as such, before anything is asked of the API.
         p = cohort("adapter", "down", c.transport(2, 2), "--token-file", "/dev/null",
                    api=c.api(2), check=False)
         self.assertEqual(p.returncode, 1)
-        self.assertIn("Authorization", p.stderr)
+        self.assertIn("'/dev/null' is empty", p.stderr)
         p = cohort("adapter", "down", "127.0.0.9:1", api=c.api(2), check=False)
         self.assertEqual(p.returncode, 1)
         self.assertIn("not a local adapter", p.stderr)
