@@ -111,4 +111,19 @@ void FileReader::Close() {
   fd_ = -1;
 }
 
+Status PwriteAll(int fd, const void* data, size_t size, uint64_t offset, const std::string& what) {
+  const auto* p = static_cast<const uint8_t*>(data);
+  while (size > 0) {
+    const ssize_t w = ::pwrite(fd, p, size, static_cast<off_t>(offset));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      return Error(Errc::kIo, what + ": write failed: " + std::strerror(w == 0 ? ENOSPC : errno));
+    }
+    p += w;
+    size -= static_cast<size_t>(w);
+    offset += static_cast<uint64_t>(w);
+  }
+  return OkStatus();
+}
+
 }  // namespace cohort::io

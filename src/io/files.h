@@ -16,6 +16,9 @@ Status WriteFileAtomic(const std::string& path, const std::string& content, int 
 Result<std::string> ReadFile(const std::string& path);
 // Creates `path` and its parents (mode 0755) if missing.
 Status MakeDirs(const std::string& path);
+// Writes all `size` bytes at `offset` (a short write is continued, so a full disk reports
+// ENOSPC rather than a stale errno); the error names `what`.
+Status PwriteAll(int fd, const void* data, size_t size, uint64_t offset, const std::string& what);
 // A file being written from offset `before` up to `after`: each full 8 MiB step completed is
 // handed to the disk now, asynchronously (sync_file_range), so a later fdatasync has little
 // left to write. Errors are left to that fdatasync.

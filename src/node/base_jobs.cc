@@ -186,17 +186,18 @@ void Distributor::Impl::SaveJobDocument(Job& job) {
 void Distributor::Impl::LoadJobDocuments() {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(JobsDir(), ec)) {
+    const std::string id = e.path().stem().string();
+    if (e.path().extension() != ".json" || !distribution::CheckJobId(id)) continue;
+    const std::string dash_sequence = id.substr(id.find('-') + 1);
+    next_job = std::max<uint64_t>(next_job, std::stoull(dash_sequence) + 1);
     auto text = io::ReadFile(e.path().string());
-    if (!text) continue;
-    json doc = json::parse(*text, nullptr, false);
-    if (!doc.is_object() || !doc.contains("id") || !doc["id"].is_string()) continue;
-    const std::string id = doc["id"].get<std::string>();
-    auto dash = id.find('-');
-    if (dash != std::string::npos && dash + 1 < id.size() && id.size() - dash < 19 &&
-        id.find_first_not_of("0123456789", dash + 1) == std::string::npos) {
-      next_job = std::max<uint64_t>(next_job, std::stoull(id.substr(dash + 1)) + 1);
+    json doc = text ? json::parse(*text, nullptr, false) : json();
+    if (!doc.is_object() || doc.value("id", json()) != id || !doc.contains("state") ||
+        !doc["state"].is_string()) {
+      finished_docs[id] = DamagedDocument(id, e.path().string()).dump();
+      continue;
     }
-    if (doc.value("state", "") == "running") {
+    if (doc["state"] == "running") {
       Status resumed = ResumeTracking(doc);
       if (resumed) continue;
       doc["state"] = "failed";
@@ -207,6 +208,21 @@ void Distributor::Impl::LoadJobDocuments() {
     doc.erase("sources_hex");
     finished_docs[id] = doc.dump();
   }
+}
+
+// What is shown for a job whose document cannot be read: failed, naming the file.
+json Distributor::Impl::DamagedDocument(const std::string& id, const std::string& path) const {
+  Log(LogLevel::kWarn, "distribution", "damaged job document", {{"job", id}, {"file", path}});
+  return json{{"id", id},
+              {"state", "failed"},
+              {"final", true},
+              {"base", self()},
+              {"dest", ""},
+              {"size", 0},
+              {"elapsed_s", 0},
+              {"servers", json::array()},
+              {"commands", json::array()},
+              {"error", "damaged job document " + path + ": the job's state before is unknown"}};
 }
 
 // A job that was running when this base stopped: tracked again from its saved document.

@@ -131,12 +131,15 @@ distribution::ResultMsg ServeCtp(const io::ContentRoot& root, const distribution
     // Chunks land in a temporary file; the last one installs it (atomic, with attributes).
     fs::path fp(p);
     std::string temp = (fp.parent_path() / ("." + fp.filename().string() + ".cohort-put")).string();
-    (void)io::MakeDirs(fp.parent_path().string());
-    int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (m.offset == 0 ? O_TRUNC : 0);
-    int fd = ::open(temp.c_str(), flags, 0600);
-    if (fd < 0 || ::pwrite(fd, m.data.data(), m.data.size(), static_cast<off_t>(m.offset)) !=
-                      static_cast<ssize_t>(m.data.size())) {
+    const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (m.offset == 0 ? O_TRUNC : 0);
+    const Status made = io::MakeDirs(fp.parent_path().string());
+    const int fd = made ? ::open(temp.c_str(), flags, 0600) : -1;
+    if (!made) {
+      out.error = made.error().message();
+    } else if (fd < 0) {
       out.error = m.path + ": " + std::strerror(errno);
+    } else if (auto w = io::PwriteAll(fd, m.data.data(), m.data.size(), m.offset, m.path); !w) {
+      out.error = w.error().message();
     } else if (m.last) {
       const auto times = TimesOf(m.mtime_ns);
       if (::fchmod(fd, (m.mode ? m.mode : 0644) & 07777) != 0 ||

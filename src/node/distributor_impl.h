@@ -267,6 +267,7 @@ struct Distributor::Impl {
   // Jobs of earlier runs: final ones are answered as saved; one that was running is tracked
   // again (ResumeTracking), or shown failed if its document cannot be resumed.
   void LoadJobDocuments();
+  json DamagedDocument(const std::string& id, const std::string& path) const;
 
   // A job that was running when this base stopped: tracked again from its saved document.
   // The servers still hold what they verified; those that lost their source (this node)

@@ -60,7 +60,12 @@ void Distributor::Impl::Persisted(Job& job, const Status& written, const std::st
 void Distributor::Impl::Resume(Job& job) {
   auto saved = io::ReadFile(StatePath(job.manifest.job));
   json doc = saved ? json::parse(*saved, nullptr, false) : json::object();
-  size_t done = doc.is_object() ? doc.value("done", size_t{0}) : 0;
+  const bool whole = doc.is_object() && (!doc.contains("done") || doc["done"].is_number_unsigned());
+  if (!whole) {  // the files on disk are verified again as they are received
+    Log(LogLevel::kWarn, "distribution", "damaged job state; receiving the job from its start",
+        {{"job", job.manifest.job}, {"file", StatePath(job.manifest.job)}});
+  }
+  const size_t done = whole ? doc.value("done", size_t{0}) : 0;
   for (size_t i = 0; i < done && i < job.manifest.commands.size(); ++i) {
     const Command& c = job.manifest.commands[i];
     if (c.kind == CommandKind::kFile) {
@@ -151,9 +156,8 @@ void Distributor::Impl::Append(Job& job, uint64_t offset, const uint8_t* data, s
     uint64_t start = job.manifest.FileOffset(idx);
     if (f.fd < 0 && !OpenTemp(job, idx)) return;
     size_t n = static_cast<size_t>(std::min<uint64_t>(size, start + c.size - job.have));
-    ssize_t w = ::pwrite(f.fd, data, n, static_cast<off_t>(job.have - start));
-    if (w != static_cast<ssize_t>(n)) {
-      return Fail(job, f.temp_path + ": write failed: " + std::strerror(errno));
+    if (auto s = io::PwriteAll(f.fd, data, n, job.have - start, f.temp_path); !s) {
+      return Fail(job, s.error().message());
     }
     f.sha.Update(data, n);
     job.have += n;

@@ -98,7 +98,11 @@ struct Node::Impl {
     auto saved = io::ReadFile(KeyringPath());
     if (saved) {
       const json doc = json::parse(*saved, nullptr, false);
-      if (doc.is_discarded() || !doc.contains("keys") || !doc.contains("in_use")) {
+      const bool whole = doc.is_object() && doc.contains("keys") && doc["keys"].is_array() &&
+                         doc.contains("in_use") && doc["in_use"].is_string() &&
+                         std::all_of(doc["keys"].begin(), doc["keys"].end(),
+                                     [](const json& k) { return k.is_string(); });
+      if (!whole) {
         return Error(Errc::kInvalidArgument, KeyringPath() +
                                                  " is damaged: remove it to start "
                                                  "again from cluster.key_file");
@@ -148,10 +152,14 @@ struct Node::Impl {
     uint32_t revision = 1;
     if (auto saved = io::ReadFile(path)) {
       const json doc = json::parse(*saved, nullptr, false);
-      if (!doc.is_discarded() && doc.contains("revision") && doc.contains("entry_digest")) {
-        revision = doc["revision"].get<uint32_t>();
-        if (doc["entry_digest"].get<std::string>() != digest) ++revision;
+      if (!doc.is_object() || !doc.contains("revision") || !doc["revision"].is_number_unsigned() ||
+          !doc.contains("entry_digest") || !doc["entry_digest"].is_string()) {
+        // Revisions must only grow across restarts: no guessing where this one was.
+        return Error(Errc::kInvalidArgument,
+                     path + " is damaged: remove it (peers then see this node's entry as new)");
       }
+      revision = doc["revision"].get<uint32_t>();
+      if (doc["entry_digest"].get<std::string>() != digest) ++revision;
     }
     COHORT_TRY(io::WriteFileAtomic(
         path, json{{"revision", revision}, {"entry_digest", digest}}.dump() + "\n"));

@@ -3,13 +3,14 @@ paths leading out, malformed job ids, sizes near 2^64; strangers hold sockets wi
 handshake. Nothing may be written outside the content root, and the daemon keeps serving."""
 import json
 import os
+import signal
 import socket
 import subprocess
 import tempfile
 import time
 import unittest
 
-from harness import BIN, DevCluster, cohort, cohort_json, wait_for
+from harness import BIN, COHORTD, Daemon, DevCluster, cohort, cohort_json, wait_for
 
 BASE = 18900  # transport 18901.., API 19001..
 HOSTILE = os.path.join(BIN, "cohort-hostile-peer")
@@ -153,3 +154,101 @@ class HostilePeerTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def stop_node(c, k):
+    """SIGTERM node k of the dev cluster by the PID it recorded; waits until it is gone."""
+    with open(os.path.join(c.dir, f"n{k}", "cohortd.pid")) as f:
+        pid = int(f.read())
+    os.kill(pid, signal.SIGTERM)
+
+    def gone():
+        try:
+            os.kill(pid, 0)
+            return False
+        except ProcessLookupError:
+            return True
+    wait_for(gone, timeout=15, what=f"node {k} to stop")
+
+
+class DamagedStateTest(unittest.TestCase):
+    """Each state file damaged in turn: one clear line and exit 2 at start, or the job
+    shown failed; never an uncaught exception."""
+
+    def test_each_state_file_damaged_in_turn(self):
+        with DevCluster(2, BASE + 50) as c, tempfile.TemporaryDirectory() as src:
+            clip = os.path.join(src, "clip.bin")
+            with open(clip, "wb") as f:
+                f.write(os.urandom(100000))
+            job = cohort_json("distribute", clip, "--dest", "d", api=c.api(1))
+            self.assertEqual(job["state"], "completed")
+            stop_node(c, 1)
+            n1 = os.path.join(c.dir, "n1")
+            config = os.path.join(n1, "node.toml")
+            for name, damage, said in (
+                    ("keyring.json", '{"keys": [7], "in_use": 1}', "keyring.json is damaged"),
+                    ("transport.json", '{"revision": "x"}', "transport.json is damaged")):
+                with self.subTest(file=name):
+                    path = os.path.join(n1, name)
+                    with open(path) as f:
+                        good = f.read()
+                    with open(path, "w") as f:
+                        f.write(damage)
+                    p = subprocess.run([COHORTD, "--config", config], capture_output=True,
+                                       text=True, timeout=30)
+                    self.assertEqual(p.returncode, 2, p.stderr)
+                    lines = [l for l in p.stderr.splitlines() if l.startswith("error:")]
+                    self.assertEqual(len(lines), 1, p.stderr)
+                    self.assertIn(said, lines[0])
+                    self.assertNotIn("terminate", p.stderr)
+                    with open(path, "w") as f:
+                        f.write(good)
+            with open(os.path.join(n1, "jobs", job["id"] + ".json"), "w") as f:
+                f.write('{"id": "' + job["id"] + '", "state": 3')
+            d = Daemon(config, os.path.join(n1, "restart.log"))
+            try:
+                shown = wait_for(lambda: cohort_json("job", "show", job["id"], api=c.api(1)),
+                                 what="the restarted base")
+                self.assertEqual(shown["state"], "failed")
+                self.assertIn("damaged job document", shown["error"])
+                listed = cohort("job", "list", api=c.api(1)).stdout
+                self.assertIn(job["id"], listed)
+            finally:
+                d.stop()
+
+
+class NoSpaceTest(unittest.TestCase):
+    def test_a_full_disk_fails_the_job_with_the_reason_and_the_daemon_serves(self):
+        with DevCluster(2, BASE + 70) as c, tempfile.TemporaryDirectory() as src:
+            root = os.path.join(c.dir, "n2", "content")
+            if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", root],
+                              capture_output=True).returncode != 0:
+                self.skipTest("cannot mount a tmpfs here")
+            try:
+                small = os.path.join(src, "small.txt")
+                with open(small, "w") as f:
+                    f.write("fits")
+                before = cohort_json("distribute", small, "--dest", "before", api=c.api(1))
+                self.assertEqual(before["state"], "completed")
+                clip = os.path.join(src, "clip.bin")
+                with open(clip, "wb") as f:
+                    f.write(os.urandom(3 * 1000 * 1000))
+                p = cohort("distribute", clip, "--dest", "full", "--timeout", "60", "--json",
+                           api=c.api(1), check=False)
+                self.assertEqual(p.returncode, 1, p.stderr)
+                job = json.loads(p.stdout)
+                server2 = [s for s in job["servers"] if s["id"] == 2][0]
+                self.assertEqual(server2["state"], "failed")
+                self.assertIn("No space left on device", server2.get("error", ""))
+                self.assertEqual(cohort_json("status", api=c.api(2))["node"]["id"], 2)
+                # Nothing else was lost: the earlier job's file is intact, the jobs answer.
+                with open(os.path.join(root, "before", "small.txt")) as f:
+                    self.assertEqual(f.read(), "fits")
+                self.assertIn(before["id"], cohort("job", "list", api=c.api(1)).stdout)
+                # The failed job's partial file holds the space until the job is cancelled
+                # (which deletes partial files everywhere); then the node takes jobs again.
+                cohort("job", "cancel", job["id"], api=c.api(1))
+                done = cohort_json("distribute", small, "--dest", "after", api=c.api(1))
+                self.assertEqual(done["state"], "completed")
+            finally:
+                subprocess.run(["umount", "-l", root], capture_output=True)
