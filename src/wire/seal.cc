@@ -1,6 +1,5 @@
 #include "wire/seal.h"
 
-#include <openssl/evp.h>
 #include <sodium.h>
 
 #include <cctype>
@@ -18,62 +17,11 @@ struct SodiumInit {
 
 void EnsureSodium() { static SodiumInit init; }
 
-// IETF ChaCha20-Poly1305 from OpenSSL, whose AVX2 code runs 1.6x libsodium's on this
-// machine (2.1 against 1.3 GB/s): the data plane seals and opens every content byte at
-// every hop. The bytes are the same; libsodium still derives the XChaCha20 subkeys.
-class Aead {
- public:
-  Aead()
-      : cipher_(EVP_CIPHER_fetch(nullptr, "ChaCha20-Poly1305", nullptr)),
-        ctx_(EVP_CIPHER_CTX_new()) {
-    CHECK(cipher_ != nullptr && ctx_ != nullptr);
-  }
-  ~Aead() {
-    EVP_CIPHER_CTX_free(ctx_);
-    EVP_CIPHER_free(cipher_);
-  }
-  Aead(const Aead&) = delete;
-  Aead& operator=(const Aead&) = delete;
-
-  // Writes size + 16 bytes (ciphertext, then tag) to `out`, which may be `in`.
-  void Seal(const Key& key, const uint8_t* nonce, ByteView ad, const uint8_t* in, size_t size,
-            uint8_t* out) {
-    int n = 0;
-    CHECK(EVP_EncryptInit_ex2(ctx_, cipher_, key.data(), nonce, nullptr) == 1);
-    CHECK(EVP_EncryptUpdate(ctx_, nullptr, &n, ad.data(), static_cast<int>(ad.size())) == 1);
-    if (size > 0) CHECK(EVP_EncryptUpdate(ctx_, out, &n, in, static_cast<int>(size)) == 1);
-    CHECK(EVP_EncryptFinal_ex(ctx_, out + size, &n) == 1);
-    CHECK(EVP_CIPHER_CTX_ctrl(ctx_, EVP_CTRL_AEAD_GET_TAG, kSealTagSize, out + size) == 1);
-  }
-  // Reads size bytes of ciphertext and the 16-byte tag after them; false on a bad tag.
-  bool Open(const Key& key, const uint8_t* nonce, ByteView ad, const uint8_t* in, size_t size,
-            uint8_t* out) {
-    int n = 0;
-    uint8_t tag[kSealTagSize];
-    std::memcpy(tag, in + size, kSealTagSize);
-    CHECK(EVP_DecryptInit_ex2(ctx_, cipher_, key.data(), nonce, nullptr) == 1);
-    CHECK(EVP_DecryptUpdate(ctx_, nullptr, &n, ad.data(), static_cast<int>(ad.size())) == 1);
-    if (size > 0) CHECK(EVP_DecryptUpdate(ctx_, out, &n, in, static_cast<int>(size)) == 1);
-    CHECK(EVP_CIPHER_CTX_ctrl(ctx_, EVP_CTRL_AEAD_SET_TAG, kSealTagSize, tag) == 1);
-    return EVP_DecryptFinal_ex(ctx_, out + size, &n) == 1;
-  }
-
- private:
-  EVP_CIPHER* cipher_;
-  EVP_CIPHER_CTX* ctx_;
-};
-
-// One per thread: a context is not shareable, and making one per call costs more than
-// sealing a datagram.
-Aead& ThreadAead() {
-  thread_local Aead aead;
-  return aead;
-}
-
-// The last 12 bytes of the IETF nonce: four zero bytes and the sequence (little-endian),
-// as XChaCha20 builds them from the last 8 bytes of its 24-byte nonce.
+// The 96-bit AEAD nonce: four zero bytes and the sequence (little-endian). For ChaCha20 this
+// is what XChaCha20 builds from the last 8 bytes of its 24-byte nonce; AES-256-GCM uses the
+// same bytes, 96 bits being GCM's one nonce size without a GHASH of the nonce.
 void IetfNonce(uint64_t sequence, uint8_t* nonce) {
-  std::memset(nonce, 0, crypto_aead_chacha20poly1305_ietf_NPUBBYTES);
+  std::memset(nonce, 0, kAeadNonceSize);
   for (int i = 0; i < 8; ++i) nonce[4 + i] = static_cast<uint8_t>(sequence >> (8 * i));
 }
 
@@ -82,7 +30,7 @@ void WriteHeader(const SealHeader& h, Bytes* out) {
   w.U8('C');
   w.U8('H');
   w.U8(kWireVersion);
-  w.U8(0);
+  w.U8(static_cast<uint8_t>(h.cipher));
   w.U32(h.key_id);
   w.U16(h.sender);
   w.U64(h.incarnation);
@@ -186,8 +134,8 @@ Status Keyring::Remove(KeyId id) {
   return OkStatus();
 }
 
-const Key& Keyring::Subkey(KeyId id, NodeId sender, Incarnation incarnation) const {
-  const auto index = std::make_tuple(id, sender, incarnation);
+const Key& Keyring::Subkey(KeyId id, NodeId sender, Incarnation incarnation, Cipher cipher) const {
+  const auto index = std::make_tuple(id, sender, incarnation, cipher);
   auto it = subkeys_.find(index);
   if (it != subkeys_.end()) return it->second;
   // Bounded: forged headers (which fail the tag afterwards) must not grow this without end.
@@ -200,6 +148,9 @@ const Key& Keyring::Subkey(KeyId id, NodeId sender, Incarnation incarnation) con
   w.U16(sender);
   w.U64(incarnation);
   std::memcpy(prefix, tmp.data(), tmp.size());
+  // Domain separation: byte 15 is 0 in every XChaCha20 subkey cohort derives (its nonces
+  // have zeros there), so an AES-256-GCM subkey is a PRF output no ChaCha20 key ever equals.
+  prefix[sizeof prefix - 1] = static_cast<uint8_t>(cipher);
   Key subkey;
   crypto_core_hchacha20(subkey.data(), prefix, key->data(), nullptr);
   return subkeys_.emplace(index, subkey).first->second;
@@ -221,18 +172,18 @@ void SealAppend(const Keyring& keyring, const SealHeader& header, ByteView paylo
   CHECK(!keyring.empty());
   SealHeader h = header;
   h.key_id = keyring.in_use();
-  const Key* key = keyring.Find(h.key_id);
-  CHECK(key != nullptr);
+  h.cipher = keyring.seal_cipher();
+  CHECK(static_cast<uint8_t>(h.cipher) < kCipherCount);
   const size_t at = out->size();
   out->reserve(at + kSealOverhead + payload.size());
   WriteHeader(h, out);
   out->resize(at + kSealHeaderSize + payload.size() + kSealTagSize);
   uint8_t* sealed = out->data() + at;
-  uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
+  uint8_t nonce[kAeadNonceSize];
   IetfNonce(h.sequence, nonce);
-  const Key& subkey = keyring.Subkey(h.key_id, h.sender, h.incarnation);
-  ThreadAead().Seal(subkey, nonce, ByteView(sealed, kSealHeaderSize), payload.data(),
-                    payload.size(), sealed + kSealHeaderSize);
+  const Key& subkey = keyring.Subkey(h.key_id, h.sender, h.incarnation, h.cipher);
+  AeadSeal(h.cipher, subkey.data(), nonce, ByteView(sealed, kSealHeaderSize), payload.data(),
+           payload.size(), sealed + kSealHeaderSize);
 }
 
 Bytes Seal(const Keyring& keyring, const SealHeader& header, ByteView payload) {
@@ -245,30 +196,29 @@ std::variant<Opened, Reject> Open(const Keyring& keyring, ByteView datagram) {
   EnsureSodium();
   if (datagram.size() < kSealOverhead) return Reject::kMalformed;
   Reader r(datagram);
-  uint8_t c = 0, h = 0, version = 0, flags = 0;
+  uint8_t c = 0, h = 0, version = 0, cipher = 0;
   Opened opened;
   SealHeader& hdr = opened.header;
   r.U8(&c);
   r.U8(&h);
   r.U8(&version);
-  r.U8(&flags);
+  r.U8(&cipher);
   r.U32(&hdr.key_id);
   r.U16(&hdr.sender);
   r.U64(&hdr.incarnation);
   r.U64(&hdr.sequence);
-  if (!r.ok() || c != 'C' || h != 'H' || version != kWireVersion || flags != 0) {
+  if (!r.ok() || c != 'C' || h != 'H' || version != kWireVersion || cipher >= kCipherCount) {
     return Reject::kMalformed;
   }
-  const Key* key = keyring.Find(hdr.key_id);
-  if (key == nullptr) return Reject::kUnknownKey;
-  uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
+  hdr.cipher = static_cast<Cipher>(cipher);
+  if (keyring.Find(hdr.key_id) == nullptr) return Reject::kUnknownKey;
+  uint8_t nonce[kAeadNonceSize];
   IetfNonce(hdr.sequence, nonce);
-  const Key& subkey = keyring.Subkey(hdr.key_id, hdr.sender, hdr.incarnation);
-  const size_t clen = datagram.size() - kSealHeaderSize;
-  opened.payload.resize(clen - kSealTagSize);
-  if (!ThreadAead().Open(subkey, nonce, ByteView(datagram.data(), kSealHeaderSize),
-                         datagram.data() + kSealHeaderSize, clen - kSealTagSize,
-                         opened.payload.data())) {
+  const Key& subkey = keyring.Subkey(hdr.key_id, hdr.sender, hdr.incarnation, hdr.cipher);
+  const size_t size = datagram.size() - kSealOverhead;
+  opened.payload.resize(size);
+  if (!AeadOpen(hdr.cipher, subkey.data(), nonce, ByteView(datagram.data(), kSealHeaderSize),
+                datagram.data() + kSealHeaderSize, size, opened.payload.data())) {
     return Reject::kBadTag;
   }
   return opened;

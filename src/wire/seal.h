@@ -2,12 +2,17 @@
 // cluster key, and carries the sender's node id, incarnation and sequence number.
 //
 // Byte layout (little-endian), documented in docs/design/wire.md:
-//   0  magic "CH"      2  version (1)     3  flags (0)
+//   0  magic "CH"      2  version (1)     3  cipher (0 XChaCha20-Poly1305, 1 AES-256-GCM)
 //   4  key id (u32)    8  sender (u16)   10  incarnation (u64)   18  sequence (u64)
-//   26 ciphertext: XChaCha20-Poly1305 of the payload, 16-byte tag last
-// The 26-byte header is the associated data. The 24-byte nonce is sender ‖ incarnation ‖
-// sequence ‖ zeros: unique for a key as long as a node never reuses a sequence number
-// within an incarnation, which Sealer guarantees by counting up.
+//   26 ciphertext of the payload, 16-byte tag last
+// The 26-byte header, cipher byte included, is the associated data, so a changed cipher id
+// fails the tag (or, if unknown, is malformed). The AEAD key is a subkey of the cluster key per
+// (sender, incarnation, cipher) and the nonce is the sequence: see Keyring::Subkey for why no (key,
+// nonce) pair ever seals two messages.
+//
+// Each node seals with one cipher (AES-256-GCM when its CPU has AES-NI, see
+// PreferredCipher) and opens both, so a cluster of mixed CPUs works and each sender picks
+// its fastest safe cipher without negotiation.
 //
 // Keyring holds the installed keys (install / use / remove) so keys rotate without
 // downtime: install the new key everywhere, `use` it everywhere, then remove the old one.
@@ -28,6 +33,7 @@
 
 #include "base/ids.h"
 #include "base/result.h"
+#include "wire/aead.h"
 #include "wire/codec.h"
 
 namespace cohort::wire {
@@ -37,6 +43,8 @@ inline constexpr size_t kSealTagSize = 16;
 inline constexpr size_t kSealOverhead = kSealHeaderSize + kSealTagSize;
 inline constexpr uint8_t kWireVersion = 1;
 inline constexpr size_t kKeySize = 32;
+static_assert(kSealTagSize == kAeadTagSize && kKeySize == kAeadKeySize,
+              "both ciphers seal to the same size with subkeys of the cluster key's size");
 
 using Key = std::array<uint8_t, kKeySize>;
 using KeyId = uint32_t;
@@ -58,6 +66,11 @@ std::string KeyIdToText(KeyId id);  // 8 hex digits
 
 class Keyring {
  public:
+  // Seals with PreferredCipher().
+  Keyring() : seal_cipher_(PreferredCipher()) {}
+  // Seals with `seal_with` whatever the CPU (tests, benchmarks). Opens both ciphers either way.
+  explicit Keyring(Cipher seal_with) : seal_cipher_(seal_with) {}
+
   // Adds a key (no-op if present). The first key installed becomes the one in use.
   KeyId Install(const Key& key);
   // Seals with `id` from now on. Fails if the key is not installed.
@@ -67,17 +80,30 @@ class Keyring {
 
   bool empty() const { return keys_.empty(); }
   KeyId in_use() const { return in_use_; }
+  Cipher seal_cipher() const { return seal_cipher_; }
+  void set_seal_cipher(Cipher c) { seal_cipher_ = c; }
   const Key* Find(KeyId id) const;
   std::vector<KeyId> Ids() const;
 
-  // The XChaCha20 subkey for (key, sender, incarnation). REQUIRES: Find(id) != nullptr.
-  const Key& Subkey(KeyId id, NodeId sender, Incarnation incarnation) const;
+  // The AEAD key for datagrams from (sender, incarnation) sealed with `cipher` under key
+  // `id`: HChaCha20(key, sender ‖ incarnation ‖ 00×5 ‖ cipher id), cached. For cipher 0 this
+  // is XChaCha20's own subkey for the header's nonce, so those datagrams are standard
+  // XChaCha20-Poly1305. Why a nonce never repeats under a key: HChaCha20 is a PRF, so
+  // distinct inputs give independent subkeys, and the input differs per (sender,
+  // incarnation, cipher) — the two AEADs never share key material; under one subkey the
+  // 96-bit nonce is 00×4 ‖ sequence, and a sender never reuses a sequence within an
+  // incarnation (it counts up from 1; data connections draw a fresh random incarnation
+  // each). So each (subkey, nonce) seals at most one message, which GCM requires.
+  // REQUIRES: Find(id) != nullptr.
+  const Key& Subkey(KeyId id, NodeId sender, Incarnation incarnation,
+                    Cipher cipher = Cipher::kXChaCha20Poly1305) const;
 
  private:
   static constexpr size_t kMaxSubkeys = 4096;
   std::map<KeyId, Key> keys_;
   KeyId in_use_ = 0;
-  mutable std::map<std::tuple<KeyId, NodeId, Incarnation>, Key> subkeys_;
+  Cipher seal_cipher_;
+  mutable std::map<std::tuple<KeyId, NodeId, Incarnation, Cipher>, Key> subkeys_;
 };
 
 struct SealHeader {
@@ -85,6 +111,8 @@ struct SealHeader {
   NodeId sender = 0;
   Incarnation incarnation = 0;
   uint64_t sequence = 0;
+  // Set by Open to the cipher the sender used; Seal uses the keyring's, as with key_id.
+  Cipher cipher = Cipher::kXChaCha20Poly1305;
 };
 
 struct Opened {
@@ -92,11 +120,15 @@ struct Opened {
   Bytes payload;
 };
 
-// Seals `payload` with the key in use. REQUIRES: !keyring.empty().
+// Seals `payload` with the key in use and the keyring's seal_cipher(). REQUIRES:
+// !keyring.empty(), and the caller never seals two payloads with the same (sender,
+// incarnation, sequence) under one key.
 Bytes Seal(const Keyring& keyring, const SealHeader& header, ByteView payload);
 // The same, appended to `out` (e.g. after a stream's length prefix), saving a copy.
 void SealAppend(const Keyring& keyring, const SealHeader& header, ByteView payload, Bytes* out);
-// Authenticates and decrypts. On failure returns the reason (never kReplay or kTooLarge).
+// Authenticates and decrypts with the cipher the header names, whichever this keyring seals
+// with. On failure returns the reason (never kReplay or kTooLarge); an unknown cipher id is
+// kMalformed.
 std::variant<Opened, Reject> Open(const Keyring& keyring, ByteView datagram);
 
 class ReplayWindow {
