@@ -216,6 +216,13 @@ Status ReadCluster(const Reader& r, Config& c) {
     c.adapters.clear();
     for (const Endpoint& e : listen) c.adapters.push_back(AdapterConfig{e, "control", {}});
   }
+  COHORT_TRY(r.String("transport.cipher", &c.cipher));
+  if (c.cipher != "auto" && c.cipher != "aes-256-gcm" && c.cipher != "xchacha20-poly1305") {
+    return Error(Errc::kInvalidArgument,
+                 c.source +
+                     ": key 'transport.cipher': expected \"auto\", \"aes-256-gcm\" or "
+                     "\"xchacha20-poly1305\"");
+  }
   std::string cos = "control";
   COHORT_TRY(r.String("transport.cos", &cos));
   for (auto& a : c.adapters) a.cos = cos;
@@ -326,8 +333,8 @@ Status CheckKeys(const Reader& r) {
       {"node", {"id", "name", "data_dir", "stream_capacity_mbps"}},
       {"cluster", {"name", "key_file", "priority", "seeds", "multicast"}},
       {"transport",
-       {"listen", "cos", "mtu", "request_timeout_ms", "probe_ms", "exchange_ms", "max_datagram",
-        "route"}},
+       {"listen", "cos", "cipher", "mtu", "request_timeout_ms", "probe_ms", "exchange_ms",
+        "max_datagram", "route"}},
       {"timing",
        {"period_ms", "miss_limit", "notify_ms", "disk_check_ms", "disk_timeout_ms", "usage_ms"}},
       {"api", {"listen"}},

@@ -62,6 +62,9 @@ struct Config {
   uint32_t probe_ms = 500;            // T3: probe period for unreachable addresses
   uint32_t exchange_ms = 250;         // T5: address-table exchange period
   uint32_t max_datagram = 9216;       // larger datagrams are rejected as too_large
+  // T8: the AEAD this node seals with: "auto" (AES-256-GCM where the CPU has AES-NI, else
+  // XChaCha20-Poly1305), "aes-256-gcm" or "xchacha20-poly1305". Every node opens both.
+  std::string cipher = "auto";
 
   uint32_t period_ms = 100;
   uint32_t miss_limit = 3;

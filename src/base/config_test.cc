@@ -131,6 +131,21 @@ TEST(ConfigTest, ErrorsNameFileLineAndKey) {
   }
 }
 
+TEST(ConfigTest, CipherIsAutoOrANamedAead) {
+  const std::string text =
+      "[node]\nid = 1\ndata_dir = \"d\"\n[cluster]\nkey_file = \"k\"\n[transport]\n"
+      "listen = [\"127.0.0.1:1\"]\n";
+  auto c = ParseConfig(text, "n.toml");
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(c->cipher, "auto");
+  c = ParseConfig(text + "cipher = \"xchacha20-poly1305\"\n", "n.toml");
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(c->cipher, "xchacha20-poly1305");
+  c = ParseConfig(text + "cipher = \"rc4\"\n", "n.toml");
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().message().find("key 'transport.cipher'"), std::string::npos);
+}
+
 TEST(ConfigTest, RouteMustUseALocalAdapter) {
   const std::string text = std::string(kGood) +
                            "\n[[transport.route]]\nsubnet = \"10.9.0.0/16\"\nvia = "

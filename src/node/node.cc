@@ -171,6 +171,7 @@ struct Node::Impl {
     ::chmod(config.data_dir.c_str(), 0700);
     auto ring = LoadKeyring();
     if (!ring) return ring.error();
+    if (auto cipher = wire::CipherFromName(config.cipher)) ring->set_seal_cipher(*cipher);
 
     const std::string token_path = config.data_dir + "/api.token";
     if (auto t = io::ReadFile(token_path); t && !t->empty()) {
@@ -517,7 +518,8 @@ Status Node::Start() {
        {"bus", impl_->config.multicast ? "multicast " + impl_->config.multicast->ToString()
                                        : std::string("unicast")},
        {"disks", std::to_string(impl_->config.disks.size())},
-       {"key", wire::KeyIdToText(impl_->core->keyring().in_use())}});
+       {"key", wire::KeyIdToText(impl_->core->keyring().in_use())},
+       {"cipher", wire::CipherName(impl_->core->keyring().seal_cipher())}});
   return OkStatus();
 }
 

@@ -252,3 +252,36 @@ class NoSpaceTest(unittest.TestCase):
                 self.assertEqual(done["state"], "completed")
             finally:
                 subprocess.run(["umount", "-l", root], capture_output=True)
+
+
+class MixedCiphersTest(unittest.TestCase):
+    def test_nodes_sealing_with_different_ciphers_form_one_cluster_and_move_content(self):
+        with DevCluster(3, BASE + 90) as c, tempfile.TemporaryDirectory() as src:
+            daemons = []
+            try:
+                for k, cipher in ((2, "xchacha20-poly1305"), (3, "aes-256-gcm")):
+                    stop_node(c, k)
+                    config = os.path.join(c.dir, f"n{k}", "node.toml")
+                    with open(config) as f:
+                        text = f.read()
+                    with open(config, "w") as f:
+                        f.write(text.replace("[transport]\n",
+                                             f"[transport]\ncipher = \"{cipher}\"\n", 1))
+                    daemons.append(Daemon(config, os.path.join(c.dir, f"n{k}", "restart.log")))
+                wait_for(lambda: all(m["state"] == "up" for m in
+                                     cohort_json("members", api=c.api(1))["members"]),
+                         what="nodes 2 and 3 up again")
+                for k, cipher in ((2, "xchacha20-poly1305"), (3, "aes-256-gcm")):
+                    with open(os.path.join(c.dir, f"n{k}", "restart.log")) as f:
+                        self.assertIn(f"cipher={cipher}", f.read())
+                    self.assertTrue(all(r["ok"] for r in cohort_json(
+                        "ping", str(k), "--count", "3", api=c.api(1))["replies"]))
+                clip = os.path.join(src, "clip.bin")
+                with open(clip, "wb") as f:
+                    f.write(os.urandom(2 * 1000 * 1000))
+                # The chain 1 -> 2 -> 3 (or 1 -> 3 -> 2) crosses both ciphers.
+                job = cohort_json("distribute", clip, "--dest", "mixed", api=c.api(1))
+                self.assertEqual(job["state"], "completed")
+            finally:
+                for d in daemons:
+                    d.stop()
