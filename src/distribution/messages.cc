@@ -293,4 +293,15 @@ std::optional<Message> Decode(ByteView bytes) {
   return out;
 }
 
+size_t CommandsThatFit(const std::vector<Command>& commands, size_t from) {
+  // u32 id, u8 kind, u32 path length, path, u64 size, u32 mode, u64 mtime, u32 uid, u32 gid
+  constexpr size_t kFixed = 4 + 1 + 4 + 8 + 4 + 8 + 4 + 4;
+  size_t bytes = 0, n = 0;
+  for (size_t i = from; i < commands.size(); ++i, ++n) {
+    bytes += kFixed + commands[i].path.size();
+    if (bytes > kCommandBytesPerMessage && n > 0) break;
+  }
+  return n;
+}
+
 }  // namespace cohort::distribution

@@ -18,7 +18,12 @@ inline constexpr size_t kChallengeSize = 16;
 using Challenge = std::array<uint8_t, kChallengeSize>;
 inline constexpr size_t kMaxChunk = 256 * 1024;   // data bytes per frame
 inline constexpr size_t kMaxFrame = 1024 * 1024;  // sealed frame, header included
-inline constexpr size_t kMaxCommands = 100000;
+// Commands one message may carry when decoded: far above what a frame holds (a frame is
+// bounded by kMaxFrame), for the receivers' saved manifests, which hold a whole job.
+inline constexpr size_t kMaxCommands = size_t{1} << 22;
+// What a sender puts in one Offer or Commands message at most, encoded: a job's commands
+// beyond it follow in further Commands messages, so no frame exceeds kMaxFrame.
+inline constexpr size_t kCommandBytesPerMessage = kMaxFrame / 2;
 
 // Opens every connection, after the listener's plain challenge: proves the key and that
 // this is not a replayed session (the listener's challenge is echoed), and challenges back.
@@ -98,6 +103,10 @@ using Message = std::variant<Hello, HelloOk, OfferMsg, AcceptMsg, DataMsg, Diges
                              AckMsg, ReportMsg, QueryMsg, FeedMsg, ResultMsg, CtpMsg, CancelMsg>;
 
 wire::Bytes Encode(const Message& m);
+// How many of `commands` from index `from` fit in one message: their encoded size stays
+// within kCommandBytesPerMessage (at least one command, if any is left; one command is at
+// most ~4.2 KiB).
+size_t CommandsThatFit(const std::vector<Command>& commands, size_t from);
 // The encoding of DataMsg{offset, <size bytes>} with the bytes left for the caller to write
 // (e.g. read from a file straight into place): returns where they go in `out`.
 // REQUIRES: size <= kMaxChunk; `out` is empty.

@@ -79,5 +79,31 @@ TEST(Messages, RejectsTruncatedTrailingAndOversized) {
   EXPECT_FALSE(Decode(count));
 }
 
+TEST(Messages, ALargeManifestIsSentInMessagesThatFitAFrame) {
+  Manifest m;
+  m.job = "1-1";
+  m.base = 1;
+  m.dest = "d";
+  for (uint32_t i = 1; i <= 6000; ++i) {
+    m.commands.push_back({i, CommandKind::kFile, std::string(200, 'a') + std::to_string(i), 1});
+  }
+  m.commands.push_back({6001, CommandKind::kEnd});
+  ASSERT_GT(Encode(OfferMsg{m, {}, 0}).size(), kMaxFrame);  // whole, it would not fit
+  size_t from = 0, messages = 0;
+  while (from < m.commands.size()) {
+    const size_t n = CommandsThatFit(m.commands, from);
+    ASSERT_GT(n, 0u);
+    CommandsMsg part{{m.commands.begin() + static_cast<std::ptrdiff_t>(from),
+                      m.commands.begin() + static_cast<std::ptrdiff_t>(from + n)}};
+    const auto bytes = Encode(part);
+    EXPECT_LE(bytes.size(), kMaxFrame / 2 + 64);
+    EXPECT_TRUE(Decode(bytes));
+    from += n;
+    ++messages;
+  }
+  EXPECT_GE(messages, 3u);
+  EXPECT_EQ(CommandsThatFit(m.commands, m.commands.size()), 0u);
+}
+
 }  // namespace
 }  // namespace cohort::distribution

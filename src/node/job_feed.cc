@@ -60,11 +60,15 @@ void Distributor::Impl::StartFeed(const std::string& id, NodeId target, std::vec
       Job* jj = FindJob(id);
       if (jj) Pump(*jj, target);
     });
-    // The offer carries the manifest as it stands; commands added before the target
-    // accepts follow it in a CommandsMsg (Pump), or the target would never complete.
-    j->downs[target].commands_sent = j->manifest.commands.size();
-    conn->Send(
-        distribution::OfferMsg{j->manifest, list, static_cast<uint64_t>(OfferedRate()), replaces});
+    // The offer carries the manifest as it stands, as far as fits in one frame; the rest,
+    // and commands added before the target accepts, follow in Commands messages (Pump), or
+    // the target would never complete.
+    const size_t fit = distribution::CommandsThatFit(j->manifest.commands, 0);
+    j->downs[target].commands_sent = fit;
+    Manifest offered = j->manifest;
+    offered.commands.resize(fit);
+    conn->Send(distribution::OfferMsg{std::move(offered), list,
+                                      static_cast<uint64_t>(OfferedRate()), replaces});
   });
 }
 
@@ -108,10 +112,11 @@ void Distributor::Impl::Pump(Job& job, NodeId target) {
   Downstream& d = it->second;
   DataConn& conn = *d.conn;
   const auto& cmds = job.manifest.commands;
-  if (d.commands_sent < cmds.size()) {
-    conn.Send(distribution::CommandsMsg{
-        {cmds.begin() + static_cast<std::ptrdiff_t>(d.commands_sent), cmds.end()}});
-    d.commands_sent = cmds.size();
+  while (d.commands_sent < cmds.size()) {
+    const size_t n = distribution::CommandsThatFit(cmds, d.commands_sent);
+    const auto first = cmds.begin() + static_cast<std::ptrdiff_t>(d.commands_sent);
+    conn.Send(distribution::CommandsMsg{{first, first + static_cast<std::ptrdiff_t>(n)}});
+    d.commands_sent += n;
   }
   while (d.digest_next < cmds.size()) {
     const Command& c = cmds[d.digest_next];

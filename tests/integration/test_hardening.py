@@ -285,3 +285,21 @@ class MixedCiphersTest(unittest.TestCase):
             finally:
                 for d in daemons:
                     d.stop()
+
+
+class LargeJobTest(unittest.TestCase):
+    def test_a_job_whose_manifest_is_larger_than_a_frame_reaches_every_server(self):
+        # 5,000 files with 200-byte names: a 1.2 MB manifest, above the 1 MiB frame, which
+        # the sender now splits into an offer and Commands messages.
+        with DevCluster(3, BASE + 110) as c, tempfile.TemporaryDirectory() as src:
+            tree = os.path.join(src, "tree")
+            os.makedirs(tree)
+            for i in range(5000):
+                with open(os.path.join(tree, "n" * 200 + str(i)), "w") as f:
+                    f.write(str(i))
+            p = cohort("distribute", tree, "--dest", "big", "--timeout", "240", "--json",
+                       api=c.api(1), timeout=300)
+            self.assertEqual(json.loads(p.stdout)["state"], "completed")
+            for k in (2, 3):
+                names = os.listdir(os.path.join(c.dir, f"n{k}", "content", "big", "tree"))
+                self.assertEqual(len(names), 5000)
