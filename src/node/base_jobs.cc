@@ -176,9 +176,17 @@ json Distributor::Impl::Document(const Job& job) const {
 void Distributor::Impl::SaveJobDocument(Job& job) {
   json doc = Document(job);
   AddSources(doc, job.sources);
-  Status s = io::MakeDirs(JobsDir());
-  if (s) s = io::WriteFileAtomic(JobsDir() + "/" + job.manifest.job + ".json", doc.dump(1));
-  Persisted(job, s, "the job document");
+  // The write and its fsync run on the disk pool (in order with the job's earlier writes:
+  // one thread); the loop hears how it went.
+  boost::asio::post(disk, [this, ioc = &io, alive = alive, dir = JobsDir(), id = job.manifest.job,
+                           text = doc.dump(1)] {
+    Status s = io::MakeDirs(dir);
+    if (s) s = io::WriteFileAtomic(dir + "/" + id + ".json", text);
+    boost::asio::post(*ioc, [this, alive, id, s] {
+      if (!*alive) return;
+      if (Job* j = FindJob(id)) Persisted(*j, s, "the job document");
+    });
+  });
 }
 
 // Jobs of earlier runs: final ones are answered as saved; one that was running is tracked

@@ -63,16 +63,20 @@ void DataConn::Dial(NodeId expected, std::function<void(bool)> ready) {
   if (handshake_timer_.expiry() == boost::asio::steady_timer::time_point{}) {
     StartHandshakeDeadline();
   }
+  // Until the handshake is over, a close (the listener refused our proof, the deadline
+  // passed, a read failed) means it failed: `ready(false)`, once.
+  on_close_ = [ready] { ready(false); };
   boost::asio::async_read(socket_, boost::asio::buffer(peer_challenge_),
                           [this, self, ready](const boost::system::error_code& ec, size_t) {
-                            if (ec) return Fail(ready);
+                            if (ec) return Close();
                             my_challenge_ = Random<distribution::Challenge>();
                             Send(distribution::Hello{peer_challenge_, my_challenge_});
                             ReadFrame([this, ready](Message& m) {
                               auto* ok = std::get_if<distribution::HelloOk>(&m);
-                              if (!ok || ok->echo != my_challenge_) return Fail(ready);
+                              if (!ok || ok->echo != my_challenge_) return Close();
                               authed_ = true;
                               handshake_timer_.cancel();
+                              on_close_ = nullptr;
                               ready(true);
                               ReadLoop();
                             });
@@ -148,13 +152,6 @@ void DataConn::Close() {
   on_message_ = nullptr;
   on_drain_ = nullptr;
   if (fn) fn();
-}
-
-void DataConn::Fail(const std::function<void(bool)>& ready) {
-  closed_ = true;
-  boost::system::error_code ignored;
-  socket_.close(ignored);
-  ready(false);
 }
 
 void DataConn::WriteNext() {

@@ -70,7 +70,6 @@ class DataConn : public std::enable_shared_from_this<DataConn> {
   }
 
  private:
-  void Fail(const std::function<void(bool)>& ready);
   void StartHandshakeDeadline();
   // Refuses what CheckMessage refuses; true if `m` may go to the handler.
   bool Admit(const distribution::Message& m);

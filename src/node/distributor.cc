@@ -141,8 +141,10 @@ void Distributor::Impl::OnFirstMessage(const std::shared_ptr<DataConn>& conn, Me
     return conn->CloseAfterSend();
   }
   if (auto* ctp = std::get_if<distribution::CtpMsg>(&m)) {
-    conn->Send(ServeCtp(root, *ctp));
-    return conn->CloseAfterSend();
+    return ServeCtpOffLoop(std::move(*ctp), [conn](distribution::ResultMsg result) {
+      conn->Send(result);
+      conn->CloseAfterSend();
+    });
   }
   if (auto* cancel = std::get_if<distribution::CancelMsg>(&m)) {
     if (Job* job = FindJob(cancel->job); job && !job->tracker) {
@@ -176,11 +178,23 @@ void Distributor::Stop() {
   impl_->stopped = true;
   impl_->timer.cancel();
   impl_->disk.join();  // installs in flight finish before their files are closed
+  impl_->files.join();
   for (auto& a : impl_->acceptors) {
     boost::system::error_code ignored;
     a->close(ignored);
   }
   for (auto& [id, job] : impl_->jobs) impl_->Release(*job);
+}
+
+void Distributor::Impl::ServeCtpOffLoop(distribution::CtpMsg m,
+                                        std::function<void(distribution::ResultMsg)> done) {
+  boost::asio::post(
+      files, [this, ioc = &io, alive = alive, m = std::move(m), done = std::move(done)]() mutable {
+        distribution::ResultMsg result = ServeCtp(root, m);
+        boost::asio::post(*ioc, [alive, result = std::move(result), done = std::move(done)] {
+          if (*alive) done(result);
+        });
+      });
 }
 
 Result<std::string> Distributor::Submit(const JobRequest& request) {
@@ -268,7 +282,10 @@ void Distributor::Ctp(NodeId node, CtpRequest request,
     }
     return body.dump();
   };
-  if (node == impl_->self()) return done(answer(ServeCtp(impl_->root, m)));
+  if (node == impl_->self()) {
+    return impl_->ServeCtpOffLoop(
+        std::move(m), [done, answer](distribution::ResultMsg result) { done(answer(result)); });
+  }
   if (!impl_->EndpointOf(node)) {
     return done(Error(Errc::kNotFound,
                       "node " + std::to_string(node) + " is not in this node's address table"));

@@ -91,6 +91,9 @@ struct Distributor::Impl {
   // Blocking disk work (file installs) off the loop; `alive` tells its completions, posted
   // back to the loop, whether this object still exists.
   boost::asio::thread_pool disk{1};
+  // CTP operations (a recursive listing or removal may walk a large tree) run here, so
+  // they neither block the loop nor hold up installs.
+  boost::asio::thread_pool files{1};
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);
   ~Impl() { *alive = false; }
 
@@ -267,6 +270,8 @@ struct Distributor::Impl {
   // Jobs of earlier runs: final ones are answered as saved; one that was running is tracked
   // again (ResumeTracking), or shown failed if its document cannot be resumed.
   void LoadJobDocuments();
+  // Serves `m` on the `files` pool; `done` runs on the loop, unless this object is gone.
+  void ServeCtpOffLoop(distribution::CtpMsg m, std::function<void(distribution::ResultMsg)> done);
   json DamagedDocument(const std::string& id, const std::string& path) const;
 
   // A job that was running when this base stopped: tracked again from its saved document.
