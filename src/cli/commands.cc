@@ -180,7 +180,16 @@ std::string PlainParseError(const CLI::App& app, const CLI::ParseError& e, int a
   std::string unknown;
   for (int i = 1; i < argc; ++i) {
     const std::string word = argv[i];
-    if (word.empty() || word[0] == '-') continue;
+    if (!word.empty() && word[0] == '-') {
+      // An option that takes a value: the next word is its value, not a command.
+      const CLI::Option* option = nullptr;
+      for (const CLI::App* a = at; a != nullptr && option == nullptr; a = a->get_parent()) {
+        option = a->get_option_no_throw(word);
+      }
+      if (option != nullptr && option->get_type_size() != 0) ++i;
+      continue;
+    }
+    if (word.empty()) continue;
     const CLI::App* next = nullptr;
     for (const CLI::App* sub : at->get_subcommands([](const CLI::App*) { return true; })) {
       if (sub->get_name() == word) next = sub;

@@ -24,6 +24,9 @@ inline constexpr size_t kMaxCommands = size_t{1} << 22;
 // What a sender puts in one Offer or Commands message at most, encoded: a job's commands
 // beyond it follow in further Commands messages, so no frame exceeds kMaxFrame.
 inline constexpr size_t kCommandBytesPerMessage = kMaxFrame / 2;
+// A CTP listing answers in pages of at most this much JSON: {"entries": [...], "next": N}
+// with N the index to ask from next (CtpMsg::offset), or null after the last page.
+inline constexpr size_t kCtpPageBytes = kMaxFrame / 2;
 
 // Opens every connection, after the listener's plain challenge: proves the key and that
 // this is not a replayed session (the listener's challenge is echoed), and challenges back.

@@ -1,5 +1,7 @@
 #include "distribution/validate.h"
 
+#include <algorithm>
+
 namespace cohort::distribution {
 namespace {
 
@@ -15,6 +17,13 @@ bool IsDecimal(std::string_view s) {
 }
 
 }  // namespace
+
+bool IsTemporaryName(std::string_view name) {
+  auto ends = [&](std::string_view suffix) {
+    return name.size() > suffix.size() + 1 && name.substr(name.size() - suffix.size()) == suffix;
+  };
+  return !name.empty() && name.front() == '.' && (ends(".cohort-part") || ends(".cohort-put"));
+}
 
 Status CheckPath(std::string_view path, bool allow_root) {
   if (path.empty()) {
@@ -33,6 +42,7 @@ Status CheckPath(std::string_view path, bool allow_root) {
     const std::string_view part = path.substr(start, end - start);
     if (part == "..") return Refuse(path, "'..' leads out of the content root");
     if (part.empty() || part == ".") return Refuse(path, "empty or '.' parts are not allowed");
+    if (IsTemporaryName(part)) return Refuse(path, "names a temporary file of the daemon");
     if (part.size() > kMaxNameBytes) {
       return Refuse(path, "a part is longer than " + std::to_string(kMaxNameBytes) + " bytes");
     }
@@ -83,6 +93,10 @@ Status CheckCommand(const Command& c) {
 Status CheckCommands(const std::vector<Command>& before, const std::vector<Command>& more) {
   if (!before.empty() && before.back().kind == CommandKind::kEnd && !more.empty()) {
     return Error(Errc::kInvalidArgument, "commands after the job's end");
+  }
+  if (more.size() > kMaxJobCommands - std::min(before.size(), kMaxJobCommands)) {
+    return Error(Errc::kInvalidArgument,
+                 "a job holds at most " + std::to_string(kMaxJobCommands) + " commands");
   }
   uint64_t stream = 0;
   for (const Command& c : before) {

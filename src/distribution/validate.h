@@ -21,12 +21,20 @@
 namespace cohort::distribution {
 
 inline constexpr size_t kMaxPathBytes = 4095;  // PATH_MAX less its NUL
-inline constexpr size_t kMaxNameBytes = 255;   // NAME_MAX
+// NAME_MAX less what a file's temporary name adds while it is received ("." and
+// ".cohort-part"), so every name a job may hold can be made.
+inline constexpr size_t kMaxNameBytes = 255 - 13;
+// Commands one job may hold: what a receiver's saved manifest can be read back with.
+inline constexpr size_t kMaxJobCommands = kMaxCommands;
 inline constexpr size_t kMaxJobIdBytes = 32;
 // The sum of a job's file sizes: far above any disk, far below what a u64 sum overflows at.
 inline constexpr uint64_t kMaxStreamBytes = uint64_t{1} << 60;
 inline constexpr std::string_view kReservedFolder = ".cohort";
 
+// Temporary names the daemon gives files while it writes them: ".NAME.cohort-part" (jobs)
+// and ".NAME.cohort-put" (CTP). No path may name one, or a job could overwrite another file
+// through it.
+bool IsTemporaryName(std::string_view name);
 // A relative path by the rules above ("" is the root itself and allowed only if
 // `allow_root`).
 Status CheckPath(std::string_view path, bool allow_root = false);

@@ -34,6 +34,14 @@ TEST(Validate, PathsThatLeadOutOrAreMalformedAreRefused) {
   EXPECT_TRUE(CheckPath(".", /*allow_root=*/true));
 }
 
+TEST(Validate, TemporaryNamesOfTheDaemonAreRefused) {
+  EXPECT_FALSE(CheckPath("d/.x.cohort-part"));
+  EXPECT_FALSE(CheckPath(".a.cohort-put"));
+  EXPECT_FALSE(CheckPath(".x.cohort-part/y"));
+  EXPECT_TRUE(CheckPath("d/x.cohort-part"));  // not hidden: not one of ours
+  EXPECT_TRUE(CheckPath("d/.cohort-part"));
+}
+
 TEST(Validate, TheDaemonsOwnFolderIsNotWritable) {
   EXPECT_FALSE(CheckWritablePath(".cohort/jobs/1-1.json"));
   EXPECT_FALSE(CheckWritablePath(".cohort"));

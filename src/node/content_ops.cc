@@ -43,6 +43,20 @@ bool SetFolderAttributes(const std::string& path, const Command& c) {
          ::utimensat(AT_FDCWD, path.c_str(), times.data(), AT_SYMLINK_NOFOLLOW) == 0;
 }
 
+// The entries of `list` from `from` that fit in one answer (at least one), and where the
+// next page starts.
+json ListingPage(const json& list, uint64_t from) {
+  json entries = json::array();
+  size_t bytes = 0, i = from;
+  for (; i < list.size(); ++i) {
+    const size_t size = list[i].dump().size() + 1;
+    if (bytes + size > distribution::kCtpPageBytes && i > from) break;
+    bytes += size;
+    entries.push_back(list[i]);
+  }
+  return json{{"entries", std::move(entries)}, {"next", i < list.size() ? json(i) : json(nullptr)}};
+}
+
 distribution::ResultMsg ServeCtp(const io::ContentRoot& root, const distribution::CtpMsg& m) {
   distribution::ResultMsg out;
   if (auto s = distribution::CheckMessage(m); !s) {
@@ -85,14 +99,17 @@ distribution::ResultMsg ServeCtp(const io::ContentRoot& root, const distribution
       if (auto s = stat_json(full.string(), rel)) list.push_back(*s);
     };
     if (m.recursive) {
-      for (const auto& e : fs::recursive_directory_iterator(p, ec)) add(e.path());
+      // Non-throwing steps: a folder it may not read, or one removed meanwhile, is skipped.
+      fs::recursive_directory_iterator it(p, fs::directory_options::skip_permission_denied, ec);
+      for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) add(it->path());
     } else {
-      for (const auto& e : fs::directory_iterator(p, ec)) add(e.path());
+      fs::directory_iterator it(p, fs::directory_options::skip_permission_denied, ec);
+      for (; !ec && it != fs::directory_iterator(); it.increment(ec)) add(it->path());
     }
     if (ec) out.error = m.path + ": " + ec.message();
     std::sort(list.begin(), list.end(),
               [](const json& a, const json& b) { return a["name"] < b["name"]; });
-    out.body = list.dump();
+    out.body = ListingPage(list, m.offset).dump();
   } else if (m.op == "mkdir") {
     if (auto s = io::MakeDirs(p); !s)
       out.error = s.error().message();

@@ -186,11 +186,52 @@ void Distributor::Stop() {
   for (auto& [id, job] : impl_->jobs) impl_->Release(*job);
 }
 
+void Distributor::Impl::CtpOnce(NodeId to, distribution::CtpMsg m,
+                                std::function<void(std::optional<distribution::ResultMsg>)> done) {
+  if (to == self()) {
+    return ServeCtpOffLoop(std::move(m),
+                           [done](distribution::ResultMsg result) { done(std::move(result)); });
+  }
+  Request(to, std::move(m), [done](std::optional<Message> reply) {
+    auto* r = reply ? std::get_if<distribution::ResultMsg>(&*reply) : nullptr;
+    done(r ? std::optional<distribution::ResultMsg>(std::move(*r)) : std::nullopt);
+  });
+}
+
+void Distributor::Impl::ListPages(NodeId to, distribution::CtpMsg m, std::shared_ptr<json> entries,
+                                  std::function<void(Result<std::string>)> done) {
+  const uint64_t from = m.offset;
+  CtpOnce(to, m, [this, to, m, entries, done, from](std::optional<distribution::ResultMsg> r) {
+    if (!r) {
+      return done(Error(Errc::kUnavailable, "node " + std::to_string(to) + " did not answer"));
+    }
+    if (!r->error.empty()) return done(Error(Errc::kInvalidArgument, r->error));
+    const json page = json::parse(r->body, nullptr, false);
+    // A daemon from before paging answers the whole listing as an array.
+    const json& part = page.is_object() ? page.value("entries", json::array()) : page;
+    if (!part.is_array()) return done(Error(Errc::kMalformed, "a listing page is damaged"));
+    for (const auto& e : part) entries->push_back(e);
+    const json next = page.is_object() ? page.value("next", json()) : json();
+    if (!next.is_number_unsigned()) return done(entries->dump());
+    if (next.get<uint64_t>() <= from) {
+      return done(Error(Errc::kMalformed, "a listing page does not move forward"));
+    }
+    distribution::CtpMsg more = m;
+    more.offset = next.get<uint64_t>();
+    ListPages(to, std::move(more), entries, done);
+  });
+}
+
 void Distributor::Impl::ServeCtpOffLoop(distribution::CtpMsg m,
                                         std::function<void(distribution::ResultMsg)> done) {
   boost::asio::post(
       files, [this, ioc = &io, alive = alive, m = std::move(m), done = std::move(done)]() mutable {
-        distribution::ResultMsg result = ServeCtp(root, m);
+        distribution::ResultMsg result;
+        try {  // a throw on a pool thread would end the process
+          result = ServeCtp(root, m);
+        } catch (const std::exception& e) {
+          result.error = m.path + ": " + e.what();
+        }
         boost::asio::post(*ioc, [alive, result = std::move(result), done = std::move(done)] {
           if (*alive) done(result);
         });
@@ -246,7 +287,8 @@ std::vector<std::string> Distributor::JobIds() const {
 
 std::optional<std::string> Distributor::JobDocument(const std::string& id) const {
   auto it = impl_->jobs.find(id);
-  if (it != impl_->jobs.end() && it->second->tracker) return impl_->Document(*it->second).dump();
+  if (it != impl_->jobs.end() && it->second->tracker)
+    return impl_->Document(*it->second).dump(-1, ' ', false, json::error_handler_t::replace);
   auto d = impl_->finished_docs.find(id);
   if (d != impl_->finished_docs.end()) return d->second;
   return std::nullopt;
@@ -282,20 +324,22 @@ void Distributor::Ctp(NodeId node, CtpRequest request,
     }
     return body.dump();
   };
-  if (node == impl_->self()) {
-    return impl_->ServeCtpOffLoop(
-        std::move(m), [done, answer](distribution::ResultMsg result) { done(answer(result)); });
-  }
-  if (!impl_->EndpointOf(node)) {
+  if (node != impl_->self() && !impl_->EndpointOf(node)) {
     return done(Error(Errc::kNotFound,
                       "node " + std::to_string(node) + " is not in this node's address table"));
   }
-  impl_->Request(node, m, [done, answer, node](std::optional<Message> reply) {
-    auto* r = reply ? std::get_if<distribution::ResultMsg>(&*reply) : nullptr;
-    if (!r)
-      return done(Error(Errc::kUnavailable, "node " + std::to_string(node) + " did not answer"));
-    done(answer(*r));
-  });
+  if (m.op == "ls") {
+    m.offset = 0;
+    return impl_->ListPages(node, std::move(m), std::make_shared<json>(json::array()),
+                            std::move(done));
+  }
+  impl_->CtpOnce(
+      node, std::move(m), [done, answer, node](std::optional<distribution::ResultMsg> r) {
+        if (!r)
+          return done(
+              Error(Errc::kUnavailable, "node " + std::to_string(node) + " did not answer"));
+        done(answer(*r));
+      });
 }
 
 size_t Distributor::jobs_held() const { return impl_->jobs.size(); }

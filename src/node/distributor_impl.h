@@ -270,6 +270,13 @@ struct Distributor::Impl {
   // Jobs of earlier runs: final ones are answered as saved; one that was running is tracked
   // again (ResumeTracking), or shown failed if its document cannot be resumed.
   void LoadJobDocuments();
+  // One CTP request to `to` (this node's own root is served off the loop); nullopt: no
+  // answer.
+  void CtpOnce(NodeId to, distribution::CtpMsg m,
+               std::function<void(std::optional<distribution::ResultMsg>)> done);
+  // A whole listing, asked for page by page (kCtpPageBytes each) and gathered in `entries`.
+  void ListPages(NodeId to, distribution::CtpMsg m, std::shared_ptr<json> entries,
+                 std::function<void(Result<std::string>)> done);
   // Serves `m` on the `files` pool; `done` runs on the loop, unless this object is gone.
   void ServeCtpOffLoop(distribution::CtpMsg m, std::function<void(distribution::ResultMsg)> done);
   json DamagedDocument(const std::string& id, const std::string& path) const;

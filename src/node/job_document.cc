@@ -31,7 +31,7 @@ json JobDocument(const distribution::JobTracker& t, const FileDigests& digests, 
     if (v.state == distribution::ServerState::kCompleted && took > 0) {
       s["rate_bps"] = static_cast<uint64_t>(static_cast<double>(v.offset) / took);
     }
-    if (!v.error.empty()) s["error"] = v.error;
+    if (!v.error.empty()) s["error"] = EscapeInvalidUtf8(v.error);  // may name a file
     if (v.repairs > 0) s["repairs"] = v.repairs;
     if (v.state == distribution::ServerState::kCompleted) {
       s["completed_s"] = (v.completed_at - started).seconds();
@@ -60,7 +60,7 @@ json JobDocument(const distribution::JobTracker& t, const FileDigests& digests, 
   io::SetPath(doc, m.dest, "dest");
   // An upload's progress: where the client resumes after an error.
   if (upload_bytes) doc["upload_bytes"] = *upload_bytes;
-  if (t.cancelled()) doc["error"] = t.cancel_reason();
+  if (t.cancelled()) doc["error"] = EscapeInvalidUtf8(t.cancel_reason());
   return doc;
 }
 

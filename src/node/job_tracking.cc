@@ -72,6 +72,11 @@ void Distributor::Impl::WaitForChange(const std::string& id, Duration timeout,
 
 void Distributor::Impl::Tick() {
   if (stopped) return;
+  // Armed first: should anything below throw, the next tick still comes.
+  timer.expires_after(std::chrono::nanoseconds(kTick.nanos()));
+  timer.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) Tick();
+  });
   Instant now = node.Now();
   double window = (now - sent_window_start).seconds();
   if (window >= 1.0) {
@@ -94,10 +99,6 @@ void Distributor::Impl::Tick() {
     }
   }
   ForgetIdle(now);
-  timer.expires_after(std::chrono::nanoseconds(kTick.nanos()));
-  timer.async_wait([this](const boost::system::error_code& ec) {
-    if (!ec) Tick();
-  });
 }
 
 // A daemon runs job after job for months: a job is dropped from memory once it has been
@@ -124,7 +125,8 @@ void Distributor::Impl::ForgetIdle(Instant now) {
       ++it;
       continue;
     }
-    if (job.tracker) finished_docs[it->first] = Document(job).dump();
+    if (job.tracker)
+      finished_docs[it->first] = Document(job).dump(-1, ' ', false, json::error_handler_t::replace);
     Release(job);
     it = jobs.erase(it);
   }

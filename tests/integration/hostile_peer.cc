@@ -29,9 +29,10 @@ namespace dist = cohort::distribution;
 
 constexpr cohort::NodeId kHostile = 77;  // a node id the daemon's table does not know
 
-Manifest OneFile(const std::string& dest, const std::string& path, uint64_t size = 5) {
+Manifest OneFile(const std::string& dest, const std::string& path, uint64_t size = 5,
+                 const std::string& job = "77-1") {
   Manifest m;
-  m.job = "77-1";
+  m.job = job;
   m.base = kHostile;
   m.dest = dest;
   m.commands = {{1, CommandKind::kFile, path, size}, {2, CommandKind::kEnd}};
@@ -97,7 +98,7 @@ std::map<std::string, Case> Cases() {
                           [] {
                             return dist::CommandsMsg{{{2, CommandKind::kFile, "../../../esc", 1}}};
                           }};
-  c["data-past-the-end"] = {[] { return Offer(OneFile("in", "d.txt")); },
+  c["data-past-the-end"] = {[] { return Offer(OneFile("in", "d.txt", 5, "77-2")); },
                             [] {
                               return dist::DataMsg{UINT64_MAX - 2, cohort::wire::Bytes(5)};
                             }};
