@@ -106,6 +106,20 @@ HttpResponse Stream(node::Distributor& d, const HttpRequest& r, const std::strin
                         {"upload_bytes", doc.value("upload_bytes", uint64_t{0})}});
 }
 
+// A query parameter as a decimal number up to `max` ("" is 0); nullopt for anything else.
+std::optional<uint64_t> Decimal(const std::string& text, uint64_t max) {
+  if (text.size() > 20 || text.find_first_not_of("0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  uint64_t v = 0;
+  for (char ch : text) {
+    const uint64_t digit = static_cast<uint64_t>(ch - '0');
+    if (v > (max - digit) / 10) return std::nullopt;
+    v = v * 10 + digit;
+  }
+  return v;
+}
+
 }  // namespace
 
 bool HandleJobs(node::Distributor* d, const HttpRequest& r, const std::string& path,
@@ -118,11 +132,17 @@ bool HandleJobs(node::Distributor* d, const HttpRequest& r, const std::string& p
   }
   if (path == "/v1/ctp") {
     if (r.method == "GET") {
-      json b{{"node", std::stoul("0" + QueryParam(r.target, "node"))},
+      const auto node = Decimal(QueryParam(r.target, "node"), 65535);
+      const auto offset = Decimal(QueryParam(r.target, "offset"), UINT64_MAX);
+      if (!node || !offset) {
+        respond(Fail(400, "'node' and 'offset' must be decimal numbers (node up to 65535)"));
+        return true;
+      }
+      json b{{"node", *node},
              {"op", QueryParam(r.target, "op")},
              {"path", QueryParam(r.target, "path")},
              {"recursive", QueryParam(r.target, "recursive") == "1"},
-             {"offset", std::stoull("0" + QueryParam(r.target, "offset"))}};
+             {"offset", *offset}};
       const std::string op = b["op"];
       if (op != "ls" && op != "stat" && op != "get") {
         respond(Fail(400, "GET /v1/ctp reads only (op ls, stat or get)"));

@@ -227,13 +227,12 @@ int DevUp(const Globals& g, const DevUpOptions& options) {
   std::map<int, pid_t> pids;
   for (int k = 1; k <= o.nodes; ++k) {
     const std::string nd = dir + "/n" + std::to_string(k);
-    if (auto s = io::MakeDirs(nd); !s) return Fail(1, s.error().message());
     const std::string config = nd + "/node.toml";
-    if (auto s = io::WriteFileAtomic(config, NodeConfig(k, o, dir)); !s) {
-      return Fail(1, s.error().message());
-    }
+    Status made = io::MakeDirs(nd);
+    if (made) made = io::WriteFileAtomic(config, NodeConfig(k, o, dir));
+    if (!made) return Fail(1, made.error().message() + StopStarted(pids));
     auto pid = Spawn(binary, config, nd + "/cohortd.log");
-    if (!pid) return Fail(1, pid.error().message());
+    if (!pid) return Fail(1, pid.error().message() + StopStarted(pids));
     pids[k] = *pid;
   }
 
