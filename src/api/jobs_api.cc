@@ -90,22 +90,6 @@ std::optional<std::string> JobIdBefore(const std::string& path, const std::strin
   return path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
 }
 
-// PUT /v1/jobs/ID/stream?offset=N: raw bytes of an upload job's stream.
-HttpResponse Stream(node::Distributor& d, const HttpRequest& r, const std::string& id) {
-  const std::string offset = QueryParam(r.target, "offset");
-  if (offset.empty() || offset.size() > 19 ||
-      offset.find_first_not_of("0123456789") != std::string::npos) {
-    return Fail(400, "'offset' must be the stream offset of the body's first byte");
-  }
-  auto have = d.Stream(id, std::stoull(offset), r.body);
-  if (have) return Json(200, json{{"upload_bytes", *have}});
-  if (have.error().code() != Errc::kAlreadyExists) return FromError(have.error());
-  // Where to resume, for the client to read rather than parse out of the message.
-  json doc = json::parse(d.JobDocument(id).value_or("{}"));
-  return Json(409, json{{"error", have.error().message()},
-                        {"upload_bytes", doc.value("upload_bytes", uint64_t{0})}});
-}
-
 // A query parameter as a decimal number up to `max` ("" is 0); nullopt for anything else.
 std::optional<uint64_t> Decimal(const std::string& text, uint64_t max) {
   if (text.size() > 20 || text.find_first_not_of("0123456789") != std::string::npos) {
@@ -114,10 +98,26 @@ std::optional<uint64_t> Decimal(const std::string& text, uint64_t max) {
   uint64_t v = 0;
   for (char ch : text) {
     const uint64_t digit = static_cast<uint64_t>(ch - '0');
-    if (v > (max - digit) / 10) return std::nullopt;
+    if (digit > max || v > (max - digit) / 10) return std::nullopt;
     v = v * 10 + digit;
   }
   return v;
+}
+
+// PUT /v1/jobs/ID/stream?offset=N: raw bytes of an upload job's stream.
+HttpResponse Stream(node::Distributor& d, const HttpRequest& r, const std::string& id) {
+  const std::string text = QueryParam(r.target, "offset");
+  const auto offset = Decimal(text, UINT64_MAX);
+  if (text.empty() || !offset) {
+    return Fail(400, "'offset' must be the stream offset of the body's first byte");
+  }
+  auto have = d.Stream(id, *offset, r.body);
+  if (have) return Json(200, json{{"upload_bytes", *have}});
+  if (have.error().code() != Errc::kAlreadyExists) return FromError(have.error());
+  // Where to resume, for the client to read rather than parse out of the message.
+  json doc = json::parse(d.JobDocument(id).value_or("{}"));
+  return Json(409, json{{"error", have.error().message()},
+                        {"upload_bytes", doc.value("upload_bytes", uint64_t{0})}});
 }
 
 }  // namespace
@@ -173,11 +173,12 @@ bool HandleJobs(node::Distributor* d, const HttpRequest& r, const std::string& p
       respond(JobDocument(*d, id));
       return true;
     }
-    if (wait.size() > 6 || wait.find_first_not_of("0123456789") != std::string::npos) {
+    const auto wait_ms = Decimal(wait, 999999);
+    if (!wait_ms) {
       respond(Fail(400, "'wait_ms' must be a number of milliseconds up to 60000"));
       return true;
     }
-    const int64_t ms = std::min<int64_t>(std::stoll(wait), 60000);
+    const int64_t ms = std::min<int64_t>(static_cast<int64_t>(*wait_ms), 60000);
     d->WaitForChange(id, Duration::Millis(ms), [d, id, respond] { respond(JobDocument(*d, id)); });
     return true;
   }

@@ -179,7 +179,7 @@ void Distributor::Impl::SaveJobDocument(Job& job) {
   // The write and its fsync run on the disk pool (in order with the job's earlier writes:
   // one thread); the loop hears how it went.
   boost::asio::post(disk, [this, ioc = &io, alive = alive, dir = JobsDir(), id = job.manifest.job,
-                           text = doc.dump(1, ' ', false, json::error_handler_t::replace)] {
+                           text = DocumentText(doc, 1)] {
     Status s = io::MakeDirs(dir);
     if (s) s = io::WriteFileAtomic(dir + "/" + id + ".json", text);
     boost::asio::post(*ioc, [this, alive, id, s] {
@@ -214,7 +214,7 @@ void Distributor::Impl::LoadJobDocuments() {
     }
     doc.erase("sources");
     doc.erase("sources_hex");
-    finished_docs[id] = doc.dump(-1, ' ', false, json::error_handler_t::replace);
+    finished_docs[id] = DocumentText(doc);
   }
 }
 

@@ -43,6 +43,8 @@ bool SetFolderAttributes(const std::string& path, const Command& c) {
          ::utimensat(AT_FDCWD, path.c_str(), times.data(), AT_SYMLINK_NOFOLLOW) == 0;
 }
 
+namespace {
+
 // The entries of `list` from `from` that fit in one answer (at least one), and where the
 // next page starts.
 json ListingPage(const json& list, uint64_t from) {
@@ -56,6 +58,8 @@ json ListingPage(const json& list, uint64_t from) {
   }
   return json{{"entries", std::move(entries)}, {"next", i < list.size() ? json(i) : json(nullptr)}};
 }
+
+}  // namespace
 
 distribution::ResultMsg ServeCtp(const io::ContentRoot& root, const distribution::CtpMsg& m) {
   distribution::ResultMsg out;

@@ -60,9 +60,6 @@ void DataConn::StartHandshakeDeadline() {
 void DataConn::Dial(NodeId expected, std::function<void(bool)> ready) {
   peer_ = expected;
   auto self = shared_from_this();
-  if (handshake_timer_.expiry() == boost::asio::steady_timer::time_point{}) {
-    StartHandshakeDeadline();
-  }
   // Until the handshake is over, a close (the listener refused our proof, the deadline
   // passed, a read failed) means it failed: `ready(false)`, once.
   on_close_ = [ready] { ready(false); };
@@ -110,9 +107,13 @@ bool DataConn::Admit(const Message& m) {
   if (s) return true;
   Log(LogLevel::kWarn, "distribution", "refused a message",
       {{"peer", std::to_string(peer_)}, {"reason", s.error().message()}});
-  Send(distribution::ResultMsg{"refused: " + s.error().message(), "", {}});
-  CloseAfterSend();
+  Refuse(s.error().message());
   return false;
+}
+
+void DataConn::Refuse(const std::string& why) {
+  Send(distribution::ResultMsg{"refused: " + why, "", {}});
+  CloseAfterSend();
 }
 
 void DataConn::SetHandlers(OnMessage on_message, std::function<void()> on_close) {

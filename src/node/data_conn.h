@@ -12,7 +12,7 @@
 // out, a malformed job id, ...) is answered with a ResultMsg naming why, logged, and the
 // connection closed: it never reaches the handler.
 //
-// Lifecycle: made from a connected socket, then Dial() or Accept(); messages go to the
+// Lifecycle: made from a connected socket, then Accept(), or made by Connect(); messages go to the
 // handler set by SetHandlers(); Close() (or any error) calls the close handler once. Owned
 // by shared_ptr (pending operations keep it alive). Runs on the node's loop thread only.
 // Private to node/: included only by its .cc files, as it pulls in Asio.
@@ -47,9 +47,6 @@ class DataConn : public std::enable_shared_from_this<DataConn> {
   bool closed() const { return closed_; }
   size_t queued() const { return queued_; }  // bytes handed to Send and not yet written
 
-  // Dialer: reads the challenge, proves the key, waits for the echo of its own challenge;
-  // `ready(true)` once the peer proved it too, `ready(false)` on any failure.
-  void Dial(NodeId expected, std::function<void(bool)> ready);
   // Listener: sends the challenge, checks the echo, answers the dialer's challenge;
   // `done(true)` once the dialer proved the key, `done(false)` on any failure or timeout.
   void Accept(std::function<void(bool)> done);
@@ -62,6 +59,8 @@ class DataConn : public std::enable_shared_from_this<DataConn> {
   void SendEncoded(wire::ByteView payload);
   // Closes once everything queued is written.
   void CloseAfterSend();
+  // Answers with a ResultMsg "refused: <why>" and closes once it is written.
+  void Refuse(const std::string& why);
   void Close();
   // Closes without telling the owner: at once, or once everything queued is written.
   void Abandon(bool after_send = false) {
@@ -73,6 +72,9 @@ class DataConn : public std::enable_shared_from_this<DataConn> {
   void StartHandshakeDeadline();
   // Refuses what CheckMessage refuses; true if `m` may go to the handler.
   bool Admit(const distribution::Message& m);
+  // Dialer: reads the challenge, proves the key, waits for the echo of its own challenge;
+  // `ready(true)` once the peer proved it too, `ready(false)` on any failure.
+  void Dial(NodeId expected, std::function<void(bool)> ready);
   void WriteNext();
   void ReadFrame(std::function<void(distribution::Message&)> fn);
   void ReadLoop();

@@ -288,7 +288,7 @@ std::vector<std::string> Distributor::JobIds() const {
 std::optional<std::string> Distributor::JobDocument(const std::string& id) const {
   auto it = impl_->jobs.find(id);
   if (it != impl_->jobs.end() && it->second->tracker)
-    return impl_->Document(*it->second).dump(-1, ' ', false, json::error_handler_t::replace);
+    return DocumentText(impl_->Document(*it->second));
   auto d = impl_->finished_docs.find(id);
   if (d != impl_->finished_docs.end()) return d->second;
   return std::nullopt;

@@ -164,6 +164,9 @@ struct Distributor::Impl {
 
   bool OpenTemp(Job& job, size_t idx);
 
+  // Command `idx`'s path, resolved inside the root (no symlink on the way leads out).
+  Result<std::string> ResolveCommand(const Job& job, size_t idx) const;
+  // ResolveCommand still gives the path the command's file was given: nothing changed it.
   Status StillInside(const Job& job, size_t idx) const;
 
   // Completes commands in order: folders made, files verified and installed (D13).

@@ -64,6 +64,10 @@ json JobDocument(const distribution::JobTracker& t, const FileDigests& digests, 
   return doc;
 }
 
+std::string DocumentText(const json& doc, int indent) {
+  return doc.dump(indent, ' ', false, json::error_handler_t::replace);
+}
+
 void AddSources(json& doc, const std::vector<std::string>& sources) {
   json hex = json::array();
   for (const auto& s : sources) hex.push_back(ToHex(s));

@@ -32,6 +32,9 @@ struct SavedJob {
   double elapsed_s = 0;
   FileDigests digests;
 };
+// A job document as text. Names and errors are escaped where they enter it (base/text.h);
+// anything that is still not UTF-8 is replaced rather than throwing.
+std::string DocumentText(const nlohmann::json& doc, int indent = -1);
 // The base's own copy of a job document also holds the client's source paths, exactly, as
 // "sources_hex" (removed before the document is shown).
 void AddSources(nlohmann::json& doc, const std::vector<std::string>& sources);

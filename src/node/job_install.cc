@@ -118,7 +118,7 @@ Status Distributor::Impl::SyncFiles(Job& job) {
     if (!f.final_path.empty()) continue;
     const Command& c = job.manifest.commands[i];
     if (c.kind == CommandKind::kEnd) continue;
-    auto path = root.Resolve(job.rel_dir + "/" + c.path);
+    auto path = ResolveCommand(job, i);
     if (!path) return path.error();
     f.final_path = *path;
     fs::path p(f.final_path);
@@ -208,8 +208,12 @@ bool Distributor::Impl::OpenTemp(Job& job, size_t idx) {
   return true;
 }
 
+Result<std::string> Distributor::Impl::ResolveCommand(const Job& job, size_t idx) const {
+  return root.Resolve(job.rel_dir + "/" + job.manifest.commands[idx].path);
+}
+
 Status Distributor::Impl::StillInside(const Job& job, size_t idx) const {
-  auto path = root.Resolve(job.rel_dir + "/" + job.manifest.commands[idx].path);
+  auto path = ResolveCommand(job, idx);
   if (!path) return path.error();
   if (*path != job.files[idx].final_path) {
     return Error(Errc::kPermission, job.manifest.commands[idx].path + ": changed on disk");

@@ -119,8 +119,7 @@ void Distributor::Impl::OnOffer(const std::shared_ptr<DataConn>& conn,
           {{"job", offer.manifest.job},
            {"from", std::to_string(conn->peer())},
            {"reason", created.error().message()}});
-      conn->Send(distribution::ResultMsg{"refused: " + created.error().message(), "", {}});
-      return conn->CloseAfterSend();
+      return conn->Refuse(created.error().message());
     }
     job = *created;
     SaveManifest(*job);

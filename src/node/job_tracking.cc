@@ -125,8 +125,7 @@ void Distributor::Impl::ForgetIdle(Instant now) {
       ++it;
       continue;
     }
-    if (job.tracker)
-      finished_docs[it->first] = Document(job).dump(-1, ' ', false, json::error_handler_t::replace);
+    if (job.tracker) finished_docs[it->first] = DocumentText(Document(job));
     Release(job);
     it = jobs.erase(it);
   }

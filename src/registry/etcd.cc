@@ -288,32 +288,34 @@ struct EtcdRegistry::Impl {
   // that word would let writes in only to time out: the phase is read-write only while the
   // leader is reachable from here. A leader at a URL this client was not given is believed.
   bool LeaderAnswers(const pb::Member& leader) {
-    for (const std::string& url : leader.clienturls()) {
-      Server* s = ServerAt(url);
-      if (s == nullptr) continue;
-      pb::StatusResponse resp;
-      const grpc::Status st = CallOn(*s, [&](Server& on, grpc::ClientContext* c) {
-        return on.maintenance->Status(c, pb::StatusRequest(), &resp);
-      });
-      return st.ok() && resp.leader() == leader.id();
-    }
-    return true;
+    bool known = false;
+    auto status = StatusAt(leader.clienturls(), &known);
+    return !known || (status && status->leader() == leader.id());
   }
 
   // Whether `member` answers at one of its client URLs, and as the leader. Worker thread.
   void AskStatus(EtcdMember* member) {
-    for (const std::string& url : member->client_urls) {
+    bool known = false;
+    auto status = StatusAt(member->client_urls, &known);
+    member->answers = status.has_value();
+    member->leader = status && status->leader() == member->id;
+  }
+
+  // A member's own status, from the first of its client URLs (those this client was given:
+  // `known`) that answers. Worker thread.
+  template <typename Urls>
+  std::optional<pb::StatusResponse> StatusAt(const Urls& urls, bool* known) {
+    for (const std::string& url : urls) {
       Server* s = ServerAt(url);
       if (s == nullptr) continue;
+      *known = true;
       pb::StatusResponse resp;
       const grpc::Status st = CallOn(*s, [&](Server& on, grpc::ClientContext* c) {
         return on.maintenance->Status(c, pb::StatusRequest(), &resp);
       });
-      if (!st.ok()) continue;
-      member->answers = true;
-      member->leader = resp.leader() == member->id;
-      return;
+      if (st.ok()) return resp;
     }
+    return std::nullopt;
   }
 
   // Runs `rpc` against the servers in order from the one that answered last; moves on when

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "base/endpoint.h"
@@ -105,15 +106,6 @@ std::map<std::string, Case> Cases() {
   return c;
 }
 
-std::string Quote(const std::string& s) {
-  std::string out = "\"";
-  for (char ch : s) {
-    if (ch == '"' || ch == '\\') out += '\\';
-    out += (static_cast<unsigned char>(ch) < 0x20) ? '?' : ch;
-  }
-  return out + "\"";
-}
-
 std::string Describe(const Message& m) {
   if (auto* r = std::get_if<dist::ResultMsg>(&m)) {
     return r->error.empty() ? "ok" : r->error;
@@ -180,7 +172,7 @@ int main(int argc, char** argv) {
   io.run_for(std::chrono::seconds(11));
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("{\"case\": %s, \"answer\": %s, \"seconds\": %.3f}\n", Quote(argv[4]).c_str(),
-              Quote(answer).c_str(), seconds);
+  const nlohmann::json line{{"case", argv[4]}, {"answer", answer}, {"seconds", seconds}};
+  std::printf("%s\n", line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   return 0;
 }
