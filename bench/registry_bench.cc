@@ -7,18 +7,22 @@
 //   api     the node's HTTP API (PUT/GET /v1/registry/kv), one connection per request as
 //           the CLI does.
 // Prints one JSON document. Usage:
-//   registry_bench --etcd HOST:PORT [--api HOST:PORT --token TOKEN] [--ops N]
+//   registry_bench --etcd HOST:PORT [--tls DIR] [--api HOST:PORT --token TOKEN] [--ops N]
+// --tls: a node's registry/tls folder (ca.pem, node.pem, node.key), for etcd over TLS as
+// cohortd runs it; the raw path then pays the same encryption as cohort's client.
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -88,19 +92,43 @@ std::string Key(const std::string& run, int i) {
 
 }  // namespace
 
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::optional<registry::EtcdTls> TlsFrom(const std::string& dir) {
+  if (dir.empty()) return std::nullopt;
+  return registry::EtcdTls{ReadAll(dir + "/ca.pem"), ReadAll(dir + "/node.pem"),
+                           ReadAll(dir + "/node.key")};
+}
+
+std::shared_ptr<grpc::ChannelCredentials> CredentialsFor(
+    const std::optional<registry::EtcdTls>& tls) {
+  if (!tls) return grpc::InsecureChannelCredentials();
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = tls->ca_pem;
+  ssl.pem_cert_chain = tls->cert_pem;
+  ssl.pem_private_key = tls->key_pem;
+  return grpc::SslCredentials(ssl);
+}
+
 int main(int argc, char** argv) {
-  std::string etcd, api, token;
+  std::string etcd, api, token, tls_dir;
   int ops = 2000;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--etcd") etcd = argv[i + 1];
     if (a == "--api") api = argv[i + 1];
     if (a == "--token") token = argv[i + 1];
+    if (a == "--tls") tls_dir = argv[i + 1];
     if (a == "--ops") ops = std::atoi(argv[i + 1]);
   }
   if (etcd.empty() || ops < 1) {
     std::fprintf(stderr,
-                 "usage: registry_bench --etcd HOST:PORT [--api HOST:PORT --token T]"
+                 "usage: registry_bench --etcd HOST:PORT [--tls DIR] [--api HOST:PORT --token T]"
                  " [--ops N]\n");
     return 2;
   }
@@ -109,9 +137,10 @@ int main(int argc, char** argv) {
 
   // The three paths take turns in rounds, so a slow spell of this shared machine hits them
   // alike instead of whichever ran then.
-  auto channel = grpc::CreateChannel(etcd, grpc::InsecureChannelCredentials());
+  const std::optional<registry::EtcdTls> tls = TlsFrom(tls_dir);
+  auto channel = grpc::CreateChannel(etcd, CredentialsFor(tls));
   auto kv = etcdserverpb::KV::NewStub(channel);
-  registry::EtcdRegistry client(registry::EtcdOptions{{etcd}, Duration::Seconds(2), nullptr});
+  registry::EtcdRegistry client(registry::EtcdOptions{{etcd}, Duration::Seconds(2), nullptr, tls});
   registry::PhaseGuard guard(client);
   guard.SetPhase(registry::Phase::kReadWrite);
   std::optional<Endpoint> endpoint;

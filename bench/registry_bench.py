@@ -61,7 +61,9 @@ def one_run(run):
         leader = get_json(1, "/v1/registry/status")["leader"]
         token = open(os.path.join(d, f"n{leader}", "api.token")).read().strip()
         out = subprocess.run([os.path.join(BIN, "registry_bench"), "--etcd",
-                              f"127.0.0.1:{BASE + 200 + leader}", "--api", api(leader),
+                              f"127.0.0.1:{BASE + 200 + leader}",
+                              "--tls", os.path.join(d, f"n{leader}", "registry", "tls"),
+                              "--api", api(leader),
                               "--token", token, "--ops", str(OPS)],
                              capture_output=True, text=True, timeout=600, check=True)
         figures = json.loads(out.stdout)
@@ -76,7 +78,10 @@ def one_run(run):
         def raw_writes():
             j = 0
             while time.monotonic() - t0 < 20:
-                p = subprocess.run(["etcdctl", f"--endpoints=127.0.0.1:{BASE + 200 + other}",
+                tls = os.path.join(d, f"n{other}", "registry", "tls")
+                p = subprocess.run(["etcdctl", f"--endpoints=https://127.0.0.1:{BASE + 200 + other}",
+                                    f"--cacert={tls}/ca.pem", f"--cert={tls}/node.pem",
+                                    f"--key={tls}/node.key",
                                     "--command-timeout=150ms", "--dial-timeout=150ms", "put", f"/bench/raw/{run}/{j}", "x"],
                                    capture_output=True, env=dict(os.environ, ETCDCTL_API="3"))
                 if p.returncode == 0:

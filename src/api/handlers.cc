@@ -161,13 +161,26 @@ HttpResponse Api::Metrics() const {
   return {200, "text/plain; version=0.0.4", s.str()};
 }
 
-HttpResponse Api::Keys() const {
+json Api::KeysDocument() const {
   const auto& ring = node_.transport().keyring();
   json keys = json::array();
   for (wire::KeyId id : ring.Ids()) {
     keys.push_back({{"id", wire::KeyIdToText(id)}, {"in_use", id == ring.in_use()}});
   }
-  return Json(200, json{{"in_use", wire::KeyIdToText(ring.in_use())}, {"keys", keys}});
+  return json{{"in_use", wire::KeyIdToText(ring.in_use())}, {"keys", keys}};
+}
+
+void Api::AfterKeyChange(json answer, Respond respond) {
+  if (dcm_ == nullptr || !dcm_->has_registry()) return respond(Json(200, answer));
+  dcm_->KeyringChanged(
+      [answer = std::move(answer), respond = std::move(respond)](Result<std::string> r) mutable {
+        if (!r) {
+          return respond(
+              Fail(503, "the key change is saved, but the registry: " + r.error().message()));
+        }
+        answer["registry"] = *r;
+        respond(Json(200, answer));
+      });
 }
 
 HttpResponse Api::Ready() const {
@@ -193,7 +206,7 @@ void Api::Handle(const HttpRequest& r, Respond respond) {
   if (get && path == "/v1/status") return respond(Status());
   if (get && path == "/v1/addresses") return respond(Addresses());
   if (get && path == "/v1/members") return respond(Members());
-  if (get && path == "/v1/keys") return respond(Keys());
+  if (get && path == "/v1/keys") return respond(Json(200, KeysDocument()));
   if (get && path == "/v1/tables") {
     // Usage lives with the supervisor; ask it, and answer without usage if it is silent.
     const node::Node* node = &node_;
@@ -264,7 +277,7 @@ void Api::Handle(const HttpRequest& r, Respond respond) {
     }
     auto id = node_.InstallKey((*body)["key"].get<std::string>());
     if (!id) return respond(FromError(id.error()));
-    return respond(Json(200, json{{"id", wire::KeyIdToText(*id)}}));
+    return AfterKeyChange(json{{"id", wire::KeyIdToText(*id)}}, std::move(respond));
   }
   if (r.method == "POST" && path == "/v1/keys/use") {
     auto body = Body(r);
@@ -272,13 +285,15 @@ void Api::Handle(const HttpRequest& r, Respond respond) {
     auto id = ParseKeyId(body->value("id", ""));
     if (!id) return respond(FromError(id.error()));
     auto s = node_.UseKey(*id);
-    return respond(s ? Keys() : FromError(s.error()));
+    if (!s) return respond(FromError(s.error()));
+    return AfterKeyChange(KeysDocument(), std::move(respond));
   }
   if (r.method == "DELETE" && path.rfind("/v1/keys/", 0) == 0) {
     auto id = ParseKeyId(path.substr(std::string("/v1/keys/").size()));
     if (!id) return respond(FromError(id.error()));
     auto s = node_.RemoveKey(*id);
-    return respond(s ? Keys() : FromError(s.error()));
+    if (!s) return respond(FromError(s.error()));
+    return AfterKeyChange(KeysDocument(), std::move(respond));
   }
   if (r.method == "POST" && (path == "/v1/adapters/down" || path == "/v1/adapters/up")) {
     auto body = Body(r);

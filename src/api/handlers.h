@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 
 #include "node/node.h"
@@ -66,7 +67,9 @@ class Api {
   HttpResponse Addresses() const;
   HttpResponse Members() const;
   HttpResponse Metrics() const;
-  HttpResponse Keys() const;
+  nlohmann::json KeysDocument() const;
+  // Answers a key change once the registry's credentials follow it (Dcm::KeyringChanged).
+  void AfterKeyChange(nlohmann::json answer, Respond respond);
   HttpResponse Ready() const;
   node::Node& node_;
   dcm::Dcm* dcm_;

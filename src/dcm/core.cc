@@ -43,6 +43,10 @@ Duration RestartBackoff::OnExit(Instant started, Instant died) {
 
 std::string MemberName(NodeId id) { return "n" + std::to_string(id); }
 
+std::string Scheme(const EtcdLaunch& launch) {
+  return launch.tls_dir.empty() ? "http://" : "https://";
+}
+
 namespace {
 
 Result<RegistryServerConfig> Self(const EtcdLaunch& l) {
@@ -58,9 +62,23 @@ Result<RegistryServerConfig> Self(const EtcdLaunch& l) {
 std::string InitialCluster(const EtcdLaunch& l) {
   std::string cluster;
   for (const RegistryServerConfig& s : l.members) {
-    cluster += (cluster.empty() ? "" : ",") + MemberName(s.id) + "=http://" + s.peer.ToString();
+    cluster +=
+        (cluster.empty() ? "" : ",") + MemberName(s.id) + "=" + Scheme(l) + s.peer.ToString();
   }
   return cluster;
+}
+
+// The same certificate serves both roles: members dial each other as clients.
+std::vector<std::string> TlsArguments(const EtcdLaunch& l) {
+  if (l.tls_dir.empty()) return {};
+  const std::string ca = l.tls_dir + "/ca.pem";
+  const std::string cert = l.tls_dir + "/node.pem";
+  const std::string key = l.tls_dir + "/node.key";
+  return {
+      "--cert-file=" + cert,          "--key-file=" + key,        "--trusted-ca-file=" + ca,
+      "--client-cert-auth",           "--peer-cert-file=" + cert, "--peer-key-file=" + key,
+      "--peer-trusted-ca-file=" + ca, "--peer-client-cert-auth",
+  };
 }
 
 }  // namespace
@@ -70,6 +88,7 @@ EtcdLaunch LaunchFor(const Config& c) {
   l.binary = c.etcd_binary;
   l.self = c.node_id;
   l.data_dir = c.data_dir + "/registry/etcd";
+  l.tls_dir = c.data_dir + "/registry/tls";
   l.cluster_token = "cohort-" + c.cluster_name;
   l.members = c.registry_endpoints;
   l.heartbeat_ms = c.registry_heartbeat_ms;
@@ -90,7 +109,7 @@ Result<std::vector<std::string>> RestoreArguments(const EtcdLaunch& l,
       "--data-dir=" + l.data_dir,
       "--initial-cluster=" + InitialCluster(l),
       "--initial-cluster-token=" + l.cluster_token,
-      "--initial-advertise-peer-urls=http://" + self->peer.ToString(),
+      "--initial-advertise-peer-urls=" + Scheme(l) + self->peer.ToString(),
   };
 }
 
@@ -98,9 +117,9 @@ Result<std::vector<std::string>> EtcdArguments(const EtcdLaunch& l) {
   auto self = Self(l);
   if (!self) return self.error();
   const std::string cluster = InitialCluster(l);
-  const std::string client = "http://" + self->client.ToString();
-  const std::string peer = "http://" + self->peer.ToString();
-  return std::vector<std::string>{
+  const std::string client = Scheme(l) + self->client.ToString();
+  const std::string peer = Scheme(l) + self->peer.ToString();
+  std::vector<std::string> args{
       l.binary,
       "--name=" + MemberName(l.self),
       "--data-dir=" + l.data_dir,
@@ -116,6 +135,8 @@ Result<std::vector<std::string>> EtcdArguments(const EtcdLaunch& l) {
       "--logger=zap",
       "--log-outputs=stderr",
   };
+  for (std::string& a : TlsArguments(l)) args.push_back(std::move(a));
+  return args;
 }
 
 }  // namespace cohort::dcm

@@ -54,7 +54,14 @@ struct EtcdLaunch {
   bool join_existing = false;                 // added by `registry server define`
   uint32_t heartbeat_ms = 100;
   uint32_t election_ms = 1000;
+  // Where the registry's TLS files are (dcm/tls.h): ca.pem, node.pem, node.key. Set: client
+  // and peer URLs are https and both demand a certificate of the cluster. Empty: plaintext
+  // (tests of the registry client against a bare etcd).
+  std::string tls_dir;
 };
+
+// "https://" when the launch has TLS files, else "http://".
+std::string Scheme(const EtcdLaunch& launch);
 
 // etcd's member name for a node ("n<id>"), which status and membership calls map back.
 std::string MemberName(NodeId id);

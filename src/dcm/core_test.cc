@@ -67,8 +67,35 @@ TEST(EtcdArgumentsTest, NamesEveryMemberAndTheTimings) {
   EXPECT_TRUE(has("--initial-cluster-state=new"));
   EXPECT_TRUE(has("--heartbeat-interval=30"));
   EXPECT_TRUE(has("--election-timeout=300"));
+  EXPECT_FALSE(has("--client-cert-auth"));
   l.self = 3;
   EXPECT_FALSE(EtcdArguments(l));
+}
+
+TEST(EtcdArgumentsTest, WithTlsFilesBothClientsAndPeersMustShowACertificate) {
+  EtcdLaunch l;
+  l.binary = "/usr/bin/etcd";
+  l.self = 1;
+  l.data_dir = "/d/registry/etcd";
+  l.tls_dir = "/d/registry/tls";
+  l.members = {{1, Endpoint{0x0a000001, 2379}, Endpoint{0x0a000001, 2380}}};
+  auto args = EtcdArguments(l);
+  ASSERT_TRUE(args) << args.error().message();
+  auto has = [&](const std::string& a) {
+    return std::find(args->begin(), args->end(), a) != args->end();
+  };
+  EXPECT_TRUE(has("--listen-client-urls=https://10.0.0.1:2379"));
+  EXPECT_TRUE(has("--listen-peer-urls=https://10.0.0.1:2380"));
+  EXPECT_TRUE(has("--initial-cluster=n1=https://10.0.0.1:2380"));
+  EXPECT_TRUE(has("--client-cert-auth"));
+  EXPECT_TRUE(has("--peer-client-cert-auth"));
+  EXPECT_TRUE(has("--trusted-ca-file=/d/registry/tls/ca.pem"));
+  EXPECT_TRUE(has("--peer-key-file=/d/registry/tls/node.key"));
+  auto restore = RestoreArguments(l, "/tmp/s.db");
+  ASSERT_TRUE(restore);
+  EXPECT_NE(std::find(restore->begin(), restore->end(),
+                      "--initial-advertise-peer-urls=https://10.0.0.1:2380"),
+            restore->end());
 }
 
 }  // namespace

@@ -9,6 +9,8 @@
 // cluster map. Runs on the node's loop thread.
 #pragma once
 
+#include <sys/types.h>
+
 #include <map>
 #include <memory>
 #include <optional>
@@ -66,6 +68,12 @@ class Dcm {
   // The registry's members as etcd lists them ("n<id>" names, learners flagged).
   void ListServers(std::function<void(Result<std::vector<registry::EtcdMember>>)> done);
 
+  // After a key install, use or removal (T8): re-issues this node's registry credentials
+  // (dcm/tls.h) and, when the set of trusted keys changed, restarts the local registry
+  // server so it trusts them; `done` once that server answers again and the registry is
+  // read-write, so an operator's loop over the nodes restarts one server at a time.
+  void KeyringChanged(std::function<void(Result<std::string>)> done);
+
   // R6: a snapshot of the registry (etcd's format, its SHA-256 at the end).
   void Snapshot(std::function<void(Result<std::string>)> done);
 
@@ -81,6 +89,9 @@ class Dcm {
   void PromoteWhenCaughtUp(const RegistryServerConfig& server, uint64_t member,
                            const std::vector<RegistryServerConfig>& before, Instant deadline,
                            std::function<void(Result<std::string>)> done);
+  void WaitForServer(pid_t before, Instant deadline, std::function<void(Result<std::string>)> done);
+  void RetryWaitForServer(pid_t before, Instant deadline,
+                          std::function<void(Result<std::string>)> done);
   std::unique_ptr<Impl> impl_;
 };
 

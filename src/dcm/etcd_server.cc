@@ -41,6 +41,7 @@ struct EtcdServer::Impl {
   pid_t pid = -1;
   Instant started;
   bool stopping = false;
+  bool restarting = false;  // Restart() asked for this exit
 
   Status Spawn() {
     auto args = EtcdArguments(launch);
@@ -101,6 +102,17 @@ struct EtcdServer::Impl {
       if (r == 0) return Poll();
       pid = -1;
       if (stopping) return;
+      if (restarting) {
+        restarting = false;
+        Log(LogLevel::kInfo, "dcm", "registry server restarting to read its TLS files",
+            {{"how", DescribeExit(status)}});
+        if (auto s = Spawn(); !s) {
+          Log(LogLevel::kError, "dcm", "cannot restart the registry server",
+              {{"error", s.error().message()}});
+          state = State::kStopped;
+        }
+        return;
+      }
       const Duration wait = backoff.OnExit(started, io::SteadyNow());
       state = State::kRestarting;
       Log(LogLevel::kWarn, "dcm", "registry server died; restarting",
@@ -151,6 +163,11 @@ Status EtcdServer::Start() {
   return impl_->Spawn();
 }
 void EtcdServer::Stop(Duration grace) { impl_->Stop(grace); }
+void EtcdServer::Restart() {
+  if (impl_->pid <= 0 || impl_->stopping) return;  // a pending spawn reads the new files
+  impl_->restarting = true;
+  ::kill(impl_->pid, SIGTERM);
+}
 EtcdServer::State EtcdServer::state() const { return impl_->state; }
 pid_t EtcdServer::pid() const { return impl_->pid; }
 int EtcdServer::restarts() const { return impl_->backoff.restarts(); }

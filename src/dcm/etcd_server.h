@@ -33,6 +33,10 @@ class EtcdServer {
   // SIGTERM, then SIGKILL if it has not exited within `grace`. Blocks at most that long.
   void Stop(Duration grace = Duration::Seconds(5));
 
+  // Ends the process and starts it again at once on the same data (not a death: no
+  // backoff), so it reads its TLS files anew. Returns at once; a stopped server stays so.
+  void Restart();
+
   State state() const;
   static const char* StateName(State s);
   pid_t pid() const;

@@ -24,6 +24,7 @@ std::string LocalStorage::configuration_file() const {
 }
 std::string LocalStorage::audit_file() const { return root_ + "/dcm/logs/audit.log"; }
 std::string LocalStorage::registry_data_dir() const { return root_ + "/registry/etcd"; }
+std::string LocalStorage::registry_tls_dir() const { return root_ + "/registry/tls"; }
 std::string LocalStorage::registry_log_file() const { return root_ + "/registry/etcd.log"; }
 
 Result<LocalConfiguration> LocalStorage::Load() const {

@@ -6,6 +6,7 @@
 //   dcm/logs/audit.log            one JSON line per configuration event
 //   clusters/<cluster id>/{locks,logs,core,config}   per cluster, for the other components
 //   registry/etcd                 the registry server's data (registry server nodes only)
+//   registry/tls                  the registry's TLS files (dcm/tls.h), made at every start
 // local.json is replaced atomically; a crash leaves the old or the new version.
 #pragma once
 
@@ -55,6 +56,7 @@ class LocalStorage {
   std::string audit_file() const;
   std::string registry_data_dir() const;  // registry/etcd
   std::string registry_log_file() const;  // registry/etcd.log
+  std::string registry_tls_dir() const;   // registry/tls
 
  private:
   explicit LocalStorage(std::string root) : root_(std::move(root)) {}

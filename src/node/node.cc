@@ -18,6 +18,7 @@
 #include "io/files.h"
 #include "io/udp.h"
 #include "membership/messages.h"
+#include "node/keyring_file.h"
 #include "transport/messages.h"
 
 namespace cohort::node {
@@ -91,55 +92,7 @@ struct Node::Impl {
             }),
         timer(ctx) {}
 
-  std::string KeyringPath() const { return config.data_dir + "/keyring.json"; }
-
-  Result<wire::Keyring> LoadKeyring() {
-    wire::Keyring ring;
-    auto saved = io::ReadFile(KeyringPath());
-    if (saved) {
-      const json doc = json::parse(*saved, nullptr, false);
-      const bool whole = doc.is_object() && doc.contains("keys") && doc["keys"].is_array() &&
-                         doc.contains("in_use") && doc["in_use"].is_string() &&
-                         std::all_of(doc["keys"].begin(), doc["keys"].end(),
-                                     [](const json& k) { return k.is_string(); });
-      if (!whole) {
-        return Error(Errc::kInvalidArgument, KeyringPath() +
-                                                 " is damaged: remove it to start "
-                                                 "again from cluster.key_file");
-      }
-      for (const auto& text : doc["keys"]) {
-        auto key = wire::KeyFromText(text.get<std::string>());
-        if (!key)
-          return Error(Errc::kInvalidArgument, KeyringPath() + ": " + key.error().message());
-        ring.Install(*key);
-      }
-      for (wire::KeyId id : ring.Ids()) {
-        if (wire::KeyIdToText(id) == doc["in_use"].get<std::string>()) (void)ring.Use(id);
-      }
-      if (!ring.empty()) return ring;
-    }
-    auto text = io::ReadFile(config.key_file);
-    if (!text) {
-      return Error(Errc::kInvalidArgument,
-                   config.source + ": key 'cluster.key_file': cannot read '" + config.key_file +
-                       "' (make one with `cohort keygen > " + config.key_file + "`)");
-    }
-    auto key = wire::KeyFromText(*text);
-    if (!key) {
-      return Error(Errc::kInvalidArgument, config.source + ": key 'cluster.key_file': '" +
-                                               config.key_file + "': " + key.error().message());
-    }
-    ring.Install(*key);
-    return ring;
-  }
-
-  Status SaveKeyring() {
-    json doc{{"in_use", wire::KeyIdToText(core->keyring().in_use())}, {"keys", json::array()}};
-    for (wire::KeyId id : core->keyring().Ids()) {
-      doc["keys"].push_back(wire::KeyToText(*core->keyring().Find(id)));
-    }
-    return io::WriteFileAtomic(KeyringPath(), doc.dump(2) + "\n", 0600);
-  }
+  Status SaveKeyring() { return node::SaveKeyring(config, core->keyring()); }
 
   // The revision of this node's own entry goes up whenever its adapter info changes, across
   // restarts, so peers and operators can tell versions apart.
@@ -169,7 +122,7 @@ struct Node::Impl {
   Status Init() {
     COHORT_TRY(io::MakeDirs(config.data_dir));
     ::chmod(config.data_dir.c_str(), 0700);
-    auto ring = LoadKeyring();
+    auto ring = node::LoadKeyring(config);
     if (!ring) return ring.error();
     if (auto cipher = wire::CipherFromName(config.cipher)) ring->set_seal_cipher(*cipher);
 

@@ -159,8 +159,8 @@ struct EtcdRegistry::Impl {
   }
 
   // Servers for `endpoints`, reusing the connections of `old` where the endpoint is kept.
-  static std::vector<Server> Connect(const std::vector<std::string>& endpoints,
-                                     std::vector<Server> old) {
+  std::vector<Server> Connect(const std::vector<std::string>& endpoints,
+                              std::vector<Server> old) const {
     std::vector<Server> out;
     for (const std::string& e : endpoints) {
       auto kept = std::find_if(old.begin(), old.end(),
@@ -249,9 +249,17 @@ struct EtcdRegistry::Impl {
     });
   }
 
-  static void OpenChannel(Server& s) {
-    s.channel =
-        grpc::CreateCustomChannel(s.endpoint, grpc::InsecureChannelCredentials(), ChannelArgs());
+  std::shared_ptr<grpc::ChannelCredentials> Credentials() const {
+    if (!options.tls) return grpc::InsecureChannelCredentials();
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = options.tls->ca_pem;
+    ssl.pem_cert_chain = options.tls->cert_pem;
+    ssl.pem_private_key = options.tls->key_pem;
+    return grpc::SslCredentials(ssl);
+  }
+
+  void OpenChannel(Server& s) const {
+    s.channel = grpc::CreateCustomChannel(s.endpoint, Credentials(), ChannelArgs());
     s.kv = pb::KV::NewStub(s.channel);
     s.maintenance = pb::Maintenance::NewStub(s.channel);
     s.cluster = pb::Cluster::NewStub(s.channel);
@@ -538,8 +546,17 @@ void EtcdRegistry::SetEndpoints(std::vector<std::string> endpoints) {
   Impl* impl = impl_.get();
   impl->Enqueue([impl, endpoints = std::move(endpoints)] {
     std::lock_guard lock(impl->servers_mu);  // channels are made lazily: this is quick
-    impl->servers = Impl::Connect(endpoints, std::move(impl->servers));
+    impl->servers = impl->Connect(endpoints, std::move(impl->servers));
     impl->current = 0;  // the most preferred first again
+  });
+}
+
+void EtcdRegistry::SetTls(std::optional<EtcdTls> tls) {
+  Impl* impl = impl_.get();
+  impl->Enqueue([impl, tls = std::move(tls)] {
+    std::lock_guard lock(impl->servers_mu);
+    impl->options.tls = tls;
+    for (Impl::Server& s : impl->servers) impl->OpenChannel(s);
   });
 }
 

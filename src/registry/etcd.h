@@ -7,6 +7,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 
 #include "base/time.h"
 #include "registry/backend.h"
@@ -27,11 +28,20 @@ struct EtcdMember {
   bool leader = false;
 };
 
+// TLS with a client certificate (dcm/tls.h makes these): the servers' certificates must
+// chain to `ca_pem` and name the address dialled.
+struct EtcdTls {
+  std::string ca_pem;
+  std::string cert_pem;
+  std::string key_pem;
+};
+
 struct EtcdOptions {
   std::vector<std::string> endpoints;       // "host:port" of etcd client URLs, in preference order
   Duration timeout = Duration::Seconds(2);  // per attempt
   // Runs an answer on the caller's thread. Unset: answers run on the worker thread.
   std::function<void(std::function<void()>)> post;
+  std::optional<EtcdTls> tls;  // unset: plaintext
 };
 
 class EtcdRegistry : public RegistryBackend {
@@ -51,6 +61,8 @@ class EtcdRegistry : public RegistryBackend {
   void Status(Done<RegistryStatus> done) override;
   // C5: from now on, try these servers in this order (the registry's server list changed).
   void SetEndpoints(std::vector<std::string> endpoints);
+  // New credentials (a key rotation): every server gets a fresh channel that uses them.
+  void SetTls(std::optional<EtcdTls> tls);
   // R6: a snapshot of the whole store from the server that answers first, as etcd sends it
   // (its last 32 bytes are the SHA-256 of the rest). Works without a leader.
   void Snapshot(Done<std::string> done);

@@ -1,0 +1,364 @@
+// Dcm::Impl: the configuration manager's state on one node, shared by the files that
+// implement Dcm by concern: dcm.cc (start, the status poll, the schema it keeps, watches),
+// server_define.cc (C6: adding and removing registry servers), credentials.cc (the
+// registry's TLS credentials and key rotation). Included by those files only.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <filesystem>
+#include <random>
+#include <set>
+
+#include "base/log.h"
+#include "dcm/core.h"
+#include "dcm/dcm.h"
+#include "dcm/etcd_server.h"
+#include "dcm/schema.h"
+#include "dcm/storage.h"
+#include "dcm/tls.h"
+#include "io/clock.h"
+#include "io/files.h"
+#include "membership/core.h"
+#include "node/documents.h"
+#include "node/keyring_file.h"
+#include "node/node.h"
+#include "registry/etcd.h"
+#include "registry/guard.h"
+
+namespace cohort::dcm {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+
+// The status poll: relaxed while writes commit, quick while read-only, so writes resume
+// within 50 ms of a new leader rather than a whole period later.
+inline constexpr auto kStatusPeriod = std::chrono::milliseconds(250);
+inline constexpr auto kReadOnlyStatusPeriod = std::chrono::milliseconds(50);
+
+std::string NewClusterId();
+// The OS instance's unique id (C4): systemd's machine id, else nothing.
+std::string MachineId();
+
+using Reply = std::function<void(Result<std::string>)>;
+
+struct Dcm::Impl {
+  Impl(const Config& c, asio::io_context& ctx, LocalStorage s)
+      : config(c), io(ctx), storage(std::move(s)), poll(ctx) {}
+
+  Config config;
+  asio::io_context& io;
+  LocalStorage storage;
+  LocalConfiguration local;
+  std::unique_ptr<EtcdServer> server;
+  std::unique_ptr<registry::EtcdRegistry> client;
+  std::unique_ptr<registry::PhaseGuard> guard;
+  asio::steady_timer poll;
+  std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+
+  std::optional<registry::RegistryStatus> status;
+  std::string status_error;
+  const std::string machine_id = MachineId();
+  node::Node* node = nullptr;
+  std::string cluster_id;
+  bool publishing = false;  // one schema write in flight at a time
+  std::string node_doc_written, addresses_written, primary_written;
+  bool server_list_created = false;
+  int ticks = 0;
+  bool reconciling = false;  // a read of the server list in flight
+  std::unique_ptr<schema::VersionedPublisher> map_publisher;
+
+  bool is_server() const {
+    return std::find(config.registry_servers.begin(), config.registry_servers.end(),
+                     config.node_id) != config.registry_servers.end();
+  }
+
+  // Runs `fn` on the loop unless the DCM is gone by then.
+  template <typename Fn>
+  auto OnLoop(Fn fn) {
+    return [weak = std::weak_ptr<bool>(alive), fn = std::move(fn)](auto result) mutable {
+      if (weak.lock()) fn(std::move(result));
+    };
+  }
+
+  // Runs `fn` on the loop after `wait`, unless the DCM is gone by then.
+  void After(Duration wait, std::function<void()> fn) {
+    auto timer = std::make_shared<asio::steady_timer>(io, std::chrono::nanoseconds(wait.nanos()));
+    timer->async_wait([timer, fn = std::move(fn),
+                       weak = std::weak_ptr<bool>(alive)](boost::system::error_code ec) {
+      if (!ec && weak.lock()) fn();
+    });
+  }
+
+  void Audit(const std::string& event, const std::map<std::string, std::string>& fields) {
+    if (auto s = storage.Audit(event, fields); !s) {
+      Log(LogLevel::kWarn, "dcm", "cannot write the audit log", {{"error", s.error().message()}});
+    }
+  }
+
+  void SaveLocal() {
+    if (auto s = storage.Save(local); !s) {
+      Log(LogLevel::kError, "dcm", "cannot save the local configuration",
+          {{"error", s.error().message()}});
+    }
+  }
+
+  void Poll() {
+    const bool writable = status && status->phase == registry::Phase::kReadWrite;
+    poll.expires_after(writable ? kStatusPeriod : kReadOnlyStatusPeriod);
+    poll.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      client->Status(OnLoop([this](Result<registry::RegistryStatus> r) {
+        OnStatus(std::move(r));
+        Poll();
+      }));
+    });
+  }
+
+  void OnStatus(Result<registry::RegistryStatus> r) {
+    const registry::Phase before = guard->phase();
+    if (r) {
+      status = *r;
+      status_error.clear();
+    } else {
+      if (!status) status = registry::RegistryStatus{};
+      status->phase = registry::Phase::kReadOnly;
+      status->leader = kNoNode;
+      status_error = r.error().message();
+    }
+    guard->SetPhase(status->phase);
+    if (status->phase != before) {
+      Log(LogLevel::kInfo, "dcm", "registry phase",
+          {{"phase", registry::PhaseName(status->phase)},
+           {"leader", std::to_string(status->leader)}});
+      Audit("registry_phase", {{"phase", registry::PhaseName(status->phase)}});
+    }
+    if (status->leader != kNoNode && status->leader != local.primary) {
+      local.primary = status->leader;
+      SaveLocal();
+    }
+    if (status->leader != config.node_id) primary_written.clear();
+    if (status->phase == registry::Phase::kReadWrite) {
+      Publish();
+      if (++ticks % 4 == 0) ReconcileServer();
+    }
+  }
+
+  // The next piece of this node's global configuration that the registry lacks, written
+  // one at a time; each success goes straight on to the next.
+  void Publish() {
+    if (publishing || node == nullptr) return;
+    if (cluster_id.empty()) return DefineCluster();
+    const json node_doc = NodeDefinition();
+    if (const std::string text = schema::Document(node_doc); text != node_doc_written) {
+      return Put(schema::NodeKey(cluster_id, config.node_id), text, &node_doc_written);
+    }
+    if (const std::string text = schema::Document(OwnAddresses()); text != addresses_written) {
+      return Put(schema::AddressesKey(cluster_id, config.node_id), text, &addresses_written);
+    }
+    if (status && status->leader == config.node_id) {
+      if (!server_list_created) return CreateServerList();
+      const std::string primary = schema::Document({{"node", config.node_id}});
+      if (primary != primary_written) {
+        return Put(schema::PrimaryKey(cluster_id), primary, &primary_written);
+      }
+    }
+    if (node->membership().role() == membership::Role::kSupervisor) PublishMap();
+  }
+
+  void DefineCluster() {
+    publishing = true;
+    const std::string fresh = NewClusterId();
+    guard->Commit(schema::DefineCluster(config.cluster_name, fresh),
+                  OnLoop([this, fresh](Result<registry::TxnResult> r) {
+                    publishing = false;
+                    if (!r) return;
+                    auto id = schema::ClusterIdOf(*r, fresh);
+                    if (!id) {
+                      Log(LogLevel::kError, "dcm", "bad cluster definition in the registry",
+                          {{"error", id.error().message()}});
+                      return;
+                    }
+                    AdoptCluster(*id, r->succeeded);
+                    Publish();
+                  }));
+  }
+
+  void AdoptCluster(const std::string& id, bool defined_here) {
+    cluster_id = id;
+    if (auto dir = storage.ClusterDir(id); !dir) {
+      Log(LogLevel::kError, "dcm", "cannot create the cluster's folders",
+          {{"error", dir.error().message()}});
+    }
+    const ClusterDefinition def{config.cluster_name, id};
+    if (std::find(local.clusters.begin(), local.clusters.end(), def) == local.clusters.end()) {
+      local.clusters.push_back(def);
+    }
+    if (local.current != id) {
+      Audit(defined_here ? "cluster_defined" : "cluster_adopted",
+            {{"cluster", config.cluster_name}, {"id", id}, {"previous", local.current}});
+    }
+    local.current = local.target = id;
+    SaveLocal();
+    Log(LogLevel::kInfo, "dcm", defined_here ? "cluster defined" : "cluster id adopted",
+        {{"cluster", config.cluster_name}, {"id", id}});
+  }
+
+  void Put(const std::string& key, const std::string& text, std::string* written) {
+    publishing = true;
+    guard->Put(key, text, OnLoop([this, key, text, written](Result<int64_t> r) {
+                 publishing = false;
+                 if (!r) {
+                   Log(LogLevel::kDebug, "dcm", "registry write failed",
+                       {{"key", key}, {"error", r.error().message()}});
+                   return;
+                 }
+                 *written = text;
+                 Publish();
+               }));
+  }
+
+  void PublishMap() {
+    if (!map_publisher) {
+      map_publisher = std::make_unique<schema::VersionedPublisher>(schema::MapKey(cluster_id));
+    }
+    const auto& map = node->membership().map();
+    const json members = node::MembersDocument(*node)["members"];
+    auto txn = map_publisher->Next(map.version, schema::Document({{"version", map.version},
+                                                                  {"supervisor", map.supervisor},
+                                                                  {"members", members}}));
+    if (!txn) return;
+    publishing = true;
+    guard->Commit(*txn, OnLoop([this](Result<registry::TxnResult> r) {
+      publishing = false;
+      const uint64_t refused = map_publisher->refused();
+      map_publisher->OnResult(r);
+      if (map_publisher->refused() != refused) {
+        Log(LogLevel::kWarn, "dcm", "a newer cluster map is in the registry; not overwriting it");
+      }
+      if (r && r->succeeded) Publish();
+    }));
+  }
+
+  json NodeDefinition() const {
+    json disks = json::array();
+    for (const auto& d : config.disks) disks.push_back({{"id", d.id}, {"mount", d.mount}});
+    return {{"id", config.node_id},
+            {"name", config.node_name},
+            {"uid", machine_id},
+            {"registry_server", is_server()},
+            {"disks", disks}};
+  }
+
+  json OwnAddresses() const {
+    const json table = node::AddressesDocument(*node);
+    json addresses = json::array();
+    for (const json& n : table["nodes"]) {
+      if (!n.value("self", false)) continue;
+      for (json a : n["addresses"]) {
+        a.erase("status");  // reachability is each node's own view, not configuration
+        a.erase("last_heard_ms_ago");
+        a.erase("preferred");
+        addresses.push_back(a);
+      }
+    }
+    return {{"id", config.node_id}, {"addresses", addresses}};
+  }
+
+  void CreateServerList() {
+    publishing = true;
+    guard->Commit(schema::CreateServerList(cluster_id, config.registry_endpoints),
+                  OnLoop([this](Result<registry::TxnResult> r) {
+                    publishing = false;
+                    if (!r) return;
+                    server_list_created = true;  // by us now, or by someone before
+                    Publish();
+                  }));
+  }
+
+  // C6 on this node: the registry's server list says whether this node runs a registry
+  // server. Listed and not running → join the registry as the learner `define` added;
+  // running and no longer listed → `undefine` removed it: stop and keep the data aside.
+  void ReconcileServer() {
+    if (reconciling || cluster_id.empty()) return;
+    reconciling = true;
+    guard->Get(schema::ServersKey(cluster_id), true,
+               OnLoop([this](Result<std::optional<registry::KeyValue>> kv) {
+                 reconciling = false;
+                 if (!kv || !*kv) return;
+                 auto list = schema::ParseServerList((**kv).value);
+                 if (!list || list->empty()) return;
+                 FollowServerList(*list);
+                 const bool listed = std::any_of(
+                     list->begin(), list->end(),
+                     [&](const RegistryServerConfig& s) { return s.id == config.node_id; });
+                 // Named again after an undefine: only by a newer list (a stale copy read
+                 // just after the removal still names this node).
+                 const bool relisted =
+                     local.server_removed && (**kv).mod_revision > local.server_removed_revision;
+                 if (listed && !server && (!local.server_removed || relisted)) {
+                   local.server_removed = false;
+                   local.server_defined = true;
+                   SaveLocal();
+                   Audit("registry_server_defined", {});
+                   if (auto st = StartServer(*list, /*join_existing=*/true); !st) {
+                     Log(LogLevel::kError, "dcm", "cannot start the registry server",
+                         {{"error", st.error().message()}});
+                   }
+                 } else if (!listed && server) {
+                   server->Stop();
+                   server.reset();
+                   const std::string aside =
+                       storage.registry_data_dir() + ".removed." + std::to_string(io::WallMillis());
+                   std::error_code ec;
+                   std::filesystem::rename(storage.registry_data_dir(), aside, ec);
+                   local.server_defined = false;
+                   local.server_removed = true;
+                   local.server_removed_revision = (**kv).mod_revision;
+                   SaveLocal();
+                   Audit("registry_server_undefined", {{"data_moved_to", aside}});
+                   Log(LogLevel::kInfo, "dcm", "registry server undefined; stopped",
+                       {{"data_moved_to", aside}});
+                 }
+               }));
+  }
+
+  // C5: the ordered server list in local storage and the client's endpoints follow the
+  // registry's list, so servers defined or undefined later are used (or skipped) at once.
+  void FollowServerList(const std::vector<RegistryServerConfig>& list) {
+    auto ordered = OrderedEndpoints(config.node_id, list);
+    if (ordered == local.registry_servers) return;
+    local.registry_servers = ordered;
+    SaveLocal();
+    std::vector<std::string> endpoints;
+    std::string text;
+    for (const auto& s : ordered) {
+      endpoints.push_back(s.client.ToString());
+      text += (text.empty() ? "" : ", ") + std::to_string(s.id);
+    }
+    client->SetEndpoints(std::move(endpoints));
+    Log(LogLevel::kInfo, "dcm", "registry servers", {{"order", text}});
+  }
+
+  // credentials.cc: this node's registry TLS credentials, issued afresh from its keyring
+  // and written where its etcd reads them, valid for loopback, its adapters and its
+  // registry server's addresses in the configuration, the learned list and `members`.
+  Result<TlsCredentials> IssueCredentials(const std::vector<RegistryServerConfig>& members);
+  std::string server_ca_pem;  // the CAs the running etcd trusts (read at its start)
+
+  Status StartServer(const std::vector<RegistryServerConfig>& members, bool join_existing) {
+    EtcdLaunch launch = LaunchFor(config);
+    launch.data_dir = storage.registry_data_dir();
+    launch.tls_dir = storage.registry_tls_dir();
+    auto credentials = IssueCredentials(members);
+    if (!credentials) return credentials.error();
+    server_ca_pem = credentials->ca_pem;
+    launch.members = members;
+    launch.join_existing = join_existing;
+    server = std::make_unique<EtcdServer>(io, launch, storage.registry_log_file());
+    return server->Start();
+  }
+};
+
+}  // namespace cohort::dcm
