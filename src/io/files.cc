@@ -64,11 +64,15 @@ Result<std::string> ReadFile(const std::string& path) {
   return s.str();
 }
 
-void StartWriteback(int fd, uint64_t before, uint64_t after) {
+std::optional<std::pair<uint64_t, uint64_t>> WritebackStep(uint64_t before, uint64_t after) {
   constexpr uint64_t kStep = 8 << 20;
-  if (after / kStep == before / kStep) return;
-  const uint64_t end = after / kStep * kStep;
-  (void)::sync_file_range(fd, static_cast<off_t>(end - kStep), static_cast<off_t>(kStep),
+  if (after / kStep == before / kStep) return std::nullopt;
+  return std::make_pair(after / kStep * kStep - kStep, kStep);
+}
+
+void StartWriteback(int fd, uint64_t offset, uint64_t length) {
+  // Advisory: an error here shows again in the install's fdatasync, which fails the job.
+  (void)::sync_file_range(fd, static_cast<off_t>(offset), static_cast<off_t>(length),
                           SYNC_FILE_RANGE_WRITE);
 }
 

@@ -6,7 +6,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "base/result.h"
 
@@ -19,10 +21,13 @@ Status MakeDirs(const std::string& path);
 // Writes all `size` bytes at `offset` (a short write is continued, so a full disk reports
 // ENOSPC rather than a stale errno); the error names `what`.
 Status PwriteAll(int fd, const void* data, size_t size, uint64_t offset, const std::string& what);
-// A file being written from offset `before` up to `after`: each full 8 MiB step completed is
-// handed to the disk now, asynchronously (sync_file_range), so a later fdatasync has little
-// left to write. Errors are left to that fdatasync.
-void StartWriteback(int fd, uint64_t before, uint64_t after);
+// A file being written from offset `before` up to `after`: the full 8 MiB step just
+// completed, if any, as (offset, length), to hand to the disk now (StartWriteback) so a
+// later fdatasync has little left to write.
+std::optional<std::pair<uint64_t, uint64_t>> WritebackStep(uint64_t before, uint64_t after);
+// Asks the kernel to start writing that range (sync_file_range). It may block while the
+// device's queue is full: call it off the event loop. Errors are left to the fdatasync.
+void StartWriteback(int fd, uint64_t offset, uint64_t length);
 
 // Reads a sequence of files through one descriptor, opening each by path when it is asked
 // for and checking it is still the file it was (its inode and size): e.g. a job's files,

@@ -2,6 +2,7 @@
 
 #include <sstream>
 
+#include "base/log.h"
 #include "io/clock.h"
 
 namespace cohort::io {
@@ -24,7 +25,12 @@ void LoopMonitor::Arm() {
   timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec || stopped_) return;
     const Instant now = SteadyNow();
-    Record(now > due_ ? now - due_ : Duration());
+    const Duration late = now > due_ ? now - due_ : Duration();
+    Record(late);
+    if (late >= kLogStall && now - logged_ >= Duration::Seconds(1)) {
+      logged_ = now;
+      Log(LogLevel::kWarn, "node", "event loop stalled", {{"ms", std::to_string(late.millis())}});
+    }
     due_ = now + kPeriod;
     Arm();
   });

@@ -17,6 +17,9 @@ namespace cohort::io {
 class LoopMonitor {
  public:
   static constexpr Duration kPeriod = Duration::Millis(10);
+  // A stall this long is logged too (at most one line a second), so an operator can match
+  // it with what the daemon was doing then.
+  static constexpr Duration kLogStall = Duration::Millis(50);
   // Upper bounds of the histogram's buckets, in seconds (a last one, +Inf, is implicit).
   static constexpr std::array<double, 9> kBounds = {0.001, 0.002, 0.005, 0.01, 0.02,
                                                     0.05,  0.1,   0.25,  1.0};
@@ -38,6 +41,7 @@ class LoopMonitor {
   boost::asio::steady_timer timer_;
   Instant due_;
   bool stopped_ = true;
+  Instant logged_;
   std::array<uint64_t, kBounds.size() + 1> buckets_{};
   uint64_t count_ = 0;
   double sum_s_ = 0;

@@ -76,6 +76,10 @@ void Distributor::Impl::CopyIn(const std::string& id) {
   Job* job = FindJob(id);
   if (!job || stopped || !job->cancelled.empty()) return;
   job->copy_active = false;
+  if (job->resuming) {
+    job->after_resume.push_back([this, id] { CopyIn(id); });
+    return;
+  }
   while (job->copying < job->sources.size() &&
          (job->manifest.commands[job->copying].kind != CommandKind::kFile ||
           job->have >=
@@ -151,6 +155,11 @@ Result<uint64_t> Distributor::Impl::Stream(const std::string& id, uint64_t offse
   if (!job->cancelled.empty()) return Error(Errc::kInvalidArgument, job->cancelled);
   if (!job->error.empty()) return Error(Errc::kIo, job->error);
   job->last_upload = node.Now();
+  if (job->resuming) {  // the client's retry comes after the rehash
+    return Error(Errc::kUnavailable, "job " + id +
+                                         " is rehashing its partial file after a "
+                                         "restart; send again in a moment");
+  }
   if (offset > job->have) {
     return Error(Errc::kAlreadyExists, "job " + id + " holds " + std::to_string(job->have) +
                                            " bytes: resume the upload from there");
@@ -176,17 +185,8 @@ json Distributor::Impl::Document(const Job& job) const {
 void Distributor::Impl::SaveJobDocument(Job& job) {
   json doc = Document(job);
   AddSources(doc, job.sources);
-  // The write and its fsync run on the disk pool (in order with the job's earlier writes:
-  // one thread); the loop hears how it went.
-  boost::asio::post(disk, [this, ioc = &io, alive = alive, dir = JobsDir(), id = job.manifest.job,
-                           text = DocumentText(doc, 1)] {
-    Status s = io::MakeDirs(dir);
-    if (s) s = io::WriteFileAtomic(dir + "/" + id + ".json", text);
-    boost::asio::post(*ioc, [this, alive, id, s] {
-      if (!*alive) return;
-      if (Job* j = FindJob(id)) Persisted(*j, s, "the job document");
-    });
-  });
+  WriteOnDisk(job, JobsDir() + "/" + job.manifest.job + ".json", DocumentText(doc, 1),
+              "the job document");
 }
 
 // Jobs of earlier runs: final ones are answered as saved; one that was running is tracked

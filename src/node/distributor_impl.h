@@ -135,6 +135,8 @@ struct Distributor::Impl {
   // daemon left (D13): completed commands from the job's state file, then the partial file
   // after them (rehashed).
   Result<Job*> CreateJob(const Manifest& manifest, bool is_base, bool staging, bool resume = true);
+  static uint64_t Rehash(int fd, uint64_t size, wire::Sha256* sha);
+  void Resumed(const std::string& id, size_t i, uint64_t at, const wire::Sha256& sha);
 
   std::string StatePath(const std::string& id) const;
   // A receiving server's copy of the job's manifest (wire-encoded, as its offer brought
@@ -152,6 +154,8 @@ struct Distributor::Impl {
   // leads out fails the command's job before anything is written.
   Status SyncFiles(Job& job);
 
+  void WriteOnDisk(Job& job, std::string path, std::string text, std::string what);
+  void RemoveOnDisk(std::string path);
   void SaveState(Job& job);
 
   void Fail(Job& job, const std::string& why);

@@ -149,9 +149,13 @@ Result<std::vector<Command>> CollectCommands(const JobContent& content,
   return commands;
 }
 
-Status SaveManifestFile(const std::string& path, const distribution::Manifest& manifest) {
+std::string ManifestFileText(const distribution::Manifest& manifest) {
   const wire::Bytes b = distribution::Encode(distribution::OfferMsg{manifest, {}, 0});
-  return io::WriteFileAtomic(path, std::string(b.begin(), b.end()));
+  return std::string(b.begin(), b.end());
+}
+
+Status SaveManifestFile(const std::string& path, const distribution::Manifest& manifest) {
+  return io::WriteFileAtomic(path, ManifestFileText(manifest));
 }
 
 std::optional<distribution::Manifest> LoadManifestFile(const std::string& path,

@@ -47,9 +47,30 @@ std::string Distributor::Impl::ManifestPath(const std::string& id) const {
 
 void Distributor::Impl::SaveManifest(Job& job) {
   if (job.is_base || job.completed() || !job.cancelled.empty()) return;
-  Status s = io::MakeDirs(root.path() + "/.cohort/jobs");
-  if (s) s = SaveManifestFile(ManifestPath(job.manifest.job), job.manifest);
-  Persisted(job, s, "the job's manifest");
+  WriteOnDisk(job, ManifestPath(job.manifest.job), ManifestFileText(job.manifest),
+              "the job's manifest");
+}
+
+// The write and its fsync run on the disk pool, in order with the other writes, removals
+// and installs there (one thread): an fsync may wait for a journal commit that carries
+// gigabytes of a file just installed (a 609 ms stall of the loop was seen). The loop hears
+// how it went.
+void Distributor::Impl::WriteOnDisk(Job& job, std::string path, std::string text,
+                                    std::string what) {
+  boost::asio::post(disk, [this, ioc = &io, alive = alive, id = job.manifest.job,
+                           path = std::move(path), text = std::move(text), what = std::move(what)] {
+    Status s = io::MakeDirs(fs::path(path).parent_path().string());
+    if (s) s = io::WriteFileAtomic(path, text);
+    boost::asio::post(*ioc, [this, alive, id, s, what] {
+      if (!*alive) return;
+      if (Job* j = FindJob(id)) Persisted(*j, s, what);
+    });
+  });
+}
+
+// In order after the writes on the disk pool, so none of them brings the file back.
+void Distributor::Impl::RemoveOnDisk(std::string path) {
+  boost::asio::post(disk, [path = std::move(path)] { ::unlink(path.c_str()); });
 }
 
 void Distributor::Impl::Persisted(Job& job, const Status& written, const std::string& what) {
@@ -80,7 +101,8 @@ void Distributor::Impl::Resume(Job& job) {
     }
     job.done = i + 1;
   }
-  // The partial file of the next command: rehash what is there and continue after it.
+  // The partial file of the next command: rehash what is there (on the disk pool: it may
+  // be gigabytes) and continue after it.
   if (job.done < job.manifest.commands.size() &&
       job.manifest.commands[job.done].kind == CommandKind::kFile) {
     FileState& f = job.files[job.done];
@@ -92,21 +114,53 @@ void Distributor::Impl::Resume(Job& job) {
     }
     f.fd = fd;
     f.inode = st.st_ino;
-    f.sha.Reset();
-    std::vector<uint8_t> buf(1 << 20);
-    uint64_t at = 0;
-    const uint64_t size = job.manifest.commands[job.done].size;
-    while (at < size) {
-      ssize_t n = ::pread(fd, buf.data(), std::min<uint64_t>(buf.size(), size - at),
-                          static_cast<off_t>(at));
-      if (n <= 0) break;
-      f.sha.Update(buf.data(), static_cast<size_t>(n));
-      at += static_cast<uint64_t>(n);
-    }
-    if (::ftruncate(fd, static_cast<off_t>(at)) != 0) at = 0;
-    job.have += at;
-    if (at == size) ::close(std::exchange(f.fd, -1));  // complete: only to verify, install
+    const int hashing = ::dup(fd);  // its own: a cancel may close f.fd meanwhile
+    if (hashing < 0) return Fail(job, f.temp_path + ": " + std::strerror(errno));
+    job.resuming = true;
+    boost::asio::post(disk, [ioc = &io, alive = alive, id = job.manifest.job, i = job.done,
+                             size = job.manifest.commands[job.done].size, hashing, this] {
+      wire::Sha256 sha;
+      const uint64_t at = Rehash(hashing, size, &sha);
+      ::close(hashing);
+      boost::asio::post(*ioc, [alive, id, i, at, sha, this] {
+        if (*alive) Resumed(id, i, at, sha);
+      });
+    });
   }
+}
+
+// What of a partial file is there, hashed into `sha`, and the file cut to it. Disk pool.
+uint64_t Distributor::Impl::Rehash(int fd, uint64_t size, wire::Sha256* sha) {
+  std::vector<uint8_t> buf(1 << 20);
+  uint64_t at = 0;
+  while (at < size) {
+    ssize_t n =
+        ::pread(fd, buf.data(), std::min<uint64_t>(buf.size(), size - at), static_cast<off_t>(at));
+    if (n <= 0) break;
+    sha->Update(buf.data(), static_cast<size_t>(n));
+    at += static_cast<uint64_t>(n);
+  }
+  if (::ftruncate(fd, static_cast<off_t>(at)) != 0) {
+    sha->Reset();
+    return 0;
+  }
+  return at;
+}
+
+void Distributor::Impl::Resumed(const std::string& id, size_t i, uint64_t at,
+                                const wire::Sha256& sha) {
+  Job* job = FindJob(id);
+  if (!job || !job->resuming) return;
+  job->resuming = false;
+  if (job->cancelled.empty() && i < job->files.size() && job->files[i].fd >= 0) {
+    FileState& f = job->files[i];
+    f.sha = sha;
+    job->have += at;
+    if (at == job->manifest.commands[i].size) ::close(std::exchange(f.fd, -1));  // to verify
+    Log(LogLevel::kInfo, "distribution", "resumed a partial file",
+        {{"job", id}, {"file", job->manifest.commands[i].path}, {"bytes", std::to_string(at)}});
+  }
+  for (auto& next : std::exchange(job->after_resume, {})) next();
 }
 
 // Each new command's paths, resolved inside the root: a symlinked folder on the way that
@@ -128,9 +182,7 @@ Status Distributor::Impl::SyncFiles(Job& job) {
 }
 
 void Distributor::Impl::SaveState(Job& job) {
-  Status s = io::MakeDirs(root.path() + "/.cohort/jobs");
-  if (s) s = io::WriteFileAtomic(StatePath(job.manifest.job), json{{"done", job.done}}.dump());
-  Persisted(job, s, "the job's state");
+  WriteOnDisk(job, StatePath(job.manifest.job), json{{"done", job.done}}.dump(), "the job's state");
 }
 
 void Distributor::Impl::Fail(Job& job, const std::string& why) {
@@ -164,8 +216,16 @@ void Distributor::Impl::Append(Job& job, uint64_t offset, const uint8_t* data, s
     data += n;
     size -= n;
     // The install's fdatasync would otherwise write the whole file at its end, when every
-    // server of the job does the same at once.
-    io::StartWriteback(f.fd, job.have - start - n, job.have - start);
+    // server of the job does the same at once. On the disk pool: sync_file_range blocks
+    // while the device's queue is full (a 481 ms stall of the loop was seen).
+    if (auto step = io::WritebackStep(job.have - start - n, job.have - start)) {
+      if (const int fd = ::dup(f.fd); fd >= 0) {
+        boost::asio::post(disk, [fd, step] {
+          io::StartWriteback(fd, step->first, step->second);
+          ::close(fd);
+        });
+      }
+    }
     if (job.have == start + c.size) ::close(std::exchange(f.fd, -1));  // all here
   }
   PumpAll(job);  // forward first: installing may wait for a digest or the disk
@@ -254,7 +314,7 @@ void Distributor::Impl::Apply(Job& job) {
   SaveState(job);
   if (job.completed()) {
     job.finished = node.Now();
-    if (!job.is_base) ::unlink(ManifestPath(job.manifest.job).c_str());
+    if (!job.is_base) RemoveOnDisk(ManifestPath(job.manifest.job));
     Log(LogLevel::kInfo, "distribution", "job complete here",
         {{"job", job.manifest.job},
          {"bytes", std::to_string(job.have)},

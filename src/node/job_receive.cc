@@ -38,7 +38,7 @@ void Distributor::Impl::DropJob(Job& job, const std::string& reason) {
     // An install in flight completes; an uncreated file has nothing to delete.
     if (!f.installing && !f.installed && f.inode != 0) ::unlink(f.temp_path.c_str());
   }
-  if (!job.is_base) ::unlink(ManifestPath(job.manifest.job).c_str());
+  if (!job.is_base) RemoveOnDisk(ManifestPath(job.manifest.job));
   Release(job);
 }
 
@@ -123,7 +123,12 @@ void Distributor::Impl::OnOffer(const std::shared_ptr<DataConn>& conn,
     }
     job = *created;
     SaveManifest(*job);
-  } else if (offer.manifest.commands.size() > job->manifest.commands.size()) {
+  }
+  if (job->resuming) {  // answered with where it stands once that is known
+    job->after_resume.push_back([this, conn, offer]() mutable { OnOffer(conn, offer); });
+    return;
+  }
+  if (offer.manifest.commands.size() > job->manifest.commands.size()) {
     std::vector<Command> more(offer.manifest.commands.begin() +
                                   static_cast<std::ptrdiff_t>(job->manifest.commands.size()),
                               offer.manifest.commands.end());

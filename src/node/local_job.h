@@ -80,6 +80,10 @@ struct Job {
   std::string cancelled;  // why, once cancelled: nothing more is received, sent or reported
   std::optional<Instant> idle_since;  // finished (or unconnected) and idle: ForgetIdle
   std::optional<Instant> ended_at;    // base only: when the tracker became final
+  // A partial file of an earlier run is being rehashed on the disk pool (Resume): until
+  // then nothing is written to it and what needs `have` waits in `after_resume`.
+  bool resuming = false;
+  std::vector<std::function<void()>> after_resume;
   bool completed() const { return manifest.ended() && done == manifest.commands.size(); }
 };
 

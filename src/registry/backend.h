@@ -113,7 +113,11 @@ class RegistryBackend {
   virtual void Delete(const std::string& key, Done<int64_t> done);
   // Every change under `prefix` from `from_revision` (inclusive; 0: from now on), in revision
   // order, then each new change as it commits. A revision already compacted away ends the
-  // watch with Errc::kNotFound (`on_events` gets the error once, then nothing).
+  // watch with Errc::kNotFound (`on_events` gets the error once, then nothing). Returns at
+  // once: a watch that cannot be set up (no server answers, a compacted revision) may be
+  // refused here or end later through `on_events`, as any watch may end. With
+  // `from_revision` 0 the watch starts where the server sets it up, which may be after a
+  // write the caller makes at once: pass the next revision to miss nothing.
   virtual Result<WatchId> Watch(const std::string& prefix, int64_t from_revision,
                                 std::function<void(Result<std::vector<WatchEvent>>)> on_events) = 0;
   virtual void CancelWatch(WatchId id) = 0;

@@ -464,64 +464,45 @@ Result<WatchId> EtcdRegistry::Watch(
   Impl::WatchState* w = state.get();
   // The watch stays on the server that answered last; when it ends, the watcher is told.
   auto stub = pb::Watch::NewStub(channel);
-  auto created = std::make_shared<std::promise<cohort::Status>>();
-  auto created_future = created->get_future();
-  w->thread = std::thread([impl, w, stub = std::move(stub), prefix, from_revision, on_events,
-                           created]() mutable {
-    auto stream = stub->Watch(&w->context);
-    pb::WatchRequest req;
-    auto* create = req.mutable_create_request();
-    create->set_key(prefix);
-    create->set_range_end(PrefixEnd(prefix));
-    create->set_start_revision(from_revision);
-    bool announced = false;
-    auto announce = [&](cohort::Status s) {
-      if (!announced) created->set_value(std::move(s));
-      announced = true;
-    };
-    if (!stream->Write(req)) {
-      announce(
-          Error(Errc::kUnavailable, "cannot open a watch: " + stream->Finish().error_message()));
-      return;
-    }
-    pb::WatchResponse resp;
-    while (stream->Read(&resp)) {
-      if (resp.compact_revision() > 0) {
-        announce(Error(Errc::kNotFound, "revision " + std::to_string(from_revision) +
-                                            " has been compacted; watch from " +
-                                            std::to_string(resp.compact_revision()) + " or later"));
-        return;
-      }
-      if (resp.created()) announce(OkStatus());
-      if (resp.events_size() == 0) continue;
-      std::vector<WatchEvent> events;
-      for (const auto& e : resp.events()) {
-        WatchEvent ev;
-        ev.type =
-            e.type() == mvccpb::Event::DELETE ? WatchEvent::Type::kDelete : WatchEvent::Type::kPut;
-        ev.kv = FromPb(e.kv());
-        if (ev.type == WatchEvent::Type::kDelete) ev.kv.value.clear();
-        events.push_back(std::move(ev));
-      }
-      impl->Answer<std::vector<WatchEvent>>(on_events, std::move(events));
-    }
-    const Error ended(Errc::kUnavailable, "the registry server ended the watch");
-    if (announced && !w->cancelled) {
-      impl->Answer<std::vector<WatchEvent>>(on_events, ended);  // the watcher must start over
-    }
-    announce(ended);
-  });
-  cohort::Status s =
-      created_future.wait_for(std::chrono::nanoseconds(impl->options.timeout.nanos())) ==
-              std::future_status::ready
-          ? created_future.get()
-          : cohort::Status(Error(Errc::kUnavailable, "the registry did not confirm the watch"));
-  if (!s) {
-    w->cancelled = true;
-    w->context.TryCancel();
-    w->thread.join();
-    return s.error();
-  }
+  // Set up on the watch's own thread: the caller (the node's loop) never waits for the
+  // server; a watch that cannot be set up ends with its error through `on_events`.
+  w->thread =
+      std::thread([impl, w, stub = std::move(stub), prefix, from_revision, on_events]() mutable {
+        auto end = [&](const Error& e) {
+          if (!w->cancelled) impl->Answer<std::vector<WatchEvent>>(on_events, e);
+        };
+        auto stream = stub->Watch(&w->context);
+        pb::WatchRequest req;
+        auto* create = req.mutable_create_request();
+        create->set_key(prefix);
+        create->set_range_end(PrefixEnd(prefix));
+        create->set_start_revision(from_revision);
+        if (!stream->Write(req)) {
+          return end(Error(Errc::kUnavailable,
+                           "cannot open a watch: " + stream->Finish().error_message()));
+        }
+        pb::WatchResponse resp;
+        while (stream->Read(&resp)) {
+          if (resp.compact_revision() > 0) {
+            return end(Error(Errc::kNotFound, "revision " + std::to_string(from_revision) +
+                                                  " has been compacted; watch from " +
+                                                  std::to_string(resp.compact_revision()) +
+                                                  " or later"));
+          }
+          if (resp.events_size() == 0) continue;
+          std::vector<WatchEvent> events;
+          for (const auto& e : resp.events()) {
+            WatchEvent ev;
+            ev.type = e.type() == mvccpb::Event::DELETE ? WatchEvent::Type::kDelete
+                                                        : WatchEvent::Type::kPut;
+            ev.kv = FromPb(e.kv());
+            if (ev.type == WatchEvent::Type::kDelete) ev.kv.value.clear();
+            events.push_back(std::move(ev));
+          }
+          impl->Answer<std::vector<WatchEvent>>(on_events, std::move(events));
+        }
+        end(Error(Errc::kUnavailable, "the registry server ended the watch"));  // start over
+      });
   std::lock_guard lock(impl->mu);
   const WatchId id = impl->next_watch++;
   impl->watches[id] = std::move(state);
