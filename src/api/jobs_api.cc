@@ -104,20 +104,23 @@ std::optional<uint64_t> Decimal(const std::string& text, uint64_t max) {
   return v;
 }
 
-// PUT /v1/jobs/ID/stream?offset=N: raw bytes of an upload job's stream.
-HttpResponse Stream(node::Distributor& d, const HttpRequest& r, const std::string& id) {
+// PUT /v1/jobs/ID/stream?offset=N: raw bytes of an upload job's stream, answered once
+// they are written.
+void Stream(node::Distributor& d, const HttpRequest& r, const std::string& id,
+            const Respond& respond) {
   const std::string text = QueryParam(r.target, "offset");
   const auto offset = Decimal(text, UINT64_MAX);
   if (text.empty() || !offset) {
-    return Fail(400, "'offset' must be the stream offset of the body's first byte");
+    return respond(Fail(400, "'offset' must be the stream offset of the body's first byte"));
   }
-  auto have = d.Stream(id, *offset, r.body);
-  if (have) return Json(200, json{{"upload_bytes", *have}});
-  if (have.error().code() != Errc::kAlreadyExists) return FromError(have.error());
-  // Where to resume, for the client to read rather than parse out of the message.
-  json doc = json::parse(d.JobDocument(id).value_or("{}"));
-  return Json(409, json{{"error", have.error().message()},
-                        {"upload_bytes", doc.value("upload_bytes", uint64_t{0})}});
+  d.Stream(id, *offset, r.body, [&d, id, respond](Result<uint64_t> have) {
+    if (have) return respond(Json(200, json{{"upload_bytes", *have}}));
+    if (have.error().code() != Errc::kAlreadyExists) return respond(FromError(have.error()));
+    // Where to resume, for the client to read rather than parse out of the message.
+    json doc = json::parse(d.JobDocument(id).value_or("{}"));
+    respond(Json(409, json{{"error", have.error().message()},
+                           {"upload_bytes", doc.value("upload_bytes", uint64_t{0})}}));
+  });
 }
 
 }  // namespace
@@ -248,7 +251,7 @@ bool HandleJobs(node::Distributor* d, const HttpRequest& r, const std::string& p
     return true;
   }
   if (auto id = JobIdBefore(path, "/stream"); id && r.method == "PUT") {
-    respond(Stream(*d, r, *id));
+    Stream(*d, r, *id, respond);
     return true;
   }
   respond(Fail(405, r.method + " is not allowed on " + path));

@@ -82,7 +82,7 @@ void Distributor::Impl::CopyIn(const std::string& id) {
   }
   while (job->copying < job->sources.size() &&
          (job->manifest.commands[job->copying].kind != CommandKind::kFile ||
-          job->have >=
+          job->received >=
               job->manifest.FileOffset(job->copying) + job->manifest.commands[job->copying].size)) {
     if (job->source_fd >= 0) ::close(job->source_fd);
     job->source_fd = -1;
@@ -93,22 +93,44 @@ void Distributor::Impl::CopyIn(const std::string& id) {
     Apply(*job);
     return;
   }
+  if (job->writing >= kWriteBehind) return;  // Written calls again as the disk catches up
   const size_t i = job->copying;
   if (job->source_fd < 0) {
     job->source_fd = ::open(job->sources[i].c_str(), O_RDONLY | O_CLOEXEC);
     if (job->source_fd < 0) return Fail(*job, job->sources[i] + ": " + std::strerror(errno));
   }
+  const int fd = ::dup(job->source_fd);
+  if (fd < 0) return Fail(*job, job->sources[i] + ": " + std::strerror(errno));
   const uint64_t start = job->manifest.FileOffset(i);
-  std::vector<uint8_t> buf(
-      std::min<uint64_t>(1 << 20, start + job->manifest.commands[i].size - job->have));
-  ssize_t n =
-      ::pread(job->source_fd, buf.data(), buf.size(), static_cast<off_t>(job->have - start));
-  if (n <= 0) {
-    return Fail(*job, job->sources[i] + ": shorter than when the job was created");
-  }
-  Append(*job, job->have, buf.data(), static_cast<size_t>(n));
+  const uint64_t at = job->received - start;
+  const size_t n = std::min<uint64_t>(1 << 20, job->manifest.commands[i].size - at);
   job->copy_active = true;
-  boost::asio::post(io, [this, id] { CopyIn(id); });
+  // Read on the write pool, in order with the writes, off the loop.
+  boost::asio::post(writes, [this, ioc = &io, alive = alive, id, epoch = job->write_epoch,
+                             offset = job->received, fd, at, n, path = job->sources[i]] {
+    auto bytes = std::make_shared<Result<std::vector<uint8_t>>>(std::vector<uint8_t>(n));
+    const ssize_t got = ::pread(fd, (*bytes)->data(), n, static_cast<off_t>(at));
+    ::close(fd);
+    if (got <= 0) {
+      *bytes = Error(Errc::kIo, path + ": shorter than when the job was created");
+    } else {
+      (*bytes)->resize(static_cast<size_t>(got));
+    }
+    boost::asio::post(*ioc, [this, alive, id, epoch, offset, bytes] {
+      if (*alive) CopiedIn(id, epoch, offset, std::move(*bytes));
+    });
+  });
+}
+
+void Distributor::Impl::CopiedIn(const std::string& id, uint64_t epoch, uint64_t offset,
+                                 Result<std::vector<uint8_t>> bytes) {
+  Job* job = FindJob(id);
+  if (!job || stopped) return;
+  job->copy_active = false;
+  if (!job->cancelled.empty()) return;
+  if (!bytes) return Fail(*job, bytes.error().message());
+  if (epoch == job->write_epoch) Append(*job, offset, bytes->data(), bytes->size());
+  CopyIn(id);
 }
 
 // D10: more of the client's files for a job that has not ended.
@@ -160,8 +182,8 @@ Result<uint64_t> Distributor::Impl::Stream(const std::string& id, uint64_t offse
                                          " is rehashing its partial file after a "
                                          "restart; send again in a moment");
   }
-  if (offset > job->have) {
-    return Error(Errc::kAlreadyExists, "job " + id + " holds " + std::to_string(job->have) +
+  if (offset > job->received) {
+    return Error(Errc::kAlreadyExists, "job " + id + " holds " + std::to_string(job->received) +
                                            " bytes: resume the upload from there");
   }
   if (offset + bytes.size() > job->manifest.StreamSize()) {
@@ -171,7 +193,7 @@ Result<uint64_t> Distributor::Impl::Stream(const std::string& id, uint64_t offse
   }
   Append(*job, offset, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
   if (!job->error.empty()) return Error(Errc::kIo, job->error);
-  return job->have;
+  return job->received;
 }
 
 json Distributor::Impl::Document(const Job& job) const {

@@ -214,8 +214,19 @@ void DataConn::ReadFrame(std::function<void(Message&)> fn) {
       });
 }
 
+void DataConn::ResumeReading() {
+  paused_ = false;
+  if (!stalled_) return;
+  stalled_ = false;
+  ReadLoop();
+}
+
 void DataConn::ReadLoop() {
   if (closed_) return;
+  if (paused_) {
+    stalled_ = true;
+    return;
+  }
   ReadFrame([this](Message& m) {
     if (!Admit(m)) return;
     auto fn = on_message_;  // the handler may replace itself

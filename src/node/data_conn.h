@@ -54,6 +54,12 @@ class DataConn : public std::enable_shared_from_this<DataConn> {
   // Called whenever everything queued has been written (flow control for bulk senders).
   void OnDrain(std::function<void()> fn) { on_drain_ = std::move(fn); }
 
+  // Flow control for a receiver whose disk is behind: no frame is read while paused (the
+  // peer's sends then wait on TCP's window). Resuming reads on from where it stopped.
+  void PauseReading() { paused_ = true; }
+  void ResumeReading();
+  bool paused() const { return paused_; }
+
   void Send(const distribution::Message& m);
   // Sends an already encoded message (distribution::Encode*), saving a copy for bulk data.
   void SendEncoded(wire::ByteView payload);
@@ -88,6 +94,7 @@ class DataConn : public std::enable_shared_from_this<DataConn> {
   uint64_t peer_incarnation_ = 0, sequence_in_ = 0;
   distribution::Challenge my_challenge_{}, peer_challenge_{};
   bool authed_ = false, closed_ = false, writing_ = false, close_after_send_ = false;
+  bool paused_ = false, stalled_ = false;  // stalled_: ReadLoop stopped for the pause
   std::deque<std::shared_ptr<wire::Bytes>> out_;
   size_t queued_ = 0;
   std::array<uint8_t, 4> length_{};

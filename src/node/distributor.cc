@@ -177,7 +177,8 @@ void Distributor::Stop() {
   if (impl_->stopped) return;
   impl_->stopped = true;
   impl_->timer.cancel();
-  impl_->disk.join();  // installs in flight finish before their files are closed
+  impl_->writes.join();  // queued writes land before the installs that may follow them
+  impl_->disk.join();    // installs in flight finish before their files are closed
   impl_->files.join();
   for (auto& a : impl_->acceptors) {
     boost::system::error_code ignored;
@@ -242,9 +243,11 @@ Result<std::string> Distributor::Submit(const JobRequest& request) {
   return impl_->Submit(request);
 }
 
-Result<uint64_t> Distributor::Stream(const std::string& id, uint64_t offset,
-                                     const std::string& bytes) {
-  return impl_->Stream(id, offset, bytes);
+void Distributor::Stream(const std::string& id, uint64_t offset, const std::string& bytes,
+                         std::function<void(Result<uint64_t>)> done) {
+  auto taken = impl_->Stream(id, offset, bytes);
+  if (!taken) return done(taken.error());
+  impl_->WhenWritten(id, *taken, std::move(done));
 }
 
 Status Distributor::Add(const std::string& id, const JobContent& content) {

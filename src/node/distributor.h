@@ -63,9 +63,11 @@ class Distributor {
   // the job.
   Status Add(const std::string& id, const JobContent& content);
   // D4: the client's bytes of an upload job from stream offset `offset` (every file's bytes
-  // in command order); returns the bytes the base now holds. An offset beyond that fails
-  // (kAlreadyExists names the offset to resume from); bytes it holds already are skipped.
-  Result<uint64_t> Stream(const std::string& id, uint64_t offset, const std::string& bytes);
+  // in command order); `done` gets the bytes the base holds once these are written, so
+  // what it answers survives a crash of the daemon. An offset beyond what it has taken
+  // fails (kAlreadyExists names the offset to resume from); bytes it has are skipped.
+  void Stream(const std::string& id, uint64_t offset, const std::string& bytes,
+              std::function<void(Result<uint64_t>)> done);
   // D11: ends the job (no more commands); a finished job with repairs pending stops them.
   Status End(const std::string& id);
   // Stops the job everywhere before it finished: the servers delete their partial files

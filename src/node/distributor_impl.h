@@ -57,6 +57,9 @@ using wire::Bytes;
 constexpr size_t kChunk = 32 * 1024;     // forwarded once whole: one chunk time per hop
 constexpr size_t kSendWindow = 1 << 20;  // bytes queued per connection before waiting
 constexpr size_t kAckEvery = 1 << 20;    // receivers acknowledge this often
+// Bytes a job may have queued for its disk before it stops reading its source (the
+// upstream connection, or the base's files), resuming below half of it.
+constexpr uint64_t kWriteBehind = 16 << 20;
 constexpr uint64_t kCompletedAck = UINT64_MAX;
 // Target -> a source it switched away from (D8, or a dead relay's replacement): the feed
 // is over and nothing is to be handed on, as after kCompletedAck.
@@ -94,6 +97,9 @@ struct Distributor::Impl {
   // CTP operations (a recursive listing or removal may walk a large tree) run here, so
   // they neither block the loop nor hold up installs.
   boost::asio::thread_pool files{1};
+  // The data of the files being received or copied in: reads of the base's sources and
+  // every write, in order (Append, CopyIn).
+  boost::asio::thread_pool writes{1};
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);
   ~Impl() { *alive = false; }
 
@@ -162,6 +168,8 @@ struct Distributor::Impl {
 
   // Stream bytes [offset, offset + size) arrived (or were copied in at the base).
   void Append(Job& job, uint64_t offset, const uint8_t* data, size_t size);
+  bool QueueWrite(Job& job, size_t idx, const uint8_t* data, size_t n, uint64_t at);
+  void Written(const std::string& id, uint64_t epoch, size_t idx, uint64_t n, const Status& s);
 
   // Index of the file command holding stream byte `offset` (the first one not finished).
   size_t CommandAt(const Job& job, uint64_t offset) const;
@@ -262,12 +270,18 @@ struct Distributor::Impl {
   // The origin: copies the client's files in, a megabyte per turn of the loop, so the
   // downstream feeds start at once and run behind it (D4).
   void CopyIn(const std::string& id);
+  void CopiedIn(const std::string& id, uint64_t epoch, uint64_t offset,
+                Result<std::vector<uint8_t>> bytes);
 
   // D10: more of the client's files for a job that has not ended.
   Status Add(const std::string& id, const JobContent& content);
 
   // D4: the client's bytes, written and forwarded as they arrive, like a relay's.
   Result<uint64_t> Stream(const std::string& id, uint64_t offset, const std::string& bytes);
+  // `done(have)` once the job's bytes up to `offset` are written, or its error.
+  void WhenWritten(const std::string& id, uint64_t offset,
+                   std::function<void(Result<uint64_t>)> done);
+  void AnswerWriteWaiters(Job& job);
 
   // ---- documents ----
   json Document(const Job& job) const;

@@ -103,7 +103,11 @@ void Distributor::Impl::OnDownstream(Job& job, NodeId target, Message& m) {
 }
 
 void Distributor::Impl::PumpAll(Job& job) {
-  for (auto& [target, d] : job.downs) Pump(job, target);
+  // Pump may end a feed (a failed send closes its connection), which erases it from
+  // job.downs: walk a copy of the targets (a segfault in the tree's iterator was seen).
+  std::vector<NodeId> targets;
+  for (const auto& [target, d] : job.downs) targets.push_back(target);
+  for (NodeId target : targets) Pump(job, target);
 }
 
 void Distributor::Impl::Pump(Job& job, NodeId target) {

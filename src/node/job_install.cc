@@ -98,6 +98,7 @@ void Distributor::Impl::Resume(Job& job) {
       job.files[i].installed = true;
       job.files[i].inode = st.st_ino;
       job.have += c.size;
+      job.received = job.have;
     }
     job.done = i + 1;
   }
@@ -154,8 +155,9 @@ void Distributor::Impl::Resumed(const std::string& id, size_t i, uint64_t at,
   job->resuming = false;
   if (job->cancelled.empty() && i < job->files.size() && job->files[i].fd >= 0) {
     FileState& f = job->files[i];
-    f.sha = sha;
+    *f.sha = sha;
     job->have += at;
+    job->received = job->have;
     if (at == job->manifest.commands[i].size) ::close(std::exchange(f.fd, -1));  // to verify
     Log(LogLevel::kInfo, "distribution", "resumed a partial file",
         {{"job", id}, {"file", job->manifest.commands[i].path}, {"bytes", std::to_string(at)}});
@@ -191,46 +193,121 @@ void Distributor::Impl::Fail(Job& job, const std::string& why) {
         {{"job", job.manifest.job}, {"error", why}});
   }
   job.error = why;
+  AnswerWriteWaiters(job);
   SendReport(job, true);
+}
+
+void Distributor::Impl::WhenWritten(const std::string& id, uint64_t offset,
+                                    std::function<void(Result<uint64_t>)> done) {
+  Job* job = FindJob(id);
+  if (!job) return done(Error(Errc::kNotFound, "no job '" + id + "' running here"));
+  job->write_waiters.emplace_back(offset, std::move(done));
+  AnswerWriteWaiters(*job);
+}
+
+// Answers the waiters whose bytes are written, or all of them once the job failed or was
+// cancelled.
+void Distributor::Impl::AnswerWriteWaiters(Job& job) {
+  const std::string& why = !job.error.empty() ? job.error : job.cancelled;
+  auto& waiters = job.write_waiters;
+  for (auto it = waiters.begin(); it != waiters.end();) {
+    if (why.empty() && it->first > job.have) {
+      ++it;
+      continue;
+    }
+    auto done = std::move(it->second);
+    it = waiters.erase(it);
+    if (why.empty()) {
+      done(job.have);
+    } else {
+      done(Error(Errc::kIo, why));
+    }
+  }
 }
 
 // Stream bytes [offset, offset + size) arrived (or were copied in at the base).
 void Distributor::Impl::Append(Job& job, uint64_t offset, const uint8_t* data, size_t size) {
-  if (offset > job.have || !job.cancelled.empty()) return;  // a gap: the source is confused
-  size_t skip = static_cast<size_t>(std::min<uint64_t>(job.have - offset, size));
+  if (offset > job.received || !job.cancelled.empty()) return;  // a gap: the source is confused
+  size_t skip = static_cast<size_t>(std::min<uint64_t>(job.received - offset, size));
   data += skip;
   size -= skip;
   while (size > 0) {
-    size_t idx = CommandAt(job, job.have);
+    size_t idx = CommandAt(job, job.received);
     if (idx >= job.manifest.commands.size()) return;
     const Command& c = job.manifest.commands[idx];
     FileState& f = job.files[idx];
     uint64_t start = job.manifest.FileOffset(idx);
     if (f.fd < 0 && !OpenTemp(job, idx)) return;
-    size_t n = static_cast<size_t>(std::min<uint64_t>(size, start + c.size - job.have));
-    if (auto s = io::PwriteAll(f.fd, data, n, job.have - start, f.temp_path); !s) {
-      return Fail(job, s.error().message());
-    }
-    f.sha.Update(data, n);
-    job.have += n;
+    size_t n = static_cast<size_t>(std::min<uint64_t>(size, start + c.size - job.received));
+    if (!QueueWrite(job, idx, data, n, job.received - start)) return;
+    job.received += n;
     data += n;
     size -= n;
-    // The install's fdatasync would otherwise write the whole file at its end, when every
-    // server of the job does the same at once. On the disk pool: sync_file_range blocks
-    // while the device's queue is full (a 481 ms stall of the loop was seen).
-    if (auto step = io::WritebackStep(job.have - start - n, job.have - start)) {
-      if (const int fd = ::dup(f.fd); fd >= 0) {
-        boost::asio::post(disk, [fd, step] {
-          io::StartWriteback(fd, step->first, step->second);
-          ::close(fd);
-        });
-      }
-    }
-    if (job.have == start + c.size) ::close(std::exchange(f.fd, -1));  // all here
   }
-  PumpAll(job);  // forward first: installing may wait for a digest or the disk
-  Apply(job);
-  PumpAll(job);
+}
+
+// pwrite may block for hundreds of milliseconds when the kernel throttles writers of dirty
+// pages (a 248 ms stall of the loop was seen writing 2 GiB): the write, its hash and the
+// writeback hint run on the write pool, in order; the loop hears of each (Written).
+bool Distributor::Impl::QueueWrite(Job& job, size_t idx, const uint8_t* data, size_t n,
+                                   uint64_t at) {
+  FileState& f = job.files[idx];
+  const int fd = ::dup(f.fd);  // its own: the loop closes f.fd once the last byte is written
+  if (fd < 0) {
+    Fail(job, f.temp_path + ": " + std::strerror(errno));
+    return false;
+  }
+  job.writing += n;
+  auto bytes = std::make_shared<const std::vector<uint8_t>>(data, data + n);
+  boost::asio::post(
+      writes, [this, ioc = &io, alive = alive, id = job.manifest.job, epoch = job.write_epoch, idx,
+               fd, sha = f.sha, bytes, at, path = f.temp_path] {
+        const size_t size = bytes->size();
+        Status s = io::PwriteAll(fd, bytes->data(), size, at, path);
+        if (s) {
+          sha->Update(bytes->data(), size);
+          // The install's fdatasync would otherwise write the whole file at its end, when
+          // every server of the job does the same at once.
+          if (auto step = io::WritebackStep(at, at + size)) {
+            io::StartWriteback(fd, step->first, step->second);
+          }
+        }
+        ::close(fd);
+        boost::asio::post(*ioc, [this, alive, id, epoch, idx, size, s] {
+          if (*alive) Written(id, epoch, idx, size, s);
+        });
+      });
+  return true;
+}
+
+void Distributor::Impl::Written(const std::string& id, uint64_t epoch, size_t idx, uint64_t n,
+                                const Status& s) {
+  Job* job = FindJob(id);
+  if (!job || epoch != job->write_epoch) return;  // the stream restarted since
+  job->writing -= n;
+  if (!s) return Fail(*job, s.error().message());
+  if (!job->cancelled.empty()) return;
+  job->have += n;
+  // A file being written is read by the feeds through f.fd (a FileReader takes only
+  // complete files): it stays open until its last byte is on disk.
+  FileState& f = job->files[idx];
+  if (f.fd >= 0 && job->have == job->manifest.FileOffset(idx) + job->manifest.commands[idx].size) {
+    ::close(std::exchange(f.fd, -1));
+  }
+  if (job->upstream) {
+    if (job->have >= job->acked_upstream + kAckEvery) {
+      job->acked_upstream = job->have;
+      job->upstream->Send(distribution::AckMsg{job->have});
+    }
+    if (job->upstream->paused() && job->writing <= kWriteBehind / 2) {
+      job->upstream->ResumeReading();
+    }
+  }
+  AnswerWriteWaiters(*job);
+  PumpAll(*job);  // forward first: installing may wait for a digest or the disk
+  Apply(*job);
+  PumpAll(*job);
+  if (job->is_base && !job->copy_active && job->copying < job->sources.size()) CopyIn(id);
 }
 
 // Index of the file command holding stream byte `offset` (the first one not finished).
@@ -264,7 +341,7 @@ bool Distributor::Impl::OpenTemp(Job& job, size_t idx) {
     return false;
   }
   f.inode = st.st_ino;
-  f.sha.Reset();
+  f.sha = std::make_shared<wire::Sha256>();
   return true;
 }
 
@@ -334,13 +411,15 @@ bool Distributor::Impl::Verify(Job& job, size_t i) {
     if (!OpenTemp(job, i)) return false;
     ::close(std::exchange(f.fd, -1));
   }
-  const wire::Sha256Digest mine = f.sha.Digest();
+  const wire::Sha256Digest mine = f.sha->Digest();
   if (job.is_base && !f.digest) f.digest = mine;  // the origin's own reading
   if (!f.digest) return false;                    // wait for the announced digest
   if (*f.digest == mine) return true;
   // Corrupt somewhere: drop the file and ask for it again from its first byte.
-  job.have = job.manifest.FileOffset(i);  // Append makes the temporary file anew
-  f.sha.Reset();
+  job.have = job.received = job.manifest.FileOffset(i);  // Append makes the file anew
+  job.writing = 0;
+  ++job.write_epoch;  // writes of later files still queued count no more
+  f.sha = std::make_shared<wire::Sha256>();
   if (job.upstream) job.upstream->Close();
   Log(LogLevel::kWarn, "distribution", "digest mismatch, receiving the file again",
       {{"job", job.manifest.job}, {"file", c.path}});

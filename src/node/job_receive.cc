@@ -39,6 +39,7 @@ void Distributor::Impl::DropJob(Job& job, const std::string& reason) {
     if (!f.installing && !f.installed && f.inode != 0) ::unlink(f.temp_path.c_str());
   }
   if (!job.is_base) RemoveOnDisk(ManifestPath(job.manifest.job));
+  AnswerWriteWaiters(job);
   Release(job);
 }
 
@@ -175,10 +176,8 @@ void Distributor::Impl::OnUpstream(Job& job, Message& m) {
     received += data->bytes.size();
     job.window_bytes += data->bytes.size();
     Append(job, data->offset, data->bytes.data(), data->bytes.size());
-    if (job.upstream && job.have >= job.acked_upstream + kAckEvery) {
-      job.acked_upstream = job.have;
-      job.upstream->Send(distribution::AckMsg{job.have});
-    }
+    // Acks follow the writes (Written); the source waits while the disk is behind.
+    if (job.upstream && job.writing > kWriteBehind) job.upstream->PauseReading();
   } else if (auto* digest = std::get_if<distribution::DigestMsg>(&m)) {
     for (size_t i = 0; i < job.manifest.commands.size(); ++i) {
       if (job.manifest.commands[i].id == digest->command) job.files[i].digest = digest->sha256;

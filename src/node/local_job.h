@@ -27,7 +27,10 @@ struct FileState {
   // (Downstream::reading); installs open the temporary file themselves.
   int fd = -1;
   std::string final_path, temp_path;
-  wire::Sha256 sha;
+  // Of the bytes written so far. Shared with the write pool, which updates it as it writes
+  // (Distributor::Impl::QueueWrite); the loop reads it only once every write of the file
+  // is done, and replaces it when the file starts anew.
+  std::shared_ptr<wire::Sha256> sha = std::make_shared<wire::Sha256>();
   std::optional<std::array<uint8_t, 32>> digest;  // the origin's, as announced
   uint64_t inode = 0;       // of the temporary file, then the installed one; 0: not created yet
   bool installing = false;  // verified; attributes, sync and rename running on the disk pool
@@ -51,7 +54,12 @@ struct Job {
   std::string rel_dir;           // destination folder under the content root
   std::string dir;               // absolute destination folder
   std::vector<FileState> files;  // per command
-  uint64_t have = 0;
+  uint64_t have = 0;             // stream bytes written to disk, in order (what is sent on, acked)
+  uint64_t received = 0;         // stream bytes taken for writing (>= have; the rest are queued)
+  uint64_t writing = 0;          // bytes queued on the write pool
+  uint64_t write_epoch = 0;      // bumped when the stream restarts at a file: late writes ignored
+  // Upload answers waiting for their bytes to be written: (stream offset, answer).
+  std::vector<std::pair<uint64_t, std::function<void(Result<uint64_t>)>>> write_waiters;
   size_t done = 0;  // commands completed in order
   std::string error;
   std::shared_ptr<DataConn> upstream;
