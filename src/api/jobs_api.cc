@@ -13,8 +13,9 @@ using json = nlohmann::json;
 
 namespace {
 
-HttpResponse JobDocument(node::Distributor& d, const std::string& id, int status = 200) {
-  auto doc = d.JobDocument(id);
+HttpResponse JobDocument(node::Distributor& d, const std::string& id, int status = 200,
+                         bool with_commands = true) {
+  auto doc = d.JobDocument(id, with_commands);
   if (!doc) return Fail(404, "no job '" + id + "' on this base server");
   return Json(status, json::parse(*doc));
 }
@@ -164,7 +165,11 @@ bool HandleJobs(node::Distributor* d, const HttpRequest& r, const std::string& p
   }
   if (r.method == "GET" && path == "/v1/jobs") {
     json list = json::array();
-    for (const auto& id : d->JobIds()) list.push_back(json::parse(*d->JobDocument(id)));
+    // ?commands=0: summaries (a job of many files makes a large document).
+    const bool commands = QueryParam(r.target, "commands") != "0";
+    for (const auto& id : d->JobIds()) {
+      list.push_back(json::parse(*d->JobDocument(id, commands)));
+    }
     respond(Json(200, json{{"jobs", list}}));
     return true;
   }
@@ -172,8 +177,9 @@ bool HandleJobs(node::Distributor* d, const HttpRequest& r, const std::string& p
     // ?wait_ms=N: answer when the job or a server changes state, or after N ms (at most 60 s).
     const std::string id = path.substr(std::string("/v1/jobs/").size());
     const std::string wait = QueryParam(r.target, "wait_ms");
+    const bool commands = QueryParam(r.target, "commands") != "0";
     if (wait.empty()) {
-      respond(JobDocument(*d, id));
+      respond(JobDocument(*d, id, 200, commands));
       return true;
     }
     const auto wait_ms = Decimal(wait, 999999);
@@ -182,7 +188,8 @@ bool HandleJobs(node::Distributor* d, const HttpRequest& r, const std::string& p
       return true;
     }
     const int64_t ms = std::min<int64_t>(static_cast<int64_t>(*wait_ms), 60000);
-    d->WaitForChange(id, Duration::Millis(ms), [d, id, respond] { respond(JobDocument(*d, id)); });
+    d->WaitForChange(id, Duration::Millis(ms),
+                     [d, id, respond, commands] { respond(JobDocument(*d, id, 200, commands)); });
     return true;
   }
   if (r.method == "POST" && path == "/v1/jobs") {

@@ -88,7 +88,8 @@ Result<json> Follow(const Globals& g, const std::string& id, bool show, double t
   bool first = true;
   for (;;) {
     // A long poll: back at once when a server's state changes, else after 250 ms to redraw.
-    auto job = Call{g}.Do("GET", "/v1/jobs/" + id + (first ? "" : "?wait_ms=250"));
+    // The summary: a job of many files has a large document, fetched whole once at the end.
+    auto job = Call{g}.Do("GET", "/v1/jobs/" + id + "?commands=0" + (first ? "" : "&wait_ms=250"));
     first = false;
     if (!job) return job;
     if (tty) {
@@ -106,7 +107,7 @@ Result<json> Follow(const Globals& g, const std::string& id, bool show, double t
                   (*job)["servers"].size());
       std::fflush(stdout);
     }
-    if (done(*job)) return job;
+    if (done(*job)) return Call{g}.Do("GET", "/v1/jobs/" + id);
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (timeout_s > 0 && elapsed > timeout_s) {
@@ -392,16 +393,19 @@ void AddJobCommands(CLI::App& app, const Globals& g, int& rc) {
   auto* job = app.add_subcommand("job", "distribution jobs on this base server");
   job->require_subcommand(1);
   job->add_subcommand("list", "every job this node is base server for")->callback([&rc, &g] {
-    rc = Print(g, Call{g}.Do("GET", "/v1/jobs"), [](const json& r) {
-      std::printf("%-10s %-10s %-8s %-10s %s\n", "JOB", "STATE", "SERVERS", "SIZE", "DEST");
-      for (const auto& j : r["jobs"]) {
-        int done = 0;
-        for (const auto& s : j["servers"]) done += s["state"] == "completed";
-        std::printf("%-10s %-10s %3d/%-4zu %-10s %s\n", j["id"].get<std::string>().c_str(),
-                    j["state"].get<std::string>().c_str(), done, j["servers"].size(),
-                    Bytes(j["size"].get<double>()).c_str(), j["dest"].get<std::string>().c_str());
-      }
-    });
+    // Summaries unless --json asks for the documents.
+    rc =
+        Print(g, Call{g}.Do("GET", g.json ? "/v1/jobs" : "/v1/jobs?commands=0"), [](const json& r) {
+          std::printf("%-10s %-10s %-8s %-10s %s\n", "JOB", "STATE", "SERVERS", "SIZE", "DEST");
+          for (const auto& j : r["jobs"]) {
+            int done = 0;
+            for (const auto& s : j["servers"]) done += s["state"] == "completed";
+            std::printf("%-10s %-10s %3d/%-4zu %-10s %s\n", j["id"].get<std::string>().c_str(),
+                        j["state"].get<std::string>().c_str(), done, j["servers"].size(),
+                        Bytes(j["size"].get<double>()).c_str(),
+                        j["dest"].get<std::string>().c_str());
+          }
+        });
   });
   auto* show = job->add_subcommand("show", "a job: every server's and command's state");
   show->add_option("id", o.id, "job id")->required();

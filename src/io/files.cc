@@ -104,7 +104,7 @@ int FileReader::Open(size_t index, const File& file) {
   }
   struct stat st {};
   if (fd_ >= 0 && (::fstat(fd_, &st) != 0 || st.st_ino != file.inode ||
-                   static_cast<uint64_t>(st.st_size) != file.size)) {
+                   static_cast<uint64_t>(st.st_size) < file.size)) {
     Close();
   }
   return fd_;

@@ -38,7 +38,7 @@ class FileReader {
     std::string path;
     std::string other_path;  // tried if `path` is gone (the file was renamed meanwhile)
     uint64_t inode = 0;
-    uint64_t size = 0;
+    uint64_t size = 0;  // at least this many bytes must be there (it may still be written)
   };
   FileReader() = default;
   FileReader(const FileReader&) = delete;
@@ -48,7 +48,8 @@ class FileReader {
   ~FileReader() { Close(); }
 
   // The descriptor of file number `index`, opened unless it is the one held; -1 if it
-  // cannot be opened or is another file now (replaced since), so nothing else is read as it.
+  // cannot be opened, is another file now (replaced since) or is shorter than `size` (cut
+  // since), so nothing else is read as it.
   int Open(size_t index, const File& file);
   void Close();
 

@@ -54,8 +54,10 @@ TEST(FilesTest, ReaderFollowsARenameButRefusesAReplacedFile) {
   r.Close();
   EXPECT_GE(r.Open(0, a), 0);  // gone from `path`: found at `other_path`
   r.Close();
-  EXPECT_LT(r.Open(0, {temp, final_path, st.st_ino, 4}), 0);  // not that size
-  ASSERT_TRUE(WriteFileAtomic(final_path, "xyz"));            // replaced: another inode
+  EXPECT_LT(r.Open(0, {temp, final_path, st.st_ino, 4}), 0);  // shorter than needed
+  EXPECT_GE(r.Open(0, {temp, final_path, st.st_ino, 2}), 0);  // longer: still being written
+  r.Close();
+  ASSERT_TRUE(WriteFileAtomic(final_path, "xyz"));  // replaced: another inode
   EXPECT_LT(r.Open(0, a), 0);
   FileReader moved = std::move(r);
   EXPECT_LT(moved.Open(1, {(dir / "missing").string(), "", 0, 0}), 0);

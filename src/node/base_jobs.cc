@@ -82,8 +82,7 @@ void Distributor::Impl::CopyIn(const std::string& id) {
   }
   while (job->copying < job->sources.size() &&
          (job->manifest.commands[job->copying].kind != CommandKind::kFile ||
-          job->received >=
-              job->manifest.FileOffset(job->copying) + job->manifest.commands[job->copying].size)) {
+          job->received >= job->files[job->copying].end)) {
     if (job->source_fd >= 0) ::close(job->source_fd);
     job->source_fd = -1;
     ++job->copying;
@@ -101,7 +100,7 @@ void Distributor::Impl::CopyIn(const std::string& id) {
   }
   const int fd = ::dup(job->source_fd);
   if (fd < 0) return Fail(*job, job->sources[i] + ": " + std::strerror(errno));
-  const uint64_t start = job->manifest.FileOffset(i);
+  const uint64_t start = job->files[i].start;
   const uint64_t at = job->received - start;
   const size_t n = std::min<uint64_t>(1 << 20, job->manifest.commands[i].size - at);
   job->copy_active = true;
@@ -186,22 +185,23 @@ Result<uint64_t> Distributor::Impl::Stream(const std::string& id, uint64_t offse
     return Error(Errc::kAlreadyExists, "job " + id + " holds " + std::to_string(job->received) +
                                            " bytes: resume the upload from there");
   }
-  if (offset + bytes.size() > job->manifest.StreamSize()) {
+  if (offset + bytes.size() > job->stream_size()) {
     return Error(Errc::kInvalidArgument, "the upload runs past the job's files (" +
-                                             std::to_string(job->manifest.StreamSize()) +
-                                             " bytes)");
+                                             std::to_string(job->stream_size()) + " bytes)");
   }
   Append(*job, offset, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
   if (!job->error.empty()) return Error(Errc::kIo, job->error);
   return job->received;
 }
 
-json Distributor::Impl::Document(const Job& job) const {
+json Distributor::Impl::Document(const Job& job, bool with_commands) const {
   FileDigests digests;
-  for (const auto& f : job.files) digests.push_back(f.digest);
+  for (size_t i = 0; with_commands && i < job.files.size(); ++i)
+    digests.push_back(job.files[i].digest);
   // A final job's elapsed time stops where it ended.
   return node::JobDocument(*job.tracker, digests, job.started, job.ended_at.value_or(node.Now()),
-                           job.upload ? std::optional<uint64_t>(job.have) : std::nullopt);
+                           job.upload ? std::optional<uint64_t>(job.have) : std::nullopt,
+                           with_commands);
 }
 
 void Distributor::Impl::SaveJobDocument(Job& job) {
@@ -225,6 +225,7 @@ void Distributor::Impl::LoadJobDocuments() {
     if (!doc.is_object() || doc.value("id", json()) != id || !doc.contains("state") ||
         !doc["state"].is_string()) {
       finished_docs[id] = DamagedDocument(id, e.path().string()).dump();
+      finished_summaries[id] = finished_docs[id];
       continue;
     }
     if (doc["state"] == "running") {
@@ -237,6 +238,11 @@ void Distributor::Impl::LoadJobDocuments() {
     doc.erase("sources");
     doc.erase("sources_hex");
     finished_docs[id] = DocumentText(doc);
+    if (doc.contains("commands") && doc["commands"].is_array()) {
+      doc["command_count"] = doc["commands"].size();
+      doc.erase("commands");
+    }
+    finished_summaries[id] = DocumentText(doc);
   }
 }
 

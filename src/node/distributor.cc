@@ -288,12 +288,14 @@ std::vector<std::string> Distributor::JobIds() const {
   return ids;
 }
 
-std::optional<std::string> Distributor::JobDocument(const std::string& id) const {
+std::optional<std::string> Distributor::JobDocument(const std::string& id,
+                                                    bool with_commands) const {
   auto it = impl_->jobs.find(id);
   if (it != impl_->jobs.end() && it->second->tracker)
-    return DocumentText(impl_->Document(*it->second));
-  auto d = impl_->finished_docs.find(id);
-  if (d != impl_->finished_docs.end()) return d->second;
+    return DocumentText(impl_->Document(*it->second, with_commands));
+  const auto& saved = with_commands ? impl_->finished_docs : impl_->finished_summaries;
+  auto d = saved.find(id);
+  if (d != saved.end()) return d->second;
   return std::nullopt;
 }
 

@@ -76,7 +76,8 @@ class Distributor {
   Status Cancel(const std::string& id, const std::string& reason);
   std::vector<std::string> JobIds() const;
   // The job document of INTERFACE.md (JSON text), or nullopt for an unknown id.
-  std::optional<std::string> JobDocument(const std::string& id) const;
+  // Without `with_commands`: the summary, the same but for the "commands" array.
+  std::optional<std::string> JobDocument(const std::string& id, bool with_commands = true) const;
   // Calls `done` once: when the job or one of its servers changes state, when `timeout`
   // passes, or at once if the job is unknown or final (a long poll).
   void WaitForChange(const std::string& id, Duration timeout, std::function<void()> done);

@@ -77,7 +77,8 @@ struct Distributor::Impl {
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   boost::asio::steady_timer timer;
   std::map<std::string, std::unique_ptr<Job>> jobs;
-  std::map<std::string, std::string> finished_docs;  // jobs of earlier runs, from disk
+  std::map<std::string, std::string> finished_docs;       // jobs of earlier runs, from disk
+  std::map<std::string, std::string> finished_summaries;  // the same without "commands"
   std::map<NodeId, double> upload_rates;  // D7: bytes/s each server uploaded, measured here
   uint64_t sent = 0, received = 0;
   uint64_t next_job = 1;
@@ -168,8 +169,8 @@ struct Distributor::Impl {
 
   // Stream bytes [offset, offset + size) arrived (or were copied in at the base).
   void Append(Job& job, uint64_t offset, const uint8_t* data, size_t size);
-  bool QueueWrite(Job& job, size_t idx, const uint8_t* data, size_t n, uint64_t at);
-  void Written(const std::string& id, uint64_t epoch, size_t idx, uint64_t n, const Status& s);
+  void QueueWrite(Job& job, size_t idx, const uint8_t* data, size_t n, uint64_t at);
+  void Written(const std::string& id, uint64_t epoch, uint64_t n, const Status& s);
 
   // Index of the file command holding stream byte `offset` (the first one not finished).
   size_t CommandAt(const Job& job, uint64_t offset) const;
@@ -284,7 +285,7 @@ struct Distributor::Impl {
   void AnswerWriteWaiters(Job& job);
 
   // ---- documents ----
-  json Document(const Job& job) const;
+  json Document(const Job& job, bool with_commands = true) const;
 
   void SaveJobDocument(Job& job);
 

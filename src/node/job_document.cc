@@ -17,7 +17,7 @@ using distribution::CommandKind;
 using json = nlohmann::json;
 
 json JobDocument(const distribution::JobTracker& t, const FileDigests& digests, Instant started,
-                 Instant now, std::optional<uint64_t> upload_bytes) {
+                 Instant now, std::optional<uint64_t> upload_bytes, bool with_commands) {
   json servers = json::array();
   for (const auto& [id, v] : t.servers()) {
     json s{{"id", id},
@@ -40,7 +40,7 @@ json JobDocument(const distribution::JobTracker& t, const FileDigests& digests, 
   }
   const distribution::Manifest& m = t.manifest();
   json commands = json::array();
-  for (size_t i = 0; i < m.commands.size(); ++i) {
+  for (size_t i = 0; with_commands && i < m.commands.size(); ++i) {
     const Command& c = m.commands[i];
     json cj = io::CommandJson(c);
     cj["state"] = distribution::CommandStateName(t.StateOf(i));
@@ -56,7 +56,8 @@ json JobDocument(const distribution::JobTracker& t, const FileDigests& digests, 
            {"size", m.StreamSize()},
            {"elapsed_s", (now - started).seconds()},
            {"servers", std::move(servers)},
-           {"commands", std::move(commands)}};
+           {"command_count", m.commands.size()}};
+  if (with_commands) doc["commands"] = std::move(commands);
   io::SetPath(doc, m.dest, "dest");
   // An upload's progress: where the client resumes after an error.
   if (upload_bytes) doc["upload_bytes"] = *upload_bytes;

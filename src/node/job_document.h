@@ -19,9 +19,12 @@ namespace cohort::node {
 using FileDigests = std::vector<std::optional<wire::Sha256Digest>>;  // per command
 
 // The document of the job `tracker` follows. `digests` are the origin's, announced so far;
-// `upload_bytes` the client's progress for an upload job (nullopt for any other).
+// `upload_bytes` the client's progress for an upload job (nullopt for any other). Without
+// `with_commands`, the summary: the same but for the "commands" array ("command_count"
+// is in both), for a progress display that polls a job of many files.
 nlohmann::json JobDocument(const distribution::JobTracker& tracker, const FileDigests& digests,
-                           Instant started, Instant now, std::optional<uint64_t> upload_bytes);
+                           Instant started, Instant now, std::optional<uint64_t> upload_bytes,
+                           bool with_commands = true);
 
 // What a saved document of a running job says, for the base that saved it (`self`).
 struct SavedJob {

@@ -133,7 +133,7 @@ void Distributor::Impl::Pump(Job& job, NodeId target) {
   while (conn.queued() < kSendWindow && d.sent < job.have) {
     size_t idx = CommandAt(job, d.sent);
     if (idx >= cmds.size()) break;
-    uint64_t start = job.manifest.FileOffset(idx);
+    uint64_t start = job.files[idx].start;
     uint64_t n = std::min<uint64_t>({kChunk, job.have - d.sent, start + cmds[idx].size - d.sent});
     if (!TakeTokens(n)) return SchedulePump();
     Bytes payload;
@@ -141,10 +141,11 @@ void Distributor::Impl::Pump(Job& job, NodeId target) {
     // The file still being received or installed is read through its writer's
     // descriptor; an installed one through the feed's own.
     const FileState& f = job.files[idx];
+    // A file still being written is read up to what is written (job.have).
     const int fd = f.fd >= 0 ? f.fd
                              : d.reading.Open(idx, {f.installed ? f.final_path : f.temp_path,
                                                     f.installed ? f.temp_path : f.final_path,
-                                                    f.inode, cmds[idx].size});
+                                                    f.inode, d.sent - start + n});
     ssize_t r = fd < 0 ? -1 : ::pread(fd, data, n, static_cast<off_t>(d.sent - start));
     if (r != static_cast<ssize_t>(n)) return conn.Close();
     conn.SendEncoded(payload);

@@ -169,6 +169,13 @@ void Distributor::Impl::Resumed(const std::string& id, size_t i, uint64_t at,
 // leads out fails the command's job before anything is written.
 Status Distributor::Impl::SyncFiles(Job& job) {
   job.files.resize(job.manifest.commands.size());
+  uint64_t at = 0;
+  for (size_t i = 0; i < job.files.size(); ++i) {
+    const Command& c = job.manifest.commands[i];
+    job.files[i].start = at;
+    at += c.kind == CommandKind::kFile ? c.size : 0;
+    job.files[i].end = at;
+  }
   for (size_t i = 0; i < job.files.size(); ++i) {
     FileState& f = job.files[i];
     if (!f.final_path.empty()) continue;
@@ -236,34 +243,39 @@ void Distributor::Impl::Append(Job& job, uint64_t offset, const uint8_t* data, s
     if (idx >= job.manifest.commands.size()) return;
     const Command& c = job.manifest.commands[idx];
     FileState& f = job.files[idx];
-    uint64_t start = job.manifest.FileOffset(idx);
+    uint64_t start = f.start;
     if (f.fd < 0 && !OpenTemp(job, idx)) return;
     size_t n = static_cast<size_t>(std::min<uint64_t>(size, start + c.size - job.received));
-    if (!QueueWrite(job, idx, data, n, job.received - start)) return;
+    QueueWrite(job, idx, data, n, job.received - start);
     job.received += n;
     data += n;
     size -= n;
+    // The write thread opens the file by path for each write: a job of many small files
+    // queued for the disk must not hold a descriptor each (a daemon may have 128).
+    if (job.received == f.end) ::close(std::exchange(f.fd, -1));
   }
 }
 
 // pwrite may block for hundreds of milliseconds when the kernel throttles writers of dirty
 // pages (a 248 ms stall of the loop was seen writing 2 GiB): the write, its hash and the
 // writeback hint run on the write pool, in order; the loop hears of each (Written).
-bool Distributor::Impl::QueueWrite(Job& job, size_t idx, const uint8_t* data, size_t n,
+void Distributor::Impl::QueueWrite(Job& job, size_t idx, const uint8_t* data, size_t n,
                                    uint64_t at) {
   FileState& f = job.files[idx];
-  const int fd = ::dup(f.fd);  // its own: the loop closes f.fd once the last byte is written
-  if (fd < 0) {
-    Fail(job, f.temp_path + ": " + std::strerror(errno));
-    return false;
-  }
   job.writing += n;
   auto bytes = std::make_shared<const std::vector<uint8_t>>(data, data + n);
   boost::asio::post(
-      writes, [this, ioc = &io, alive = alive, id = job.manifest.job, epoch = job.write_epoch, idx,
-               fd, sha = f.sha, bytes, at, path = f.temp_path] {
+      writes, [this, ioc = &io, alive = alive, id = job.manifest.job, epoch = job.write_epoch,
+               sha = f.sha, bytes, at, inode = f.inode, path = f.temp_path] {
         const size_t size = bytes->size();
-        Status s = io::PwriteAll(fd, bytes->data(), size, at, path);
+        Status s = OkStatus();
+        const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+        struct stat st {};
+        if (fd < 0 || ::fstat(fd, &st) != 0 || st.st_ino != inode) {
+          s = Error(Errc::kIo, path + ": the file being received is gone or was replaced");
+        } else {
+          s = io::PwriteAll(fd, bytes->data(), size, at, path);
+        }
         if (s) {
           sha->Update(bytes->data(), size);
           // The install's fdatasync would otherwise write the whole file at its end, when
@@ -272,15 +284,14 @@ bool Distributor::Impl::QueueWrite(Job& job, size_t idx, const uint8_t* data, si
             io::StartWriteback(fd, step->first, step->second);
           }
         }
-        ::close(fd);
-        boost::asio::post(*ioc, [this, alive, id, epoch, idx, size, s] {
-          if (*alive) Written(id, epoch, idx, size, s);
+        if (fd >= 0) ::close(fd);
+        boost::asio::post(*ioc, [this, alive, id, epoch, size, s] {
+          if (*alive) Written(id, epoch, size, s);
         });
       });
-  return true;
 }
 
-void Distributor::Impl::Written(const std::string& id, uint64_t epoch, size_t idx, uint64_t n,
+void Distributor::Impl::Written(const std::string& id, uint64_t epoch, uint64_t n,
                                 const Status& s) {
   Job* job = FindJob(id);
   if (!job || epoch != job->write_epoch) return;  // the stream restarted since
@@ -288,12 +299,6 @@ void Distributor::Impl::Written(const std::string& id, uint64_t epoch, size_t id
   if (!s) return Fail(*job, s.error().message());
   if (!job->cancelled.empty()) return;
   job->have += n;
-  // A file being written is read by the feeds through f.fd (a FileReader takes only
-  // complete files): it stays open until its last byte is on disk.
-  FileState& f = job->files[idx];
-  if (f.fd >= 0 && job->have == job->manifest.FileOffset(idx) + job->manifest.commands[idx].size) {
-    ::close(std::exchange(f.fd, -1));
-  }
   if (job->upstream) {
     if (job->have >= job->acked_upstream + kAckEvery) {
       job->acked_upstream = job->have;
@@ -312,14 +317,11 @@ void Distributor::Impl::Written(const std::string& id, uint64_t epoch, size_t id
 
 // Index of the file command holding stream byte `offset` (the first one not finished).
 size_t Distributor::Impl::CommandAt(const Job& job, uint64_t offset) const {
-  uint64_t at = 0;
-  for (size_t i = 0; i < job.manifest.commands.size(); ++i) {
-    const Command& c = job.manifest.commands[i];
-    if (c.kind != CommandKind::kFile) continue;
-    if (offset < at + c.size) return i;
-    at += c.size;
-  }
-  return job.manifest.commands.size();
+  // The first command whose end is past `offset`: a file holding that byte (commands that
+  // are not files, and empty files, end where they start and are passed over).
+  auto it = std::upper_bound(job.files.begin(), job.files.end(), offset,
+                             [](uint64_t at, const FileState& f) { return at < f.end; });
+  return static_cast<size_t>(it - job.files.begin());
 }
 
 bool Distributor::Impl::OpenTemp(Job& job, size_t idx) {
@@ -378,7 +380,7 @@ void Distributor::Impl::Apply(Job& job) {
         }
       }
     } else if (c.kind == CommandKind::kFile) {
-      if (job.have < job.manifest.FileOffset(i) + c.size || f.installing) break;
+      if (job.have < f.end || f.installing) break;
       if (!f.installed) {
         if (Verify(job, i)) StartInstall(job, i);
         break;
@@ -416,7 +418,7 @@ bool Distributor::Impl::Verify(Job& job, size_t i) {
   if (!f.digest) return false;                    // wait for the announced digest
   if (*f.digest == mine) return true;
   // Corrupt somewhere: drop the file and ask for it again from its first byte.
-  job.have = job.received = job.manifest.FileOffset(i);  // Append makes the file anew
+  job.have = job.received = f.start;  // Append makes the file anew
   job.writing = 0;
   ++job.write_epoch;  // writes of later files still queued count no more
   f.sha = std::make_shared<wire::Sha256>();

@@ -125,7 +125,10 @@ void Distributor::Impl::ForgetIdle(Instant now) {
       ++it;
       continue;
     }
-    if (job.tracker) finished_docs[it->first] = DocumentText(Document(job));
+    if (job.tracker) {
+      finished_docs[it->first] = DocumentText(Document(job));
+      finished_summaries[it->first] = DocumentText(Document(job, false));
+    }
     Release(job);
     it = jobs.erase(it);
   }
@@ -136,12 +139,12 @@ void Distributor::Impl::ForgetIdle(Instant now) {
 void Distributor::Impl::CancelIfAbandoned(Job& job, Instant now) {
   const uint32_t idle_s = node.config().distribution_upload_idle_s;
   if (!job.upload || idle_s == 0 || job.tracker->Final() || !job.cancelled.empty() ||
-      job.have >= job.manifest.StreamSize() || now - job.last_upload < Duration::Seconds(idle_s)) {
+      job.have >= job.stream_size() || now - job.last_upload < Duration::Seconds(idle_s)) {
     return;
   }
   (void)CancelJob(job, "upload abandoned: the client sent nothing for " + std::to_string(idle_s) +
                            " s (" + std::to_string(job.have) + " of " +
-                           std::to_string(job.manifest.StreamSize()) + " bytes)");
+                           std::to_string(job.stream_size()) + " bytes)");
 }
 
 void Distributor::Impl::TrackerTick(Job& job, Instant now) {

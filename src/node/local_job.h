@@ -32,7 +32,11 @@ struct FileState {
   // is done, and replaces it when the file starts anew.
   std::shared_ptr<wire::Sha256> sha = std::make_shared<wire::Sha256>();
   std::optional<std::array<uint8_t, 32>> digest;  // the origin's, as announced
-  uint64_t inode = 0;       // of the temporary file, then the installed one; 0: not created yet
+  uint64_t inode = 0;  // of the temporary file, then the installed one; 0: not created yet
+  // The command's bytes in the job's stream: [start, end) (end == start but for a file).
+  // Kept here (SyncFiles) so that finding a stream offset's file is a binary search, not a
+  // walk of the manifest per chunk: a job may hold millions of commands.
+  uint64_t start = 0, end = 0;
   bool installing = false;  // verified; attributes, sync and rename running on the disk pool
   bool installed = false;
 };
@@ -93,6 +97,7 @@ struct Job {
   bool resuming = false;
   std::vector<std::function<void()>> after_resume;
   bool completed() const { return manifest.ended() && done == manifest.commands.size(); }
+  uint64_t stream_size() const { return files.empty() ? 0 : files.back().end; }
 };
 
 }  // namespace cohort::node
