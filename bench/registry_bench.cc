@@ -105,16 +105,6 @@ std::optional<registry::EtcdTls> TlsFrom(const std::string& dir) {
                            ReadAll(dir + "/node.key")};
 }
 
-std::shared_ptr<grpc::ChannelCredentials> CredentialsFor(
-    const std::optional<registry::EtcdTls>& tls) {
-  if (!tls) return grpc::InsecureChannelCredentials();
-  grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = tls->ca_pem;
-  ssl.pem_cert_chain = tls->cert_pem;
-  ssl.pem_private_key = tls->key_pem;
-  return grpc::SslCredentials(ssl);
-}
-
 int main(int argc, char** argv) {
   std::string etcd, api, token, tls_dir;
   int ops = 2000;
@@ -138,7 +128,7 @@ int main(int argc, char** argv) {
   // The three paths take turns in rounds, so a slow spell of this shared machine hits them
   // alike instead of whichever ran then.
   const std::optional<registry::EtcdTls> tls = TlsFrom(tls_dir);
-  auto channel = grpc::CreateChannel(etcd, CredentialsFor(tls));
+  auto channel = grpc::CreateChannel(etcd, registry::ChannelCredentials(tls));
   auto kv = etcdserverpb::KV::NewStub(channel);
   registry::EtcdRegistry client(registry::EtcdOptions{{etcd}, Duration::Seconds(2), nullptr, tls});
   registry::PhaseGuard guard(client);

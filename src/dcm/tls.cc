@@ -217,23 +217,24 @@ Result<CertPtr> CaCertificate(const wire::Key& key, EVP_PKEY* ca_key) {
   return MakeCertificate(r);
 }
 
-Result<std::string> ToPem(X509* cert) {
+// The text `write` puts into a memory BIO (a PEM_write_bio_* call).
+template <typename Write>
+Result<std::string> PemText(Write write) {
   BioPtr bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio_X509(bio.get(), cert) != 1) return OpenSslError("writing PEM");
+  if (!bio || write(bio.get()) != 1) return OpenSslError("writing PEM");
   char* data = nullptr;
   const long size = BIO_get_mem_data(bio.get(), &data);
   return std::string(data, static_cast<size_t>(size));
 }
 
+Result<std::string> ToPem(X509* cert) {
+  return PemText([cert](BIO* bio) { return PEM_write_bio_X509(bio, cert); });
+}
+
 Result<std::string> KeyToPem(EVP_PKEY* key) {
-  BioPtr bio(BIO_new(BIO_s_mem()));
-  if (!bio ||
-      PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
-    return OpenSslError("writing PEM");
-  }
-  char* data = nullptr;
-  const long size = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<size_t>(size));
+  return PemText([key](BIO* bio) {
+    return PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
+  });
 }
 
 std::string AltNames(const std::vector<uint32_t>& ips) {

@@ -155,10 +155,6 @@ std::string ManifestFileText(const distribution::Manifest& manifest) {
   return std::string(b.begin(), b.end());
 }
 
-Status SaveManifestFile(const std::string& path, const distribution::Manifest& manifest) {
-  return io::WriteFileAtomic(path, ManifestFileText(manifest));
-}
-
 std::optional<distribution::Manifest> LoadManifestFile(const std::string& path,
                                                        const std::string& job) {
   auto saved = io::ReadFile(path);

@@ -53,8 +53,7 @@ Result<std::vector<distribution::Command>> CollectCommands(
 
 // A receiving server's copy of a job's manifest, in the encoding of the offer that brought
 // it; Load gives nullopt for a missing or damaged file, or one of another job.
-Status SaveManifestFile(const std::string& path, const distribution::Manifest& manifest);
-// The bytes SaveManifestFile writes, for a caller that writes them elsewhere (off the loop).
+// A manifest copy's bytes (an encoded offer), as LoadManifestFile reads them back.
 std::string ManifestFileText(const distribution::Manifest& manifest);
 std::optional<distribution::Manifest> LoadManifestFile(const std::string& path,
                                                        const std::string& job);

@@ -119,7 +119,7 @@ TEST(ManifestFile, ReadsBackAsSavedAndRefusesDamageOrAnotherJob) {
   char dir[] = "/tmp/cohort-manifest-XXXXXX";
   ASSERT_NE(::mkdtemp(dir), nullptr);
   const std::string path = std::string(dir) + "/1-7.manifest";
-  ASSERT_TRUE(SaveManifestFile(path, Clip()));
+  ASSERT_TRUE(io::WriteFileAtomic(path, ManifestFileText(Clip())));
   auto back = LoadManifestFile(path, "1-7");
   ASSERT_TRUE(back);
   EXPECT_EQ(back->commands, Clip().commands);

@@ -7,7 +7,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
-#include <future>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -121,6 +120,15 @@ Error FromGrpc(const grpc::Status& s, const std::string& endpoint) {
 }
 
 }  // namespace
+
+std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials(const std::optional<EtcdTls>& tls) {
+  if (!tls) return grpc::InsecureChannelCredentials();
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = tls->ca_pem;
+  ssl.pem_cert_chain = tls->cert_pem;
+  ssl.pem_private_key = tls->key_pem;
+  return grpc::SslCredentials(ssl);
+}
 
 struct EtcdRegistry::Impl {
   struct Server {
@@ -249,17 +257,9 @@ struct EtcdRegistry::Impl {
     });
   }
 
-  std::shared_ptr<grpc::ChannelCredentials> Credentials() const {
-    if (!options.tls) return grpc::InsecureChannelCredentials();
-    grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = options.tls->ca_pem;
-    ssl.pem_cert_chain = options.tls->cert_pem;
-    ssl.pem_private_key = options.tls->key_pem;
-    return grpc::SslCredentials(ssl);
-  }
-
   void OpenChannel(Server& s) const {
-    s.channel = grpc::CreateCustomChannel(s.endpoint, Credentials(), ChannelArgs());
+    s.channel =
+        grpc::CreateCustomChannel(s.endpoint, ChannelCredentials(options.tls), ChannelArgs());
     s.kv = pb::KV::NewStub(s.channel);
     s.maintenance = pb::Maintenance::NewStub(s.channel);
     s.cluster = pb::Cluster::NewStub(s.channel);

@@ -12,6 +12,10 @@
 #include "base/time.h"
 #include "registry/backend.h"
 
+namespace grpc {
+class ChannelCredentials;
+}
+
 namespace cohort::registry {
 
 // One etcd member as the cluster API lists it. A learner that has not started yet has no
@@ -35,6 +39,9 @@ struct EtcdTls {
   std::string cert_pem;
   std::string key_pem;
 };
+
+// gRPC's credentials for `tls` (insecure when unset); for a caller that dials etcd itself.
+std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials(const std::optional<EtcdTls>& tls);
 
 struct EtcdOptions {
   std::vector<std::string> endpoints;       // "host:port" of etcd client URLs, in preference order
