@@ -1,5 +1,7 @@
 #include "io/loop_monitor.h"
 
+#include <time.h>
+
 #include <sstream>
 
 #include "base/log.h"
@@ -20,7 +22,20 @@ void LoopMonitor::Stop() {
   timer_.cancel();
 }
 
+namespace {
+
+// CPU time of the calling thread: over a stall, near its length if a handler computed,
+// near zero if the loop waited in a system call or for a CPU.
+Duration ThreadCpu() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return Duration::Nanos(static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec);
+}
+
+}  // namespace
+
 void LoopMonitor::Arm() {
+  cpu_at_arm_ = ThreadCpu();
   timer_.expires_after(std::chrono::nanoseconds(kPeriod.nanos()));
   timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec || stopped_) return;
@@ -29,7 +44,9 @@ void LoopMonitor::Arm() {
     Record(late);
     if (late >= kLogStall && now - logged_ >= Duration::Seconds(1)) {
       logged_ = now;
-      Log(LogLevel::kWarn, "node", "event loop stalled", {{"ms", std::to_string(late.millis())}});
+      Log(LogLevel::kWarn, "node", "event loop stalled",
+          {{"ms", std::to_string(late.millis())},
+           {"cpu_ms", std::to_string((ThreadCpu() - cpu_at_arm_).millis())}});
     }
     due_ = now + kPeriod;
     Arm();

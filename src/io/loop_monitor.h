@@ -18,7 +18,8 @@ class LoopMonitor {
  public:
   static constexpr Duration kPeriod = Duration::Millis(10);
   // A stall this long is logged too (at most one line a second), so an operator can match
-  // it with what the daemon was doing then.
+  // it with what the daemon was doing then, with the CPU time the loop used meanwhile
+  // (small: it waited in a system call or for a CPU; near the stall: a handler computed).
   static constexpr Duration kLogStall = Duration::Millis(50);
   // Upper bounds of the histogram's buckets, in seconds (a last one, +Inf, is implicit).
   static constexpr std::array<double, 9> kBounds = {0.001, 0.002, 0.005, 0.01, 0.02,
@@ -42,6 +43,7 @@ class LoopMonitor {
   Instant due_;
   bool stopped_ = true;
   Instant logged_;
+  Duration cpu_at_arm_;  // the loop thread's CPU time when the timer was set
   std::array<uint64_t, kBounds.size() + 1> buckets_{};
   uint64_t count_ = 0;
   double sum_s_ = 0;
