@@ -221,8 +221,10 @@ bool HandleJobs(node::Distributor* d, const HttpRequest& r, const std::string& p
         req.servers.push_back(s.get<NodeId>());
       }
     }
-    auto id = d->Submit(req);
-    respond(id ? JobDocument(*d, *id, 201) : FromError(id.error()));
+    const bool commands = QueryParam(r.target, "commands") != "0";
+    d->Submit(std::move(req), [d, respond, commands](Result<std::string> id) {
+      respond(id ? JobDocument(*d, *id, 201, commands) : FromError(id.error()));
+    });
     return true;
   }
   if (auto id = JobIdBefore(path, "/end"); id && r.method == "POST") {
@@ -253,8 +255,10 @@ bool HandleJobs(node::Distributor* d, const HttpRequest& r, const std::string& p
       respond(FromError(content.error()));
       return true;
     }
-    auto s = d->Add(*id, *content);
-    respond(s ? JobDocument(*d, *id) : FromError(s.error()));
+    const bool commands = QueryParam(r.target, "commands") != "0";
+    d->Add(*id, std::move(*content), [d, id = *id, respond, commands](Status s) {
+      respond(s ? JobDocument(*d, id, 200, commands) : FromError(s.error()));
+    });
     return true;
   }
   if (auto id = JobIdBefore(path, "/stream"); id && r.method == "PUT") {

@@ -70,6 +70,12 @@ void PrintJob(const json& job) {
               job.value("elapsed_s", 0.0));
   if (job.contains("error")) std::printf("error: %s\n", job["error"].get<std::string>().c_str());
   for (const auto& l : ServerLines(job)) std::printf("%s\n", l.c_str());
+  if (!job.contains("commands")) {  // a summary: the job holds many files
+    std::printf("%s commands (cohort job show %s lists them)\n",
+                job.value("command_count", json(0)).dump().c_str(),
+                job["id"].get<std::string>().c_str());
+    return;
+  }
   std::printf("%-4s %-6s %-12s %s\n", "CMD", "KIND", "STATE", "PATH");
   for (const auto& c : job["commands"]) {
     std::printf("%-4s %-6s %-12s %s\n", c["id"].dump().c_str(),
@@ -79,6 +85,8 @@ void PrintJob(const json& job) {
 }
 
 // Polls the job until `done(job)`; on a terminal, redraws the server lines in place.
+constexpr int kCommandsShown = 200;
+
 Result<json> Follow(const Globals& g, const std::string& id, bool show, double timeout_s,
                     const std::function<bool(const json&)>& done) {
   const bool tty = show && !g.json && ::isatty(STDOUT_FILENO);
@@ -107,7 +115,12 @@ Result<json> Follow(const Globals& g, const std::string& id, bool show, double t
                   (*job)["servers"].size());
       std::fflush(stdout);
     }
-    if (done(*job)) return Call{g}.Do("GET", "/v1/jobs/" + id);
+    // The whole document at the end, unless it lists more commands than a screen shows
+    // and is not asked for as JSON (the base builds it for the answer).
+    if (done(*job)) {
+      if (!g.json && job->value("command_count", 0) > kCommandsShown) return job;
+      return Call{g}.Do("GET", "/v1/jobs/" + id);
+    }
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (timeout_s > 0 && elapsed > timeout_s) {
@@ -364,7 +377,10 @@ void AddJobCommands(CLI::App& app, const Globals& g, int& rc) {
         }
       }
     }
-    auto job = Call{g}.Do("POST", "/v1/jobs", body, true);
+    // The document is printed whole only with --no-wait or --open (a job of many files
+    // makes a large one); otherwise its summary gives the id and size.
+    const bool printed = o.no_wait || o.open;
+    auto job = Call{g}.Do("POST", printed ? "/v1/jobs" : "/v1/jobs?commands=0", body, true);
     if (!job) {
       rc = Fail(1, job.error().message());
       return;
@@ -374,7 +390,7 @@ void AddJobCommands(CLI::App& app, const Globals& g, int& rc) {
       rc = Fail(1, s.error().message());
       return;
     }
-    if (o.no_wait || o.open) {
+    if (printed) {
       if (g.json)
         std::printf("%s\n", job->dump(2).c_str());
       else

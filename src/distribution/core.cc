@@ -51,6 +51,21 @@ const char* ServerStateName(ServerState s) {
   return "?";
 }
 
+std::optional<ServerState> ServerStateFromName(const std::string& name) {
+  for (ServerState s : {ServerState::kNew, ServerState::kReceiving, ServerState::kCompleted,
+                        ServerState::kFailed}) {
+    if (name == ServerStateName(s)) return s;
+  }
+  return std::nullopt;
+}
+
+std::optional<JobState> JobStateFromName(const std::string& name) {
+  for (JobState s : {JobState::kRunning, JobState::kCompleted, JobState::kFailed}) {
+    if (name == JobStateName(s)) return s;
+  }
+  return std::nullopt;
+}
+
 const char* JobStateName(JobState s) {
   switch (s) {
     case JobState::kRunning:
@@ -452,8 +467,19 @@ bool JobTracker::Final() const {
 }
 
 CommandState JobTracker::StateOf(size_t index) const {
+  return CommandStateOf(index, Progress(), State());
+}
+
+std::vector<ServerProgress> JobTracker::Progress() const {
+  std::vector<ServerProgress> progress;
+  for (const auto& [id, v] : servers_) progress.push_back({v.commands_done, v.state});
+  return progress;
+}
+
+CommandState CommandStateOf(size_t index, const std::vector<ServerProgress>& servers,
+                            JobState job) {
   bool all = true, any = false, failed = false;
-  for (const auto& [id, v] : servers_) {
+  for (const ServerProgress& v : servers) {
     if (v.commands_done > index) {
       any = true;
     } else {
@@ -463,7 +489,7 @@ CommandState JobTracker::StateOf(size_t index) const {
     }
   }
   if (all) return CommandState::kCompleted;
-  if (failed && State() == JobState::kFailed) return CommandState::kFailed;
+  if (failed && job == JobState::kFailed) return CommandState::kFailed;
   return any ? CommandState::kInProgress : CommandState::kNew;
 }
 

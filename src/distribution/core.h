@@ -42,6 +42,18 @@ const char* CommandStateName(CommandState s);
 const char* ServerStateName(ServerState s);
 enum class JobState : uint8_t { kRunning = 0, kCompleted = 1, kFailed = 2 };
 const char* JobStateName(JobState s);
+// The inverses of ServerStateName and JobStateName; nullopt for any other text.
+std::optional<ServerState> ServerStateFromName(const std::string& name);
+std::optional<JobState> JobStateFromName(const std::string& name);
+// Where one server stands in a job, as a command's state is derived from it.
+struct ServerProgress {
+  uint32_t commands_done = 0;
+  ServerState state = ServerState::kNew;
+};
+// The state of the job's command at `index`: completed once every server did it, failed
+// if a failed server lacks it in a failed job, in progress once any server did it or is
+// receiving. The tracker's and a saved job document's reading of it.
+CommandState CommandStateOf(size_t index, const std::vector<ServerProgress>& servers, JobState job);
 
 struct Command {
   uint32_t id = 0;
@@ -251,6 +263,7 @@ class JobTracker {
   JobState State() const;
   bool Final() const;
   CommandState StateOf(size_t command_index) const;
+  std::vector<ServerProgress> Progress() const;
 
  private:
   NodeId PickSource(NodeId target) const;

@@ -20,21 +20,39 @@ Error SysError(const std::string& what) {
 
 }  // namespace
 
-Status WriteFileAtomic(const std::string& path, const std::string& content, int mode) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return SysError("cannot create " + tmp);
+namespace {
+
+Status WriteAll(int fd, const std::string& content, const std::string& what) {
   size_t done = 0;
   while (done < content.size()) {
     const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      Error e = SysError("cannot write " + tmp);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return e;
-    }
+    if (n < 0) return SysError("cannot write " + what);
     done += static_cast<size_t>(n);
+  }
+  return OkStatus();
+}
+
+void SyncFolderOf(const std::string& path) {
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  if (dir.empty()) dir = ".";
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+}  // namespace
+
+Status WriteFileAtomic(const std::string& path, const std::string& content, int mode) {
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return SysError("cannot create " + tmp);
+  if (auto s = WriteAll(fd, content, tmp); !s) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return s;
   }
   if (::fsync(fd) != 0 || ::close(fd) != 0) {
     Error e = SysError("cannot sync " + tmp);
@@ -46,14 +64,28 @@ Status WriteFileAtomic(const std::string& path, const std::string& content, int 
     ::unlink(tmp.c_str());
     return e;
   }
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  if (dir.empty()) dir = ".";
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+  SyncFolderOf(path);
   return OkStatus();
+}
+
+Status AppendFileSynced(const std::string& path, const std::string& content, int mode) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, mode);
+  if (fd < 0) return SysError("cannot open " + path);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    Error e = SysError("cannot stat " + path);
+    ::close(fd);
+    return e;
+  }
+  Status s = WriteAll(fd, content, path);
+  if (s && ::fdatasync(fd) != 0) s = SysError("cannot sync " + path);
+  if (!s && ::ftruncate(fd, st.st_size) != 0) {
+    s = Error(s.error().code(),
+              s.error().message() + ", and cannot cut the partial append: " + std::strerror(errno));
+  }
+  ::close(fd);
+  if (s && st.st_size == 0) SyncFolderOf(path);  // the file is new: its name too
+  return s;
 }
 
 Result<std::string> ReadFile(const std::string& path) {

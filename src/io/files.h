@@ -15,6 +15,9 @@
 namespace cohort::io {
 
 Status WriteFileAtomic(const std::string& path, const std::string& content, int mode = 0644);
+// Appends `content` and syncs it; on failure the file is cut back to what it held, so a
+// later append does not follow a partial one.
+Status AppendFileSynced(const std::string& path, const std::string& content, int mode = 0644);
 Result<std::string> ReadFile(const std::string& path);
 // Creates `path` and its parents (mode 0755) if missing.
 Status MakeDirs(const std::string& path);

@@ -2,18 +2,46 @@
 
 namespace cohort::node {
 
-Result<std::string> Distributor::Impl::Submit(const JobRequest& request) {
-  if (request.dest.empty()) return Error(Errc::kInvalidArgument, "--dest must not be empty");
+void Distributor::Impl::Submit(JobRequest request, std::function<void(Result<std::string>)> done) {
+  if (request.dest.empty()) return done(Error(Errc::kInvalidArgument, "--dest must not be empty"));
   if (auto s = distribution::CheckWritablePath(request.dest); !s) {
-    return Error(s.error().code(), "--dest " + s.error().message());
+    return done(Error(s.error().code(), "--dest " + s.error().message()));
   }
   if (request.content.paths.empty() && request.content.entries.empty() && !request.open) {
-    return Error(Errc::kInvalidArgument, "no paths to distribute");
+    return done(Error(Errc::kInvalidArgument, "no paths to distribute"));
   }
-  std::vector<std::string> sources;
-  auto collected = CollectCommands(request.content, {}, 1, &sources);
-  if (!collected) return collected.error();
-  std::vector<Command> commands = std::move(*collected);
+  JobContent content;  // the request keeps what it says but for the lists, moved here
+  content.upload = request.content.upload;
+  content.paths = std::exchange(request.content.paths, {});
+  content.entries = std::exchange(request.content.entries, {});
+  CollectOffLoop(std::move(content), [this, request = std::move(request),
+                                      done = std::move(done)](Collected collected) {
+    if (!collected) return done(collected.error());
+    done(StartJob(request, std::move(collected->first), std::move(collected->second)));
+  });
+}
+
+void Distributor::Impl::CollectOffLoop(JobContent content, std::function<void(Collected)> done) {
+  auto shared = std::make_shared<JobContent>(std::move(content));
+  OffLoop<Collected>(
+      files,
+      [shared]() -> Collected {
+        std::vector<std::string> sources;
+        try {  // the file system's errors are results; anything else is refused here
+          auto commands = CollectContent(*shared, &sources);
+          if (!commands) return commands.error();
+          return std::make_pair(std::move(*commands), std::move(sources));
+        } catch (const std::exception& e) {
+          return Error(Errc::kIo, std::string("cannot collect the job's files: ") + e.what());
+        }
+      },
+      std::move(done));
+}
+
+Result<std::string> Distributor::Impl::StartJob(const JobRequest& request,
+                                                std::vector<Command> commands,
+                                                std::vector<std::string> sources) {
+  if (auto s = NumberCommands(commands, {}, 1); !s) return s.error();
   std::vector<NodeId> servers = request.servers;
   if (servers.empty()) {
     // Every member that has not left: one that is down now is a server that failed (the
@@ -35,20 +63,23 @@ Result<std::string> Distributor::Impl::Submit(const JobRequest& request) {
   if (!request.open) {
     commands.push_back(Command{static_cast<uint32_t>(commands.size() + 1), CommandKind::kEnd});
   }
-  m.Append(commands);
+  const size_t count = commands.size();
+  m.commands = std::move(commands);  // numbered in sequence above
   const bool staging = std::find(servers.begin(), servers.end(), self()) == servers.end();
-  auto created = CreateJob(m, true, staging);
+  auto created = CreateJob(std::move(m), true, staging);
   if (!created) return created.error();
   Job& job = **created;
-  job.sources = sources;
+  const std::string id = job.manifest.job;
+  job.sources = std::move(sources);
   job.upload = request.content.upload;
   job.last_upload = node.Now();
   distribution::TrackerOptions options;
-  job.tracker = std::make_unique<distribution::JobTracker>(m, servers, options, node.Now());
+  job.tracker =
+      std::make_unique<distribution::JobTracker>(job.manifest, servers, options, node.Now());
   Log(LogLevel::kInfo, "distribution", "job accepted",
-      {{"job", m.job},
-       {"commands", std::to_string(commands.size())},
-       {"bytes", std::to_string(m.StreamSize())},
+      {{"job", id},
+       {"commands", std::to_string(count)},
+       {"bytes", std::to_string(job.stream_size())},
        {"servers", std::to_string(servers.size())}});
   std::vector<NodeId> others;
   for (NodeId n : servers) {
@@ -59,15 +90,15 @@ Result<std::string> Distributor::Impl::Submit(const JobRequest& request) {
   others = distribution::OrderByRate(others, upload_rates);
   std::string order;
   for (NodeId n : others) order += (order.empty() ? "" : ",") + std::to_string(n);
-  Log(LogLevel::kInfo, "distribution", "approach order", {{"job", m.job}, {"servers", order}});
+  Log(LogLevel::kInfo, "distribution", "approach order", {{"job", id}, {"servers", order}});
   std::vector<distribution::NodeAgent::Action> actions;
   for (auto& share : distribution::SplitList(others, node.config().distribution_fanout)) {
     job.agent->AddFeed(share.target, share.list, &actions);
   }
-  Run(m.job, actions);
-  CopyIn(m.job);
+  Run(id, actions);
+  CopyIn(id);
   SaveJobDocument(job);
-  return m.job;
+  return id;
 }
 
 // The origin: copies the client's files in, a megabyte per turn of the loop, so the
@@ -133,7 +164,22 @@ void Distributor::Impl::CopiedIn(const std::string& id, uint64_t epoch, uint64_t
 }
 
 // D10: more of the client's files for a job that has not ended.
-Status Distributor::Impl::Add(const std::string& id, const JobContent& content) {
+void Distributor::Impl::Add(const std::string& id, JobContent content,
+                            std::function<void(Status)> done) {
+  if (auto s = CanAdd(id, content.upload); !s) return done(s);
+  if (content.paths.empty() && content.entries.empty()) {
+    return done(Error(Errc::kInvalidArgument, "no paths to add"));
+  }
+  const bool upload = content.upload;
+  CollectOffLoop(std::move(content), [this, id, upload, done = std::move(done)](Collected got) {
+    if (!got) return done(got.error());
+    done(AddCollected(id, upload, std::move(got->first), std::move(got->second)));
+  });
+}
+
+// Asked before the client's files are collected, and again after: the job may have ended
+// meanwhile.
+Status Distributor::Impl::CanAdd(const std::string& id, bool upload) {
   Job* job = FindJob(id);
   if (!job || !job->tracker) return Error(Errc::kNotFound, "no job '" + id + "' running here");
   if (!job->cancelled.empty()) return Error(Errc::kInvalidArgument, job->cancelled);
@@ -141,26 +187,30 @@ Status Distributor::Impl::Add(const std::string& id, const JobContent& content) 
     return Error(Errc::kInvalidArgument,
                  "job " + id + " has ended: start a job with --open to add to it");
   }
-  if (content.upload != job->upload) {
+  if (upload != job->upload) {
     return Error(Errc::kInvalidArgument,
                  job->upload ? "job " + id + " takes uploads: send entries, then their bytes"
                              : "job " + id + " reads its files on the base server: send paths");
   }
-  if (content.paths.empty() && content.entries.empty()) {
-    return Error(Errc::kInvalidArgument, "no paths to add");
-  }
+  return OkStatus();
+}
+
+Status Distributor::Impl::AddCollected(const std::string& id, bool upload,
+                                       std::vector<Command> more,
+                                       std::vector<std::string> sources) {
+  if (auto s = CanAdd(id, upload); !s) return s;
+  Job* job = FindJob(id);
   const auto& existing = job->manifest.commands;
-  std::vector<std::string> sources;
-  auto more =
-      CollectCommands(content, existing, existing.empty() ? 1 : existing.back().id + 1, &sources);
-  if (!more) return more.error();
-  job->sources.insert(job->sources.end(), sources.begin(), sources.end());
+  const uint32_t next = existing.empty() ? 1 : existing.back().id + 1;
+  if (auto s = NumberCommands(more, existing, next); !s) return s;
+  job->sources.insert(job->sources.end(), std::make_move_iterator(sources.begin()),
+                      std::make_move_iterator(sources.end()));
   job->last_upload = node.Now();  // the client is here: its bytes follow
-  AppendCommands(*job, *more);
+  AppendCommands(*job, more);
   if (!job->copy_active) CopyIn(id);
   SaveJobDocument(*job);
   Log(LogLevel::kInfo, "distribution", "commands added",
-      {{"job", id}, {"commands", std::to_string(more->size())}});
+      {{"job", id}, {"commands", std::to_string(more.size())}});
   return OkStatus();
 }
 
@@ -204,11 +254,35 @@ json Distributor::Impl::Document(const Job& job, bool with_commands) const {
                            with_commands);
 }
 
+// The log gets what became known since the last save; the summary is rewritten (see
+// job_document.h). Both on the disk pool, the log first.
 void Distributor::Impl::SaveJobDocument(Job& job) {
-  json doc = Document(job);
-  AddSources(doc, job.sources);
-  WriteOnDisk(job, JobsDir() + "/" + job.manifest.job + ".json", DocumentText(doc, 1),
-              "the job document");
+  const auto& commands = job.manifest.commands;
+  const std::string path = JobsDir() + "/" + job.manifest.job;
+  if (job.logged_commands < commands.size()) {
+    // Copied, and made text on the disk pool: a job's first save may hold 100,000 commands.
+    const auto from = static_cast<std::ptrdiff_t>(job.logged_commands);
+    const auto sources_from = std::min<std::ptrdiff_t>(from, std::ssize(job.sources));
+    auto more = std::make_shared<std::pair<std::vector<Command>, std::vector<std::string>>>(
+        std::vector<Command>(commands.begin() + from, commands.end()),
+        std::vector<std::string>(job.sources.begin() + sources_from, job.sources.end()));
+    AppendOnDisk(
+        job, path + ".log", [more] { return CommandsLogLine(more->first, 0, more->second); },
+        "the job's log");
+    job.logged_commands = commands.size();
+  }
+  std::vector<std::pair<uint32_t, wire::Sha256Digest>> digests;
+  for (; job.logged_digests < commands.size(); ++job.logged_digests) {
+    const size_t i = job.logged_digests;
+    if (commands[i].kind != CommandKind::kFile) continue;
+    if (!job.files[i].digest) break;  // the origin reads its files in order
+    digests.emplace_back(commands[i].id, *job.files[i].digest);
+  }
+  if (!digests.empty()) {
+    AppendOnDisk(
+        job, path + ".log", [line = DigestsLogLine(digests)] { return line; }, "the job's log");
+  }
+  WriteOnDisk(job, path + ".json", DocumentText(Document(job, false), 1), "the job document");
 }
 
 // Jobs of earlier runs: final ones are answered as saved; one that was running is tracked
@@ -220,35 +294,28 @@ void Distributor::Impl::LoadJobDocuments() {
     if (e.path().extension() != ".json" || !distribution::CheckJobId(id)) continue;
     const std::string dash_sequence = id.substr(id.find('-') + 1);
     next_job = std::max<uint64_t>(next_job, std::stoull(dash_sequence) + 1);
-    auto text = io::ReadFile(e.path().string());
-    json doc = text ? json::parse(*text, nullptr, false) : json();
-    if (!doc.is_object() || doc.value("id", json()) != id || !doc.contains("state") ||
-        !doc["state"].is_string()) {
-      finished_docs[id] = DamagedDocument(id, e.path().string()).dump();
+    auto saved = ReadSavedJob(JobsDir(), id);
+    if (!saved) {
+      finished_docs[id] = DamagedDocument(id, saved.error().message()).dump();
       finished_summaries[id] = finished_docs[id];
       continue;
     }
+    json& doc = *saved;
     if (doc["state"] == "running") {
       Status resumed = ResumeTracking(doc);
       if (resumed) continue;
       doc["state"] = "failed";
+      doc["final"] = true;
       doc["error"] = "the base server restarted while the job ran and could not resume it: " +
                      resumed.error().message();
     }
-    doc.erase("sources");
-    doc.erase("sources_hex");
-    finished_docs[id] = DocumentText(doc);
-    if (doc.contains("commands") && doc["commands"].is_array()) {
-      doc["command_count"] = doc["commands"].size();
-      doc.erase("commands");
-    }
-    finished_summaries[id] = DocumentText(doc);
+    std::tie(finished_docs[id], finished_summaries[id]) = FinishedTexts(std::move(doc));
   }
 }
 
-// What is shown for a job whose document cannot be read: failed, naming the file.
-json Distributor::Impl::DamagedDocument(const std::string& id, const std::string& path) const {
-  Log(LogLevel::kWarn, "distribution", "damaged job document", {{"job", id}, {"file", path}});
+// What is shown for a job whose document cannot be read: failed, saying why.
+json Distributor::Impl::DamagedDocument(const std::string& id, const std::string& why) const {
+  Log(LogLevel::kWarn, "distribution", "damaged job document", {{"job", id}, {"error", why}});
   return json{{"id", id},
               {"state", "failed"},
               {"final", true},
@@ -258,7 +325,7 @@ json Distributor::Impl::DamagedDocument(const std::string& id, const std::string
               {"elapsed_s", 0},
               {"servers", json::array()},
               {"commands", json::array()},
-              {"error", "damaged job document " + path + ": the job's state before is unknown"}};
+              {"error", why + ": the job's state before is unknown"}};
 }
 
 // A job that was running when this base stopped: tracked again from its saved document.
@@ -279,6 +346,12 @@ Status Distributor::Impl::ResumeTracking(const json& doc) {
   // The digests announced before: the servers verified their files against them.
   for (size_t i = 0; i < saved->digests.size() && i < job.files.size(); ++i) {
     job.files[i].digest = saved->digests[i];
+  }
+  job.logged_commands = m.commands.size();  // what the log holds already
+  while (job.logged_digests < m.commands.size() &&
+         (m.commands[job.logged_digests].kind != CommandKind::kFile ||
+          job.files[job.logged_digests].digest)) {
+    ++job.logged_digests;
   }
   job.started = node.Now() - Duration::Millis(static_cast<int64_t>(saved->elapsed_s * 1000));
   job.tracker = std::make_unique<distribution::JobTracker>(

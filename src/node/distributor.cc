@@ -239,8 +239,8 @@ void Distributor::Impl::ServeCtpOffLoop(distribution::CtpMsg m,
       });
 }
 
-Result<std::string> Distributor::Submit(const JobRequest& request) {
-  return impl_->Submit(request);
+void Distributor::Submit(JobRequest request, std::function<void(Result<std::string>)> done) {
+  impl_->Submit(std::move(request), std::move(done));
 }
 
 void Distributor::Stream(const std::string& id, uint64_t offset, const std::string& bytes,
@@ -250,8 +250,8 @@ void Distributor::Stream(const std::string& id, uint64_t offset, const std::stri
   impl_->WhenWritten(id, *taken, std::move(done));
 }
 
-Status Distributor::Add(const std::string& id, const JobContent& content) {
-  return impl_->Add(id, content);
+void Distributor::Add(const std::string& id, JobContent content, std::function<void(Status)> done) {
+  impl_->Add(id, std::move(content), std::move(done));
 }
 
 Status Distributor::End(const std::string& id) {

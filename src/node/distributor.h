@@ -54,14 +54,15 @@ class Distributor {
   Status Start();
   void Stop();
 
-  // D1/D2: a new job with this node as base; returns its id. Fails for unreadable paths,
-  // a destination outside the root, or unknown servers.
-  Result<std::string> Submit(const JobRequest& request);
+  // D1/D2: a new job with this node as base; `done` gets its id, on the loop, once the
+  // client's folders are walked (off the loop). Fails for unreadable paths, a destination
+  // outside the root, or unknown servers.
+  void Submit(JobRequest request, std::function<void(Result<std::string>)> done);
   // D10: appends the client's further files to a job that has not ended; their content
   // follows the job's stream to every server. Fails for an ended or unknown job, unreadable
   // paths, content of the other kind than the job's (paths or upload), or a file already in
-  // the job.
-  Status Add(const std::string& id, const JobContent& content);
+  // the job. `done` runs on the loop, after the walk of the client's folders.
+  void Add(const std::string& id, JobContent content, std::function<void(Status)> done);
   // D4: the client's bytes of an upload job from stream offset `offset` (every file's bytes
   // in command order); `done` gets the bytes the base holds once these are written, so
   // what it answers survives a crash of the daemon. An offset beyond what it has taken

@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sodium.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,6 +26,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
+#include <unordered_map>
 
 #include "base/log.h"
 #include "distribution/core.h"
@@ -101,11 +103,21 @@ struct Distributor::Impl {
   // The data of the files being received or copied in: reads of the base's sources and
   // every write, in order (Append, CopyIn).
   boost::asio::thread_pool writes{1};
+  // What the downstream feeds send, read from the files (ReadForFeed).
+  boost::asio::thread_pool reads{1};
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);
   ~Impl() { *alive = false; }
 
   Impl(Node& n, boost::asio::io_context& i)
-      : node(n), io(i), root(n.config().distribution_root), timer(i) {}
+      : node(n), io(i), root(n.config().distribution_root), timer(i) {
+    // The pools' threads yield the CPU to the loop's: on a busy machine the kernel's work
+    // for their file creations and writes (counted to them) otherwise starves the loop,
+    // which runs membership (stalls of 50-300 ms with the loop using no CPU were seen).
+    for (auto* pool : {&disk, &files, &writes, &reads}) {
+      boost::asio::post(*pool,
+                        [] { ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10); });
+    }
+  }
 
   NodeId self() const { return node.config().node_id; }
   const wire::Keyring& keyring() const { return node.transport().keyring(); }
@@ -141,9 +153,21 @@ struct Distributor::Impl {
   // Creates the job's local state; with `resume`, picks up what an earlier run of this
   // daemon left (D13): completed commands from the job's state file, then the partial file
   // after them (rehashed).
-  Result<Job*> CreateJob(const Manifest& manifest, bool is_base, bool staging, bool resume = true);
-  static uint64_t Rehash(int fd, uint64_t size, wire::Sha256* sha);
-  void Resumed(const std::string& id, size_t i, uint64_t at, const wire::Sha256& sha);
+  Result<Job*> CreateJob(Manifest manifest, bool is_base, bool staging, bool resume = true);
+  struct ResumeFile {
+    bool file = false;
+    uint64_t size = 0;
+    std::string final_path, temp_path;
+  };
+  struct ResumePoint {
+    size_t done = 0;               // commands still done
+    std::vector<uint64_t> inodes;  // of their installed files
+    // The partial file after them: its inode (0: none) and the bytes in it, hashed.
+    FileWriting partial;
+    uint64_t at = 0;
+  };
+  static ResumePoint FindResumePoint(const std::vector<ResumeFile>& files, size_t done);
+  void Resumed(const std::string& id, ResumePoint point);
 
   std::string StatePath(const std::string& id) const;
   // A receiving server's copy of the job's manifest (wire-encoded, as its offer brought
@@ -162,6 +186,10 @@ struct Distributor::Impl {
   Status SyncFiles(Job& job);
 
   void WriteOnDisk(Job& job, std::string path, std::string text, std::string what);
+  // `text()` appended to `path` and synced, on the disk pool in order with the rest (it is
+  // made there too: it must not throw, nor touch what the loop changes).
+  void AppendOnDisk(Job& job, std::string path, std::function<std::string()> text,
+                    std::string what);
   void RemoveOnDisk(std::string path);
   void SaveState(Job& job);
 
@@ -170,15 +198,42 @@ struct Distributor::Impl {
   // Stream bytes [offset, offset + size) arrived (or were copied in at the base).
   void Append(Job& job, uint64_t offset, const uint8_t* data, size_t size);
   void QueueWrite(Job& job, size_t idx, const uint8_t* data, size_t n, uint64_t at);
-  void Written(const std::string& id, uint64_t epoch, uint64_t n, const Status& s);
+  // A command's temporary file as the pools create it: `final_path` is where the job put
+  // the command (SyncFiles), checked again.
+  struct TempFile {
+    std::string rel_dir;
+    Command command;
+    std::string final_path, temp_path;
+  };
+  struct WriteTask {
+    std::shared_ptr<FileWriting> writing;
+    std::vector<uint8_t> bytes;
+    uint64_t at = 0;
+    std::string temp_path;
+    std::optional<TempFile> create;  // the file's first write creates it
+  };
+  static Status WriteChunk(const io::ContentRoot& root, const WriteTask& task);
+  // The temporary file created empty (replacing one there), its descriptor returned and its
+  // inode stored in `inode`.
+  static Result<int> CreateTemp(const io::ContentRoot& root, const TempFile& t, uint64_t* inode);
+  void Written(const std::string& id, uint64_t epoch, size_t idx, uint64_t inode, uint64_t n,
+               const Status& s);
 
   // Index of the file command holding stream byte `offset` (the first one not finished).
   size_t CommandAt(const Job& job, uint64_t offset) const;
 
-  bool OpenTemp(Job& job, size_t idx);
-
-  // Command `idx`'s path, resolved inside the root (no symlink on the way leads out).
-  Result<std::string> ResolveCommand(const Job& job, size_t idx) const;
+  // Command `idx`'s path, resolved inside the root (no symlink on the way leads out): a
+  // folder's whole, a file's folder with its name appended (its install renames over what
+  // is there, a symlink included). `folders` keeps the folders resolved so far.
+  struct FolderHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  using Folders = std::unordered_map<std::string, Result<std::string>, FolderHash, std::equal_to<>>;
+  Result<std::string> ResolveCommand(const Job& job, size_t idx, Folders* folders = nullptr) const;
+  // The same for a command of the job at `rel_dir`; thread-safe.
+  static Result<std::string> ResolveIn(const io::ContentRoot& root, const std::string& rel_dir,
+                                       const Command& c, Folders* folders);
   // ResolveCommand still gives the path the command's file was given: nothing changed it.
   Status StillInside(const Job& job, size_t idx) const;
 
@@ -233,6 +288,17 @@ struct Distributor::Impl {
   void PumpAll(Job& job);
 
   void Pump(Job& job, NodeId target);
+  // A chunk a feed sends: stream bytes [offset, offset + n), at `at` in file `idx`.
+  struct FeedPiece {
+    size_t idx = 0;
+    io::FileReader::File file;
+    uint64_t at = 0, n = 0, offset = 0;
+  };
+  struct FeedRead {
+    std::vector<std::pair<Bytes, uint64_t>> payloads;  // encoded DataMsgs and their sizes
+    bool whole = true;                                 // false: a piece could not be read
+  };
+  void ReadForFeed(Job& job, NodeId target, Downstream& d);
 
   bool TakeTokens(uint64_t n);
 
@@ -258,6 +324,7 @@ struct Distributor::Impl {
   // text; elsewhere any job without connections (finished, cancelled, or left unfed): if it
   // is offered again, its state file and partial file take it up where it was.
   void ForgetIdle(Instant now);
+  void Forget(Job& job);
 
   // D4: an upload whose client has sent nothing for upload_idle_s will not finish; its
   // servers would otherwise wait for the rest forever.
@@ -265,8 +332,30 @@ struct Distributor::Impl {
 
   void TrackerTick(Job& job, Instant now);
 
+  // Runs `work` on `pool` and hands what it returns to `done` on the loop, unless this
+  // object is gone by then. `work` must not throw (a throw on a pool thread ends the
+  // process).
+  template <typename T>
+  void OffLoop(boost::asio::thread_pool& pool, std::function<T()> work,
+               std::function<void(T)> done) {
+    boost::asio::post(
+        pool, [ioc = &io, alive = alive, work = std::move(work), done = std::move(done)]() mutable {
+          auto result = std::make_shared<T>(work());
+          boost::asio::post(*ioc, [alive, result, done = std::move(done)] {
+            if (*alive) done(std::move(*result));
+          });
+        });
+  }
+
   // ---- jobs at the base ----
-  Result<std::string> Submit(const JobRequest& request);
+  // The client's folders are walked on the `files` pool (a job may hold millions of
+  // files); the job starts on the loop once they are.
+  void Submit(JobRequest request, std::function<void(Result<std::string>)> done);
+  Result<std::string> StartJob(const JobRequest& request, std::vector<Command> commands,
+                               std::vector<std::string> sources);
+  // CollectContent on the `files` pool, handed to `done` on the loop with its sources.
+  using Collected = Result<std::pair<std::vector<Command>, std::vector<std::string>>>;
+  void CollectOffLoop(JobContent content, std::function<void(Collected)> done);
 
   // The origin: copies the client's files in, a megabyte per turn of the loop, so the
   // downstream feeds start at once and run behind it (D4).
@@ -275,7 +364,10 @@ struct Distributor::Impl {
                 Result<std::vector<uint8_t>> bytes);
 
   // D10: more of the client's files for a job that has not ended.
-  Status Add(const std::string& id, const JobContent& content);
+  void Add(const std::string& id, JobContent content, std::function<void(Status)> done);
+  Status CanAdd(const std::string& id, bool upload);
+  Status AddCollected(const std::string& id, bool upload, std::vector<Command> more,
+                      std::vector<std::string> sources);
 
   // D4: the client's bytes, written and forwarded as they arrive, like a relay's.
   Result<uint64_t> Stream(const std::string& id, uint64_t offset, const std::string& bytes);
@@ -301,7 +393,7 @@ struct Distributor::Impl {
                  std::function<void(Result<std::string>)> done);
   // Serves `m` on the `files` pool; `done` runs on the loop, unless this object is gone.
   void ServeCtpOffLoop(distribution::CtpMsg m, std::function<void(distribution::ResultMsg)> done);
-  json DamagedDocument(const std::string& id, const std::string& path) const;
+  json DamagedDocument(const std::string& id, const std::string& why) const;
 
   // A job that was running when this base stopped: tracked again from its saved document.
   // The servers still hold what they verified; those that lost their source (this node)

@@ -1,7 +1,9 @@
 #include "node/job_document.h"
 
 #include <filesystem>
-#include <set>
+#include <map>
+#include <string_view>
+#include <unordered_set>
 
 #include "base/text.h"
 #include "distribution/messages.h"
@@ -33,6 +35,7 @@ json JobDocument(const distribution::JobTracker& t, const FileDigests& digests, 
     }
     if (!v.error.empty()) s["error"] = EscapeInvalidUtf8(v.error);  // may name a file
     if (v.repairs > 0) s["repairs"] = v.repairs;
+    s["commands_done"] = v.commands_done;
     if (v.state == distribution::ServerState::kCompleted) {
       s["completed_s"] = (v.completed_at - started).seconds();
     }
@@ -40,10 +43,12 @@ json JobDocument(const distribution::JobTracker& t, const FileDigests& digests, 
   }
   const distribution::Manifest& m = t.manifest();
   json commands = json::array();
+  const auto progress = t.Progress();
   for (size_t i = 0; with_commands && i < m.commands.size(); ++i) {
     const Command& c = m.commands[i];
     json cj = io::CommandJson(c);
-    cj["state"] = distribution::CommandStateName(t.StateOf(i));
+    cj["state"] =
+        distribution::CommandStateName(distribution::CommandStateOf(i, progress, t.State()));
     if (c.kind == CommandKind::kFile && i < digests.size() && digests[i]) {
       cj["sha256"] = wire::DigestToHex(*digests[i]);
     }
@@ -69,10 +74,112 @@ std::string DocumentText(const json& doc, int indent) {
   return doc.dump(indent, ' ', false, json::error_handler_t::replace);
 }
 
-void AddSources(json& doc, const std::vector<std::string>& sources) {
-  json hex = json::array();
-  for (const auto& s : sources) hex.push_back(ToHex(s));
-  doc["sources_hex"] = std::move(hex);
+std::string CommandsLogLine(const std::vector<Command>& commands, size_t from,
+                            const std::vector<std::string>& sources) {
+  json line{{"commands", json::array()}, {"sources_hex", json::array()}};
+  for (size_t i = from; i < commands.size(); ++i) {
+    line["commands"].push_back(io::CommandJson(commands[i]));
+    if (i < sources.size()) line["sources_hex"].push_back(ToHex(sources[i]));
+  }
+  return DocumentText(line) + "\n";
+}
+
+std::string DigestsLogLine(const std::vector<std::pair<uint32_t, wire::Sha256Digest>>& digests) {
+  json list = json::array();
+  for (const auto& [id, digest] : digests) list.push_back({id, wire::DigestToHex(digest)});
+  return DocumentText(json{{"digests", std::move(list)}}) + "\n";
+}
+
+namespace {
+
+// The log's lines merged into `doc` (see ReadSavedJob).
+Status MergeLog(json& doc, const std::string& log) {
+  json commands = json::array(), sources = json::array();
+  std::map<uint32_t, std::string> digests;
+  size_t at = 0;
+  while (at < log.size()) {
+    const size_t end = log.find('\n', at);
+    if (end == std::string::npos) break;  // cut short: never acknowledged, left out
+    const json line = json::parse(log.substr(at, end - at), nullptr, false);
+    at = end + 1;
+    if (line.is_object() && line.contains("commands") && line["commands"].is_array() &&
+        line.value("sources_hex", json::array()).is_array()) {
+      for (const auto& c : line["commands"]) commands.push_back(c);
+      for (const auto& h : line.value("sources_hex", json::array())) sources.push_back(h);
+    } else if (line.is_object() && line.contains("digests") && line["digests"].is_array()) {
+      for (const auto& d : line["digests"]) {
+        if (!d.is_array() || d.size() != 2 || !d[0].is_number_unsigned() || !d[1].is_string()) {
+          return Error(Errc::kMalformed, "a damaged digest in the job's log");
+        }
+        digests[d[0].get<uint32_t>()] = d[1].get<std::string>();
+      }
+    } else {
+      return Error(Errc::kMalformed, "a damaged line in the job's log");
+    }
+  }
+  for (auto& c : commands) {
+    if (!c.is_object() || !c.contains("id") || !c["id"].is_number_unsigned()) {
+      return Error(Errc::kMalformed, "a damaged command in the job's log");
+    }
+    auto d = digests.find(c["id"].get<uint32_t>());
+    if (d != digests.end()) c["sha256"] = d->second;
+  }
+  doc["commands"] = std::move(commands);
+  doc["sources_hex"] = std::move(sources);
+  return OkStatus();
+}
+
+// Each command's "state", from the servers' progress the summary holds.
+void AddCommandStates(json& doc) {
+  std::vector<distribution::ServerProgress> progress;
+  for (const auto& s : doc.value("servers", json::array())) {
+    auto state = distribution::ServerStateFromName(s.value("state", ""));
+    progress.push_back(
+        {s.value("commands_done", uint32_t{0}), state.value_or(distribution::ServerState::kNew)});
+  }
+  const auto job = distribution::JobStateFromName(doc.value("state", ""))
+                       .value_or(distribution::JobState::kFailed);
+  json& commands = doc["commands"];
+  for (size_t i = 0; i < commands.size(); ++i) {
+    commands[i]["state"] =
+        distribution::CommandStateName(distribution::CommandStateOf(i, progress, job));
+  }
+}
+
+}  // namespace
+
+Result<json> ReadSavedJob(const std::string& dir, const std::string& id) {
+  const std::string path = dir + "/" + id + ".json";
+  auto text = io::ReadFile(path);
+  if (!text) return text.error();
+  json doc = json::parse(*text, nullptr, false);
+  if (!doc.is_object() || doc.value("id", json()) != id || !doc.contains("state") ||
+      !doc["state"].is_string() || !doc.value("servers", json()).is_array()) {
+    return Error(Errc::kMalformed, "damaged job document " + path);
+  }
+  if (doc.contains("commands")) return doc;  // an earlier version's, whole
+  auto log = io::ReadFile(dir + "/" + id + ".log");
+  if (!log) return log.error();
+  try {
+    if (auto s = MergeLog(doc, *log); !s) {
+      return Error(Errc::kMalformed, dir + "/" + id + ".log: " + s.error().message());
+    }
+    AddCommandStates(doc);
+  } catch (const json::exception& e) {
+    return Error(Errc::kMalformed, dir + "/" + id + ".log: " + e.what());
+  }
+  return doc;
+}
+
+std::pair<std::string, std::string> FinishedTexts(json doc) {
+  doc.erase("sources");
+  doc.erase("sources_hex");
+  std::string whole = DocumentText(doc);
+  if (doc.contains("commands") && doc["commands"].is_array()) {
+    doc["command_count"] = doc["commands"].size();
+    doc.erase("commands");
+  }
+  return {std::move(whole), DocumentText(doc)};
 }
 
 Result<SavedJob> ParseSavedJob(const json& doc, NodeId self) {
@@ -114,10 +221,8 @@ Result<SavedJob> ParseSavedJob(const json& doc, NodeId self) {
   return saved;
 }
 
-Result<std::vector<Command>> CollectCommands(const JobContent& content,
-                                             const std::vector<Command>& existing, uint32_t next_id,
-                                             std::vector<std::string>* sources) {
-  std::vector<Command> commands;
+Result<std::vector<Command>> CollectContent(const JobContent& content,
+                                            std::vector<std::string>* sources) {
   if (content.upload) {
     if (!content.paths.empty()) {
       return Error(Errc::kInvalidArgument, "an upload names entries, not paths");
@@ -127,17 +232,22 @@ Result<std::vector<Command>> CollectCommands(const JobContent& content,
         return Error(Errc::kInvalidArgument, "entries are files and folders ('end' ends)");
       }
     }
-    commands = content.entries;
-  } else {
-    if (!content.entries.empty()) {
-      return Error(Errc::kInvalidArgument, "entries come with an upload");
-    }
-    for (const auto& p : content.paths) {
-      auto s = io::CollectPath(p, std::filesystem::path(p).filename().string(), &commands, sources);
-      if (!s) return s.error();
-    }
+    return content.entries;
   }
-  std::set<std::string> files;
+  if (!content.entries.empty()) {
+    return Error(Errc::kInvalidArgument, "entries come with an upload");
+  }
+  std::vector<Command> commands;
+  for (const auto& p : content.paths) {
+    auto s = io::CollectPath(p, std::filesystem::path(p).filename().string(), &commands, sources);
+    if (!s) return s.error();
+  }
+  return commands;
+}
+
+Status NumberCommands(std::vector<Command>& commands, const std::vector<Command>& existing,
+                      uint32_t next_id) {
+  std::unordered_set<std::string_view> files;
   for (const auto& c : existing) {
     if (c.kind == CommandKind::kFile) files.insert(c.path);
   }
@@ -147,7 +257,7 @@ Result<std::vector<Command>> CollectCommands(const JobContent& content,
     }
     c.id = next_id++;
   }
-  return commands;
+  return OkStatus();
 }
 
 std::string ManifestFileText(const distribution::Manifest& manifest) {

@@ -38,18 +38,37 @@ struct SavedJob {
 // A job document as text. Names and errors are escaped where they enter it (base/text.h);
 // anything that is still not UTF-8 is replaced rather than throwing.
 std::string DocumentText(const nlohmann::json& doc, int indent = -1);
-// The base's own copy of a job document also holds the client's source paths, exactly, as
-// "sources_hex" (removed before the document is shown).
-void AddSources(nlohmann::json& doc, const std::vector<std::string>& sources);
+// The base saves a job as two files in `<data_dir>/jobs/`: `<id>.json`, the summary
+// (rewritten as the job progresses), and `<id>.log`, what never changes once known,
+// appended as it becomes known: a line per batch of commands (with the client's source
+// paths, exactly, hex-encoded) and a line per batch of the origin's digests. A job of
+// 100,000 files is thus not written whole once a second. Documents of earlier versions
+// hold their commands and "sources_hex" inline.
+// One line of the log: commands [from, end) and their sources (none for an upload).
+std::string CommandsLogLine(const std::vector<distribution::Command>& commands, size_t from,
+                            const std::vector<std::string>& sources);
+// One line of the log: digests announced, by command id.
+std::string DigestsLogLine(const std::vector<std::pair<uint32_t, wire::Sha256Digest>>& digests);
+// The saved document `<dir>/<id>.json` with its log merged in: "commands" (with each one's
+// "sha256" once known and its "state") and "sources_hex", as ParseSavedJob reads them. A
+// last log line cut short (the daemon stopped while writing it) is left out; damage
+// elsewhere is an error. Blocking file reads.
+Result<nlohmann::json> ReadSavedJob(const std::string& dir, const std::string& id);
+// What a saved document shows once its job is final: the whole document and the summary,
+// without the sources.
+std::pair<std::string, std::string> FinishedTexts(nlohmann::json doc);
 Result<SavedJob> ParseSavedJob(const nlohmann::json& doc, NodeId self);
 
 struct JobContent;  // node/distributor.h
-// The commands of a request's or an addition's content, with ids from `next_id`, and the
-// client's paths behind its files appended to `sources` (not for an upload). Refuses a file
-// named twice, within the content or in `existing` (the job's commands so far).
-Result<std::vector<distribution::Command>> CollectCommands(
-    const JobContent& content, const std::vector<distribution::Command>& existing, uint32_t next_id,
-    std::vector<std::string>* sources);
+// The commands of a request's or an addition's content (ids still 0), and the client's
+// paths behind its files appended to `sources` (not for an upload). Walks the client's
+// folders: blocking, run off the loop.
+Result<std::vector<distribution::Command>> CollectContent(const JobContent& content,
+                                                          std::vector<std::string>* sources);
+// Gives `commands` ids from `next_id`. Refuses a file named twice, within them or in
+// `existing` (the job's commands so far).
+Status NumberCommands(std::vector<distribution::Command>& commands,
+                      const std::vector<distribution::Command>& existing, uint32_t next_id);
 
 // A receiving server's copy of a job's manifest, in the encoding of the offer that brought
 // it; Load gives nullopt for a missing or damaged file, or one of another job.

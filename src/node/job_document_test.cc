@@ -73,46 +73,99 @@ TEST(JobDocument, CancelledJobSaysWhyAndDamagedDocumentsAreRefused) {
   EXPECT_FALSE(ParseSavedJob(nlohmann::json::array(), 1));
 }
 
+// The summary and the log as the base saves them (SaveJobDocument), read back.
+Result<nlohmann::json> SaveAndRead(const distribution::JobTracker& t, const FileDigests& digests,
+                                   const std::vector<std::string>& sources,
+                                   const std::string& log_tail = "") {
+  char dir[] = "/tmp/cohort-jobdoc-XXXXXX";
+  if (::mkdtemp(dir) == nullptr) return Error(Errc::kIo, "mkdtemp");
+  const auto& commands = t.manifest().commands;
+  std::string log = CommandsLogLine(commands, 0, sources);
+  std::vector<std::pair<uint32_t, wire::Sha256Digest>> known;
+  for (size_t i = 0; i < digests.size(); ++i) {
+    if (digests[i]) known.emplace_back(commands[i].id, *digests[i]);
+  }
+  log += DigestsLogLine(known) + log_tail;
+  const std::string base = std::string(dir) + "/" + t.manifest().job;
+  auto s = io::WriteFileAtomic(base + ".log", log);
+  if (s)
+    s = io::WriteFileAtomic(base + ".json",
+                            DocumentText(JobDocument(t, {}, At(0), At(10), std::nullopt, false)));
+  if (!s) return s.error();
+  return ReadSavedJob(dir, t.manifest().job);
+}
+
+TEST(JobDocument, SummaryAndLogReadBackAsTheWholeDocument) {
+  distribution::JobTracker t(Clip(), {1, 2}, distribution::TrackerOptions{}, At(0));
+  FileDigests digests(3);
+  digests[1] = wire::Sha256Digest{};
+  (*digests[1])[0] = 7;
+  auto doc = SaveAndRead(t, digests, {"/src/d", "/src/d/clip.bin"});
+  ASSERT_TRUE(doc) << doc.error().message();
+  const nlohmann::json whole = JobDocument(t, digests, At(0), At(10), std::nullopt);
+  EXPECT_EQ((*doc)["commands"], whole["commands"]);  // states derived from the summary
+  auto saved = ParseSavedJob(*doc, 1);
+  ASSERT_TRUE(saved) << saved.error().message();
+  EXPECT_EQ(saved->manifest.commands, Clip().commands);
+  EXPECT_EQ(saved->digests[1], digests[1]);
+  EXPECT_EQ(saved->sources, (std::vector<std::string>{"/src/d", "/src/d/clip.bin"}));
+
+  // A last line cut short is left out; a damaged line before it is refused.
+  auto cut = SaveAndRead(t, digests, {}, "{\"digests\": [[2, \"00");
+  ASSERT_TRUE(cut) << cut.error().message();
+  EXPECT_EQ((*cut)["commands"].size(), 3u);
+  EXPECT_FALSE(SaveAndRead(t, digests, {}, "{\"digests\": 3}\n"));
+  EXPECT_FALSE(SaveAndRead(t, digests, {}, "not json\n{\"digests\": []}\n"));
+}
+
 TEST(JobDocument, NamesThatAreNotUtf8AreShownEscapedAndKeptExactly) {
   distribution::Manifest m = Clip();
   m.dest = "live-\xfe";
   m.commands[0].path = "clip-\xff.mp4";
   distribution::JobTracker t(m, {1}, distribution::TrackerOptions{}, At(0));
   nlohmann::json doc = JobDocument(t, {}, At(0), At(10), std::nullopt);
-  AddSources(doc, {"/src/clip-\xff.mp4"});
   const std::string text = doc.dump();  // throws on invalid UTF-8
   EXPECT_EQ(doc["dest"], "live-\\xfe");
   EXPECT_EQ(doc["commands"][0]["path"], "clip-\\xff.mp4");
-  auto saved = ParseSavedJob(nlohmann::json::parse(text), 1);
+  auto saved = SaveAndRead(t, {}, {"/src/clip-\xff.mp4"});
   ASSERT_TRUE(saved) << saved.error().message();
-  EXPECT_EQ(saved->manifest.dest, m.dest);
-  EXPECT_EQ(saved->manifest.commands, m.commands);
-  EXPECT_EQ(saved->sources, std::vector<std::string>{"/src/clip-\xff.mp4"});
+  ASSERT_TRUE(ParseSavedJob(*saved, 1));
+  EXPECT_EQ(ParseSavedJob(*saved, 1)->manifest.dest, m.dest);
+  EXPECT_EQ(ParseSavedJob(*saved, 1)->manifest.commands, m.commands);
+  EXPECT_EQ(ParseSavedJob(*saved, 1)->sources, std::vector<std::string>{"/src/clip-\xff.mp4"});
 }
 
-TEST(CollectCommands, NumbersTheContentAndRefusesAFileTwiceOrTheWrongKind) {
+TEST(CollectContent, TakesAnUploadsEntriesAndRefusesTheWrongKind) {
   JobContent upload;
   upload.upload = true;
   upload.entries = {{0, CommandKind::kMkdir, "d"}, {0, CommandKind::kFile, "d/a.bin", 10}};
   std::vector<std::string> sources;
-  auto got = CollectCommands(upload, Clip().commands, 4, &sources);
+  auto got = CollectContent(upload, &sources);
   ASSERT_TRUE(got) << got.error().message();
-  ASSERT_EQ(got->size(), 2u);
-  EXPECT_EQ((*got)[0].id, 4u);
-  EXPECT_EQ((*got)[1].id, 5u);
+  EXPECT_EQ(*got, upload.entries);
   EXPECT_TRUE(sources.empty());
 
-  upload.entries.push_back({0, CommandKind::kFile, "d/clip.bin", 3});  // already in Clip()
-  auto twice = CollectCommands(upload, Clip().commands, 4, &sources);
+  upload.entries = {{0, CommandKind::kEnd}};
+  EXPECT_FALSE(CollectContent(upload, &sources));
+  JobContent mixed;
+  mixed.entries = {{0, CommandKind::kFile, "x", 1}};  // entries without upload
+  EXPECT_FALSE(CollectContent(mixed, &sources));
+}
+
+TEST(NumberCommands, NumbersFromNextIdAndRefusesAFileTwice) {
+  std::vector<Command> more = {{0, CommandKind::kMkdir, "d"},
+                               {0, CommandKind::kFile, "d/a.bin", 10}};
+  ASSERT_TRUE(NumberCommands(more, Clip().commands, 4));
+  EXPECT_EQ(more[0].id, 4u);
+  EXPECT_EQ(more[1].id, 5u);
+
+  more.push_back({0, CommandKind::kFile, "d/clip.bin", 3});  // already in Clip()
+  auto twice = NumberCommands(more, Clip().commands, 4);
   ASSERT_FALSE(twice);
   EXPECT_EQ(twice.error().code(), Errc::kAlreadyExists);
   EXPECT_NE(twice.error().message().find("d/clip.bin is already in the job"), std::string::npos);
-
-  upload.entries = {{0, CommandKind::kEnd}};
-  EXPECT_FALSE(CollectCommands(upload, {}, 1, &sources));
-  JobContent mixed;
-  mixed.entries = {{0, CommandKind::kFile, "x", 1}};  // entries without upload
-  EXPECT_FALSE(CollectCommands(mixed, {}, 1, &sources));
+  std::vector<Command> same = {{0, CommandKind::kFile, "x", 1}, {0, CommandKind::kFile, "x", 2}};
+  EXPECT_FALSE(NumberCommands(same, {}, 1));
 }
 
 TEST(ManifestFile, ReadsBackAsSavedAndRefusesDamageOrAnotherJob) {

@@ -130,29 +130,78 @@ void Distributor::Impl::Pump(Job& job, NodeId target) {
     }
     ++d.digest_next;
   }
-  while (conn.queued() < kSendWindow && d.sent < job.have) {
-    size_t idx = CommandAt(job, d.sent);
-    if (idx >= cmds.size()) break;
-    uint64_t start = job.files[idx].start;
-    uint64_t n = std::min<uint64_t>({kChunk, job.have - d.sent, start + cmds[idx].size - d.sent});
-    if (!TakeTokens(n)) return SchedulePump();
-    Bytes payload;
-    uint8_t* data = distribution::EncodeDataInPlace(d.sent, n, &payload);
-    // The file still being received or installed is read through its writer's
-    // descriptor; an installed one through the feed's own.
+  ReadForFeed(job, target, d);
+}
+
+// The bytes a feed sends next are read on the `reads` pool, a window at a time: opening a
+// file waits for its folder while the write and disk pools create and rename files there
+// (opens of 150-270 ms on the loop were seen in a job of 20,000 files).
+void Distributor::Impl::ReadForFeed(Job& job, NodeId target, Downstream& d) {
+  if (d.read_pending) return;  // its completion pumps again
+  std::vector<FeedPiece> pieces;
+  const uint64_t room = kSendWindow - std::min<uint64_t>(kSendWindow, d.conn->queued());
+  uint64_t next = d.sent;
+  bool throttled = false;
+  while (next - d.sent < room && next < job.have) {
+    const size_t idx = CommandAt(job, next);
+    if (idx >= job.files.size()) break;
     const FileState& f = job.files[idx];
-    // A file still being written is read up to what is written (job.have).
-    const int fd = f.fd >= 0 ? f.fd
-                             : d.reading.Open(idx, {f.installed ? f.final_path : f.temp_path,
-                                                    f.installed ? f.temp_path : f.final_path,
-                                                    f.inode, d.sent - start + n});
-    ssize_t r = fd < 0 ? -1 : ::pread(fd, data, n, static_cast<off_t>(d.sent - start));
-    if (r != static_cast<ssize_t>(n)) return conn.Close();
-    conn.SendEncoded(payload);
-    d.sent += n;
-    sent += n;
-    sent_window += n;
+    const uint64_t n = std::min<uint64_t>({kChunk, job.have - next, f.end - next});
+    if (!TakeTokens(n)) {
+      throttled = true;
+      break;
+    }
+    // A file still being written is read up to what is written (job.have); one installed
+    // meanwhile is found under its final name.
+    pieces.push_back({idx,
+                      {f.installed ? f.final_path : f.temp_path,
+                       f.installed ? f.temp_path : f.final_path, f.inode, next - f.start + n},
+                      next - f.start,
+                      n,
+                      next});
+    next += n;
   }
+  if (pieces.empty()) {
+    if (throttled) SchedulePump();
+    return;
+  }
+  d.read_pending = true;
+  OffLoop<FeedRead>(
+      reads,
+      [reader = d.reader, pieces = std::move(pieces)] {
+        FeedRead read;
+        for (const FeedPiece& p : pieces) {
+          Bytes payload;
+          uint8_t* data = distribution::EncodeDataInPlace(p.offset, p.n, &payload);
+          const int fd = reader->Open(p.idx, p.file);
+          if (fd < 0 ||
+              ::pread(fd, data, p.n, static_cast<off_t>(p.at)) != static_cast<ssize_t>(p.n)) {
+            read.whole = false;
+            break;
+          }
+          read.payloads.emplace_back(std::move(payload), p.n);
+        }
+        return read;
+      },
+      [this, id = job.manifest.job, target, conn = d.conn, first = d.sent,
+       throttled](FeedRead read) {
+        Job* j = FindJob(id);
+        if (!j) return;
+        auto it = j->downs.find(target);
+        if (it == j->downs.end() || it->second.conn != conn) return;  // the feed ended
+        Downstream& down = it->second;
+        down.read_pending = false;
+        if (down.sent != first) return;
+        for (const auto& [payload, n] : read.payloads) {
+          conn->SendEncoded(payload);
+          down.sent += n;
+          sent += n;
+          sent_window += n;
+        }
+        if (!read.whole) return conn->Close();
+        if (throttled) return SchedulePump();
+        Pump(*j, target);
+      });
 }
 
 bool Distributor::Impl::TakeTokens(uint64_t n) {

@@ -12,16 +12,17 @@ std::string Distributor::Impl::RelativeDir(const std::string& dest, bool staging
 // Creates the job's local state; with `resume`, picks up what an earlier run of this
 // daemon left (D13): completed commands from the job's state file, then the partial file
 // after them (rehashed).
-Result<Job*> Distributor::Impl::CreateJob(const Manifest& manifest, bool is_base, bool staging,
+Result<Job*> Distributor::Impl::CreateJob(Manifest manifest, bool is_base, bool staging,
                                           bool resume) {
+  if (auto s = distribution::CheckManifest(manifest); !s) return s.error();
   auto job = std::make_unique<Job>();
-  job->manifest = manifest;
+  job->manifest = std::move(manifest);
+  const Manifest& m = job->manifest;
   job->is_base = is_base;
   distribution::AgentOptions options;
   options.fanout = node.config().distribution_fanout;
   job->agent = std::make_unique<distribution::NodeAgent>(self(), options);
-  if (auto s = distribution::CheckManifest(manifest); !s) return s.error();
-  job->rel_dir = RelativeDir(manifest.dest, staging, manifest.job);
+  job->rel_dir = RelativeDir(m.dest, staging, m.job);
   auto dir = root.Resolve(job->rel_dir);
   if (!dir) return dir.error();
   job->dir = *dir;
@@ -29,7 +30,7 @@ Result<Job*> Distributor::Impl::CreateJob(const Manifest& manifest, bool is_base
   job->started = node.Now();
   job->window_start = job->started;
   Job* raw = job.get();
-  jobs[manifest.job] = std::move(job);
+  jobs[m.job] = std::move(job);
   if (resume) Resume(*raw);
   return raw;
 }
@@ -68,6 +69,19 @@ void Distributor::Impl::WriteOnDisk(Job& job, std::string path, std::string text
   });
 }
 
+void Distributor::Impl::AppendOnDisk(Job& job, std::string path, std::function<std::string()> text,
+                                     std::string what) {
+  boost::asio::post(disk, [this, ioc = &io, alive = alive, id = job.manifest.job,
+                           path = std::move(path), text = std::move(text), what = std::move(what)] {
+    Status s = io::MakeDirs(fs::path(path).parent_path().string());
+    if (s) s = io::AppendFileSynced(path, text());
+    boost::asio::post(*ioc, [this, alive, id, s, what] {
+      if (!*alive) return;
+      if (Job* j = FindJob(id)) Persisted(*j, s, what);
+    });
+  });
+}
+
 // In order after the writes on the disk pool, so none of them brings the file back.
 void Distributor::Impl::RemoveOnDisk(std::string path) {
   boost::asio::post(disk, [path = std::move(path)] { ::unlink(path.c_str()); });
@@ -78,6 +92,9 @@ void Distributor::Impl::Persisted(Job& job, const Status& written, const std::st
   Fail(job, "cannot save " + what + ": " + written.error().message());
 }
 
+// The job's state file says how many commands were done; each file among them is checked
+// (still there, same size) and the partial file after them rehashed, all on the disk pool:
+// a job may hold 100,000 files, and a partial file gigabytes.
 void Distributor::Impl::Resume(Job& job) {
   auto saved = io::ReadFile(StatePath(job.manifest.job));
   json doc = saved ? json::parse(*saved, nullptr, false) : json::object();
@@ -86,106 +103,110 @@ void Distributor::Impl::Resume(Job& job) {
     Log(LogLevel::kWarn, "distribution", "damaged job state; receiving the job from its start",
         {{"job", job.manifest.job}, {"file", StatePath(job.manifest.job)}});
   }
-  const size_t done = whole ? doc.value("done", size_t{0}) : 0;
-  for (size_t i = 0; i < done && i < job.manifest.commands.size(); ++i) {
+  const size_t done = std::min(whole ? doc.value("done", size_t{0}) : 0, job.files.size());
+  // What the pool needs, copied: the job's vectors may grow on the loop meanwhile.
+  auto on_disk = std::make_shared<std::vector<ResumeFile>>();
+  for (size_t i = 0; i < done + 1 && i < job.files.size(); ++i) {
     const Command& c = job.manifest.commands[i];
-    if (c.kind == CommandKind::kFile) {
-      struct stat st {};
-      if (::stat(job.files[i].final_path.c_str(), &st) != 0 ||
-          static_cast<uint64_t>(st.st_size) != c.size) {
-        break;  // gone or changed since: receive it again
-      }
-      job.files[i].installed = true;
-      job.files[i].inode = st.st_ino;
-      job.have += c.size;
-      job.received = job.have;
-    }
-    job.done = i + 1;
+    on_disk->push_back(
+        {c.kind == CommandKind::kFile, c.size, job.files[i].final_path, job.files[i].temp_path});
   }
-  // The partial file of the next command: rehash what is there (on the disk pool: it may
-  // be gigabytes) and continue after it.
-  if (job.done < job.manifest.commands.size() &&
-      job.manifest.commands[job.done].kind == CommandKind::kFile) {
-    FileState& f = job.files[job.done];
-    int fd = ::open(f.temp_path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+  job.resuming = true;
+  OffLoop<ResumePoint>(
+      disk, [on_disk, done] { return FindResumePoint(*on_disk, done); },
+      [this, id = job.manifest.job](ResumePoint point) { Resumed(id, std::move(point)); });
+}
+
+// Disk pool. The first of `done` commands whose file is gone or changed, and what of its
+// partial file is there (hashed, the file cut to it).
+Distributor::Impl::ResumePoint Distributor::Impl::FindResumePoint(
+    const std::vector<ResumeFile>& files, size_t done) {
+  ResumePoint point;
+  for (; point.done < done; ++point.done) {
+    const ResumeFile& f = files[point.done];
     struct stat st {};
-    if (fd < 0 || ::fstat(fd, &st) != 0) {
-      if (fd >= 0) ::close(fd);
-      return;
+    if (f.file &&
+        (::stat(f.final_path.c_str(), &st) != 0 || static_cast<uint64_t>(st.st_size) != f.size)) {
+      break;  // gone or changed since: receive it again
     }
-    f.fd = fd;
-    f.inode = st.st_ino;
-    const int hashing = ::dup(fd);  // its own: a cancel may close f.fd meanwhile
-    if (hashing < 0) return Fail(job, f.temp_path + ": " + std::strerror(errno));
-    job.resuming = true;
-    boost::asio::post(disk, [ioc = &io, alive = alive, id = job.manifest.job, i = job.done,
-                             size = job.manifest.commands[job.done].size, hashing, this] {
-      wire::Sha256 sha;
-      const uint64_t at = Rehash(hashing, size, &sha);
-      ::close(hashing);
-      boost::asio::post(*ioc, [alive, id, i, at, sha, this] {
-        if (*alive) Resumed(id, i, at, sha);
-      });
-    });
+    point.inodes.push_back(f.file ? st.st_ino : 0);
   }
-}
-
-// What of a partial file is there, hashed into `sha`, and the file cut to it. Disk pool.
-uint64_t Distributor::Impl::Rehash(int fd, uint64_t size, wire::Sha256* sha) {
+  if (point.done >= files.size() || !files[point.done].file) return point;
+  const ResumeFile& partial = files[point.done];
+  const int fd = ::open(partial.temp_path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+  struct stat st {};
+  if (fd < 0 || ::fstat(fd, &st) != 0) {
+    if (fd >= 0) ::close(fd);
+    return point;
+  }
   std::vector<uint8_t> buf(1 << 20);
-  uint64_t at = 0;
-  while (at < size) {
-    ssize_t n =
-        ::pread(fd, buf.data(), std::min<uint64_t>(buf.size(), size - at), static_cast<off_t>(at));
+  while (point.at < partial.size) {
+    ssize_t n = ::pread(fd, buf.data(), std::min<uint64_t>(buf.size(), partial.size - point.at),
+                        static_cast<off_t>(point.at));
     if (n <= 0) break;
-    sha->Update(buf.data(), static_cast<size_t>(n));
-    at += static_cast<uint64_t>(n);
+    point.partial.sha.Update(buf.data(), static_cast<size_t>(n));
+    point.at += static_cast<uint64_t>(n);
   }
-  if (::ftruncate(fd, static_cast<off_t>(at)) != 0) {
-    sha->Reset();
-    return 0;
+  if (::ftruncate(fd, static_cast<off_t>(point.at)) != 0) {
+    point.partial.sha.Reset();
+    point.at = 0;
   }
-  return at;
+  point.partial.inode = st.st_ino;
+  ::close(fd);
+  return point;
 }
 
-void Distributor::Impl::Resumed(const std::string& id, size_t i, uint64_t at,
-                                const wire::Sha256& sha) {
+void Distributor::Impl::Resumed(const std::string& id, ResumePoint point) {
   Job* job = FindJob(id);
   if (!job || !job->resuming) return;
   job->resuming = false;
-  if (job->cancelled.empty() && i < job->files.size() && job->files[i].fd >= 0) {
-    FileState& f = job->files[i];
-    *f.sha = sha;
-    job->have += at;
-    job->received = job->have;
-    if (at == job->manifest.commands[i].size) ::close(std::exchange(f.fd, -1));  // to verify
-    Log(LogLevel::kInfo, "distribution", "resumed a partial file",
-        {{"job", id}, {"file", job->manifest.commands[i].path}, {"bytes", std::to_string(at)}});
+  for (size_t i = 0; i < point.done; ++i) {
+    const Command& c = job->manifest.commands[i];
+    if (c.kind != CommandKind::kFile) continue;
+    job->files[i].installed = true;
+    job->files[i].inode = point.inodes[i];
+    job->have += c.size;
   }
+  job->done = point.done;
+  if (point.partial.inode != 0 && job->cancelled.empty()) {
+    FileState& f = job->files[point.done];
+    f.created = true;
+    f.inode = point.partial.inode;
+    *f.writing = point.partial;  // the writes go on after what is there
+    job->have += point.at;
+    if (point.at > 0) {
+      Log(LogLevel::kInfo, "distribution", "resumed a partial file",
+          {{"job", id},
+           {"file", job->manifest.commands[point.done].path},
+           {"bytes", std::to_string(point.at)}});
+    }
+  }
+  job->received = job->have;
   for (auto& next : std::exchange(job->after_resume, {})) next();
+  Apply(*job);
 }
 
 // Each new command's paths, resolved inside the root: a symlinked folder on the way that
 // leads out fails the command's job before anything is written.
 Status Distributor::Impl::SyncFiles(Job& job) {
+  const size_t from = job.files.size();
   job.files.resize(job.manifest.commands.size());
-  uint64_t at = 0;
-  for (size_t i = 0; i < job.files.size(); ++i) {
+  // Each folder is resolved once: a job of 100,000 files in 100 folders resolves 100
+  // paths here, not 100,000 (this runs on the loop, as do the strings made per file).
+  Folders folders;
+  for (size_t i = from; i < job.files.size(); ++i) {
     const Command& c = job.manifest.commands[i];
-    job.files[i].start = at;
-    at += c.kind == CommandKind::kFile ? c.size : 0;
-    job.files[i].end = at;
-  }
-  for (size_t i = 0; i < job.files.size(); ++i) {
     FileState& f = job.files[i];
-    if (!f.final_path.empty()) continue;
-    const Command& c = job.manifest.commands[i];
+    f.start = i == 0 ? 0 : job.files[i - 1].end;
+    f.end = f.start + (c.kind == CommandKind::kFile ? c.size : 0);
     if (c.kind == CommandKind::kEnd) continue;
-    auto path = ResolveCommand(job, i);
+    auto path = ResolveIn(root, job.rel_dir, c, &folders);
     if (!path) return path.error();
-    f.final_path = *path;
-    fs::path p(f.final_path);
-    f.temp_path = (p.parent_path() / ("." + p.filename().string() + ".cohort-part")).string();
+    f.final_path = std::move(*path);
+    const size_t slash = f.final_path.rfind('/');
+    f.temp_path.reserve(f.final_path.size() + 14);
+    f.temp_path.append(f.final_path, 0, slash + 1).append(".");
+    f.temp_path.append(f.final_path, slash + 1).append(".cohort-part");
   }
   return OkStatus();
 }
@@ -232,123 +253,38 @@ void Distributor::Impl::AnswerWriteWaiters(Job& job) {
   }
 }
 
-// Stream bytes [offset, offset + size) arrived (or were copied in at the base).
-void Distributor::Impl::Append(Job& job, uint64_t offset, const uint8_t* data, size_t size) {
-  if (offset > job.received || !job.cancelled.empty()) return;  // a gap: the source is confused
-  size_t skip = static_cast<size_t>(std::min<uint64_t>(job.received - offset, size));
-  data += skip;
-  size -= skip;
-  while (size > 0) {
-    size_t idx = CommandAt(job, job.received);
-    if (idx >= job.manifest.commands.size()) return;
-    const Command& c = job.manifest.commands[idx];
-    FileState& f = job.files[idx];
-    uint64_t start = f.start;
-    if (f.fd < 0 && !OpenTemp(job, idx)) return;
-    size_t n = static_cast<size_t>(std::min<uint64_t>(size, start + c.size - job.received));
-    QueueWrite(job, idx, data, n, job.received - start);
-    job.received += n;
-    data += n;
-    size -= n;
-    // The write thread opens the file by path for each write: a job of many small files
-    // queued for the disk must not hold a descriptor each (a daemon may have 128).
-    if (job.received == f.end) ::close(std::exchange(f.fd, -1));
-  }
+Result<std::string> Distributor::Impl::ResolveCommand(const Job& job, size_t idx,
+                                                      Folders* folders) const {
+  return ResolveIn(root, job.rel_dir, job.manifest.commands[idx], folders);
 }
 
-// pwrite may block for hundreds of milliseconds when the kernel throttles writers of dirty
-// pages (a 248 ms stall of the loop was seen writing 2 GiB): the write, its hash and the
-// writeback hint run on the write pool, in order; the loop hears of each (Written).
-void Distributor::Impl::QueueWrite(Job& job, size_t idx, const uint8_t* data, size_t n,
-                                   uint64_t at) {
-  FileState& f = job.files[idx];
-  job.writing += n;
-  auto bytes = std::make_shared<const std::vector<uint8_t>>(data, data + n);
-  boost::asio::post(
-      writes, [this, ioc = &io, alive = alive, id = job.manifest.job, epoch = job.write_epoch,
-               sha = f.sha, bytes, at, inode = f.inode, path = f.temp_path] {
-        const size_t size = bytes->size();
-        Status s = OkStatus();
-        const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-        struct stat st {};
-        if (fd < 0 || ::fstat(fd, &st) != 0 || st.st_ino != inode) {
-          s = Error(Errc::kIo, path + ": the file being received is gone or was replaced");
-        } else {
-          s = io::PwriteAll(fd, bytes->data(), size, at, path);
-        }
-        if (s) {
-          sha->Update(bytes->data(), size);
-          // The install's fdatasync would otherwise write the whole file at its end, when
-          // every server of the job does the same at once.
-          if (auto step = io::WritebackStep(at, at + size)) {
-            io::StartWriteback(fd, step->first, step->second);
-          }
-        }
-        if (fd >= 0) ::close(fd);
-        boost::asio::post(*ioc, [this, alive, id, epoch, size, s] {
-          if (*alive) Written(id, epoch, size, s);
-        });
-      });
-}
-
-void Distributor::Impl::Written(const std::string& id, uint64_t epoch, uint64_t n,
-                                const Status& s) {
-  Job* job = FindJob(id);
-  if (!job || epoch != job->write_epoch) return;  // the stream restarted since
-  job->writing -= n;
-  if (!s) return Fail(*job, s.error().message());
-  if (!job->cancelled.empty()) return;
-  job->have += n;
-  if (job->upstream) {
-    if (job->have >= job->acked_upstream + kAckEvery) {
-      job->acked_upstream = job->have;
-      job->upstream->Send(distribution::AckMsg{job->have});
-    }
-    if (job->upstream->paused() && job->writing <= kWriteBehind / 2) {
-      job->upstream->ResumeReading();
-    }
+Result<std::string> Distributor::Impl::ResolveIn(const io::ContentRoot& root,
+                                                 const std::string& rel_dir, const Command& c,
+                                                 Folders* folders) {
+  const bool file = c.kind == CommandKind::kFile;
+  const size_t slash = file ? c.path.rfind('/') : std::string::npos;
+  const std::string_view folder = !file ? std::string_view(c.path)
+                                  : slash == std::string::npos
+                                      ? std::string_view()
+                                      : std::string_view(c.path).substr(0, slash);
+  auto resolve = [&] {
+    return root.Resolve(folder.empty() ? rel_dir : rel_dir + "/" + std::string(folder));
+  };
+  std::optional<Result<std::string>> own;  // without a cache
+  const Result<std::string>* resolved = nullptr;
+  if (folders) {
+    auto it = folders->find(folder);
+    if (it == folders->end()) it = folders->emplace(std::string(folder), resolve()).first;
+    resolved = &it->second;
+  } else {
+    resolved = &own.emplace(resolve());
   }
-  AnswerWriteWaiters(*job);
-  PumpAll(*job);  // forward first: installing may wait for a digest or the disk
-  Apply(*job);
-  PumpAll(*job);
-  if (job->is_base && !job->copy_active && job->copying < job->sources.size()) CopyIn(id);
-}
-
-// Index of the file command holding stream byte `offset` (the first one not finished).
-size_t Distributor::Impl::CommandAt(const Job& job, uint64_t offset) const {
-  // The first command whose end is past `offset`: a file holding that byte (commands that
-  // are not files, and empty files, end where they start and are passed over).
-  auto it = std::upper_bound(job.files.begin(), job.files.end(), offset,
-                             [](uint64_t at, const FileState& f) { return at < f.end; });
-  return static_cast<size_t>(it - job.files.begin());
-}
-
-bool Distributor::Impl::OpenTemp(Job& job, size_t idx) {
-  FileState& f = job.files[idx];
-  auto parent = fs::path(f.final_path).parent_path().string();
-  // Checked again as it is created: a symlink may have appeared since the job began.
-  if (auto s = StillInside(job, idx); !s) {
-    Fail(job, s.error().message());
-    return false;
-  }
-  if (auto s = io::MakeDirs(parent); !s) {
-    Fail(job, s.error().message());
-    return false;
-  }
-  f.fd = ::open(f.temp_path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-  struct stat st {};
-  if (f.fd < 0 || ::fstat(f.fd, &st) != 0) {
-    Fail(job, f.temp_path + ": " + std::strerror(errno));
-    return false;
-  }
-  f.inode = st.st_ino;
-  f.sha = std::make_shared<wire::Sha256>();
-  return true;
-}
-
-Result<std::string> Distributor::Impl::ResolveCommand(const Job& job, size_t idx) const {
-  return root.Resolve(job.rel_dir + "/" + job.manifest.commands[idx].path);
+  if (!*resolved || !file) return *resolved;
+  std::string path;
+  const std::string_view name =
+      std::string_view(c.path).substr(slash == std::string::npos ? 0 : slash + 1);
+  path.reserve((*resolved)->size() + 1 + name.size());
+  return path.append(**resolved).append("/").append(name);
 }
 
 Status Distributor::Impl::StillInside(const Job& job, size_t idx) const {
@@ -362,6 +298,7 @@ Status Distributor::Impl::StillInside(const Job& job, size_t idx) const {
 
 // Completes commands in order: folders made, files verified and installed (D13).
 void Distributor::Impl::Apply(Job& job) {
+  if (job.resuming) return;  // what is done is not known yet (Resumed applies)
   bool progressed = false;
   while (job.error.empty() && job.cancelled.empty() && job.done < job.manifest.commands.size()) {
     const size_t i = job.done;
@@ -409,11 +346,8 @@ void Distributor::Impl::Apply(Job& job) {
 bool Distributor::Impl::Verify(Job& job, size_t i) {
   const Command& c = job.manifest.commands[i];
   FileState& f = job.files[i];
-  if (c.size == 0 && f.inode == 0) {  // an empty file: nothing made it yet
-    if (!OpenTemp(job, i)) return false;
-    ::close(std::exchange(f.fd, -1));
-  }
-  const wire::Sha256Digest mine = f.sha->Digest();
+  // An empty file is created by its install (no write made it).
+  const wire::Sha256Digest mine = f.writing->sha.Digest();
   if (job.is_base && !f.digest) f.digest = mine;  // the origin's own reading
   if (!f.digest) return false;                    // wait for the announced digest
   if (*f.digest == mine) return true;
@@ -421,7 +355,8 @@ bool Distributor::Impl::Verify(Job& job, size_t i) {
   job.have = job.received = f.start;  // Append makes the file anew
   job.writing = 0;
   ++job.write_epoch;  // writes of later files still queued count no more
-  f.sha = std::make_shared<wire::Sha256>();
+  f.writing = std::make_shared<FileWriting>();
+  f.inode = 0;
   if (job.upstream) job.upstream->Close();
   Log(LogLevel::kWarn, "distribution", "digest mismatch, receiving the file again",
       {{"job", job.manifest.job}, {"file", c.path}});
@@ -432,32 +367,49 @@ bool Distributor::Impl::Verify(Job& job, size_t i) {
 // bytes while the file's pages are flushed; Apply continues when it is done.
 void Distributor::Impl::StartInstall(Job& job, size_t i) {
   FileState& f = job.files[i];
-  const Command c = job.manifest.commands[i];
+  const Command& c = job.manifest.commands[i];
   f.installing = true;
-  boost::asio::post(disk, [ioc = &io, alive = alive, id = job.manifest.job, i, c, inode = f.inode,
-                           temp = f.temp_path, final_path = f.final_path, this] {
-    std::string error;
-    const int fd = ::open(temp.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-    struct stat st {};
-    if (fd < 0 || ::fstat(fd, &st) != 0 || st.st_ino != inode) {
-      error = temp + ": the received file is gone or was replaced";
-    } else if (!SetAttributes(fd, c) || ::fdatasync(fd) != 0 ||
-               ::rename(temp.c_str(), final_path.c_str()) != 0) {
-      error = final_path + ": cannot install: " + std::strerror(errno);
-    }
-    if (fd >= 0) ::close(fd);
-    boost::asio::post(*ioc, [alive, id, i, error, this] {
-      if (!*alive) return;
-      Job* j = FindJob(id);
-      if (!j || i >= j->files.size() || !j->files[i].installing) return;
-      FileState& file = j->files[i];
-      file.installing = false;
-      if (!error.empty()) return Fail(*j, error);
-      file.installed = true;
-      Apply(*j);
-      PumpAll(*j);
-    });
-  });
+  std::optional<TempFile> create;  // an empty file: no write made it
+  if (c.size == 0 && !f.created) {
+    create = TempFile{job.rel_dir, c, f.final_path, f.temp_path};
+    f.created = true;
+  }
+  OffLoop<Result<uint64_t>>(
+      disk,
+      [this, c, inode = f.inode, temp = f.temp_path, final_path = f.final_path,
+       create = std::move(create)]() -> Result<uint64_t> {
+        uint64_t made = inode;
+        int fd = -1;
+        if (create) {
+          auto created = CreateTemp(root, *create, &made);
+          if (!created) return created.error();
+          fd = *created;
+        } else {
+          fd = ::open(temp.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+          struct stat st {};
+          if (fd < 0 || ::fstat(fd, &st) != 0 || st.st_ino != inode) {
+            if (fd >= 0) ::close(fd);
+            return Error(Errc::kIo, temp + ": the received file is gone or was replaced");
+          }
+        }
+        const bool ok = SetAttributes(fd, c) && ::fdatasync(fd) == 0 &&
+                        ::rename(temp.c_str(), final_path.c_str()) == 0;
+        const std::string why = ok ? "" : final_path + ": cannot install: " + std::strerror(errno);
+        ::close(fd);
+        if (!ok) return Error(Errc::kIo, why);
+        return made;
+      },
+      [this, id = job.manifest.job, i](Result<uint64_t> installed) {
+        Job* j = FindJob(id);
+        if (!j || i >= j->files.size() || !j->files[i].installing) return;
+        FileState& file = j->files[i];
+        file.installing = false;
+        if (!installed) return Fail(*j, installed.error().message());
+        file.installed = true;
+        file.inode = *installed;
+        Apply(*j);
+        PumpAll(*j);
+      });
 }
 
 }  // namespace cohort::node

@@ -33,11 +33,18 @@ void Distributor::Impl::DropJob(Job& job, const std::string& reason) {
   if (!job.completed()) job.error = job.cancelled;
   Log(LogLevel::kInfo, "distribution", "job cancelled here",
       {{"job", job.manifest.job}, {"reason", job.cancelled}});
+  std::vector<std::string> partial;
   for (size_t i = job.done; i < job.files.size(); ++i) {
     const FileState& f = job.files[i];
     // An install in flight completes; an uncreated file has nothing to delete.
-    if (!f.installing && !f.installed && f.inode != 0) ::unlink(f.temp_path.c_str());
+    if (!f.installing && !f.installed && (f.created || f.inode != 0)) {
+      partial.push_back(f.temp_path);
+    }
   }
+  // On the write pool: after the writes queued there, which may create the files.
+  boost::asio::post(writes, [partial = std::move(partial)] {
+    for (const auto& path : partial) ::unlink(path.c_str());
+  });
   if (!job.is_base) RemoveOnDisk(ManifestPath(job.manifest.job));
   AnswerWriteWaiters(job);
   Release(job);
@@ -78,9 +85,6 @@ void Distributor::Impl::Release(Job& job) {
   }
   job.downs.clear();
   if (job.report_conn) job.report_conn->Close();
-  for (auto& f : job.files) {
-    if (f.fd >= 0) ::close(std::exchange(f.fd, -1));
-  }
   if (job.source_fd >= 0) ::close(std::exchange(job.source_fd, -1));
 }
 
@@ -179,8 +183,12 @@ void Distributor::Impl::OnUpstream(Job& job, Message& m) {
     // Acks follow the writes (Written); the source waits while the disk is behind.
     if (job.upstream && job.writing > kWriteBehind) job.upstream->PauseReading();
   } else if (auto* digest = std::get_if<distribution::DigestMsg>(&m)) {
-    for (size_t i = 0; i < job.manifest.commands.size(); ++i) {
-      if (job.manifest.commands[i].id == digest->command) job.files[i].digest = digest->sha256;
+    // Ids ascend (CheckCommands): a binary search, not a walk per file of the job.
+    const auto& commands = job.manifest.commands;
+    auto it = std::lower_bound(commands.begin(), commands.end(), digest->command,
+                               [](const Command& c, uint32_t id) { return c.id < id; });
+    if (it != commands.end() && it->id == digest->command) {
+      job.files[static_cast<size_t>(it - commands.begin())].digest = digest->sha256;
     }
     Apply(job);
     PumpAll(job);

@@ -125,9 +125,10 @@ void Distributor::Impl::ForgetIdle(Instant now) {
       ++it;
       continue;
     }
-    if (job.tracker) {
-      finished_docs[it->first] = DocumentText(Document(job));
-      finished_summaries[it->first] = DocumentText(Document(job, false));
+    if (job.tracker) {  // kept as text, read back from disk off the loop
+      if (!job.forgetting) Forget(job);
+      ++it;
+      continue;
     }
     Release(job);
     it = jobs.erase(it);
@@ -211,6 +212,36 @@ void Distributor::Impl::TrackerTick(Job& job, Instant now) {
     job.saved_at = now;
     job.saved_final = job.tracker->Final();
   }
+}
+
+// A final job leaves memory for its saved document (its final state is written, in order
+// before this read on the disk pool): a job of many files makes a document too large to
+// build on the loop.
+void Distributor::Impl::Forget(Job& job) {
+  job.forgetting = true;
+  const std::string id = job.manifest.job;
+  using Texts = std::optional<std::pair<std::string, std::string>>;
+  OffLoop<Texts>(
+      disk,
+      [dir = JobsDir(), id]() -> Texts {
+        try {
+          auto doc = ReadSavedJob(dir, id);
+          if (!doc) return std::nullopt;
+          return FinishedTexts(std::move(*doc));
+        } catch (const std::exception&) {  // nothing may escape a pool thread
+          return std::nullopt;
+        }
+      },
+      [this, id](Texts texts) {
+        Job* j = FindJob(id);
+        if (!j) return;
+        // Unreadable (a failing disk): built from memory, on the loop.
+        std::tie(finished_docs[id], finished_summaries[id]) =
+            texts ? std::move(*texts)
+                  : std::make_pair(DocumentText(Document(*j)), DocumentText(Document(*j, false)));
+        Release(*j);
+        jobs.erase(id);
+      });
 }
 
 }  // namespace cohort::node

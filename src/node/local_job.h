@@ -20,19 +20,27 @@
 
 namespace cohort::node {
 
+// What the write pool alone changes of a file it writes (Distributor::Impl::QueueWrite):
+// the hash of the bytes written so far and the inode of the temporary file it created.
+// The loop reads it only once every write of the file is done, and replaces it when the
+// file starts anew.
+struct FileWriting {
+  wire::Sha256 sha;
+  uint64_t inode = 0;
+};
+
 struct FileState {
-  // Open only while the file is being received: a job may hold more files than the process
-  // may open, and the disk thread may be installing many behind the receiving one.
-  // Downstream feeds read complete files through descriptors of their own
-  // (Downstream::reading); installs open the temporary file themselves.
-  int fd = -1;
+  // No descriptor is held per file: a job may hold more files than the process may open.
+  // The write pool opens the temporary file by path for each write (creating it with the
+  // first), downstream feeds read through descriptors of their own (Downstream::reading),
+  // installs open the file themselves.
   std::string final_path, temp_path;
-  // Of the bytes written so far. Shared with the write pool, which updates it as it writes
-  // (Distributor::Impl::QueueWrite); the loop reads it only once every write of the file
-  // is done, and replaces it when the file starts anew.
-  std::shared_ptr<wire::Sha256> sha = std::make_shared<wire::Sha256>();
+  std::shared_ptr<FileWriting> writing = std::make_shared<FileWriting>();
+  bool created = false;  // its creation is queued or done: there may be a temporary file
   std::optional<std::array<uint8_t, 32>> digest;  // the origin's, as announced
-  uint64_t inode = 0;  // of the temporary file, then the installed one; 0: not created yet
+  // Of the temporary file (once its first write is done), then of the installed one; 0:
+  // not known yet.
+  uint64_t inode = 0;
   // The command's bytes in the job's stream: [start, end) (end == start but for a file).
   // Kept here (SyncFiles) so that finding a stream offset's file is a binary search, not a
   // walk of the manifest per chunk: a job may hold millions of commands.
@@ -47,7 +55,9 @@ struct Downstream {
   uint64_t sent = 0;
   size_t commands_sent = 0;
   size_t digest_next = 0;
-  io::FileReader reading;  // the complete files it is sent, one at a time
+  // The files it is sent, one open at a time; used on the `reads` pool, one read at a time.
+  std::shared_ptr<io::FileReader> reader = std::make_shared<io::FileReader>();
+  bool read_pending = false;
 };
 
 struct Job {
@@ -89,7 +99,12 @@ struct Job {
   std::string summary;                                          // the states they were told last
   Instant saved_at;                                             // the job document was last written
   bool saved_final = false;
-  std::string cancelled;  // why, once cancelled: nothing more is received, sent or reported
+  // base only: how much of the job its log holds (SaveJobDocument): the first
+  // `logged_commands` commands, and the digests of the files among the first
+  // `logged_digests`.
+  size_t logged_commands = 0, logged_digests = 0;
+  bool forgetting = false;  // ForgetIdle reads its final document back from disk
+  std::string cancelled;    // why, once cancelled: nothing more is received, sent or reported
   std::optional<Instant> idle_since;  // finished (or unconnected) and idle: ForgetIdle
   std::optional<Instant> ended_at;    // base only: when the tracker became final
   // A partial file of an earlier run is being rehashed on the disk pool (Resume): until
