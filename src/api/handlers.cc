@@ -230,15 +230,20 @@ void Api::Handle(const HttpRequest& r, Respond respond) {
         b["node"] > 65535) {
       return respond(Fail(400, "'node' must be a node id from 1 to 65535"));
     }
-    const int count = b.value("count", 1);
-    const int interval_ms = b.value("interval_ms", 200);
-    const int size = b.value("size", 32);
+    // An absent field takes its default; one of another type is out of range.
+    auto number = [&b](const char* key, int64_t absent) -> int64_t {
+      if (!b.contains(key)) return absent;
+      return b[key].is_number_integer() ? b[key].get<int64_t>() : -1;
+    };
+    const int64_t count = number("count", 1);
+    const int64_t interval_ms = number("interval_ms", 200);
+    const int64_t size = number("size", 32);
     if (count < 1 || count > 10000 || interval_ms < 1 || interval_ms > 60000 || size < 0 ||
         size > 60000) {
       return respond(Fail(400, "need count 1..10000, interval_ms 1..60000, size 0..60000"));
     }
     auto started =
-        node_.Ping(b["node"].get<NodeId>(), count, Duration::Millis(interval_ms),
+        node_.Ping(b["node"].get<NodeId>(), static_cast<int>(count), Duration::Millis(interval_ms),
                    static_cast<size_t>(size), [respond](node::PingResult result) {
                      json replies = json::array();
                      for (const auto& d : result.replies) {

@@ -169,6 +169,30 @@ uint8_t* EncodeDataInPlace(uint64_t offset, size_t size, Bytes* out) {
   return out->data() + at;
 }
 
+const char* FeedRefusalText(FeedRefusal r) {
+  switch (r) {
+    case FeedRefusal::kNone:
+      return "";
+    case FeedRefusal::kNoJob:
+      return "no such job here";
+    case FeedRefusal::kCancelled:
+      return "the job is cancelled";
+    case FeedRefusal::kBusy:
+      return "busy";
+    case FeedRefusal::kOther:
+      break;
+  }
+  return "refused";
+}
+
+FeedRefusal FeedRefusalFromText(const std::string& text) {
+  for (FeedRefusal r :
+       {FeedRefusal::kNone, FeedRefusal::kNoJob, FeedRefusal::kCancelled, FeedRefusal::kBusy}) {
+    if (text == FeedRefusalText(r)) return r;
+  }
+  return FeedRefusal::kOther;
+}
+
 std::optional<Message> Decode(ByteView bytes) {
   Reader r(bytes);
   uint8_t kind = 0;

@@ -61,8 +61,14 @@ struct DigestMsg {
 struct CommandsMsg {  // D10: commands added while the job runs
   std::vector<Command> commands;
 };
-struct AckMsg {  // target -> source: stream bytes held
+struct AckMsg {  // target -> source: stream bytes held, or that the feed is over
+  // Offsets no stream reaches: the target completed the job (kCompleted), or it took
+  // another source (kSwitched: D8, or a dead relay's replacement). Either way the feed is
+  // over and nothing is to be handed on.
+  static constexpr uint64_t kCompleted = UINT64_MAX;
+  static constexpr uint64_t kSwitched = UINT64_MAX - 1;
   uint64_t offset = 0;
+  bool ends_feed() const { return offset == kCompleted || offset == kSwitched; }
 };
 // Node -> base: a ServerReport; also the answer to QueryMsg.
 struct ReportMsg {
@@ -78,6 +84,11 @@ struct FeedMsg {  // base -> source: feed `target` (repair, D12; or a switch off
   bool switch_offer = false;
   NodeId replaces = kNoNode;  // the target's source that sends nothing (offered in its place)
 };
+// Why a source does not feed as a FeedMsg asked, carried in its ResultMsg's error as the
+// text FeedRefusalText gives (the wire's; a peer's unknown text reads as kOther).
+enum class FeedRefusal : uint8_t { kNone = 0, kNoJob, kCancelled, kBusy, kOther };
+const char* FeedRefusalText(FeedRefusal r);  // "" for kNone
+FeedRefusal FeedRefusalFromText(const std::string& text);
 struct ResultMsg {  // generic answer: empty error = ok; `body` is a JSON text (CTP)
   std::string error;
   std::string body;

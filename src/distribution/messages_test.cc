@@ -105,5 +105,17 @@ TEST(Messages, ALargeManifestIsSentInMessagesThatFitAFrame) {
   EXPECT_EQ(CommandsThatFit(m.commands, m.commands.size()), 0u);
 }
 
+TEST(Messages, FeedRefusalsReadBackAndAnUnknownTextIsOther) {
+  for (FeedRefusal r :
+       {FeedRefusal::kNone, FeedRefusal::kNoJob, FeedRefusal::kCancelled, FeedRefusal::kBusy}) {
+    EXPECT_EQ(FeedRefusalFromText(FeedRefusalText(r)), r);
+  }
+  EXPECT_EQ(FeedRefusalFromText("disk on fire"), FeedRefusal::kOther);
+  EXPECT_STREQ(FeedRefusalText(FeedRefusal::kNoJob), "no such job here");  // the wire's text
+  EXPECT_TRUE(AckMsg{AckMsg::kCompleted}.ends_feed());
+  EXPECT_TRUE(AckMsg{AckMsg::kSwitched}.ends_feed());
+  EXPECT_FALSE(AckMsg{1 << 20}.ends_feed());
+}
+
 }  // namespace
 }  // namespace cohort::distribution

@@ -2,6 +2,10 @@
 
 namespace cohort::node {
 
+// A new job is prepared whole on the `files` pool: the walk of the client's folders, the
+// numbering, every file's paths, the tracker and the first line of its log (a job of
+// 100,000 files held the loop 4.7 s, then 445 ms, doing this there). The loop only checks
+// the request and the servers before, and starts the job after.
 void Distributor::Impl::Submit(JobRequest request, std::function<void(Result<std::string>)> done) {
   if (request.dest.empty()) return done(Error(Errc::kInvalidArgument, "--dest must not be empty"));
   if (auto s = distribution::CheckWritablePath(request.dest); !s) {
@@ -10,42 +14,31 @@ void Distributor::Impl::Submit(JobRequest request, std::function<void(Result<std
   if (request.content.paths.empty() && request.content.entries.empty() && !request.open) {
     return done(Error(Errc::kInvalidArgument, "no paths to distribute"));
   }
-  JobContent content;  // the request keeps what it says but for the lists, moved here
-  content.upload = request.content.upload;
-  content.paths = std::exchange(request.content.paths, {});
-  content.entries = std::exchange(request.content.entries, {});
-  CollectOffLoop(std::move(content), [this, request = std::move(request),
-                                      done = std::move(done)](Collected collected) {
-    if (!collected) return done(collected.error());
-    done(StartJob(request, std::move(collected->first), std::move(collected->second)));
-  });
+  auto servers = ServersOf(request);
+  if (!servers) return done(servers.error());
+  auto shared = std::make_shared<JobRequest>(std::move(request));
+  auto prepare = [this, shared, servers = *servers, now = node.Now(),
+                  id = std::to_string(self()) + "-" + std::to_string(next_job++)] {
+    try {  // the file system's errors are results; anything else is refused here
+      return PrepareJob(*shared, id, servers, now);
+    } catch (const std::exception& e) {
+      return Result<Prepared>(
+          Error(Errc::kIo, std::string("cannot collect the job's files: ") + e.what()));
+    }
+  };
+  OffLoop<Result<Prepared>>(
+      files, prepare,
+      [this, servers = *servers, done = std::move(done)](Result<Prepared> prepared) {
+        if (!prepared) return done(prepared.error());
+        done(StartJob(std::move(*prepared), servers));
+      });
 }
 
-void Distributor::Impl::CollectOffLoop(JobContent content, std::function<void(Collected)> done) {
-  auto shared = std::make_shared<JobContent>(std::move(content));
-  OffLoop<Collected>(
-      files,
-      [shared]() -> Collected {
-        std::vector<std::string> sources;
-        try {  // the file system's errors are results; anything else is refused here
-          auto commands = CollectContent(*shared, &sources);
-          if (!commands) return commands.error();
-          return std::make_pair(std::move(*commands), std::move(sources));
-        } catch (const std::exception& e) {
-          return Error(Errc::kIo, std::string("cannot collect the job's files: ") + e.what());
-        }
-      },
-      std::move(done));
-}
-
-Result<std::string> Distributor::Impl::StartJob(const JobRequest& request,
-                                                std::vector<Command> commands,
-                                                std::vector<std::string> sources) {
-  if (auto s = NumberCommands(commands, {}, 1); !s) return s.error();
+// The job's servers: those asked for, or every member that has not left (one that is down
+// now is a server that failed, repaired if it comes back while the job may still repair).
+Result<std::vector<NodeId>> Distributor::Impl::ServersOf(const JobRequest& request) const {
   std::vector<NodeId> servers = request.servers;
   if (servers.empty()) {
-    // Every member that has not left: one that is down now is a server that failed (the
-    // job says so), and it is repaired if it comes back while the job may still repair.
     for (const auto& [id, member] : node.membership().map().members) {
       if (member.state != membership::MemberState::kLeft) servers.push_back(id);
     }
@@ -56,29 +49,56 @@ Result<std::string> Distributor::Impl::StartJob(const JobRequest& request,
       return Error(Errc::kNotFound, "server " + std::to_string(n) + " is not in the address table");
     }
   }
+  return servers;
+}
+
+// Files pool: touches nothing of the distributor's but what does not change (the root, the
+// configuration).
+Result<Distributor::Impl::Prepared> Distributor::Impl::PrepareJob(
+    const JobRequest& request, const std::string& id, const std::vector<NodeId>& servers,
+    Instant now) const {
+  std::vector<std::string> sources;
+  auto commands = CollectContent(request.content, &sources);
+  if (!commands) return commands.error();
+  if (auto s = NumberCommands(*commands, {}, 1); !s) return s.error();
+  if (!request.open) {
+    commands->push_back(Command{static_cast<uint32_t>(commands->size() + 1), CommandKind::kEnd});
+  }
   Manifest m;
-  m.job = std::to_string(self()) + "-" + std::to_string(next_job++);
+  m.job = id;
   m.base = self();
   m.dest = request.dest;
-  if (!request.open) {
-    commands.push_back(Command{static_cast<uint32_t>(commands.size() + 1), CommandKind::kEnd});
-  }
-  const size_t count = commands.size();
-  m.commands = std::move(commands);  // numbered in sequence above
+  m.commands = std::move(*commands);  // numbered in sequence above
   const bool staging = std::find(servers.begin(), servers.end(), self()) == servers.end();
-  auto created = CreateJob(std::move(m), true, staging);
-  if (!created) return created.error();
-  Job& job = **created;
+  auto job = MakeJob(root, self(), node.config().distribution_fanout, std::move(m), true, staging);
+  if (!job) return job.error();
+  Prepared prepared{std::move(*job), ""};
+  Job& j = *prepared.job;
+  j.sources = std::move(sources);
+  j.upload = request.content.upload;
+  j.tracker = std::make_unique<distribution::JobTracker>(j.manifest, servers,
+                                                         distribution::TrackerOptions{}, now);
+  prepared.log_line = CommandsLogLine(j.manifest.commands, 0, j.sources);
+  j.logged_commands = j.manifest.commands.size();
+  return prepared;
+}
+
+Result<std::string> Distributor::Impl::StartJob(Prepared prepared,
+                                                const std::vector<NodeId>& servers) {
+  for (NodeId n : servers) {  // the address table may have changed meanwhile
+    if (n != self() && !EndpointOf(n)) {
+      return Error(Errc::kNotFound, "server " + std::to_string(n) + " is not in the address table");
+    }
+  }
+  Job& job = *AddJob(std::move(prepared.job), true);
   const std::string id = job.manifest.job;
-  job.sources = std::move(sources);
-  job.upload = request.content.upload;
   job.last_upload = node.Now();
-  distribution::TrackerOptions options;
-  job.tracker =
-      std::make_unique<distribution::JobTracker>(job.manifest, servers, options, node.Now());
+  AppendOnDisk(
+      job, JobsDir() + "/" + id + ".log", [line = std::move(prepared.log_line)] { return line; },
+      "the job's log");
   Log(LogLevel::kInfo, "distribution", "job accepted",
       {{"job", id},
-       {"commands", std::to_string(count)},
+       {"commands", std::to_string(job.manifest.commands.size())},
        {"bytes", std::to_string(job.stream_size())},
        {"servers", std::to_string(servers.size())}});
   std::vector<NodeId> others;
@@ -99,6 +119,23 @@ Result<std::string> Distributor::Impl::StartJob(const JobRequest& request,
   CopyIn(id);
   SaveJobDocument(job);
   return id;
+}
+
+void Distributor::Impl::CollectOffLoop(JobContent content, std::function<void(Collected)> done) {
+  auto shared = std::make_shared<JobContent>(std::move(content));
+  OffLoop<Collected>(
+      files,
+      [shared]() -> Collected {
+        std::vector<std::string> sources;
+        try {  // the file system's errors are results; anything else is refused here
+          auto commands = CollectContent(*shared, &sources);
+          if (!commands) return commands.error();
+          return std::make_pair(std::move(*commands), std::move(sources));
+        } catch (const std::exception& e) {
+          return Error(Errc::kIo, std::string("cannot collect the job's files: ") + e.what());
+        }
+      },
+      std::move(done));
 }
 
 // The origin: copies the client's files in, a megabyte per turn of the loop, so the

@@ -136,8 +136,8 @@ void Distributor::Impl::OnFirstMessage(const std::shared_ptr<DataConn>& conn, Me
     return conn->CloseAfterSend();
   }
   if (auto* feed = std::get_if<distribution::FeedMsg>(&m)) {
-    conn->Send(distribution::ResultMsg{
-        FeedFromHere(feed->job, feed->target, feed->switch_offer, feed->replaces), "", {}});
+    const auto refusal = FeedFromHere(feed->job, feed->target, feed->switch_offer, feed->replaces);
+    conn->Send(distribution::ResultMsg{distribution::FeedRefusalText(refusal), "", {}});
     return conn->CloseAfterSend();
   }
   if (auto* ctp = std::get_if<distribution::CtpMsg>(&m)) {

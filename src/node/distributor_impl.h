@@ -62,14 +62,9 @@ constexpr size_t kAckEvery = 1 << 20;    // receivers acknowledge this often
 // Bytes a job may have queued for its disk before it stops reading its source (the
 // upstream connection, or the base's files), resuming below half of it.
 constexpr uint64_t kWriteBehind = 16 << 20;
-constexpr uint64_t kCompletedAck = UINT64_MAX;
-// Target -> a source it switched away from (D8, or a dead relay's replacement): the feed
-// is over and nothing is to be handed on, as after kCompletedAck.
-constexpr uint64_t kSwitchedAck = UINT64_MAX - 1;
 const Duration kTick = Duration::Millis(250);
 const Duration kReportEvery = Duration::Millis(500);
 const Duration kQueryTimeout = Duration::Seconds(2);
-const char* const kNoJobHere = "no such job here";
 constexpr size_t kMaxUnauthenticated = 64;
 
 struct Distributor::Impl {
@@ -154,6 +149,12 @@ struct Distributor::Impl {
   // daemon left (D13): completed commands from the job's state file, then the partial file
   // after them (rehashed).
   Result<Job*> CreateJob(Manifest manifest, bool is_base, bool staging, bool resume = true);
+  // CreateJob's two halves: the job's state made (thread-safe: it touches nothing of this
+  // object's), and held from now on (`started` now), resumed (see Resume) if asked.
+  static Result<std::unique_ptr<Job>> MakeJob(const io::ContentRoot& root, NodeId self,
+                                              size_t fanout, Manifest manifest, bool is_base,
+                                              bool staging);
+  Job* AddJob(std::unique_ptr<Job> job, bool resume);
   struct ResumeFile {
     bool file = false;
     uint64_t size = 0;
@@ -183,7 +184,7 @@ struct Distributor::Impl {
 
   // Each new command's paths, resolved inside the root: a symlinked folder on the way that
   // leads out fails the command's job before anything is written.
-  Status SyncFiles(Job& job);
+  static Status SyncFiles(const io::ContentRoot& root, Job& job);
 
   void WriteOnDisk(Job& job, std::string path, std::string text, std::string what);
   // `text()` appended to `path` and synced, on the disk pool in order with the rest (it is
@@ -304,8 +305,8 @@ struct Distributor::Impl {
 
   void SchedulePump();
 
-  std::string FeedFromHere(const std::string& id, NodeId target, bool switch_offer,
-                           NodeId replaces = kNoNode);
+  distribution::FeedRefusal FeedFromHere(const std::string& id, NodeId target, bool switch_offer,
+                                         NodeId replaces = kNoNode);
 
   // ---- reports and the base's tracking ----
   void SendReport(Job& job, bool now_please);
@@ -351,8 +352,14 @@ struct Distributor::Impl {
   // The client's folders are walked on the `files` pool (a job may hold millions of
   // files); the job starts on the loop once they are.
   void Submit(JobRequest request, std::function<void(Result<std::string>)> done);
-  Result<std::string> StartJob(const JobRequest& request, std::vector<Command> commands,
-                               std::vector<std::string> sources);
+  Result<std::vector<NodeId>> ServersOf(const JobRequest& request) const;
+  struct Prepared {
+    std::unique_ptr<Job> job;
+    std::string log_line;  // its commands, the first line of its log
+  };
+  Result<Prepared> PrepareJob(const JobRequest& request, const std::string& id,
+                              const std::vector<NodeId>& servers, Instant now) const;
+  Result<std::string> StartJob(Prepared prepared, const std::vector<NodeId>& servers);
   // CollectContent on the `files` pool, handed to `done` on the loop with its sources.
   using Collected = Result<std::pair<std::vector<Command>, std::vector<std::string>>>;
   void CollectOffLoop(JobContent content, std::function<void(Collected)> done);

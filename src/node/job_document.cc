@@ -260,22 +260,51 @@ Status NumberCommands(std::vector<Command>& commands, const std::vector<Command>
   return OkStatus();
 }
 
+namespace {
+
+std::string Record(const distribution::Message& m) {
+  const wire::Bytes b = distribution::Encode(m);
+  std::string record(4, '\0');
+  for (int i = 0; i < 4; ++i) record[i] = static_cast<char>((b.size() >> (8 * i)) & 0xff);
+  return record.append(b.begin(), b.end());
+}
+
+}  // namespace
+
 std::string ManifestFileText(const distribution::Manifest& manifest) {
-  const wire::Bytes b = distribution::Encode(distribution::OfferMsg{manifest, {}, 0});
-  return std::string(b.begin(), b.end());
+  return Record(distribution::OfferMsg{manifest, {}, 0});
+}
+
+std::string ManifestMoreText(const std::vector<Command>& more) {
+  return Record(distribution::CommandsMsg{more});
 }
 
 std::optional<distribution::Manifest> LoadManifestFile(const std::string& path,
                                                        const std::string& job) {
   auto saved = io::ReadFile(path);
   if (!saved) return std::nullopt;
-  auto m = distribution::Decode(
-      wire::ByteView(reinterpret_cast<const uint8_t*>(saved->data()), saved->size()));
-  auto* offer = m ? std::get_if<distribution::OfferMsg>(&*m) : nullptr;
-  if (!offer || offer->manifest.job != job || !distribution::CheckManifest(offer->manifest)) {
+  std::optional<distribution::Manifest> manifest;
+  size_t at = 0;
+  while (at + 4 <= saved->size()) {
+    size_t n = 0;
+    for (int i = 0; i < 4; ++i) n |= size_t{static_cast<uint8_t>((*saved)[at + i])} << (8 * i);
+    if (n > saved->size() - at - 4) break;  // cut short: never acknowledged, left out
+    auto m = distribution::Decode(
+        wire::ByteView(reinterpret_cast<const uint8_t*>(saved->data() + at + 4), n));
+    at += 4 + n;
+    auto* offer = m && !manifest ? std::get_if<distribution::OfferMsg>(&*m) : nullptr;
+    auto* more = m && manifest ? std::get_if<distribution::CommandsMsg>(&*m) : nullptr;
+    if (offer) {
+      manifest = std::move(offer->manifest);
+    } else if (!more || !distribution::CheckCommands(manifest->commands, more->commands) ||
+               !manifest->Append(more->commands)) {
+      return std::nullopt;
+    }
+  }
+  if (!manifest || manifest->job != job || !distribution::CheckManifest(*manifest)) {
     return std::nullopt;
   }
-  return std::move(offer->manifest);
+  return manifest;
 }
 
 }  // namespace cohort::node

@@ -70,10 +70,13 @@ Result<std::vector<distribution::Command>> CollectContent(const JobContent& cont
 Status NumberCommands(std::vector<distribution::Command>& commands,
                       const std::vector<distribution::Command>& existing, uint32_t next_id);
 
-// A receiving server's copy of a job's manifest, in the encoding of the offer that brought
-// it; Load gives nullopt for a missing or damaged file, or one of another job.
-// A manifest copy's bytes (an encoded offer), as LoadManifestFile reads them back.
+// A receiving server's copy of a job's manifest: records of a 4-byte little-endian length
+// and an encoded message, the first an offer (the manifest as far as it is known), then a
+// Commands message per batch of commands that followed, appended as they arrive (a job of
+// 100,000 files is not encoded whole per batch). Load gives nullopt for a missing or
+// damaged file, or one of another job; a last record cut short is left out.
 std::string ManifestFileText(const distribution::Manifest& manifest);
+std::string ManifestMoreText(const std::vector<distribution::Command>& more);
 std::optional<distribution::Manifest> LoadManifestFile(const std::string& path,
                                                        const std::string& job);
 

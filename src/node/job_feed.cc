@@ -4,7 +4,7 @@ namespace cohort::node {
 
 void Distributor::Impl::Run(const std::string& id,
                             std::vector<distribution::NodeAgent::Action> actions) {
-  // StopFeed needs nothing here: OnOffer tells the old source (kSwitchedAck) and closes
+  // StopFeed needs nothing here: OnOffer tells the old source (AckMsg::kSwitched) and closes
   // its connection when it accepts the new one.
   for (auto& a : actions) {
     if (auto* start = std::get_if<distribution::NodeAgent::StartFeed>(&a)) {
@@ -95,7 +95,7 @@ void Distributor::Impl::OnDownstream(Job& job, NodeId target, Message& m) {
     d.sent = accept->offset;
     Pump(job, target);
   } else if (auto* ack = std::get_if<distribution::AckMsg>(&m)) {
-    if (ack->offset == kCompletedAck || ack->offset == kSwitchedAck) {
+    if (ack->ends_feed()) {
       d.conn->Abandon(/*after_send=*/true);
       FeedEnded(job.manifest.job, target, true);
     }
@@ -226,15 +226,18 @@ void Distributor::Impl::SchedulePump() {
   });
 }
 
-std::string Distributor::Impl::FeedFromHere(const std::string& id, NodeId target, bool switch_offer,
-                                            NodeId replaces) {
+distribution::FeedRefusal Distributor::Impl::FeedFromHere(const std::string& id, NodeId target,
+                                                          bool switch_offer, NodeId replaces) {
+  using distribution::FeedRefusal;
   Job* job = FindJob(id);
-  if (!job) return kNoJobHere;
-  if (!job->cancelled.empty()) return "the job is cancelled";
+  if (!job) return FeedRefusal::kNoJob;
+  if (!job->cancelled.empty()) return FeedRefusal::kCancelled;
   std::vector<distribution::NodeAgent::Action> actions;
-  if (!job->agent->AddFeed(target, {}, &actions, switch_offer, replaces)) return "busy";
+  if (!job->agent->AddFeed(target, {}, &actions, switch_offer, replaces)) {
+    return FeedRefusal::kBusy;
+  }
   Run(id, actions);
-  return "";
+  return FeedRefusal::kNone;
 }
 
 }  // namespace cohort::node

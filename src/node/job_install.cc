@@ -9,28 +9,37 @@ std::string Distributor::Impl::RelativeDir(const std::string& dest, bool staging
   return staging ? ".cohort/staging/" + id + "/" + dest : dest;
 }
 
-// Creates the job's local state; with `resume`, picks up what an earlier run of this
-// daemon left (D13): completed commands from the job's state file, then the partial file
-// after them (rehashed).
 Result<Job*> Distributor::Impl::CreateJob(Manifest manifest, bool is_base, bool staging,
                                           bool resume) {
+  auto job = MakeJob(root, self(), node.config().distribution_fanout, std::move(manifest), is_base,
+                     staging);
+  if (!job) return job.error();
+  return AddJob(std::move(*job), resume);
+}
+
+Result<std::unique_ptr<Job>> Distributor::Impl::MakeJob(const io::ContentRoot& root, NodeId self,
+                                                        size_t fanout, Manifest manifest,
+                                                        bool is_base, bool staging) {
   if (auto s = distribution::CheckManifest(manifest); !s) return s.error();
   auto job = std::make_unique<Job>();
   job->manifest = std::move(manifest);
-  const Manifest& m = job->manifest;
   job->is_base = is_base;
   distribution::AgentOptions options;
-  options.fanout = node.config().distribution_fanout;
-  job->agent = std::make_unique<distribution::NodeAgent>(self(), options);
-  job->rel_dir = RelativeDir(m.dest, staging, m.job);
+  options.fanout = fanout;
+  job->agent = std::make_unique<distribution::NodeAgent>(self, options);
+  job->rel_dir = RelativeDir(job->manifest.dest, staging, job->manifest.job);
   auto dir = root.Resolve(job->rel_dir);
   if (!dir) return dir.error();
   job->dir = *dir;
-  if (auto s = SyncFiles(*job); !s) return s.error();
+  if (auto s = SyncFiles(root, *job); !s) return s.error();
+  return job;
+}
+
+Job* Distributor::Impl::AddJob(std::unique_ptr<Job> job, bool resume) {
   job->started = node.Now();
   job->window_start = job->started;
   Job* raw = job.get();
-  jobs[m.job] = std::move(job);
+  jobs[raw->manifest.job] = std::move(job);
   if (resume) Resume(*raw);
   return raw;
 }
@@ -48,8 +57,19 @@ std::string Distributor::Impl::ManifestPath(const std::string& id) const {
 
 void Distributor::Impl::SaveManifest(Job& job) {
   if (job.is_base || job.completed() || !job.cancelled.empty()) return;
-  WriteOnDisk(job, ManifestPath(job.manifest.job), ManifestFileText(job.manifest),
-              "the job's manifest");
+  const auto& commands = job.manifest.commands;
+  if (job.manifest_saved == 0) {  // this run's first: the file starts anew
+    WriteOnDisk(job, ManifestPath(job.manifest.job), ManifestFileText(job.manifest),
+                "the job's manifest");
+  } else if (job.manifest_saved < commands.size()) {
+    AppendOnDisk(
+        job, ManifestPath(job.manifest.job),
+        [text =
+             ManifestMoreText({commands.begin() + static_cast<std::ptrdiff_t>(job.manifest_saved),
+                               commands.end()})] { return text; },
+        "the job's manifest");
+  }
+  job.manifest_saved = commands.size();
 }
 
 // The write and its fsync run on the disk pool, in order with the other writes, removals
@@ -188,7 +208,7 @@ void Distributor::Impl::Resumed(const std::string& id, ResumePoint point) {
 
 // Each new command's paths, resolved inside the root: a symlinked folder on the way that
 // leads out fails the command's job before anything is written.
-Status Distributor::Impl::SyncFiles(Job& job) {
+Status Distributor::Impl::SyncFiles(const io::ContentRoot& root, Job& job) {
   const size_t from = job.files.size();
   job.files.resize(job.manifest.commands.size());
   // Each folder is resolved once: a job of 100,000 files in 100 folders resolves 100
@@ -335,7 +355,7 @@ void Distributor::Impl::Apply(Job& job) {
         {{"job", job.manifest.job},
          {"bytes", std::to_string(job.have)},
          {"seconds", std::to_string((job.finished - job.started).seconds())}});
-    if (job.upstream) job.upstream->Send(distribution::AckMsg{kCompletedAck});
+    if (job.upstream) job.upstream->Send(distribution::AckMsg{distribution::AckMsg::kCompleted});
     SendReport(job, true);
     CloseSource(job);
   }

@@ -149,7 +149,7 @@ void Distributor::Impl::OnOffer(const std::shared_ptr<DataConn>& conn,
     conn->CloseAfterSend();
   } else {
     if (job->upstream && job->upstream != conn) {
-      job->upstream->Send(distribution::AckMsg{kSwitchedAck});
+      job->upstream->Send(distribution::AckMsg{distribution::AckMsg::kSwitched});
       job->upstream->Abandon(/*after_send=*/true);
     }
     job->error.clear();
@@ -210,7 +210,7 @@ void Distributor::Impl::AppendCommands(Job& job, const std::vector<Command>& mor
   if (!job.manifest.Append(more)) return;
   if (job.tracker) job.tracker->Append(more);
   SaveManifest(job);
-  if (auto s = SyncFiles(job); !s) return Fail(job, s.error().message());
+  if (auto s = SyncFiles(root, job); !s) return Fail(job, s.error().message());
   Apply(job);
   PumpAll(job);
 }

@@ -182,7 +182,9 @@ void Distributor::Impl::TrackerTick(Job& job, Instant now) {
       Request(feed->source, distribution::FeedMsg{id, target, feed->switch_offer, feed->replaces},
               [this, id, target, repair](std::optional<Message> m) {
                 auto* r = m ? std::get_if<distribution::ResultMsg>(&*m) : nullptr;
-                if (repair && FindJob(id) && (!r || r->error == kNoJobHere)) {
+                const bool fed_by_none = !r || distribution::FeedRefusalFromText(r->error) ==
+                                                   distribution::FeedRefusal::kNoJob;
+                if (repair && FindJob(id) && fed_by_none) {
                   FeedFromHere(id, target, false);
                 }
               });

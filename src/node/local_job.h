@@ -103,8 +103,9 @@ struct Job {
   // `logged_commands` commands, and the digests of the files among the first
   // `logged_digests`.
   size_t logged_commands = 0, logged_digests = 0;
-  bool forgetting = false;  // ForgetIdle reads its final document back from disk
-  std::string cancelled;    // why, once cancelled: nothing more is received, sent or reported
+  bool forgetting = false;    // ForgetIdle reads its final document back from disk
+  size_t manifest_saved = 0;  // receivers: commands in the saved manifest copy (SaveManifest)
+  std::string cancelled;      // why, once cancelled: nothing more is received, sent or reported
   std::optional<Instant> idle_since;  // finished (or unconnected) and idle: ForgetIdle
   std::optional<Instant> ended_at;    // base only: when the tracker became final
   // A partial file of an earlier run is being rehashed on the disk pool (Resume): until
