@@ -57,7 +57,7 @@ for run in $(seq 1 "$runs"); do
   for k in 1 2 3; do metrics "$k" >"$dir/before$k"; done
   start=$(date +%s.%N)
   "$bin/cohort" --api 127.0.0.1:21601 distribute "$dir/clip.bin" --dest "run$run" --timeout 1800 >/dev/null
-  echo "run $run: $(echo "$(date +%s.%N) - $start" | bc) s"
+  printf "run %d: %.1f s\n" "$run" "$(echo "$(date +%s.%N) - $start" | bc)"
   for k in 1 2 3; do
     metrics "$k" >"$dir/after$k"
     read -r over5 over20 top <<<"$(between "$dir/before$k" "$dir/after$k")"

@@ -44,9 +44,10 @@ void Ctp(node::Distributor& d, const json& b, const Respond& respond) {
     }
     req.data.resize(n);
   }
+  // The answer is JSON text already (a listing may hold 100,000 entries: made off the loop).
   d.Ctp(b["node"].get<NodeId>(), std::move(req), [respond](Result<std::string> answer) {
     if (!answer) return respond(FromError(answer.error()));
-    respond(Json(200, json::parse(*answer)));
+    respond(HttpResponse{200, "application/json", std::move(*answer) + "\n", nullptr});
   });
 }
 

@@ -333,15 +333,75 @@ Result<json> ContentBody(const Globals& g, const std::vector<std::string>& paths
 
 }  // namespace
 
-void AddJobCommands(CLI::App& app, const Globals& g, int& rc) {
-  static struct {
-    std::vector<std::string> paths;
-    std::string dest, servers = "all", id, out, from, path, reason;
-    bool no_wait = false, recursive = false, open = false, upload = false;
-    double timeout = 0;
-    int node = 0;
-  } o;
+namespace {
 
+// The options of the distribution and CTP commands (CLI11 binds them by address).
+struct JobOptions {
+  std::vector<std::string> paths;
+  std::string dest, servers = "all", id, out, from, path, reason;
+  bool no_wait = false, recursive = false, open = false, upload = false;
+  double timeout = 0;
+  int node = 0;
+};
+
+int Distribute(const Globals& g, const JobOptions& o) {
+  Upload upload;
+  auto content = ContentBody(g, o.paths, o.upload, &upload);
+  if (!content) {
+    return Fail(1, content.error().message());
+  }
+  json body = *content;
+  body["dest"] = o.dest;
+  body["open"] = o.open;
+  if (o.servers != "all") {
+    body["servers"] = json::array();
+    std::stringstream ss(o.servers);
+    for (std::string id; std::getline(ss, id, ',');) {
+      try {
+        body["servers"].push_back(std::stoi(id));
+      } catch (...) {
+        return Fail(2, "--servers: expected all or a list of node ids, got '" + o.servers + "'");
+      }
+    }
+  }
+  // The document is printed whole only with --no-wait or --open (a job of many files
+  // makes a large one); otherwise its summary gives the id and size.
+  const bool printed = o.no_wait || o.open;
+  auto job = Call{g}.Do("POST", printed ? "/v1/jobs" : "/v1/jobs?commands=0", body, true);
+  if (!job) {
+    return Fail(1, job.error().message());
+  }
+  const std::string id = (*job)["id"];
+  if (auto s = SendUpload(g, id, upload, 0); !s) {
+    return Fail(1, s.error().message());
+  }
+  if (printed) {
+    if (g.json)
+      std::printf("%s\n", job->dump(2).c_str());
+    else
+      std::printf("%s\n", id.c_str());
+    return 0;
+  }
+  if (!g.json) {
+    std::printf("job %s: %s to %zu servers\n", id.c_str(),
+                Bytes((*job)["size"].get<double>()).c_str(), (*job)["servers"].size());
+  }
+  return Finish(
+      g, Follow(g, id, true, o.timeout, [](const json& j) { return j["state"] != "running"; }));
+}
+
+void PrintJobList(const json& r) {
+  std::printf("%-10s %-10s %-8s %-10s %s\n", "JOB", "STATE", "SERVERS", "SIZE", "DEST");
+  for (const auto& j : r["jobs"]) {
+    int done = 0;
+    for (const auto& s : j["servers"]) done += s["state"] == "completed";
+    std::printf("%-10s %-10s %3d/%-4zu %-10s %s\n", j["id"].get<std::string>().c_str(),
+                j["state"].get<std::string>().c_str(), done, j["servers"].size(),
+                Bytes(j["size"].get<double>()).c_str(), j["dest"].get<std::string>().c_str());
+  }
+}
+
+void AddDistribute(CLI::App& app, const Globals& g, int& rc, JobOptions& o) {
   auto* dist = app.add_subcommand(
       "distribute", "send files or folders to servers (peer to peer, pipelined, verified)");
   dist->add_option("paths", o.paths, "files or folders on this machine")->required();
@@ -355,82 +415,24 @@ void AddJobCommands(CLI::App& app, const Globals& g, int& rc) {
                  "stream the files' bytes through the API (the default when the daemon is not on "
                  "127.0.0.0/8); else the daemon reads them from this machine's disk");
   dist->add_option("--timeout", o.timeout, "give up waiting after this many seconds");
-  dist->callback([&rc, &g] {
-    Upload upload;
-    auto content = ContentBody(g, o.paths, o.upload, &upload);
-    if (!content) {
-      rc = Fail(1, content.error().message());
-      return;
-    }
-    json body = *content;
-    body["dest"] = o.dest;
-    body["open"] = o.open;
-    if (o.servers != "all") {
-      body["servers"] = json::array();
-      std::stringstream ss(o.servers);
-      for (std::string id; std::getline(ss, id, ',');) {
-        try {
-          body["servers"].push_back(std::stoi(id));
-        } catch (...) {
-          rc = Fail(2, "--servers: expected all or a list of node ids, got '" + o.servers + "'");
-          return;
-        }
-      }
-    }
-    // The document is printed whole only with --no-wait or --open (a job of many files
-    // makes a large one); otherwise its summary gives the id and size.
-    const bool printed = o.no_wait || o.open;
-    auto job = Call{g}.Do("POST", printed ? "/v1/jobs" : "/v1/jobs?commands=0", body, true);
-    if (!job) {
-      rc = Fail(1, job.error().message());
-      return;
-    }
-    const std::string id = (*job)["id"];
-    if (auto s = SendUpload(g, id, upload, 0); !s) {
-      rc = Fail(1, s.error().message());
-      return;
-    }
-    if (printed) {
-      if (g.json)
-        std::printf("%s\n", job->dump(2).c_str());
-      else
-        std::printf("%s\n", id.c_str());
-      rc = 0;
-      return;
-    }
-    if (!g.json) {
-      std::printf("job %s: %s to %zu servers\n", id.c_str(),
-                  Bytes((*job)["size"].get<double>()).c_str(), (*job)["servers"].size());
-    }
-    rc = Finish(
-        g, Follow(g, id, true, o.timeout, [](const json& j) { return j["state"] != "running"; }));
-  });
+  dist->callback([&rc, &g, &o] { rc = Distribute(g, o); });
+}
 
+void AddJobSubcommands(CLI::App& app, const Globals& g, int& rc, JobOptions& o) {
   auto* job = app.add_subcommand("job", "distribution jobs on this base server");
   job->require_subcommand(1);
   job->add_subcommand("list", "every job this node is base server for")->callback([&rc, &g] {
     // Summaries unless --json asks for the documents.
-    rc =
-        Print(g, Call{g}.Do("GET", g.json ? "/v1/jobs" : "/v1/jobs?commands=0"), [](const json& r) {
-          std::printf("%-10s %-10s %-8s %-10s %s\n", "JOB", "STATE", "SERVERS", "SIZE", "DEST");
-          for (const auto& j : r["jobs"]) {
-            int done = 0;
-            for (const auto& s : j["servers"]) done += s["state"] == "completed";
-            std::printf("%-10s %-10s %3d/%-4zu %-10s %s\n", j["id"].get<std::string>().c_str(),
-                        j["state"].get<std::string>().c_str(), done, j["servers"].size(),
-                        Bytes(j["size"].get<double>()).c_str(),
-                        j["dest"].get<std::string>().c_str());
-          }
-        });
+    rc = Print(g, Call{g}.Do("GET", g.json ? "/v1/jobs" : "/v1/jobs?commands=0"), PrintJobList);
   });
   auto* show = job->add_subcommand("show", "a job: every server's and command's state");
   show->add_option("id", o.id, "job id")->required();
-  show->callback([&rc, &g] { rc = Print(g, Call{g}.Do("GET", "/v1/jobs/" + o.id), PrintJob); });
+  show->callback([&rc, &g, &o] { rc = Print(g, Call{g}.Do("GET", "/v1/jobs/" + o.id), PrintJob); });
   auto* wait = job->add_subcommand(
       "wait", "wait until the job is final (completed, or failed with no repair left)");
   wait->add_option("id", o.id, "job id")->required();
   wait->add_option("--timeout", o.timeout, "seconds (default: no limit)");
-  wait->callback([&rc, &g] {
+  wait->callback([&rc, &g, &o] {
     rc = Finish(g, Follow(g, o.id, false, o.timeout, [](const json& j) {
                   return j["state"] == "completed" || j.value("final", true);
                 }));
@@ -440,7 +442,7 @@ void AddJobCommands(CLI::App& app, const Globals& g, int& rc) {
   add_cmd->add_option("id", o.id, "job id")->required();
   add_cmd->add_option("paths", o.paths, "files or folders on this machine")->required();
   add_cmd->add_flag("--upload", o.upload, "stream the files' bytes (as with distribute)");
-  add_cmd->callback([&rc, &g] {
+  add_cmd->callback([&rc, &g, &o] {
     Upload upload;
     auto content = ContentBody(g, o.paths, o.upload, &upload);
     if (!content) {
@@ -461,7 +463,7 @@ void AddJobCommands(CLI::App& app, const Globals& g, int& rc) {
   });
   auto* end = job->add_subcommand("end", "end the job: no more commands, no more repairs");
   end->add_option("id", o.id, "job id")->required();
-  end->callback([&rc, &g] {
+  end->callback([&rc, &g, &o] {
     rc = Print(g, Call{g}.Do("POST", "/v1/jobs/" + o.id + "/end", json::object(), true), PrintJob);
   });
 
@@ -470,11 +472,13 @@ void AddJobCommands(CLI::App& app, const Globals& g, int& rc) {
   cancel->add_option("id", o.id, "job id")->required();
   cancel->add_option("--reason", o.reason, "what the job document and the logs say")
       ->default_str("cancelled by the operator");
-  cancel->callback([&rc, &g] {
+  cancel->callback([&rc, &g, &o] {
     json body{{"reason", o.reason.empty() ? "cancelled by the operator" : o.reason}};
     rc = Print(g, Call{g}.Do("POST", "/v1/jobs/" + o.id + "/cancel", body, true), PrintJob);
   });
+}
 
+void AddCtpCommands(CLI::App& app, const Globals& g, int& rc, JobOptions& o) {
   auto* ctp = app.add_subcommand("ctp", "command transfer protocol: a node's content root (D3)");
   ctp->require_subcommand(1);
   auto add = [&](const char* name, const char* help) {
@@ -485,7 +489,7 @@ void AddJobCommands(CLI::App& app, const Globals& g, int& rc) {
   };
   auto* ls = add("ls", "list a folder");
   ls->add_flag("-r,--recursive", o.recursive, "the whole tree");
-  ls->callback([&rc, &g] {
+  ls->callback([&rc, &g, &o] {
     rc = Print(g,
                Call{g}.Do("GET", "/v1/ctp?op=ls&node=" + std::to_string(o.node) + "&path=" +
                                      UrlEncode(o.path) + (o.recursive ? "&recursive=1" : "")),
@@ -497,7 +501,7 @@ void AddJobCommands(CLI::App& app, const Globals& g, int& rc) {
                  }
                });
   });
-  add("stat", "type, size, mode, mtime, owner")->callback([&rc, &g] {
+  add("stat", "type, size, mode, mtime, owner")->callback([&rc, &g, &o] {
     rc = Print(g,
                Call{g}.Do("GET", "/v1/ctp?op=stat&node=" + std::to_string(o.node) +
                                      "&path=" + UrlEncode(o.path)),
@@ -505,25 +509,34 @@ void AddJobCommands(CLI::App& app, const Globals& g, int& rc) {
   });
   auto* get = add("get", "download a file with its mode and mtime");
   get->add_option("--out", o.out, "local file (default: the file's name)");
-  get->callback([&rc, &g] { rc = CtpGet(g, o.node, o.path, o.out); });
+  get->callback([&rc, &g, &o] { rc = CtpGet(g, o.node, o.path, o.out); });
   auto* put = add("put", "upload a file with its mode and mtime (installed atomically)");
   put->add_option("--from", o.from, "local file")->required();
-  put->callback([&rc, &g] { rc = CtpPut(g, o.node, o.path, o.from); });
+  put->callback([&rc, &g, &o] { rc = CtpPut(g, o.node, o.path, o.from); });
   auto simple = [&](const char* name, const char* help, const char* op) {
     auto* c = add(name, help);
     c->add_flag("-r,--recursive", o.recursive, "with everything inside");
-    c->callback([&rc, &g, op] {
+    c->callback([&rc, &g, &o, op] {
       rc = Print(
           g,
           Call{g}.Do(
               "POST", "/v1/ctp",
               json{{"node", o.node}, {"op", op}, {"path", o.path}, {"recursive", o.recursive}},
               true),
-          [op](const json&) { std::printf("%s %s: ok\n", op, o.path.c_str()); });
+          [op, &o](const json&) { std::printf("%s %s: ok\n", op, o.path.c_str()); });
     });
   };
   simple("mkdir", "create a folder (and its parents)", "mkdir");
   simple("rm", "delete a file (or a folder with -r)", "rm");
+}
+
+}  // namespace
+
+void AddJobCommands(CLI::App& app, const Globals& g, int& rc) {
+  static JobOptions o;
+  AddDistribute(app, g, rc, o);
+  AddJobSubcommands(app, g, rc, o);
+  AddCtpCommands(app, g, rc, o);
 }
 
 }  // namespace cohort::cli

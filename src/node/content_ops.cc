@@ -61,7 +61,8 @@ json ListingPage(const json& list, uint64_t from) {
 
 }  // namespace
 
-distribution::ResultMsg ServeCtp(const io::ContentRoot& root, const distribution::CtpMsg& m) {
+distribution::ResultMsg ServeCtp(const io::ContentRoot& root, const distribution::CtpMsg& m,
+                                 ListingCache* listings) {
   distribution::ResultMsg out;
   if (auto s = distribution::CheckMessage(m); !s) {
     out.error = s.error().message();
@@ -96,24 +97,40 @@ distribution::ResultMsg ServeCtp(const io::ContentRoot& root, const distribution
     else
       out.body = s->dump();
   } else if (m.op == "ls") {
-    json list = json::array();
-    std::error_code ec;
-    auto add = [&](const fs::path& full) {
-      std::string rel = fs::relative(full, p, ec).string();
-      if (auto s = stat_json(full.string(), rel)) list.push_back(*s);
-    };
-    if (m.recursive) {
-      // Non-throwing steps: a folder it may not read, or one removed meanwhile, is skipped.
-      fs::recursive_directory_iterator it(p, fs::directory_options::skip_permission_denied, ec);
-      for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) add(it->path());
-    } else {
-      fs::directory_iterator it(p, fs::directory_options::skip_permission_denied, ec);
-      for (; !ec && it != fs::directory_iterator(); it.increment(ec)) add(it->path());
+    const auto now = std::chrono::steady_clock::now();
+    const bool cached = listings && m.offset > 0 && listings->path == p &&
+                        listings->recursive == m.recursive &&
+                        now - listings->made < ListingCache::kListingKept;
+    if (!cached) {
+      std::vector<std::pair<std::string, json>> named;  // sorted by the exact name
+      std::error_code ec;
+      auto add = [&](const fs::path& full) {
+        std::string rel = full.string().substr(std::min(full.string().size(), p.size() + 1));
+        if (auto s = stat_json(full.string(), rel)) named.emplace_back(std::move(rel), *s);
+      };
+      if (m.recursive) {
+        // Non-throwing steps: a folder it may not read, or one removed meanwhile, is skipped.
+        fs::recursive_directory_iterator it(p, fs::directory_options::skip_permission_denied, ec);
+        for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) add(it->path());
+      } else {
+        fs::directory_iterator it(p, fs::directory_options::skip_permission_denied, ec);
+        for (; !ec && it != fs::directory_iterator(); it.increment(ec)) add(it->path());
+      }
+      if (ec) {
+        out.error = m.path + ": " + ec.message();
+        return out;
+      }
+      std::sort(named.begin(), named.end(),
+                [](const auto& a, const auto& b) { return a.first < b.first; });
+      json list = json::array();
+      for (auto& [name, entry] : named) list.push_back(std::move(entry));
+      if (!listings) {
+        out.body = ListingPage(list, m.offset).dump();
+        return out;
+      }
+      *listings = ListingCache{p, m.recursive, now, std::move(list)};
     }
-    if (ec) out.error = m.path + ": " + ec.message();
-    std::sort(list.begin(), list.end(),
-              [](const json& a, const json& b) { return a["name"] < b["name"]; });
-    out.body = ListingPage(list, m.offset).dump();
+    out.body = ListingPage(listings->list, m.offset).dump();
   } else if (m.op == "mkdir") {
     if (auto s = io::MakeDirs(p); !s)
       out.error = s.error().message();

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <ctime>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -24,7 +26,20 @@ bool SetAttributes(int fd, const distribution::Command& c);
 // The same for a folder by path (its mtime is set last, once nothing more is written in it).
 bool SetFolderAttributes(const std::string& path, const distribution::Command& c);
 
-// One CTP operation (ls, stat, get, put, mkdir, rm, chmod) on `root`.
-distribution::ResultMsg ServeCtp(const io::ContentRoot& root, const distribution::CtpMsg& m);
+// The latest listing ServeCtp made: a listing answers in pages, and the pages after the
+// first (asked within kListingKept) are cut from it instead of walking the tree again (a
+// tree of 100,000 entries is 20 pages). Used by one thread.
+struct ListingCache {
+  static constexpr std::chrono::seconds kListingKept{60};
+  std::string path;
+  bool recursive = false;
+  std::chrono::steady_clock::time_point made;
+  nlohmann::json list;
+};
+
+// One CTP operation (ls, stat, get, put, mkdir, rm, chmod) on `root`; `listings` may be
+// null (every page walks again).
+distribution::ResultMsg ServeCtp(const io::ContentRoot& root, const distribution::CtpMsg& m,
+                                 ListingCache* listings = nullptr);
 
 }  // namespace cohort::node

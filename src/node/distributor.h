@@ -83,9 +83,10 @@ class Distributor {
   // passes, or at once if the job is unknown or final (a long poll).
   void WaitForChange(const std::string& id, Duration timeout, std::function<void()> done);
 
-  // CTP (D3): one operation on `node`'s content root; `done` gets the JSON answer (or an
-  // error). get answers up to 256 KiB from `offset`, base64 in "data_base64", with the
-  // file's stat; put writes a chunk to a temporary file, installed by the `last` chunk.
+  // CTP (D3): one operation on `node`'s content root; `done` gets the JSON answer as text,
+  // indented as the API answers (or an error). get answers up to 256 KiB from `offset`,
+  // base64 in "data_base64", with the file's stat; put writes a chunk to a temporary file,
+  // installed by the `last` chunk.
   struct CtpRequest {
     std::string op;
     std::string path;

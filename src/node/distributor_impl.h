@@ -65,6 +65,8 @@ constexpr uint64_t kWriteBehind = 16 << 20;
 const Duration kTick = Duration::Millis(250);
 const Duration kReportEvery = Duration::Millis(500);
 const Duration kQueryTimeout = Duration::Seconds(2);
+// A CTP request may walk a large tree, or move a large file, before it answers.
+const Duration kCtpTimeout = Duration::Seconds(30);
 constexpr size_t kMaxUnauthenticated = 64;
 
 struct Distributor::Impl {
@@ -95,6 +97,7 @@ struct Distributor::Impl {
   // CTP operations (a recursive listing or removal may walk a large tree) run here, so
   // they neither block the loop nor hold up installs.
   boost::asio::thread_pool files{1};
+  ListingCache listings;  // used on the `files` pool only
   // The data of the files being received or copied in: reads of the base's sources and
   // every write, in order (Append, CopyIn).
   boost::asio::thread_pool writes{1};
@@ -127,7 +130,8 @@ struct Distributor::Impl {
   void Dial(NodeId peer, std::function<void(std::shared_ptr<DataConn>)> ready);
 
   // Dials, sends one request and hands the first answer (or nullopt) to `done`.
-  void Request(NodeId peer, Message request, std::function<void(std::optional<Message>)> done);
+  void Request(NodeId peer, Message request, std::function<void(std::optional<Message>)> done,
+               Duration timeout = kQueryTimeout);
 
   Status Listen();
 
@@ -398,6 +402,7 @@ struct Distributor::Impl {
   // A whole listing, asked for page by page (kCtpPageBytes each) and gathered in `entries`.
   void ListPages(NodeId to, distribution::CtpMsg m, std::shared_ptr<json> entries,
                  std::function<void(Result<std::string>)> done);
+  static Result<std::optional<uint64_t>> GatherPage(const std::string& body, json& entries);
   // Serves `m` on the `files` pool; `done` runs on the loop, unless this object is gone.
   void ServeCtpOffLoop(distribution::CtpMsg m, std::function<void(distribution::ResultMsg)> done);
   json DamagedDocument(const std::string& id, const std::string& why) const;

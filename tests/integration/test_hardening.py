@@ -372,5 +372,32 @@ class LargeJobTest(unittest.TestCase):
             self.assertEqual(listed[-1]["name"], "tree/" + "n" * 200 + "999")
 
 
+class LargeTreeTest(unittest.TestCase):
+    def test_a_tree_of_100000_entries_is_listed_whole_and_no_one_is_declared_failed(self):
+        with DevCluster(3, BASE + 150) as c:
+            tree = os.path.join(c.dir, "n1", "content", "tree")
+            for i in range(100000):
+                folder = os.path.join(tree, "d%03d" % (i % 100))
+                os.makedirs(folder, exist_ok=True)
+                open(os.path.join(folder, "f%07d" % i), "wb").close()
+
+            def declared():
+                total = 0
+                for k in (1, 2, 3):
+                    m = metrics(c.api(k))
+                    total += m["cohort_membership_failures_declared_total"]
+                    total += m["cohort_membership_declarations_sent_total"]
+                return total
+
+            before = declared()
+            # From another node (in pages over the data plane), then from its own.
+            for api in (c.api(2), c.api(1)):
+                listed = cohort_json("ctp", "ls", "1", "tree", "-r", api=api, timeout=120)
+                self.assertEqual(len(listed), 100100)  # 100 folders and every file
+                self.assertEqual(listed[0]["name"], "d000")
+                self.assertEqual(listed[-1]["name"], "d099/f0099999")
+            self.assertEqual(declared(), before)
+
+
 if __name__ == "__main__":
     unittest.main()
