@@ -6,6 +6,7 @@
 #include "cli/call.h"
 #include "cli/cli.h"
 #include "cli/http_client.h"
+#include "cli/job_print.h"
 #include "io/files.h"
 #include "wire/seal.h"
 
@@ -68,20 +69,6 @@ void PrintMembers(const json& m) {
                 x["name"].get<std::string>().c_str(), x["state"].get<std::string>().c_str(),
                 x["supervisor"].get<bool>() ? "*" : "", addrs.c_str());
   }
-}
-
-std::string Bytes(const json& v) {
-  if (v.is_null()) return "-";
-  double b = v.get<double>();
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-  int u = 0;
-  while (b >= 1024 && u < 5) {
-    b /= 1024;
-    ++u;
-  }
-  char out[32];
-  std::snprintf(out, sizeof out, u == 0 ? "%.0f %s" : "%.1f %s", b, units[u]);
-  return out;
 }
 
 std::string Num(const json& v) {

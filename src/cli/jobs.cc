@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "cli/call.h"
+#include "cli/job_print.h"
 #include "io/files.h"
 #include "io/job_content.h"
 
@@ -21,68 +22,11 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-std::string Bytes(double b) {
-  char out[32];
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  while (b >= 1024 && u < 4) {
-    b /= 1024;
-    ++u;
-  }
-  std::snprintf(out, sizeof out, u == 0 ? "%.0f %s" : "%.1f %s", b, units[u]);
-  return out;
+void PrintLines(const std::vector<std::string>& lines) {
+  for (const auto& l : lines) std::printf("%s\n", l.c_str());
 }
-
-std::string Source(const json& s) { return s["source"].is_null() ? "-" : "n" + s["source"].dump(); }
-
-// One line per server: state, bytes, rate, source, ETA.
-std::vector<std::string> ServerLines(const json& job) {
-  std::vector<std::string> lines;
-  const double size = job["size"].get<double>();
-  char line[256];
-  std::snprintf(line, sizeof line, "%-6s %-10s %21s %12s %-6s %s", "SERVER", "STATE", "BYTES",
-                "RATE", "SOURCE", "ETA / ERROR");
-  lines.push_back(line);
-  for (const auto& s : job["servers"]) {
-    const double bytes = s["bytes"].get<double>();
-    const double rate = s.value("rate_bps", 0.0);
-    std::string eta = "-";
-    if (s.contains("error")) {
-      eta = s["error"].get<std::string>();
-    } else if (s["state"] == "receiving" && rate > 0) {
-      eta = std::to_string(static_cast<int>((size - bytes) / rate + 0.5)) + " s";
-    }
-    std::string progress = Bytes(bytes) + " " +
-                           std::to_string(size > 0 ? static_cast<int>(100 * bytes / size) : 100) +
-                           "%";
-    std::snprintf(line, sizeof line, "n%-5s %-10s %21s %10s/s %-6s %s", s["id"].dump().c_str(),
-                  s["state"].get<std::string>().c_str(), progress.c_str(), Bytes(rate).c_str(),
-                  Source(s).c_str(), eta.c_str());
-    lines.push_back(line);
-  }
-  return lines;
-}
-
-void PrintJob(const json& job) {
-  std::printf("job %s: %s (base n%s, %s to '%s', %.1f s)\n", job["id"].get<std::string>().c_str(),
-              job["state"].get<std::string>().c_str(), job["base"].dump().c_str(),
-              Bytes(job["size"].get<double>()).c_str(), job["dest"].get<std::string>().c_str(),
-              job.value("elapsed_s", 0.0));
-  if (job.contains("error")) std::printf("error: %s\n", job["error"].get<std::string>().c_str());
-  for (const auto& l : ServerLines(job)) std::printf("%s\n", l.c_str());
-  if (!job.contains("commands")) {  // a summary: the job holds many files
-    std::printf("%s commands (cohort job show %s lists them)\n",
-                job.value("command_count", json(0)).dump().c_str(),
-                job["id"].get<std::string>().c_str());
-    return;
-  }
-  std::printf("%-4s %-6s %-12s %s\n", "CMD", "KIND", "STATE", "PATH");
-  for (const auto& c : job["commands"]) {
-    std::printf("%-4s %-6s %-12s %s\n", c["id"].dump().c_str(),
-                c["kind"].get<std::string>().c_str(), c["state"].get<std::string>().c_str(),
-                c.value("path", "").c_str());
-  }
-}
+void PrintJob(const json& job) { PrintLines(JobLines(job)); }
+void PrintJobList(const json& list) { PrintLines(JobListLines(list)); }
 
 // Polls the job until `done(job)`; on a terminal, redraws the server lines in place.
 constexpr int kCommandsShown = 200;
@@ -388,17 +332,6 @@ int Distribute(const Globals& g, const JobOptions& o) {
   }
   return Finish(
       g, Follow(g, id, true, o.timeout, [](const json& j) { return j["state"] != "running"; }));
-}
-
-void PrintJobList(const json& r) {
-  std::printf("%-10s %-10s %-8s %-10s %s\n", "JOB", "STATE", "SERVERS", "SIZE", "DEST");
-  for (const auto& j : r["jobs"]) {
-    int done = 0;
-    for (const auto& s : j["servers"]) done += s["state"] == "completed";
-    std::printf("%-10s %-10s %3d/%-4zu %-10s %s\n", j["id"].get<std::string>().c_str(),
-                j["state"].get<std::string>().c_str(), done, j["servers"].size(),
-                Bytes(j["size"].get<double>()).c_str(), j["dest"].get<std::string>().c_str());
-  }
 }
 
 void AddDistribute(CLI::App& app, const Globals& g, int& rc, JobOptions& o) {
