@@ -96,6 +96,10 @@ TEST_F(ApiTest, ChangesNeedTheToken) {
   ExpectRefused(Call("POST", "/v1/keys", R"({"key": "x"})", false), 401, "api.token");
   ExpectRefused(Call("POST", "/v1/keys", R"({"key": 5})", true), 400, "'key' must be");
   ExpectRefused(Call("POST", "/v1/keys/use", R"({"id": "zz"})", true), 400, "");
+  // Fields of the wrong type are refused as bad requests, not answered 500.
+  ExpectRefused(Call("POST", "/v1/keys/use", R"({"id": 5})", true), 400, "");
+  ExpectRefused(Call("POST", "/v1/adapters/down", R"({"address": 5})", true), 400, "");
+  ExpectRefused(Call("PUT", "/v1/keys", "{}", true), 405, "not allowed");
 }
 
 TEST_F(ApiTest, BadRequestsAreRefusedWithOneLine) {

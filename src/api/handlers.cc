@@ -222,45 +222,7 @@ void Api::Handle(const HttpRequest& r, Respond respond) {
   if (get && HandleRegistry(dcm_, r, path, respond)) return;
   if (get && HandleJobs(distributor_, r, path, respond)) return;
 
-  if (r.method == "POST" && path == "/v1/ping") {
-    auto body = Body(r);
-    if (!body) return respond(FromError(body.error()));
-    const json& b = *body;
-    if (!b.contains("node") || !b["node"].is_number_unsigned() || b["node"] == 0 ||
-        b["node"] > 65535) {
-      return respond(Fail(400, "'node' must be a node id from 1 to 65535"));
-    }
-    // An absent field takes its default; one of another type is out of range.
-    auto number = [&b](const char* key, int64_t absent) -> int64_t {
-      if (!b.contains(key)) return absent;
-      return b[key].is_number_integer() ? b[key].get<int64_t>() : -1;
-    };
-    const int64_t count = number("count", 1);
-    const int64_t interval_ms = number("interval_ms", 200);
-    const int64_t size = number("size", 32);
-    if (count < 1 || count > 10000 || interval_ms < 1 || interval_ms > 60000 || size < 0 ||
-        size > 60000) {
-      return respond(Fail(400, "need count 1..10000, interval_ms 1..60000, size 0..60000"));
-    }
-    auto started =
-        node_.Ping(b["node"].get<NodeId>(), static_cast<int>(count), Duration::Millis(interval_ms),
-                   static_cast<size_t>(size), [respond](node::PingResult result) {
-                     json replies = json::array();
-                     for (const auto& d : result.replies) {
-                       json one{{"ok", d.ok},
-                                {"attempts", d.attempts},
-                                {"elapsed_ms", static_cast<double>(d.elapsed.micros()) / 1000.0}};
-                       if (d.ok) {
-                         one["address"] = d.answered_by.ToString();
-                         one["rtt_ms"] = static_cast<double>(d.rtt.micros()) / 1000.0;
-                       }
-                       replies.push_back(one);
-                     }
-                     respond(Json(200, json{{"replies", replies}}));
-                   });
-    if (!started) return respond(FromError(started.error()));
-    return;
-  }
+  if (r.method == "POST" && path == "/v1/ping") return Ping(r, std::move(respond));
 
   // Everything below changes state.
   const bool mutating = r.method == "POST" || r.method == "DELETE" || r.method == "PUT";
@@ -274,36 +236,11 @@ void Api::Handle(const HttpRequest& r, Respond respond) {
   }
   if (HandleRegistry(dcm_, r, path, respond)) return;
   if (HandleJobs(distributor_, r, path, respond)) return;
-  if (r.method == "POST" && path == "/v1/keys") {
-    auto body = Body(r);
-    if (!body) return respond(FromError(body.error()));
-    if (!body->contains("key") || !(*body)["key"].is_string()) {
-      return respond(Fail(400, "'key' must be the key text printed by `cohort keygen`"));
-    }
-    auto id = node_.InstallKey((*body)["key"].get<std::string>());
-    if (!id) return respond(FromError(id.error()));
-    return AfterKeyChange(json{{"id", wire::KeyIdToText(*id)}}, std::move(respond));
-  }
-  if (r.method == "POST" && path == "/v1/keys/use") {
-    auto body = Body(r);
-    if (!body) return respond(FromError(body.error()));
-    auto id = ParseKeyId(body->value("id", ""));
-    if (!id) return respond(FromError(id.error()));
-    auto s = node_.UseKey(*id);
-    if (!s) return respond(FromError(s.error()));
-    return AfterKeyChange(KeysDocument(), std::move(respond));
-  }
-  if (r.method == "DELETE" && path.rfind("/v1/keys/", 0) == 0) {
-    auto id = ParseKeyId(path.substr(std::string("/v1/keys/").size()));
-    if (!id) return respond(FromError(id.error()));
-    auto s = node_.RemoveKey(*id);
-    if (!s) return respond(FromError(s.error()));
-    return AfterKeyChange(KeysDocument(), std::move(respond));
-  }
+  if (path == "/v1/keys" || path.rfind("/v1/keys/", 0) == 0) return Keys(r, path, respond);
   if (r.method == "POST" && (path == "/v1/adapters/down" || path == "/v1/adapters/up")) {
     auto body = Body(r);
     if (!body) return respond(FromError(body.error()));
-    auto address = Endpoint::Parse(body->value("address", ""));
+    auto address = Endpoint::Parse(StringField(*body, "address"));
     if (!address) return respond(FromError(address.error()));
     auto s = node_.SetAdapterEnabled(*address, path == "/v1/adapters/up");
     return respond(s ? Addresses() : FromError(s.error()));
@@ -313,6 +250,74 @@ void Api::Handle(const HttpRequest& r, Respond respond) {
                      path == "/v1/tables" || path == "/metrics";
   respond(known ? Fail(405, r.method + " is not allowed on " + path)
                 : Fail(404, "no such endpoint: " + path));
+}
+
+void Api::Ping(const HttpRequest& r, Respond respond) {
+  auto body = Body(r);
+  if (!body) return respond(FromError(body.error()));
+  const json& b = *body;
+  if (!b.contains("node") || !b["node"].is_number_unsigned() || b["node"] == 0 ||
+      b["node"] > 65535) {
+    return respond(Fail(400, "'node' must be a node id from 1 to 65535"));
+  }
+  // An absent field takes its default; one of another type is out of range.
+  auto number = [&b](const char* key, int64_t absent) -> int64_t {
+    if (!b.contains(key)) return absent;
+    return b[key].is_number_integer() ? b[key].get<int64_t>() : -1;
+  };
+  const int64_t count = number("count", 1);
+  const int64_t interval_ms = number("interval_ms", 200);
+  const int64_t size = number("size", 32);
+  if (count < 1 || count > 10000 || interval_ms < 1 || interval_ms > 60000 || size < 0 ||
+      size > 60000) {
+    return respond(Fail(400, "need count 1..10000, interval_ms 1..60000, size 0..60000"));
+  }
+  auto started =
+      node_.Ping(b["node"].get<NodeId>(), static_cast<int>(count), Duration::Millis(interval_ms),
+                 static_cast<size_t>(size), [respond](node::PingResult result) {
+                   json replies = json::array();
+                   for (const auto& d : result.replies) {
+                     json one{{"ok", d.ok},
+                              {"attempts", d.attempts},
+                              {"elapsed_ms", static_cast<double>(d.elapsed.micros()) / 1000.0}};
+                     if (d.ok) {
+                       one["address"] = d.answered_by.ToString();
+                       one["rtt_ms"] = static_cast<double>(d.rtt.micros()) / 1000.0;
+                     }
+                     replies.push_back(one);
+                   }
+                   respond(Json(200, json{{"replies", replies}}));
+                 });
+  if (!started) respond(FromError(started.error()));
+}
+
+// The keys' changes (T8): install, use, remove.
+void Api::Keys(const HttpRequest& r, const std::string& path, Respond respond) {
+  if (r.method == "DELETE" && path.rfind("/v1/keys/", 0) == 0) {
+    auto id = ParseKeyId(path.substr(std::string("/v1/keys/").size()));
+    if (!id) return respond(FromError(id.error()));
+    auto s = node_.RemoveKey(*id);
+    if (!s) return respond(FromError(s.error()));
+    return AfterKeyChange(KeysDocument(), std::move(respond));
+  }
+  if (r.method != "POST" || (path != "/v1/keys" && path != "/v1/keys/use")) {
+    return respond(Fail(405, r.method + " is not allowed on " + path));
+  }
+  auto body = Body(r);
+  if (!body) return respond(FromError(body.error()));
+  if (path == "/v1/keys/use") {
+    auto id = ParseKeyId(StringField(*body, "id"));
+    if (!id) return respond(FromError(id.error()));
+    auto s = node_.UseKey(*id);
+    if (!s) return respond(FromError(s.error()));
+    return AfterKeyChange(KeysDocument(), std::move(respond));
+  }
+  if (!body->contains("key") || !(*body)["key"].is_string()) {
+    return respond(Fail(400, "'key' must be the key text printed by `cohort keygen`"));
+  }
+  auto id = node_.InstallKey((*body)["key"].get<std::string>());
+  if (!id) return respond(FromError(id.error()));
+  AfterKeyChange(json{{"id", wire::KeyIdToText(*id)}}, std::move(respond));
 }
 
 }  // namespace cohort::api

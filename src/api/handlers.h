@@ -71,6 +71,8 @@ class Api {
   // Answers a key change once the registry's credentials follow it (Dcm::KeyringChanged).
   void AfterKeyChange(nlohmann::json answer, Respond respond);
   HttpResponse Ready() const;
+  void Ping(const HttpRequest& r, Respond respond);
+  void Keys(const HttpRequest& r, const std::string& path, Respond respond);
   node::Node& node_;
   dcm::Dcm* dcm_;
   node::Distributor* distributor_;

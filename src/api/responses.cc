@@ -40,4 +40,9 @@ Result<json> Body(const HttpRequest& r) {
   return doc;
 }
 
+std::string StringField(const json& body, const char* key) {
+  auto it = body.find(key);
+  return it != body.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
 }  // namespace cohort::api

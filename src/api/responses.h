@@ -15,5 +15,8 @@ HttpResponse Fail(int status, const std::string& message);
 HttpResponse FromError(const Error& e);
 // The body as a JSON object ("{}" when empty); anything else is kInvalidArgument.
 Result<nlohmann::json> Body(const HttpRequest& r);
+// A string field of a request body; "" when absent or of another type (the caller's
+// parsing of "" says what was expected).
+std::string StringField(const nlohmann::json& body, const char* key);
 
 }  // namespace cohort::api

@@ -28,6 +28,8 @@ void PrintLines(const std::vector<std::string>& lines) {
 void PrintJob(const json& job) { PrintLines(JobLines(job)); }
 void PrintJobList(const json& list) { PrintLines(JobListLines(list)); }
 
+constexpr int kListingTimeoutMs = 300000;
+
 // Polls the job until `done(job)`; on a terminal, redraws the server lines in place.
 constexpr int kCommandsShown = 200;
 
@@ -423,9 +425,14 @@ void AddCtpCommands(CLI::App& app, const Globals& g, int& rc, JobOptions& o) {
   auto* ls = add("ls", "list a folder");
   ls->add_flag("-r,--recursive", o.recursive, "the whole tree");
   ls->callback([&rc, &g, &o] {
+    // A recursive listing of a large tree comes in many pages (each asked with a 30 s
+    // bound): the answer may take longer than other requests.
+    const int timeout_ms = o.recursive ? kListingTimeoutMs : 10000;
     rc = Print(g,
-               Call{g}.Do("GET", "/v1/ctp?op=ls&node=" + std::to_string(o.node) + "&path=" +
-                                     UrlEncode(o.path) + (o.recursive ? "&recursive=1" : "")),
+               Call{g}.Do("GET",
+                          "/v1/ctp?op=ls&node=" + std::to_string(o.node) +
+                              "&path=" + UrlEncode(o.path) + (o.recursive ? "&recursive=1" : ""),
+                          json(), false, timeout_ms),
                [](const json& list) {
                  for (const auto& e : list) {
                    std::printf("%-7s %04o %12s  %s\n", e["type"].get<std::string>().c_str(),

@@ -392,7 +392,7 @@ class LargeTreeTest(unittest.TestCase):
             before = declared()
             # From another node (in pages over the data plane), then from its own.
             for api in (c.api(2), c.api(1)):
-                listed = cohort_json("ctp", "ls", "1", "tree", "-r", api=api, timeout=120)
+                listed = cohort_json("ctp", "ls", "1", "tree", "-r", api=api, timeout=400)
                 self.assertEqual(len(listed), 100100)  # 100 folders and every file
                 self.assertEqual(listed[0]["name"], "d000")
                 self.assertEqual(listed[-1]["name"], "d099/f0099999")
