@@ -180,7 +180,8 @@ bool HandleJobs(node::Distributor* d, const HttpRequest& r, const std::string& p
     const std::string wait = QueryParam(r.target, "wait_ms");
     const bool commands = QueryParam(r.target, "commands") != "0";
     if (wait.empty()) {
-      respond(JobDocument(*d, id, 200, commands));
+      d->WhenResumed(id,
+                     [d, id, respond, commands] { respond(JobDocument(*d, id, 200, commands)); });
       return true;
     }
     const auto wait_ms = Decimal(wait, 999999);

@@ -332,6 +332,12 @@ void Distributor::WaitForChange(const std::string& id, Duration timeout,
   impl_->WaitForChange(id, timeout, std::move(done));
 }
 
+void Distributor::WhenResumed(const std::string& id, std::function<void()> done) {
+  Job* job = impl_->FindJob(id);
+  if (job && job->resuming) return job->after_resume.push_back(std::move(done));
+  done();
+}
+
 void Distributor::Ctp(NodeId node, CtpRequest request,
                       std::function<void(Result<std::string>)> done) {
   distribution::CtpMsg m;

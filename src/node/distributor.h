@@ -82,6 +82,9 @@ class Distributor {
   // Calls `done` once: when the job or one of its servers changes state, when `timeout`
   // passes, or at once if the job is unknown or final (a long poll).
   void WaitForChange(const std::string& id, Duration timeout, std::function<void()> done);
+  // `done` once the job's progress is read back from disk after a restart (at once if it
+  // is not being read): until then its document would show nothing held yet.
+  void WhenResumed(const std::string& id, std::function<void()> done);
 
   // CTP (D3): one operation on `node`'s content root; `done` gets the JSON answer as text,
   // indented as the API answers (or an error). get answers up to 256 KiB from `offset`,
