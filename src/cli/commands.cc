@@ -211,15 +211,14 @@ int Fail(int code, const std::string& message) {
   return code;
 }
 
-int Main(int argc, char** argv) {
-  CLI::App app{"cohort: manage a cohort cluster through a node's API"};
-  app.require_subcommand(1);
+namespace {
+
+void AddGlobalOptions(CLI::App& app, Globals& g) {
   // Global options may also follow the subcommand: `cohort addresses --api ... --json`.
   app.fallthrough();
-  Globals g;
   app.add_option_function<std::string>(
          "--api",
-         [&](const std::string& text) {
+         [&g](const std::string& text) {
            auto e = Endpoint::Parse(text);
            if (!e) throw CLI::ValidationError("--api", e.error().message());
            g.api = *e;
@@ -228,11 +227,10 @@ int Main(int argc, char** argv) {
       ->envname("COHORT_API");
   app.add_flag("--json", g.json, "print one JSON document");
   app.add_option("--token-file", g.token_file, "API token for changes (default: from the node)");
-  int rc = 0;
-  Call call{g};
+}
 
-  auto* keygen = app.add_subcommand("keygen", "print a new cluster key");
-  keygen->callback([&] {
+void AddKeygen(CLI::App& app, const Globals& g) {
+  app.add_subcommand("keygen", "print a new cluster key")->callback([&g] {
     const wire::Key k = wire::GenerateKey();
     if (g.json) {
       std::printf("%s\n",
@@ -243,145 +241,121 @@ int Main(int argc, char** argv) {
       std::printf("%s\n", wire::KeyToText(k).c_str());
     }
   });
+}
 
-  app.add_subcommand("status", "this node's state")->callback([&] {
-    rc = Print(g, call.Do("GET", "/v1/status"), PrintStatus);
-  });
-  app.add_subcommand("members", "the cluster map: members and their state")->callback([&] {
-    rc = Print(g, call.Do("GET", "/v1/members"), PrintMembers);
-  });
-  app.add_subcommand("tables", "the supervisor tables: topology, disk usage, node usage, map")
-      ->callback([&] { rc = Print(g, call.Do("GET", "/v1/tables"), PrintTables); });
-  app.add_subcommand("addresses", "the cluster destination address table")->callback([&] {
-    rc = Print(g, call.Do("GET", "/v1/addresses"), PrintAddresses);
-  });
+// Read-only views: one GET each, printed as a table.
+void AddViewCommands(CLI::App& app, const Globals& g, int& rc) {
+  struct View {
+    const char* name;
+    const char* help;
+    const char* target;
+    void (*print)(const json&);
+  };
+  static const View views[] = {
+      {"status", "this node's state", "/v1/status", PrintStatus},
+      {"members", "the cluster map: members and their state", "/v1/members", PrintMembers},
+      {"tables", "the supervisor tables: topology, disk usage, node usage, map", "/v1/tables",
+       PrintTables},
+      {"addresses", "the cluster destination address table", "/v1/addresses", PrintAddresses},
+  };
+  for (const View& v : views) {
+    app.add_subcommand(v.name, v.help)->callback([&g, &rc, &v] {
+      rc = Print(g, Call{g}.Do("GET", v.target), v.print);
+    });
+  }
+}
 
+void AddKeyCommands(CLI::App& app, const Globals& g, int& rc) {
+  static std::string key_text, key_id;
   auto* keys = app.add_subcommand("keys", "the cluster keyring (rotation without downtime)");
   keys->require_subcommand(1);
-  keys->add_subcommand("list", "installed keys")->callback([&] {
-    rc = Print(g, call.Do("GET", "/v1/keys"), PrintKeys);
+  keys->add_subcommand("list", "installed keys")->callback([&g, &rc] {
+    rc = Print(g, Call{g}.Do("GET", "/v1/keys"), PrintKeys);
   });
-  std::string key_text, key_id;
   auto* install =
       keys->add_subcommand("install", "install a key (accepted at once, used after `use`)");
   install->add_option("KEY", key_text, "key text from `cohort keygen`")->required();
-  install->callback([&] {
-    rc = Print(g, call.Do("POST", "/v1/keys", json{{"key", key_text}}, true), [](const json& d) {
+  install->callback([&g, &rc] {
+    rc = Print(g, Call{g}.Do("POST", "/v1/keys", json{{"key", key_text}}, true), [](const json& d) {
       std::printf("installed %s\n", d["id"].get<std::string>().c_str());
     });
   });
   auto* use = keys->add_subcommand("use", "seal outgoing datagrams with this key");
   use->add_option("ID", key_id, "key id (8 hex digits)")->required();
-  use->callback([&] {
-    rc = Print(g, call.Do("POST", "/v1/keys/use", json{{"id", key_id}}, true), PrintKeys);
+  use->callback([&g, &rc] {
+    rc = Print(g, Call{g}.Do("POST", "/v1/keys/use", json{{"id", key_id}}, true), PrintKeys);
   });
   auto* remove = keys->add_subcommand("remove", "remove a key that is not in use");
   remove->add_option("ID", key_id, "key id (8 hex digits)")->required();
-  remove->callback(
-      [&] { rc = Print(g, call.Do("DELETE", "/v1/keys/" + key_id, json(), true), PrintKeys); });
+  remove->callback([&g, &rc] {
+    rc = Print(g, Call{g}.Do("DELETE", "/v1/keys/" + key_id, json(), true), PrintKeys);
+  });
+}
 
-  int ping_node = 0, count = 5, interval_ms = 200, size = 32;
-  auto* ping =
-      app.add_subcommand("ping", "request/reply with a node, showing the address that answers");
-  ping->add_option("NODE", ping_node, "node id")->required()->check(CLI::Range(1, 65535));
-  ping->add_option("--count", count, "requests to send")->check(CLI::Range(1, 10000));
-  ping->add_option("--interval-ms", interval_ms, "time between requests")
-      ->check(CLI::Range(1, 60000));
-  ping->add_option("--size", size, "payload bytes (large ones are fragmented)")
-      ->check(CLI::Range(0, 60000));
-  ping->callback([&] {
-    const json body{
-        {"node", ping_node}, {"count", count}, {"interval_ms", interval_ms}, {"size", size}};
-    const int timeout = count * interval_ms + 30000;
-    auto answer = call.Do("POST", "/v1/ping", body, false, timeout);
-    rc = Print(g, answer, [&](const json& d) {
-      int ok = 0, n = 0;
-      for (const auto& r : d["replies"]) {
-        ++n;
-        if (r["ok"].get<bool>()) {
-          ++ok;
-          std::printf("reply from node %d via %-22s attempts=%d rtt=%.3f ms total=%.3f ms\n",
-                      ping_node, r["address"].get<std::string>().c_str(), r["attempts"].get<int>(),
-                      r["rtt_ms"].get<double>(), r["elapsed_ms"].get<double>());
-        } else {
-          std::printf("no reply from node %d (attempts=%d)\n", ping_node, r["attempts"].get<int>());
-        }
-      }
-      std::printf("%d of %d answered\n", ok, n);
-    });
-    // Any request unanswered is a failure for scripts too (as ping(8) exits 1).
-    if (rc == 0 && answer) {
-      for (const auto& r : (*answer)["replies"]) {
-        if (!r.value("ok", false)) rc = 1;
+struct PingOptions {
+  int node = 0, count = 5, interval_ms = 200, size = 32;
+};
+
+// Prints each reply; any request unanswered is a failure for scripts too (as ping(8) exits 1).
+int PrintPing(const Globals& g, const PingOptions& o, const Result<json>& answer) {
+  int rc = Print(g, answer, [&](const json& d) {
+    int ok = 0, n = 0;
+    for (const auto& r : d["replies"]) {
+      ++n;
+      if (r["ok"].get<bool>()) {
+        ++ok;
+        std::printf("reply from node %d via %-22s attempts=%d rtt=%.3f ms total=%.3f ms\n", o.node,
+                    r["address"].get<std::string>().c_str(), r["attempts"].get<int>(),
+                    r["rtt_ms"].get<double>(), r["elapsed_ms"].get<double>());
+      } else {
+        std::printf("no reply from node %d (attempts=%d)\n", o.node, r["attempts"].get<int>());
       }
     }
+    std::printf("%d of %d answered\n", ok, n);
   });
+  if (rc == 0 && answer) {
+    for (const auto& r : (*answer)["replies"]) {
+      if (!r.value("ok", false)) rc = 1;
+    }
+  }
+  return rc;
+}
 
-  std::string adapter_address;
+void AddPingCommand(CLI::App& app, const Globals& g, int& rc) {
+  static PingOptions o;
+  auto* ping =
+      app.add_subcommand("ping", "request/reply with a node, showing the address that answers");
+  ping->add_option("NODE", o.node, "node id")->required()->check(CLI::Range(1, 65535));
+  ping->add_option("--count", o.count, "requests to send")->check(CLI::Range(1, 10000));
+  ping->add_option("--interval-ms", o.interval_ms, "time between requests")
+      ->check(CLI::Range(1, 60000));
+  ping->add_option("--size", o.size, "payload bytes (large ones are fragmented)")
+      ->check(CLI::Range(0, 60000));
+  ping->callback([&g, &rc] {
+    const json body{
+        {"node", o.node}, {"count", o.count}, {"interval_ms", o.interval_ms}, {"size", o.size}};
+    const int timeout = o.count * o.interval_ms + 30000;
+    rc = PrintPing(g, o, Call{g}.Do("POST", "/v1/ping", body, false, timeout));
+  });
+}
+
+void AddAdapterCommands(CLI::App& app, const Globals& g, int& rc) {
+  static std::string address;
   auto* adapter = app.add_subcommand("adapter", "take a local adapter out of service or back");
   adapter->require_subcommand(1);
   for (const char* verb : {"down", "up"}) {
     auto* sub = adapter->add_subcommand(verb, std::string("adapter ") + verb);
-    sub->add_option("ADDRESS", adapter_address, "the adapter's listen address a.b.c.d:port")
-        ->required();
-    sub->callback([&, verb] {
+    sub->add_option("ADDRESS", address, "the adapter's listen address a.b.c.d:port")->required();
+    sub->callback([&g, &rc, verb] {
       rc = Print(
           g,
-          call.Do("POST", std::string("/v1/adapters/") + verb, json{{"address", adapter_address}},
-                  true),
-          [&](const json&) { std::printf("adapter %s is %s\n", adapter_address.c_str(), verb); });
+          Call{g}.Do("POST", std::string("/v1/adapters/") + verb, json{{"address", address}}, true),
+          [verb](const json&) { std::printf("adapter %s is %s\n", address.c_str(), verb); });
     });
   }
+}
 
-  AddRegistryCommands(app, g, rc);
-  AddJobCommands(app, g, rc);
-
-  DevUpOptions up;
-  std::string down_dir = "cohort-dev";
-  auto* dev = app.add_subcommand("dev", "a local development cluster on 127.0.0.1");
-  dev->require_subcommand(1);
-  auto* dev_up = dev->add_subcommand("up", "start N daemons and wait until they agree");
-  dev_up->add_option("--nodes", up.nodes, "number of nodes")->check(CLI::Range(1, 100));
-  dev_up->add_option("--dir", up.dir, "folder for the nodes' files");
-  dev_up->add_option("--base-port", up.base_port, "node k: transport P+k, API P+100+k")
-      ->check(CLI::Range(1024, 65000));
-  dev_up
-      ->add_option("--adapters", up.adapters,
-                   "addresses per node: 127.0.0.1, 127.0.0.2, ... (2 shows failover)")
-      ->check(CLI::Range(1, 4));
-  dev_up->add_option("--timeout", up.timeout_s, "seconds to wait for agreement")
-      ->check(CLI::Range(1, 600));
-  dev_up->add_option("--disk", up.disks,
-                     "a disk every node checks (repeatable): DIR/disks/ID, reached by node k "
-                     "through DIR/n<k>/disks/ID");
-  dev_up->add_option("--upload-mbps", up.upload_mbps,
-                     "limit each node's content uploads (distribution) to this rate");
-  dev_up
-      ->add_option("--upload-idle-s", up.upload_idle_s,
-                   "cancel an upload job whose client sent nothing for this long")
-      ->check(CLI::Range(1, 86400));
-  dev_up
-      ->add_option("--forget-after-s", up.forget_after_s,
-                   "drop a finished job from the daemons' memory after this long")
-      ->check(CLI::Range(1, 86400));
-  dev_up->add_option("--multicast", up.multicast,
-                     "GROUP:PORT: the bus uses this IP multicast group (default: unicast)");
-  dev_up->add_option("--period-ms", up.period_ms, "[timing] period_ms for every node")
-      ->check(CLI::Range(1, 600000));
-  dev_up->add_option("--miss-limit", up.miss_limit, "[timing] miss_limit for every node")
-      ->check(CLI::Range(1, 1000));
-  dev_up->add_option("--notify-ms", up.notify_ms, "[timing] notify_ms for every node")
-      ->check(CLI::Range(1, 600000));
-  dev_up
-      ->add_option("--registry", up.registry_servers,
-                   "registry servers: the first N nodes run etcd (default: up to 3; 0: none)")
-      ->default_str("")
-      ->check(CLI::Range(0, 7));
-  dev_up->callback([&] { rc = DevUp(g, up); });
-  auto* dev_down = dev->add_subcommand("down", "stop the daemons of a dev cluster");
-  dev_down->add_option("--dir", down_dir, "the folder given to `dev up`");
-  dev_down->callback([&] { rc = DevDown(g, down_dir); });
-
+int Parse(CLI::App& app, int argc, char** argv, const int& rc) {
   if (argc <= 1) {  // a bare `cohort`: what it can do
     std::printf("%s", app.help().c_str());
     return 2;
@@ -393,6 +367,25 @@ int Main(int argc, char** argv) {
     return Fail(2, PlainParseError(app, e, argc, argv));
   }
   return rc;
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  CLI::App app{"cohort: manage a cohort cluster through a node's API"};
+  app.require_subcommand(1);
+  Globals g;
+  AddGlobalOptions(app, g);
+  int rc = 0;
+  AddKeygen(app, g);
+  AddViewCommands(app, g, rc);
+  AddKeyCommands(app, g, rc);
+  AddPingCommand(app, g, rc);
+  AddAdapterCommands(app, g, rc);
+  AddRegistryCommands(app, g, rc);
+  AddJobCommands(app, g, rc);
+  AddDevCommands(app, g, rc);
+  return Parse(app, argc, argv, rc);
 }
 
 }  // namespace cohort::cli

@@ -13,8 +13,10 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
+#include "cli/call.h"
 #include "cli/cli.h"
 #include "cli/http_client.h"
 #include "io/files.h"
@@ -183,10 +185,8 @@ std::string StopStarted(const std::map<int, pid_t>& pids) {
   return which.empty() ? "" : " (stopped the nodes it started with it: " + which + ")";
 }
 
-}  // namespace
-
-int DevUp(const Globals& g, const DevUpOptions& options) {
-  DevUpOptions o = options;
+// The options as given, completed and checked; an exit code when they cannot be used.
+std::optional<int> Complete(DevUpOptions& o) {
   if (o.registry_servers < 0) {
     o.registry_servers = std::min(o.nodes, 3);
   } else if (o.registry_servers > o.nodes) {
@@ -200,123 +200,144 @@ int DevUp(const Globals& g, const DevUpOptions& options) {
                  "without the registry\n");
     o.registry_servers = 0;
   }
-  const std::string dir = fs::absolute(o.dir).lexically_normal().string();
-  if (auto s = io::MakeDirs(dir); !s) return Fail(1, s.error().message());
-  for (int k = 1; k <= o.nodes; ++k) {
-    const pid_t pid = ReadPid(dir + "/n" + std::to_string(k) + "/cohortd.pid");
-    if (pid > 0 && ::kill(pid, 0) == 0 && IsCohortd(pid)) {
-      return Fail(1, "node " + std::to_string(k) + " of " + dir + " is already running (pid " +
-                         std::to_string(pid) + "); run `cohort dev down --dir " + o.dir +
-                         "` first");
-    }
-  }
-  const std::string key_file = dir + "/cluster.key";
-  if (!io::ReadFile(key_file)) {
-    if (auto s = io::WriteFileAtomic(key_file, wire::KeyToText(wire::GenerateKey()) + "\n", 0600);
-        !s) {
-      return Fail(1, s.error().message());
-    }
-  }
   for (const std::string& id : o.disks) {
     if (!ValidDiskId(id)) {
       return Fail(2, "--disk '" + id + "': use 1 to 64 letters, digits, '.', '_' or '-'");
     }
   }
-  if (auto s = MakeDisks(o, dir); !s) return Fail(1, s.error().message());
+  return std::nullopt;
+}
+
+// The folder, its key and disks, ready for the daemons; none of its nodes may be running.
+Status Prepare(const DevUpOptions& o, const std::string& dir) {
+  if (auto s = io::MakeDirs(dir); !s) return s;
+  for (int k = 1; k <= o.nodes; ++k) {
+    const pid_t pid = ReadPid(dir + "/n" + std::to_string(k) + "/cohortd.pid");
+    if (pid > 0 && ::kill(pid, 0) == 0 && IsCohortd(pid)) {
+      return Error(Errc::kAlreadyExists, "node " + std::to_string(k) + " of " + dir +
+                                             " is already running (pid " + std::to_string(pid) +
+                                             "); run `cohort dev down --dir " + o.dir + "` first");
+    }
+  }
+  const std::string key_file = dir + "/cluster.key";
+  if (!io::ReadFile(key_file)) {
+    auto s = io::WriteFileAtomic(key_file, wire::KeyToText(wire::GenerateKey()) + "\n", 0600);
+    if (!s) return s;
+  }
+  return MakeDisks(o, dir);
+}
+
+// Starts every node; on a failure the ones started are stopped again.
+Status StartNodes(const DevUpOptions& o, const std::string& dir, std::map<int, pid_t>& pids) {
   const std::string binary = CohortdPath();
-  std::map<int, pid_t> pids;
   for (int k = 1; k <= o.nodes; ++k) {
     const std::string nd = dir + "/n" + std::to_string(k);
     const std::string config = nd + "/node.toml";
     Status made = io::MakeDirs(nd);
     if (made) made = io::WriteFileAtomic(config, NodeConfig(k, o, dir));
-    if (!made) return Fail(1, made.error().message() + StopStarted(pids));
+    if (!made) return Error(Errc::kIo, made.error().message() + StopStarted(pids));
     auto pid = Spawn(binary, config, nd + "/cohortd.log");
-    if (!pid) return Fail(1, pid.error().message() + StopStarted(pids));
+    if (!pid) return Error(Errc::kIo, pid.error().message() + StopStarted(pids));
     pids[k] = *pid;
   }
+  return OkStatus();
+}
 
-  // Wait until every node's address table lists all N nodes with one digest and every node
-  // is up in one cluster under one supervisor.
-  const auto deadline = Clock::now() + std::chrono::seconds(o.timeout_s);
-  json tables;
-  int agree = 0;
+Result<json> GetFromNode(const DevUpOptions& o, int k, const std::string& target) {
+  auto r = HttpCall(Endpoint{0x7f000001, static_cast<uint16_t>(o.base_port + 100 + k)}, "GET",
+                    target, "", "", 1000);
+  if (!r || r->status != 200) return Error(Errc::kUnavailable, "no answer");
+  json doc = json::parse(r->body, nullptr, false);
+  if (!doc.is_object()) return Error(Errc::kUnavailable, "not a JSON object");
+  return doc;
+}
+
+// Prints a waiting line when it changes (not with --json: stdout is the document).
+void Progress(const Globals& g, const std::string& line) {
+  static std::string last;
+  if (line != last && !g.json) std::fprintf(stderr, "%s\n", line.c_str());
+  last = line;
+}
+
+struct Agreement {
+  json table;  // any node's address table
   int supervisor = 0;
-  std::string last_progress;
-  while (true) {
+};
+
+// Waits until every node's address table lists all N nodes with one digest and every node
+// is up in one cluster under one supervisor.
+Result<Agreement> WaitAgreement(const Globals& g, const DevUpOptions& o, const std::string& dir,
+                                std::map<int, pid_t>& pids, Clock::time_point deadline) {
+  for (;;) {
     for (auto& [k, pid] : pids) {
       int status = 0;
       if (pid > 0 && ::waitpid(pid, &status, WNOHANG) == pid) {
         pid = 0;
         const std::string stopped = StopStarted(pids);
-        return Fail(1, "node " + std::to_string(k) + " exited during start" + stopped +
-                           "; its log says:\n" +
-                           Tail(dir + "/n" + std::to_string(k) + "/cohortd.log", 5));
+        return Error(Errc::kUnavailable,
+                     "node " + std::to_string(k) + " exited during start" + stopped +
+                         "; its log says:\n" +
+                         Tail(dir + "/n" + std::to_string(k) + "/cohortd.log", 5));
       }
     }
-    tables = json::object();
+    Agreement a;
     std::map<std::string, int> digests;
     for (int k = 1; k <= o.nodes; ++k) {
-      auto r = HttpCall(Endpoint{0x7f000001, static_cast<uint16_t>(o.base_port + 100 + k)}, "GET",
-                        "/v1/addresses", "", "", 1000);
-      if (!r || r->status != 200) continue;
-      json doc = json::parse(r->body, nullptr, false);
-      if (doc.is_discarded() || doc["nodes"].size() != static_cast<size_t>(o.nodes)) continue;
-      auto m = HttpCall(Endpoint{0x7f000001, static_cast<uint16_t>(o.base_port + 100 + k)}, "GET",
-                        "/v1/members", "", "", 1000);
-      if (!m || m->status != 200) continue;
-      json members = json::parse(m->body, nullptr, false);
-      if (members.is_discarded() || members["supervisor"].is_null()) continue;
+      auto table = GetFromNode(o, k, "/v1/addresses");
+      if (!table || (*table)["nodes"].size() != static_cast<size_t>(o.nodes)) continue;
+      auto members = GetFromNode(o, k, "/v1/members");
+      if (!members || (*members)["supervisor"].is_null()) continue;
       int up = 0;
-      for (const auto& x : members["members"]) up += x["state"] == "up";
+      for (const auto& x : (*members)["members"]) up += x["state"] == "up";
       if (up != o.nodes) continue;
-      tables[std::to_string(k)] = doc;
-      ++digests[doc["digest"].get<std::string>() + "/" + members["map_digest"].get<std::string>()];
-      supervisor = members["supervisor"].get<int>();
+      a.table = *table;
+      a.supervisor = (*members)["supervisor"].get<int>();
+      ++digests[(*table)["digest"].get<std::string>() + "/" +
+                (*members)["map_digest"].get<std::string>()];
     }
-    agree = 0;
+    int agree = 0;
     for (auto& [d, n] : digests) agree = std::max(agree, n);
-    if (agree == o.nodes) break;
-    const std::string progress = "waiting: " + std::to_string(agree) + " of " +
-                                 std::to_string(o.nodes) +
-                                 " nodes agree on the address table and the cluster map";
-    if (progress != last_progress && !g.json) std::fprintf(stderr, "%s\n", progress.c_str());
-    last_progress = progress;
+    if (agree == o.nodes) return a;
+    Progress(g, "waiting: " + std::to_string(agree) + " of " + std::to_string(o.nodes) +
+                    " nodes agree on the address table and the cluster map");
     if (Clock::now() > deadline) {
-      return Fail(1, "the nodes did not agree within " + std::to_string(o.timeout_s) +
-                         " s (logs in " + dir +
-                         "/n*/cohortd.log; stop them with `cohort dev "
-                         "down --dir " +
-                         o.dir + "`)");
+      return Error(Errc::kTimeout, "the nodes did not agree within " + std::to_string(o.timeout_s) +
+                                       " s (logs in " + dir +
+                                       "/n*/cohortd.log; stop them with `cohort dev down --dir " +
+                                       o.dir + "`)");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  // The registry (issue 4): every node's client reaches a leader and knows the cluster id.
+}
+
+// The registry: every node's client reaches a leader and knows the cluster id.
+Status WaitRegistry(const Globals& g, const DevUpOptions& o, const std::string& dir,
+                    Clock::time_point deadline) {
   for (int k = 1; k <= o.nodes && o.registry_servers > 0; ++k) {
     for (;;) {
-      auto r = HttpCall(Endpoint{0x7f000001, static_cast<uint16_t>(o.base_port + 100 + k)}, "GET",
-                        "/v1/registry/status", "", "", 1000);
-      json doc = r && r->status == 200 ? json::parse(r->body, nullptr, false) : json();
-      if (doc.is_object() && doc["phase"] == "read-write" && doc["cluster_id"] != "") break;
-      const std::string progress =
-          "waiting: node " + std::to_string(k) + "'s registry client to reach a leader";
-      if (progress != last_progress && !g.json) std::fprintf(stderr, "%s\n", progress.c_str());
-      last_progress = progress;
+      auto doc = GetFromNode(o, k, "/v1/registry/status");
+      if (doc && (*doc)["phase"] == "read-write" && (*doc)["cluster_id"] != "") break;
+      Progress(g, "waiting: node " + std::to_string(k) + "'s registry client to reach a leader");
       if (Clock::now() > deadline) {
-        return Fail(1, "the registry did not become writable within " +
-                           std::to_string(o.timeout_s) + " s (etcd logs in " + dir +
-                           "/n*/registry/etcd.log; stop with `cohort dev down --dir " + o.dir +
-                           "`)");
+        return Error(Errc::kTimeout, "the registry did not become writable within " +
+                                         std::to_string(o.timeout_s) + " s (etcd logs in " + dir +
+                                         "/n*/registry/etcd.log; stop with `cohort dev down "
+                                         "--dir " +
+                                         o.dir + "`)");
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   }
-  const json& any = tables["1"];
+  return OkStatus();
+}
+
+json DevUpDocument(const DevUpOptions& o, const std::string& dir, std::map<int, pid_t>& pids,
+                   const Agreement& a) {
   json nodes = json::array();
   for (int k = 1; k <= o.nodes; ++k) {
     json addrs = json::array();
-    for (int a = 1; a <= o.adapters; ++a) {
-      addrs.push_back("127.0.0." + std::to_string(a) + ":" + std::to_string(o.base_port + k));
+    for (int n = 1; n <= o.adapters; ++n) {
+      addrs.push_back("127.0.0." + std::to_string(n) + ":" + std::to_string(o.base_port + k));
     }
     nodes.push_back({{"id", k},
                      {"pid", pids[k]},
@@ -330,32 +351,54 @@ int DevUp(const Globals& g, const DevUpOptions& options) {
                         {"client", "127.0.0.1:" + std::to_string(o.base_port + 200 + k)},
                         {"peer", "127.0.0.1:" + std::to_string(o.base_port + 300 + k)}});
   }
-  const json out{{"dir", dir},
-                 {"nodes", nodes},
-                 {"version", any["version"]},
-                 {"digest", any["digest"]},
-                 {"registry_servers", registry}};
-  if (g.json) {
-    std::printf("%s\n", out.dump(2).c_str());
-    return 0;
-  }
+  return json{{"dir", dir},
+              {"nodes", nodes},
+              {"version", a.table["version"]},
+              {"digest", a.table["digest"]},
+              {"supervisor", a.supervisor},
+              {"registry_servers", registry}};
+}
+
+void PrintDevUp(const json& out, int base_port) {
   std::printf("%-5s %-8s %-22s %-16s %s\n", "NODE", "PID", "API", "TRANSPORT", "");
-  for (const auto& n : nodes) {
+  for (const auto& n : out["nodes"]) {
     std::string addrs;
-    for (const auto& a : n["addresses"])
+    for (const auto& a : n["addresses"]) {
       addrs += (addrs.empty() ? "" : ", ") + a.get<std::string>();
+    }
     std::printf("%-5d %-8d %-22s %s\n", n["id"].get<int>(), n["pid"].get<int>(),
                 n["api"].get<std::string>().c_str(), addrs.c_str());
   }
   std::printf(
-      "%d nodes form one cluster under supervisor %d; address table version %llu, "
+      "%zu nodes form one cluster under supervisor %d; address table version %llu, "
       "digest %s\n",
-      o.nodes, supervisor, any["version"].get<unsigned long long>(),
-      any["digest"].get<std::string>().c_str());
-  if (!registry.empty()) {
+      out["nodes"].size(), out["supervisor"].get<int>(), out["version"].get<unsigned long long>(),
+      out["digest"].get<std::string>().c_str());
+  const size_t servers = out["registry_servers"].size();
+  if (servers > 0) {
     std::printf("registry: read-write on %zu etcd servers (nodes 1-%zu, client ports %d-%zu)\n",
-                registry.size(), registry.size(), o.base_port + 201,
-                o.base_port + 200 + registry.size());
+                servers, servers, base_port + 201, base_port + 200 + servers);
+  }
+}
+
+}  // namespace
+
+int DevUp(const Globals& g, const DevUpOptions& options) {
+  DevUpOptions o = options;
+  if (auto rc = Complete(o)) return *rc;
+  const std::string dir = fs::absolute(o.dir).lexically_normal().string();
+  if (auto s = Prepare(o, dir); !s) return Fail(1, s.error().message());
+  std::map<int, pid_t> pids;
+  if (auto s = StartNodes(o, dir, pids); !s) return Fail(1, s.error().message());
+  const auto deadline = Clock::now() + std::chrono::seconds(o.timeout_s);
+  auto agreement = WaitAgreement(g, o, dir, pids, deadline);
+  if (!agreement) return Fail(1, agreement.error().message());
+  if (auto s = WaitRegistry(g, o, dir, deadline); !s) return Fail(1, s.error().message());
+  const json out = DevUpDocument(o, dir, pids, *agreement);
+  if (g.json) {
+    std::printf("%s\n", out.dump(2).c_str());
+  } else {
+    PrintDevUp(out, o.base_port);
   }
   return 0;
 }
@@ -391,6 +434,50 @@ int DevDown(const Globals& g, const std::string& dir_arg) {
   else if (running.empty())
     std::printf("no daemons running in %s\n", dir.c_str());
   return 0;
+}
+
+void AddDevCommands(CLI::App& app, const Globals& g, int& rc) {
+  static DevUpOptions up;
+  static std::string down_dir = "cohort-dev";
+  auto* dev = app.add_subcommand("dev", "a local development cluster on 127.0.0.1");
+  dev->require_subcommand(1);
+  auto* u = dev->add_subcommand("up", "start N daemons and wait until they agree");
+  u->add_option("--nodes", up.nodes, "number of nodes")->check(CLI::Range(1, 100));
+  u->add_option("--dir", up.dir, "folder for the nodes' files");
+  u->add_option("--base-port", up.base_port, "node k: transport P+k, API P+100+k")
+      ->check(CLI::Range(1024, 65000));
+  u->add_option("--adapters", up.adapters,
+                "addresses per node: 127.0.0.1, 127.0.0.2, ... (2 shows failover)")
+      ->check(CLI::Range(1, 4));
+  u->add_option("--timeout", up.timeout_s, "seconds to wait for agreement")
+      ->check(CLI::Range(1, 600));
+  u->add_option("--disk", up.disks,
+                "a disk every node checks (repeatable): DIR/disks/ID, reached by node k "
+                "through DIR/n<k>/disks/ID");
+  u->add_option("--upload-mbps", up.upload_mbps,
+                "limit each node's content uploads (distribution) to this rate");
+  u->add_option("--upload-idle-s", up.upload_idle_s,
+                "cancel an upload job whose client sent nothing for this long")
+      ->check(CLI::Range(1, 86400));
+  u->add_option("--forget-after-s", up.forget_after_s,
+                "drop a finished job from the daemons' memory after this long")
+      ->check(CLI::Range(1, 86400));
+  u->add_option("--multicast", up.multicast,
+                "GROUP:PORT: the bus uses this IP multicast group (default: unicast)");
+  u->add_option("--period-ms", up.period_ms, "[timing] period_ms for every node")
+      ->check(CLI::Range(1, 600000));
+  u->add_option("--miss-limit", up.miss_limit, "[timing] miss_limit for every node")
+      ->check(CLI::Range(1, 1000));
+  u->add_option("--notify-ms", up.notify_ms, "[timing] notify_ms for every node")
+      ->check(CLI::Range(1, 600000));
+  u->add_option("--registry", up.registry_servers,
+                "registry servers: the first N nodes run etcd (default: up to 3; 0: none)")
+      ->default_str("")
+      ->check(CLI::Range(0, 7));
+  u->callback([&g, &rc] { rc = DevUp(g, up); });
+  auto* down = dev->add_subcommand("down", "stop the daemons of a dev cluster");
+  down->add_option("--dir", down_dir, "the folder given to `dev up`");
+  down->callback([&g, &rc] { rc = DevDown(g, down_dir); });
 }
 
 }  // namespace cohort::cli

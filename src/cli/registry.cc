@@ -45,73 +45,76 @@ void PrintEvent(const json& e) {
   std::fflush(stdout);
 }
 
-}  // namespace
+// Subcommand options live as long as the app; a struct keeps them together.
+struct RegistryOptions {
+  std::string key, value, prefix;
+  bool local = false;
+  int count = 0;
+  long long index = 0;
+  int limit = 0;
+  int server_id = 0;
+  std::string client_address, peer_address;
+};
+RegistryOptions o;
 
-void AddRegistryCommands(CLI::App& app, const Globals& g, int& rc) {
-  auto* reg = app.add_subcommand("registry", "the System Registry (replicated configuration)");
-  reg->require_subcommand(1);
-  AddSnapshotCommands(*reg, g, rc);
-  // Subcommand options live as long as the app; a struct keeps them together.
-  static struct {
-    std::string key, value, prefix;
-    bool local = false;
-    int count = 0;
-    long long index = 0;
-    int limit = 0;
-  } o;
-  auto call = [&g](const std::string& method, const std::string& target, const json& body = {},
-                   bool auth = false, int timeout_ms = 10000) {
-    return Call{g}.Do(method, target, body, auth, timeout_ms);
-  };
-  const std::string consistency = "&consistency=";
+Result<json> CallApi(const Globals& g, const std::string& method, const std::string& target,
+                     const json& body = {}, bool auth = false, int timeout_ms = 10000) {
+  return Call{g}.Do(method, target, body, auth, timeout_ms);
+}
 
-  reg->add_subcommand("status", "phase (read-only or read-write), leader, servers, term")
-      ->callback([&rc, &g, call] {
-        rc = Print(g, call("GET", "/v1/registry/status", {}, false, 10000), PrintRegistryStatus);
+std::string Consistency() {
+  return std::string("&consistency=") + (o.local ? "local" : "linearizable");
+}
+
+// `registry status|put|get|del|list`.
+void AddKeyValueCommands(CLI::App& reg, const Globals& g, int& rc) {
+  reg.add_subcommand("status", "phase (read-only or read-write), leader, servers, term")
+      ->callback([&rc, &g] {
+        rc = Print(g, CallApi(g, "GET", "/v1/registry/status", {}, false, 10000),
+                   PrintRegistryStatus);
       });
 
-  auto* put = reg->add_subcommand("put", "write KEY = VALUE; exits 0 once committed");
+  auto* put = reg.add_subcommand("put", "write KEY = VALUE; exits 0 once committed");
   put->add_option("key", o.key, "key")->required();
   put->add_option("value", o.value, "value")->required();
-  put->callback([&rc, &g, call] {
-    rc = Print(
-        g, call("PUT", "/v1/registry/kv?key=" + UrlEncode(o.key), json{{"value", o.value}}, true),
-        [](const json& r) {
-          std::printf("%s committed at revision %lld\n", r["key"].get<std::string>().c_str(),
-                      r["revision"].get<long long>());
-        });
+  put->callback([&rc, &g] {
+    rc = Print(g,
+               CallApi(g, "PUT", "/v1/registry/kv?key=" + UrlEncode(o.key),
+                       json{{"value", o.value}}, true),
+               [](const json& r) {
+                 std::printf("%s committed at revision %lld\n", r["key"].get<std::string>().c_str(),
+                             r["revision"].get<long long>());
+               });
   });
 
-  auto* get = reg->add_subcommand("get", "read KEY; exits 1 if it is absent");
+  auto* get = reg.add_subcommand("get", "read KEY; exits 1 if it is absent");
   get->add_option("key", o.key, "key")->required();
   get->add_flag("--local", o.local,
                 "answer from the nearest server's copy (works while read-only; may be behind)");
-  get->callback([&rc, &g, call, consistency] {
-    rc = Print(g,
-               call("GET", "/v1/registry/kv?key=" + UrlEncode(o.key) + consistency +
-                               (o.local ? "local" : "linearizable")),
+  get->callback([&rc, &g] {
+    rc = Print(g, CallApi(g, "GET", "/v1/registry/kv?key=" + UrlEncode(o.key) + Consistency()),
                [](const json& r) { std::printf("%s\n", r["value"].get<std::string>().c_str()); });
   });
 
-  auto* del = reg->add_subcommand("del", "delete KEY");
+  auto* del = reg.add_subcommand("del", "delete KEY");
   del->add_option("key", o.key, "key")->required();
-  del->callback([&rc, &g, call] {
-    rc = Print(g, call("DELETE", "/v1/registry/kv?key=" + UrlEncode(o.key), {}, true),
+  del->callback([&rc, &g] {
+    rc = Print(g, CallApi(g, "DELETE", "/v1/registry/kv?key=" + UrlEncode(o.key), {}, true),
                [](const json& r) {
                  std::printf("%s: %lld deleted\n", r["key"].get<std::string>().c_str(),
                              r["deleted"].get<long long>());
                });
   });
 
-  auto* list = reg->add_subcommand("list", "the keys under PREFIX, in key order");
+  auto* list = reg.add_subcommand("list", "the keys under PREFIX, in key order");
   list->add_option("prefix", o.prefix, "key prefix")->required();
   list->add_option("--limit", o.limit, "at most this many (0: all)")->check(CLI::Range(0, 1000000));
   list->add_flag("--local", o.local, "answer from the nearest server's copy");
-  list->callback([&rc, &g, call, consistency] {
+  list->callback([&rc, &g] {
     rc = Print(g,
-               call("GET", "/v1/registry/list?prefix=" + UrlEncode(o.prefix) +
-                               "&limit=" + std::to_string(o.limit) + consistency +
-                               (o.local ? "local" : "linearizable")),
+               CallApi(g, "GET",
+                       "/v1/registry/list?prefix=" + UrlEncode(o.prefix) +
+                           "&limit=" + std::to_string(o.limit) + Consistency()),
                [](const json& r) {
                  std::printf("%-40s %-9s %s\n", "KEY", "REVISION", "VALUE");
                  for (const auto& i : r["items"]) {
@@ -122,13 +125,14 @@ void AddRegistryCommands(CLI::App& app, const Globals& g, int& rc) {
                  if (r["more"].get<bool>()) std::printf("(more: raise --limit)\n");
                });
   });
+}
 
-  auto* server = reg->add_subcommand("server", "the registry's servers (C6)");
+// `registry server list|define|undefine`.
+void AddServerCommands(CLI::App& reg, const Globals& g, int& rc) {
+  auto* server = reg.add_subcommand("server", "the registry's servers (C6)");
   server->require_subcommand(1);
-  static int server_id = 0;
-  static std::string client_address, peer_address;
-  server->add_subcommand("list", "the registry's members")->callback([&rc, &g, call] {
-    rc = Print(g, call("GET", "/v1/registry/servers"), [](const json& r) {
+  server->add_subcommand("list", "the registry's members")->callback([&rc, &g] {
+    rc = Print(g, CallApi(g, "GET", "/v1/registry/servers"), [](const json& r) {
       std::printf("%-6s %-6s %-17s %-8s %-12s %-26s %s\n", "NODE", "NAME", "MEMBER", "ROLE",
                   "HEALTH", "PEER", "CLIENT");
       for (const auto& m : r["servers"]) {
@@ -145,41 +149,46 @@ void AddRegistryCommands(CLI::App& app, const Globals& g, int& rc) {
   });
   auto* define = server->add_subcommand(
       "define", "make node ID a registry server: added as a learner, promoted once caught up");
-  define->add_option("id", server_id, "node id")->required()->check(CLI::Range(1, 65535));
-  define->add_option("--client", client_address, "a.b.c.d:port for its etcd's clients")->required();
-  define->add_option("--peer", peer_address, "a.b.c.d:port for the other servers")->required();
-  define->callback([&rc, &g, call] {
-    rc = Print(g,
-               call("POST", "/v1/registry/servers",
-                    json{{"id", server_id}, {"client", client_address}, {"peer", peer_address}},
-                    true, 120000),
-               [](const json& r) { std::printf("%s\n", r["message"].get<std::string>().c_str()); });
+  define->add_option("id", o.server_id, "node id")->required()->check(CLI::Range(1, 65535));
+  define->add_option("--client", o.client_address, "a.b.c.d:port for its etcd's clients")
+      ->required();
+  define->add_option("--peer", o.peer_address, "a.b.c.d:port for the other servers")->required();
+  define->callback([&rc, &g] {
+    rc = Print(
+        g,
+        CallApi(g, "POST", "/v1/registry/servers",
+                json{{"id", o.server_id}, {"client", o.client_address}, {"peer", o.peer_address}},
+                true, 120000),
+        [](const json& r) { std::printf("%s\n", r["message"].get<std::string>().c_str()); });
   });
   auto* undefine = server->add_subcommand(
       "undefine", "remove node ID from the registry servers (leadership moves away first)");
-  undefine->add_option("id", server_id, "node id")->required()->check(CLI::Range(1, 65535));
-  undefine->callback([&rc, &g, call] {
+  undefine->add_option("id", o.server_id, "node id")->required()->check(CLI::Range(1, 65535));
+  undefine->callback([&rc, &g] {
     rc = Print(g,
-               call("DELETE", "/v1/registry/servers/" + std::to_string(server_id), {}, true, 60000),
+               CallApi(g, "DELETE", "/v1/registry/servers/" + std::to_string(o.server_id), {}, true,
+                       60000),
                [](const json& r) { std::printf("%s\n", r["message"].get<std::string>().c_str()); });
   });
+}
 
-  auto* watch = reg->add_subcommand("watch", "print changes under PREFIX as they commit");
+// `registry watch`: long polls, each picking up where the last one ended: no change is
+// missed between them, and a node restart in between only delays the next answer.
+void AddWatchCommand(CLI::App& reg, const Globals& g, int& rc) {
+  auto* watch = reg.add_subcommand("watch", "print changes under PREFIX as they commit");
   watch->add_option("prefix", o.prefix, "key prefix")->required();
   watch->add_option("--count", o.count, "stop after this many changes (0: never)")
       ->check(CLI::Range(0, 100000000));
   watch->add_option("--index", o.index, "start at this revision (0: from now on)")
       ->check(CLI::Range(0LL, 1LL << 62));
-  watch->callback([&rc, &g, call] {
-    // Long polls, each picking up where the last one ended: no change is missed between
-    // them, and a node restart in between only delays the next answer.
+  watch->callback([&rc, &g] {
     long long index = o.index;
     int seen = 0;
     for (;;) {
-      auto r = call("GET",
-                    "/v1/registry/watch?prefix=" + UrlEncode(o.prefix) +
-                        "&index=" + std::to_string(index) + "&timeout_ms=20000",
-                    {}, false, 30000);
+      auto r = CallApi(g, "GET",
+                       "/v1/registry/watch?prefix=" + UrlEncode(o.prefix) +
+                           "&index=" + std::to_string(index) + "&timeout_ms=20000",
+                       {}, false, 30000);
       if (!r) {
         rc = Fail(1, r.error().message());
         return;
@@ -196,6 +205,17 @@ void AddRegistryCommands(CLI::App& app, const Globals& g, int& rc) {
       index = (*r)["index"].get<long long>();
     }
   });
+}
+
+}  // namespace
+
+void AddRegistryCommands(CLI::App& app, const Globals& g, int& rc) {
+  auto* reg = app.add_subcommand("registry", "the System Registry (replicated configuration)");
+  reg->require_subcommand(1);
+  AddSnapshotCommands(*reg, g, rc);
+  AddKeyValueCommands(*reg, g, rc);
+  AddServerCommands(*reg, g, rc);
+  AddWatchCommand(*reg, g, rc);
 }
 
 }  // namespace cohort::cli

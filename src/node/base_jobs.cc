@@ -1,6 +1,9 @@
 #include "node/distributor_impl.h"
 
 namespace cohort::node {
+namespace {
+constexpr const char* kCannotCollect = "cannot collect the job's files";
+}  // namespace
 
 // A new job is prepared whole on the `files` pool: the walk of the client's folders, the
 // numbering, every file's paths, the tracker and the first line of its log (a job of
@@ -19,19 +22,15 @@ void Distributor::Impl::Submit(JobRequest request, std::function<void(Result<std
   auto shared = std::make_shared<JobRequest>(std::move(request));
   auto prepare = [this, shared, servers = *servers, now = node.Now(),
                   id = std::to_string(self()) + "-" + std::to_string(next_job++)] {
-    try {  // the file system's errors are results; anything else is refused here
-      return PrepareJob(*shared, id, servers, now);
-    } catch (const std::exception& e) {
-      return Result<Prepared>(
-          Error(Errc::kIo, std::string("cannot collect the job's files: ") + e.what()));
-    }
+    return PrepareJob(*shared, id, servers, now);
   };
   OffLoop<Result<Prepared>>(
       files, prepare,
       [this, servers = *servers, done = std::move(done)](Result<Prepared> prepared) {
         if (!prepared) return done(prepared.error());
         done(StartJob(std::move(*prepared), servers));
-      });
+      },
+      kCannotCollect);
 }
 
 // The job's servers: those asked for, or every member that has not left (one that is down
@@ -44,12 +43,17 @@ Result<std::vector<NodeId>> Distributor::Impl::ServersOf(const JobRequest& reque
     }
     if (servers.empty()) servers.push_back(self());
   }
+  if (auto s = ServersKnown(servers); !s) return s.error();
+  return servers;
+}
+
+Status Distributor::Impl::ServersKnown(const std::vector<NodeId>& servers) const {
   for (NodeId n : servers) {
     if (n != self() && !EndpointOf(n)) {
       return Error(Errc::kNotFound, "server " + std::to_string(n) + " is not in the address table");
     }
   }
-  return servers;
+  return OkStatus();
 }
 
 // Files pool: touches nothing of the distributor's but what does not change (the root, the
@@ -85,11 +89,8 @@ Result<Distributor::Impl::Prepared> Distributor::Impl::PrepareJob(
 
 Result<std::string> Distributor::Impl::StartJob(Prepared prepared,
                                                 const std::vector<NodeId>& servers) {
-  for (NodeId n : servers) {  // the address table may have changed meanwhile
-    if (n != self() && !EndpointOf(n)) {
-      return Error(Errc::kNotFound, "server " + std::to_string(n) + " is not in the address table");
-    }
-  }
+  // The address table may have changed meanwhile.
+  if (auto s = ServersKnown(servers); !s) return s.error();
   Job& job = *AddJob(std::move(prepared.job), true);
   const std::string id = job.manifest.job;
   job.last_upload = node.Now();
@@ -127,15 +128,11 @@ void Distributor::Impl::CollectOffLoop(JobContent content, std::function<void(Co
       files,
       [shared]() -> Collected {
         std::vector<std::string> sources;
-        try {  // the file system's errors are results; anything else is refused here
-          auto commands = CollectContent(*shared, &sources);
-          if (!commands) return commands.error();
-          return std::make_pair(std::move(*commands), std::move(sources));
-        } catch (const std::exception& e) {
-          return Error(Errc::kIo, std::string("cannot collect the job's files: ") + e.what());
-        }
+        auto commands = CollectContent(*shared, &sources);
+        if (!commands) return commands.error();
+        return std::make_pair(std::move(*commands), std::move(sources));
       },
-      std::move(done));
+      std::move(done), kCannotCollect);
 }
 
 // The origin: copies the client's files in, a megabyte per turn of the loop, so the

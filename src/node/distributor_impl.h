@@ -338,18 +338,31 @@ struct Distributor::Impl {
   void TrackerTick(Job& job, Instant now);
 
   // Runs `work` on `pool` and hands what it returns to `done` on the loop, unless this
-  // object is gone by then. `work` must not throw (a throw on a pool thread ends the
-  // process).
+  // object is gone by then. A `work` whose result can carry an Error may throw (the file
+  // system's iterators do): the exception becomes that error, prefixed by `failing`. Any
+  // other `work` must not throw (a throw on a pool thread ends the process).
   template <typename T>
-  void OffLoop(boost::asio::thread_pool& pool, std::function<T()> work,
-               std::function<void(T)> done) {
-    boost::asio::post(
-        pool, [ioc = &io, alive = alive, work = std::move(work), done = std::move(done)]() mutable {
-          auto result = std::make_shared<T>(work());
-          boost::asio::post(*ioc, [alive, result, done = std::move(done)] {
-            if (*alive) done(std::move(*result));
-          });
-        });
+  void OffLoop(boost::asio::thread_pool& pool, std::function<T()> work, std::function<void(T)> done,
+               std::string failing = "failed") {
+    boost::asio::post(pool, [ioc = &io, alive = alive, work = std::move(work),
+                             done = std::move(done), failing = std::move(failing)]() mutable {
+      auto result = std::make_shared<T>(Guarded(work, failing));
+      boost::asio::post(*ioc, [alive, result, done = std::move(done)] {
+        if (*alive) done(std::move(*result));
+      });
+    });
+  }
+  template <typename T>
+  static T Guarded(const std::function<T()>& work, const std::string& failing) {
+    if constexpr (std::is_constructible_v<T, Error>) {
+      try {
+        return work();
+      } catch (const std::exception& e) {
+        return T(Error(Errc::kIo, failing + ": " + e.what()));
+      }
+    } else {
+      return work();
+    }
   }
 
   // ---- jobs at the base ----
@@ -357,6 +370,8 @@ struct Distributor::Impl {
   // files); the job starts on the loop once they are.
   void Submit(JobRequest request, std::function<void(Result<std::string>)> done);
   Result<std::vector<NodeId>> ServersOf(const JobRequest& request) const;
+  // Every server but this node must be in the address table.
+  Status ServersKnown(const std::vector<NodeId>& servers) const;
   struct Prepared {
     std::unique_ptr<Job> job;
     std::string log_line;  // its commands, the first line of its log

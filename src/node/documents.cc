@@ -57,13 +57,13 @@ json MembersDocument(const Node& node) {
               {"members", members}};
 }
 
-json TablesDocument(const Node& node, const std::optional<membership::UsageReply>& usage) {
-  using membership::MemberState;
+namespace {
+
+// Topology: connectivity of every listed node as this node's transport sees it.
+json TopologyNodes(const Node& node) {
   const auto& map = node.membership().map();
   const NodeId self = node.config().node_id;
-
-  // Topology: connectivity of every listed node as this node's transport sees it.
-  json topo_nodes = json::array();
+  json nodes = json::array();
   for (const auto& [id, member] : map.members) {
     json addresses = json::array();
     for (const auto& view : node.transport().View()) {
@@ -75,12 +75,16 @@ json TablesDocument(const Node& node, const std::optional<membership::UsageReply
              {"preferred", a.preferred}});
       }
     }
-    topo_nodes.push_back({{"id", id},
-                          {"name", NameOf(node, id)},
-                          {"state", membership::MemberStateName(member.state)},
-                          {"addresses", addresses}});
+    nodes.push_back({{"id", id},
+                     {"name", NameOf(node, id)},
+                     {"state", membership::MemberStateName(member.state)},
+                     {"addresses", addresses}});
   }
-  json topo_disks = json::array();
+  return nodes;
+}
+
+json TopologyDisks(const membership::ClusterMap& map) {
+  json disks = json::array();
   for (const auto& [id, disk] : map.disks) {
     json access = json::array();
     for (const auto& [nid, path] : disk.paths) {
@@ -89,17 +93,76 @@ json TablesDocument(const Node& node, const std::optional<membership::UsageReply
                         {"path", membership::PathStateName(path.state)},
                         {"node_state", m ? membership::MemberStateName(m->state) : "unknown"}});
     }
-    topo_disks.push_back(
+    disks.push_back(
         {{"id", id}, {"state", membership::DiskStateName(map.StateOf(disk))}, {"access", access}});
   }
+  return disks;
+}
 
-  json doc{{"cluster", node.config().cluster_name},
-           {"supervisor", OrNull(map.supervisor)},
-           {"map_version", map.version},
-           {"seen_from", self},
-           {"topology", {{"nodes", topo_nodes}, {"disks", topo_disks}}},
-           {"cluster_map", MembersDocument(node)["members"]}};
+json NodeUsageRow(const Node& node, const membership::UsageRow& row) {
+  return {{"id", row.node},
+          {"name", NameOf(node, row.node)},
+          {"capacity_mbps",
+           row.usage.capacity_mbps == 0 ? json(nullptr) : json(row.usage.capacity_mbps)},
+          {"tx_mbps", Round1(static_cast<double>(row.usage.tx_bps) / 1e6)},
+          {"rx_mbps", Round1(static_cast<double>(row.usage.rx_bps) / 1e6)},
+          {"load", static_cast<double>(row.usage.load_milli) / 1000.0},
+          {"age_ms", row.age.millis()}};
+}
 
+// Per disk: capacity from the freshest report of a node whose path works; load is the
+// busiest device any node with access saw.
+struct DiskAggregate {
+  const membership::DiskUsage* freshest = nullptr;
+  Duration freshest_age = Duration::Max();
+  uint16_t busy = membership::kUnknownBusy;
+  uint32_t probe_micros = 0;
+
+  void Add(const membership::ClusterMap& map, const membership::UsageRow& row,
+           const membership::DiskUsage& d) {
+    bool path_ok = true;
+    if (const auto entry = map.disks.find(d.disk); entry != map.disks.end()) {
+      auto p = entry->second.paths.find(row.node);
+      path_ok = p == entry->second.paths.end() || p->second.state == membership::PathState::kOk;
+    }
+    if (path_ok && d.total_bytes > 0 && row.age < freshest_age) {
+      freshest = &d;
+      freshest_age = row.age;
+    }
+    if (d.busy_permille != membership::kUnknownBusy &&
+        (busy == membership::kUnknownBusy || d.busy_permille > busy)) {
+      busy = d.busy_permille;
+    }
+    probe_micros = std::max(probe_micros, d.probe_micros);
+  }
+
+  json Document(const membership::ClusterMap& map, const std::string& id) const {
+    const auto entry = map.disks.find(id);
+    json one{
+        {"id", id},
+        {"state",
+         entry == map.disks.end() ? "ok" : membership::DiskStateName(map.StateOf(entry->second))},
+        {"total_bytes", nullptr},
+        {"free_bytes", nullptr},
+        {"used_percent", nullptr},
+        {"busy_percent",
+         busy == membership::kUnknownBusy ? json(nullptr) : json(static_cast<double>(busy) / 10.0)},
+        {"probe_ms", static_cast<double>(probe_micros) / 1000.0}};
+    if (freshest != nullptr) {
+      const auto& d = *freshest;
+      one["total_bytes"] = d.total_bytes;
+      one["free_bytes"] = d.free_bytes;
+      one["used_percent"] = Round1(
+          100.0 * static_cast<double>(d.total_bytes - std::min(d.free_bytes, d.total_bytes)) /
+          static_cast<double>(d.total_bytes));
+    }
+    return one;
+  }
+};
+
+// The supervisor's node and disk usage tables, or why there are none.
+void AddUsage(const Node& node, const std::optional<membership::UsageReply>& usage, json& doc) {
+  const auto& map = node.membership().map();
   json node_usage = json::array();
   json disk_usage = json::array();
   if (!usage || usage->supervisor == kNoNode) {
@@ -108,71 +171,28 @@ json TablesDocument(const Node& node, const std::optional<membership::UsageReply
                                 : "no supervisor: this node is not in a cluster";
   } else {
     doc["usage_from"] = usage->supervisor;
-    // Per disk: capacity from the freshest report of a node whose path works; load is the
-    // busiest device any node with access saw.
-    struct DiskAgg {
-      const membership::DiskUsage* freshest = nullptr;
-      Duration freshest_age = Duration::Max();
-      json reports = json::array();
-      uint16_t busy = membership::kUnknownBusy;
-      uint32_t probe_micros = 0;
-    };
-    std::map<std::string, DiskAgg> disks;
+    std::map<std::string, DiskAggregate> disks;
     for (const auto& row : usage->rows) {
-      node_usage.push_back(
-          {{"id", row.node},
-           {"name", NameOf(node, row.node)},
-           {"capacity_mbps",
-            row.usage.capacity_mbps == 0 ? json(nullptr) : json(row.usage.capacity_mbps)},
-           {"tx_mbps", Round1(static_cast<double>(row.usage.tx_bps) / 1e6)},
-           {"rx_mbps", Round1(static_cast<double>(row.usage.rx_bps) / 1e6)},
-           {"load", static_cast<double>(row.usage.load_milli) / 1000.0},
-           {"age_ms", row.age.millis()}});
-      for (const auto& d : row.usage.disks) {
-        DiskAgg& agg = disks[d.disk];
-        const auto entry = map.disks.find(d.disk);
-        bool path_ok = true;
-        if (entry != map.disks.end()) {
-          auto p = entry->second.paths.find(row.node);
-          path_ok = p == entry->second.paths.end() || p->second.state == membership::PathState::kOk;
-        }
-        if (path_ok && d.total_bytes > 0 && row.age < agg.freshest_age) {
-          agg.freshest = &d;
-          agg.freshest_age = row.age;
-        }
-        if (d.busy_permille != membership::kUnknownBusy &&
-            (agg.busy == membership::kUnknownBusy || d.busy_permille > agg.busy)) {
-          agg.busy = d.busy_permille;
-        }
-        agg.probe_micros = std::max(agg.probe_micros, d.probe_micros);
-      }
+      node_usage.push_back(NodeUsageRow(node, row));
+      for (const auto& d : row.usage.disks) disks[d.disk].Add(map, row, d);
     }
-    for (const auto& [id, agg] : disks) {
-      const auto entry = map.disks.find(id);
-      json one{
-          {"id", id},
-          {"state",
-           entry == map.disks.end() ? "ok" : membership::DiskStateName(map.StateOf(entry->second))},
-          {"total_bytes", nullptr},
-          {"free_bytes", nullptr},
-          {"used_percent", nullptr},
-          {"busy_percent", agg.busy == membership::kUnknownBusy
-                               ? json(nullptr)
-                               : json(static_cast<double>(agg.busy) / 10.0)},
-          {"probe_ms", static_cast<double>(agg.probe_micros) / 1000.0}};
-      if (agg.freshest != nullptr) {
-        const auto& d = *agg.freshest;
-        one["total_bytes"] = d.total_bytes;
-        one["free_bytes"] = d.free_bytes;
-        one["used_percent"] = Round1(
-            100.0 * static_cast<double>(d.total_bytes - std::min(d.free_bytes, d.total_bytes)) /
-            static_cast<double>(d.total_bytes));
-      }
-      disk_usage.push_back(one);
-    }
+    for (const auto& [id, agg] : disks) disk_usage.push_back(agg.Document(map, id));
   }
   doc["node_usage"] = node_usage;
   doc["disk_usage"] = disk_usage;
+}
+
+}  // namespace
+
+json TablesDocument(const Node& node, const std::optional<membership::UsageReply>& usage) {
+  const auto& map = node.membership().map();
+  json doc{{"cluster", node.config().cluster_name},
+           {"supervisor", OrNull(map.supervisor)},
+           {"map_version", map.version},
+           {"seen_from", node.config().node_id},
+           {"topology", {{"nodes", TopologyNodes(node)}, {"disks", TopologyDisks(map)}}},
+           {"cluster_map", MembersDocument(node)["members"]}};
+  AddUsage(node, usage, doc);
   return doc;
 }
 
