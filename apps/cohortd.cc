@@ -142,6 +142,14 @@ int main(int argc, char** argv) {
   cohort::Log(cohort::LogLevel::kInfo, "api", "serving",
               {{"address", config.api_listen.ToString()}});
 
+  // C8: a clone of another node's machine (or a node number defined to another machine)
+  // leaves the cluster and exits 3, saying which node it collides with and what to do.
+  int exit_code = 0;
+  (*dcm)->OnRefused([&](const std::string& why) {
+    std::fprintf(stderr, "error: %s\n", why.c_str());
+    exit_code = 3;
+    stop();
+  });
   bool stopping = false;
   stop = [&] {
     if (stopping) return;  // a second signal while leaving waits for the same stop
@@ -159,5 +167,5 @@ int main(int argc, char** argv) {
   RunLoop(io);
   ::unlink(pid_file.c_str());
   cohort::Log(cohort::LogLevel::kInfo, "node", "stopped");
-  return 0;
+  return exit_code;
 }

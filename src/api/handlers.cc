@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "api/config_api.h"
 #include "api/dashboard.h"
 #include "api/jobs_api.h"
 #include "api/registry_api.h"
@@ -220,6 +221,7 @@ void Api::Handle(const HttpRequest& r, Respond respond) {
     return respond({200, "text/html; charset=utf-8", std::string(DashboardHtml())});
   }
   if (get && HandleRegistry(dcm_, r, path, respond)) return;
+  if (get && HandleConfiguration(dcm_, node_, r, path, respond)) return;
   if (get && HandleJobs(distributor_, r, path, respond)) return;
 
   if (r.method == "POST" && path == "/v1/ping") return Ping(r, std::move(respond));
@@ -235,6 +237,7 @@ void Api::Handle(const HttpRequest& r, Respond respond) {
     }
   }
   if (HandleRegistry(dcm_, r, path, respond)) return;
+  if (HandleConfiguration(dcm_, node_, r, path, respond)) return;
   if (HandleJobs(distributor_, r, path, respond)) return;
   if (path == "/v1/keys" || path.rfind("/v1/keys/", 0) == 0) return Keys(r, path, respond);
   if (r.method == "POST" && (path == "/v1/adapters/down" || path == "/v1/adapters/up")) {

@@ -107,6 +107,10 @@ Status ReadNode(const Reader& r, Config& c) {
   COHORT_TRY(r.String("node.name", &c.node_name));
   COHORT_TRY(r.String("node.data_dir", &c.data_dir));
   COHORT_TRY(r.Integer("node.stream_capacity_mbps", 0, 100'000'000, &c.stream_capacity_mbps));
+  COHORT_TRY(r.String("node.uid_file", &c.uid_file));
+  if (c.uid_file.empty()) {
+    return r.Fail(r.Find("node.uid_file"), "node.uid_file", "must not be empty");
+  }
   if (c.node_name.empty()) c.node_name = "n" + std::to_string(c.node_id);
   if (c.data_dir.empty()) {
     return r.Fail(r.Find("node"), "node.data_dir", "required: the node's local storage folder");
@@ -330,7 +334,7 @@ Status ReadRest(const Reader& r, Config& c) {
 
 Status CheckKeys(const Reader& r) {
   static const std::map<std::string, std::set<std::string>> kKnown = {
-      {"node", {"id", "name", "data_dir", "stream_capacity_mbps"}},
+      {"node", {"id", "name", "data_dir", "stream_capacity_mbps", "uid_file"}},
       {"cluster", {"name", "key_file", "priority", "seeds", "multicast"}},
       {"transport",
        {"listen", "cos", "cipher", "mtu", "request_timeout_ms", "probe_ms", "exchange_ms",
@@ -380,6 +384,7 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source) {
   }
   c.key_file = ResolvePath(c.key_file, source);
   c.data_dir = ResolvePath(c.data_dir, source);
+  c.uid_file = ResolvePath(c.uid_file, source);
   for (DiskConfig& d : c.disks) {
     d.mount = ResolvePath(d.mount, source);
     d.probe = ResolvePath(d.probe, source);

@@ -49,6 +49,9 @@ struct Config {
   std::string node_name;
   std::string data_dir;
   uint32_t stream_capacity_mbps = 0;  // M12 node usage; 0: the adapters' link speed if known
+  // C4: the file holding this OS instance's unique id (the original UID). Several nodes on
+  // one machine (tests, `cohort dev up`) each name their own.
+  std::string uid_file = "/etc/machine-id";
 
   std::string cluster_name = "cohort";
   std::string key_file;  // relative paths are relative to the config file

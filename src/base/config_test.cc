@@ -9,6 +9,7 @@ const char* kGood = R"(
 [node]
 id = 3
 data_dir = "data/n3"
+uid_file = "n3.machine-id"
 
 [cluster]
 name = "media"
@@ -62,6 +63,7 @@ TEST(ConfigTest, ParsesEveryKey) {
   EXPECT_EQ(c->node_id, 3);
   EXPECT_EQ(c->node_name, "n3");
   EXPECT_EQ(c->data_dir, "/etc/cohort/data/n3");
+  EXPECT_EQ(c->uid_file, "/etc/cohort/n3.machine-id");
   EXPECT_EQ(c->key_file, "/etc/cohort/cluster.key");
   EXPECT_EQ(c->priority, (std::vector<NodeId>{3, 1, 2}));
   ASSERT_EQ(c->adapters.size(), 2u);
@@ -98,6 +100,7 @@ TEST(ConfigTest, ErrorsNameFileLineAndKey) {
       {"[node]\nid = \"x\"\ndata_dir = \"d\"\n", "key 'node.id'"},
       {"[node]\nid = 1\ndata_dir = \"d\"\ncolour = 1\n", "n.toml:4: key 'node.colour': unknown"},
       {"[node]\nid = 1\n", "key 'node.data_dir': required"},
+      {"[node]\nid = 1\ndata_dir = \"d\"\nuid_file = \"\"\n", "key 'node.uid_file': must not"},
       {"[node]\nid = 1\ndata_dir = \"d\"\n[timing]\nperiod_ms = -5\n",
        "n.toml:5: key 'timing.period_ms'"},
       {"[node]\nid = 1\ndata_dir = \"d\"\n[api]\nlisten = \"localhost\"\n", "key 'api.listen'"},

@@ -39,6 +39,8 @@ std::string UrlEncode(const std::string& s);
 void AddRegistryCommands(CLI::App& app, const Globals& g, int& rc);
 // jobs.cc: `cohort distribute`, `cohort job ...`, `cohort ctp ...`.
 void AddJobCommands(CLI::App& app, const Globals& g, int& rc);
+// configuration.cc: `cohort cluster ...`, `cohort node ...`.
+void AddConfigurationCommands(CLI::App& app, const Globals& g, int& rc);
 // dev.cc: `cohort dev up|down`.
 void AddDevCommands(CLI::App& app, const Globals& g, int& rc);
 // snapshot.cc: `cohort registry snapshot save|restore`.

@@ -383,6 +383,7 @@ int Main(int argc, char** argv) {
   AddPingCommand(app, g, rc);
   AddAdapterCommands(app, g, rc);
   AddRegistryCommands(app, g, rc);
+  AddConfigurationCommands(app, g, rc);
   AddJobCommands(app, g, rc);
   AddDevCommands(app, g, rc);
   return Parse(app, argc, argv, rc);

@@ -111,12 +111,26 @@ std::string NodeConfig(int k, const DevUpOptions& o, const std::string& dir) {
   for (int i = 1; i <= o.nodes; ++i) priority += (i > 1 ? ", " : "") + std::to_string(i);
   return "# written by `cohort dev up`\n[node]\nid = " + std::to_string(k) + "\nname = \"n" +
          std::to_string(k) + "\"\ndata_dir = \"" + dir + "/n" + std::to_string(k) +
-         "\"\n\n[cluster]\nname = \"dev\"\nkey_file = \"" + dir + "/cluster.key\"\npriority = [" +
-         priority + "]\nseeds = [" + seeds + "]\n" +
+         "\"\nuid_file = \"machine-id\"\n\n[cluster]\nname = \"dev\"\nkey_file = \"" + dir +
+         "/cluster.key\"\npriority = [" + priority + "]\nseeds = [" + seeds + "]\n" +
          (o.multicast.empty() ? "" : "multicast = \"" + o.multicast + "\"\n") +
          "\n[transport]\nlisten = [" + listen +
          "]\n\n[api]\nlisten = \"127.0.0.1:" + std::to_string(o.base_port + 100 + k) + "\"\n" +
          TimingConfig(o) + DiskConfigs(k, o, dir) + RegistryConfig(o) + DistributionConfig(o);
+}
+
+// Every node of a dev cluster is a machine of its own (C4): its unique id, made once and
+// kept across `dev up`s like /etc/machine-id.
+Status MakeUidFile(const std::string& path) {
+  if (io::ReadFile(path)) return OkStatus();
+  std::string hex;
+  for (uint8_t b : wire::GenerateKey()) {
+    if (hex.size() == 32) break;
+    static const char* digits = "0123456789abcdef";
+    hex += digits[b >> 4];
+    hex += digits[b & 15];
+  }
+  return io::WriteFileAtomic(path, hex + "\n");
 }
 
 bool IsCohortd(pid_t pid) {
@@ -234,6 +248,7 @@ Status StartNodes(const DevUpOptions& o, const std::string& dir, std::map<int, p
     const std::string nd = dir + "/n" + std::to_string(k);
     const std::string config = nd + "/node.toml";
     Status made = io::MakeDirs(nd);
+    if (made) made = MakeUidFile(nd + "/machine-id");
     if (made) made = io::WriteFileAtomic(config, NodeConfig(k, o, dir));
     if (!made) return Error(Errc::kIo, made.error().message() + StopStarted(pids));
     auto pid = Spawn(binary, config, nd + "/cohortd.log");

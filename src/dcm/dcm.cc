@@ -10,13 +10,21 @@ std::string NewClusterId() {
   return text;
 }
 
-std::string MachineId() {
-  auto id = io::ReadFile("/etc/machine-id");
-  if (!id) return "";
-  std::string s = *id;
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
+namespace {
+
+// C4: the original UID. A node with the registry cannot do without one: it is what tells
+// this machine from a clone and from the one it replaced.
+Result<std::string> ReadUid(const Config& config) {
+  auto text = io::ReadFile(config.uid_file);
+  if (!text) {
+    return Error(Errc::kInvalidArgument, "cannot read this machine's unique id from " +
+                                             config.uid_file + " (" + text.error().message() +
+                                             "); set node.uid_file to a file holding one");
+  }
+  return ParseUid(*text, config.uid_file);
 }
+
+}  // namespace
 
 Result<std::unique_ptr<Dcm>> Dcm::Create(const Config& config, asio::io_context& io) {
   auto storage = LocalStorage::Open(config.data_dir);
@@ -26,6 +34,9 @@ Result<std::unique_ptr<Dcm>> Dcm::Create(const Config& config, asio::io_context&
   if (!local) return local.error();
   impl->local = std::move(*local);
   if (!config.registry_servers.empty()) {
+    auto uid = ReadUid(config);
+    if (!uid) return uid.error();
+    impl->original_uid = *uid;
     // The list learned from the registry (C5, local storage) once there is one; before the
     // first contact, the configured servers.
     const bool learned = !impl->local.current.empty() && !impl->local.registry_servers.empty();
@@ -145,10 +156,31 @@ void Dcm::Snapshot(std::function<void(Result<std::string>)> done) {
   impl_->client->Snapshot(impl_->OnLoop(std::move(done)));
 }
 
+const std::string& Dcm::uid() const { return impl_->original_uid; }
+
+std::string Dcm::identity_state() const {
+  switch (impl_->identity) {
+    case Impl::IdentityState::kUnchecked:
+      return "unchecked";
+    case Impl::IdentityState::kChecking:
+      return "checking";
+    case Impl::IdentityState::kSettled:
+      return "settled";
+    case Impl::IdentityState::kRefused:
+      return "refused";
+  }
+  return "?";
+}
+
+void Dcm::OnRefused(std::function<void(const std::string&)> refused) {
+  impl_->on_refused = std::move(refused);
+}
+
 std::vector<std::pair<std::string, std::string>> Dcm::components() const {
   std::vector<std::pair<std::string, std::string>> out;
   if (impl_->server) out.emplace_back("registry_server", server_state());
   out.emplace_back("registry", registry_state());
+  if (has_registry()) out.emplace_back("identity", identity_state());
   return out;
 }
 

@@ -19,6 +19,8 @@
 #include "base/config.h"
 #include "base/result.h"
 #include "base/time.h"
+#include "dcm/schema.h"
+#include "dcm/storage.h"
 #include "registry/backend.h"
 #include "registry/etcd.h"
 
@@ -76,6 +78,23 @@ class Dcm {
 
   // R6: a snapshot of the registry (etcd's format, its SHA-256 at the end).
   void Snapshot(std::function<void(Result<std::string>)> done);
+
+  // C4, C8: this machine's unique id, and whether the node's definition in the cluster
+  // agrees with it: "unchecked", "checking", "settled" or "refused".
+  const std::string& uid() const;
+  std::string identity_state() const;
+  // Called once if the cluster refuses this node (a clone of another node's machine, or a
+  // number defined to another machine), with one line that names both and the fix.
+  void OnRefused(std::function<void(const std::string&)> refused);
+
+  // C2: the clusters this node is defined to, the current and the target one.
+  const LocalConfiguration& local() const;
+  // C4: the nodes defined in this node's cluster, in number order.
+  void ListNodes(std::function<void(Result<std::vector<schema::NodeRecord>>)> done);
+  // C6: removes node `id`'s definition (its number, UID claim and addresses) from the
+  // cluster. Refused for this node and for a node that is up: stop it first. A node that
+  // was away cleans up its own copy when it comes back (C8).
+  void UndefineNode(NodeId id, std::function<void(Result<std::string>)> done);
 
   // Every component's bootstrap state, in start order (C1).
   std::vector<std::pair<std::string, std::string>> components() const;

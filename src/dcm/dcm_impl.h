@@ -15,6 +15,7 @@
 #include "dcm/core.h"
 #include "dcm/dcm.h"
 #include "dcm/etcd_server.h"
+#include "dcm/identity.h"
 #include "dcm/schema.h"
 #include "dcm/storage.h"
 #include "dcm/tls.h"
@@ -38,8 +39,6 @@ inline constexpr auto kStatusPeriod = std::chrono::milliseconds(250);
 inline constexpr auto kReadOnlyStatusPeriod = std::chrono::milliseconds(50);
 
 std::string NewClusterId();
-// The OS instance's unique id (C4): systemd's machine id, else nothing.
-std::string MachineId();
 
 using Reply = std::function<void(Result<std::string>)>;
 
@@ -59,7 +58,13 @@ struct Dcm::Impl {
 
   std::optional<registry::RegistryStatus> status;
   std::string status_error;
-  const std::string machine_id = MachineId();
+  // C4, C8: this OS instance's unique id, read from config.uid_file at start (the original
+  // UID), and whether this node's definition in the cluster agrees with it yet.
+  std::string original_uid;
+  enum class IdentityState { kUnchecked, kChecking, kSettled, kRefused };
+  IdentityState identity = IdentityState::kUnchecked;
+  std::string refusal;  // why the cluster refused this node (kRefused)
+  std::function<void(const std::string&)> on_refused;
   node::Node* node = nullptr;
   std::string cluster_id;
   bool publishing = false;  // one schema write in flight at a time
@@ -150,6 +155,7 @@ struct Dcm::Impl {
   void Publish() {
     if (publishing || node == nullptr) return;
     if (cluster_id.empty()) return DefineCluster();
+    if (identity != IdentityState::kSettled) return CheckIdentity();
     const json node_doc = NodeDefinition();
     if (const std::string text = schema::Document(node_doc); text != node_doc_written) {
       return Put(schema::NodeKey(cluster_id, config.node_id), text, &node_doc_written);
@@ -191,9 +197,8 @@ struct Dcm::Impl {
       Log(LogLevel::kError, "dcm", "cannot create the cluster's folders",
           {{"error", dir.error().message()}});
     }
-    const ClusterDefinition def{config.cluster_name, id};
-    if (std::find(local.clusters.begin(), local.clusters.end(), def) == local.clusters.end()) {
-      local.clusters.push_back(def);
+    if (LocalDefinition() == nullptr) {
+      local.clusters.push_back({config.cluster_name, id, config.node_id, ""});
     }
     if (local.current != id) {
       Audit(defined_here ? "cluster_defined" : "cluster_adopted",
@@ -204,6 +209,18 @@ struct Dcm::Impl {
     Log(LogLevel::kInfo, "dcm", defined_here ? "cluster defined" : "cluster id adopted",
         {{"cluster", config.cluster_name}, {"id", id}});
   }
+
+  // identity_check.cc (C4, C8): the node's definition reconciled with its UID before the
+  // node publishes anything else; a clone or a taken number is refused.
+  void CheckIdentity();
+  void ActOnIdentity(const schema::IdentityRead& seen);
+  void WriteIdentity(const schema::IdentityRead& seen, const std::string& old_uid,
+                     const std::string& event);
+  void CleanUpLocal(const IdentityFacts& facts);
+  void Refuse(IdentityAction action, const IdentityFacts& facts);
+  // This node's entry for the current cluster in local storage, if it keeps one.
+  ClusterDefinition* LocalDefinition();
+  std::string LocalUid();
 
   void Put(const std::string& key, const std::string& text, std::string* written) {
     publishing = true;
@@ -246,7 +263,7 @@ struct Dcm::Impl {
     for (const auto& d : config.disks) disks.push_back({{"id", d.id}, {"mount", d.mount}});
     return {{"id", config.node_id},
             {"name", config.node_name},
-            {"uid", machine_id},
+            {"uid", original_uid},
             {"registry_server", is_server()},
             {"disks", disks}};
   }

@@ -18,6 +18,91 @@ std::string AddressesKey(const std::string& id, NodeId node) {
 std::string ServersKey(const std::string& id) { return Prefix(id) + "registry/servers"; }
 std::string PrimaryKey(const std::string& id) { return Prefix(id) + "registry/primary"; }
 std::string MapKey(const std::string& id) { return Prefix(id) + "map"; }
+std::string UidKey(const std::string& id, const std::string& uid) {
+  return Prefix(id) + "uids/" + uid;
+}
+
+registry::Txn ReadIdentity(const std::string& cluster_id, NodeId node, const std::string& uid) {
+  registry::Txn t;  // no compares: the reads always run, in one revision
+  t.success.push_back({RequestOp::Kind::kGet, NodeKey(cluster_id, node), "", false});
+  t.success.push_back({RequestOp::Kind::kGet, UidKey(cluster_id, uid), "", false});
+  return t;
+}
+
+Result<IdentityRead> ParseIdentity(const registry::TxnResult& r) {
+  if (r.results.size() != 2) {
+    return Error(Errc::kInternal, "the registry answered a read of two keys with " +
+                                      std::to_string(r.results.size()) + " results");
+  }
+  IdentityRead read;
+  if (!r.results[0].kvs.empty()) {
+    const registry::KeyValue& kv = r.results[0].kvs[0];
+    const json doc = json::parse(kv.value, nullptr, false);
+    if (!doc.is_object() || !doc.contains("uid") || !doc["uid"].is_string()) {
+      return Error(Errc::kInvalidArgument, kv.key + " holds no uid: " + kv.value);
+    }
+    read.global_uid = doc["uid"].get<std::string>();
+    read.node_revision = kv.mod_revision;
+  }
+  if (!r.results[1].kvs.empty()) {
+    const registry::KeyValue& kv = r.results[1].kvs[0];
+    const json doc = json::parse(kv.value, nullptr, false);
+    if (!doc.is_object() || !doc.contains("node") || !doc["node"].is_number_unsigned() ||
+        doc["node"].get<uint64_t>() == 0 || doc["node"].get<uint64_t>() > 65535) {
+      return Error(Errc::kInvalidArgument, kv.key + " names no node: " + kv.value);
+    }
+    read.claimed_by = doc["node"].get<NodeId>();
+    read.claim_revision = kv.mod_revision;
+  }
+  return read;
+}
+
+registry::Txn WriteIdentity(const std::string& cluster_id, NodeId node, const std::string& node_doc,
+                            const std::string& uid, const IdentityRead& seen,
+                            const std::string& old_uid) {
+  registry::Txn t;
+  t.compares.push_back({NodeKey(cluster_id, node), Compare::Target::kModRevision,
+                        Compare::Op::kEqual, "", seen.node_revision});
+  t.compares.push_back({UidKey(cluster_id, uid), Compare::Target::kModRevision, Compare::Op::kEqual,
+                        "", seen.claim_revision});
+  t.success.push_back({RequestOp::Kind::kPut, NodeKey(cluster_id, node), node_doc, false});
+  t.success.push_back(
+      {RequestOp::Kind::kPut, UidKey(cluster_id, uid), Document({{"node", node}}), false});
+  if (!old_uid.empty() && old_uid != uid) {
+    t.success.push_back({RequestOp::Kind::kDelete, UidKey(cluster_id, old_uid), "", false});
+  }
+  return t;
+}
+
+std::string NodesPrefix(const std::string& id) { return Prefix(id) + "nodes/"; }
+
+Result<NodeRecord> ParseNodeDefinition(const registry::KeyValue& kv) {
+  const json doc = json::parse(kv.value, nullptr, false);
+  const bool ok = doc.is_object() && doc.contains("id") && doc["id"].is_number_unsigned() &&
+                  doc["id"].get<uint64_t>() >= 1 && doc["id"].get<uint64_t>() <= 65535 &&
+                  doc.contains("uid") && doc["uid"].is_string();
+  if (!ok) return Error(Errc::kInvalidArgument, kv.key + ": not a node definition: " + kv.value);
+  NodeRecord n;
+  n.id = doc["id"].get<NodeId>();
+  n.uid = doc["uid"].get<std::string>();
+  if (doc.contains("name") && doc["name"].is_string()) n.name = doc["name"].get<std::string>();
+  n.registry_server = doc.contains("registry_server") && doc["registry_server"].is_boolean() &&
+                      doc["registry_server"].get<bool>();
+  return n;
+}
+
+registry::Txn RemoveNode(const std::string& cluster_id, NodeId node, const std::string& uid,
+                         int64_t node_revision) {
+  registry::Txn t;
+  t.compares.push_back({NodeKey(cluster_id, node), Compare::Target::kModRevision,
+                        Compare::Op::kEqual, "", node_revision});
+  t.success.push_back({RequestOp::Kind::kDelete, NodeKey(cluster_id, node), "", false});
+  t.success.push_back({RequestOp::Kind::kDelete, AddressesKey(cluster_id, node), "", false});
+  if (!uid.empty()) {
+    t.success.push_back({RequestOp::Kind::kDelete, UidKey(cluster_id, uid), "", false});
+  }
+  return t;
+}
 
 std::string ServerListDocument(const std::vector<RegistryServerConfig>& servers) {
   json list = json::array();

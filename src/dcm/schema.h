@@ -3,6 +3,7 @@
 //   /cohort/clusters/<name>                 {"schema", "name", "id"}: the name's current id
 //   /cohort/<id>/cluster                    the cluster definition (C3)
 //   /cohort/<id>/nodes/<node>               node definitions (C4): number, name, uid, disks
+//   /cohort/<id>/uids/<uid>                 {"node"}: the node number that machine is (C8)
 //   /cohort/<id>/addresses/<node>           the address table: each node's adapters (T1)
 //   /cohort/<id>/registry/servers           the registry server list (C5, C6)
 //   /cohort/<id>/registry/primary           the registry leader's node, as last seen
@@ -32,6 +33,36 @@ std::string AddressesKey(const std::string& cluster_id, NodeId node);
 std::string ServersKey(const std::string& cluster_id);
 std::string PrimaryKey(const std::string& cluster_id);
 std::string MapKey(const std::string& cluster_id);
+std::string UidKey(const std::string& cluster_id, const std::string& uid);
+
+// C4/C8: a node's definition and its UID's claim, read in one revision.
+struct IdentityRead {
+  std::optional<std::string> global_uid;  // the definition's uid; nothing: not defined
+  int64_t node_revision = 0;              // its mod revision (0: absent)
+  std::optional<NodeId> claimed_by;       // the node the UID's claim names; nothing: none
+  int64_t claim_revision = 0;
+};
+registry::Txn ReadIdentity(const std::string& cluster_id, NodeId node, const std::string& uid);
+Result<IdentityRead> ParseIdentity(const registry::TxnResult& r);
+// Writes the node's definition `node_doc` and the claim of its `uid`, releasing the claim of
+// `old_uid` (a replaced UID) — only if the definition and the claim are still as `seen`.
+registry::Txn WriteIdentity(const std::string& cluster_id, NodeId node, const std::string& node_doc,
+                            const std::string& uid, const IdentityRead& seen,
+                            const std::string& old_uid);
+// A node definition as stored: {"id", "name", "uid", "registry_server", "disks"}.
+struct NodeRecord {
+  NodeId id = kNoNode;
+  std::string name;
+  std::string uid;
+  bool registry_server = false;
+};
+Result<NodeRecord> ParseNodeDefinition(const registry::KeyValue& kv);
+std::string NodesPrefix(const std::string& cluster_id);
+
+// Removes a node's definition, addresses and claim, if the definition is still at
+// `node_revision` (C6 node undefine).
+registry::Txn RemoveNode(const std::string& cluster_id, NodeId node, const std::string& uid,
+                         int64_t node_revision);
 
 // Defines the cluster `name` with `new_id` unless the name is already defined; either way
 // the transaction's answer names the id in force (ClusterIdOf).

@@ -74,5 +74,64 @@ TEST(VersionedPublisherTest, AFailedCallIsRetried) {
   EXPECT_EQ(p.published(), 1u);
 }
 
+IdentityRead Read(MemoryRegistry& r, NodeId node, const std::string& uid) {
+  auto got = Commit(r, ReadIdentity("c", node, uid));
+  EXPECT_TRUE(got);
+  auto read = ParseIdentity(*got);
+  EXPECT_TRUE(read) << read.error().message();
+  return *read;
+}
+
+std::string NodeDoc(NodeId node, const std::string& uid) {
+  return Document({{"id", node}, {"uid", uid}});
+}
+
+TEST(IdentityTest, ADefinitionClaimsItsUidAndTwoWritersOfOneNumberCannotBothWin) {
+  MemoryRegistry r;
+  r.SetLeader(1);
+  const IdentityRead none = Read(r, 3, "aaaa");
+  EXPECT_FALSE(none.global_uid);
+  EXPECT_FALSE(none.claimed_by);
+  // Two machines configured as node 3 read the same (empty) state; only one write goes in.
+  auto first = Commit(r, WriteIdentity("c", 3, NodeDoc(3, "aaaa"), "aaaa", none, ""));
+  auto second = Commit(r, WriteIdentity("c", 3, NodeDoc(3, "bbbb"), "bbbb", none, ""));
+  ASSERT_TRUE(first && second);
+  EXPECT_TRUE(first->succeeded);
+  EXPECT_FALSE(second->succeeded);
+  const IdentityRead after = Read(r, 3, "aaaa");
+  EXPECT_EQ(after.global_uid, "aaaa");
+  EXPECT_EQ(after.claimed_by, NodeId{3});
+  // A clone of node 3's machine, configured as node 4, finds the claim.
+  EXPECT_EQ(Read(r, 4, "aaaa").claimed_by, NodeId{3});
+}
+
+TEST(IdentityTest, AReplacedUidMovesTheClaimAndRemovalTakesEverything) {
+  MemoryRegistry r;
+  r.SetLeader(1);
+  ASSERT_TRUE(
+      Commit(r, WriteIdentity("c", 3, NodeDoc(3, "old"), "old", Read(r, 3, "old"), ""))->succeeded);
+  ASSERT_TRUE(Commit(r, WriteIdentity("c", 3, NodeDoc(3, "new"), "new", Read(r, 3, "new"), "old"))
+                  ->succeeded);
+  EXPECT_EQ(Read(r, 3, "new").global_uid, "new");
+  EXPECT_FALSE(Read(r, 3, "old").claimed_by);
+  const IdentityRead now = Read(r, 3, "new");
+  EXPECT_FALSE(Commit(r, RemoveNode("c", 3, "new", now.node_revision - 1))->succeeded);
+  ASSERT_TRUE(Commit(r, RemoveNode("c", 3, "new", now.node_revision))->succeeded);
+  const IdentityRead gone = Read(r, 3, "new");
+  EXPECT_FALSE(gone.global_uid);
+  EXPECT_FALSE(gone.claimed_by);
+}
+
+TEST(IdentityTest, DamagedDocumentsAreErrors) {
+  MemoryRegistry r;
+  r.SetLeader(1);
+  ASSERT_TRUE(Commit(
+      r, registry::Txn{
+             {}, {{registry::RequestOp::Kind::kPut, NodeKey("c", 3), "{\"uid\": 7}", false}}, {}}));
+  auto read = Commit(r, ReadIdentity("c", 3, "x"));
+  ASSERT_TRUE(read);
+  EXPECT_FALSE(ParseIdentity(*read));
+}
+
 }  // namespace
 }  // namespace cohort::dcm::schema

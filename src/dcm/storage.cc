@@ -54,7 +54,10 @@ Result<LocalConfiguration> LocalStorage::Load() const {
       if (!cl.is_object() || text(cl, "name").empty() || text(cl, "id").empty()) {
         return bad("bad cluster entry " + cl.dump());
       }
-      c.clusters.push_back({text(cl, "name"), text(cl, "id")});
+      const int64_t node = number(cl, "node");
+      if (node < 0 || node > 65535) return bad("bad node number in " + cl.dump());
+      c.clusters.push_back(
+          {text(cl, "name"), text(cl, "id"), static_cast<NodeId>(node), text(cl, "uid")});
     }
   }
   c.current = text(doc, "current");
@@ -80,7 +83,9 @@ Result<LocalConfiguration> LocalStorage::Load() const {
 
 Status LocalStorage::Save(const LocalConfiguration& c) const {
   json clusters = json::array();
-  for (const auto& cl : c.clusters) clusters.push_back({{"name", cl.name}, {"id", cl.id}});
+  for (const auto& cl : c.clusters) {
+    clusters.push_back({{"name", cl.name}, {"id", cl.id}, {"node", cl.node}, {"uid", cl.uid}});
+  }
   json servers = json::array();
   for (const auto& s : c.registry_servers) {
     servers.push_back({{"id", s.id}, {"client", s.client.ToString()}, {"peer", s.peer.ToString()}});

@@ -21,7 +21,9 @@ namespace cohort::dcm {
 
 struct ClusterDefinition {
   std::string name;
-  std::string id;  // unique: a cluster re-created under the same name gets a new one (C3)
+  std::string id;         // unique: a cluster re-created under the same name gets a new one (C3)
+  NodeId node = kNoNode;  // this node's number in it
+  std::string uid;        // the UID it was defined with (C4, C8); "": no definition kept
   bool operator==(const ClusterDefinition&) const = default;
 };
 

@@ -32,7 +32,7 @@ TEST_F(StorageTest, CreatesTheLayoutAndKeepsTheConfiguration) {
   EXPECT_EQ(*empty, LocalConfiguration{});
 
   LocalConfiguration c;
-  c.clusters = {{"media", "0123456789abcdef"}};
+  c.clusters = {{"media", "0123456789abcdef", 3, "4f1c0de0d1e5"}};
   c.current = c.target = "0123456789abcdef";
   c.registry_servers = {{2, Endpoint{0x7f000001, 7302}, Endpoint{0x7f000001, 7402}},
                         {1, Endpoint{0x7f000001, 7301}, Endpoint{0x7f000001, 7401}}};
@@ -62,6 +62,7 @@ TEST_F(StorageTest, ADamagedFileIsAnErrorNotACrash) {
   ASSERT_TRUE(s);
   for (const char* text :
        {"not json", "[]", "{\"schema\": \"1\"}", "{\"schema\": 1, \"clusters\": [{\"name\": 5}]}",
+        "{\"schema\": 1, \"clusters\": [{\"name\": \"a\", \"id\": \"b\", \"node\": 70000}]}",
         "{\"schema\": 1, \"registry_servers\": [{\"id\": \"x\", \"client\": 1}]}"}) {
     ASSERT_TRUE(io::WriteFileAtomic(s->configuration_file(), text));
     auto c = s->Load();

@@ -145,3 +145,24 @@ class Daemon:
                 self.proc.wait()
         self.log.close()
         return self.proc.returncode
+
+
+def restart(c, k, config=None):
+    """Starts node k of dev cluster `c` again on its config (or `config`) and data; the test
+    ends it by the PID it got (`stop`)."""
+    log = open(os.path.join(c.dir, f"n{k}", "cohortd.log"), "a")
+    config = config or os.path.join(c.dir, f"n{k}", "node.toml")
+    p = subprocess.Popen([COHORTD, "--config", config], stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    return p
+
+
+def stop(p):
+    """Ends a process this test started: SIGTERM, then SIGKILL after 15 s."""
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()

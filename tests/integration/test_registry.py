@@ -12,7 +12,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from harness import COHORT, COHORTD, DevCluster, cohort, cohort_json, metrics, wait_for
+from harness import (COHORT, DevCluster, cohort, cohort_json, metrics, restart, stop,
+                     wait_for)
 
 BASE = 17900  # transport 17901.., API 18001.., etcd client 18101.., etcd peer 18201..
 
@@ -64,25 +65,6 @@ def etcdctl(c, k, *args, creds=True, scheme="https"):
     if creds:
         cmd += [f"--cacert={tls}/ca.pem", f"--cert={tls}/node.pem", f"--key={tls}/node.key"]
     return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=30)
-
-
-def restart(c, k):
-    """Starts node k again on its config and data; the test ends it by the PID it got."""
-    log = open(os.path.join(c.dir, f"n{k}", "cohortd.log"), "a")
-    p = subprocess.Popen([COHORTD, "--config", os.path.join(c.dir, f"n{k}", "node.toml")],
-                         stdout=log, stderr=subprocess.STDOUT)
-    log.close()
-    return p
-
-
-def stop(p):
-    if p.poll() is None:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(15)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
 
 
 class Registry(unittest.TestCase):

@@ -1,0 +1,85 @@
+#include "api/config_api.h"
+
+#include <nlohmann/json.hpp>
+
+#include "api/responses.h"
+#include "dcm/dcm.h"
+#include "node/node.h"
+
+namespace cohort::api {
+namespace {
+
+using nlohmann::json;
+
+json ClustersDocument(const dcm::Dcm& dcm) {
+  const dcm::LocalConfiguration& local = dcm.local();
+  json clusters = json::array();
+  for (const auto& c : local.clusters) {
+    const bool current = c.id == local.current;
+    const bool target = c.id == local.target;
+    // Online: the cluster this node runs in; moving: the one it is moving to (C10).
+    const char* state = current ? "online" : target ? "moving" : "offline";
+    clusters.push_back({{"id", c.id},
+                        {"name", c.name},
+                        {"node", c.node == kNoNode ? json(nullptr) : json(c.node)},
+                        {"uid", c.uid},
+                        {"state", state},
+                        {"current", current},
+                        {"target", target}});
+  }
+  return {{"clusters", clusters},
+          {"current", local.current},
+          {"target", local.target},
+          {"uid", dcm.uid()},
+          {"identity", dcm.identity_state()}};
+}
+
+void ListNodes(dcm::Dcm& dcm, const node::Node& node, const Respond& respond) {
+  dcm.ListNodes([&node, respond](Result<std::vector<dcm::schema::NodeRecord>> nodes) {
+    if (!nodes) return respond(FromError(nodes.error()));
+    const auto& map = node.membership().map();
+    json list = json::array();
+    for (const auto& n : *nodes) {
+      const auto* member = map.Find(n.id);
+      list.push_back({{"id", n.id},
+                      {"name", n.name},
+                      {"uid", n.uid},
+                      {"registry_server", n.registry_server},
+                      {"state", member ? membership::MemberStateName(member->state) : "offline"},
+                      {"self", n.id == node.config().node_id}});
+    }
+    respond(Json(200, json{{"cluster", node.config().cluster_name}, {"nodes", list}}));
+  });
+}
+
+}  // namespace
+
+bool HandleConfiguration(dcm::Dcm* dcm, const node::Node& node, const HttpRequest& r,
+                         const std::string& path, const Respond& respond) {
+  const bool nodes = path == "/v1/nodes" || path.rfind("/v1/nodes/", 0) == 0;
+  if (path != "/v1/clusters" && !nodes) return false;
+  if (dcm == nullptr || !dcm->has_registry()) {
+    respond(Fail(503, "this node runs without the registry: its cluster is its config file's"));
+    return true;
+  }
+  if (r.method == "GET" && path == "/v1/clusters")
+    return respond(Json(200, ClustersDocument(*dcm))), true;
+  if (r.method == "GET" && path == "/v1/nodes") return ListNodes(*dcm, node, respond), true;
+  if (r.method == "DELETE" && path.rfind("/v1/nodes/", 0) == 0) {
+    const std::string text = path.substr(std::string("/v1/nodes/").size());
+    const int id = std::atoi(text.c_str());
+    if (id < 1 || id > 65535 || std::to_string(id) != text) {
+      respond(Fail(400, "'" + text + "' is not a node number (1 to 65535)"));
+      return true;
+    }
+    dcm->UndefineNode(static_cast<NodeId>(id), [respond](Result<std::string> message) {
+      if (!message) return respond(FromError(message.error()));
+      respond(Json(200, json{{"message", *message}}));
+    });
+    return true;
+  }
+  respond(Fail(405, r.method + " is not allowed on " + path));
+  return true;
+}
+
+}  // namespace cohort::api

@@ -1,0 +1,28 @@
+// The configuration manager's definitions over HTTP (issue 18; INTERFACE.md `cohort
+// cluster ...`, `cohort node ...`):
+//   GET    /v1/clusters        the clusters this node is defined to (C2): id, name, its
+//                              number and UID in each, which is current and target
+//   GET    /v1/nodes           the nodes defined in this node's cluster (C4), with their
+//                              membership state
+//   DELETE /v1/nodes/<n>       undefine node n (C6): it must not be up
+#pragma once
+
+#include <string>
+
+#include "api/handlers.h"
+
+namespace cohort::dcm {
+class Dcm;
+}
+namespace cohort::node {
+class Node;
+}
+
+namespace cohort::api {
+
+// Handles `r` if `path` is one of the above; false otherwise. Changes must have been
+// authorized by the caller.
+bool HandleConfiguration(dcm::Dcm* dcm, const node::Node& node, const HttpRequest& r,
+                         const std::string& path, const Respond& respond);
+
+}  // namespace cohort::api

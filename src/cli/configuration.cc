@@ -1,0 +1,66 @@
+// `cohort cluster list` and `cohort node list|undefine` (INTERFACE.md): the configuration
+// manager's definitions through the node's API.
+#include <cstdio>
+
+#include "cli/call.h"
+
+namespace cohort::cli {
+namespace {
+
+using nlohmann::json;
+
+void PrintClusters(const json& d) {
+  std::printf("%-18s %-16s %-6s %-9s %-8s %s\n", "ID", "NAME", "NODE", "STATE", "POINTER", "UID");
+  for (const auto& c : d["clusters"]) {
+    const std::string pointer =
+        std::string(c["current"].get<bool>() ? "current" : "") +
+        (c["target"].get<bool>() && !c["current"].get<bool>() ? "target" : "");
+    std::printf("%-18s %-16s %-6s %-9s %-8s %s\n", c["id"].get<std::string>().c_str(),
+                c["name"].get<std::string>().c_str(),
+                c["node"].is_null() ? "-" : c["node"].dump().c_str(),
+                c["state"].get<std::string>().c_str(), pointer.empty() ? "-" : pointer.c_str(),
+                c["uid"].get<std::string>().empty() ? "-" : c["uid"].get<std::string>().c_str());
+  }
+  std::printf("this machine's uid: %s (definition %s)\n", d["uid"].get<std::string>().c_str(),
+              d["identity"].get<std::string>().c_str());
+}
+
+void PrintNodes(const json& d) {
+  std::printf("cluster %s\n", d["cluster"].get<std::string>().c_str());
+  std::printf("%-6s %-16s %-8s %-9s %s\n", "NODE", "NAME", "STATE", "REGISTRY", "UID");
+  for (const auto& n : d["nodes"]) {
+    const std::string id = n["id"].dump() + (n["self"].get<bool>() ? "*" : "");
+    std::printf("%-6s %-16s %-8s %-9s %s\n", id.c_str(), n["name"].get<std::string>().c_str(),
+                n["state"].get<std::string>().c_str(),
+                n["registry_server"].get<bool>() ? "server" : "-",
+                n["uid"].get<std::string>().c_str());
+  }
+  std::printf("(* the node that answered)\n");
+}
+
+}  // namespace
+
+void AddConfigurationCommands(CLI::App& app, const Globals& g, int& rc) {
+  auto* cluster = app.add_subcommand("cluster", "the clusters this node is defined to (C3)");
+  cluster->require_subcommand(1);
+  cluster->add_subcommand("list", "id, name, this node's number, state and UID in each")
+      ->callback([&g, &rc] { rc = Print(g, Call{g}.Do("GET", "/v1/clusters"), PrintClusters); });
+
+  static int number = 0;
+  auto* node = app.add_subcommand("node", "the nodes defined in the cluster (C4)");
+  node->require_subcommand(1);
+  node->add_subcommand("list", "every defined node: number, name, state, UID")->callback([&g, &rc] {
+    rc = Print(g, Call{g}.Do("GET", "/v1/nodes"), PrintNodes);
+  });
+  auto* undefine = node->add_subcommand(
+      "undefine",
+      "remove node N's definition (its number and UID) from the cluster; N must be "
+      "stopped");
+  undefine->add_option("N", number, "node number")->required()->check(CLI::Range(1, 65535));
+  undefine->callback([&g, &rc] {
+    rc = Print(g, Call{g}.Do("DELETE", "/v1/nodes/" + std::to_string(number), json(), true),
+               [](const json& d) { std::printf("%s\n", d["message"].get<std::string>().c_str()); });
+  });
+}
+
+}  // namespace cohort::cli

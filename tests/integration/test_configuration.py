@@ -1,0 +1,160 @@
+"""Integration tests of the configuration manager's node identities (issue 18; SPEC C2, C4,
+C6, C8): three cohortd with the registry on 127.0.0.1, each with its own machine id file,
+restarted as after a hardware change, undefined while away, cloned and impersonated."""
+import json
+import os
+import re
+import unittest
+
+from harness import DevCluster, cohort, cohort_json, restart, stop, wait_for
+
+BASE = 19500  # transport 19501.., API 19601.., etcd client 19701.., etcd peer 19801..
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def audit_events(c, k):
+    lines = read(os.path.join(c.dir, f"n{k}", "dcm", "logs", "audit.log")).splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def local_definition(c, k):
+    doc = json.loads(read(os.path.join(c.dir, f"n{k}", "dcm", "configuration", "local.json")))
+    return next(cl for cl in doc["clusters"] if cl["id"] == doc["current"])
+
+
+def nodes(c, k=1):
+    return {n["id"]: n for n in cohort_json("node", "list", api=c.api(k))["nodes"]}
+
+
+def copy_config(c, k, number, uid_file, data_dir):
+    """Node k's config turned into node `number`'s on ports of its own."""
+    text = read(os.path.join(c.dir, f"n{k}", "node.toml"))
+    text = re.sub(r"(?m)^id = \d+$", f"id = {number}", text, count=1)  # [node], not servers
+    text = re.sub(r'(?m)^name = "n\d+"$', f'name = "n{number}"', text, count=1)
+    text = re.sub(r'(?m)^data_dir = ".*"$', f'data_dir = "{data_dir}"', text)
+    text = re.sub(r'(?m)^uid_file = ".*"$', f'uid_file = "{uid_file}"', text)
+    text = text.replace(f":{c.base_port + k}\"", f":{c.base_port + 50 + number}\"")
+    text = text.replace(f":{c.base_port + 100 + k}\"", f":{c.base_port + 150 + number}\"")
+    os.makedirs(data_dir, exist_ok=True)
+    path = os.path.join(data_dir, "node.toml")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+class Identity(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.c = DevCluster(3, BASE, adapters=1, registry=3).__enter__()
+        cls.started = []  # daemons the tests started, nodes restarted among them
+
+    @classmethod
+    def tearDownClass(cls):
+        for p in cls.started:
+            stop(p)
+        cls.c.__exit__(None, None, None)
+
+    def tearDown(self):
+        # Every test leaves the three nodes up and defined.
+        wait_for(lambda: all(n["state"] == "up" for n in nodes(self.c).values())
+                 and len(nodes(self.c)) == 3, timeout=30, what="nodes 1-3 up and defined")
+
+    def stop_node(self, k):
+        pid = int(read(os.path.join(self.c.dir, f"n{k}", "cohortd.pid")))
+        ours = [p for p in self.started if p.pid == pid]
+        if ours:
+            stop(ours[0])
+            self.started.remove(ours[0])
+        else:  # started by `dev up`, whose PIDs the cluster reported
+            self.assertIn(pid, [n["pid"] for n in self.c.info["nodes"]])
+            os.kill(pid, 15)
+        wait_for(lambda: nodes(self.c)[k]["state"] != "up", timeout=15,
+                 what=f"node {k} to leave")
+
+    def machine_id(self, k):
+        return read(os.path.join(self.c.dir, f"n{k}", "machine-id")).strip()
+
+    def test_each_node_is_defined_with_its_machine_id(self):
+        listed = nodes(self.c)
+        self.assertEqual(sorted(listed), [1, 2, 3])
+        for k in (1, 2, 3):
+            self.assertEqual(listed[k]["uid"], self.machine_id(k))
+            self.assertEqual(local_definition(self.c, k)["uid"], self.machine_id(k))
+            self.assertEqual(local_definition(self.c, k)["node"], k)
+        clusters = cohort_json("cluster", "list", api=self.c.api(2))
+        self.assertEqual(clusters["identity"], "settled")
+        self.assertEqual([cl["state"] for cl in clusters["clusters"]], ["online"])
+        for folder in ("locks", "logs", "core", "config"):
+            self.assertTrue(os.path.isdir(os.path.join(
+                self.c.dir, "n2", "clusters", clusters["current"], folder)))
+
+    def test_a_clone_of_a_running_node_is_refused_naming_both(self):
+        data = os.path.join(self.c.dir, "n4")
+        config = copy_config(self.c, 3, 4, os.path.join(self.c.dir, "n2", "machine-id"), data)
+        clone = restart(self.c, 3, config=config)
+        self.started.append(clone)
+        clone.wait(60)
+        self.assertEqual(clone.returncode, 3)
+        log = read(os.path.join(self.c.dir, "n3", "cohortd.log"))
+        line = [x for x in log.splitlines() if x.startswith("error: node 4 refused")]
+        self.assertTrue(line, log[-2000:])
+        self.assertIn("node 2 (up", line[-1])
+        self.assertIn("machine-id", line[-1])
+        self.assertEqual(sorted(nodes(self.c)), [1, 2, 3])
+        self.assertEqual(nodes(self.c)[2]["uid"], self.machine_id(2))
+
+    def test_a_replaced_uid_corrects_local_and_global(self):
+        old = self.machine_id(3)
+        self.stop_node(3)
+        with open(os.path.join(self.c.dir, "n3", "machine-id"), "w") as f:
+            f.write("0123456789abcdef0123456789abcdef\n")
+        self.started.append(restart(self.c, 3))
+        wait_for(lambda: nodes(self.c)[3]["uid"] == "0123456789abcdef0123456789abcdef",
+                 timeout=30, what="node 3's definition to follow its new uid")
+        self.assertEqual(local_definition(self.c, 3)["uid"], "0123456789abcdef0123456789abcdef")
+        replaced = [e for e in audit_events(self.c, 3) if e["event"] == "node_uid_replaced"]
+        self.assertEqual(replaced[-1]["previous_uid"], old)
+        cluster = local_definition(self.c, 3)["id"]
+        gone = cohort("registry", "get", f"/cohort/{cluster}/uids/{old}", api=self.c.api(1),
+                      check=False)
+        self.assertEqual(gone.returncode, 1, gone.stdout)
+
+    def test_undefined_while_away_cleans_up_and_is_defined_again(self):
+        refused = cohort("node", "undefine", "2", api=self.c.api(1), check=False)
+        self.assertEqual(refused.returncode, 1)
+        self.assertIn("node 2 is up", refused.stderr)
+        self.stop_node(2)
+        out = cohort("node", "undefine", "2", api=self.c.api(1))
+        self.assertIn("node 2 undefined", out.stdout)
+        self.assertNotIn(2, nodes(self.c))
+        self.started.append(restart(self.c, 2))
+        wait_for(lambda: 2 in nodes(self.c) and nodes(self.c)[2]["state"] == "up", timeout=30,
+                 what="node 2 defined again")
+        events = [e["event"] for e in audit_events(self.c, 2)]
+        self.assertIn("node_definition_cleaned_up", events)
+        self.assertGreater(len(events) - events[::-1].index("node_defined"),
+                           len(events) - events[::-1].index("node_definition_cleaned_up"))
+
+    def test_another_machine_with_a_defined_number_is_refused(self):
+        self.stop_node(3)
+        data = os.path.join(self.c.dir, "impostor")
+        os.makedirs(data, exist_ok=True)
+        with open(os.path.join(data, "machine-id"), "w") as f:
+            f.write("fedcba9876543210fedcba9876543210\n")
+        config = copy_config(self.c, 3, 3, os.path.join(data, "machine-id"), data)
+        impostor = restart(self.c, 3, config=config)
+        self.started.append(impostor)
+        impostor.wait(60)
+        self.assertEqual(impostor.returncode, 3)
+        log = read(os.path.join(self.c.dir, "n3", "cohortd.log"))
+        self.assertIn("node number 3 is defined to another machine", log)
+        self.assertIn("cohort node undefine 3", log)
+        self.started.append(restart(self.c, 3))  # the real node 3 comes back as itself
+
+
+if __name__ == "__main__":
+    unittest.main()
