@@ -31,6 +31,37 @@ json Event(const WatchEvent& e) {
   return j;
 }
 
+// The registry's members in node order (etcd lists them by member id), offline ones marked.
+json ServerList(const std::vector<registry::EtcdMember>& members,
+                const std::vector<NodeId>& offline) {
+  auto node_of = [](const registry::EtcdMember& m) {
+    const bool named = m.name.size() > 1 && m.name[0] == 'n';
+    return named ? std::atoi(m.name.c_str() + 1) : 0;
+  };
+  std::vector<registry::EtcdMember> sorted = members;
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [&](const auto& a, const auto& b) { return node_of(a) < node_of(b); });
+  json list = json::array();
+  for (const auto& m : sorted) {
+    char id[17];
+    std::snprintf(id, sizeof id, "%016llx", static_cast<unsigned long long>(m.id));
+    const int node = node_of(m);
+    const bool off = std::find(offline.begin(), offline.end(), node) != offline.end();
+    list.push_back({{"id", node != 0 ? json(node) : json(nullptr)},
+                    {"name", m.name},
+                    {"member_id", id},
+                    {"learner", m.learner},
+                    {"health", off && !m.answers ? "offline"
+                               : m.answers       ? "ok"
+                                                 : "unreachable"},
+                    {"offline", off},
+                    {"leader", m.leader},
+                    {"peer_urls", m.peer_urls},
+                    {"client_urls", m.client_urls}});
+  }
+  return list;
+}
+
 int Hex(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -191,32 +222,34 @@ bool HandleRegistry(dcm::Dcm* dcm, const HttpRequest& r, const std::string& path
     }
   }
   if (get && path == "/v1/registry/servers") {
-    dcm->ListServers([respond](Result<std::vector<registry::EtcdMember>> members) {
-      if (!members) return respond(FromError(members.error()));
-      // In node order, as the operator numbers them (etcd lists by member id).
-      std::vector<registry::EtcdMember> sorted = *members;
-      auto node_of = [](const registry::EtcdMember& m) {
-        const bool named = m.name.size() > 1 && m.name[0] == 'n';
-        return named ? std::atoi(m.name.c_str() + 1) : 0;
-      };
-      std::stable_sort(sorted.begin(), sorted.end(),
-                       [&](const auto& a, const auto& b) { return node_of(a) < node_of(b); });
-      json list = json::array();
-      for (const auto& m : sorted) {
-        char id[17];
-        std::snprintf(id, sizeof id, "%016llx", static_cast<unsigned long long>(m.id));
-        const bool named = m.name.size() > 1 && m.name[0] == 'n';
-        list.push_back({{"id", named ? json(std::atoi(m.name.c_str() + 1)) : json(nullptr)},
-                        {"name", m.name},
-                        {"member_id", id},
-                        {"learner", m.learner},
-                        {"health", m.answers ? "ok" : "unreachable"},
-                        {"leader", m.leader},
-                        {"peer_urls", m.peer_urls},
-                        {"client_urls", m.client_urls}});
-      }
-      respond(Json(200, json{{"servers", list}}));
+    dcm->OfflineServers([dcm, respond](Result<std::vector<NodeId>> offline) {
+      if (!offline) return respond(FromError(offline.error()));
+      dcm->ListServers(
+          [respond, offline = *offline](Result<std::vector<registry::EtcdMember>> members) {
+            if (!members) return respond(FromError(members.error()));
+            respond(Json(200, json{{"servers", ServerList(*members, offline)}}));
+          });
     });
+    return true;
+  }
+  if (r.method == "POST" && path.rfind("/v1/registry/servers/", 0) == 0) {
+    // .../<id>/offline or .../<id>/online (C6)
+    const std::string rest = path.substr(std::string("/v1/registry/servers/").size());
+    const size_t slash = rest.find('/');
+    const std::string text = rest.substr(0, slash);
+    const std::string verb = slash == std::string::npos ? "" : rest.substr(slash + 1);
+    const int id = std::atoi(text.c_str());
+    if (id < 1 || id > 65535 || std::to_string(id) != text ||
+        (verb != "offline" && verb != "online")) {
+      respond(Fail(404, "no such registry endpoint: POST " + path +
+                            " (POST /v1/registry/servers/<id>/offline or /online)"));
+      return true;
+    }
+    dcm->SetServerOffline(static_cast<NodeId>(id), verb == "offline",
+                          [respond](Result<std::string> message) {
+                            if (!message) return respond(FromError(message.error()));
+                            respond(Json(200, json{{"message", *message}}));
+                          });
     return true;
   }
   if (r.method == "POST" && path == "/v1/registry/servers") {

@@ -12,6 +12,7 @@
 //   GET    /v1/registry/servers                    the registry's members (learners flagged)
 //   POST   /v1/registry/servers {"id", "client", "peer"}   define a server (C6)
 //   DELETE /v1/registry/servers/<id>               undefine it
+//   POST   /v1/registry/servers/<id>/offline|online   stop it (data kept) or start it again
 //   POST   /v1/registry/snapshot                   the whole store, etcd's snapshot format
 // "local" reads are served by the nearest server even while the registry is read-only.
 #pragma once

@@ -170,6 +170,21 @@ void AddServerCommands(CLI::App& reg, const Globals& g, int& rc) {
                        60000),
                [](const json& r) { std::printf("%s\n", r["message"].get<std::string>().c_str()); });
   });
+  for (const char* verb : {"offline", "online"}) {
+    auto* sub = server->add_subcommand(
+        verb, std::string(verb) == "offline"
+                  ? "stop node ID's registry server, its data and membership kept (refused "
+                    "if the registry would lose its majority)"
+                  : "start node ID's offline registry server again");
+    sub->add_option("id", o.server_id, "node id")->required()->check(CLI::Range(1, 65535));
+    sub->callback([&rc, &g, verb] {
+      rc = Print(
+          g,
+          CallApi(g, "POST", "/v1/registry/servers/" + std::to_string(o.server_id) + "/" + verb, {},
+                  true, 60000),
+          [](const json& r) { std::printf("%s\n", r["message"].get<std::string>().c_str()); });
+    });
+  }
 }
 
 // `registry watch`: long polls, each picking up where the last one ended: no change is

@@ -73,7 +73,11 @@ Status Dcm::Start() {
   Impl& d = *impl_;
   if (!has_registry()) return OkStatus();
   d.SaveLocal();
-  if (d.local.server_removed) {
+  if (d.local.server_offline) {
+    Log(LogLevel::kInfo, "dcm",
+        "not starting the registry server: it is offline (`cohort registry server online " +
+            std::to_string(d.config.node_id) + "` starts it)");
+  } else if (d.local.server_removed) {
     Log(LogLevel::kInfo, "dcm",
         "not starting the registry server: it was undefined (dcm/configuration/local.json)");
   } else if (d.local.server_defined) {

@@ -67,6 +67,13 @@ class Dcm {
   void DefineServer(const RegistryServerConfig& server, Duration catch_up,
                     std::function<void(Result<std::string>)> done);
   void UndefineServer(NodeId id, std::function<void(Result<std::string>)> done);
+  // C6: takes node `id`'s registry server offline (its node's DCM stops it, its data and
+  // membership kept; the leadership moves away first) or back online. Offline is refused
+  // when it would leave no majority of the servers answering. `done` once the server has
+  // stopped or answers again.
+  void SetServerOffline(NodeId id, bool offline, std::function<void(Result<std::string>)> done);
+  // The nodes whose registry servers are offline.
+  void OfflineServers(std::function<void(Result<std::vector<NodeId>>)> done);
   // The registry's members as etcd lists them ("n<id>" names, learners flagged).
   void ListServers(std::function<void(Result<std::vector<registry::EtcdMember>>)> done);
 
@@ -105,6 +112,9 @@ class Dcm {
   void DefineServerOnce(const RegistryServerConfig& server, Duration catch_up,
                         std::function<void(Result<std::string>)> done);
   void DropFromServerList(NodeId id, int attempts, std::function<void(Result<std::string>)> done);
+  void MarkOffline(NodeId id, std::function<void(Result<std::string>)> done);
+  void WaitForAnswer(NodeId id, bool answering, Instant deadline,
+                     std::function<void(Result<std::string>)> done);
   void PromoteWhenCaughtUp(const RegistryServerConfig& server, uint64_t member,
                            const std::vector<RegistryServerConfig>& before, Instant deadline,
                            std::function<void(Result<std::string>)> done);

@@ -294,52 +294,13 @@ struct Dcm::Impl {
                   }));
   }
 
-  // C6 on this node: the registry's server list says whether this node runs a registry
-  // server. Listed and not running → join the registry as the learner `define` added;
-  // running and no longer listed → `undefine` removed it: stop and keep the data aside.
-  void ReconcileServer() {
-    if (reconciling || cluster_id.empty()) return;
-    reconciling = true;
-    guard->Get(schema::ServersKey(cluster_id), true,
-               OnLoop([this](Result<std::optional<registry::KeyValue>> kv) {
-                 reconciling = false;
-                 if (!kv || !*kv) return;
-                 auto list = schema::ParseServerList((**kv).value);
-                 if (!list || list->empty()) return;
-                 FollowServerList(*list);
-                 const bool listed = std::any_of(
-                     list->begin(), list->end(),
-                     [&](const RegistryServerConfig& s) { return s.id == config.node_id; });
-                 // Named again after an undefine: only by a newer list (a stale copy read
-                 // just after the removal still names this node).
-                 const bool relisted =
-                     local.server_removed && (**kv).mod_revision > local.server_removed_revision;
-                 if (listed && !server && (!local.server_removed || relisted)) {
-                   local.server_removed = false;
-                   local.server_defined = true;
-                   SaveLocal();
-                   Audit("registry_server_defined", {});
-                   if (auto st = StartServer(*list, /*join_existing=*/true); !st) {
-                     Log(LogLevel::kError, "dcm", "cannot start the registry server",
-                         {{"error", st.error().message()}});
-                   }
-                 } else if (!listed && server) {
-                   server->Stop();
-                   server.reset();
-                   const std::string aside =
-                       storage.registry_data_dir() + ".removed." + std::to_string(io::WallMillis());
-                   std::error_code ec;
-                   std::filesystem::rename(storage.registry_data_dir(), aside, ec);
-                   local.server_defined = false;
-                   local.server_removed = true;
-                   local.server_removed_revision = (**kv).mod_revision;
-                   SaveLocal();
-                   Audit("registry_server_undefined", {{"data_moved_to", aside}});
-                   Log(LogLevel::kInfo, "dcm", "registry server undefined; stopped",
-                       {{"data_moved_to", aside}});
-                 }
-               }));
-  }
+  // server_role.cc, C6 on this node: the registry's server list and the offline marks say
+  // whether this node runs a registry server. Listed and not running → join the registry as
+  // the learner `define` added; running and no longer listed → `undefine` removed it: stop
+  // and keep the data aside; marked offline → stop, data kept; mark gone → start again.
+  void ReconcileServer();
+  void FollowServerRole(const std::vector<RegistryServerConfig>& list, int64_t revision,
+                        bool offline);
 
   // C5: the ordered server list in local storage and the client's endpoints follow the
   // registry's list, so servers defined or undefined later are used (or skipped) at once.

@@ -18,6 +18,10 @@ std::string AddressesKey(const std::string& id, NodeId node) {
 std::string ServersKey(const std::string& id) { return Prefix(id) + "registry/servers"; }
 std::string PrimaryKey(const std::string& id) { return Prefix(id) + "registry/primary"; }
 std::string MapKey(const std::string& id) { return Prefix(id) + "map"; }
+std::string OfflinePrefix(const std::string& id) { return Prefix(id) + "registry/offline/"; }
+std::string OfflineKey(const std::string& id, NodeId node) {
+  return OfflinePrefix(id) + std::to_string(node);
+}
 std::string UidKey(const std::string& id, const std::string& uid) {
   return Prefix(id) + "uids/" + uid;
 }

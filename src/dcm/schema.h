@@ -7,6 +7,7 @@
 //   /cohort/<id>/addresses/<node>           the address table: each node's adapters (T1)
 //   /cohort/<id>/registry/servers           the registry server list (C5, C6)
 //   /cohort/<id>/registry/primary           the registry leader's node, as last seen
+//   /cohort/<id>/registry/offline/<node>    a registry server taken offline (C6)
 //   /cohort/<id>/map                        the cluster map, published by the supervisor
 // The first node to reach a registry without the cluster's name defines it with a new id;
 // every other node adopts that id. The supervisor publishes the map by compare-and-swap, so
@@ -34,6 +35,9 @@ std::string ServersKey(const std::string& cluster_id);
 std::string PrimaryKey(const std::string& cluster_id);
 std::string MapKey(const std::string& cluster_id);
 std::string UidKey(const std::string& cluster_id, const std::string& uid);
+// {"node"}: node's registry server is offline (C6), its data kept until it is online again.
+std::string OfflineKey(const std::string& cluster_id, NodeId node);
+std::string OfflinePrefix(const std::string& cluster_id);
 
 // C4/C8: a node's definition and its UID's claim, read in one revision.
 struct IdentityRead {

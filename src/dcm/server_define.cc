@@ -209,4 +209,108 @@ void Dcm::DropFromServerList(NodeId id, int attempts, Reply done) {
       }));
 }
 
+void Dcm::SetServerOffline(NodeId id, bool offline, Reply done) {
+  Impl& d = *impl_;
+  if (registry_state() != "read-write" || d.cluster_id.empty()) {
+    return done(Error(Errc::kUnavailable, "the registry must be read-write to change its servers"));
+  }
+  if (!offline) {
+    return d.guard->Delete(
+        schema::OfflineKey(d.cluster_id, id), d.OnLoop([this, id, done](Result<int64_t> n) {
+          if (!n) return done(n.error());
+          if (*n == 0) {
+            return done(Error(Errc::kInvalidArgument,
+                              "node " + std::to_string(id) + "'s registry server is not offline"));
+          }
+          impl_->Audit("registry_server_online_asked", {{"node", std::to_string(id)}});
+          WaitForAnswer(id, true, io::SteadyNow() + Duration::Seconds(30), done);
+        }));
+  }
+  d.client->Members(d.OnLoop([this, id, done](Result<std::vector<registry::EtcdMember>> members) {
+    if (!members) return done(members.error());
+    const registry::EtcdMember* gone = FindMember(*members, id, "");
+    if (gone == nullptr || gone->learner) {
+      return done(Error(Errc::kNotFound,
+                        "node " + std::to_string(id) + " is not a registry server (a voter)"));
+    }
+    size_t voters = 0, others_answering = 0;
+    const registry::EtcdMember* heir = nullptr;
+    for (const auto& m : *members) {
+      if (m.learner) continue;
+      ++voters;
+      if (m.id != gone->id && m.answers) {
+        ++others_answering;
+        heir = &m;
+      }
+    }
+    if (others_answering * 2 <= voters) {
+      return done(Error(Errc::kInvalidArgument,
+                        "taking node " + std::to_string(id) +
+                            "'s registry server offline would "
+                            "leave " +
+                            std::to_string(others_answering) + " of " + std::to_string(voters) +
+                            " servers answering: the registry would become read-only"));
+    }
+    if (gone->leader) {
+      // Leadership moves first, so writes go on without an election.
+      return impl_->client->MoveLeader(heir->id, impl_->OnLoop([this, id, done](Result<Ok> r) {
+        if (!r) return done(r.error());
+        MarkOffline(id, done);
+      }));
+    }
+    MarkOffline(id, done);
+  }));
+}
+
+void Dcm::MarkOffline(NodeId id, Reply done) {
+  Impl& d = *impl_;
+  d.guard->Put(schema::OfflineKey(d.cluster_id, id), schema::Document({{"node", id}}),
+               d.OnLoop([this, id, done](Result<int64_t> r) {
+                 if (!r) return done(r.error());
+                 impl_->Audit("registry_server_offline_asked", {{"node", std::to_string(id)}});
+                 WaitForAnswer(id, false, io::SteadyNow() + Duration::Seconds(30), done);
+               }));
+}
+
+// Until node `id`'s server answers (or stops answering), as its own DCM follows the mark.
+void Dcm::WaitForAnswer(NodeId id, bool answering, Instant deadline, Reply done) {
+  impl_->client->Members(impl_->OnLoop(
+      [this, id, answering, deadline, done](Result<std::vector<registry::EtcdMember>> members) {
+        const registry::EtcdMember* m = members ? FindMember(*members, id, "") : nullptr;
+        if (m != nullptr && m->answers == answering) {
+          return done("node " + std::to_string(id) + "'s registry server is " +
+                      (answering ? "online"
+                                 : "offline (its data kept; `cohort registry server "
+                                   "online " +
+                                       std::to_string(id) + "` starts it again)"));
+        }
+        if (io::SteadyNow() >= deadline) {
+          return done(Error(Errc::kUnavailable,
+                            "node " + std::to_string(id) + "'s registry server is marked " +
+                                (answering ? "online" : "offline") + ", but it did not " +
+                                (answering ? "answer" : "stop") +
+                                " within 30 s: its node's cohortd follows the mark when it runs"));
+        }
+        impl_->After(Duration::Millis(250), [this, id, answering, deadline, done] {
+          WaitForAnswer(id, answering, deadline, done);
+        });
+      }));
+}
+
+void Dcm::OfflineServers(std::function<void(Result<std::vector<NodeId>>)> done) {
+  Impl& d = *impl_;
+  if (d.cluster_id.empty()) return done(std::vector<NodeId>{});
+  d.guard->Range(schema::OfflinePrefix(d.cluster_id), 0, true,
+                 d.OnLoop([done](Result<registry::RangeResult> r) {
+                   if (!r) return done(r.error());
+                   std::vector<NodeId> nodes;
+                   for (const auto& kv : r->kvs) {
+                     const std::string tail = kv.key.substr(kv.key.rfind('/') + 1);
+                     const int id = std::atoi(tail.c_str());
+                     if (id >= 1 && id <= 65535) nodes.push_back(static_cast<NodeId>(id));
+                   }
+                   done(std::move(nodes));
+                 }));
+}
+
 }  // namespace cohort::dcm

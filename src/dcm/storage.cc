@@ -78,6 +78,7 @@ Result<LocalConfiguration> LocalStorage::Load() const {
   c.server_defined = flag(doc, "server_defined");
   c.server_removed = flag(doc, "server_removed");
   c.server_removed_revision = number(doc, "server_removed_revision");
+  c.server_offline = flag(doc, "server_offline");
   return c;
 }
 
@@ -98,7 +99,8 @@ Status LocalStorage::Save(const LocalConfiguration& c) const {
                  {"primary", c.primary},
                  {"server_defined", c.server_defined},
                  {"server_removed", c.server_removed},
-                 {"server_removed_revision", c.server_removed_revision}};
+                 {"server_removed_revision", c.server_removed_revision},
+                 {"server_offline", c.server_offline}};
   return io::WriteFileAtomic(configuration_file(), doc.dump(2) + "\n");
 }
 

@@ -38,6 +38,9 @@ struct LocalConfiguration {
   bool server_defined = false;
   bool server_removed = false;
   int64_t server_removed_revision = 0;  // of the server list that no longer named this node
+  // C6: `registry server offline` stopped this node's server; it stays stopped, across
+  // restarts, until `online`.
+  bool server_offline = false;
   bool operator==(const LocalConfiguration&) const = default;
 };
 

@@ -4,6 +4,7 @@ restarted as after a hardware change, undefined while away, cloned and impersona
 import json
 import os
 import re
+import socket
 import unittest
 
 from harness import DevCluster, cohort, cohort_json, restart, stop, wait_for
@@ -24,6 +25,13 @@ def audit_events(c, k):
 def local_definition(c, k):
     doc = json.loads(read(os.path.join(c.dir, f"n{k}", "dcm", "configuration", "local.json")))
     return next(cl for cl in doc["clusters"] if cl["id"] == doc["current"])
+
+
+def etcd_up(c, k):
+    """True while node k's etcd accepts connections on its client port."""
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", c.base_port + 200 + k)) == 0
 
 
 def nodes(c, k=1):
@@ -154,6 +162,37 @@ class Identity(unittest.TestCase):
         self.assertIn("node number 3 is defined to another machine", log)
         self.assertIn("cohort node undefine 3", log)
         self.started.append(restart(self.c, 3))  # the real node 3 comes back as itself
+
+
+    def test_a_registry_server_offline_and_online(self):
+        """C6: offline stops a server with its data and membership kept, across a restart
+        of its node; taking a second one offline is refused (no majority would be left)."""
+        def servers():
+            listed = cohort_json("registry", "server", "list", api=self.c.api(1))["servers"]
+            return {s["id"]: s for s in listed}
+
+        out = cohort("registry", "server", "offline", "3", api=self.c.api(1))
+        self.assertIn("node 3's registry server is offline", out.stdout)
+        self.assertFalse(etcd_up(self.c, 3))
+        self.assertEqual(servers()[3]["health"], "offline")
+        cohort("registry", "put", "/cfg/while-offline", "1", api=self.c.api(3))
+        refused = cohort("registry", "server", "offline", "2", api=self.c.api(1), check=False)
+        self.assertEqual(refused.returncode, 1)
+        self.assertIn("would leave 1 of 3 servers answering", refused.stderr)
+        # Still offline after its node restarts.
+        self.stop_node(3)
+        self.started.append(restart(self.c, 3))
+        wait_for(lambda: nodes(self.c)[3]["state"] == "up", timeout=30, what="node 3 back")
+        self.assertFalse(etcd_up(self.c, 3))
+        out = cohort("registry", "server", "online", "3", api=self.c.api(2))
+        self.assertIn("node 3's registry server is online", out.stdout)
+        wait_for(lambda: cohort("registry", "get", "/cfg/while-offline", "--local",
+                                api=self.c.api(3), check=False).stdout.strip() == "1",
+                 timeout=20, what="node 3's server to catch up")
+        self.assertEqual(servers()[3]["health"], "ok")
+        events = [e["event"] for e in audit_events(self.c, 3)]
+        self.assertIn("registry_server_offline", events)
+        self.assertIn("registry_server_online", events)
 
 
 if __name__ == "__main__":
