@@ -35,18 +35,19 @@ json ClustersDocument(const dcm::Dcm& dcm) {
 }
 
 void ListNodes(dcm::Dcm& dcm, const node::Node& node, const Respond& respond) {
-  dcm.ListNodes([&node, respond](Result<std::vector<dcm::schema::NodeRecord>> nodes) {
+  dcm.ListNodes([&node, respond](Result<std::vector<dcm::DefinedNode>> nodes) {
     if (!nodes) return respond(FromError(nodes.error()));
     const auto& map = node.membership().map();
     json list = json::array();
     for (const auto& n : *nodes) {
-      const auto* member = map.Find(n.id);
-      list.push_back({{"id", n.id},
+      const auto* member = map.Find(n.number);
+      list.push_back({{"id", n.number},
                       {"name", n.name},
                       {"uid", n.uid},
                       {"registry_server", n.registry_server},
                       {"state", member ? membership::MemberStateName(member->state) : "offline"},
-                      {"self", n.id == node.config().node_id}});
+                      {"pending", n.pending_until_ms != 0},
+                      {"self", n.number == node.config().node_id}});
     }
     respond(Json(200, json{{"cluster", node.config().cluster_name}, {"nodes", list}}));
   });

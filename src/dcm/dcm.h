@@ -97,7 +97,7 @@ class Dcm {
   // C2: the clusters this node is defined to, the current and the target one.
   const LocalConfiguration& local() const;
   // C4: the nodes defined in this node's cluster, in number order.
-  void ListNodes(std::function<void(Result<std::vector<schema::NodeRecord>>)> done);
+  void ListNodes(std::function<void(Result<std::vector<DefinedNode>>)> done);
   // C6: removes node `id`'s definition (its number, UID claim and addresses) from the
   // cluster. Refused for this node and for a node that is up: stop it first. A node that
   // was away cleans up its own copy when it comes back (C8).

@@ -5,7 +5,7 @@ namespace cohort::dcm {
 
 const LocalConfiguration& Dcm::local() const { return impl_->local; }
 
-void Dcm::ListNodes(std::function<void(Result<std::vector<schema::NodeRecord>>)> done) {
+void Dcm::ListNodes(std::function<void(Result<std::vector<DefinedNode>>)> done) {
   Impl& d = *impl_;
   if (!has_registry()) return done(Error(Errc::kUnavailable, "this node has no registry"));
   if (d.cluster_id.empty()) {
@@ -14,14 +14,14 @@ void Dcm::ListNodes(std::function<void(Result<std::vector<schema::NodeRecord>>)>
   registry().Range(schema::NodesPrefix(d.cluster_id), 0, false,
                    d.OnLoop([done](Result<registry::RangeResult> r) {
                      if (!r) return done(r.error());
-                     std::vector<schema::NodeRecord> nodes;
+                     std::vector<DefinedNode> nodes;
                      for (const auto& kv : r->kvs) {
                        auto n = schema::ParseNodeDefinition(kv);
                        if (!n) return done(n.error());
                        nodes.push_back(*n);
                      }
                      std::sort(nodes.begin(), nodes.end(),
-                               [](const auto& a, const auto& b) { return a.id < b.id; });
+                               [](const auto& a, const auto& b) { return a.number < b.number; });
                      done(std::move(nodes));
                    }));
 }

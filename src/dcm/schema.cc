@@ -80,19 +80,55 @@ registry::Txn WriteIdentity(const std::string& cluster_id, NodeId node, const st
 
 std::string NodesPrefix(const std::string& id) { return Prefix(id) + "nodes/"; }
 
-Result<NodeRecord> ParseNodeDefinition(const registry::KeyValue& kv) {
+Result<DefinedNode> ParseNodeDefinition(const registry::KeyValue& kv) {
   const json doc = json::parse(kv.value, nullptr, false);
   const bool ok = doc.is_object() && doc.contains("id") && doc["id"].is_number_unsigned() &&
                   doc["id"].get<uint64_t>() >= 1 && doc["id"].get<uint64_t>() <= 65535 &&
                   doc.contains("uid") && doc["uid"].is_string();
   if (!ok) return Error(Errc::kInvalidArgument, kv.key + ": not a node definition: " + kv.value);
-  NodeRecord n;
-  n.id = doc["id"].get<NodeId>();
+  DefinedNode n;
+  n.number = doc["id"].get<NodeId>();
   n.uid = doc["uid"].get<std::string>();
+  n.revision = kv.mod_revision;
   if (doc.contains("name") && doc["name"].is_string()) n.name = doc["name"].get<std::string>();
   n.registry_server = doc.contains("registry_server") && doc["registry_server"].is_boolean() &&
                       doc["registry_server"].get<bool>();
+  if (doc.contains("pending_until_ms") && doc["pending_until_ms"].is_number_integer()) {
+    n.pending_until_ms = doc["pending_until_ms"].get<int64_t>();
+  }
   return n;
+}
+
+registry::Txn DefinePending(const std::string& cluster_id, NodeId number, const std::string& doc,
+                            const std::string& uid, const std::optional<DefinedNode>& stale) {
+  registry::Txn t;
+  if (stale) {
+    t.compares.push_back({NodeKey(cluster_id, stale->number), Compare::Target::kModRevision,
+                          Compare::Op::kEqual, "", stale->revision});
+  }
+  if (!stale || stale->number != number) {
+    t.compares.push_back({NodeKey(cluster_id, number), Compare::Target::kCreateRevision,
+                          Compare::Op::kEqual, "", 0});
+    if (stale) {
+      t.success.push_back(
+          {RequestOp::Kind::kDelete, NodeKey(cluster_id, stale->number), "", false});
+      t.success.push_back(
+          {RequestOp::Kind::kDelete, AddressesKey(cluster_id, stale->number), "", false});
+    }
+  }
+  t.success.push_back({RequestOp::Kind::kPut, NodeKey(cluster_id, number), doc, false});
+  t.success.push_back(
+      {RequestOp::Kind::kPut, UidKey(cluster_id, uid), Document({{"node", number}}), false});
+  return t;
+}
+
+registry::Txn ConfirmDefinition(const std::string& cluster_id, NodeId number,
+                                const std::string& doc, int64_t revision) {
+  registry::Txn t;
+  t.compares.push_back({NodeKey(cluster_id, number), Compare::Target::kModRevision,
+                        Compare::Op::kEqual, "", revision});
+  t.success.push_back({RequestOp::Kind::kPut, NodeKey(cluster_id, number), doc, false});
+  return t;
 }
 
 registry::Txn RemoveNode(const std::string& cluster_id, NodeId node, const std::string& uid,

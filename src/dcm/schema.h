@@ -20,6 +20,7 @@
 
 #include "base/config.h"
 #include "base/ids.h"
+#include "dcm/define_protocol.h"
 #include "registry/backend.h"
 
 namespace cohort::dcm::schema {
@@ -53,15 +54,17 @@ Result<IdentityRead> ParseIdentity(const registry::TxnResult& r);
 registry::Txn WriteIdentity(const std::string& cluster_id, NodeId node, const std::string& node_doc,
                             const std::string& uid, const IdentityRead& seen,
                             const std::string& old_uid);
-// A node definition as stored: {"id", "name", "uid", "registry_server", "disks"}.
-struct NodeRecord {
-  NodeId id = kNoNode;
-  std::string name;
-  std::string uid;
-  bool registry_server = false;
-};
-Result<NodeRecord> ParseNodeDefinition(const registry::KeyValue& kv);
+// A node definition as stored: {"id", "name", "uid", "registry_server", "disks"}, and
+// "pending_until_ms" while a definition (C7) is not confirmed yet.
+Result<DefinedNode> ParseNodeDefinition(const registry::KeyValue& kv);
 std::string NodesPrefix(const std::string& cluster_id);
+// C7 step 8: node `number`'s definition `doc` (pending), its UID's claim, replacing the
+// `stale` definition of the same UID; only if the number is still free (or is the stale one).
+registry::Txn DefinePending(const std::string& cluster_id, NodeId number, const std::string& doc,
+                            const std::string& uid, const std::optional<DefinedNode>& stale);
+// The definition at `revision` replaced by `doc` (confirmed), if it is still at `revision`.
+registry::Txn ConfirmDefinition(const std::string& cluster_id, NodeId number,
+                                const std::string& doc, int64_t revision);
 
 // Removes a node's definition, addresses and claim, if the definition is still at
 // `node_revision` (C6 node undefine).
