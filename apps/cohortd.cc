@@ -132,7 +132,10 @@ int main(int argc, char** argv) {
   cohort::io::LoopMonitor loop_monitor(io);
   loop_monitor.Start();
   cohort::api::Api api(**node, dcm->get(), &distributor, &loop_monitor);
-  cohort::api::ApiServer server(io, api);
+  cohort::api::ApiServer server(
+      io, [&api](const cohort::api::HttpRequest& r, cohort::api::Respond respond) {
+        api.Handle(r, std::move(respond));
+      });
   if (auto s = server.Listen(config.api_listen); !s) return Fail(1, s.error().message());
 
   const std::string pid_file = config.data_dir + "/cohortd.pid";

@@ -16,7 +16,8 @@ using tcp = asio::ip::tcp;
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Api& api) : stream_(std::move(socket)), api_(api) {}
+  Session(tcp::socket socket, const Handler& handler)
+      : stream_(std::move(socket)), handler_(handler) {}
 
   void Start() {
     parser_.body_limit(1 << 20);
@@ -43,8 +44,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // A handler that throws (say, a JSON field of the wrong type) answers 500 instead of
     // taking the daemon down.
     try {
-      api_.Handle(r,
-                  [self = shared_from_this()](HttpResponse resp) { self->Write(std::move(resp)); });
+      handler_(r, [self = shared_from_this()](HttpResponse resp) { self->Write(std::move(resp)); });
     } catch (const std::exception& e) {
       Write({500, "application/json",
              std::string("{\"error\": \"internal error: ") + e.what() + "\"}\n"});
@@ -157,15 +157,15 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   http::request_parser<http::string_body> parser_;
   http::response<http::string_body> res_;
-  Api& api_;
+  const Handler& handler_;
 };
 
 }  // namespace
 
 struct ApiServer::Impl {
-  Impl(asio::io_context& io, Api& a) : acceptor(io), api(a) {}
+  Impl(asio::io_context& io, Handler h) : acceptor(io), handler(std::move(h)) {}
   tcp::acceptor acceptor;
-  Api& api;
+  Handler handler;
 
   void Accept() {
     acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
@@ -178,13 +178,14 @@ struct ApiServer::Impl {
         });
         return;
       }
-      std::make_shared<Session>(std::move(socket), api)->Start();
+      std::make_shared<Session>(std::move(socket), handler)->Start();
       Accept();
     });
   }
 };
 
-ApiServer::ApiServer(asio::io_context& io, Api& api) : impl_(std::make_unique<Impl>(io, api)) {}
+ApiServer::ApiServer(asio::io_context& io, Handler handler)
+    : impl_(std::make_unique<Impl>(io, std::move(handler))) {}
 ApiServer::~ApiServer() = default;
 
 Status ApiServer::Listen(const Endpoint& address) {

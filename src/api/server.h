@@ -2,6 +2,7 @@
 // One request per connection; bodies over 1 MiB are refused. Beast stays inside server.cc.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "api/handlers.h"
@@ -14,9 +15,12 @@ class io_context;
 
 namespace cohort::api {
 
+// What serves each request: Api::Handle, or a standby node's handlers.
+using Handler = std::function<void(const HttpRequest&, Respond)>;
+
 class ApiServer {
  public:
-  ApiServer(boost::asio::io_context& io, Api& api);
+  ApiServer(boost::asio::io_context& io, Handler handler);
   ~ApiServer();
   Status Listen(const Endpoint& address);
   void Stop();

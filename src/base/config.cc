@@ -378,11 +378,18 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source) {
     return r.Fail(r.Find("transport"), "transport.listen",
                   "required: at least one \"a.b.c.d:port\" to listen on");
   }
-  if (c.key_file.empty()) {
+  // No [cluster]: the node runs its API and waits to be defined to a cluster (C4, C7).
+  c.has_cluster = r.Find("cluster") != nullptr;
+  if (c.has_cluster && c.key_file.empty()) {
     return r.Fail(r.Find("cluster"), "cluster.key_file",
                   "required: the cluster key file made by `cohort keygen`");
   }
-  c.key_file = ResolvePath(c.key_file, source);
+  if (!c.has_cluster && !c.registry_servers.empty()) {
+    return r.Fail(r.Find("registry"), "registry.servers",
+                  "a node with no [cluster] section has no registry servers yet: it learns them "
+                  "when it is defined");
+  }
+  if (c.has_cluster) c.key_file = ResolvePath(c.key_file, source);
   c.data_dir = ResolvePath(c.data_dir, source);
   c.uid_file = ResolvePath(c.uid_file, source);
   for (DiskConfig& d : c.disks) {

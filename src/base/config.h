@@ -53,6 +53,9 @@ struct Config {
   // one machine (tests, `cohort dev up`) each name their own.
   std::string uid_file = "/etc/machine-id";
 
+  // False when the file has no [cluster] section: the node waits to be defined (C7), and
+  // once defined takes its cluster from local storage (dcm/standby.h).
+  bool has_cluster = true;
   std::string cluster_name = "cohort";
   std::string key_file;  // relative paths are relative to the config file
   std::vector<NodeId> priority;

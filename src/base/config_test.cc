@@ -57,6 +57,22 @@ client = "10.1.1.2:2379"
 peer = "10.1.1.2:2380"
 )";
 
+TEST(ConfigTest, WithoutAClusterSectionTheNodeWaitsToBeDefined) {
+  auto c =
+      ParseConfig("[node]\nid = 4\ndata_dir = \"d\"\n[transport]\nlisten = [\"127.0.0.1:7104\"]\n",
+                  "/etc/cohort/n4.toml");
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_FALSE(c->has_cluster);
+  EXPECT_TRUE(c->key_file.empty());
+  auto servers = ParseConfig(
+      "[node]\nid = 4\ndata_dir = \"d\"\n[transport]\nlisten = [\"127.0.0.1:7104\"]\n"
+      "[registry]\nservers = [1]\n[[registry.server]]\nid = 1\nclient = \"127.0.0.1:1\"\n"
+      "peer = \"127.0.0.1:2\"\n",
+      "n4.toml");
+  ASSERT_FALSE(servers);
+  EXPECT_NE(servers.error().message().find("no [cluster] section"), std::string::npos);
+}
+
 TEST(ConfigTest, ParsesEveryKey) {
   auto c = ParseConfig(kGood, "/etc/cohort/n3.toml");
   ASSERT_TRUE(c) << c.error().message();
