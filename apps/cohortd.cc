@@ -4,19 +4,24 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 
 #include "api/server.h"
+#include "api/standby_api.h"
 #include "base/config.h"
 #include "base/log.h"
 #include "dcm/dcm.h"
+#include "dcm/standby.h"
 #include "io/asio.h"
 #include "io/files.h"
 #include "io/loop_monitor.h"
 #include "node/distributor.h"
+#include "node/keyring_file.h"
 #include "node/node.h"
 #include "wire/seal.h"
 
@@ -42,6 +47,135 @@ void RunLoop(boost::asio::io_context& io) {
       cohort::Log(cohort::LogLevel::kError, "node", "a handler threw; the loop goes on");
     }
   }
+}
+
+// How a run ends: with an exit code, or by starting this program again in place (a node
+// defined to a cluster, or one no longer defined, changes what it runs).
+struct Outcome {
+  int exit_code = 0;
+  bool restart = false;
+};
+
+// Stops the loop on SIGTERM/SIGINT through `stop`, which the run replaces once it has
+// something to stop gracefully. Installed before anything starts, so an early signal still
+// means a clean stop with exit 0 rather than death by the default action.
+class Signals {
+ public:
+  explicit Signals(boost::asio::io_context& io) : set_(io, SIGTERM, SIGINT) {
+    stop = [&io] { io.stop(); };
+    Wait();
+  }
+  std::function<void()> stop;
+
+ private:
+  void Wait() {
+    set_.async_wait([this](const boost::system::error_code& ec, int signo) {
+      if (ec) return;
+      cohort::Log(cohort::LogLevel::kInfo, "node", "stopping", {{"signal", std::to_string(signo)}});
+      stop();
+      Wait();
+    });
+  }
+  boost::asio::signal_set set_;
+};
+
+cohort::Status WritePidFile(const std::string& path) {
+  return cohort::io::WriteFileAtomic(path, std::to_string(::getpid()) + "\n");
+}
+
+// A node whose file has no [cluster] and that is not defined yet (dcm/standby.h): its API
+// only, until a member defines it; then it starts again in its cluster.
+Outcome RunStandby(const cohort::Config& config) {
+  boost::asio::io_context io;
+  Signals signals(io);
+  auto standby = cohort::dcm::Standby::Open(config);
+  if (!standby) return {Fail(2, standby.error().message())};
+  auto token = cohort::node::LoadApiToken(config.data_dir);
+  if (!token) return {Fail(1, token.error().message())};
+  Outcome outcome;
+  boost::asio::steady_timer restart(io);
+  cohort::api::ApiServer server(io, cohort::api::StandbyHandler(*standby, config, *token, [&] {
+                                  // A moment for the member to confirm (or roll back) before the
+                                  // node goes.
+                                  restart.expires_after(std::chrono::milliseconds(300));
+                                  restart.async_wait([&](const boost::system::error_code& ec) {
+                                    if (ec || !standby->defined()) return;
+                                    outcome.restart = true;
+                                    io.stop();
+                                  });
+                                }));
+  if (auto s = server.Listen(config.api_listen); !s) return {Fail(1, s.error().message())};
+  const std::string pid_file = config.data_dir + "/cohortd.pid";
+  if (auto s = WritePidFile(pid_file); !s) return {Fail(1, s.error().message())};
+  cohort::Log(cohort::LogLevel::kInfo, "dcm", "not defined to a cluster: waiting to be defined",
+              {{"api", config.api_listen.ToString()}, {"uid", standby->uid()}});
+  RunLoop(io);
+  server.Stop();
+  if (!outcome.restart) ::unlink(pid_file.c_str());
+  return outcome;
+}
+
+// The node in its cluster: the configuration manager first (the registry on registry
+// server nodes, the client everywhere, C1), then the node's protocols and the API.
+Outcome RunNode(const cohort::Config& config) {
+  boost::asio::io_context io;
+  Signals signals(io);
+  auto dcm = cohort::dcm::Dcm::Create(config, io);
+  if (!dcm) return {Fail(1, dcm.error().message())};
+  if (auto s = (*dcm)->Start(); !s) return {Fail(1, s.error().message())};
+  auto node = cohort::node::Node::Create(config, io);
+  if (!node) {
+    return {Fail(node.error().code() == cohort::Errc::kInvalidArgument ? 2 : 1,
+                 node.error().message())};
+  }
+  if (auto s = (*node)->Start(); !s) return {Fail(1, s.error().message())};
+  (*dcm)->Attach(**node);
+  cohort::node::Distributor distributor(**node, io);
+  if (auto s = distributor.Start(); !s) return {Fail(1, s.error().message())};
+  cohort::io::LoopMonitor loop_monitor(io);
+  loop_monitor.Start();
+  cohort::api::Api api(**node, dcm->get(), &distributor, &loop_monitor);
+  cohort::api::ApiServer server(
+      io, [&api](const cohort::api::HttpRequest& r, cohort::api::Respond respond) {
+        api.Handle(r, std::move(respond));
+      });
+  if (auto s = server.Listen(config.api_listen); !s) return {Fail(1, s.error().message())};
+  const std::string pid_file = config.data_dir + "/cohortd.pid";
+  if (auto s = WritePidFile(pid_file); !s) return {Fail(1, s.error().message())};
+  cohort::Log(cohort::LogLevel::kInfo, "api", "serving",
+              {{"address", config.api_listen.ToString()}});
+
+  // C8: a clone of another node's machine (or a node number defined to another machine)
+  // leaves the cluster and exits 3, saying which node it collides with and what to do; a
+  // node defined at run time whose definition is gone leaves and waits to be defined again.
+  Outcome outcome;
+  (*dcm)->OnRefused([&](const std::string& why) {
+    std::fprintf(stderr, "error: %s\n", why.c_str());
+    if (config.defined_at_run_time) {
+      outcome.restart = true;
+    } else {
+      outcome.exit_code = 3;
+    }
+    signals.stop();
+  });
+  bool stopping = false;
+  signals.stop = [&] {
+    if (stopping) return;  // a second signal while leaving waits for the same stop
+    stopping = true;
+    // Leave gracefully first (M8), then stop; bounded so a lost cluster cannot hold us.
+    (*node)->LeaveGracefully(cohort::Duration::Seconds(2), [&] {
+      server.Stop();
+      loop_monitor.Stop();
+      distributor.Stop();
+      (*node)->Stop();
+      (*dcm)->Stop();
+      io.stop();
+    });
+  };
+  RunLoop(io);
+  if (!outcome.restart) ::unlink(pid_file.c_str());
+  cohort::Log(cohort::LogLevel::kInfo, "node", "stopped");
+  return outcome;
 }
 
 }  // namespace
@@ -101,74 +235,26 @@ int main(int argc, char** argv) {
   cohort::SetLogFormat(config.log_format == "json" ? cohort::LogFormat::kJson
                                                    : cohort::LogFormat::kText);
 
-  boost::asio::io_context io;
-  // Installed before anything starts, so a SIGTERM that arrives early still means a clean
-  // stop with exit 0 rather than death by the default action.
-  boost::asio::signal_set signals(io, SIGTERM, SIGINT);
-  std::function<void()> stop = [&io] { io.stop(); };
-  std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::
-                                                                                 error_code& ec,
-                                                                             int signo) {
-    if (ec) return;
-    cohort::Log(cohort::LogLevel::kInfo, "node", "stopping", {{"signal", std::to_string(signo)}});
-    stop();
-    signals.async_wait(on_signal);
-  };
-  signals.async_wait(on_signal);
-  // C1: the configuration manager brings up the registry first (its server on registry
-  // server nodes, the client everywhere), then the node's protocols.
-  auto dcm = cohort::dcm::Dcm::Create(config, io);
-  if (!dcm) return Fail(1, dcm.error().message());
-  if (auto s = (*dcm)->Start(); !s) return Fail(1, s.error().message());
-  auto node = cohort::node::Node::Create(config, io);
-  if (!node) {
-    return Fail(node.error().code() == cohort::Errc::kInvalidArgument ? 2 : 1,
-                node.error().message());
+  Outcome outcome;
+  if (!config.has_cluster) {
+    // Defined at run time (C7): the cluster comes from local storage, else the node waits.
+    auto defined = cohort::dcm::DefinedConfig(config);
+    if (!defined) return Fail(2, defined.error().message());
+    if (*defined) {
+      ::unlink((config.data_dir + "/dcm/join.token").c_str());  // used up
+      outcome = RunNode(**defined);
+    } else {
+      outcome = RunStandby(config);
+    }
+  } else {
+    outcome = RunNode(config);
   }
-  if (auto s = (*node)->Start(); !s) return Fail(1, s.error().message());
-  (*dcm)->Attach(**node);
-  cohort::node::Distributor distributor(**node, io);
-  if (auto s = distributor.Start(); !s) return Fail(1, s.error().message());
-  cohort::io::LoopMonitor loop_monitor(io);
-  loop_monitor.Start();
-  cohort::api::Api api(**node, dcm->get(), &distributor, &loop_monitor);
-  cohort::api::ApiServer server(
-      io, [&api](const cohort::api::HttpRequest& r, cohort::api::Respond respond) {
-        api.Handle(r, std::move(respond));
-      });
-  if (auto s = server.Listen(config.api_listen); !s) return Fail(1, s.error().message());
-
-  const std::string pid_file = config.data_dir + "/cohortd.pid";
-  if (auto s = cohort::io::WriteFileAtomic(pid_file, std::to_string(::getpid()) + "\n"); !s) {
-    return Fail(1, s.error().message());
+  if (outcome.restart) {
+    cohort::Log(cohort::LogLevel::kInfo, "node", "starting again in place");
+    // Nothing of this run may outlive it: Asio's sockets are not close-on-exec.
+    ::close_range(3, ~0U, 0);
+    ::execv("/proc/self/exe", argv);
+    return Fail(1, std::string("cannot start again: ") + std::strerror(errno));
   }
-  cohort::Log(cohort::LogLevel::kInfo, "api", "serving",
-              {{"address", config.api_listen.ToString()}});
-
-  // C8: a clone of another node's machine (or a node number defined to another machine)
-  // leaves the cluster and exits 3, saying which node it collides with and what to do.
-  int exit_code = 0;
-  (*dcm)->OnRefused([&](const std::string& why) {
-    std::fprintf(stderr, "error: %s\n", why.c_str());
-    exit_code = 3;
-    stop();
-  });
-  bool stopping = false;
-  stop = [&] {
-    if (stopping) return;  // a second signal while leaving waits for the same stop
-    stopping = true;
-    // Leave gracefully first (M8), then stop; bounded so a lost cluster cannot hold us.
-    (*node)->LeaveGracefully(cohort::Duration::Seconds(2), [&] {
-      server.Stop();
-      loop_monitor.Stop();
-      distributor.Stop();
-      (*node)->Stop();
-      (*dcm)->Stop();
-      io.stop();
-    });
-  };
-  RunLoop(io);
-  ::unlink(pid_file.c_str());
-  cohort::Log(cohort::LogLevel::kInfo, "node", "stopped");
-  return exit_code;
+  return outcome.exit_code;
 }

@@ -26,8 +26,8 @@
 #include <string>
 #include <vector>
 
-#include "cli/http_client.h"
 #include "etcd/etcdserver/etcdserverpb/rpc.grpc.pb.h"
+#include "io/http_client.h"
 #include "registry/etcd.h"
 #include "registry/guard.h"
 
@@ -179,13 +179,12 @@ int main(int argc, char** argv) {
   };
   if (endpoint) {
     ops_by_name["api/put"] = [&](int i) {
-      auto r = cli::HttpCall(*endpoint, "PUT", "/v1/registry/kv?key=" + Key("api", i), body, token,
-                             5000);
+      auto r =
+          io::HttpCall(*endpoint, "PUT", "/v1/registry/kv?key=" + Key("api", i), body, token, 5000);
       return r.has_value() && r->status == 200;
     };
     ops_by_name["api/get"] = [&](int i) {
-      auto r =
-          cli::HttpCall(*endpoint, "GET", "/v1/registry/kv?key=" + Key("api", i), "", "", 5000);
+      auto r = io::HttpCall(*endpoint, "GET", "/v1/registry/kv?key=" + Key("api", i), "", "", 5000);
       return r.has_value() && r->status == 200;
     };
   }

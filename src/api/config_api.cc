@@ -11,8 +11,10 @@ namespace {
 
 using nlohmann::json;
 
-json ClustersDocument(const dcm::Dcm& dcm) {
-  const dcm::LocalConfiguration& local = dcm.local();
+}  // namespace
+
+json ClustersDocument(const dcm::LocalConfiguration& local, const std::string& uid,
+                      const std::string& identity) {
   json clusters = json::array();
   for (const auto& c : local.clusters) {
     const bool current = c.id == local.current;
@@ -30,9 +32,11 @@ json ClustersDocument(const dcm::Dcm& dcm) {
   return {{"clusters", clusters},
           {"current", local.current},
           {"target", local.target},
-          {"uid", dcm.uid()},
-          {"identity", dcm.identity_state()}};
+          {"uid", uid},
+          {"identity", identity}};
 }
+
+namespace {
 
 void ListNodes(dcm::Dcm& dcm, const node::Node& node, const Respond& respond) {
   dcm.ListNodes([&node, respond](Result<std::vector<dcm::DefinedNode>> nodes) {
@@ -64,8 +68,33 @@ bool HandleConfiguration(dcm::Dcm* dcm, const node::Node& node, const HttpReques
     return true;
   }
   if (r.method == "GET" && path == "/v1/clusters")
-    return respond(Json(200, ClustersDocument(*dcm))), true;
+    return respond(Json(200, ClustersDocument(dcm->local(), dcm->uid(), dcm->identity_state()))),
+           true;
   if (r.method == "GET" && path == "/v1/nodes") return ListNodes(*dcm, node, respond), true;
+  if (r.method == "POST" && path == "/v1/nodes") {
+    auto body = Body(r);
+    if (!body) return respond(FromError(body.error())), true;
+    auto target = Endpoint::Parse(StringField(*body, "address"));
+    if (!target) {
+      respond(Fail(400, "'address' must be the API address a.b.c.d:port of the node to define"));
+      return true;
+    }
+    std::optional<NodeId> number;
+    if (body->contains("number")) {
+      const json& n = (*body)["number"];
+      if (!n.is_number_unsigned() || n.get<uint64_t>() == 0 || n.get<uint64_t>() > 65535) {
+        respond(Fail(400, "'number' must be a node number from 1 to 65535"));
+        return true;
+      }
+      number = n.get<NodeId>();
+    }
+    dcm->DefineNode(*target, StringField(*body, "join_token"), number, StringField(*body, "name"),
+                    [respond](Result<std::string> message) {
+                      if (!message) return respond(FromError(message.error()));
+                      respond(Json(200, json{{"message", *message}}));
+                    });
+    return true;
+  }
   if (r.method == "DELETE" && path.rfind("/v1/nodes/", 0) == 0) {
     const std::string text = path.substr(std::string("/v1/nodes/").size());
     const int id = std::atoi(text.c_str());

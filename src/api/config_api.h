@@ -4,16 +4,20 @@
 //                              number and UID in each, which is current and target
 //   GET    /v1/nodes           the nodes defined in this node's cluster (C4), with their
 //                              membership state
+//   POST   /v1/nodes {"address", "join_token", "number"?, "name"?}
+//                              define the node waiting at that API address (C7)
 //   DELETE /v1/nodes/<n>       undefine node n (C6): it must not be up
 #pragma once
 
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 
 #include "api/handlers.h"
 
 namespace cohort::dcm {
 class Dcm;
-}
+struct LocalConfiguration;
+}  // namespace cohort::dcm
 namespace cohort::node {
 class Node;
 }
@@ -22,6 +26,11 @@ namespace cohort::api {
 
 // Handles `r` if `path` is one of the above; false otherwise. Changes must have been
 // authorized by the caller.
+// GET /v1/clusters' document: the clusters in local storage, this machine's UID and how its
+// definition stands ("waiting" on a node not yet defined).
+nlohmann::json ClustersDocument(const dcm::LocalConfiguration& local, const std::string& uid,
+                                const std::string& identity);
+
 bool HandleConfiguration(dcm::Dcm* dcm, const node::Node& node, const HttpRequest& r,
                          const std::string& path, const Respond& respond);
 

@@ -27,13 +27,6 @@ Result<wire::KeyId> ParseKeyId(const std::string& text) {
   return static_cast<wire::KeyId>(std::stoul(text, nullptr, 16));
 }
 
-bool ConstantTimeEqual(const std::string& a, const std::string& b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
-
 }  // namespace
 
 HttpResponse Api::Status() const {

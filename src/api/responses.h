@@ -18,5 +18,8 @@ Result<nlohmann::json> Body(const HttpRequest& r);
 // A string field of a request body; "" when absent or of another type (the caller's
 // parsing of "" says what was expected).
 std::string StringField(const nlohmann::json& body, const char* key);
+// Compares a request's Authorization header with the expected one in time independent of
+// where they differ.
+bool ConstantTimeEqual(const std::string& a, const std::string& b);
 
 }  // namespace cohort::api

@@ -56,6 +56,7 @@ struct Config {
   // False when the file has no [cluster] section: the node waits to be defined (C7), and
   // once defined takes its cluster from local storage (dcm/standby.h).
   bool has_cluster = true;
+  bool defined_at_run_time = false;  // the cluster came from local storage (C7)
   std::string cluster_name = "cohort";
   std::string key_file;  // relative paths are relative to the config file
   std::vector<NodeId> priority;

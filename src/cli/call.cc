@@ -4,8 +4,8 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "cli/http_client.h"
 #include "io/files.h"
+#include "io/http_client.h"
 
 namespace cohort::cli {
 
@@ -27,7 +27,7 @@ Result<json> Call::Send(const std::string& method, const std::string& target,
     }
     bearer = token_;
   }
-  auto reply = HttpCall(g.api, method, target, body, bearer, timeout_ms);
+  auto reply = io::HttpCall(g.api, method, target, body, bearer, timeout_ms);
   if (!reply) return reply.error();
   json doc = json::parse(reply->body, nullptr, false);
   if (reply->status >= 300) {

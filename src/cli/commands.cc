@@ -5,7 +5,6 @@
 
 #include "cli/call.h"
 #include "cli/cli.h"
-#include "cli/http_client.h"
 #include "cli/job_print.h"
 #include "io/files.h"
 #include "wire/seal.h"
@@ -16,6 +15,15 @@ namespace {
 using nlohmann::json;
 
 void PrintStatus(const json& s) {
+  if (s["role"] == "undefined") {  // a node waiting to be defined (C7)
+    std::printf("node        %d (%s)\n", s["node"]["id"].get<int>(),
+                s["node"]["name"].get<std::string>().c_str());
+    std::printf(
+        "cluster     - (waiting to be defined: `cohort join-token` here, then `cohort node "
+        "define` on a member)\n");
+    std::printf("uid         %s\n", s["uid"].get<std::string>().c_str());
+    return;
+  }
   std::printf("node        %d (%s)\n", s["node"]["id"].get<int>(),
               s["node"]["name"].get<std::string>().c_str());
   std::printf("cluster     %s\n", s["cluster"].get<std::string>().c_str());

@@ -47,11 +47,36 @@ void AddConfigurationCommands(CLI::App& app, const Globals& g, int& rc) {
       ->callback([&g, &rc] { rc = Print(g, Call{g}.Do("GET", "/v1/clusters"), PrintClusters); });
 
   static int number = 0;
+  static std::string address, join_token, name;
   auto* node = app.add_subcommand("node", "the nodes defined in the cluster (C4)");
   node->require_subcommand(1);
   node->add_subcommand("list", "every defined node: number, name, state, UID")->callback([&g, &rc] {
     rc = Print(g, Call{g}.Do("GET", "/v1/nodes"), PrintNodes);
   });
+  auto* define = node->add_subcommand(
+      "define",
+      "define the node waiting at ADDRESS (its API address) to this cluster; it then "
+      "starts in it");
+  define->add_option("ADDRESS", address, "the API address a.b.c.d:port of the node to define")
+      ->required();
+  define->add_option("--join-token", join_token, "the token `cohort join-token` printed there")
+      ->required();
+  define->add_option("--number", number, "its node number (default: the lowest free one)")
+      ->check(CLI::Range(1, 65535));
+  define->add_option("--name", name, "its name (default: n<number>)");
+  define->callback([&g, &rc] {
+    json body{{"address", address}, {"join_token", join_token}, {"name", name}};
+    if (number != 0) body["number"] = number;
+    rc = Print(g, Call{g}.Do("POST", "/v1/nodes", body, true, 60000),
+               [](const json& d) { std::printf("%s\n", d["message"].get<std::string>().c_str()); });
+  });
+  app.add_subcommand("join-token",
+                     "on a node waiting to be defined: a one-time token for `node define`")
+      ->callback([&g, &rc] {
+        rc = Print(
+            g, Call{g}.Do("POST", "/v1/join-token", json::object(), true),
+            [](const json& d) { std::printf("%s\n", d["token"].get<std::string>().c_str()); });
+      });
   auto* undefine = node->add_subcommand(
       "undefine",
       "remove node N's definition (its number and UID) from the cluster; N must be "

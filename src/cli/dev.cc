@@ -18,8 +18,8 @@
 
 #include "cli/call.h"
 #include "cli/cli.h"
-#include "cli/http_client.h"
 #include "io/files.h"
+#include "io/http_client.h"
 #include "wire/seal.h"
 
 namespace cohort::cli {
@@ -123,14 +123,7 @@ std::string NodeConfig(int k, const DevUpOptions& o, const std::string& dir) {
 // kept across `dev up`s like /etc/machine-id.
 Status MakeUidFile(const std::string& path) {
   if (io::ReadFile(path)) return OkStatus();
-  std::string hex;
-  for (uint8_t b : wire::GenerateKey()) {
-    if (hex.size() == 32) break;
-    static const char* digits = "0123456789abcdef";
-    hex += digits[b >> 4];
-    hex += digits[b & 15];
-  }
-  return io::WriteFileAtomic(path, hex + "\n");
+  return io::WriteFileAtomic(path, wire::RandomHex(16) + "\n");
 }
 
 bool IsCohortd(pid_t pid) {
@@ -259,8 +252,8 @@ Status StartNodes(const DevUpOptions& o, const std::string& dir, std::map<int, p
 }
 
 Result<json> GetFromNode(const DevUpOptions& o, int k, const std::string& target) {
-  auto r = HttpCall(Endpoint{0x7f000001, static_cast<uint16_t>(o.base_port + 100 + k)}, "GET",
-                    target, "", "", 1000);
+  auto r = io::HttpCall(Endpoint{0x7f000001, static_cast<uint16_t>(o.base_port + 100 + k)}, "GET",
+                        target, "", "", 1000);
   if (!r || r->status != 200) return Error(Errc::kUnavailable, "no answer");
   json doc = json::parse(r->body, nullptr, false);
   if (!doc.is_object()) return Error(Errc::kUnavailable, "not a JSON object");

@@ -13,9 +13,9 @@
 
 #include "base/config.h"
 #include "cli/call.h"
-#include "cli/http_client.h"
 #include "dcm/core.h"
 #include "io/files.h"
+#include "io/http_client.h"
 
 namespace cohort::cli {
 namespace {
@@ -47,7 +47,7 @@ int Save(const Globals& g, const std::string& file) {
   Call call{g};
   auto token = call.Token();
   if (!token) return Fail(1, token.error().message());
-  auto reply = HttpCall(g.api, "POST", "/v1/registry/snapshot", "", *token, 120000);
+  auto reply = io::HttpCall(g.api, "POST", "/v1/registry/snapshot", "", *token, 120000);
   if (!reply) return Fail(1, reply.error().message());
   if (reply->status != 200) {
     auto doc = nlohmann::json::parse(reply->body, nullptr, false);

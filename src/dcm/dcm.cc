@@ -1,4 +1,5 @@
 #include "dcm/dcm_impl.h"
+#include "dcm/standby.h"
 
 namespace cohort::dcm {
 
@@ -9,22 +10,6 @@ std::string NewClusterId() {
   std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(g()));
   return text;
 }
-
-namespace {
-
-// C4: the original UID. A node with the registry cannot do without one: it is what tells
-// this machine from a clone and from the one it replaced.
-Result<std::string> ReadUid(const Config& config) {
-  auto text = io::ReadFile(config.uid_file);
-  if (!text) {
-    return Error(Errc::kInvalidArgument, "cannot read this machine's unique id from " +
-                                             config.uid_file + " (" + text.error().message() +
-                                             "); set node.uid_file to a file holding one");
-  }
-  return ParseUid(*text, config.uid_file);
-}
-
-}  // namespace
 
 Result<std::unique_ptr<Dcm>> Dcm::Create(const Config& config, asio::io_context& io) {
   auto storage = LocalStorage::Open(config.data_dir);

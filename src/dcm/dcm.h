@@ -19,6 +19,8 @@
 #include "base/config.h"
 #include "base/result.h"
 #include "base/time.h"
+#include "dcm/define_protocol.h"
+#include "dcm/define_wire.h"
 #include "dcm/schema.h"
 #include "dcm/storage.h"
 #include "registry/backend.h"
@@ -102,6 +104,12 @@ class Dcm {
   // cluster. Refused for this node and for a node that is up: stop it first. A node that
   // was away cleans up its own copy when it comes back (C8).
   void UndefineNode(NodeId id, std::function<void(Result<std::string>)> done);
+  // C7: defines the node waiting at `target` (its API address) to this cluster, by the
+  // protocol of NodeDefine over the channel of define_wire.h keyed by its join token: both
+  // definitions, global and local, or neither. The node then starts in the cluster.
+  void DefineNode(const Endpoint& target, const std::string& join_token,
+                  std::optional<NodeId> number, const std::string& name,
+                  std::function<void(Result<std::string>)> done);
 
   // Every component's bootstrap state, in start order (C1).
   std::vector<std::pair<std::string, std::string>> components() const;
@@ -112,6 +120,7 @@ class Dcm {
   void DefineServerOnce(const RegistryServerConfig& server, Duration catch_up,
                         std::function<void(Result<std::string>)> done);
   void DropFromServerList(NodeId id, int attempts, std::function<void(Result<std::string>)> done);
+  void TakeOffline(NodeId id, int attempts, std::function<void(Result<std::string>)> done);
   void MarkOffline(NodeId id, std::function<void(Result<std::string>)> done);
   void WaitForAnswer(NodeId id, bool answering, Instant deadline,
                      std::function<void(Result<std::string>)> done);
@@ -121,6 +130,10 @@ class Dcm {
   void WaitForServer(pid_t before, Instant deadline, std::function<void(Result<std::string>)> done);
   void RetryWaitForServer(pid_t before, Instant deadline,
                           std::function<void(Result<std::string>)> done);
+  struct Definition;
+  void Step(std::shared_ptr<Definition> d, NodeDefine::Action a);
+  void Send(std::shared_ptr<Definition> d, DefineMessage m);
+  DefineMessage CommitMessage(const NodeDefine::Action& a) const;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -147,6 +147,7 @@ struct Dcm::Impl {
     if (status->phase == registry::Phase::kReadWrite) {
       Publish();
       if (++ticks % 4 == 0) ReconcileServer();
+      if (ticks % 40 == 0) SweepPending();
     }
   }
 
@@ -213,6 +214,9 @@ struct Dcm::Impl {
   // identity_check.cc (C4, C8): the node's definition reconciled with its UID before the
   // node publishes anything else; a clone or a taken number is refused.
   void CheckIdentity();
+  // node_define.cc (C7): on the supervisor, about every 10 s, removes the pending
+  // definitions a member that crashed mid-definition left past their deadline.
+  void SweepPending();
   void ActOnIdentity(const schema::IdentityRead& seen);
   void WriteIdentity(const schema::IdentityRead& seen, const std::string& old_uid,
                      const std::string& event);

@@ -14,16 +14,6 @@ constexpr std::string_view kMagic = "CJ1";
 constexpr size_t kHeader = 4;  // magic and direction
 constexpr size_t kMaxText = 64 * 1024;
 
-std::string Hex(const uint8_t* p, size_t n) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < n; ++i) {
-    out += digits[p[i] >> 4];
-    out += digits[p[i] & 15];
-  }
-  return out;
-}
-
 std::string Seal(const wire::Key& key, char direction, const std::string& text) {
   const wire::Key random = wire::GenerateKey();  // 32 bytes from the OS; 12 make the nonce
   std::string out(kMagic);
@@ -125,10 +115,7 @@ Status ReadCommit(Fields& f, DefineMessage& m) {
 
 }  // namespace
 
-std::string NewJoinToken() {
-  const wire::Key k = wire::GenerateKey();
-  return Hex(k.data(), k.size());
-}
+std::string NewJoinToken() { return wire::RandomHex(32); }
 
 wire::Key JoinKey(const std::string& token) {
   wire::Sha256 h;

@@ -37,6 +37,8 @@ const char* IdentityActionName(IdentityAction a) {
       return "refuse_clone";
     case IdentityAction::kRefuseNumberTaken:
       return "refuse_number_taken";
+    case IdentityAction::kRefuseUndefined:
+      return "refuse_undefined";
   }
   return "?";
 }
@@ -45,7 +47,7 @@ IdentityAction DecideIdentity(const IdentityFacts& f) {
   // A claim by another number: two machines share this UID, whatever else is true.
   if (f.claimed_by && *f.claimed_by != f.self) return IdentityAction::kRefuseClone;
   if (f.local.empty()) {
-    if (!f.global) return IdentityAction::kDefine;
+    if (!f.global) return f.may_define ? IdentityAction::kDefine : IdentityAction::kRefuseUndefined;
     return *f.global == f.original ? IdentityAction::kAdopt : IdentityAction::kRefuseNumberTaken;
   }
   const bool local_is_global = f.global && *f.global == f.local;

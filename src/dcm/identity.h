@@ -24,6 +24,9 @@ struct IdentityFacts {
   NodeId self = kNoNode;
   // The node number whose claim holds `original` in the registry; nothing: unclaimed.
   std::optional<NodeId> claimed_by;
+  // False for a node defined at run time (C7): it never defines itself; with no definition
+  // it leaves and waits to be defined again.
+  bool may_define = true;
 };
 
 enum class IdentityAction {
@@ -34,6 +37,7 @@ enum class IdentityAction {
   kCorrectUid,         // scenario 3: the hardware was replaced; local and global follow it
   kRefuseClone,        // another node number holds this UID: a cloned image
   kRefuseNumberTaken,  // the node number is defined to another machine
+  kRefuseUndefined,    // not defined, and may not define itself: waits to be defined again
 };
 
 const char* IdentityActionName(IdentityAction a);

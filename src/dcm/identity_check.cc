@@ -40,8 +40,8 @@ void Dcm::Impl::ActOnIdentity(const schema::IdentityRead& seen) {
   if (LocalDefinition() == nullptr) {
     local.clusters.push_back({config.cluster_name, cluster_id, config.node_id, ""});
   }
-  const IdentityFacts facts{original_uid, LocalUid(), seen.global_uid, config.node_id,
-                            seen.claimed_by};
+  const IdentityFacts facts{original_uid,   LocalUid(),      seen.global_uid,
+                            config.node_id, seen.claimed_by, !config.defined_at_run_time};
   const IdentityAction action = DecideIdentity(facts);
   switch (action) {
     case IdentityAction::kJoin:
@@ -64,6 +64,7 @@ void Dcm::Impl::ActOnIdentity(const schema::IdentityRead& seen) {
       return WriteIdentity(seen, facts.local, "node_uid_replaced");
     case IdentityAction::kRefuseClone:
     case IdentityAction::kRefuseNumberTaken:
+    case IdentityAction::kRefuseUndefined:
       return Refuse(action, facts);
   }
 }
@@ -150,6 +151,12 @@ void Dcm::Impl::Refuse(IdentityAction action, const IdentityFacts& facts) {
               ") is already " + Describe(*node, *facts.claimed_by) +
               "'s, a cloned machine image? Give this machine its own id (rm /etc/machine-id && "
               "systemd-machine-id-setup, or a new node.uid_file) and start it again";
+  } else if (action == IdentityAction::kRefuseUndefined) {
+    refusal = self + " is no longer defined to cluster " + config.cluster_name +
+              " (undefined while it was away): it waits to be defined again";
+    local.current.clear();
+    local.target.clear();
+    SaveLocal();
   } else {
     refusal = self + " refused: node number " + std::to_string(config.node_id) +
               " is defined to another machine (uid " + *facts.global + ", this one is " +

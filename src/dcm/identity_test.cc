@@ -31,6 +31,14 @@ TEST(DecideIdentity, WithoutALocalCopyDefinesAdoptsOrRefuses) {
   EXPECT_EQ(DecideIdentity(Facts("a", "", "b")), IdentityAction::kRefuseNumberTaken);
 }
 
+TEST(DecideIdentity, ANodeDefinedAtRunTimeNeverDefinesItself) {
+  IdentityFacts f = Facts("a", "", std::nullopt);
+  f.may_define = false;
+  EXPECT_EQ(DecideIdentity(f), IdentityAction::kRefuseUndefined);
+  f.global = "a";
+  EXPECT_EQ(DecideIdentity(f), IdentityAction::kAdopt);
+}
+
 TEST(DecideIdentity, AnotherNumbersClaimIsAClone) {
   EXPECT_EQ(DecideIdentity(Facts("a", "", std::nullopt, 2)), IdentityAction::kRefuseClone);
   EXPECT_EQ(DecideIdentity(Facts("a", "a", "a", 2)), IdentityAction::kRefuseClone);

@@ -1,5 +1,8 @@
 // C4, C6: the cluster's node definitions as an operator sees and changes them.
+#include <thread>
+
 #include "dcm/dcm_impl.h"
+#include "io/http_client.h"
 
 namespace cohort::dcm {
 
@@ -72,6 +75,187 @@ void Dcm::UndefineNode(NodeId id, std::function<void(Result<std::string>)> done)
               done("node " + std::to_string(id) + " undefined (uid " + uid + ")");
             }));
       }));
+}
+
+// ---- C7: the member's side of a node definition ----
+
+namespace {
+constexpr int64_t kPendingMs = 60'000;  // a definition not confirmed by then is swept
+}  // namespace
+
+void Dcm::Impl::SweepPending() {
+  if (node == nullptr || node->membership().role() != membership::Role::kSupervisor) return;
+  guard->Range(
+      schema::NodesPrefix(cluster_id), 0, false, OnLoop([this](Result<registry::RangeResult> r) {
+        if (!r) return;
+        std::vector<DefinedNode> nodes;
+        for (const auto& kv : r->kvs) {
+          if (auto n = schema::ParseNodeDefinition(kv)) nodes.push_back(*n);
+        }
+        std::vector<NodeId> up;
+        for (const auto& [id, m] : node->membership().map().members) {
+          if (m.state == membership::MemberState::kUp) up.push_back(id);
+        }
+        for (const auto& n : SweepablePending(nodes, io::WallMillis(), up)) {
+          guard->Commit(schema::RemoveNode(cluster_id, n.number, n.uid, n.revision),
+                        [](Result<registry::TxnResult>) {});
+          Audit("node_definition_swept", {{"node", std::to_string(n.number)}, {"uid", n.uid}});
+        }
+      }));
+}
+
+struct Dcm::Definition {
+  NodeDefine protocol;
+  Endpoint target;
+  wire::Key key;
+  std::string request = wire::RandomHex(8);
+  std::function<void(Result<std::string>)> done;
+};
+
+void Dcm::DefineNode(const Endpoint& target, const std::string& join_token,
+                     std::optional<NodeId> number, const std::string& name,
+                     std::function<void(Result<std::string>)> done) {
+  Impl& d = *impl_;
+  if (!has_registry() || d.cluster_id.empty() || d.node == nullptr ||
+      registry_state() != "read-write") {
+    return done(Error(Errc::kUnavailable, "the registry must be read-write to define a node"));
+  }
+  if (join_token.size() != 64) {
+    return done(Error(Errc::kInvalidArgument,
+                      "a join token is 64 hex digits, as `cohort join-token` prints it"));
+  }
+  auto def = std::make_shared<Definition>(
+      Definition{NodeDefine({d.config.cluster_name, number, name}), target, JoinKey(join_token)});
+  def->done = std::move(done);
+  Step(def, def->protocol.Start());
+}
+
+void Dcm::Send(std::shared_ptr<Definition> def, DefineMessage m) {
+  Impl& d = *impl_;
+  m.request = def->request;
+  m.cluster_id = d.cluster_id;
+  m.cluster_name = d.config.cluster_name;
+  const std::string sealed = SealDefine(def->key, m);
+  const DefineOp op = m.op;
+  // A blocking call on a thread of its own: at most a few per definition, 5 s each.
+  auto deliver = [this, def, op](Result<DefineAnswer> answer) {
+    if (op == DefineOp::kHello) {
+      if (!answer) return Step(def, def->protocol.OnTargetAnswer(answer.error()));
+      return Step(def, def->protocol.OnTargetAnswer(
+                           TargetAnswer{answer->uid, answer->kept_number, answer->kept_uid}));
+    }
+    Status s = OkStatus();
+    if (!answer)
+      s = answer.error();
+    else if (!answer->ok)
+      s = Error(Errc::kUnavailable, answer->error);
+    if (op == DefineOp::kCommit) return Step(def, def->protocol.OnTargetCommitted(s));
+    Step(def, def->protocol.OnTargetAborted(s));
+  };
+  std::thread([ioc = &d.io, alive = std::weak_ptr<bool>(d.alive), def, sealed,
+               deliver = std::move(deliver)] {
+    auto reply = io::HttpCall(def->target, "POST", "/v1/dcm/define", sealed, "", 5000);
+    Result<DefineAnswer> answer = Error(Errc::kUnavailable, "no answer");
+    if (!reply) {
+      answer = reply.error();
+    } else if (reply->status != 200) {
+      const auto doc = nlohmann::json::parse(reply->body, nullptr, false);
+      answer = Error(
+          reply->status == 403 || reply->status == 401 ? Errc::kPermission : Errc::kUnavailable,
+          doc.is_object() && doc.contains("error") && doc["error"].is_string()
+              ? doc["error"].get<std::string>()
+              : "HTTP " + std::to_string(reply->status));
+    } else {
+      answer = OpenAnswer(def->key, reply->body);
+      if (answer && answer->request != def->request) {
+        answer = Error(Errc::kPermission, "the answer is not to this request");
+      }
+    }
+    asio::post(*ioc, [alive, deliver, answer = std::move(answer)]() mutable {
+      if (alive.lock()) deliver(std::move(answer));
+    });
+  }).detach();
+}
+
+// Step 11: what the node needs to start in this cluster — the key in use, whom to contact
+// (this node's addresses and its seeds), the election order and the registry's servers.
+DefineMessage Dcm::CommitMessage(const NodeDefine::Action& a) const {
+  const Impl& d = *impl_;
+  DefineMessage m{DefineOp::kCommit};
+  m.number = a.number;
+  m.name = a.name;
+  m.uid = a.uid;
+  if (auto ring = node::LoadKeyring(d.config); ring && ring->Find(ring->in_use()) != nullptr) {
+    m.key = wire::KeyToText(*ring->Find(ring->in_use()));
+  }
+  for (const auto& adapter : d.config.adapters) m.seeds.push_back(adapter.listen);
+  for (const auto& seed : d.config.seeds) {
+    if (std::find(m.seeds.begin(), m.seeds.end(), seed) == m.seeds.end()) m.seeds.push_back(seed);
+  }
+  m.priority = d.config.priority;
+  m.registry_servers = d.local.registry_servers;
+  m.registry_heartbeat_ms = d.config.registry_heartbeat_ms;
+  m.registry_election_ms = d.config.registry_election_ms;
+  return m;
+}
+
+void Dcm::Step(std::shared_ptr<Definition> def, NodeDefine::Action a) {
+  Impl& d = *impl_;
+  using Kind = NodeDefine::Kind;
+  const std::string cluster = d.cluster_id;
+  auto doc = [&](int64_t pending_until) {
+    nlohmann::json j{{"id", a.number},
+                     {"name", a.name},
+                     {"uid", a.uid},
+                     {"registry_server", false},
+                     {"disks", nlohmann::json::array()}};
+    if (pending_until != 0) j["pending_until_ms"] = pending_until;
+    return schema::Document(j);
+  };
+  switch (a.kind) {
+    case Kind::kAskTarget:
+      return Send(def, DefineMessage{DefineOp::kHello});
+    case Kind::kReadNodes:
+      return ListNodes([this, def](Result<std::vector<DefinedNode>> nodes) {
+        Step(def, def->protocol.OnNodesRead(std::move(nodes)));
+      });
+    case Kind::kWriteGlobal:
+      return d.guard->Commit(
+          schema::DefinePending(cluster, a.number, doc(io::WallMillis() + kPendingMs), a.uid,
+                                a.stale),
+          d.OnLoop([this, def](Result<registry::TxnResult> r) {
+            if (!r) return Step(def, def->protocol.OnGlobalWritten(r.error()));
+            Step(def, def->protocol.OnGlobalWritten(
+                          r->succeeded ? std::optional<int64_t>(r->revision) : std::nullopt));
+          }));
+    case Kind::kCommitTarget:
+      return Send(def, CommitMessage(a));
+    case Kind::kConfirmGlobal:
+      return d.guard->Commit(schema::ConfirmDefinition(cluster, a.number, doc(0), a.revision),
+                             d.OnLoop([this, def](Result<registry::TxnResult> r) {
+                               if (!r) return Step(def, def->protocol.OnGlobalConfirmed(r.error()));
+                               Step(def, def->protocol.OnGlobalConfirmed(r->succeeded));
+                             }));
+    case Kind::kRemoveGlobal:
+      return d.guard->Commit(schema::RemoveNode(cluster, a.number, a.uid, a.revision),
+                             d.OnLoop([this, def](Result<registry::TxnResult> r) {
+                               if (!r) return Step(def, def->protocol.OnGlobalRemoved(r.error()));
+                               Step(def, def->protocol.OnGlobalRemoved(r->succeeded));
+                             }));
+    case Kind::kAbortTarget: {
+      DefineMessage abort{DefineOp::kAbort};
+      abort.number = a.number;
+      return Send(def, abort);
+    }
+    case Kind::kFinish:
+      d.Audit("node_define", {{"node", std::to_string(a.number)},
+                              {"target", def->target.ToString()},
+                              {"outcome", a.ok ? "defined" : a.message}});
+      Log(a.ok ? LogLevel::kInfo : LogLevel::kWarn, "dcm", "node definition",
+          {{"outcome", a.message}});
+      if (a.ok) return def->done(a.message);
+      return def->done(Error(a.code, a.message));
+  }
 }
 
 }  // namespace cohort::dcm

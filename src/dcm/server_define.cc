@@ -226,40 +226,52 @@ void Dcm::SetServerOffline(NodeId id, bool offline, Reply done) {
           WaitForAnswer(id, true, io::SteadyNow() + Duration::Seconds(30), done);
         }));
   }
-  d.client->Members(d.OnLoop([this, id, done](Result<std::vector<registry::EtcdMember>> members) {
-    if (!members) return done(members.error());
-    const registry::EtcdMember* gone = FindMember(*members, id, "");
-    if (gone == nullptr || gone->learner) {
-      return done(Error(Errc::kNotFound,
-                        "node " + std::to_string(id) + " is not a registry server (a voter)"));
-    }
-    size_t voters = 0, others_answering = 0;
-    const registry::EtcdMember* heir = nullptr;
-    for (const auto& m : *members) {
-      if (m.learner) continue;
-      ++voters;
-      if (m.id != gone->id && m.answers) {
-        ++others_answering;
-        heir = &m;
-      }
-    }
-    if (others_answering * 2 <= voters) {
-      return done(Error(Errc::kInvalidArgument,
-                        "taking node " + std::to_string(id) +
-                            "'s registry server offline would "
-                            "leave " +
-                            std::to_string(others_answering) + " of " + std::to_string(voters) +
-                            " servers answering: the registry would become read-only"));
-    }
-    if (gone->leader) {
-      // Leadership moves first, so writes go on without an election.
-      return impl_->client->MoveLeader(heir->id, impl_->OnLoop([this, id, done](Result<Ok> r) {
-        if (!r) return done(r.error());
+  TakeOffline(id, 8, std::move(done));
+}
+
+// Refused while too few other servers answer; asked again a few times first, since a
+// status request a busy server misses does not make it gone.
+void Dcm::TakeOffline(NodeId id, int attempts, Reply done) {
+  Impl& d = *impl_;
+  d.client->Members(
+      d.OnLoop([this, id, attempts, done](Result<std::vector<registry::EtcdMember>> members) {
+        if (!members) return done(members.error());
+        const registry::EtcdMember* gone = FindMember(*members, id, "");
+        if (gone == nullptr || gone->learner) {
+          return done(Error(Errc::kNotFound,
+                            "node " + std::to_string(id) + " is not a registry server (a voter)"));
+        }
+        size_t voters = 0, others_answering = 0;
+        const registry::EtcdMember* heir = nullptr;
+        for (const auto& m : *members) {
+          if (m.learner) continue;
+          ++voters;
+          if (m.id != gone->id && m.answers) {
+            ++others_answering;
+            heir = &m;
+          }
+        }
+        if (others_answering * 2 <= voters && attempts > 1) {
+          return impl_->After(Duration::Millis(250),
+                              [this, id, attempts, done] { TakeOffline(id, attempts - 1, done); });
+        }
+        if (others_answering * 2 <= voters) {
+          return done(Error(Errc::kInvalidArgument,
+                            "taking node " + std::to_string(id) +
+                                "'s registry server offline would "
+                                "leave " +
+                                std::to_string(others_answering) + " of " + std::to_string(voters) +
+                                " servers answering: the registry would become read-only"));
+        }
+        if (gone->leader) {
+          // Leadership moves first, so writes go on without an election.
+          return impl_->client->MoveLeader(heir->id, impl_->OnLoop([this, id, done](Result<Ok> r) {
+            if (!r) return done(r.error());
+            MarkOffline(id, done);
+          }));
+        }
         MarkOffline(id, done);
       }));
-    }
-    MarkOffline(id, done);
-  }));
 }
 
 void Dcm::MarkOffline(NodeId id, Reply done) {

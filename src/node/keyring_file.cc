@@ -1,6 +1,7 @@
 #include "node/keyring_file.h"
 
 #include <algorithm>
+#include <cctype>
 #include <nlohmann/json.hpp>
 
 #include "io/files.h"
@@ -64,6 +65,20 @@ Status SaveKeyring(const Config& config, const wire::Keyring& ring) {
   json doc{{"in_use", wire::KeyIdToText(ring.in_use())}, {"keys", json::array()}};
   for (wire::KeyId id : ring.Ids()) doc["keys"].push_back(wire::KeyToText(*ring.Find(id)));
   return io::WriteFileAtomic(KeyringPath(config), doc.dump(2) + "\n", 0600);
+}
+
+Result<std::string> LoadApiToken(const std::string& data_dir) {
+  const std::string path = data_dir + "/api.token";
+  if (auto t = io::ReadFile(path); t && !t->empty()) {
+    std::string token = *t;
+    while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) {
+      token.pop_back();
+    }
+    return token;
+  }
+  const std::string token = wire::RandomHex(24);
+  COHORT_TRY(io::WriteFileAtomic(path, token + "\n", 0600));
+  return token;
 }
 
 }  // namespace cohort::node

@@ -1,6 +1,6 @@
-// The node's keyring on disk (T8): data_dir/keyring.json once the daemon has run (the keys
-// installed at run time and the one in use), else the single key of cluster.key_file. Read
-// by the transport, which seals with it, and by the configuration manager, which derives the
+// The node's secrets on disk. The keyring (T8) (T8): data_dir/keyring.json once the daemon has run
+// (the keys installed at run time and the one in use), else the single key of cluster.key_file.
+// Read by the transport, which seals with it, and by the configuration manager, which derives the
 // registry's TLS credentials from it (dcm/tls.h).
 #pragma once
 
@@ -16,5 +16,9 @@ std::string KeyringPath(const Config& config);
 // A damaged keyring.json or key file is an error naming the file and the way out.
 Result<wire::Keyring> LoadKeyring(const Config& config);
 Status SaveKeyring(const Config& config, const wire::Keyring& ring);
+
+// The API token in data_dir/api.token (mode 0600), made on first use: what a request that
+// changes state must carry, whether the node runs in a cluster or waits to be defined.
+Result<std::string> LoadApiToken(const std::string& data_dir);
 
 }  // namespace cohort::node

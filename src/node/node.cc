@@ -27,17 +27,6 @@ namespace {
 namespace asio = boost::asio;
 using nlohmann::json;
 
-std::string RandomHex(size_t bytes) {
-  const wire::Key k = wire::GenerateKey();
-  static const char* kHex = "0123456789abcdef";
-  std::string s;
-  for (size_t i = 0; i < bytes && i < k.size(); ++i) {
-    s += kHex[k[i] >> 4];
-    s += kHex[k[i] & 15];
-  }
-  return s;
-}
-
 }  // namespace
 
 struct Node::Impl {
@@ -126,16 +115,9 @@ struct Node::Impl {
     if (!ring) return ring.error();
     if (auto cipher = wire::CipherFromName(config.cipher)) ring->set_seal_cipher(*cipher);
 
-    const std::string token_path = config.data_dir + "/api.token";
-    if (auto t = io::ReadFile(token_path); t && !t->empty()) {
-      token = *t;
-      while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) {
-        token.pop_back();
-      }
-    } else {
-      token = RandomHex(24);
-      COHORT_TRY(io::WriteFileAtomic(token_path, token + "\n", 0600));
-    }
+    auto api_token = node::LoadApiToken(config.data_dir);
+    if (!api_token) return api_token.error();
+    token = *api_token;
 
     options.self = config.node_id;
     options.incarnation = io::WallMillis();

@@ -55,6 +55,19 @@ const char* RejectLabel(Reject r) {
   return "malformed";
 }
 
+std::string RandomHex(size_t bytes) {
+  EnsureSodium();
+  std::vector<uint8_t> random(bytes);
+  randombytes_buf(random.data(), random.size());
+  static const char* kHex = "0123456789abcdef";
+  std::string s;
+  for (uint8_t b : random) {
+    s += kHex[b >> 4];
+    s += kHex[b & 15];
+  }
+  return s;
+}
+
 Key GenerateKey() {
   EnsureSodium();
   Key k;

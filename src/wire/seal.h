@@ -56,6 +56,8 @@ const char* RejectLabel(Reject r);
 
 // Random 32-byte key from the OS (libsodium randombytes).
 Key GenerateKey();
+// `bytes` random bytes from the OS as 2*bytes lowercase hex digits (tokens, ids).
+std::string RandomHex(size_t bytes);
 // Stable id of a key: the first 4 bytes of its BLAKE2b hash; every node derives the same.
 KeyId KeyIdOf(const Key& key);
 // Text form, as written by `cohort keygen`: base64 of the 32 bytes.

@@ -5,6 +5,7 @@ import json
 import os
 import re
 import socket
+import time
 import unittest
 
 from harness import DevCluster, cohort, cohort_json, restart, stop, wait_for
@@ -67,9 +68,11 @@ class Identity(unittest.TestCase):
         cls.c.__exit__(None, None, None)
 
     def tearDown(self):
-        # Every test leaves the three nodes up and defined.
+        # Every test leaves the three nodes up and defined, and their registry servers up.
         wait_for(lambda: all(n["state"] == "up" for n in nodes(self.c).values())
                  and len(nodes(self.c)) == 3, timeout=30, what="nodes 1-3 up and defined")
+        wait_for(lambda: all(etcd_up(self.c, k) for k in (1, 2, 3)), timeout=30,
+                 what="the three registry servers")
 
     def stop_node(self, k):
         pid = int(read(os.path.join(self.c.dir, f"n{k}", "cohortd.pid")))
@@ -110,7 +113,8 @@ class Identity(unittest.TestCase):
         log = read(os.path.join(self.c.dir, "n3", "cohortd.log"))
         line = [x for x in log.splitlines() if x.startswith("error: node 4 refused")]
         self.assertTrue(line, log[-2000:])
-        self.assertIn("node 2 (up", line[-1])
+        # Node 2 as the clone saw it: up in its map, or at its address before the map came.
+        self.assertRegex(line[-1], r"is already node 2 \((up )?at 127\.0\.0\.1:%d\)" % (BASE + 2))
         self.assertIn("machine-id", line[-1])
         self.assertEqual(sorted(nodes(self.c)), [1, 2, 3])
         self.assertEqual(nodes(self.c)[2]["uid"], self.machine_id(2))
@@ -136,8 +140,10 @@ class Identity(unittest.TestCase):
         self.assertEqual(refused.returncode, 1)
         self.assertIn("node 2 is up", refused.stderr)
         self.stop_node(2)
-        out = cohort("node", "undefine", "2", api=self.c.api(1))
-        self.assertIn("node 2 undefined", out.stdout)
+        # Node 2 ran a registry server: a new leader may be needed first.
+        out = wait_for(lambda: cohort("node", "undefine", "2", api=self.c.api(1), check=False)
+                       .stdout or None, timeout=10, what="node 2 undefined")
+        self.assertIn("node 2 undefined", out)
         self.assertNotIn(2, nodes(self.c))
         self.started.append(restart(self.c, 2))
         wait_for(lambda: 2 in nodes(self.c) and nodes(self.c)[2]["state"] == "up", timeout=30,
@@ -189,10 +195,106 @@ class Identity(unittest.TestCase):
         wait_for(lambda: cohort("registry", "get", "/cfg/while-offline", "--local",
                                 api=self.c.api(3), check=False).stdout.strip() == "1",
                  timeout=20, what="node 3's server to catch up")
-        self.assertEqual(servers()[3]["health"], "ok")
+        # Node 1's client reconnects to it after its own backoff.
+        wait_for(lambda: servers()[3]["health"] == "ok", timeout=20,
+                 what="node 3's server healthy in node 1's list")
         events = [e["event"] for e in audit_events(self.c, 3)]
         self.assertIn("registry_server_offline", events)
         self.assertIn("registry_server_online", events)
+
+
+WAITING = """[node]
+id = 9
+data_dir = "{dir}"
+uid_file = "machine-id"
+
+[transport]
+listen = ["127.0.0.1:{port}"]
+
+[api]
+listen = "127.0.0.1:{api}"
+"""
+
+
+class Definition(unittest.TestCase):
+    """C7: a node with no [cluster] waits to be defined, is defined by a member over the
+    join-token channel and starts in the cluster; undefined while away, it waits again."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.c = DevCluster(3, BASE + 20, adapters=1, registry=3).__enter__()
+        cls.dir = os.path.join(cls.c.dir, "n4")
+        os.makedirs(cls.dir)
+        with open(os.path.join(cls.dir, "machine-id"), "w") as f:
+            f.write("abcdef0123456789abcdef0123456789\n")
+        cls.config = os.path.join(cls.dir, "node.toml")
+        cls.api = f"127.0.0.1:{BASE + 130}"
+        with open(cls.config, "w") as f:
+            f.write(WAITING.format(dir=cls.dir, port=BASE + 30, api=BASE + 130))
+        cls.waiting = restart(cls.c, 4, config=cls.config)
+
+    @classmethod
+    def tearDownClass(cls):
+        stop(cls.waiting)
+        cls.c.__exit__(None, None, None)
+
+    def token(self):
+        return cohort("join-token", "--token-file", os.path.join(self.dir, "api.token"),
+                      api=self.api).stdout.strip()
+
+    def members(self):
+        return {m["id"]: m["state"]
+                for m in cohort_json("members", api=self.c.api(1))["members"]}
+
+    def test_a_waiting_node_is_defined_and_starts_in_the_cluster(self):
+        wait_for(lambda: cohort_json("status", api=self.api)["role"] == "undefined",
+                 timeout=10, what="the waiting node's API")
+        self.assertEqual(cohort_json("cluster", "list", api=self.api)["clusters"], [])
+        refused = cohort("registry", "status", api=self.api, check=False)
+        self.assertEqual(refused.returncode, 1)
+        self.assertIn("waits to be defined", refused.stderr)
+
+        wrong = cohort("node", "define", self.api, "--join-token", "0" * 64,
+                       api=self.c.api(1), check=False)
+        self.assertEqual(wrong.returncode, 1)
+        self.assertIn("no join token", wrong.stderr)
+        token = self.token()
+        wrong = cohort("node", "define", self.api, "--join-token", "1" * 64,
+                       api=self.c.api(1), check=False)
+        self.assertIn("does not open with this join token", wrong.stderr)
+        self.assertEqual(sorted(nodes(self.c)), [1, 2, 3])
+
+        t0 = time.monotonic()
+        out = cohort("node", "define", self.api, "--join-token", token, "--name", "edge",
+                     api=self.c.api(1))
+        self.assertIn("node 4 (edge", out.stdout)
+        wait_for(lambda: self.members().get(4) == "up", timeout=10, what="node 4 up")
+        print(f"\n  define to up on node 1: {time.monotonic() - t0:.2f} s", end=" ")
+        listed = nodes(self.c)[4]
+        self.assertEqual(listed["uid"], "abcdef0123456789abcdef0123456789")
+        self.assertFalse(listed["pending"])
+        local = json.loads(read(os.path.join(self.dir, "dcm", "configuration", "local.json")))
+        self.assertEqual(local["clusters"][0]["node"], 4)
+        key = os.path.join(self.dir, "clusters", local["current"], "config", "cluster.key")
+        self.assertEqual(os.stat(key).st_mode & 0o777, 0o600)
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "dcm", "join.token")))
+        # The token was used up: it does not define the node a second time.
+        again = cohort("node", "define", self.api, "--join-token", token, api=self.c.api(1),
+                       check=False)
+        self.assertEqual(again.returncode, 1)
+
+        # Undefined while it is away, it cleans up and waits to be defined again.
+        stop(self.waiting)
+        wait_for(lambda: self.members().get(4) != "up", timeout=15, what="node 4 to leave")
+        cohort("node", "undefine", "4", api=self.c.api(2))
+        type(self).waiting = restart(self.c, 4, config=self.config)
+        wait_for(lambda: cohort_json("status", api=self.api).get("role")
+                 == "undefined", timeout=20, what="node 4 waiting again")
+        events = [e["event"] for e in
+                  (json.loads(x) for x in read(os.path.join(
+                      self.dir, "dcm", "logs", "audit.log")).splitlines())]
+        self.assertIn("node_definition_cleaned_up", events)
+        self.assertIn("node_refused", events)
 
 
 if __name__ == "__main__":

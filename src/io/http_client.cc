@@ -1,4 +1,4 @@
-#include "cli/http_client.h"
+#include "io/http_client.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
-namespace cohort::cli {
+namespace cohort::io {
 namespace {
 
 class Fd {
@@ -88,4 +88,4 @@ Result<HttpReply> HttpCall(const Endpoint& server, const std::string& method,
   return reply;
 }
 
-}  // namespace cohort::cli
+}  // namespace cohort::io

@@ -1,4 +1,5 @@
-// A minimal HTTP/1.1 client for the CLI: one request per connection to the daemon's API.
+// A minimal HTTP/1.1 client: one request per connection to a daemon's API (the CLI, and a
+// member defining a node, C7).
 // Plain POSIX sockets keep Beast out of the CLI's build.
 #pragma once
 
@@ -7,7 +8,7 @@
 #include "base/endpoint.h"
 #include "base/result.h"
 
-namespace cohort::cli {
+namespace cohort::io {
 
 struct HttpReply {
   int status = 0;
@@ -19,4 +20,4 @@ Result<HttpReply> HttpCall(const Endpoint& server, const std::string& method,
                            const std::string& target, const std::string& body = "",
                            const std::string& bearer = "", int timeout_ms = 10000);
 
-}  // namespace cohort::cli
+}  // namespace cohort::io
