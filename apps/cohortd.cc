@@ -149,9 +149,9 @@ Outcome RunNode(const cohort::Config& config) {
   // leaves the cluster and exits 3, saying which node it collides with and what to do; a
   // node defined at run time whose definition is gone leaves and waits to be defined again.
   Outcome outcome;
-  (*dcm)->OnRefused([&](const std::string& why) {
+  (*dcm)->OnRefused([&](const std::string& why, bool undefined) {
     std::fprintf(stderr, "error: %s\n", why.c_str());
-    if (config.defined_at_run_time) {
+    if (undefined) {
       outcome.restart = true;
     } else {
       outcome.exit_code = 3;
@@ -252,7 +252,9 @@ int main(int argc, char** argv) {
   if (outcome.restart) {
     cohort::Log(cohort::LogLevel::kInfo, "node", "starting again in place");
     // Nothing of this run may outlive it: Asio's sockets are not close-on-exec.
-    ::close_range(3, ~0U, 0);
+    if (::close_range(3, ~0U, 0) != 0) {  // kernels before 5.9
+      for (int fd = 3; fd < 65536; ++fd) ::close(fd);
+    }
     ::execv("/proc/self/exe", argv);
     return Fail(1, std::string("cannot start again: ") + std::strerror(errno));
   }

@@ -49,6 +49,10 @@ Result<std::unique_ptr<Dcm>> Dcm::Create(const Config& config, asio::io_context&
 
 Dcm::Dcm(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Dcm::~Dcm() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->loop->mutex);
+    impl_->loop->io = nullptr;
+  }
   *impl_->alive = false;
   impl_->alive.reset();
   Stop();
@@ -161,7 +165,7 @@ std::string Dcm::identity_state() const {
   return "?";
 }
 
-void Dcm::OnRefused(std::function<void(const std::string&)> refused) {
+void Dcm::OnRefused(std::function<void(const std::string&, bool)> refused) {
   impl_->on_refused = std::move(refused);
 }
 

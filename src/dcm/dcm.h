@@ -93,8 +93,9 @@ class Dcm {
   const std::string& uid() const;
   std::string identity_state() const;
   // Called once if the cluster refuses this node (a clone of another node's machine, or a
-  // number defined to another machine), with one line that names both and the fix.
-  void OnRefused(std::function<void(const std::string&)> refused);
+  // number defined to another machine), with one line that names both and the fix, and
+  // whether the node is no longer defined at all (it may then wait to be defined again).
+  void OnRefused(std::function<void(const std::string& why, bool undefined)> refused);
 
   // C2: the clusters this node is defined to, the current and the target one.
   const LocalConfiguration& local() const;
@@ -120,7 +121,8 @@ class Dcm {
   void DefineServerOnce(const RegistryServerConfig& server, Duration catch_up,
                         std::function<void(Result<std::string>)> done);
   void DropFromServerList(NodeId id, int attempts, std::function<void(Result<std::string>)> done);
-  void TakeOffline(NodeId id, int attempts, std::function<void(Result<std::string>)> done);
+  void TakeOffline(NodeId id, int attempts, const std::vector<NodeId>& marked,
+                   std::function<void(Result<std::string>)> done);
   void MarkOffline(NodeId id, std::function<void(Result<std::string>)> done);
   void WaitForAnswer(NodeId id, bool answering, Instant deadline,
                      std::function<void(Result<std::string>)> done);

@@ -8,6 +8,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <filesystem>
+#include <mutex>
 #include <random>
 #include <set>
 
@@ -55,6 +56,15 @@ struct Dcm::Impl {
   std::unique_ptr<registry::PhaseGuard> guard;
   asio::steady_timer poll;
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+  // For threads of this DCM's (a definition's calls to the node it defines): they post
+  // their results through it, and find it empty once the DCM is gone, whose io_context may
+  // be gone too.
+  struct Loop {
+    explicit Loop(asio::io_context* context) : io(context) {}
+    std::mutex mutex;
+    asio::io_context* io;
+  };
+  std::shared_ptr<Loop> loop = std::make_shared<Loop>(&io);
 
   std::optional<registry::RegistryStatus> status;
   std::string status_error;
@@ -64,7 +74,7 @@ struct Dcm::Impl {
   enum class IdentityState { kUnchecked, kChecking, kSettled, kRefused };
   IdentityState identity = IdentityState::kUnchecked;
   std::string refusal;  // why the cluster refused this node (kRefused)
-  std::function<void(const std::string&)> on_refused;
+  std::function<void(const std::string&, bool)> on_refused;
   node::Node* node = nullptr;
   std::string cluster_id;
   bool publishing = false;  // one schema write in flight at a time

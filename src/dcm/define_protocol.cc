@@ -35,6 +35,17 @@ NodeDefine::Action NodeDefine::OnNodesRead(Result<std::vector<DefinedNode>> node
                       "that machine (uid " + n.uid + ") is already node " +
                           std::to_string(n.number) + " of cluster " + request_.cluster_name);
       }
+      // Not stale after all: the machine runs as that node, or another member is defining
+      // it right now. Replacing either would take a live definition away.
+      if (n.up) {
+        return Finish(false, Errc::kAlreadyExists,
+                      "that machine (uid " + n.uid + ") runs as node " + std::to_string(n.number) +
+                          ": a clone? (nothing was changed)");
+      }
+      if (n.pending_until_ms != 0) {
+        return Finish(false, Errc::kUnavailable,
+                      "another definition of that machine is under way (nothing was changed)");
+      }
       stale = n;
       continue;
     }
@@ -55,10 +66,7 @@ NodeDefine::Action NodeDefine::OnNodesRead(Result<std::vector<DefinedNode>> node
     }
   }
   name_ = request_.name.empty() ? "n" + std::to_string(number_) : request_.name;
-  Action a{Kind::kWriteGlobal};
-  a.number = number_;
-  a.uid = target_.uid;
-  a.name = name_;
+  Action a = About(Kind::kWriteGlobal);
   a.stale = stale;
   return a;
 }
@@ -78,10 +86,7 @@ NodeDefine::Action NodeDefine::OnGlobalWritten(Result<std::optional<int64_t>> re
     return Action{Kind::kReadNodes};
   }
   revision_ = **revision;
-  Action a{Kind::kCommitTarget};
-  a.number = number_;
-  a.uid = target_.uid;
-  a.name = name_;
+  Action a = About(Kind::kCommitTarget);
   a.erase_previous = target_.kept_number.has_value();
   return a;
 }
@@ -92,12 +97,7 @@ NodeDefine::Action NodeDefine::OnTargetCommitted(Status committed) {
   if (!committed) {
     return RollBack("the node did not commit its local definition: " + committed.error().message());
   }
-  Action a{Kind::kConfirmGlobal};
-  a.number = number_;
-  a.uid = target_.uid;
-  a.name = name_;
-  a.revision = revision_;
-  return a;
+  return About(Kind::kConfirmGlobal);
 }
 
 NodeDefine::Action NodeDefine::OnGlobalConfirmed(Result<bool> confirmed) {
@@ -112,11 +112,7 @@ NodeDefine::Action NodeDefine::OnGlobalConfirmed(Result<bool> confirmed) {
 
 NodeDefine::Action NodeDefine::RollBack(std::string why) {
   failure_ = std::move(why);
-  Action a{Kind::kRemoveGlobal};
-  a.number = number_;
-  a.uid = target_.uid;
-  a.revision = revision_;
-  return a;
+  return About(Kind::kRemoveGlobal);
 }
 
 NodeDefine::Action NodeDefine::OnGlobalRemoved(Result<bool> removed) {
@@ -138,6 +134,15 @@ NodeDefine::Action NodeDefine::OnTargetAborted(Status aborted) {
         aborted.error().message() + ")";
   }
   return Finish(false, Errc::kUnavailable, failure_ + "; rolled back");
+}
+
+NodeDefine::Action NodeDefine::About(Kind kind) const {
+  Action a{kind};
+  a.number = number_;
+  a.uid = target_.uid;
+  a.name = name_;
+  a.revision = revision_;
+  return a;
 }
 
 NodeDefine::Action NodeDefine::Finish(bool ok, Errc code, std::string message) {

@@ -34,6 +34,7 @@ struct DefinedNode {
   int64_t revision = 0;          // mod revision of its definition
   int64_t pending_until_ms = 0;  // 0: confirmed; else the wall-clock deadline (ms)
   bool registry_server = false;
+  bool up = false;  // its node is up or joining now (filled by the driver)
 };
 
 struct NodeDefineRequest {
@@ -87,6 +88,8 @@ class NodeDefine {
  private:
   Action Finish(bool ok, Errc code, std::string message);
   Action RollBack(std::string why);
+  // An action about the definition under way: its number, UID, name and revision.
+  Action About(Kind kind) const;
 
   NodeDefineRequest request_;
   TargetAnswer target_;

@@ -39,6 +39,9 @@ struct Target {
   std::optional<DefinedNode> local;  // its local definition of the cluster
 };
 
+int64_t last_read = 0;  // the revision ReadNodes last read at
+constexpr int64_t kAnyRevision = int64_t{1} << 40;
+
 std::vector<DefinedNode> ReadNodes(MemoryRegistry& r) {
   std::vector<DefinedNode> out;
   registry::RangeResult range;
@@ -46,6 +49,7 @@ std::vector<DefinedNode> ReadNodes(MemoryRegistry& r) {
     ASSERT_TRUE(got);
     range = *got;
   });
+  last_read = range.revision;
   for (const auto& kv : range.kvs) out.push_back(*schema::ParseNodeDefinition(kv));
   return out;
 }
@@ -85,11 +89,11 @@ NodeDefine::Action RunDefine(MemoryRegistry& r, Target& t, NodeDefineRequest req
           raced = true;  // someone else's node takes the number first
           NodeDefine::Action other = a;
           other.uid = "someone-else";
-          EXPECT_TRUE(
-              Commit(r, schema::DefinePending(kCluster, a.number, Doc(other, 0), other.uid, {})));
+          EXPECT_TRUE(Commit(r, schema::DefinePending(kCluster, a.number, Doc(other, 0), other.uid,
+                                                      {}, kAnyRevision)));
         }
         auto w = Commit(r, schema::DefinePending(kCluster, a.number, Doc(a, kNow + kPendingMs),
-                                                 a.uid, a.stale));
+                                                 a.uid, a.stale, last_read));
         a = p.OnGlobalWritten(w->succeeded ? std::optional<int64_t>(w->revision) : std::nullopt);
         break;
       }
@@ -164,7 +168,8 @@ MemoryRegistry ClusterOfTwo() {
     a.number = n;
     a.uid = "member-" + std::to_string(n);
     a.name = "n" + std::to_string(n);
-    EXPECT_TRUE(Commit(r, schema::DefinePending(kCluster, n, Doc(a, 0), a.uid, {}))->succeeded);
+    EXPECT_TRUE(Commit(r, schema::DefinePending(kCluster, n, Doc(a, 0), a.uid, {}, kAnyRevision))
+                    ->succeeded);
   }
   return r;
 }
@@ -240,6 +245,37 @@ TEST(NodeDefine, AStaleDefinitionOfTheMachineIsReplacedInOneTransaction) {
   const auto nodes = ReadNodes(r);
   ASSERT_EQ(nodes.size(), 2u);
   EXPECT_EQ(Find(nodes, "member-2")->number, 5);
+}
+
+TEST(NodeDefine, ALiveOrPendingDefinitionOfTheMachineIsNotReplaced) {
+  NodeDefine up({"media", std::nullopt, ""});
+  up.Start();
+  up.OnTargetAnswer(TargetAnswer{"member-2", std::nullopt, ""});
+  DefinedNode running{2, "member-2", "n2", 9, 0};
+  running.up = true;
+  auto refused = up.OnNodesRead(std::vector<DefinedNode>{running});
+  EXPECT_EQ(refused.kind, Kind::kFinish);
+  EXPECT_EQ(refused.code, Errc::kAlreadyExists);
+  NodeDefine pending({"media", std::nullopt, ""});
+  pending.Start();
+  pending.OnTargetAnswer(TargetAnswer{"member-2", std::nullopt, ""});
+  auto busy = pending.OnNodesRead(std::vector<DefinedNode>{{2, "member-2", "n2", 9, kNow}});
+  EXPECT_EQ(busy.kind, Kind::kFinish);
+  EXPECT_NE(busy.message.find("under way"), std::string::npos);
+}
+
+TEST(IdentitySchema, TwoDefinitionsOfOneMachineCannotBothClaimIt) {
+  MemoryRegistry r = ClusterOfTwo();
+  ReadNodes(r);
+  const int64_t read = last_read;
+  NodeDefine::Action a{Kind::kWriteGlobal};
+  a.uid = "same-machine";
+  a.number = 5;
+  EXPECT_TRUE(
+      Commit(r, schema::DefinePending(kCluster, 5, Doc(a, kNow), a.uid, {}, read))->succeeded);
+  a.number = 6;  // another member, same read, another number
+  EXPECT_FALSE(
+      Commit(r, schema::DefinePending(kCluster, 6, Doc(a, kNow), a.uid, {}, read))->succeeded);
 }
 
 TEST(SweepablePending, OnlyExpiredAndNotUp) {

@@ -168,7 +168,7 @@ void Dcm::Impl::Refuse(IdentityAction action, const IdentityFacts& facts) {
                          {"uid", original_uid},
                          {"reason", IdentityActionName(action)}});
   Log(LogLevel::kError, "dcm", refusal);
-  if (on_refused) on_refused(refusal);
+  if (on_refused) on_refused(refusal, action == IdentityAction::kRefuseUndefined);
 }
 
 }  // namespace cohort::dcm

@@ -109,6 +109,7 @@ struct Dcm::Definition {
   Endpoint target;
   wire::Key key;
   std::string request = wire::RandomHex(8);
+  int64_t read_revision = 0;  // of the definitions the protocol decided on
   std::function<void(Result<std::string>)> done;
 };
 
@@ -152,7 +153,7 @@ void Dcm::Send(std::shared_ptr<Definition> def, DefineMessage m) {
     if (op == DefineOp::kCommit) return Step(def, def->protocol.OnTargetCommitted(s));
     Step(def, def->protocol.OnTargetAborted(s));
   };
-  std::thread([ioc = &d.io, alive = std::weak_ptr<bool>(d.alive), def, sealed,
+  std::thread([loop = d.loop, alive = std::weak_ptr<bool>(d.alive), def, sealed,
                deliver = std::move(deliver)] {
     auto reply = io::HttpCall(def->target, "POST", "/v1/dcm/define", sealed, "", 5000);
     Result<DefineAnswer> answer = Error(Errc::kUnavailable, "no answer");
@@ -171,7 +172,9 @@ void Dcm::Send(std::shared_ptr<Definition> def, DefineMessage m) {
         answer = Error(Errc::kPermission, "the answer is not to this request");
       }
     }
-    asio::post(*ioc, [alive, deliver, answer = std::move(answer)]() mutable {
+    std::lock_guard<std::mutex> lock(loop->mutex);
+    if (loop->io == nullptr) return;  // the DCM stopped meanwhile
+    asio::post(*loop->io, [alive, deliver, answer = std::move(answer)]() mutable {
       if (alive.lock()) deliver(std::move(answer));
     });
   }).detach();
@@ -216,13 +219,26 @@ void Dcm::Step(std::shared_ptr<Definition> def, NodeDefine::Action a) {
     case Kind::kAskTarget:
       return Send(def, DefineMessage{DefineOp::kHello});
     case Kind::kReadNodes:
-      return ListNodes([this, def](Result<std::vector<DefinedNode>> nodes) {
-        Step(def, def->protocol.OnNodesRead(std::move(nodes)));
-      });
+      return d.guard->Range(schema::NodesPrefix(cluster), 0, false,
+                            d.OnLoop([this, def](Result<registry::RangeResult> r) {
+                              if (!r) return Step(def, def->protocol.OnNodesRead(r.error()));
+                              def->read_revision = r->revision;
+                              std::vector<DefinedNode> nodes;
+                              for (const auto& kv : r->kvs) {
+                                auto n = schema::ParseNodeDefinition(kv);
+                                if (!n) return Step(def, def->protocol.OnNodesRead(n.error()));
+                                const auto* m = impl_->node->membership().map().Find(n->number);
+                                n->up =
+                                    m != nullptr && (m->state == membership::MemberState::kUp ||
+                                                     m->state == membership::MemberState::kJoining);
+                                nodes.push_back(*n);
+                              }
+                              Step(def, def->protocol.OnNodesRead(std::move(nodes)));
+                            }));
     case Kind::kWriteGlobal:
       return d.guard->Commit(
           schema::DefinePending(cluster, a.number, doc(io::WallMillis() + kPendingMs), a.uid,
-                                a.stale),
+                                a.stale, def->read_revision),
           d.OnLoop([this, def](Result<registry::TxnResult> r) {
             if (!r) return Step(def, def->protocol.OnGlobalWritten(r.error()));
             Step(def, def->protocol.OnGlobalWritten(
@@ -231,11 +247,22 @@ void Dcm::Step(std::shared_ptr<Definition> def, NodeDefine::Action a) {
     case Kind::kCommitTarget:
       return Send(def, CommitMessage(a));
     case Kind::kConfirmGlobal:
-      return d.guard->Commit(schema::ConfirmDefinition(cluster, a.number, doc(0), a.revision),
-                             d.OnLoop([this, def](Result<registry::TxnResult> r) {
-                               if (!r) return Step(def, def->protocol.OnGlobalConfirmed(r.error()));
-                               Step(def, def->protocol.OnGlobalConfirmed(r->succeeded));
-                             }));
+      return d.guard->Commit(
+          schema::ConfirmDefinition(cluster, a.number, doc(0), a.revision),
+          d.OnLoop([this, def, cluster, a](Result<registry::TxnResult> r) {
+            if (r && r->succeeded) return Step(def, def->protocol.OnGlobalConfirmed(true));
+            // Not confirmed by this call — perhaps by the node itself, which rewrites its
+            // definition once it runs, or by this call with its answer lost: look.
+            impl_->guard->Get(
+                schema::NodeKey(cluster, a.number), false,
+                impl_->OnLoop([this, def, a](Result<std::optional<registry::KeyValue>> kv) {
+                  if (!kv) return Step(def, def->protocol.OnGlobalConfirmed(kv.error()));
+                  auto n = *kv ? schema::ParseNodeDefinition(**kv)
+                               : Result<DefinedNode>(Error(Errc::kNotFound, "gone"));
+                  Step(def, def->protocol.OnGlobalConfirmed(n && n->uid == a.uid &&
+                                                            n->pending_until_ms == 0));
+                }));
+          }));
     case Kind::kRemoveGlobal:
       return d.guard->Commit(schema::RemoveNode(cluster, a.number, a.uid, a.revision),
                              d.OnLoop([this, def](Result<registry::TxnResult> r) {

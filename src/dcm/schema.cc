@@ -100,8 +100,11 @@ Result<DefinedNode> ParseNodeDefinition(const registry::KeyValue& kv) {
 }
 
 registry::Txn DefinePending(const std::string& cluster_id, NodeId number, const std::string& doc,
-                            const std::string& uid, const std::optional<DefinedNode>& stale) {
+                            const std::string& uid, const std::optional<DefinedNode>& stale,
+                            int64_t read_revision) {
   registry::Txn t;
+  t.compares.push_back({UidKey(cluster_id, uid), Compare::Target::kModRevision, Compare::Op::kLess,
+                        "", read_revision + 1});
   if (stale) {
     t.compares.push_back({NodeKey(cluster_id, stale->number), Compare::Target::kModRevision,
                           Compare::Op::kEqual, "", stale->revision});

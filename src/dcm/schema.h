@@ -59,9 +59,11 @@ registry::Txn WriteIdentity(const std::string& cluster_id, NodeId node, const st
 Result<DefinedNode> ParseNodeDefinition(const registry::KeyValue& kv);
 std::string NodesPrefix(const std::string& cluster_id);
 // C7 step 8: node `number`'s definition `doc` (pending), its UID's claim, replacing the
-// `stale` definition of the same UID; only if the number is still free (or is the stale one).
+// `stale` definition of the same UID; only if the number is still free (or is the stale one)
+// and the claim has not changed since the definitions were read at `read_revision`.
 registry::Txn DefinePending(const std::string& cluster_id, NodeId number, const std::string& doc,
-                            const std::string& uid, const std::optional<DefinedNode>& stale);
+                            const std::string& uid, const std::optional<DefinedNode>& stale,
+                            int64_t read_revision);
 // The definition at `revision` replaced by `doc` (confirmed), if it is still at `revision`.
 registry::Txn ConfirmDefinition(const std::string& cluster_id, NodeId number,
                                 const std::string& doc, int64_t revision);

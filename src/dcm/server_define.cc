@@ -226,15 +226,18 @@ void Dcm::SetServerOffline(NodeId id, bool offline, Reply done) {
           WaitForAnswer(id, true, io::SteadyNow() + Duration::Seconds(30), done);
         }));
   }
-  TakeOffline(id, 8, std::move(done));
+  OfflineServers(d.OnLoop([this, id, done](Result<std::vector<NodeId>> marked) {
+    if (!marked) return done(marked.error());
+    TakeOffline(id, 8, *marked, done);
+  }));
 }
 
 // Refused while too few other servers answer; asked again a few times first, since a
 // status request a busy server misses does not make it gone.
-void Dcm::TakeOffline(NodeId id, int attempts, Reply done) {
+void Dcm::TakeOffline(NodeId id, int attempts, const std::vector<NodeId>& marked, Reply done) {
   Impl& d = *impl_;
-  d.client->Members(
-      d.OnLoop([this, id, attempts, done](Result<std::vector<registry::EtcdMember>> members) {
+  d.client->Members(d.OnLoop(
+      [this, id, attempts, marked, done](Result<std::vector<registry::EtcdMember>> members) {
         if (!members) return done(members.error());
         const registry::EtcdMember* gone = FindMember(*members, id, "");
         if (gone == nullptr || gone->learner) {
@@ -246,14 +249,18 @@ void Dcm::TakeOffline(NodeId id, int attempts, Reply done) {
         for (const auto& m : *members) {
           if (m.learner) continue;
           ++voters;
-          if (m.id != gone->id && m.answers) {
+          // A server already marked offline counts as gone, answering or not (it is stopping).
+          const bool is_marked = std::any_of(marked.begin(), marked.end(),
+                                             [&](NodeId n) { return MemberName(n) == m.name; });
+          if (m.id != gone->id && m.answers && !is_marked) {
             ++others_answering;
             heir = &m;
           }
         }
         if (others_answering * 2 <= voters && attempts > 1) {
-          return impl_->After(Duration::Millis(250),
-                              [this, id, attempts, done] { TakeOffline(id, attempts - 1, done); });
+          return impl_->After(Duration::Millis(250), [this, id, attempts, marked, done] {
+            TakeOffline(id, attempts - 1, marked, done);
+          });
         }
         if (others_answering * 2 <= voters) {
           return done(Error(Errc::kInvalidArgument,

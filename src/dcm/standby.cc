@@ -1,5 +1,7 @@
 #include "dcm/standby.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <filesystem>
 
@@ -54,6 +56,7 @@ Result<std::string> Standby::NewToken() {
 }
 
 Result<wire::Key> Standby::TokenKey() const {
+  if (committed_key_) return *committed_key_;
   auto text = io::ReadFile(TokenPath());
   if (!text || text->size() < 64) {
     return Error(Errc::kPermission,
@@ -91,6 +94,11 @@ DefineAnswer Standby::Answer(const DefineMessage& m) {
 }
 
 Status Standby::Commit(const DefineMessage& m) {
+  if (defined_) {
+    return m.request == committed_request_
+               ? OkStatus()  // the same commit again (its answer was lost)
+               : Error(Errc::kAlreadyExists, "this node was just defined by another request");
+  }
   if (!ValidClusterId(m.cluster_id)) return Error(Errc::kInvalidArgument, "bad cluster id");
   if (m.number == kNoNode) return Error(Errc::kInvalidArgument, "no node number");
   if (m.uid != uid_) {
@@ -113,6 +121,12 @@ Status Standby::Commit(const DefineMessage& m) {
   local_.current = local_.target = m.cluster_id;
   local_.registry_servers = m.registry_servers;
   COHORT_TRY(storage_.Save(local_));
+  // The token is used up: what was sealed with it cannot define this node again. Its key
+  // stays in memory for this request's rollback until the node starts in its cluster.
+  auto key = TokenKey();
+  if (key) committed_key_ = *key;
+  ::unlink(TokenPath().c_str());
+  committed_request_ = m.request;
   defined_ = true;
   Log(LogLevel::kInfo, "dcm", "defined to a cluster",
       {{"cluster", m.cluster_name}, {"id", m.cluster_id}, {"node", std::to_string(m.number)}});
@@ -123,7 +137,9 @@ Status Standby::Abort(const DefineMessage& m) {
   const bool ours = std::any_of(local_.clusters.begin(), local_.clusters.end(), [&](const auto& c) {
     return c.id == m.cluster_id && c.node == m.number;
   });
-  if (!ours || !ValidClusterId(m.cluster_id)) return OkStatus();  // nothing committed
+  if (!ours || !ValidClusterId(m.cluster_id) || m.request != committed_request_) {
+    return OkStatus();  // nothing this request committed
+  }
   std::erase_if(local_.clusters, [&](const ClusterDefinition& c) { return c.id == m.cluster_id; });
   if (local_.current == m.cluster_id) local_.current.clear();
   if (local_.target == m.cluster_id) local_.target.clear();
@@ -131,6 +147,8 @@ Status Standby::Abort(const DefineMessage& m) {
   std::error_code ec;
   std::filesystem::remove_all(config_.data_dir + "/clusters/" + m.cluster_id, ec);
   defined_ = false;
+  committed_request_.clear();
+  committed_key_.reset();  // the token was used up: a new attempt needs a new one
   Log(LogLevel::kInfo, "dcm", "definition rolled back", {{"id", m.cluster_id}});
   return OkStatus();
 }

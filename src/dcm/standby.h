@@ -50,6 +50,10 @@ class Standby {
   std::string uid_;
   LocalConfiguration local_;
   bool defined_ = false;
+  // The commit that defined this node: its request alone may roll it back, under the key
+  // of the token it used up.
+  std::string committed_request_;
+  std::optional<wire::Key> committed_key_;
 };
 
 // The configuration of a node whose file has no [cluster]: `file` completed from the
