@@ -152,7 +152,8 @@ void CleanUpLeftovers(MemoryRegistry& r, Target& t) {
     ASSERT_TRUE(Commit(r, schema::RemoveNode(kCluster, n.number, n.uid, n.revision))->succeeded);
   }
   if (t.local) {
-    const DefinedNode* global = Find(ReadNodes(r), t.uid);
+    const std::vector<DefinedNode> nodes = ReadNodes(r);
+    const DefinedNode* global = Find(nodes, t.uid);
     IdentityFacts facts{t.uid, t.local->uid,
                         global ? std::optional<std::string>(global->uid) : std::nullopt,
                         t.local->number, std::nullopt};
@@ -180,7 +181,8 @@ TEST(NodeDefine, DefinesBothCopiesWithTheLowestFreeNumber) {
   auto done = RunDefine(r, t, {"media", std::nullopt, ""}, Fault::kNone);
   ASSERT_TRUE(done.ok) << done.message;
   EXPECT_EQ(done.number, 3);
-  const DefinedNode* global = Find(ReadNodes(r), t.uid);
+  const std::vector<DefinedNode> nodes = ReadNodes(r);
+  const DefinedNode* global = Find(nodes, t.uid);
   ASSERT_NE(global, nullptr);
   EXPECT_EQ(global->number, 3);
   EXPECT_EQ(global->name, "n3");
