@@ -155,7 +155,9 @@ void Dcm::Send(std::shared_ptr<Definition> def, DefineMessage m) {
   };
   std::thread([loop = d.loop, alive = std::weak_ptr<bool>(d.alive), def, sealed,
                deliver = std::move(deliver)] {
-    auto reply = io::HttpCall(def->target, "POST", "/v1/dcm/define", sealed, "", 5000);
+    // The node is not trusted yet: its whole answer within 5 s and 1 MiB.
+    auto reply =
+        io::HttpCall(def->target, "POST", "/v1/dcm/define", sealed, "", 5000, 5000, 1 << 20);
     Result<DefineAnswer> answer = Error(Errc::kUnavailable, "no answer");
     if (!reply) {
       answer = reply.error();

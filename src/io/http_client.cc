@@ -6,7 +6,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 namespace cohort::io {
@@ -28,7 +30,18 @@ class Fd {
 
 Result<HttpReply> HttpCall(const Endpoint& server, const std::string& method,
                            const std::string& target, const std::string& body,
-                           const std::string& bearer, int timeout_ms) {
+                           const std::string& bearer, int timeout_ms, int total_ms,
+                           size_t max_reply) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(total_ms > 0 ? total_ms : 0);
+  // Each wait: the per-read timeout, or what is left of the whole call if that is less.
+  auto wait_ms = [&]() -> int {
+    if (total_ms <= 0) return timeout_ms;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          deadline - std::chrono::steady_clock::now())
+                          .count();
+    return static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(timeout_ms, left)));
+  };
   const std::string where = "the API at " + server.ToString();
   Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (fd.get() < 0) return Error(Errc::kIo, std::string("socket: ") + std::strerror(errno));
@@ -41,7 +54,7 @@ Result<HttpReply> HttpCall(const Endpoint& server, const std::string& method,
     return Error(Errc::kUnavailable, "cannot reach " + where + ": " + std::strerror(errno));
   }
   pollfd p{fd.get(), POLLOUT, 0};
-  if (::poll(&p, 1, timeout_ms) != 1) {
+  if (::poll(&p, 1, wait_ms()) != 1) {
     return Error(Errc::kUnavailable, "cannot reach " + where + ": timed out");
   }
   int err = 0;
@@ -58,7 +71,7 @@ Result<HttpReply> HttpCall(const Endpoint& server, const std::string& method,
   req += "\r\n" + body;
   for (size_t sent = 0; sent < req.size();) {
     pollfd w{fd.get(), POLLOUT, 0};
-    if (::poll(&w, 1, timeout_ms) != 1) return Error(Errc::kTimeout, where + " did not read");
+    if (::poll(&w, 1, wait_ms()) != 1) return Error(Errc::kTimeout, where + " did not read");
     const ssize_t n = ::send(fd.get(), req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
     if (n < 0 && errno != EAGAIN && errno != EINTR) {
       return Error(Errc::kIo, "sending to " + where + ": " + std::strerror(errno));
@@ -69,7 +82,7 @@ Result<HttpReply> HttpCall(const Endpoint& server, const std::string& method,
   char buf[16384];
   while (true) {
     pollfd r{fd.get(), POLLIN, 0};
-    if (::poll(&r, 1, timeout_ms) != 1) return Error(Errc::kTimeout, where + " did not answer");
+    if (::poll(&r, 1, wait_ms()) != 1) return Error(Errc::kTimeout, where + " did not answer");
     const ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
     if (n == 0) break;
     if (n < 0) {
@@ -77,6 +90,10 @@ Result<HttpReply> HttpCall(const Endpoint& server, const std::string& method,
       return Error(Errc::kIo, "reading from " + where + ": " + std::strerror(errno));
     }
     raw.append(buf, static_cast<size_t>(n));
+    if (max_reply != SIZE_MAX && raw.size() > max_reply) {
+      return Error(Errc::kMalformed,
+                   where + " sent an answer over " + std::to_string(max_reply) + " bytes");
+    }
   }
   const size_t head_end = raw.find("\r\n\r\n");
   if (raw.rfind("HTTP/1.", 0) != 0 || head_end == std::string::npos || raw.size() < 12) {

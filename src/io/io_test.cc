@@ -1,5 +1,8 @@
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +13,7 @@
 #include "io/asio.h"
 #include "io/disk_probe.h"
 #include "io/files.h"
+#include "io/http_client.h"
 #include "io/job_content.h"
 #include "io/loop_monitor.h"
 
@@ -211,6 +215,71 @@ TEST(LoopMonitor, AHandlerThatBlocksTheLoopShowsAsAStall) {
       text.find("cohort_loop_stall_seconds_bucket{le=\"+Inf\"} " + std::to_string(monitor.count())),
       std::string::npos);
   EXPECT_NE(text.find("cohort_loop_stall_max_seconds 0.0"), std::string::npos);
+}
+
+// A peer that answers with `reply`, one byte per `gap_ms` (0: all at once); ends on its own.
+class HostileServer {
+ public:
+  HostileServer(std::string reply, int gap_ms) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(0x7f000001);
+    socklen_t len = sizeof a;
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), len), 0);
+    EXPECT_EQ(::listen(fd_, 1), 0);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this, reply = std::move(reply), gap_ms] {
+      const int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0) return;
+      char request[4096];
+      (void)::recv(c, request, sizeof request, 0);
+      if (gap_ms == 0) {
+        (void)::send(c, reply.data(), reply.size(), MSG_NOSIGNAL);
+      } else {
+        for (size_t i = 0; i < reply.size() && i < 40; ++i) {
+          if (::send(c, reply.data() + i, 1, MSG_NOSIGNAL) != 1) break;
+          std::this_thread::sleep_for(std::chrono::milliseconds(gap_ms));
+        }
+      }
+      ::close(c);
+    });
+  }
+  ~HostileServer() {
+    thread_.join();
+    ::close(fd_);
+  }
+  Endpoint endpoint() const { return Endpoint{0x7f000001, port_}; }
+
+ private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::thread thread_;
+};
+
+TEST(HttpCallTest, AnUntrustedPeerIsBoundedInTimeAndSize) {
+  {
+    HostileServer trickle("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + std::string(100, 'x'),
+                          50);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = HttpCall(trickle.endpoint(), "POST", "/", "", "", 1000, 300);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code(), Errc::kTimeout);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(900));
+  }
+  {
+    HostileServer big("HTTP/1.1 200 OK\r\n\r\n" + std::string(200000, 'x'), 0);
+    auto r = HttpCall(big.endpoint(), "POST", "/", "", "", 1000, 0, 65536);
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message().find("over 65536 bytes"), std::string::npos);
+  }
+  {
+    HostileServer fine("HTTP/1.1 200 OK\r\n\r\nhello", 0);
+    auto r = HttpCall(fine.endpoint(), "POST", "/", "", "", 1000, 1000, 65536);
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(r->body, "hello");
+  }
 }
 
 TEST(LoopMonitor, BucketsAreCumulative) {
