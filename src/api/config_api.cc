@@ -89,23 +89,14 @@ bool HandleConfiguration(dcm::Dcm* dcm, const node::Node& node, const HttpReques
       number = n.get<NodeId>();
     }
     dcm->DefineNode(*target, StringField(*body, "join_token"), number, StringField(*body, "name"),
-                    [respond](Result<std::string> message) {
-                      if (!message) return respond(FromError(message.error()));
-                      respond(Json(200, json{{"message", *message}}));
-                    });
+                    MessageReply(respond));
     return true;
   }
   if (r.method == "DELETE" && path.rfind("/v1/nodes/", 0) == 0) {
     const std::string text = path.substr(std::string("/v1/nodes/").size());
-    const int id = std::atoi(text.c_str());
-    if (id < 1 || id > 65535 || std::to_string(id) != text) {
-      respond(Fail(400, "'" + text + "' is not a node number (1 to 65535)"));
-      return true;
-    }
-    dcm->UndefineNode(static_cast<NodeId>(id), [respond](Result<std::string> message) {
-      if (!message) return respond(FromError(message.error()));
-      respond(Json(200, json{{"message", *message}}));
-    });
+    const auto id = NodeNumber(text);
+    if (!id) return respond(Fail(400, "'" + text + "' is not a node number (1 to 65535)")), true;
+    dcm->UndefineNode(*id, MessageReply(respond));
     return true;
   }
   respond(Fail(405, r.method + " is not allowed on " + path));

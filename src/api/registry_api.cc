@@ -238,18 +238,13 @@ bool HandleRegistry(dcm::Dcm* dcm, const HttpRequest& r, const std::string& path
     const size_t slash = rest.find('/');
     const std::string text = rest.substr(0, slash);
     const std::string verb = slash == std::string::npos ? "" : rest.substr(slash + 1);
-    const int id = std::atoi(text.c_str());
-    if (id < 1 || id > 65535 || std::to_string(id) != text ||
-        (verb != "offline" && verb != "online")) {
+    const auto id = NodeNumber(text);
+    if (!id || (verb != "offline" && verb != "online")) {
       respond(Fail(404, "no such registry endpoint: POST " + path +
                             " (POST /v1/registry/servers/<id>/offline or /online)"));
       return true;
     }
-    dcm->SetServerOffline(static_cast<NodeId>(id), verb == "offline",
-                          [respond](Result<std::string> message) {
-                            if (!message) return respond(FromError(message.error()));
-                            respond(Json(200, json{{"message", *message}}));
-                          });
+    dcm->SetServerOffline(*id, verb == "offline", MessageReply(respond));
     return true;
   }
   if (r.method == "POST" && path == "/v1/registry/servers") {
@@ -271,24 +266,14 @@ bool HandleRegistry(dcm::Dcm* dcm, const HttpRequest& r, const std::string& path
                                ? body["catch_up_s"].get<int>()
                                : 60;
     dcm->DefineServer({body["id"].get<NodeId>(), *client, *peer},
-                      Duration::Seconds(std::clamp(catch_up_s, 1, 600)),
-                      [respond](Result<std::string> message) {
-                        if (!message) return respond(FromError(message.error()));
-                        respond(Json(200, json{{"message", *message}}));
-                      });
+                      Duration::Seconds(std::clamp(catch_up_s, 1, 600)), MessageReply(respond));
     return true;
   }
   if (r.method == "DELETE" && path.rfind("/v1/registry/servers/", 0) == 0) {
     const std::string text = path.substr(std::string("/v1/registry/servers/").size());
-    const int id = std::atoi(text.c_str());
-    if (id < 1 || id > 65535 || std::to_string(id) != text) {
-      respond(Fail(400, "'" + text + "' is not a node id"));
-      return true;
-    }
-    dcm->UndefineServer(static_cast<NodeId>(id), [respond](Result<std::string> message) {
-      if (!message) return respond(FromError(message.error()));
-      respond(Json(200, json{{"message", *message}}));
-    });
+    const auto id = NodeNumber(text);
+    if (!id) return respond(Fail(400, "'" + text + "' is not a node id")), true;
+    dcm->UndefineServer(*id, MessageReply(respond));
     return true;
   }
   if (r.method == "POST" && path == "/v1/registry/snapshot") {

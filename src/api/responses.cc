@@ -52,4 +52,17 @@ bool ConstantTimeEqual(const std::string& a, const std::string& b) {
   return diff == 0;
 }
 
+std::optional<NodeId> NodeNumber(const std::string& text) {
+  const int id = std::atoi(text.c_str());
+  if (id < 1 || id > 65535 || std::to_string(id) != text) return std::nullopt;
+  return static_cast<NodeId>(id);
+}
+
+std::function<void(Result<std::string>)> MessageReply(Respond respond) {
+  return [respond = std::move(respond)](Result<std::string> message) {
+    if (!message) return respond(FromError(message.error()));
+    respond(Json(200, nlohmann::json{{"message", *message}}));
+  };
+}
+
 }  // namespace cohort::api
