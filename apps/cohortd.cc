@@ -10,13 +10,15 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <optional>
 
 #include "api/server.h"
 #include "api/standby_api.h"
 #include "base/config.h"
 #include "base/log.h"
+#include "dcm/clusters.h"
 #include "dcm/dcm.h"
-#include "dcm/standby.h"
+#include "dcm/define_target.h"
 #include "io/asio.h"
 #include "io/files.h"
 #include "io/loop_monitor.h"
@@ -83,44 +85,87 @@ cohort::Status WritePidFile(const std::string& path) {
   return cohort::io::WriteFileAtomic(path, std::to_string(::getpid()) + "\n");
 }
 
-// A node whose file has no [cluster] and that is not defined yet (dcm/standby.h): its API
-// only, until a member defines it; then it starts again in its cluster.
+// A node that runs in no cluster (dcm/clusters.h): not defined yet, or taken offline. Its
+// API only, until a member defines it or an operator brings it online; then it starts again.
 Outcome RunStandby(const cohort::Config& config) {
   boost::asio::io_context io;
   Signals signals(io);
-  auto standby = cohort::dcm::Standby::Open(config);
-  if (!standby) return {Fail(2, standby.error().message())};
+  auto target = cohort::dcm::DefineTarget::Open(config);
+  if (!target) return {Fail(2, target.error().message())};
   auto token = cohort::node::LoadApiToken(config.data_dir);
   if (!token) return {Fail(1, token.error().message())};
   Outcome outcome;
   boost::asio::steady_timer restart(io);
-  cohort::api::ApiServer server(io, cohort::api::StandbyHandler(*standby, config, *token, [&] {
-                                  // A moment for the member to confirm (or roll back) before the
-                                  // node goes.
-                                  restart.expires_after(std::chrono::milliseconds(300));
-                                  restart.async_wait([&](const boost::system::error_code& ec) {
-                                    if (ec || !standby->defined()) return;
-                                    outcome.restart = true;
-                                    io.stop();
-                                  });
-                                }));
+  // After a moment for the answer to go out (and, after a definition, for the member to
+  // confirm or roll it back).
+  auto restart_after = [&](std::chrono::milliseconds wait, bool definition) {
+    restart.expires_after(wait);
+    restart.async_wait([&, definition](const boost::system::error_code& ec) {
+      if (ec || (definition && !target->defined())) return;
+      outcome.restart = true;
+      io.stop();
+    });
+  };
+  cohort::api::ApiServer server(
+      io, cohort::api::StandbyHandler(
+              *target, config, *token, [&] { restart_after(std::chrono::milliseconds(300), true); },
+              [&] { restart_after(std::chrono::milliseconds(100), false); }));
   if (auto s = server.Listen(config.api_listen); !s) return {Fail(1, s.error().message())};
   const std::string pid_file = config.data_dir + "/cohortd.pid";
   if (auto s = WritePidFile(pid_file); !s) return {Fail(1, s.error().message())};
-  cohort::Log(cohort::LogLevel::kInfo, "dcm", "not defined to a cluster: waiting to be defined",
-              {{"api", config.api_listen.ToString()}, {"uid", standby->uid()}});
+  cohort::Log(cohort::LogLevel::kInfo, "dcm",
+              target->local().offline ? "offline: waiting for `cohort cluster online`"
+                                      : "not defined to a cluster: waiting to be defined",
+              {{"api", config.api_listen.ToString()}, {"uid", target->uid()}});
   RunLoop(io);
   server.Stop();
   if (!outcome.restart) ::unlink(pid_file.c_str());
   return outcome;
 }
 
+// C10: a node that moved checks every 50 ms whether it is online in its new cluster; once
+// it is, the move settles; at the deadline it returns to the cluster it came from.
+class MoveWatch {
+ public:
+  MoveWatch(boost::asio::io_context& io, cohort::dcm::Dcm& dcm, cohort::Duration deadline,
+            std::function<void()> revert)
+      : timer_(io), dcm_(dcm), deadline_(deadline), revert_(std::move(revert)) {
+    Check();
+  }
+
+ private:
+  void Check() {
+    const auto elapsed = std::chrono::steady_clock::now() - started_;
+    const auto step = cohort::dcm::DecideMove(
+        dcm_.Online(),
+        cohort::Duration::Millis(
+            std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()),
+        deadline_);
+    if (step == cohort::dcm::MoveStep::kSettle) return dcm_.SettleMove();
+    if (step == cohort::dcm::MoveStep::kRevert) {
+      dcm_.RevertMove();
+      return revert_();
+    }
+    timer_.expires_after(std::chrono::milliseconds(50));
+    timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) Check();
+    });
+  }
+  boost::asio::steady_timer timer_;
+  cohort::dcm::Dcm& dcm_;
+  cohort::Duration deadline_;
+  std::function<void()> revert_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+};
+
 // The node in its cluster: the configuration manager first (the registry on registry
-// server nodes, the client everywhere, C1), then the node's protocols and the API.
-Outcome RunNode(const cohort::Config& config) {
+// server nodes, the client everywhere, C1), then the node's protocols and the API. A node
+// that is moving there (C10) has until `move_deadline` to be online in it.
+Outcome RunNode(const cohort::Config& config, const cohort::Config& file,
+                std::optional<cohort::Duration> move_deadline) {
   boost::asio::io_context io;
   Signals signals(io);
-  auto dcm = cohort::dcm::Dcm::Create(config, io);
+  auto dcm = cohort::dcm::Dcm::Create(config, file, io);
   if (!dcm) return {Fail(1, dcm.error().message())};
   if (auto s = (*dcm)->Start(); !s) return {Fail(1, s.error().message())};
   auto node = cohort::node::Node::Create(config, io);
@@ -158,6 +203,17 @@ Outcome RunNode(const cohort::Config& config) {
     }
     signals.stop();
   });
+  (*dcm)->OnRestart([&] {
+    outcome.restart = true;
+    signals.stop();
+  });
+  std::optional<MoveWatch> move;
+  if (move_deadline) {
+    move.emplace(io, **dcm, *move_deadline, [&] {
+      outcome.restart = true;
+      signals.stop();
+    });
+  }
   bool stopping = false;
   signals.stop = [&] {
     if (stopping) return;  // a second signal while leaving waits for the same stop
@@ -235,19 +291,21 @@ int main(int argc, char** argv) {
   cohort::SetLogFormat(config.log_format == "json" ? cohort::LogFormat::kJson
                                                    : cohort::LogFormat::kText);
 
+  // The cluster it runs in comes from local storage and its file (dcm/clusters.h).
+  auto plan = cohort::dcm::PlanStart(config);
+  if (!plan) return Fail(2, plan.error().message());
   Outcome outcome;
-  if (!config.has_cluster) {
-    // Defined at run time (C7): the cluster comes from local storage, else the node waits.
-    auto defined = cohort::dcm::DefinedConfig(config);
-    if (!defined) return Fail(2, defined.error().message());
-    if (*defined) {
-      ::unlink((config.data_dir + "/dcm/join.token").c_str());  // used up
-      outcome = RunNode(**defined);
-    } else {
+  switch (plan->kind) {
+    case cohort::dcm::StartPlan::Kind::kWait:
       outcome = RunStandby(config);
-    }
-  } else {
-    outcome = RunNode(config);
+      break;
+    case cohort::dcm::StartPlan::Kind::kRun:
+      ::unlink((config.data_dir + "/dcm/join.token").c_str());  // used up, if it was
+      outcome = RunNode(plan->config, config, std::nullopt);
+      break;
+    case cohort::dcm::StartPlan::Kind::kMove:
+      outcome = RunNode(plan->config, config, plan->deadline);
+      break;
   }
   if (outcome.restart) {
     cohort::Log(cohort::LogLevel::kInfo, "node", "starting again in place");

@@ -20,7 +20,9 @@ json ClustersDocument(const dcm::LocalConfiguration& local, const std::string& u
     const bool current = c.id == local.current;
     const bool target = c.id == local.target;
     // Online: the cluster this node runs in; moving: the one it is moving to (C10).
-    const char* state = current ? "online" : target ? "moving" : "offline";
+    const char* state = current && !local.offline ? "online"
+                        : target && !current      ? "moving"
+                                                  : "offline";
     clusters.push_back({{"id", c.id},
                         {"name", c.name},
                         {"node", c.node == kNoNode ? json(nullptr) : json(c.node)},
@@ -32,6 +34,7 @@ json ClustersDocument(const dcm::LocalConfiguration& local, const std::string& u
   return {{"clusters", clusters},
           {"current", local.current},
           {"target", local.target},
+          {"offline", local.offline},
           {"uid", uid},
           {"identity", identity}};
 }

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "api/cluster_api.h"
 #include "api/config_api.h"
 #include "api/dashboard.h"
 #include "api/jobs_api.h"
@@ -11,6 +12,7 @@
 #include "api/responses.h"
 #include "base/digest.h"
 #include "dcm/dcm.h"
+#include "dcm/define_target.h"
 #include "io/loop_monitor.h"
 #include "node/distributor.h"
 #include "node/documents.h"
@@ -218,6 +220,13 @@ void Api::Handle(const HttpRequest& r, Respond respond) {
   if (get && HandleJobs(distributor_, r, path, respond)) return;
 
   if (r.method == "POST" && path == "/v1/ping") return Ping(r, std::move(respond));
+  // Sealed under a join token, which authorizes it (cluster_api.h).
+  if (r.method == "POST" && path == "/v1/dcm/define") {
+    if (dcm_ == nullptr || !dcm_->has_registry()) {
+      return respond(Fail(503, "this node runs without the registry: it cannot be defined"));
+    }
+    return AnswerDefine(dcm_->define_target(), r, respond, [] {});
+  }
 
   // Everything below changes state.
   const bool mutating = r.method == "POST" || r.method == "DELETE" || r.method == "PUT";
@@ -230,6 +239,11 @@ void Api::Handle(const HttpRequest& r, Respond respond) {
     }
   }
   if (HandleRegistry(dcm_, r, path, respond)) return;
+  if (dcm_ != nullptr && dcm_->has_registry() &&
+      HandleClusterChange(dcm_->Clusters(), dcm_->define_target(), r, path, respond,
+                          [dcm = dcm_] { dcm->Restart(); })) {
+    return;
+  }
   if (HandleConfiguration(dcm_, node_, r, path, respond)) return;
   if (HandleJobs(distributor_, r, path, respond)) return;
   if (path == "/v1/keys" || path.rfind("/v1/keys/", 0) == 0) return Keys(r, path, respond);

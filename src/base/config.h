@@ -57,6 +57,9 @@ struct Config {
   // once defined takes its cluster from local storage (dcm/standby.h).
   bool has_cluster = true;
   bool defined_at_run_time = false;  // the cluster came from local storage (C7)
+  // The cluster's id when local storage knows it (dcm/clusters.h); "" for a file's cluster
+  // before its first join, which learns it from the registry.
+  std::string cluster_id;
   std::string cluster_name = "cohort";
   std::string key_file;  // relative paths are relative to the config file
   std::vector<NodeId> priority;

@@ -39,8 +39,10 @@ std::string UrlEncode(const std::string& s);
 void AddRegistryCommands(CLI::App& app, const Globals& g, int& rc);
 // jobs.cc: `cohort distribute`, `cohort job ...`, `cohort ctp ...`.
 void AddJobCommands(CLI::App& app, const Globals& g, int& rc);
-// configuration.cc: `cohort cluster ...`, `cohort node ...`.
+// configuration.cc: `cohort node ...`, `cohort join-token`.
 void AddConfigurationCommands(CLI::App& app, const Globals& g, int& rc);
+// cluster.cc: `cohort cluster ...`.
+void AddClusterCommands(CLI::App& app, const Globals& g, int& rc);
 // dev.cc: `cohort dev up|down`.
 void AddDevCommands(CLI::App& app, const Globals& g, int& rc);
 // snapshot.cc: `cohort registry snapshot save|restore`.

@@ -21,6 +21,7 @@ int Main(int argc, char** argv);
 
 // dev.cc: `cohort dev up|down`.
 struct DevUpOptions {
+  std::string cluster_name = "dev";
   int nodes = 3;
   std::string dir = "cohort-dev";
   int base_port = 7100;

@@ -391,6 +391,7 @@ int Main(int argc, char** argv) {
   AddPingCommand(app, g, rc);
   AddAdapterCommands(app, g, rc);
   AddRegistryCommands(app, g, rc);
+  AddClusterCommands(app, g, rc);
   AddConfigurationCommands(app, g, rc);
   AddJobCommands(app, g, rc);
   AddDevCommands(app, g, rc);

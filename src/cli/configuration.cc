@@ -1,4 +1,4 @@
-// `cohort cluster list` and `cohort node list|undefine` (INTERFACE.md): the configuration
+// `cohort node list|define|undefine` and `cohort join-token` (INTERFACE.md): the configuration
 // manager's definitions through the node's API.
 #include <cstdio>
 
@@ -8,22 +8,6 @@ namespace cohort::cli {
 namespace {
 
 using nlohmann::json;
-
-void PrintClusters(const json& d) {
-  std::printf("%-18s %-16s %-6s %-9s %-8s %s\n", "ID", "NAME", "NODE", "STATE", "POINTER", "UID");
-  for (const auto& c : d["clusters"]) {
-    const std::string pointer =
-        std::string(c["current"].get<bool>() ? "current" : "") +
-        (c["target"].get<bool>() && !c["current"].get<bool>() ? "target" : "");
-    std::printf("%-18s %-16s %-6s %-9s %-8s %s\n", c["id"].get<std::string>().c_str(),
-                c["name"].get<std::string>().c_str(),
-                c["node"].is_null() ? "-" : c["node"].dump().c_str(),
-                c["state"].get<std::string>().c_str(), pointer.empty() ? "-" : pointer.c_str(),
-                c["uid"].get<std::string>().empty() ? "-" : c["uid"].get<std::string>().c_str());
-  }
-  std::printf("this machine's uid: %s (definition %s)\n", d["uid"].get<std::string>().c_str(),
-              d["identity"].get<std::string>().c_str());
-}
 
 void PrintNodes(const json& d) {
   std::printf("cluster %s\n", d["cluster"].get<std::string>().c_str());
@@ -41,11 +25,6 @@ void PrintNodes(const json& d) {
 }  // namespace
 
 void AddConfigurationCommands(CLI::App& app, const Globals& g, int& rc) {
-  auto* cluster = app.add_subcommand("cluster", "the clusters this node is defined to (C3)");
-  cluster->require_subcommand(1);
-  cluster->add_subcommand("list", "id, name, this node's number, state and UID in each")
-      ->callback([&g, &rc] { rc = Print(g, Call{g}.Do("GET", "/v1/clusters"), PrintClusters); });
-
   static int number = 0;
   static std::string address, join_token, name;
   auto* node = app.add_subcommand("node", "the nodes defined in the cluster (C4)");

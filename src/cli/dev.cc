@@ -111,9 +111,9 @@ std::string NodeConfig(int k, const DevUpOptions& o, const std::string& dir) {
   for (int i = 1; i <= o.nodes; ++i) priority += (i > 1 ? ", " : "") + std::to_string(i);
   return "# written by `cohort dev up`\n[node]\nid = " + std::to_string(k) + "\nname = \"n" +
          std::to_string(k) + "\"\ndata_dir = \"" + dir + "/n" + std::to_string(k) +
-         "\"\nuid_file = \"machine-id\"\n\n[cluster]\nname = \"dev\"\nkey_file = \"" + dir +
-         "/cluster.key\"\npriority = [" + priority + "]\nseeds = [" + seeds + "]\n" +
-         (o.multicast.empty() ? "" : "multicast = \"" + o.multicast + "\"\n") +
+         "\"\nuid_file = \"machine-id\"\n\n[cluster]\nname = \"" + o.cluster_name +
+         "\"\nkey_file = \"" + dir + "/cluster.key\"\npriority = [" + priority + "]\nseeds = [" +
+         seeds + "]\n" + (o.multicast.empty() ? "" : "multicast = \"" + o.multicast + "\"\n") +
          "\n[transport]\nlisten = [" + listen +
          "]\n\n[api]\nlisten = \"127.0.0.1:" + std::to_string(o.base_port + 100 + k) + "\"\n" +
          TimingConfig(o) + DiskConfigs(k, o, dir) + RegistryConfig(o) + DistributionConfig(o);
@@ -451,6 +451,14 @@ void AddDevCommands(CLI::App& app, const Globals& g, int& rc) {
   dev->require_subcommand(1);
   auto* u = dev->add_subcommand("up", "start N daemons and wait until they agree");
   u->add_option("--nodes", up.nodes, "number of nodes")->check(CLI::Range(1, 100));
+  u->add_option("--name", up.cluster_name, "the cluster's name (default dev)")
+      ->check([](const std::string& v) {
+        const bool ok = !v.empty() && v.size() <= 64 &&
+                        v.find_first_not_of(
+                            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                            "0123456789._-") == std::string::npos;
+        return ok ? std::string() : "1 to 64 letters, digits, '.', '_' or '-'";
+      });
   u->add_option("--dir", up.dir, "folder for the nodes' files");
   u->add_option("--base-port", up.base_port, "node k: transport P+k, API P+100+k")
       ->check(CLI::Range(1024, 65000));

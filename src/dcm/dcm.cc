@@ -1,27 +1,45 @@
 #include "dcm/dcm_impl.h"
-#include "dcm/standby.h"
 
 namespace cohort::dcm {
 
-std::string NewClusterId() {
-  std::random_device rd;
-  std::mt19937_64 g((static_cast<uint64_t>(rd()) << 32) ^ rd());
-  char text[17];
-  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(g()));
-  return text;
+namespace {
+
+// The registry's servers, primary and this node's server role in local storage are its
+// cluster's: a node starting in another cluster (C10) starts from that one's configuration.
+void ForgetOtherRegistry(const std::string& cluster_id, LocalConfiguration& local) {
+  if (cluster_id.empty()) return;  // a file's cluster before its first join: still the one
+  const std::string& owner =
+      local.registry_cluster.empty() ? local.current : local.registry_cluster;
+  if (!owner.empty() && owner != cluster_id) {
+    local.registry_servers.clear();
+    local.primary = kNoNode;
+    local.server_defined = local.server_removed = local.server_offline = false;
+    local.server_removed_revision = 0;
+  }
+  local.registry_cluster = cluster_id;
 }
 
-Result<std::unique_ptr<Dcm>> Dcm::Create(const Config& config, asio::io_context& io) {
+}  // namespace
+
+Result<std::unique_ptr<Dcm>> Dcm::Create(const Config& config, const Config& file,
+                                         asio::io_context& io) {
   auto storage = LocalStorage::Open(config.data_dir);
   if (!storage) return storage.error();
   auto impl = std::make_unique<Impl>(config, io, std::move(*storage));
+  impl->file = file;
   auto local = impl->storage.Load();
   if (!local) return local.error();
   impl->local = std::move(*local);
+  ForgetOtherRegistry(config.cluster_id, impl->local);
+  if (config.defined_at_run_time) {
+    COHORT_TRY(impl->storage.UseClusterRegistry(config.cluster_id));
+  }
   if (!config.registry_servers.empty()) {
     auto uid = ReadUid(config);
     if (!uid) return uid.error();
     impl->original_uid = *uid;
+    impl->define_target = std::make_unique<DefineTarget>(impl->config, impl->storage, impl->local,
+                                                         impl->original_uid);
     // The list learned from the registry (C5, local storage) once there is one; before the
     // first contact, the configured servers.
     const bool learned = !impl->local.current.empty() && !impl->local.registry_servers.empty();
@@ -43,7 +61,7 @@ Result<std::unique_ptr<Dcm>> Dcm::Create(const Config& config, asio::io_context&
     impl->client = std::make_unique<registry::EtcdRegistry>(std::move(options));
     impl->guard = std::make_unique<registry::PhaseGuard>(*impl->client);
   }
-  if (!impl->local.current.empty()) impl->cluster_id = impl->local.current;
+  impl->cluster_id = config.cluster_id;
   return std::unique_ptr<Dcm>(new Dcm(std::move(impl)));
 }
 
@@ -167,6 +185,50 @@ std::string Dcm::identity_state() const {
 
 void Dcm::OnRefused(std::function<void(const std::string&, bool)> refused) {
   impl_->on_refused = std::move(refused);
+}
+
+LocalClusters Dcm::Clusters() {
+  Impl& d = *impl_;
+  const bool serves = d.is_server() || d.local.server_defined;
+  return LocalClusters(d.file, d.storage, d.local, d.original_uid, d.cluster_id, serves);
+}
+
+DefineTarget& Dcm::define_target() { return *impl_->define_target; }
+
+void Dcm::OnRestart(std::function<void()> restart) { impl_->on_restart = std::move(restart); }
+
+void Dcm::Restart() {
+  impl_->After(Duration::Millis(100), [this] {
+    if (impl_->on_restart) impl_->on_restart();
+  });
+}
+
+bool Dcm::Online() const {
+  const Impl& d = *impl_;
+  if (d.node == nullptr || !d.status || !d.status_error.empty()) return false;
+  const auto& m = d.node->membership();
+  const bool in_cluster =
+      m.role() == membership::Role::kMember || m.role() == membership::Role::kSupervisor;
+  return in_cluster && m.map().IsUp(d.config.node_id) && m.map().Ring().size() >= 2;
+}
+
+void Dcm::SettleMove() {
+  Impl& d = *impl_;
+  const std::string from = d.local.current;
+  d.local.current = d.local.target = d.cluster_id;
+  d.SaveLocal();
+  d.Audit("cluster_moved",
+          {{"cluster", d.config.cluster_name}, {"id", d.cluster_id}, {"from", from}});
+  Log(LogLevel::kInfo, "dcm", "moved", {{"cluster", d.config.cluster_name}, {"from", from}});
+}
+
+void Dcm::RevertMove() {
+  Impl& d = *impl_;
+  d.local.target = d.local.current;
+  d.SaveLocal();
+  d.Audit("cluster_move_reverted", {{"cluster", d.config.cluster_name}, {"id", d.cluster_id}});
+  Log(LogLevel::kWarn, "dcm", "not online in the target in time: returning",
+      {{"cluster", d.config.cluster_name}, {"back_to", d.local.current}});
 }
 
 std::vector<std::pair<std::string, std::string>> Dcm::components() const {

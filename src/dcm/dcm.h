@@ -19,6 +19,7 @@
 #include "base/config.h"
 #include "base/result.h"
 #include "base/time.h"
+#include "dcm/clusters.h"
 #include "dcm/define_protocol.h"
 #include "dcm/define_wire.h"
 #include "dcm/schema.h"
@@ -35,9 +36,14 @@ class Node;
 
 namespace cohort::dcm {
 
+class DefineTarget;
+
 class Dcm {
  public:
-  static Result<std::unique_ptr<Dcm>> Create(const Config& config, boost::asio::io_context& io);
+  // `config`: the cluster's, as the node runs it; `file`: the node's config file as loaded,
+  // whence the clusters it may start in (dcm/clusters.h).
+  static Result<std::unique_ptr<Dcm>> Create(const Config& config, const Config& file,
+                                             boost::asio::io_context& io);
   ~Dcm();
 
   Status Start();
@@ -111,6 +117,20 @@ class Dcm {
   void DefineNode(const Endpoint& target, const std::string& join_token,
                   std::optional<NodeId> number, const std::string& name,
                   std::function<void(Result<std::string>)> done);
+
+  // C3, C10: the clusters this node is defined to, as changes to its local storage.
+  LocalClusters Clusters();
+  // C7: this node's side of a definition to another cluster, by one of its members.
+  DefineTarget& define_target();
+  // A change this node follows by starting again (a move, going offline): `restart` is
+  // called shortly after Restart(), once the change's answer has gone out.
+  void OnRestart(std::function<void()> restart);
+  void Restart();
+  // C10: online in this cluster: a member of it with another node up, and the registry
+  // answering. A moving node settles once it is, or returns when it is not in time.
+  bool Online() const;
+  void SettleMove();
+  void RevertMove();
 
   // Every component's bootstrap state, in start order (C1).
   std::vector<std::pair<std::string, std::string>> components() const;

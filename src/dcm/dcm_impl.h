@@ -13,8 +13,10 @@
 #include <set>
 
 #include "base/log.h"
+#include "dcm/clusters.h"
 #include "dcm/core.h"
 #include "dcm/dcm.h"
+#include "dcm/define_target.h"
 #include "dcm/etcd_server.h"
 #include "dcm/identity.h"
 #include "dcm/schema.h"
@@ -39,8 +41,6 @@ using nlohmann::json;
 inline constexpr auto kStatusPeriod = std::chrono::milliseconds(250);
 inline constexpr auto kReadOnlyStatusPeriod = std::chrono::milliseconds(50);
 
-std::string NewClusterId();
-
 using Reply = std::function<void(Result<std::string>)>;
 
 struct Dcm::Impl {
@@ -48,6 +48,7 @@ struct Dcm::Impl {
       : config(c), io(ctx), storage(std::move(s)), poll(ctx) {}
 
   Config config;
+  Config file;  // the node's config file, as loaded
   asio::io_context& io;
   LocalStorage storage;
   LocalConfiguration local;
@@ -80,6 +81,9 @@ struct Dcm::Impl {
   bool publishing = false;  // one schema write in flight at a time
   std::string node_doc_written, addresses_written, primary_written;
   bool server_list_created = false;
+  bool cluster_named = false;  // /cohort/clusters/<name> names cluster_id (schema.h)
+  std::function<void()> on_restart;
+  std::unique_ptr<DefineTarget> define_target;  // other clusters defining this node (C7)
   int ticks = 0;
   bool reconciling = false;  // a read of the server list in flight
   std::unique_ptr<schema::VersionedPublisher> map_publisher;
@@ -165,7 +169,7 @@ struct Dcm::Impl {
   // one at a time; each success goes straight on to the next.
   void Publish() {
     if (publishing || node == nullptr) return;
-    if (cluster_id.empty()) return DefineCluster();
+    if (cluster_id.empty() || !cluster_named) return DefineCluster();
     if (identity != IdentityState::kSettled) return CheckIdentity();
     const json node_doc = NodeDefinition();
     if (const std::string text = schema::Document(node_doc); text != node_doc_written) {
@@ -184,9 +188,11 @@ struct Dcm::Impl {
     if (node->membership().role() == membership::Role::kSupervisor) PublishMap();
   }
 
+  // Names the cluster in the registry: a file's cluster learns its id there (a new one if
+  // none is named yet), a cluster defined at run time (C3) writes its own there.
   void DefineCluster() {
     publishing = true;
-    const std::string fresh = NewClusterId();
+    const std::string fresh = cluster_id.empty() ? NewClusterId() : cluster_id;
     guard->Commit(schema::DefineCluster(config.cluster_name, fresh),
                   OnLoop([this, fresh](Result<registry::TxnResult> r) {
                     publishing = false;
@@ -197,7 +203,12 @@ struct Dcm::Impl {
                           {{"error", id.error().message()}});
                       return;
                     }
-                    AdoptCluster(*id, r->succeeded);
+                    if (!cluster_id.empty() && *id != cluster_id) {
+                      Log(LogLevel::kWarn, "dcm", "the registry names another cluster so",
+                          {{"cluster", config.cluster_name}, {"named", *id}, {"id", cluster_id}});
+                    }
+                    if (cluster_id.empty()) AdoptCluster(*id, r->succeeded);
+                    cluster_named = true;
                     Publish();
                   }));
   }
@@ -209,13 +220,14 @@ struct Dcm::Impl {
           {{"error", dir.error().message()}});
     }
     if (LocalDefinition() == nullptr) {
-      local.clusters.push_back({config.cluster_name, id, config.node_id, ""});
+      local.clusters.push_back({config.cluster_name, id, config.node_id, "", false});
     }
     if (local.current != id) {
       Audit(defined_here ? "cluster_defined" : "cluster_adopted",
             {{"cluster", config.cluster_name}, {"id", id}, {"previous", local.current}});
     }
     local.current = local.target = id;
+    local.registry_cluster = id;
     SaveLocal();
     Log(LogLevel::kInfo, "dcm", defined_here ? "cluster defined" : "cluster id adopted",
         {{"cluster", config.cluster_name}, {"id", id}});

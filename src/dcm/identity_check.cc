@@ -38,10 +38,13 @@ void Dcm::Impl::CheckIdentity() {
 
 void Dcm::Impl::ActOnIdentity(const schema::IdentityRead& seen) {
   if (LocalDefinition() == nullptr) {
-    local.clusters.push_back({config.cluster_name, cluster_id, config.node_id, ""});
+    local.clusters.push_back({config.cluster_name, cluster_id, config.node_id, "", false});
   }
-  const IdentityFacts facts{original_uid,   LocalUid(),      seen.global_uid,
-                            config.node_id, seen.claimed_by, !config.defined_at_run_time};
+  // The node that defined its cluster (C3) writes its own definition at its first join.
+  const bool founder = LocalDefinition()->founder;
+  const IdentityFacts facts{original_uid,    founder ? "" : LocalUid(),
+                            seen.global_uid, config.node_id,
+                            seen.claimed_by, !config.defined_at_run_time || founder};
   const IdentityAction action = DecideIdentity(facts);
   switch (action) {
     case IdentityAction::kJoin:
@@ -86,6 +89,7 @@ void Dcm::Impl::WriteIdentity(const schema::IdentityRead& seen, const std::strin
         ClusterDefinition* def = LocalDefinition();
         def->node = config.node_id;
         def->uid = original_uid;
+        def->founder = false;
         SaveLocal();
         node_doc_written = doc;
         std::map<std::string, std::string> fields{{"node", std::to_string(config.node_id)},

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "io/clock.h"
@@ -23,9 +24,13 @@ std::string LocalStorage::configuration_file() const {
   return root_ + "/dcm/configuration/local.json";
 }
 std::string LocalStorage::audit_file() const { return root_ + "/dcm/logs/audit.log"; }
-std::string LocalStorage::registry_data_dir() const { return root_ + "/registry/etcd"; }
-std::string LocalStorage::registry_tls_dir() const { return root_ + "/registry/tls"; }
-std::string LocalStorage::registry_log_file() const { return root_ + "/registry/etcd.log"; }
+Status LocalStorage::UseClusterRegistry(const std::string& id) {
+  registry_ = root_ + "/clusters/" + id + "/registry";
+  return io::MakeDirs(registry_);
+}
+std::string LocalStorage::registry_data_dir() const { return registry_ + "/etcd"; }
+std::string LocalStorage::registry_tls_dir() const { return registry_ + "/tls"; }
+std::string LocalStorage::registry_log_file() const { return registry_ + "/etcd.log"; }
 
 Result<LocalConfiguration> LocalStorage::Load() const {
   auto file = io::ReadFile(configuration_file());
@@ -56,8 +61,8 @@ Result<LocalConfiguration> LocalStorage::Load() const {
       }
       const int64_t node = number(cl, "node");
       if (node < 0 || node > 65535) return bad("bad node number in " + cl.dump());
-      c.clusters.push_back(
-          {text(cl, "name"), text(cl, "id"), static_cast<NodeId>(node), text(cl, "uid")});
+      c.clusters.push_back({text(cl, "name"), text(cl, "id"), static_cast<NodeId>(node),
+                            text(cl, "uid"), flag(cl, "founder")});
     }
   }
   c.current = text(doc, "current");
@@ -79,13 +84,20 @@ Result<LocalConfiguration> LocalStorage::Load() const {
   c.server_removed = flag(doc, "server_removed");
   c.server_removed_revision = number(doc, "server_removed_revision");
   c.server_offline = flag(doc, "server_offline");
+  c.registry_cluster = text(doc, "registry_cluster");
+  c.offline = flag(doc, "offline");
+  c.move_deadline_ms = std::clamp<int64_t>(number(doc, "move_deadline_ms"), 0, 600'000);
   return c;
 }
 
 Status LocalStorage::Save(const LocalConfiguration& c) const {
   json clusters = json::array();
   for (const auto& cl : c.clusters) {
-    clusters.push_back({{"name", cl.name}, {"id", cl.id}, {"node", cl.node}, {"uid", cl.uid}});
+    clusters.push_back({{"name", cl.name},
+                        {"id", cl.id},
+                        {"node", cl.node},
+                        {"uid", cl.uid},
+                        {"founder", cl.founder}});
   }
   json servers = json::array();
   for (const auto& s : c.registry_servers) {
@@ -100,7 +112,10 @@ Status LocalStorage::Save(const LocalConfiguration& c) const {
                  {"server_defined", c.server_defined},
                  {"server_removed", c.server_removed},
                  {"server_removed_revision", c.server_removed_revision},
-                 {"server_offline", c.server_offline}};
+                 {"server_offline", c.server_offline},
+                 {"registry_cluster", c.registry_cluster},
+                 {"offline", c.offline},
+                 {"move_deadline_ms", c.move_deadline_ms}};
   return io::WriteFileAtomic(configuration_file(), doc.dump(2) + "\n");
 }
 

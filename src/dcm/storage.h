@@ -7,6 +7,8 @@
 //   clusters/<cluster id>/{locks,logs,core,config}   per cluster, for the other components
 //   registry/etcd                 the registry server's data (registry server nodes only)
 //   registry/tls                  the registry's TLS files (dcm/tls.h), made at every start
+//   clusters/<id>/registry/...    the same, for a cluster defined at run time (C3): a node
+//                                 may be a registry server of several clusters
 // local.json is replaced atomically; a crash leaves the old or the new version.
 #pragma once
 
@@ -24,6 +26,9 @@ struct ClusterDefinition {
   std::string id;         // unique: a cluster re-created under the same name gets a new one (C3)
   NodeId node = kNoNode;  // this node's number in it
   std::string uid;        // the UID it was defined with (C4, C8); "": no definition kept
+  // C3: this node defined the cluster, so its first join writes its own global definition
+  // (every other node's is written by the member that defined it).
+  bool founder = false;
   bool operator==(const ClusterDefinition&) const = default;
 };
 
@@ -41,6 +46,14 @@ struct LocalConfiguration {
   // C6: `registry server offline` stopped this node's server; it stays stopped, across
   // restarts, until `online`.
   bool server_offline = false;
+  // The cluster the registry fields above belong to: a node that starts in another cluster
+  // (C10) forgets them. "" before the first join (they belong to the cluster it joins).
+  std::string registry_cluster;
+  // C3: `cluster offline` took the node out of its current cluster: it runs none until
+  // `cluster online` (even when its file has a [cluster]).
+  bool offline = false;
+  // C10: how long a move to `target` may take before the node returns to `current`.
+  int64_t move_deadline_ms = 0;
   bool operator==(const LocalConfiguration&) const = default;
 };
 
@@ -57,6 +70,10 @@ class LocalStorage {
   // Creates the per-cluster folders and returns clusters/<id>.
   Result<std::string> ClusterDir(const std::string& cluster_id) const;
 
+  // The registry server's files of the cluster `id` defined at run time go under
+  // clusters/<id>/registry rather than registry/.
+  Status UseClusterRegistry(const std::string& id);
+
   std::string configuration_file() const;
   std::string audit_file() const;
   std::string registry_data_dir() const;  // registry/etcd
@@ -64,8 +81,10 @@ class LocalStorage {
   std::string registry_tls_dir() const;   // registry/tls
 
  private:
-  explicit LocalStorage(std::string root) : root_(std::move(root)) {}
+  explicit LocalStorage(std::string root)
+      : root_(std::move(root)), registry_(root_ + "/registry") {}
   std::string root_;
+  std::string registry_;  // where the registry server's files go
 };
 
 }  // namespace cohort::dcm

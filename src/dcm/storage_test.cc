@@ -32,13 +32,16 @@ TEST_F(StorageTest, CreatesTheLayoutAndKeepsTheConfiguration) {
   EXPECT_EQ(*empty, LocalConfiguration{});
 
   LocalConfiguration c;
-  c.clusters = {{"media", "0123456789abcdef", 3, "4f1c0de0d1e5"}};
+  c.clusters = {{"media", "0123456789abcdef", 3, "4f1c0de0d1e5", true}};
   c.current = c.target = "0123456789abcdef";
   c.registry_servers = {{2, Endpoint{0x7f000001, 7302}, Endpoint{0x7f000001, 7402}},
                         {1, Endpoint{0x7f000001, 7301}, Endpoint{0x7f000001, 7401}}};
   c.primary = 2;
   c.server_removed = true;
   c.server_removed_revision = 42;
+  c.registry_cluster = "0123456789abcdef";
+  c.offline = true;
+  c.move_deadline_ms = 2500;
   ASSERT_TRUE(s->Save(c));
   auto back = s->Load();
   ASSERT_TRUE(back) << back.error().message();

@@ -37,7 +37,14 @@ Result<wire::Keyring> FromKeyFile(const Config& config) {
 
 }  // namespace
 
-std::string KeyringPath(const Config& config) { return config.data_dir + "/keyring.json"; }
+std::string KeyringPath(const Config& config) {
+  // A node may be defined to several clusters (C10): each one defined at run time keeps
+  // its own keys; the file's [cluster] keeps the data folder's.
+  if (config.defined_at_run_time && !config.cluster_id.empty()) {
+    return config.data_dir + "/clusters/" + config.cluster_id + "/keyring.json";
+  }
+  return config.data_dir + "/keyring.json";
+}
 
 Result<wire::Keyring> LoadKeyring(const Config& config) {
   const std::string path = KeyringPath(config);

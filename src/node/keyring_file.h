@@ -1,5 +1,6 @@
-// The node's secrets on disk. The keyring (T8) (T8): data_dir/keyring.json once the daemon has run
-// (the keys installed at run time and the one in use), else the single key of cluster.key_file.
+// The node's secrets on disk. The keyring (T8): data_dir/keyring.json once the daemon has run
+// (the keys installed at run time and the one in use), else the single key of cluster.key_file;
+// for a cluster defined at run time, clusters/<id>/keyring.json.
 // Read by the transport, which seals with it, and by the configuration manager, which derives the
 // registry's TLS credentials from it (dcm/tls.h).
 #pragma once

@@ -76,7 +76,7 @@ class DevCluster:
     recorded in the folder) and, failing that, by the PIDs `dev up` reported."""
 
     def __init__(self, nodes, base_port, adapters=2, disks=(), multicast=None, registry=0,
-                 upload_mbps=0, upload_idle_s=0, forget_after_s=0):
+                 upload_mbps=0, upload_idle_s=0, forget_after_s=0, name="dev"):
         self.tmp = tempfile.TemporaryDirectory(prefix="cohort-it-")
         self.dir = self.tmp.name
         self.nodes, self.base_port, self.adapters = nodes, base_port, adapters
@@ -86,6 +86,7 @@ class DevCluster:
         self.upload_mbps = upload_mbps  # content upload limit per node; 0: none
         self.upload_idle_s = upload_idle_s  # upload jobs cancelled after this; 0: default
         self.forget_after_s = forget_after_s  # finished jobs leave memory after; 0: default
+        self.name = name  # the cluster's
         self.info = None
 
     def api(self, k):
@@ -95,7 +96,8 @@ class DevCluster:
         return f"127.0.0.{adapter}:{self.base_port + k}"
 
     def __enter__(self):
-        self.info = cohort_json("dev", "up", "--nodes", str(self.nodes), "--dir", self.dir,
+        self.info = cohort_json("dev", "up", "--name", self.name, "--nodes", str(self.nodes),
+                                "--dir", self.dir,
                                 "--base-port", str(self.base_port), "--adapters",
                                 str(self.adapters),
                                 *[a for d in self.disks for a in ("--disk", d)],
