@@ -5,6 +5,8 @@
 #include "api/responses.h"
 #include "dcm/clusters.h"
 #include "dcm/define_target.h"
+#include "dcm/node_control.h"
+#include "io/clock.h"
 
 namespace cohort::api {
 namespace {
@@ -107,6 +109,14 @@ void AnswerDefine(dcm::DefineTarget& target, const HttpRequest& r, const Respond
   const dcm::DefineAnswer a = target.Answer(*m);
   respond({200, "application/octet-stream", dcm::SealAnswer(*key, a)});
   if (m->op == dcm::DefineOp::kCommit && a.ok) committed();
+}
+
+void AnswerControlRequest(const Config& file, dcm::LocalClusters clusters, const HttpRequest& r,
+                          const Respond& respond, const std::function<void()>& restart) {
+  auto reply = dcm::AnswerControl(file, clusters, r.body, io::WallMillis());
+  if (!reply) return respond(FromError(reply.error()));
+  respond({200, "application/octet-stream", reply->sealed});
+  if (reply->restart) restart();
 }
 
 }  // namespace cohort::api

@@ -9,12 +9,15 @@
 //   POST   /v1/join-token               a new one-time join token for `cohort node define`
 //   POST   /v1/dcm/define               a defining member's sealed message (define_wire.h);
 //                                       the join token is its authorization, not the API token
+//   POST   /v1/dcm/control              a member's `node online|offline` for this node, sealed
+//                                       under the cluster's key (dcm/node_control.h)
 #pragma once
 
 #include <functional>
 #include <string>
 
 #include "api/handlers.h"
+#include "base/config.h"
 
 namespace cohort::dcm {
 class DefineTarget;
@@ -34,5 +37,10 @@ bool HandleClusterChange(dcm::LocalClusters clusters, dcm::DefineTarget& target,
 // sealed the same way; `committed` runs after a commit was answered.
 void AnswerDefine(dcm::DefineTarget& target, const HttpRequest& r, const Respond& respond,
                   const std::function<void()>& committed);
+
+// POST /v1/dcm/control: answers a member's sealed `node online|offline`; `restart` is called
+// once the answer went out, if the node starts again to follow it.
+void AnswerControlRequest(const Config& file, dcm::LocalClusters clusters, const HttpRequest& r,
+                          const Respond& respond, const std::function<void()>& restart);
 
 }  // namespace cohort::api

@@ -95,12 +95,22 @@ bool HandleConfiguration(dcm::Dcm* dcm, const node::Node& node, const HttpReques
                     MessageReply(respond));
     return true;
   }
-  if (r.method == "DELETE" && path.rfind("/v1/nodes/", 0) == 0) {
-    const std::string text = path.substr(std::string("/v1/nodes/").size());
+  if (path.rfind("/v1/nodes/", 0) == 0 && (r.method == "DELETE" || r.method == "POST")) {
+    const std::string rest = path.substr(std::string("/v1/nodes/").size());
+    const std::string text = rest.substr(0, rest.find('/'));
+    const std::string verb = rest.size() > text.size() ? rest.substr(text.size() + 1) : "";
     const auto id = NodeNumber(text);
     if (!id) return respond(Fail(400, "'" + text + "' is not a node number (1 to 65535)")), true;
-    dcm->UndefineNode(*id, MessageReply(respond));
-    return true;
+    if (r.method == "DELETE" && verb.empty())
+      return dcm->UndefineNode(*id, MessageReply(respond)), true;
+    if (r.method == "POST" && (verb == "online" || verb == "offline")) {
+      return dcm->SetNodeOnline(*id, verb == "online", MessageReply(respond)), true;
+    }
+    if (r.method == "POST" && verb == "modify") {
+      auto body = Body(r);
+      if (!body) return respond(FromError(body.error())), true;
+      return dcm->ModifyNode(*id, StringField(*body, "name"), MessageReply(respond)), true;
+    }
   }
   respond(Fail(405, r.method + " is not allowed on " + path));
   return true;

@@ -7,6 +7,8 @@
 //   POST   /v1/nodes {"address", "join_token", "number"?, "name"?}
 //                              define the node waiting at that API address (C7)
 //   DELETE /v1/nodes/<n>       undefine node n (C6): it must not be up
+//   POST   /v1/nodes/<n>/online|offline   start node n in the cluster, or take it out (C6)
+//   POST   /v1/nodes/<n>/modify {"name"}  rename node n (C6)
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>

@@ -227,6 +227,13 @@ void Api::Handle(const HttpRequest& r, Respond respond) {
     }
     return AnswerDefine(dcm_->define_target(), r, respond, [] {});
   }
+  if (r.method == "POST" && path == "/v1/dcm/control") {  // sealed under the cluster's key
+    if (dcm_ == nullptr || !dcm_->has_registry()) {
+      return respond(Fail(503, "this node runs without the registry"));
+    }
+    return AnswerControlRequest(dcm_->file(), dcm_->Clusters(), r, respond,
+                                [dcm = dcm_] { dcm->Restart(); });
+  }
 
   // Everything below changes state.
   const bool mutating = r.method == "POST" || r.method == "DELETE" || r.method == "PUT";

@@ -42,14 +42,16 @@ Handler StandbyHandler(dcm::DefineTarget& target, const Config& config, std::str
     if (r.method == "POST" && path == "/v1/dcm/define") {
       return AnswerDefine(target, r, respond, defined);
     }
+    dcm::LocalClusters clusters(config, target.storage(), target.local(), target.uid(), "", false);
+    if (r.method == "POST" && path == "/v1/dcm/control") {
+      return AnswerControlRequest(config, clusters, r, respond, restart);
+    }
     if (!get) {
       if (!ConstantTimeEqual(r.authorization, "Bearer " + token)) {
         return respond(Fail(401,
                             "send 'Authorization: Bearer <token>' with the token from "
                             "<data_dir>/api.token"));
       }
-      dcm::LocalClusters clusters(config, target.storage(), target.local(), target.uid(), "",
-                                  false);
       if (HandleClusterChange(clusters, target, r, path, respond, restart)) return;
     }
     if (target.local().offline) {

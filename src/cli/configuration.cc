@@ -1,6 +1,8 @@
-// `cohort node list|define|undefine` and `cohort join-token` (INTERFACE.md): the configuration
-// manager's definitions through the node's API.
+// `cohort node list|define|undefine|online|offline|modify` and `cohort join-token` (INTERFACE.md):
+// the configuration manager's definitions through the node's API.
+#include <chrono>
 #include <cstdio>
+#include <thread>
 
 #include "cli/call.h"
 
@@ -20,6 +22,68 @@ void PrintNodes(const json& d) {
                 n["uid"].get<std::string>().c_str());
   }
   std::printf("(* the node that answered)\n");
+}
+
+int64_t MillisSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               t0)
+      .count();
+}
+
+// Node `id`'s membership state as the answering member lists it ("" when not listed).
+std::string StateOf(const Globals& g, int id) {
+  auto doc = Call{g}.Do("GET", "/v1/nodes");
+  if (!doc) return "";
+  for (const auto& n : (*doc)["nodes"]) {
+    if (n["id"] == id) return n["state"].get<std::string>();
+  }
+  return "";
+}
+
+// `node online|offline N`: asks, then waits until the members see node N up (or not).
+int SetOnline(const Globals& g, int id, bool online) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto answer =
+      Call{g}.Do("POST", "/v1/nodes/" + std::to_string(id) + (online ? "/online" : "/offline"),
+                 json::object(), true, 15000);
+  if (answer) {
+    bool settled = false;
+    for (int i = 0; i < 600 && !settled && MillisSince(t0) < 30'000; ++i) {
+      settled = (StateOf(g, id) == "up") == online;
+      if (!settled) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (!settled) {
+      answer = Error(Errc::kTimeout, "node " + std::to_string(id) + " is not " +
+                                         (online ? "up" : "gone") + " after 30 s (see its log)");
+    } else {
+      (*answer)["elapsed_ms"] = MillisSince(t0);
+    }
+  }
+  return Print(g, answer, [](const json& d) {
+    std::printf("%s (%lld ms)\n", d["message"].get<std::string>().c_str(),
+                static_cast<long long>(d["elapsed_ms"].get<int64_t>()));
+  });
+}
+
+void AddNodeStateCommands(CLI::App* node, const Globals& g, int& rc) {
+  static int id = 0;
+  static std::string new_name;
+  auto* online =
+      node->add_subcommand("online", "start node N in this cluster (it must be waiting)");
+  online->add_option("N", id, "node number")->required()->check(CLI::Range(1, 65535));
+  online->callback([&g, &rc] { rc = SetOnline(g, id, true); });
+  auto* offline = node->add_subcommand("offline", "take node N out of this cluster; it then waits");
+  offline->add_option("N", id, "node number")->required()->check(CLI::Range(1, 65535));
+  offline->callback([&g, &rc] { rc = SetOnline(g, id, false); });
+  auto* modify = node->add_subcommand("modify", "rename node N in its definition");
+  modify->add_option("N", id, "node number")->required()->check(CLI::Range(1, 65535));
+  modify->add_option("--name", new_name, "its new name")->required();
+  modify->callback([&g, &rc] {
+    rc = Print(g,
+               Call{g}.Do("POST", "/v1/nodes/" + std::to_string(id) + "/modify",
+                          json{{"name", new_name}}, true),
+               [](const json& d) { std::printf("%s\n", d["message"].get<std::string>().c_str()); });
+  });
 }
 
 }  // namespace
@@ -56,6 +120,7 @@ void AddConfigurationCommands(CLI::App& app, const Globals& g, int& rc) {
             g, Call{g}.Do("POST", "/v1/join-token", json::object(), true),
             [](const json& d) { std::printf("%s\n", d["token"].get<std::string>().c_str()); });
       });
+  AddNodeStateCommands(node, g, rc);
   auto* undefine = node->add_subcommand(
       "undefine",
       "remove node N's definition (its number and UID) from the cluster; N must be "

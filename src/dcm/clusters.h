@@ -90,6 +90,9 @@ class LocalClusters {
   Result<ClusterChange> Offline(const std::string& name);
   Result<ClusterChange> Move(const std::string& name, int64_t deadline_ms);
 
+  LocalConfiguration& local() { return local_; }
+  const LocalStorage& storage() const { return storage_; }
+
  private:
   // The cluster named `name` (or with that id); an error naming the defined ones if none.
   Result<ClusterDefinition> Find(const std::string& name) const;

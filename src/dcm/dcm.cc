@@ -27,6 +27,7 @@ Result<std::unique_ptr<Dcm>> Dcm::Create(const Config& config, const Config& fil
   if (!storage) return storage.error();
   auto impl = std::make_unique<Impl>(config, io, std::move(*storage));
   impl->file = file;
+  impl->name = config.node_name;
   auto local = impl->storage.Load();
   if (!local) return local.error();
   impl->local = std::move(*local);
@@ -194,6 +195,7 @@ LocalClusters Dcm::Clusters() {
 }
 
 DefineTarget& Dcm::define_target() { return *impl_->define_target; }
+const Config& Dcm::file() const { return impl_->file; }
 
 void Dcm::OnRestart(std::function<void()> restart) { impl_->on_restart = std::move(restart); }
 

@@ -132,6 +132,15 @@ class Dcm {
   void SettleMove();
   void RevertMove();
 
+  // C6 (node_control.h): starts node `id` in this cluster, or takes it out (it waits), by
+  // a message sealed under the cluster's key to its API. `done` once it has answered.
+  void SetNodeOnline(NodeId id, bool online, std::function<void(Result<std::string>)> done);
+  // C6: renames node `id` in its definition; the node takes the name up from there.
+  void ModifyNode(NodeId id, const std::string& name,
+                  std::function<void(Result<std::string>)> done);
+  // The node's config file as loaded (the clusters it may start in come from it).
+  const Config& file() const;
+
   // Every component's bootstrap state, in start order (C1).
   std::vector<std::pair<std::string, std::string>> components() const;
 

@@ -78,6 +78,7 @@ struct Dcm::Impl {
   std::function<void(const std::string&, bool)> on_refused;
   node::Node* node = nullptr;
   std::string cluster_id;
+  std::string name;  // this node's: its config's, or the registry's once `node modify` set it
   bool publishing = false;  // one schema write in flight at a time
   std::string node_doc_written, addresses_written, primary_written;
   bool server_list_created = false;
@@ -171,10 +172,7 @@ struct Dcm::Impl {
     if (publishing || node == nullptr) return;
     if (cluster_id.empty() || !cluster_named) return DefineCluster();
     if (identity != IdentityState::kSettled) return CheckIdentity();
-    const json node_doc = NodeDefinition();
-    if (const std::string text = schema::Document(node_doc); text != node_doc_written) {
-      return Put(schema::NodeKey(cluster_id, config.node_id), text, &node_doc_written);
-    }
+    if (NodeDefinition() != node_doc_written) return PublishNodeDocument();
     if (const std::string text = schema::Document(OwnAddresses()); text != addresses_written) {
       return Put(schema::AddressesKey(cluster_id, config.node_id), text, &addresses_written);
     }
@@ -233,6 +231,14 @@ struct Dcm::Impl {
         {{"cluster", config.cluster_name}, {"id", id}});
   }
 
+  // node_control.cc: this node's definition, written with the name the registry holds.
+  void PublishNodeDocument();
+  // node_define.cc: posts `sealed` (under `key`, for `request`) to the API at `target` on a
+  // thread of its own and delivers the answer, opened, on the loop.
+  void PostSealed(const Endpoint& target, const std::string& path, const wire::Key& key,
+                  const std::string& request, const std::string& sealed,
+                  std::function<void(Result<DefineAnswer>)> deliver);
+
   // identity_check.cc (C4, C8): the node's definition reconciled with its UID before the
   // node publishes anything else; a clone or a taken number is refused.
   void CheckIdentity();
@@ -284,14 +290,14 @@ struct Dcm::Impl {
     }));
   }
 
-  json NodeDefinition() const {
-    json disks = json::array();
-    for (const auto& d : config.disks) disks.push_back({{"id", d.id}, {"mount", d.mount}});
-    return {{"id", config.node_id},
-            {"name", config.node_name},
-            {"uid", original_uid},
-            {"registry_server", is_server()},
-            {"disks", disks}};
+  std::string NodeDefinition() const {
+    DefinedNode n;
+    n.number = config.node_id;
+    n.name = name;
+    n.uid = original_uid;
+    n.registry_server = is_server();
+    n.api = config.api_listen.ToString();
+    return schema::NodeDocument(n, config.disks);
   }
 
   json OwnAddresses() const {

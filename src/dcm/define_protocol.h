@@ -34,6 +34,7 @@ struct DefinedNode {
   int64_t revision = 0;          // mod revision of its definition
   int64_t pending_until_ms = 0;  // 0: confirmed; else the wall-clock deadline (ms)
   bool registry_server = false;
+  std::string api;  // its API address, once it has run in the cluster (node online|offline)
   bool up = false;  // its node is up or joining now (filled by the driver)
 };
 

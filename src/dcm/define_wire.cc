@@ -41,8 +41,8 @@ Result<std::string> Open(const wire::Key& key, char direction, std::string_view 
                       wire::ByteView(bytes, kHeader), bytes + kHeader + wire::kAeadNonceSize, size,
                       reinterpret_cast<uint8_t*>(text.data()))) {
     return Error(Errc::kPermission,
-                 "the message does not open with this join token (a wrong or "
-                 "expired token?)");
+                 "the message does not open with this key (a wrong or expired join token, or "
+                 "another cluster's key?)");
   }
   return text;
 }
@@ -117,15 +117,26 @@ Status ReadCommit(Fields& f, DefineMessage& m) {
 
 std::string NewJoinToken() { return wire::RandomHex(32); }
 
-wire::Key JoinKey(const std::string& token) {
+namespace {
+
+wire::Key Derive(const std::string& label, const uint8_t* secret, size_t size) {
   wire::Sha256 h;
-  const std::string label = "cohort join v1";
   h.Update(reinterpret_cast<const uint8_t*>(label.data()), label.size() + 1);  // with its NUL
-  h.Update(reinterpret_cast<const uint8_t*>(token.data()), token.size());
+  h.Update(secret, size);
   const wire::Sha256Digest d = h.Digest();
   wire::Key k;
   std::copy(d.begin(), d.end(), k.begin());
   return k;
+}
+
+}  // namespace
+
+wire::Key JoinKey(const std::string& token) {
+  return Derive("cohort join v1", reinterpret_cast<const uint8_t*>(token.data()), token.size());
+}
+
+wire::Key ControlKey(const wire::Key& cluster_key) {
+  return Derive("cohort control v1", cluster_key.data(), cluster_key.size());
 }
 
 const char* DefineOpName(DefineOp op) {
@@ -136,6 +147,10 @@ const char* DefineOpName(DefineOp op) {
       return "commit";
     case DefineOp::kAbort:
       return "abort";
+    case DefineOp::kOnline:
+      return "online";
+    case DefineOp::kOffline:
+      return "offline";
   }
   return "?";
 }
@@ -146,6 +161,7 @@ std::string DefineMessageText(const DefineMessage& m) {
            {"cluster_id", m.cluster_id},
            {"cluster_name", m.cluster_name},
            {"number", m.number}};
+  if (m.sent_ms != 0) doc["sent_ms"] = m.sent_ms;
   if (m.op == DefineOp::kCommit) {
     json servers = json::array();
     for (const auto& s : m.registry_servers) {
@@ -178,6 +194,10 @@ Result<DefineMessage> ParseDefineMessage(std::string_view text) {
     m.op = DefineOp::kCommit;
   } else if (op == "abort") {
     m.op = DefineOp::kAbort;
+  } else if (op == "online") {
+    m.op = DefineOp::kOnline;
+  } else if (op == "offline") {
+    m.op = DefineOp::kOffline;
   } else if (f.bad.empty()) {
     return Error(Errc::kMalformed, "unknown definition operation '" + op + "'");
   }
@@ -185,6 +205,7 @@ Result<DefineMessage> ParseDefineMessage(std::string_view text) {
   m.cluster_id = f.Text("cluster_id");
   m.cluster_name = f.Text("cluster_name");
   m.number = static_cast<NodeId>(f.Number("number", 0, 65535, 0));
+  m.sent_ms = f.Number("sent_ms", 0, INT64_MAX, 0);
   if (m.op == DefineOp::kCommit) COHORT_TRY(ReadCommit(f, m));
   if (!f.bad.empty()) return Error(Errc::kMalformed, "definition message: " + f.bad);
   if (m.request.empty() || m.cluster_id.empty()) {

@@ -24,19 +24,26 @@ namespace cohort::dcm {
 std::string NewJoinToken();
 // The AEAD key both sides derive from the token.
 wire::Key JoinKey(const std::string& token);
+// The AEAD key of kOnline/kOffline messages, derived from a cluster key (which the
+// transport uses only through its own subkeys).
+wire::Key ControlKey(const wire::Key& cluster_key);
 
-enum class DefineOp { kHello, kCommit, kAbort };
+enum class DefineOp { kHello, kCommit, kAbort, kOnline, kOffline };
 const char* DefineOpName(DefineOp op);
 
 // What the member asks. kHello: who are you, what do you keep of this cluster (step 2).
 // kCommit: write this definition locally, erasing any older one, and go online (step 11).
 // kAbort: erase what a commit of this request wrote (rollback).
+// kOnline, kOffline: a member of a cluster the node is defined to asks it to start in that
+// cluster or to leave it (`node online|offline`), sealed under the cluster's key rather
+// than a join token (node_control.h).
 struct DefineMessage {
   DefineOp op = DefineOp::kHello;
   std::string request;  // random id, echoed by the answer
   std::string cluster_id;
   std::string cluster_name;
-  NodeId number = kNoNode;       // kCommit, kAbort
+  NodeId number = kNoNode;       // kCommit, kAbort, kOnline, kOffline
+  int64_t sent_ms = 0;           // kOnline, kOffline: the sender's wall clock
   std::string name;              // kCommit
   std::string uid;               // kCommit: the UID the definition was written with
   std::string key;               // kCommit: the cluster key's text (wire::KeyToText)

@@ -37,6 +37,7 @@ void Dcm::Impl::CheckIdentity() {
 }
 
 void Dcm::Impl::ActOnIdentity(const schema::IdentityRead& seen) {
+  if (!seen.global_name.empty()) name = seen.global_name;  // `node modify` may have set it
   if (LocalDefinition() == nullptr) {
     local.clusters.push_back({config.cluster_name, cluster_id, config.node_id, "", false});
   }
@@ -76,7 +77,7 @@ void Dcm::Impl::ActOnIdentity(const schema::IdentityRead& seen) {
 // adopts at its next start (or, after a UID change, cleans up and adopts).
 void Dcm::Impl::WriteIdentity(const schema::IdentityRead& seen, const std::string& old_uid,
                               const std::string& event) {
-  const std::string doc = schema::Document(NodeDefinition());
+  const std::string doc = NodeDefinition();
   publishing = true;
   identity = IdentityState::kChecking;
   guard->Commit(

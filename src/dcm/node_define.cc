@@ -138,7 +138,6 @@ void Dcm::Send(std::shared_ptr<Definition> def, DefineMessage m) {
   m.cluster_name = d.config.cluster_name;
   const std::string sealed = SealDefine(def->key, m);
   const DefineOp op = m.op;
-  // A blocking call on a thread of its own: at most a few per definition, 5 s each.
   auto deliver = [this, def, op](Result<DefineAnswer> answer) {
     if (op == DefineOp::kHello) {
       if (!answer) return Step(def, def->protocol.OnTargetAnswer(answer.error()));
@@ -153,11 +152,17 @@ void Dcm::Send(std::shared_ptr<Definition> def, DefineMessage m) {
     if (op == DefineOp::kCommit) return Step(def, def->protocol.OnTargetCommitted(s));
     Step(def, def->protocol.OnTargetAborted(s));
   };
-  std::thread([loop = d.loop, alive = std::weak_ptr<bool>(d.alive), def, sealed,
+  d.PostSealed(def->target, "/v1/dcm/define", def->key, def->request, sealed, std::move(deliver));
+}
+
+void Dcm::Impl::PostSealed(const Endpoint& target, const std::string& path, const wire::Key& key,
+                           const std::string& request, const std::string& sealed,
+                           std::function<void(Result<DefineAnswer>)> deliver) {
+  // A blocking call on a thread of its own: one at a time per step, 5 s each.
+  std::thread([loop = loop, alive = std::weak_ptr<bool>(alive), target, path, key, request, sealed,
                deliver = std::move(deliver)] {
-    // The node is not trusted yet: its whole answer within 5 s and 1 MiB.
-    auto reply =
-        io::HttpCall(def->target, "POST", "/v1/dcm/define", sealed, "", 5000, 5000, 1 << 20);
+    // The peer is not trusted yet: its whole answer within 5 s and 1 MiB.
+    auto reply = io::HttpCall(target, "POST", path, sealed, "", 5000, 5000, 1 << 20);
     Result<DefineAnswer> answer = Error(Errc::kUnavailable, "no answer");
     if (!reply) {
       answer = reply.error();
@@ -169,8 +174,8 @@ void Dcm::Send(std::shared_ptr<Definition> def, DefineMessage m) {
               ? doc["error"].get<std::string>()
               : "HTTP " + std::to_string(reply->status));
     } else {
-      answer = OpenAnswer(def->key, reply->body);
-      if (answer && answer->request != def->request) {
+      answer = OpenAnswer(key, reply->body);
+      if (answer && answer->request != request) {
         answer = Error(Errc::kPermission, "the answer is not to this request");
       }
     }
@@ -208,14 +213,14 @@ void Dcm::Step(std::shared_ptr<Definition> def, NodeDefine::Action a) {
   Impl& d = *impl_;
   using Kind = NodeDefine::Kind;
   const std::string cluster = d.cluster_id;
+  // What the node writes itself once it runs (its disks, its API address) it adds then.
   auto doc = [&](int64_t pending_until) {
-    nlohmann::json j{{"id", a.number},
-                     {"name", a.name},
-                     {"uid", a.uid},
-                     {"registry_server", false},
-                     {"disks", nlohmann::json::array()}};
-    if (pending_until != 0) j["pending_until_ms"] = pending_until;
-    return schema::Document(j);
+    DefinedNode n;
+    n.number = a.number;
+    n.name = a.name;
+    n.uid = a.uid;
+    n.pending_until_ms = pending_until;
+    return schema::NodeDocument(n, {});
   };
   switch (a.kind) {
     case Kind::kAskTarget:

@@ -47,6 +47,7 @@ Result<IdentityRead> ParseIdentity(const registry::TxnResult& r) {
     }
     read.global_uid = doc["uid"].get<std::string>();
     read.node_revision = kv.mod_revision;
+    if (doc.contains("name") && doc["name"].is_string()) read.global_name = doc["name"];
   }
   if (!r.results[1].kvs.empty()) {
     const registry::KeyValue& kv = r.results[1].kvs[0];
@@ -96,7 +97,21 @@ Result<DefinedNode> ParseNodeDefinition(const registry::KeyValue& kv) {
   if (doc.contains("pending_until_ms") && doc["pending_until_ms"].is_number_integer()) {
     n.pending_until_ms = doc["pending_until_ms"].get<int64_t>();
   }
+  if (doc.contains("api") && doc["api"].is_string()) n.api = doc["api"].get<std::string>();
   return n;
+}
+
+std::string NodeDocument(const DefinedNode& n, const std::vector<DiskConfig>& disks) {
+  json list = json::array();
+  for (const auto& d : disks) list.push_back({{"id", d.id}, {"mount", d.mount}});
+  json doc{{"id", n.number},
+           {"name", n.name},
+           {"uid", n.uid},
+           {"registry_server", n.registry_server},
+           {"disks", list}};
+  if (!n.api.empty()) doc["api"] = n.api;
+  if (n.pending_until_ms != 0) doc["pending_until_ms"] = n.pending_until_ms;
+  return Document(doc);
 }
 
 registry::Txn DefinePending(const std::string& cluster_id, NodeId number, const std::string& doc,

@@ -43,6 +43,7 @@ std::string OfflinePrefix(const std::string& cluster_id);
 // C4/C8: a node's definition and its UID's claim, read in one revision.
 struct IdentityRead {
   std::optional<std::string> global_uid;  // the definition's uid; nothing: not defined
+  std::string global_name;                // its name, as `node modify` may have changed it
   int64_t node_revision = 0;              // its mod revision (0: absent)
   std::optional<NodeId> claimed_by;       // the node the UID's claim names; nothing: none
   int64_t claim_revision = 0;
@@ -57,6 +58,9 @@ registry::Txn WriteIdentity(const std::string& cluster_id, NodeId node, const st
 // A node definition as stored: {"id", "name", "uid", "registry_server", "disks"}, and
 // "pending_until_ms" while a definition (C7) is not confirmed yet.
 Result<DefinedNode> ParseNodeDefinition(const registry::KeyValue& kv);
+// A node definition's document: the fields of `n` (pending_until_ms only when pending) and
+// the disks it checks.
+std::string NodeDocument(const DefinedNode& n, const std::vector<DiskConfig>& disks);
 std::string NodesPrefix(const std::string& cluster_id);
 // C7 step 8: node `number`'s definition `doc` (pending), its UID's claim, replacing the
 // `stale` definition of the same UID; only if the number is still free (or is the stale one)

@@ -87,6 +87,7 @@ Result<LocalConfiguration> LocalStorage::Load() const {
   c.registry_cluster = text(doc, "registry_cluster");
   c.offline = flag(doc, "offline");
   c.move_deadline_ms = std::clamp<int64_t>(number(doc, "move_deadline_ms"), 0, 600'000);
+  c.control_ms = number(doc, "control_ms");
   return c;
 }
 
@@ -115,7 +116,8 @@ Status LocalStorage::Save(const LocalConfiguration& c) const {
                  {"server_offline", c.server_offline},
                  {"registry_cluster", c.registry_cluster},
                  {"offline", c.offline},
-                 {"move_deadline_ms", c.move_deadline_ms}};
+                 {"move_deadline_ms", c.move_deadline_ms},
+                 {"control_ms", c.control_ms}};
   return io::WriteFileAtomic(configuration_file(), doc.dump(2) + "\n");
 }
 

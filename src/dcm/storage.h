@@ -54,6 +54,9 @@ struct LocalConfiguration {
   bool offline = false;
   // C10: how long a move to `target` may take before the node returns to `current`.
   int64_t move_deadline_ms = 0;
+  // C6: when the last `node online|offline` this node took was sent (the sender's wall
+  // clock, ms): an older or equal one is a replay.
+  int64_t control_ms = 0;
   bool operator==(const LocalConfiguration&) const = default;
 };
 

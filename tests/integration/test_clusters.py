@@ -123,28 +123,40 @@ class Formation(unittest.TestCase):
         self.assertEqual(sorted(n["id"] for n in
                                 cohort_json("node", "list", api=n3.api)["nodes"]), [1, 2, 3])
 
-        # Offline: node 3 leaves and waits, also across a restart, until online again.
-        off = n3.cli_json("cluster", "offline", "media")
-        self.assertIn("offline", off["message"])
-        wait_for(lambda: members(n1.api).get(3) in ("left", "failed"), timeout=10,
-                 what="node 3 gone from node 1's view")
+        # Node 3 taken offline from node 1: it leaves and waits, across a restart too, until
+        # node 1 brings it online again (sealed under the cluster's key, to its API).
+        n1.cli("node", "offline", "3")
+        wait_for(lambda: cohort_json("status", api=n3.api)["role"] == "offline", timeout=10,
+                 what="node 3 offline")
+        self.assertNotEqual(members(n1.api).get(3), "up")
         stop(n3.proc)
         n3.proc = n3.start()
         wait_for(lambda: cohort_json("status", api=n3.api)["role"] == "offline", timeout=10,
                  what="node 3 offline after its restart")
-        refused = n3.cli("cluster", "undefine", "media", check=False)
-        self.assertEqual(refused.returncode, 0, refused.stderr)  # offline: it may go
-        n3.cli("cluster", "list")
+        back = n1.cli_json("node", "online", "3")
+        self.assertIn("starts in cluster media", back["message"])
+        self.assertEqual(members(n1.api).get(3), "up")
+        self.assertIn("node_control_online", audit_events(n3.dir))
+
+        # Node 2 renamed from node 1; the name holds after node 2 goes offline and online
+        # by its own commands (it takes the registry's name up).
+        n1.cli("node", "modify", "2", "--name", "edge")
+        n2.cli("cluster", "offline", "media")
+        again = n2.cli_json("cluster", "online", "media")
+        self.assertEqual(again["node"], 2)
+        wait_for(lambda: members(n1.api).get(2) == "up", timeout=15, what="node 2 up again")
+        listed = {n["id"]: n["name"] for n in cohort_json("node", "list", api=n1.api)["nodes"]}
+        self.assertEqual(listed[2], "edge")
+
+        # Node 3 leaves by its own command and forgets the cluster.
+        n3.cli("cluster", "offline", "media")
+        refused = n1.cli("node", "offline", "3", check=False)
+        self.assertIn("not online", refused.stderr)
+        n3.cli("cluster", "undefine", "media")
         self.assertEqual(cohort_json("cluster", "list", api=n3.api)["clusters"], [])
         events = audit_events(n3.dir)
         for e in ("define_commit", "cluster_offline", "cluster_undefined_here"):
             self.assertIn(e, events)
-
-        # Node 2 offline and online again by its own commands.
-        n2.cli("cluster", "offline", "media")
-        back = n2.cli_json("cluster", "online", "media")
-        self.assertEqual(back["node"], 2)
-        wait_for(lambda: members(n1.api).get(2) == "up", timeout=15, what="node 2 up again")
 
 
 class Move(unittest.TestCase):

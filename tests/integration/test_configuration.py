@@ -261,7 +261,7 @@ class Definition(unittest.TestCase):
         token = self.token()
         wrong = cohort("node", "define", self.api, "--join-token", "1" * 64,
                        api=self.c.api(1), check=False)
-        self.assertIn("does not open with this join token", wrong.stderr)
+        self.assertIn("does not open with this key", wrong.stderr)
         self.assertEqual(sorted(nodes(self.c)), [1, 2, 3])
 
         t0 = time.monotonic()
