@@ -91,6 +91,7 @@ bool HandleClusterChange(dcm::LocalClusters clusters, dcm::DefineTarget& target,
     return true;
   }
   if (path != "/v1/clusters" && path.rfind("/v1/clusters/", 0) != 0) return false;
+  clusters.set_requester("API client " + r.peer);
   auto change = Change(clusters, r, path);
   if (!change) return respond(FromError(change.error())), true;
   respond(Json(200, json{{"message", change->message},
@@ -106,13 +107,14 @@ void AnswerDefine(dcm::DefineTarget& target, const HttpRequest& r, const Respond
   if (!key) return respond(FromError(key.error()));
   auto m = dcm::OpenDefine(*key, r.body);
   if (!m) return respond(FromError(m.error()));
-  const dcm::DefineAnswer a = target.Answer(*m);
+  const dcm::DefineAnswer a = target.Answer(*m, "a member at " + r.peer);
   respond({200, "application/octet-stream", dcm::SealAnswer(*key, a)});
   if (m->op == dcm::DefineOp::kCommit && a.ok) committed();
 }
 
 void AnswerControlRequest(const Config& file, dcm::LocalClusters clusters, const HttpRequest& r,
                           const Respond& respond, const std::function<void()>& restart) {
+  clusters.set_requester("a member at " + r.peer);
   auto reply = dcm::AnswerControl(file, clusters, r.body, io::WallMillis());
   if (!reply) return respond(FromError(reply.error()));
   respond({200, "application/octet-stream", reply->sealed});

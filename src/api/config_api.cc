@@ -39,6 +39,17 @@ json ClustersDocument(const dcm::LocalConfiguration& local, const std::string& u
           {"identity", identity}};
 }
 
+std::function<void(Result<std::string>)> AuditedReply(dcm::Dcm& dcm, const HttpRequest& r,
+                                                      Respond respond) {
+  return [dcm = &dcm, op = r.method + " " + r.target.substr(0, r.target.find('?')),
+          by = "API client " + r.peer,
+          reply = MessageReply(std::move(respond))](Result<std::string> message) {
+    dcm->Audit("request",
+               {{"op", op}, {"by", by}, {"outcome", message ? "ok" : message.error().message()}});
+    reply(std::move(message));
+  };
+}
+
 namespace {
 
 void ListNodes(dcm::Dcm& dcm, const node::Node& node, const Respond& respond) {
@@ -92,7 +103,7 @@ bool HandleConfiguration(dcm::Dcm* dcm, const node::Node& node, const HttpReques
       number = n.get<NodeId>();
     }
     dcm->DefineNode(*target, StringField(*body, "join_token"), number, StringField(*body, "name"),
-                    MessageReply(respond));
+                    AuditedReply(*dcm, r, respond));
     return true;
   }
   if (path.rfind("/v1/nodes/", 0) == 0 && (r.method == "DELETE" || r.method == "POST")) {
@@ -102,14 +113,14 @@ bool HandleConfiguration(dcm::Dcm* dcm, const node::Node& node, const HttpReques
     const auto id = NodeNumber(text);
     if (!id) return respond(Fail(400, "'" + text + "' is not a node number (1 to 65535)")), true;
     if (r.method == "DELETE" && verb.empty())
-      return dcm->UndefineNode(*id, MessageReply(respond)), true;
+      return dcm->UndefineNode(*id, AuditedReply(*dcm, r, respond)), true;
     if (r.method == "POST" && (verb == "online" || verb == "offline")) {
-      return dcm->SetNodeOnline(*id, verb == "online", MessageReply(respond)), true;
+      return dcm->SetNodeOnline(*id, verb == "online", AuditedReply(*dcm, r, respond)), true;
     }
     if (r.method == "POST" && verb == "modify") {
       auto body = Body(r);
       if (!body) return respond(FromError(body.error())), true;
-      return dcm->ModifyNode(*id, StringField(*body, "name"), MessageReply(respond)), true;
+      return dcm->ModifyNode(*id, StringField(*body, "name"), AuditedReply(*dcm, r, respond)), true;
     }
   }
   respond(Fail(405, r.method + " is not allowed on " + path));

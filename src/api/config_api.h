@@ -33,6 +33,11 @@ namespace cohort::api {
 nlohmann::json ClustersDocument(const dcm::LocalConfiguration& local, const std::string& uid,
                                 const std::string& identity);
 
+// MessageReply that also writes the request, who sent it and its outcome to the node's
+// audit log (C2): for the configuration operations.
+std::function<void(Result<std::string>)> AuditedReply(dcm::Dcm& dcm, const HttpRequest& r,
+                                                      Respond respond);
+
 bool HandleConfiguration(dcm::Dcm* dcm, const node::Node& node, const HttpRequest& r,
                          const std::string& path, const Respond& respond);
 

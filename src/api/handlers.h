@@ -31,6 +31,7 @@ struct HttpRequest {
   std::string target;  // path and query
   std::string body;
   std::string authorization;  // the Authorization header, if any
+  std::string peer;           // the client's address, for the audit log ("" if unknown)
 };
 
 // The body of a streamed response, sent as it comes (chunked transfer encoding).

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "api/config_api.h"
 #include "api/responses.h"
 #include "dcm/dcm.h"
 
@@ -244,7 +245,7 @@ bool HandleRegistry(dcm::Dcm* dcm, const HttpRequest& r, const std::string& path
                             " (POST /v1/registry/servers/<id>/offline or /online)"));
       return true;
     }
-    dcm->SetServerOffline(*id, verb == "offline", MessageReply(respond));
+    dcm->SetServerOffline(*id, verb == "offline", AuditedReply(*dcm, r, respond));
     return true;
   }
   if (r.method == "POST" && path == "/v1/registry/servers") {
@@ -266,14 +267,15 @@ bool HandleRegistry(dcm::Dcm* dcm, const HttpRequest& r, const std::string& path
                                ? body["catch_up_s"].get<int>()
                                : 60;
     dcm->DefineServer({body["id"].get<NodeId>(), *client, *peer},
-                      Duration::Seconds(std::clamp(catch_up_s, 1, 600)), MessageReply(respond));
+                      Duration::Seconds(std::clamp(catch_up_s, 1, 600)),
+                      AuditedReply(*dcm, r, respond));
     return true;
   }
   if (r.method == "DELETE" && path.rfind("/v1/registry/servers/", 0) == 0) {
     const std::string text = path.substr(std::string("/v1/registry/servers/").size());
     const auto id = NodeNumber(text);
     if (!id) return respond(Fail(400, "'" + text + "' is not a node id")), true;
-    dcm->UndefineServer(*id, MessageReply(respond));
+    dcm->UndefineServer(*id, AuditedReply(*dcm, r, respond));
     return true;
   }
   if (r.method == "POST" && path == "/v1/registry/snapshot") {

@@ -17,7 +17,11 @@ using tcp = asio::ip::tcp;
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, const Handler& handler)
-      : stream_(std::move(socket)), handler_(handler) {}
+      : stream_(std::move(socket)), handler_(handler) {
+    boost::system::error_code ec;
+    const auto remote = stream_.socket().remote_endpoint(ec);
+    if (!ec) peer_ = remote.address().to_string() + ":" + std::to_string(remote.port());
+  }
 
   void Start() {
     parser_.body_limit(1 << 20);
@@ -38,7 +42,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return;
     const auto& req = parser_.get();
     HttpRequest r{std::string(req.method_string()), std::string(req.target()), req.body(),
-                  std::string(req[http::field::authorization])};
+                  std::string(req[http::field::authorization]), peer_};
     // Ping can take as long as its requests do.
     stream_.expires_never();
     // A handler that throws (say, a JSON field of the wrong type) answers 500 instead of
@@ -158,6 +162,7 @@ class Session : public std::enable_shared_from_this<Session> {
   http::request_parser<http::string_body> parser_;
   http::response<http::string_body> res_;
   const Handler& handler_;
+  std::string peer_;  // the client's address
 };
 
 }  // namespace

@@ -151,7 +151,9 @@ Result<ClusterDefinition> LocalClusters::Find(const std::string& name) const {
 Status LocalClusters::Save(const std::string& event,
                            const std::map<std::string, std::string>& fields) {
   COHORT_TRY(storage_.Save(local_));
-  (void)storage_.Audit(event, fields);
+  auto with = fields;
+  if (!by_.empty()) with["by"] = by_;
+  (void)storage_.Audit(event, with);
   return OkStatus();
 }
 

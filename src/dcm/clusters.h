@@ -90,6 +90,10 @@ class LocalClusters {
   Result<ClusterChange> Offline(const std::string& name);
   Result<ClusterChange> Move(const std::string& name, int64_t deadline_ms);
 
+  // Who asked for the changes that follow, for the audit log (C2).
+  void set_requester(std::string by) { by_ = std::move(by); }
+  const std::string& requester() const { return by_; }
+
   LocalConfiguration& local() { return local_; }
   const LocalStorage& storage() const { return storage_; }
 
@@ -104,6 +108,7 @@ class LocalClusters {
   std::string uid_;
   std::string running_;
   bool registry_server_;
+  std::string by_;
 };
 
 }  // namespace cohort::dcm

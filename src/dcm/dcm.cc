@@ -196,6 +196,9 @@ LocalClusters Dcm::Clusters() {
 
 DefineTarget& Dcm::define_target() { return *impl_->define_target; }
 const Config& Dcm::file() const { return impl_->file; }
+void Dcm::Audit(const std::string& event, const std::map<std::string, std::string>& fields) {
+  impl_->Audit(event, fields);
+}
 
 void Dcm::OnRestart(std::function<void()> restart) { impl_->on_restart = std::move(restart); }
 

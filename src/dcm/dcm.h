@@ -138,6 +138,8 @@ class Dcm {
   // C6: renames node `id` in its definition; the node takes the name up from there.
   void ModifyNode(NodeId id, const std::string& name,
                   std::function<void(Result<std::string>)> done);
+  // C2: one line in this node's audit log (dcm/logs/audit.log).
+  void Audit(const std::string& event, const std::map<std::string, std::string>& fields);
   // The node's config file as loaded (the clusters it may start in come from it).
   const Config& file() const;
 

@@ -52,7 +52,7 @@ Result<wire::Key> DefineTarget::TokenKey() const {
                "to `cohort node define`");
 }
 
-DefineAnswer DefineTarget::Answer(const DefineMessage& m) {
+DefineAnswer DefineTarget::Answer(const DefineMessage& m, const std::string& by) {
   DefineAnswer a;
   a.request = m.request;
   a.uid = uid_;
@@ -66,8 +66,10 @@ DefineAnswer DefineTarget::Answer(const DefineMessage& m) {
     }
   } else if (m.op == DefineOp::kCommit) {
     done = Commit(m);
-  } else {
+  } else if (m.op == DefineOp::kAbort) {
     done = Abort(m);
+  } else {
+    done = Error(Errc::kInvalidArgument, "not a definition operation");
   }
   a.ok = static_cast<bool>(done);
   if (!done) a.error = done.error().message();
@@ -75,6 +77,7 @@ DefineAnswer DefineTarget::Answer(const DefineMessage& m) {
                        {{"cluster", m.cluster_name},
                         {"id", m.cluster_id},
                         {"node", std::to_string(m.number)},
+                        {"by", by},
                         {"outcome", a.ok ? "ok" : a.error}});
   return a;
 }

@@ -32,7 +32,8 @@ class DefineTarget {
   Result<wire::Key> TokenKey() const;
 
   // Steps 3 and 12, and the rollback: the answer to a defining member's message.
-  DefineAnswer Answer(const DefineMessage& m);
+  // `by`: who sent it, for the audit log.
+  DefineAnswer Answer(const DefineMessage& m, const std::string& by);
   // True once a commit went through: a waiting node should start in its cluster.
   bool defined() const { return defined_; }
 

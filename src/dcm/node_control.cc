@@ -34,6 +34,7 @@ DefineAnswer Act(LocalClusters& clusters, const ClusterDefinition& c, const Defi
                                  {{"cluster", c.name},
                                   {"id", c.id},
                                   {"node", std::to_string(m.number)},
+                                  {"by", clusters.requester()},
                                   {"outcome", a.ok ? "ok" : a.error}});
   return a;
 }

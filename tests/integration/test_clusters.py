@@ -35,9 +35,13 @@ def read_json(path):
         return json.load(f)
 
 
-def audit_events(data_dir):
+def audit_log(data_dir):
     with open(os.path.join(data_dir, "dcm", "logs", "audit.log")) as f:
-        return [json.loads(line)["event"] for line in f]
+        return [json.loads(line) for line in f]
+
+
+def audit_events(data_dir):
+    return [e["event"] for e in audit_log(data_dir)]
 
 
 def members(api):
@@ -137,6 +141,13 @@ class Formation(unittest.TestCase):
         self.assertIn("starts in cluster media", back["message"])
         self.assertEqual(members(n1.api).get(3), "up")
         self.assertIn("node_control_online", audit_events(n3.dir))
+        # Every operation is in the audit log with who asked and how it went (C2).
+        asked = [e for e in audit_log(n1.dir) if e["event"] == "request"]
+        self.assertIn(("POST /v1/nodes/3/offline", "ok"),
+                      [(e["op"], e["outcome"]) for e in asked])
+        self.assertTrue(all(e["by"].startswith("API client 127.0.0.1:") for e in asked))
+        founded = next(e for e in audit_log(n1.dir) if e["event"] == "cluster_defined_here")
+        self.assertTrue(founded["by"].startswith("API client 127.0.0.1:"))
 
         # Node 2 renamed from node 1; the name holds after node 2 goes offline and online
         # by its own commands (it takes the registry's name up).
