@@ -313,7 +313,10 @@ int main(int argc, char** argv) {
     if (::close_range(3, ~0U, 0) != 0) {  // kernels before 5.9
       for (int fd = 3; fd < 65536; ++fd) ::close(fd);
     }
-    ::execv("/proc/self/exe", argv);
+    // By its own path, not /proc/self/exe: the process keeps its name ("cohortd", not "exe").
+    std::error_code ec;
+    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    ::execv(ec ? "/proc/self/exe" : self.c_str(), argv);
     return Fail(1, std::string("cannot start again: ") + std::strerror(errno));
   }
   return outcome.exit_code;

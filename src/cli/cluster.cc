@@ -130,19 +130,25 @@ void AddClusterChanges(CLI::App* cluster, const Globals& g, int& rc) {
   auto* online = cluster->add_subcommand("online", "start this node in cluster NAME");
   online->add_option("NAME", name, "the cluster's name or id")->required();
   online->callback([&g, &rc] {
-    rc = Change(g, "/v1/clusters/" + UrlEncode(name) + "/online", json::object(),
-                [&g](const json& answer, Clock::time_point) -> Result<json> {
-                  const std::string id = answer.value("cluster_id", "");
-                  auto s = WaitFor(
-                      g, "/v1/status", [&](const json& d) { return InCluster(d, id); }, 60'000);
-                  if (!s) return s.error();
-                  return json{
-                      {"cluster", (*s)["cluster"]},
+    rc = Change(
+        g, "/v1/clusters/" + UrlEncode(name) + "/online", json::object(),
+        [&g](const json& answer, Clock::time_point) -> Result<json> {
+          const std::string id = answer.value("cluster_id", "");
+          // Online, and its registry takes writes (so `node define` works next).
+          auto s = WaitFor(
+              g, "/v1/status",
+              [&](const json& d) {
+                const json& c = d.value("components", json::object());
+                return InCluster(d, id) && c.value("registry", "read-write") == "read-write";
+              },
+              60'000);
+          if (!s) return s.error();
+          return json{{"cluster", (*s)["cluster"]},
                       {"cluster_id", id},
                       {"node", (*s)["node"]["id"]},
                       {"message", "node " + (*s)["node"]["id"].dump() + " is online in cluster " +
                                       (*s)["cluster"].get<std::string>()}};
-                });
+        });
   });
   auto* offline = cluster->add_subcommand("offline", "leave cluster NAME; the node then waits");
   offline->add_option("NAME", name, "the cluster's name or id")->required();

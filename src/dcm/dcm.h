@@ -163,6 +163,9 @@ class Dcm {
   void WaitForServer(pid_t before, Instant deadline, std::function<void(Result<std::string>)> done);
   void RetryWaitForServer(pid_t before, Instant deadline,
                           std::function<void(Result<std::string>)> done);
+  void PostControl(const Endpoint& api, const wire::Key& key, const DefineMessage& m,
+                   const std::string& sealed, const std::string& text, int attempts,
+                   std::function<void(Result<std::string>)> done);
   struct Definition;
   void Step(std::shared_ptr<Definition> d, NodeDefine::Action a);
   void Send(std::shared_ptr<Definition> d, DefineMessage m);

@@ -111,15 +111,32 @@ void Dcm::SetNodeOnline(NodeId id, bool online, std::function<void(Result<std::s
         impl.Audit(online ? "node_online_asked" : "node_offline_asked",
                    {{"node", std::to_string(id)}});
         const std::string cluster = impl.config.cluster_name;
-        impl.PostSealed(*api, "/v1/dcm/control", key, m.request, SealDefine(key, m),
-                        [online, self, cluster, done](Result<DefineAnswer> a) {
-                          if (!a) return done(a.error());
-                          if (!a->ok)
-                            return done(Error(Errc::kUnavailable, self + ": " + a->error));
-                          done(online ? self + " starts in cluster " + cluster
-                                      : self + " leaves cluster " + cluster + " and waits");
-                        });
+        const std::string text = online ? self + " starts in cluster " + cluster
+                                        : self + " leaves cluster " + cluster + " and waits";
+        PostControl(*api, key, m, SealDefine(key, m), text, 25, std::move(done));
       }));
+}
+
+// A node that was just taken offline is starting again and refuses connections for a
+// moment: the message goes again, every 200 ms, `attempts` times in all. Nothing else is
+// retried: an answer, even a refusal, is final.
+void Dcm::PostControl(const Endpoint& api, const wire::Key& key, const DefineMessage& m,
+                      const std::string& sealed, const std::string& text, int attempts,
+                      std::function<void(Result<std::string>)> done) {
+  const std::string self = "node " + std::to_string(m.number);
+  impl_->PostSealed(
+      api, "/v1/dcm/control", key, m.request, sealed,
+      [this, api, key, m, sealed, text, attempts, self, done](Result<DefineAnswer> a) {
+        if (!a && a.error().message().find("Connection refused") != std::string::npos &&
+            attempts > 1) {
+          return impl_->After(Duration::Millis(200), [=, this] {
+            PostControl(api, key, m, sealed, text, attempts - 1, done);
+          });
+        }
+        if (!a) return done(a.error());
+        if (!a->ok) return done(Error(Errc::kUnavailable, self + ": " + a->error));
+        done(text);
+      });
 }
 
 void Dcm::ModifyNode(NodeId id, const std::string& name,
