@@ -74,7 +74,6 @@ struct Dcm::Impl {
   std::string original_uid;
   enum class IdentityState { kUnchecked, kChecking, kSettled, kRefused };
   IdentityState identity = IdentityState::kUnchecked;
-  std::string refusal;  // why the cluster refused this node (kRefused)
   std::function<void(const std::string&, bool)> on_refused;
   node::Node* node = nullptr;
   std::string cluster_id;

@@ -150,6 +150,7 @@ std::string Describe(const node::Node& n, NodeId id) {
 
 void Dcm::Impl::Refuse(IdentityAction action, const IdentityFacts& facts) {
   identity = IdentityState::kRefused;
+  std::string refusal;  // one line naming both nodes and the fix
   const std::string self = "node " + std::to_string(config.node_id);
   if (action == IdentityAction::kRefuseClone) {
     refusal = self + " refused: its unique id " + original_uid + " (" + config.uid_file +
