@@ -40,7 +40,11 @@ Result<json> WaitFor(const Globals& g, const std::string& target,
   const auto t0 = Clock::now();
   for (int attempt = 0; attempt < 100'000; ++attempt) {
     auto doc = Call{g}.Do("GET", target, {}, false, 1000);
-    if (doc && done(*doc)) return doc;
+    try {
+      if (doc && done(*doc)) return doc;
+    } catch (const json::exception&) {
+      // not the document expected (yet): the node may still be starting as something else
+    }
     if (MillisSince(t0) > timeout_ms) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }

@@ -373,6 +373,10 @@ int Parse(CLI::App& app, int argc, char** argv, const int& rc) {
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);
     return Fail(2, PlainParseError(app, e, argc, argv));
+  } catch (const std::exception& e) {
+    // A command's printer met an answer of another shape than it reads (a node of another
+    // version, or not a cohort API at --api): one line, not an abort.
+    return Fail(1, std::string("unexpected answer from the node: ") + e.what());
   }
   return rc;
 }

@@ -159,7 +159,8 @@ void Dcm::ModifyNode(NodeId id, const std::string& name,
                                                  " is not defined in cluster " +
                                                  impl_->config.cluster_name));
         }
-        const std::string before = doc.value("name", "");
+        const std::string before =
+            doc.contains("name") && doc["name"].is_string() ? doc["name"].get<std::string>() : "";
         doc["name"] = name;
         registry().Commit(
             schema::ConfirmDefinition(cluster, id, schema::Document(doc), (**kv).mod_revision),
