@@ -305,6 +305,11 @@ int main(int argc, char** argv) {
       break;
     case cohort::dcm::StartPlan::Kind::kMove:
       outcome = RunNode(plan->config, config, plan->deadline);
+      if (outcome.exit_code != 0 && !outcome.restart) {  // it could not run there: go back
+        auto s = cohort::dcm::CallOffMove(config, "exit " + std::to_string(outcome.exit_code));
+        if (!s) return Fail(1, s.error().message());
+        outcome.restart = true;
+      }
       break;
   }
   if (outcome.restart) {

@@ -137,6 +137,19 @@ Result<StartPlan> PlanStart(const Config& file) {
   return plan;
 }
 
+Status CallOffMove(const Config& file, const std::string& why) {
+  auto storage = LocalStorage::Open(file.data_dir);
+  if (!storage) return storage.error();
+  auto local = storage->Load();
+  if (!local) return local.error();
+  const std::string target = local->target;
+  local->target = local->current;
+  COHORT_TRY(storage->Save(*local));
+  (void)storage->Audit("cluster_move_reverted", {{"id", target}, {"reason", why}});
+  Log(LogLevel::kWarn, "dcm", "the move is called off", {{"target", target}, {"reason", why}});
+  return OkStatus();
+}
+
 Result<ClusterDefinition> LocalClusters::Find(const std::string& name) const {
   std::string known;
   for (const auto& c : local_.clusters) {

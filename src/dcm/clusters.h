@@ -51,6 +51,10 @@ struct StartPlan {
 };
 Result<StartPlan> PlanStart(const Config& file);
 
+// C10: a move whose target the node could not even run in (a refusal, a bad definition, a
+// port taken) is called off: the node returns to its current cluster at its next start.
+Status CallOffMove(const Config& file, const std::string& why);
+
 // C10, while a node moves: online in the target settles the move; past the deadline without
 // it, the node returns to its current cluster.
 enum class MoveStep { kWait, kSettle, kRevert };

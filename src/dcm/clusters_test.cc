@@ -146,6 +146,21 @@ TEST_F(ClustersTest, ATargetNoLongerKeptCallsTheMoveOff) {
   EXPECT_EQ(back->target, id);
 }
 
+TEST_F(ClustersTest, AMoveTheNodeCouldNotRunIsCalledOff) {
+  const std::string home = DefineOne("home");
+  ASSERT_TRUE(Ops().Online("home"));
+  DefineOne("away", 2);
+  ASSERT_TRUE(Ops(home).Move("away", 1000));
+  ASSERT_EQ(Plan().kind, StartPlan::Kind::kMove);
+  ASSERT_TRUE(CallOffMove(file_, "exit 3"));
+  const StartPlan plan = Plan();
+  ASSERT_EQ(plan.kind, StartPlan::Kind::kRun);
+  EXPECT_EQ(plan.config.cluster_id, home);
+  auto log = io::ReadFile(storage_->audit_file());
+  ASSERT_TRUE(log);
+  EXPECT_NE(log->find("\"reason\":\"exit 3\""), std::string::npos);
+}
+
 TEST_F(ClustersTest, ADamagedDefinitionIsAnError) {
   const std::string id = DefineOne("media");
   ASSERT_TRUE(Ops().Online("media"));
