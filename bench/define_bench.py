@@ -5,17 +5,17 @@ from `cohort node define` (run against node 1) until every member's map shows th
 up. Then it is stopped by its PID and undefined, and the next run starts it afresh.
 Polls each member's API every 10 ms. Usage: RUNS=5 bench/define_bench.py; prints each run
 and the median."""
-import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
-BIN = os.environ.get("COHORT_BIN", os.path.join(os.path.dirname(__file__), "../build/bin"))
+from benchlib import BIN, cohort, up_on_every_member, wait
+
 BASE = 16500
+MEMBERS = [f"127.0.0.1:{BASE + 100 + k}" for k in (1, 2, 3)]
 WAITING = """[node]
 id = 9
 data_dir = "{dir}"
@@ -25,33 +25,6 @@ listen = ["127.0.0.1:{port}"]
 [api]
 listen = "127.0.0.1:{api}"
 """
-
-
-def cohort(*args):
-    return subprocess.run([os.path.join(BIN, "cohort"), *args], capture_output=True, text=True,
-                          timeout=60)
-
-
-def up_everywhere(number):
-    for k in (1, 2, 3):
-        with urllib.request.urlopen(f"http://127.0.0.1:{BASE + 100 + k}/v1/members",
-                                    timeout=2) as r:
-            states = {m["id"]: m["state"] for m in json.loads(r.read())["members"]}
-        if states.get(number) != "up":
-            return False
-    return True
-
-
-def wait(cond, limit=20.0):
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        try:
-            if cond():
-                return True
-        except OSError:
-            pass
-        time.sleep(0.01)
-    return False
 
 
 def one_run(root, run):
@@ -78,7 +51,7 @@ def one_run(root, run):
         if out.returncode != 0:
             sys.exit("define failed: " + out.stderr)
         defined = time.monotonic() - t0
-        if not wait(lambda: up_everywhere(4)):
+        if not wait(lambda: up_on_every_member(MEMBERS, 4)):
             sys.exit("node 4 never came up on every member")
         return defined, time.monotonic() - t0
     finally:

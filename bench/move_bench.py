@@ -9,20 +9,14 @@ every 10 ms. Usage: RUNS=5 bench/move_bench.py; prints each run and the medians.
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
-BIN = os.environ.get("COHORT_BIN", os.path.join(os.path.dirname(__file__), "../build/bin"))
+from benchlib import cohort, up_on_every_member, wait
+
 STAGING, PROD = 16700, 17100
 DEADLINE_MS = 1500
-
-
-def cohort(*args):
-    return subprocess.run([os.path.join(BIN, "cohort"), *args], capture_output=True, text=True,
-                          timeout=60)
 
 
 def api(base, k):
@@ -32,27 +26,6 @@ def api(base, k):
 # Every member's API: the moving node keeps its own (staging's node 3's) in both clusters.
 STAGINGS = [f"127.0.0.1:{STAGING + 100 + k}" for k in (1, 2, 3)]
 PRODS = [f"127.0.0.1:{PROD + 100 + k}" for k in (1, 2)] + [STAGINGS[2]]
-
-
-def up_on_every_member(apis, node):
-    for address in apis:
-        with urllib.request.urlopen(f"http://{address}/v1/members", timeout=2) as r:
-            states = {m["id"]: m["state"] for m in json.loads(r.read())["members"]}
-        if states.get(node) != "up":
-            return False
-    return True
-
-
-def wait(cond, limit=20.0):
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        try:
-            if cond():
-                return True
-        except OSError:
-            pass
-        time.sleep(0.01)
-    return False
 
 
 def move(root, name, deadline_ms=3000):

@@ -149,6 +149,14 @@ class Daemon:
         return self.proc.returncode
 
 
+def waiting_config(data_dir, port, api, number=9, extra=""):
+    """The file of a node with no [cluster] (it waits to be defined): its number is a
+    placeholder until a definition gives one, its machine id data_dir/machine-id."""
+    return (f'[node]\nid = {number}\ndata_dir = "{data_dir}"\nuid_file = "machine-id"\n\n'
+            f'[transport]\nlisten = ["127.0.0.1:{port}"]\n\n'
+            f'[api]\nlisten = "127.0.0.1:{api}"\n{extra}')
+
+
 def restart(c, k, config=None):
     """Starts node k of dev cluster `c` again on its config (or `config`) and data; the test
     ends it by the PID it got (`stop`)."""

@@ -8,26 +8,12 @@ import tempfile
 import time
 import unittest
 
-from harness import COHORTD, DevCluster, cohort, cohort_json, stop, wait_for
+from harness import COHORTD, DevCluster, cohort, cohort_json, stop, wait_for, waiting_config
 
 BASE = 20100  # formation: transport 20101.., API 20201.., etcd 20301/20401; moves: 20500.., 21000..
 
-WAITING = """[node]
-id = {k}
-name = "m{k}"
-data_dir = "{dir}"
-uid_file = "machine-id"
-
-[transport]
-listen = ["127.0.0.1:{port}"]
-
-[api]
-listen = "127.0.0.1:{api}"
-
-[registry]
-heartbeat_ms = 30
-election_ms = 300
-"""
+# Fast registry timings, as `dev up` writes them.
+TIMINGS = "\n[registry]\nheartbeat_ms = 30\nelection_ms = 300\n"
 
 
 def read_json(path):
@@ -64,7 +50,7 @@ class Waiting:
             f.write(f"{k:032x}\n")
         self.config = os.path.join(self.dir, "node.toml")
         with open(self.config, "w") as f:
-            f.write(WAITING.format(k=k, dir=self.dir, port=BASE + k, api=BASE + 100 + k))
+            f.write(waiting_config(self.dir, BASE + k, BASE + 100 + k, number=k, extra=TIMINGS))
         self.proc = self.start()
 
     def start(self):

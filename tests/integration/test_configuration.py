@@ -8,7 +8,7 @@ import socket
 import time
 import unittest
 
-from harness import DevCluster, cohort, cohort_json, restart, stop, wait_for
+from harness import DevCluster, cohort, cohort_json, restart, stop, wait_for, waiting_config
 
 BASE = 19500  # transport 19501.., API 19601.., etcd client 19701.., etcd peer 19801..
 
@@ -203,17 +203,6 @@ class Identity(unittest.TestCase):
         self.assertIn("registry_server_online", events)
 
 
-WAITING = """[node]
-id = 9
-data_dir = "{dir}"
-uid_file = "machine-id"
-
-[transport]
-listen = ["127.0.0.1:{port}"]
-
-[api]
-listen = "127.0.0.1:{api}"
-"""
 
 
 class Definition(unittest.TestCase):
@@ -230,7 +219,7 @@ class Definition(unittest.TestCase):
         cls.config = os.path.join(cls.dir, "node.toml")
         cls.api = f"127.0.0.1:{BASE + 130}"
         with open(cls.config, "w") as f:
-            f.write(WAITING.format(dir=cls.dir, port=BASE + 30, api=BASE + 130))
+            f.write(waiting_config(cls.dir, BASE + 30, BASE + 130))
         cls.waiting = restart(cls.c, 4, config=cls.config)
 
     @classmethod
