@@ -126,10 +126,13 @@ Status MakeUidFile(const std::string& path) {
   return io::WriteFileAtomic(path, wire::RandomHex(16) + "\n");
 }
 
-bool IsCohortd(pid_t pid) {
+// True while `pid` is a cohortd of the dev cluster in `dir` (its config lies there): a pid
+// file outlives its process, and the pid may by now be another program's, or another
+// cluster's daemon.
+bool IsOurCohortd(pid_t pid, const std::string& dir) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline");
   std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return cmd.find("cohortd") != std::string::npos;
+  return cmd.find("cohortd") != std::string::npos && cmd.find(dir + "/") != std::string::npos;
 }
 
 pid_t ReadPid(const std::string& path) {
@@ -220,7 +223,7 @@ Status Prepare(const DevUpOptions& o, const std::string& dir) {
   if (auto s = io::MakeDirs(dir); !s) return s;
   for (int k = 1; k <= o.nodes; ++k) {
     const pid_t pid = ReadPid(dir + "/n" + std::to_string(k) + "/cohortd.pid");
-    if (pid > 0 && ::kill(pid, 0) == 0 && IsCohortd(pid)) {
+    if (pid > 0 && ::kill(pid, 0) == 0 && IsOurCohortd(pid, dir)) {
       return Error(Errc::kAlreadyExists, "node " + std::to_string(k) + " of " + dir +
                                              " is already running (pid " + std::to_string(pid) +
                                              "); run `cohort dev down --dir " + o.dir + "` first");
@@ -418,7 +421,7 @@ int DevDown(const Globals& g, const std::string& dir_arg) {
   for (const auto& entry : fs::directory_iterator(dir)) {
     const std::string pid_file = entry.path().string() + "/cohortd.pid";
     const pid_t pid = ReadPid(pid_file);
-    if (pid > 0 && ::kill(pid, 0) == 0 && IsCohortd(pid)) {
+    if (pid > 0 && ::kill(pid, 0) == 0 && IsOurCohortd(pid, dir)) {
       ::kill(pid, SIGTERM);
       running[entry.path().filename().string()] = pid;
     }
@@ -427,11 +430,11 @@ int DevDown(const Globals& g, const std::string& dir_arg) {
   const auto deadline = Clock::now() + std::chrono::seconds(10);
   json stopped = json::array();
   for (auto& [name, pid] : running) {
-    while (::kill(pid, 0) == 0 && IsCohortd(pid) && Clock::now() < deadline) {
+    while (::kill(pid, 0) == 0 && IsOurCohortd(pid, dir) && Clock::now() < deadline) {
       ::waitpid(pid, nullptr, WNOHANG);
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    const bool killed = ::kill(pid, 0) == 0 && IsCohortd(pid);
+    const bool killed = ::kill(pid, 0) == 0 && IsOurCohortd(pid, dir);
     if (killed) ::kill(pid, SIGKILL);
     stopped.push_back({{"node", name}, {"pid", pid}, {"forced", killed}});
     if (!g.json)

@@ -71,6 +71,17 @@ def metrics(api):
     return out
 
 
+def ours(pid, folder):
+    """True while `pid` is a cohortd whose command line names a file under `folder`: a
+    recorded pid outlives its process, and pids are reused."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmd = f.read().decode(errors="replace")
+    except OSError:
+        return False
+    return "cohortd" in cmd and folder + "/" in cmd
+
+
 class DevCluster:
     """`cohort dev up` in a temporary folder; stopped by `dev down` (which signals the PIDs
     recorded in the folder) and, failing that, by the PIDs `dev up` reported."""
@@ -122,10 +133,11 @@ class DevCluster:
                 if os.path.exists(log):
                     shutil.copy(log, os.path.join(dest, f"n{k}", "cohortd.log"))
         for n in (self.info or {}).get("nodes", []):
-            try:
-                os.kill(n["pid"], signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            if ours(n["pid"], self.dir):  # its pid may be another's by now
+                try:
+                    os.kill(n["pid"], signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
         self.tmp.cleanup()
 
 
