@@ -203,18 +203,17 @@ Outcome RunNode(const cohort::Config& config, const cohort::Config& file,
     }
     signals.stop();
   });
-  (*dcm)->OnRestart([&] {
+  bool stopping = false;
+  // A restart asked for while the node is already stopping (by a signal) is not taken: the
+  // operator's stop wins.
+  auto restart = [&] {
+    if (stopping) return;
     outcome.restart = true;
     signals.stop();
-  });
+  };
+  (*dcm)->OnRestart(restart);
   std::optional<MoveWatch> move;
-  if (move_deadline) {
-    move.emplace(io, **dcm, *move_deadline, [&] {
-      outcome.restart = true;
-      signals.stop();
-    });
-  }
-  bool stopping = false;
+  if (move_deadline) move.emplace(io, **dcm, *move_deadline, restart);
   signals.stop = [&] {
     if (stopping) return;  // a second signal while leaving waits for the same stop
     stopping = true;

@@ -110,8 +110,10 @@ Result<StartPlan> PlanStart(const Config& file) {
   if (local->offline) return plan;  // `cluster offline`: waits until `cluster online`
   if (!local->target.empty() && local->target != local->current) {
     auto target = ClusterConfig(file, *local, local->target);
-    if (!target) return target.error();
-    if (*target && !local->current.empty()) {
+    if (!target) {
+      Log(LogLevel::kWarn, "dcm", "the move's target cannot be run: the move is off",
+          {{"error", target.error().message()}});
+    } else if (*target && !local->current.empty()) {
       plan.kind = StartPlan::Kind::kMove;
       plan.config = std::move(**target);
       if (local->move_deadline_ms > 0) plan.deadline = Duration::Millis(local->move_deadline_ms);
@@ -215,8 +217,8 @@ Result<ClusterChange> LocalClusters::Define(const ClusterSpec& spec) {
 Result<ClusterChange> LocalClusters::Undefine(const std::string& name) {
   auto c = Find(name);
   if (!c) return c.error();
-  const bool moving_there = c->id == local_.target && local_.target != local_.current;
-  if (c->id == running_ || moving_there) {
+  const bool moving = local_.target != local_.current;
+  if (c->id == running_ || (moving && (c->id == local_.target || c->id == local_.current))) {
     return Error(Errc::kAlreadyExists, "this node runs in cluster " + c->name +
                                            ": `cohort cluster offline " + c->name + "` first");
   }

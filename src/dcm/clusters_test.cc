@@ -161,6 +161,21 @@ TEST_F(ClustersTest, AMoveTheNodeCouldNotRunIsCalledOff) {
   EXPECT_NE(log->find("\"reason\":\"exit 3\""), std::string::npos);
 }
 
+TEST_F(ClustersTest, ADamagedTargetCallsTheMoveOffAndTheHomeOfAMoveStays) {
+  const std::string home = DefineOne("home");
+  ASSERT_TRUE(Ops().Online("home"));
+  const std::string away = DefineOne("away", 2);
+  ASSERT_TRUE(Ops(home).Move("away", 1000));
+  // Running in the target, neither end of the move may be undefined.
+  EXPECT_FALSE(Ops(away).Undefine("home"));
+  EXPECT_FALSE(Ops(home).Undefine("away"));
+  ASSERT_TRUE(io::WriteFileAtomic((dir_ / "clusters" / away / "config" / "cluster.json").string(),
+                                  "not json"));
+  const StartPlan plan = Plan();
+  ASSERT_EQ(plan.kind, StartPlan::Kind::kRun);
+  EXPECT_EQ(plan.config.cluster_id, home);
+}
+
 TEST_F(ClustersTest, ADamagedDefinitionIsAnError) {
   const std::string id = DefineOne("media");
   ASSERT_TRUE(Ops().Online("media"));

@@ -93,7 +93,7 @@ Status DefineTarget::Commit(const DefineMessage& m) {
     return Error(Errc::kInvalidArgument,
                  "the definition names uid " + m.uid + ", this machine is " + uid_);
   }
-  if (m.cluster_id == local_->current && !waiting_) {
+  if (!waiting_ && (m.cluster_id == local_->current || m.cluster_id == config_.cluster_id)) {
     return Error(Errc::kAlreadyExists, "this node runs in cluster " + m.cluster_name + " already");
   }
   // An older definition of this cluster goes first (step 11: "erase any previous").

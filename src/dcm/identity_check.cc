@@ -160,8 +160,12 @@ void Dcm::Impl::Refuse(IdentityAction action, const IdentityFacts& facts) {
   } else if (action == IdentityAction::kRefuseUndefined) {
     refusal = self + " is no longer defined to cluster " + config.cluster_name +
               " (undefined while it was away): it waits to be defined again";
-    local.current.clear();
-    local.target.clear();
+    if (cluster_id == local.current) {
+      local.current.clear();
+      local.target.clear();
+    } else {  // the target of a move: the node goes back where it came from
+      local.target = local.current;
+    }
     SaveLocal();
   } else {
     refusal = self + " refused: node number " + std::to_string(config.node_id) +

@@ -160,7 +160,7 @@ void Dcm::Impl::PostSealed(const Endpoint& target, const std::string& path, cons
                            std::function<void(Result<DefineAnswer>)> deliver) {
   // A blocking call on a thread of its own: one at a time per step, 5 s each.
   std::thread([loop = loop, alive = std::weak_ptr<bool>(alive), target, path, key, request, sealed,
-               deliver = std::move(deliver)] {
+               deliver = std::move(deliver)]() mutable {
     // The peer is not trusted yet: its whole answer within 5 s and 1 MiB.
     auto reply = io::HttpCall(target, "POST", path, sealed, "", 5000, 5000, 1 << 20);
     Result<DefineAnswer> answer = Error(Errc::kUnavailable, "no answer");
@@ -181,9 +181,11 @@ void Dcm::Impl::PostSealed(const Endpoint& target, const std::string& path, cons
     }
     std::lock_guard<std::mutex> lock(loop->mutex);
     if (loop->io == nullptr) return;  // the DCM stopped meanwhile
-    asio::post(*loop->io, [alive, deliver, answer = std::move(answer)]() mutable {
-      if (alive.lock()) deliver(std::move(answer));
-    });
+    // The callback moves to the loop: what it holds (a client's session) ends there.
+    asio::post(*loop->io,
+               [alive, deliver = std::move(deliver), answer = std::move(answer)]() mutable {
+                 if (alive.lock()) deliver(std::move(answer));
+               });
   }).detach();
 }
 
