@@ -165,9 +165,12 @@ class DiskFailure(unittest.TestCase):
             status, page = http_get(c.api(2), "/")  # the dashboard draws these same tables
             self.assertEqual(status, 200)
             self.assertIn("/v1/tables", page)
-            tables = cohort_json("tables", api=c.api(4))
+            # Usage reaches the supervisor every usage period (2 s): every node's row in time.
+            tables = wait_for(
+                lambda: (lambda t: t if {n["id"] for n in t["node_usage"]} == {1, 2, 3, 4}
+                         else None)(cohort_json("tables", api=c.api(4))),
+                timeout=10, what="a usage row from every node in node 4's tables")
             self.assertEqual(tables["usage_from"], 1)
-            self.assertEqual({n["id"] for n in tables["node_usage"]}, {1, 2, 3, 4})
 
             # It comes back: the working paths lift the declaration; node 3's is still cut.
             os.rename(shared + ".gone", shared)
