@@ -110,8 +110,9 @@ class Formation(unittest.TestCase):
             self.assertIn("defined", out.stdout)
         wait_for(lambda: members(n1.api) == {1: "up", 2: "up", 3: "up"}, timeout=20,
                  what="three members up")
-        self.assertEqual(sorted(n["id"] for n in
-                                cohort_json("node", "list", api=n3.api)["nodes"]), [1, 2, 3])
+        # Node 3's registry client reaches the leader a moment after it joined.
+        wait_for(lambda: sorted(n["id"] for n in cohort_json("node", "list", api=n3.api)["nodes"])
+                 == [1, 2, 3], timeout=20, what="node 3 listing the three nodes")
 
         # Node 3 taken offline from node 1: it leaves and waits, across a restart too, until
         # node 1 brings it online again (sealed under the cluster's key, to its API).
