@@ -78,6 +78,12 @@ int Print(const Globals& g, const Result<json>& doc,
   return 0;
 }
 
+int64_t MillisSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               t0)
+      .count();
+}
+
 std::string UrlEncode(const std::string& s) {
   static const char* kHex = "0123456789ABCDEF";
   std::string out;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <functional>
 #include <nlohmann/json.hpp>
 
@@ -31,6 +32,9 @@ class Call {
 // Prints the document (JSON with --json, else `human`), or the error; the exit code.
 int Print(const Globals& g, const Result<nlohmann::json>& doc,
           const std::function<void(const nlohmann::json&)>& human);
+
+// Milliseconds since `t0` on the steady clock (a command's elapsed time).
+int64_t MillisSince(std::chrono::steady_clock::time_point t0);
 
 // Percent-encodes a query parameter's value.
 std::string UrlEncode(const std::string& s);

@@ -29,10 +29,6 @@ void PrintClusters(const json& d) {
               d["identity"].get<std::string>().c_str());
 }
 
-int64_t MillisSince(Clock::time_point t0) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
-}
-
 // The node's answer to GET `target` once `done` holds for it, polled every 50 ms while the
 // node starts again (calls fail meanwhile); an error at the deadline.
 Result<json> WaitFor(const Globals& g, const std::string& target,

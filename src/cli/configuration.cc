@@ -24,12 +24,6 @@ void PrintNodes(const json& d) {
   std::printf("(* the node that answered)\n");
 }
 
-int64_t MillisSince(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                               t0)
-      .count();
-}
-
 // Node `id`'s membership state as the answering member lists it ("" when not listed).
 std::string StateOf(const Globals& g, int id) {
   auto doc = Call{g}.Do("GET", "/v1/nodes");

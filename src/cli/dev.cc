@@ -18,6 +18,7 @@
 
 #include "cli/call.h"
 #include "cli/cli.h"
+#include "dcm/core.h"
 #include "io/files.h"
 #include "io/http_client.h"
 #include "wire/seal.h"
@@ -456,11 +457,8 @@ void AddDevCommands(CLI::App& app, const Globals& g, int& rc) {
   u->add_option("--nodes", up.nodes, "number of nodes")->check(CLI::Range(1, 100));
   u->add_option("--name", up.cluster_name, "the cluster's name (default dev)")
       ->check([](const std::string& v) {
-        const bool ok = !v.empty() && v.size() <= 64 &&
-                        v.find_first_not_of(
-                            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                            "0123456789._-") == std::string::npos;
-        return ok ? std::string() : "1 to 64 letters, digits, '.', '_' or '-'";
+        return dcm::ValidClusterName(v) ? std::string()
+                                        : "1 to 64 letters, digits, '.', '_' or '-'";
       });
   u->add_option("--dir", up.dir, "folder for the nodes' files");
   u->add_option("--base-port", up.base_port, "node k: transport P+k, API P+100+k")

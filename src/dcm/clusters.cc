@@ -21,15 +21,6 @@ const ClusterDefinition* FindId(const LocalConfiguration& local, const std::stri
   return nullptr;
 }
 
-// Cluster names go into registry keys and messages: letters, digits, '.', '_' and '-'.
-bool ValidClusterName(const std::string& name) {
-  if (name.empty() || name.size() > 64) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '_' || c == '-';
-  });
-}
-
 Config FromDefinition(const Config& file, const DefineMessage& m, const std::string& dir) {
   Config c = file;
   c.has_cluster = true;
@@ -50,12 +41,6 @@ Config FromDefinition(const Config& file, const DefineMessage& m, const std::str
 }
 
 }  // namespace
-
-bool ValidClusterId(const std::string& id) {
-  if (id.empty() || id.size() > 64) return false;
-  return std::all_of(id.begin(), id.end(),
-                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-}
 
 std::string NewClusterId() { return wire::RandomHex(8); }
 
@@ -163,6 +148,16 @@ Result<ClusterDefinition> LocalClusters::Find(const std::string& name) const {
                                     ")");
 }
 
+Status LocalClusters::Runnable(const ClusterDefinition& c) const {
+  auto runs = ClusterConfig(config_, local_, c.id);
+  if (!runs) return runs.error();
+  if (!*runs) {
+    return Error(Errc::kAlreadyExists,
+                 "cluster " + c.name + " was its config file's [cluster], which is gone");
+  }
+  return OkStatus();
+}
+
 Status LocalClusters::Save(const std::string& event,
                            const std::map<std::string, std::string>& fields) {
   COHORT_TRY(storage_.Save(local_));
@@ -252,12 +247,7 @@ Result<ClusterChange> LocalClusters::Online(const std::string& name) {
         Errc::kAlreadyExists,
         "this node is online in another cluster: `cohort cluster move " + c->name + "` moves it");
   }
-  auto runs = ClusterConfig(config_, local_, c->id);
-  if (!runs) return runs.error();
-  if (!*runs) {
-    return Error(Errc::kAlreadyExists,
-                 "cluster " + c->name + " was its config file's [cluster], which is gone");
-  }
+  COHORT_TRY(Runnable(*c));
   local_.current = local_.target = c->id;
   local_.offline = false;
   COHORT_TRY(Save("cluster_online", {{"cluster", c->name}, {"id", c->id}}));
@@ -296,12 +286,7 @@ Result<ClusterChange> LocalClusters::Move(const std::string& name, int64_t deadl
   if (deadline_ms < 100 || deadline_ms > 600'000) {
     return Error(Errc::kInvalidArgument, "the move's deadline is 100 to 600000 ms");
   }
-  auto runs = ClusterConfig(config_, local_, c->id);
-  if (!runs) return runs.error();
-  if (!*runs) {
-    return Error(Errc::kAlreadyExists,
-                 "cluster " + c->name + " was its config file's [cluster], which is gone");
-  }
+  COHORT_TRY(Runnable(*c));
   local_.target = c->id;
   local_.move_deadline_ms = deadline_ms;
   COHORT_TRY(Save("cluster_move", {{"cluster", c->name},

@@ -19,14 +19,14 @@
 #include "base/config.h"
 #include "base/result.h"
 #include "base/time.h"
+#include "dcm/core.h"
 #include "dcm/define_wire.h"
 #include "dcm/storage.h"
 
 namespace cohort::dcm {
 
-// A cluster id names folders: hex digits only, as NewClusterId makes them.
-bool ValidClusterId(const std::string& id);
-std::string NewClusterId();  // 16 random hex digits
+std::string
+NewClusterId();  // hex digits only, as ValidClusterId (core.h) wants  // 16 random hex digits
 
 // The move's deadline when `cluster move` names none.
 inline constexpr int64_t kDefaultMoveDeadlineMs = 3000;
@@ -104,6 +104,8 @@ class LocalClusters {
  private:
   // The cluster named `name` (or with that id); an error naming the defined ones if none.
   Result<ClusterDefinition> Find(const std::string& name) const;
+  // OK when the node can start in `c`: its definition is kept here, or it is the file's.
+  Status Runnable(const ClusterDefinition& c) const;
   Status Save(const std::string& event, const std::map<std::string, std::string>& fields);
 
   const Config& config_;

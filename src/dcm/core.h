@@ -74,4 +74,9 @@ Result<std::vector<std::string>> RestoreArguments(const EtcdLaunch& launch,
 // The EtcdLaunch of a registry server node from its config (data under data_dir/registry).
 EtcdLaunch LaunchFor(const Config& config);
 
+// A cluster id names folders: 1 to 64 lowercase hex digits, as NewClusterId makes them.
+bool ValidClusterId(const std::string& id);
+// Cluster names go into registry keys and messages: 1 to 64 letters, digits, '.', '_', '-'.
+bool ValidClusterName(const std::string& name);
+
 }  // namespace cohort::dcm

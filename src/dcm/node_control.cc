@@ -127,8 +127,8 @@ void Dcm::PostControl(const Endpoint& api, const wire::Key& key, const DefineMes
   impl_->PostSealed(
       api, "/v1/dcm/control", key, m.request, sealed,
       [this, api, key, m, sealed, text, attempts, self, done](Result<DefineAnswer> a) {
-        if (!a && a.error().message().find("Connection refused") != std::string::npos &&
-            attempts > 1) {
+        // Unavailable: not reached, or not serving this yet (io::HttpCall, PostSealed).
+        if (!a && a.error().code() == Errc::kUnavailable && attempts > 1) {
           return impl_->After(Duration::Millis(200), [=, this] {
             PostControl(api, key, m, sealed, text, attempts - 1, done);
           });

@@ -168,11 +168,13 @@ void Dcm::Impl::PostSealed(const Endpoint& target, const std::string& path, cons
       answer = reply.error();
     } else if (reply->status != 200) {
       const auto doc = nlohmann::json::parse(reply->body, nullptr, false);
-      answer = Error(
-          reply->status == 403 || reply->status == 401 ? Errc::kPermission : Errc::kUnavailable,
-          doc.is_object() && doc.contains("error") && doc["error"].is_string()
-              ? doc["error"].get<std::string>()
-              : "HTTP " + std::to_string(reply->status));
+      // A refusal is final; only a peer not serving this (yet) is unavailable.
+      const Errc code = reply->status == 403 || reply->status == 401  ? Errc::kPermission
+                        : reply->status >= 400 && reply->status < 500 ? Errc::kInvalidArgument
+                                                                      : Errc::kUnavailable;
+      answer = Error(code, doc.is_object() && doc.contains("error") && doc["error"].is_string()
+                               ? doc["error"].get<std::string>()
+                               : "HTTP " + std::to_string(reply->status));
     } else {
       answer = OpenAnswer(key, reply->body);
       if (answer && answer->request != request) {
