@@ -91,7 +91,9 @@ Result<std::string> Distributor::Impl::StartJob(Prepared prepared,
                                                 const std::vector<NodeId>& servers) {
   // The address table may have changed meanwhile.
   if (auto s = ServersKnown(servers); !s) return s.error();
-  Job& job = *AddJob(std::move(prepared.job), true);
+  // A new job: no earlier run of it to rehash, so its client's first bytes are taken at once
+  // (a rehash, however short, answered them 503).
+  Job& job = *AddJob(std::move(prepared.job), /*resume=*/false);
   const std::string id = job.manifest.job;
   job.last_upload = node.Now();
   AppendOnDisk(
