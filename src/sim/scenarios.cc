@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "sim/distribution_sim.h"
+#include "sim/liveness_scenarios.h"
 #include "sim/membership_scenarios.h"
 #include "sim/network.h"
 
@@ -242,6 +243,7 @@ const std::map<std::string, std::string>& Scenarios() {
     auto all = kAll;
     AddMembershipScenarios(all);
     AddDistributionScenarios(all);
+    AddLivenessScenarios(all);
     return all;
   }();
   return kWithMembership;
@@ -254,6 +256,7 @@ ScenarioResult RunScenario(const std::string& name, int nodes, uint64_t seed) {
   if (name == "lossy") return Lossy(nodes, seed);
   if (auto r = RunMembershipScenario(name, nodes, seed)) return *r;
   if (auto r = RunDistributionScenario(name, nodes, seed)) return *r;
+  if (auto r = RunLivenessScenario(name, nodes, seed)) return *r;
   return Churn(nodes, seed);
 }
 

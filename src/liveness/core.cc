@@ -1,0 +1,398 @@
+#include "liveness/core.h"
+
+#include <algorithm>
+#include <tuple>
+
+namespace cohort::liveness {
+namespace {
+
+// A heartbeat may not push its path's deadline further than this (a hostile next_ms).
+constexpr uint32_t kMaxNextMs = 3600 * 1000;
+
+bool RingLess(const Adapter& a, const Adapter& b) {
+  return std::tie(a.network, a.node, a.address) < std::tie(b.network, b.node, b.address);
+}
+
+}  // namespace
+
+const char* PathStateName(PathState s) {
+  switch (s) {
+    case PathState::kUnknown:
+      return "unknown";
+    case PathState::kUp:
+      return "up";
+    case PathState::kDown:
+      return "down";
+    case PathState::kNone:
+      return "none";
+  }
+  return "?";
+}
+
+const char* AdapterStateName(AdapterState s) {
+  switch (s) {
+    case AdapterState::kUnknown:
+      return "unknown";
+    case AdapterState::kUp:
+      return "up";
+    case AdapterState::kDown:
+      return "down";
+  }
+  return "?";
+}
+
+std::string SubnetNetwork(const Endpoint& address, uint32_t mask) {
+  const int length = MaskLength(mask);
+  return Subnet::FromAddressMask(address.ip, length < 0 ? 0xffffffff : mask).ToString();
+}
+
+LivenessCore::LivenessCore(LivenessOptions options) : options_(std::move(options)) {}
+
+const Adapter* LivenessCore::Find(const Endpoint& address) const {
+  auto it = index_.find(address);
+  return it == index_.end() ? nullptr : &adapters_[it->second];
+}
+
+std::vector<const Adapter*> LivenessCore::Others(const Endpoint& address) const {
+  std::vector<const Adapter*> others;
+  const Adapter* self = Find(address);
+  if (self == nullptr) return others;
+  const auto [first, last] = networks_.at(self->network);
+  const size_t at = index_.at(address);
+  for (size_t k = 1; k < last - first; ++k) {
+    const Adapter& a = adapters_[first + (at - first + k) % (last - first)];
+    if (a.node != self->node) others.push_back(&a);
+  }
+  return others;
+}
+
+Duration LivenessCore::ExpectedGap(const Endpoint& from, const Endpoint& to) const {
+  const auto others = Others(from);
+  if (others.empty()) return Duration::Max();
+  if (others.front()->address == to) return options_.period;
+  return options_.period * static_cast<int64_t>(std::max<size_t>(1, others.size() - 1));
+}
+
+// miss_limit periods of grace after the next heartbeat is due — and at least one more
+// heartbeat's gap, so that one lost heartbeat of a rotation does not mark its path down.
+Instant LivenessCore::Deadline(Instant now, Duration gap) const {
+  if (gap == Duration::Max()) return Instant::Max();
+  return now + gap + std::max(options_.period * options_.miss_limit, gap);
+}
+
+void LivenessCore::SetAdapters(Instant now, std::vector<Adapter> adapters, Outputs& out) {
+  std::sort(adapters.begin(), adapters.end(), RingLess);
+  adapters_.clear();
+  index_.clear();
+  networks_.clear();
+  for (Adapter& a : adapters) {
+    if (a.node == kNoNode || index_.count(a.address)) continue;  // an address has one owner
+    index_[a.address] = adapters_.size();
+    auto [it, fresh] = networks_.try_emplace(a.network, adapters_.size(), adapters_.size());
+    it->second.second = adapters_.size() + 1;
+    adapters_.push_back(std::move(a));
+  }
+  std::vector<Sender> senders;
+  for (const Adapter& a : adapters_) {
+    if (a.node != options_.self) continue;
+    auto kept = std::find_if(senders_.begin(), senders_.end(),
+                             [&](const Sender& s) { return s.address == a.address; });
+    senders.push_back(kept != senders_.end() ? *kept : Sender{a.address, now, 0});
+  }
+  senders_ = std::move(senders);
+  // The paths into this node's adapters: kept, new ones expected within their gap.
+  std::map<PathKey, Incoming> incoming;
+  for (const Sender& s : senders_) {
+    for (const Adapter* from : Others(s.address)) {
+      const PathKey key{from->address, s.address};
+      auto kept = incoming_.find(key);
+      incoming[key] =
+          kept != incoming_.end()
+              ? kept->second
+              : Incoming{PathState::kUnknown, Deadline(now, ExpectedGap(key.first, key.second))};
+    }
+  }
+  if (incoming.size() != incoming_.size() ||
+      !std::equal(incoming.begin(), incoming.end(), incoming_.begin(),
+                  [](const auto& a, const auto& b) { return a.first == b.first; })) {
+    dirty_ = true;
+    next_publish_ = now;
+  }
+  incoming_ = std::move(incoming);
+  for (const auto& [key, in] : incoming_) {
+    if (in.state != PathState::kDown) next_expiry_ = std::min(next_expiry_, in.deadline);
+  }
+  std::erase_if(rows_, [&](const auto& r) {
+    return std::none_of(adapters_.begin(), adapters_.end(),
+                        [&](const Adapter& a) { return a.node == r.first; });
+  });
+  std::erase_if(adapter_states_, [&](const auto& s) { return !index_.count(s.first); });
+  for (const Adapter& a : adapters_) Reassess(a.address, out);
+  if (next_refresh_ == Instant::Max()) next_refresh_ = now + options_.refresh;
+}
+
+void LivenessCore::SendHeartbeats(Instant now, Sender& s, Outputs& out) {
+  s.next_send = std::max(s.next_send + options_.period, now);
+  const auto others = Others(s.address);
+  if (others.empty()) return;
+  auto send = [&](const Adapter& to, Duration next) {
+    const Bytes bytes =
+        Encode(HeartbeatMsg{s.address, to.address, static_cast<uint32_t>(next.millis()),
+                            options_.incarnation, version_});
+    ++metrics_.heartbeats_sent;
+    metrics_.heartbeat_bytes_sent += bytes.size();
+    out.push_back(SendVia{s.address, to.address, bytes});
+  };
+  send(*others.front(), options_.period);
+  const size_t rotation = others.size() - 1;
+  if (rotation == 0) return;
+  s.cursor %= rotation;
+  send(*others[1 + s.cursor], options_.period * static_cast<int64_t>(rotation));
+  s.cursor = (s.cursor + 1) % rotation;
+}
+
+void LivenessCore::OnMessage(Instant now, NodeId from_node, const Endpoint& local,
+                             const Endpoint& remote, ByteView bytes, Outputs& out) {
+  auto msg = Decode(bytes);
+  if (!msg) {
+    ++metrics_.rejected;
+    return;
+  }
+  if (auto* h = std::get_if<HeartbeatMsg>(&*msg)) {
+    OnHeartbeat(now, from_node, local, remote, *h, out);
+  } else if (auto* r = std::get_if<RowMsg>(&*msg)) {
+    OnRow(from_node, std::move(*r), out);
+  } else {  // a row request
+    const Bytes row = Encode(OwnRow());
+    ++metrics_.rows_sent;
+    metrics_.row_bytes_sent += row.size();
+    out.push_back(SendTo{from_node, row});
+  }
+  if (dirty_ && now >= next_publish_) Publish(now, out);
+}
+
+void LivenessCore::OnHeartbeat(Instant now, NodeId from_node, const Endpoint& local,
+                               const Endpoint& remote, const HeartbeatMsg& m, Outputs& out) {
+  const Adapter* from = Find(remote);
+  // A heartbeat is evidence only for the path it took.
+  if (m.from != remote || m.to != local || from == nullptr || from->node != from_node) {
+    ++metrics_.rejected;
+    return;
+  }
+  auto it = incoming_.find({remote, local});
+  if (it == incoming_.end()) return;  // not (yet) a path of this node's networks
+  ++metrics_.heartbeats_received;
+  it->second.deadline = Deadline(now, Duration::Millis(std::min(m.next_ms, kMaxNextMs)));
+  next_expiry_ = std::min(next_expiry_, it->second.deadline);
+  if (it->second.state != PathState::kUp) {
+    SetIncoming(it->first, PathState::kUp, out);
+    next_publish_ = std::max(now, last_publish_ + options_.period / 4);
+  }
+  auto row = rows_.find(from_node);
+  const bool stale = row == rows_.end() || std::pair(row->second.incarnation, row->second.version) <
+                                               std::pair(m.row_incarnation, m.row_version);
+  auto asked = requested_.find(from_node);
+  if (stale && (asked == requested_.end() || now - asked->second >= options_.period)) {
+    requested_[from_node] = now;
+    out.push_back(SendTo{from_node, Encode(RowRequestMsg{})});
+  }
+}
+
+void LivenessCore::OnRow(NodeId from_node, RowMsg m, Outputs& out) {
+  if (from_node == options_.self) return;
+  auto have = rows_.find(from_node);
+  const bool first = have == rows_.end();
+  if (!first && std::pair(m.incarnation, m.version) <=
+                    std::pair(have->second.incarnation, have->second.version)) {
+    return;
+  }
+  if (std::none_of(adapters_.begin(), adapters_.end(),
+                   [&](const Adapter& a) { return a.node == from_node; })) {
+    return;  // a node this one does not know yet: its row comes again
+  }
+  ++metrics_.rows_received;
+  Row row{m.incarnation, m.version, {}};
+  for (const RowEntry& e : m.entries) {
+    const Adapter* from = Find(e.from);
+    const Adapter* to = Find(e.to);
+    // Only paths into the sender's own adapters, from another node on the same network.
+    if (from == nullptr || to == nullptr || to->node != from_node || from->node == from_node ||
+        from->network != to->network) {
+      continue;
+    }
+    row.entries[{e.from, e.to}] = e.state;
+  }
+  std::set<Endpoint> touched;
+  if (first) {
+    for (const Adapter& a : adapters_) touched.insert(a.address);
+  } else {
+    auto state = [](const std::map<PathKey, PathState>& entries, const PathKey& k) {
+      auto it = entries.find(k);
+      return it == entries.end() ? PathState::kUp : it->second;
+    };
+    std::set<PathKey> keys;
+    for (const auto& [k, s] : have->second.entries) keys.insert(k);
+    for (const auto& [k, s] : row.entries) keys.insert(k);
+    for (const PathKey& k : keys) {
+      const PathState now_state = state(row.entries, k);
+      if (now_state == state(have->second.entries, k)) continue;
+      EmitPath(k, now_state, out);
+      touched.insert(k.first);
+    }
+  }
+  rows_[from_node] = std::move(row);
+  for (const Endpoint& a : touched) Reassess(a, out);
+}
+
+void LivenessCore::SetIncoming(const PathKey& key, PathState state, Outputs& out) {
+  Incoming& in = incoming_.at(key);
+  if (in.state == state) return;
+  in.state = state;
+  dirty_ = true;
+  EmitPath(key, state, out);
+  Reassess(key.first, out);
+}
+
+void LivenessCore::EmitPath(const PathKey& key, PathState state, Outputs& out) {
+  const Adapter* from = Find(key.first);
+  const Adapter* to = Find(key.second);
+  if (from != nullptr && to != nullptr) out.push_back(PathChanged{*from, *to, state});
+}
+
+void LivenessCore::Tick(Instant now, Outputs& out) {
+  for (Sender& s : senders_) {
+    if (s.next_send <= now) SendHeartbeats(now, s, out);
+  }
+  if (next_expiry_ <= now) {
+    next_expiry_ = Instant::Max();
+    for (auto& [key, in] : incoming_) {
+      if (in.state == PathState::kDown) continue;
+      if (in.deadline <= now) {
+        SetIncoming(key, PathState::kDown, out);
+      } else {
+        next_expiry_ = std::min(next_expiry_, in.deadline);
+      }
+    }
+  }
+  if ((dirty_ && now >= next_publish_) || now >= next_refresh_) Publish(now, out);
+}
+
+Instant LivenessCore::NextDeadline() const {
+  Instant next = std::min(next_refresh_, next_expiry_);
+  if (dirty_) next = std::min(next, next_publish_);
+  for (const Sender& s : senders_) next = std::min(next, s.next_send);
+  return next;
+}
+
+void LivenessCore::Publish(Instant now, Outputs& out) {
+  if (dirty_) ++version_;
+  dirty_ = false;
+  last_publish_ = now;
+  next_refresh_ = now + options_.refresh;
+  if (adapters_.empty()) return;
+  Broadcast row{Encode(OwnRow())};
+  ++metrics_.rows_sent;
+  metrics_.row_bytes_sent += row.bytes.size();
+  out.emplace_back(std::move(row));
+}
+
+RowMsg LivenessCore::OwnRow() const {
+  RowMsg row{options_.incarnation, version_, {}};
+  for (const auto& [key, in] : incoming_) {
+    if (in.state == PathState::kUp) continue;
+    if (row.entries.size() == kMaxRowEntries) break;
+    row.entries.push_back({key.first, key.second, in.state});
+  }
+  return row;
+}
+
+PathState LivenessCore::RowState(const Adapter& from, const Adapter& to) const {
+  if (from.node == to.node) return PathState::kNone;
+  if (to.node == options_.self) {
+    auto it = incoming_.find({from.address, to.address});
+    return it == incoming_.end() ? PathState::kUnknown : it->second.state;
+  }
+  auto row = rows_.find(to.node);
+  if (row == rows_.end()) return PathState::kUnknown;
+  auto it = row->second.entries.find({from.address, to.address});
+  return it == row->second.entries.end() ? PathState::kUp : it->second;
+}
+
+AdapterState LivenessCore::OutgoingState(const Adapter& a) const {
+  const auto [first, last] = networks_.at(a.network);
+  size_t down = 0, judged = 0;
+  for (size_t i = first; i < last; ++i) {
+    const Adapter& to = adapters_[i];
+    if (to.node == a.node) continue;
+    ++judged;
+    const PathState s = RowState(a, to);
+    if (s == PathState::kUp) return AdapterState::kUp;
+    if (s == PathState::kDown) ++down;
+  }
+  return judged > 0 && down == judged ? AdapterState::kDown : AdapterState::kUnknown;
+}
+
+void LivenessCore::Reassess(const Endpoint& address, Outputs& out) {
+  const Adapter* a = Find(address);
+  if (a == nullptr) return;
+  const AdapterState s = OutgoingState(*a);
+  auto [it, fresh] = adapter_states_.try_emplace(address, s);
+  if (!fresh && it->second == s) return;
+  it->second = s;
+  if (!fresh || s != AdapterState::kUnknown) out.push_back(AdapterChanged{*a, s});
+}
+
+AdapterState LivenessCore::AdapterStateOf(const Endpoint& address) const {
+  const Adapter* a = Find(address);
+  return a == nullptr ? AdapterState::kUnknown : OutgoingState(*a);
+}
+
+PathState LivenessCore::PathStateOf(const Endpoint& from, const Endpoint& to) const {
+  const Adapter* f = Find(from);
+  const Adapter* t = Find(to);
+  if (f == nullptr || t == nullptr || f->network != t->network) return PathState::kUnknown;
+  if (f->node == t->node) return PathState::kNone;
+  if (t->node != options_.self) {
+    // A node none of whose adapters is heard is silent: its row is stale, its paths down.
+    const bool silent = std::all_of(adapters_.begin(), adapters_.end(), [&](const Adapter& a) {
+      return a.node != t->node || OutgoingState(a) == AdapterState::kDown;
+    });
+    if (silent) return PathState::kDown;
+  }
+  return RowState(*f, *t);
+}
+
+std::vector<NetworkView> LivenessCore::View() const {
+  std::map<Endpoint, AdapterState> states;
+  std::map<NodeId, bool> silent;
+  for (const Adapter& a : adapters_) {
+    const AdapterState s = states[a.address] = OutgoingState(a);
+    auto [it, fresh] = silent.try_emplace(a.node, true);
+    it->second = it->second && s == AdapterState::kDown && a.node != options_.self;
+  }
+  std::vector<NetworkView> views;
+  for (const auto& [name, range] : networks_) {
+    NetworkView v;
+    v.name = name;
+    v.adapters.assign(adapters_.begin() + static_cast<std::ptrdiff_t>(range.first),
+                      adapters_.begin() + static_cast<std::ptrdiff_t>(range.second));
+    for (const Adapter& a : v.adapters) v.states.push_back(states[a.address]);
+    for (const Adapter& from : v.adapters) {
+      auto& row = v.paths.emplace_back();
+      for (const Adapter& to : v.adapters) {
+        row.push_back(from.node != to.node && silent[to.node] ? PathState::kDown
+                                                              : RowState(from, to));
+      }
+    }
+    views.push_back(std::move(v));
+  }
+  return views;
+}
+
+std::optional<std::pair<Incarnation, uint32_t>> LivenessCore::RowVersion(NodeId node) const {
+  auto it = rows_.find(node);
+  if (it == rows_.end()) return std::nullopt;
+  return std::pair(it->second.incarnation, it->second.version);
+}
+
+}  // namespace cohort::liveness

@@ -1,0 +1,135 @@
+// LivenessCore: every adapter's heartbeat and the whole cluster's path matrix (SPEC L1).
+//
+// Intuition. Adapters are grouped by network; on each network they stand in a ring ordered
+// by (node, address). Every period each local adapter sends a heartbeat to its ring
+// successor, and one more to the next adapter of a rotation through the rest of its
+// network, so a heartbeat is two datagrams per adapter per period whatever the cluster's
+// size, and every directed path is tried once per rotation. A heartbeat says when the next
+// one on the same path is due; a receiver that hears nothing by then (plus a grace of
+// miss_limit periods, and at least one more gap) marks the path down. So each node knows, first
+// hand, every path into its own adapters — in each direction separately, since a path is judged by
+// its receiver.
+//
+// Each node publishes what it knows as its row: the paths into its adapters that are not
+// up (a healthy node's row is empty). Rows are broadcast when they change and again every
+// refresh; a heartbeat names its sender's newest row, so a neighbour that missed one asks
+// for it. The matrix any node shows is assembled from the rows; a node all of whose
+// adapters went unheard is silent, and the paths into it are down, not its stale row.
+//
+// Contract: no sockets, clocks, threads or globals. Inputs take `now`; outputs are appended
+// to a caller-owned Outputs; NextDeadline() says when Tick() must run next. One instance per
+// node, driven by one thread at a time: cohortd's node runtime, or sim/ for many nodes.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "liveness/messages.h"
+#include "liveness/types.h"
+
+namespace cohort::liveness {
+
+struct LivenessOptions {
+  NodeId self = kNoNode;
+  Incarnation incarnation = 1;
+  Duration period = Duration::Millis(100);
+  int miss_limit = 3;                       // periods of grace after a heartbeat was due
+  Duration refresh = Duration::Seconds(5);  // the row is broadcast again this often
+};
+
+// One network as this node sees it: its adapters in ring order, their states, and the
+// matrix of paths between them: paths[i][j] is the path from adapters[i] to adapters[j].
+struct NetworkView {
+  std::string name;
+  std::vector<Adapter> adapters;
+  std::vector<AdapterState> states;
+  std::vector<std::vector<PathState>> paths;
+};
+
+class LivenessCore {
+ public:
+  explicit LivenessCore(LivenessOptions options);
+
+  // Every adapter of every node, this node's among them (the address table, each address
+  // with its network). Paths to adapters that appear are expected within one rotation.
+  void SetAdapters(Instant now, std::vector<Adapter> adapters, Outputs& out);
+  // A liveness message from `from_node`; a heartbeat also names the path it took: it arrived
+  // on local adapter `local` from remote address `remote`.
+  void OnMessage(Instant now, NodeId from_node, const Endpoint& local, const Endpoint& remote,
+                 ByteView bytes, Outputs& out);
+  // Runs due timers. Call when now >= NextDeadline(); calling earlier is harmless.
+  void Tick(Instant now, Outputs& out);
+  Instant NextDeadline() const;
+
+  // The matrix of every network, assembled from the rows (O(adapters²) per network).
+  std::vector<NetworkView> View() const;
+  // The state of one path as this node knows it.
+  PathState PathStateOf(const Endpoint& from, const Endpoint& to) const;
+  AdapterState AdapterStateOf(const Endpoint& address) const;
+  const std::vector<Adapter>& adapters() const { return adapters_; }
+  const LivenessMetrics& metrics() const { return metrics_; }
+  // (incarnation, version) of the newest row held from `node`, if any.
+  std::optional<std::pair<Incarnation, uint32_t>> RowVersion(NodeId node) const;
+  const LivenessOptions& options() const { return options_; }
+
+ private:
+  using PathKey = std::pair<Endpoint, Endpoint>;  // (from, to)
+  struct Incoming {
+    PathState state = PathState::kUnknown;
+    Instant deadline;  // silence until then keeps the state; after it, down
+  };
+  struct Sender {
+    Endpoint address;
+    Instant next_send;
+    size_t cursor = 0;  // rotation position among the network's other adapters
+  };
+  struct Row {
+    Incarnation incarnation = 0;
+    uint32_t version = 0;
+    std::map<PathKey, PathState> entries;  // paths into this node that are not up
+  };
+
+  const Adapter* Find(const Endpoint& address) const;
+  // The adapters of other nodes on `address`'s network, in ring order after it.
+  std::vector<const Adapter*> Others(const Endpoint& address) const;
+  // When `to` should hear from `from` again after a heartbeat: the rotation's schedule.
+  Duration ExpectedGap(const Endpoint& from, const Endpoint& to) const;
+  // When a path silent since `now` is down, its next heartbeat due `gap` later.
+  Instant Deadline(Instant now, Duration gap) const;
+  void SendHeartbeats(Instant now, Sender& s, Outputs& out);
+  void OnHeartbeat(Instant now, NodeId from_node, const Endpoint& local, const Endpoint& remote,
+                   const HeartbeatMsg& m, Outputs& out);
+  void OnRow(NodeId from_node, RowMsg m, Outputs& out);
+  void SetIncoming(const PathKey& key, PathState state, Outputs& out);
+  void Publish(Instant now, Outputs& out);
+  RowMsg OwnRow() const;
+  // A path's state from the rows alone (no silence rule).
+  PathState RowState(const Adapter& from, const Adapter& to) const;
+  // From the rows: whether some other node hears `a`.
+  AdapterState OutgoingState(const Adapter& a) const;
+  void Reassess(const Endpoint& address, Outputs& out);
+  void EmitPath(const PathKey& key, PathState state, Outputs& out);
+
+  LivenessOptions options_;
+  std::vector<Adapter> adapters_;  // sorted by (network, node, address)
+  std::map<Endpoint, size_t> index_;
+  std::map<std::string, std::pair<size_t, size_t>> networks_;  // [first, last) in adapters_
+  std::vector<Sender> senders_;
+  std::map<PathKey, Incoming> incoming_;
+  std::map<NodeId, Row> rows_;           // other nodes'
+  std::map<NodeId, Instant> requested_;  // last row request per node
+  std::map<Endpoint, AdapterState> adapter_states_;
+  uint32_t version_ = 0;
+  bool dirty_ = false;
+  Instant next_publish_ = Instant::Max();
+  Instant last_publish_;
+  Instant next_refresh_ = Instant::Max();
+  Instant next_expiry_ = Instant::Max();  // the earliest deadline of a path not yet down
+  LivenessMetrics metrics_;
+};
+
+}  // namespace cohort::liveness

@@ -1,0 +1,207 @@
+// LivenessCore driven by hand with explicit time; many nodes, faults and the matrix against
+// ground truth live in the simulator (tests/sim/liveness_sim_test.cc).
+#include "liveness/core.h"
+
+#include <gtest/gtest.h>
+
+namespace cohort::liveness {
+namespace {
+
+constexpr Duration kPeriod = Duration::Millis(100);
+
+Endpoint Ep(int net, int node) {
+  return Endpoint{0x0a000000u | (uint32_t(net) << 16) | uint32_t(node), 7000};
+}
+
+// `nodes` nodes, each with one adapter on each of `nets` networks ("n1", "n2", ...).
+std::vector<Adapter> Farm(int nodes, int nets) {
+  std::vector<Adapter> all;
+  for (int k = 1; k <= nodes; ++k) {
+    for (int n = 1; n <= nets; ++n) all.push_back({NodeId(k), Ep(n, k), "n" + std::to_string(n)});
+  }
+  return all;
+}
+
+LivenessCore Core(NodeId self) {
+  LivenessOptions o;
+  o.self = self;
+  o.incarnation = 100 + self;
+  o.period = kPeriod;
+  o.miss_limit = 3;
+  return LivenessCore(o);
+}
+
+template <typename T>
+std::vector<T> Only(const Outputs& out) {
+  std::vector<T> v;
+  for (const auto& o : out) {
+    if (auto* x = std::get_if<T>(&o)) v.push_back(*x);
+  }
+  return v;
+}
+
+Bytes Heartbeat(int net, int from, int to, uint32_t next_ms, Incarnation inc = 0,
+                uint32_t version = 0) {
+  return Encode(HeartbeatMsg{Ep(net, from), Ep(net, to), next_ms, inc, version});
+}
+
+const Instant t0 = Instant::FromNanos(1'000'000'000);
+
+TEST(LivenessCoreTest, EachAdapterHeartbeatsItsSuccessorAndOneOfARotation) {
+  auto core = Core(1);
+  Outputs out;
+  core.SetAdapters(t0, Farm(4, 1), out);
+  std::vector<std::pair<int, uint32_t>> sent;  // (target node, next_ms)
+  for (int round = 0; round < 4; ++round) {
+    out.clear();
+    core.Tick(t0 + kPeriod * round, out);
+    for (const SendVia& s : Only<SendVia>(out)) {
+      auto m = Decode(s.bytes);
+      ASSERT_TRUE(m);
+      const auto& h = std::get<HeartbeatMsg>(*m);
+      EXPECT_EQ(h.from, Ep(1, 1));
+      EXPECT_EQ(s.to, h.to);
+      sent.emplace_back(int(h.to.ip & 0xff), h.next_ms);
+    }
+  }
+  // The successor (node 2) every period; nodes 3 and 4 in turn, each every 2 periods.
+  const std::vector<std::pair<int, uint32_t>> want = {{2, 100}, {3, 200}, {2, 100}, {4, 200},
+                                                      {2, 100}, {3, 200}, {2, 100}, {4, 200}};
+  EXPECT_EQ(sent, want);
+}
+
+TEST(LivenessCoreTest, APathIsUpWhileHeardAndDownOnceItsHeartbeatIsOverdue) {
+  auto core = Core(2);
+  Outputs out;
+  core.SetAdapters(t0, Farm(3, 1), out);
+  EXPECT_EQ(core.PathStateOf(Ep(1, 1), Ep(1, 2)), PathState::kUnknown);
+  core.OnMessage(t0, 1, Ep(1, 2), Ep(1, 1), Heartbeat(1, 1, 2, 100), out);
+  EXPECT_EQ(core.PathStateOf(Ep(1, 1), Ep(1, 2)), PathState::kUp);
+  auto changes = Only<PathChanged>(out);
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].from.address, Ep(1, 1));
+  EXPECT_EQ(changes[0].state, PathState::kUp);
+  // Due at +100 ms, plus 3 periods of grace: still up at 399 ms, down at 400 ms.
+  out.clear();
+  core.Tick(t0 + Duration::Millis(399), out);
+  EXPECT_EQ(core.PathStateOf(Ep(1, 1), Ep(1, 2)), PathState::kUp);
+  core.Tick(t0 + Duration::Millis(400), out);
+  EXPECT_EQ(core.PathStateOf(Ep(1, 1), Ep(1, 2)), PathState::kDown);
+  // The change goes out in this node's row at once.
+  auto rows = Only<Broadcast>(out);
+  ASSERT_FALSE(rows.empty());
+  auto row = std::get<RowMsg>(*Decode(rows.back().bytes));
+  const RowEntry want{Ep(1, 1), Ep(1, 2), PathState::kDown};
+  EXPECT_NE(std::find(row.entries.begin(), row.entries.end(), want), row.entries.end());
+}
+
+TEST(LivenessCoreTest, AHeartbeatCountsOnlyForThePathItTook) {
+  auto core = Core(2);
+  Outputs out;
+  core.SetAdapters(t0, Farm(3, 2), out);
+  // Claims network 1 but arrived on network 2's adapters; and one from an adapter that is
+  // not its sender's.
+  core.OnMessage(t0, 1, Ep(2, 2), Ep(2, 1), Heartbeat(1, 1, 2, 100), out);
+  core.OnMessage(t0, 3, Ep(1, 2), Ep(1, 1), Heartbeat(1, 1, 2, 100), out);
+  EXPECT_EQ(core.metrics().rejected, 2u);
+  EXPECT_EQ(core.PathStateOf(Ep(1, 1), Ep(1, 2)), PathState::kUnknown);
+  EXPECT_EQ(core.PathStateOf(Ep(2, 1), Ep(2, 2)), PathState::kUnknown);
+}
+
+TEST(LivenessCoreTest, RowsOfOtherNodesMakeTheMatrixAndTheAdapterStates) {
+  auto core = Core(1);
+  Outputs out;
+  core.SetAdapters(t0, Farm(3, 1), out);
+  // Node 2 hears node 3; node 3 does not hear node 2 (one way): 2 -> 3 down, 3 -> 2 up.
+  core.OnMessage(t0, 2, Ep(1, 1), Ep(1, 2), Encode(RowMsg{102, 1, {}}), out);
+  core.OnMessage(t0, 3, Ep(1, 1), Ep(1, 3),
+                 Encode(RowMsg{103, 1, {{Ep(1, 2), Ep(1, 3), PathState::kDown}}}), out);
+  EXPECT_EQ(core.PathStateOf(Ep(1, 3), Ep(1, 2)), PathState::kUp);
+  EXPECT_EQ(core.PathStateOf(Ep(1, 2), Ep(1, 3)), PathState::kDown);
+  // Node 2's adapter: unheard by node 3, not yet judged here.
+  EXPECT_EQ(core.AdapterStateOf(Ep(1, 2)), AdapterState::kUnknown);
+  core.OnMessage(t0, 2, Ep(1, 1), Ep(1, 2), Heartbeat(1, 2, 1, 100), out);
+  EXPECT_EQ(core.AdapterStateOf(Ep(1, 2)), AdapterState::kUp);  // this node hears it
+  // A newer row from node 3: the path came back; an older one changes nothing.
+  out.clear();
+  core.OnMessage(t0, 3, Ep(1, 1), Ep(1, 3), Encode(RowMsg{103, 2, {}}), out);
+  EXPECT_EQ(core.PathStateOf(Ep(1, 2), Ep(1, 3)), PathState::kUp);
+  auto changes = Only<PathChanged>(out);
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].state, PathState::kUp);
+  core.OnMessage(t0, 3, Ep(1, 1), Ep(1, 3),
+                 Encode(RowMsg{103, 1, {{Ep(1, 2), Ep(1, 3), PathState::kDown}}}), out);
+  EXPECT_EQ(core.PathStateOf(Ep(1, 2), Ep(1, 3)), PathState::kUp);
+  // Entries about paths that are not the sender's to judge are ignored.
+  core.OnMessage(t0, 3, Ep(1, 1), Ep(1, 3),
+                 Encode(RowMsg{103, 3, {{Ep(1, 1), Ep(1, 2), PathState::kDown}}}), out);
+  EXPECT_EQ(core.PathStateOf(Ep(1, 1), Ep(1, 2)), PathState::kUp);
+}
+
+TEST(LivenessCoreTest, ANodeNoOneHearsIsSilentAndThePathsIntoItAreDown) {
+  auto core = Core(1);
+  Outputs out;
+  core.SetAdapters(t0, Farm(3, 1), out);
+  core.OnMessage(t0, 2, Ep(1, 1), Ep(1, 2), Encode(RowMsg{102, 1, {}}), out);
+  core.OnMessage(t0, 3, Ep(1, 1), Ep(1, 3), Encode(RowMsg{103, 1, {}}), out);
+  core.OnMessage(t0, 3, Ep(1, 1), Ep(1, 3), Heartbeat(1, 3, 1, 100), out);
+  EXPECT_EQ(core.PathStateOf(Ep(1, 1), Ep(1, 3)), PathState::kUp);
+  // Node 3 dies: node 2 stops hearing it, and so does this node.
+  out.clear();
+  core.OnMessage(t0, 2, Ep(1, 1), Ep(1, 2),
+                 Encode(RowMsg{102, 2, {{Ep(1, 3), Ep(1, 2), PathState::kDown}}}), out);
+  core.Tick(t0 + Duration::Millis(400), out);
+  EXPECT_EQ(core.AdapterStateOf(Ep(1, 3)), AdapterState::kDown);
+  auto adapters = Only<AdapterChanged>(out);
+  ASSERT_EQ(adapters.size(), 1u);
+  EXPECT_EQ(adapters[0].adapter.node, 3);
+  EXPECT_EQ(adapters[0].state, AdapterState::kDown);
+  // Its last row said every path into it was up; silent, they are down.
+  EXPECT_EQ(core.PathStateOf(Ep(1, 1), Ep(1, 3)), PathState::kDown);
+  EXPECT_EQ(core.PathStateOf(Ep(1, 2), Ep(1, 3)), PathState::kDown);
+  const auto view = core.View();
+  ASSERT_EQ(view.size(), 1u);
+  EXPECT_EQ(view[0].paths[0][2], PathState::kDown);
+  EXPECT_EQ(view[0].paths[0][0], PathState::kNone);
+  EXPECT_EQ(view[0].states[2], AdapterState::kDown);
+}
+
+TEST(LivenessCoreTest, AHeartbeatNamingANewerRowAsksForIt) {
+  auto core = Core(2);
+  Outputs out;
+  core.SetAdapters(t0, Farm(3, 1), out);
+  core.OnMessage(t0, 1, Ep(1, 2), Ep(1, 1), Heartbeat(1, 1, 2, 100, 101, 5), out);
+  auto asks = Only<SendTo>(out);
+  ASSERT_EQ(asks.size(), 1u);
+  EXPECT_EQ(asks[0].node, 1);
+  EXPECT_TRUE(std::holds_alternative<RowRequestMsg>(*Decode(asks[0].bytes)));
+  // Not again within a period; answered once the row arrives.
+  out.clear();
+  core.OnMessage(t0 + Duration::Millis(50), 1, Ep(1, 2), Ep(1, 1), Heartbeat(1, 1, 2, 100, 101, 5),
+                 out);
+  EXPECT_TRUE(Only<SendTo>(out).empty());
+  core.OnMessage(t0, 1, Ep(1, 2), Ep(1, 1), Encode(RowMsg{101, 5, {}}), out);
+  core.OnMessage(t0 + kPeriod * 2, 1, Ep(1, 2), Ep(1, 1), Heartbeat(1, 1, 2, 100, 101, 5), out);
+  EXPECT_TRUE(Only<SendTo>(out).empty());
+  // A row request is answered with this node's row.
+  out.clear();
+  core.OnMessage(t0, 3, Ep(1, 2), Ep(1, 3), Encode(RowRequestMsg{}), out);
+  auto rows = Only<SendTo>(out);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].node, 3);
+  EXPECT_EQ(std::get<RowMsg>(*Decode(rows[0].bytes)).incarnation, 102u);
+}
+
+TEST(LivenessCoreTest, AnAdapterAloneOnItsNetworkSendsNothingAndIsUnknown) {
+  auto core = Core(1);
+  Outputs out;
+  std::vector<Adapter> farm = Farm(2, 1);
+  farm.push_back({1, Ep(9, 1), "lonely"});
+  core.SetAdapters(t0, farm, out);
+  core.Tick(t0, out);
+  for (const SendVia& s : Only<SendVia>(out)) EXPECT_NE(s.from, Ep(9, 1));
+  EXPECT_EQ(core.AdapterStateOf(Ep(9, 1)), AdapterState::kUnknown);
+}
+
+}  // namespace
+}  // namespace cohort::liveness

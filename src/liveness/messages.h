@@ -1,0 +1,59 @@
+// Liveness messages, carried as transport Data on channel kChannel (the sender's node id
+// comes from the sealed header). Layouts in docs/design/wire.md. Decoding is total. Plain
+// values.
+#pragma once
+
+#include <optional>
+#include <variant>
+#include <vector>
+
+#include "liveness/types.h"
+
+namespace cohort::liveness {
+
+inline constexpr uint8_t kChannel = 3;
+// A row lists at most this many paths (every adapter pair of a 1,000-node, 2-network
+// cluster fits).
+inline constexpr size_t kMaxRowEntries = 65535;
+
+// Sent from adapter `from` to adapter `to` every period (ring successor) or once per
+// rotation; `next_ms` is when the sender's next heartbeat on this path is due, so the
+// receiver knows when silence means a broken path without sharing the sender's schedule.
+// (row_incarnation, row_version) name the sender's newest row: a receiver holding an older
+// one asks for it.
+struct HeartbeatMsg {
+  Endpoint from;
+  Endpoint to;
+  uint32_t next_ms = 0;
+  Incarnation row_incarnation = 0;
+  uint32_t row_version = 0;
+  bool operator==(const HeartbeatMsg&) const = default;
+};
+
+// One path into the sender's adapters that is not up.
+struct RowEntry {
+  Endpoint from;
+  Endpoint to;
+  PathState state = PathState::kDown;  // kUnknown or kDown
+  bool operator==(const RowEntry&) const = default;
+};
+
+// A node's row of the matrix: what it hears on its own adapters. Only the paths that are not
+// up are listed, so a healthy node's row is a few bytes whatever the cluster size.
+struct RowMsg {
+  Incarnation incarnation = 0;
+  uint32_t version = 0;
+  std::vector<RowEntry> entries;
+  bool operator==(const RowMsg&) const = default;
+};
+
+struct RowRequestMsg {
+  bool operator==(const RowRequestMsg&) const = default;
+};
+
+using Message = std::variant<HeartbeatMsg, RowMsg, RowRequestMsg>;
+
+Bytes Encode(const Message& m);
+std::optional<Message> Decode(ByteView bytes);
+
+}  // namespace cohort::liveness

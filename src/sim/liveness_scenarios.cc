@@ -1,0 +1,208 @@
+// Liveness scenarios (SPEC L1) on LivenessSim: two networks, faults that break paths, and
+// every node's matrix checked against the simulator's ground truth once settled. Bounds are
+// stated in docs/design/liveness.md; figures are virtual-time milliseconds.
+#include "sim/liveness_scenarios.h"
+
+#include "sim/liveness_sim.h"
+
+namespace cohort::sim {
+namespace {
+
+constexpr Duration kPeriod = Duration::Millis(100);
+
+class LRun {
+ public:
+  LRun(const std::string& name, int nodes, uint64_t seed) : prng_(seed ^ 0x5eed) {
+    r_.scenario = name;
+    r_.nodes = nodes;
+    r_.seed = seed;
+    LivenessSimOptions o;
+    o.nodes = nodes;
+    o.networks = 2;
+    o.seed = seed;
+    o.timing.period = kPeriod;
+    sim_ = std::make_unique<LivenessSim>(o);
+  }
+  LivenessSim& sim() { return *sim_; }
+  Prng& prng() { return prng_; }
+  void Check(bool ok, const std::string& what) {
+    if (!ok) {
+      r_.passed = false;
+      r_.failures.push_back(what);
+    }
+  }
+  // A path not on the ring is tried once per rotation: (nodes - 2) periods. Silence is
+  // judged after a gap and as much again; rows then travel in a few milliseconds.
+  Duration Rotation() const { return kPeriod * std::max(1, r_.nodes - 2); }
+  Duration SettleBound() const { return Rotation() * 2 + kPeriod * 5; }
+  size_t Wrong() const {
+    size_t wrong = 0;
+    for (NodeId id : sim_->live()) wrong += sim_->WrongEntries(id);
+    return wrong;
+  }
+  // Runs until every live node's matrix is the truth; records the time as figure `name`.
+  bool Settle(const std::string& name, Duration bound) {
+    const Instant start = sim_->now();
+    const Duration step = Duration::Millis(r_.nodes > 40 ? 100 : 50);
+    const bool ok = sim_->RunUntilTrue([&] { return Wrong() == 0; }, bound, step);
+    r_.figures[name] = static_cast<double>((sim_->now() - start).micros()) / 1000.0;
+    Check(ok, name + ": " + std::to_string(Wrong()) + " wrong matrix entries after " +
+                  std::to_string(bound.millis()) + " ms");
+    return ok;
+  }
+  // Runs until every node shows the path as it is; records the time as figure `name`.
+  void Detect(const std::string& name, NodeId from, NodeId to, int network, Duration bound) {
+    const Instant start = sim_->now();
+    const bool ok = sim_->RunUntilTrue([&] { return sim_->PathSettled(from, to, network); }, bound,
+                                       Duration::Millis(5));
+    r_.figures[name] = static_cast<double>((sim_->now() - start).micros()) / 1000.0;
+    Check(ok, name + ": path " + std::to_string(from) + "->" + std::to_string(to) + " on net" +
+                  std::to_string(network) + " not seen by every node within " +
+                  std::to_string(bound.millis()) + " ms");
+  }
+  bool Start() {
+    sim_->StartAll(Duration::Millis(200));
+    sim_->RunFor(Duration::Millis(201));  // every node started
+    return Settle("settle_ms", SettleBound() + Duration::Seconds(1));
+  }
+  NodeId RandomNode() { return static_cast<NodeId>(1 + prng_.Below(r_.nodes)); }
+  // Once settled with no fault changing, nothing flaps: checked over `d`.
+  void Stays(Duration d) {
+    size_t worst = 0;
+    sim_->RunUntilTrue(
+        [&] {
+          worst = std::max(worst, Wrong());
+          return false;
+        },
+        d, Duration::Millis(100));
+    Check(worst == 0, std::to_string(worst) + " wrong entries while nothing changed");
+  }
+  ScenarioResult Finish() {
+    const auto& m = sim_->core(sim_->live().front()).metrics();
+    const double seconds = (sim_->now() - Instant::FromNanos(1'000'000'000)).seconds();
+    r_.figures["heartbeat_payload_B_per_s_per_adapter"] =
+        static_cast<double>(m.heartbeat_bytes_sent) / seconds / 2.0;
+    r_.delivered = sim_->delivered();
+    r_.dropped = sim_->dropped();
+    r_.trace_digest = sim_->delivered() * 1000003 + sim_->dropped();
+    return r_;
+  }
+
+ private:
+  ScenarioResult r_;
+  Prng prng_;
+  std::unique_ptr<LivenessSim> sim_;
+};
+
+ScenarioResult Settle(int nodes, uint64_t seed) {
+  LRun run("lsettle", nodes, seed);
+  if (run.Start()) run.Stays(Duration::Seconds(3));
+  return run.Finish();
+}
+
+// An adapter's cable is pulled, then plugged back.
+ScenarioResult Cut(int nodes, uint64_t seed) {
+  LRun run("lcut", nodes, seed);
+  if (!run.Start()) return run.Finish();
+  const NodeId x = run.RandomNode();
+  const int net = 1 + static_cast<int>(run.prng().Below(2));
+  const NodeId succ = static_cast<NodeId>(x % nodes + 1);
+  run.sim().CutAdapter(x, net, true);
+  run.Detect("successor_sees_cut_ms", x, succ, net, Duration::Seconds(2));
+  if (run.Settle("cut_settle_ms", run.SettleBound())) run.Stays(Duration::Seconds(1));
+  run.sim().CutAdapter(x, net, false);
+  run.Detect("successor_sees_heal_ms", x, succ, net, Duration::Seconds(2));
+  run.Settle("heal_settle_ms", run.SettleBound());
+  return run.Finish();
+}
+
+// A network's switch fails: every path on it breaks; the other network carries the rows.
+ScenarioResult Switch(int nodes, uint64_t seed) {
+  LRun run("lswitch", nodes, seed);
+  if (!run.Start()) return run.Finish();
+  run.sim().FailNetwork(2, true);
+  run.Detect("successor_sees_switch_ms", 1, 2, 2, Duration::Seconds(2));
+  run.Settle("switch_settle_ms", run.SettleBound());
+  run.sim().FailNetwork(2, false);
+  run.Settle("switch_back_ms", run.SettleBound());
+  return run.Finish();
+}
+
+// One direction of one path is filtered: the other direction, and every other path, stay up.
+ScenarioResult OneWay(int nodes, uint64_t seed) {
+  LRun run("loneway", nodes, seed);
+  if (!run.Start()) return run.Finish();
+  const NodeId a = run.RandomNode();
+  NodeId b = run.RandomNode();
+  if (b == a) b = static_cast<NodeId>(a % nodes + 1);
+  const int net = 1 + static_cast<int>(run.prng().Below(2));
+  run.sim().Filter(a, b, net, true);
+  run.Detect("oneway_seen_ms", a, b, net, run.SettleBound());
+  run.Check(run.sim().PathSettled(b, a, net), "the reverse direction is not up everywhere");
+  run.Settle("oneway_settle_ms", run.SettleBound());
+  // On the ring: the successor's path, judged every period.
+  const NodeId succ = static_cast<NodeId>(a % nodes + 1);
+  if (succ != b) {
+    run.sim().Filter(a, succ, net, true);
+    run.Detect("oneway_ring_seen_ms", a, succ, net, Duration::Seconds(2));
+    run.sim().Filter(a, succ, net, false);
+  }
+  run.sim().Filter(a, b, net, false);
+  run.Settle("oneway_heal_ms", run.SettleBound());
+  return run.Finish();
+}
+
+// An adapter flaps every 150 ms for 3 s; once it stays up the matrix settles to the truth.
+ScenarioResult Flap(int nodes, uint64_t seed) {
+  LRun run("lflap", nodes, seed);
+  if (!run.Start()) return run.Finish();
+  const NodeId x = run.RandomNode();
+  for (int i = 0; i < 20; ++i) {
+    run.sim().CutAdapter(x, 1, i % 2 == 0);
+    run.sim().RunFor(Duration::Millis(150));
+  }
+  run.sim().CutAdapter(x, 1, false);
+  // A heartbeat lost in the last cuts may be judged missing a rotation later: the matrix is
+  // the truth once it may be, and again for good once every such judgement has been made.
+  if (!run.Settle("flap_settle_ms", run.SettleBound())) return run.Finish();
+  run.sim().RunFor(run.SettleBound());
+  run.Check(run.Wrong() == 0, "wrong entries a settle bound after the flapping stopped");
+  run.Stays(Duration::Seconds(1));
+  return run.Finish();
+}
+
+// A node crashes: every path into and out of it goes down; restarted, they come back.
+ScenarioResult Crash(int nodes, uint64_t seed) {
+  LRun run("lcrash", nodes, seed);
+  if (!run.Start()) return run.Finish();
+  const NodeId x = run.RandomNode();
+  run.sim().Crash(x);
+  run.Settle("crash_settle_ms", run.SettleBound());
+  run.sim().Restart(x);
+  run.Settle("restart_settle_ms", run.SettleBound());
+  return run.Finish();
+}
+
+}  // namespace
+
+void AddLivenessScenarios(std::map<std::string, std::string>& all) {
+  all["lsettle"] = "liveness: 2 networks; every node's matrix is the truth, and stays so";
+  all["lcut"] = "liveness: an adapter is cut and healed";
+  all["lswitch"] = "liveness: network 2's switch fails and returns";
+  all["loneway"] = "liveness: one direction of one path is filtered, then one on the ring";
+  all["lflap"] = "liveness: an adapter flaps every 150 ms for 3 s, then stays up";
+  all["lcrash"] = "liveness: a node crashes and restarts";
+}
+
+std::optional<ScenarioResult> RunLivenessScenario(const std::string& name, int nodes,
+                                                  uint64_t seed) {
+  if (name == "lsettle") return Settle(nodes, seed);
+  if (name == "lcut") return Cut(nodes, seed);
+  if (name == "lswitch") return Switch(nodes, seed);
+  if (name == "loneway") return OneWay(nodes, seed);
+  if (name == "lflap") return Flap(nodes, seed);
+  if (name == "lcrash") return Crash(nodes, seed);
+  return std::nullopt;
+}
+
+}  // namespace cohort::sim
