@@ -8,6 +8,7 @@
 #include "api/config_api.h"
 #include "api/dashboard.h"
 #include "api/jobs_api.h"
+#include "api/liveness_api.h"
 #include "api/registry_api.h"
 #include "api/responses.h"
 #include "base/digest.h"
@@ -120,6 +121,31 @@ HttpResponse Api::Metrics() const {
           "Disk access paths marked failed while this node supervised.", mm.disk_path_failures);
   counter("cohort_disk_check_failures_total", "This node's disk checks that failed.",
           node_.disk_check_failures());
+  const auto& lm = node_.liveness().metrics();
+  counter("cohort_liveness_heartbeats_sent_total", "Heartbeats sent from this node's adapters.",
+          lm.heartbeats_sent);
+  counter("cohort_liveness_heartbeats_received_total",
+          "Heartbeats received on this node's adapters.", lm.heartbeats_received);
+  counter("cohort_liveness_heartbeat_bytes_sent_total",
+          "Payload bytes of heartbeats sent (before the seal and headers).",
+          lm.heartbeat_bytes_sent);
+  counter("cohort_liveness_rows_sent_total", "Rows of the path matrix this node sent.",
+          lm.rows_sent);
+  counter("cohort_liveness_rows_received_total", "Newer rows of other nodes received.",
+          lm.rows_received);
+  s << "# HELP cohort_liveness_paths Paths between adapters of different nodes, by network "
+       "and state, as this node sees them.\n# TYPE cohort_liveness_paths gauge\n";
+  for (const liveness::NetworkView& v : node_.liveness().View()) {
+    std::map<liveness::PathState, size_t> count;
+    for (const auto& row : v.paths) {
+      for (liveness::PathState p : row) ++count[p];
+    }
+    for (auto state :
+         {liveness::PathState::kUp, liveness::PathState::kDown, liveness::PathState::kUnknown}) {
+      s << "cohort_liveness_paths{network=\"" << v.name << "\",state=\""
+        << liveness::PathStateName(state) << "\"} " << count[state] << "\n";
+    }
+  }
   if (distributor_ != nullptr) {
     counter("cohort_distribution_bytes_sent_total", "Job content bytes sent to other servers.",
             distributor_->bytes_sent());
@@ -218,6 +244,7 @@ void Api::Handle(const HttpRequest& r, Respond respond) {
   if (get && HandleRegistry(dcm_, r, path, respond)) return;
   if (get && HandleConfiguration(dcm_, node_, r, path, respond)) return;
   if (get && HandleJobs(distributor_, r, path, respond)) return;
+  if (HandleLiveness(node_, r, path, respond)) return;
 
   if (r.method == "POST" && path == "/v1/ping") return Ping(r, std::move(respond));
   // Sealed under a join token, which authorizes it (cluster_api.h).
@@ -264,7 +291,8 @@ void Api::Handle(const HttpRequest& r, Respond respond) {
   }
   const bool known = path == "/v1/keys" || path == "/v1/keys/use" || path == "/v1/ping" ||
                      path == "/v1/status" || path == "/v1/addresses" || path == "/v1/members" ||
-                     path == "/v1/tables" || path == "/metrics";
+                     path == "/v1/tables" || path == "/metrics" || path == "/v1/liveness" ||
+                     path.rfind("/v1/liveness/", 0) == 0;
   respond(known ? Fail(405, r.method + " is not allowed on " + path)
                 : Fail(404, "no such endpoint: " + path));
 }

@@ -85,19 +85,6 @@ std::string Decode(const std::string& s) {
   return out;
 }
 
-Result<int64_t> NumberParam(const std::string& target, const std::string& name, int64_t fallback,
-                            int64_t lo, int64_t hi) {
-  const std::string text = QueryParam(target, name);
-  if (text.empty()) return fallback;
-  char* end = nullptr;
-  const long long v = std::strtoll(text.c_str(), &end, 10);
-  if (end == text.c_str() || *end != '\0' || v < lo || v > hi) {
-    return Error(Errc::kInvalidArgument, "'" + name + "' must be a number from " +
-                                             std::to_string(lo) + " to " + std::to_string(hi));
-  }
-  return static_cast<int64_t>(v);
-}
-
 Result<bool> Serializable(const std::string& target) {
   const std::string c = QueryParam(target, "consistency");
   if (c.empty() || c == "linearizable") return false;
@@ -154,6 +141,19 @@ void StreamWatch(dcm::Dcm& dcm, const std::string& prefix, int64_t from, const R
 }
 
 }  // namespace
+
+Result<int64_t> NumberParam(const std::string& target, const std::string& name, int64_t fallback,
+                            int64_t lo, int64_t hi) {
+  const std::string text = QueryParam(target, name);
+  if (text.empty()) return fallback;
+  char* end = nullptr;
+  const long long v = std::strtoll(text.c_str(), &end, 10);
+  if (end == text.c_str() || *end != '\0' || v < lo || v > hi) {
+    return Error(Errc::kInvalidArgument, "'" + name + "' must be a number from " +
+                                             std::to_string(lo) + " to " + std::to_string(hi));
+  }
+  return static_cast<int64_t>(v);
+}
 
 std::string QueryParam(const std::string& target, const std::string& name) {
   const size_t q = target.find('?');

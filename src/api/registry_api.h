@@ -34,5 +34,8 @@ bool HandleRegistry(dcm::Dcm* dcm, const HttpRequest& r, const std::string& path
 
 // The value of `name` in the target's query string, percent-decoded; "" if absent.
 std::string QueryParam(const std::string& target, const std::string& name);
+// The query parameter `name` as a number in [lo, hi]; `fallback` if absent.
+Result<int64_t> NumberParam(const std::string& target, const std::string& name, int64_t fallback,
+                            int64_t lo, int64_t hi);
 
 }  // namespace cohort::api

@@ -14,7 +14,7 @@ namespace cohort {
 namespace {
 
 const std::set<std::string> kSections = {"node", "cluster",  "transport",    "timing", "api",
-                                         "disk", "registry", "distribution", "log"};
+                                         "disk", "registry", "distribution", "log",    "liveness"};
 
 class Reader {
  public:
@@ -277,6 +277,9 @@ Status ReadRest(const Reader& r, Config& c) {
   COHORT_TRY(r.Integer("timing.disk_check_ms", 10, 3'600'000, &c.disk_check_ms));
   COHORT_TRY(r.Integer("timing.disk_timeout_ms", 10, 3'600'000, &c.disk_timeout_ms));
   COHORT_TRY(r.Integer("timing.usage_ms", 100, 3'600'000, &c.usage_ms));
+  COHORT_TRY(r.Integer("liveness.period_ms", 10, 600000, &c.liveness_period_ms));
+  COHORT_TRY(r.Integer("liveness.miss_limit", 1, 1000, &c.liveness_miss_limit));
+  COHORT_TRY(r.Integer("liveness.refresh_ms", 100, 3'600'000, &c.liveness_refresh_ms));
   std::string api;
   COHORT_TRY(r.String("api.listen", &api));
   if (!api.empty()) {
@@ -342,6 +345,7 @@ Status CheckKeys(const Reader& r) {
       {"timing",
        {"period_ms", "miss_limit", "notify_ms", "disk_check_ms", "disk_timeout_ms", "usage_ms"}},
       {"api", {"listen"}},
+      {"liveness", {"period_ms", "miss_limit", "refresh_ms"}},
       {"registry", {"servers", "server", "heartbeat_ms", "election_ms", "etcd"}},
       {"distribution", {"root", "upload_mbps", "fanout", "upload_idle_s", "forget_after_s"}},
       {"log", {"level", "format"}},

@@ -82,6 +82,11 @@ struct Config {
   uint32_t disk_check_ms = 1000;    // M11: how often each disk's probe file is checked
   uint32_t disk_timeout_ms = 5000;  // a check still running after this counts as failed
   uint32_t usage_ms = 2000;         // M12: usage report period
+  // L1: every adapter's heartbeat period, the periods of grace after a heartbeat is due, and
+  // how often the node's row of the path matrix is broadcast unchanged.
+  uint32_t liveness_period_ms = 100;
+  uint32_t liveness_miss_limit = 3;
+  uint32_t liveness_refresh_ms = 5000;
 
   Endpoint api_listen{0x7f000001, 7201};
 

@@ -396,6 +396,7 @@ int Main(int argc, char** argv) {
   AddAdapterCommands(app, g, rc);
   AddRegistryCommands(app, g, rc);
   AddClusterCommands(app, g, rc);
+  AddLivenessCommands(app, g, rc);
   AddConfigurationCommands(app, g, rc);
   AddJobCommands(app, g, rc);
   AddDevCommands(app, g, rc);

@@ -17,6 +17,7 @@
 #include "io/clock.h"
 #include "io/files.h"
 #include "io/udp.h"
+#include "liveness/messages.h"
 #include "membership/messages.h"
 #include "node/keyring_file.h"
 #include "transport/messages.h"
@@ -35,6 +36,10 @@ struct Node::Impl {
   transport::TransportOptions options;
   std::unique_ptr<transport::TransportCore> core;
   std::unique_ptr<membership::MembershipCore> members;
+  std::unique_ptr<liveness::LivenessCore> live;
+  std::map<uint64_t, std::function<void(const liveness::Output&)>> liveness_watches;
+  uint64_t next_liveness_watch = 1;
+  LivenessLog liveness_log;
   io::UdpAdapters udp;
   std::function<void()> on_left;  // set by LeaveGracefully
   std::unique_ptr<asio::steady_timer> leave_timer;
@@ -73,6 +78,7 @@ struct Node::Impl {
   Impl(Config c, asio::io_context& ctx)
       : config(std::move(c)),
         loop(ctx),
+        liveness_log(ctx),
         udp(ctx,
             [this](uint8_t adapter, const Endpoint& from, std::span<const uint8_t> bytes) {
               transport::Outputs out;
@@ -172,6 +178,13 @@ struct Node::Impl {
     mo.usage_period = Duration::Millis(config.usage_ms);
     for (const DiskConfig& d : config.disks) mo.disks.push_back(d.id);
     members = std::make_unique<membership::MembershipCore>(mo, options.incarnation * 31 + 7);
+    liveness::LivenessOptions lo;
+    lo.self = config.node_id;
+    lo.incarnation = options.incarnation;
+    lo.period = Duration::Millis(config.liveness_period_ms);
+    lo.miss_limit = static_cast<int>(config.liveness_miss_limit);
+    lo.refresh = Duration::Millis(config.liveness_refresh_ms);
+    live = std::make_unique<liveness::LivenessCore>(lo);
     return SaveKeyring();
   }
 
@@ -183,11 +196,17 @@ struct Node::Impl {
         OnEchoDone(std::move(*r));
       } else if (auto* e = std::get_if<transport::TransportEvent>(&o)) {
         LogEvent(*e);
+        if (e->kind == transport::TransportEvent::Kind::kTableChanged) RefreshLivenessAdapters();
       } else if (auto* m = std::get_if<transport::Delivered>(&o)) {
         if (m->channel == membership::kChannel) {
           membership::Outputs mout;
           members->OnMessage(io::SteadyNow(), m->from, m->bytes, mout);
           ProcessMembership(mout);
+        } else if (m->channel == liveness::kChannel && m->adapter < options.adapters.size()) {
+          liveness::Outputs lout;
+          live->OnMessage(io::SteadyNow(), m->from, options.adapters[m->adapter].info.address,
+                          m->source, m->bytes, lout);
+          ProcessLiveness(lout);
         }
       }
     }
@@ -214,6 +233,59 @@ struct Node::Impl {
     }
     mout.clear();
     Process(out);
+  }
+
+  // L1: every address of the table is an adapter on the network of its subnet.
+  void RefreshLivenessAdapters() {
+    std::vector<liveness::Adapter> adapters;
+    for (const auto& [id, entry] : core->table().entries()) {
+      for (const transport::AddressInfo& a : entry.addresses) {
+        adapters.push_back({id, a.address, liveness::SubnetNetwork(a.address, a.mask)});
+      }
+    }
+    liveness::Outputs lout;
+    live->SetAdapters(io::SteadyNow(), std::move(adapters), lout);
+    ProcessLiveness(lout);
+  }
+
+  // Heartbeats take the path they judge; rows go by any path, as membership's messages do.
+  void ProcessLiveness(liveness::Outputs& lout) {
+    transport::Outputs out;
+    const Instant now = io::SteadyNow();
+    for (auto& o : lout) {
+      if (auto* v = std::get_if<liveness::SendVia>(&o)) {
+        (void)core->SendDataVia(v->from, v->to, liveness::kChannel, v->bytes, out);
+      } else if (auto* t = std::get_if<liveness::SendTo>(&o)) {
+        (void)core->SendData(now, t->node, liveness::kChannel, t->bytes, out);
+      } else if (auto* b = std::get_if<liveness::Broadcast>(&o)) {
+        core->Broadcast(now, liveness::kChannel, b->bytes, out);
+      } else {
+        LogLiveness(o);
+        liveness_log.Add(o);
+        const auto listeners = liveness_watches;  // a listener may cancel its watch
+        for (const auto& [id, listener] : listeners) listener(o);
+      }
+    }
+    lout.clear();
+    Process(out);
+  }
+
+  void LogLiveness(const liveness::Output& o) {
+    if (auto* p = std::get_if<liveness::PathChanged>(&o)) {
+      Log(p->state == liveness::PathState::kUp ? LogLevel::kInfo : LogLevel::kWarn, "liveness",
+          std::string("path ") + liveness::PathStateName(p->state),
+          {{"from", p->from.address.ToString()},
+           {"from_node", std::to_string(p->from.node)},
+           {"to", p->to.address.ToString()},
+           {"to_node", std::to_string(p->to.node)},
+           {"network", p->to.network}});
+    } else if (auto* a = std::get_if<liveness::AdapterChanged>(&o)) {
+      Log(a->state == liveness::AdapterState::kDown ? LogLevel::kWarn : LogLevel::kInfo, "liveness",
+          std::string("adapter ") + liveness::AdapterStateName(a->state),
+          {{"address", a->adapter.address.ToString()},
+           {"node", std::to_string(a->adapter.node)},
+           {"network", a->adapter.network}});
+    }
   }
 
   void LogMembership(const membership::MembershipEvent& e) {
@@ -283,7 +355,8 @@ struct Node::Impl {
 
   void ArmTimer() {
     if (stopped) return;
-    const Instant next = std::min(core->NextDeadline(), members->NextDeadline());
+    const Instant next =
+        std::min({core->NextDeadline(), members->NextDeadline(), live->NextDeadline()});
     if (next == timer_at) return;
     timer_at = next;
     if (next == Instant::Max()) return;
@@ -296,6 +369,9 @@ struct Node::Impl {
       membership::Outputs mout;
       if (members->NextDeadline() <= now) members->Tick(now, mout);
       ProcessMembership(mout);
+      liveness::Outputs lout;
+      if (live->NextDeadline() <= now) live->Tick(now, lout);
+      ProcessLiveness(lout);
       transport::Outputs out;
       core->Tick(now, out);
       Process(out);
@@ -432,6 +508,7 @@ Status Node::Start() {
   transport::Outputs out;
   impl_->core->Start(io::SteadyNow(), out);
   impl_->Process(out);
+  impl_->RefreshLivenessAdapters();
   membership::Outputs mout;
   impl_->members->Start(io::SteadyNow(), mout);
   impl_->ProcessMembership(mout);
@@ -470,6 +547,16 @@ void Node::Stop() {
 const Config& Node::config() const { return impl_->config; }
 const transport::TransportCore& Node::transport() const { return *impl_->core; }
 const membership::MembershipCore& Node::membership() const { return *impl_->members; }
+const liveness::LivenessCore& Node::liveness() const { return *impl_->live; }
+
+uint64_t Node::WatchLiveness(std::function<void(const liveness::Output&)> listener) {
+  const uint64_t id = impl_->next_liveness_watch++;
+  impl_->liveness_watches[id] = std::move(listener);
+  return id;
+}
+
+void Node::CancelLivenessWatch(uint64_t id) { impl_->liveness_watches.erase(id); }
+LivenessLog& Node::liveness_log() { return impl_->liveness_log; }
 
 void Node::LeaveGracefully(Duration limit, std::function<void()> done) {
   impl_->on_left = done;

@@ -17,7 +17,9 @@
 #include "base/config.h"
 #include "base/result.h"
 #include "io/disk_probe.h"
+#include "liveness/core.h"
 #include "membership/core.h"
+#include "node/liveness_log.h"
 #include "transport/core.h"
 
 namespace boost::asio {
@@ -42,6 +44,12 @@ class Node {
   const Config& config() const;
   const transport::TransportCore& transport() const;
   const membership::MembershipCore& membership() const;
+  const liveness::LivenessCore& liveness() const;
+  // L1: `listener` hears every path and adapter change (PathChanged, AdapterChanged) until
+  // CancelLivenessWatch(the returned id).
+  uint64_t WatchLiveness(std::function<void(const liveness::Output&)> listener);
+  void CancelLivenessWatch(uint64_t id);
+  LivenessLog& liveness_log();
   // Graceful leave (M8): posts leave requests until the supervisor unlists this node, then
   // calls `done`; calls it anyway after `limit`.
   void LeaveGracefully(Duration limit, std::function<void()> done);

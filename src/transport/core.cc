@@ -120,7 +120,7 @@ void TransportCore::HandleMessage(Instant now, NodeId sender, uint8_t adapter, c
         } else if constexpr (std::is_same_v<T, TablePushMsg>) {
           MergeEntries(now, m.entries, out);
         } else if constexpr (std::is_same_v<T, DataMsg>) {
-          out.push_back(Delivered{sender, m.channel, std::move(m.payload)});
+          out.push_back(Delivered{sender, m.channel, std::move(m.payload), adapter, from});
         }
       },
       msg);
@@ -366,6 +366,18 @@ Status TransportCore::SendData(Instant now, NodeId node, uint8_t channel, ByteVi
   Emit(PreferredAddress(node), Encode(DataMsg{channel, Bytes(payload.begin(), payload.end())}),
        out);
   return OkStatus();
+}
+
+Status TransportCore::SendDataVia(const Endpoint& local, const Endpoint& to, uint8_t channel,
+                                  ByteView payload, Outputs& out) {
+  for (size_t i = 0; i < options_.adapters.size(); ++i) {
+    if (options_.adapters[i].info.address != local) continue;
+    if (!options_.adapters[i].enabled) return OkStatus();  // as if its link were cut
+    Emit(to, Encode(DataMsg{channel, Bytes(payload.begin(), payload.end())}), out,
+         static_cast<uint8_t>(i));
+    return OkStatus();
+  }
+  return Error(Errc::kNotFound, local.ToString() + " is not a local adapter");
 }
 
 Endpoint TransportCore::PreferredAddress(NodeId node) {

@@ -100,6 +100,11 @@ class TransportCore {
   Result<uint64_t> Echo(Instant now, NodeId node, ByteView payload, Outputs& out);
   // One-way message to `node` on `channel` (for upper layers), via its preferred address.
   Status SendData(Instant now, NodeId node, uint8_t channel, ByteView payload, Outputs& out);
+  // One-way message on `channel` from local adapter `local` to address `to`, on that path
+  // only: no failover (liveness heartbeats judge the path). Nothing is sent while the
+  // adapter is out of service; an unknown local adapter is an error.
+  Status SendDataVia(const Endpoint& local, const Endpoint& to, uint8_t channel, ByteView payload,
+                     Outputs& out);
   // The bus (M2): `payload` on `channel` to every other node of the table. In multicast mode
   // one datagram goes to the group, plus a unicast copy to each node with no address on a
   // local adapter's subnet (multicast seldom crosses routers); otherwise one unicast per node.

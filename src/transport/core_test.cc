@@ -393,6 +393,31 @@ TEST(TransportCoreTest, DataIsDeliveredToUpperLayers) {
   EXPECT_EQ(d.bytes, (Bytes{'h', 'i'}));
 }
 
+// Liveness heartbeats: one path, named by both ends, and no failover.
+TEST(TransportCoreTest, DataViaAnAdapterTakesThatPathOnly) {
+  Fixture f;
+  Outputs out;
+  const uint8_t hb[] = {'h', 'b'};
+  ASSERT_TRUE(f.a.SendDataVia(Addr(2, 1), Addr(2, 2), 3, hb, out));
+  ASSERT_EQ(out.size(), 1u);
+  const auto& s = std::get<SendDatagram>(out[0]);
+  EXPECT_EQ(s.adapter, 1);
+  EXPECT_EQ(s.to, Addr(2, 2));
+  Outputs got;
+  f.b.OnDatagram(f.wire.now, 1, Addr(2, 1), s.bytes, got);
+  ASSERT_EQ(got.size(), 1u);
+  const auto& d = std::get<Delivered>(got[0]);
+  EXPECT_EQ(d.adapter, 1);
+  EXPECT_EQ(d.source, Addr(2, 1));
+  EXPECT_EQ(d.channel, 3);
+  // An adapter out of service sends nothing, as if cut; an unknown one is refused.
+  out.clear();
+  ASSERT_TRUE(f.a.SetAdapterEnabled(Addr(2, 1), false));
+  EXPECT_TRUE(f.a.SendDataVia(Addr(2, 1), Addr(2, 2), 3, hb, out));
+  EXPECT_TRUE(out.empty());
+  EXPECT_FALSE(f.a.SendDataVia(Addr(3, 1), Addr(2, 2), 3, hb, out));
+}
+
 TEST(TransportCoreTest, MulticastBusSendsOnceToTheGroupAndUnicastsOffSubnet) {
   const Endpoint group{(239u << 24) | (192u << 16) | 1, 7150};
   TransportOptions oa = Options(1);

@@ -96,11 +96,14 @@ struct RequestDone {
   Bytes reply;
 };
 
-// A one-way message for an upper layer (membership, ...) arrived.
+// A one-way message for an upper layer (membership, ...) arrived, on local adapter
+// `adapter` from address `source` (liveness judges the path a heartbeat took).
 struct Delivered {
   NodeId from = kNoNode;
   uint8_t channel = 0;
   Bytes bytes;
+  uint8_t adapter = 0;
+  Endpoint source;
 };
 
 // Something an operator should see in the log.

@@ -1,0 +1,58 @@
+// LivenessLog: the node's recent path and adapter changes (L1), numbered, for clients that
+// follow them by long poll (`cohort liveness --watch`, GET /v1/liveness/changes). Keeps the
+// last kKept changes; a client that falls further behind is told so and reads the matrix
+// again. Runs on the node's loop thread.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "base/time.h"
+#include "liveness/types.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace cohort::node {
+
+struct LivenessChange {
+  uint64_t seq = 0;
+  uint64_t wall_ms = 0;
+  liveness::Output change;  // PathChanged or AdapterChanged
+};
+
+struct LivenessChanges {
+  std::vector<LivenessChange> changes;
+  uint64_t seq = 0;     // the newest change's number (0: none yet)
+  bool missed = false;  // changes after `after` were dropped before this client read them
+};
+
+class LivenessLog {
+ public:
+  static constexpr size_t kKept = 4096;
+
+  explicit LivenessLog(boost::asio::io_context& loop);
+  ~LivenessLog();
+  void Add(const liveness::Output& change);
+  // The changes numbered after `after`, at once if there are any, else when the next comes
+  // or `timeout` passes (then none).
+  void Wait(uint64_t after, Duration timeout, std::function<void(LivenessChanges)> done);
+  uint64_t seq() const { return next_seq_ - 1; }
+
+ private:
+  struct Waiter;
+  LivenessChanges Since(uint64_t after) const;
+
+  boost::asio::io_context& loop_;
+  std::deque<LivenessChange> kept_;
+  uint64_t next_seq_ = 1;
+  std::map<uint64_t, std::shared_ptr<Waiter>> waiters_;
+  uint64_t next_waiter_ = 1;
+};
+
+}  // namespace cohort::node
