@@ -342,6 +342,17 @@ void LivenessCore::Reassess(const Endpoint& address, Outputs& out) {
   if (!fresh || s != AdapterState::kUnknown) out.push_back(AdapterChanged{*a, s});
 }
 
+PathState LivenessCore::HeardFrom(const Endpoint& remote) const {
+  size_t down = 0, paths = 0;
+  for (auto it = incoming_.lower_bound({remote, Endpoint{}});
+       it != incoming_.end() && it->first.first == remote; ++it) {
+    ++paths;
+    if (it->second.state == PathState::kUp) return PathState::kUp;
+    down += it->second.state == PathState::kDown;
+  }
+  return paths > 0 && down == paths ? PathState::kDown : PathState::kUnknown;
+}
+
 AdapterState LivenessCore::AdapterStateOf(const Endpoint& address) const {
   const Adapter* a = Find(address);
   return a == nullptr ? AdapterState::kUnknown : OutgoingState(*a);

@@ -70,6 +70,9 @@ class LivenessCore {
   // The state of one path as this node knows it.
   PathState PathStateOf(const Endpoint& from, const Endpoint& to) const;
   AdapterState AdapterStateOf(const Endpoint& address) const;
+  // Whether this node hears `remote` on any of its adapters: up if on one at least, down if
+  // on none (every path from it into this node is down), unknown otherwise.
+  PathState HeardFrom(const Endpoint& remote) const;
   const std::vector<Adapter>& adapters() const { return adapters_; }
   const LivenessMetrics& metrics() const { return metrics_; }
   // (incarnation, version) of the newest row held from `node`, if any.

@@ -95,6 +95,25 @@ TEST(LivenessCoreTest, APathIsUpWhileHeardAndDownOnceItsHeartbeatIsOverdue) {
   EXPECT_NE(std::find(row.entries.begin(), row.entries.end(), want), row.entries.end());
 }
 
+TEST(LivenessCoreTest, ARemoteAddressIsHeardWhileOnePathFromItIsUp) {
+  auto core = Core(2);
+  Outputs out;
+  std::vector<Adapter> farm = Farm(2, 1);
+  farm.push_back({2, Ep(1, 12), "n1"});  // node 2 has two adapters on network 1
+  core.SetAdapters(t0, farm, out);
+  EXPECT_EQ(core.HeardFrom(Ep(1, 1)), PathState::kUnknown);
+  core.OnMessage(t0, 1, Ep(1, 2), Ep(1, 1), Heartbeat(1, 1, 2, 100), out);
+  EXPECT_EQ(core.HeardFrom(Ep(1, 1)), PathState::kUp);
+  core.OnMessage(t0 + kPeriod, 1, Ep(1, 12), Ep(1, 1),
+                 Encode(HeartbeatMsg{Ep(1, 1), Ep(1, 12), 100, 0, 0}), out);
+  // The first path falls silent first; the other one is still up.
+  core.Tick(t0 + Duration::Millis(400), out);
+  EXPECT_EQ(core.PathStateOf(Ep(1, 1), Ep(1, 2)), PathState::kDown);
+  EXPECT_EQ(core.HeardFrom(Ep(1, 1)), PathState::kUp);
+  core.Tick(t0 + Duration::Millis(500), out);
+  EXPECT_EQ(core.HeardFrom(Ep(1, 1)), PathState::kDown);
+}
+
 TEST(LivenessCoreTest, AHeartbeatCountsOnlyForThePathItTook) {
   auto core = Core(2);
   Outputs out;

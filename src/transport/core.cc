@@ -330,6 +330,17 @@ void TransportCore::MarkUnreachable(NodeId node, size_t index, Outputs& out) {
   EmitIfPreferredChanged(node, before, out);
 }
 
+void TransportCore::SetAddressReachable(NodeId node, const Endpoint& address, bool reachable,
+                                        Outputs& out) {
+  const int index = AddressIndex(node, address);
+  if (index < 0) return;
+  if (reachable) {
+    MarkReachable(node, static_cast<size_t>(index), false, out);
+  } else {
+    MarkUnreachable(node, static_cast<size_t>(index), out);
+  }
+}
+
 int TransportCore::AddressIndex(NodeId node, const Endpoint& address) const {
   const NodeEntry* e = table_.Find(node);
   if (e == nullptr || node == options_.self) return -1;

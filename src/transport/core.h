@@ -110,6 +110,11 @@ class TransportCore {
   // local adapter's subnet (multicast seldom crosses routers); otherwise one unicast per node.
   void Broadcast(Instant now, uint8_t channel, ByteView payload, Outputs& out);
 
+  // What another layer learned of `node`'s `address` (liveness: none of this node's adapters
+  // hears it any more, or one does again): marked as a request's timeout or answer would mark
+  // it, so traffic moves to the next address at once and returns when it heals (probes go
+  // on as for any unreachable address). Unknown addresses are ignored.
+  void SetAddressReachable(NodeId node, const Endpoint& address, bool reachable, Outputs& out);
   // Takes a local adapter out of service (no send, no receive) or back in. Returns an error
   // for an unknown adapter, or when taking down the last adapter in service.
   Status SetAdapterEnabled(const Endpoint& address, bool enabled);

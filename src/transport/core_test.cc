@@ -418,6 +418,24 @@ TEST(TransportCoreTest, DataViaAnAdapterTakesThatPathOnly) {
   EXPECT_FALSE(f.a.SendDataVia(Addr(3, 1), Addr(2, 2), 3, hb, out));
 }
 
+// Liveness tells the transport an address is no longer heard: traffic leaves it at once.
+TEST(TransportCoreTest, AnAddressMarkedUnreachableByAnotherLayerLosesItsTraffic) {
+  Fixture f;
+  Outputs out;
+  f.a.SetAddressReachable(2, Addr(1, 2), false, out);
+  EXPECT_FALSE(f.ViewOf(f.a, 2, 0).reachable);
+  EXPECT_TRUE(f.ViewOf(f.a, 2, 1).preferred);
+  const uint8_t hi[] = {'h', 'i'};
+  out.clear();
+  ASSERT_TRUE(f.a.SendData(f.wire.now, 2, 7, hi, out));
+  EXPECT_EQ(std::get<SendDatagram>(out.back()).to, Addr(2, 2));
+  out.clear();
+  f.a.SetAddressReachable(2, Addr(1, 2), true, out);
+  EXPECT_TRUE(f.ViewOf(f.a, 2, 0).preferred);
+  f.a.SetAddressReachable(2, Addr(9, 9), false, out);  // not node 2's: ignored
+  EXPECT_TRUE(f.ViewOf(f.a, 2, 0).reachable);
+}
+
 TEST(TransportCoreTest, MulticastBusSendsOnceToTheGroupAndUnicastsOffSubnet) {
   const Endpoint group{(239u << 24) | (192u << 16) | 1, 7150};
   TransportOptions oa = Options(1);
