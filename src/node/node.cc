@@ -279,8 +279,7 @@ struct Node::Impl {
   void TellTransport(const liveness::Adapter& remote, transport::Outputs& out) {
     const liveness::PathState heard = live->HeardFrom(remote.address);
     if (heard == liveness::PathState::kUnknown) return;
-    core->SetAddressReachable(remote.node, remote.address, heard == liveness::PathState::kUp,
-                              out);
+    core->SetAddressReachable(remote.node, remote.address, heard == liveness::PathState::kUp, out);
   }
 
   void LogLiveness(const liveness::Output& o) {
