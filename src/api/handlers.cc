@@ -9,12 +9,15 @@
 #include "api/dashboard.h"
 #include "api/jobs_api.h"
 #include "api/liveness_api.h"
+#include "api/network_api.h"
 #include "api/registry_api.h"
 #include "api/responses.h"
 #include "base/digest.h"
 #include "dcm/dcm.h"
 #include "dcm/define_target.h"
 #include "io/loop_monitor.h"
+#include "liveness/messages.h"
+#include "membership/messages.h"
 #include "node/distributor.h"
 #include "node/documents.h"
 
@@ -100,6 +103,20 @@ HttpResponse Api::Metrics() const {
   counter("cohort_transport_fragments_sent_total", "Fragments sent for large messages.",
           m.fragments_sent);
   counter("cohort_transport_table_changes_total", "Address table updates merged.", m.table_changes);
+  s << "# HELP cohort_transport_adapter_bytes_sent_total Bytes of sealed datagrams sent from "
+       "each local adapter, by the service they carried (RM3).\n"
+    << "# TYPE cohort_transport_adapter_bytes_sent_total counter\n";
+  for (const auto& [key, bytes] : m.bytes_sent_by) {
+    const auto& adapters = node_.transport().options().adapters;
+    if (key.first >= adapters.size()) continue;
+    const char* service = key.second == membership::kChannel ? "membership"
+                          : key.second == liveness::kChannel ? "liveness"
+                          : key.second == 0                  ? "transport"
+                                                             : "other";
+    s << "cohort_transport_adapter_bytes_sent_total{adapter=\""
+      << adapters[key.first].info.address.ToString() << "\",service=\"" << service << "\"} "
+      << bytes << "\n";
+  }
   gauge("cohort_transport_table_nodes", "Nodes in the address table.",
         node_.transport().table().size());
   gauge("cohort_transport_table_version", "Address table version.",
@@ -245,6 +262,7 @@ void Api::Handle(const HttpRequest& r, Respond respond) {
   if (get && HandleConfiguration(dcm_, node_, r, path, respond)) return;
   if (get && HandleJobs(distributor_, r, path, respond)) return;
   if (HandleLiveness(node_, r, path, respond)) return;
+  if (get && HandleNetworks(dcm_, node_, r, path, respond)) return;
 
   if (r.method == "POST" && path == "/v1/ping") return Ping(r, std::move(respond));
   // Sealed under a join token, which authorizes it (cluster_api.h).
@@ -279,6 +297,7 @@ void Api::Handle(const HttpRequest& r, Respond respond) {
     return;
   }
   if (HandleConfiguration(dcm_, node_, r, path, respond)) return;
+  if (HandleNetworks(dcm_, node_, r, path, respond)) return;
   if (HandleJobs(distributor_, r, path, respond)) return;
   if (path == "/v1/keys" || path.rfind("/v1/keys/", 0) == 0) return Keys(r, path, respond);
   if (r.method == "POST" && (path == "/v1/adapters/down" || path == "/v1/adapters/up")) {

@@ -47,6 +47,8 @@ void AddJobCommands(CLI::App& app, const Globals& g, int& rc);
 void AddConfigurationCommands(CLI::App& app, const Globals& g, int& rc);
 // cluster.cc: `cohort cluster ...`.
 void AddClusterCommands(CLI::App& app, const Globals& g, int& rc);
+// network.cc: `cohort network ...`, `cohort subnet ...`.
+void AddNetworkObjectCommands(CLI::App& app, const Globals& g, int& rc);
 // liveness.cc: `cohort liveness`.
 void AddLivenessCommands(CLI::App& app, const Globals& g, int& rc);
 // dev.cc: `cohort dev up|down`.

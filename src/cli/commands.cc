@@ -397,6 +397,7 @@ int Main(int argc, char** argv) {
   AddRegistryCommands(app, g, rc);
   AddClusterCommands(app, g, rc);
   AddLivenessCommands(app, g, rc);
+  AddNetworkObjectCommands(app, g, rc);
   AddConfigurationCommands(app, g, rc);
   AddJobCommands(app, g, rc);
   AddDevCommands(app, g, rc);

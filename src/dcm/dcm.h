@@ -22,6 +22,7 @@
 #include "dcm/clusters.h"
 #include "dcm/define_protocol.h"
 #include "dcm/define_wire.h"
+#include "dcm/network_objects.h"
 #include "dcm/schema.h"
 #include "dcm/storage.h"
 #include "registry/backend.h"
@@ -107,6 +108,11 @@ class Dcm {
   const LocalConfiguration& local() const;
   // C4: the nodes defined in this node's cluster, in number order.
   void ListNodes(std::function<void(Result<std::vector<DefinedNode>>)> done);
+  // C11: the network objects as the registry holds them.
+  void ReadNetworks(std::function<void(Result<schema::StoredNetworks>)> done);
+  // C11: defines, modifies or undefines a network or a subnet; `done` gets what was done.
+  // Every node applies the change within a second (liveness networks, traffic priorities).
+  void EditNetworks(schema::NetworkEdit edit, std::function<void(Result<std::string>)> done);
   // C6: removes node `id`'s definition (its number, UID claim and addresses) from the
   // cluster. Refused for this node and for a node that is up: stop it first. A node that
   // was away cleans up its own copy when it comes back (C8).

@@ -85,7 +85,10 @@ struct Dcm::Impl {
   std::function<void()> on_restart;
   std::unique_ptr<DefineTarget> define_target;  // other clusters defining this node (C7)
   int ticks = 0;
-  bool reconciling = false;  // a read of the server list in flight
+  int status_answers = 0;
+  bool networks_reading = false;                  // one read of the network objects at a time
+  std::set<std::string> damaged_networks_logged;  // keys already reported damaged
+  bool reconciling = false;                       // a read of the server list in flight
   std::unique_ptr<schema::VersionedPublisher> map_publisher;
 
   bool is_server() const {
@@ -140,6 +143,7 @@ struct Dcm::Impl {
     if (r) {
       status = *r;
       status_error.clear();
+      if (++status_answers % 4 == 1) RefreshNetworks();
     } else {
       if (!status) status = registry::RegistryStatus{};
       status->phase = registry::Phase::kReadOnly;
@@ -229,6 +233,12 @@ struct Dcm::Impl {
     Log(LogLevel::kInfo, "dcm", defined_here ? "cluster defined" : "cluster id adopted",
         {{"cluster", config.cluster_name}, {"id", id}});
   }
+
+  // network_ops.cc (C11): reads the network objects and hands them to the node; defines,
+  // unmapped, the subnet of an adapter of this node that no subnet holds.
+  void RefreshNetworks();
+  void DefineOwnSubnets(const schema::StoredNetworks& stored);
+  void EditNetworks(schema::NetworkEdit edit, int attempts, Reply done);
 
   // node_control.cc: this node's definition, written with the name the registry holds.
   void PublishNodeDocument();

@@ -41,11 +41,6 @@ const char* AdapterStateName(AdapterState s) {
   return "?";
 }
 
-std::string SubnetNetwork(const Endpoint& address, uint32_t mask) {
-  const int length = MaskLength(mask);
-  return Subnet::FromAddressMask(address.ip, length < 0 ? 0xffffffff : mask).ToString();
-}
-
 LivenessCore::LivenessCore(LivenessOptions options) : options_(std::move(options)) {}
 
 const Adapter* LivenessCore::Find(const Endpoint& address) const {

@@ -41,9 +41,6 @@ struct Adapter {
   bool operator==(const Adapter&) const = default;
 };
 
-// The network of an unmapped address: its subnet, as text.
-std::string SubnetNetwork(const Endpoint& address, uint32_t mask);
-
 // ---- outputs ----
 
 // A heartbeat: `bytes` from local adapter `from` to `to`, on that path and no other.

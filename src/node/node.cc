@@ -40,6 +40,7 @@ struct Node::Impl {
   std::map<uint64_t, std::function<void(const liveness::Output&)>> liveness_watches;
   uint64_t next_liveness_watch = 1;
   LivenessLog liveness_log;
+  dcm::NetworkMap network_map;
   io::UdpAdapters udp;
   std::function<void()> on_left;  // set by LeaveGracefully
   std::unique_ptr<asio::steady_timer> leave_timer;
@@ -235,12 +236,12 @@ struct Node::Impl {
     Process(out);
   }
 
-  // L1: every address of the table is an adapter on the network of its subnet.
+  // L1: every address of the table is an adapter on its subnet's network (C11).
   void RefreshLivenessAdapters() {
     std::vector<liveness::Adapter> adapters;
     for (const auto& [id, entry] : core->table().entries()) {
       for (const transport::AddressInfo& a : entry.addresses) {
-        adapters.push_back({id, a.address, liveness::SubnetNetwork(a.address, a.mask)});
+        adapters.push_back({id, a.address, network_map.LivenessNetwork(a.address, a.mask)});
       }
     }
     liveness::Outputs lout;
@@ -569,6 +570,19 @@ uint64_t Node::WatchLiveness(std::function<void(const liveness::Output&)> listen
 
 void Node::CancelLivenessWatch(uint64_t id) { impl_->liveness_watches.erase(id); }
 LivenessLog& Node::liveness_log() { return impl_->liveness_log; }
+const dcm::NetworkMap& Node::network_map() const { return impl_->network_map; }
+
+void Node::SetNetworkMap(dcm::NetworkMap map) {
+  if (map == impl_->network_map) return;
+  impl_->network_map = std::move(map);
+  Log(LogLevel::kInfo, "node", "network objects changed",
+      {{"subnets", std::to_string(impl_->network_map.subnets().size())},
+       {"networks", std::to_string(impl_->network_map.networks().size())}});
+  transport::Outputs out;
+  impl_->core->SetPriorities(impl_->network_map.Priorities(dcm::Service::kMembership), out);
+  impl_->Process(out);
+  impl_->RefreshLivenessAdapters();
+}
 
 void Node::LeaveGracefully(Duration limit, std::function<void()> done) {
   impl_->on_left = done;

@@ -16,6 +16,7 @@
 
 #include "base/config.h"
 #include "base/result.h"
+#include "dcm/networks.h"
 #include "io/disk_probe.h"
 #include "liveness/core.h"
 #include "membership/core.h"
@@ -50,6 +51,10 @@ class Node {
   uint64_t WatchLiveness(std::function<void(const liveness::Output&)> listener);
   void CancelLivenessWatch(uint64_t id);
   LivenessLog& liveness_log();
+  // C11/RM3: the network objects as the registry holds them: adapters heartbeat on their
+  // subnet's network, and this node's traffic prefers the networks membership names.
+  void SetNetworkMap(dcm::NetworkMap map);
+  const dcm::NetworkMap& network_map() const;
   // Graceful leave (M8): posts leave requests until the supervisor unlists this node, then
   // calls `done`; calls it anyway after `limit`.
   void LeaveGracefully(Duration limit, std::function<void()> done);

@@ -202,6 +202,33 @@ void TransportCore::SyncPeer(NodeId node) {
   }
   peer.last_answered = std::min(peer.last_answered, fresh.size() - 1);
   peer.addrs = std::move(fresh);
+  // RM3: the order addresses are tried in: their network's priority for this traffic (the
+  // most specific subnet decides), then the owner's order (primary first).
+  std::vector<int> priority(peer.addrs.size(), 0);
+  for (size_t i = 0; i < peer.addrs.size(); ++i) {
+    auto it = std::find_if(priorities_.begin(), priorities_.end(), [&](const auto& p) {
+      return p.first.Contains(peer.addrs[i].address.ip);
+    });
+    if (it != priorities_.end()) priority[i] = it->second;
+  }
+  peer.order.resize(peer.addrs.size());
+  for (size_t i = 0; i < peer.order.size(); ++i) peer.order[i] = i;
+  std::stable_sort(peer.order.begin(), peer.order.end(),
+                   [&](size_t a, size_t b) { return priority[a] > priority[b]; });
+}
+
+void TransportCore::SetPriorities(std::vector<std::pair<Subnet, int>> priorities, Outputs& out) {
+  std::stable_sort(priorities.begin(), priorities.end(), [](const auto& a, const auto& b) {
+    return a.first.length > b.first.length;  // the most specific subnet first
+  });
+  if (priorities == priorities_) return;
+  priorities_ = std::move(priorities);
+  for (auto& [node, peer] : peers_) {
+    if (table_.Find(node) == nullptr || peer.addrs.empty()) continue;
+    const size_t before = ChooseAddress(peer);
+    SyncPeer(node);
+    EmitIfPreferredChanged(node, before, out);
+  }
 }
 
 // ---- requests and failover (T3) ----
@@ -277,12 +304,20 @@ size_t TransportCore::RetryAddress(const Pending& p) {
   const std::vector<AddrState>& addrs = peers_[p.node].addrs;
   const uint32_t all = (1u << addrs.size()) - 1;  // an entry may have changed meanwhile
   const uint32_t live = (p.live | ReachableMask(peers_[p.node])) & all;
-  if (live == 0) return (p.addr_index + 1) % addrs.size();
-  for (size_t i = 0; i < addrs.size(); ++i) {
+  const std::vector<size_t>& order = peers_[p.node].order;
+  if (order.empty()) return 0;
+  if (live == 0) {  // none believed reachable: the next in order
+    auto at = std::find(order.begin(), order.end(), p.addr_index);
+    return at == order.end() || ++at == order.end() ? order.front() : *at;
+  }
+  for (size_t i : order) {
     if ((live & (1u << i)) && !(p.tried & (1u << i))) return i;
   }
   if (live & (1u << p.addr_index)) return p.addr_index;
-  return static_cast<size_t>(std::countr_zero(live));
+  for (size_t i : order) {
+    if (live & (1u << i)) return i;
+  }
+  return order.front();
 }
 
 uint32_t TransportCore::ReachableMask(const Peer& peer) {
@@ -292,7 +327,7 @@ uint32_t TransportCore::ReachableMask(const Peer& peer) {
 }
 
 size_t TransportCore::ChooseAddress(const Peer& peer) const {
-  for (size_t i = 0; i < peer.addrs.size(); ++i) {
+  for (size_t i : peer.order) {
     if (peer.addrs[i].reachable) return i;
   }
   return peer.last_answered;
@@ -374,8 +409,8 @@ Status TransportCore::SendData(Instant now, NodeId node, uint8_t channel, ByteVi
   if (e == nullptr || node == options_.self) {
     return Error(Errc::kNotFound, "node " + std::to_string(node) + " is not in the address table");
   }
-  Emit(PreferredAddress(node), Encode(DataMsg{channel, Bytes(payload.begin(), payload.end())}),
-       out);
+  Emit(PreferredAddress(node), Encode(DataMsg{channel, Bytes(payload.begin(), payload.end())}), out,
+       std::nullopt, channel);
   return OkStatus();
 }
 
@@ -385,7 +420,7 @@ Status TransportCore::SendDataVia(const Endpoint& local, const Endpoint& to, uin
     if (options_.adapters[i].info.address != local) continue;
     if (!options_.adapters[i].enabled) return OkStatus();  // as if its link were cut
     Emit(to, Encode(DataMsg{channel, Bytes(payload.begin(), payload.end())}), out,
-         static_cast<uint8_t>(i));
+         static_cast<uint8_t>(i), channel);
     return OkStatus();
   }
   return Error(Errc::kNotFound, local.ToString() + " is not a local adapter");
@@ -397,10 +432,10 @@ Endpoint TransportCore::PreferredAddress(NodeId node) {
 
 void TransportCore::Broadcast(Instant now, uint8_t channel, ByteView payload, Outputs& out) {
   const Bytes message = Encode(DataMsg{channel, Bytes(payload.begin(), payload.end())});
-  if (options_.group) Emit(*options_.group, message, out);
+  if (options_.group) Emit(*options_.group, message, out, std::nullopt, channel);
   for (const auto& [id, entry] : table_.entries()) {
     if (id == options_.self || (options_.group && OnLocalSubnet(entry))) continue;
-    Emit(PreferredAddress(id), message, out);
+    Emit(PreferredAddress(id), message, out, std::nullopt, channel);
   }
   (void)now;
 }
@@ -493,7 +528,7 @@ size_t TransportCore::PathMtu(uint8_t adapter, const Endpoint& to) const {
 }
 
 void TransportCore::Emit(const Endpoint& to, ByteView message, Outputs& out,
-                         std::optional<uint8_t> adapter) {
+                         std::optional<uint8_t> adapter, uint8_t channel) {
   if (adapter && !options_.adapters[*adapter].enabled) adapter.reset();
   if (!adapter) adapter = ChooseAdapter(to);
   if (!adapter) return;  // every local adapter is out of service
@@ -512,6 +547,7 @@ void TransportCore::Emit(const Endpoint& to, ByteView message, Outputs& out,
     Bytes sealed = wire::Seal(keyring_, h, piece);
     ++metrics_.datagrams_sent;
     metrics_.bytes_sent += sealed.size();
+    metrics_.bytes_sent_by[{*adapter, channel}] += sealed.size();
     out.push_back(SendDatagram{*adapter, to, dscp, std::move(sealed)});
   }
 }

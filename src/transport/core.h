@@ -115,6 +115,10 @@ class TransportCore {
   // it, so traffic moves to the next address at once and returns when it heals (probes go
   // on as for any unreachable address). Unknown addresses are ignored.
   void SetAddressReachable(NodeId node, const Endpoint& address, bool reachable, Outputs& out);
+  // RM3: this node's traffic (membership, liveness rows, table exchange) tries each node's
+  // addresses by the priority of their subnet (most specific first; absent: 0), highest
+  // first, then in the owner's order. Replaces the previous priorities.
+  void SetPriorities(std::vector<std::pair<Subnet, int>> priorities, Outputs& out);
   // Takes a local adapter out of service (no send, no receive) or back in. Returns an error
   // for an unknown adapter, or when taking down the last adapter in service.
   Status SetAdapterEnabled(const Endpoint& address, bool enabled);
@@ -136,6 +140,7 @@ class TransportCore {
   };
   struct Peer {
     std::vector<AddrState> addrs;
+    std::vector<size_t> order;  // indexes into addrs, in the order they are tried (RM3)
     // The address that answered last; used only while no address is known reachable.
     size_t last_answered = 0;
   };
@@ -180,8 +185,9 @@ class TransportCore {
 
   // Seals and sends `message` to `to`, fragmenting to the path MTU. `adapter` forces the
   // local adapter (replies leave by the adapter the request came in on).
+  // `channel` names the upper layer for the per-adapter counters (0: the transport's own).
   void Emit(const Endpoint& to, ByteView message, Outputs& out,
-            std::optional<uint8_t> adapter = std::nullopt);
+            std::optional<uint8_t> adapter = std::nullopt, uint8_t channel = 0);
   std::optional<uint8_t> ChooseAdapter(const Endpoint& to) const;
   size_t PathMtu(uint8_t adapter, const Endpoint& to) const;
   // The preferred address: the highest-ranked one known reachable. Deriving it from the
@@ -203,6 +209,7 @@ class TransportCore {
   Prng prng_;
   AddressTable table_;
   std::map<NodeId, Peer> peers_;
+  std::vector<std::pair<Subnet, int>> priorities_;  // most specific subnet first
   std::map<uint64_t, Pending> pending_;
   Reassembler reassembler_;
   TransportMetrics metrics_;

@@ -436,6 +436,34 @@ TEST(TransportCoreTest, AnAddressMarkedUnreachableByAnotherLayerLosesItsTraffic)
   EXPECT_TRUE(f.ViewOf(f.a, 2, 0).reachable);
 }
 
+// RM3: the network whose priority is highest carries the traffic; it fails over to the next
+// and returns when its priority or its health says so.
+TEST(TransportCoreTest, PrioritiesChooseTheNetworkTrafficTakes) {
+  Fixture f;
+  Outputs out;
+  EXPECT_TRUE(f.ViewOf(f.a, 2, 0).preferred);  // the owner's primary, by default
+  f.a.SetPriorities({{*Subnet::Parse("10.2.0.0/16"), 5}, {*Subnet::Parse("10.1.0.0/16"), 1}}, out);
+  EXPECT_TRUE(f.ViewOf(f.a, 2, 1).preferred);
+  auto changed = std::find_if(out.begin(), out.end(), [](const Output& o) {
+    auto* e = std::get_if<TransportEvent>(&o);
+    return e && e->kind == TransportEvent::Kind::kPreferredChanged;
+  });
+  ASSERT_NE(changed, out.end());
+  EXPECT_EQ(std::get<TransportEvent>(*changed).address, Addr(2, 2));
+  // That network fails: the next one; it heals: back to it.
+  f.a.SetAddressReachable(2, Addr(2, 2), false, out);
+  EXPECT_TRUE(f.ViewOf(f.a, 2, 0).preferred);
+  f.a.SetAddressReachable(2, Addr(2, 2), true, out);
+  EXPECT_TRUE(f.ViewOf(f.a, 2, 1).preferred);
+  // A retry after a timeout follows the same order: an echo goes to 10.2 first.
+  out.clear();
+  const uint8_t hi[] = {'h', 'i'};
+  ASSERT_TRUE(f.a.Echo(f.wire.now, 2, hi, out));
+  EXPECT_EQ(std::get<SendDatagram>(out.back()).to, Addr(2, 2));
+  f.a.SetPriorities({}, out);
+  EXPECT_TRUE(f.ViewOf(f.a, 2, 0).preferred);
+}
+
 TEST(TransportCoreTest, MulticastBusSendsOnceToTheGroupAndUnicastsOffSubnet) {
   const Endpoint group{(239u << 24) | (192u << 16) | 1, 7150};
   TransportOptions oa = Options(1);

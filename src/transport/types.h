@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <variant>
 #include <vector>
@@ -131,6 +132,9 @@ struct TransportMetrics {
   uint64_t fragments_sent = 0;
   uint64_t messages_reassembled = 0;
   uint64_t table_changes = 0;
+  // RM3: bytes of sealed datagrams sent, by (local adapter, channel): where each layer's
+  // traffic went (channel 0: the transport's own exchange, probes and echoes).
+  std::map<std::pair<uint8_t, uint8_t>, uint64_t> bytes_sent_by;
 };
 
 }  // namespace cohort::transport

@@ -47,6 +47,7 @@ for k in $(seq 1 $HOSTS); do
 [node]
 id = $k
 data_dir = "$work/n$k"
+uid_file = "$work/n$k/machine-id"
 [cluster]
 name = "live"
 key_file = "$work/cluster.key"
@@ -55,7 +56,14 @@ seeds = ["10.93.1.1:7000", "10.93.2.1:7000"]
 listen = ["10.93.1.$k:7000", "10.93.2.$k:7000"]
 [api]
 listen = "127.0.0.1:7201"
+[registry]
+servers = [1]
+[[registry.server]]
+id = 1
+client = "10.93.1.1:2379"
+peer = "10.93.1.1:2380"
 TOML
+  python3 -c 'import uuid; print(uuid.uuid4().hex)' > "$work/n$k/machine-id"
   ip netns exec "$ns" "$BIN/cohortd" --config "$work/n$k.toml" > "$work/n$k.log" 2>&1 &
   PIDS+=($!)
 done
@@ -102,6 +110,7 @@ wait_until() {  # wait_until SECONDS DESCRIPTION COMMAND...
     fi
     sleep 0.02
   done
+  took=$(( $(ms) - start ))
   [ -z "${t0:-}" ] || echo "$what: $(seen_after "$t0") ms after the change"
 }
 
@@ -121,4 +130,44 @@ t0=$(ms); ip -n "${NS_TAG}h1" route add blackhole 10.93.1.3/32
 wait_until 10 "the one-way filter seen on every node" everywhere "24 10.93.1.1>10.93.1.3:down"
 t0=$(ms); ip -n "${NS_TAG}h1" route del blackhole 10.93.1.3/32
 wait_until 10 "the filtered path back on every node" everywhere "$all_up"
+t0=""
+# RM3: membership's traffic on network 2 first (priority 5 over 1); it moves to network 1
+# when network 2's switch fails, and back when it returns. Node 2's counters say where it went.
+in1() { ip netns exec "${NS_TAG}h1" "$BIN/cohort" --api 127.0.0.1:7201 "$@"; }
+registry_up() { in1 registry status --json | grep -q '"phase": *"read-write"'; }
+wait_until 30 "the registry read-write" registry_up
+in1 network define net1 --priority membership=1 >/dev/null
+in1 network define net2 --priority membership=5 >/dev/null
+subnets_defined() { [ "$(in1 subnet list --json | grep -c '"prefix"')" -ge 2 ]; }
+wait_until 10 "the adapters' subnets defined by the nodes" subnets_defined
+in1 subnet modify 10.93.1.0/24 --network net1 >/dev/null
+in1 subnet modify 10.93.2.0/24 --network net2 >/dev/null
+named() {
+  local k
+  for k in $(seq 1 $HOSTS); do
+    ip netns exec "${NS_TAG}h$k" "$BIN/cohort" --api 127.0.0.1:7201 liveness --json |
+      grep -q '"name": *"net2"' || return 1
+  done
+}
+wait_until 10 "every node's liveness on the named networks" named
+membership_bytes() {  # membership_bytes N: node 2's membership bytes sent from its network N adapter
+  ip netns exec "${NS_TAG}h2" curl -s 127.0.0.1:7201/metrics |
+    awk -v a="10.93.$1.2:7000" '$1 ~ "adapter_bytes_sent_total" && index($1, a) && $1 ~ /membership/ {print $2}'
+}
+grows() {  # grows N BEFORE: node 2's membership bytes on network N went past BEFORE + 200
+  [ "$(membership_bytes "$1")" -gt $(( $2 + 200 )) ]
+}
+quiet() {  # quiet N: no membership byte left node 2's network N adapter for 300 ms
+  local a; a=$(membership_bytes "$1"); sleep 0.3; [ "$(membership_bytes "$1")" = "$a" ]
+}
+wait_until 10 "node 2's membership traffic off network 1" quiet 1
+before=$(membership_bytes 1)
+ip -n "$NS_S" link set br2 down
+wait_until 10 "membership traffic on network 1 after network 2 failed" grows 1 "$before"
+echo "membership traffic on network 1 within $took ms of network 2's failure"
+before=$(membership_bytes 2)
+ip -n "$NS_S" link set br2 up
+wait_until 10 "membership traffic back on network 2" grows 2 "$before"
+echo "membership traffic back on network 2 within $took ms of its return"
+wait_until 10 "node 2's membership traffic off network 1 again" quiet 1
 echo "PASS"
