@@ -1,5 +1,7 @@
-"""Integration tests of liveness (L1) with real daemons on 127.0.0.1: every adapter's
-heartbeat, the path matrix on every node, its changes by long poll and as a stream."""
+"""Integration tests of liveness (L1) and network objects (C11, RM3) with real daemons on
+127.0.0.1: every adapter's heartbeat, the path matrix on every node, its changes by long poll
+and as a stream; networks and subnets defined by commands, and the traffic that follows
+their priorities."""
 import json
 import os
 import signal
@@ -8,9 +10,9 @@ import unittest
 import urllib.error
 import urllib.request
 
-from harness import COHORT, DevCluster, cohort, cohort_json, metrics, wait_for
+from harness import COHORT, DevCluster, cohort, cohort_json, http_call, metrics, wait_for
 
-BASE = 19700  # this file's port range: transport 19701.., API 19801..
+BASE = 21600  # this file's ports: 21601-21653 (transport), +100 API, +200/+300 registry
 
 
 def states(api):
@@ -106,6 +108,85 @@ class ThreeNodesTwoAdapters(unittest.TestCase):
                     urllib.request.urlopen(f"http://{c.api(1)}/v1/liveness/changes?{bad}")
                 self.assertEqual(e.exception.code, 400)
                 self.assertIn("must be a number", json.loads(e.exception.read())["error"])
+
+
+def preferred(api, node):
+    """The address node `api` sends to first for `node`."""
+    for n in cohort_json("addresses", api=api)["nodes"]:
+        if n["id"] == node:
+            return next(a["address"] for a in n["addresses"] if a["preferred"])
+    return None
+
+
+class NetworkObjects(unittest.TestCase):
+    def test_networks_name_the_rings_and_priorities_steer_membership(self):
+        with DevCluster(3, BASE + 20, adapters=2, registry=1) as c:
+            # Each node defines the subnet of its adapters when no one has (127.0.0.0/8).
+            wait_for(lambda: any(s["prefix"] == "127.0.0.0/8" and s["implicit"]
+                                 for s in cohort_json("subnet", "list", api=c.api(2))["subnets"]),
+                     timeout=10, what="the adapters' subnet defined by a node")
+            api = c.api(1)
+            cohort("network", "define", "admin", "--priority", "membership=1", api=api)
+            cohort("network", "define", "content", "--priority", "membership=5",
+                   "--priority", "distribution=9", api=api)
+            cohort("subnet", "define", "127.0.0.1/32", "--network", "admin", api=api)
+            cohort("subnet", "define", "127.0.0.2/32", "--network", "content", api=api)
+            nets = {n["name"]: n for n in cohort_json("network", "list", api=c.api(3))["networks"]}
+            self.assertEqual(nets["content"]["priority"]["distribution"], 9)
+            self.assertEqual(nets["admin"]["subnets"], ["127.0.0.1/32"])
+
+            # Every node's liveness rings follow the networks, and its membership traffic the
+            # priorities: content's addresses (127.0.0.2) first.
+            def rings(k):
+                doc = cohort_json("liveness", api=c.api(k))
+                return sorted((n["name"], len(n["adapters"])) for n in doc["networks"])
+            wait_for(lambda: all(rings(k) == [("admin", 3), ("content", 3)] for k in (1, 2, 3)),
+                     timeout=10, what="every node's rings on admin and content")
+            wait_for(lambda: preferred(c.api(3), 1) == c.transport(1, 2), timeout=10,
+                     what="node 3 sending to node 1's content address first")
+            m = metrics(c.api(3))
+            self.assertTrue(any('service="membership"' in k and v > 0 for k, v in m.items()
+                                if k.startswith("cohort_transport_adapter_bytes_sent_total")))
+
+            # Node 1's content adapter fails: liveness moves node 3's traffic to admin at
+            # once; back when it returns.
+            cohort("adapter", "down", c.transport(1, 2), api=c.api(1))
+            wait_for(lambda: preferred(c.api(3), 1) == c.transport(1, 1), timeout=5,
+                     what="node 3 sending to node 1's admin address")
+            cohort("adapter", "up", c.transport(1, 2), api=c.api(1))
+            wait_for(lambda: preferred(c.api(3), 1) == c.transport(1, 2), timeout=5,
+                     what="node 3 back on node 1's content address")
+
+            # A lower priority for content hands membership back to admin.
+            cohort("network", "modify", "content", "--priority", "membership=0", api=api)
+            wait_for(lambda: preferred(c.api(3), 1) == c.transport(1, 1), timeout=10,
+                     what="membership on admin after the priorities changed")
+
+            # Refusals: one clear line each, nothing changed.
+            for args, words in [
+                    (("network", "define", "admin"), "already defined"),
+                    (("network", "undefine", "admin"), "maps to network admin"),
+                    (("network", "define", "x", "--priority", "video=3"), "unknown service"),
+                    (("network", "define", "x", "--priority", "membership"), "SERVICE=N"),
+                    (("subnet", "define", "10.0.0.1/8"), "prefix"),
+                    (("subnet", "modify", "127.0.0.1/32"), "--network NAME or --unmap"),
+                    (("subnet", "modify", "10.9.0.0/16", "--network", "admin"), "no subnet")]:
+                p = cohort(*args, api=api, check=False)
+                self.assertNotEqual(p.returncode, 0, args)
+                self.assertIn(words, p.stderr, args)
+                self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+            status, _ = http_call(api, "GET", "/v1/networks")
+            self.assertEqual(status, 200)
+            with self.assertRaises(urllib.error.HTTPError) as e:
+                urllib.request.urlopen(urllib.request.Request(
+                    f"http://{api}/v1/networks", data=b'{"name": "y"}', method="POST"))
+            self.assertEqual(e.exception.code, 401)
+            # Unmapped and undefined again, the rings go back to the subnet.
+            cohort("subnet", "undefine", "127.0.0.1/32", api=api)
+            cohort("subnet", "undefine", "127.0.0.2/32", api=api)
+            cohort("network", "undefine", "admin", api=api)
+            wait_for(lambda: rings(2) == [("127.0.0.0/8", 6)], timeout=10,
+                     what="node 2's ring back on 127.0.0.0/8")
 
 
 if __name__ == "__main__":
