@@ -97,7 +97,8 @@ void PrintTables(const json& t) {
     std::string addrs;
     for (const auto& a : n["addresses"]) {
       addrs += (addrs.empty() ? "" : ", ") + a["address"].get<std::string>() + " " +
-               a["status"].get<std::string>() + (a["preferred"].get<bool>() ? "*" : "");
+               a["status"].get<std::string>() + (a["preferred"].get<bool>() ? "*" : "") +
+               " liveness " + a.value("liveness", "?");
     }
     std::printf("%-6d %-10s %-8s %s\n", n["id"].get<int>(), n["name"].get<std::string>().c_str(),
                 n["state"].get<std::string>().c_str(), addrs.c_str());

@@ -59,7 +59,8 @@ json MembersDocument(const Node& node) {
 
 namespace {
 
-// Topology: connectivity of every listed node as this node's transport sees it.
+// Topology: connectivity of every listed node as this node's transport sees it, and each
+// adapter's state as liveness knows it.
 json TopologyNodes(const Node& node) {
   const auto& map = node.membership().map();
   const NodeId self = node.config().node_id;
@@ -72,7 +73,9 @@ json TopologyNodes(const Node& node) {
         addresses.push_back(
             {{"address", a.info.address.ToString()},
              {"status", id == self ? "local" : (a.reachable ? "reachable" : "unreachable")},
-             {"preferred", a.preferred}});
+             {"preferred", a.preferred},
+             {"liveness",  // L1: whether any other node hears this adapter
+              liveness::AdapterStateName(node.liveness().AdapterStateOf(a.info.address))}});
       }
     }
     nodes.push_back({{"id", id},
