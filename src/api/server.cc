@@ -77,6 +77,9 @@ class Session : public std::enable_shared_from_this<Session> {
     explicit Sink(std::shared_ptr<Session> s) : session_(std::move(s)) {}
     void Write(std::string chunk) override {
       if (closed_ || chunk.empty()) return;
+      // A client that reads nothing may not make the node hold its stream forever.
+      queued_ += chunk.size();
+      if (queued_ > kMaxQueued) return Ended();
       queue_.push_back(std::move(chunk));
       Pump();
     }
@@ -113,6 +116,7 @@ class Session : public std::enable_shared_from_this<Session> {
       writing_ = true;
       current_ = std::move(queue_.front());
       queue_.pop_front();
+      queued_ -= current_.size();
       asio::async_write(session_->stream_, http::make_chunk(asio::buffer(current_)),
                         [self = self_.lock()](beast::error_code ec, size_t) {
                           if (!self) return;
@@ -125,7 +129,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
    private:
     std::shared_ptr<Session> session_;
+    static constexpr size_t kMaxQueued = 4 << 20;
     std::deque<std::string> queue_;
+    size_t queued_ = 0;  // bytes in queue_
     std::string current_;
     bool writing_ = false, ending_ = false, closed_ = false;
     std::vector<std::function<void()>> on_closed_;

@@ -72,11 +72,14 @@ void PrintChange(const json& c) {
 }
 
 // Long polls for the changes after the matrix read first, each poll going on from the last.
-int Watch(const Globals& g, int count) {
+int Watch(const Globals& g, int count, int64_t after) {
   Call call{g};
-  auto doc = call.Do("GET", "/v1/liveness");
-  if (!doc) return Fail(1, doc.error().message());
-  uint64_t seq = (*doc)["seq"].get<uint64_t>();
+  uint64_t seq = static_cast<uint64_t>(after);
+  if (after < 0) {
+    auto doc = call.Do("GET", "/v1/liveness");
+    if (!doc) return Fail(1, doc.error().message());
+    seq = (*doc)["seq"].get<uint64_t>();
+  }
   int seen = 0;
   for (;;) {
     auto r =
@@ -104,13 +107,19 @@ int Watch(const Globals& g, int count) {
 void AddLivenessCommands(CLI::App& app, const Globals& g, int& rc) {
   static bool watch = false;
   static int count = 0;
+  static int64_t after = -1;
   auto* cmd = app.add_subcommand("liveness",
                                  "every adapter's state and the path matrix of each network (L1)");
   cmd->add_flag("--watch", watch, "print path and adapter changes as they happen");
   cmd->add_option("--count", count, "with --watch: stop after this many changes (0: never)")
       ->check(CLI::Range(0, 100000000));
+  cmd->add_option("--after", after,
+                  "with --watch: the changes numbered after this one (the document's \"seq\"; "
+                  "default: from now on)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 62));
   cmd->callback([&g, &rc] {
-    rc = watch ? Watch(g, count) : Print(g, Call{g}.Do("GET", "/v1/liveness"), PrintLiveness);
+    rc =
+        watch ? Watch(g, count, after) : Print(g, Call{g}.Do("GET", "/v1/liveness"), PrintLiveness);
   });
 }
 

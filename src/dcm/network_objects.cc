@@ -159,7 +159,13 @@ Result<registry::Txn> PlanSubnetEdit(const std::string& id, const StoredNetworks
   registry::Txn t;
   const std::string key = SubnetKey(id, e.subnet);
   Guard(t, stored, key);
-  if (e.network && !e.network->empty()) Guard(t, stored, NetworkKey(id, *e.network));
+  if (e.network && !e.network->empty()) {
+    // Written again, unchanged: its revision moves, so an undefine or a rename of it that
+    // read the subnets before this edit fails instead of leaving this subnet on no network.
+    const std::string nkey = NetworkKey(id, *e.network);
+    Guard(t, stored, nkey);
+    Put(t, nkey, NetworkDocument(*map.FindNetwork(*e.network)));
+  }
   switch (e.kind) {
     case NetworkEdit::Kind::kDefineSubnet:
       if (found) {

@@ -118,6 +118,11 @@ TEST_F(NetworkObjectsTest, AnEditPlannedOnAStaleReadDoesNotGoThrough) {
   // Two operators define the same name at once: the second's plan was made before the
   // first committed, and its transaction fails instead of overwriting.
   EXPECT_FALSE(*Apply(Network(Kind::kDefineNetwork, "admin"), &before));
+  // A network undefined on a read made before a subnet was mapped to it: not undefined.
+  const StoredNetworks unmapped = Read();
+  ASSERT_TRUE(*Apply(SubnetEdit(Kind::kDefineSubnet, "10.7.0.0/16", "admin")));
+  EXPECT_FALSE(*Apply(Network(Kind::kUndefineNetwork, "admin"), &unmapped));
+  ASSERT_TRUE(*Apply(SubnetEdit(Kind::kUndefineSubnet, "10.7.0.0/16")));
   // A subnet mapped to a network that was undefined meanwhile does not go through either.
   const StoredNetworks seen = Read();
   ASSERT_TRUE(*Apply(Network(Kind::kUndefineNetwork, "admin")));

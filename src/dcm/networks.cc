@@ -93,8 +93,16 @@ int NetworkMap::Priority(uint32_t ip, Service service) const {
 
 std::vector<std::pair<Subnet, int>> NetworkMap::Priorities(Service service) const {
   std::vector<std::pair<Subnet, int>> out;
-  for (const SubnetDefinition& s : subnets_)
-    out.emplace_back(s.subnet, Priority(s.subnet.prefix, service));
+  for (const SubnetDefinition& s : subnets_) {
+    // The subnet's own network, not the one its prefix address maps to (a more specific
+    // subnet may hold that address).
+    int priority = 0;
+    if (const NetworkDefinition* n = s.network.empty() ? nullptr : FindNetwork(s.network)) {
+      auto it = n->priority.find(service);
+      if (it != n->priority.end()) priority = it->second;
+    }
+    out.emplace_back(s.subnet, priority);
+  }
   return out;
 }
 

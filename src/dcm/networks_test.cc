@@ -46,6 +46,20 @@ TEST(NetworksTest, TheMostSpecificSubnetDecides) {
   EXPECT_EQ(map.SubnetOf(Ip("11.0.0.1")), nullptr);
 }
 
+TEST(NetworksTest, EachSubnetGetsItsOwnNetworksPriority) {
+  // 10.0.0.0/24 sits inside 10.0.0.0/8 and holds its prefix address: each still gets the
+  // priority of the network it maps to.
+  NetworkMap map(
+      {{"s1", Net("10.0.0.0/8"), "wide", false},
+       {"s2", Net("10.0.0.0/24"), "narrow", false},
+       {"s3", Net("10.9.0.0/16"), "", true}},
+      {{"n1", "wide", {{Service::kMembership, 5}}}, {"n2", "narrow", {{Service::kMembership, 1}}}});
+  const auto p = map.Priorities(Service::kMembership);
+  const std::vector<std::pair<Subnet, int>> want = {
+      {Net("10.0.0.0/24"), 1}, {Net("10.9.0.0/16"), 0}, {Net("10.0.0.0/8"), 5}};
+  EXPECT_EQ(p, want);
+}
+
 TEST(NetworksTest, NamesAndServices) {
   EXPECT_TRUE(ValidNetworkName("admin"));
   EXPECT_TRUE(ValidNetworkName("content-2.lan_a"));

@@ -77,6 +77,8 @@ Instant LivenessCore::Deadline(Instant now, Duration gap) const {
 
 void LivenessCore::SetAdapters(Instant now, std::vector<Adapter> adapters, Outputs& out) {
   std::sort(adapters.begin(), adapters.end(), RingLess);
+  const bool grew = std::any_of(adapters.begin(), adapters.end(),
+                                [&](const Adapter& a) { return !index_.count(a.address); });
   adapters_.clear();
   index_.clear();
   networks_.clear();
@@ -101,21 +103,26 @@ void LivenessCore::SetAdapters(Instant now, std::vector<Adapter> adapters, Outpu
     for (const Adapter* from : Others(s.address)) {
       const PathKey key{from->address, s.address};
       auto kept = incoming_.find(key);
-      incoming[key] =
-          kept != incoming_.end()
-              ? kept->second
-              : Incoming{PathState::kUnknown, Deadline(now, ExpectedGap(key.first, key.second))};
+      // The ring may have changed: a kept path may now be a rotation's, due later.
+      const Instant due = Deadline(now, ExpectedGap(key.first, key.second));
+      Incoming in = kept != incoming_.end() ? kept->second : Incoming{PathState::kUnknown, due};
+      if (in.state != PathState::kDown) in.deadline = std::max(in.deadline, due);
+      incoming[key] = in;
     }
   }
   if (incoming.size() != incoming_.size() ||
       !std::equal(incoming.begin(), incoming.end(), incoming_.begin(),
                   [](const auto& a, const auto& b) { return a.first == b.first; })) {
     dirty_ = true;
-    next_publish_ = now;
   }
   incoming_ = std::move(incoming);
   for (const auto& [key, in] : incoming_) {
     if (in.state != PathState::kDown) next_expiry_ = std::min(next_expiry_, in.deadline);
+  }
+  // Rows were read with the adapters known then: entries about adapters that were unknown
+  // were dropped. Take each node's row again (its next refresh, or at a neighbour's ask).
+  if (grew) {
+    for (auto& [node, row] : rows_) row.version = 0, row.incarnation = 0;
   }
   std::erase_if(rows_, [&](const auto& r) {
     return std::none_of(adapters_.begin(), adapters_.end(),
@@ -127,7 +134,8 @@ void LivenessCore::SetAdapters(Instant now, std::vector<Adapter> adapters, Outpu
 }
 
 void LivenessCore::SendHeartbeats(Instant now, Sender& s, Outputs& out) {
-  s.next_send = std::max(s.next_send + options_.period, now);
+  s.next_send = s.next_send + options_.period;
+  if (s.next_send <= now) s.next_send = now + options_.period;  // after a stall: one round
   const auto others = Others(s.address);
   if (others.empty()) return;
   auto send = [&](const Adapter& to, Duration next) {
@@ -179,10 +187,7 @@ void LivenessCore::OnHeartbeat(Instant now, NodeId from_node, const Endpoint& lo
   ++metrics_.heartbeats_received;
   it->second.deadline = Deadline(now, Duration::Millis(std::min(m.next_ms, kMaxNextMs)));
   next_expiry_ = std::min(next_expiry_, it->second.deadline);
-  if (it->second.state != PathState::kUp) {
-    SetIncoming(it->first, PathState::kUp, out);
-    next_publish_ = std::max(now, last_publish_ + options_.period / 4);
-  }
+  if (it->second.state != PathState::kUp) SetIncoming(it->first, PathState::kUp, out);
   auto row = rows_.find(from_node);
   const bool stale = row == rows_.end() || std::pair(row->second.incarnation, row->second.version) <
                                                std::pair(m.row_incarnation, m.row_version);
@@ -218,8 +223,11 @@ void LivenessCore::OnRow(NodeId from_node, RowMsg m, Outputs& out) {
     row.entries[{e.from, e.to}] = e.state;
   }
   std::set<Endpoint> touched;
-  if (first) {
+  if (first) {  // from unknown: what it lists as down is a change; the rest is up, not news
     for (const Adapter& a : adapters_) touched.insert(a.address);
+    for (const auto& [k, state] : row.entries) {
+      if (state == PathState::kDown) EmitPath(k, state, out);
+    }
   } else {
     auto state = [](const std::map<PathKey, PathState>& entries, const PathKey& k) {
       auto it = entries.find(k);
@@ -282,7 +290,7 @@ Instant LivenessCore::NextDeadline() const {
 void LivenessCore::Publish(Instant now, Outputs& out) {
   if (dirty_) ++version_;
   dirty_ = false;
-  last_publish_ = now;
+  next_publish_ = now + options_.period / 4;  // changes that follow wait for each other
   next_refresh_ = now + options_.refresh;
   if (adapters_.empty()) return;
   Broadcast row{Encode(OwnRow())};

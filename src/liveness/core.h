@@ -128,8 +128,7 @@ class LivenessCore {
   std::map<Endpoint, AdapterState> adapter_states_;
   uint32_t version_ = 0;
   bool dirty_ = false;
-  Instant next_publish_ = Instant::Max();
-  Instant last_publish_;
+  Instant next_publish_;  // a change is published no sooner (period/4 after the last)
   Instant next_refresh_ = Instant::Max();
   Instant next_expiry_ = Instant::Max();  // the earliest deadline of a path not yet down
   LivenessMetrics metrics_;

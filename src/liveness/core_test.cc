@@ -114,6 +114,40 @@ TEST(LivenessCoreTest, ARemoteAddressIsHeardWhileOnePathFromItIsUp) {
   EXPECT_EQ(core.HeardFrom(Ep(1, 1)), PathState::kDown);
 }
 
+// A node joins between a sender and its successor: the successor's path becomes one of the
+// sender's rotation, due later; it is not marked down meanwhile.
+TEST(LivenessCoreTest, AJoinThatTurnsARingPathIntoARotationOneDoesNotMarkItDown) {
+  auto core = Core(3);
+  Outputs out;
+  std::vector<Adapter> farm = {{1, Ep(1, 1), "n1"}, {3, Ep(1, 3), "n1"}, {4, Ep(1, 4), "n1"}};
+  core.SetAdapters(t0, farm, out);
+  core.OnMessage(t0, 1, Ep(1, 3), Ep(1, 1), Heartbeat(1, 1, 3, 100), out);  // 1's successor
+  farm.push_back({2, Ep(1, 2), "n1"});
+  core.SetAdapters(t0 + Duration::Millis(50), farm, out);  // now node 2 is 1's successor
+  core.Tick(t0 + Duration::Millis(450), out);
+  EXPECT_EQ(core.PathStateOf(Ep(1, 1), Ep(1, 3)), PathState::kUp);
+  core.Tick(t0 + Duration::Millis(550), out);  // a rotation gap (200 ms) and grace later
+  EXPECT_EQ(core.PathStateOf(Ep(1, 1), Ep(1, 3)), PathState::kDown);
+}
+
+// Changes are published at most every period/4: a burst of them goes out in one row.
+TEST(LivenessCoreTest, RowsAreRateLimited) {
+  auto core = Core(1);
+  Outputs out;
+  core.SetAdapters(t0, Farm(4, 1), out);
+  core.OnMessage(t0, 2, Ep(1, 1), Ep(1, 2), Heartbeat(1, 2, 1, 100), out);
+  core.OnMessage(t0 + Duration::Millis(1), 3, Ep(1, 1), Ep(1, 3), Heartbeat(1, 3, 1, 100), out);
+  core.OnMessage(t0 + Duration::Millis(2), 4, Ep(1, 1), Ep(1, 4), Heartbeat(1, 4, 1, 100), out);
+  EXPECT_EQ(Only<Broadcast>(out).size(), 1u);  // the first, at once
+  out.clear();
+  core.Tick(t0 + Duration::Millis(20), out);
+  EXPECT_TRUE(Only<Broadcast>(out).empty());
+  core.Tick(t0 + kPeriod / 4, out);
+  auto rows = Only<Broadcast>(out);
+  ASSERT_EQ(rows.size(), 1u);  // the other two together
+  EXPECT_TRUE(std::get<RowMsg>(*Decode(rows[0].bytes)).entries.empty());
+}
+
 TEST(LivenessCoreTest, AHeartbeatCountsOnlyForThePathItTook) {
   auto core = Core(2);
   Outputs out;

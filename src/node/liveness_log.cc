@@ -41,6 +41,11 @@ LivenessChanges LivenessLog::Since(uint64_t after) const {
 void LivenessLog::Wait(uint64_t after, Duration timeout,
                        std::function<void(LivenessChanges)> done) {
   if (after < seq()) return done(Since(after));
+  if (after > seq()) {  // a number from before this node started: read the matrix again
+    LivenessChanges r = Since(after);
+    r.missed = true;
+    return done(std::move(r));
+  }
   auto w = std::make_shared<Waiter>();
   w->after = after;
   w->done = std::move(done);

@@ -28,8 +28,10 @@ struct LivenessChange {
 
 struct LivenessChanges {
   std::vector<LivenessChange> changes;
-  uint64_t seq = 0;     // the newest change's number (0: none yet)
-  bool missed = false;  // changes after `after` were dropped before this client read them
+  uint64_t seq = 0;  // the newest change's number (0: none yet)
+  // Changes after `after` were dropped before this client read them, or `after` is ahead of
+  // this log (the node started again): the client reads the matrix again.
+  bool missed = false;
 };
 
 class LivenessLog {

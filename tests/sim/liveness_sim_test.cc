@@ -12,10 +12,11 @@ namespace {
 
 constexpr const char* kScenarios[] = {"lsettle", "lcut", "lswitch", "loneway", "lflap", "lcrash"};
 
-// 40 seeds of every liveness scenario on 12 nodes, two networks.
+// 10 seeds of every liveness scenario on 12 nodes, two networks (the sweep in scripts/test
+// runs 300 of each at 16 nodes; this test also runs under the sanitizers, 30 times slower).
 class TwelveNodes : public ::testing::TestWithParam<const char*> {};
-TEST_P(TwelveNodes, FortySeeds) {
-  for (uint64_t seed = 1; seed <= 40; ++seed) {
+TEST_P(TwelveNodes, TenSeeds) {
+  for (uint64_t seed = 1; seed <= 10; ++seed) {
     const auto r = RunScenario(GetParam(), 12, seed);
     ExpectPass(r);
     if (!r.passed) break;
@@ -23,9 +24,8 @@ TEST_P(TwelveNodes, FortySeeds) {
 }
 INSTANTIATE_TEST_SUITE_P(Liveness, TwelveNodes, ::testing::ValuesIn(kScenarios));
 
-class FiftyNodes : public ::testing::TestWithParam<const char*> {};
-TEST_P(FiftyNodes, FixedSeed) { ExpectPass(RunScenario(GetParam(), 50, 1)); }
-INSTANTIATE_TEST_SUITE_P(Liveness, FiftyNodes, ::testing::Values("lsettle", "loneway"));
+// Thirty nodes: a rotation of 28 periods (bench/liveness_bench.py runs 50).
+TEST(LivenessSimTest, ThirtyNodesOneWay) { ExpectPass(RunScenario("loneway", 30, 1)); }
 
 TEST(LivenessSimTest, ASeedReplaysExactly) {
   const auto a = RunScenario("lflap", 10, 7);
