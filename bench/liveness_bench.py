@@ -60,6 +60,12 @@ def liveness_bytes(k):
     return total
 
 
+def all_up(k):
+    with urllib.request.urlopen(f"http://127.0.0.1:{BASE + 100 + k}/v1/liveness", timeout=5) as r:
+        doc = json.loads(r.read())
+    return all(s in (None, "up") for n in doc["networks"] for row in n["paths"] for s in row)
+
+
 def daemons():
     with tempfile.TemporaryDirectory(prefix="cohort-live-bench-") as d:
         cohort = os.path.join(BIN, "cohort")
@@ -67,7 +73,11 @@ def daemons():
                         "--base-port", str(BASE), "--registry", "0"], check=True,
                        capture_output=True, timeout=120)
         try:
-            time.sleep(3)  # every path up, rows settled
+            deadline = time.monotonic() + 30
+            while not all(all_up(k) for k in range(1, 6)):  # every path up on every node
+                if time.monotonic() > deadline:
+                    raise SystemExit("the paths did not all come up within 30 s")
+                time.sleep(0.05)
             before = [liveness_bytes(k) for k in range(1, 6)]
             time.sleep(10)
             after = [liveness_bytes(k) for k in range(1, 6)]
