@@ -171,6 +171,13 @@ HttpResponse Api::Metrics() const {
     gauge("cohort_distribution_jobs_held",
           "Jobs in this node's memory: running, or finished less than forget_after_s ago.",
           distributor_->jobs_held());
+    s << "# HELP cohort_distribution_adapter_bytes_sent_total Bytes the data plane wrote from "
+         "each local address (RM3: which network distribution data took).\n"
+      << "# TYPE cohort_distribution_adapter_bytes_sent_total counter\n";
+    for (const auto& [ip, bytes] : distributor_->bytes_sent_by_adapter()) {
+      s << "cohort_distribution_adapter_bytes_sent_total{adapter=\"" << Ipv4ToString(ip) << "\"} "
+        << bytes << "\n";
+    }
   }
   if (!node_.disk_checks().empty()) {
     s << "# HELP cohort_disk_ok 1 if this node's latest check of the disk passed.\n"

@@ -106,6 +106,7 @@ json StatusDocument(dcm::Dcm& dcm) {
     doc["revision"] = s->revision;
   }
   if (!dcm.registry_error().empty()) doc["error"] = dcm.registry_error();
+  doc["client_order"] = dcm.registry_order();
   doc["cluster_id"] = dcm.cluster_id();
   if (!dcm.server_state().empty()) {
     doc["local_server"] = {{"state", dcm.server_state()}, {"restarts", dcm.server_restarts()}};

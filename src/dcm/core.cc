@@ -1,15 +1,17 @@
 #include "dcm/core.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 
 namespace cohort::dcm {
 
 std::vector<NodeId> OrderServers(NodeId self, std::vector<ServerDistance> servers) {
-  std::map<uint32_t, std::vector<ServerDistance>> by_distance;
-  for (const ServerDistance& s : servers) by_distance[s.distance].push_back(s);
+  // Keyed by (-priority, distance): the highest priority, then the nearest, first.
+  std::map<std::pair<int, uint32_t>, std::vector<ServerDistance>> by_distance;
+  for (const ServerDistance& s : servers) by_distance[{-s.priority, s.distance}].push_back(s);
   std::vector<NodeId> out;
-  for (auto& [distance, set] : by_distance) {
+  for (auto& [key, set] : by_distance) {
     std::sort(set.begin(), set.end(), [](const ServerDistance& a, const ServerDistance& b) {
       return a.address != b.address ? a.address < b.address : a.id < b.id;
     });
@@ -19,11 +21,19 @@ std::vector<NodeId> OrderServers(NodeId self, std::vector<ServerDistance> server
   return out;
 }
 
-std::vector<RegistryServerConfig> OrderedEndpoints(NodeId self,
-                                                   const std::vector<RegistryServerConfig>& all) {
+std::vector<RegistryServerConfig> OrderedEndpoints(
+    NodeId self, const std::vector<RegistryServerConfig>& all,
+    const std::function<ServerRoute(const RegistryServerConfig&)>& route) {
   std::vector<ServerDistance> distances;
   for (const RegistryServerConfig& s : all) {
-    distances.push_back(ServerDistance{s.id, s.client.ip, s.id == self ? 0u : 1u});
+    if (s.id == self) {
+      // Its own server needs no network at all: first whatever the priorities say.
+      distances.push_back(ServerDistance{s.id, s.client.ip, 0, std::numeric_limits<int>::max()});
+      continue;
+    }
+    const ServerRoute r = route ? route(s) : ServerRoute{};
+    const uint32_t distance = r.hops ? 1u + *r.hops : kUnmeasuredDistance;
+    distances.push_back(ServerDistance{s.id, s.client.ip, distance, r.priority});
   }
   std::vector<RegistryServerConfig> out;
   for (NodeId id : OrderServers(self, distances)) {

@@ -3,6 +3,8 @@
 // and the command line of a registry server's etcd.
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,17 +19,28 @@ struct ServerDistance {
   NodeId id = kNoNode;
   uint32_t address = 0;   // IPv4, host order: the tie-breaker within one distance
   uint32_t distance = 0;  // 0: this node's own server; then hops
+  int priority = 0;       // C12: of the network the address is on, for the registry service
 };
 
-// C13, ordering without priorities: nearest first; within a set of k equidistant servers
-// sorted by address, the client with node number n starts at index n mod k and wraps, so
-// clients spread over equally good servers instead of all picking the lowest address.
+// C12 then C13: highest priority first; within a priority, nearest first; within a set of
+// k equidistant servers sorted by address, the client with node number n starts at index
+// n mod k and wraps, so clients spread over equally good servers instead of all picking the
+// lowest address.
 std::vector<NodeId> OrderServers(NodeId self, std::vector<ServerDistance> servers);
 
-// A node's view of the registry servers (C5): the configured servers ordered for this node
-// (its own first, then C13 with every other server one hop away).
-std::vector<RegistryServerConfig> OrderedEndpoints(NodeId self,
-                                                   const std::vector<RegistryServerConfig>& all);
+// What a client knows of the way to one registry server's client address.
+struct ServerRoute {
+  int priority = 0;             // of its network for the registry service (C12)
+  std::optional<uint8_t> hops;  // routers on the way, measured from received TTLs (C13)
+};
+// Servers never heard from sort after every measured one.
+inline constexpr uint32_t kUnmeasuredDistance = 1000;
+
+// A node's view of the registry servers (C5): its own server first, then the others by
+// priority and measured distance (`route`; absent: all equal and unmeasured).
+std::vector<RegistryServerConfig> OrderedEndpoints(
+    NodeId self, const std::vector<RegistryServerConfig>& all,
+    const std::function<ServerRoute(const RegistryServerConfig&)>& route = {});
 
 // How long to wait before restarting a registry process that died: doubling from `first`
 // up to `max`, back to `first` once a run lasted `stable` or longer.

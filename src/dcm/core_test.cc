@@ -25,6 +25,39 @@ TEST(OrderServersTest, SpreadsClientsOverEquidistantServers) {
   EXPECT_EQ(OrderServers(5, servers), (std::vector<NodeId>{3, 1, 2}));
 }
 
+TEST(OrderServersTest, PriorityComesBeforeDistance) {
+  // Server 3 is far but on the network the registry service prefers (C12 before C13).
+  const std::vector<ServerDistance> servers = {{1, 1, 1, 0}, {2, 2, 1, 0}, {3, 3, 4, 10}};
+  EXPECT_EQ(OrderServers(6, servers), (std::vector<NodeId>{3, 1, 2}));
+}
+
+TEST(OrderedEndpointsTest, MeasuredHopsOrderTheOtherServers) {
+  const std::vector<RegistryServerConfig> all = {
+      {1, Endpoint{0x0a000101, 2379}, Endpoint{0x0a000101, 2380}},
+      {2, Endpoint{0x0a000201, 2379}, Endpoint{0x0a000201, 2380}},
+      {3, Endpoint{0x0a000301, 2379}, Endpoint{0x0a000301, 2380}},
+      {4, Endpoint{0x0a000401, 2379}, Endpoint{0x0a000401, 2380}}};
+  // Node 4 hears server 3 across two routers, server 1 on its own subnet, server 2 never.
+  auto route = [](const RegistryServerConfig& s) {
+    ServerRoute r;
+    if (s.id == 1) r.hops = 0;
+    if (s.id == 3) r.hops = 2;
+    return r;
+  };
+  std::vector<NodeId> ids;
+  for (const auto& s : OrderedEndpoints(4, all, route)) ids.push_back(s.id);
+  EXPECT_EQ(ids, (std::vector<NodeId>{4, 1, 3, 2}));
+  // A registry priority on server 2's network puts it ahead of the nearer ones; never its own.
+  auto prefer2 = [&](const RegistryServerConfig& s) {
+    ServerRoute r = route(s);
+    if (s.id == 2) r.priority = 5;
+    return r;
+  };
+  ids.clear();
+  for (const auto& s : OrderedEndpoints(4, all, prefer2)) ids.push_back(s.id);
+  EXPECT_EQ(ids, (std::vector<NodeId>{4, 2, 1, 3}));
+}
+
 TEST(OrderedEndpointsTest, OwnServerComesFirst) {
   const std::vector<RegistryServerConfig> all = {
       {1, Endpoint{0x7f000001, 7301}, Endpoint{0x7f000001, 7401}},

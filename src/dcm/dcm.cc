@@ -114,6 +114,12 @@ const std::optional<registry::RegistryStatus>& Dcm::registry_status() const {
 
 const std::string& Dcm::registry_error() const { return impl_->status_error; }
 
+std::vector<NodeId> Dcm::registry_order() const {
+  std::vector<NodeId> ids;
+  for (const auto& s : impl_->local.registry_servers) ids.push_back(s.id);
+  return ids;
+}
+
 std::string Dcm::registry_state() const {
   if (!has_registry()) return "not configured";
   if (!impl_->status) return "starting";

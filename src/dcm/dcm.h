@@ -58,6 +58,8 @@ class Dcm {
   const std::optional<registry::RegistryStatus>& registry_status() const;
   // Why the last status poll failed ("" when it answered).
   const std::string& registry_error() const;
+  // The registry servers in the order this node's client tries them (C5, C12, C13).
+  std::vector<NodeId> registry_order() const;
   // "not configured", "starting" (no status yet), "read-only" or "read-write".
   std::string registry_state() const;
   std::string server_state() const;  // the local etcd: "", "running", "restarting", "stopped"

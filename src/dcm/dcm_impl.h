@@ -139,6 +139,7 @@ struct Dcm::Impl {
   }
 
   void OnStatus(Result<registry::RegistryStatus> r) {
+    FollowServerList(local.registry_servers);  // distances and priorities change
     const registry::Phase before = guard->phase();
     if (r) {
       status = *r;
@@ -237,6 +238,8 @@ struct Dcm::Impl {
   // network_ops.cc (C11): reads the network objects and hands them to the node; defines,
   // unmapped, the subnet of an adapter of this node that no subnet holds.
   void RefreshNetworks();
+  // network_ops.cc: the registry priority and the measured routers on the way to `s`.
+  ServerRoute RouteTo(const RegistryServerConfig& s) const;
   void DefineOwnSubnets(const schema::StoredNetworks& stored);
   void EditNetworks(schema::NetworkEdit edit, int attempts, Reply done);
 
@@ -344,9 +347,11 @@ struct Dcm::Impl {
                         bool offline);
 
   // C5: the ordered server list in local storage and the client's endpoints follow the
-  // registry's list, so servers defined or undefined later are used (or skipped) at once.
+  // registry's list, so servers defined or undefined later are used (or skipped) at once;
+  // C12/C13: and the order follows the network map and the measured distances.
   void FollowServerList(const std::vector<RegistryServerConfig>& list) {
-    auto ordered = OrderedEndpoints(config.node_id, list);
+    auto ordered = OrderedEndpoints(config.node_id, list,
+                                    [this](const RegistryServerConfig& s) { return RouteTo(s); });
     if (ordered == local.registry_servers) return;
     local.registry_servers = ordered;
     SaveLocal();

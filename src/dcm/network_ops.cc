@@ -21,6 +21,19 @@ void Dcm::Impl::RefreshNetworks() {
                  }));
 }
 
+ServerRoute Dcm::Impl::RouteTo(const RegistryServerConfig& s) const {
+  ServerRoute r;
+  if (node == nullptr) return r;
+  r.priority = node->network_map().Priority(s.client.ip, Service::kRegistry);
+  for (const auto& n : node->transport().View()) {
+    if (n.id != s.id) continue;
+    for (const auto& a : n.addresses) {
+      if (a.info.address.ip == s.client.ip && a.reachable) r.hops = a.hops;
+    }
+  }
+  return r;
+}
+
 void Dcm::Impl::DefineOwnSubnets(const schema::StoredNetworks& stored) {
   if (!status || status->phase != registry::Phase::kReadWrite || publishing) return;
   for (const auto& a : node->transport().options().adapters) {

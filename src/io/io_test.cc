@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include "io/adapters.h"
@@ -16,6 +17,7 @@
 #include "io/http_client.h"
 #include "io/job_content.h"
 #include "io/loop_monitor.h"
+#include "io/udp.h"
 
 namespace cohort::io {
 namespace {
@@ -195,6 +197,51 @@ TEST(AdaptersTest, LoopbackIsDiscovered) {
   ASSERT_TRUE(other);
   EXPECT_EQ(other->type, transport::AdapterType::kLoopback);
   EXPECT_FALSE(DiscoverAdapter(0xc0000201));  // 192.0.2.1 (TEST-NET-1) is not ours
+}
+
+// A UDP port on 127.0.0.1 that was free a moment ago.
+uint16_t FreeUdpPort() {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+// C13: each datagram comes with the routers it crossed, from its TTL. A TTL above the one
+// cohortd sends with is another kind of sender: no figure rather than a wrong one.
+TEST(UdpAdaptersTest, DatagramsCarryTheRoutersTheyCrossed) {
+  boost::asio::io_context io;
+  std::map<std::string, std::optional<uint8_t>> got;
+  UdpAdapters udp(io, [&](uint8_t, const Endpoint&, std::span<const uint8_t> bytes,
+                          std::optional<uint8_t> hops) {
+    got[std::string(bytes.begin(), bytes.end())] = hops;
+  });
+  const uint16_t port = FreeUdpPort();
+  ASSERT_TRUE(udp.Bind({Endpoint{0x7f000001, port}}));
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  to.sin_port = htons(port);
+  for (const auto& [text, ttl] : std::vector<std::pair<std::string, int>>{
+           {"direct", kSendTtl}, {"three", kSendTtl - 3}, {"other", 200}}) {
+    ASSERT_EQ(::setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof ttl), 0);
+    ASSERT_EQ(
+        ::sendto(fd, text.data(), text.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to),
+        static_cast<ssize_t>(text.size()));
+  }
+  ::close(fd);
+  for (int i = 0; i < 200 && got.size() < 3; ++i) io.run_for(std::chrono::milliseconds(10));
+  udp.Close();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got["direct"], std::optional<uint8_t>(0));
+  EXPECT_EQ(got["three"], std::optional<uint8_t>(3));
+  EXPECT_FALSE(got["other"].has_value());
 }
 
 TEST(LoopMonitor, AHandlerThatBlocksTheLoopShowsAsAStall) {

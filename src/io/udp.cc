@@ -1,8 +1,12 @@
 #include "io/udp.h"
 
 #include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <array>
+#include <cerrno>
+#include <cstring>
+#include <optional>
 
 #include "base/log.h"
 #include "io/asio.h"
@@ -17,6 +21,13 @@ udp::endpoint ToAsio(const Endpoint& e) {
   return udp::endpoint(asio::ip::address_v4(e.ip), e.port);
 }
 
+boost::system::error_code SetIntOption(udp::socket& socket, int option, int value) {
+  if (::setsockopt(socket.native_handle(), IPPROTO_IP, option, &value, sizeof value) == 0) {
+    return {};
+  }
+  return boost::system::error_code(errno, boost::system::system_category());
+}
+
 }  // namespace
 
 struct UdpAdapters::Impl {
@@ -24,7 +35,6 @@ struct UdpAdapters::Impl {
     explicit Socket(asio::io_context& io) : socket(io) {}
     udp::socket socket;
     std::array<uint8_t, 65536> buffer;  // larger than any UDP datagram: oversize is seen
-    udp::endpoint sender;
     int tos = -1;
   };
   Impl(asio::io_context& ctx, OnDatagram cb) : io(ctx), on_datagram(std::move(cb)) {}
@@ -35,23 +45,56 @@ struct UdpAdapters::Impl {
   size_t adapters = 0;  // sockets[adapters], if present, is the multicast group's
   bool closed = false;
 
+  // Waits for readability, then drains with recvmsg so each datagram's IP TTL (a control
+  // message) comes with it: asio's receive_from cannot return ancillary data.
   void Receive(size_t i) {
-    Socket& s = *sockets[i];
-    s.socket.async_receive_from(
-        asio::buffer(s.buffer), s.sender, [this, i](boost::system::error_code ec, size_t n) {
-          if (closed) return;
-          Socket& sock = *sockets[i];
-          if (!ec && sock.sender.address().is_v4()) {
-            const Endpoint from{sock.sender.address().to_v4().to_uint(), sock.sender.port()};
-            const std::span<const uint8_t> bytes(sock.buffer.data(), n);
-            if (i < adapters) {
-              on_datagram(static_cast<uint8_t>(i), from, bytes);
-            } else {
-              on_group(0, from, bytes);
-            }
-          }
-          Receive(i);
-        });
+    sockets[i]->socket.async_wait(udp::socket::wait_read, [this, i](boost::system::error_code ec) {
+      if (closed || ec == asio::error::operation_aborted) return;
+      if (!ec) Drain(i);
+      if (!closed) Receive(i);
+    });
+  }
+
+  // At most a bounded batch per wake-up, so one busy socket cannot starve the loop.
+  void Drain(size_t i) {
+    Socket& sock = *sockets[i];
+    for (int batch = 0; batch < 64 && !closed; ++batch) {
+      sockaddr_in from{};
+      iovec iov{sock.buffer.data(), sock.buffer.size()};
+      alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int))> control{};
+      msghdr msg{};
+      msg.msg_name = &from;
+      msg.msg_namelen = sizeof from;
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      msg.msg_control = control.data();
+      msg.msg_controllen = control.size();
+      const ssize_t n = ::recvmsg(sock.socket.native_handle(), &msg, MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return;  // EAGAIN: drained; anything else (ICMP errors on UDP) is not a datagram
+      }
+      if (from.sin_family != AF_INET) continue;
+      const Endpoint sender{ntohl(from.sin_addr.s_addr), ntohs(from.sin_port)};
+      const std::span<const uint8_t> bytes(sock.buffer.data(), static_cast<size_t>(n));
+      if (i < adapters) {
+        on_datagram(static_cast<uint8_t>(i), sender, bytes, HopsOf(msg));
+      } else {
+        on_group(0, sender, bytes, std::nullopt);
+      }
+    }
+  }
+
+  // Routers each take one off the TTL that cohortd sends with (kSendTtl).
+  static std::optional<uint8_t> HopsOf(msghdr& msg) {
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level != IPPROTO_IP || c->cmsg_type != IP_TTL) continue;
+      int ttl = 0;
+      std::memcpy(&ttl, CMSG_DATA(c), sizeof ttl);
+      if (ttl <= 0 || ttl > kSendTtl) return std::nullopt;  // a sender with another TTL
+      return static_cast<uint8_t>(kSendTtl - ttl);
+    }
+    return std::nullopt;
   }
 };
 
@@ -66,6 +109,8 @@ Status UdpAdapters::Bind(const std::vector<Endpoint>& addresses) {
     s->socket.open(udp::v4(), ec);
     if (!ec) s->socket.bind(ToAsio(e), ec);
     if (!ec) s->socket.non_blocking(true, ec);
+    if (!ec) ec = SetIntOption(s->socket, IP_TTL, kSendTtl);
+    if (!ec) ec = SetIntOption(s->socket, IP_RECVTTL, 1);
     if (ec) {
       return Error(Errc::kUnavailable, "cannot listen on " + e.ToString() + ": " + ec.message());
     }

@@ -1,6 +1,6 @@
 // UdpAdapters: one UDP socket per local adapter address, on an Asio io_context.
 //
-// Receives call `on_datagram(adapter index, from, bytes)` on the loop thread; Send() applies
+// Receives call `on_datagram(adapter index, from, bytes, hops)` on the loop thread; Send() applies
 // the DSCP (T7) to the adapter's socket, then sends without blocking (a full socket buffer
 // drops the datagram, as the network would). Lifecycle: Bind() once, then Close() to stop;
 // all calls on the loop thread. Asio stays inside udp.cc.
@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -20,10 +21,15 @@ class io_context;
 
 namespace cohort::io {
 
+// The IP TTL of every unicast datagram cohortd sends, so a receiver can count routers.
+inline constexpr int kSendTtl = 64;
+
 class UdpAdapters {
  public:
-  using OnDatagram =
-      std::function<void(uint8_t adapter, const Endpoint& from, std::span<const uint8_t>)>;
+  // `hops`: routers the datagram crossed, from its IP TTL (C13); nullopt when the sender
+  // did not send with kSendTtl (not a cohortd) or for multicast.
+  using OnDatagram = std::function<void(uint8_t adapter, const Endpoint& from,
+                                        std::span<const uint8_t>, std::optional<uint8_t> hops)>;
 
   UdpAdapters(boost::asio::io_context& io, OnDatagram on_datagram);
   ~UdpAdapters();

@@ -155,6 +155,12 @@ void DataConn::Close() {
   if (fn) fn();
 }
 
+uint32_t DataConn::local_ip() const {
+  boost::system::error_code ec;
+  const auto local = socket_.local_endpoint(ec);
+  return !ec && local.address().is_v4() ? local.address().to_v4().to_uint() : 0;
+}
+
 void DataConn::WriteNext() {
   if (out_.empty()) {
     writing_ = false;
@@ -169,7 +175,8 @@ void DataConn::WriteNext() {
   for (size_t i = 0; i < count; ++i) buffers.emplace_back(out_[i]->data(), out_[i]->size());
   auto self = shared_from_this();
   boost::asio::async_write(socket_, buffers,
-                           [this, self, count](const boost::system::error_code& ec, size_t) {
+                           [this, self, count](const boost::system::error_code& ec, size_t n) {
+                             if (sent_counter_) *sent_counter_ += n;
                              for (size_t i = 0; i < count && !out_.empty(); ++i) {
                                queued_ -= out_.front()->size();
                                out_.pop_front();

@@ -46,6 +46,10 @@ class DataConn : public std::enable_shared_from_this<DataConn> {
   NodeId peer() const { return peer_; }
   bool closed() const { return closed_; }
   size_t queued() const { return queued_; }  // bytes handed to Send and not yet written
+  // The local address the connection runs from (0 if unknown): which adapter it uses (RM3).
+  uint32_t local_ip() const;
+  // Bytes written to the socket are added to `counter` from now on.
+  void CountSentInto(std::shared_ptr<uint64_t> counter) { sent_counter_ = std::move(counter); }
 
   // Listener: sends the challenge, checks the echo, answers the dialer's challenge;
   // `done(true)` once the dialer proved the key, `done(false)` on any failure or timeout.
@@ -97,6 +101,7 @@ class DataConn : public std::enable_shared_from_this<DataConn> {
   bool paused_ = false, stalled_ = false;  // stalled_: ReadLoop stopped for the pause
   std::deque<std::shared_ptr<wire::Bytes>> out_;
   size_t queued_ = 0;
+  std::shared_ptr<uint64_t> sent_counter_;
   std::array<uint8_t, 4> length_{};
   wire::Bytes body_;
   OnMessage on_message_;

@@ -1,3 +1,4 @@
+#include "dcm/networks.h"
 #include "node/distributor_impl.h"
 
 namespace cohort::node {
@@ -7,17 +8,20 @@ double Distributor::Impl::OfferedRate() const {
   return limit > 0 ? limit : upload_peak;
 }
 
+// RM3: data goes by the distribution service's priorities (the content network first),
+// to the first address nothing marked unreachable (liveness marks a dead path at once).
 std::optional<Endpoint> Distributor::Impl::EndpointOf(NodeId id) const {
-  std::optional<Endpoint> first;
   for (const auto& n : node.transport().View()) {
-    if (n.id != id) continue;
-    for (const auto& a : n.addresses) {
-      if (a.preferred && a.reachable) return a.info.address;
-      if (!first && a.reachable) first = a.info.address;
+    if (n.id != id || n.addresses.empty()) continue;
+    std::vector<uint32_t> ips;
+    for (const auto& a : n.addresses) ips.push_back(a.info.address.ip);
+    const auto order = dcm::OrderByPriority(ips, dcm::Service::kDistribution, node.network_map());
+    for (size_t i : order) {
+      if (n.addresses[i].reachable) return n.addresses[i].info.address;
     }
-    if (!first && !n.addresses.empty()) first = n.addresses.front().info.address;
+    return n.addresses[order.front()].info.address;
   }
-  return first;
+  return std::nullopt;
 }
 
 void Distributor::Impl::Dial(NodeId peer, std::function<void(std::shared_ptr<DataConn>)> ready) {
@@ -26,6 +30,7 @@ void Distributor::Impl::Dial(NodeId peer, std::function<void(std::shared_ptr<Dat
   tcp::endpoint to(boost::asio::ip::address_v4(ep->ip), ep->port);
   DataConn::Connect(io, to, keyring(), self(), peer, [this, ready](std::shared_ptr<DataConn> conn) {
     if (conn && stopped) conn->Abandon();
+    if (conn && !stopped) CountByAdapter(*conn);
     ready(stopped ? nullptr : conn);
   });
 }
@@ -105,6 +110,7 @@ void Distributor::Impl::AcceptNext(tcp::acceptor& acc) {
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     auto conn = std::make_shared<DataConn>(std::move(socket), keyring(), self());
+    CountByAdapter(*conn);
     std::weak_ptr<DataConn> weak = conn;
     conn->SetHandlers(
         [this, weak](Message& m) {
@@ -384,5 +390,11 @@ void Distributor::Ctp(NodeId node, CtpRequest request,
 size_t Distributor::jobs_held() const { return impl_->jobs.size(); }
 uint64_t Distributor::bytes_sent() const { return impl_->sent; }
 uint64_t Distributor::bytes_received() const { return impl_->received; }
+
+std::map<uint32_t, uint64_t> Distributor::bytes_sent_by_adapter() const {
+  std::map<uint32_t, uint64_t> out;
+  for (const auto& [ip, counter] : impl_->sent_by_adapter) out[ip] = *counter;
+  return out;
+}
 
 }  // namespace cohort::node

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -105,6 +106,8 @@ class Distributor {
   size_t jobs_held() const;  // in memory: running, or finished less than forget_after_s ago
   uint64_t bytes_sent() const;
   uint64_t bytes_received() const;
+  // RM3: bytes the data plane wrote, by the local address (IPv4, host order) they left from.
+  std::map<uint32_t, uint64_t> bytes_sent_by_adapter() const;
 
  private:
   struct Impl;

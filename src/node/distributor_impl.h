@@ -88,6 +88,13 @@ struct Distributor::Impl {
   uint64_t sent_window = 0;
   Instant sent_window_start;
   double upload_peak = 0;
+  std::map<uint32_t, std::shared_ptr<uint64_t>> sent_by_adapter;
+  // Counts what `conn` writes under the local address it runs from.
+  void CountByAdapter(DataConn& conn) {
+    auto& counter = sent_by_adapter[conn.local_ip()];
+    if (!counter) counter = std::make_shared<uint64_t>(0);
+    conn.CountSentInto(counter);
+  }
   bool stopped = false;
   size_t unauthenticated = 0;  // accepted connections still in their handshake
   bool refusing_logged = false;

@@ -216,6 +216,7 @@ json AddressesDocument(const Node& node) {
       if (a.last_heard != Instant()) {
         entry["last_heard_ms_ago"] = (now - a.last_heard).millis();
       }
+      if (a.hops) entry["hops"] = *a.hops;
       addrs.push_back(entry);
     }
     nodes.push_back({{"id", n.id},

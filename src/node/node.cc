@@ -81,9 +81,10 @@ struct Node::Impl {
         loop(ctx),
         liveness_log(ctx),
         udp(ctx,
-            [this](uint8_t adapter, const Endpoint& from, std::span<const uint8_t> bytes) {
+            [this](uint8_t adapter, const Endpoint& from, std::span<const uint8_t> bytes,
+                   std::optional<uint8_t> hops) {
               transport::Outputs out;
-              core->OnDatagram(io::SteadyNow(), adapter, from, bytes, out);
+              core->OnDatagram(io::SteadyNow(), adapter, from, bytes, out, hops);
               Process(out);
             }),
         timer(ctx) {}
@@ -509,13 +510,13 @@ Status Node::Start() {
   COHORT_TRY(impl_->udp.Bind(addresses));
   if (impl_->config.multicast) {
     Impl* impl = impl_.get();
-    COHORT_TRY(
-        impl_->udp.JoinGroup(*impl_->config.multicast,
-                             [impl](uint8_t, const Endpoint& from, std::span<const uint8_t> bytes) {
-                               transport::Outputs out;
-                               impl->core->OnGroupDatagram(io::SteadyNow(), from, bytes, out);
-                               impl->Process(out);
-                             }));
+    COHORT_TRY(impl_->udp.JoinGroup(
+        *impl_->config.multicast, [impl](uint8_t, const Endpoint& from,
+                                         std::span<const uint8_t> bytes, std::optional<uint8_t>) {
+          transport::Outputs out;
+          impl->core->OnGroupDatagram(io::SteadyNow(), from, bytes, out);
+          impl->Process(out);
+        }));
   }
   impl_->started = io::SteadyNow();
   transport::Outputs out;

@@ -59,8 +59,8 @@ void TransportCore::Tick(Instant now, Outputs& out) {
 // ---- receiving ----
 
 void TransportCore::OnDatagram(Instant now, uint8_t adapter, const Endpoint& from,
-                               ByteView datagram, Outputs& out) {
-  Receive(now, adapter, from, datagram, false, out);
+                               ByteView datagram, Outputs& out, std::optional<uint8_t> hops) {
+  Receive(now, adapter, from, datagram, false, out, hops);
 }
 
 void TransportCore::OnGroupDatagram(Instant now, const Endpoint& from, ByteView datagram,
@@ -73,7 +73,7 @@ void TransportCore::OnGroupDatagram(Instant now, const Endpoint& from, ByteView 
 }
 
 void TransportCore::Receive(Instant now, uint8_t adapter, const Endpoint& from, ByteView datagram,
-                            bool via_group, Outputs& out) {
+                            bool via_group, Outputs& out, std::optional<uint8_t> hops) {
   if (adapter >= options_.adapters.size() || !options_.adapters[adapter].enabled) return;
   auto reject = [&](wire::Reject r) { ++metrics_.rejected[static_cast<int>(r)]; };
   if (datagram.size() > options_.max_datagram) return reject(wire::Reject::kTooLarge);
@@ -96,7 +96,11 @@ void TransportCore::Receive(Instant now, uint8_t adapter, const Endpoint& from, 
     ++metrics_.messages_reassembled;
   }
   const int index = AddressIndex(h.sender, from);
-  if (index >= 0) peers_[h.sender].addrs[index].last_heard = now;
+  if (index >= 0) {
+    AddrState& a = peers_[h.sender].addrs[index];
+    a.last_heard = now;
+    if (hops) a.hops = hops;  // only sealed datagrams of a table address count
+  }
   HandleMessage(now, h.sender, adapter, from, std::move(*msg), out);
 }
 
@@ -582,6 +586,7 @@ std::vector<NodeView> TransportCore::View() const {
         a.reachable = peer->second.addrs[i].reachable;
         a.preferred = i == ChooseAddress(peer->second);
         a.last_heard = peer->second.addrs[i].last_heard;
+        a.hops = peer->second.addrs[i].hops;
       }
       v.addresses.push_back(a);
     }

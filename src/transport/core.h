@@ -69,7 +69,8 @@ struct AddressView {
   AddressInfo info;
   bool reachable = true;
   bool preferred = false;
-  Instant last_heard;  // Instant() when never heard
+  Instant last_heard;           // Instant() when never heard
+  std::optional<uint8_t> hops;  // routers crossed by its latest datagram, when measured
 };
 
 struct NodeView {
@@ -85,9 +86,10 @@ class TransportCore {
 
   // Arms the first exchange. Call once before anything else.
   void Start(Instant now, Outputs& out);
-  // A datagram arrived on local adapter `adapter` from `from`.
+  // A datagram arrived on local adapter `adapter` from `from`, having crossed `hops` routers
+  // (C13: measured from its IP TTL by the driver; nullopt when unknown).
   void OnDatagram(Instant now, uint8_t adapter, const Endpoint& from, ByteView datagram,
-                  Outputs& out);
+                  Outputs& out, std::optional<uint8_t> hops = std::nullopt);
   // A datagram that arrived through the multicast group; this node's own copies (multicast
   // loops back) are dropped without counting them as rejected.
   void OnGroupDatagram(Instant now, const Endpoint& from, ByteView datagram, Outputs& out);
@@ -136,6 +138,7 @@ class TransportCore {
     Endpoint address;  // which table address these observations are about
     bool reachable = true;
     Instant last_heard;
+    std::optional<uint8_t> hops;
     bool probe_in_flight = false;
   };
   struct Peer {
@@ -160,7 +163,7 @@ class TransportCore {
   };
 
   void Receive(Instant now, uint8_t adapter, const Endpoint& from, ByteView datagram,
-               bool via_group, Outputs& out);
+               bool via_group, Outputs& out, std::optional<uint8_t> hops = std::nullopt);
   // True if one of `node`'s addresses is on the subnet of a local adapter in service.
   bool OnLocalSubnet(const NodeEntry& node) const;
   // REQUIRES: `node` is in the table.

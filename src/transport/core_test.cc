@@ -393,6 +393,22 @@ TEST(TransportCoreTest, DataIsDeliveredToUpperLayers) {
   EXPECT_EQ(d.bytes, (Bytes{'h', 'i'}));
 }
 
+// C13: the routers a sealed datagram crossed are kept per address; a forged one says nothing.
+TEST(TransportCoreTest, HopsMeasuredByTheDriverAreKeptPerAddress) {
+  Fixture f;
+  EXPECT_FALSE(f.ViewOf(f.b, 1, 0).hops.has_value());
+  Outputs out;
+  const uint8_t hello[] = {'h', 'i'};
+  ASSERT_TRUE(f.a.SendData(f.wire.now, 2, 7, hello, out));
+  const Bytes sealed = std::get<SendDatagram>(out[0]).bytes;
+  Outputs got;
+  f.b.OnDatagram(f.wire.now, 0, Addr(1, 1), Bytes(64, 0xee), got, uint8_t{9});
+  EXPECT_FALSE(f.ViewOf(f.b, 1, 0).hops.has_value());
+  f.b.OnDatagram(f.wire.now, 0, Addr(1, 1), sealed, got, uint8_t{2});
+  EXPECT_EQ(f.ViewOf(f.b, 1, 0).hops, std::optional<uint8_t>(2));
+  EXPECT_FALSE(f.ViewOf(f.b, 1, 1).hops.has_value());  // the other address: not heard
+}
+
 // Liveness heartbeats: one path, named by both ends, and no failover.
 TEST(TransportCoreTest, DataViaAnAdapterTakesThatPathOnly) {
   Fixture f;
