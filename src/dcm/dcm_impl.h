@@ -12,6 +12,7 @@
 #include <random>
 #include <set>
 
+#include "base/digest.h"
 #include "base/log.h"
 #include "dcm/clusters.h"
 #include "dcm/core.h"
@@ -321,6 +322,12 @@ struct Dcm::Impl {
         a.erase("status");  // reachability is each node's own view, not configuration
         a.erase("last_heard_ms_ago");
         a.erase("preferred");
+        a.erase("hops");
+        // C11: a node address definition's own uid, the same across restarts and unique
+        // to this OS instance (its original uid) and address.
+        const std::string key = original_uid + "/" + a["address"].get<std::string>();
+        a["uid"] = HexDigest(Digest64({reinterpret_cast<const uint8_t*>(key.data()), key.size()}));
+        a["node"] = config.node_id;
         addresses.push_back(a);
       }
     }

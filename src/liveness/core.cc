@@ -138,20 +138,67 @@ void LivenessCore::SendHeartbeats(Instant now, Sender& s, Outputs& out) {
   if (s.next_send <= now) s.next_send = now + options_.period;  // after a stall: one round
   const auto others = Others(s.address);
   if (others.empty()) return;
-  auto send = [&](const Adapter& to, Duration next) {
+  // This period's targets (indexes into `others`), each with when it hears from s next.
+  std::map<size_t, Duration> targets{{0, options_.period}};
+  const size_t rotation = others.size() - 1;
+  if (rotation > 0) {
+    s.cursor %= rotation;
+    targets[1 + s.cursor] = options_.period * static_cast<int64_t>(rotation);
+    s.cursor = (s.cursor + 1) % rotation;
+  }
+  for (size_t i = 1; i < others.size() && others.size() <= kMaxAlertFanout; ++i) {
+    const Instant until = AlertedUntil(s, others[i]->address);
+    if (until <= now) continue;
+    // The last heartbeat of an alert promises only what the rotation keeps.
+    const Duration gap = until > now + options_.period ? options_.period
+                                                       : ExpectedGap(s.address, others[i]->address);
+    auto [it, fresh] = targets.try_emplace(i, gap);
+    if (!fresh) it->second = std::min(it->second, gap);
+  }
+  for (const auto& [i, next] : targets) {
     const Bytes bytes =
-        Encode(HeartbeatMsg{s.address, to.address, static_cast<uint32_t>(next.millis()),
+        Encode(HeartbeatMsg{s.address, others[i]->address, static_cast<uint32_t>(next.millis()),
                             options_.incarnation, version_});
     ++metrics_.heartbeats_sent;
     metrics_.heartbeat_bytes_sent += bytes.size();
-    out.push_back(SendVia{s.address, to.address, bytes});
+    out.push_back(SendVia{s.address, others[i]->address, bytes});
+  }
+}
+
+Instant LivenessCore::AlertedUntil(const Sender& s, const Endpoint& to) const {
+  auto watched = watched_until_.find(to);
+  return std::max(s.burst_until, watched == watched_until_.end() ? Instant() : watched->second);
+}
+
+void LivenessCore::Alert(Instant now, const Endpoint& address) {
+  const Adapter* x = Find(address);
+  if (x == nullptr || Others(address).size() > kMaxAlertFanout) return;
+  // Long enough for the other end to learn of the change too (a row, rate-limited to
+  // period/4) and for miss_limit heartbeats to be missed on the way.
+  const Instant until = now + options_.period * static_cast<int64_t>(2 * (options_.miss_limit + 2));
+  // The other end starts within about a period of this node: its first heartbeat is due
+  // within two, then the usual grace.
+  const Instant expect = Deadline(now, options_.period * 2);
+  auto expect_from = [&](const PathKey& key) {
+    auto it = incoming_.find(key);
+    if (it == incoming_.end() || it->second.state == PathState::kDown) return;
+    it->second.deadline = std::min(it->second.deadline, expect);
+    next_expiry_ = std::min(next_expiry_, it->second.deadline);
   };
-  send(*others.front(), options_.period);
-  const size_t rotation = others.size() - 1;
-  if (rotation == 0) return;
-  s.cursor %= rotation;
-  send(*others[1 + s.cursor], options_.period * static_cast<int64_t>(rotation));
-  s.cursor = (s.cursor + 1) % rotation;
+  for (Sender& s : senders_) {
+    const Adapter* own = Find(s.address);
+    if (own == nullptr || own->network != x->network) continue;
+    if (s.address == address) {
+      s.burst_until = std::max(s.burst_until, until);
+      for (const Adapter* from : Others(address)) expect_from({from->address, address});
+    } else if (x->node != options_.self) {
+      expect_from({address, s.address});
+    }
+  }
+  if (x->node != options_.self) {
+    Instant& w = watched_until_[address];
+    w = std::max(w, until);
+  }
 }
 
 void LivenessCore::OnMessage(Instant now, NodeId from_node, const Endpoint& local,
@@ -164,7 +211,7 @@ void LivenessCore::OnMessage(Instant now, NodeId from_node, const Endpoint& loca
   if (auto* h = std::get_if<HeartbeatMsg>(&*msg)) {
     OnHeartbeat(now, from_node, local, remote, *h, out);
   } else if (auto* r = std::get_if<RowMsg>(&*msg)) {
-    OnRow(from_node, std::move(*r), out);
+    OnRow(now, from_node, std::move(*r), out);
   } else {  // a row request
     const Bytes row = Encode(OwnRow());
     ++metrics_.rows_sent;
@@ -187,7 +234,7 @@ void LivenessCore::OnHeartbeat(Instant now, NodeId from_node, const Endpoint& lo
   ++metrics_.heartbeats_received;
   it->second.deadline = Deadline(now, Duration::Millis(std::min(m.next_ms, kMaxNextMs)));
   next_expiry_ = std::min(next_expiry_, it->second.deadline);
-  if (it->second.state != PathState::kUp) SetIncoming(it->first, PathState::kUp, out);
+  if (it->second.state != PathState::kUp) SetIncoming(now, it->first, PathState::kUp, out);
   auto row = rows_.find(from_node);
   const bool stale = row == rows_.end() || std::pair(row->second.incarnation, row->second.version) <
                                                std::pair(m.row_incarnation, m.row_version);
@@ -198,7 +245,7 @@ void LivenessCore::OnHeartbeat(Instant now, NodeId from_node, const Endpoint& lo
   }
 }
 
-void LivenessCore::OnRow(NodeId from_node, RowMsg m, Outputs& out) {
+void LivenessCore::OnRow(Instant now, NodeId from_node, RowMsg m, Outputs& out) {
   if (from_node == options_.self) return;
   auto have = rows_.find(from_node);
   const bool first = have == rows_.end();
@@ -226,7 +273,7 @@ void LivenessCore::OnRow(NodeId from_node, RowMsg m, Outputs& out) {
   if (first) {  // from unknown: what it lists as down is a change; the rest is up, not news
     for (const Adapter& a : adapters_) touched.insert(a.address);
     for (const auto& [k, state] : row.entries) {
-      if (state == PathState::kDown) EmitPath(k, state, out);
+      if (state == PathState::kDown) EmitPath(now, k, state, /*judged=*/true, out);
     }
   } else {
     auto state = [](const std::map<PathKey, PathState>& entries, const PathKey& k) {
@@ -238,8 +285,10 @@ void LivenessCore::OnRow(NodeId from_node, RowMsg m, Outputs& out) {
     for (const auto& [k, s] : row.entries) keys.insert(k);
     for (const PathKey& k : keys) {
       const PathState now_state = state(row.entries, k);
-      if (now_state == state(have->second.entries, k)) continue;
-      EmitPath(k, now_state, out);
+      const PathState before = state(have->second.entries, k);
+      if (now_state == before) continue;
+      EmitPath(now, k, now_state, before != PathState::kUnknown && now_state != PathState::kUnknown,
+               out);
       touched.insert(k.first);
     }
   }
@@ -247,22 +296,30 @@ void LivenessCore::OnRow(NodeId from_node, RowMsg m, Outputs& out) {
   for (const Endpoint& a : touched) Reassess(a, out);
 }
 
-void LivenessCore::SetIncoming(const PathKey& key, PathState state, Outputs& out) {
+void LivenessCore::SetIncoming(Instant now, const PathKey& key, PathState state, Outputs& out) {
   Incoming& in = incoming_.at(key);
   if (in.state == state) return;
+  const bool judged = in.state != PathState::kUnknown && state != PathState::kUnknown;
   in.state = state;
   dirty_ = true;
-  EmitPath(key, state, out);
+  EmitPath(now, key, state, judged, out);
   Reassess(key.first, out);
 }
 
-void LivenessCore::EmitPath(const PathKey& key, PathState state, Outputs& out) {
+void LivenessCore::EmitPath(Instant now, const PathKey& key, PathState state, bool judged,
+                            Outputs& out) {
   const Adapter* from = Find(key.first);
   const Adapter* to = Find(key.second);
-  if (from != nullptr && to != nullptr) out.push_back(PathChanged{*from, *to, state});
+  if (from == nullptr || to == nullptr) return;
+  out.push_back(PathChanged{*from, *to, state});
+  if (judged) {
+    Alert(now, key.first);
+    Alert(now, key.second);
+  }
 }
 
 void LivenessCore::Tick(Instant now, Outputs& out) {
+  std::erase_if(watched_until_, [&](const auto& w) { return w.second <= now; });
   for (Sender& s : senders_) {
     if (s.next_send <= now) SendHeartbeats(now, s, out);
   }
@@ -271,7 +328,7 @@ void LivenessCore::Tick(Instant now, Outputs& out) {
     for (auto& [key, in] : incoming_) {
       if (in.state == PathState::kDown) continue;
       if (in.deadline <= now) {
-        SetIncoming(key, PathState::kDown, out);
+        SetIncoming(now, key, PathState::kDown, out);
       } else {
         next_expiry_ = std::min(next_expiry_, in.deadline);
       }

@@ -10,6 +10,15 @@
 // hand, every path into its own adapters — in each direction separately, since a path is judged by
 // its receiver.
 //
+// A rotation is slow on a large network, so a change speeds up what follows it: when a
+// path to or from adapter X goes down or comes back (first hand, or read in a row), every
+// node alerts X for a while: its adapters on X's network heartbeat X every period and
+// expect X's heartbeats within a few periods, and X (alerted too, by the same row or first
+// hand) heartbeats every adapter of its network every period. So after a switch fails, an
+// adapter is cut or a node crashes, the rest of the affected paths are judged in periods,
+// not a rotation. Alerts end by themselves; on networks of more than kMaxAlertFanout + 1
+// adapters they are not used (the burst would not stay small).
+//
 // Each node publishes what it knows as its row: the paths into its adapters that are not
 // up (a healthy node's row is empty). Rows are broadcast when they change and again every
 // refresh; a heartbeat names its sender's newest row, so a neighbour that missed one asks
@@ -32,6 +41,9 @@
 #include "liveness/types.h"
 
 namespace cohort::liveness {
+
+// An alerted adapter heartbeats at most this many others per period.
+inline constexpr size_t kMaxAlertFanout = 64;
 
 struct LivenessOptions {
   NodeId self = kNoNode;
@@ -88,7 +100,8 @@ class LivenessCore {
   struct Sender {
     Endpoint address;
     Instant next_send;
-    size_t cursor = 0;  // rotation position among the network's other adapters
+    size_t cursor = 0;    // rotation position among the network's other adapters
+    Instant burst_until;  // alerted: heartbeats every other adapter each period until then
   };
   struct Row {
     Incarnation incarnation = 0;
@@ -106,8 +119,12 @@ class LivenessCore {
   void SendHeartbeats(Instant now, Sender& s, Outputs& out);
   void OnHeartbeat(Instant now, NodeId from_node, const Endpoint& local, const Endpoint& remote,
                    const HeartbeatMsg& m, Outputs& out);
-  void OnRow(NodeId from_node, RowMsg m, Outputs& out);
-  void SetIncoming(const PathKey& key, PathState state, Outputs& out);
+  void OnRow(Instant now, NodeId from_node, RowMsg m, Outputs& out);
+  void SetIncoming(Instant now, const PathKey& key, PathState state, Outputs& out);
+  // A path to or from `address` changed between up and down (see the intuition above).
+  void Alert(Instant now, const Endpoint& address);
+  // Until when this node's adapters heartbeat `to` every period (Instant() when not).
+  Instant AlertedUntil(const Sender& s, const Endpoint& to) const;
   void Publish(Instant now, Outputs& out);
   RowMsg OwnRow() const;
   // A path's state from the rows alone (no silence rule).
@@ -115,7 +132,8 @@ class LivenessCore {
   // From the rows: whether some other node hears `a`.
   AdapterState OutgoingState(const Adapter& a) const;
   void Reassess(const Endpoint& address, Outputs& out);
-  void EmitPath(const PathKey& key, PathState state, Outputs& out);
+  // `judged`: the path went between up and down (not from unknown): an alert's cause.
+  void EmitPath(Instant now, const PathKey& key, PathState state, bool judged, Outputs& out);
 
   LivenessOptions options_;
   std::vector<Adapter> adapters_;  // sorted by (network, node, address)
@@ -126,6 +144,7 @@ class LivenessCore {
   std::map<NodeId, Row> rows_;           // other nodes'
   std::map<NodeId, Instant> requested_;  // last row request per node
   std::map<Endpoint, AdapterState> adapter_states_;
+  std::map<Endpoint, Instant> watched_until_;  // other nodes' adapters under an alert
   uint32_t version_ = 0;
   bool dirty_ = false;
   Instant next_publish_;  // a change is published no sooner (period/4 after the last)

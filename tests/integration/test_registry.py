@@ -126,6 +126,20 @@ class Registry(unittest.TestCase):
                 self.assertIn(f"{prefix}nodes/{k}", keys)
                 self.assertIn(f"{prefix}addresses/{k}", keys)
             self.assertIn(f"{prefix}registry/servers", keys)
+            # C11: node address definitions, each with its own uid and its node's number.
+            uids = set()
+            for k in (1, 2, 3):
+                doc = json.loads(cohort_json("registry", "get", f"{prefix}addresses/{k}",
+                                             api=c.api(1))["value"])
+                for a in doc["addresses"]:
+                    self.assertEqual(a["node"], k)
+                    self.assertRegex(a["uid"], "^[0-9a-f]{16}$")
+                    self.assertIn("mask", a)
+                    uids.add(a["uid"])
+            self.assertEqual(len(uids), sum(
+                len(json.loads(cohort_json("registry", "get", f"{prefix}addresses/{k}",
+                                           api=c.api(1))["value"])["addresses"])
+                for k in (1, 2, 3)))
             cluster_map = json.loads(cohort_json("registry", "get", f"{prefix}map",
                                                  api=c.api(2))["value"])
             self.assertEqual(cluster_map["schema"], 1)

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <utility>
+#include <vector>
+
 #include "expect_pass.h"
 #include "sim/scenarios.h"
 
@@ -32,6 +35,21 @@ TEST(LivenessSimTest, ASeedReplaysExactly) {
   const auto b = RunScenario("lflap", 10, 7);
   EXPECT_EQ(a.trace_digest, b.trace_digest);
   EXPECT_EQ(a.figures, b.figures);
+}
+
+// Alerts: after a switch fails, a cut or a crash, the rest of the affected paths are judged in
+// periods, not a rotation (28 periods at 30 nodes). Virtual time, so the bound is exact; the
+// margin covers the ring's detection (4 periods), the row and the alert's grace (5).
+TEST(LivenessSimTest, AChangeIsSettledEverywhereInPeriodsNotARotation) {
+  for (const auto& [scenario, figure] :
+       std::vector<std::pair<const char*, const char*>>{{"lswitch", "switch_settle_ms"},
+                                                        {"lcut", "cut_settle_ms"},
+                                                        {"lcrash", "crash_settle_ms"}}) {
+    const auto r = RunScenario(scenario, 30, 2);
+    ExpectPass(r);
+    ASSERT_TRUE(r.figures.count(figure)) << scenario;
+    EXPECT_LE(r.figures.at(figure), 1500) << scenario;
+  }
 }
 
 // Three networks: one switch fails while an adapter on another is cut; the third carries
