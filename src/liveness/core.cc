@@ -129,6 +129,7 @@ void LivenessCore::SetAdapters(Instant now, std::vector<Adapter> adapters, Outpu
                         [&](const Adapter& a) { return a.node == r.first; });
   });
   std::erase_if(adapter_states_, [&](const auto& s) { return !index_.count(s.first); });
+  std::erase_if(heard_, [&](const auto& h) { return !index_.count(h.first); });
   for (const Adapter& a : adapters_) Reassess(a.address, out);
   if (next_refresh_ == Instant::Max()) next_refresh_ = now + options_.refresh;
 }
@@ -304,6 +305,7 @@ void LivenessCore::SetIncoming(Instant now, const PathKey& key, PathState state,
   dirty_ = true;
   EmitPath(now, key, state, judged, out);
   Reassess(key.first, out);
+  ReportHeard(key.first, out);
 }
 
 void LivenessCore::EmitPath(Instant now, const PathKey& key, PathState state, bool judged,
@@ -400,6 +402,17 @@ void LivenessCore::Reassess(const Endpoint& address, Outputs& out) {
   if (!fresh && it->second == s) return;
   it->second = s;
   if (!fresh || s != AdapterState::kUnknown) out.push_back(AdapterChanged{*a, s});
+}
+
+void LivenessCore::ReportHeard(const Endpoint& remote, Outputs& out) {
+  const PathState h = HeardFrom(remote);
+  const Adapter* a = Find(remote);
+  if (h == PathState::kUnknown || a == nullptr) return;
+  const bool heard = h == PathState::kUp;
+  auto [it, fresh] = heard_.try_emplace(remote, heard);
+  if (!fresh && it->second == heard) return;
+  it->second = heard;
+  out.push_back(AddressHeard{*a, heard});
 }
 
 PathState LivenessCore::HeardFrom(const Endpoint& remote) const {

@@ -132,6 +132,8 @@ class LivenessCore {
   // From the rows: whether some other node hears `a`.
   AdapterState OutgoingState(const Adapter& a) const;
   void Reassess(const Endpoint& address, Outputs& out);
+  // Emits AddressHeard when HeardFrom(remote) turned up or down.
+  void ReportHeard(const Endpoint& remote, Outputs& out);
   // `judged`: the path went between up and down (not from unknown): an alert's cause.
   void EmitPath(Instant now, const PathKey& key, PathState state, bool judged, Outputs& out);
 
@@ -145,6 +147,7 @@ class LivenessCore {
   std::map<NodeId, Instant> requested_;  // last row request per node
   std::map<Endpoint, AdapterState> adapter_states_;
   std::map<Endpoint, Instant> watched_until_;  // other nodes' adapters under an alert
+  std::map<Endpoint, bool> heard_;             // the last AddressHeard per remote address
   uint32_t version_ = 0;
   bool dirty_ = false;
   Instant next_publish_;  // a change is published no sooner (period/4 after the last)

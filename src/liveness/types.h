@@ -68,7 +68,15 @@ struct AdapterChanged {
   AdapterState state = AdapterState::kUnknown;
 };
 
-using Output = std::variant<SendVia, SendTo, Broadcast, PathChanged, AdapterChanged>;
+// This node's hearing of `remote` changed: heard on one of its adapters at least, or on none
+// (every path from it into this node down). The driver tells the transport, which marks the
+// address reachable or not, so traffic leaves a dead path at once (RM3).
+struct AddressHeard {
+  Adapter remote;
+  bool heard = false;
+};
+
+using Output = std::variant<SendVia, SendTo, Broadcast, PathChanged, AdapterChanged, AddressHeard>;
 using Outputs = std::vector<Output>;
 
 struct LivenessMetrics {

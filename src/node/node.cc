@@ -261,10 +261,11 @@ struct Node::Impl {
         (void)core->SendData(now, t->node, liveness::kChannel, t->bytes, out);
       } else if (auto* b = std::get_if<liveness::Broadcast>(&o)) {
         core->Broadcast(now, liveness::kChannel, b->bytes, out);
+      } else if (auto* h = std::get_if<liveness::AddressHeard>(&o)) {
+        // RM3: traffic leaves an address none of this node's adapters hears at once, instead
+        // of waiting for a request to time out; the transport's probes go on checking it.
+        core->SetAddressReachable(h->remote.node, h->remote.address, h->heard, out);
       } else {
-        if (auto* p = std::get_if<liveness::PathChanged>(&o); p && p->to.node == config.node_id) {
-          TellTransport(p->from, out);
-        }
         LogLiveness(o);
         liveness_log.Add(o);
         const auto listeners = liveness_watches;  // a listener may cancel its watch
@@ -273,15 +274,6 @@ struct Node::Impl {
     }
     lout.clear();
     Process(out);
-  }
-
-  // A remote address no adapter of this node hears is unreachable for the transport too:
-  // membership's and liveness's own messages move to the node's next address within the
-  // liveness detection time, instead of waiting for a request to time out (RM3).
-  void TellTransport(const liveness::Adapter& remote, transport::Outputs& out) {
-    const liveness::PathState heard = live->HeardFrom(remote.address);
-    if (heard == liveness::PathState::kUnknown) return;
-    core->SetAddressReachable(remote.node, remote.address, heard == liveness::PathState::kUp, out);
   }
 
   void LogLiveness(const liveness::Output& o) {

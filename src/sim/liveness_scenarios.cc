@@ -66,6 +66,20 @@ class LRun {
     return Settle("settle_ms", SettleBound() + Duration::Seconds(1));
   }
   NodeId RandomNode() { return static_cast<NodeId>(1 + prng_.Below(r_.nodes)); }
+  // Every live node told its transport that every other node's address on `network` is
+  // heard (or not): the RM3 decision, made by the core.
+  void TransportTold(int network, bool heard) {
+    size_t wrong = 0;
+    for (NodeId observer : sim_->live()) {
+      for (NodeId other : sim_->live()) {
+        if (other == observer) continue;
+        const auto told = sim_->Heard(observer, LivenessSim::AddressOf(other, network));
+        wrong += !told.has_value() || *told != heard;
+      }
+    }
+    Check(wrong == 0, std::to_string(wrong) + " addresses on net" + std::to_string(network) +
+                          " not told " + (heard ? "heard" : "unheard") + " to the transport");
+  }
   // Once settled with no fault changing, nothing flaps: checked over `d`.
   void Stays(Duration d) {
     size_t worst = 0;
@@ -122,9 +136,9 @@ ScenarioResult Switch(int nodes, uint64_t seed) {
   if (!run.Start()) return run.Finish();
   run.sim().FailNetwork(2, true);
   run.Detect("successor_sees_switch_ms", 1, 2, 2, Duration::Seconds(2));
-  run.Settle("switch_settle_ms", run.SettleBound());
+  if (run.Settle("switch_settle_ms", run.SettleBound())) run.TransportTold(2, false);
   run.sim().FailNetwork(2, false);
-  run.Settle("switch_back_ms", run.SettleBound());
+  if (run.Settle("switch_back_ms", run.SettleBound())) run.TransportTold(2, true);
   return run.Finish();
 }
 

@@ -42,6 +42,7 @@ std::vector<NodeId> LivenessSim::live() const {
 void LivenessSim::Start(NodeId node) {
   Node& n = nodes_.at(node);
   n.incarnation += 1000;
+  n.heard.clear();  // a restarted daemon's transport starts afresh
   liveness::LivenessOptions o = options_.timing;
   o.self = node;
   o.incarnation = n.incarnation;
@@ -137,6 +138,8 @@ void LivenessSim::Route(NodeId from, Outputs& out) {
       for (const auto& [id, n] : nodes_) {
         if (id != from) Deliver(from, id, WorkingNetwork(from, id), shared);
       }
+    } else if (auto* h = std::get_if<liveness::AddressHeard>(&o)) {
+      nodes_.at(from).heard[h->remote.address] = h->heard;
     }
   }
   out.clear();
@@ -217,6 +220,13 @@ bool LivenessSim::PathSettled(NodeId from, NodeId to, int network) const {
     }
   }
   return true;
+}
+
+std::optional<bool> LivenessSim::Heard(NodeId observer, const Endpoint& remote) const {
+  const auto& heard = nodes_.at(observer).heard;
+  auto it = heard.find(remote);
+  if (it == heard.end()) return std::nullopt;
+  return it->second;
 }
 
 }  // namespace cohort::sim

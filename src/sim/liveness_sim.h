@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <queue>
 #include <set>
 #include <string>
@@ -68,6 +69,8 @@ class LivenessSim {
   size_t WrongEntries(NodeId observer) const;
   // Every live node shows this one path as it truly is.
   bool PathSettled(NodeId from, NodeId to, int network) const;
+  // What `observer` last told its transport about `remote` (AddressHeard); nullopt: nothing.
+  std::optional<bool> Heard(NodeId observer, const Endpoint& remote) const;
 
   uint64_t delivered() const { return delivered_; }
   uint64_t dropped() const { return dropped_; }
@@ -77,6 +80,7 @@ class LivenessSim {
     std::unique_ptr<liveness::LivenessCore> core;
     Incarnation incarnation = 0;
     uint64_t timer_generation = 0;
+    std::map<Endpoint, bool> heard;  // AddressHeard, as the transport would hold it
   };
   struct Event {
     Instant at;
