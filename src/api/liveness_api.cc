@@ -4,7 +4,6 @@
 
 #include "api/registry_api.h"
 #include "api/responses.h"
-#include "io/clock.h"
 
 namespace cohort::api {
 namespace {
@@ -47,11 +46,10 @@ void StreamChanges(node::Node& node, const Respond& respond) {
   HttpResponse r;
   r.content_type = "application/x-ndjson";
   r.stream = [&node](std::shared_ptr<StreamSink> sink) {
-    // Listeners run after the log took the change: its number is the log's newest.
-    const uint64_t id = node.WatchLiveness([sink, &node](const liveness::Output& o) {
-      sink->Write(ChangeJson(o, node.liveness_log().seq(), io::WallMillis()).dump() + "\n");
+    const uint64_t id = node.liveness_log().Follow([sink](const node::LivenessChange& c) {
+      sink->Write(ChangeJson(c.change, c.seq, c.wall_ms).dump() + "\n");
     });
-    sink->OnClosed([&node, id] { node.CancelLivenessWatch(id); });
+    sink->OnClosed([&node, id] { node.liveness_log().Unfollow(id); });
   };
   respond(std::move(r));
 }

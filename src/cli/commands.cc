@@ -45,22 +45,25 @@ void PrintAddresses(const json& a) {
   std::printf("address table version %llu, digest %s, %zu nodes\n",
               a["version"].get<unsigned long long>(), a["digest"].get<std::string>().c_str(),
               a["nodes"].size());
-  std::printf("%-6s %-22s %-12s %-5s %-9s %-6s %-16s %s\n", "NODE", "ADDRESS", "STATUS", "PREF",
-              "TYPE", "MTU", "MASK", "COS");
+  std::printf("%-6s %-22s %-12s %-5s %-5s %-9s %-6s %-16s %s\n", "NODE", "ADDRESS", "STATUS",
+              "PREF", "HOPS", "TYPE", "MTU", "MASK", "COS");
   for (const auto& n : a["nodes"]) {
     bool first = true;
     for (const auto& x : n["addresses"]) {
       const std::string node =
           first ? std::to_string(n["id"].get<int>()) + (n["self"].get<bool>() ? "*" : "") : "";
-      std::printf("%-6s %-22s %-12s %-5s %-9s %-6d %-16s %s\n", node.c_str(),
+      const std::string hops = x.contains("hops") ? std::to_string(x["hops"].get<int>()) : "-";
+      std::printf("%-6s %-22s %-12s %-5s %-5s %-9s %-6d %-16s %s\n", node.c_str(),
                   x["address"].get<std::string>().c_str(), x["status"].get<std::string>().c_str(),
-                  x["preferred"].get<bool>() ? "yes" : "", x["type"].get<std::string>().c_str(),
-                  x["mtu"].get<int>(), x["mask"].get<std::string>().c_str(),
-                  x["cos"].get<std::string>().c_str());
+                  x["preferred"].get<bool>() ? "yes" : "", hops.c_str(),
+                  x["type"].get<std::string>().c_str(), x["mtu"].get<int>(),
+                  x["mask"].get<std::string>().c_str(), x["cos"].get<std::string>().c_str());
       first = false;
     }
   }
-  std::printf("(* this node; PREF: the address requests go to first)\n");
+  std::printf(
+      "(* this node; PREF: the address requests go to first; HOPS: routers its last datagram "
+      "crossed, - if none heard)\n");
 }
 
 void PrintMembers(const json& m) {

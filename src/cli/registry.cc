@@ -22,6 +22,11 @@ void PrintRegistryStatus(const json& s) {
     servers += (servers.empty() ? "" : ", ") + id.dump();
   }
   std::printf("servers       %s\n", servers.empty() ? "-" : servers.c_str());
+  std::string order;
+  for (const auto& id : s.value("client_order", json::array())) {
+    order += (order.empty() ? "" : ", ") + id.dump();
+  }
+  std::printf("client order  %s\n", order.empty() ? "-" : order.c_str());
   std::printf("term          %s\n", OrDash(s.value("term", json())).c_str());
   std::printf("commit index  %s\n", OrDash(s.value("commit_index", json())).c_str());
   std::printf("revision      %s\n", OrDash(s.value("revision", json())).c_str());

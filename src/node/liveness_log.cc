@@ -17,9 +17,18 @@ LivenessLog::~LivenessLog() {
   for (auto& [id, w] : waiters_) w->timer->cancel();
 }
 
+uint64_t LivenessLog::Follow(std::function<void(const LivenessChange&)> follower) {
+  const uint64_t id = next_follower_++;
+  followers_[id] = std::move(follower);
+  return id;
+}
+
 void LivenessLog::Add(const liveness::Output& change) {
   kept_.push_back({next_seq_++, io::WallMillis(), change});
+  const LivenessChange added = kept_.back();
   if (kept_.size() > kKept) kept_.pop_front();
+  const auto followers = followers_;  // a follower may unfollow
+  for (const auto& [id, follower] : followers) follower(added);
   auto waiters = std::move(waiters_);
   waiters_.clear();
   for (auto& [id, w] : waiters) {

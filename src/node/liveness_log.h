@@ -1,7 +1,8 @@
 // LivenessLog: the node's recent path and adapter changes (L1), numbered, for clients that
-// follow them by long poll (`cohort liveness --watch`, GET /v1/liveness/changes). Keeps the
-// last kKept changes; a client that falls further behind is told so and reads the matrix
-// again. Runs on the node's loop thread.
+// follow them: by long poll (`cohort liveness --watch`, GET /v1/liveness/changes; the last
+// kKept changes are kept, a client that falls further behind is told so and reads the
+// matrix again) or as they are added (GET /v1/liveness/watch). Runs on the node's loop
+// thread.
 #pragma once
 
 #include <cstdint>
@@ -45,6 +46,9 @@ class LivenessLog {
   // or `timeout` passes (then none).
   void Wait(uint64_t after, Duration timeout, std::function<void(LivenessChanges)> done);
   uint64_t seq() const { return next_seq_ - 1; }
+  // `follower` gets every change added from now on, numbered, until Unfollow(the id).
+  uint64_t Follow(std::function<void(const LivenessChange&)> follower);
+  void Unfollow(uint64_t id) { followers_.erase(id); }
 
  private:
   struct Waiter;
@@ -55,6 +59,8 @@ class LivenessLog {
   uint64_t next_seq_ = 1;
   std::map<uint64_t, std::shared_ptr<Waiter>> waiters_;
   uint64_t next_waiter_ = 1;
+  std::map<uint64_t, std::function<void(const LivenessChange&)>> followers_;
+  uint64_t next_follower_ = 1;
 };
 
 }  // namespace cohort::node

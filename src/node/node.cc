@@ -37,8 +37,6 @@ struct Node::Impl {
   std::unique_ptr<transport::TransportCore> core;
   std::unique_ptr<membership::MembershipCore> members;
   std::unique_ptr<liveness::LivenessCore> live;
-  std::map<uint64_t, std::function<void(const liveness::Output&)>> liveness_watches;
-  uint64_t next_liveness_watch = 1;
   LivenessLog liveness_log;
   dcm::NetworkMap network_map;
   io::UdpAdapters udp;
@@ -268,8 +266,6 @@ struct Node::Impl {
       } else {
         LogLiveness(o);
         liveness_log.Add(o);
-        const auto listeners = liveness_watches;  // a listener may cancel its watch
-        for (const auto& [id, listener] : listeners) listener(o);
       }
     }
     lout.clear();
@@ -555,13 +551,6 @@ const transport::TransportCore& Node::transport() const { return *impl_->core; }
 const membership::MembershipCore& Node::membership() const { return *impl_->members; }
 const liveness::LivenessCore& Node::liveness() const { return *impl_->live; }
 
-uint64_t Node::WatchLiveness(std::function<void(const liveness::Output&)> listener) {
-  const uint64_t id = impl_->next_liveness_watch++;
-  impl_->liveness_watches[id] = std::move(listener);
-  return id;
-}
-
-void Node::CancelLivenessWatch(uint64_t id) { impl_->liveness_watches.erase(id); }
 LivenessLog& Node::liveness_log() { return impl_->liveness_log; }
 const dcm::NetworkMap& Node::network_map() const { return impl_->network_map; }
 

@@ -46,10 +46,7 @@ class Node {
   const transport::TransportCore& transport() const;
   const membership::MembershipCore& membership() const;
   const liveness::LivenessCore& liveness() const;
-  // L1: `listener` hears every path and adapter change (PathChanged, AdapterChanged) until
-  // CancelLivenessWatch(the returned id).
-  uint64_t WatchLiveness(std::function<void(const liveness::Output&)> listener);
-  void CancelLivenessWatch(uint64_t id);
+  // L1: every path and adapter change, numbered: read by long poll, or followed.
   LivenessLog& liveness_log();
   // C11/RM3: the network objects as the registry holds them: adapters heartbeat on their
   // subnet's network, and this node's traffic prefers the networks membership names.
