@@ -122,7 +122,7 @@ void LivenessCore::SetAdapters(Instant now, std::vector<Adapter> adapters, Outpu
   // Rows were read with the adapters known then: entries about adapters that were unknown
   // were dropped. Take each node's row again (its next refresh, or at a neighbour's ask).
   if (grew) {
-    for (auto& [node, row] : rows_) row.version = 0, row.incarnation = 0;
+    for (auto& [node, row] : rows_) row.stale = true;
   }
   std::erase_if(rows_, [&](const auto& r) {
     return std::none_of(adapters_.begin(), adapters_.end(),
@@ -237,8 +237,9 @@ void LivenessCore::OnHeartbeat(Instant now, NodeId from_node, const Endpoint& lo
   next_expiry_ = std::min(next_expiry_, it->second.deadline);
   if (it->second.state != PathState::kUp) SetIncoming(now, it->first, PathState::kUp, out);
   auto row = rows_.find(from_node);
-  const bool stale = row == rows_.end() || std::pair(row->second.incarnation, row->second.version) <
-                                               std::pair(m.row_incarnation, m.row_version);
+  const bool stale = row == rows_.end() || row->second.stale ||
+                     std::pair(row->second.incarnation, row->second.version) <
+                         std::pair(m.row_incarnation, m.row_version);
   auto asked = requested_.find(from_node);
   if (stale && (asked == requested_.end() || now - asked->second >= options_.period)) {
     requested_[from_node] = now;
@@ -250,8 +251,9 @@ void LivenessCore::OnRow(Instant now, NodeId from_node, RowMsg m, Outputs& out) 
   if (from_node == options_.self) return;
   auto have = rows_.find(from_node);
   const bool first = have == rows_.end();
-  if (!first && std::pair(m.incarnation, m.version) <=
-                    std::pair(have->second.incarnation, have->second.version)) {
+  if (!first && !have->second.stale &&
+      std::pair(m.incarnation, m.version) <=
+          std::pair(have->second.incarnation, have->second.version)) {
     return;
   }
   if (std::none_of(adapters_.begin(), adapters_.end(),

@@ -107,6 +107,9 @@ class LivenessCore {
     Incarnation incarnation = 0;
     uint32_t version = 0;
     std::map<PathKey, PathState> entries;  // paths into this node that are not up
+    // Read while adapters it names were unknown (their entries dropped): taken again even
+    // at the same version, kept meanwhile.
+    bool stale = false;
   };
 
   const Adapter* Find(const Endpoint& address) const;
