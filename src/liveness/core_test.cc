@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace cohort::liveness {
 namespace {
 
@@ -112,6 +114,49 @@ TEST(LivenessCoreTest, ARemoteAddressIsHeardWhileOnePathFromItIsUp) {
   EXPECT_EQ(core.HeardFrom(Ep(1, 1)), PathState::kUp);
   core.Tick(t0 + Duration::Millis(500), out);
   EXPECT_EQ(core.HeardFrom(Ep(1, 1)), PathState::kDown);
+}
+
+// Alerts: a path into node 1 going down makes node 1 heartbeat its whole network every
+// period for 2 * (miss_limit + 2) periods after the last change, and expect every other
+// adapter within a few periods; the transport hears of the silent address.
+TEST(LivenessCoreTest, AChangeAlertsTheAdaptersItTouches) {
+  auto core = Core(1);
+  Outputs out;
+  core.SetAdapters(t0, Farm(6, 1), out);
+  core.OnMessage(t0, 6, Ep(1, 1), Ep(1, 6), Heartbeat(1, 6, 1, 100), out);   // ring predecessor
+  core.OnMessage(t0, 3, Ep(1, 1), Ep(1, 3), Heartbeat(1, 3, 1, 1000), out);  // due much later
+  auto sends = [&](Instant at) {
+    out.clear();
+    core.Tick(at, out);
+    std::vector<uint32_t> next;
+    for (const SendVia& s : Only<SendVia>(out)) {
+      next.push_back(std::get<HeartbeatMsg>(*Decode(s.bytes)).next_ms);
+    }
+    return next;
+  };
+  EXPECT_EQ(sends(t0).size(), 2u);  // successor and rotation
+  EXPECT_EQ(sends(t0 + kPeriod).size(), 2u);
+  EXPECT_EQ(sends(t0 + kPeriod * 2).size(), 2u);
+  EXPECT_EQ(sends(t0 + kPeriod * 3).size(), 2u);
+  sends(t0 + kPeriod * 4);  // 6 -> 1 overdue: down, and an alert
+  EXPECT_EQ(core.PathStateOf(Ep(1, 6), Ep(1, 1)), PathState::kDown);
+  const auto heard = Only<AddressHeard>(out);
+  ASSERT_EQ(heard.size(), 1u);
+  EXPECT_EQ(heard[0].remote.address, Ep(1, 6));
+  EXPECT_FALSE(heard[0].heard);
+  // Every other adapter, each promised the next heartbeat in a period.
+  EXPECT_EQ(sends(t0 + kPeriod * 5), (std::vector<uint32_t>{100, 100, 100, 100, 100}));
+  // 3 -> 1 said "next in 1 s"; under the alert it is expected within 2 periods and grace.
+  sends(t0 + Duration::Millis(899));
+  EXPECT_EQ(core.PathStateOf(Ep(1, 3), Ep(1, 1)), PathState::kUp);
+  sends(t0 + Duration::Millis(900));
+  EXPECT_EQ(core.PathStateOf(Ep(1, 3), Ep(1, 1)), PathState::kDown);
+  // That change alerted again (until 1.9 s); the last burst heartbeat promises only the
+  // rotation's gap; then back to two heartbeats a period.
+  const auto last = sends(t0 + Duration::Millis(1800));
+  EXPECT_EQ(last.size(), 5u);
+  EXPECT_EQ(std::count(last.begin(), last.end(), 100u), 1);  // the successor
+  EXPECT_EQ(sends(t0 + Duration::Millis(1900)).size(), 2u);
 }
 
 // A node joins between a sender and its successor: the successor's path becomes one of the
