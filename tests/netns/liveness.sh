@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Network-namespace test (L1): four hosts, each with one adapter on each of two networks
-# (two switches: bridges in a namespace of their own). Every node's matrix shows every path
-# up; network 2's switch fails: every path on it is down on every node, network 1's stay
-# up, and the rows still travel (over network 1); it returns. One direction of one path is
-# filtered (a blackhole route on host 1): that path alone is down, on every node, the reverse
-# direction up. Prints how long each change took to be seen on every node. Exits 77
-# (skipped) where namespaces cannot be made.
+# Network-namespace test (L1): five hosts (the issue's yardstick), each with one adapter on
+# each of two networks (two switches: bridges in a namespace of their own). Every node's
+# matrix shows every path up; network 2's switch fails: every path on it is down on every
+# node, network 1's stay up, and the rows still travel (over network 1); it returns. One
+# direction of one path is filtered (a blackhole route on host 1, to host 3: off the ring):
+# that path alone is down, on every node, the reverse direction up. Prints how long each
+# change took to be seen on every node. Exits 77 (skipped) where namespaces cannot be made.
 #
 #   host k: e1 10.93.1.k/24 ── br1 (switch 1) ;  e2 10.93.2.k/24 ── br2 (switch 2)
 set -euo pipefail
@@ -13,7 +13,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 BIN="${COHORT_BIN:-$here/../../build/bin}"
 NS_TAG="${NS_TAG:-cohl$$}"
 source "$here/topology.sh"  # netns_usable
-HOSTS=4
+HOSTS=5
 NS_S="${NS_TAG}s"
 
 if ! why=$(netns_usable); then echo "SKIP: network namespaces unavailable: $why"; exit 77; fi
@@ -114,20 +114,20 @@ wait_until() {  # wait_until SECONDS DESCRIPTION COMMAND...
   [ -z "${t0:-}" ] || echo "$what: $(seen_after "$t0") ms after the change"
 }
 
-all_up="24 "  # 2 networks x 4 adapters x 3 other nodes
+all_up="$((2 * HOSTS * (HOSTS - 1))) "  # 2 networks x HOSTS adapters x the other nodes
 wait_until 30 "every path up on every node" everywhere "$all_up"
 
 t0=$(ms); ip -n "$NS_S" link set br2 down
-net2_down=$(for i in 1 2 3 4; do for j in 1 2 3 4; do
+net2_down=$(for i in $(seq 1 $HOSTS); do for j in $(seq 1 $HOSTS); do
   if [ $i != $j ]; then echo "10.93.2.$i>10.93.2.$j:down"; fi; done; done | sort | tr '\n' ' ')
-wait_until 10 "network 2's switch failure seen on every node" everywhere "24 ${net2_down% }"
+wait_until 10 "network 2's switch failure seen on every node" everywhere "$all_up${net2_down% }"
 t0=$(ms); ip -n "$NS_S" link set br2 up
 wait_until 10 "network 2 back on every node" everywhere "$all_up"
 
 # Host 1 can no longer send to host 3 on network 1 (a blackhole route drops what it sends
 # there); host 3 still reaches host 1.
 t0=$(ms); ip -n "${NS_TAG}h1" route add blackhole 10.93.1.3/32
-wait_until 10 "the one-way filter seen on every node" everywhere "24 10.93.1.1>10.93.1.3:down"
+wait_until 10 "the one-way filter seen on every node" everywhere "${all_up}10.93.1.1>10.93.1.3:down"
 t0=$(ms); ip -n "${NS_TAG}h1" route del blackhole 10.93.1.3/32
 wait_until 10 "the filtered path back on every node" everywhere "$all_up"
 t0=""
