@@ -13,6 +13,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 BIN="${COHORT_BIN:-$here/../../build/bin}"
 NS_TAG="${NS_TAG:-cohl$$}"
 source "$here/topology.sh"  # netns_usable
+source "$here/hosts.sh"     # on, not_up, everywhere, stop_hosts
 HOSTS=5
 NS_S="${NS_TAG}s"
 
@@ -20,14 +21,7 @@ if ! why=$(netns_usable); then echo "SKIP: network namespaces unavailable: $why"
 
 work=$(mktemp -d /tmp/cohort-netns-live.XXXXXX)
 PIDS=()
-cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  for k in $(seq 1 $HOSTS); do ip netns del "${NS_TAG}h$k" 2>/dev/null || true; done
-  ip netns del "$NS_S" 2>/dev/null || true
-  if [ "${KEEP:-0}" = 1 ]; then echo "kept $work"; else rm -rf "$work"; fi
-}
+cleanup() { stop_hosts "$NS_S"; }
 trap cleanup EXIT
 
 ip netns add "$NS_S"
@@ -68,26 +62,6 @@ TOML
   PIDS+=($!)
 done
 
-# matrix_is K WANT: node K's matrix, as "net from to state" lines of the paths not up, is WANT.
-not_up() {
-  ip netns exec "${NS_TAG}h$1" "$BIN/cohort" --api 127.0.0.1:7201 liveness --json | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-out, paths = [], 0
-for net in d["networks"]:
-    a = [x["address"].split(":")[0] for x in net["adapters"]]
-    for i, row in enumerate(net["paths"]):
-        for j, s in enumerate(row):
-            if s is None: continue
-            paths += 1
-            if s != "up": out.append(f"{a[i]}>{a[j]}:{s}")
-print(paths, " ".join(sorted(out)))'
-}
-everywhere() {  # everywhere WANT: every node's not_up is WANT
-  local k
-  for k in $(seq 1 $HOSTS); do [ "$(not_up "$k")" = "$1" ] || return 1; done
-}
-ms() { echo $(( $(date +%s%N) / 1000000 )); }
 # seen_after T0: how long after T0 (wall ms) the last node took the last change it logged
 # (from each node's change feed; polling through the CLI is too slow to time with).
 seen_after() {
@@ -133,7 +107,7 @@ wait_until 10 "the filtered path back on every node" everywhere "$all_up"
 t0=""
 # RM3: membership's traffic on network 2 first (priority 5 over 1); it moves to network 1
 # when network 2's switch fails, and back when it returns. Node 2's counters say where it went.
-in1() { ip netns exec "${NS_TAG}h1" "$BIN/cohort" --api 127.0.0.1:7201 "$@"; }
+in1() { on 1 "$@"; }
 registry_up() { in1 registry status --json | grep -q '"phase": *"read-write"'; }
 wait_until 30 "the registry read-write" registry_up
 in1 network define net1 --priority membership=1 >/dev/null

@@ -19,6 +19,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 BIN="${COHORT_BIN:-$here/../../build/bin}"
 NS_TAG="${NS_TAG:-cohr$$}"
 source "$here/topology.sh"  # netns_usable
+source "$here/hosts.sh"     # on, not_up, everywhere, stop_hosts
 HOSTS=4
 NS_S="${NS_TAG}s"
 NS_ROUTER="${NS_TAG}r"
@@ -27,15 +28,7 @@ if ! why=$(netns_usable); then echo "SKIP: network namespaces unavailable: $why"
 
 work=$(mktemp -d /tmp/cohort-netns-routed.XXXXXX)
 PIDS=()
-cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  for k in $(seq 1 $HOSTS); do ip netns del "${NS_TAG}h$k" 2>/dev/null || true; done
-  ip netns del "$NS_ROUTER" 2>/dev/null || true
-  ip netns del "$NS_S" 2>/dev/null || true
-  if [ "${KEEP:-0}" = 1 ]; then echo "kept $work"; else rm -rf "$work"; fi
-}
+cleanup() { stop_hosts "$NS_ROUTER" "$NS_S"; }
 trap cleanup EXIT
 
 admin_net() { if [ "$1" -le 2 ]; then echo 1; else echo 3; fi; }  # host k's admin subnet
@@ -98,9 +91,7 @@ TOML
   PIDS+=($!)
 done
 
-on() { local k=$1; shift; ip netns exec "${NS_TAG}h$k" "$BIN/cohort" --api 127.0.0.1:7201 "$@"; }
 get() { ip netns exec "${NS_TAG}h$1" curl -s "127.0.0.1:7201$2"; }
-ms() { echo $(( $(date +%s%N) / 1000000 )); }
 wait_until() {  # wait_until SECONDS DESCRIPTION COMMAND...
   local limit=$1 what=$2; shift 2
   local start; start=$(ms)
@@ -151,26 +142,7 @@ wait_until 20 "the adapters' subnets defined by the nodes" subnets_defined
 on 1 subnet modify 10.94.1.0/24 --network admin >/dev/null
 on 1 subnet modify 10.94.3.0/24 --network admin >/dev/null
 on 1 subnet modify 10.94.2.0/24 --network content >/dev/null
-not_up() {  # node K's paths not up on network NET, "from>to:state" sorted, after the count
-  on "$1" liveness --json | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-out, paths = [], 0
-for net in d["networks"]:
-    if net["name"] != sys.argv[1]: continue
-    a = [x["address"].split(":")[0] for x in net["adapters"]]
-    for i, row in enumerate(net["paths"]):
-        for j, s in enumerate(row):
-            if s is None: continue
-            paths += 1
-            if s != "up": out.append(f"{a[i]}>{a[j]}:{s}")
-print(paths, " ".join(sorted(out)))' "$2"
-}
-everywhere() {  # everywhere NET WANT
-  local k
-  for k in $(seq 1 $HOSTS); do [ "$(not_up "$k" "$1")" = "$2" ] || { not_up "$k" "$1"; return 1; }; done
-}
-wait_until 20 "one administrative ring of 4 across the router, every path up" everywhere admin "12 "
+wait_until 20 "one administrative ring of 4 across the router, every path up" everywhere "12 " admin
 
 ip -n "$NS_ROUTER" link set r3 down
 cut=""
@@ -178,11 +150,11 @@ for i in 10.94.1.1 10.94.1.2; do for j in 10.94.3.3 10.94.3.4; do
   cut="$cut $i>$j:down $j>$i:down"; done; done
 cut=$(echo $cut | tr ' ' '\n' | sort | tr '\n' ' ')
 wait_until 10 "the router's failure: the paths between the halves down on every node" \
-  everywhere admin "12 ${cut% }"
+  everywhere "12 ${cut% }" admin
 ip -n "$NS_ROUTER" link set r3 up
 for k in 1 2; do ip -n "${NS_TAG}h$k" route replace 10.94.3.0/24 via 10.94.1.254; done
 for k in 3 4; do ip -n "${NS_TAG}h$k" route replace 10.94.1.0/24 via 10.94.3.254; done
-wait_until 20 "the router back: every administrative path up" everywhere admin "12 "
+wait_until 20 "the router back: every administrative path up" everywhere "12 " admin
 
 # RM3: distribution data on the content network while it works, then on the administrative one.
 data_bytes() {  # data_bytes PREFIX: bytes node 1's data plane sent from its address in PREFIX
