@@ -53,6 +53,17 @@ Duration RestartBackoff::OnExit(Instant started, Instant died) {
 
 std::string MemberName(NodeId id) { return "n" + std::to_string(id); }
 
+std::optional<NodeId> MemberNode(const std::string& name) {
+  if (name.size() < 2 || name.size() > 6 || name[0] != 'n') return std::nullopt;
+  uint32_t id = 0;
+  for (size_t i = 1; i < name.size(); ++i) {
+    if (name[i] < '0' || name[i] > '9') return std::nullopt;
+    id = id * 10 + static_cast<uint32_t>(name[i] - '0');
+  }
+  if (id == kNoNode || id > std::numeric_limits<NodeId>::max()) return std::nullopt;
+  return static_cast<NodeId>(id);
+}
+
 std::string Scheme(const EtcdLaunch& launch) {
   return launch.tls_dir.empty() ? "http://" : "https://";
 }

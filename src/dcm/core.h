@@ -78,6 +78,8 @@ std::string Scheme(const EtcdLaunch& launch);
 
 // etcd's member name for a node ("n<id>"), which status and membership calls map back.
 std::string MemberName(NodeId id);
+// The node a member name stands for; nothing when it is not "n<id>" of a valid id.
+std::optional<NodeId> MemberNode(const std::string& name);
 // The argv of a registry server's etcd. Fails when `self` is not one of `members`.
 Result<std::vector<std::string>> EtcdArguments(const EtcdLaunch& launch);
 // R6: the argv of `etcdctl snapshot restore` that makes `launch.data_dir` from `snapshot`

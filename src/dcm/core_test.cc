@@ -11,6 +11,14 @@ bool Contains(const std::vector<std::string>& args, const std::string& a) {
   return std::find(args.begin(), args.end(), a) != args.end();
 }
 
+TEST(MemberNameTest, MapsBackOnlyTheNamesItMakes) {
+  EXPECT_EQ(MemberNode(MemberName(1)), NodeId{1});
+  EXPECT_EQ(MemberNode(MemberName(65535)), NodeId{65535});
+  for (const char* bad : {"", "n", "n0", "n65536", "m3", "n3x", "n-1", "n999999"}) {
+    EXPECT_FALSE(MemberNode(bad)) << bad;
+  }
+}
+
 TEST(OrderServersTest, FollowsTheExampleOfTheDesign) {
   // S2: node 5 and servers 1(0), 3(1), 7(1), 9(1), 12(2), 2(2), listed in address order.
   const std::vector<ServerDistance> servers = {{1, 10, 0}, {3, 11, 1},  {7, 12, 1},

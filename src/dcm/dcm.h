@@ -162,7 +162,8 @@ class Dcm {
   void DropFromServerList(NodeId id, int attempts, std::function<void(Result<std::string>)> done);
   void TakeOffline(NodeId id, int attempts, const std::vector<NodeId>& marked,
                    std::function<void(Result<std::string>)> done);
-  void MarkOffline(NodeId id, std::function<void(Result<std::string>)> done);
+  void MarkOffline(NodeId id, const std::vector<NodeId>& counted, int attempts,
+                   std::function<void(Result<std::string>)> done);
   void WaitForAnswer(NodeId id, bool answering, Instant deadline,
                      std::function<void(Result<std::string>)> done);
   void PromoteWhenCaughtUp(const RegistryServerConfig& server, uint64_t member,

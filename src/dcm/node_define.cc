@@ -49,19 +49,21 @@ void Dcm::UndefineNode(NodeId id, std::function<void(Result<std::string>)> done)
                           ": stop it first (it cleans up its own definition when it comes back)"));
   }
   const std::string cluster = d.cluster_id;
-  registry().Get(
-      schema::NodeKey(cluster, id), false,
-      d.OnLoop([this, id, cluster, done](Result<std::optional<registry::KeyValue>> kv) {
-        if (!kv) return done(kv.error());
-        if (!*kv) {
+  registry().Commit(
+      schema::ReadNodeRecord(cluster, id),
+      d.OnLoop([this, id, cluster, done](Result<registry::TxnResult> read) {
+        if (!read) return done(read.error());
+        auto record = schema::ParseNodeRecord(*read, id);
+        if (!record) return done(record.error());
+        if (!record->definition) {
           return done(Error(Errc::kNotFound, "node " + std::to_string(id) +
                                                  " is not defined in cluster " +
                                                  impl_->config.cluster_name));
         }
-        auto record = schema::ParseNodeDefinition(**kv);
-        const std::string uid = record ? record->uid : "";
+        auto definition = schema::ParseNodeDefinition(*record->definition);
+        const std::string uid = definition ? definition->uid : "";
         registry().Commit(
-            schema::RemoveNode(cluster, id, uid, (**kv).mod_revision),
+            schema::RemoveNodeRecord(cluster, id, *record),
             impl_->OnLoop([this, id, uid, done](Result<registry::TxnResult> r) {
               if (!r) return done(r.error());
               if (!r->succeeded) {

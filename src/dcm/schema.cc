@@ -162,6 +162,43 @@ registry::Txn RemoveNode(const std::string& cluster_id, NodeId node, const std::
   return t;
 }
 
+registry::Txn RemoveNodeRecord(const std::string& cluster_id, NodeId node, const NodeRecord& seen) {
+  registry::Txn t =
+      RemoveNode(cluster_id, node, "", seen.definition ? seen.definition->mod_revision : 0);
+  for (const auto& claim : seen.claims) {
+    t.compares.push_back(
+        {claim.key, Compare::Target::kModRevision, Compare::Op::kEqual, "", claim.mod_revision});
+    t.success.push_back({RequestOp::Kind::kDelete, claim.key, "", false});
+  }
+  return t;
+}
+
+registry::Txn ReadNodeRecord(const std::string& cluster_id, NodeId node) {
+  registry::Txn t;  // no compares: the reads always run, in one revision
+  t.success.push_back({RequestOp::Kind::kGet, NodeKey(cluster_id, node), "", false});
+  t.success.push_back({RequestOp::Kind::kGet, UidKey(cluster_id, ""), "", true});
+  return t;
+}
+
+Result<NodeRecord> ParseNodeRecord(const registry::TxnResult& r, NodeId node) {
+  if (r.results.size() != 2) {
+    return Error(Errc::kInternal, "the registry answered a read of a node's record with " +
+                                      std::to_string(r.results.size()) + " results");
+  }
+  NodeRecord record;
+  if (!r.results[0].kvs.empty()) record.definition = r.results[0].kvs[0];
+  for (const auto& kv : r.results[1].kvs) {
+    const json doc = json::parse(kv.value, nullptr, false);
+    // A claim that does not parse names no one: it is left for an operator to see.
+    if (!doc.is_object() || !doc.contains("node") || !doc["node"].is_number_unsigned() ||
+        doc["node"].get<uint64_t>() != node) {
+      continue;
+    }
+    record.claims.push_back(kv);
+  }
+  return record;
+}
+
 std::string ServerListDocument(const std::vector<RegistryServerConfig>& servers) {
   json list = json::array();
   for (const auto& s : servers) {
@@ -210,6 +247,18 @@ registry::Txn ReplaceServerList(const std::string& cluster_id,
                         "", mod_revision});
   t.success.push_back(
       {RequestOp::Kind::kPut, ServersKey(cluster_id), ServerListDocument(servers), false});
+  return t;
+}
+
+registry::Txn MarkOffline(const std::string& cluster_id, NodeId node,
+                          const std::vector<NodeId>& counted) {
+  registry::Txn t;
+  for (NodeId other : counted) {
+    t.compares.push_back(
+        {OfflineKey(cluster_id, other), Compare::Target::kVersion, Compare::Op::kEqual, "", 0});
+  }
+  t.success.push_back(
+      {RequestOp::Kind::kPut, OfflineKey(cluster_id, node), Document({{"node", node}}), false});
   return t;
 }
 

@@ -39,6 +39,11 @@ std::string UidKey(const std::string& cluster_id, const std::string& uid);
 // {"node"}: node's registry server is offline (C6), its data kept until it is online again.
 std::string OfflineKey(const std::string& cluster_id, NodeId node);
 std::string OfflinePrefix(const std::string& cluster_id);
+// C6: marks `node`'s server offline only while none of `counted` (the other servers the
+// majority check counted as answering) has been marked meanwhile, so two offline requests
+// at once cannot both pass the check and leave no majority.
+registry::Txn MarkOffline(const std::string& cluster_id, NodeId node,
+                          const std::vector<NodeId>& counted);
 
 // C4/C8: a node's definition and its UID's claim, read in one revision.
 struct IdentityRead {
@@ -76,6 +81,18 @@ registry::Txn ConfirmDefinition(const std::string& cluster_id, NodeId number,
 // `node_revision` (C6 node undefine).
 registry::Txn RemoveNode(const std::string& cluster_id, NodeId node, const std::string& uid,
                          int64_t node_revision);
+
+// C6 node undefine: a node's definition and every UID claim that names it, read in one
+// revision, so an undefine removes the claims even of a definition that does not parse.
+struct NodeRecord {
+  std::optional<registry::KeyValue> definition;
+  std::vector<registry::KeyValue> claims;  // the claims naming the node
+};
+registry::Txn ReadNodeRecord(const std::string& cluster_id, NodeId node);
+Result<NodeRecord> ParseNodeRecord(const registry::TxnResult& r, NodeId node);
+// Removes the record's definition, the node's addresses and the record's claims, if none
+// of them changed since it was read.
+registry::Txn RemoveNodeRecord(const std::string& cluster_id, NodeId node, const NodeRecord& seen);
 
 // Defines the cluster `name` with `new_id` unless the name is already defined; either way
 // the transaction's answer names the id in force (ClusterIdOf).

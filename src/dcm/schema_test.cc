@@ -27,6 +27,25 @@ TEST(SchemaTest, TheFirstDefinitionOfANameWinsAndEveryoneAdoptsIt) {
   EXPECT_FALSE(*Get(r, ClusterKey("bbbb")));
 }
 
+// Two offline requests for servers 2 and 3 of three, each checked against no marks: the
+// second to commit finds the first's mark on a server it counted and is refused.
+TEST(SchemaTest, TwoOfflineMarksAtOnceCannotBothPassTheMajorityCheck) {
+  MemoryRegistry r;
+  r.SetLeader(1);
+  auto second = Commit(r, MarkOffline("aaaa", 2, {1, 3}));
+  ASSERT_TRUE(second);
+  EXPECT_TRUE(second->succeeded);
+  auto third = Commit(r, MarkOffline("aaaa", 3, {1, 2}));
+  ASSERT_TRUE(third);
+  EXPECT_FALSE(third->succeeded);
+  EXPECT_FALSE(*Get(r, OfflineKey("aaaa", 3)));
+  // Checked again with 2 marked, 3 would leave 1 of 3: the driver refuses before writing;
+  // a mark that counts only unmarked servers goes through.
+  auto again = Commit(r, MarkOffline("aaaa", 3, {1}));
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->succeeded);
+}
+
 std::string Map(uint64_t version, NodeId supervisor) {
   return Document({{"version", version}, {"supervisor", supervisor}});
 }
@@ -120,6 +139,31 @@ TEST(IdentityTest, AReplacedUidMovesTheClaimAndRemovalTakesEverything) {
   const IdentityRead gone = Read(r, 3, "new");
   EXPECT_FALSE(gone.global_uid);
   EXPECT_FALSE(gone.claimed_by);
+}
+
+TEST(IdentityTest, UndefineTakesTheClaimsNamingTheNodeEvenOfADamagedDefinition) {
+  MemoryRegistry r;
+  r.SetLeader(1);
+  ASSERT_TRUE(Commit(r, WriteIdentity("c", 3, NodeDoc(3, "mine"), "mine", Read(r, 3, "mine"), ""))
+                  ->succeeded);
+  ASSERT_TRUE(
+      Commit(r, WriteIdentity("c", 4, NodeDoc(4, "other"), "other", Read(r, 4, "other"), ""))
+          ->succeeded);
+  ASSERT_TRUE(registry::conformance::Put(r, NodeKey("c", 3), "{damaged"));
+  auto read = Commit(r, ReadNodeRecord("c", 3));
+  ASSERT_TRUE(read);
+  auto record = ParseNodeRecord(*read, 3);
+  ASSERT_TRUE(record);
+  ASSERT_TRUE(record->definition);
+  ASSERT_EQ(record->claims.size(), 1u);
+  // A claim that changes after the read stops the removal.
+  NodeRecord stale = *record;
+  --stale.claims[0].mod_revision;
+  EXPECT_FALSE(Commit(r, RemoveNodeRecord("c", 3, stale))->succeeded);
+  ASSERT_TRUE(Commit(r, RemoveNodeRecord("c", 3, *record))->succeeded);
+  EXPECT_FALSE(Read(r, 3, "mine").claimed_by);
+  EXPECT_FALSE(*Get(r, NodeKey("c", 3)));
+  EXPECT_EQ(Read(r, 4, "other").claimed_by, NodeId{4});
 }
 
 TEST(IdentityTest, DamagedDocumentsAreErrors) {

@@ -236,59 +236,75 @@ void Dcm::SetServerOffline(NodeId id, bool offline, Reply done) {
 // status request a busy server misses does not make it gone.
 void Dcm::TakeOffline(NodeId id, int attempts, const std::vector<NodeId>& marked, Reply done) {
   Impl& d = *impl_;
-  d.client->Members(d.OnLoop(
-      [this, id, attempts, marked, done](Result<std::vector<registry::EtcdMember>> members) {
-        if (!members) return done(members.error());
-        const registry::EtcdMember* gone = FindMember(*members, id, "");
-        if (gone == nullptr || gone->learner) {
-          return done(Error(Errc::kNotFound,
-                            "node " + std::to_string(id) + " is not a registry server (a voter)"));
-        }
-        size_t voters = 0, others_answering = 0;
-        const registry::EtcdMember* heir = nullptr;
-        for (const auto& m : *members) {
-          if (m.learner) continue;
-          ++voters;
-          // A server already marked offline counts as gone, answering or not (it is stopping).
-          const bool is_marked = std::any_of(marked.begin(), marked.end(),
-                                             [&](NodeId n) { return MemberName(n) == m.name; });
-          if (m.id != gone->id && m.answers && !is_marked) {
-            ++others_answering;
-            heir = &m;
-          }
-        }
-        if (others_answering * 2 <= voters && attempts > 1) {
-          return impl_->After(Duration::Millis(250), [this, id, attempts, marked, done] {
-            TakeOffline(id, attempts - 1, marked, done);
-          });
-        }
-        if (others_answering * 2 <= voters) {
-          return done(Error(Errc::kInvalidArgument,
-                            "taking node " + std::to_string(id) +
-                                "'s registry server offline would "
-                                "leave " +
-                                std::to_string(others_answering) + " of " + std::to_string(voters) +
-                                " servers answering: the registry would become read-only"));
-        }
-        if (gone->leader) {
-          // Leadership moves first, so writes go on without an election.
-          return impl_->client->MoveLeader(heir->id, impl_->OnLoop([this, id, done](Result<Ok> r) {
+  d.client->Members(d.OnLoop([this, id, attempts, marked,
+                              done](Result<std::vector<registry::EtcdMember>> members) {
+    if (!members) return done(members.error());
+    const registry::EtcdMember* gone = FindMember(*members, id, "");
+    if (gone == nullptr || gone->learner) {
+      return done(Error(Errc::kNotFound,
+                        "node " + std::to_string(id) + " is not a registry server (a voter)"));
+    }
+    size_t voters = 0;
+    std::vector<NodeId> counted;  // the other voters answering, not marked
+    const registry::EtcdMember* heir = nullptr;
+    for (const auto& m : *members) {
+      if (m.learner) continue;
+      ++voters;
+      // A server already marked offline counts as gone, answering or not (it is stopping).
+      const std::optional<NodeId> node = MemberNode(m.name);
+      const bool is_marked = node && std::find(marked.begin(), marked.end(), *node) != marked.end();
+      if (m.id != gone->id && m.answers && node && !is_marked) {
+        counted.push_back(*node);
+        heir = &m;
+      }
+    }
+    if (counted.size() * 2 <= voters && attempts > 1) {
+      return impl_->After(Duration::Millis(250), [this, id, attempts, marked, done] {
+        TakeOffline(id, attempts - 1, marked, done);
+      });
+    }
+    if (counted.size() * 2 <= voters) {
+      return done(Error(Errc::kInvalidArgument,
+                        "taking node " + std::to_string(id) +
+                            "'s registry server offline would "
+                            "leave " +
+                            std::to_string(counted.size()) + " of " + std::to_string(voters) +
+                            " servers answering: the registry would become read-only"));
+    }
+    if (gone->leader) {
+      // Leadership moves first, so writes go on without an election.
+      return impl_->client->MoveLeader(
+          heir->id, impl_->OnLoop([this, id, counted, attempts, done](Result<Ok> r) {
             if (!r) return done(r.error());
-            MarkOffline(id, done);
+            MarkOffline(id, counted, attempts, done);
           }));
-        }
-        MarkOffline(id, done);
-      }));
+    }
+    MarkOffline(id, counted, attempts, done);
+  }));
 }
 
-void Dcm::MarkOffline(NodeId id, Reply done) {
+// The mark is written only if none of the servers counted was marked meanwhile (another
+// offline request at the same time); if one was, the check runs again on the new marks.
+void Dcm::MarkOffline(NodeId id, const std::vector<NodeId>& counted, int attempts, Reply done) {
   Impl& d = *impl_;
-  d.guard->Put(schema::OfflineKey(d.cluster_id, id), schema::Document({{"node", id}}),
-               d.OnLoop([this, id, done](Result<int64_t> r) {
-                 if (!r) return done(r.error());
-                 impl_->Audit("registry_server_offline_asked", {{"node", std::to_string(id)}});
-                 WaitForAnswer(id, false, io::SteadyNow() + Duration::Seconds(30), done);
-               }));
+  d.guard->Commit(
+      schema::MarkOffline(d.cluster_id, id, counted),
+      d.OnLoop([this, id, attempts, done](Result<registry::TxnResult> r) {
+        if (!r) return done(r.error());
+        if (!r->succeeded) {
+          if (attempts <= 1) {
+            return done(Error(Errc::kUnavailable,
+                              "other registry servers went offline meanwhile: ask again"));
+          }
+          return OfflineServers(
+              impl_->OnLoop([this, id, attempts, done](Result<std::vector<NodeId>> marked) {
+                if (!marked) return done(marked.error());
+                TakeOffline(id, attempts - 1, *marked, done);
+              }));
+        }
+        impl_->Audit("registry_server_offline_asked", {{"node", std::to_string(id)}});
+        WaitForAnswer(id, false, io::SteadyNow() + Duration::Seconds(30), done);
+      }));
 }
 
 // Until node `id`'s server answers (or stops answering), as its own DCM follows the mark.
