@@ -150,6 +150,9 @@ HttpResponse Api::Metrics() const {
           lm.rows_sent);
   counter("cohort_liveness_rows_received_total", "Newer rows of other nodes received.",
           lm.rows_received);
+  counter("cohort_liveness_row_bytes_received_total",
+          "Payload bytes of every row received, taken or not (before the seal and headers).",
+          lm.row_bytes_received);
   s << "# HELP cohort_liveness_paths Paths between adapters of different nodes, by network "
        "and state, as this node sees them.\n# TYPE cohort_liveness_paths gauge\n";
   for (const liveness::NetworkView& v : node_.liveness().View()) {

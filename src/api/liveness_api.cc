@@ -92,6 +92,7 @@ json LivenessDocument(node::Node& node) {
                 {"rows_sent", m.rows_sent},
                 {"rows_received", m.rows_received},
                 {"row_bytes_sent", m.row_bytes_sent},
+                {"row_bytes_received", m.row_bytes_received},
                 {"rejected", m.rejected}}}};
 }
 

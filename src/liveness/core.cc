@@ -1,6 +1,7 @@
 #include "liveness/core.h"
 
 #include <algorithm>
+#include <array>
 #include <tuple>
 
 namespace cohort::liveness {
@@ -89,12 +90,21 @@ void LivenessCore::SetAdapters(Instant now, std::vector<Adapter> adapters, Outpu
     it->second.second = adapters_.size() + 1;
     adapters_.push_back(std::move(a));
   }
+  size_t largest = 0;
+  for (const auto& [name, range] : networks_)
+    largest = std::max(largest, range.second - range.first);
+  large_ = largest > kMaxAlertFanout + 1;
+  refresh_ = large_ ? std::max(options_.refresh, options_.period * static_cast<int64_t>(largest))
+                    : options_.refresh;
+  news_gap_ = large_ ? options_.period * static_cast<int64_t>(largest) / kRowBroadcastsPerPeriod
+                     : options_.period / 4;
   std::vector<Sender> senders;
   for (const Adapter& a : adapters_) {
     if (a.node != options_.self) continue;
     auto kept = std::find_if(senders_.begin(), senders_.end(),
                              [&](const Sender& s) { return s.address == a.address; });
-    senders.push_back(kept != senders_.end() ? *kept : Sender{a.address, now, 0});
+    senders.push_back(kept != senders_.end() ? *kept : Sender{a.address, now, 0, {}, {}});
+    senders.back().others = Others(a.address);
   }
   senders_ = std::move(senders);
   // The paths into this node's adapters: kept, new ones expected within their gap.
@@ -124,20 +134,20 @@ void LivenessCore::SetAdapters(Instant now, std::vector<Adapter> adapters, Outpu
   if (grew) {
     for (auto& [node, row] : rows_) row.stale = true;
   }
-  std::erase_if(rows_, [&](const auto& r) {
-    return std::none_of(adapters_.begin(), adapters_.end(),
-                        [&](const Adapter& a) { return a.node == r.first; });
-  });
+  node_adapters_.clear();
+  for (const Adapter& a : adapters_) node_adapters_[a.node].push_back(a.address);
+  std::erase_if(rows_, [&](const auto& r) { return !node_adapters_.count(r.first); });
+  Recount();
   std::erase_if(adapter_states_, [&](const auto& s) { return !index_.count(s.first); });
   std::erase_if(heard_, [&](const auto& h) { return !index_.count(h.first); });
   for (const Adapter& a : adapters_) Reassess(a.address, out);
-  if (next_refresh_ == Instant::Max()) next_refresh_ = now + options_.refresh;
+  if (next_refresh_ == Instant::Max()) next_refresh_ = now + refresh_;
 }
 
 void LivenessCore::SendHeartbeats(Instant now, Sender& s, Outputs& out) {
   s.next_send = s.next_send + options_.period;
   if (s.next_send <= now) s.next_send = now + options_.period;  // after a stall: one round
-  const auto others = Others(s.address);
+  const auto& others = s.others;
   if (others.empty()) return;
   // This period's targets (indexes into `others`), each with when it hears from s next.
   std::map<size_t, Duration> targets{{0, options_.period}};
@@ -173,7 +183,9 @@ Instant LivenessCore::AlertedUntil(const Sender& s, const Endpoint& to) const {
 
 void LivenessCore::Alert(Instant now, const Endpoint& address) {
   const Adapter* x = Find(address);
-  if (x == nullptr || Others(address).size() > kMaxAlertFanout) return;
+  if (x == nullptr) return;
+  const auto [first, last] = networks_.at(x->network);
+  if (last - first - 1 > kMaxAlertFanout && Others(address).size() > kMaxAlertFanout) return;
   // Long enough for the other end to learn of the change too (a row, rate-limited to
   // period/4) and for miss_limit heartbeats to be missed on the way.
   const Instant until = now + options_.period * static_cast<int64_t>(2 * (options_.miss_limit + 2));
@@ -212,6 +224,7 @@ void LivenessCore::OnMessage(Instant now, NodeId from_node, const Endpoint& loca
   if (auto* h = std::get_if<HeartbeatMsg>(&*msg)) {
     OnHeartbeat(now, from_node, local, remote, *h, out);
   } else if (auto* r = std::get_if<RowMsg>(&*msg)) {
+    metrics_.row_bytes_received += bytes.size();
     OnRow(now, from_node, std::move(*r), out);
   } else {  // a row request
     const Bytes row = Encode(OwnRow());
@@ -219,7 +232,7 @@ void LivenessCore::OnMessage(Instant now, NodeId from_node, const Endpoint& loca
     metrics_.row_bytes_sent += row.size();
     out.push_back(SendTo{from_node, row});
   }
-  if (dirty_ && now >= next_publish_) Publish(now, out);
+  if (PublishDue(now)) Publish(now, out);
 }
 
 void LivenessCore::OnHeartbeat(Instant now, NodeId from_node, const Endpoint& local,
@@ -241,7 +254,9 @@ void LivenessCore::OnHeartbeat(Instant now, NodeId from_node, const Endpoint& lo
                      std::pair(row->second.incarnation, row->second.version) <
                          std::pair(m.row_incarnation, m.row_version);
   auto asked = requested_.find(from_node);
-  if (stale && (asked == requested_.end() || now - asked->second >= options_.period)) {
+  // On a large network a node's row is asked for no more often than it may broadcast news.
+  const Duration ask_gap = large_ ? news_gap_ : options_.period;
+  if (stale && (asked == requested_.end() || now - asked->second >= ask_gap)) {
     requested_[from_node] = now;
     out.push_back(SendTo{from_node, Encode(RowRequestMsg{})});
   }
@@ -256,8 +271,7 @@ void LivenessCore::OnRow(Instant now, NodeId from_node, RowMsg m, Outputs& out) 
           std::pair(have->second.incarnation, have->second.version)) {
     return;
   }
-  if (std::none_of(adapters_.begin(), adapters_.end(),
-                   [&](const Adapter& a) { return a.node == from_node; })) {
+  if (!node_adapters_.count(from_node)) {
     return;  // a node this one does not know yet: its row comes again
   }
   ++metrics_.rows_received;
@@ -272,24 +286,39 @@ void LivenessCore::OnRow(Instant now, NodeId from_node, RowMsg m, Outputs& out) 
     }
     row.entries[{e.from, e.to}] = e.state;
   }
+  for (const RowDefault& d : m.defaults) {
+    const Adapter* a = Find(d.adapter);
+    if (a != nullptr && a->node == from_node) row.defaults[d.adapter] = d.state;
+  }
   std::set<Endpoint> touched;
-  if (first) {  // from unknown: what it lists as down is a change; the rest is up, not news
-    for (const Adapter& a : adapters_) touched.insert(a.address);
-    for (const auto& [k, state] : row.entries) {
-      if (state == PathState::kDown) EmitPath(now, k, state, /*judged=*/true, out);
+  if (first) {  // from unknown: what it shows down is a change; the rest is up, not news
+    for (const Endpoint& to : node_adapters_.at(from_node)) {
+      for (const Adapter* from : Others(to)) {
+        const PathState s = Listed(row, {from->address, to});
+        if (s == PathState::kUnknown) continue;
+        Count({from->address, to}, PathState::kUnknown, s);
+        touched.insert(from->address);
+      }
+    }
+    std::set<PathKey> keys = DefaultedPaths(row);
+    for (const auto& [k, s] : row.entries) keys.insert(k);
+    for (const PathKey& k : keys) {
+      if (Listed(row, k) == PathState::kDown) EmitPath(now, k, PathState::kDown, true, out);
     }
   } else {
-    auto state = [](const std::map<PathKey, PathState>& entries, const PathKey& k) {
-      auto it = entries.find(k);
-      return it == entries.end() ? PathState::kUp : it->second;
-    };
+    // The paths listed in either, and every path into an adapter whose default changed.
     std::set<PathKey> keys;
     for (const auto& [k, s] : have->second.entries) keys.insert(k);
     for (const auto& [k, s] : row.entries) keys.insert(k);
+    for (const Endpoint& to : node_adapters_.at(from_node)) {
+      if (DefaultOf(have->second, to) == DefaultOf(row, to)) continue;
+      for (const Adapter* from : Others(to)) keys.insert({from->address, to});
+    }
     for (const PathKey& k : keys) {
-      const PathState now_state = state(row.entries, k);
-      const PathState before = state(have->second.entries, k);
+      const PathState now_state = Listed(row, k);
+      const PathState before = Listed(have->second, k);
       if (now_state == before) continue;
+      Count(k, before, now_state);
       EmitPath(now, k, now_state, before != PathState::kUnknown && now_state != PathState::kUnknown,
                out);
       touched.insert(k.first);
@@ -303,6 +332,8 @@ void LivenessCore::SetIncoming(Instant now, const PathKey& key, PathState state,
   Incoming& in = incoming_.at(key);
   if (in.state == state) return;
   const bool judged = in.state != PathState::kUnknown && state != PathState::kUnknown;
+  news_ = news_ || in.state == PathState::kDown || state == PathState::kDown;
+  Count(key, in.state, state);
   in.state = state;
   dirty_ = true;
   EmitPath(now, key, state, judged, out);
@@ -338,21 +369,36 @@ void LivenessCore::Tick(Instant now, Outputs& out) {
       }
     }
   }
-  if ((dirty_ && now >= next_publish_) || now >= next_refresh_) Publish(now, out);
+  if (PublishDue(now)) Publish(now, out);
 }
 
 Instant LivenessCore::NextDeadline() const {
   Instant next = std::min(next_refresh_, next_expiry_);
   if (dirty_) next = std::min(next, next_publish_);
+  if (news_) next = std::min(next, next_broadcast_);
   for (const Sender& s : senders_) next = std::min(next, s.next_send);
   return next;
 }
 
+bool LivenessCore::PublishDue(Instant now) const {
+  return (dirty_ && now >= next_publish_) || (news_ && now >= next_broadcast_) ||
+         now >= next_refresh_;
+}
+
+// A change makes a new version at once (period/4 after the last): the next heartbeats name
+// it, and those they reach ask for it. It is broadcast too when it is news (on a small
+// network every change is), no sooner than news_gap_ after the last broadcast.
 void LivenessCore::Publish(Instant now, Outputs& out) {
-  if (dirty_) ++version_;
+  if (dirty_) {
+    ++version_;
+    news_ = news_ || !large_;
+  }
   dirty_ = false;
-  next_publish_ = now + options_.period / 4;  // changes that follow wait for each other
-  next_refresh_ = now + options_.refresh;
+  next_publish_ = now + options_.period / 4;
+  if (!(news_ && now >= next_broadcast_) && now < next_refresh_) return;
+  news_ = false;
+  next_broadcast_ = now + news_gap_;
+  next_refresh_ = now + refresh_;
   if (adapters_.empty()) return;
   Broadcast row{Encode(OwnRow())};
   ++metrics_.rows_sent;
@@ -361,13 +407,44 @@ void LivenessCore::Publish(Instant now, Outputs& out) {
 }
 
 RowMsg LivenessCore::OwnRow() const {
-  RowMsg row{options_.incarnation, version_, {}};
+  RowMsg row{options_.incarnation, version_, {}, {}};
+  // Per local adapter, how many paths into it are in each state; the most common is its
+  // default (up on a tie), and only the others are listed.
+  std::map<Endpoint, std::array<size_t, kPathStateMax + 1>> counts;
+  for (const auto& [key, in] : incoming_) ++counts[key.second][static_cast<size_t>(in.state)];
+  std::map<Endpoint, PathState> defaults;
+  for (const auto& [to, n] : counts) {
+    PathState d = PathState::kUp;
+    for (PathState s : {PathState::kDown, PathState::kUnknown}) {
+      if (n[static_cast<size_t>(s)] > n[static_cast<size_t>(d)]) d = s;
+    }
+    defaults[to] = d;
+    if (d != PathState::kUp) row.defaults.push_back({to, d});
+  }
   for (const auto& [key, in] : incoming_) {
-    if (in.state == PathState::kUp) continue;
+    if (in.state == defaults[key.second]) continue;
     if (row.entries.size() == kMaxRowEntries) break;
     row.entries.push_back({key.first, key.second, in.state});
   }
   return row;
+}
+
+PathState LivenessCore::Listed(const Row& row, const PathKey& key) {
+  auto it = row.entries.find(key);
+  return it != row.entries.end() ? it->second : DefaultOf(row, key.second);
+}
+
+PathState LivenessCore::DefaultOf(const Row& row, const Endpoint& to) {
+  auto d = row.defaults.find(to);
+  return d == row.defaults.end() ? PathState::kUp : d->second;
+}
+
+std::set<LivenessCore::PathKey> LivenessCore::DefaultedPaths(const Row& row) const {
+  std::set<PathKey> paths;
+  for (const auto& [to, state] : row.defaults) {
+    for (const Adapter* from : Others(to)) paths.insert({from->address, to});
+  }
+  return paths;
 }
 
 PathState LivenessCore::RowState(const Adapter& from, const Adapter& to) const {
@@ -378,22 +455,38 @@ PathState LivenessCore::RowState(const Adapter& from, const Adapter& to) const {
   }
   auto row = rows_.find(to.node);
   if (row == rows_.end()) return PathState::kUnknown;
-  auto it = row->second.entries.find({from.address, to.address});
-  return it == row->second.entries.end() ? PathState::kUp : it->second;
+  return Listed(row->second, {from.address, to.address});
 }
 
 AdapterState LivenessCore::OutgoingState(const Adapter& a) const {
-  const auto [first, last] = networks_.at(a.network);
-  size_t down = 0, judged = 0;
-  for (size_t i = first; i < last; ++i) {
-    const Adapter& to = adapters_[i];
-    if (to.node == a.node) continue;
-    ++judged;
-    const PathState s = RowState(a, to);
-    if (s == PathState::kUp) return AdapterState::kUp;
-    if (s == PathState::kDown) ++down;
+  auto it = out_counts_.find(a.address);
+  if (it == out_counts_.end()) return AdapterState::kUnknown;
+  const auto& n = it->second;
+  if (n[static_cast<size_t>(PathState::kUp)] > 0) return AdapterState::kUp;
+  const uint32_t judged = n[0] + n[1] + n[2];
+  return judged > 0 && n[static_cast<size_t>(PathState::kDown)] == judged ? AdapterState::kDown
+                                                                          : AdapterState::kUnknown;
+}
+
+void LivenessCore::Recount() {
+  out_counts_.clear();
+  for (const auto& [name, range] : networks_) {
+    for (size_t i = range.first; i < range.second; ++i) {
+      auto& n = out_counts_[adapters_[i].address];
+      for (size_t j = range.first; j < range.second; ++j) {
+        if (adapters_[i].node == adapters_[j].node) continue;
+        ++n[static_cast<size_t>(RowState(adapters_[i], adapters_[j]))];
+      }
+    }
   }
-  return judged > 0 && down == judged ? AdapterState::kDown : AdapterState::kUnknown;
+}
+
+void LivenessCore::Count(const PathKey& key, PathState before, PathState after) {
+  auto it = out_counts_.find(key.first);
+  if (it == out_counts_.end() || before == after) return;
+  auto& n = it->second;
+  if (n[static_cast<size_t>(before)] > 0) --n[static_cast<size_t>(before)];
+  ++n[static_cast<size_t>(after)];
 }
 
 void LivenessCore::Reassess(const Endpoint& address, Outputs& out) {
@@ -440,8 +533,9 @@ PathState LivenessCore::PathStateOf(const Endpoint& from, const Endpoint& to) co
   if (f->node == t->node) return PathState::kNone;
   if (t->node != options_.self) {
     // A node none of whose adapters is heard is silent: its row is stale, its paths down.
-    const bool silent = std::all_of(adapters_.begin(), adapters_.end(), [&](const Adapter& a) {
-      return a.node != t->node || OutgoingState(a) == AdapterState::kDown;
+    const auto& own = node_adapters_.at(t->node);
+    const bool silent = std::all_of(own.begin(), own.end(), [&](const Endpoint& a) {
+      return OutgoingState(*Find(a)) == AdapterState::kDown;
     });
     if (silent) return PathState::kDown;
   }

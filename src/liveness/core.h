@@ -20,16 +20,21 @@
 // adapters they are not used (the burst would not stay small).
 //
 // Each node publishes what it knows as its row: the paths into its adapters that are not
-// up (a healthy node's row is empty). Rows are broadcast when they change and again every
-// refresh; a heartbeat names its sender's newest row, so a neighbour that missed one asks
-// for it. The matrix any node shows is assembled from the rows; a node all of whose
-// adapters went unheard is silent, and the paths into it are down, not its stale row.
+// up (a healthy node's row is empty). A heartbeat names its sender's newest row, so a
+// neighbour holding an older one asks for it. Rows are broadcast when they change and again
+// every refresh — on large networks only for news (a path down, or back from down): there,
+// a path first heard (learning, a rotation's worth of changes at start) is left for the
+// others to ask for when the node next heartbeats them, and the refresh is at least a
+// rotation, so what each node sends and receives stays flat as the cluster grows. The matrix
+// any node shows is assembled from the rows; a node all of whose adapters went unheard is
+// silent, and the paths into it are down, not its stale row.
 //
 // Contract: no sockets, clocks, threads or globals. Inputs take `now`; outputs are appended
 // to a caller-owned Outputs; NextDeadline() says when Tick() must run next. One instance per
 // node, driven by one thread at a time: cohortd's node runtime, or sim/ for many nodes.
 #pragma once
 
+#include <array>
 #include <map>
 #include <optional>
 #include <set>
@@ -44,6 +49,9 @@ namespace cohort::liveness {
 
 // An alerted adapter heartbeats at most this many others per period.
 inline constexpr size_t kMaxAlertFanout = 64;
+// On a large network, the rows a node receives per period on average, however many nodes
+// broadcast news: each broadcasts at most once per (adapters / this) periods.
+inline constexpr int64_t kRowBroadcastsPerPeriod = 16;
 
 struct LivenessOptions {
   NodeId self = kNoNode;
@@ -102,11 +110,13 @@ class LivenessCore {
     Instant next_send;
     size_t cursor = 0;    // rotation position among the network's other adapters
     Instant burst_until;  // alerted: heartbeats every other adapter each period until then
+    std::vector<const Adapter*> others;  // Others(address), kept until the adapters change
   };
   struct Row {
     Incarnation incarnation = 0;
     uint32_t version = 0;
-    std::map<PathKey, PathState> entries;  // paths into this node that are not up
+    std::map<PathKey, PathState> entries;    // paths in another state than their default
+    std::map<Endpoint, PathState> defaults;  // per adapter, when not up
     // Read while adapters it names were unknown (their entries dropped): taken again even
     // at the same version, kept meanwhile.
     bool stale = false;
@@ -128,13 +138,20 @@ class LivenessCore {
   void Alert(Instant now, const Endpoint& address);
   // Until when this node's adapters heartbeat `to` every period (Instant() when not).
   Instant AlertedUntil(const Sender& s, const Endpoint& to) const;
+  bool PublishDue(Instant now) const;
   void Publish(Instant now, Outputs& out);
   RowMsg OwnRow() const;
   // A path's state from the rows alone (no silence rule).
   PathState RowState(const Adapter& from, const Adapter& to) const;
+  static PathState Listed(const Row& row, const PathKey& key);
+  static PathState DefaultOf(const Row& row, const Endpoint& to);
+  // The paths a row speaks of without listing them: into its adapters whose default is not up.
+  std::set<PathKey> DefaultedPaths(const Row& row) const;
   // From the rows: whether some other node hears `a`.
   AdapterState OutgoingState(const Adapter& a) const;
   void Reassess(const Endpoint& address, Outputs& out);
+  void Recount();
+  void Count(const PathKey& key, PathState before, PathState after);
   // Emits AddressHeard when HeardFrom(remote) turned up or down.
   void ReportHeard(const Endpoint& remote, Outputs& out);
   // `judged`: the path went between up and down (not from unknown): an alert's cause.
@@ -149,10 +166,20 @@ class LivenessCore {
   std::map<NodeId, Row> rows_;           // other nodes'
   std::map<NodeId, Instant> requested_;  // last row request per node
   std::map<Endpoint, AdapterState> adapter_states_;
+  // Per adapter, how many paths from it are unknown, up and down as this node knows them
+  // (RowState), kept as rows and judgements change: an adapter's state is then O(1), not a
+  // walk over its network for every path that changes.
+  std::map<Endpoint, std::array<uint32_t, kPathStateMax + 1>> out_counts_;
+  std::map<NodeId, std::vector<Endpoint>> node_adapters_;
   std::map<Endpoint, Instant> watched_until_;  // other nodes' adapters under an alert
   std::map<Endpoint, bool> heard_;             // the last AddressHeard per remote address
   uint32_t version_ = 0;
   bool dirty_ = false;
+  bool news_ = false;   // the unpublished change includes a path going down or coming back
+  bool large_ = false;  // a network has more adapters than an alert reaches: changes pulled
+  Duration refresh_;    // the row's broadcast again this often (at least a rotation if large_)
+  Duration news_gap_;   // between two broadcasts of news
+  Instant next_broadcast_;
   Instant next_publish_;  // a change is published no sooner (period/4 after the last)
   Instant next_refresh_ = Instant::Max();
   Instant next_expiry_ = Instant::Max();  // the earliest deadline of a path not yet down

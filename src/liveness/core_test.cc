@@ -93,8 +93,17 @@ TEST(LivenessCoreTest, APathIsUpWhileHeardAndDownOnceItsHeartbeatIsOverdue) {
   auto rows = Only<Broadcast>(out);
   ASSERT_FALSE(rows.empty());
   auto row = std::get<RowMsg>(*Decode(rows.back().bytes));
-  const RowEntry want{Ep(1, 1), Ep(1, 2), PathState::kDown};
-  EXPECT_NE(std::find(row.entries.begin(), row.entries.end(), want), row.entries.end());
+  // Node 3 was never heard either: both paths into adapter 2 are down, which the row says
+  // as the adapter's default, listing none of them.
+  const RowDefault down{Ep(1, 2), PathState::kDown};
+  EXPECT_EQ(row.defaults, std::vector<RowDefault>{down});
+  EXPECT_TRUE(row.entries.empty());
+  // Node 1 heard again: one up, one down, a tie, which up wins; the other is listed.
+  core.OnMessage(t0 + Duration::Millis(450), 1, Ep(1, 2), Ep(1, 1), Heartbeat(1, 1, 2, 100), out);
+  const RowMsg after = std::get<RowMsg>(*Decode(Only<Broadcast>(out).back().bytes));
+  EXPECT_TRUE(after.defaults.empty());
+  const RowEntry still_down{Ep(1, 3), Ep(1, 2), PathState::kDown};
+  EXPECT_EQ(after.entries, std::vector<RowEntry>{still_down});
 }
 
 TEST(LivenessCoreTest, ARemoteAddressIsHeardWhileOnePathFromItIsUp) {

@@ -10,6 +10,7 @@ enum class Kind : uint8_t { kHeartbeat = 1, kRow = 2, kRowRequest = 3 };
 
 constexpr size_t kEndpointSize = 6;
 constexpr size_t kEntrySize = 2 * kEndpointSize + 1;
+constexpr size_t kDefaultSize = kEndpointSize + 1;
 
 void PutEndpoint(Writer& w, const Endpoint& e) {
   w.U32(e.ip);
@@ -37,6 +38,11 @@ void Put(Writer& w, const RowMsg& m) {
     PutEndpoint(w, e.to);
     w.U8(static_cast<uint8_t>(e.state));
   }
+  w.U16(static_cast<uint16_t>(m.defaults.size()));
+  for (const RowDefault& d : m.defaults) {
+    PutEndpoint(w, d.adapter);
+    w.U8(static_cast<uint8_t>(d.state));
+  }
 }
 
 void Put(Writer& w, const RowRequestMsg&) { w.U8(static_cast<uint8_t>(Kind::kRowRequest)); }
@@ -59,10 +65,19 @@ std::optional<Message> GetRow(Reader& r) {
   for (RowEntry& e : m.entries) {
     uint8_t state = 0;
     if (!(GetEndpoint(r, &e.from) && GetEndpoint(r, &e.to) && r.U8(&state))) return std::nullopt;
-    if (state > kPathStateMax || state == static_cast<uint8_t>(PathState::kUp)) {
-      return std::nullopt;  // a row lists only paths that are not up
-    }
+    if (state > kPathStateMax) return std::nullopt;  // between two nodes: unknown, up, down
     e.state = static_cast<PathState>(state);
+  }
+  if (!r.U16(&n) || n > r.remaining() / kDefaultSize) return std::nullopt;
+  m.defaults.resize(n);
+  for (RowDefault& d : m.defaults) {
+    uint8_t state = 0;
+    if (!(GetEndpoint(r, &d.adapter) && r.U8(&state))) return std::nullopt;
+    if (state != static_cast<uint8_t>(PathState::kUnknown) &&
+        state != static_cast<uint8_t>(PathState::kDown)) {
+      return std::nullopt;  // up is every adapter's default unless named
+    }
+    d.state = static_cast<PathState>(state);
   }
   return m;
 }

@@ -30,20 +30,31 @@ struct HeartbeatMsg {
   bool operator==(const HeartbeatMsg&) const = default;
 };
 
-// One path into the sender's adapters that is not up.
+// One path into the sender's adapters whose state is not its adapter's usual one.
 struct RowEntry {
   Endpoint from;
   Endpoint to;
-  PathState state = PathState::kDown;  // kUnknown or kDown
+  PathState state = PathState::kDown;  // kUnknown, kUp or kDown
   bool operator==(const RowEntry&) const = default;
 };
 
-// A node's row of the matrix: what it hears on its own adapters. Only the paths that are not
-// up are listed, so a healthy node's row is a few bytes whatever the cluster size.
+// The state of most paths into one of the sender's adapters, when it is not up.
+struct RowDefault {
+  Endpoint adapter;
+  PathState state = PathState::kDown;  // kUnknown or kDown
+  bool operator==(const RowDefault&) const = default;
+};
+
+// A node's row of the matrix: what it hears on its own adapters. Per adapter, the state most
+// paths into it are in (up unless `defaults` says otherwise), and the paths in another state
+// one by one. So a row is a few bytes whatever the cluster size, when all is well and also
+// when a switch failed (every path into an adapter down) or a large network is in its first
+// rotation (most paths still unknown).
 struct RowMsg {
   Incarnation incarnation = 0;
   uint32_t version = 0;
   std::vector<RowEntry> entries;
+  std::vector<RowDefault> defaults;
   bool operator==(const RowMsg&) const = default;
 };
 

@@ -13,7 +13,12 @@ TEST(LivenessMessagesTest, RoundTrip) {
       RowMsg{17,
              3,
              {{Ep(1, 2), Ep(3, 4), PathState::kDown}, {Ep(5, 6), Ep(7, 8), PathState::kUnknown}}},
-      RowMsg{}, RowRequestMsg{}};
+      RowMsg{},
+      RowMsg{2,
+             9,
+             {{Ep(1, 2), Ep(3, 4), PathState::kUp}},
+             {{Ep(3, 4), PathState::kDown}, {Ep(0x0a020001, 7000), PathState::kUnknown}}},
+      RowRequestMsg{}};
   for (const Message& m : all) {
     auto back = Decode(Encode(m));
     ASSERT_TRUE(back.has_value());
@@ -29,17 +34,25 @@ TEST(LivenessMessagesTest, RefusesWhatIsNotAMessage) {
   EXPECT_FALSE(Decode(hb).has_value());
   hb.resize(hb.size() - 2);  // cut short
   EXPECT_FALSE(Decode(hb).has_value());
-  // A row never lists a path that is up, nor a state beyond the enum.
-  for (uint8_t state : {uint8_t{1}, uint8_t{3}, uint8_t{200}}) {
+  // A row's path is unknown, up or down, nothing beyond.
+  for (uint8_t state : {uint8_t{3}, uint8_t{200}}) {
     Bytes row = Encode(RowMsg{1, 1, {{Ep(1, 2), Ep(3, 4), PathState::kDown}}});
+    row[row.size() - 3] = state;  // the entry's state, before the empty list of defaults
+    EXPECT_FALSE(Decode(row).has_value()) << int(state);
+  }
+  // An adapter's default is unknown or down (up goes without saying), nothing beyond.
+  for (uint8_t state : {uint8_t{1}, uint8_t{3}, uint8_t{200}}) {
+    Bytes row = Encode(RowMsg{1, 1, {}, {{Ep(1, 2), PathState::kDown}}});
     row.back() = state;
     EXPECT_FALSE(Decode(row).has_value()) << int(state);
   }
-  // A count larger than what follows allocates nothing and fails.
-  Bytes row = Encode(RowMsg{1, 1, {}});
-  row[row.size() - 2] = 0xff;
-  row[row.size() - 1] = 0xff;
-  EXPECT_FALSE(Decode(row).has_value());
+  // A count larger than what follows allocates nothing and fails: entries, then defaults.
+  for (size_t at : {size_t{4}, size_t{2}}) {
+    Bytes row = Encode(RowMsg{1, 1, {}});
+    row[row.size() - at] = 0xff;
+    row[row.size() - at + 1] = 0xff;
+    EXPECT_FALSE(Decode(row).has_value()) << at;
+  }
 }
 
 }  // namespace

@@ -86,7 +86,8 @@ struct LivenessMetrics {
   uint64_t rows_sent = 0;             // broadcasts and answers to row requests
   uint64_t rows_received = 0;
   uint64_t row_bytes_sent = 0;
-  uint64_t rejected = 0;  // undecodable, or a heartbeat that names a path it did not take
+  uint64_t row_bytes_received = 0;  // every row that arrived, taken or not
+  uint64_t rejected = 0;            // undecodable, or a heartbeat that names a path it did not take
 };
 
 }  // namespace cohort::liveness

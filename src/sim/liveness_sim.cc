@@ -211,6 +211,17 @@ size_t LivenessSim::WrongEntries(NodeId observer) const {
   return wrong;
 }
 
+size_t LivenessSim::WrongPaths(NodeId observer,
+                               const std::vector<std::tuple<NodeId, NodeId, int>>& paths) const {
+  const liveness::LivenessCore& core = *nodes_.at(observer).core;
+  size_t wrong = 0;
+  for (const auto& [from, to, net] : paths) {
+    const PathState want = PathWorks(from, to, net) ? PathState::kUp : PathState::kDown;
+    wrong += core.PathStateOf(AddressOf(from, net), AddressOf(to, net)) != want;
+  }
+  return wrong;
+}
+
 bool LivenessSim::PathSettled(NodeId from, NodeId to, int network) const {
   const PathState want = PathWorks(from, to, network) ? PathState::kUp : PathState::kDown;
   for (const auto& [id, n] : nodes_) {

@@ -67,6 +67,10 @@ class LivenessSim {
   bool PathWorks(NodeId from, NodeId to, int network) const;
   // Matrix entries of `observer` that disagree with the truth (unknown counts as wrong).
   size_t WrongEntries(NodeId observer) const;
+  // Of `paths` (from, to, network), those `observer` shows otherwise than they are: the
+  // sampled check of large farms, where a whole matrix per observer is too much to compare.
+  size_t WrongPaths(NodeId observer,
+                    const std::vector<std::tuple<NodeId, NodeId, int>>& paths) const;
   // Every live node shows this one path as it truly is.
   bool PathSettled(NodeId from, NodeId to, int network) const;
   // What `observer` last told its transport about `remote` (AddressHeard); nullopt: nothing.
