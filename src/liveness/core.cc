@@ -62,11 +62,21 @@ std::vector<const Adapter*> LivenessCore::Others(const Endpoint& address) const 
   return others;
 }
 
+// Others(from) without building it: the ring successor and the count decide the gap.
 Duration LivenessCore::ExpectedGap(const Endpoint& from, const Endpoint& to) const {
-  const auto others = Others(from);
-  if (others.empty()) return Duration::Max();
-  if (others.front()->address == to) return options_.period;
-  return options_.period * static_cast<int64_t>(std::max<size_t>(1, others.size() - 1));
+  const Adapter* self = Find(from);
+  if (self == nullptr) return Duration::Max();
+  const size_t others = OthersCount(*self);
+  if (others == 0) return Duration::Max();
+  const auto [first, last] = networks_.at(self->network);
+  const size_t at = index_.at(from);
+  for (size_t k = 1; k < last - first; ++k) {
+    const Adapter& a = adapters_[first + (at - first + k) % (last - first)];
+    if (a.node == self->node) continue;
+    if (a.address == to) return options_.period;
+    break;
+  }
+  return options_.period * static_cast<int64_t>(std::max<size_t>(1, others - 1));
 }
 
 // miss_limit periods of grace after the next heartbeat is due — and at least one more
@@ -80,15 +90,40 @@ void LivenessCore::SetAdapters(Instant now, std::vector<Adapter> adapters, Outpu
   std::sort(adapters.begin(), adapters.end(), RingLess);
   const bool grew = std::any_of(adapters.begin(), adapters.end(),
                                 [&](const Adapter& a) { return !index_.count(a.address); });
+  // Rows hold states by position in a network; when the table changes, they are written out
+  // in the old positions and read back in the new ones.
+  std::map<NodeId, std::pair<RowMsg, bool>> written;
+  std::map<Endpoint, AdapterState> reported;  // adapter_states_ by address, for the same
+  if (adapters != adapters_) {
+    for (const auto& [node, row] : rows_) written[node] = {WriteRow(row), row.stale};
+  }
+  for (size_t i = 0; i < adapter_states_.size(); ++i) {
+    if (adapter_states_[i]) reported[adapters_[i].address] = *adapter_states_[i];
+  }
   adapters_.clear();
   index_.clear();
   networks_.clear();
+  network_first_.clear();
   for (Adapter& a : adapters) {
     if (a.node == kNoNode || index_.count(a.address)) continue;  // an address has one owner
     index_[a.address] = adapters_.size();
     auto [it, fresh] = networks_.try_emplace(a.network, adapters_.size(), adapters_.size());
     it->second.second = adapters_.size() + 1;
+    network_first_.push_back(it->second.first);
     adapters_.push_back(std::move(a));
+  }
+  node_adapters_.clear();
+  for (const Adapter& a : adapters_) node_adapters_[a.node].push_back(a.address);
+  others_count_.clear();
+  for (const Adapter& a : adapters_) {
+    const auto& own = node_adapters_.at(a.node);
+    const size_t first = network_first_[index_.at(a.address)];
+    const auto [begin, end] = networks_.at(a.network);
+    others_count_.push_back(
+        end - begin -
+        static_cast<size_t>(std::count_if(own.begin(), own.end(), [&](const Endpoint& e) {
+          return network_first_[index_.at(e)] == first;
+        })));
   }
   size_t largest = 0;
   for (const auto& [name, range] : networks_)
@@ -129,18 +164,26 @@ void LivenessCore::SetAdapters(Instant now, std::vector<Adapter> adapters, Outpu
   for (const auto& [key, in] : incoming_) {
     if (in.state != PathState::kDown) next_expiry_ = std::min(next_expiry_, in.deadline);
   }
+  std::erase_if(rows_, [&](const auto& r) { return !node_adapters_.count(r.first); });
+  for (auto& [node, row] : rows_) {
+    auto k = written.find(node);
+    if (k == written.end()) continue;
+    row = ReadRow(node, k->second.first);
+    row.stale = k->second.second;
+  }
   // Rows were read with the adapters known then: entries about adapters that were unknown
   // were dropped. Take each node's row again (its next refresh, or at a neighbour's ask).
   if (grew) {
     for (auto& [node, row] : rows_) row.stale = true;
   }
-  node_adapters_.clear();
-  for (const Adapter& a : adapters_) node_adapters_[a.node].push_back(a.address);
-  std::erase_if(rows_, [&](const auto& r) { return !node_adapters_.count(r.first); });
   Recount();
-  std::erase_if(adapter_states_, [&](const auto& s) { return !index_.count(s.first); });
+  adapter_states_.assign(adapters_.size(), std::nullopt);
+  for (size_t i = 0; i < adapters_.size(); ++i) {
+    auto r = reported.find(adapters_[i].address);
+    if (r != reported.end()) adapter_states_[i] = r->second;
+  }
   std::erase_if(heard_, [&](const auto& h) { return !index_.count(h.first); });
-  for (const Adapter& a : adapters_) Reassess(a.address, out);
+  for (size_t i = 0; i < adapters_.size(); ++i) Reassess(i, out);
   if (next_refresh_ == Instant::Max()) next_refresh_ = now + refresh_;
 }
 
@@ -184,8 +227,7 @@ Instant LivenessCore::AlertedUntil(const Sender& s, const Endpoint& to) const {
 void LivenessCore::Alert(Instant now, const Endpoint& address) {
   const Adapter* x = Find(address);
   if (x == nullptr) return;
-  const auto [first, last] = networks_.at(x->network);
-  if (last - first - 1 > kMaxAlertFanout && Others(address).size() > kMaxAlertFanout) return;
+  if (OthersCount(*x) > kMaxAlertFanout) return;
   // Long enough for the other end to learn of the change too (a row, rate-limited to
   // period/4) and for miss_limit heartbeats to be missed on the way.
   const Instant until = now + options_.period * static_cast<int64_t>(2 * (options_.miss_limit + 2));
@@ -275,57 +317,92 @@ void LivenessCore::OnRow(Instant now, NodeId from_node, RowMsg m, Outputs& out) 
     return;  // a node this one does not know yet: its row comes again
   }
   ++metrics_.rows_received;
-  Row row{m.incarnation, m.version, {}};
-  for (const RowEntry& e : m.entries) {
-    const Adapter* from = Find(e.from);
-    const Adapter* to = Find(e.to);
-    // Only paths into the sender's own adapters, from another node on the same network.
-    if (from == nullptr || to == nullptr || to->node != from_node || from->node == from_node ||
-        from->network != to->network) {
-      continue;
+  Row row = ReadRow(from_node, m);
+  std::vector<size_t> touched;  // adapters a path from which changed
+  for (const Into& into : row.into) {
+    const Into* was = first ? nullptr : IntoOf(have->second, into.to);
+    if (was != nullptr && was->usual == into.usual && was->states.empty() && into.states.empty()) {
+      continue;  // the common case on a large network: nothing into this adapter changed
     }
-    row.entries[{e.from, e.to}] = e.state;
-  }
-  for (const RowDefault& d : m.defaults) {
-    const Adapter* a = Find(d.adapter);
-    if (a != nullptr && a->node == from_node) row.defaults[d.adapter] = d.state;
-  }
-  std::set<Endpoint> touched;
-  if (first) {  // from unknown: what it shows down is a change; the rest is up, not news
-    for (const Endpoint& to : node_adapters_.at(from_node)) {
-      for (const Adapter* from : Others(to)) {
-        const PathState s = Listed(row, {from->address, to});
-        if (s == PathState::kUnknown) continue;
-        Count({from->address, to}, PathState::kUnknown, s);
-        touched.insert(from->address);
-      }
-    }
-    std::set<PathKey> keys = DefaultedPaths(row);
-    for (const auto& [k, s] : row.entries) keys.insert(k);
-    for (const PathKey& k : keys) {
-      if (Listed(row, k) == PathState::kDown) EmitPath(now, k, PathState::kDown, true, out);
-    }
-  } else {
-    // The paths listed in either, and every path into an adapter whose default changed.
-    std::set<PathKey> keys;
-    for (const auto& [k, s] : have->second.entries) keys.insert(k);
-    for (const auto& [k, s] : row.entries) keys.insert(k);
-    for (const Endpoint& to : node_adapters_.at(from_node)) {
-      if (DefaultOf(have->second, to) == DefaultOf(row, to)) continue;
-      for (const Adapter* from : Others(to)) keys.insert({from->address, to});
-    }
-    for (const PathKey& k : keys) {
-      const PathState now_state = Listed(row, k);
-      const PathState before = Listed(have->second, k);
+    const size_t to = index_.at(into.to);
+    const size_t begin = network_first_[to];
+    for (size_t i = begin; i < adapters_.size() && network_first_[i] == begin; ++i) {
+      if (adapters_[i].node == from_node) continue;
+      const PathState now_state = StateIn(into, i - begin);
+      // From no row at all, every path was unknown; a row without this adapter said up.
+      const PathState before = first            ? PathState::kUnknown
+                               : was == nullptr ? PathState::kUp
+                                                : StateIn(*was, i - begin);
       if (now_state == before) continue;
-      Count(k, before, now_state);
-      EmitPath(now, k, now_state, before != PathState::kUnknown && now_state != PathState::kUnknown,
-               out);
-      touched.insert(k.first);
+      const PathKey key{adapters_[i].address, into.to};
+      Count(i, before, now_state);
+      touched.push_back(i);
+      // A first row's ups are not news (they were unknown here); its downs are changes.
+      if (!first) {
+        EmitPath(now, key, now_state,
+                 before != PathState::kUnknown && now_state != PathState::kUnknown, out);
+      } else if (now_state == PathState::kDown) {
+        EmitPath(now, key, PathState::kDown, true, out);
+      }
     }
   }
   rows_[from_node] = std::move(row);
-  for (const Endpoint& a : touched) Reassess(a, out);
+  std::sort(touched.begin(), touched.end());
+  touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+  for (size_t i : touched) Reassess(i, out);
+}
+
+LivenessCore::Row LivenessCore::ReadRow(NodeId node, const RowMsg& m) const {
+  Row row{m.incarnation, m.version, {}, false};
+  for (const Endpoint& a : node_adapters_.at(node)) row.into.push_back({a, PathState::kUp, {}});
+  auto into_of = [&](const Endpoint& to) {
+    auto it =
+        std::find_if(row.into.begin(), row.into.end(), [&](const Into& in) { return in.to == to; });
+    return it == row.into.end() ? nullptr : &*it;
+  };
+  for (const RowDefault& d : m.defaults) {
+    if (Into* into = into_of(d.adapter)) into->usual = d.state;
+  }
+  for (const RowEntry& e : m.entries) {
+    auto from = index_.find(e.from);
+    Into* into = into_of(e.to);
+    // Only paths into the sender's own adapters, from another node on the same network.
+    if (from == index_.end() || into == nullptr) continue;
+    const size_t to = index_.at(e.to);
+    if (adapters_[from->second].node == node || network_first_[from->second] != network_first_[to])
+      continue;
+    if (into->states.empty()) {
+      if (e.state == into->usual) continue;
+      const auto [begin, end] = networks_.at(adapters_[to].network);
+      into->states.assign(end - begin, into->usual);
+    }
+    into->states[Position(from->second)] = e.state;
+  }
+  return row;
+}
+
+RowMsg LivenessCore::WriteRow(const Row& row) const {
+  RowMsg m{row.incarnation, row.version, {}, {}};
+  for (const Into& into : row.into) {
+    if (into.usual != PathState::kUp) m.defaults.push_back({into.to, into.usual});
+    const size_t begin = network_first_[index_.at(into.to)];
+    for (size_t p = 0; p < into.states.size(); ++p) {
+      if (into.states[p] != into.usual)
+        m.entries.push_back({adapters_[begin + p].address, into.to, into.states[p]});
+    }
+  }
+  return m;
+}
+
+const LivenessCore::Into* LivenessCore::IntoOf(const Row& row, const Endpoint& to) {
+  for (const Into& into : row.into) {
+    if (into.to == to) return &into;
+  }
+  return nullptr;
+}
+
+PathState LivenessCore::StateIn(const Into& into, size_t position) {
+  return position < into.states.size() ? into.states[position] : into.usual;
 }
 
 void LivenessCore::SetIncoming(Instant now, const PathKey& key, PathState state, Outputs& out) {
@@ -333,11 +410,11 @@ void LivenessCore::SetIncoming(Instant now, const PathKey& key, PathState state,
   if (in.state == state) return;
   const bool judged = in.state != PathState::kUnknown && state != PathState::kUnknown;
   news_ = news_ || in.state == PathState::kDown || state == PathState::kDown;
-  Count(key, in.state, state);
+  Count(index_.at(key.first), in.state, state);
   in.state = state;
   dirty_ = true;
   EmitPath(now, key, state, judged, out);
-  Reassess(key.first, out);
+  Reassess(index_.at(key.first), out);
   ReportHeard(key.first, out);
 }
 
@@ -429,24 +506,6 @@ RowMsg LivenessCore::OwnRow() const {
   return row;
 }
 
-PathState LivenessCore::Listed(const Row& row, const PathKey& key) {
-  auto it = row.entries.find(key);
-  return it != row.entries.end() ? it->second : DefaultOf(row, key.second);
-}
-
-PathState LivenessCore::DefaultOf(const Row& row, const Endpoint& to) {
-  auto d = row.defaults.find(to);
-  return d == row.defaults.end() ? PathState::kUp : d->second;
-}
-
-std::set<LivenessCore::PathKey> LivenessCore::DefaultedPaths(const Row& row) const {
-  std::set<PathKey> paths;
-  for (const auto& [to, state] : row.defaults) {
-    for (const Adapter* from : Others(to)) paths.insert({from->address, to});
-  }
-  return paths;
-}
-
 PathState LivenessCore::RowState(const Adapter& from, const Adapter& to) const {
   if (from.node == to.node) return PathState::kNone;
   if (to.node == options_.self) {
@@ -455,48 +514,58 @@ PathState LivenessCore::RowState(const Adapter& from, const Adapter& to) const {
   }
   auto row = rows_.find(to.node);
   if (row == rows_.end()) return PathState::kUnknown;
-  return Listed(row->second, {from.address, to.address});
+  const Into* into = IntoOf(row->second, to.address);
+  // An adapter the row does not speak of: it had none then (kept rows are re-read).
+  return into == nullptr ? PathState::kUp : StateIn(*into, Position(index_.at(from.address)));
 }
 
 AdapterState LivenessCore::OutgoingState(const Adapter& a) const {
-  auto it = out_counts_.find(a.address);
-  if (it == out_counts_.end()) return AdapterState::kUnknown;
-  const auto& n = it->second;
+  const auto& n = out_counts_[static_cast<size_t>(&a - adapters_.data())];
   if (n[static_cast<size_t>(PathState::kUp)] > 0) return AdapterState::kUp;
   const uint32_t judged = n[0] + n[1] + n[2];
   return judged > 0 && n[static_cast<size_t>(PathState::kDown)] == judged ? AdapterState::kDown
                                                                           : AdapterState::kUnknown;
 }
 
+// A walk of every network's matrix, so each path's state is read by position, not looked up.
 void LivenessCore::Recount() {
-  out_counts_.clear();
+  out_counts_.assign(adapters_.size(), {});
   for (const auto& [name, range] : networks_) {
-    for (size_t i = range.first; i < range.second; ++i) {
-      auto& n = out_counts_[adapters_[i].address];
-      for (size_t j = range.first; j < range.second; ++j) {
-        if (adapters_[i].node == adapters_[j].node) continue;
-        ++n[static_cast<size_t>(RowState(adapters_[i], adapters_[j]))];
+    std::vector<std::array<uint32_t, kPathStateMax + 1>> counts(range.second - range.first);
+    for (size_t j = range.first; j < range.second; ++j) {  // the paths into adapters_[j]
+      const Adapter& to = adapters_[j];
+      auto row = rows_.find(to.node);
+      const Into* into = row == rows_.end() ? nullptr : IntoOf(row->second, to.address);
+      for (size_t i = range.first; i < range.second; ++i) {
+        const Adapter& from = adapters_[i];
+        if (from.node == to.node) continue;
+        PathState s = PathState::kUnknown;
+        if (to.node == options_.self) {
+          s = RowState(from, to);
+        } else if (row != rows_.end()) {
+          s = into == nullptr ? PathState::kUp : StateIn(*into, i - range.first);
+        }
+        ++counts[i - range.first][static_cast<size_t>(s)];
       }
     }
+    for (size_t i = range.first; i < range.second; ++i) out_counts_[i] = counts[i - range.first];
   }
 }
 
-void LivenessCore::Count(const PathKey& key, PathState before, PathState after) {
-  auto it = out_counts_.find(key.first);
-  if (it == out_counts_.end() || before == after) return;
-  auto& n = it->second;
+void LivenessCore::Count(size_t from, PathState before, PathState after) {
+  if (before == after) return;
+  auto& n = out_counts_[from];
   if (n[static_cast<size_t>(before)] > 0) --n[static_cast<size_t>(before)];
   ++n[static_cast<size_t>(after)];
 }
 
-void LivenessCore::Reassess(const Endpoint& address, Outputs& out) {
-  const Adapter* a = Find(address);
-  if (a == nullptr) return;
-  const AdapterState s = OutgoingState(*a);
-  auto [it, fresh] = adapter_states_.try_emplace(address, s);
-  if (!fresh && it->second == s) return;
-  it->second = s;
-  if (!fresh || s != AdapterState::kUnknown) out.push_back(AdapterChanged{*a, s});
+void LivenessCore::Reassess(size_t i, Outputs& out) {
+  const AdapterState s = OutgoingState(adapters_[i]);
+  std::optional<AdapterState>& reported = adapter_states_[i];
+  if (reported == s) return;
+  // The first judgement is news only when it is one: unknown was the state all along.
+  if (reported || s != AdapterState::kUnknown) out.push_back(AdapterChanged{adapters_[i], s});
+  reported = s;
 }
 
 void LivenessCore::ReportHeard(const Endpoint& remote, Outputs& out) {

@@ -39,6 +39,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -112,11 +113,19 @@ class LivenessCore {
     Instant burst_until;  // alerted: heartbeats every other adapter each period until then
     std::vector<const Adapter*> others;  // Others(address), kept until the adapters change
   };
+  // What a row says of the paths into one of its sender's adapters: the state most are in,
+  // and, when some path is in another, the state of every path into it, indexed by the
+  // sending adapter's position in its network (dense: a byte per path, so a node holding
+  // every other node's row of a 1,000-node network holds a few MB, not a map entry per path).
+  struct Into {
+    Endpoint to;
+    PathState usual = PathState::kUp;
+    std::vector<PathState> states;  // empty: every path is in `usual`
+  };
   struct Row {
     Incarnation incarnation = 0;
     uint32_t version = 0;
-    std::map<PathKey, PathState> entries;    // paths in another state than their default
-    std::map<Endpoint, PathState> defaults;  // per adapter, when not up
+    std::vector<Into> into;  // one per adapter of the sender, in adapters_ order
     // Read while adapters it names were unknown (their entries dropped): taken again even
     // at the same version, kept meanwhile.
     bool stale = false;
@@ -125,6 +134,11 @@ class LivenessCore {
   const Adapter* Find(const Endpoint& address) const;
   // The adapters of other nodes on `address`'s network, in ring order after it.
   std::vector<const Adapter*> Others(const Endpoint& address) const;
+  // How many adapters of other nodes share `a`'s network (Others(a).size(), without a walk);
+  // `a` is an element of adapters_.
+  size_t OthersCount(const Adapter& a) const {
+    return others_count_[static_cast<size_t>(&a - adapters_.data())];
+  }
   // When `to` should hear from `from` again after a heartbeat: the rotation's schedule.
   Duration ExpectedGap(const Endpoint& from, const Endpoint& to) const;
   // When a path silent since `now` is down, its next heartbeat due `gap` later.
@@ -143,15 +157,23 @@ class LivenessCore {
   RowMsg OwnRow() const;
   // A path's state from the rows alone (no silence rule).
   PathState RowState(const Adapter& from, const Adapter& to) const;
-  static PathState Listed(const Row& row, const PathKey& key);
-  static PathState DefaultOf(const Row& row, const Endpoint& to);
-  // The paths a row speaks of without listing them: into its adapters whose default is not up.
-  std::set<PathKey> DefaultedPaths(const Row& row) const;
+  // The row `m` of `node` in the adapters known now: what names unknown adapters, or paths
+  // that are not into the sender's adapters from another node of the same network, is left out.
+  Row ReadRow(NodeId node, const RowMsg& m) const;
+  // The inverse, for rows kept across a change of the adapters (their positions move).
+  RowMsg WriteRow(const Row& row) const;
+  static const Into* IntoOf(const Row& row, const Endpoint& to);
+  // The state of the path from the adapter at `position` of the network into `into.to`.
+  static PathState StateIn(const Into& into, size_t position);
+  // The position of adapters_[i] in its network.
+  size_t Position(size_t i) const { return i - network_first_[i]; }
   // From the rows: whether some other node hears `a`.
-  AdapterState OutgoingState(const Adapter& a) const;
-  void Reassess(const Endpoint& address, Outputs& out);
+  AdapterState OutgoingState(const Adapter& a) const;  // `a`: an element of adapters_
+  // Emits AdapterChanged when adapters_[i]'s state is not the one last reported.
+  void Reassess(size_t i, Outputs& out);
   void Recount();
-  void Count(const PathKey& key, PathState before, PathState after);
+  // A path from adapters_[from] went from `before` to `after`.
+  void Count(size_t from, PathState before, PathState after);
   // Emits AddressHeard when HeardFrom(remote) turned up or down.
   void ReportHeard(const Endpoint& remote, Outputs& out);
   // `judged`: the path went between up and down (not from unknown): an alert's cause.
@@ -159,17 +181,24 @@ class LivenessCore {
 
   LivenessOptions options_;
   std::vector<Adapter> adapters_;  // sorted by (network, node, address)
-  std::map<Endpoint, size_t> index_;
+  struct EndpointHash {
+    size_t operator()(const Endpoint& e) const {
+      return std::hash<uint64_t>()((uint64_t{e.ip} << 16) | e.port);
+    }
+  };
+  std::unordered_map<Endpoint, size_t, EndpointHash> index_;
+  std::vector<size_t> network_first_;  // per adapter, the index of its network's first
+  std::vector<size_t> others_count_;   // per adapter, OthersCount
   std::map<std::string, std::pair<size_t, size_t>> networks_;  // [first, last) in adapters_
   std::vector<Sender> senders_;
   std::map<PathKey, Incoming> incoming_;
-  std::map<NodeId, Row> rows_;           // other nodes'
-  std::map<NodeId, Instant> requested_;  // last row request per node
-  std::map<Endpoint, AdapterState> adapter_states_;
+  std::map<NodeId, Row> rows_;                               // other nodes'
+  std::map<NodeId, Instant> requested_;                      // last row request per node
+  std::vector<std::optional<AdapterState>> adapter_states_;  // reported; parallel to adapters_
   // Per adapter, how many paths from it are unknown, up and down as this node knows them
   // (RowState), kept as rows and judgements change: an adapter's state is then O(1), not a
   // walk over its network for every path that changes.
-  std::map<Endpoint, std::array<uint32_t, kPathStateMax + 1>> out_counts_;
+  std::vector<std::array<uint32_t, kPathStateMax + 1>> out_counts_;  // parallel to adapters_
   std::map<NodeId, std::vector<Endpoint>> node_adapters_;
   std::map<Endpoint, Instant> watched_until_;  // other nodes' adapters under an alert
   std::map<Endpoint, bool> heard_;             // the last AddressHeard per remote address

@@ -245,6 +245,48 @@ TEST(LivenessCoreTest, RowsOfOtherNodesMakeTheMatrixAndTheAdapterStates) {
   EXPECT_EQ(core.PathStateOf(Ep(1, 1), Ep(1, 2)), PathState::kUp);
 }
 
+// Rows hold path states by position in a network; a change of the adapter table moves the
+// positions, and what the rows said stays with the right paths.
+TEST(LivenessCoreTest, RowsKeepTheirPathsWhenTheAdapterTableChanges) {
+  auto core = Core(1);
+  Outputs out;
+  auto farm = Farm(4, 2);
+  core.SetAdapters(t0, farm, out);
+  // Node 2: on n1 the path from node 4 is down; on n2 every path is down but node 3's.
+  core.OnMessage(
+      t0, 2, Ep(1, 1), Ep(1, 2),
+      Encode(RowMsg{102,
+                    1,
+                    {{Ep(1, 4), Ep(1, 2), PathState::kDown}, {Ep(2, 3), Ep(2, 2), PathState::kUp}},
+                    {{Ep(2, 2), PathState::kDown}}}),
+      out);
+  EXPECT_EQ(core.PathStateOf(Ep(1, 3), Ep(1, 2)), PathState::kUp);
+  EXPECT_EQ(core.PathStateOf(Ep(1, 4), Ep(1, 2)), PathState::kDown);
+  EXPECT_EQ(core.PathStateOf(Ep(2, 1), Ep(2, 2)), PathState::kDown);
+  EXPECT_EQ(core.PathStateOf(Ep(2, 3), Ep(2, 2)), PathState::kUp);
+  EXPECT_EQ(core.PathStateOf(Ep(2, 4), Ep(2, 2)), PathState::kDown);
+  // Node 3 leaves: node 4's adapters move one position down on both networks.
+  std::erase_if(farm, [](const Adapter& a) { return a.node == 3; });
+  core.SetAdapters(t0, farm, out);
+  EXPECT_EQ(core.PathStateOf(Ep(1, 4), Ep(1, 2)), PathState::kDown);
+  EXPECT_EQ(core.PathStateOf(Ep(2, 1), Ep(2, 2)), PathState::kDown);
+  EXPECT_EQ(core.PathStateOf(Ep(2, 4), Ep(2, 2)), PathState::kDown);
+  // Node 3 comes back and node 9 joins n1: node 4 moves up again. What the row said of
+  // node 3 was dropped with it, so its paths take the row's defaults until node 2's row is
+  // taken again, which the table's growth asks for.
+  farm = Farm(4, 2);
+  farm.push_back({NodeId(9), Ep(1, 9), "n1"});
+  core.SetAdapters(t0, farm, out);
+  EXPECT_EQ(core.PathStateOf(Ep(1, 4), Ep(1, 2)), PathState::kDown);
+  EXPECT_EQ(core.PathStateOf(Ep(1, 3), Ep(1, 2)), PathState::kUp);
+  EXPECT_EQ(core.PathStateOf(Ep(1, 9), Ep(1, 2)), PathState::kUp);
+  EXPECT_EQ(core.PathStateOf(Ep(2, 3), Ep(2, 2)), PathState::kDown);
+  EXPECT_EQ(core.PathStateOf(Ep(2, 4), Ep(2, 2)), PathState::kDown);
+  out.clear();
+  core.OnMessage(t0, 2, Ep(1, 1), Ep(1, 2), Heartbeat(1, 2, 1, 100, 102, 1), out);
+  EXPECT_EQ(Only<SendTo>(out).size(), 1u);  // the stale row is asked for at the same version
+}
+
 TEST(LivenessCoreTest, ANodeNoOneHearsIsSilentAndThePathsIntoItAreDown) {
   auto core = Core(1);
   Outputs out;

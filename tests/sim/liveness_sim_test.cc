@@ -13,7 +13,8 @@
 namespace cohort::sim {
 namespace {
 
-constexpr const char* kScenarios[] = {"lsettle", "lcut", "lswitch", "loneway", "lflap", "lcrash"};
+constexpr const char* kScenarios[] = {"lsettle", "lcut",   "lswitch",  "loneway",
+                                      "lflap",   "lcrash", "lswitch3", "lloss"};
 
 // 10 seeds of every liveness scenario on 12 nodes, two networks (the sweep in scripts/test
 // runs 300 of each at 16 nodes; this test also runs under the sanitizers, 30 times slower).
