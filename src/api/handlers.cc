@@ -146,6 +146,8 @@ HttpResponse Api::Metrics() const {
   counter("cohort_liveness_heartbeat_bytes_sent_total",
           "Payload bytes of heartbeats sent (before the seal and headers).",
           lm.heartbeat_bytes_sent);
+  counter("cohort_liveness_probes_sent_total",
+          "Asks for a heartbeat on a path whose heartbeat was overdue.", lm.probes_sent);
   counter("cohort_liveness_rows_sent_total", "Rows of the path matrix this node sent.",
           lm.rows_sent);
   counter("cohort_liveness_rows_received_total", "Newer rows of other nodes received.",

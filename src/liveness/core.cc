@@ -79,11 +79,25 @@ Duration LivenessCore::ExpectedGap(const Endpoint& from, const Endpoint& to) con
   return options_.period * static_cast<int64_t>(std::max<size_t>(1, others - 1));
 }
 
-// miss_limit periods of grace after the next heartbeat is due — and at least one more
-// heartbeat's gap, so that one lost heartbeat of a rotation does not mark its path down.
-Instant LivenessCore::Deadline(Instant now, Duration gap) const {
-  if (gap == Duration::Max()) return Instant::Max();
-  return now + gap + std::max(options_.period * options_.miss_limit, gap);
+void LivenessCore::Expect(Incoming& in, Instant due) {
+  in.due = due;
+  // miss_limit periods of grace after the heartbeat is due, each with a probe: a lost
+  // heartbeat is made up in a round trip, even on a rotation's path.
+  in.deadline = due == Instant::Max() ? due : due + options_.period * options_.miss_limit;
+  next_expiry_ = std::min(next_expiry_, NextAction(in));
+}
+
+Instant LivenessCore::NextAction(const Incoming& in) const {
+  if (in.state == PathState::kDown || in.due == Instant::Max()) return Instant::Max();
+  // The first probe half a period after the heartbeat was due (a late send, the latency);
+  // then one a period.
+  const Instant probe =
+      in.probed < in.due ? in.due + options_.period / 2 : in.probed + options_.period;
+  return std::min(in.deadline, probe);
+}
+
+Instant LivenessCore::Due(Instant now, Duration gap) {
+  return gap == Duration::Max() ? Instant::Max() : now + gap;
 }
 
 void LivenessCore::SetAdapters(Instant now, std::vector<Adapter> adapters, Outputs& out) {
@@ -149,9 +163,11 @@ void LivenessCore::SetAdapters(Instant now, std::vector<Adapter> adapters, Outpu
       const PathKey key{from->address, s.address};
       auto kept = incoming_.find(key);
       // The ring may have changed: a kept path may now be a rotation's, due later.
-      const Instant due = Deadline(now, ExpectedGap(key.first, key.second));
-      Incoming in = kept != incoming_.end() ? kept->second : Incoming{PathState::kUnknown, due};
-      if (in.state != PathState::kDown) in.deadline = std::max(in.deadline, due);
+      const Instant due = Due(now, ExpectedGap(key.first, key.second));
+      Incoming in = kept != incoming_.end() ? kept->second : Incoming{};
+      if (kept == incoming_.end() || (in.state != PathState::kDown && due > in.due)) {
+        Expect(in, due);
+      }
       incoming[key] = in;
     }
   }
@@ -161,9 +177,7 @@ void LivenessCore::SetAdapters(Instant now, std::vector<Adapter> adapters, Outpu
     dirty_ = true;
   }
   incoming_ = std::move(incoming);
-  for (const auto& [key, in] : incoming_) {
-    if (in.state != PathState::kDown) next_expiry_ = std::min(next_expiry_, in.deadline);
-  }
+  for (const auto& [key, in] : incoming_) next_expiry_ = std::min(next_expiry_, NextAction(in));
   std::erase_if(rows_, [&](const auto& r) { return !node_adapters_.count(r.first); });
   for (auto& [node, row] : rows_) {
     auto k = written.find(node);
@@ -233,12 +247,11 @@ void LivenessCore::Alert(Instant now, const Endpoint& address) {
   const Instant until = now + options_.period * static_cast<int64_t>(2 * (options_.miss_limit + 2));
   // The other end starts within about a period of this node: its first heartbeat is due
   // within two, then the usual grace.
-  const Instant expect = Deadline(now, options_.period * 2);
+  const Instant expect = now + options_.period * 2;
   auto expect_from = [&](const PathKey& key) {
     auto it = incoming_.find(key);
     if (it == incoming_.end() || it->second.state == PathState::kDown) return;
-    it->second.deadline = std::min(it->second.deadline, expect);
-    next_expiry_ = std::min(next_expiry_, it->second.deadline);
+    if (expect < it->second.due) Expect(it->second, expect);
   };
   for (Sender& s : senders_) {
     const Adapter* own = Find(s.address);
@@ -268,6 +281,8 @@ void LivenessCore::OnMessage(Instant now, NodeId from_node, const Endpoint& loca
   } else if (auto* r = std::get_if<RowMsg>(&*msg)) {
     metrics_.row_bytes_received += bytes.size();
     OnRow(now, from_node, std::move(*r), out);
+  } else if (auto* p = std::get_if<ProbeMsg>(&*msg)) {
+    OnProbe(from_node, *p, out);
   } else {  // a row request
     const Bytes row = Encode(OwnRow());
     ++metrics_.rows_sent;
@@ -288,8 +303,7 @@ void LivenessCore::OnHeartbeat(Instant now, NodeId from_node, const Endpoint& lo
   auto it = incoming_.find({remote, local});
   if (it == incoming_.end()) return;  // not (yet) a path of this node's networks
   ++metrics_.heartbeats_received;
-  it->second.deadline = Deadline(now, Duration::Millis(std::min(m.next_ms, kMaxNextMs)));
-  next_expiry_ = std::min(next_expiry_, it->second.deadline);
+  Expect(it->second, now + Duration::Millis(std::min(m.next_ms, kMaxNextMs)));
   if (it->second.state != PathState::kUp) SetIncoming(now, it->first, PathState::kUp, out);
   auto row = rows_.find(from_node);
   const bool stale = row == rows_.end() || row->second.stale ||
@@ -302,6 +316,25 @@ void LivenessCore::OnHeartbeat(Instant now, NodeId from_node, const Endpoint& lo
     requested_[from_node] = now;
     out.push_back(SendTo{from_node, Encode(RowRequestMsg{})});
   }
+}
+
+// Answered with a heartbeat on the path named, promising the rotation's gap (the regular
+// heartbeats on it come at least that often). Only for a path from this node's adapter to one
+// of the asker's on the same network: a probe is evidence of nothing, and costs one datagram.
+void LivenessCore::OnProbe(NodeId from_node, const ProbeMsg& m, Outputs& out) {
+  const Adapter* from = Find(m.from);
+  const Adapter* to = Find(m.to);
+  if (from == nullptr || to == nullptr || from->node != options_.self || to->node != from_node ||
+      from->network != to->network) {
+    ++metrics_.rejected;
+    return;
+  }
+  const Duration gap = ExpectedGap(m.from, m.to);
+  const Bytes bytes = Encode(HeartbeatMsg{m.from, m.to, static_cast<uint32_t>(gap.millis()),
+                                          options_.incarnation, version_});
+  ++metrics_.heartbeats_sent;
+  metrics_.heartbeat_bytes_sent += bytes.size();
+  out.push_back(SendVia{m.from, m.to, bytes});
 }
 
 void LivenessCore::OnRow(Instant now, NodeId from_node, RowMsg m, Outputs& out) {
@@ -441,9 +474,14 @@ void LivenessCore::Tick(Instant now, Outputs& out) {
       if (in.state == PathState::kDown) continue;
       if (in.deadline <= now) {
         SetIncoming(now, key, PathState::kDown, out);
-      } else {
-        next_expiry_ = std::min(next_expiry_, in.deadline);
+        continue;
       }
+      if (NextAction(in) <= now) {  // overdue: ask the sender for a heartbeat on this path
+        in.probed = now;
+        ++metrics_.probes_sent;
+        out.push_back(SendTo{Find(key.first)->node, Encode(ProbeMsg{key.first, key.second})});
+      }
+      next_expiry_ = std::min(next_expiry_, NextAction(in));
     }
   }
   if (PublishDue(now)) Publish(now, out);

@@ -104,7 +104,9 @@ class LivenessCore {
   using PathKey = std::pair<Endpoint, Endpoint>;  // (from, to)
   struct Incoming {
     PathState state = PathState::kUnknown;
+    Instant due;       // when the sender's next heartbeat on it should arrive
     Instant deadline;  // silence until then keeps the state; after it, down
+    Instant probed;    // the last probe sent for it
   };
   struct Sender {
     Endpoint address;
@@ -141,11 +143,15 @@ class LivenessCore {
   }
   // When `to` should hear from `from` again after a heartbeat: the rotation's schedule.
   Duration ExpectedGap(const Endpoint& from, const Endpoint& to) const;
-  // When a path silent since `now` is down, its next heartbeat due `gap` later.
-  Instant Deadline(Instant now, Duration gap) const;
+  // The next heartbeat on `in` is due at `due`: its deadline and probes follow.
+  void Expect(Incoming& in, Instant due);
+  // When Tick must look at `in` next: its deadline or its next probe (Max once down).
+  Instant NextAction(const Incoming& in) const;
+  static Instant Due(Instant now, Duration gap);
   void SendHeartbeats(Instant now, Sender& s, Outputs& out);
   void OnHeartbeat(Instant now, NodeId from_node, const Endpoint& local, const Endpoint& remote,
                    const HeartbeatMsg& m, Outputs& out);
+  void OnProbe(NodeId from_node, const ProbeMsg& m, Outputs& out);
   void OnRow(Instant now, NodeId from_node, RowMsg m, Outputs& out);
   void SetIncoming(Instant now, const PathKey& key, PathState state, Outputs& out);
   // A path to or from `address` changed between up and down (see the intuition above).
@@ -211,7 +217,7 @@ class LivenessCore {
   Instant next_broadcast_;
   Instant next_publish_;  // a change is published no sooner (period/4 after the last)
   Instant next_refresh_ = Instant::Max();
-  Instant next_expiry_ = Instant::Max();  // the earliest deadline of a path not yet down
+  Instant next_expiry_ = Instant::Max();  // the earliest NextAction of the paths
   LivenessMetrics metrics_;
 };
 

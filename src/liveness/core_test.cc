@@ -106,6 +106,62 @@ TEST(LivenessCoreTest, APathIsUpWhileHeardAndDownOnceItsHeartbeatIsOverdue) {
   EXPECT_EQ(after.entries, std::vector<RowEntry>{still_down});
 }
 
+// A rotation's heartbeat that does not come is asked for (a probe, by any path) each period
+// of the grace; the sender answers on the path named. A path is down miss_limit periods
+// after its heartbeat was due, however long its rotation.
+TEST(LivenessCoreTest, AnOverdueHeartbeatIsProbedForAndTheSenderAnswersOnThatPath) {
+  auto core = Core(1);
+  Outputs out;
+  core.SetAdapters(t0, Farm(4, 1), out);
+  // 3 -> 1 is a rotation's path (node 3's successor is 4): every 2 periods.
+  core.OnMessage(t0, 3, Ep(1, 1), Ep(1, 3), Heartbeat(1, 3, 1, 200), out);
+  EXPECT_EQ(core.PathStateOf(Ep(1, 3), Ep(1, 1)), PathState::kUp);
+  auto probes_at = [&](Instant t) {
+    out.clear();
+    core.Tick(t, out);
+    std::vector<ProbeMsg> probes;
+    for (const SendTo& m : Only<SendTo>(out)) {
+      auto msg = Decode(m.bytes);
+      if (msg && std::holds_alternative<ProbeMsg>(*msg) && m.node == 3) {
+        probes.push_back(std::get<ProbeMsg>(*msg));
+      }
+    }
+    return probes;
+  };
+  // Other paths are silent too: only 3 -> 1's probes are looked at.
+  auto for_path = [](std::vector<ProbeMsg> probes) {
+    return std::count(probes.begin(), probes.end(), ProbeMsg{Ep(1, 3), Ep(1, 1)});
+  };
+  EXPECT_EQ(for_path(probes_at(t0 + Duration::Millis(240))), 0);  // due at 200, half a period
+  EXPECT_EQ(for_path(probes_at(t0 + Duration::Millis(250))), 1);
+  EXPECT_EQ(for_path(probes_at(t0 + Duration::Millis(300))), 0);
+  EXPECT_EQ(for_path(probes_at(t0 + Duration::Millis(350))), 1);
+  EXPECT_EQ(core.PathStateOf(Ep(1, 3), Ep(1, 1)), PathState::kUp);
+  probes_at(t0 + Duration::Millis(499));
+  EXPECT_EQ(core.PathStateOf(Ep(1, 3), Ep(1, 1)), PathState::kUp);
+  probes_at(t0 + Duration::Millis(500));  // due + miss_limit periods
+  EXPECT_EQ(core.PathStateOf(Ep(1, 3), Ep(1, 1)), PathState::kDown);
+  EXPECT_GE(core.metrics().probes_sent, 3u);
+
+  // Node 3 answers a probe on the path it names, promising its rotation's gap.
+  auto sender = Core(3);
+  Outputs answer;
+  sender.SetAdapters(t0, Farm(4, 1), answer);
+  answer.clear();
+  sender.OnMessage(t0, 1, Ep(1, 3), Ep(1, 1), Encode(ProbeMsg{Ep(1, 3), Ep(1, 1)}), answer);
+  auto sent = Only<SendVia>(answer);
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].from, Ep(1, 3));
+  EXPECT_EQ(sent[0].to, Ep(1, 1));
+  EXPECT_EQ(std::get<HeartbeatMsg>(*Decode(sent[0].bytes)).next_ms, 200u);
+  // Not for a path into another node than the asker's, nor from another node's adapter.
+  answer.clear();
+  sender.OnMessage(t0, 1, Ep(1, 3), Ep(1, 1), Encode(ProbeMsg{Ep(1, 3), Ep(1, 2)}), answer);
+  sender.OnMessage(t0, 1, Ep(1, 3), Ep(1, 1), Encode(ProbeMsg{Ep(1, 4), Ep(1, 1)}), answer);
+  EXPECT_TRUE(Only<SendVia>(answer).empty());
+  EXPECT_EQ(sender.metrics().rejected, 2u);
+}
+
 TEST(LivenessCoreTest, ARemoteAddressIsHeardWhileOnePathFromItIsUp) {
   auto core = Core(2);
   Outputs out;

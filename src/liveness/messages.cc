@@ -6,7 +6,7 @@ namespace {
 using wire::Reader;
 using wire::Writer;
 
-enum class Kind : uint8_t { kHeartbeat = 1, kRow = 2, kRowRequest = 3 };
+enum class Kind : uint8_t { kHeartbeat = 1, kRow = 2, kRowRequest = 3, kProbe = 4 };
 
 constexpr size_t kEndpointSize = 6;
 constexpr size_t kEntrySize = 2 * kEndpointSize + 1;
@@ -46,6 +46,18 @@ void Put(Writer& w, const RowMsg& m) {
 }
 
 void Put(Writer& w, const RowRequestMsg&) { w.U8(static_cast<uint8_t>(Kind::kRowRequest)); }
+
+void Put(Writer& w, const ProbeMsg& m) {
+  w.U8(static_cast<uint8_t>(Kind::kProbe));
+  PutEndpoint(w, m.from);
+  PutEndpoint(w, m.to);
+}
+
+std::optional<Message> GetProbe(Reader& r) {
+  ProbeMsg m;
+  if (!(GetEndpoint(r, &m.from) && GetEndpoint(r, &m.to))) return std::nullopt;
+  return m;
+}
 
 std::optional<Message> GetHeartbeat(Reader& r) {
   HeartbeatMsg m;
@@ -105,6 +117,9 @@ std::optional<Message> Decode(ByteView bytes) {
       break;
     case Kind::kRowRequest:
       m = RowRequestMsg{};
+      break;
+    case Kind::kProbe:
+      m = GetProbe(r);
       break;
     default:
       return std::nullopt;

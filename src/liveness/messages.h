@@ -62,7 +62,17 @@ struct RowRequestMsg {
   bool operator==(const RowRequestMsg&) const = default;
 };
 
-using Message = std::variant<HeartbeatMsg, RowMsg, RowRequestMsg>;
+// "Heartbeat me on the path from your adapter `from` to my adapter `to` now": sent (by any
+// path) by a receiver whose heartbeat on that path is overdue, each period until the path's
+// deadline. One lost heartbeat of a rotation is then made up in a round trip, not judged after
+// another rotation: a path is down miss_limit periods after its heartbeat was due.
+struct ProbeMsg {
+  Endpoint from;
+  Endpoint to;
+  bool operator==(const ProbeMsg&) const = default;
+};
+
+using Message = std::variant<HeartbeatMsg, RowMsg, RowRequestMsg, ProbeMsg>;
 
 Bytes Encode(const Message& m);
 std::optional<Message> Decode(ByteView bytes);

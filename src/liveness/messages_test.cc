@@ -18,7 +18,8 @@ TEST(LivenessMessagesTest, RoundTrip) {
              9,
              {{Ep(1, 2), Ep(3, 4), PathState::kUp}},
              {{Ep(3, 4), PathState::kDown}, {Ep(0x0a020001, 7000), PathState::kUnknown}}},
-      RowRequestMsg{}};
+      RowRequestMsg{},
+      ProbeMsg{Ep(0x0a010002, 7000), Ep(0x0a010001, 7001)}};
   for (const Message& m : all) {
     auto back = Decode(Encode(m));
     ASSERT_TRUE(back.has_value());
@@ -34,6 +35,9 @@ TEST(LivenessMessagesTest, RefusesWhatIsNotAMessage) {
   EXPECT_FALSE(Decode(hb).has_value());
   hb.resize(hb.size() - 2);  // cut short
   EXPECT_FALSE(Decode(hb).has_value());
+  Bytes probe = Encode(ProbeMsg{Ep(1, 2), Ep(3, 4)});
+  probe.pop_back();
+  EXPECT_FALSE(Decode(probe).has_value());
   // A row's path is unknown, up or down, nothing beyond.
   for (uint8_t state : {uint8_t{3}, uint8_t{200}}) {
     Bytes row = Encode(RowMsg{1, 1, {{Ep(1, 2), Ep(3, 4), PathState::kDown}}});
