@@ -10,6 +10,14 @@ namespace {
 // A heartbeat may not push its path's deadline further than this (a hostile next_ms).
 constexpr uint32_t kMaxNextMs = 3600 * 1000;
 
+// The entry for `key` in a table of (key, value) sorted by key, or its end.
+template <typename Table, typename Key>
+auto FindIn(Table& table, const Key& key) {
+  auto it = std::lower_bound(table.begin(), table.end(), key,
+                             [](const auto& entry, const Key& k) { return entry.first < k; });
+  return it != table.end() && it->first == key ? it : table.end();
+}
+
 bool RingLess(const Adapter& a, const Adapter& b) {
   return std::tie(a.network, a.node, a.address) < std::tie(b.network, b.node, b.address);
 }
@@ -100,6 +108,14 @@ Instant LivenessCore::Due(Instant now, Duration gap) {
   return gap == Duration::Max() ? Instant::Max() : now + gap;
 }
 
+LivenessCore::IncomingTable::iterator LivenessCore::FindIncoming(const PathKey& key) {
+  return FindIn(incoming_, key);
+}
+
+LivenessCore::IncomingTable::const_iterator LivenessCore::FindIncoming(const PathKey& key) const {
+  return FindIn(incoming_, key);
+}
+
 void LivenessCore::SetAdapters(Instant now, std::vector<Adapter> adapters, Outputs& out) {
   std::sort(adapters.begin(), adapters.end(), RingLess);
   const bool grew = std::any_of(adapters.begin(), adapters.end(),
@@ -161,7 +177,7 @@ void LivenessCore::SetAdapters(Instant now, std::vector<Adapter> adapters, Outpu
   for (const Sender& s : senders_) {
     for (const Adapter* from : Others(s.address)) {
       const PathKey key{from->address, s.address};
-      auto kept = incoming_.find(key);
+      auto kept = FindIncoming(key);
       // The ring may have changed: a kept path may now be a rotation's, due later.
       const Instant due = Due(now, ExpectedGap(key.first, key.second));
       Incoming in = kept != incoming_.end() ? kept->second : Incoming{};
@@ -176,7 +192,11 @@ void LivenessCore::SetAdapters(Instant now, std::vector<Adapter> adapters, Outpu
                   [](const auto& a, const auto& b) { return a.first == b.first; })) {
     dirty_ = true;
   }
-  incoming_ = std::move(incoming);
+  incoming_.assign(incoming.begin(), incoming.end());
+  unknown_incoming_ =
+      static_cast<size_t>(std::count_if(incoming_.begin(), incoming_.end(), [](const auto& in) {
+        return in.second.state == PathState::kUnknown;
+      }));
   for (const auto& [key, in] : incoming_) next_expiry_ = std::min(next_expiry_, NextAction(in));
   std::erase_if(rows_, [&](const auto& r) { return !node_adapters_.count(r.first); });
   for (auto& [node, row] : rows_) {
@@ -249,7 +269,7 @@ void LivenessCore::Alert(Instant now, const Endpoint& address) {
   // within two, then the usual grace.
   const Instant expect = now + options_.period * 2;
   auto expect_from = [&](const PathKey& key) {
-    auto it = incoming_.find(key);
+    auto it = FindIncoming(key);
     if (it == incoming_.end() || it->second.state == PathState::kDown) return;
     if (expect < it->second.due) Expect(it->second, expect);
   };
@@ -300,11 +320,15 @@ void LivenessCore::OnHeartbeat(Instant now, NodeId from_node, const Endpoint& lo
     ++metrics_.rejected;
     return;
   }
-  auto it = incoming_.find({remote, local});
+  auto it = FindIncoming({remote, local});
   if (it == incoming_.end()) return;  // not (yet) a path of this node's networks
   ++metrics_.heartbeats_received;
   Expect(it->second, now + Duration::Millis(std::min(m.next_ms, kMaxNextMs)));
-  if (it->second.state != PathState::kUp) SetIncoming(now, it->first, PathState::kUp, out);
+  if (it->second.state != PathState::kUp) {
+    SetIncoming(now, it->first, PathState::kUp, out);
+    // Expect took a down path as needing no timer; up again, it does.
+    next_expiry_ = std::min(next_expiry_, NextAction(it->second));
+  }
   auto row = rows_.find(from_node);
   const bool stale = row == rows_.end() || row->second.stale ||
                      std::pair(row->second.incarnation, row->second.version) <
@@ -439,10 +463,14 @@ PathState LivenessCore::StateIn(const Into& into, size_t position) {
 }
 
 void LivenessCore::SetIncoming(Instant now, const PathKey& key, PathState state, Outputs& out) {
-  Incoming& in = incoming_.at(key);
+  Incoming& in = FindIncoming(key)->second;  // REQUIRES: a path of this node
   if (in.state == state) return;
   const bool judged = in.state != PathState::kUnknown && state != PathState::kUnknown;
   news_ = news_ || in.state == PathState::kDown || state == PathState::kDown;
+  unknown_incoming_ += static_cast<size_t>(state == PathState::kUnknown);
+  if (in.state == PathState::kUnknown && --unknown_incoming_ == 0) {
+    news_ = true;  // the last path into this node first heard: the row is whole, say so
+  }
   Count(index_.at(key.first), in.state, state);
   in.state = state;
   dirty_ = true;
@@ -547,7 +575,7 @@ RowMsg LivenessCore::OwnRow() const {
 PathState LivenessCore::RowState(const Adapter& from, const Adapter& to) const {
   if (from.node == to.node) return PathState::kNone;
   if (to.node == options_.self) {
-    auto it = incoming_.find({from.address, to.address});
+    auto it = FindIncoming({from.address, to.address});
     return it == incoming_.end() ? PathState::kUnknown : it->second.state;
   }
   auto row = rows_.find(to.node);
@@ -619,8 +647,9 @@ void LivenessCore::ReportHeard(const Endpoint& remote, Outputs& out) {
 
 PathState LivenessCore::HeardFrom(const Endpoint& remote) const {
   size_t down = 0, paths = 0;
-  for (auto it = incoming_.lower_bound({remote, Endpoint{}});
-       it != incoming_.end() && it->first.first == remote; ++it) {
+  auto it = std::lower_bound(incoming_.begin(), incoming_.end(), remote,
+                             [](const auto& in, const Endpoint& e) { return in.first.first < e; });
+  for (; it != incoming_.end() && it->first.first == remote; ++it) {
     ++paths;
     if (it->second.state == PathState::kUp) return PathState::kUp;
     down += it->second.state == PathState::kDown;

@@ -5,10 +5,11 @@
 // successor, and one more to the next adapter of a rotation through the rest of its
 // network, so a heartbeat is two datagrams per adapter per period whatever the cluster's
 // size, and every directed path is tried once per rotation. A heartbeat says when the next
-// one on the same path is due; a receiver that hears nothing by then (plus a grace of
-// miss_limit periods, and at least one more gap) marks the path down. So each node knows, first
-// hand, every path into its own adapters — in each direction separately, since a path is judged by
-// its receiver.
+// one on the same path is due; a receiver that hears nothing by then asks the sender, by any
+// path, for a heartbeat on that one (a probe, each period), and marks the path down after
+// miss_limit periods: a lost heartbeat is made up in a round trip, a broken path stays
+// silent. So each node knows, first hand, every path into its own adapters — in each
+// direction separately, since a path is judged by its receiver.
 //
 // A rotation is slow on a large network, so a change speeds up what follows it: when a
 // path to or from adapter X goes down or comes back (first hand, or read in a row), every
@@ -24,10 +25,10 @@
 // neighbour holding an older one asks for it. Rows are broadcast when they change and again
 // every refresh — on large networks only for news (a path down, or back from down): there,
 // a path first heard (learning, a rotation's worth of changes at start) is left for the
-// others to ask for when the node next heartbeats them, and the refresh is at least a
-// rotation, so what each node sends and receives stays flat as the cluster grows. The matrix
-// any node shows is assembled from the rows; a node all of whose adapters went unheard is
-// silent, and the paths into it are down, not its stale row.
+// others to ask for when the node next heartbeats them — but the last one, which makes the
+// row whole, is news — and the refresh is at least a rotation, so what each node sends and receives
+// stays flat as the cluster grows. The matrix any node shows is assembled from the rows; a node all
+// of whose adapters went unheard is silent, and the paths into it are down, not its stale row.
 //
 // Contract: no sockets, clocks, threads or globals. Inputs take `now`; outputs are appended
 // to a caller-owned Outputs; NextDeadline() says when Tick() must run next. One instance per
@@ -133,7 +134,12 @@ class LivenessCore {
     bool stale = false;
   };
 
+  using IncomingTable = std::vector<std::pair<PathKey, Incoming>>;
+
   const Adapter* Find(const Endpoint& address) const;
+  // The path's entry in incoming_, or incoming_.end().
+  IncomingTable::iterator FindIncoming(const PathKey& key);
+  IncomingTable::const_iterator FindIncoming(const PathKey& key) const;
   // The adapters of other nodes on `address`'s network, in ring order after it.
   std::vector<const Adapter*> Others(const Endpoint& address) const;
   // How many adapters of other nodes share `a`'s network (Others(a).size(), without a walk);
@@ -197,9 +203,12 @@ class LivenessCore {
   std::vector<size_t> others_count_;   // per adapter, OthersCount
   std::map<std::string, std::pair<size_t, size_t>> networks_;  // [first, last) in adapters_
   std::vector<Sender> senders_;
-  std::map<PathKey, Incoming> incoming_;
-  std::map<NodeId, Row> rows_;                               // other nodes'
-  std::map<NodeId, Instant> requested_;                      // last row request per node
+  // The paths into this node's adapters, sorted by key: walked by every Tick that judges,
+  // so contiguous; built only by SetAdapters.
+  IncomingTable incoming_;
+  size_t unknown_incoming_ = 0;          // of incoming_, the paths not heard nor judged yet
+  std::map<NodeId, Row> rows_;           // other nodes'
+  std::map<NodeId, Instant> requested_;  // last row request per node
   std::vector<std::optional<AdapterState>> adapter_states_;  // reported; parallel to adapters_
   // Per adapter, how many paths from it are unknown, up and down as this node knows them
   // (RowState), kept as rows and judgements change: an adapter's state is then O(1), not a

@@ -162,6 +162,20 @@ TEST(LivenessCoreTest, AnOverdueHeartbeatIsProbedForAndTheSenderAnswersOnThatPat
   EXPECT_EQ(sender.metrics().rejected, 2u);
 }
 
+// A path that came back is judged again when it falls silent again.
+TEST(LivenessCoreTest, APathBackFromDownIsJudgedAgain) {
+  auto core = Core(1);
+  Outputs out;
+  core.SetAdapters(t0, Farm(2, 1), out);
+  core.OnMessage(t0, 2, Ep(1, 1), Ep(1, 2), Heartbeat(1, 2, 1, 100), out);
+  for (int ms = 0; ms <= 400; ms += 50) core.Tick(t0 + Duration::Millis(ms), out);
+  ASSERT_EQ(core.PathStateOf(Ep(1, 2), Ep(1, 1)), PathState::kDown);
+  core.OnMessage(t0 + Duration::Millis(500), 2, Ep(1, 1), Ep(1, 2), Heartbeat(1, 2, 1, 100), out);
+  ASSERT_EQ(core.PathStateOf(Ep(1, 2), Ep(1, 1)), PathState::kUp);
+  for (int ms = 500; ms <= 900; ms += 50) core.Tick(t0 + Duration::Millis(ms), out);
+  EXPECT_EQ(core.PathStateOf(Ep(1, 2), Ep(1, 1)), PathState::kDown);
+}
+
 TEST(LivenessCoreTest, ARemoteAddressIsHeardWhileOnePathFromItIsUp) {
   auto core = Core(2);
   Outputs out;

@@ -67,7 +67,7 @@ class LRun {
     const bool ok = sim_->RunUntilTrue([&] { return Wrong() == 0; }, bound, step);
     r_.figures[name] = static_cast<double>((sim_->now() - start).micros()) / 1000.0;
     Check(ok, name + ": " + std::to_string(Wrong()) + " wrong matrix entries after " +
-                  std::to_string(bound.millis()) + " ms");
+                  std::to_string(bound.millis()) + " ms; last: " + sim_->last_wrong());
     return ok;
   }
   // Runs until every node shows the path as it is; records the time as figure `name`.
@@ -119,7 +119,8 @@ class LRun {
           return false;
         },
         d, Duration::Millis(100));
-    Check(worst == 0, std::to_string(worst) + " wrong entries while nothing changed");
+    Check(worst == 0, std::to_string(worst) +
+                          " wrong entries while nothing changed; last: " + sim_->last_wrong());
     r_.figures["steady_row_payload_B_per_s_per_node"] = (RowBytesIn() - before) / d.seconds();
   }
   void Record(const std::string& figure, double value) { r_.figures[figure] = value; }

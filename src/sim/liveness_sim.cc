@@ -204,7 +204,10 @@ size_t LivenessSim::WrongEntries(NodeId observer) const {
         const NodeId from = v.adapters[i].node, to = v.adapters[j].node;
         if (from == to) continue;
         const PathState want = PathWorks(from, to, net) ? PathState::kUp : PathState::kDown;
-        wrong += v.paths[i][j] != want;
+        if (v.paths[i][j] != want) {
+          ++wrong;
+          NoteWrong(observer, from, to, net, v.paths[i][j], want);
+        }
       }
     }
   }
@@ -217,9 +220,21 @@ size_t LivenessSim::WrongPaths(NodeId observer,
   size_t wrong = 0;
   for (const auto& [from, to, net] : paths) {
     const PathState want = PathWorks(from, to, net) ? PathState::kUp : PathState::kDown;
-    wrong += core.PathStateOf(AddressOf(from, net), AddressOf(to, net)) != want;
+    const PathState shown = core.PathStateOf(AddressOf(from, net), AddressOf(to, net));
+    if (shown != want) {
+      ++wrong;
+      NoteWrong(observer, from, to, net, shown, want);
+    }
   }
   return wrong;
+}
+
+void LivenessSim::NoteWrong(NodeId observer, NodeId from, NodeId to, int net, PathState shown,
+                            PathState truth) const {
+  last_wrong_ = "at " + std::to_string((now_ - Instant::FromNanos(1'000'000'000)).millis()) +
+                " ms node " + std::to_string(observer) + " shows " + std::to_string(from) + "->" +
+                std::to_string(to) + " on net" + std::to_string(net) + " " +
+                liveness::PathStateName(shown) + " (truly " + liveness::PathStateName(truth) + ")";
 }
 
 bool LivenessSim::PathSettled(NodeId from, NodeId to, int network) const {

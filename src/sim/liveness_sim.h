@@ -71,6 +71,8 @@ class LivenessSim {
   // sampled check of large farms, where a whole matrix per observer is too much to compare.
   size_t WrongPaths(NodeId observer,
                     const std::vector<std::tuple<NodeId, NodeId, int>>& paths) const;
+  // The last wrong entry a check above found, in words ("" if none yet).
+  const std::string& last_wrong() const { return last_wrong_; }
   // Every live node shows this one path as it truly is.
   bool PathSettled(NodeId from, NodeId to, int network) const;
   // What `observer` last told its transport about `remote` (AddressHeard); nullopt: nothing.
@@ -105,6 +107,8 @@ class LivenessSim {
   int WorkingNetwork(NodeId from, NodeId to) const;
   void ArmTimer(NodeId node);
   void Step(const Event& e);
+  void NoteWrong(NodeId observer, NodeId from, NodeId to, int net, liveness::PathState shown,
+                 liveness::PathState truth) const;
 
   LivenessSimOptions options_;
   Prng prng_;
@@ -117,6 +121,7 @@ class LivenessSim {
   std::set<std::tuple<NodeId, NodeId, int>> filters_;
   uint64_t delivered_ = 0;
   uint64_t dropped_ = 0;
+  mutable std::string last_wrong_;
 };
 
 }  // namespace cohort::sim
