@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <tuple>
+#include <utility>
 
 namespace cohort::liveness {
 namespace {
@@ -57,34 +58,38 @@ const Adapter* LivenessCore::Find(const Endpoint& address) const {
   return it == index_.end() ? nullptr : &adapters_[it->second];
 }
 
-std::vector<const Adapter*> LivenessCore::Others(const Endpoint& address) const {
-  std::vector<const Adapter*> others;
+template <typename Visit>
+void LivenessCore::ForEachOther(const Endpoint& address, Visit visit) const {
   const Adapter* self = Find(address);
-  if (self == nullptr) return others;
+  if (self == nullptr) return;
   const auto [first, last] = networks_.at(self->network);
   const size_t at = index_.at(address);
   for (size_t k = 1; k < last - first; ++k) {
     const Adapter& a = adapters_[first + (at - first + k) % (last - first)];
-    if (a.node != self->node) others.push_back(&a);
+    if (a.node != self->node && !visit(a)) return;
   }
+}
+
+std::vector<const Adapter*> LivenessCore::Others(const Endpoint& address) const {
+  std::vector<const Adapter*> others;
+  ForEachOther(address, [&](const Adapter& a) {
+    others.push_back(&a);
+    return true;
+  });
   return others;
 }
 
 // Others(from) without building it: the ring successor and the count decide the gap.
 Duration LivenessCore::ExpectedGap(const Endpoint& from, const Endpoint& to) const {
   const Adapter* self = Find(from);
-  if (self == nullptr) return Duration::Max();
-  const size_t others = OthersCount(*self);
-  if (others == 0) return Duration::Max();
-  const auto [first, last] = networks_.at(self->network);
-  const size_t at = index_.at(from);
-  for (size_t k = 1; k < last - first; ++k) {
-    const Adapter& a = adapters_[first + (at - first + k) % (last - first)];
-    if (a.node == self->node) continue;
-    if (a.address == to) return options_.period;
-    break;
-  }
-  return options_.period * static_cast<int64_t>(std::max<size_t>(1, others - 1));
+  if (self == nullptr || OthersCount(*self) == 0) return Duration::Max();
+  bool successor = false;
+  ForEachOther(from, [&](const Adapter& a) {
+    successor = a.address == to;
+    return false;
+  });
+  if (successor) return options_.period;
+  return options_.period * static_cast<int64_t>(std::max<size_t>(1, OthersCount(*self) - 1));
 }
 
 void LivenessCore::Expect(Incoming& in, Instant due) {
@@ -144,16 +149,17 @@ void LivenessCore::SetAdapters(Instant now, std::vector<Adapter> adapters, Outpu
   }
   node_adapters_.clear();
   for (const Adapter& a : adapters_) node_adapters_[a.node].push_back(a.address);
-  others_count_.clear();
-  for (const Adapter& a : adapters_) {
-    const auto& own = node_adapters_.at(a.node);
-    const size_t first = network_first_[index_.at(a.address)];
-    const auto [begin, end] = networks_.at(a.network);
-    others_count_.push_back(
-        end - begin -
-        static_cast<size_t>(std::count_if(own.begin(), own.end(), [&](const Endpoint& e) {
-          return network_first_[index_.at(e)] == first;
-        })));
+  // adapters_ is sorted by (network, node): a node's adapters on a network are one run.
+  others_count_.assign(adapters_.size(), 0);
+  for (size_t run = 0; run < adapters_.size();) {
+    size_t end = run;
+    while (end < adapters_.size() && adapters_[end].node == adapters_[run].node &&
+           network_first_[end] == network_first_[run]) {
+      ++end;
+    }
+    const auto [first, last] = networks_.at(adapters_[run].network);
+    for (size_t i = run; i < end; ++i) others_count_[i] = (last - first) - (end - run);
+    run = end;
   }
   size_t largest = 0;
   for (const auto& [name, range] : networks_)
@@ -243,14 +249,16 @@ void LivenessCore::SendHeartbeats(Instant now, Sender& s, Outputs& out) {
     auto [it, fresh] = targets.try_emplace(i, gap);
     if (!fresh) it->second = std::min(it->second, gap);
   }
-  for (const auto& [i, next] : targets) {
-    const Bytes bytes =
-        Encode(HeartbeatMsg{s.address, others[i]->address, static_cast<uint32_t>(next.millis()),
-                            options_.incarnation, version_});
-    ++metrics_.heartbeats_sent;
-    metrics_.heartbeat_bytes_sent += bytes.size();
-    out.push_back(SendVia{s.address, others[i]->address, bytes});
-  }
+  for (const auto& [i, next] : targets) EmitHeartbeat(s.address, others[i]->address, next, out);
+}
+
+void LivenessCore::EmitHeartbeat(const Endpoint& from, const Endpoint& to, Duration next,
+                                 Outputs& out) {
+  const Bytes bytes = Encode(
+      HeartbeatMsg{from, to, static_cast<uint32_t>(next.millis()), options_.incarnation, version_});
+  ++metrics_.heartbeats_sent;
+  metrics_.heartbeat_bytes_sent += bytes.size();
+  out.push_back(SendVia{from, to, bytes});
 }
 
 Instant LivenessCore::AlertedUntil(const Sender& s, const Endpoint& to) const {
@@ -324,11 +332,7 @@ void LivenessCore::OnHeartbeat(Instant now, NodeId from_node, const Endpoint& lo
   if (it == incoming_.end()) return;  // not (yet) a path of this node's networks
   ++metrics_.heartbeats_received;
   Expect(it->second, now + Duration::Millis(std::min(m.next_ms, kMaxNextMs)));
-  if (it->second.state != PathState::kUp) {
-    SetIncoming(now, it->first, PathState::kUp, out);
-    // Expect took a down path as needing no timer; up again, it does.
-    next_expiry_ = std::min(next_expiry_, NextAction(it->second));
-  }
+  if (it->second.state != PathState::kUp) SetIncoming(now, it->first, PathState::kUp, out);
   auto row = rows_.find(from_node);
   const bool stale = row == rows_.end() || row->second.stale ||
                      std::pair(row->second.incarnation, row->second.version) <
@@ -353,12 +357,7 @@ void LivenessCore::OnProbe(NodeId from_node, const ProbeMsg& m, Outputs& out) {
     ++metrics_.rejected;
     return;
   }
-  const Duration gap = ExpectedGap(m.from, m.to);
-  const Bytes bytes = Encode(HeartbeatMsg{m.from, m.to, static_cast<uint32_t>(gap.millis()),
-                                          options_.incarnation, version_});
-  ++metrics_.heartbeats_sent;
-  metrics_.heartbeat_bytes_sent += bytes.size();
-  out.push_back(SendVia{m.from, m.to, bytes});
+  EmitHeartbeat(m.from, m.to, ExpectedGap(m.from, m.to), out);
 }
 
 void LivenessCore::OnRow(Instant now, NodeId from_node, RowMsg m, Outputs& out) {
@@ -412,17 +411,12 @@ void LivenessCore::OnRow(Instant now, NodeId from_node, RowMsg m, Outputs& out) 
 LivenessCore::Row LivenessCore::ReadRow(NodeId node, const RowMsg& m) const {
   Row row{m.incarnation, m.version, {}, false};
   for (const Endpoint& a : node_adapters_.at(node)) row.into.push_back({a, PathState::kUp, {}});
-  auto into_of = [&](const Endpoint& to) {
-    auto it =
-        std::find_if(row.into.begin(), row.into.end(), [&](const Into& in) { return in.to == to; });
-    return it == row.into.end() ? nullptr : &*it;
-  };
   for (const RowDefault& d : m.defaults) {
-    if (Into* into = into_of(d.adapter)) into->usual = d.state;
+    if (Into* into = IntoOf(row, d.adapter)) into->usual = d.state;
   }
   for (const RowEntry& e : m.entries) {
     auto from = index_.find(e.from);
-    Into* into = into_of(e.to);
+    Into* into = IntoOf(row, e.to);
     // Only paths into the sender's own adapters, from another node on the same network.
     if (from == index_.end() || into == nullptr) continue;
     const size_t to = index_.at(e.to);
@@ -458,6 +452,10 @@ const LivenessCore::Into* LivenessCore::IntoOf(const Row& row, const Endpoint& t
   return nullptr;
 }
 
+LivenessCore::Into* LivenessCore::IntoOf(Row& row, const Endpoint& to) {
+  return const_cast<Into*>(IntoOf(std::as_const(row), to));
+}
+
 PathState LivenessCore::StateIn(const Into& into, size_t position) {
   return position < into.states.size() ? into.states[position] : into.usual;
 }
@@ -473,6 +471,8 @@ void LivenessCore::SetIncoming(Instant now, const PathKey& key, PathState state,
   }
   Count(index_.at(key.first), in.state, state);
   in.state = state;
+  // A down path needs no timer (NextAction); back from down, it does again.
+  next_expiry_ = std::min(next_expiry_, NextAction(in));
   dirty_ = true;
   EmitPath(now, key, state, judged, out);
   Reassess(index_.at(key.first), out);
@@ -580,9 +580,12 @@ PathState LivenessCore::RowState(const Adapter& from, const Adapter& to) const {
   }
   auto row = rows_.find(to.node);
   if (row == rows_.end()) return PathState::kUnknown;
-  const Into* into = IntoOf(row->second, to.address);
+  return InRow(IntoOf(row->second, to.address), Position(index_.at(from.address)));
+}
+
+PathState LivenessCore::InRow(const Into* into, size_t position) {
   // An adapter the row does not speak of: it had none then (kept rows are re-read).
-  return into == nullptr ? PathState::kUp : StateIn(*into, Position(index_.at(from.address)));
+  return into == nullptr ? PathState::kUp : StateIn(*into, position);
 }
 
 AdapterState LivenessCore::OutgoingState(const Adapter& a) const {
@@ -609,7 +612,7 @@ void LivenessCore::Recount() {
         if (to.node == options_.self) {
           s = RowState(from, to);
         } else if (row != rows_.end()) {
-          s = into == nullptr ? PathState::kUp : StateIn(*into, i - range.first);
+          s = InRow(into, i - range.first);
         }
         ++counts[i - range.first][static_cast<size_t>(s)];
       }

@@ -140,6 +140,10 @@ class LivenessCore {
   // The path's entry in incoming_, or incoming_.end().
   IncomingTable::iterator FindIncoming(const PathKey& key);
   IncomingTable::const_iterator FindIncoming(const PathKey& key) const;
+  // Calls visit(adapter) for the adapters of other nodes on `address`'s network, in ring
+  // order after it, while it returns true.
+  template <typename Visit>
+  void ForEachOther(const Endpoint& address, Visit visit) const;
   // The adapters of other nodes on `address`'s network, in ring order after it.
   std::vector<const Adapter*> Others(const Endpoint& address) const;
   // How many adapters of other nodes share `a`'s network (Others(a).size(), without a walk);
@@ -155,6 +159,8 @@ class LivenessCore {
   Instant NextAction(const Incoming& in) const;
   static Instant Due(Instant now, Duration gap);
   void SendHeartbeats(Instant now, Sender& s, Outputs& out);
+  // One heartbeat from local `from` to `to`, promising the next within `next`.
+  void EmitHeartbeat(const Endpoint& from, const Endpoint& to, Duration next, Outputs& out);
   void OnHeartbeat(Instant now, NodeId from_node, const Endpoint& local, const Endpoint& remote,
                    const HeartbeatMsg& m, Outputs& out);
   void OnProbe(NodeId from_node, const ProbeMsg& m, Outputs& out);
@@ -175,6 +181,10 @@ class LivenessCore {
   // The inverse, for rows kept across a change of the adapters (their positions move).
   RowMsg WriteRow(const Row& row) const;
   static const Into* IntoOf(const Row& row, const Endpoint& to);
+  static Into* IntoOf(Row& row, const Endpoint& to);
+  // What a held row says of the path from the adapter at `position` into `into`'s adapter
+  // (nullptr: the row does not speak of it).
+  static PathState InRow(const Into* into, size_t position);
   // The state of the path from the adapter at `position` of the network into `into.to`.
   static PathState StateIn(const Into& into, size_t position);
   // The position of adapters_[i] in its network.
