@@ -123,23 +123,43 @@ LivenessCore::IncomingTable::const_iterator LivenessCore::FindIncoming(const Pat
 
 void LivenessCore::SetAdapters(Instant now, std::vector<Adapter> adapters, Outputs& out) {
   std::sort(adapters.begin(), adapters.end(), RingLess);
-  const bool grew = std::any_of(adapters.begin(), adapters.end(),
-                                [&](const Adapter& a) { return !index_.count(a.address); });
-  // Rows hold states by position in a network; when the table changes, they are written out
-  // in the old positions and read back in the new ones.
-  std::map<NodeId, std::pair<RowMsg, bool>> written;
-  std::map<Endpoint, AdapterState> reported;  // adapter_states_ by address, for the same
+  // What outlives the change is kept by address, since positions move: rows (written out in
+  // the old positions, read back in the new), reported adapter states, each path's gap.
+  WrittenRows written;
   if (adapters != adapters_) {
     for (const auto& [node, row] : rows_) written[node] = {WriteRow(row), row.stale};
   }
+  std::map<Endpoint, AdapterState> reported;
   for (size_t i = 0; i < adapter_states_.size(); ++i) {
     if (adapter_states_[i]) reported[adapters_[i].address] = *adapter_states_[i];
   }
+  std::vector<Duration> gaps;  // parallel to incoming_
+  for (const auto& [key, in] : incoming_) gaps.push_back(ExpectedGap(key.first, key.second));
+  const auto known = std::move(index_);
+  BuildTable(std::move(adapters));
+  std::vector<bool> appeared(adapters_.size());
+  for (size_t i = 0; i < adapters_.size(); ++i) appeared[i] = !known.count(adapters_[i].address);
+  RebuildSenders(now);
+  RebuildIncoming(now, gaps);
+  ReReadRows(written, appeared);
+  std::erase_if(requested_, [&](const auto& r) { return !node_adapters_.count(r.first); });
+  Recount();
+  adapter_states_.assign(adapters_.size(), std::nullopt);
+  for (size_t i = 0; i < adapters_.size(); ++i) {
+    auto r = reported.find(adapters_[i].address);
+    if (r != reported.end()) adapter_states_[i] = r->second;
+  }
+  std::erase_if(heard_, [&](const auto& h) { return !index_.count(h.first); });
+  for (size_t i = 0; i < adapters_.size(); ++i) Reassess(i, out);
+  if (next_refresh_ == Instant::Max()) next_refresh_ = now + refresh_;
+}
+
+void LivenessCore::BuildTable(std::vector<Adapter> sorted) {
   adapters_.clear();
   index_.clear();
   networks_.clear();
   network_first_.clear();
-  for (Adapter& a : adapters) {
+  for (Adapter& a : sorted) {
     if (a.node == kNoNode || index_.count(a.address)) continue;  // an address has one owner
     index_[a.address] = adapters_.size();
     auto [it, fresh] = networks_.try_emplace(a.network, adapters_.size(), adapters_.size());
@@ -169,6 +189,9 @@ void LivenessCore::SetAdapters(Instant now, std::vector<Adapter> adapters, Outpu
                     : options_.refresh;
   news_gap_ = large_ ? options_.period * static_cast<int64_t>(largest) / kRowBroadcastsPerPeriod
                      : options_.period / 4;
+}
+
+void LivenessCore::RebuildSenders(Instant now) {
   std::vector<Sender> senders;
   for (const Adapter& a : adapters_) {
     if (a.node != options_.self) continue;
@@ -178,17 +201,24 @@ void LivenessCore::SetAdapters(Instant now, std::vector<Adapter> adapters, Outpu
     senders.back().others = Others(a.address);
   }
   senders_ = std::move(senders);
+}
+
+void LivenessCore::RebuildIncoming(Instant now, const std::vector<Duration>& gaps) {
   // The paths into this node's adapters: kept, new ones expected within their gap.
   std::map<PathKey, Incoming> incoming;
   for (const Sender& s : senders_) {
-    for (const Adapter* from : Others(s.address)) {
+    for (const Adapter* from : s.others) {
       const PathKey key{from->address, s.address};
+      const Duration gap = ExpectedGap(key.first, key.second);
       auto kept = FindIncoming(key);
-      // The ring may have changed: a kept path may now be a rotation's, due later.
-      const Instant due = Due(now, ExpectedGap(key.first, key.second));
       Incoming in = kept != incoming_.end() ? kept->second : Incoming{};
-      if (kept == incoming_.end() || (in.state != PathState::kDown && due > in.due)) {
-        Expect(in, due);
+      // The ring changed so that this path's heartbeats come less often (a successor's
+      // path became a rotation's, or the rotation grew): the next may come a new gap later.
+      const bool slower =
+          kept != incoming_.end() && gap > gaps[static_cast<size_t>(kept - incoming_.begin())];
+      if (kept == incoming_.end() ||
+          (slower && in.state != PathState::kDown && Due(now, gap) > in.due)) {
+        Expect(in, Due(now, gap));
       }
       incoming[key] = in;
     }
@@ -204,6 +234,9 @@ void LivenessCore::SetAdapters(Instant now, std::vector<Adapter> adapters, Outpu
         return in.second.state == PathState::kUnknown;
       }));
   for (const auto& [key, in] : incoming_) next_expiry_ = std::min(next_expiry_, NextAction(in));
+}
+
+void LivenessCore::ReReadRows(const WrittenRows& written, const std::vector<bool>& appeared) {
   std::erase_if(rows_, [&](const auto& r) { return !node_adapters_.count(r.first); });
   for (auto& [node, row] : rows_) {
     auto k = written.find(node);
@@ -211,20 +244,22 @@ void LivenessCore::SetAdapters(Instant now, std::vector<Adapter> adapters, Outpu
     row = ReadRow(node, k->second.first);
     row.stale = k->second.second;
   }
-  // Rows were read with the adapters known then: entries about adapters that were unknown
-  // were dropped. Take each node's row again (its next refresh, or at a neighbour's ask).
-  if (grew) {
-    for (auto& [node, row] : rows_) row.stale = true;
+  if (std::none_of(appeared.begin(), appeared.end(), [](bool b) { return b; })) return;
+  // A row read before an adapter appeared says nothing of the paths from it (its sender may
+  // not have known it either): they are unknown until the row is taken again (its next
+  // refresh, or at the next heartbeat from its sender).
+  for (auto& [node, row] : rows_) {
+    row.stale = true;
+    for (Into& into : row.into) {
+      const size_t begin = network_first_[index_.at(into.to)];
+      const size_t end = networks_.at(adapters_[begin].network).second;
+      for (size_t i = begin; i < end; ++i) {
+        if (!appeared[i] || adapters_[i].node == node) continue;
+        if (into.states.empty()) into.states.assign(end - begin, into.usual);
+        into.states[i - begin] = PathState::kUnknown;
+      }
+    }
   }
-  Recount();
-  adapter_states_.assign(adapters_.size(), std::nullopt);
-  for (size_t i = 0; i < adapters_.size(); ++i) {
-    auto r = reported.find(adapters_[i].address);
-    if (r != reported.end()) adapter_states_[i] = r->second;
-  }
-  std::erase_if(heard_, [&](const auto& h) { return !index_.count(h.first); });
-  for (size_t i = 0; i < adapters_.size(); ++i) Reassess(i, out);
-  if (next_refresh_ == Instant::Max()) next_refresh_ = now + refresh_;
 }
 
 void LivenessCore::SendHeartbeats(Instant now, Sender& s, Outputs& out) {

@@ -135,6 +135,16 @@ class LivenessCore {
   };
 
   using IncomingTable = std::vector<std::pair<PathKey, Incoming>>;
+  // Held rows written out across a change of the adapter table, with their stale flag.
+  using WrittenRows = std::map<NodeId, std::pair<RowMsg, bool>>;
+
+  // The parts of SetAdapters: the table and what derives from it alone; the senders; the
+  // paths into this node (`gaps`: each old path's ExpectedGap before the change, parallel
+  // to incoming_); the held rows in the new positions (`appeared`: parallel to adapters_).
+  void BuildTable(std::vector<Adapter> sorted);
+  void RebuildSenders(Instant now);
+  void RebuildIncoming(Instant now, const std::vector<Duration>& gaps);
+  void ReReadRows(const WrittenRows& written, const std::vector<bool>& appeared);
 
   const Adapter* Find(const Endpoint& address) const;
   // The path's entry in incoming_, or incoming_.end().

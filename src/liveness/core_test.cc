@@ -176,6 +176,32 @@ TEST(LivenessCoreTest, APathBackFromDownIsJudgedAgain) {
   EXPECT_EQ(core.PathStateOf(Ep(1, 2), Ep(1, 1)), PathState::kDown);
 }
 
+// A change of the table that leaves a path's schedule alone (an adapter on another network)
+// does not put off its judgement; one that slows it (its sender's ring grew) does.
+TEST(LivenessCoreTest, ATableChangeDelaysOnlyThePathsItSlows) {
+  auto core = Core(1);
+  Outputs out;
+  auto farm = Farm(3, 1);
+  core.SetAdapters(t0, farm, out);
+  // Node 3 precedes node 1 on the ring; node 2's heartbeats come once per rotation.
+  core.OnMessage(t0, 3, Ep(1, 1), Ep(1, 3), Heartbeat(1, 3, 1, 100), out);
+  core.OnMessage(t0, 2, Ep(1, 1), Ep(1, 2), Heartbeat(1, 2, 1, 100), out);
+  farm.push_back({NodeId(9), Ep(2, 9), "n2"});
+  core.SetAdapters(t0 + Duration::Millis(50), farm, out);
+  for (int ms = 50; ms <= 400; ms += 50) core.Tick(t0 + Duration::Millis(ms), out);
+  EXPECT_EQ(core.PathStateOf(Ep(1, 3), Ep(1, 1)), PathState::kDown);  // due at 100, as it was
+  EXPECT_EQ(core.PathStateOf(Ep(1, 2), Ep(1, 1)), PathState::kDown);
+  // Node 9 joins network 1 after node 3: node 2's path into node 1 is now a rotation's of
+  // two others (gap 200 ms), expected a gap after the change.
+  core.OnMessage(t0 + Duration::Millis(400), 2, Ep(1, 1), Ep(1, 2), Heartbeat(1, 2, 1, 100), out);
+  farm.push_back({NodeId(9), Ep(1, 9), "n1"});
+  core.SetAdapters(t0 + Duration::Millis(450), farm, out);
+  for (int ms = 450; ms <= 900; ms += 50) core.Tick(t0 + Duration::Millis(ms), out);
+  EXPECT_EQ(core.PathStateOf(Ep(1, 2), Ep(1, 1)), PathState::kUp);
+  core.Tick(t0 + Duration::Millis(950), out);  // 450 + 200, then miss_limit periods
+  EXPECT_EQ(core.PathStateOf(Ep(1, 2), Ep(1, 1)), PathState::kDown);
+}
+
 TEST(LivenessCoreTest, ARemoteAddressIsHeardWhileOnePathFromItIsUp) {
   auto core = Core(2);
   Outputs out;
@@ -342,15 +368,18 @@ TEST(LivenessCoreTest, RowsKeepTheirPathsWhenTheAdapterTableChanges) {
   EXPECT_EQ(core.PathStateOf(Ep(2, 1), Ep(2, 2)), PathState::kDown);
   EXPECT_EQ(core.PathStateOf(Ep(2, 4), Ep(2, 2)), PathState::kDown);
   // Node 3 comes back and node 9 joins n1: node 4 moves up again. What the row said of
-  // node 3 was dropped with it, so its paths take the row's defaults until node 2's row is
-  // taken again, which the table's growth asks for.
+  // node 3 was dropped with it, and the row was read before node 9 appeared: the paths from
+  // both are unknown (not the row's defaults) until node 2's row is taken again, which the
+  // table's growth asks for.
   farm = Farm(4, 2);
   farm.push_back({NodeId(9), Ep(1, 9), "n1"});
   core.SetAdapters(t0, farm, out);
   EXPECT_EQ(core.PathStateOf(Ep(1, 4), Ep(1, 2)), PathState::kDown);
-  EXPECT_EQ(core.PathStateOf(Ep(1, 3), Ep(1, 2)), PathState::kUp);
-  EXPECT_EQ(core.PathStateOf(Ep(1, 9), Ep(1, 2)), PathState::kUp);
-  EXPECT_EQ(core.PathStateOf(Ep(2, 3), Ep(2, 2)), PathState::kDown);
+  EXPECT_EQ(core.PathStateOf(Ep(1, 1), Ep(1, 2)), PathState::kUp);
+  EXPECT_EQ(core.PathStateOf(Ep(1, 3), Ep(1, 2)), PathState::kUnknown);
+  EXPECT_EQ(core.PathStateOf(Ep(1, 9), Ep(1, 2)), PathState::kUnknown);
+  EXPECT_EQ(core.PathStateOf(Ep(2, 3), Ep(2, 2)), PathState::kUnknown);
+  EXPECT_EQ(core.PathStateOf(Ep(2, 1), Ep(2, 2)), PathState::kDown);
   EXPECT_EQ(core.PathStateOf(Ep(2, 4), Ep(2, 2)), PathState::kDown);
   out.clear();
   core.OnMessage(t0, 2, Ep(1, 1), Ep(1, 2), Heartbeat(1, 2, 1, 100, 102, 1), out);
