@@ -174,6 +174,8 @@ class LivenessCore {
   void OnHeartbeat(Instant now, NodeId from_node, const Endpoint& local, const Endpoint& remote,
                    const HeartbeatMsg& m, Outputs& out);
   void OnProbe(NodeId from_node, const ProbeMsg& m, Outputs& out);
+  // Asks the sender of `key` for a heartbeat on it (by any path).
+  void SendProbe(const PathKey& key, Outputs& out);
   void OnRow(Instant now, NodeId from_node, RowMsg m, Outputs& out);
   void SetIncoming(Instant now, const PathKey& key, PathState state, Outputs& out);
   // A path to or from `address` changed between up and down (see the intuition above).
