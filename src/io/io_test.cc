@@ -136,18 +136,21 @@ TEST(DiskCheckTest, PassesOnAWritableFolderAndSaysWhyItFails) {
   EXPECT_FALSE(no_mount.ok);
   EXPECT_NE(no_mount.error.find("mount point"), std::string::npos) << no_mount.error;
 
-  // The prober reports every disk from its thread onto the loop.
+  // The prober reports every disk from its thread onto the loop. It is gone (its thread
+  // stopped) before the folder is removed: a probe written meanwhile failed the removal.
   boost::asio::io_context loop;
   std::vector<DiskCheck> got;
-  DiskProber prober(loop, {disk, DiskConfig{"d2", (dir / "gone").string(), (dir / "x").string()}},
-                    Duration::Millis(20), Duration::Seconds(5), [&](DiskCheck c) {
-                      got.push_back(std::move(c));
-                      if (got.size() >= 4) loop.stop();
-                    });
-  prober.Start();
-  boost::asio::steady_timer limit(loop, std::chrono::seconds(10));
-  limit.async_wait([&](boost::system::error_code) { loop.stop(); });
-  loop.run();
+  {
+    DiskProber prober(loop, {disk, DiskConfig{"d2", (dir / "gone").string(), (dir / "x").string()}},
+                      Duration::Millis(20), Duration::Seconds(5), [&](DiskCheck c) {
+                        got.push_back(std::move(c));
+                        if (got.size() >= 4) loop.stop();
+                      });
+    prober.Start();
+    boost::asio::steady_timer limit(loop, std::chrono::seconds(10));
+    limit.async_wait([&](boost::system::error_code) { loop.stop(); });
+    loop.run();
+  }
   ASSERT_GE(got.size(), 4u);
   EXPECT_EQ(got[0].disk, "d1");
   EXPECT_TRUE(got[0].ok);
