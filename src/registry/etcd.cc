@@ -9,6 +9,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "etcd/etcdserver/etcdserverpb/rpc.grpc.pb.h"
@@ -21,6 +22,11 @@ namespace {
 grpc::ChannelArguments ChannelArgs() {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  // No retries inside gRPC: Debian's gRPC (1.51) aborted cohortd on an assertion in the
+  // retry path when etcd closed a connection under a call (trailing metadata without a
+  // status) — at every stop of a cluster's last node, and once mid-test in CI. Call()
+  // already fails over between servers and tries again itself.
+  args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
   return args;
 }
 
@@ -482,12 +488,15 @@ Result<WatchId> EtcdRegistry::Watch(
                            "cannot open a watch: " + stream->Finish().error_message()));
         }
         pb::WatchResponse resp;
-        while (stream->Read(&resp)) {
+        std::optional<Error> compacted;
+        while (!compacted && stream->Read(&resp)) {
           if (resp.compact_revision() > 0) {
-            return end(Error(Errc::kNotFound, "revision " + std::to_string(from_revision) +
-                                                  " has been compacted; watch from " +
-                                                  std::to_string(resp.compact_revision()) +
-                                                  " or later"));
+            compacted =
+                Error(Errc::kNotFound, "revision " + std::to_string(from_revision) +
+                                           " has been compacted; watch from " +
+                                           std::to_string(resp.compact_revision()) + " or later");
+            w->context.TryCancel();  // so that Finish returns at once
+            break;
           }
           if (resp.events_size() == 0) continue;
           std::vector<WatchEvent> events;
@@ -501,7 +510,13 @@ Result<WatchId> EtcdRegistry::Watch(
           }
           impl->Answer<std::vector<WatchEvent>>(on_events, std::move(events));
         }
-        end(Error(Errc::kUnavailable, "the registry server ended the watch"));  // start over
+        // A stream is finished before it is destroyed: gRPC aborts the process otherwise
+        // (an assertion on the call's missing status), as a server's restart or a cancel
+        // ended it.
+        const grpc::Status status = stream->Finish();
+        if (compacted) return end(*compacted);
+        end(Error(Errc::kUnavailable,
+                  "the registry server ended the watch: " + status.error_message()));  // start over
       });
   std::lock_guard lock(impl->mu);
   const WatchId id = impl->next_watch++;
