@@ -199,6 +199,9 @@ class LivenessCore {
   static PathState InRow(const Into* into, size_t position);
   // The state of the path from the adapter at `position` of the network into `into.to`.
   static PathState StateIn(const Into& into, size_t position);
+  // Sets that state (a byte per path of a network of `network_size` adapters, made only
+  // when some path differs from `usual`).
+  static void SetIn(Into& into, size_t position, size_t network_size, PathState state);
   // The position of adapters_[i] in its network.
   size_t Position(size_t i) const { return i - network_first_[i]; }
   // From the rows: whether some other node hears `a`.

@@ -27,9 +27,9 @@ void LivenessCore::ReReadRows(const WrittenRows& written, const std::vector<bool
       const size_t begin = network_first_[index_.at(into.to)];
       const size_t end = networks_.at(adapters_[begin].network).second;
       for (size_t i = begin; i < end; ++i) {
-        if (!appeared[i] || adapters_[i].node == node) continue;
-        if (into.states.empty()) into.states.assign(end - begin, into.usual);
-        into.states[i - begin] = PathState::kUnknown;
+        if (appeared[i] && adapters_[i].node != node) {
+          SetIn(into, i - begin, end - begin, PathState::kUnknown);
+        }
       }
     }
   }
@@ -97,12 +97,8 @@ LivenessCore::Row LivenessCore::ReadRow(NodeId node, const RowMsg& m) const {
     const size_t to = index_.at(e.to);
     if (adapters_[from->second].node == node || network_first_[from->second] != network_first_[to])
       continue;
-    if (into->states.empty()) {
-      if (e.state == into->usual) continue;
-      const auto [begin, end] = networks_.at(adapters_[to].network);
-      into->states.assign(end - begin, into->usual);
-    }
-    into->states[Position(from->second)] = e.state;
+    const auto [begin, end] = networks_.at(adapters_[to].network);
+    SetIn(*into, Position(from->second), end - begin, e.state);
   }
   return row;
 }
@@ -129,6 +125,14 @@ const LivenessCore::Into* LivenessCore::IntoOf(const Row& row, const Endpoint& t
 
 LivenessCore::Into* LivenessCore::IntoOf(Row& row, const Endpoint& to) {
   return const_cast<Into*>(IntoOf(std::as_const(row), to));
+}
+
+void LivenessCore::SetIn(Into& into, size_t position, size_t network_size, PathState state) {
+  if (into.states.empty()) {
+    if (state == into.usual) return;
+    into.states.assign(network_size, into.usual);
+  }
+  into.states[position] = state;
 }
 
 PathState LivenessCore::StateIn(const Into& into, size_t position) {

@@ -22,10 +22,10 @@ namespace {
 grpc::ChannelArguments ChannelArgs() {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  // No retries inside gRPC: Debian's gRPC (1.51) aborted cohortd on an assertion in the
-  // retry path when etcd closed a connection under a call (trailing metadata without a
-  // status) — at every stop of a cluster's last node, and once mid-test in CI. Call()
-  // already fails over between servers and tries again itself.
+  // No retries inside gRPC: Debian's gRPC (1.51) aborted cohortd on an assertion under
+  // LoadBalancedCall::RecvTrailingMetadataReady (a status missing from trailing metadata)
+  // when etcd closed a connection under a call — at every stop of a cluster's last node,
+  // and probably once mid-test in CI. Call() already fails over and tries again itself.
   args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
   return args;
 }
@@ -489,7 +489,7 @@ Result<WatchId> EtcdRegistry::Watch(
         }
         pb::WatchResponse resp;
         std::optional<Error> compacted;
-        while (!compacted && stream->Read(&resp)) {
+        while (stream->Read(&resp)) {
           if (resp.compact_revision() > 0) {
             compacted =
                 Error(Errc::kNotFound, "revision " + std::to_string(from_revision) +
@@ -510,9 +510,8 @@ Result<WatchId> EtcdRegistry::Watch(
           }
           impl->Answer<std::vector<WatchEvent>>(on_events, std::move(events));
         }
-        // A stream is finished before it is destroyed: gRPC aborts the process otherwise
-        // (an assertion on the call's missing status), as a server's restart or a cancel
-        // ended it.
+        // gRPC's contract: a stream is finished (its status read) before it is destroyed,
+        // whether a server's restart, a cancel or a compaction ended it.
         const grpc::Status status = stream->Finish();
         if (compacted) return end(*compacted);
         end(Error(Errc::kUnavailable,
