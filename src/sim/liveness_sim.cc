@@ -57,7 +57,7 @@ void LivenessSim::StartAll(Duration stagger) {
   for (auto& [id, n] : nodes_) {
     if (n.core != nullptr) continue;
     const Duration delay = Duration::Nanos(prng_.Between(0, stagger.nanos()));
-    queue_.push(Event{now_ + delay, order_++, id, kNoNode, UINT64_MAX, {}, {}, nullptr});
+    events_.Start(now_ + delay, id);
   }
 }
 
@@ -116,8 +116,8 @@ void LivenessSim::Deliver(NodeId from, NodeId to, int network,
   }
   const Duration latency =
       Duration::Nanos(prng_.Between(options_.latency_min.nanos(), options_.latency_max.nanos()));
-  queue_.push(Event{now_ + latency, order_++, to, from, 0, AddressOf(to, network),
-                    AddressOf(from, network), std::move(bytes)});
+  events_.Send(now_ + latency, to, from,
+               Message{AddressOf(to, network), AddressOf(from, network), std::move(bytes)});
 }
 
 void LivenessSim::Route(NodeId from, Outputs& out) {
@@ -150,26 +150,28 @@ void LivenessSim::ArmTimer(NodeId node) {
   if (n.core == nullptr) return;
   const Instant at = n.core->NextDeadline();
   if (at == Instant::Max()) return;
-  queue_.push(Event{at, order_++, node, kNoNode, ++n.timer_generation, {}, {}, nullptr});
+  events_.Timer(at, node, ++n.timer_generation);
 }
 
-void LivenessSim::Step(const Event& e) {
+void LivenessSim::Step(const Events::Event& e) {
+  using Kind = Events::Kind;
   Node& n = nodes_.at(e.to);
-  if (e.generation == UINT64_MAX) {  // a staggered start
+  if (e.kind == Kind::kStart) {
     if (n.core == nullptr) Start(e.to);
     return;
   }
   if (n.core == nullptr) {
-    dropped_ += e.from != kNoNode;
+    dropped_ += e.kind == Kind::kMessage;
     return;
   }
-  if (e.from == kNoNode && e.generation != n.timer_generation) return;  // stale timer
+  if (e.kind == Kind::kTimer && e.generation != n.timer_generation) return;  // stale
   Outputs out;
-  if (e.from == kNoNode) {
+  if (e.kind == Kind::kTimer) {
     n.core->Tick(now_, out);
   } else {
     ++delivered_;
-    n.core->OnMessage(now_, e.from, e.local, e.remote, *e.bytes, out);
+    const Message& m = e.message;
+    n.core->OnMessage(now_, e.from, m.local, m.remote, *m.bytes, out);
   }
   Route(e.to, out);
   ArmTimer(e.to);
@@ -185,9 +187,8 @@ bool LivenessSim::RunUntilTrue(const std::function<bool()>& done, Duration limit
     }
     if (now_ >= deadline) return done();
     const Instant until = std::min(next_check, deadline);
-    while (!queue_.empty() && queue_.top().at <= until) {
-      Event e = queue_.top();
-      queue_.pop();
+    while (!events_.empty() && events_.next_at() <= until) {
+      const Events::Event e = events_.Pop();
       now_ = std::max(now_, e.at);
       Step(e);
     }

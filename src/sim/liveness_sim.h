@@ -14,7 +14,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <queue>
 #include <set>
 #include <string>
 #include <tuple>
@@ -22,6 +21,7 @@
 
 #include "base/prng.h"
 #include "liveness/core.h"
+#include "sim/node_events.h"
 
 namespace cohort::sim {
 
@@ -88,16 +88,11 @@ class LivenessSim {
     uint64_t timer_generation = 0;
     std::map<Endpoint, bool> heard;  // AddressHeard, as the transport would hold it
   };
-  struct Event {
-    Instant at;
-    uint64_t order;
-    NodeId to;
-    NodeId from;  // kNoNode: a timer of `to`
-    uint64_t generation;
-    Endpoint local, remote;
+  struct Message {
+    Endpoint local, remote;  // the receiver's adapter and the sender's
     std::shared_ptr<const wire::Bytes> bytes;
-    bool operator>(const Event& o) const { return at != o.at ? at > o.at : order > o.order; }
   };
+  using Events = NodeEvents<Message>;
 
   void Start(NodeId node);
   std::vector<liveness::Adapter> Farm() const;
@@ -106,7 +101,7 @@ class LivenessSim {
   // Any network on which `from` reaches `to`, or -1.
   int WorkingNetwork(NodeId from, NodeId to) const;
   void ArmTimer(NodeId node);
-  void Step(const Event& e);
+  void Step(const Events::Event& e);
   void NoteWrong(NodeId observer, NodeId from, NodeId to, int net, liveness::PathState shown,
                  liveness::PathState truth) const;
 
@@ -114,8 +109,7 @@ class LivenessSim {
   Prng prng_;
   Instant now_ = Instant::FromNanos(1'000'000'000);
   std::map<NodeId, Node> nodes_;
-  std::priority_queue<Event, std::vector<Event>, std::greater<>> queue_;
-  uint64_t order_ = 0;
+  Events events_;
   std::set<std::pair<NodeId, int>> cut_;
   std::set<int> failed_networks_;
   std::set<std::tuple<NodeId, NodeId, int>> filters_;

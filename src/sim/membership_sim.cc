@@ -59,7 +59,7 @@ void MembershipSim::StartAll(Duration stagger) {
   for (auto& [id, n] : nodes_) {
     if (n.core != nullptr) continue;
     const Duration delay = Duration::Nanos(prng_.Between(0, stagger.nanos()));
-    queue_.push(Event{now_ + delay, order_++, id, kNoNode, UINT64_MAX, nullptr});
+    events_.Start(now_ + delay, id);
   }
 }
 
@@ -132,7 +132,7 @@ void MembershipSim::Deliver(NodeId from, NodeId to, std::shared_ptr<const wire::
   const Duration latency =
       Duration::Nanos(prng_.Between(options_.latency_min.nanos(), options_.latency_max.nanos()));
   bytes_ += bytes->size();
-  queue_.push(Event{now_ + latency, order_++, to, from, 0, std::move(bytes)});
+  events_.Send(now_ + latency, to, from, std::move(bytes));
 }
 
 void MembershipSim::Route(NodeId from, Outputs& out) {
@@ -156,7 +156,7 @@ void MembershipSim::ArmTimer(NodeId id) {
   if (n.core == nullptr) return;
   const Instant at = std::max(n.core->NextDeadline(), n.paused_until);
   if (at == Instant::Max()) return;
-  queue_.push(Event{at, order_++, id, kNoNode, ++n.timer_generation, nullptr});
+  events_.Timer(at, id, ++n.timer_generation);
 }
 
 // Checks run after node `id` took a step.
@@ -211,12 +211,11 @@ bool MembershipSim::RunUntilTrue(const std::function<bool()>& done, Duration lim
   Instant last_at;
   int same_instant = 0;
   while (!done()) {
-    if (queue_.empty() || queue_.top().at > deadline) {
+    if (events_.empty() || events_.next_at() > deadline) {
       now_ = deadline;
       return done();
     }
-    Event e = queue_.top();
-    queue_.pop();
+    Events::Event e = events_.Pop();
     now_ = std::max(now_, e.at);
     // A core whose deadline never moves would spin here forever: report it and stop.
     same_instant = e.at == last_at ? same_instant + 1 : 0;
@@ -225,44 +224,47 @@ bool MembershipSim::RunUntilTrue(const std::function<bool()>& done, Duration lim
       violations_.push_back("no progress: a million events at one instant");
       return false;
     }
-    Node& n = nodes_.at(e.to);
-    if (e.generation == UINT64_MAX) {  // a staggered start
-      if (n.core == nullptr) Start(e.to);
-      continue;
-    }
-    if (n.core == nullptr) {
-      dropped_ += e.from != kNoNode;  // a message for a node that is down
-      continue;
-    }
-    if (e.from == kNoNode && e.generation != n.timer_generation) continue;  // stale timer
-    if (n.paused_until > now_) {
-      // A stalled node handles nothing; what arrives waits in its socket buffer.
-      if (e.from != kNoNode) {
-        e.at = n.paused_until;
-        e.order = order_++;
-        queue_.push(e);
-      } else {
-        ArmTimer(e.to);
-      }
-      continue;
-    }
-    if (e.from == kNoNode) {
-      n.core->Tick(now_, out);
-    } else {
-      ++delivered_;
-      trace_ = Digest64(*e.bytes, trace_ ^ (static_cast<uint64_t>(now_.nanos()) * 31 + e.to));
-      n.core->OnMessage(now_, e.from, *e.bytes, out);
-    }
-    Route(e.to, out);
-    AfterStep(e.to);
-    if (n.leaving && n.core->role() == Role::kLeft) {
-      n.core.reset();  // a node that left stops, as cohortd exits after leaving
-      ++n.timer_generation;
-      continue;
-    }
-    ArmTimer(e.to);
+    Step(std::move(e), out);
   }
   return true;
+}
+
+void MembershipSim::Step(Events::Event e, Outputs& out) {
+  using Kind = Events::Kind;
+  Node& n = nodes_.at(e.to);
+  if (e.kind == Kind::kStart) {
+    if (n.core == nullptr) Start(e.to);
+    return;
+  }
+  if (n.core == nullptr) {
+    dropped_ += e.kind == Kind::kMessage;  // a message for a node that is down
+    return;
+  }
+  if (e.kind == Kind::kTimer && e.generation != n.timer_generation) return;  // stale
+  if (n.paused_until > now_) {
+    // A stalled node handles nothing; what arrives waits in its socket buffer.
+    if (e.kind == Kind::kMessage) {
+      events_.Postpone(std::move(e), n.paused_until);
+    } else {
+      ArmTimer(e.to);
+    }
+    return;
+  }
+  if (e.kind == Kind::kTimer) {
+    n.core->Tick(now_, out);
+  } else {
+    ++delivered_;
+    trace_ = Digest64(*e.message, trace_ ^ (static_cast<uint64_t>(now_.nanos()) * 31 + e.to));
+    n.core->OnMessage(now_, e.from, *e.message, out);
+  }
+  Route(e.to, out);
+  AfterStep(e.to);
+  if (n.leaving && n.core->role() == Role::kLeft) {
+    n.core.reset();  // a node that left stops, as cohortd exits after leaving
+    ++n.timer_generation;
+    return;
+  }
+  ArmTimer(e.to);
 }
 
 NodeId MembershipSim::TopPriority(const std::vector<NodeId>& among) const {

@@ -16,13 +16,13 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <queue>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "base/prng.h"
 #include "membership/core.h"
+#include "sim/node_events.h"
 
 namespace cohort::sim {
 
@@ -97,19 +97,12 @@ class MembershipSim {
     bool stalled = false;  // paused for miss_limit periods or more in this incarnation
     membership::ClusterMap last_supervised;  // the map as this node last published it
   };
-  struct Event {
-    Instant at;
-    uint64_t order;
-    NodeId to;
-    NodeId from;  // kNoNode: a timer of `to`
-    uint64_t generation;
-    std::shared_ptr<const wire::Bytes> bytes;
-    bool operator>(const Event& o) const { return at != o.at ? at > o.at : order > o.order; }
-  };
+  using Events = NodeEvents<std::shared_ptr<const wire::Bytes>>;
 
   void Route(NodeId from, membership::Outputs& out);
   void Deliver(NodeId from, NodeId to, std::shared_ptr<const wire::Bytes> bytes);
   void ArmTimer(NodeId id);
+  void Step(Events::Event e, membership::Outputs& out);
   void AfterStep(NodeId id);
   bool Connected(NodeId a, NodeId b) const;
 
@@ -117,8 +110,7 @@ class MembershipSim {
   Prng prng_;
   Instant now_ = Instant::FromNanos(1'000'000'000);
   std::map<NodeId, Node> nodes_;
-  std::priority_queue<Event, std::vector<Event>, std::greater<>> queue_;
-  uint64_t order_ = 0;
+  Events events_;
   std::map<NodeId, int> side_;
   std::set<std::pair<NodeId, std::string>> broken_paths_;
   std::map<std::string, std::set<NodeId>> ever_broken_;  // per disk, for the disk checker

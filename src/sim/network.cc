@@ -95,8 +95,8 @@ void SimCluster::Route(NodeId from_node, Outputs& out) {
       for (int c = 0; c < copies; ++c) {
         const Duration latency = Duration::Nanos(
             prng_.Between(options_.latency_min.nanos(), options_.latency_max.nanos()));
-        queue_.push(InFlight{now_ + latency, order_++, to, adapter,
-                             AddressOf(from_node, send->adapter), send->bytes});
+        in_flight_.Send(now_ + latency, to, from_node,
+                        Datagram{adapter, AddressOf(from_node, send->adapter), send->bytes});
       }
     } else if (auto* done = std::get_if<transport::RequestDone>(&o)) {
       Node& node = nodes_.at(from_node);
@@ -128,7 +128,7 @@ bool SimCluster::RunUntilTrue(const std::function<bool()>& done, Duration limit)
     if (done()) return true;
     NodeId timer_node = kNoNode;
     const Instant timer_at = NextNodeDeadline(&timer_node);
-    const Instant net_at = queue_.empty() ? Instant::Max() : queue_.top().at;
+    const Instant net_at = in_flight_.empty() ? Instant::Max() : in_flight_.next_at();
     const Instant next = std::min(timer_at, net_at);
     if (next > deadline) {
       now_ = deadline;
@@ -136,18 +136,18 @@ bool SimCluster::RunUntilTrue(const std::function<bool()>& done, Duration limit)
     }
     now_ = std::max(now_, next);
     if (net_at <= timer_at) {
-      InFlight f = queue_.top();
-      queue_.pop();
-      Node& node = nodes_.at(f.to);
+      const auto e = in_flight_.Pop();
+      const Datagram& d = e.message;
+      Node& node = nodes_.at(e.to);
       if (node.core == nullptr ||
-          Blocked(Locate(f.from).first, Locate(f.from).second, f.to, f.adapter)) {
+          Blocked(Locate(d.from).first, Locate(d.from).second, e.to, d.adapter)) {
         ++dropped_;
         continue;
       }
       ++delivered_;
-      trace_ = Digest64(f.bytes, trace_ ^ (static_cast<uint64_t>(now_.nanos()) * 31 + f.to));
-      node.core->OnDatagram(now_, static_cast<uint8_t>(f.adapter), f.from, f.bytes, out);
-      Route(f.to, out);
+      trace_ = Digest64(d.bytes, trace_ ^ (static_cast<uint64_t>(now_.nanos()) * 31 + e.to));
+      node.core->OnDatagram(now_, static_cast<uint8_t>(d.adapter), d.from, d.bytes, out);
+      Route(e.to, out);
     } else {
       nodes_.at(timer_node).core->Tick(now_, out);
       Route(timer_node, out);

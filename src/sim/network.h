@@ -14,11 +14,11 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <queue>
 #include <set>
 #include <vector>
 
 #include "base/prng.h"
+#include "sim/node_events.h"
 #include "transport/core.h"
 
 namespace cohort::sim {
@@ -87,14 +87,10 @@ class SimCluster {
     std::vector<EchoResult> results;
     std::map<uint64_t, Instant> echo_started;
   };
-  struct InFlight {
-    Instant at;
-    uint64_t order;
-    NodeId to;
-    int adapter;
+  struct Datagram {
+    int adapter = 0;  // the receiver's
     Endpoint from;
     wire::Bytes bytes;
-    bool operator>(const InFlight& o) const { return at != o.at ? at > o.at : order > o.order; }
   };
 
   void Boot(NodeId id);
@@ -108,8 +104,7 @@ class SimCluster {
   Prng prng_;
   Instant now_ = Instant::FromNanos(1'000'000'000);
   std::map<NodeId, Node> nodes_;
-  std::priority_queue<InFlight, std::vector<InFlight>, std::greater<>> queue_;
-  uint64_t order_ = 0;
+  NodeEvents<Datagram> in_flight_;
   std::set<std::pair<NodeId, int>> cut_;
   std::map<NodeId, int> side_;
   uint64_t trace_ = 0xcbf29ce484222325ULL;
