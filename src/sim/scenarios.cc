@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "sim/distribution_sim.h"
+#include "sim/groups_scenarios.h"
 #include "sim/liveness_scenarios.h"
 #include "sim/membership_scenarios.h"
 #include "sim/network.h"
@@ -244,6 +245,7 @@ const std::map<std::string, std::string>& Scenarios() {
     AddMembershipScenarios(all);
     AddDistributionScenarios(all);
     AddLivenessScenarios(all);
+    AddGroupsScenarios(all);
     return all;
   }();
   return kWithMembership;
@@ -257,6 +259,7 @@ ScenarioResult RunScenario(const std::string& name, int nodes, uint64_t seed) {
   if (auto r = RunMembershipScenario(name, nodes, seed)) return *r;
   if (auto r = RunDistributionScenario(name, nodes, seed)) return *r;
   if (auto r = RunLivenessScenario(name, nodes, seed)) return *r;
+  if (auto r = RunGroupsScenario(name, nodes, seed)) return *r;
   return Churn(nodes, seed);
 }
 

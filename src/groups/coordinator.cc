@@ -1,0 +1,324 @@
+// GroupsCore, the coordinator side: each group's requests one at a time — votes, the
+// record written by compare-and-swap, then the commit to every node concerned.
+#include <algorithm>
+
+#include "groups/core.h"
+
+namespace cohort::groups {
+namespace {
+
+bool HasMember(const GroupRecord& r, const MemberId& id) {
+  return std::any_of(r.members.begin(), r.members.end(),
+                     [&](const Member& m) { return m.id == id; });
+}
+
+bool IsProvider(const GroupRecord& r, const MemberId& id) {
+  return std::any_of(r.members.begin(), r.members.end(),
+                     [&](const Member& m) { return m.id == id && m.role == Role::kProvider; });
+}
+
+// Members of `node`'s daemon of that incarnation (as a kNodeDied change names them).
+bool HasNodeMembers(const GroupRecord& r, const MemberId& node) {
+  return std::any_of(r.members.begin(), r.members.end(), [&](const Member& m) {
+    return m.id.node == node.node && m.id.incarnation == node.incarnation;
+  });
+}
+
+const RecentRequest* FindRecent(const GroupRecord& r, const RequestId& id) {
+  for (const RecentRequest& q : r.recent) {
+    if (q.request == id) return &q;
+  }
+  return nullptr;
+}
+
+// The record after `c` (not yet versioned in `c`).
+void Apply(GroupRecord& r, const Change& c) {
+  auto& m = r.members;
+  switch (c.kind) {
+    case ChangeKind::kJoin:
+      m.push_back(Member{c.member, c.role});
+      break;
+    case ChangeKind::kLeave:
+    case ChangeKind::kProcessDied:
+      m.erase(std::remove_if(m.begin(), m.end(), [&](const Member& x) { return x.id == c.member; }),
+              m.end());
+      break;
+    case ChangeKind::kNodeDied:
+      m.erase(std::remove_if(m.begin(), m.end(),
+                             [&](const Member& x) {
+                               return x.id.node == c.member.node &&
+                                      x.id.incarnation == c.member.incarnation;
+                             }),
+              m.end());
+      break;
+    case ChangeKind::kState:
+      r.state = c.value;
+      break;
+  }
+}
+
+}  // namespace
+
+bool GroupsCore::Up(const MemberId& m) const {
+  auto it = up_.find(m.node);
+  return it != up_.end() && it->second == m.incarnation;
+}
+
+void GroupsCore::StartCoordinating(Outputs& out) {
+  coordinating_ = true;
+  read_once_ = false;
+  check_at_ = Instant::Max();
+  leads_.clear();
+  before_read_.clear();
+  ReadAll(out);
+}
+
+void GroupsCore::ReadAll(Outputs& out) {
+  reading_ = next_ticket_++;
+  read_retry_at_ = Instant::Max();
+  out.push_back(ReadRecords{*reading_});
+}
+
+// Every record, read when this node starts coordinating, on a change of the view and every
+// check period: a record that is not as this coordinator left it was written by another
+// (while this one was cut off from the registry, or lagged behind in its view), so it takes
+// the group over again from what is stored.
+void GroupsCore::OnRecords(Instant now, uint64_t ticket,
+                           const std::optional<std::vector<StoredRecord>>& records, Outputs& out) {
+  if (!coordinating_ || reading_ != ticket) return;
+  reading_.reset();
+  if (!records) {
+    // Out of reach: the first read is tried again soon; later ones at the next period.
+    if (!read_once_) read_retry_at_ = now + options_.retry;
+    return;
+  }
+  for (const StoredRecord& s : *records) Reconcile(s, out);
+  if (!read_once_) {
+    read_once_ = true;
+    check_at_ = now + options_.check;
+    std::vector<std::pair<NodeId, RequestMsg>> waiting;
+    waiting.swap(before_read_);
+    for (const auto& [from, m] : waiting) OnRequest(now, from, m, out);
+  }
+  FailDeadNodes(now, out);
+  Flush(now, out);
+}
+
+void GroupsCore::Reconcile(const StoredRecord& s, Outputs& out) {
+  std::optional<GroupRecord> r = DecodeRecord(s.record);
+  if (!ValidName(s.group) || !r) {
+    ++malformed_;  // a group no coordinator can run; left as it is
+    return;
+  }
+  Lead& g = leads_[s.group];
+  if (g.write_sent) return;  // the write's answer will tell
+  if (g.revision == s.revision) return;
+  if (g.now) {  // decided elsewhere or not: its requester sends it again
+    g.queue.emplace_front(g.now->from, g.now->request);
+    g.now.reset();
+  }
+  g.record = std::move(*r);
+  g.revision = s.revision;
+  g.changes.clear();
+  g.write.reset();
+  TakeOver(s.group, g, out);
+}
+
+// Writes this node in as the group's owner: every write of a former coordinator, which
+// expects an older revision, fails from then on.
+void GroupsCore::TakeOver(const std::string& group, Lead& g, Outputs& out, Instant at) {
+  g.owned = false;
+  GroupRecord next = g.record;
+  next.owner = options_.self;
+  next.owner_incarnation = options_.incarnation;
+  g.writing = next;
+  g.write = WriteRecord{group, g.revision, EncodeRecord(next), 0};
+  if (at == Instant()) {
+    SendWrite(g, out);
+  } else {
+    g.write_sent = false;
+    g.retry_at = at;
+  }
+}
+
+void GroupsCore::SendWrite(Lead& g, Outputs& out) {
+  g.write->ticket = next_ticket_++;
+  g.write_sent = true;
+  g.retry_at = Instant::Max();
+  out.push_back(*g.write);
+}
+
+void GroupsCore::OnRequest(Instant now, NodeId from, const RequestMsg& m, Outputs& out) {
+  // A node speaks for its own processes only, and only once the cluster lists it up.
+  if (m.request.node != from || m.member.node != from || m.kind == ChangeKind::kNodeDied ||
+      !Up(MemberId{from, m.request.incarnation, 0})) {
+    return;
+  }
+  if (!read_once_) {
+    if (before_read_.size() < 65536) before_read_.emplace_back(from, m);
+    return;
+  }
+  Lead& g = leads_[m.group];
+  if (g.revision == 0 && !g.write) g.owned = true;  // a new group: its first write creates it
+  if (g.now && g.now->request.request == m.request) return;
+  for (const auto& [f, q] : g.queue) {
+    if (q.request == m.request) return;
+  }
+  g.queue.emplace_back(from, m);
+  Advance(now, m.group, g, out);
+}
+
+void GroupsCore::Advance(Instant now, const std::string& group, Lead& g, Outputs& out) {
+  while (g.owned && !g.write && !g.now && !g.queue.empty()) Begin(now, group, g, out);
+}
+
+void GroupsCore::Begin(Instant now, const std::string& group, Lead& g, Outputs& out) {
+  const std::pair<NodeId, RequestMsg> next = std::move(g.queue.front());
+  g.queue.pop_front();
+  const NodeId from = next.first;
+  const RequestMsg& m = next.second;
+  if (const RecentRequest* done = FindRecent(g.record, m.request)) {
+    Send(from, OutcomeMsg{group, *done}, out);  // decided before: say so again
+    return;
+  }
+  if (g.revision == 0 && m.kind != ChangeKind::kJoin) {
+    // Nothing to record it in: no group (an honest node never asks; see node.cc).
+    if (from != options_.self) {
+      Send(from, OutcomeMsg{group, {m.request, 0, AbortReason::kNoGroup}}, out);
+    }
+    return;
+  }
+  if (m.kind == ChangeKind::kNodeDied && !HasNodeMembers(g.record, m.member)) return;
+  g.now = Judge(g.record, from, m);
+  if (g.now->voting) {
+    AskVotes(now, group, g, out);
+  } else {
+    Record(group, g, out);
+  }
+}
+
+// What a request becomes against the group as it stands: a change to vote on or record, or
+// an abort to record.
+GroupsCore::Transition GroupsCore::Judge(const GroupRecord& r, NodeId from,
+                                         const RequestMsg& m) const {
+  Transition t;
+  t.request = m;
+  t.from = from;
+  Change c;
+  c.kind = m.kind;
+  c.member = m.member;
+  c.role = m.role;
+  c.request = m.request;
+  switch (m.kind) {
+    case ChangeKind::kJoin:
+      if (HasMember(r, m.member)) {
+        t.reason = AbortReason::kAlreadyMember;
+      } else {
+        t.change = c;
+      }
+      break;
+    case ChangeKind::kLeave:
+    case ChangeKind::kProcessDied:
+      if (HasMember(r, m.member)) {
+        t.change = c;
+      } else {
+        t.reason = AbortReason::kNotMember;
+      }
+      break;
+    case ChangeKind::kNodeDied:
+      t.change = c;
+      break;
+    case ChangeKind::kState:
+      if (IsProvider(r, m.member)) {
+        c.value = m.value;
+        t.change = c;
+        t.voting = true;
+      } else {
+        t.reason = AbortReason::kNotProvider;
+      }
+      break;
+  }
+  return t;
+}
+
+void GroupsCore::AskVotes(Instant now, const std::string& group, Lead& g, Outputs& out) {
+  Transition& t = *g.now;
+  t.voters.clear();
+  std::map<NodeId, std::vector<uint32_t>> nodes;
+  for (const Member& m : g.record.members) {
+    if (m.role != Role::kProvider || !Up(m.id)) continue;  // the dead take the default vote
+    t.voters.insert(m.id);
+    nodes[m.id.node].push_back(m.id.local);
+  }
+  t.deadline = now + options_.vote_timeout;
+  for (auto& [n, locals] : nodes) {
+    Send(n,
+         VoteRequestMsg{group, t.request.request, g.record.version + 1, t.phase, t.request.value,
+                        std::move(locals)},
+         out);
+  }
+  if (t.voters.empty()) Tally(now, group, g, false, out);
+}
+
+void GroupsCore::OnVoteReply(Instant now, const VoteReplyMsg& m, Outputs& out) {
+  auto it = leads_.find(m.group);
+  if (it == leads_.end() || !it->second.now || !it->second.now->voting) return;
+  Transition& t = *it->second.now;
+  if (t.request.request != m.request || t.phase != m.phase || !t.voters.erase(m.member)) return;
+  const bool reject =
+      m.vote == Vote::kReject || (m.vote == Vote::kAbsent && !it->second.record.default_approve);
+  if (reject) {
+    t.reason = AbortReason::kRejected;
+    t.change.reset();
+  }
+  if (reject || t.voters.empty()) Tally(now, m.group, it->second, false, out);
+}
+
+// Decides a round once every provider voted, one voted no, or time ran out (the silent take
+// the group's default vote).
+void GroupsCore::Tally(Instant now, const std::string& group, Lead& g, bool timed_out,
+                       Outputs& out) {
+  Transition& t = *g.now;
+  if (timed_out && !t.voters.empty() && !g.record.default_approve) {
+    t.reason = AbortReason::kRejected;
+    t.change.reset();
+  }
+  t.voters.clear();
+  t.deadline = Instant::Max();
+  if (!t.reason && t.phase < t.request.phases) {
+    ++t.phase;
+    AskVotes(now, group, g, out);
+    return;
+  }
+  t.voting = false;
+  Record(group, g, out);
+}
+
+// Writes the outcome of the current request into the record: the decision.
+void GroupsCore::Record(const std::string& group, Lead& g, Outputs& out) {
+  Transition& t = *g.now;
+  GroupRecord next = g.record;
+  if (g.revision == 0) {  // the join that creates the group sets its options
+    next.default_approve = t.request.default_approve;
+    next.depends = t.request.depends;
+  }
+  next.owner = options_.self;
+  next.owner_incarnation = options_.incarnation;
+  RecentRequest done{t.request.request, next.version, t.reason};
+  if (t.change) {
+    Apply(next, *t.change);
+    done.version = ++next.version;
+  }
+  // The coordinator's own failure notices have no requester to answer.
+  if (t.request.kind != ChangeKind::kNodeDied) next.recent.push_back(done);
+  if (next.recent.size() > kRecentRequests) {
+    next.recent.erase(
+        next.recent.begin(),
+        next.recent.begin() + static_cast<long>(next.recent.size() - kRecentRequests));
+  }
+  g.writing = next;
+  g.write = WriteRecord{group, g.revision, EncodeRecord(next), 0};
+  SendWrite(g, out);
+}
+
+}  // namespace cohort::groups

@@ -1,0 +1,347 @@
+#include "groups/core.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <memory>
+
+namespace cohort::groups {
+namespace {
+
+Bytes B(const std::string& s) { return Bytes(s.begin(), s.end()); }
+
+// A few cores over a wire that delivers in order (or drops what is aimed at `deaf`), and a
+// registry that answers at once unless `hold_writes` keeps the writes for the test to apply.
+class Harness {
+ public:
+  explicit Harness(int nodes) {
+    for (NodeId n = 1; n <= nodes; ++n) {
+      GroupsOptions o;
+      o.self = n;
+      o.incarnation = 100 * n;
+      cores_[n] = std::make_unique<GroupsCore>(o);
+      view_[n] = o.incarnation;
+    }
+    for (auto& [n, core] : cores_) View(n, 1);
+  }
+
+  GroupsCore& core(NodeId n) { return *cores_.at(n); }
+  Instant now() const { return now_; }
+  void View(NodeId n, NodeId coordinator) { View(n, coordinator, view_); }
+  void View(NodeId n, NodeId coordinator, const NodeView& up) {
+    Outputs out;
+    core(n).SetView(now_, coordinator, up, out);
+    Route(n, out);
+  }
+  template <typename F>
+  void Do(NodeId n, F f) {
+    Outputs out;
+    f(core(n), out);
+    Route(n, out);
+  }
+  RequestId Join(NodeId n, uint32_t local, Role role = Role::kProvider, bool approve = true) {
+    RequestId id;
+    Do(n,
+       [&](GroupsCore& c, Outputs& out) { id = c.Join(now_, local, "g", role, approve, {}, out); });
+    return id;
+  }
+  RequestId Propose(NodeId n, uint32_t local, const std::string& value, uint8_t phases = 1) {
+    RequestId id;
+    Do(n, [&](GroupsCore& c, Outputs& out) {
+      id = c.Propose(now_, local, "g", B(value), phases, out);
+    });
+    return id;
+  }
+  // Every provider asked so far votes `approve` (once per ask).
+  void VoteAll(bool approve) {
+    std::vector<std::pair<NodeId, VoteAsk>> asks;
+    asks.swap(asks_);
+    for (const auto& [n, a] : asks) {
+      Do(n, [&](GroupsCore& c, Outputs& out) {
+        c.Vote(now_, a.local, a.group, a.request, a.phase, approve, out);
+      });
+    }
+  }
+  void Advance(Duration d) {
+    now_ = now_ + d;
+    for (auto& [n, core] : cores_) {
+      Outputs out;
+      core->Tick(now_, out);
+      Route(n, out);
+    }
+  }
+  // The writes held from node `from`, in order (answers may hold new ones).
+  void ApplyHeldWrites(NodeId from) {
+    std::deque<std::pair<NodeId, WriteRecord>> held;
+    held.swap(held_);
+    for (const auto& [n, w] : held) {
+      if (n == from) {
+        Answer(n, w);
+      } else {
+        held_.emplace_back(n, w);
+      }
+    }
+  }
+
+  std::set<NodeId> deaf;
+  bool hold_writes = false;
+  std::vector<std::pair<NodeId, Output>> told;  // what clients were told
+  std::vector<std::pair<NodeId, VoteAsk>> asks_;
+  std::map<std::string, std::pair<int64_t, Bytes>> store;
+  int64_t revision = 1;
+
+  template <typename T>
+  std::vector<std::pair<NodeId, T>> Told() const {
+    std::vector<std::pair<NodeId, T>> v;
+    for (const auto& [n, o] : told) {
+      if (const T* t = std::get_if<T>(&o)) v.emplace_back(n, *t);
+    }
+    return v;
+  }
+  GroupRecord Stored() const { return *DecodeRecord(store.at("g").second); }
+
+ private:
+  void Route(NodeId n, Outputs& out) {
+    Outputs mine;
+    mine.swap(out);
+    for (Output& o : mine) {
+      if (auto* s = std::get_if<SendTo>(&o)) {
+        if (deaf.count(s->node)) continue;
+        Outputs next;
+        core(s->node).OnMessage(now_, n, s->bytes, next);
+        Route(s->node, next);
+      } else if (auto* w = std::get_if<WriteRecord>(&o)) {
+        if (hold_writes) {
+          held_.emplace_back(n, *w);
+        } else {
+          Answer(n, *w);
+        }
+      } else if (auto* r = std::get_if<ReadRecords>(&o)) {
+        std::vector<StoredRecord> all;
+        for (const auto& [g, kept] : store) all.push_back({g, kept.first, kept.second});
+        Outputs next;
+        core(n).OnRecords(now_, r->ticket, all, next);
+        Route(n, next);
+      } else if (auto* a = std::get_if<VoteAsk>(&o)) {
+        asks_.emplace_back(n, *a);
+        told.emplace_back(n, o);
+      } else {
+        told.emplace_back(n, o);
+      }
+    }
+  }
+  void Answer(NodeId n, const WriteRecord& w) {
+    WriteResult result;
+    auto it = store.find(w.group);
+    const int64_t at = it == store.end() ? 0 : it->second.first;
+    if (at == w.expect_revision) {
+      store[w.group] = {++revision, w.record};
+      result = WriteResult{WriteStatus::kWritten, revision, std::nullopt};
+    } else {
+      result.status = WriteStatus::kConflict;
+      result.current = StoredRecord{w.group, at, it->second.second};
+    }
+    Outputs next;
+    core(n).OnWritten(now_, w.group, w.ticket, result, next);
+    Route(n, next);
+  }
+
+  std::map<NodeId, std::unique_ptr<GroupsCore>> cores_;
+  NodeView view_;
+  Instant now_ = Instant::FromNanos(1'000'000'000);
+  std::deque<std::pair<NodeId, WriteRecord>> held_;
+};
+
+// Node 1 coordinates; providers on nodes 1 and 2 (local 1), a subscriber on node 3.
+Harness ThreeMembers(bool default_approve = true) {
+  Harness h(3);
+  h.Join(1, 1, Role::kProvider, default_approve);
+  h.Join(2, 1);
+  h.Join(3, 1, Role::kSubscriber);
+  h.told.clear();
+  return h;
+}
+
+std::vector<Change> StateChanges(const Harness& h) {
+  std::vector<Change> v;
+  for (const auto& [n, note] : h.Told<Notify>()) {
+    if (note.change.kind == ChangeKind::kState) v.push_back(note.change);
+  }
+  return v;
+}
+
+TEST(GroupsCore, JoinsCommitInOneOrderEverywhere) {
+  Harness h = ThreeMembers();
+  const GroupRecord r = h.Stored();
+  EXPECT_EQ(r.version, 3u);
+  EXPECT_EQ(r.members.size(), 3u);
+  EXPECT_EQ(r.owner, 1);
+}
+
+TEST(GroupsCore, AnApprovedProposalCommitsAtEveryMemberWithItsToken) {
+  Harness h = ThreeMembers();
+  const RequestId id = h.Propose(2, 1, "v1");
+  EXPECT_EQ(h.asks_.size(), 2u);  // both providers, not the subscriber
+  h.VoteAll(true);
+  const auto changes = StateChanges(h);
+  ASSERT_EQ(changes.size(), 3u);  // every member, the subscriber too
+  for (const Change& c : changes) {
+    EXPECT_EQ(c.version, 4u);
+    EXPECT_EQ(c.value, B("v1"));
+    EXPECT_EQ(c.token, h.store.at("g").first);  // the registry revision that decided it
+  }
+  const auto outcomes = h.Told<Outcome>();
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].second.request, id);
+  EXPECT_FALSE(outcomes[0].second.outcome.reason);
+  EXPECT_EQ(h.Stored().state, B("v1"));
+}
+
+TEST(GroupsCore, OneRejectAbortsItEverywhereAndTheAbortIsRecorded) {
+  Harness h = ThreeMembers();
+  const RequestId id = h.Propose(2, 1, "v1");
+  h.VoteAll(false);
+  EXPECT_TRUE(StateChanges(h).empty());
+  const auto outcomes = h.Told<Outcome>();
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].second.outcome.reason, AbortReason::kRejected);
+  const GroupRecord r = h.Stored();
+  EXPECT_EQ(r.version, 3u);
+  EXPECT_EQ(r.recent.back().request, id);
+  EXPECT_EQ(r.recent.back().reason, AbortReason::kRejected);
+}
+
+TEST(GroupsCore, ASilentProviderTakesTheGroupsDefaultVote) {
+  for (bool default_approve : {true, false}) {
+    Harness h = ThreeMembers(default_approve);
+    h.Propose(2, 1, "v1");
+    h.asks_.clear();  // nobody answers
+    h.Advance(Duration::Millis(400));
+    EXPECT_TRUE(h.Told<Outcome>().empty());
+    h.Advance(Duration::Millis(200));  // past the 500 ms vote timeout
+    const auto outcomes = h.Told<Outcome>();
+    ASSERT_EQ(outcomes.size(), 1u) << default_approve;
+    EXPECT_EQ(!outcomes[0].second.outcome.reason, default_approve);
+  }
+}
+
+TEST(GroupsCore, EveryPhaseIsARoundOfVotes) {
+  Harness h = ThreeMembers();
+  h.Propose(1, 1, "v1", 3);
+  for (uint8_t phase = 1; phase <= 3; ++phase) {
+    ASSERT_EQ(h.asks_.size(), 2u);
+    EXPECT_EQ(h.asks_[0].second.phase, phase);
+    EXPECT_TRUE(StateChanges(h).empty()) << "committed before phase " << int(phase);
+    h.VoteAll(true);
+  }
+  EXPECT_EQ(StateChanges(h).size(), 3u);
+}
+
+TEST(GroupsCore, OnlyProvidersPropose) {
+  Harness h = ThreeMembers();
+  h.Propose(3, 1, "v1");  // the subscriber
+  const auto outcomes = h.Told<Outcome>();
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].second.outcome.reason, AbortReason::kNotProvider);
+  EXPECT_EQ(h.Stored().version, 3u);
+}
+
+// Node 1 decided and wrote, but its write is still on its way when nodes 2 and 3 move to
+// coordinator 2, which writes itself in first: node 1's write fails, nothing commits from it,
+// and the request, sent again to node 2, commits there exactly once.
+TEST(GroupsCore, ANewCoordinatorFencesTheOldOne) {
+  Harness h = ThreeMembers();
+  h.hold_writes = true;
+  const RequestId id = h.Propose(2, 1, "v1");
+  h.VoteAll(true);
+  h.View(2, 2);
+  h.View(3, 2);
+  h.hold_writes = false;
+  h.ApplyHeldWrites(2);  // node 2's takeover lands first, then node 1's decision
+  h.ApplyHeldWrites(1);
+  h.View(1, 2);  // node 1 learns of the new coordinator within its retry period
+  EXPECT_TRUE(StateChanges(h).empty());
+  EXPECT_EQ(h.Stored().owner, 2);
+  h.Advance(Duration::Millis(100));  // node 2 sends its request again, to node 2
+  h.VoteAll(true);
+  const auto changes = StateChanges(h);
+  ASSERT_FALSE(changes.empty());
+  for (const Change& c : changes) EXPECT_EQ(c.request, id);
+  EXPECT_EQ(h.Stored().state, B("v1"));
+  EXPECT_EQ(h.Told<Outcome>().size(), 1u);
+}
+
+TEST(GroupsCore, ADeadNodesMembersFailOutAndALiveOneHearsItLost) {
+  Harness h = ThreeMembers();
+  h.View(1, 1, NodeView{{1, 100}, {2, 200}});  // node 3 is alive, but out of the map
+  const GroupRecord r = h.Stored();
+  EXPECT_EQ(r.members.size(), 2u);
+  const auto lost = h.Told<Lost>();
+  ASSERT_EQ(lost.size(), 1u);
+  EXPECT_EQ(lost[0].first, 3);
+  EXPECT_EQ(lost[0].second.why, ChangeKind::kNodeDied);
+}
+
+TEST(GroupsCore, AProcessThatDiesLeavesItsGroups) {
+  Harness h = ThreeMembers();
+  h.Do(2, [&](GroupsCore& c, Outputs& out) { c.ProcessDied(h.now(), 1, out); });
+  EXPECT_EQ(h.Stored().members.size(), 2u);
+  bool seen = false;
+  for (const auto& [n, note] : h.Told<Notify>()) {
+    seen = seen || note.change.kind == ChangeKind::kProcessDied;
+  }
+  EXPECT_TRUE(seen);
+  EXPECT_TRUE(h.Told<Lost>().empty());  // the dead are not told
+}
+
+TEST(GroupsCore, ACommitLostOnTheWayIsCaughtUp) {
+  Harness h = ThreeMembers();
+  h.deaf = {3};
+  h.Propose(2, 1, "v1");
+  h.VoteAll(true);
+  h.deaf.clear();
+  EXPECT_EQ(h.core(3).Delivered().at("g"), 3u);
+  h.Advance(Duration::Seconds(1));  // node 3 checks its groups every second
+  EXPECT_EQ(h.core(3).Delivered().at("g"), 4u);
+  bool subscriber_heard = false;
+  for (const auto& [n, note] : h.Told<Notify>()) {
+    subscriber_heard = subscriber_heard || (n == 3 && note.change.value == B("v1"));
+  }
+  EXPECT_TRUE(subscriber_heard);
+}
+
+TEST(GroupsCore, ARequestSentAgainIsAnsweredFromTheRecordNotRunTwice) {
+  Harness h = ThreeMembers();
+  h.deaf = {2};  // the proposer's node hears neither the vote request nor the commit
+  const RequestId id = h.Propose(2, 1, "v1");
+  h.asks_.clear();
+  h.Advance(Duration::Millis(600));  // node 2's provider takes the default vote (approve)
+  h.deaf.clear();
+  EXPECT_EQ(h.Stored().version, 4u);
+  h.Advance(Duration::Millis(100));  // node 2 sends the request again
+  EXPECT_EQ(h.Stored().version, 4u);
+  const auto outcomes = h.Told<Outcome>();
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].second.request, id);
+  EXPECT_EQ(outcomes[0].second.outcome.version, 4u);
+}
+
+TEST(GroupsCore, HostileBytesAreCountedAndChangeNothing) {
+  Harness h = ThreeMembers();
+  Outputs out;
+  h.core(1).OnMessage(h.now(), 2, Bytes{1, 2, 3}, out);
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(h.core(1).malformed(), 1u);
+  // A node speaking for another node's process is ignored.
+  RequestMsg forged;
+  forged.group = "g";
+  forged.kind = ChangeKind::kLeave;
+  forged.request = RequestId{3, 300, 99};
+  forged.member = MemberId{3, 300, 1};
+  h.core(1).OnMessage(h.now(), 2, Encode(forged), out);
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(h.Stored().members.size(), 3u);
+}
+
+}  // namespace
+}  // namespace cohort::groups
