@@ -43,10 +43,8 @@ void GroupsCore::Written(const std::string& group, Lead& g, int64_t revision, Ou
   const Transition t = std::move(*g.now);
   g.now.reset();
   if (!t.change) {
-    if (t.from != options_.self) {
-      Send(t.from, OutcomeMsg{group, RecentRequest{t.request.request, g.record.version, t.reason}},
-           out);
-    }
+    Send(t.from, OutcomeMsg{group, RecentRequest{t.request.request, g.record.version, t.reason}},
+         out);
     return;
   }
   Change c = *t.change;
@@ -75,25 +73,32 @@ void GroupsCore::Conflicted(Instant now, const std::string& group, Lead& g,
   }
   std::optional<GroupRecord> r;
   if (current) r = DecodeRecord(current->record);
-  if (current && !r) {
+  Requeue(g);
+  g.write.reset();
+  if (!r) {
+    // Unreadable, or deleted after it existed (recreating it would start its versions
+    // again): nobody can run this group until its record is repaired.
     ++malformed_;
-    g.write.reset();
-    g.owned = false;  // nobody can run this group until its record is repaired
+    g.owned = false;
+    g.broken = true;
     return;
   }
   // Another coordinator decided meanwhile: what we were deciding is dropped unannounced (its
   // requester sends it again, and it may have been decided there), and we take over anew —
   // after a retry period, so two nodes that both believe they coordinate (views differ for
   // a detection time) do not take the record from each other at the registry's pace.
-  if (g.now) {
-    g.queue.emplace_front(g.now->from, g.now->request);
-    g.now.reset();
-  }
-  g.record = r ? std::move(*r) : GroupRecord{};
-  g.revision = current ? current->revision : 0;
+  g.record = std::move(*r);
+  g.revision = current->revision;
   g.changes.clear();
-  g.write.reset();
   TakeOver(group, g, out, now + options_.retry);
+}
+
+// What was being decided goes back to the head of the queue, undecided.
+void GroupsCore::Requeue(Lead& g) {
+  if (!g.now) return;
+  g.queued.insert(g.now->request.request);
+  g.queue.emplace_front(g.now->from, std::move(g.now->request));
+  g.now.reset();
 }
 
 void GroupsCore::Announce(const std::string& group, const Lead& g, Outputs& out) {
@@ -115,6 +120,7 @@ std::vector<std::string> GroupsCore::RelatedOn(const std::string& group, NodeId 
         break;
       }
     }
+    if (related.size() == kMaxRelated) break;  // what a commit can name; see groups.md
   }
   return related;
 }

@@ -88,11 +88,24 @@ void GroupsCore::OnRecords(Instant now, uint64_t ticket,
   if (!coordinating_ || reading_ != ticket) return;
   reading_.reset();
   if (!records) {
-    // Out of reach: the first read is tried again soon; later ones at the next period.
-    if (!read_once_) read_retry_at_ = now + options_.retry;
+    // Out of reach: the first read, and one a request waits on, are tried again soon; the
+    // others at the next check.
+    bool waited_on = !read_once_;
+    for (const auto& [group, g] : leads_) waited_on = waited_on || g.await_read != 0;
+    if (waited_on) read_retry_at_ = now + options_.retry;
     return;
   }
   for (const StoredRecord& s : *records) Reconcile(s, out);
+  bool again = false;
+  for (auto it = leads_.begin(); it != leads_.end();) {
+    Lead& g = it->second;
+    if (g.await_read != 0 && g.await_read <= ticket) g.await_read = 0;  // seen if it exists
+    again = again || g.await_read != 0;
+    Advance(now, it->first, g, out);
+    const bool unknown = g.revision == 0 && !g.write && !g.now && g.queue.empty();
+    it = unknown && g.await_read == 0 ? leads_.erase(it) : std::next(it);
+  }
+  if (again) ReadAll(out);
   if (!read_once_) {
     read_once_ = true;
     check_at_ = now + options_.check;
@@ -112,11 +125,9 @@ void GroupsCore::Reconcile(const StoredRecord& s, Outputs& out) {
   }
   Lead& g = leads_[s.group];
   if (g.write_sent) return;  // the write's answer will tell
-  if (g.revision == s.revision) return;
-  if (g.now) {  // decided elsewhere or not: its requester sends it again
-    g.queue.emplace_front(g.now->from, g.now->request);
-    g.now.reset();
-  }
+  if (g.revision == s.revision && !g.broken) return;
+  g.broken = false;
+  Requeue(g);  // decided elsewhere or not: it is judged again against what is stored
   g.record = std::move(*r);
   g.revision = s.revision;
   g.changes.clear();
@@ -150,31 +161,47 @@ void GroupsCore::SendWrite(Lead& g, Outputs& out) {
 
 void GroupsCore::OnRequest(Instant now, NodeId from, const RequestMsg& m, Outputs& out) {
   // A node speaks for its own processes only, and only once the cluster lists it up.
-  if (m.request.node != from || m.member.node != from || m.kind == ChangeKind::kNodeDied ||
+  if (m.request.node != from || m.member.node != from ||
+      m.member.incarnation != m.request.incarnation || m.kind == ChangeKind::kNodeDied ||
       !Up(MemberId{from, m.request.incarnation, 0})) {
     return;
   }
+  constexpr size_t kMostWaiting = 4096;  // requests held per group (and before the first read)
   if (!read_once_) {
-    if (before_read_.size() < 65536) before_read_.emplace_back(from, m);
+    const bool known = std::any_of(before_read_.begin(), before_read_.end(),
+                                   [&](const auto& w) { return w.second.request == m.request; });
+    if (!known && before_read_.size() < kMostWaiting) before_read_.emplace_back(from, m);
     return;
   }
-  Lead& g = leads_[m.group];
-  if (g.revision == 0 && !g.write) g.owned = true;  // a new group: its first write creates it
-  if (g.now && g.now->request.request == m.request) return;
-  for (const auto& [f, q] : g.queue) {
-    if (q.request == m.request) return;
+  auto [it, created] = leads_.try_emplace(m.group);
+  Lead& g = it->second;
+  if (created && m.kind != ChangeKind::kJoin) {
+    // Not known here: perhaps created after this node's last read (by a coordinator before
+    // it). Read before answering.
+    g.await_read = next_ticket_;
+    if (!reading_) ReadAll(out);
+  } else if (created) {
+    g.owned = true;  // a new group: its first write creates it (or finds it there)
+  }
+  if ((g.now && g.now->request.request == m.request) || g.queued.count(m.request) ||
+      g.queued.size() >= kMostWaiting) {
+    return;
   }
   g.queue.emplace_back(from, m);
+  g.queued.insert(m.request);
   Advance(now, m.group, g, out);
 }
 
 void GroupsCore::Advance(Instant now, const std::string& group, Lead& g, Outputs& out) {
-  while (g.owned && !g.write && !g.now && !g.queue.empty()) Begin(now, group, g, out);
+  while (g.owned && !g.broken && g.await_read == 0 && !g.write && !g.now && !g.queue.empty()) {
+    Begin(now, group, g, out);
+  }
 }
 
 void GroupsCore::Begin(Instant now, const std::string& group, Lead& g, Outputs& out) {
   const std::pair<NodeId, RequestMsg> next = std::move(g.queue.front());
   g.queue.pop_front();
+  g.queued.erase(next.second.request);
   const NodeId from = next.first;
   const RequestMsg& m = next.second;
   if (const RecentRequest* done = FindRecent(g.record, m.request)) {
@@ -182,14 +209,15 @@ void GroupsCore::Begin(Instant now, const std::string& group, Lead& g, Outputs& 
     return;
   }
   if (g.revision == 0 && m.kind != ChangeKind::kJoin) {
-    // Nothing to record it in: no group (an honest node never asks; see node.cc).
-    if (from != options_.self) {
-      Send(from, OutcomeMsg{group, {m.request, 0, AbortReason::kNoGroup}}, out);
-    }
+    // A read after the request came shows no such group: an honest node asks only about
+    // groups its member joined, which the registry holds from then on.
+    Send(from, OutcomeMsg{group, {m.request, 0, AbortReason::kNoGroup}}, out);
     return;
   }
-  if (m.kind == ChangeKind::kNodeDied && !HasNodeMembers(g.record, m.member)) return;
-  g.now = Judge(g.record, from, m);
+  if (m.kind == ChangeKind::kNodeDied && (Up(m.member) || !HasNodeMembers(g.record, m.member))) {
+    return;  // back up (queued during a partition), or failed out already
+  }
+  g.now = Judge(group, g.record, from, m);
   if (g.now->voting) {
     AskVotes(now, group, g, out);
   } else {
@@ -199,8 +227,8 @@ void GroupsCore::Begin(Instant now, const std::string& group, Lead& g, Outputs& 
 
 // What a request becomes against the group as it stands: a change to vote on or record, or
 // an abort to record.
-GroupsCore::Transition GroupsCore::Judge(const GroupRecord& r, NodeId from,
-                                         const RequestMsg& m) const {
+GroupsCore::Transition GroupsCore::Judge(const std::string& group, const GroupRecord& r,
+                                         NodeId from, const RequestMsg& m) const {
   Transition t;
   t.request = m;
   t.from = from;
@@ -213,6 +241,9 @@ GroupsCore::Transition GroupsCore::Judge(const GroupRecord& r, NodeId from,
     case ChangeKind::kJoin:
       if (HasMember(r, m.member)) {
         t.reason = AbortReason::kAlreadyMember;
+      } else if (r.members.size() >= kMaxMembers ||
+                 std::find(m.depends.begin(), m.depends.end(), group) != m.depends.end()) {
+        t.reason = AbortReason::kInvalid;
       } else {
         t.change = c;
       }
@@ -244,9 +275,14 @@ GroupsCore::Transition GroupsCore::Judge(const GroupRecord& r, NodeId from,
 void GroupsCore::AskVotes(Instant now, const std::string& group, Lead& g, Outputs& out) {
   Transition& t = *g.now;
   t.voters.clear();
+  t.defaulted = false;
   std::map<NodeId, std::vector<uint32_t>> nodes;
   for (const Member& m : g.record.members) {
-    if (m.role != Role::kProvider || !Up(m.id)) continue;  // the dead take the default vote
+    if (m.role != Role::kProvider) continue;
+    if (!Up(m.id)) {
+      t.defaulted = true;  // the dead take the default vote
+      continue;
+    }
     t.voters.insert(m.id);
     nodes[m.id.node].push_back(m.id.local);
   }
@@ -279,7 +315,8 @@ void GroupsCore::OnVoteReply(Instant now, const VoteReplyMsg& m, Outputs& out) {
 void GroupsCore::Tally(Instant now, const std::string& group, Lead& g, bool timed_out,
                        Outputs& out) {
   Transition& t = *g.now;
-  if (timed_out && !t.voters.empty() && !g.record.default_approve) {
+  if (timed_out && !t.voters.empty()) t.defaulted = true;
+  if (t.defaulted && !g.record.default_approve) {
     t.reason = AbortReason::kRejected;
     t.change.reset();
   }

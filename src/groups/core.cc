@@ -28,6 +28,7 @@ void GroupsCore::Flush(Instant now, Outputs& out) {
 void GroupsCore::SetView(Instant now, NodeId coordinator, const NodeView& up, Outputs& out) {
   const bool was = coordinating_;
   const NodeId before = coordinator_;
+  if (coordinator != before) previous_coordinator_ = before;
   coordinator_ = coordinator;
   up_ = up;
   if (coordinator == options_.self && !was) {
@@ -44,10 +45,13 @@ void GroupsCore::SetView(Instant now, NodeId coordinator, const NodeView& up, Ou
     // Providers that went down take the default vote at once; their members fail out.
     for (auto& [group, g] : leads_) {
       if (!g.now || !g.now->voting) continue;
+      const size_t asked = g.now->voters.size();
       for (auto it = g.now->voters.begin(); it != g.now->voters.end();) {
         it = Up(*it) ? std::next(it) : g.now->voters.erase(it);
       }
-      if (g.now->voters.empty()) Tally(now, group, g, true, out);
+      if (g.now->voters.size() == asked) continue;
+      g.now->defaulted = true;
+      if (g.now->voters.empty() || !g.record.default_approve) Tally(now, group, g, false, out);
     }
     FailDeadNodes(now, out);
   }
@@ -104,7 +108,12 @@ void GroupsCore::Dispatch(Instant now, NodeId from, const Message& m, Outputs& o
   } else if (auto* c = std::get_if<CatchUpMsg>(&m)) {
     if (coordinating_) OnCatchUp(from, *c, out);
   } else if (auto* q = std::get_if<VoteRequestMsg>(&m)) {
-    OnVoteRequest(from, *q, out);
+    OnVoteRequest(from, *q, out);  // from any coordinator: a vote decides nothing by itself
+  } else if (from != coordinator_ && from != previous_coordinator_) {
+    // What tells of decisions is taken from the coordinator in this node's view, or the one
+    // before it (its last commits may still be on their way); another that believes it
+    // coordinates is heard of through the registry instead (catch-up).
+    ++refused_;
   } else if (auto* cm = std::get_if<CommitMsg>(&m)) {
     OnCommit(now, *cm, out);
   } else if (auto* o = std::get_if<OutcomeMsg>(&m)) {

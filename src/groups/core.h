@@ -140,7 +140,7 @@ class GroupsCore {
   void Tick(Instant now, Outputs& out);
   Instant NextDeadline() const;
 
-  // ---- local clients; a request's outcome comes as an Outcome ----
+  // ---- local clients (numbered from 1); a request's outcome comes as an Outcome ----
   RequestId Join(Instant now, uint32_t local, const std::string& group, Role role,
                  bool default_approve, const std::vector<std::string>& depends, Outputs& out);
   RequestId Leave(Instant now, uint32_t local, const std::string& group, Outputs& out);
@@ -159,6 +159,8 @@ class GroupsCore {
   std::vector<std::pair<std::string, GroupRecord>> Led() const;
 
   uint64_t malformed() const { return malformed_; }
+  // Coordinator messages from a node this one does not take as its coordinator.
+  uint64_t refused() const { return refused_; }
 
  private:
   struct LocalMember {
@@ -190,6 +192,7 @@ class GroupsCore {
     NodeId from = kNoNode;
     uint8_t phase = 1;
     std::set<MemberId> voters;  // the providers asked, who have not voted yet
+    bool defaulted = false;     // a provider of this round takes the default vote (down, silent)
     Instant deadline = Instant::Max();
     std::optional<Change> change;       // to commit
     std::optional<AbortReason> reason;  // to record as aborted
@@ -207,6 +210,11 @@ class GroupsCore {
     GroupRecord writing;               // what `write` holds
     bool write_sent = false;
     Instant retry_at = Instant::Max();
+    // Unknown here and asked about (not a join): a read of every record with a ticket from
+    // this one on must show whether the group exists before the request is answered.
+    uint64_t await_read = 0;
+    std::set<RequestId> queued;  // the requests in `queue`
+    bool broken = false;         // its record cannot be read: nothing runs until repaired
   };
 
   // node side (node.cc)
@@ -218,6 +226,7 @@ class GroupsCore {
   void OnVoteRequest(NodeId from, const VoteRequestMsg& m, Outputs& out);
   void OnVersion(Instant now, const VersionMsg& m);
   void TryStart(Instant now, const std::string& group, Followed& f, Outputs& out);
+  void MaybeForget(const std::string& group);
   void JoinCommitted(Instant now, const std::string& group, Followed& f, const Pending& join,
                      uint64_t version, Outputs& out);
   void Drain(Instant now, const std::string& group, Followed& f, Outputs& out);
@@ -237,7 +246,8 @@ class GroupsCore {
   void TakeOver(const std::string& group, Lead& g, Outputs& out, Instant at = Instant());
   void Advance(Instant now, const std::string& group, Lead& g, Outputs& out);
   void Begin(Instant now, const std::string& group, Lead& g, Outputs& out);
-  Transition Judge(const GroupRecord& r, NodeId from, const RequestMsg& m) const;
+  Transition Judge(const std::string& group, const GroupRecord& r, NodeId from,
+                   const RequestMsg& m) const;
   void AskVotes(Instant now, const std::string& group, Lead& g, Outputs& out);
   void Tally(Instant now, const std::string& group, Lead& g, bool timed_out, Outputs& out);
   void Record(const std::string& group, Lead& g, Outputs& out);
@@ -250,6 +260,7 @@ class GroupsCore {
                                                       const Lead& g) const;
   std::vector<std::string> RelatedOn(const std::string& group, NodeId node) const;
   void SendWrite(Lead& g, Outputs& out);
+  void Requeue(Lead& g);
   void Announce(const std::string& group, const Lead& g, Outputs& out);
   void CoordinatorTick(Instant now, Outputs& out);
   Instant CoordinatorDeadline() const;
@@ -259,14 +270,17 @@ class GroupsCore {
 
   GroupsOptions options_;
   NodeId coordinator_ = kNoNode;
+  NodeId previous_coordinator_ = kNoNode;
   NodeView up_;
   uint64_t next_seq_ = 1;
   uint64_t next_ticket_ = 1;
   uint64_t malformed_ = 0;
+  uint64_t refused_ = 0;
   std::map<std::string, Followed> followed_;
   std::map<RequestId, Pending> pending_;
   std::deque<Message> inbox_;                                   // sent to this node by itself
   std::map<std::pair<std::string, RequestId>, NodeId> askers_;  // who asked for a vote
+  std::deque<std::pair<std::string, RequestId>> asked_order_;   // askers_, oldest first
   // coordinator side
   bool coordinating_ = false;
   std::optional<uint64_t> reading_;  // the ticket of ReadRecords in flight

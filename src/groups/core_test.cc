@@ -225,6 +225,39 @@ TEST(GroupsCore, ASilentProviderTakesTheGroupsDefaultVote) {
   }
 }
 
+TEST(GroupsCore, AProviderWhoseNodeGoesDownMidVoteTakesTheDefaultVote) {
+  Harness h = ThreeMembers(/*default_approve=*/false);
+  h.Propose(1, 1, "v1");
+  ASSERT_EQ(h.asks_.size(), 2u);
+  h.asks_.clear();
+  h.View(1, 1, NodeView{{1, 100}, {3, 300}});  // node 2, a provider's, is down
+  const auto outcomes = h.Told<Outcome>();
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].second.outcome.reason, AbortReason::kRejected);
+  EXPECT_TRUE(StateChanges(h).empty());
+}
+
+// Node 2 believes it coordinates and read the registry before node 1 (coordinating for the
+// others) created the group. Asked about it, node 2 reads again rather than answering "no
+// such group": the proposal commits.
+TEST(GroupsCore, AGroupUnknownToTheCoordinatorIsReadBeforeAnythingIsAnswered) {
+  Harness h(3);
+  h.View(2, 2);
+  h.Join(1, 1);
+  h.Join(3, 1);
+  ASSERT_EQ(h.Stored().members.size(), 2u);
+  h.View(3, 2);
+  h.told.clear();
+  const RequestId id = h.Propose(3, 1, "v1");
+  h.VoteAll(true);
+  const auto outcomes = h.Told<Outcome>();
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].second.request, id);
+  EXPECT_FALSE(outcomes[0].second.outcome.reason);
+  EXPECT_EQ(h.Stored().state, B("v1"));
+  EXPECT_EQ(h.Stored().owner, 2);
+}
+
 TEST(GroupsCore, EveryPhaseIsARoundOfVotes) {
   Harness h = ThreeMembers();
   h.Propose(1, 1, "v1", 3);

@@ -19,6 +19,10 @@ enum class Kind : uint8_t {
 
 // ---- fields, written and read one way everywhere ----
 
+// Versions count changes of one group: a value near the top of u64 is no honest peer's, and
+// would wrap a receiver's "next version".
+bool GetVersion(Reader& r, uint64_t* v) { return r.U64(v) && *v <= kMaxVersion; }
+
 void Put(Writer& w, const std::string& s) {
   w.Blob(ByteView(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
 }
@@ -95,7 +99,7 @@ void Put(Writer& w, const RecentRequest& q) {
 }
 bool Get(Reader& r, RecentRequest* q) {
   uint8_t reason = 0;
-  if (!(Get(r, &q->request) && r.U64(&q->version) && r.U8(&reason))) return false;
+  if (!(Get(r, &q->request) && GetVersion(r, &q->version) && r.U8(&reason))) return false;
   if (reason > kAbortReasonMax) return false;
   if (reason != 0) q->reason = static_cast<AbortReason>(reason);
   return true;
@@ -118,8 +122,8 @@ bool GetList(Reader& r, std::vector<T>* list, size_t max, GetOne get_one) {
   }
   return true;
 }
-bool GetNames(Reader& r, std::vector<std::string>* names) {
-  return GetList(r, names, kMaxDepends, [](Reader& rr, std::string* s) { return GetName(rr, s); });
+bool GetNames(Reader& r, std::vector<std::string>* names, size_t max = kMaxDepends) {
+  return GetList(r, names, max, [](Reader& rr, std::string* s) { return GetName(rr, s); });
 }
 
 void Put(Writer& w, const Change& c) {
@@ -133,7 +137,7 @@ void Put(Writer& w, const Change& c) {
 }
 bool Get(Reader& r, Change* c) {
   uint64_t token = 0;
-  if (!(r.U64(&c->version) && r.U64(&token) && Get(r, &c->kind) && Get(r, &c->member) &&
+  if (!(GetVersion(r, &c->version) && r.U64(&token) && Get(r, &c->kind) && Get(r, &c->member) &&
         Get(r, &c->role) && Get(r, &c->value) && Get(r, &c->request))) {
     return false;
   }
@@ -170,8 +174,8 @@ void Body(Writer& w, const VoteRequestMsg& m) {
   PutList(w, m.voters);
 }
 bool Body(Reader& r, VoteRequestMsg* m) {
-  return GetName(r, &m->group) && Get(r, &m->request) && r.U64(&m->version) && r.U8(&m->phase) &&
-         m->phase >= 1 && m->phase <= kMaxPhases && Get(r, &m->value) &&
+  return GetName(r, &m->group) && Get(r, &m->request) && GetVersion(r, &m->version) &&
+         r.U8(&m->phase) && m->phase >= 1 && m->phase <= kMaxPhases && Get(r, &m->value) &&
          GetList(r, &m->voters, kMaxMembers, [](Reader& rr, uint32_t* v) { return rr.U32(v); });
 }
 
@@ -198,7 +202,7 @@ void Body(Writer& w, const CommitMsg& m) {
   PutList(w, m.related);
 }
 bool Body(Reader& r, CommitMsg* m) {
-  return GetName(r, &m->group) && Get(r, &m->change) && GetNames(r, &m->related);
+  return GetName(r, &m->group) && Get(r, &m->change) && GetNames(r, &m->related, kMaxRelated);
 }
 
 void Body(Writer& w, const OutcomeMsg& m) {
@@ -211,7 +215,9 @@ void Body(Writer& w, const CatchUpMsg& m) {
   Put(w, m.group);
   w.U64(m.from_version);
 }
-bool Body(Reader& r, CatchUpMsg* m) { return GetName(r, &m->group) && r.U64(&m->from_version); }
+bool Body(Reader& r, CatchUpMsg* m) {
+  return GetName(r, &m->group) && GetVersion(r, &m->from_version);
+}
 
 void Body(Writer& w, const SnapshotMsg& m) {
   Put(w, m.group);
@@ -223,9 +229,9 @@ void Body(Writer& w, const SnapshotMsg& m) {
 }
 bool Body(Reader& r, SnapshotMsg* m) {
   uint64_t token = 0;
-  if (!(GetName(r, &m->group) && r.U64(&m->version) && r.U64(&token) && Get(r, &m->state) &&
+  if (!(GetName(r, &m->group) && GetVersion(r, &m->version) && r.U64(&token) && Get(r, &m->state) &&
         GetList(r, &m->members, kMaxMembers, [](Reader& rr, Member* x) { return Get(rr, x); }) &&
-        GetNames(r, &m->related))) {
+        GetNames(r, &m->related, kMaxRelated))) {
     return false;
   }
   m->token = static_cast<int64_t>(token);
@@ -236,7 +242,7 @@ void Body(Writer& w, const VersionMsg& m) {
   Put(w, m.group);
   w.U64(m.version);
 }
-bool Body(Reader& r, VersionMsg* m) { return GetName(r, &m->group) && r.U64(&m->version); }
+bool Body(Reader& r, VersionMsg* m) { return GetName(r, &m->group) && GetVersion(r, &m->version); }
 
 template <typename T>
 std::optional<Message> Read(Reader& r) {
@@ -303,7 +309,7 @@ std::optional<GroupRecord> DecodeRecord(ByteView bytes) {
   Reader r(bytes);
   GroupRecord g;
   uint8_t layout = 0;
-  if (!(r.U8(&layout) && layout == 1 && r.U64(&g.version) && Get(r, &g.state) &&
+  if (!(r.U8(&layout) && layout == 1 && GetVersion(r, &g.version) && Get(r, &g.state) &&
         GetList(r, &g.members, kMaxMembers, [](Reader& rr, Member* x) { return Get(rr, x); }) &&
         GetBool(r, &g.default_approve) && GetNames(r, &g.depends) && r.U16(&g.owner) &&
         r.U64(&g.owner_incarnation) &&

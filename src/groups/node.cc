@@ -21,7 +21,7 @@ void GroupsCore::Refuse(uint32_t local, const std::string& group, AbortReason re
 RequestId GroupsCore::Join(Instant now, uint32_t local, const std::string& group, Role role,
                            bool default_approve, const std::vector<std::string>& depends,
                            Outputs& out) {
-  bool valid = ValidName(group) && depends.size() <= kMaxDepends;
+  bool valid = local != 0 && ValidName(group) && depends.size() <= kMaxDepends;
   for (const std::string& d : depends) valid = valid && ValidName(d) && d != group;
   if (!valid) {
     Refuse(local, group, AbortReason::kInvalid, out);
@@ -63,7 +63,7 @@ RequestId GroupsCore::Leave(Instant now, uint32_t local, const std::string& grou
 
 RequestId GroupsCore::Propose(Instant now, uint32_t local, const std::string& group, Bytes value,
                               uint8_t phases, Outputs& out) {
-  if (phases < 1 || phases > kMaxPhases || value.size() > kMaxStateBytes) {
+  if (local == 0 || phases < 1 || phases > kMaxPhases || value.size() > kMaxStateBytes) {
     Refuse(local, group, AbortReason::kInvalid, out);
     return {};
   }
@@ -126,8 +126,12 @@ void GroupsCore::ProcessDied(Instant now, uint32_t local, Outputs& out) {
 // delivered yet (a commit still on its way) is asked all the same: the group counts it.
 void GroupsCore::OnVoteRequest(NodeId from, const VoteRequestMsg& m, Outputs& out) {
   constexpr size_t kAskersKept = 4096;  // votes outstanding at once, at most
-  if (askers_.size() >= kAskersKept) askers_.erase(askers_.begin());
-  askers_[{m.group, m.request}] = from;
+  auto [asker, fresh] = askers_.insert_or_assign({m.group, m.request}, from);
+  if (fresh) asked_order_.push_back(asker->first);
+  while (asked_order_.size() > kAskersKept) {  // the oldest asks go first
+    askers_.erase(asked_order_.front());
+    asked_order_.pop_front();
+  }
   auto f = followed_.find(m.group);
   for (uint32_t local : m.voters) {
     const LocalMember* member = nullptr;
@@ -175,6 +179,7 @@ void GroupsCore::OnOutcome(Instant now, const OutcomeMsg& m, Outputs& out) {
     out.push_back(Outcome{pending.local, m.group, m.outcome.request, m.outcome});
   }
   TryStart(now, m.group, f, out);
+  MaybeForget(m.group);
 }
 
 // A group is delivered from a baseline: the earliest join of this node's members (each must
@@ -215,12 +220,29 @@ void GroupsCore::OnCommit(Instant now, const CommitMsg& m, Outputs& out) {
     if (c.kind == ChangeKind::kJoin) JoinCommitted(now, m.group, f, pending, c.version, out);
   }
   if (f.started && c.version <= f.delivered) return;
-  f.early.emplace(c.version, c);
+  constexpr size_t kMostEarly = 4096;  // past a gap; more are asked for again after it
+  if (f.early.size() < kMostEarly) f.early.emplace(c.version, c);
   if (f.started) {
     Drain(now, m.group, f, out);
   } else {
     TryStart(now, m.group, f, out);
   }
+  MaybeForget(m.group);
+}
+
+// A group this node no longer has members in, nor members of groups depending on it, nor
+// requests about, is no longer followed.
+void GroupsCore::MaybeForget(const std::string& group) {
+  auto it = followed_.find(group);
+  if (it == followed_.end() || !it->second.members.empty()) return;
+  for (const std::string& dependent : it->second.related) {
+    auto d = followed_.find(dependent);
+    if (d != followed_.end() && !d->second.members.empty()) return;
+  }
+  for (const auto& [id, p] : pending_) {
+    if (p.msg.group == group) return;
+  }
+  followed_.erase(it);
 }
 
 // A join of this node's made it, as `version`: the member hears from then on, or — if its
@@ -249,6 +271,9 @@ void GroupsCore::OnSnapshot(Instant now, const SnapshotMsg& m, Outputs& out) {
   Followed& f = followed_[m.group];
   f.related.insert(m.related.begin(), m.related.end());
   if (f.started && m.version <= f.delivered) return;
+  // Before its members' baseline is known a snapshot says nothing of them: it may be one
+  // asked for before they were last failed out, still on its way. TryStart starts them.
+  if (!f.started && !f.members.empty()) return;
   f.started = true;
   f.delivered = m.version;
   f.known = std::max(f.known, m.version);
@@ -280,6 +305,7 @@ void GroupsCore::OnSnapshot(Instant now, const SnapshotMsg& m, Outputs& out) {
   }
   NotifyRelated(m.group, f, resync, out);
   Drain(now, m.group, f, out);
+  MaybeForget(m.group);
 }
 
 void GroupsCore::Drain(Instant now, const std::string& group, Followed& f, Outputs& out) {

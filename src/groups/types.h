@@ -113,6 +113,9 @@ inline constexpr size_t kMaxMembers = 4096;
 inline constexpr size_t kMaxDepends = 32;
 inline constexpr size_t kRecentRequests = 256;
 inline constexpr uint8_t kMaxPhases = 8;
+inline constexpr uint64_t kMaxVersion = uint64_t{1} << 62;
+// Groups that depend on one group and have members on one node, as a commit names them.
+inline constexpr size_t kMaxRelated = 1024;
 
 // Group names: 1–128 bytes of [A-Za-z0-9._-].
 bool ValidName(const std::string& name);

@@ -18,12 +18,44 @@ std::string Name(const RequestId& r) {
   return std::to_string(r.node) + "/" + std::to_string(r.incarnation) + "/" + std::to_string(r.seq);
 }
 
-bool Lists(const GroupRecord& r, const groups::MemberId& id) {
+bool OfDaemon(const groups::Member& m, const groups::MemberId& daemon) {
+  return m.id.node == daemon.node && m.id.incarnation == daemon.incarnation;
+}
+
+}  // namespace
+
+bool GroupsSim::Lists(const GroupRecord& r, const groups::MemberId& id) {
   return std::any_of(r.members.begin(), r.members.end(),
                      [&](const groups::Member& m) { return m.id == id; });
 }
 
-}  // namespace
+// `c` is exactly what took the record from `before` to `after`.
+bool GroupsSim::Steps(const GroupRecord& before, const GroupRecord& after,
+                      const groups::Change& c) {
+  std::vector<groups::Member> expected = before.members;
+  auto drop = [&](auto pred) {
+    const size_t n = expected.size();
+    expected.erase(std::remove_if(expected.begin(), expected.end(), pred), expected.end());
+    return expected.size() != n;
+  };
+  bool changed = true;
+  switch (c.kind) {
+    case ChangeKind::kState:
+      return before.members == after.members && after.state == c.value;
+    case ChangeKind::kJoin:
+      changed = !Lists(before, c.member);
+      expected.push_back(groups::Member{c.member, c.role});
+      break;
+    case ChangeKind::kLeave:
+    case ChangeKind::kProcessDied:
+      changed = drop([&](const groups::Member& m) { return m.id == c.member; });
+      break;
+    case ChangeKind::kNodeDied:
+      changed = drop([&](const groups::Member& m) { return OfDaemon(m, c.member); });
+      break;
+  }
+  return changed && expected == after.members && before.state == after.state;
+}
 
 GroupsSim::GroupsSim(GroupsSimOptions options)
     : options_(std::move(options)), prng_(options_.seed) {
@@ -114,7 +146,15 @@ void GroupsSim::ClientPropose(NodeId node, uint32_t local) {
   for (const std::string& g : c.joined) {
     if (c.wanted.at(g) == Role::kProvider) mine.push_back(g);
   }
-  if (proposing_ && !mine.empty() && c.open.empty()) {  // one request at a time
+  if (proposing_ && c.open.empty() && !c.joined.empty() && prng_.Chance(0.03)) {
+    // Now and then a client leaves a group (and joins it again once it is out).
+    auto it2 = c.joined.begin();
+    std::advance(it2, static_cast<long>(prng_.Below(c.joined.size())));
+    Outputs out;
+    const RequestId id = n.core->Leave(now_, local, *it2, out);
+    if (id.seq != 0) c.open.insert(id);
+    Route(node, out);
+  } else if (proposing_ && !mine.empty() && c.open.empty()) {  // one request at a time
     const std::string& group = mine[prng_.Below(mine.size())];
     const std::string value = "n" + std::to_string(node) + ".c" + std::to_string(local) + "." +
                               std::to_string(++c.proposals);
@@ -161,6 +201,7 @@ void GroupsSim::ToClient(NodeId node, const groups::Output& o) {
   if (auto* note = std::get_if<groups::Notify>(&o)) {
     Heard(node, local, note->group, note->related, note->change);
   } else if (auto* r = std::get_if<groups::Resync>(&o)) {
+    CheckResync(node, local, *r);
     c.heard[{r->group, r->related}] = r->version;
     const groups::MemberId me{node, n.incarnation, local};
     if (r->related.empty() && c.joining.count(r->group)) {
@@ -183,12 +224,18 @@ void GroupsSim::ToClient(NodeId node, const groups::Output& o) {
   } else if (auto* lost = std::get_if<groups::Lost>(&o)) {
     c.joined.erase(lost->group);
     c.joining.erase(lost->group);
-    for (auto h = c.heard.begin(); h != c.heard.end();) {
-      const bool drop = (h->first.first == lost->group && h->first.second.empty()) ||
-                        h->first.second == lost->group;
-      h = drop ? c.heard.erase(h) : std::next(h);
-    }
+    ForgetStreams(c, lost->group);
     At(node, Duration::Millis(50), [this, node, local](Node&) { ClientJoin(node, local); });
+  }
+}
+
+// Out of `group`: its own stream and those of the groups it depends on start afresh at the
+// next join.
+void GroupsSim::ForgetStreams(Client& c, const std::string& group) {
+  for (auto h = c.heard.begin(); h != c.heard.end();) {
+    const bool drop =
+        (h->first.first == group && h->first.second.empty()) || h->first.second == group;
+    h = drop ? c.heard.erase(h) : std::next(h);
   }
 }
 
@@ -208,12 +255,35 @@ void GroupsSim::OnOutcome(NodeId node, const groups::Outcome& o) {
       c->second.joins.erase(join);
     }
   }
-  if (o.outcome.reason == groups::AbortReason::kNoGroup) return;  // nothing to record
+  if (o.outcome.reason == groups::AbortReason::kNoGroup) {
+    // Not recorded (there is no record): it must never be decided otherwise, then or later.
+    no_group_.insert(o.request);
+    if (decided_.count(o.request)) {
+      Violation("request " + Name(o.request) + " answered \"no such group\" but recorded");
+    }
+    return;
+  }
   auto d = decided_.find(o.request);
   if (d == decided_.end()) {
     Violation("request " + Name(o.request) + " answered but never recorded");
   } else if (!(d->second == o.outcome)) {
     Violation("request " + Name(o.request) + " answered otherwise than recorded");
+  }
+}
+
+// A snapshot is the registry's record at its version, and moves the member forward.
+void GroupsSim::CheckResync(NodeId node, uint32_t local, const groups::Resync& r) {
+  const std::string who = "node " + std::to_string(node) + " client " + std::to_string(local);
+  auto h = history_[r.group].find(r.version);
+  if (h == history_[r.group].end() || h->second.second.state != r.state ||
+      h->second.second.members != r.members || r.token < h->second.first) {
+    Violation(who + " resynced to a " + r.group + " v" + std::to_string(r.version) +
+              " the registry does not hold");
+  }
+  const Client& c = nodes_.at(node).clients.at(local);
+  auto heard = c.heard.find({r.group, r.related});
+  if (heard != c.heard.end() && heard->second >= r.version) {
+    Violation(who + " resynced " + r.group + " back to v" + std::to_string(r.version));
   }
 }
 
@@ -227,28 +297,16 @@ void GroupsSim::Heard(NodeId node, uint32_t local, const std::string& group,
               " that the registry does not hold at token " + std::to_string(c.token));
     return;
   }
-  const GroupRecord& r = h->second.second;
-  bool fits = true;
-  switch (c.kind) {
-    case ChangeKind::kState:
-      fits = r.state == c.value;
-      break;
-    case ChangeKind::kJoin:
-      fits = Lists(r, c.member);
-      break;
-    case ChangeKind::kLeave:
-    case ChangeKind::kProcessDied:
-      fits = !Lists(r, c.member);
-      break;
-    case ChangeKind::kNodeDied:
-      fits = std::none_of(r.members.begin(), r.members.end(), [&](const groups::Member& m) {
-        return m.id.node == c.member.node && m.id.incarnation == c.member.incarnation;
-      });
-      break;
+  auto [agreed, first_told] = told_.try_emplace({group, c.version}, c);
+  if (!first_told && !(agreed->second == c)) {
+    Violation(who + " told of " + group + " v" + std::to_string(c.version) +
+              " otherwise than another member");
   }
-  if (!fits)
-    Violation(who + " told of a change the registry's v" + std::to_string(c.version) + " of " +
-              group + " does not show");
+  const GroupRecord before = c.version > 1 ? history_[group][c.version - 1].second : GroupRecord{};
+  if (!Steps(before, h->second.second, c)) {
+    Violation(who + " told of a change that is not the registry's step to v" +
+              std::to_string(c.version) + " of " + group);
+  }
   Client& cl = nodes_.at(node).clients.at(local);
   auto [it, first] = cl.heard.try_emplace({group, related}, c.version);
   if (!first) {
@@ -263,6 +321,10 @@ void GroupsSim::Heard(NodeId node, uint32_t local, const std::string& group,
     if (c.kind == ChangeKind::kJoin) {
       cl.joined.insert(group);
       cl.joining.erase(group);
+    } else if (c.kind == ChangeKind::kLeave) {
+      cl.joined.erase(group);
+      ForgetStreams(cl, group);
+      At(node, Duration::Millis(100), [this, node, local](Node&) { ClientJoin(node, local); });
     }
   }
 }

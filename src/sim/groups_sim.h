@@ -120,10 +120,16 @@ class GroupsSim {
   void Route(NodeId node, groups::Outputs& out);
   void ToClient(NodeId node, const groups::Output& o);
   void OnOutcome(NodeId node, const groups::Outcome& o);
+  static void ForgetStreams(Client& c, const std::string& group);
+  void CheckResync(NodeId node, uint32_t local, const groups::Resync& r);
   void Heard(NodeId node, uint32_t local, const std::string& group, const std::string& related,
              const groups::Change& c);
   void Write(NodeId node, const groups::WriteRecord& w);
   void Read(NodeId node, uint64_t ticket);
+  static bool OneChange(const groups::GroupRecord& before, const groups::GroupRecord& after);
+  static bool Lists(const groups::GroupRecord& r, const groups::MemberId& id);
+  static bool Steps(const groups::GroupRecord& before, const groups::GroupRecord& after,
+                    const groups::Change& c);
   void CheckWrite(const std::string& group, const groups::GroupRecord* before,
                   const groups::GroupRecord& after, int64_t revision);
   bool Reaches(NodeId a, NodeId b) const;
@@ -149,6 +155,8 @@ class GroupsSim {
   std::map<std::string, Stored> store_;
   std::map<std::string, std::map<uint64_t, std::pair<int64_t, groups::GroupRecord>>> history_;
   std::map<groups::RequestId, groups::RecentRequest> decided_;
+  std::map<std::pair<std::string, uint64_t>, groups::Change> told_;  // first told of each
+  std::set<groups::RequestId> no_group_;                             // answered "no such group"
   std::set<groups::RequestId> answered_;
   std::vector<std::string> violations_;
   uint64_t commits_ = 0, aborts_ = 0;

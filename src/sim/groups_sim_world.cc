@@ -118,6 +118,9 @@ void GroupsSim::CheckWrite(const std::string& group, const GroupRecord* before,
                            const GroupRecord& after, int64_t revision) {
   const uint64_t was = before ? before->version : 0;
   if (after.version == was + 1) {
+    if (!OneChange(before ? *before : GroupRecord{}, after)) {
+      Violation(group + ": the write of v" + std::to_string(after.version) + " is not one change");
+    }
     history_[group][after.version] = {revision, after};
   } else if (after.version != was ||
              (before && (before->state != after.state || before->members != after.members))) {
@@ -125,12 +128,43 @@ void GroupsSim::CheckWrite(const std::string& group, const GroupRecord* before,
               std::to_string(after.version) + " without one change");
   }
   for (const groups::RecentRequest& q : after.recent) {
+    if (no_group_.count(q.request)) {
+      Violation(group + ": a request answered \"no such group\" is recorded");
+    }
     auto [it, fresh] = decided_.try_emplace(q.request, q);
     if (!fresh && !(it->second == q)) {
       Violation(group + ": a request recorded as decided twice, differently");
     }
   }
   trace_ = Digest64(groups::EncodeRecord(after), trace_ ^ static_cast<uint64_t>(revision));
+}
+
+// Some single change takes `before` to `after`: a new state with the same members, one
+// member more, one fewer, or the members of one daemon fewer.
+bool GroupsSim::OneChange(const GroupRecord& before, const GroupRecord& after) {
+  const auto& b = before.members;
+  const auto& a = after.members;
+  if (before.state != after.state) return a == b;
+  if (a.size() == b.size() + 1) {
+    return std::equal(b.begin(), b.end(), a.begin()) && !Lists(before, a.back().id);
+  }
+  if (a.size() >= b.size() || b.empty()) return false;
+  // Removed: all of one daemon's members, keeping the others in order.
+  const groups::MemberId daemon = [&] {
+    for (const groups::Member& m : b) {
+      if (!Lists(after, m.id)) return m.id;
+    }
+    return groups::MemberId{};
+  }();
+  std::vector<groups::Member> kept;
+  for (const groups::Member& m : b) {
+    const bool of_daemon = m.id.node == daemon.node && m.id.incarnation == daemon.incarnation;
+    if (!of_daemon || Lists(after, m.id)) kept.push_back(m);
+  }
+  const size_t gone = b.size() - a.size();
+  return kept == a && (gone == 1 || std::none_of(a.begin(), a.end(), [&](const groups::Member& m) {
+                         return m.id.node == daemon.node && m.id.incarnation == daemon.incarnation;
+                       }));
 }
 
 // ---- views and faults ----
