@@ -114,6 +114,7 @@ class GroupsSim {
   using Events = NodeEvents<std::function<void()>>;
 
   void Start(NodeId node);
+  void Step(const Events::Event& e);
   void AddClient(NodeId node);
   void ClientJoin(NodeId node, uint32_t local);
   void ClientPropose(NodeId node, uint32_t local);

@@ -217,33 +217,24 @@ void GroupsSim::Partition(const std::set<NodeId>& minority) {
 // ---- the clock ----
 
 bool GroupsSim::RunUntilTrue(const std::function<bool()>& done, Duration limit, Duration step) {
+  return events_.RunUntil(now_, done, limit, step, [&](const Events::Event& e) { Step(e); });
+}
+
+void GroupsSim::Step(const Events::Event& e) {
   using Kind = Events::Kind;
-  const Instant deadline = now_ + limit;
-  Instant next_check = now_;
-  for (;;) {
-    if (now_ >= next_check) {
-      if (done()) return true;
-      next_check = now_ + step;
-    }
-    if (now_ >= deadline) return done();
-    const Instant until = std::min(next_check, deadline);
-    while (!events_.empty() && events_.next_at() <= until) {
-      const Events::Event e = events_.Pop();
-      now_ = std::max(now_, e.at);
-      Node* n = e.to == kNoNode ? nullptr : &nodes_.at(e.to);
-      if (e.kind == Kind::kStart) {
-        if (n->core == nullptr) Start(e.to);
-      } else if (e.kind == Kind::kTimer) {
-        if (n->core == nullptr || e.generation != n->timer_generation) continue;
-        Outputs out;
-        n->core->Tick(now_, out);
-        Route(e.to, out);
-      } else {
-        e.message();
-      }
-    }
-    now_ = until;
+  if (e.kind == Kind::kMessage) {
+    e.message();  // checks for itself whether its node still runs
+    return;
   }
+  Node& n = nodes_.at(e.to);
+  if (e.kind == Kind::kStart) {
+    if (n.core == nullptr) Start(e.to);
+    return;
+  }
+  if (n.core == nullptr || e.generation != n.timer_generation) return;  // stale
+  Outputs out;
+  n.core->Tick(now_, out);
+  Route(e.to, out);
 }
 
 std::set<groups::RequestId> GroupsSim::OpenRequests() const {

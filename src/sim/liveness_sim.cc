@@ -178,22 +178,7 @@ void LivenessSim::Step(const Events::Event& e) {
 }
 
 bool LivenessSim::RunUntilTrue(const std::function<bool()>& done, Duration limit, Duration step) {
-  const Instant deadline = now_ + limit;
-  Instant next_check = now_;
-  for (;;) {
-    if (now_ >= next_check) {
-      if (done()) return true;
-      next_check = now_ + step;
-    }
-    if (now_ >= deadline) return done();
-    const Instant until = std::min(next_check, deadline);
-    while (!events_.empty() && events_.next_at() <= until) {
-      const Events::Event e = events_.Pop();
-      now_ = std::max(now_, e.at);
-      Step(e);
-    }
-    now_ = until;
-  }
+  return events_.RunUntil(now_, done, limit, step, [&](const Events::Event& e) { Step(e); });
 }
 
 size_t LivenessSim::WrongEntries(NodeId observer) const {

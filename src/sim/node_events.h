@@ -5,6 +5,7 @@
 // a timer whose generation is no longer the node's is stale.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <queue>
 #include <utility>
@@ -39,6 +40,28 @@ class NodeEvents {
   void Postpone(Event e, Instant at) {
     e.at = at;
     Push(std::move(e));
+  }
+
+  // Runs the events in order, `now` following them, until `done()` holds — asked every
+  // `step` of virtual time — or `limit` has passed; says whether it held.
+  template <typename Done, typename OnEvent>
+  bool RunUntil(Instant& now, Done done, Duration limit, Duration step, OnEvent on_event) {
+    const Instant deadline = now + limit;
+    Instant next_check = now;
+    for (;;) {
+      if (now >= next_check) {
+        if (done()) return true;
+        next_check = now + step;
+      }
+      if (now >= deadline) return done();
+      const Instant until = std::min(next_check, deadline);
+      while (!empty() && next_at() <= until) {
+        const Event e = Pop();
+        now = std::max(now, e.at);
+        on_event(e);
+      }
+      now = until;
+    }
   }
 
   bool empty() const { return queue_.empty(); }
