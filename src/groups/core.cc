@@ -42,17 +42,7 @@ void GroupsCore::SetView(Instant now, NodeId coordinator, const NodeView& up, Ou
     ReadAll(out);  // the view changed: is every record still as this node left it?
   }
   if (coordinating_ && read_once_) {
-    // Providers that went down take the default vote at once; their members fail out.
-    for (auto& [group, g] : leads_) {
-      if (!g.now || !g.now->voting) continue;
-      const size_t asked = g.now->voters.size();
-      for (auto it = g.now->voters.begin(); it != g.now->voters.end();) {
-        it = Up(*it) ? std::next(it) : g.now->voters.erase(it);
-      }
-      if (g.now->voters.size() == asked) continue;
-      g.now->defaulted = true;
-      if (g.now->voters.empty() || !g.record.default_approve) Tally(now, group, g, false, out);
-    }
+    VotersWentDown(now, out);
     FailDeadNodes(now, out);
   }
   if (coordinator != before) {
@@ -65,6 +55,21 @@ void GroupsCore::SetView(Instant now, NodeId coordinator, const NodeView& up, Ou
   Flush(now, out);
 }
 
+// Providers whose node went down mid-vote take the default vote at once.
+void GroupsCore::VotersWentDown(Instant now, Outputs& out) {
+  for (auto& [group, g] : leads_) {
+    if (!g.now || !g.now->voting) continue;
+    const size_t asked = g.now->voters.size();
+    for (auto it = g.now->voters.begin(); it != g.now->voters.end();) {
+      it = Up(*it) ? std::next(it) : g.now->voters.erase(it);
+    }
+    if (g.now->voters.size() == asked) continue;
+    g.now->defaulted = true;
+    if (g.now->voters.empty() || !g.record.default_approve) Tally(now, group, g, false, out);
+  }
+}
+
+// The members of daemons no longer up fail out: one node-died change per daemon and group.
 void GroupsCore::FailDeadNodes(Instant now, Outputs& out) {
   if (up_.empty()) return;  // no view yet
   for (auto& [group, g] : leads_) {
@@ -84,6 +89,7 @@ void GroupsCore::FailDeadNodes(Instant now, Outputs& out) {
       m.kind = ChangeKind::kNodeDied;
       m.member = MemberId{node, incarnation, 0};
       m.request = RequestId{options_.self, options_.incarnation, next_seq_++};
+      g.queued.insert(m.request);
       g.queue.emplace_back(options_.self, std::move(m));
     }
     Advance(now, group, g, out);

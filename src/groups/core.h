@@ -254,6 +254,7 @@ class GroupsCore {
   void Written(const std::string& group, Lead& g, int64_t revision, Outputs& out);
   void Conflicted(Instant now, const std::string& group, Lead& g,
                   const std::optional<StoredRecord>& current, Outputs& out);
+  void VotersWentDown(Instant now, Outputs& out);
   void FailDeadNodes(Instant now, Outputs& out);
   bool Up(const MemberId& m) const;
   std::map<NodeId, std::vector<std::string>> Audience(const std::string& group,
