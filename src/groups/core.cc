@@ -112,7 +112,7 @@ void GroupsCore::Dispatch(Instant now, NodeId from, const Message& m, Outputs& o
   } else if (auto* v = std::get_if<VoteReplyMsg>(&m)) {
     if (coordinating_ && v->member.node == from) OnVoteReply(now, *v, out);
   } else if (auto* c = std::get_if<CatchUpMsg>(&m)) {
-    if (coordinating_) OnCatchUp(from, *c, out);
+    if (coordinating_ && up_.count(from)) OnCatchUp(from, *c, out);  // members of the cluster
   } else if (auto* q = std::get_if<VoteRequestMsg>(&m)) {
     OnVoteRequest(from, *q, out);  // from any coordinator: a vote decides nothing by itself
   } else if (from != coordinator_ && from != previous_coordinator_) {
