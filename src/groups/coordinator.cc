@@ -99,7 +99,10 @@ void GroupsCore::OnRecords(Instant now, uint64_t ticket,
   bool again = false;
   for (auto it = leads_.begin(); it != leads_.end();) {
     Lead& g = it->second;
-    if (g.await_read != 0 && g.await_read <= ticket) g.await_read = 0;  // seen if it exists
+    if (g.await_read != 0 && g.await_read <= ticket) {
+      g.await_read = 0;  // the read shows the group if it exists; if not, say so (Begin)
+      if (g.revision == 0 && !g.write) g.owned = true;
+    }
     again = again || g.await_read != 0;
     Advance(now, it->first, g, out);
     const bool unknown = g.revision == 0 && !g.write && !g.now && g.queue.empty();
@@ -125,7 +128,8 @@ void GroupsCore::Reconcile(const StoredRecord& s, Outputs& out) {
   }
   Lead& g = leads_[s.group];
   if (g.write_sent) return;  // the write's answer will tell
-  if (g.revision == s.revision && !g.broken) return;
+  // A key's revision only grows: an older one is a read that overtook this node's own write.
+  if (s.revision < g.revision || (g.revision == s.revision && !g.broken)) return;
   g.broken = false;
   Requeue(g);  // decided elsewhere or not: it is judged again against what is stored
   g.record = std::move(*r);
@@ -335,7 +339,7 @@ void GroupsCore::Tally(Instant now, const std::string& group, Lead& g, bool time
 void GroupsCore::Record(const std::string& group, Lead& g, Outputs& out) {
   Transition& t = *g.now;
   GroupRecord next = g.record;
-  if (g.revision == 0) {  // the join that creates the group sets its options
+  if (g.revision == 0 && t.change) {  // the join that creates the group sets its options
     next.default_approve = t.request.default_approve;
     next.depends = t.request.depends;
   }

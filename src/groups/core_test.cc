@@ -117,6 +117,35 @@ TEST(GroupsCore, AGroupUnknownToTheCoordinatorIsReadBeforeAnythingIsAnswered) {
   EXPECT_EQ(h.Stored().owner, 2);
 }
 
+// A proposal about a group that never existed (only a buggy or forged node sends one) is
+// answered after a read, and leaves the name free for the join that creates it.
+TEST(GroupsCore, AGroupThatDoesNotExistIsSaidSoAfterAReadAndStaysFree) {
+  Harness h(2);
+  RequestMsg stray;
+  stray.group = "later";
+  stray.kind = ChangeKind::kState;
+  stray.request = RequestId{2, 200, 77};
+  stray.member = MemberId{2, 200, 1};
+  stray.value = B("x");
+  Outputs out;
+  h.core(1).OnMessage(h.now(), 2, Encode(stray), out);
+  for (const Output& o : out) {
+    if (const auto* r = std::get_if<ReadRecords>(&o)) {
+      Outputs next;
+      h.core(1).OnRecords(h.now(), r->ticket, std::vector<StoredRecord>{}, next);
+      ASSERT_EQ(next.size(), 1u);  // the answer to node 2
+      const auto answer = Decode(std::get<SendTo>(next[0]).bytes);
+      ASSERT_TRUE(answer && std::holds_alternative<OutcomeMsg>(*answer));
+      EXPECT_EQ(std::get<OutcomeMsg>(*answer).outcome.reason, AbortReason::kNoGroup);
+    }
+  }
+  EXPECT_TRUE(h.core(1).Led().empty());
+  h.Do(2, [&](GroupsCore& c, Outputs& o) {
+    c.Join(h.now(), 1, "later", Role::kProvider, true, {}, o);
+  });
+  EXPECT_EQ(h.store.count("later"), 1u);
+}
+
 TEST(GroupsCore, EveryPhaseIsARoundOfVotes) {
   Harness h = ThreeMembers();
   h.Propose(1, 1, "v1", 3);

@@ -143,7 +143,7 @@ class Harness {
       result = WriteResult{WriteStatus::kWritten, revision, std::nullopt};
     } else {
       result.status = WriteStatus::kConflict;
-      result.current = StoredRecord{w.group, at, it->second.second};
+      if (it != store.end()) result.current = StoredRecord{w.group, at, it->second.second};
     }
     Outputs next;
     core(n).OnWritten(now_, w.group, w.ticket, result, next);

@@ -172,8 +172,10 @@ void GroupsCore::OnOutcome(Instant now, const OutcomeMsg& m, Outputs& out) {
     if (f.gap_since == Instant::Max()) f.gap_since = now - options_.retry;
   } else if (pending.msg.kind == ChangeKind::kJoin) {
     f.members.erase(pending.local);
-  } else if (f.gap_since == Instant::Max()) {
-    f.gap_since = now - options_.retry;  // "not a member": perhaps failed out unheard; ask
+  } else if ((m.outcome.reason == AbortReason::kNotMember ||
+              m.outcome.reason == AbortReason::kNotProvider) &&
+             f.gap_since == Instant::Max()) {
+    f.gap_since = now - options_.retry;  // perhaps failed out unheard: ask
   }
   if (pending.local != 0) {
     out.push_back(Outcome{pending.local, m.group, m.outcome.request, m.outcome});
@@ -221,7 +223,7 @@ void GroupsCore::OnCommit(Instant now, const CommitMsg& m, Outputs& out) {
   }
   if (f.started && c.version <= f.delivered) return;
   constexpr size_t kMostEarly = 4096;  // past a gap; more are asked for again after it
-  if (f.early.size() < kMostEarly) f.early.emplace(c.version, c);
+  if (f.early.size() < kMostEarly || c.version == f.delivered + 1) f.early.emplace(c.version, c);
   if (f.started) {
     Drain(now, m.group, f, out);
   } else {
@@ -388,7 +390,12 @@ void GroupsCore::NodeTick(Instant now, Outputs& out) {
   for (auto& [group, f] : followed_) {
     const bool gap = f.gap_since != Instant::Max() && now - f.gap_since >= options_.retry;
     if (!gap && !(poll && f.started)) continue;
-    if (gap) f.gap_since = now;
+    if (gap) {
+      // Asked once when nothing shows a gap here (an outcome hinted at one); again each
+      // retry while commits wait past one or a newer version is known.
+      const bool evident = !f.early.empty() || f.known > f.delivered;
+      f.gap_since = evident ? now : Instant::Max();
+    }
     if (coordinator_ != kNoNode) Send(coordinator_, CatchUpMsg{group, f.delivered + 1}, out);
   }
 }

@@ -302,7 +302,10 @@ void GroupsSim::Heard(NodeId node, uint32_t local, const std::string& group,
     Violation(who + " told of " + group + " v" + std::to_string(c.version) +
               " otherwise than another member");
   }
-  const GroupRecord before = c.version > 1 ? history_[group][c.version - 1].second : GroupRecord{};
+  GroupRecord before;
+  if (auto prev = history_[group].find(c.version - 1); prev != history_[group].end()) {
+    before = prev->second.second;
+  }
   if (!Steps(before, h->second.second, c)) {
     Violation(who + " told of a change that is not the registry's step to v" +
               std::to_string(c.version) + " of " + group);
