@@ -270,9 +270,7 @@ bool GroupsSim::Quiet(std::string* why) const {
         auto s = store_.find(group);
         if (s == store_.end()) return say(group + " has no record");
         const GroupRecord r = *groups::DecodeRecord(s->second.record);
-        if (!std::any_of(r.members.begin(), r.members.end(), [&](const groups::Member& m) {
-              return m.id == groups::MemberId{id, n.incarnation, local};
-            })) {
+        if (!Lists(r, groups::MemberId{id, n.incarnation, local})) {
           return say(who + " believes it is in " + group + " but the record does not list it");
         }
         auto h = c.heard.find({group, ""});
