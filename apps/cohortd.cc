@@ -23,6 +23,7 @@
 #include "io/files.h"
 #include "io/loop_monitor.h"
 #include "node/distributor.h"
+#include "node/groups_service.h"
 #include "node/keyring_file.h"
 #include "node/node.h"
 #include "wire/seal.h"
@@ -177,9 +178,18 @@ Outcome RunNode(const cohort::Config& config, const cohort::Config& file,
   (*dcm)->Attach(**node);
   cohort::node::Distributor distributor(**node, io);
   if (auto s = distributor.Start(); !s) return {Fail(1, s.error().message())};
+  cohort::dcm::Dcm* const manager = dcm->get();
+  cohort::node::GroupsService groups(
+      **node,
+      [manager]() -> cohort::node::GroupsService::Records {
+        if (!manager->has_registry() || manager->cluster_id().empty()) return {};
+        return {&manager->registry(), cohort::dcm::schema::GroupsPrefix(manager->cluster_id())};
+      },
+      io);
+  groups.Start();
   cohort::io::LoopMonitor loop_monitor(io);
   loop_monitor.Start();
-  cohort::api::Api api(**node, dcm->get(), &distributor, &loop_monitor);
+  cohort::api::Api api(**node, manager, &distributor, &loop_monitor, &groups);
   cohort::api::ApiServer server(
       io, [&api](const cohort::api::HttpRequest& r, cohort::api::Respond respond) {
         api.Handle(r, std::move(respond));
@@ -222,6 +232,7 @@ Outcome RunNode(const cohort::Config& config, const cohort::Config& file,
       server.Stop();
       loop_monitor.Stop();
       distributor.Stop();
+      groups.Stop();
       (*node)->Stop();
       (*dcm)->Stop();
       io.stop();

@@ -18,7 +18,8 @@ class Dcm;
 }
 namespace cohort::node {
 class Distributor;
-}
+class GroupsService;
+}  // namespace cohort::node
 
 namespace cohort::io {
 class LoopMonitor;
@@ -58,8 +59,8 @@ class Api {
  public:
   // `dcm` may be null (no configuration manager: no registry endpoints).
   explicit Api(node::Node& node, dcm::Dcm* dcm = nullptr, node::Distributor* distributor = nullptr,
-               const io::LoopMonitor* loop = nullptr)
-      : node_(node), dcm_(dcm), distributor_(distributor), loop_(loop) {}
+               const io::LoopMonitor* loop = nullptr, node::GroupsService* groups = nullptr)
+      : node_(node), dcm_(dcm), distributor_(distributor), loop_(loop), groups_(groups) {}
   // Calls `respond` exactly once, now or later (ping answers when its requests finish).
   void Handle(const HttpRequest& request, Respond respond);
 
@@ -78,6 +79,7 @@ class Api {
   dcm::Dcm* dcm_;
   node::Distributor* distributor_;
   const io::LoopMonitor* loop_;
+  node::GroupsService* groups_;
 };
 
 }  // namespace cohort::api

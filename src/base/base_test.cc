@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
+#include "base/chunked.h"
 #include "base/digest.h"
 #include "base/endpoint.h"
 #include "base/prng.h"
@@ -59,6 +63,31 @@ TEST(TextTest, HexRoundTrips) {
   EXPECT_EQ(FromHex("6100FF2f"), bytes);
   EXPECT_FALSE(FromHex("abc"));
   EXPECT_FALSE(FromHex("zz"));
+}
+
+TEST(ChunkedTest, DecodesAcrossArbitrarySplits) {
+  const std::string wire = "5\r\nhello\r\n1;ext=1\r\n\n\r\nA\r\n0123456789\r\n0\r\n\r\n";
+  for (size_t split = 0; split <= wire.size(); ++split) {
+    std::string raw = wire.substr(0, split), body;
+    auto first = DecodeChunks(raw, body, 100);
+    ASSERT_TRUE(first.has_value()) << split;
+    raw += wire.substr(split);
+    auto second = *first == ChunkStep::kEnded ? first : DecodeChunks(raw, body, 100);
+    ASSERT_TRUE(second.has_value()) << split;
+    EXPECT_EQ(*second, ChunkStep::kEnded) << split;
+    EXPECT_EQ(body, "hello\n0123456789") << split;
+  }
+}
+
+TEST(ChunkedTest, RefusesWhatIsNotChunkedCoding) {
+  for (const std::string& bad : std::vector<std::string>{"zz\r\nab\r\n", "3\r\nabcXY", "200\r\n",
+                                                         "\r\n", std::string(2000, '1')}) {
+    std::string raw = bad, body;
+    auto step = DecodeChunks(raw, body, 256);
+    EXPECT_FALSE(step.has_value()) << bad;
+  }
+  std::string raw = "3\r\nab", body;  // incomplete, not wrong
+  EXPECT_EQ(*DecodeChunks(raw, body, 256), ChunkStep::kMore);
 }
 
 TEST(TimeTest, Arithmetic) {

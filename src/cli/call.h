@@ -51,6 +51,8 @@ void AddClusterCommands(CLI::App& app, const Globals& g, int& rc);
 void AddNetworkObjectCommands(CLI::App& app, const Globals& g, int& rc);
 // liveness.cc: `cohort liveness`.
 void AddLivenessCommands(CLI::App& app, const Globals& g, int& rc);
+// groups.cc: `cohort group ...`.
+void AddGroupCommands(CLI::App& app, const Globals& g, int& rc);
 // dev.cc: `cohort dev up|down`.
 void AddDevCommands(CLI::App& app, const Globals& g, int& rc);
 // snapshot.cc: `cohort registry snapshot save|restore`.

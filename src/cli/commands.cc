@@ -401,6 +401,7 @@ int Main(int argc, char** argv) {
   AddRegistryCommands(app, g, rc);
   AddClusterCommands(app, g, rc);
   AddLivenessCommands(app, g, rc);
+  AddGroupCommands(app, g, rc);
   AddNetworkObjectCommands(app, g, rc);
   AddConfigurationCommands(app, g, rc);
   AddJobCommands(app, g, rc);

@@ -33,15 +33,15 @@ const char* AbortReasonName(AbortReason r) {
     case AbortReason::kRejected:
       return "rejected";
     case AbortReason::kNotProvider:
-      return "not a provider";
+      return "not-provider";
     case AbortReason::kNoGroup:
-      return "no such group";
+      return "no-group";
     case AbortReason::kNotMember:
-      return "not a member";
+      return "not-member";
     case AbortReason::kAlreadyMember:
-      return "already a member";
+      return "already-member";
     case AbortReason::kInvalid:
-      return "invalid request";
+      return "invalid";
   }
   return "?";
 }

@@ -10,40 +10,30 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <functional>
+
+#include "base/chunked.h"
 
 namespace cohort::io {
 namespace {
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
+// The request line and headers, then the body.
+std::string RequestText(const Endpoint& server, const std::string& method,
+                        const std::string& target, const std::string& body,
+                        const std::string& bearer) {
+  std::string req = method + " " + target + " HTTP/1.1\r\nHost: " + server.ToString() +
+                    "\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: " +
+                    std::to_string(body.size()) + "\r\n";
+  if (!bearer.empty()) req += "Authorization: Bearer " + bearer + "\r\n";
+  return req + "\r\n" + body;
+}
 
- private:
-  int fd_;
-};
+std::string Where(const Endpoint& server) { return "the API at " + server.ToString(); }
 
-}  // namespace
-
-Result<HttpReply> HttpCall(const Endpoint& server, const std::string& method,
-                           const std::string& target, const std::string& body,
-                           const std::string& bearer, int timeout_ms, int total_ms,
-                           size_t max_reply) {
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(total_ms > 0 ? total_ms : 0);
-  // Each wait: the per-read timeout, or what is left of the whole call if that is less.
-  auto wait_ms = [&]() -> int {
-    if (total_ms <= 0) return timeout_ms;
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          deadline - std::chrono::steady_clock::now())
-                          .count();
-    return static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(timeout_ms, left)));
-  };
-  const std::string where = "the API at " + server.ToString();
-  Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+// A connected non-blocking socket; `wait_ms` says how long each wait may last.
+Result<UniqueFd> Connect(const Endpoint& server, const std::function<int()>& wait_ms) {
+  const std::string where = Where(server);
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (fd.get() < 0) return Error(Errc::kIo, std::string("socket: ") + std::strerror(errno));
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -64,26 +54,49 @@ Result<HttpReply> HttpCall(const Endpoint& server, const std::string& method,
     return Error(Errc::kUnavailable, "cannot reach " + where + ": " + std::strerror(err) +
                                          " (is cohortd running? see --api)");
   }
-  std::string req = method + " " + target + " HTTP/1.1\r\nHost: " + server.ToString() +
-                    "\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: " +
-                    std::to_string(body.size()) + "\r\n";
-  if (!bearer.empty()) req += "Authorization: Bearer " + bearer + "\r\n";
-  req += "\r\n" + body;
-  for (size_t sent = 0; sent < req.size();) {
-    pollfd w{fd.get(), POLLOUT, 0};
+  return fd;
+}
+
+Status SendAll(int fd, const std::string& bytes, const std::string& where,
+               const std::function<int()>& wait_ms) {
+  for (size_t sent = 0; sent < bytes.size();) {
+    pollfd w{fd, POLLOUT, 0};
     if (::poll(&w, 1, wait_ms()) != 1) return Error(Errc::kTimeout, where + " did not read");
-    const ssize_t n = ::send(fd.get(), req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
+    const ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
     if (n < 0 && errno != EAGAIN && errno != EINTR) {
       return Error(Errc::kIo, "sending to " + where + ": " + std::strerror(errno));
     }
     if (n > 0) sent += static_cast<size_t>(n);
   }
+  return OkStatus();
+}
+
+}  // namespace
+
+Result<HttpReply> HttpCall(const Endpoint& server, const std::string& method,
+                           const std::string& target, const std::string& body,
+                           const std::string& bearer, int timeout_ms, int total_ms,
+                           size_t max_reply) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(total_ms > 0 ? total_ms : 0);
+  // Each wait: the per-read timeout, or what is left of the whole call if that is less.
+  auto wait_ms = [&]() -> int {
+    if (total_ms <= 0) return timeout_ms;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          deadline - std::chrono::steady_clock::now())
+                          .count();
+    return static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(timeout_ms, left)));
+  };
+  const std::string where = Where(server);
+  auto fd = Connect(server, wait_ms);
+  if (!fd) return fd.error();
+  COHORT_TRY(SendAll(fd->get(), RequestText(server, method, target, body, bearer), where, wait_ms));
   std::string raw;
   char buf[16384];
   while (true) {
-    pollfd r{fd.get(), POLLIN, 0};
+    pollfd r{fd->get(), POLLIN, 0};
     if (::poll(&r, 1, wait_ms()) != 1) return Error(Errc::kTimeout, where + " did not answer");
-    const ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
+    const ssize_t n = ::recv(fd->get(), buf, sizeof buf, 0);
     if (n == 0) break;
     if (n < 0) {
       if (errno == EAGAIN || errno == EINTR) continue;
@@ -103,6 +116,120 @@ Result<HttpReply> HttpCall(const Endpoint& server, const std::string& method,
   reply.status = std::atoi(raw.c_str() + 9);
   reply.body = raw.substr(head_end + 4);
   return reply;
+}
+
+}  // namespace cohort::io
+
+namespace cohort::io {
+
+UniqueFd::~UniqueFd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+  }
+  return *this;
+}
+
+Result<std::unique_ptr<HttpLineStream>> HttpLineStream::Open(
+    const Endpoint& server, const std::string& method, const std::string& target,
+    const std::string& body, const std::string& bearer, int timeout_ms) {
+  const std::function<int()> wait_ms = [timeout_ms] { return timeout_ms; };
+  auto fd = Connect(server, wait_ms);
+  if (!fd) return fd.error();
+  COHORT_TRY(SendAll(fd->get(), RequestText(server, method, target, body, bearer), Where(server),
+                     wait_ms));
+  std::unique_ptr<HttpLineStream> s(new HttpLineStream(std::move(*fd), Where(server)));
+  COHORT_TRY(s->ReadHead(timeout_ms));
+  return s;
+}
+
+// Reads more bytes into raw_: false at the end of the stream.
+Result<bool> HttpLineStream::Fill(int timeout_ms) {
+  pollfd r{fd_.get(), POLLIN, 0};
+  const int ready = ::poll(&r, 1, timeout_ms);
+  if (ready == 0) return Error(Errc::kTimeout, where_ + " sent nothing in time");
+  if (ready < 0 && errno != EINTR)
+    return Error(Errc::kIo, std::string("poll: ") + std::strerror(errno));
+  char buf[16384];
+  const ssize_t n = ::recv(fd_.get(), buf, sizeof buf, 0);
+  if (n == 0) return false;
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EINTR) return true;
+    return Error(Errc::kIo, "reading from " + where_ + ": " + std::strerror(errno));
+  }
+  raw_.append(buf, static_cast<size_t>(n));
+  if (raw_.size() > kMaxBuffered) {
+    return Error(Errc::kMalformed,
+                 where_ + " sent a line over " + std::to_string(kMaxBuffered) + " bytes");
+  }
+  return true;
+}
+
+Status HttpLineStream::ReadHead(int timeout_ms) {
+  size_t end;
+  while ((end = raw_.find("\r\n\r\n")) == std::string::npos) {
+    auto more = Fill(timeout_ms);
+    if (!more) return more.error();
+    if (!*more) break;
+  }
+  if (raw_.rfind("HTTP/1.", 0) != 0 || end == std::string::npos || raw_.size() < 12) {
+    return Error(Errc::kMalformed, where_ + " sent something that is not HTTP");
+  }
+  const int status = std::atoi(raw_.c_str() + 9);
+  std::string head = raw_.substr(0, end);
+  for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  raw_.erase(0, end + 4);
+  chunked_ = head.find("transfer-encoding: chunked") != std::string::npos;
+  if (status == 200) return OkStatus();
+  // An error document: read it whole and hand its message on.
+  while (true) {
+    auto more = Fill(timeout_ms);
+    if (!more || !*more) break;
+  }
+  if (chunked_) (void)Decode();  // what came of it, if anything
+  std::string message = chunked_ ? text_ : raw_;
+  return Error(status == 401   ? Errc::kPermission
+               : status == 404 ? Errc::kNotFound
+                               : Errc::kUnavailable,
+               where_ + " answered " + std::to_string(status) + ": " + message);
+}
+
+// Moves what has come of the body from raw_ to text_.
+Status HttpLineStream::Decode() {
+  if (!chunked_) {
+    text_ += raw_;
+    raw_.clear();
+    return OkStatus();
+  }
+  if (ended_) return OkStatus();
+  auto step = DecodeChunks(raw_, text_, kMaxBuffered);
+  if (!step)
+    return Error(Errc::kMalformed, where_ + " sent a broken stream: " + step.error().message());
+  ended_ = *step == ChunkStep::kEnded;
+  return OkStatus();
+}
+
+Result<std::optional<std::string>> HttpLineStream::NextLine(int timeout_ms) {
+  while (true) {
+    COHORT_TRY(Decode());
+    const size_t nl = text_.find('\n');
+    if (nl != std::string::npos) {
+      std::string line = text_.substr(0, nl);
+      text_.erase(0, nl + 1);
+      return std::optional<std::string>(std::move(line));
+    }
+    if (ended_) return Error(Errc::kUnavailable, where_ + " ended the stream");
+    auto more = Fill(timeout_ms);
+    if (!more) {
+      if (more.error().code() == Errc::kTimeout) return std::optional<std::string>();
+      return more.error();
+    }
+    if (!*more) return Error(Errc::kUnavailable, where_ + " closed the stream");
+  }
 }
 
 }  // namespace cohort::io

@@ -5,7 +5,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "base/endpoint.h"
 #include "base/result.h"
@@ -24,5 +27,45 @@ Result<HttpReply> HttpCall(const Endpoint& server, const std::string& method,
                            const std::string& target, const std::string& body = "",
                            const std::string& bearer = "", int timeout_ms = 10000, int total_ms = 0,
                            size_t max_reply = SIZE_MAX);
+
+// An owned file descriptor.
+class UniqueFd {
+ public:
+  explicit UniqueFd(int fd = -1) : fd_(fd) {}
+  ~UniqueFd();
+  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// A streamed answer read line by line (the API's JSON-lines feeds): the request is sent,
+// the head read, and each line handed out as it comes. Closing it hangs up, which the
+// daemon takes as the end of what the stream stood for (a group session).
+class HttpLineStream {
+ public:
+  // Fails unless the daemon answers 200; the error carries the daemon's message.
+  static Result<std::unique_ptr<HttpLineStream>> Open(
+      const Endpoint& server, const std::string& method, const std::string& target,
+      const std::string& body, const std::string& bearer, int timeout_ms = 10000);
+  // The next line without its newline; nothing if none came within `timeout_ms` (-1: wait
+  // as long as it takes); an error once the stream has ended or broken.
+  Result<std::optional<std::string>> NextLine(int timeout_ms);
+
+ private:
+  HttpLineStream(UniqueFd fd, std::string where) : fd_(std::move(fd)), where_(std::move(where)) {}
+  Result<bool> Fill(int timeout_ms);
+  Status ReadHead(int timeout_ms);
+  Status Decode();
+  static constexpr size_t kMaxBuffered = 8 << 20;
+  UniqueFd fd_;
+  std::string where_;
+  std::string raw_;   // as received
+  std::string text_;  // the body, decoded
+  bool chunked_ = false;
+  bool ended_ = false;
+};
 
 }  // namespace cohort::io

@@ -41,6 +41,8 @@ struct Node::Impl {
   dcm::NetworkMap network_map;
   io::UdpAdapters udp;
   std::function<void()> on_left;  // set by LeaveGracefully
+  std::map<uint8_t, ChannelHandler> channel_handlers;
+  std::vector<std::function<void()>> membership_observers;
   std::unique_ptr<asio::steady_timer> leave_timer;
   std::vector<std::string> interfaces;
   asio::steady_timer timer;
@@ -207,6 +209,8 @@ struct Node::Impl {
           live->OnMessage(io::SteadyNow(), m->from, options.adapters[m->adapter].info.address,
                           m->source, m->bytes, lout);
           ProcessLiveness(lout);
+        } else if (auto h = channel_handlers.find(m->channel); h != channel_handlers.end()) {
+          h->second(m->from, m->bytes);
         }
       }
     }
@@ -220,6 +224,7 @@ struct Node::Impl {
   void ProcessMembership(membership::Outputs& mout) {
     transport::Outputs out;
     const Instant now = io::SteadyNow();
+    bool changed = false;
     for (auto& o : mout) {
       if (auto* s = std::get_if<membership::SendTo>(&o)) {
         (void)core->SendData(now, s->to, membership::kChannel, s->bytes, out);
@@ -227,12 +232,16 @@ struct Node::Impl {
         core->Broadcast(now, membership::kChannel, b->bytes, out);
       } else if (auto* e = std::get_if<membership::MembershipEvent>(&o)) {
         LogMembership(*e);
+        changed = true;
       } else if (auto* u = std::get_if<membership::UsageReply>(&o)) {
         FinishUsageWait(u->nonce, std::move(*u));
       }
     }
     mout.clear();
     Process(out);
+    if (changed) {
+      for (const auto& fn : membership_observers) fn();
+    }
   }
 
   // L1: every address of the table is an adapter on its subnet's network (C11).
@@ -603,6 +612,21 @@ void Node::FetchUsage(Duration timeout,
   membership::Outputs mout;
   impl_->members->RequestUsage(io::SteadyNow(), nonce, mout);
   impl_->ProcessMembership(mout);
+}
+
+void Node::OnChannel(uint8_t channel, ChannelHandler handler) {
+  impl_->channel_handlers[channel] = std::move(handler);
+}
+
+Status Node::SendData(NodeId node, uint8_t channel, std::span<const uint8_t> bytes) {
+  transport::Outputs out;
+  Status s = impl_->core->SendData(io::SteadyNow(), node, channel, bytes, out);
+  impl_->Process(out);
+  return s;
+}
+
+void Node::OnMembershipChanged(std::function<void()> fn) {
+  impl_->membership_observers.push_back(std::move(fn));
 }
 
 Status Node::Ping(NodeId node, int count, Duration interval, size_t payload_size,

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -67,6 +68,15 @@ class Node {
   // answer within `timeout`.
   void FetchUsage(Duration timeout,
                   std::function<void(std::optional<membership::UsageReply>)> done);
+
+  // Another component's protocol on transport `channel` (Group Services): `handler` gets
+  // every message delivered on it. One handler per channel; not for channels Node runs.
+  using ChannelHandler = std::function<void(NodeId from, std::span<const uint8_t> bytes)>;
+  void OnChannel(uint8_t channel, ChannelHandler handler);
+  // Sends `bytes` sealed to `node` on `channel`; fails if `node` is not in the address table.
+  Status SendData(NodeId node, uint8_t channel, std::span<const uint8_t> bytes);
+  // `fn` runs after each change of the cluster map or of the supervisor.
+  void OnMembershipChanged(std::function<void()> fn);
 
   // ---- commands (API) ----
   // Sends `count` echo requests to `node`, `interval` apart, and calls `done` with every

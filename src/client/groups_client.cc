@@ -1,0 +1,282 @@
+#include "client/groups_client.h"
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "base/endpoint.h"
+#include "base/text.h"
+#include "io/http_client.h"
+
+namespace cohort::client {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+// A request's identity as the feed names it.
+std::string RequestKey(const json& r) {
+  if (!r.is_object()) return "";
+  return r.value("node", json(0)).dump() + "/" + r.value("incarnation", json(0)).dump() + "/" +
+         r.value("seq", json(0)).dump();
+}
+
+// "value" as text or "value_hex" as bytes.
+std::string ValueOf(const json& j, const char* key) {
+  if (j.contains(key) && j[key].is_string()) return j[key].get<std::string>();
+  const std::string hex = std::string(key) + "_hex";
+  if (j.contains(hex) && j[hex].is_string()) {
+    if (auto bytes = FromHex(j[hex].get<std::string>())) return *bytes;
+  }
+  return "";
+}
+
+MemberRef MemberOf(const json& j) {
+  MemberRef m;
+  if (!j.is_object()) return m;
+  m.node = j.value("node", uint16_t{0});
+  m.incarnation = j.value("incarnation", uint64_t{0});
+  m.local = j.value("local", uint32_t{0});
+  m.role = j.value("role", std::string());
+  return m;
+}
+
+// The body of a value: text as "value", anything else as "value_hex".
+json ValueJson(const std::string& value) {
+  if (IsValidUtf8(value)) return json{{"value", value}};
+  return json{{"value_hex", ToHex(value)}};
+}
+
+}  // namespace
+
+GroupsClient::GroupsClient(Options options) : options_(std::move(options)) {}
+GroupsClient::~GroupsClient() = default;
+
+Status GroupsClient::Connect() {
+  if (stream_) return OkStatus();
+  return Open();
+}
+
+Status GroupsClient::Open() {
+  auto api = Endpoint::Parse(options_.api);
+  if (!api) return api.error();
+  auto stream = io::HttpLineStream::Open(*api, "POST", "/v1/groups/sessions", "", options_.token);
+  if (!stream) return stream.error();
+  auto first = (*stream)->NextLine(10000);
+  if (!first) return first.error();
+  if (!*first) return Error(Errc::kTimeout, "the daemon opened no group session in 10 s");
+  const json j = json::parse(**first, nullptr, false);
+  if (!j.is_object() || j.value("type", "") != "session" || !j.contains("session")) {
+    const std::string why = j.is_object() ? j.value("error", std::string()) : "";
+    return Error(Errc::kUnavailable,
+                 "the daemon refused a group session" + (why.empty() ? std::string() : ": " + why));
+  }
+  session_ = j.value("session", uint32_t{0});
+  self_ = MemberOf(j);
+  stream_ = std::move(*stream);
+  return OkStatus();
+}
+
+Status GroupsClient::Reconnect() {
+  stream_.reset();
+  const auto deadline = Clock::now() + std::chrono::milliseconds(options_.reconnect_ms);
+  auto backoff = std::chrono::milliseconds(100);
+  std::map<std::string, JoinOptions> groups;
+  groups.swap(joined_);
+  while (true) {
+    Status opened = Open();
+    if (opened) {
+      lost_.clear();
+      for (const auto& [group, o] : groups) {
+        auto joined = Join(group, o);
+        if (!stream_) break;  // broke again: start over
+        // Not joined yet (the daemon is still finding its cluster): Run tries again.
+        if (!joined || !joined->committed) {
+          joined_[group] = o;
+          lost_.insert(group);
+        }
+      }
+      if (stream_) {
+        if (on_reconnect) on_reconnect();
+        return OkStatus();
+      }
+      joined_.clear();
+    }
+    if (Clock::now() + backoff > deadline) {
+      joined_ = std::move(groups);
+      return Error(Errc::kUnavailable, "the group session broke and the daemon at " + options_.api +
+                                           " did not take a new one in time");
+    }
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
+  }
+}
+
+Result<Outcome> GroupsClient::Join(const std::string& group, const JoinOptions& o) {
+  json body{{"role", o.provider ? "provider" : "subscriber"},
+            {"default_vote", o.default_approve ? "approve" : "reject"},
+            {"depends", o.depends}};
+  auto outcome = Submit(group, "join", body.dump());
+  if (outcome && (outcome->committed || outcome->reason == "already-member")) joined_[group] = o;
+  return outcome;
+}
+
+Result<Outcome> GroupsClient::Leave(const std::string& group) {
+  auto outcome = Submit(group, "leave", "{}");
+  if (outcome) joined_.erase(group);
+  return outcome;
+}
+
+Result<Outcome> GroupsClient::Propose(const std::string& group, const std::string& value,
+                                      int phases) {
+  json body = ValueJson(value);
+  body["phases"] = phases;
+  return Submit(group, "propose", body.dump());
+}
+
+Result<Outcome> GroupsClient::Submit(const std::string& group, const std::string& verb,
+                                     const std::string& body_text) {
+  COHORT_TRY(Connect());
+  json body = json::parse(body_text);
+  body["session"] = session_;
+  auto api = Endpoint::Parse(options_.api);
+  if (!api) return api.error();
+  auto reply =
+      io::HttpCall(*api, "POST", "/v1/groups/" + group + "/" + verb, body.dump(), options_.token);
+  if (!reply) return reply.error();
+  const json answer = json::parse(reply->body, nullptr, false);
+  if (reply->status != 202 || !answer.is_object() || !answer.contains("request")) {
+    const std::string why = answer.is_object() ? answer.value("error", reply->body) : reply->body;
+    return Error(reply->status == 404 ? Errc::kNotFound : Errc::kInvalidArgument,
+                 verb + " " + group + ": " + why);
+  }
+  const std::string want = RequestKey(answer["request"]);
+  std::optional<Outcome> outcome;
+  const auto deadline = Clock::now() + std::chrono::milliseconds(options_.outcome_timeout_ms);
+  while (!outcome) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) {
+      return Error(Errc::kTimeout, verb + " " + group + ": no outcome within " +
+                                       std::to_string(options_.outcome_timeout_ms) + " ms");
+    }
+    COHORT_TRY(Next(static_cast<int>(left), &want, &outcome));
+  }
+  return *outcome;
+}
+
+Status GroupsClient::Run(int timeout_ms) {
+  COHORT_TRY(Connect());
+  stop_ = false;
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (!stop_) {
+    int wait = 200;  // so Stop() from a signal handler is seen
+    if (timeout_ms >= 0) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      if (left <= 0) break;
+      wait = static_cast<int>(std::min<int64_t>(left, wait));
+    }
+    COHORT_TRY(Next(wait, nullptr, nullptr));
+    COHORT_TRY(Rejoin());
+  }
+  return OkStatus();
+}
+
+// Joins again the groups the member was failed out of; a group that cannot be joined now
+// is tried again after the next event or wait.
+Status GroupsClient::Rejoin() {
+  std::set<std::string> lost;
+  lost.swap(lost_);
+  for (const std::string& group : lost) {
+    auto it = joined_.find(group);
+    if (it == joined_.end()) continue;
+    auto again = Join(group, it->second);
+    if (!again || !again->committed) lost_.insert(group);
+    if (!stream_) break;  // the session broke: Next reconnects, which joins them all
+  }
+  return OkStatus();
+}
+
+Status GroupsClient::Next(int timeout_ms, const std::string* want,
+                          std::optional<Outcome>* outcome) {
+  if (!stream_) {
+    if (want != nullptr) return Error(Errc::kUnavailable, "the group session broke");
+    return Reconnect();
+  }
+  auto line = stream_->NextLine(timeout_ms);
+  if (line) {
+    if (*line) Handle(**line, want, outcome);
+    return OkStatus();
+  }
+  if (options_.reconnect_ms <= 0 || want != nullptr) {
+    // A request in flight cannot be told apart from one lost with the session.
+    const Error broke = line.error();
+    stream_.reset();
+    if (want == nullptr) return broke;
+    return Error(Errc::kUnavailable,
+                 "the group session broke before the outcome was known (" + broke.message() + ")");
+  }
+  return Reconnect();
+}
+
+void GroupsClient::Handle(const std::string& line, const std::string* want,
+                          std::optional<Outcome>* outcome) {
+  const json j = json::parse(line, nullptr, false);
+  if (!j.is_object()) return;
+  try {
+    Dispatch(j, want, outcome);
+  } catch (const json::exception&) {
+    // A field of the wrong type: the line is skipped, as one that does not parse.
+  }
+}
+
+void GroupsClient::Dispatch(const nlohmann::json& j, const std::string* want,
+                            std::optional<Outcome>* outcome) {
+  const std::string type = j.value("type", "");
+  if (type == "change" || type == "resync") {
+    GroupChange c;
+    c.group = j.value("group", "");
+    c.for_group = j.value("for_group", "");
+    c.kind = type == "resync" ? "resync" : j.value("kind", "");
+    c.version = j.value("version", uint64_t{0});
+    c.token = j.value("token", int64_t{0});
+    c.member = MemberOf(j.value("member", json()));
+    c.value = ValueOf(j, type == "resync" ? "state" : "value");
+    for (const json& m : j.value("members", json::array())) c.members.push_back(MemberOf(m));
+    if (on_change) on_change(c);
+  } else if (type == "vote") {
+    VoteRequest v;
+    v.group = j.value("group", "");
+    v.version = j.value("version", uint64_t{0});
+    v.phase = j.value("phase", 1);
+    v.value = ValueOf(j, "value");
+    const json r = j.value("request", json::object());
+    v.node = r.value("node", uint16_t{0});
+    v.incarnation = r.value("incarnation", uint64_t{0});
+    v.seq = r.value("seq", uint64_t{0});
+    const bool approve = on_vote ? on_vote(v) : true;
+    json body{{"session", session_}, {"request", r}, {"phase", v.phase}, {"approve", approve}};
+    if (auto api = Endpoint::Parse(options_.api)) {
+      // A vote that does not arrive becomes the group's default vote: nothing to retry.
+      (void)io::HttpCall(*api, "POST", "/v1/groups/" + v.group + "/vote", body.dump(),
+                         options_.token);
+    }
+  } else if (type == "outcome") {
+    if (want != nullptr && outcome != nullptr && RequestKey(j.value("request", json())) == *want) {
+      *outcome = Outcome{j.value("committed", false), j.value("version", uint64_t{0}),
+                         j.value("reason", std::string())};
+    }
+  } else if (type == "lost") {
+    const std::string group = j.value("group", "");
+    if (options_.rejoin) {
+      lost_.insert(group);
+    } else {
+      joined_.erase(group);
+    }
+    if (on_lost) on_lost(group, j.value("why", ""));
+  }
+}
+
+}  // namespace cohort::client
