@@ -115,17 +115,22 @@ Result<groups::Bytes> ValueOf(const json& body) {
   return groups::Bytes(bytes.begin(), bytes.end());
 }
 
+// A string field that must be one of two words; `first` when absent.
+Result<bool> Choice(const json& body, const char* key, const char* first, const char* second) {
+  if (!body.contains(key)) return true;
+  const json& v = body[key];
+  if (v.is_string() && (v == first || v == second)) return v == first;
+  return Error(Errc::kInvalidArgument,
+               std::string("\"") + key + "\": expected " + first + " or " + second);
+}
+
 Status ParseJoin(const json& body, GroupRequest& req) {
-  const std::string role = body.value("role", std::string("provider"));
-  if (role != "provider" && role != "subscriber") {
-    return Error(Errc::kInvalidArgument, "\"role\": expected provider or subscriber");
-  }
-  req.role = role == "provider" ? groups::Role::kProvider : groups::Role::kSubscriber;
-  const json vote = body.value("default_vote", json("approve"));
-  if (vote != "approve" && vote != "reject") {
-    return Error(Errc::kInvalidArgument, "\"default_vote\": expected approve or reject");
-  }
-  req.default_approve = vote == "approve";
+  auto provider = Choice(body, "role", "provider", "subscriber");
+  if (!provider) return provider.error();
+  req.role = *provider ? groups::Role::kProvider : groups::Role::kSubscriber;
+  auto approve = Choice(body, "default_vote", "approve", "reject");
+  if (!approve) return approve.error();
+  req.default_approve = *approve;
   const json depends = body.value("depends", json::array());
   if (!depends.is_array()) return Error(Errc::kInvalidArgument, "\"depends\": expected a list");
   for (const json& d : depends) {
@@ -255,6 +260,35 @@ void Read(node::GroupsService& service, const std::string& name, const Respond& 
 }
 
 }  // namespace
+
+std::string GroupsMetrics(const node::GroupsService& groups) {
+  std::string s;
+  auto line = [&s](const char* name, const char* type, const char* help, uint64_t v) {
+    s += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
+         name + " " + std::to_string(v) + "\n";
+  };
+  const node::GroupsServiceMetrics& m = groups.metrics();
+  line("cohort_groups_sessions", "gauge", "Group sessions (member processes) open on this node.",
+       groups.sessions());
+  line("cohort_groups_is_coordinator", "gauge", "1 if this node coordinates the groups.",
+       groups.core().coordinating() ? 1 : 0);
+  line("cohort_groups_requests_total", "counter", "Joins, leaves and proposals of local members.",
+       m.requests);
+  line("cohort_groups_messages_sent_total", "counter", "Group Services messages sent.",
+       m.messages_sent);
+  line("cohort_groups_messages_received_total", "counter", "Group Services messages received.",
+       m.messages_received);
+  line("cohort_groups_record_writes_total", "counter", "Group records written (each a decision).",
+       m.record_writes);
+  line("cohort_groups_write_conflicts_total", "counter",
+       "Record writes refused because another coordinator wrote the record since.",
+       m.write_conflicts);
+  line("cohort_groups_registry_errors_total", "counter",
+       "Record reads and writes the registry did not answer.", m.registry_errors);
+  line("cohort_groups_malformed_total", "counter", "Group messages that did not decode.",
+       groups.core().malformed());
+  return s;
+}
 
 json GroupEventJson(const groups::Output& event) {
   json j;

@@ -30,6 +30,9 @@ namespace cohort::api {
 bool HandleGroups(node::GroupsService* groups, const HttpRequest& r, const std::string& path,
                   const Respond& respond);
 
+// The Prometheus lines of Group Services on this node.
+std::string GroupsMetrics(const node::GroupsService& groups);
+
 // One event of a session as its JSON line's document.
 nlohmann::json GroupEventJson(const groups::Output& event);
 

@@ -209,6 +209,7 @@ HttpResponse Api::Metrics() const {
           "Highest cluster map version stored in the registry by or before this node.",
           dcm_->map_published());
   }
+  if (groups_ != nullptr) s << GroupsMetrics(*groups_);
   if (loop_ != nullptr) s << loop_->Metrics();
   return {200, "text/plain; version=0.0.4", s.str()};
 }

@@ -21,6 +21,9 @@ class Session : public std::enable_shared_from_this<Session> {
     boost::system::error_code ec;
     const auto remote = stream_.socket().remote_endpoint(ec);
     if (!ec) peer_ = remote.address().to_string() + ":" + std::to_string(remote.port());
+    // Streamed answers are many small writes (a group session's events): Nagle's algorithm
+    // would hold each behind the client's delayed acknowledgement of the one before.
+    stream_.socket().set_option(tcp::no_delay(true), ec);
   }
 
   void Start() {

@@ -10,7 +10,7 @@ import tempfile
 import time
 import unittest
 
-from harness import COHORT, DevCluster, cohort, cohort_json, ours, restart, stop, wait_for
+from harness import BIN, COHORT, DevCluster, cohort, cohort_json, ours, restart, stop, wait_for
 
 BASE = 22600  # this file's ports: 22601-22605 (transport), +100 API, +200/+300 registry
 
@@ -133,6 +133,23 @@ class GroupsTest(unittest.TestCase):
                                  and ev.get("for_group") == "edge" for ev in e.events()),
                      what="the dependent group's member hears video's change")
             wait_for(lambda: "cfg-2" in read(a.applied), what="the handler applied cfg-2")
+
+            # The example program of the C++ client library joins and proposes too.
+            token = os.path.join(c.dir, "n5", "api.token")
+            example = subprocess.Popen([os.path.join(BIN, "group_member"), c.api(5), token,
+                                        "video", "from-cpp"], stdout=subprocess.PIPE, text=True)
+            try:
+                line = example.stdout.readline()
+                while line and not line.startswith("proposal"):
+                    line = example.stdout.readline()
+                self.assertIn("committed", line)
+                for m in (a, b, d):
+                    wait_for(lambda m=m: "from-cpp" in [v for _, v in m.states("video")],
+                             what="every provider hears the program's proposal")
+            finally:
+                example.terminate()
+                example.wait(15)
+            wait_for(lambda: len(members_of(c.api(1), "video")) == 3, what="the program left")
 
             # A script's reject aborts the change everywhere.
             p = propose(c.api(3), "video", "bad-cfg", b.session())
