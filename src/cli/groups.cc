@@ -280,7 +280,8 @@ void AddGroupCommands(CLI::App& app, const Globals& g, int& rc) {
   join->callback([&g, &rc] { rc = Join(g, name, flags); });
 
   auto* watch = grp->add_subcommand("watch", "print a group's changes (joins as a subscriber)");
-  watch->add_option("name", name, "the group")->required();
+  watch->add_option("name", name, "the group (created by the first join)")->required();
+  watch->add_option("--depends", flags.depends, "a new group hears these groups' changes too");
   watch->add_option("--count", flags.count, "stop after this many changes (0: never)")
       ->check(CLI::Range(0, 100000000));
   watch->callback([&g, &rc] {
