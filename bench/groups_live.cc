@@ -42,6 +42,84 @@ int Usage() {
   return 2;
 }
 
+// Every client but the first serves its votes on a thread of its own until `done`.
+std::vector<std::thread> ServeVotes(std::vector<std::unique_ptr<GroupsClient>>& clients,
+                                    std::atomic<bool>& done) {
+  std::vector<std::thread> voters;
+  for (size_t i = 1; i < clients.size(); ++i) {
+    voters.emplace_back([&done, c = clients[i].get()] {
+      while (!done) {
+        if (!c->Run(100)) return;
+      }
+    });
+  }
+  return voters;
+}
+
+// One proposer, transitions one after another: milliseconds from call to outcome.
+bool Latency(std::vector<std::unique_ptr<GroupsClient>>& clients, const std::string& group,
+             int transitions) {
+  std::atomic<bool> done{false};
+  std::vector<std::thread> voters = ServeVotes(clients, done);
+  std::vector<double> ms;
+  bool ok = true;
+  for (int i = 0; i < transitions && ok; ++i) {
+    const auto t0 = Clock::now();
+    auto r = clients[0]->Propose(group, "v" + std::to_string(i));
+    ok = r && r->committed;
+    if (!ok) {
+      std::fprintf(stderr, "error: propose: %s\n",
+                   r ? r->reason.c_str() : r.error().message().c_str());
+    }
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  }
+  done = true;
+  for (auto& t : voters) t.join();
+  if (!ok) return false;
+  std::printf("%s\n", nlohmann::json{{"figure", "latency"},
+                                     {"providers", clients.size()},
+                                     {"transitions", transitions},
+                                     {"p50_ms", Percentile(ms, 0.5)},
+                                     {"p99_ms", Percentile(ms, 0.99)},
+                                     {"max_ms", Percentile(ms, 1.0)}}
+                          .dump()
+                          .c_str());
+  return true;
+}
+
+// Every client proposes as fast as its outcomes come back, for `seconds`.
+void Throughput(std::vector<std::unique_ptr<GroupsClient>>& clients, const std::string& group,
+                int seconds) {
+  std::atomic<uint64_t> committed{0}, failed{0};
+  std::atomic<bool> done{false};
+  const auto end = Clock::now() + std::chrono::seconds(seconds);
+  std::vector<std::thread> proposers;
+  for (size_t i = 0; i < clients.size(); ++i) {
+    proposers.emplace_back([&, i] {
+      for (int n = 0; Clock::now() < end; ++n) {
+        auto r = clients[i]->Propose(group, "p" + std::to_string(i) + "-" + std::to_string(n));
+        (r && r->committed ? committed : failed)++;
+        if (!r) return;
+      }
+      while (!done) {  // the others' votes, until they are done too
+        if (!clients[i]->Run(50)) return;
+      }
+    });
+  }
+  std::this_thread::sleep_until(end + std::chrono::seconds(2));
+  done = true;
+  for (auto& t : proposers) t.join();
+  std::printf("%s\n",
+              nlohmann::json{{"figure", "throughput"},
+                             {"providers", clients.size()},
+                             {"seconds", seconds},
+                             {"committed", committed.load()},
+                             {"failed", failed.load()},
+                             {"per_second", static_cast<double>(committed.load()) / seconds}}
+                  .dump()
+                  .c_str());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -69,69 +147,7 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  // Every provider but the first serves its votes on its own thread.
-  std::atomic<bool> done{false};
-  std::vector<std::thread> voters;
-  auto serve = [&done](GroupsClient* c) {
-    while (!done) {
-      if (!c->Run(100)) return;
-    }
-  };
-  for (size_t i = 1; i < clients.size(); ++i) voters.emplace_back(serve, clients[i].get());
-
-  std::vector<double> ms;
-  for (int i = 0; i < transitions; ++i) {
-    const auto t0 = Clock::now();
-    auto r = clients[0]->Propose(group, "v" + std::to_string(i));
-    if (!r || !r->committed) {
-      std::fprintf(stderr, "error: propose: %s\n",
-                   r ? r->reason.c_str() : r.error().message().c_str());
-      done = true;
-      for (auto& t : voters) t.join();
-      return 1;
-    }
-    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-  }
-  std::printf("%s\n", nlohmann::json{{"figure", "latency"},
-                                     {"providers", clients.size()},
-                                     {"transitions", transitions},
-                                     {"p50_ms", Percentile(ms, 0.5)},
-                                     {"p99_ms", Percentile(ms, 0.99)},
-                                     {"max_ms", Percentile(ms, 1.0)}}
-                          .dump()
-                          .c_str());
-  done = true;
-  for (auto& t : voters) t.join();
-
-  // Throughput: every provider proposes as fast as its outcomes come back.
-  std::atomic<uint64_t> committed{0}, failed{0};
-  done = false;
-  const auto end = Clock::now() + std::chrono::seconds(seconds);
-  std::vector<std::thread> proposers;
-  for (size_t i = 0; i < clients.size(); ++i) {
-    proposers.emplace_back([&, i] {
-      int n = 0;
-      while (Clock::now() < end) {
-        auto r = clients[i]->Propose(group, "p" + std::to_string(i) + "-" + std::to_string(n++));
-        (r && r->committed ? committed : failed)++;
-        if (!r) return;
-      }
-      // Serve the others' votes until they are done too.
-      while (!done) {
-        if (!clients[i]->Run(50)) return;
-      }
-    });
-  }
-  std::this_thread::sleep_until(end + std::chrono::seconds(2));
-  done = true;
-  for (auto& t : proposers) t.join();
-  std::printf("%s\n", nlohmann::json{{"figure", "throughput"},
-                                     {"providers", clients.size()},
-                                     {"seconds", seconds},
-                                     {"committed", committed.load()},
-                                     {"failed", failed.load()},
-                                     {"per_second", static_cast<double>(committed.load()) / seconds}}
-                          .dump()
-                          .c_str());
+  if (!Latency(clients, group, transitions)) return 1;
+  Throughput(clients, group, seconds);
   return 0;
 }

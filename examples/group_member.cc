@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
     std::printf("proposal %s\n", outcome->committed
                                      ? ("committed as v" + std::to_string(outcome->version)).c_str()
                                      : ("not committed: " + outcome->reason).c_str());
+    std::fflush(stdout);
   }
   std::signal(SIGINT, [](int) { stop = 1; });
   std::signal(SIGTERM, [](int) { stop = 1; });

@@ -229,8 +229,9 @@ void OpenSession(node::GroupsService& service, const Respond& respond) {
   HttpResponse r;
   r.content_type = "application/x-ndjson";
   r.stream = [&service](std::shared_ptr<StreamSink> sink) {
-    auto id = service.OpenSession(
-        [sink](const groups::Output& o) { sink->Write(GroupEventJson(o).dump() + "\n"); });
+    auto id = service.OpenSession([sink](const groups::Output& o) {
+      sink->Write(GroupEventJson(o).dump(-1, ' ', false, json::error_handler_t::replace) + "\n");
+    });
     if (!id) {
       sink->Write(json{{"type", "error"}, {"error", id.error().message()}}.dump() + "\n");
       return sink->Close();
@@ -358,7 +359,7 @@ bool HandleGroups(node::GroupsService* groups, const HttpRequest& r, const std::
   const bool submit = verb == "join" || verb == "leave" || verb == "propose";
   if (r.method != "POST" || !(submit || verb == "vote")) {
     respond(Fail(verb.empty() || submit || verb == "vote" ? 405 : 404,
-                 r.method + " " + path + ": see INTERFACE.md, \"Groups\""));
+                 r.method + " " + path + ": see the README, \"HTTP API\""));
     return true;
   }
   if (!groups::ValidName(name)) {

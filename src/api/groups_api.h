@@ -1,4 +1,4 @@
-// Group Services over HTTP (G1–G3; INTERFACE.md "Groups"). Reads:
+// Group Services over HTTP (G1–G3; README "HTTP API", docs/design/groups.md). Reads:
 //   GET  /v1/groups                      every group as the registry holds it
 //   GET  /v1/groups/<name>               one group, with its latest requests' outcomes
 // Client sessions (a session is one client process; its requests need the API token):

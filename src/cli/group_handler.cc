@@ -38,6 +38,7 @@ void Feed(int fd, const std::string& input, Clock::time_point deadline) {
 }  // namespace
 
 Result<int> RunHandler(const HandlerRun& run) {
+  ::signal(SIGPIPE, SIG_IGN);  // a handler that does not read its input is no error
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
     return Error(Errc::kIo, std::string("pipe: ") + std::strerror(errno));
@@ -49,7 +50,12 @@ Result<int> RunHandler(const HandlerRun& run) {
     return Error(Errc::kIo, std::string("fork: ") + std::strerror(errno));
   }
   if (pid == 0) {
+    // Its own process group, so a timeout ends whatever it started too; its output goes to
+    // stderr, so the member's own output (--json) stays clean. setenv is safe here: the CLI
+    // has one thread.
+    ::setpgid(0, 0);
     ::dup2(pipe_fds[0], STDIN_FILENO);
+    ::dup2(STDERR_FILENO, STDOUT_FILENO);
     for (const auto& [name, value] : run.env) ::setenv(name.c_str(), value.c_str(), 1);
     ::signal(SIGPIPE, SIG_DFL);
     ::execl("/bin/sh", "sh", "-c", run.program.c_str(), static_cast<char*>(nullptr));
@@ -68,7 +74,7 @@ Result<int> RunHandler(const HandlerRun& run) {
       return Error(Errc::kIo, std::string("waitpid: ") + std::strerror(errno));
     }
     if (Clock::now() >= deadline) {
-      ::kill(pid, SIGKILL);
+      ::kill(-pid, SIGKILL);
       ::waitpid(pid, &status, 0);
       return Error(Errc::kTimeout, "the handler '" + run.program + "' did not end within " +
                                        std::to_string(run.timeout_ms) + " ms: killed");

@@ -84,8 +84,7 @@ json ChangeJson(const client::GroupChange& c) {
   json j{{"group", c.group}, {"kind", c.kind}, {"version", c.version}, {"token", c.token}};
   if (!c.for_group.empty()) j["for_group"] = c.for_group;
   if (c.kind == "state" || c.kind == "resync") {
-    j[IsValidUtf8(c.value) ? "value" : "value_hex"] =
-        IsValidUtf8(c.value) ? c.value : ToHex(c.value);
+    client::PutValue(j, "value", c.value);
   } else {
     j["member"] = json{
         {"node", c.member.node}, {"incarnation", c.member.incarnation}, {"local", c.member.local}};
@@ -202,6 +201,15 @@ int Join(const Globals& g, const std::string& group, const JoinFlags& f) {
   return 0;
 }
 
+// The session given, or else the one in $COHORT_SESSION (a handler's); 0 if neither.
+uint32_t SessionOr(uint32_t given) {
+  if (given != 0) return given;
+  const char* env = std::getenv("COHORT_SESSION");
+  if (env == nullptr) return 0;
+  const unsigned long n = std::strtoul(env, nullptr, 10);
+  return n <= UINT32_MAX ? static_cast<uint32_t>(n) : 0;
+}
+
 int Propose(const Globals& g, const std::string& group, const std::string& value, uint32_t session,
             int phases) {
   if (session == 0) {
@@ -213,7 +221,7 @@ int Propose(const Globals& g, const std::string& group, const std::string& value
                 "prints it; a handler gets it as $COHORT_SESSION)");
   }
   json body{{"session", session}, {"phases", phases}, {"wait_ms", 30000}};
-  body[IsValidUtf8(value) ? "value" : "value_hex"] = IsValidUtf8(value) ? value : ToHex(value);
+  client::PutValue(body, "value", value);
   auto r = Call{g}.Do("POST", "/v1/groups/" + group + "/propose", body, true, 40000);
   if (!r) return Fail(1, r.error().message());
   if (g.json) std::printf("%s\n", r->dump(2).c_str());
@@ -229,9 +237,7 @@ int Propose(const Globals& g, const std::string& group, const std::string& value
 }
 
 int Leave(const Globals& g, const std::string& group, uint32_t session) {
-  if (session == 0) {
-    if (const char* env = std::getenv("COHORT_SESSION")) session = std::strtoul(env, nullptr, 10);
-  }
+  session = SessionOr(session);
   if (session == 0) return Fail(2, "give --session N: the member's session on this node");
   auto r = Call{g}.Do("POST", "/v1/groups/" + group + "/leave",
                       json{{"session", session}, {"wait_ms", 30000}}, true, 40000);
@@ -249,6 +255,11 @@ int Leave(const Globals& g, const std::string& group, uint32_t session) {
 void AddGroupCommands(CLI::App& app, const Globals& g, int& rc) {
   auto* grp = app.add_subcommand("group", "Group Services: groups of processes (G1-G3)");
   grp->require_subcommand(1);
+  const auto group_name = CLI::Validator(
+      [](std::string& name) -> std::string {
+        return client::ValidGroupName(name) ? "" : "1-128 of A-Z a-z 0-9 . _ -";
+      },
+      "GROUP");
   static std::string name, value;
   static uint32_t session = 0;
   static int phases = 1;
@@ -258,11 +269,13 @@ void AddGroupCommands(CLI::App& app, const Globals& g, int& rc) {
     rc = Print(g, Call{g}.Do("GET", "/v1/groups"), PrintList);
   });
   auto* show = grp->add_subcommand("show", "one group: members, state, latest requests");
-  show->add_option("name", name, "the group")->required();
+  show->add_option("name", name, "the group")->required()->check(group_name);
   show->callback([&g, &rc] { rc = Print(g, Call{g}.Do("GET", "/v1/groups/" + name), PrintGroup); });
 
   auto* join = grp->add_subcommand("join", "join as a member until interrupted (Ctrl-C leaves)");
-  join->add_option("name", name, "the group (created by the first join)")->required();
+  join->add_option("name", name, "the group (created by the first join)")
+      ->required()
+      ->check(group_name);
   join->add_flag("--subscriber", flags.subscriber, "hear changes only; do not vote");
   join->add_option("--default-vote", flags.default_vote,
                    "a new group's vote for a provider that does not answer in time")
@@ -280,7 +293,9 @@ void AddGroupCommands(CLI::App& app, const Globals& g, int& rc) {
   join->callback([&g, &rc] { rc = Join(g, name, flags); });
 
   auto* watch = grp->add_subcommand("watch", "print a group's changes (joins as a subscriber)");
-  watch->add_option("name", name, "the group (created by the first join)")->required();
+  watch->add_option("name", name, "the group (created by the first join)")
+      ->required()
+      ->check(group_name);
   watch->add_option("--depends", flags.depends, "a new group hears these groups' changes too");
   watch->add_option("--count", flags.count, "stop after this many changes (0: never)")
       ->check(CLI::Range(0, 100000000));
@@ -290,12 +305,12 @@ void AddGroupCommands(CLI::App& app, const Globals& g, int& rc) {
   });
 
   auto* leave = grp->add_subcommand("leave", "a member on this node leaves");
-  leave->add_option("name", name, "the group")->required();
+  leave->add_option("name", name, "the group")->required()->check(group_name);
   leave->add_option("--session", session, "the member's session (default $COHORT_SESSION)");
   leave->callback([&g, &rc] { rc = Leave(g, name, session); });
 
   auto* propose = grp->add_subcommand("propose", "propose a new state; prints the outcome");
-  propose->add_option("name", name, "the group")->required();
+  propose->add_option("name", name, "the group")->required()->check(group_name);
   propose->add_option("value", value, "the new state")->required();
   propose->add_option("--session", session,
                       "the proposing provider's session on this node (default $COHORT_SESSION)");

@@ -22,16 +22,6 @@ std::string RequestKey(const json& r) {
          r.value("seq", json(0)).dump();
 }
 
-// "value" as text or "value_hex" as bytes.
-std::string ValueOf(const json& j, const char* key) {
-  if (j.contains(key) && j[key].is_string()) return j[key].get<std::string>();
-  const std::string hex = std::string(key) + "_hex";
-  if (j.contains(hex) && j[hex].is_string()) {
-    if (auto bytes = FromHex(j[hex].get<std::string>())) return *bytes;
-  }
-  return "";
-}
-
 MemberRef MemberOf(const json& j) {
   MemberRef m;
   if (!j.is_object()) return m;
@@ -42,19 +32,42 @@ MemberRef MemberOf(const json& j) {
   return m;
 }
 
-// The body of a value: text as "value", anything else as "value_hex".
-json ValueJson(const std::string& value) {
-  if (IsValidUtf8(value)) return json{{"value", value}};
-  return json{{"value_hex", ToHex(value)}};
+}  // namespace
+
+void PutValue(nlohmann::json& doc, const std::string& key, const std::string& bytes) {
+  if (IsValidUtf8(bytes)) {
+    doc[key] = bytes;
+  } else {
+    doc[key + "_hex"] = ToHex(bytes);
+  }
 }
 
-}  // namespace
+std::string ValueOf(const nlohmann::json& doc, const std::string& key) {
+  if (doc.contains(key) && doc[key].is_string()) return doc[key].get<std::string>();
+  const std::string hex = key + "_hex";
+  if (doc.contains(hex) && doc[hex].is_string()) {
+    if (auto bytes = FromHex(doc[hex].get<std::string>())) return *bytes;
+  }
+  return "";
+}
+
+bool ValidGroupName(const std::string& name) {
+  if (name.empty() || name.size() > 128) return false;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
 
 GroupsClient::GroupsClient(Options options) : options_(std::move(options)) {}
 GroupsClient::~GroupsClient() = default;
 
 Status GroupsClient::Connect() {
   if (stream_) return OkStatus();
+  // A session that broke (seen inside a request): a new one, with the groups joined again.
+  if (session_ != 0 && options_.reconnect_ms > 0) return Reconnect();
   return Open();
 }
 
@@ -86,13 +99,17 @@ Status GroupsClient::Reconnect() {
   groups.swap(joined_);
   while (true) {
     Status opened = Open();
+    if (!opened && opened.error().code() == Errc::kPermission) {
+      joined_ = std::move(groups);
+      return opened.error();  // a wrong token stays wrong
+    }
     if (opened) {
       lost_.clear();
       for (const auto& [group, o] : groups) {
         auto joined = Join(group, o);
         if (!stream_) break;  // broke again: start over
         // Not joined yet (the daemon is still finding its cluster): Run tries again.
-        if (!joined || !joined->committed) {
+        if (!Joined(joined)) {
           joined_[group] = o;
           lost_.insert(group);
         }
@@ -113,12 +130,23 @@ Status GroupsClient::Reconnect() {
   }
 }
 
+// A join that made the process a member: committed now, or earlier (a join that came back
+// after its answer was lost is refused as "already-member").
+bool GroupsClient::Joined(const Result<Outcome>& outcome) {
+  return outcome && (outcome->committed || outcome->reason == "already-member");
+}
+
 Result<Outcome> GroupsClient::Join(const std::string& group, const JoinOptions& o) {
+  for (const std::string& d : o.depends) {
+    if (!ValidGroupName(d)) {
+      return Error(Errc::kInvalidArgument, "'" + EscapeInvalidUtf8(d) + "' is not a group name");
+    }
+  }
   json body{{"role", o.provider ? "provider" : "subscriber"},
             {"default_vote", o.default_approve ? "approve" : "reject"},
             {"depends", o.depends}};
   auto outcome = Submit(group, "join", body.dump());
-  if (outcome && (outcome->committed || outcome->reason == "already-member")) joined_[group] = o;
+  if (Joined(outcome)) joined_[group] = o;
   return outcome;
 }
 
@@ -130,13 +158,17 @@ Result<Outcome> GroupsClient::Leave(const std::string& group) {
 
 Result<Outcome> GroupsClient::Propose(const std::string& group, const std::string& value,
                                       int phases) {
-  json body = ValueJson(value);
-  body["phases"] = phases;
+  json body{{"phases", phases}};
+  PutValue(body, "value", value);
   return Submit(group, "propose", body.dump());
 }
 
 Result<Outcome> GroupsClient::Submit(const std::string& group, const std::string& verb,
                                      const std::string& body_text) {
+  if (!ValidGroupName(group)) {
+    return Error(Errc::kInvalidArgument, "'" + EscapeInvalidUtf8(group) +
+                                             "' is not a group name: 1-128 of A-Z a-z 0-9 . _ -");
+  }
   COHORT_TRY(Connect());
   json body = json::parse(body_text);
   body["session"] = session_;
@@ -168,9 +200,8 @@ Result<Outcome> GroupsClient::Submit(const std::string& group, const std::string
 
 Status GroupsClient::Run(int timeout_ms) {
   COHORT_TRY(Connect());
-  stop_ = false;
   const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (!stop_) {
+  while (!stop_.exchange(false)) {
     int wait = 200;  // so Stop() from a signal handler is seen
     if (timeout_ms >= 0) {
       const auto left =
@@ -193,7 +224,7 @@ Status GroupsClient::Rejoin() {
     auto it = joined_.find(group);
     if (it == joined_.end()) continue;
     auto again = Join(group, it->second);
-    if (!again || !again->committed) lost_.insert(group);
+    if (!Joined(again)) lost_.insert(group);
     if (!stream_) break;  // the session broke: Next reconnects, which joins them all
   }
   return OkStatus();

@@ -1,5 +1,5 @@
 // GroupsClient: a process's membership in Group Services (SPEC G1–G3), through its node's
-// daemon (the API's group session, INTERFACE.md "Groups"). One client is one member
+// daemon (the API's group session, docs/design/groups.md). One client is one member
 // process: it joins groups, proposes changes, votes when asked and hears every committed
 // change of its groups (and of the groups they depend on) in version order.
 //
@@ -8,12 +8,14 @@
 //   c.on_vote = [](const VoteRequest& v) { return v.value != "bad"; };
 //   c.Connect(); c.Join("video", {}); c.Propose("video", "cfg-2"); c.Run(-1);
 //
-// Callbacks run on the caller's thread, inside Join, Leave, Propose and Run. When the
+// Callbacks run on the caller's thread, inside Join, Leave, Propose and Run, and must not
+// call the client (an outcome a nested call reads would be lost to its caller). When the
 // daemon restarts (or the session's stream breaks), the daemon fails the member out of its
 // groups; the client connects again (for up to `reconnect_ms`), joins the same groups again
 // and calls on_reconnect. Not thread-safe: one thread drives a client.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -78,6 +80,12 @@ struct JoinOptions {
   std::vector<std::string> depends;  // a new group's dependencies
 };
 
+// A value as the API carries it: {"<key>": text} when it is UTF-8, else {"<key>_hex": hex}.
+void PutValue(nlohmann::json& doc, const std::string& key, const std::string& bytes);
+std::string ValueOf(const nlohmann::json& doc, const std::string& key);  // "" if absent
+// Group names: 1–128 bytes of [A-Za-z0-9._-].
+bool ValidGroupName(const std::string& name);
+
 class GroupsClient {
  public:
   struct Options {
@@ -105,7 +113,7 @@ class GroupsClient {
   Result<Outcome> Propose(const std::string& group, const std::string& value, int phases = 1);
   // Serves the session (callbacks) for `timeout_ms` (-1: until Stop() or an error).
   Status Run(int timeout_ms);
-  void Stop() { stop_ = true; }  // from a callback: Run returns
+  void Stop() { stop_ = true; }  // from a callback or a signal handler: Run returns
   uint32_t session() const { return session_; }
   MemberRef self() const { return self_; }
 
@@ -113,6 +121,7 @@ class GroupsClient {
   Status Open();
   Status Reconnect();
   Status Rejoin();
+  static bool Joined(const Result<Outcome>& outcome);
   Result<Outcome> Submit(const std::string& group, const std::string& verb,
                          const std::string& body);
   // Handles one line of the feed; sets `outcome` if it answers `want`.
@@ -127,7 +136,7 @@ class GroupsClient {
   MemberRef self_;
   std::map<std::string, JoinOptions> joined_;  // the groups the member wants to be in
   std::set<std::string> lost_;                 // of those, failed out: to join again
-  bool stop_ = false;
+  std::atomic<bool> stop_{false};
 };
 
 }  // namespace cohort::client

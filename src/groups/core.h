@@ -219,6 +219,8 @@ class GroupsCore {
 
   // node side (node.cc)
   RequestId Submit(Instant now, uint32_t local, RequestMsg msg, Outputs& out);
+  // A request about this node's member `local`.
+  RequestMsg NewRequest(const std::string& group, ChangeKind kind, uint32_t local) const;
   void Refuse(uint32_t local, const std::string& group, AbortReason reason, Outputs& out);
   void OnCommit(Instant now, const CommitMsg& m, Outputs& out);
   void OnSnapshot(Instant now, const SnapshotMsg& m, Outputs& out);

@@ -13,6 +13,14 @@ RequestId GroupsCore::Submit(Instant now, uint32_t local, RequestMsg msg, Output
   return msg.request;
 }
 
+RequestMsg GroupsCore::NewRequest(const std::string& group, ChangeKind kind, uint32_t local) const {
+  RequestMsg m;
+  m.group = group;
+  m.kind = kind;
+  m.member = MemberId{options_.self, options_.incarnation, local};
+  return m;
+}
+
 void GroupsCore::Refuse(uint32_t local, const std::string& group, AbortReason reason,
                         Outputs& out) {
   out.push_back(Outcome{local, group, {}, RecentRequest{{}, 0, reason}});
@@ -32,10 +40,7 @@ RequestId GroupsCore::Join(Instant now, uint32_t local, const std::string& group
     Refuse(local, group, AbortReason::kAlreadyMember, out);
     return {};
   }
-  RequestMsg m;
-  m.group = group;
-  m.kind = ChangeKind::kJoin;
-  m.member = MemberId{options_.self, options_.incarnation, local};
+  RequestMsg m = NewRequest(group, ChangeKind::kJoin, local);
   m.role = role;
   m.default_approve = default_approve;
   m.depends = depends;
@@ -52,11 +57,7 @@ RequestId GroupsCore::Leave(Instant now, uint32_t local, const std::string& grou
     Refuse(local, group, AbortReason::kNotMember, out);
     return {};
   }
-  RequestMsg m;
-  m.group = group;
-  m.kind = ChangeKind::kLeave;
-  m.member = MemberId{options_.self, options_.incarnation, local};
-  const RequestId id = Submit(now, local, std::move(m), out);
+  const RequestId id = Submit(now, local, NewRequest(group, ChangeKind::kLeave, local), out);
   Flush(now, out);
   return id;
 }
@@ -74,10 +75,7 @@ RequestId GroupsCore::Propose(Instant now, uint32_t local, const std::string& gr
     Refuse(local, group, AbortReason::kNotProvider, out);
     return {};
   }
-  RequestMsg m;
-  m.group = group;
-  m.kind = ChangeKind::kState;
-  m.member = MemberId{options_.self, options_.incarnation, local};
+  RequestMsg m = NewRequest(group, ChangeKind::kState, local);
   m.value = std::move(value);
   m.phases = phases;
   const RequestId id = Submit(now, local, std::move(m), out);
@@ -110,11 +108,7 @@ void GroupsCore::ProcessDied(Instant now, uint32_t local, Outputs& out) {
       TryStart(now, group, f, out);
       continue;
     }
-    RequestMsg msg;
-    msg.group = group;
-    msg.kind = ChangeKind::kProcessDied;
-    msg.member = MemberId{options_.self, options_.incarnation, local};
-    Submit(now, 0, std::move(msg), out);
+    Submit(now, 0, NewRequest(group, ChangeKind::kProcessDied, local), out);
   }
   Flush(now, out);
 }
@@ -252,11 +246,7 @@ void GroupsCore::MaybeForget(const std::string& group) {
 void GroupsCore::JoinCommitted(Instant now, const std::string& group, Followed& f,
                                const Pending& join, uint64_t version, Outputs& out) {
   if (join.orphan) {
-    RequestMsg msg;
-    msg.group = group;
-    msg.kind = ChangeKind::kProcessDied;
-    msg.member = join.msg.member;
-    Submit(now, 0, std::move(msg), out);
+    Submit(now, 0, NewRequest(group, ChangeKind::kProcessDied, join.msg.member.local), out);
     return;
   }
   auto it = f.members.find(join.msg.member.local);

@@ -225,6 +225,10 @@ Result<std::optional<std::string>> HttpLineStream::NextLine(int timeout_ms) {
       text_.erase(0, nl + 1);
       return std::optional<std::string>(std::move(line));
     }
+    if (text_.size() > kMaxBuffered) {
+      return Error(Errc::kMalformed,
+                   where_ + " sent a line over " + std::to_string(kMaxBuffered) + " bytes");
+    }
     if (ended_) return Error(Errc::kUnavailable, where_ + " ended the stream");
     auto more = Fill(timeout_ms);
     if (!more) {

@@ -1,6 +1,7 @@
 #include "node/groups_service.h"
 
 #include <algorithm>
+#include <deque>
 #include <map>
 
 #include "base/log.h"
@@ -16,6 +17,16 @@ namespace {
 namespace asio = boost::asio;
 
 groups::Bytes ToBytes(const std::string& s) { return groups::Bytes(s.begin(), s.end()); }
+
+// The records of a range read of the groups' keys, named by group.
+std::vector<groups::StoredRecord> RecordsOf(const registry::RangeResult& range,
+                                            const std::string& prefix) {
+  std::vector<groups::StoredRecord> records;
+  for (const registry::KeyValue& kv : range.kvs) {
+    records.push_back({kv.key.substr(prefix.size()), kv.mod_revision, ToBytes(kv.value)});
+  }
+  return records;
+}
 
 }  // namespace
 
@@ -46,6 +57,10 @@ struct GroupsService::Impl {
   std::map<uint32_t, EventSink> sessions;
   uint32_t next_session = 1;
   std::multimap<groups::RequestId, std::shared_ptr<Waiter>> waiters;
+  // Outputs not carried out yet, in the order the core gave them: a registry that answers
+  // at once (read-only, or the model) steps the core again while earlier outputs wait.
+  std::deque<groups::Output> queue;
+  bool driving = false;
   NodeId coordinator = kNoNode;
   groups::NodeView up;
   GroupsServiceMetrics metrics;
@@ -59,20 +74,30 @@ struct GroupsService::Impl {
   }
 
   void Drive(groups::Outputs& out) {
-    for (groups::Output& o : out) {
-      if (auto* s = std::get_if<groups::SendTo>(&o)) {
-        ++metrics.messages_sent;
-        (void)node.SendData(s->node, groups::kChannel, s->bytes);  // retried by the core
-      } else if (auto* r = std::get_if<groups::ReadRecords>(&o)) {
-        ReadRecords(r->ticket);
-      } else if (auto* w = std::get_if<groups::WriteRecord>(&o)) {
-        WriteRecord(*w);
-      } else {
-        ToSession(o);
-      }
-    }
+    for (groups::Output& o : out) queue.push_back(std::move(o));
     out.clear();
+    if (driving) return;  // the loop below, further up the stack, carries them out
+    driving = true;
+    while (!queue.empty()) {
+      const groups::Output o = std::move(queue.front());
+      queue.pop_front();
+      CarryOut(o);
+    }
+    driving = false;
     ArmTimer();
+  }
+
+  void CarryOut(const groups::Output& o) {
+    if (auto* s = std::get_if<groups::SendTo>(&o)) {
+      ++metrics.messages_sent;
+      (void)node.SendData(s->node, groups::kChannel, s->bytes);  // retried by the core
+    } else if (auto* r = std::get_if<groups::ReadRecords>(&o)) {
+      ReadRecords(r->ticket);
+    } else if (auto* w = std::get_if<groups::WriteRecord>(&o)) {
+      WriteRecord(*w);
+    } else {
+      ToSession(o);
+    }
   }
 
   static uint32_t LocalOf(const groups::Output& o) {
@@ -90,7 +115,9 @@ struct GroupsService::Impl {
   void ToSession(const groups::Output& o) {
     if (auto* outcome = std::get_if<groups::Outcome>(&o)) FinishWaiters(*outcome);
     auto it = sessions.find(LocalOf(o));
-    if (it != sessions.end()) it->second(o);
+    if (it == sessions.end()) return;
+    const EventSink sink = it->second;  // a sink that ends its session erases itself
+    sink(o);
   }
 
   void FinishWaiters(const groups::Outcome& outcome) {
@@ -159,18 +186,14 @@ struct GroupsService::Impl {
       return;
     }
     const std::string prefix = where.prefix;
-    where.backend->Range(
-        prefix, 0, false, Later([this, ticket, prefix](Result<registry::RangeResult> got) {
-          if (!got) {
-            ++metrics.registry_errors;
-            return RecordsRead(ticket, std::nullopt);
-          }
-          std::vector<groups::StoredRecord> records;
-          for (const registry::KeyValue& kv : got->kvs) {
-            records.push_back({kv.key.substr(prefix.size()), kv.mod_revision, ToBytes(kv.value)});
-          }
-          RecordsRead(ticket, records);
-        }));
+    where.backend->Range(prefix, 0, false,
+                         Later([this, ticket, prefix](Result<registry::RangeResult> got) {
+                           if (!got) {
+                             ++metrics.registry_errors;
+                             return RecordsRead(ticket, std::nullopt);
+                           }
+                           RecordsRead(ticket, RecordsOf(*got, prefix));
+                         }));
   }
 
   void RecordsRead(uint64_t ticket,
@@ -229,14 +252,16 @@ struct GroupsService::Impl {
     w->timer->expires_after(std::chrono::nanoseconds(wait.nanos()));
     w->timer->async_wait([this, alive = alive, id, w](boost::system::error_code ec) {
       if (ec || !*alive) return;
+      // An expired timer's handler may be queued when the outcome comes: only the one that
+      // still finds the waiter answers.
       auto [first, last] = waiters.equal_range(id);
       for (auto it = first; it != last; ++it) {
         if (it->second == w) {
           waiters.erase(it);
-          break;
+          w->done(std::nullopt);
+          return;
         }
       }
-      w->done(std::nullopt);
     });
   }
 };
@@ -248,20 +273,30 @@ GroupsService::~GroupsService() { *impl_->alive = false; }
 
 void GroupsService::Start() {
   Impl* impl = impl_.get();
-  impl_->node.OnChannel(groups::kChannel, [impl](NodeId from, std::span<const uint8_t> bytes) {
-    if (impl->stopped) return;
-    ++impl->metrics.messages_received;
-    impl->Step(
-        [&](Instant now, groups::Outputs& out) { impl->core->OnMessage(now, from, bytes, out); });
+  // The node outlives nothing here: its callbacks check that the service still exists.
+  impl_->node.OnChannel(groups::kChannel,
+                        [impl, alive = impl_->alive](NodeId from, std::span<const uint8_t> bytes) {
+                          if (!*alive || impl->stopped) return;
+                          ++impl->metrics.messages_received;
+                          impl->Step([&](Instant now, groups::Outputs& out) {
+                            impl->core->OnMessage(now, from, bytes, out);
+                          });
+                        });
+  impl_->node.OnMembershipChanged([impl, alive = impl_->alive] {
+    if (*alive) impl->RefreshView();
   });
-  impl_->node.OnMembershipChanged([impl] { impl->RefreshView(); });
   impl_->RefreshView();
 }
 
 void GroupsService::Stop() {
   impl_->stopped = true;
   impl_->timer.cancel();
-  for (auto& [id, w] : impl_->waiters) w->timer->cancel();
+  auto waiters = std::move(impl_->waiters);
+  impl_->waiters.clear();
+  for (auto& [id, w] : waiters) {
+    w->timer->cancel();
+    w->done(std::nullopt);  // answered "pending": the node stops
+  }
 }
 
 Result<uint32_t> GroupsService::OpenSession(EventSink sink) {
@@ -288,13 +323,19 @@ bool GroupsService::HasSession(uint32_t session) const {
 }
 size_t GroupsService::sessions() const { return impl_->sessions.size(); }
 
-Result<groups::RequestId> GroupsService::Submit(uint32_t session, const GroupRequest& r,
-                                                Duration wait, OutcomeDone done) {
+// Why `session` cannot make a request now, if it cannot.
+Status GroupsService::Usable(uint32_t session) const {
   if (!HasSession(session)) {
     return Error(Errc::kNotFound, "no group session " + std::to_string(session) +
                                       " on this node (it ended when its client's stream closed)");
   }
   if (impl_->stopped) return Error(Errc::kUnavailable, "the node is stopping");
+  return OkStatus();
+}
+
+Result<groups::RequestId> GroupsService::Submit(uint32_t session, const GroupRequest& r,
+                                                Duration wait, OutcomeDone done) {
+  COHORT_TRY(Usable(session));
   ++impl_->metrics.requests;
   groups::Outputs out;
   const Instant now = io::SteadyNow();
@@ -319,10 +360,7 @@ Result<groups::RequestId> GroupsService::Submit(uint32_t session, const GroupReq
 
 Status GroupsService::Vote(uint32_t session, const std::string& group, groups::RequestId request,
                            uint8_t phase, bool approve) {
-  if (!HasSession(session)) {
-    return Error(Errc::kNotFound, "no group session " + std::to_string(session) + " on this node");
-  }
-  if (impl_->stopped) return Error(Errc::kUnavailable, "the node is stopping");
+  COHORT_TRY(Usable(session));
   impl_->Step([&](Instant now, groups::Outputs& out) {
     impl_->core->Vote(now, session, group, request, phase, approve, out);
   });
@@ -336,14 +374,14 @@ void GroupsService::ReadGroups(std::function<void(Result<std::vector<StoredGroup
         Error(Errc::kUnavailable,
               "the registry is not reachable from this node yet (see `cohort registry status`)"));
   }
+  // Serializable: a listing is still answered while the registry is read-only.
   const std::string prefix = where.prefix;
-  where.backend->Range(prefix, 0, false,
+  where.backend->Range(prefix, 0, true,
                        [prefix, done = std::move(done)](Result<registry::RangeResult> got) {
                          if (!got) return done(got.error());
                          std::vector<StoredGroup> list;
-                         for (const registry::KeyValue& kv : got->kvs) {
-                           list.push_back({kv.key.substr(prefix.size()), kv.mod_revision,
-                                           groups::DecodeRecord(ToBytes(kv.value))});
+                         for (groups::StoredRecord& r : RecordsOf(*got, prefix)) {
+                           list.push_back({r.group, r.revision, groups::DecodeRecord(r.record)});
                          }
                          done(std::move(list));
                        });

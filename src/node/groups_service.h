@@ -111,6 +111,7 @@ class GroupsService {
   groups::MemberId MemberOf(uint32_t session) const;
 
  private:
+  Status Usable(uint32_t session) const;
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -136,13 +136,16 @@ class GroupsTest(unittest.TestCase):
 
             # The example program of the C++ client library joins and proposes too.
             token = os.path.join(c.dir, "n5", "api.token")
-            example = subprocess.Popen([os.path.join(BIN, "group_member"), c.api(5), token,
-                                        "video", "from-cpp"], stdout=subprocess.PIPE, text=True)
+            example_out = os.path.join(self.tmp.name, "example.out")
+            with open(example_out, "w") as out:
+                example = subprocess.Popen([os.path.join(BIN, "group_member"), c.api(5), token,
+                                            "video", "from-cpp"], stdout=out,
+                                           stderr=subprocess.STDOUT)
             try:
-                line = example.stdout.readline()
-                while line and not line.startswith("proposal"):
-                    line = example.stdout.readline()
-                self.assertIn("committed", line)
+                said = wait_for(lambda: [line for line in read(example_out).splitlines()
+                                         if line.startswith("proposal")], timeout=20,
+                                what="the program's proposal decided")
+                self.assertIn("committed", said[0])
                 for m in (a, b, d):
                     wait_for(lambda m=m: "from-cpp" in [v for _, v in m.states("video")],
                              what="every provider hears the program's proposal")
@@ -158,8 +161,9 @@ class GroupsTest(unittest.TestCase):
             for m in (a, b, d):
                 self.assertNotIn("bad-cfg", [v for _, v in m.states("video")])
 
-            # kill -9 a provider mid-vote (its handler sleeps): the proposal gets its
-            # default vote (approve), and a process-died change follows.
+            # kill -9 a provider mid-vote (its handler sleeps; the kill comes within the
+            # 500 ms vote timeout): its closed session counts as the default vote (approve)
+            # at once, and a process-died change follows.
             slow = self.member("slow", c.api(4), "video", slow_vote=5)
             wait_for(lambda: len(members_of(c.api(1), "video")) == 4, what="4 providers")
             proposer = subprocess.Popen(
@@ -173,8 +177,9 @@ class GroupsTest(unittest.TestCase):
             self.assertTrue(json.loads(out)["committed"])
             wait_for(lambda: len(members_of(c.api(1), "video")) == 3,
                      what="the killed provider failed out")
-            kinds = [ev.get("kind") for ev in a.events() if ev.get("group") == "video"]
-            self.assertIn("process-died", kinds)
+            wait_for(lambda: "process-died" in [ev.get("kind") for ev in a.events()
+                                                if ev.get("group") == "video"],
+                     what="the providers hear the killed one's process-died")
 
             # Every provider heard the same versions in the same order.
             wait_for(lambda: a.states("video") == b.states("video") == d.states("video"),
