@@ -13,8 +13,9 @@
 namespace cohort {
 namespace {
 
-const std::set<std::string> kSections = {"node", "cluster",  "transport",    "timing", "api",
-                                         "disk", "registry", "distribution", "log",    "liveness"};
+const std::set<std::string> kSections = {"node", "cluster",  "transport", "timing",
+                                         "api",  "disk",     "registry",  "distribution",
+                                         "log",  "liveness", "groups"};
 
 class Reader {
  public:
@@ -280,6 +281,7 @@ Status ReadRest(const Reader& r, Config& c) {
   COHORT_TRY(r.Integer("liveness.period_ms", 10, 600000, &c.liveness_period_ms));
   COHORT_TRY(r.Integer("liveness.miss_limit", 1, 1000, &c.liveness_miss_limit));
   COHORT_TRY(r.Integer("liveness.refresh_ms", 100, 3'600'000, &c.liveness_refresh_ms));
+  COHORT_TRY(r.Integer("groups.vote_timeout_ms", 10, 600000, &c.groups_vote_timeout_ms));
   std::string api;
   COHORT_TRY(r.String("api.listen", &api));
   if (!api.empty()) {
@@ -346,6 +348,7 @@ Status CheckKeys(const Reader& r) {
        {"period_ms", "miss_limit", "notify_ms", "disk_check_ms", "disk_timeout_ms", "usage_ms"}},
       {"api", {"listen"}},
       {"liveness", {"period_ms", "miss_limit", "refresh_ms"}},
+      {"groups", {"vote_timeout_ms"}},
       {"registry", {"servers", "server", "heartbeat_ms", "election_ms", "etcd"}},
       {"distribution", {"root", "upload_mbps", "fanout", "upload_idle_s", "forget_after_s"}},
       {"log", {"level", "format"}},

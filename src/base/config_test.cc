@@ -102,6 +102,7 @@ TEST(ConfigTest, ParsesEveryKey) {
   EXPECT_EQ(c->registry_endpoints[1].peer.ToString(), "10.1.1.2:2380");
   EXPECT_EQ(c->registry_heartbeat_ms, 30u);
   EXPECT_EQ(c->registry_election_ms, 300u);
+  EXPECT_EQ(c->groups_vote_timeout_ms, 500u);  // the default
 }
 
 struct BadCase {
@@ -141,6 +142,8 @@ TEST(ConfigTest, ErrorsNameFileLineAndKey) {
        "key 'registry.server[0].peer': required"},
       {"[node]\nid = 1\ndata_dir = \"d\"\n[registry]\nheartbeat_ms = 100\nelection_ms = 300\n",
        "at least 5 times"},
+      {"[node]\nid = 1\ndata_dir = \"d\"\n[groups]\nvote_timeout_ms = 1\n",
+       "n.toml:5: key 'groups.vote_timeout_ms'"},
   };
   for (const auto& bad : cases) {
     auto c = ParseConfig(std::string(bad.text) + base, "n.toml");

@@ -36,6 +36,7 @@ struct GroupsService::Impl {
     groups::GroupsOptions o;
     o.self = node.config().node_id;
     o.incarnation = node.membership().options().incarnation;
+    o.vote_timeout = Duration::Millis(node.config().groups_vote_timeout_ms);
     core = std::make_unique<groups::GroupsCore>(o);
   }
 
