@@ -1,76 +1,25 @@
 // The API's handlers against a real, started node (one member, UDP on 127.0.0.1), without
 // HTTP: what a client is answered for good and bad requests, and that every refusal is one
 // clear line with the right status.
-#include <gtest/gtest.h>
-#include <unistd.h>
-
-#include <chrono>
-#include <filesystem>
 #include <nlohmann/json.hpp>
-#include <optional>
 
-#include "api/handlers.h"
-#include "base/config.h"
-#include "io/asio.h"
-#include "io/files.h"
-#include "node/node.h"
-#include "wire/seal.h"
+#include "api/api_fixture.h"
 
 namespace cohort::api {
 namespace {
 
 using json = nlohmann::json;
 
-class ApiTest : public ::testing::Test {
+class ApiTest : public NodeFixture {
  protected:
   void SetUp() override {
-    char dir[] = "/tmp/cohort-api-XXXXXX";
-    ASSERT_NE(::mkdtemp(dir), nullptr);
-    dir_ = dir;
-    ASSERT_TRUE(
-        io::WriteFileAtomic(dir_ + "/cluster.key", wire::KeyToText(wire::GenerateKey()) + "\n"));
-    const std::string toml = "[node]\nid = 1\ndata_dir = \"" + dir_ +
-                             "\"\n[cluster]\nname = \"t\"\nkey_file = \"" + dir_ +
-                             "/cluster.key\"\n[transport]\nlisten = [\"127.0.0.1:19411\"]\n";
-    auto config = ParseConfig(toml, "api_test");
-    ASSERT_TRUE(config) << config.error().message();
-    auto node = node::Node::Create(*config, io_);
-    ASSERT_TRUE(node) << node.error().message();
-    node_ = std::move(*node);
-    ASSERT_TRUE(node_->Start());
+    StartNode(19411);
     api_ = std::make_unique<Api>(*node_);
   }
-  void TearDown() override {
-    if (node_) node_->Stop();
-    std::filesystem::remove_all(dir_);
-  }
-
-  // The answer to one request; the loop runs until it comes (at most 5 s).
   HttpResponse Call(const std::string& method, const std::string& target,
                     const std::string& body = "", bool authorized = false) {
-    std::optional<HttpResponse> answer;
-    const std::string auth = authorized ? "Bearer " + node_->api_token() : "";
-    api_->Handle({method, target, body, auth}, [&](HttpResponse r) { answer = std::move(r); });
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (!answer && std::chrono::steady_clock::now() < deadline) {
-      io_.run_for(std::chrono::milliseconds(10));
-    }
-    EXPECT_TRUE(answer) << method << " " << target << " was not answered";
-    return answer.value_or(HttpResponse{0, "", "", nullptr});
+    return Ask(*api_, method, target, body, authorized);
   }
-  // A refusal: `status`, and a JSON body whose one-line "error" holds `words`.
-  void ExpectRefused(const HttpResponse& r, int status, const std::string& words) {
-    EXPECT_EQ(r.status, status) << r.body;
-    const json body = json::parse(r.body, nullptr, false);
-    ASSERT_TRUE(body.is_object() && body.contains("error")) << r.body;
-    const std::string error = body["error"].get<std::string>();
-    EXPECT_NE(error.find(words), std::string::npos) << error;
-    EXPECT_EQ(error.find('\n'), std::string::npos) << error;
-  }
-
-  boost::asio::io_context io_;
-  std::string dir_;
-  std::unique_ptr<node::Node> node_;
   std::unique_ptr<Api> api_;
 };
 

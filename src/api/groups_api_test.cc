@@ -1,22 +1,11 @@
 // The groups endpoints against a real, started one-node cluster whose Group Services keep
 // their records in the registry model: a session's feed, join, propose, vote and the
 // failure-leave when the feed ends; and every bad request refused with one line.
-#include <gtest/gtest.h>
-#include <unistd.h>
-
-#include <chrono>
-#include <filesystem>
 #include <nlohmann/json.hpp>
-#include <optional>
 
-#include "api/handlers.h"
-#include "base/config.h"
-#include "io/asio.h"
-#include "io/files.h"
+#include "api/api_fixture.h"
 #include "node/groups_service.h"
-#include "node/node.h"
 #include "registry/memory.h"
-#include "wire/seal.h"
 
 namespace cohort::api {
 namespace {
@@ -43,23 +32,10 @@ class Feed : public StreamSink {
   std::vector<std::function<void()>> on_closed_;
 };
 
-class GroupsApiTest : public ::testing::Test {
+class GroupsApiTest : public NodeFixture {
  protected:
   void SetUp() override {
-    char dir[] = "/tmp/cohort-groups-api-XXXXXX";
-    ASSERT_NE(::mkdtemp(dir), nullptr);
-    dir_ = dir;
-    ASSERT_TRUE(
-        io::WriteFileAtomic(dir_ + "/cluster.key", wire::KeyToText(wire::GenerateKey()) + "\n"));
-    const std::string toml = "[node]\nid = 1\ndata_dir = \"" + dir_ +
-                             "\"\n[cluster]\nname = \"t\"\nkey_file = \"" + dir_ +
-                             "/cluster.key\"\n[transport]\nlisten = [\"127.0.0.1:19421\"]\n";
-    auto config = ParseConfig(toml, "groups_api_test");
-    ASSERT_TRUE(config) << config.error().message();
-    auto node = node::Node::Create(*config, io_);
-    ASSERT_TRUE(node) << node.error().message();
-    node_ = std::move(*node);
-    ASSERT_TRUE(node_->Start());
+    StartNode(19421);
     groups_ = std::make_unique<node::GroupsService>(
         *node_,
         [this]() -> node::GroupsService::Records {
@@ -71,27 +47,12 @@ class GroupsApiTest : public ::testing::Test {
   }
   void TearDown() override {
     if (groups_) groups_->Stop();
-    if (node_) node_->Stop();
-    std::filesystem::remove_all(dir_);
-  }
-
-  template <typename F>
-  bool RunUntil(F done, int seconds = 5) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-    while (!done() && std::chrono::steady_clock::now() < deadline) {
-      io_.run_for(std::chrono::milliseconds(5));
-    }
-    return done();
+    NodeFixture::TearDown();
   }
 
   HttpResponse Call(const std::string& method, const std::string& target,
                     const std::string& body = "", bool authorized = true) {
-    std::optional<HttpResponse> answer;
-    const std::string auth = authorized ? "Bearer " + node_->api_token() : "";
-    api_->Handle({method, target, body, auth, ""}, [&](HttpResponse r) { answer = std::move(r); });
-    EXPECT_TRUE(RunUntil([&] { return answer.has_value(); }))
-        << method << " " << target << " was not answered";
-    return answer.value_or(HttpResponse{0, "", "", nullptr});
+    return Ask(*api_, method, target, body, authorized);
   }
 
   std::shared_ptr<Feed> Open() {
@@ -102,19 +63,7 @@ class GroupsApiTest : public ::testing::Test {
     return feed;
   }
 
-  void ExpectRefused(const HttpResponse& r, int status, const std::string& words) {
-    EXPECT_EQ(r.status, status) << r.body;
-    const json body = json::parse(r.body, nullptr, false);
-    ASSERT_TRUE(body.is_object() && body.contains("error")) << r.body;
-    const std::string error = body["error"].get<std::string>();
-    EXPECT_NE(error.find(words), std::string::npos) << error;
-    EXPECT_EQ(error.find('\n'), std::string::npos) << error;
-  }
-
-  boost::asio::io_context io_;
-  std::string dir_;
   registry::MemoryRegistry registry_;
-  std::unique_ptr<node::Node> node_;
   std::unique_ptr<node::GroupsService> groups_;
   std::unique_ptr<Api> api_;
 };

@@ -1,16 +1,11 @@
 #include "base/chunked.h"
 
+#include "base/text.h"
+
 namespace cohort {
 namespace {
 
 constexpr size_t kMaxSizeLine = 1024;
-
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 }  // namespace
 
@@ -24,8 +19,8 @@ Result<ChunkStep> DecodeChunks(std::string& raw, std::string& body, size_t max_c
     if (line_end > kMaxSizeLine) return Error(Errc::kMalformed, "a chunk size line over 1 KiB");
     // The size in hex, then optional extensions after ';' (ignored).
     size_t size = 0, digits = 0;
-    for (; digits < line_end && HexDigit(raw[digits]) >= 0; ++digits) {
-      size = size * 16 + static_cast<size_t>(HexDigit(raw[digits]));
+    for (; digits < line_end && HexDigitValue(raw[digits]) >= 0; ++digits) {
+      size = size * 16 + static_cast<size_t>(HexDigitValue(raw[digits]));
       if (size > max_chunk) {
         return Error(Errc::kMalformed, "a chunk over " + std::to_string(max_chunk) + " bytes");
       }

@@ -36,14 +36,14 @@ size_t SequenceAt(std::string_view s, size_t at) {
 
 constexpr char kDigits[] = "0123456789abcdef";
 
-int DigitValue(char c) {
+}  // namespace
+
+int HexDigitValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
 }
-
-}  // namespace
 
 bool IsValidUtf8(std::string_view text) {
   for (size_t at = 0; at < text.size();) {
@@ -88,7 +88,7 @@ std::optional<std::string> FromHex(std::string_view hex) {
   std::string out;
   out.reserve(hex.size() / 2);
   for (size_t i = 0; i < hex.size(); i += 2) {
-    const int hi = DigitValue(hex[i]), lo = DigitValue(hex[i + 1]);
+    const int hi = HexDigitValue(hex[i]), lo = HexDigitValue(hex[i + 1]);
     if (hi < 0 || lo < 0) return std::nullopt;
     out += static_cast<char>(hi * 16 + lo);
   }

@@ -15,6 +15,8 @@ bool IsValidUtf8(std::string_view text);
 // sequence becomes the four characters \xNN. Valid text never changes.
 std::string EscapeInvalidUtf8(std::string_view text);
 std::string ToHex(std::string_view bytes);
+// 0–15 for a hex digit (either case), -1 for anything else.
+int HexDigitValue(char c);
 // The inverse of ToHex; nullopt for an odd length or a character that is not a hex digit.
 std::optional<std::string> FromHex(std::string_view hex);
 
