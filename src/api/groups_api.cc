@@ -246,15 +246,18 @@ void OpenSession(node::GroupsService& service, const Respond& respond) {
 }
 
 void Read(node::GroupsService& service, const std::string& name, const Respond& respond) {
-  service.ReadGroups([name, respond](Result<std::vector<node::StoredGroup>> got) {
+  service.ReadGroups([name, respond](Result<node::GroupsRead> got) {
     if (!got) return respond(FromError(got.error()));
     if (name.empty()) {
       json list = json::array();
-      for (const node::StoredGroup& g : *got) list.push_back(GroupJson(g, false));
-      return respond(Json(200, json{{"groups", list}}));
+      for (const node::StoredGroup& g : got->groups) list.push_back(GroupJson(g, false));
+      return respond(Json(200, json{{"groups", list}, {"stale", got->stale}}));
     }
-    for (const node::StoredGroup& g : *got) {
-      if (g.name == name) return respond(Json(200, GroupJson(g, true)));
+    for (const node::StoredGroup& g : got->groups) {
+      if (g.name != name) continue;
+      json doc = GroupJson(g, true);
+      doc["stale"] = got->stale;
+      return respond(Json(200, doc));
     }
     respond(Fail(404, "no group named " + name));
   });

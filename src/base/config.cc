@@ -281,7 +281,7 @@ Status ReadRest(const Reader& r, Config& c) {
   COHORT_TRY(r.Integer("liveness.period_ms", 10, 600000, &c.liveness_period_ms));
   COHORT_TRY(r.Integer("liveness.miss_limit", 1, 1000, &c.liveness_miss_limit));
   COHORT_TRY(r.Integer("liveness.refresh_ms", 100, 3'600'000, &c.liveness_refresh_ms));
-  COHORT_TRY(r.Integer("groups.vote_timeout_ms", 10, 600000, &c.groups_vote_timeout_ms));
+  COHORT_TRY(r.Integer("groups.vote_timeout_ms", 10, 10000, &c.groups_vote_timeout_ms));
   std::string api;
   COHORT_TRY(r.String("api.listen", &api));
   if (!api.empty()) {

@@ -87,8 +87,8 @@ struct Config {
   uint32_t liveness_period_ms = 100;
   uint32_t liveness_miss_limit = 3;
   uint32_t liveness_refresh_ms = 5000;
-  // G2: a provider that has not voted this long gets its group's default vote. The
-  // coordinator's applies: set it alike on every node.
+  // G2: a provider that has not voted this long gets its group's default vote (at most
+  // 10 s: clients wait 30 s for an outcome). The coordinator's applies: set it alike.
   uint32_t groups_vote_timeout_ms = 500;
 
   Endpoint api_listen{0x7f000001, 7201};

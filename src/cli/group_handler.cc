@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -54,6 +55,7 @@ Result<int> RunHandler(const HandlerRun& run) {
     // stderr, so the member's own output (--json) stays clean. setenv is safe here: the CLI
     // has one thread.
     ::setpgid(0, 0);
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // the member killed (-9): its handler with it
     ::dup2(pipe_fds[0], STDIN_FILENO);
     ::dup2(STDERR_FILENO, STDOUT_FILENO);
     for (const auto& [name, value] : run.env) ::setenv(name.c_str(), value.c_str(), 1);
@@ -61,6 +63,7 @@ Result<int> RunHandler(const HandlerRun& run) {
     ::execl("/bin/sh", "sh", "-c", run.program.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
+  ::setpgid(pid, pid);  // as the child does: whichever runs first, the group exists for kill
   ::close(pipe_fds[0]);
   const auto deadline = Clock::now() + std::chrono::milliseconds(run.timeout_ms);
   ::fcntl(pipe_fds[1], F_SETFL, O_NONBLOCK);
@@ -73,9 +76,11 @@ Result<int> RunHandler(const HandlerRun& run) {
     if (done < 0 && errno != EINTR) {
       return Error(Errc::kIo, std::string("waitpid: ") + std::strerror(errno));
     }
-    if (Clock::now() >= deadline) {
-      ::kill(-pid, SIGKILL);
+    const bool interrupted = run.interrupted != nullptr && *run.interrupted != 0;
+    if (interrupted || Clock::now() >= deadline) {
+      if (::kill(-pid, SIGKILL) != 0) ::kill(pid, SIGKILL);
       ::waitpid(pid, &status, 0);
+      if (interrupted) return Error(Errc::kUnavailable, "interrupted: the handler was killed");
       return Error(Errc::kTimeout, "the handler '" + run.program + "' did not end within " +
                                        std::to_string(run.timeout_ms) + " ms: killed");
     }

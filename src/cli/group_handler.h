@@ -4,6 +4,7 @@
 // its exit status: 0 approves, anything else rejects.
 #pragma once
 
+#include <csignal>
 #include <map>
 #include <string>
 
@@ -16,6 +17,8 @@ struct HandlerRun {
   std::map<std::string, std::string> env;
   std::string input;  // written to its stdin
   int timeout_ms = 10000;
+  // Set (by a signal handler) while it runs: the program is killed and the run fails.
+  const volatile std::sig_atomic_t* interrupted = nullptr;
 };
 
 // The program's exit status (a signal's death counts as 128 + its number); an error if it

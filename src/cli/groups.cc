@@ -47,6 +47,9 @@ void PrintList(const json& doc) {
                 g["coordinator"].get<int>(), state.c_str());
   }
   if (doc["groups"].empty()) std::printf("(no groups)\n");
+  if (doc.value("stale", false)) {
+    std::printf("(the registry is read-only: this node's server's copy, which may be behind)\n");
+  }
 }
 
 void PrintGroup(const json& g) {
@@ -59,7 +62,8 @@ void PrintGroup(const json& g) {
               g["name"].get<std::string>().c_str(),
               static_cast<unsigned long long>(g["version"].get<uint64_t>()),
               static_cast<long long>(g["token"].get<int64_t>()), g["coordinator"].get<int>());
-  std::printf("state: %s\n", Shown(g, "state").c_str());
+  std::printf("state: %s%s\n", Shown(g, "state").c_str(),
+              g.value("stale", false) ? " (the registry is read-only: may be behind)" : "");
   std::printf("default vote: %s; depends on: %s\n", g["default_vote"].get<std::string>().c_str(),
               g["depends"].empty() ? "(none)" : g["depends"].dump().c_str());
   std::printf("%-6s %-16s %-8s %s\n", "NODE", "INCARNATION", "LOCAL", "ROLE");
@@ -126,7 +130,8 @@ bool CastVote(const Globals& g, const JoinFlags& f, const client::GroupsClient& 
               const client::VoteRequest& v) {
   bool approve = f.vote == "approve";
   if (!f.handler.empty()) {
-    HandlerRun run{f.handler, HandlerEnv(g, c, "vote"), v.value, f.handler_timeout_ms};
+    HandlerRun run{f.handler, HandlerEnv(g, c, "vote"), v.value, f.handler_timeout_ms,
+                   &g_interrupted};
     run.env["COHORT_GROUP"] = v.group;
     run.env["COHORT_VERSION"] = std::to_string(v.version);
     run.env["COHORT_PHASE"] = std::to_string(v.phase);
@@ -157,7 +162,8 @@ void Heard(const Globals& g, const JoinFlags& f, const client::GroupsClient& c,
   std::printf("%s\n", g.json ? ChangeJson(ch).dump().c_str() : ChangeText(ch).c_str());
   std::fflush(stdout);
   if (f.handler.empty()) return;
-  HandlerRun run{f.handler, HandlerEnv(g, c, "change"), ch.value, f.handler_timeout_ms};
+  HandlerRun run{f.handler, HandlerEnv(g, c, "change"), ch.value, f.handler_timeout_ms,
+                 &g_interrupted};
   run.env["COHORT_GROUP"] = ch.group;
   run.env["COHORT_FOR_GROUP"] = ch.for_group;
   run.env["COHORT_KIND"] = ch.kind;
@@ -212,9 +218,7 @@ uint32_t SessionOr(uint32_t given) {
 
 int Propose(const Globals& g, const std::string& group, const std::string& value, uint32_t session,
             int phases) {
-  if (session == 0) {
-    if (const char* env = std::getenv("COHORT_SESSION")) session = std::strtoul(env, nullptr, 10);
-  }
+  session = SessionOr(session);
   if (session == 0) {
     return Fail(2,
                 "give --session N: the session of a member on this node (`cohort group join` "

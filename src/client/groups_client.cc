@@ -68,6 +68,8 @@ Status GroupsClient::Connect() {
   if (stream_) return OkStatus();
   // A session that broke (seen inside a request): a new one, with the groups joined again.
   if (session_ != 0 && options_.reconnect_ms > 0) return Reconnect();
+  joined_.clear();  // without reconnecting, the old session's memberships ended with it
+  lost_.clear();
   return Open();
 }
 
@@ -80,13 +82,20 @@ Status GroupsClient::Open() {
   if (!first) return first.error();
   if (!*first) return Error(Errc::kTimeout, "the daemon opened no group session in 10 s");
   const json j = json::parse(**first, nullptr, false);
-  if (!j.is_object() || j.value("type", "") != "session" || !j.contains("session")) {
-    const std::string why = j.is_object() ? j.value("error", std::string()) : "";
-    return Error(Errc::kUnavailable,
-                 "the daemon refused a group session" + (why.empty() ? std::string() : ": " + why));
+  const bool ok = j.is_object() && j.contains("type") && j["type"] == "session" &&
+                  j.contains("session") && j["session"].is_number_unsigned() &&
+                  j["session"].get<uint64_t>() > 0 && j["session"].get<uint64_t>() <= UINT32_MAX;
+  if (!ok) {
+    const bool said = j.is_object() && j.contains("error") && j["error"].is_string();
+    return Error(Errc::kUnavailable, "the daemon refused a group session" +
+                                         (said ? ": " + j["error"].get<std::string>() : ""));
   }
-  session_ = j.value("session", uint32_t{0});
-  self_ = MemberOf(j);
+  session_ = j["session"].get<uint32_t>();
+  try {
+    self_ = MemberOf(j);
+  } catch (const json::exception&) {
+    self_ = MemberRef{};
+  }
   stream_ = std::move(*stream);
   return OkStatus();
 }
@@ -109,9 +118,11 @@ Status GroupsClient::Reconnect() {
         auto joined = Join(group, o);
         if (!stream_) break;  // broke again: start over
         // Not joined yet (the daemon is still finding its cluster): Run tries again.
-        if (!Joined(joined)) {
+        if (!joined) {
           joined_[group] = o;
           lost_.insert(group);
+        } else if (!Joined(joined) && on_lost) {
+          on_lost(group, "join refused: " + joined->reason);
         }
       }
       if (stream_) {
@@ -120,7 +131,7 @@ Status GroupsClient::Reconnect() {
       }
       joined_.clear();
     }
-    if (Clock::now() + backoff > deadline) {
+    if (stop_ || Clock::now() + backoff > deadline) {
       joined_ = std::move(groups);
       return Error(Errc::kUnavailable, "the group session broke and the daemon at " + options_.api +
                                            " did not take a new one in time");
@@ -151,9 +162,11 @@ Result<Outcome> GroupsClient::Join(const std::string& group, const JoinOptions& 
 }
 
 Result<Outcome> GroupsClient::Leave(const std::string& group) {
-  auto outcome = Submit(group, "leave", "{}");
-  if (outcome) joined_.erase(group);
-  return outcome;
+  joined_.erase(group);  // whatever comes of it: not to be joined again
+  lost_.erase(group);
+  // A broken session's memberships ended with it: nothing to leave (version 0).
+  if (!stream_ && session_ != 0) return Outcome{true, 0, ""};
+  return Submit(group, "leave", "{}");
 }
 
 Result<Outcome> GroupsClient::Propose(const std::string& group, const std::string& value,
@@ -223,8 +236,14 @@ Status GroupsClient::Rejoin() {
   for (const std::string& group : lost) {
     auto it = joined_.find(group);
     if (it == joined_.end()) continue;
-    auto again = Join(group, it->second);
-    if (!Joined(again)) lost_.insert(group);
+    const JoinOptions options = it->second;  // an event during the join may erase it
+    auto again = Join(group, options);
+    if (!again) {
+      lost_.insert(group);  // not known: tried again after the next event or wait
+    } else if (!Joined(again)) {
+      joined_.erase(group);  // refused for good (rejected, invalid): not tried again
+      if (on_lost) on_lost(group, "join refused: " + again->reason);
+    }
     if (!stream_) break;  // the session broke: Next reconnects, which joins them all
   }
   return OkStatus();

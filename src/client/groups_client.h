@@ -70,7 +70,7 @@ struct VoteRequest {
 
 struct Outcome {
   bool committed = false;
-  uint64_t version = 0;  // committed: the change's version
+  uint64_t version = 0;  // committed: the change's version (0: a leave of a session that ended)
   std::string reason;    // not committed: rejected, not-provider, no-group, ...
 };
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <exception>
 #include <map>
 
 #include "base/log.h"
@@ -82,7 +83,12 @@ struct GroupsService::Impl {
     while (!queue.empty()) {
       const groups::Output o = std::move(queue.front());
       queue.pop_front();
-      CarryOut(o);
+      try {
+        CarryOut(o);
+      } catch (const std::exception& e) {
+        // One output lost (the core sends and writes again what matters), not the driver.
+        Log(LogLevel::kError, "groups", "output not carried out", {{"error", e.what()}});
+      }
     }
     driving = false;
     ArmTimer();
@@ -296,11 +302,12 @@ void GroupsService::Stop() {
   impl_->waiters.clear();
   for (auto& [id, w] : waiters) {
     w->timer->cancel();
-    w->done(std::nullopt);  // answered "pending": the node stops
+    w->done(std::nullopt);  // "pending", if the loop still runs to send it
   }
 }
 
 Result<uint32_t> GroupsService::OpenSession(EventSink sink) {
+  if (impl_->stopped) return Error(Errc::kUnavailable, "the node is stopping");
   if (impl_->sessions.size() >= kMaxSessions) {
     return Error(Errc::kUnavailable, "this node has " + std::to_string(kMaxSessions) +
                                          " group sessions open, its limit: close one first");
@@ -368,24 +375,35 @@ Status GroupsService::Vote(uint32_t session, const std::string& group, groups::R
   return OkStatus();
 }
 
-void GroupsService::ReadGroups(std::function<void(Result<std::vector<StoredGroup>>)> done) {
+void GroupsService::ReadGroups(std::function<void(Result<GroupsRead>)> done) {
   const Records where = impl_->where_records();
   if (where.backend == nullptr) {
     return done(
         Error(Errc::kUnavailable,
               "the registry is not reachable from this node yet (see `cohort registry status`)"));
   }
-  // Serializable: a listing is still answered while the registry is read-only.
-  const std::string prefix = where.prefix;
-  where.backend->Range(prefix, 0, true,
-                       [prefix, done = std::move(done)](Result<registry::RangeResult> got) {
-                         if (!got) return done(got.error());
-                         std::vector<StoredGroup> list;
-                         for (groups::StoredRecord& r : RecordsOf(*got, prefix)) {
-                           list.push_back({r.group, r.revision, groups::DecodeRecord(r.record)});
-                         }
-                         done(std::move(list));
+  // Linearizable, so a listing shows every decision made; while the registry is read-only,
+  // the nearest server's copy, marked as possibly stale.
+  auto read = [prefix = where.prefix](registry::RangeResult range, bool stale) {
+    GroupsRead r{{}, stale};
+    for (groups::StoredRecord& s : RecordsOf(range, prefix)) {
+      r.groups.push_back({s.group, s.revision, groups::DecodeRecord(s.record)});
+    }
+    return r;
+  };
+  registry::RegistryBackend* backend = where.backend;
+  backend->Range(where.prefix, 0, false,
+                 [backend, prefix = where.prefix, read, alive = impl_->alive,
+                  done = std::move(done)](Result<registry::RangeResult> got) mutable {
+                   if (got) return done(read(std::move(*got), false));
+                   if (!*alive) return done(got.error());
+                   backend->Range(
+                       prefix, 0, true,
+                       [read, done = std::move(done)](Result<registry::RangeResult> local) {
+                         if (!local) return done(local.error());
+                         done(read(std::move(*local), true));
                        });
+                 });
 }
 
 const groups::GroupsCore& GroupsService::core() const { return *impl_->core; }

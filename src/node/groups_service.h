@@ -53,6 +53,11 @@ struct StoredGroup {
   std::optional<groups::GroupRecord> record;  // nullopt: the stored bytes do not decode
 };
 
+struct GroupsRead {
+  std::vector<StoredGroup> groups;
+  bool stale = false;  // the registry was read-only: a server's copy, which may be behind
+};
+
 struct GroupsServiceMetrics {
   uint64_t sessions_opened = 0;
   uint64_t sessions_closed = 0;
@@ -102,8 +107,8 @@ class GroupsService {
               bool approve);
 
   // ---- reading ----
-  // Every group's record as the registry holds it now (a linearizable read).
-  void ReadGroups(std::function<void(Result<std::vector<StoredGroup>>)> done);
+  // Every group's record as the registry holds it now.
+  void ReadGroups(std::function<void(Result<GroupsRead>)> done);
   const groups::GroupsCore& core() const;
   const GroupsServiceMetrics& metrics() const;
   NodeId coordinator() const;
