@@ -36,6 +36,7 @@ Result<json> Call::Send(const std::string& method, const std::string& target,
                                 : "HTTP " + std::to_string(reply->status);
     const Errc code = reply->status == 404   ? Errc::kNotFound
                       : reply->status == 409 ? Errc::kAlreadyExists
+                      : reply->status == 503 ? Errc::kUnavailable
                                              : Errc::kInvalidArgument;
     return Error(code, msg);
   }

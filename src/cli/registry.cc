@@ -1,5 +1,7 @@
 // `cohort registry status|put|get|del|list|watch` (INTERFACE.md): the System Registry
 // through the node's API.
+#include <poll.h>
+
 #include <cstdio>
 
 #include "cli/call.h"
@@ -204,15 +206,24 @@ void AddWatchCommand(CLI::App& reg, const Globals& g, int& rc) {
   watch->callback([&rc, &g] {
     long long index = o.index;
     int seen = 0;
-    for (;;) {
+    // A registry server or the node restarting: the same poll again, for up to 10 s.
+    constexpr int kRetries = 50;
+    for (int failed = 0;;) {
       auto r = CallApi(g, "GET",
                        "/v1/registry/watch?prefix=" + UrlEncode(o.prefix) +
                            "&index=" + std::to_string(index) + "&timeout_ms=20000",
                        {}, false, 30000);
+      if (!r && r.error().code() == Errc::kUnavailable && ++failed <= kRetries) {
+        if (failed == 1)
+          std::fprintf(stderr, "warning: %s: trying again\n", r.error().message().c_str());
+        ::poll(nullptr, 0, 200);
+        continue;
+      }
       if (!r) {
         rc = Fail(1, r.error().message());
         return;
       }
+      failed = 0;
       for (const auto& e : (*r)["events"]) {
         if (g.json) {
           std::printf("%s\n", e.dump().c_str());
