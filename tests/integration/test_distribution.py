@@ -293,7 +293,12 @@ class DistributionTest(unittest.TestCase):
                 job = cohort_json("distribute", small, "--dest", "d7c", "--servers", "2,3,4",
                                   api=c.api(1), timeout=120)
                 self.assertEqual(job["state"], "completed", job)
-                self.assertEqual(sources(job), {2: 4, 3: 1, 4: 3}, job)
+                # Node 2 comes last: the base does not feed it and it feeds nobody. (Usually
+                # from node 4, the end of the chain; under load the relay may attach it to
+                # node 3 instead, as a CI run under ASan once did.)
+                got = sources(job)
+                self.assertEqual((got[3], got[4]), (1, 3), job)
+                self.assertIn(got[2], (3, 4), job)
             finally:
                 daemon.stop(timeout=20)
 
