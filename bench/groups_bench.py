@@ -56,8 +56,10 @@ def coordinator_kill(folder, pids):
     """Seconds from kill -9 of the coordinator's node (node 1, the supervisor) to the outcome
     at a proposer on node 3, while the providers' votes take 0.3 s."""
     handler = os.path.join(folder, "slow.sh")
+    asked = os.path.join(folder, "asked")
     with open(handler, "w") as f:
-        f.write("#!/bin/sh\ncat >/dev/null\n[ \"$COHORT_EVENT\" = vote ] && sleep 0.3\nexit 0\n")
+        f.write("#!/bin/sh\ncat >/dev/null\n[ \"$COHORT_EVENT\" = vote ] && "
+                f"touch {asked} && sleep 0.3\nexit 0\n")
     os.chmod(handler, 0o755)
     members = [subprocess.Popen([os.path.join(BIN, "cohort"), "--api", api(k), "group", "join",
                                  "kill", "--handler", handler], stdout=subprocess.DEVNULL,
@@ -73,7 +75,8 @@ def coordinator_kill(folder, pids):
         proposer = subprocess.Popen([os.path.join(BIN, "cohort"), "--api", api(3), "group",
                                      "propose", "kill", "x", "--session", session, "--json"],
                                     stdout=subprocess.PIPE, text=True)
-        time.sleep(0.15)  # the votes are under way (each takes 0.3 s)
+        if not wait(lambda: os.path.exists(asked), 10):  # the votes are under way
+            raise SystemExit("the providers were not asked to vote")
         os.kill(pids[0], signal.SIGKILL)
         t0 = time.monotonic()
         out, _ = proposer.communicate(timeout=60)

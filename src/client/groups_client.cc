@@ -253,7 +253,7 @@ Status GroupsClient::Next(int timeout_ms, const std::string* want,
                           std::optional<Outcome>* outcome) {
   if (!stream_) {
     if (want != nullptr) return Error(Errc::kUnavailable, "the group session broke");
-    return Reconnect();
+    return Connect();  // a new session: joined again, or (not reconnecting) a fresh one
   }
   auto line = stream_->NextLine(timeout_ms);
   if (line) {
