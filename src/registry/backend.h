@@ -27,6 +27,7 @@ struct KeyValue {
   int64_t create_revision = 0;
   int64_t mod_revision = 0;
   int64_t version = 0;  // changes of this key since it was created
+  int64_t lease = 0;    // the lease the key is attached to (0: none)
   bool operator==(const KeyValue&) const = default;
 };
 
@@ -48,6 +49,7 @@ struct RequestOp {
   std::string key;
   std::string value;    // for kPut
   bool prefix = false;  // kGet and kDelete: every key starting with `key`
+  int64_t lease = 0;    // kPut: attach the key to this lease (0: none); the lease must exist
 };
 
 struct Txn {
@@ -96,6 +98,14 @@ template <typename T>
 using Done = std::function<void(Result<T>)>;
 using WatchId = uint64_t;
 
+// A lease (etcd's): keys put with it are deleted when it ends — revoked, or not kept alive
+// for its TTL. The TTL is whole seconds, and the server may grant more than asked.
+using LeaseId = int64_t;
+struct LeaseGrant {
+  LeaseId id = 0;
+  int64_t ttl_seconds = 0;
+};
+
 class RegistryBackend {
  public:
   virtual ~RegistryBackend() = default;
@@ -122,6 +132,13 @@ class RegistryBackend {
                                 std::function<void(Result<std::vector<WatchEvent>>)> on_events) = 0;
   virtual void CancelWatch(WatchId id) = 0;
   virtual void Status(Done<RegistryStatus> done) = 0;
+
+  // Leases. GrantLease answers the new lease; KeepLease renews it for its whole TTL and
+  // answers that TTL, or fails with Errc::kNotFound once it has ended (it cannot come
+  // back); RevokeLease ends it and deletes its keys (a lease already gone is not an error).
+  virtual void GrantLease(int64_t ttl_seconds, Done<LeaseGrant> done) = 0;
+  virtual void KeepLease(LeaseId id, Done<int64_t> done) = 0;
+  virtual void RevokeLease(LeaseId id, Done<Ok> done) = 0;
 };
 
 }  // namespace cohort::registry

@@ -165,4 +165,33 @@ inline void WatchReplaysFromARevisionThenFollows(RegistryBackend& r, const std::
   r.CancelWatch(*id);
 }
 
+// A key put with a lease goes when the lease is revoked; a revoked lease cannot be renewed
+// nor written with.
+inline void LeasedKeysGoWithTheirLease(RegistryBackend& r, const std::string& p) {
+  auto lease = Sync<LeaseGrant>([&](Done<LeaseGrant> d) { r.GrantLease(5, d); });
+  ASSERT_TRUE(lease) << lease.error().message();
+  EXPECT_GE(lease->ttl_seconds, 5);
+  const Txn own{{{p + "owner", Compare::Target::kCreateRevision, Compare::Op::kEqual, "", 0}},
+                {{RequestOp::Kind::kPut, p + "owner", "me", false, lease->id}},
+                {}};
+  auto put = Commit(r, own);
+  ASSERT_TRUE(put) << put.error().message();
+  EXPECT_TRUE(put->succeeded);
+  ASSERT_TRUE(Put(r, p + "plain", "x"));
+  auto kv = Get(r, p + "owner");
+  ASSERT_TRUE(kv && kv->has_value());
+  EXPECT_EQ((*kv)->lease, lease->id);
+  auto kept = Sync<int64_t>([&](Done<int64_t> d) { r.KeepLease(lease->id, d); });
+  ASSERT_TRUE(kept) << kept.error().message();
+  EXPECT_GE(*kept, 5);
+  ASSERT_TRUE(Sync<Ok>([&](Done<Ok> d) { r.RevokeLease(lease->id, d); }));
+  EXPECT_FALSE(Get(r, p + "owner")->has_value());
+  EXPECT_TRUE(Get(r, p + "plain")->has_value());
+  auto gone = Sync<int64_t>([&](Done<int64_t> d) { r.KeepLease(lease->id, d); });
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().code(), Errc::kNotFound);
+  EXPECT_FALSE(Commit(r, own));  // a put with a lease that is gone is refused
+  EXPECT_TRUE(Sync<Ok>([&](Done<Ok> d) { r.RevokeLease(lease->id, d); }));  // gone already
+}
+
 }  // namespace cohort::registry::conformance

@@ -66,6 +66,9 @@ class EtcdRegistry : public RegistryBackend {
                         std::function<void(Result<std::vector<WatchEvent>>)> on_events) override;
   void CancelWatch(WatchId id) override;
   void Status(Done<RegistryStatus> done) override;
+  void GrantLease(int64_t ttl_seconds, Done<LeaseGrant> done) override;
+  void KeepLease(LeaseId id, Done<int64_t> done) override;
+  void RevokeLease(LeaseId id, Done<Ok> done) override;
   // C5: from now on, try these servers in this order (the registry's server list changed).
   void SetEndpoints(std::vector<std::string> endpoints);
   // New credentials (a key rotation): every server gets a fresh channel that uses them.

@@ -165,6 +165,9 @@ TEST_F(EtcdRegistryTest, CompareAndSwapLetsOnlyTheCurrentWriterWin) {
 TEST_F(EtcdRegistryTest, WatchReplaysFromARevisionThenFollows) {
   c::WatchReplaysFromARevisionThenFollows(*registry_, "/t4/");
 }
+TEST_F(EtcdRegistryTest, LeasedKeysGoWithTheirLease) {
+  c::LeasedKeysGoWithTheirLease(*registry_, "/t5/");
+}
 
 TEST_F(EtcdRegistryTest, StatusNamesTheLeaderNode) {
   auto s = c::Sync<RegistryStatus>([](Done<RegistryStatus> d) { registry_->Status(d); });

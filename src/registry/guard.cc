@@ -42,6 +42,16 @@ void PhaseGuard::Delete(const std::string& key, Done<int64_t> done) {
   inner_.Delete(key, std::move(done));
 }
 
+void PhaseGuard::GrantLease(int64_t ttl_seconds, Done<LeaseGrant> done) {
+  if (phase_ == Phase::kReadOnly) return done(ReadOnly("leases"));
+  inner_.GrantLease(ttl_seconds, std::move(done));
+}
+
+void PhaseGuard::RevokeLease(LeaseId id, Done<Ok> done) {
+  if (phase_ == Phase::kReadOnly) return done(ReadOnly("leases"));
+  inner_.RevokeLease(id, std::move(done));
+}
+
 Result<WatchId> PhaseGuard::Watch(const std::string& prefix, int64_t from_revision,
                                   std::function<void(Result<std::vector<WatchEvent>>)> on_events) {
   return inner_.Watch(prefix, from_revision, std::move(on_events));

@@ -25,6 +25,11 @@ class PhaseGuard : public RegistryBackend {
                         std::function<void(Result<std::vector<WatchEvent>>)> on_events) override;
   void CancelWatch(WatchId id) override { inner_.CancelWatch(id); }
   void Status(Done<RegistryStatus> done) override { inner_.Status(std::move(done)); }
+  void GrantLease(int64_t ttl_seconds, Done<LeaseGrant> done) override;
+  // Passed through even while read-only: the phase seen here may lag, and a renewal that
+  // the registry still takes keeps the holder's resources running.
+  void KeepLease(LeaseId id, Done<int64_t> done) override { inner_.KeepLease(id, std::move(done)); }
+  void RevokeLease(LeaseId id, Done<Ok> done) override;
 
  private:
   RegistryBackend& inner_;

@@ -112,6 +112,7 @@ std::vector<OpResult> MemoryRegistry::Apply(const std::vector<RequestOp>& ops, i
         break;
       case RequestOp::Kind::kPut: {
         KeyValue& kv = kvs_[op.key];
+        kv.lease = op.lease;
         if (kv.create_revision == 0) {
           kv.key = op.key;
           kv.create_revision = rev;
@@ -142,6 +143,11 @@ void MemoryRegistry::Commit(const Txn& txn, Done<TxnResult> done) {
   const auto& ops = succeeded ? txn.success : txn.failure;
   // Every transaction is linearizable: it needs a leader even when it only reads.
   if (auto s = Writable(); !s) return done(s.error());
+  for (const RequestOp& op : ops) {
+    if (op.kind == RequestOp::Kind::kPut && op.lease != 0 && leases_.count(op.lease) == 0) {
+      return done(Error(Errc::kNotFound, "requested lease not found"));
+    }
+  }
   TxnResult result;
   result.succeeded = succeeded;
   std::vector<WatchEvent> events;
@@ -219,6 +225,42 @@ void MemoryRegistry::Status(Done<RegistryStatus> done) {
   s.commit_index = commit_index_;
   s.revision = revision_;
   done(std::move(s));
+}
+
+void MemoryRegistry::GrantLease(int64_t ttl_seconds, Done<LeaseGrant> done) {
+  if (auto s = Writable(); !s) return done(s.error());
+  if (ttl_seconds <= 0) return done(Error(Errc::kInvalidArgument, "lease TTL must be positive"));
+  const LeaseId id = next_lease_++;
+  leases_[id] = ttl_seconds;
+  done(LeaseGrant{id, ttl_seconds});
+}
+
+void MemoryRegistry::KeepLease(LeaseId id, Done<int64_t> done) {
+  if (auto s = Writable(); !s) return done(s.error());
+  auto it = leases_.find(id);
+  if (it == leases_.end()) return done(Error(Errc::kNotFound, "requested lease not found"));
+  done(it->second);
+}
+
+void MemoryRegistry::RevokeLease(LeaseId id, Done<Ok> done) {
+  if (auto s = Writable(); !s) return done(s.error());
+  ExpireLease(id);
+  done(Ok{});
+}
+
+void MemoryRegistry::ExpireLease(LeaseId id) {
+  if (leases_.erase(id) == 0) return;
+  std::vector<RequestOp> deletes;
+  for (const auto& [key, kv] : kvs_) {
+    if (kv.lease == id) deletes.push_back(RequestOp{RequestOp::Kind::kDelete, key, "", false, 0});
+  }
+  if (deletes.empty()) return;
+  std::vector<WatchEvent> events;
+  const int64_t rev = revision_ + 1;
+  Apply(deletes, rev, events);
+  revision_ = rev;
+  ++commit_index_;
+  Publish(std::move(events));
 }
 
 }  // namespace cohort::registry

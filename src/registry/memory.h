@@ -24,6 +24,14 @@ class MemoryRegistry : public RegistryBackend {
                         std::function<void(Result<std::vector<WatchEvent>>)> on_events) override;
   void CancelWatch(WatchId id) override;
   void Status(Done<RegistryStatus> done) override;
+  void GrantLease(int64_t ttl_seconds, Done<LeaseGrant> done) override;
+  void KeepLease(LeaseId id, Done<int64_t> done) override;
+  void RevokeLease(LeaseId id, Done<Ok> done) override;
+
+  // The model has no clock: a test or the simulator ends a lease whose TTL ran out here.
+  // Its keys are deleted in one revision, as etcd does.
+  void ExpireLease(LeaseId id);
+  bool HasLease(LeaseId id) const { return leases_.count(id) != 0; }
 
   // The leader is `node` (kNoNode: none reachable, read-only); a new leader starts a term.
   void SetLeader(NodeId node);
@@ -46,6 +54,8 @@ class MemoryRegistry : public RegistryBackend {
   std::vector<NodeId> servers_;
   size_t history_limit_;
   std::map<std::string, KeyValue> kvs_;
+  std::map<LeaseId, int64_t> leases_;  // id -> TTL in seconds
+  LeaseId next_lease_ = 1;
   int64_t revision_ = 1;
   int64_t compacted_ = 0;  // events at or below this revision are gone
   std::vector<WatchEvent> history_;

@@ -34,6 +34,7 @@ TEST(MemoryRegistryTest, Conformance) {
   conformance::RangeByPrefixInKeyOrderWithALimit(r, "/t2/");
   conformance::CompareAndSwapLetsOnlyTheCurrentWriterWin(r, "/t3/");
   conformance::WatchReplaysFromARevisionThenFollows(r, "/t4/");
+  conformance::LeasedKeysGoWithTheirLease(r, "/t5/");
 }
 
 TEST(MemoryRegistryTest, ReadOnlyPhaseRefusesWritesButServesSerializableReads) {
