@@ -4,6 +4,7 @@
 // Pure functions.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,5 +20,7 @@ std::string ToHex(std::string_view bytes);
 int HexDigitValue(char c);
 // The inverse of ToHex; nullopt for an odd length or a character that is not a hex digit.
 std::optional<std::string> FromHex(std::string_view hex);
+// A decimal number of 1-19 digits and nothing else (no sign, no space); nullopt otherwise.
+std::optional<uint64_t> ParseUnsigned(std::string_view text);
 
 }  // namespace cohort

@@ -1,0 +1,217 @@
+#include "resources/agent.h"
+
+#include <algorithm>
+
+namespace cohort::resources {
+
+const char* StateName(LocalState s) {
+  switch (s) {
+    case LocalState::kIdle:
+      return "stopped";
+    case LocalState::kAcquiring:
+      return "acquiring";
+    case LocalState::kStarting:
+      return "starting";
+    case LocalState::kRunning:
+      return "running";
+    case LocalState::kMonitoring:
+      return "running";
+    case LocalState::kStopping:
+      return "stopping";
+    case LocalState::kReleasing:
+      return "releasing";
+    case LocalState::kBlocked:
+      return "blocked";
+  }
+  return "?";
+}
+
+LocalAgent::LocalAgent(NodeId self, Duration fence_margin)
+    : self_(self), fence_margin_(fence_margin) {}
+
+void LocalAgent::LeaseValid(int64_t lease, Instant valid_until) {
+  if (lease != lease_) {
+    // A new lease holds no key yet, whatever the old one held.
+    for (auto& [name, l] : local_) l.owned = false;
+  }
+  // A late answer to an earlier renewal must not shorten what a later one granted.
+  lease_valid_until_ = lease == lease_ ? std::max(lease_valid_until_, valid_until) : valid_until;
+  lease_ = lease;
+}
+
+void LocalAgent::LeaseLost() {
+  lease_ = 0;
+  lease_valid_until_ = Instant::FromNanos(0);
+  for (auto& [name, l] : local_) l.owned = false;
+}
+
+bool LocalAgent::Fenced(Instant now) const {
+  return lease_ == 0 || now >= lease_valid_until_ - fence_margin_;
+}
+
+void LocalAgent::Set(const std::string& name, Local& l, LocalState s) {
+  if (StateName(l.state) != StateName(s)) report_.insert(name);
+  l.state = s;
+}
+
+void LocalAgent::Acquired(const std::string& name, bool ok) {
+  Local& l = At(name);
+  if (l.state != LocalState::kAcquiring) return;
+  l.owned = ok && lease_ != 0;
+  Set(name, l, LocalState::kIdle);
+}
+
+void LocalAgent::Started(const std::string& name, bool ok, Instant now) {
+  Local& l = At(name);
+  if (l.state != LocalState::kStarting) return;
+  if (ok) {
+    Set(name, l, LocalState::kRunning);
+    auto spec = view_.specs.find(name);
+    l.next_monitor =
+        now + (spec == view_.specs.end() ? Duration::Seconds(10) : spec->second.monitor_interval);
+    return;
+  }
+  // A failed start may have left parts running: stop it, as Pacemaker does.
+  Failed(name, l);
+}
+
+void LocalAgent::Monitored(const std::string& name, MonitorResult result, Instant now) {
+  Local& l = At(name);
+  if (l.state != LocalState::kMonitoring) return;
+  if (result == MonitorResult::kRunning) {
+    Set(name, l, LocalState::kRunning);
+    auto spec = view_.specs.find(name);
+    l.next_monitor =
+        now + (spec == view_.specs.end() ? Duration::Seconds(10) : spec->second.monitor_interval);
+    return;
+  }
+  Failed(name, l);
+}
+
+void LocalAgent::Failed(const std::string& name, Local& l) {
+  ++l.failures;
+  l.restart = true;
+  l.next_monitor = Instant::Max();
+  Set(name, l, LocalState::kStopping);
+  pending_.push_back({ActionKind::kRecordFailure, name});
+  pending_.push_back({ActionKind::kStop, name});
+}
+
+void LocalAgent::Stopped(const std::string& name, bool ok) {
+  Local& l = At(name);
+  if (l.state != LocalState::kStopping) return;
+  l.next_monitor = Instant::Max();
+  Set(name, l, ok ? LocalState::kIdle : LocalState::kBlocked);
+}
+
+void LocalAgent::Released(const std::string& name, bool ok) {
+  Local& l = At(name);
+  if (ok) l.owned = false;  // otherwise the key may still be there: asked again next time
+  if (l.state == LocalState::kReleasing) Set(name, l, LocalState::kIdle);
+}
+
+void LocalAgent::Clear(const std::string& name) {
+  auto it = local_.find(name);
+  if (it == local_.end()) return;
+  it->second.failures = 0;
+  if (it->second.state == LocalState::kBlocked) Set(name, it->second, LocalState::kIdle);
+}
+
+uint32_t LocalAgent::FailCount(const std::string& name, const Local& l) const {
+  uint32_t seen = 0;
+  if (auto r = view_.fail_counts.find(name); r != view_.fail_counts.end()) {
+    if (auto f = r->second.find(self_); f != r->second.end()) seen = f->second;
+  }
+  return std::max(seen, l.failures);
+}
+
+bool LocalAgent::WantHere(const std::string& name, Instant now) const {
+  auto spec = view_.specs.find(name);
+  if (spec == view_.specs.end() || spec->second.target == TargetRole::kStopped) return false;
+  auto placed = view_.placed.find(name);
+  if (placed == view_.placed.end() || placed->second != self_) return false;
+  if (Fenced(now)) return false;
+  auto l = local_.find(name);
+  const uint32_t threshold = spec->second.migration_threshold;
+  return l == local_.end() || threshold == 0 || FailCount(name, l->second) < threshold;
+}
+
+void LocalAgent::Step(const std::string& name, Local& l, Instant now, std::vector<Action>& out) {
+  const bool want = WantHere(name, now);
+  switch (l.state) {
+    case LocalState::kIdle: {
+      // The key with this node's lease, where this node does not know it holds it: a take
+      // whose answer was lost. Given back, never trusted: the view may be older than a
+      // release of this node's own.
+      const auto o = view_.owners.find(name);
+      const bool unknown_key_of_mine = !l.owned && lease_ != 0 && o != view_.owners.end() &&
+                                       o->second == std::make_pair(self_, lease_);
+      if (unknown_key_of_mine) {
+        Set(name, l, LocalState::kReleasing);
+        out.push_back({ActionKind::kRelease, name});
+      } else if (want && l.owned) {
+        const ResourceSpec& spec = view_.specs.at(name);
+        const bool ready = std::all_of(spec.after.begin(), spec.after.end(),
+                                       [&](auto& dep) { return view_.running.count(dep) != 0; });
+        if (!ready) break;
+        l.restart = false;
+        Set(name, l, LocalState::kStarting);
+        out.push_back({ActionKind::kStart, name});
+      } else if (want && o == view_.owners.end()) {
+        Set(name, l, LocalState::kAcquiring);
+        out.push_back({ActionKind::kAcquire, name});
+      } else if (!want && l.owned) {
+        Set(name, l, LocalState::kReleasing);
+        out.push_back({ActionKind::kRelease, name});
+      }
+      break;
+    }
+    case LocalState::kRunning:
+      if (!want) {
+        l.restart = false;
+        Set(name, l, LocalState::kStopping);
+        out.push_back({ActionKind::kStop, name});
+      } else if (now >= l.next_monitor) {
+        Set(name, l, LocalState::kMonitoring);
+        out.push_back({ActionKind::kMonitor, name});
+      }
+      break;
+    default:
+      break;  // an action is under way, or the resource is blocked
+  }
+}
+
+std::vector<Action> LocalAgent::Decide(Instant now) {
+  // A failure is recorded, and its stop asked, before anything else is decided.
+  std::vector<Action> out;
+  out.swap(pending_);
+  std::set<std::string> names;
+  for (const auto& [name, spec] : view_.specs) names.insert(name);
+  for (const auto& [name, l] : local_) names.insert(name);
+  for (const std::string& name : names) Step(name, At(name), now, out);
+  for (const std::string& name : report_) out.push_back({ActionKind::kReport, name});
+  report_.clear();
+  return out;
+}
+
+Instant LocalAgent::NextWakeup() const {
+  Instant next = Instant::Max();
+  for (const auto& [name, l] : local_) {
+    if (l.state == LocalState::kRunning) next = std::min(next, l.next_monitor);
+  }
+  if (lease_ != 0) next = std::min(next, lease_valid_until_ - fence_margin_);
+  return next;
+}
+
+LocalState LocalAgent::state(const std::string& name) const {
+  auto it = local_.find(name);
+  return it == local_.end() ? LocalState::kIdle : it->second.state;
+}
+
+std::map<std::string, LocalState> LocalAgent::states() const {
+  std::map<std::string, LocalState> out;
+  for (const auto& [name, l] : local_) out[name] = l.state;
+  return out;
+}
+
+}  // namespace cohort::resources

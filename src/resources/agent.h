@@ -1,0 +1,123 @@
+// LocalAgent: the resource manager's decisions on one node (RM1, M13), sans I/O. The
+// driver tells it what the registry holds (definitions, placement, owners, fail counts) and
+// how its own actions ended; Decide() answers what to do next. Level-triggered: the same
+// view always leads to the same actions, whatever order the news came in.
+//
+// Safety — one resource never runs on two nodes — rests on ownership: a node starts a
+// resource only while it holds the resource's owner key, a registry key put with the node's
+// lease. The key goes when the lease ends, and only then can another node take it. So the
+// node stops what it runs before its lease can have ended: the lease is surely alive until
+// `send time of the last renewal that succeeded + TTL`, and from `fence_margin` before that
+// moment the agent stops everything and starts nothing (docs/design/resources.md).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "base/ids.h"
+#include "base/time.h"
+#include "resources/spec.h"
+
+namespace cohort::resources {
+
+// What the registry holds, as the node's watch last saw it.
+struct RegistryView {
+  std::map<std::string, ResourceSpec> specs;
+  std::map<std::string, NodeId> placed;                      // the supervisor's placement
+  std::map<std::string, std::pair<NodeId, int64_t>> owners;  // owner node and its lease
+  std::map<std::string, std::map<NodeId, uint32_t>> fail_counts;
+  std::set<std::string> running;  // resources whose owner reports them running
+};
+
+// A resource's state on this node.
+enum class LocalState {
+  kIdle,       // not running here
+  kAcquiring,  // taking the owner key
+  kStarting,
+  kRunning,
+  kMonitoring,  // running; a monitor is under way
+  kStopping,
+  kReleasing,  // stopped; giving the owner key back
+  kBlocked,    // its stop failed: it may still run, so the key is kept until `clear`
+};
+const char* StateName(LocalState s);
+
+enum class ActionKind {
+  kAcquire,  // put the owner key with this node's lease, if there is none
+  kStart,
+  kMonitor,
+  kStop,
+  kRelease,        // delete the owner key (only this node's)
+  kRecordFailure,  // add one to the resource's fail count on this node
+  kReport,         // write the resource's state on this node to the registry
+};
+struct Action {
+  ActionKind kind;
+  std::string resource;
+  bool operator==(const Action&) const = default;
+};
+
+// How a monitor found the resource.
+enum class MonitorResult { kRunning, kNotRunning, kFailed };
+
+class LocalAgent {
+ public:
+  LocalAgent(NodeId self, Duration fence_margin);
+
+  void SetView(RegistryView view) { view_ = std::move(view); }
+  const RegistryView& view() const { return view_; }
+
+  // The lease: granted (or renewed) and surely alive until `valid_until`; or lost (ended at
+  // the registry: every key it held is gone).
+  void LeaseValid(int64_t lease, Instant valid_until);
+  void LeaseLost();
+  int64_t lease() const { return lease_; }
+
+  // How this node's actions ended.
+  void Acquired(const std::string& name, bool ok);
+  void Started(const std::string& name, bool ok, Instant now);
+  void Monitored(const std::string& name, MonitorResult result, Instant now);
+  void Stopped(const std::string& name, bool ok);
+  void Released(const std::string& name, bool ok);
+  // `cohort resource clear`: a blocked resource may be released again.
+  void Clear(const std::string& name);
+
+  std::vector<Action> Decide(Instant now);
+  // When Decide must run again even if nothing is heard (a monitor, the fence), or Max.
+  Instant NextWakeup() const;
+
+  LocalState state(const std::string& name) const;
+  // Whether this node must not run anything now (its lease may be about to end).
+  bool Fenced(Instant now) const;
+  std::map<std::string, LocalState> states() const;
+
+ private:
+  struct Local {
+    LocalState state = LocalState::kIdle;
+    bool owned = false;    // this node holds the owner key with its current lease
+    bool restart = false;  // stopping to start again in place
+    Instant next_monitor = Instant::Max();
+    uint32_t failures = 0;  // failures here not yet seen in the view's fail counts
+  };
+  bool WantHere(const std::string& name, Instant now) const;
+  uint32_t FailCount(const std::string& name, const Local& l) const;
+  void Step(const std::string& name, Local& l, Instant now, std::vector<Action>& out);
+  Local& At(const std::string& name) { return local_[name]; }
+  void Set(const std::string& name, Local& l, LocalState s);
+  void Failed(const std::string& name, Local& l);
+
+  NodeId self_;
+  Duration fence_margin_;
+  RegistryView view_;
+  int64_t lease_ = 0;
+  Instant lease_valid_until_ = Instant::FromNanos(0);
+  std::map<std::string, Local> local_;
+  std::set<std::string> report_;  // state changed: to be written to the registry
+  std::vector<Action> pending_;   // asked by an action's end, given out by the next Decide
+};
+
+}  // namespace cohort::resources

@@ -1,0 +1,168 @@
+#include "resources/agent.h"
+
+#include <gtest/gtest.h>
+
+namespace cohort::resources {
+namespace {
+
+constexpr NodeId kSelf = 2;
+constexpr int64_t kLease = 77;
+const Duration kMargin = Duration::Millis(500);
+
+Instant At(int64_t ms) { return Instant::FromNanos(ms * 1'000'000); }
+
+struct Fixture {
+  LocalAgent agent{kSelf, kMargin};
+  RegistryView view;
+  Fixture() {
+    ResourceSpec s;
+    s.name = "web";
+    s.agent = "heartbeat:Dummy";
+    s.monitor_interval = Duration::Seconds(1);
+    s.migration_threshold = 2;
+    view.specs["web"] = s;
+    view.placed["web"] = kSelf;
+    agent.SetView(view);
+    agent.LeaseValid(kLease, At(10'000));
+  }
+  void Update() { agent.SetView(view); }
+  // The actions other than reports.
+  std::vector<Action> Decide(int64_t ms) {
+    std::vector<Action> out;
+    for (Action& a : agent.Decide(At(ms))) {
+      if (a.kind != ActionKind::kReport) out.push_back(a);
+    }
+    return out;
+  }
+  void Run(int64_t ms) {
+    ASSERT_EQ(Decide(ms), (std::vector<Action>{{ActionKind::kAcquire, "web"}}));
+    agent.Acquired("web", true);
+    ASSERT_EQ(Decide(ms), (std::vector<Action>{{ActionKind::kStart, "web"}}));
+    agent.Started("web", true, At(ms));
+    ASSERT_EQ(agent.state("web"), LocalState::kRunning);
+  }
+};
+
+using V = std::vector<Action>;
+
+TEST(LocalAgentTest, TakesTheKeyStartsAndMonitors) {
+  Fixture f;
+  f.Run(0);
+  EXPECT_EQ(f.Decide(500), V{});
+  EXPECT_EQ(f.agent.NextWakeup(), At(1000));
+  EXPECT_EQ(f.Decide(1000), (V{{ActionKind::kMonitor, "web"}}));
+  f.agent.Monitored("web", MonitorResult::kRunning, At(1000));
+  EXPECT_EQ(f.agent.NextWakeup(), At(2000));
+}
+
+TEST(LocalAgentTest, AKeyHeldElsewhereIsWaitedFor) {
+  Fixture f;
+  f.view.owners["web"] = {3, 5};
+  f.Update();
+  EXPECT_EQ(f.Decide(0), V{});
+  f.view.owners.erase("web");  // the other node's lease ended
+  f.Update();
+  EXPECT_EQ(f.Decide(0), (V{{ActionKind::kAcquire, "web"}}));
+  f.agent.Acquired("web", false);  // someone else was quicker
+  f.view.owners["web"] = {3, 6};
+  f.Update();
+  EXPECT_EQ(f.Decide(0), V{});
+}
+
+TEST(LocalAgentTest, AMonitorFailureRestartsInPlaceThenMovesAtTheThreshold) {
+  Fixture f;
+  f.Run(0);
+  f.Decide(1000);
+  f.agent.Monitored("web", MonitorResult::kNotRunning, At(1000));
+  EXPECT_EQ(f.Decide(1000), (V{{ActionKind::kRecordFailure, "web"}, {ActionKind::kStop, "web"}}));
+  f.agent.Stopped("web", true);
+  EXPECT_EQ(f.Decide(1100), (V{{ActionKind::kStart, "web"}}));  // still owned: no new take
+  f.agent.Started("web", true, At(1100));
+  f.Decide(2100);
+  f.agent.Monitored("web", MonitorResult::kFailed, At(2100));
+  EXPECT_EQ(f.Decide(2100), (V{{ActionKind::kRecordFailure, "web"}, {ActionKind::kStop, "web"}}));
+  f.agent.Stopped("web", true);
+  // Two failures here reach the threshold: the key goes back for another node to take.
+  EXPECT_EQ(f.Decide(2200), (V{{ActionKind::kRelease, "web"}}));
+  f.agent.Released("web", true);
+  EXPECT_EQ(f.Decide(2300), V{});
+}
+
+TEST(LocalAgentTest, StopsBeforeTheLeaseCanEndAndStartsNothingFenced) {
+  Fixture f;
+  f.Run(0);
+  f.agent.Monitored("web", MonitorResult::kRunning, At(0));
+  EXPECT_EQ(f.agent.NextWakeup(), At(1000));
+  f.agent.LeaseValid(kLease, At(1200));  // an older renewal's answer changes nothing
+  EXPECT_EQ(f.agent.NextWakeup(), At(1000));
+  LocalAgent g{kSelf, kMargin};
+  g.SetView(f.view);
+  g.LeaseValid(kLease, At(3000));
+  EXPECT_EQ(g.Decide(At(2500)), V{});  // fenced from 2500: nothing is taken
+  EXPECT_TRUE(g.Fenced(At(2500)));
+  EXPECT_EQ(f.Decide(9500), (V{{ActionKind::kStop, "web"}}));
+  f.agent.Stopped("web", true);
+  EXPECT_EQ(f.Decide(9600), (V{{ActionKind::kRelease, "web"}}));
+}
+
+TEST(LocalAgentTest, MovedAwayItStopsAndGivesTheKeyBack) {
+  Fixture f;
+  f.Run(0);
+  f.view.placed["web"] = 3;
+  f.Update();
+  EXPECT_EQ(f.Decide(100), (V{{ActionKind::kStop, "web"}}));
+  f.agent.Stopped("web", true);
+  EXPECT_EQ(f.Decide(200), (V{{ActionKind::kRelease, "web"}}));
+}
+
+TEST(LocalAgentTest, AFailedStopBlocksUntilCleared) {
+  Fixture f;
+  f.Run(0);
+  f.view.specs["web"].target = TargetRole::kStopped;
+  f.Update();
+  EXPECT_EQ(f.Decide(100), (V{{ActionKind::kStop, "web"}}));
+  f.agent.Stopped("web", false);
+  EXPECT_EQ(f.agent.state("web"), LocalState::kBlocked);
+  EXPECT_EQ(f.Decide(200), V{});  // the key is kept: it may still run here
+  f.agent.Clear("web");
+  EXPECT_EQ(f.Decide(300), (V{{ActionKind::kRelease, "web"}}));
+}
+
+TEST(LocalAgentTest, OrderingWaitsForTheResourcesBefore) {
+  Fixture f;
+  f.view.specs["web"].after = {"vip"};
+  f.Update();
+  EXPECT_EQ(f.Decide(0), (V{{ActionKind::kAcquire, "web"}}));
+  f.agent.Acquired("web", true);
+  EXPECT_EQ(f.Decide(0), V{});
+  f.view.running.insert("vip");
+  f.Update();
+  EXPECT_EQ(f.Decide(0), (V{{ActionKind::kStart, "web"}}));
+}
+
+TEST(LocalAgentTest, ALostLeaseMeansNoKey) {
+  Fixture f;
+  f.Run(0);
+  f.agent.LeaseLost();
+  EXPECT_EQ(f.Decide(100), (V{{ActionKind::kStop, "web"}}));
+  f.agent.Stopped("web", true);
+  EXPECT_EQ(f.Decide(200), V{});  // nothing to give back: the key went with the lease
+  f.agent.LeaseValid(kLease + 1, At(10'000));
+  EXPECT_EQ(f.Decide(300), (V{{ActionKind::kAcquire, "web"}}));
+}
+
+TEST(LocalAgentTest, AKeyOfMineThatIDoNotKnowOfIsGivenBack) {
+  Fixture f;
+  f.Decide(0);
+  f.agent.Acquired("web", false);  // the answer was an error, but the write went through
+  f.view.owners["web"] = {kSelf, kLease};
+  f.Update();
+  EXPECT_EQ(f.Decide(0), (V{{ActionKind::kRelease, "web"}}));  // given back, then taken anew
+  f.agent.Released("web", true);
+  f.view.owners.erase("web");
+  f.Update();
+  EXPECT_EQ(f.Decide(0), (V{{ActionKind::kAcquire, "web"}}));
+}
+
+}  // namespace
+}  // namespace cohort::resources

@@ -1,0 +1,55 @@
+// The resource manager's registry records, as JSON an operator can read with `cohort
+// registry get`, and their keys under the cluster's resources prefix (schema.h):
+//
+//   defs/<name>           the definition (ResourceSpec), written by the API
+//   placed/<name>         {"node","reason"}: the supervisor's placement
+//   owner/<name>          {"node"}: put with the owner's lease; the resource's ownership
+//   status/<name>         {"node","state","error","at_ms"}: written by the owner
+//   fails/<name>/<node>   failures of the resource on that node (a decimal number)
+//
+// Every decoder takes hostile bytes: a record that does not decode is refused with a line
+// that says why, never half read.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "base/result.h"
+#include "resources/spec.h"
+
+namespace cohort::resources {
+
+// A definition from its JSON (the API's body and the registry's record), checked.
+Result<ResourceSpec> ParseSpec(const std::string& json);
+std::string EncodeSpec(const ResourceSpec& spec);
+
+struct PlacedRecord {
+  NodeId node = kNoNode;
+  std::string reason;
+};
+Result<PlacedRecord> ParsePlaced(const std::string& json);
+std::string EncodePlaced(const PlacedRecord& r);
+
+Result<NodeId> ParseOwner(const std::string& json);
+std::string EncodeOwner(NodeId node);
+
+struct StatusRecord {
+  NodeId node = kNoNode;
+  std::string state;  // StateName()
+  std::string error;  // the last action's failure, if any
+  int64_t at_ms = 0;  // when, in Unix milliseconds
+};
+Result<StatusRecord> ParseStatus(const std::string& json);
+std::string EncodeStatus(const StatusRecord& r);
+
+// A key below the resources prefix, by what it holds.
+struct RecordKey {
+  enum class Kind { kDef, kPlaced, kOwner, kStatus, kFails };
+  Kind kind = Kind::kDef;
+  std::string name;
+  NodeId node = kNoNode;  // kFails
+};
+std::optional<RecordKey> ParseKey(const std::string& relative);
+std::string KeyOf(const RecordKey& key);
+
+}  // namespace cohort::resources

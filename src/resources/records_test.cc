@@ -1,0 +1,72 @@
+#include "resources/records.h"
+
+#include <gtest/gtest.h>
+
+namespace cohort::resources {
+namespace {
+
+TEST(RecordsTest, ADefinitionRoundTrips) {
+  auto s = ParseSpec(R"({"name":"web","class":"ocf","agent":"heartbeat:nginx",
+    "params":{"configfile":"/etc/nginx.conf"},"allowed":[1,2],"prefer":{"2":50},
+    "with":["vip"],"after":["vip"],"disks":["media"],"monitor_interval_ms":2000,
+    "timeouts_ms":{"stop":5000},"migration_threshold":1,"moved_to":2})");
+  ASSERT_TRUE(s) << s.error().message();
+  EXPECT_EQ(s->params.at("configfile"), "/etc/nginx.conf");
+  EXPECT_EQ(s->prefer.at(2), 50);
+  EXPECT_EQ(s->timeouts.stop, Duration::Seconds(5));
+  EXPECT_EQ(s->timeouts.start, Duration::Seconds(20));
+  auto again = ParseSpec(EncodeSpec(*s));
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_EQ(EncodeSpec(*again), EncodeSpec(*s));
+  EXPECT_EQ(again->moved_to, 2);
+}
+
+TEST(RecordsTest, BadDefinitionsAreRefusedWithOneLine) {
+  for (const char* bad : {
+           "",
+           "[]",
+           "{}",
+           R"({"name":"a"})",
+           R"({"name":"a","class":"lsb","agent":"x"})",
+           R"({"name":"a","class":"ocf","agent":"heartbeat:Dummy","typo":1})",
+           R"({"name":"a","class":"ocf","agent":"heartbeat:Dummy","params":{"x":1}})",
+           R"({"name":"a","class":"ocf","agent":"heartbeat:Dummy","allowed":[0]})",
+           R"({"name":"a","class":"ocf","agent":"heartbeat:Dummy","allowed":[-1]})",
+           R"({"name":"a","class":"ocf","agent":"heartbeat:Dummy","prefer":{"x":1}})",
+           R"({"name":"a","class":"ocf","agent":"heartbeat:Dummy","timeouts_ms":{"start":-1}})",
+           R"({"name":"a","class":"ocf","agent":"heartbeat:Dummy","timeouts_ms":{"reload":1}})",
+           R"({"name":"a","class":"ocf","agent":"heartbeat:Dummy","target":"up"})",
+           R"({"name":"a","class":"ocf","agent":"heartbeat:Dummy","with":"b"})",
+       }) {
+    auto r = ParseSpec(bad);
+    EXPECT_FALSE(r) << bad;
+    if (!r) {
+      EXPECT_EQ(r.error().message().find('\n'), std::string::npos);
+    }
+  }
+}
+
+TEST(RecordsTest, KeysAndSmallRecords) {
+  auto k = ParseKey("fails/web/3");
+  ASSERT_TRUE(k);
+  EXPECT_EQ(k->kind, RecordKey::Kind::kFails);
+  EXPECT_EQ(k->node, 3);
+  EXPECT_EQ(KeyOf(*k), "fails/web/3");
+  EXPECT_EQ(KeyOf(*ParseKey("owner/web")), "owner/web");
+  for (const char* bad : {"", "owner", "owner/", "fails/web", "fails/web/0", "other/web",
+                          "defs/../x", "fails/web/x"}) {
+    EXPECT_FALSE(ParseKey(bad)) << bad;
+  }
+  EXPECT_EQ(*ParseOwner(EncodeOwner(4)), 4);
+  EXPECT_FALSE(ParseOwner(R"({"node":0})"));
+  auto p = ParsePlaced(EncodePlaced({kNoNode, "no node can run it"}));
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->node, kNoNode);
+  auto st = ParseStatus(EncodeStatus({2, "running", "", 5}));
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->state, "running");
+  EXPECT_FALSE(ParseStatus("{}"));
+}
+
+}  // namespace
+}  // namespace cohort::resources
