@@ -26,6 +26,7 @@
 #include "node/groups_service.h"
 #include "node/keyring_file.h"
 #include "node/node.h"
+#include "node/resource_service.h"
 #include "wire/seal.h"
 
 namespace {
@@ -187,9 +188,23 @@ Outcome RunNode(const cohort::Config& config, const cohort::Config& file,
       },
       io);
   groups.Start();
+  cohort::node::ResourceService::Options resource_options;
+  resource_options.lease_ttl = cohort::Duration::Seconds(config.resources_lease_ttl_s);
+  resource_options.fence_margin = cohort::Duration::Millis(config.resources_fence_margin_ms);
+  resource_options.runner.ocf_root = config.resources_ocf_root;
+  resource_options.runner.state_dir = config.resources_state_dir;
+  resource_options.runner.log_dir = config.data_dir + "/resources";
+  cohort::node::ResourceService resources(
+      **node,
+      [manager]() -> cohort::node::ResourceService::Records {
+        if (!manager->has_registry() || manager->cluster_id().empty()) return {};
+        return {&manager->registry(), cohort::dcm::schema::ResourcesPrefix(manager->cluster_id())};
+      },
+      io, resource_options);
+  resources.Start();
   cohort::io::LoopMonitor loop_monitor(io);
   loop_monitor.Start();
-  cohort::api::Api api(**node, manager, &distributor, &loop_monitor, &groups);
+  cohort::api::Api api(**node, manager, &distributor, &loop_monitor, &groups, &resources);
   cohort::api::ApiServer server(
       io, [&api](const cohort::api::HttpRequest& r, cohort::api::Respond respond) {
         api.Handle(r, std::move(respond));
@@ -227,15 +242,18 @@ Outcome RunNode(const cohort::Config& config, const cohort::Config& file,
   signals.stop = [&] {
     if (stopping) return;  // a second signal while leaving waits for the same stop
     stopping = true;
-    // Leave gracefully first (M8), then stop; bounded so a lost cluster cannot hold us.
-    (*node)->LeaveGracefully(cohort::Duration::Seconds(2), [&] {
-      server.Stop();
-      loop_monitor.Stop();
-      distributor.Stop();
-      groups.Stop();
-      (*node)->Stop();
-      (*dcm)->Stop();
-      io.stop();
+    // Resources stop and are given back first, so other nodes take them over at once; then
+    // the node leaves gracefully (M8) and stops. Each step is bounded.
+    resources.Stop(cohort::Duration::Seconds(10), [&] {
+      (*node)->LeaveGracefully(cohort::Duration::Seconds(2), [&] {
+        server.Stop();
+        loop_monitor.Stop();
+        distributor.Stop();
+        groups.Stop();
+        (*node)->Stop();
+        (*dcm)->Stop();
+        io.stop();
+      });
     });
   };
   RunLoop(io);

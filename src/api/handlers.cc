@@ -8,6 +8,7 @@
 #include "api/config_api.h"
 #include "api/dashboard.h"
 #include "api/groups_api.h"
+#include "api/resources_api.h"
 #include "api/jobs_api.h"
 #include "api/liveness_api.h"
 #include "api/network_api.h"
@@ -210,6 +211,7 @@ HttpResponse Api::Metrics() const {
           dcm_->map_published());
   }
   if (groups_ != nullptr) s << GroupsMetrics(*groups_);
+  if (resources_ != nullptr) s << ResourcesMetrics(*resources_);
   if (loop_ != nullptr) s << loop_->Metrics();
   return {200, "text/plain; version=0.0.4", s.str()};
 }
@@ -278,6 +280,7 @@ void Api::Handle(const HttpRequest& r, Respond respond) {
   if (HandleLiveness(node_, r, path, respond)) return;
   if (get && HandleNetworks(dcm_, node_, r, path, respond)) return;
   if (get && HandleGroups(groups_, r, path, respond)) return;
+  if (get && HandleResources(resources_, r, path, respond)) return;
 
   if (r.method == "POST" && path == "/v1/ping") return Ping(r, std::move(respond));
   // Sealed under a join token, which authorizes it (cluster_api.h).
@@ -315,6 +318,7 @@ void Api::Handle(const HttpRequest& r, Respond respond) {
   if (HandleNetworks(dcm_, node_, r, path, respond)) return;
   if (HandleJobs(distributor_, r, path, respond)) return;
   if (HandleGroups(groups_, r, path, respond)) return;
+  if (HandleResources(resources_, r, path, respond)) return;
   if (path == "/v1/keys" || path.rfind("/v1/keys/", 0) == 0) return Keys(r, path, respond);
   if (r.method == "POST" && (path == "/v1/adapters/down" || path == "/v1/adapters/up")) {
     auto body = Body(r);

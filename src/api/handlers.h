@@ -19,6 +19,7 @@ class Dcm;
 namespace cohort::node {
 class Distributor;
 class GroupsService;
+class ResourceService;
 }  // namespace cohort::node
 
 namespace cohort::io {
@@ -59,8 +60,14 @@ class Api {
  public:
   // `dcm` may be null (no configuration manager: no registry endpoints).
   explicit Api(node::Node& node, dcm::Dcm* dcm = nullptr, node::Distributor* distributor = nullptr,
-               const io::LoopMonitor* loop = nullptr, node::GroupsService* groups = nullptr)
-      : node_(node), dcm_(dcm), distributor_(distributor), loop_(loop), groups_(groups) {}
+               const io::LoopMonitor* loop = nullptr, node::GroupsService* groups = nullptr,
+               node::ResourceService* resources = nullptr)
+      : node_(node),
+        dcm_(dcm),
+        distributor_(distributor),
+        loop_(loop),
+        groups_(groups),
+        resources_(resources) {}
   // Calls `respond` exactly once, now or later (ping answers when its requests finish).
   void Handle(const HttpRequest& request, Respond respond);
 
@@ -80,6 +87,7 @@ class Api {
   node::Distributor* distributor_;
   const io::LoopMonitor* loop_;
   node::GroupsService* groups_;
+  node::ResourceService* resources_;
 };
 
 }  // namespace cohort::api

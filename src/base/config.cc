@@ -15,7 +15,7 @@ namespace {
 
 const std::set<std::string> kSections = {"node", "cluster",  "transport", "timing",
                                          "api",  "disk",     "registry",  "distribution",
-                                         "log",  "liveness", "groups"};
+                                         "log",  "liveness", "groups",    "resources"};
 
 class Reader {
  public:
@@ -282,6 +282,14 @@ Status ReadRest(const Reader& r, Config& c) {
   COHORT_TRY(r.Integer("liveness.miss_limit", 1, 1000, &c.liveness_miss_limit));
   COHORT_TRY(r.Integer("liveness.refresh_ms", 100, 3'600'000, &c.liveness_refresh_ms));
   COHORT_TRY(r.Integer("groups.vote_timeout_ms", 10, 10000, &c.groups_vote_timeout_ms));
+  COHORT_TRY(r.Integer("resources.lease_ttl_s", 1, 600, &c.resources_lease_ttl_s));
+  COHORT_TRY(r.Integer("resources.fence_margin_ms", 100, 600'000, &c.resources_fence_margin_ms));
+  COHORT_TRY(r.String("resources.ocf_root", &c.resources_ocf_root));
+  COHORT_TRY(r.String("resources.state_dir", &c.resources_state_dir));
+  if (c.resources_fence_margin_ms >= c.resources_lease_ttl_s * 1000) {
+    return r.Fail(r.Find("resources.fence_margin_ms"), "resources.fence_margin_ms",
+                  "must be shorter than the lease (resources.lease_ttl_s)");
+  }
   std::string api;
   COHORT_TRY(r.String("api.listen", &api));
   if (!api.empty()) {
@@ -349,6 +357,7 @@ Status CheckKeys(const Reader& r) {
       {"api", {"listen"}},
       {"liveness", {"period_ms", "miss_limit", "refresh_ms"}},
       {"groups", {"vote_timeout_ms"}},
+      {"resources", {"lease_ttl_s", "fence_margin_ms", "ocf_root", "state_dir"}},
       {"registry", {"servers", "server", "heartbeat_ms", "election_ms", "etcd"}},
       {"distribution", {"root", "upload_mbps", "fanout", "upload_idle_s", "forget_after_s"}},
       {"log", {"level", "format"}},
@@ -398,6 +407,9 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source) {
   }
   if (c.has_cluster) c.key_file = ResolvePath(c.key_file, source);
   c.data_dir = ResolvePath(c.data_dir, source);
+  if (!c.resources_state_dir.empty()) {
+    c.resources_state_dir = ResolvePath(c.resources_state_dir, source);
+  }
   c.uid_file = ResolvePath(c.uid_file, source);
   for (DiskConfig& d : c.disks) {
     d.mount = ResolvePath(d.mount, source);

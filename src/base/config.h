@@ -90,6 +90,15 @@ struct Config {
   // G2: a provider that has not voted this long gets its group's default vote (at most
   // 10 s: clients wait 30 s for an outcome). The coordinator's applies: set it alike.
   uint32_t groups_vote_timeout_ms = 500;
+  // RM1/M13 (docs/design/resources.md, "Margins"): the node's registry lease, and how long
+  // before it could end the node stops its resources. The margin must exceed the slowest
+  // stop; the lease must exceed the margin plus a few renewals.
+  uint32_t resources_lease_ttl_s = 2;
+  uint32_t resources_fence_margin_ms = 700;
+  std::string resources_ocf_root = "/usr/lib/ocf";
+  // The OCF agents' runtime state folder (HA_RSCTMP); empty: the agents' own default
+  // (/run/resource-agents). Set per node where several nodes share one machine.
+  std::string resources_state_dir;
 
   Endpoint api_listen{0x7f000001, 7201};
 

@@ -53,6 +53,8 @@ void AddNetworkObjectCommands(CLI::App& app, const Globals& g, int& rc);
 void AddLivenessCommands(CLI::App& app, const Globals& g, int& rc);
 // groups.cc: `cohort group ...`.
 void AddGroupCommands(CLI::App& app, const Globals& g, int& rc);
+// resources.cc: `cohort resource ...`.
+void AddResourceCommands(CLI::App& app, const Globals& g, int& rc);
 // dev.cc: `cohort dev up|down`.
 void AddDevCommands(CLI::App& app, const Globals& g, int& rc);
 // snapshot.cc: `cohort registry snapshot save|restore`.

@@ -402,6 +402,7 @@ int Main(int argc, char** argv) {
   AddClusterCommands(app, g, rc);
   AddLivenessCommands(app, g, rc);
   AddGroupCommands(app, g, rc);
+  AddResourceCommands(app, g, rc);
   AddNetworkObjectCommands(app, g, rc);
   AddConfigurationCommands(app, g, rc);
   AddJobCommands(app, g, rc);

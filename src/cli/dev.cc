@@ -101,6 +101,15 @@ std::string DistributionConfig(const DevUpOptions& o) {
   return lines.empty() ? "" : "\n[distribution]\n" + lines;
 }
 
+// Each node's OCF agents keep their state in its own folder (on one machine, the default
+// /run/resource-agents would be every node's); a one-second lease, as the tuned registry
+// allows, so a dead node's resources move within about a second.
+std::string ResourcesConfig(int k, const DevUpOptions& o, const std::string& dir) {
+  if (o.registry_servers == 0) return "";
+  return "\n[resources]\nlease_ttl_s = 1\nfence_margin_ms = 500\nstate_dir = \"" + dir + "/n" +
+         std::to_string(k) + "/ocf-run\"\n";
+}
+
 std::string NodeConfig(int k, const DevUpOptions& o, const std::string& dir) {
   std::string listen, seeds;
   for (int a = 1; a <= o.adapters; ++a) {
@@ -117,7 +126,8 @@ std::string NodeConfig(int k, const DevUpOptions& o, const std::string& dir) {
          seeds + "]\n" + (o.multicast.empty() ? "" : "multicast = \"" + o.multicast + "\"\n") +
          "\n[transport]\nlisten = [" + listen +
          "]\n\n[api]\nlisten = \"127.0.0.1:" + std::to_string(o.base_port + 100 + k) + "\"\n" +
-         TimingConfig(o) + DiskConfigs(k, o, dir) + RegistryConfig(o) + DistributionConfig(o);
+         TimingConfig(o) + DiskConfigs(k, o, dir) + RegistryConfig(o) + DistributionConfig(o) +
+         ResourcesConfig(k, o, dir);
 }
 
 // Every node of a dev cluster is a machine of its own (C4): its unique id, made once and

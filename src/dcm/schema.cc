@@ -81,6 +81,7 @@ registry::Txn WriteIdentity(const std::string& cluster_id, NodeId node, const st
 
 std::string NodesPrefix(const std::string& id) { return Prefix(id) + "nodes/"; }
 std::string GroupsPrefix(const std::string& id) { return Prefix(id) + "groups/"; }
+std::string ResourcesPrefix(const std::string& id) { return Prefix(id) + "resources/"; }
 
 Result<DefinedNode> ParseNodeDefinition(const registry::KeyValue& kv) {
   const json doc = json::parse(kv.value, nullptr, false);

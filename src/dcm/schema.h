@@ -69,6 +69,8 @@ std::string NodeDocument(const DefinedNode& n, const std::vector<DiskConfig>& di
 std::string NodesPrefix(const std::string& cluster_id);
 // G1: one key per group, named by it, holding its record (groups/types.h).
 std::string GroupsPrefix(const std::string& cluster_id);
+// RM1/M13: the resource manager's records (resources/records.h).
+std::string ResourcesPrefix(const std::string& cluster_id);
 // C7 step 8: node `number`'s definition `doc` (pending), its UID's claim, replacing the
 // `stale` definition of the same UID; only if the number is still free (or is the stale one)
 // and the claim has not changed since the definitions were read at `read_revision`.

@@ -2,8 +2,8 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/syscall.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,6 +44,7 @@ struct Child::Impl : std::enable_shared_from_this<Impl> {
   bool ended = false;
   ChildResult result;
   Done done;
+  std::vector<std::function<void()>> when_ended;
   boost::asio::posix::stream_descriptor exit_fd;  // the pidfd: readable once it ended
   boost::asio::posix::stream_descriptor output;   // the read end of its output pipe
   boost::asio::steady_timer deadline;
@@ -104,13 +105,11 @@ struct Child::Impl : std::enable_shared_from_this<Impl> {
       }
       output.close();
     }
-    if (done) {
-      Done d = std::move(done);
-      try {
-        d(result);
-      } catch (const std::exception& e) {
-        Log(LogLevel::kError, "child", "a child's end handler threw", {{"error", e.what()}});
-      }
+    try {
+      if (done) std::exchange(done, nullptr)(result);
+      for (auto& fn : std::exchange(when_ended, {})) fn();
+    } catch (const std::exception& e) {
+      Log(LogLevel::kError, "child", "a child's end handler threw", {{"error", e.what()}});
     }
   }
 };
@@ -222,5 +221,13 @@ void Child::Terminate(Duration grace) {
 }
 
 void Child::Kill() { impl_->Signal(SIGKILL); }
+
+void Child::WhenEnded(std::function<void()> fn) {
+  if (impl_->ended) {
+    boost::asio::post(impl_->io, std::move(fn));
+  } else {
+    impl_->when_ended.push_back(std::move(fn));
+  }
+}
 
 }  // namespace cohort::io

@@ -21,11 +21,11 @@ class io_context;
 namespace cohort::io {
 
 struct ChildOptions {
-  std::vector<std::string> argv;  // argv[0]: the program's path
-  std::vector<std::string> env;   // the whole environment, "NAME=value"
-  std::string dir = "/";          // working directory
+  std::vector<std::string> argv;       // argv[0]: the program's path
+  std::vector<std::string> env;        // the whole environment, "NAME=value"
+  std::string dir = "/";               // working directory
   Duration timeout = Duration::Max();  // then its process group is killed (SIGKILL)
-  std::string output_file;  // "": stdout and stderr are captured; else appended to this file
+  std::string output_file;       // "": stdout and stderr are captured; else appended to this file
   bool die_with_daemon = false;  // SIGKILL when the daemon dies (PR_SET_PDEATHSIG)
 };
 
@@ -33,7 +33,7 @@ struct ChildResult {
   int exit_code = -1;  // when it exited
   int signal = 0;      // when a signal ended it
   bool timed_out = false;
-  std::string output;  // captured output (its last 64 KiB)
+  std::string output;            // captured output (its last 64 KiB)
   std::string Describe() const;  // "exit 7", "killed by signal 9", "timed out"
 };
 
@@ -52,6 +52,8 @@ class Child {
   // SIGTERM to its process group, then SIGKILL after `grace` if it is still there.
   void Terminate(Duration grace);
   void Kill();  // SIGKILL to its process group
+  // `fn` runs on the loop once the process has ended (posted at once if it has already).
+  void WhenEnded(std::function<void()> fn);
 
   struct Impl;
 

@@ -126,6 +126,7 @@ uint32_t LocalAgent::FailCount(const std::string& name, const Local& l) const {
 }
 
 bool LocalAgent::WantHere(const std::string& name, Instant now) const {
+  if (stopping_) return false;
   auto spec = view_.specs.find(name);
   if (spec == view_.specs.end() || spec->second.target == TargetRole::kStopped) return false;
   auto placed = view_.placed.find(name);

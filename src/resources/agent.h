@@ -86,6 +86,9 @@ class LocalAgent {
   // `cohort resource clear`: a blocked resource may be released again.
   void Clear(const std::string& name);
 
+  // The daemon is stopping: nothing is wanted here any more, so all is stopped and given back.
+  void SetStopping() { stopping_ = true; }
+
   std::vector<Action> Decide(Instant now);
   // When Decide must run again even if nothing is heard (a monitor, the fence), or Max.
   Instant NextWakeup() const;
@@ -114,6 +117,7 @@ class LocalAgent {
   Duration fence_margin_;
   RegistryView view_;
   int64_t lease_ = 0;
+  bool stopping_ = false;
   Instant lease_valid_until_ = Instant::FromNanos(0);
   std::map<std::string, Local> local_;
   std::set<std::string> report_;  // state changed: to be written to the registry

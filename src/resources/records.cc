@@ -248,22 +248,20 @@ std::optional<RecordKey> ParseKey(const std::string& relative) {
   const std::string kind = relative.substr(0, slash);
   std::string rest = relative.substr(slash + 1);
   RecordKey k;
-  if (kind == "fails") {
+  if (kind == "fails" || kind == "status") {
     const size_t s2 = rest.find('/');
     if (s2 == std::string::npos) return std::nullopt;
     auto node = ParseUnsigned(rest.substr(s2 + 1));
     if (!node || *node == 0 || *node > 65535) return std::nullopt;
     k.node = static_cast<NodeId>(*node);
     rest = rest.substr(0, s2);
-    k.kind = RecordKey::Kind::kFails;
+    k.kind = kind == "fails" ? RecordKey::Kind::kFails : RecordKey::Kind::kStatus;
   } else if (kind == "defs") {
     k.kind = RecordKey::Kind::kDef;
   } else if (kind == "placed") {
     k.kind = RecordKey::Kind::kPlaced;
   } else if (kind == "owner") {
     k.kind = RecordKey::Kind::kOwner;
-  } else if (kind == "status") {
-    k.kind = RecordKey::Kind::kStatus;
   } else {
     return std::nullopt;
   }
@@ -281,7 +279,7 @@ std::string KeyOf(const RecordKey& k) {
     case RecordKey::Kind::kOwner:
       return "owner/" + k.name;
     case RecordKey::Kind::kStatus:
-      return "status/" + k.name;
+      return "status/" + k.name + "/" + std::to_string(k.node);
     case RecordKey::Kind::kFails:
       return "fails/" + k.name + "/" + std::to_string(k.node);
   }

@@ -4,7 +4,7 @@
 //   defs/<name>           the definition (ResourceSpec), written by the API
 //   placed/<name>         {"node","reason"}: the supervisor's placement
 //   owner/<name>          {"node"}: put with the owner's lease; the resource's ownership
-//   status/<name>         {"node","state","error","at_ms"}: written by the owner
+//   status/<name>/<node>  {"node","state","error","at_ms"}: the resource on that node
 //   fails/<name>/<node>   failures of the resource on that node (a decimal number)
 //
 // Every decoder takes hostile bytes: a record that does not decode is refused with a line
@@ -47,7 +47,7 @@ struct RecordKey {
   enum class Kind { kDef, kPlaced, kOwner, kStatus, kFails };
   Kind kind = Kind::kDef;
   std::string name;
-  NodeId node = kNoNode;  // kFails
+  NodeId node = kNoNode;  // kFails, kStatus
 };
 std::optional<RecordKey> ParseKey(const std::string& relative);
 std::string KeyOf(const RecordKey& key);

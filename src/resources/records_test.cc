@@ -53,8 +53,9 @@ TEST(RecordsTest, KeysAndSmallRecords) {
   EXPECT_EQ(k->node, 3);
   EXPECT_EQ(KeyOf(*k), "fails/web/3");
   EXPECT_EQ(KeyOf(*ParseKey("owner/web")), "owner/web");
+  EXPECT_EQ(KeyOf(*ParseKey("status/web/2")), "status/web/2");
   for (const char* bad : {"", "owner", "owner/", "fails/web", "fails/web/0", "other/web",
-                          "defs/../x", "fails/web/x"}) {
+                          "defs/../x", "fails/web/x", "status/web"}) {
     EXPECT_FALSE(ParseKey(bad)) << bad;
   }
   EXPECT_EQ(*ParseOwner(EncodeOwner(4)), 4);

@@ -1,0 +1,266 @@
+// `cohort resource list|show|create|delete|start|stop|move|clear|action|explain|watch`
+// (INTERFACE.md "Resources"; RM2): the resource manager's client. Every command takes
+// --json; watch prints one JSON line per change with --json.
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli/call.h"
+#include "io/http_client.h"
+
+namespace cohort::cli {
+namespace {
+
+using nlohmann::json;
+
+std::string Text(const json& v) {
+  if (v.is_null()) return "-";
+  if (v.is_string()) return v.get<std::string>();
+  return v.dump();
+}
+
+std::string Fails(const json& r) {
+  std::string out;
+  for (const auto& [node, count] : r["fail_counts"].items()) {
+    out += (out.empty() ? "" : ",") + node + ":" + Text(count);
+  }
+  return out.empty() ? "-" : out;
+}
+
+void PrintList(const json& doc) {
+  std::printf("%-20s %-7s %-22s %-7s %4s %-10s %-8s %s\n", "RESOURCE", "CLASS", "AGENT", "TARGET",
+              "NODE", "STATE", "FAILS", "LAST ERROR");
+  for (const json& r : doc["resources"]) {
+    std::string agent = Text(r["agent"]);
+    if (agent.size() > 22) agent = agent.substr(0, 19) + "...";
+    std::printf("%-20s %-7s %-22s %-7s %4s %-10s %-8s %s\n", Text(r["name"]).c_str(),
+                Text(r["class"]).c_str(), agent.c_str(), Text(r["target"]).c_str(),
+                Text(r["node"]).c_str(), Text(r["state"]).c_str(), Fails(r).c_str(),
+                Text(r["error"]).c_str());
+  }
+  if (doc["resources"].empty()) std::printf("(no resources)\n");
+  if (!doc.value("synced", true)) std::printf("(this node has not read the registry yet)\n");
+}
+
+void PrintOne(const json& r) {
+  std::printf("resource  %s (%s %s)\n", Text(r["name"]).c_str(), Text(r["class"]).c_str(),
+              Text(r["agent"]).c_str());
+  std::printf("target    %s\n", Text(r["target"]).c_str());
+  std::printf("runs on   %s (%s)\n", Text(r["node"]).c_str(), Text(r["state"]).c_str());
+  std::printf("placed    %s: %s\n", Text(r["placed"]).c_str(), Text(r["placed_reason"]).c_str());
+  if (!r["moved_to"].is_null()) std::printf("moved to  %s\n", Text(r["moved_to"]).c_str());
+  std::printf("fails     %s\n", Fails(r).c_str());
+  for (const auto& [node, s] : r["nodes"].items()) {
+    std::printf("node %-4s %s%s%s\n", node.c_str(), Text(s["state"]).c_str(),
+                s["error"].get<std::string>().empty() ? "" : ": ", Text(s["error"]).c_str());
+  }
+  std::printf("definition %s\n", r["definition"].dump().c_str());
+}
+
+void PrintExplain(const json& e) {
+  std::printf("%s: %s\n", Text(e["resource"]).c_str(), Text(e["reason"]).c_str());
+  for (const json& s : e["scores"]) {
+    if (s["eligible"].get<bool>()) {
+      std::printf("  node %-4s score %-9s %s\n", Text(s["node"]).c_str(), Text(s["score"]).c_str(),
+                  Text(s["why"]).c_str());
+    } else {
+      std::printf("  node %-4s excluded: %s\n", Text(s["node"]).c_str(), Text(s["why"]).c_str());
+    }
+  }
+}
+
+struct CreateFlags {
+  std::string file, cls = "ocf", agent;
+  std::vector<std::string> params, prefer, disks, with, after;
+  std::vector<int> allowed;
+  int monitor_ms = 0, start_timeout_ms = 0, stop_timeout_ms = 0, monitor_timeout_ms = 0;
+  int migration_threshold = -1;
+  bool stopped = false;
+};
+
+// The definition from the flags (or the file); the daemon checks it.
+Result<std::string> Definition(const std::string& name, const CreateFlags& f) {
+  if (!f.file.empty()) {
+    std::ifstream in(f.file);
+    if (!in) return Error(Errc::kNotFound, "cannot read " + f.file);
+    std::stringstream text;
+    text << in.rdbuf();
+    json doc = json::parse(text.str(), nullptr, false);
+    if (doc.is_discarded() || !doc.is_object()) {
+      return Error(Errc::kInvalidArgument, f.file + " is not a JSON object");
+    }
+    doc["name"] = name;
+    return doc.dump();
+  }
+  if (f.agent.empty()) return Error(Errc::kInvalidArgument, "--agent (or --file) is needed");
+  json doc = {{"name", name}, {"class", f.cls}, {"agent", f.agent}};
+  json params = json::object();
+  for (const std::string& p : f.params) {
+    const size_t eq = p.find('=');
+    if (eq == std::string::npos) return Error(Errc::kInvalidArgument, "--param takes NAME=VALUE");
+    params[p.substr(0, eq)] = p.substr(eq + 1);
+  }
+  doc["params"] = params;
+  if (!f.allowed.empty()) doc["allowed"] = f.allowed;
+  json prefer = json::object();
+  for (const std::string& p : f.prefer) {
+    const size_t eq = p.find('=');
+    if (eq == std::string::npos) return Error(Errc::kInvalidArgument, "--prefer takes NODE=SCORE");
+    try {
+      prefer[p.substr(0, eq)] = std::stoi(p.substr(eq + 1));
+    } catch (const std::exception&) {
+      return Error(Errc::kInvalidArgument, "--prefer takes NODE=SCORE, a whole score");
+    }
+  }
+  if (!prefer.empty()) doc["prefer"] = prefer;
+  if (!f.disks.empty()) doc["disks"] = f.disks;
+  if (!f.with.empty()) doc["with"] = f.with;
+  if (!f.after.empty()) doc["after"] = f.after;
+  if (f.monitor_ms > 0) doc["monitor_interval_ms"] = f.monitor_ms;
+  json timeouts = json::object();
+  if (f.start_timeout_ms > 0) timeouts["start"] = f.start_timeout_ms;
+  if (f.stop_timeout_ms > 0) timeouts["stop"] = f.stop_timeout_ms;
+  if (f.monitor_timeout_ms > 0) timeouts["monitor"] = f.monitor_timeout_ms;
+  if (!timeouts.empty()) doc["timeouts_ms"] = timeouts;
+  if (f.migration_threshold >= 0) doc["migration_threshold"] = f.migration_threshold;
+  if (f.stopped) doc["target"] = "stopped";
+  return doc.dump();
+}
+
+volatile std::sig_atomic_t g_stop = 0;
+void OnSignal(int) { g_stop = 1; }
+
+int Watch(const Globals& g, int count) {
+  Call call(g);
+  auto token = call.Token();
+  if (!token) return Fail(1, token.error().message());
+  auto stream = io::HttpLineStream::Open(g.api, "GET", "/v1/resources/watch", "", *token);
+  if (!stream) return Fail(1, stream.error().message());
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  int seen = 0;
+  while (!g_stop && (count == 0 || seen < count)) {
+    auto line = (*stream)->NextLine(200);
+    if (!line) return Fail(1, line.error().message());
+    if (!*line) continue;
+    json e = json::parse(**line, nullptr, false);
+    if (e.is_discarded()) continue;
+    ++seen;
+    if (g.json) {
+      std::printf("%s\n", e.dump().c_str());
+    } else if (e.value("type", "") == "removed") {
+      std::printf("%s removed\n", Text(e["name"]).c_str());
+    } else {
+      std::printf("%s %s on %s%s%s\n", Text(e["name"]).c_str(), Text(e["state"]).c_str(),
+                  Text(e["node"]).c_str(), e["error"].get<std::string>().empty() ? "" : " — ",
+                  Text(e["error"]).c_str());
+    }
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+void PrintDone(const json& doc) { std::printf("%s\n", doc.dump().c_str()); }
+
+}  // namespace
+
+void AddResourceCommands(CLI::App& app, const Globals& g, int& rc) {
+  auto* res = app.add_subcommand("resource", "the resource manager: services kept running (RM)");
+  res->require_subcommand(1);
+  static std::string name, action;
+  static int node = 0, timeout_ms = 20000, count = 0;
+  static CreateFlags f;
+  auto named = [](CLI::App* c) { c->add_option("name", name, "the resource")->required(); };
+
+  res->add_subcommand("list", "every resource: where it runs and its state")->callback([&g, &rc] {
+    rc = Print(g, Call{g}.Do("GET", "/v1/resources"), PrintList);
+  });
+  auto* show = res->add_subcommand("show", "one resource, with each node's report");
+  named(show);
+  show->callback(
+      [&g, &rc] { rc = Print(g, Call{g}.Do("GET", "/v1/resources/" + name), PrintOne); });
+  auto* explain = res->add_subcommand("explain", "where it would run now and why, node by node");
+  named(explain);
+  explain->callback([&g, &rc] {
+    rc = Print(g, Call{g}.Do("GET", "/v1/resources/" + name + "/explain"), PrintExplain);
+  });
+
+  auto* create = res->add_subcommand("create", "define a resource");
+  named(create);
+  create->add_option("--file", f.file, "the definition as JSON (see docs/design/resources.md)");
+  create->add_option("--class", f.cls, "ocf (an OCF agent) or process (a command)")
+      ->check(CLI::IsMember({"ocf", "process"}));
+  create->add_option("--agent", f.agent, "ocf: PROVIDER:TYPE (heartbeat:Dummy); process: command");
+  create->add_option("--param", f.params, "an agent parameter, NAME=VALUE (repeat)");
+  create->add_option("--allowed", f.allowed, "only these nodes (repeat)");
+  create->add_option("--prefer", f.prefer, "NODE=SCORE: a preference (repeat)");
+  create->add_option("--disk", f.disks, "a disk the node must have healthy (repeat)");
+  create->add_option("--with", f.with, "run on the same node as this resource (repeat)");
+  create->add_option("--after", f.after, "start only once this resource runs (repeat)");
+  create->add_option("--monitor-ms", f.monitor_ms, "monitor interval")
+      ->check(CLI::Range(100, 86400000));
+  create->add_option("--start-timeout-ms", f.start_timeout_ms, "")->check(CLI::Range(100, 3600000));
+  create->add_option("--stop-timeout-ms", f.stop_timeout_ms, "")->check(CLI::Range(100, 3600000));
+  create->add_option("--monitor-timeout-ms", f.monitor_timeout_ms, "")
+      ->check(CLI::Range(100, 3600000));
+  create
+      ->add_option("--migration-threshold", f.migration_threshold,
+                   "failures on a node before it moves away (0: never)")
+      ->check(CLI::Range(0, 1000000));
+  create->add_flag("--stopped", f.stopped, "define it without starting it");
+  create->callback([&g, &rc] {
+    auto def = Definition(name, f);
+    if (!def) {
+      rc = Fail(2, def.error().message());
+      return;
+    }
+    rc = Print(g, Call{g}.Send("POST", "/v1/resources", *def, true), PrintDone);
+  });
+
+  for (const char* verb : {"start", "stop", "clear"}) {
+    auto* c = res->add_subcommand(
+        verb, std::string(verb) == "clear" ? "drop a move, reset fail counts, unblock"
+                                           : std::string(verb) + " the resource (its target role)");
+    named(c);
+    c->callback([&g, &rc, verb] {
+      rc = Print(g, Call{g}.Do("POST", "/v1/resources/" + name + "/" + verb, json::object(), true),
+                 PrintDone);
+    });
+  }
+  auto* del = res->add_subcommand("delete", "stop it and forget it");
+  named(del);
+  del->callback([&g, &rc] {
+    rc = Print(g, Call{g}.Do("DELETE", "/v1/resources/" + name, {}, true), PrintDone);
+  });
+  auto* move = res->add_subcommand("move", "run it on NODE (until `clear`)");
+  named(move);
+  move->add_option("node", node, "the node")->required()->check(CLI::Range(1, 65535));
+  move->callback([&g, &rc] {
+    rc = Print(g, Call{g}.Do("POST", "/v1/resources/" + name + "/move", {{"node", node}}, true),
+               PrintDone);
+  });
+  auto* act =
+      res->add_subcommand("action", "run an agent action on this node (monitor, meta-data, ...)");
+  named(act);
+  act->add_option("action", action, "the action")->required();
+  act->add_option("--timeout-ms", timeout_ms, "")->check(CLI::Range(100, 600000));
+  act->callback([&g, &rc] {
+    auto r = Call{g}.Do("POST", "/v1/resources/" + name + "/action",
+                        {{"action", action}, {"timeout_ms", timeout_ms}}, true, timeout_ms + 5000);
+    rc = Print(g, r, [](const json& d) {
+      std::printf("%s: %s (exit %d)%s\n%s", Text(d["action"]).c_str(), Text(d["code"]).c_str(),
+                  d["exit_code"].get<int>(), d["timed_out"].get<bool>() ? ", timed out" : "",
+                  Text(d["output"]).c_str());
+    });
+    if (rc == 0 && r && (*r)["exit_code"].get<int>() != 0) rc = 1;
+  });
+  auto* watch = res->add_subcommand("watch", "print each resource, then each change, as it comes");
+  watch->add_option("--count", count, "stop after this many lines (0: never)")
+      ->check(CLI::Range(0, 100000000));
+  watch->callback([&g, &rc] { rc = Watch(g, count); });
+}
+
+}  // namespace cohort::cli

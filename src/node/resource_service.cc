@@ -1,0 +1,504 @@
+#include "node/resource_service.h"
+
+#include "base/log.h"
+#include "base/text.h"
+#include "io/clock.h"
+#include "node/node.h"
+#include "node/resource_service_impl.h"
+
+namespace cohort::node {
+
+namespace asio = boost::asio;
+using resources::Action;
+using resources::ActionKind;
+using resources::RecordKey;
+
+namespace {
+
+constexpr auto kResync = std::chrono::milliseconds(500);
+
+}  // namespace
+
+ResourceService::Impl::Impl(Node& n, RecordsSource r, asio::io_context& i, Options o)
+    : node(n),
+      where_records(std::move(r)),
+      io(i),
+      options(std::move(o)),
+      runner(i, options.runner),
+      agent(n.membership().self(), options.fence_margin),
+      tick(i),
+      wakeup(i) {}
+
+ResourceService::Records ResourceService::Impl::Where() const { return where_records(); }
+
+const resources::ResourceSpec* ResourceService::Impl::SpecOf(const std::string& name) const {
+  auto it = mirror.specs.find(name);
+  return it == mirror.specs.end() ? nullptr : &it->second;
+}
+
+// Every renewal period: the lease, the mirror when it is not synced, the agent.
+void ResourceService::Impl::Tick() {
+  if (!*alive) return;
+  const Duration period = Duration::Nanos(
+      std::max<int64_t>(options.lease_ttl.nanos() / 8, Duration::Millis(100).nanos()));
+  tick.expires_after(std::chrono::nanoseconds(period.nanos()));
+  tick.async_wait([this, alive = alive](boost::system::error_code ec) {
+    if (ec || !*alive) return;
+    Tick();
+  });
+  if (!synced && !syncing) Sync();
+  KeepLease();
+  Drive();
+}
+
+void ResourceService::Impl::Sync() {
+  const Records where = Where();
+  if (where.backend == nullptr) return;
+  if (watch && watched.backend != nullptr) watched.backend->CancelWatch(*watch);
+  watch.reset();
+  syncing = true;
+  where.backend->Range(
+      where.prefix, 0, false, Later([this, where](Result<registry::RangeResult> got) {
+        syncing = false;
+        if (!got) {
+          ++metrics.registry_errors;
+          return;  // the next tick tries again
+        }
+        mirror = Mirror{};
+        for (const auto& kv : got->kvs) ApplyOne(kv, false);
+        auto id = where.backend->Watch(
+            where.prefix, got->revision + 1,
+            Later([this](Result<std::vector<registry::WatchEvent>> events) {
+              if (!events) {
+                Log(LogLevel::kWarn, "resources", "registry watch ended; reading again",
+                    {{"error", events.error().message()}});
+                synced = false;
+                watch.reset();
+                return;
+              }
+              Apply(*events);
+            }));
+        if (!id) {
+          ++metrics.registry_errors;
+          return;
+        }
+        watch = *id;
+        watched = where;
+        const bool first = !synced && probes == 0 && !started;
+        synced = true;
+        if (first) Probe();
+        Notify();
+        Drive();
+      }));
+}
+
+void ResourceService::Impl::Apply(const std::vector<registry::WatchEvent>& events) {
+  for (const auto& e : events) ApplyOne(e.kv, e.type == registry::WatchEvent::Type::kDelete);
+  Notify();
+  Drive();
+}
+
+void ResourceService::Impl::ApplyOne(const registry::KeyValue& kv, bool deleted) {
+  const std::string& prefix = watched.backend != nullptr ? watched.prefix : Where().prefix;
+  if (kv.key.compare(0, prefix.size(), prefix) != 0) return;
+  auto key = resources::ParseKey(kv.key.substr(prefix.size()));
+  if (!key) return;  // not one of ours: ignored
+  const std::string& name = key->name;
+  const NodeId self = node.membership().self();
+  switch (key->kind) {
+    case RecordKey::Kind::kDef: {
+      mirror.specs.erase(name);
+      mirror.spec_revisions.erase(name);
+      if (deleted) break;
+      auto spec = resources::ParseSpec(kv.value);
+      if (!spec || spec->name != name) {
+        Log(LogLevel::kWarn, "resources", "a stored definition does not decode; ignored",
+            {{"key", kv.key}, {"error", spec ? "its name differs" : spec.error().message()}});
+        break;
+      }
+      mirror.specs[name] = *spec;
+      mirror.spec_revisions[name] = kv.mod_revision;
+      break;
+    }
+    case RecordKey::Kind::kPlaced: {
+      auto placed = deleted ? Result<resources::PlacedRecord>(resources::PlacedRecord{})
+                            : resources::ParsePlaced(kv.value);
+      if (deleted || !placed) {
+        mirror.placed.erase(name);
+      } else {
+        mirror.placed[name] = *placed;
+      }
+      break;
+    }
+    case RecordKey::Kind::kOwner: {
+      auto owner = deleted ? Result<NodeId>(kNoNode) : resources::ParseOwner(kv.value);
+      if (deleted || !owner) {
+        mirror.owners.erase(name);
+      } else {
+        mirror.owners[name] = OwnerKey{*owner, kv.lease, kv.mod_revision};
+      }
+      break;
+    }
+    case RecordKey::Kind::kStatus: {
+      auto status = deleted ? Result<resources::StatusRecord>(resources::StatusRecord{})
+                            : resources::ParseStatus(kv.value);
+      if (deleted || !status) {
+        mirror.status[name].erase(key->node);
+      } else {
+        mirror.status[name][key->node] = *status;
+      }
+      break;
+    }
+    case RecordKey::Kind::kFails: {
+      auto n = deleted ? std::optional<uint64_t>() : ParseUnsigned(kv.value);
+      if (deleted || !n) {
+        mirror.fails[name].erase(key->node);
+        if (deleted && key->node == self) {  // `cohort resource clear`
+          agent.Clear(name);
+          failures_written.erase(name);
+        }
+      } else {
+        mirror.fails[name][key->node] = static_cast<uint32_t>(std::min<uint64_t>(*n, 1u << 30));
+      }
+      break;
+    }
+  }
+}
+
+// At start, before deciding anything: an OCF resource a previous run of this daemon left
+// running here (it crashed, or was killed) is stopped, since this node holds no key for it.
+void ResourceService::Impl::Probe() {
+  for (const auto& [name, spec] : mirror.specs) {
+    if (spec.cls != resources::ResourceClass::kOcf || !runner.AgentPath(spec.agent)) continue;
+    ++probes;
+    resources::ResourceSpec copy = spec;
+    runner.Monitor(copy, Later([this, copy](const ActionOutcome& o) {
+                     if (o.monitor == resources::MonitorResult::kNotRunning) {
+                       --probes;
+                       return Drive();
+                     }
+                     Log(LogLevel::kWarn, "resources", "found running here at start; stopping it",
+                         {{"resource", copy.name}, {"monitor", o.detail}});
+                     runner.Stop(copy,
+                                 Later([this, name = copy.name](const ActionOutcome& stopped) {
+                                   if (!stopped.ok) {
+                                     Log(LogLevel::kError, "resources",
+                                         "could not stop a resource found running at start",
+                                         {{"resource", name}, {"stop", stopped.detail}});
+                                   }
+                                   --probes;
+                                   Drive();
+                                 }));
+                   }));
+  }
+}
+
+void ResourceService::Impl::KeepLease() {
+  const Records where = Where();
+  if (where.backend == nullptr || granting || renewing) return;
+  const Instant sent = io::SteadyNow();
+  if (agent.lease() == 0) {
+    granting = true;
+    const int64_t ttl = std::max<int64_t>(1, options.lease_ttl.nanos() / 1'000'000'000);
+    where.backend->GrantLease(
+        ttl, Later([this, sent](Result<registry::LeaseGrant> got) {
+          granting = false;
+          if (!got) {
+            ++metrics.registry_errors;
+            return;
+          }
+          agent.LeaseValid(got->id, sent + Duration::Seconds(got->ttl_seconds));
+          Log(LogLevel::kInfo, "resources", "lease granted",
+              {{"lease", std::to_string(got->id)}, {"ttl_s", std::to_string(got->ttl_seconds)}});
+          Drive();
+        }));
+    return;
+  }
+  renewing = true;
+  const int64_t lease = agent.lease();
+  where.backend->KeepLease(lease, Later([this, sent, lease](Result<int64_t> got) {
+                             renewing = false;
+                             if (lease != agent.lease()) return;
+                             if (got) {
+                               ++metrics.lease_renewals;
+                               agent.LeaseValid(lease, sent + Duration::Seconds(*got));
+                             } else if (got.error().code() == Errc::kNotFound) {
+                               ++metrics.leases_lost;
+                               Log(LogLevel::kWarn, "resources", "lease lost: its keys are gone",
+                                   {{"lease", std::to_string(lease)}});
+                               agent.LeaseLost();
+                             } else {
+                               ++metrics.registry_errors;
+                             }
+                             Drive();
+                           }));
+}
+
+// Runs the agent until it has nothing more to say; never re-entered from an answer that
+// comes at once.
+void ResourceService::Impl::Drive() {
+  if (!*alive) return;
+  if (driving) {
+    drive_again = true;
+    return;
+  }
+  driving = true;
+  for (int round = 0; round < 16; ++round) {
+    drive_again = false;
+    DriveOnce();
+    if (!drive_again) break;
+  }
+  driving = false;
+  ScheduleWakeup();
+}
+
+void ResourceService::Impl::DriveOnce() {
+  if (!synced || probes > 0) return;
+  if (node.membership().supervisor() == node.membership().self()) PlaceAsSupervisor();
+  const bool was_fenced = agent.Fenced(io::SteadyNow());
+  agent.SetView(ViewForAgent());
+  const Instant now = io::SteadyNow();
+  if (!was_fenced && agent.Fenced(now) && agent.lease() != 0) ++metrics.fenced;
+  for (const Action& a : agent.Decide(now)) Carry(a);
+}
+
+void ResourceService::Impl::ScheduleWakeup() {
+  const Instant next = agent.NextWakeup();
+  if (next == wakeup_at || next == Instant::Max()) return;
+  wakeup_at = next;
+  const Duration wait = next - io::SteadyNow();
+  wakeup.expires_after(std::chrono::nanoseconds(std::max<int64_t>(0, wait.nanos())));
+  wakeup.async_wait([this, alive = alive](boost::system::error_code ec) {
+    if (ec || !*alive) return;
+    wakeup_at = Instant::Max();
+    Drive();
+  });
+}
+
+void ResourceService::Impl::Carry(const Action& a) {
+  switch (a.kind) {
+    case ActionKind::kAcquire:
+      return Acquire(a.resource);
+    case ActionKind::kRelease:
+      return Release(a.resource);
+    case ActionKind::kStart:
+    case ActionKind::kStop:
+    case ActionKind::kMonitor:
+      return RunAction(a);
+    case ActionKind::kRecordFailure:
+      return RecordFailure(a.resource);
+    case ActionKind::kReport:
+      return Report(a.resource);
+  }
+}
+
+void ResourceService::Impl::Acquire(const std::string& name) {
+  const Records where = Where();
+  const int64_t lease = agent.lease();
+  if (where.backend == nullptr || lease == 0) return agent.Acquired(name, false);
+  const std::string key = where.prefix + resources::KeyOf({RecordKey::Kind::kOwner, name});
+  registry::Txn txn;
+  txn.compares.push_back(
+      {key, registry::Compare::Target::kCreateRevision, registry::Compare::Op::kEqual, "", 0});
+  txn.success.push_back({registry::RequestOp::Kind::kPut, key,
+                         resources::EncodeOwner(node.membership().self()), false, lease});
+  where.backend->Commit(
+      txn, Later([this, name](Result<registry::TxnResult> r) {
+        if (!r) ++metrics.registry_errors;
+        const bool ok = r && r->succeeded;
+        if (ok) {
+          Log(LogLevel::kInfo, "resources", "took ownership", {{"resource", name}});
+        }
+        agent.Acquired(name, ok);
+        if (r) Drive();  // after an error the next tick tries again: no loop on a dead registry
+      }));
+}
+
+void ResourceService::Impl::Release(const std::string& name) {
+  const Records where = Where();
+  if (where.backend == nullptr) return agent.Released(name, false);
+  const std::string key = where.prefix + resources::KeyOf({RecordKey::Kind::kOwner, name});
+  // Only this node's key: another's (taken after this node's lease ended) is left alone.
+  registry::Txn txn;
+  txn.compares.push_back({key, registry::Compare::Target::kValue, registry::Compare::Op::kEqual,
+                          resources::EncodeOwner(node.membership().self()), 0});
+  txn.success.push_back({registry::RequestOp::Kind::kDelete, key, "", false, 0});
+  where.backend->Commit(txn, Later([this, name](Result<registry::TxnResult> r) {
+                          if (!r) ++metrics.registry_errors;
+                          agent.Released(name, static_cast<bool>(r));
+                          if (r) Drive();
+                        }));
+}
+
+void ResourceService::Impl::RunAction(const Action& a) {
+  const resources::ResourceSpec* found = SpecOf(a.resource);
+  resources::ResourceSpec spec;
+  if (found != nullptr) {
+    spec = *found;
+  } else if (a.kind == ActionKind::kStop) {
+    // Deleted while it ran: stopped with what the runner still knows of it.
+    auto placed = last_specs.find(a.resource);
+    if (placed == last_specs.end()) return agent.Stopped(a.resource, true);
+    spec = placed->second;
+  } else {
+    return;  // the definition is gone: the agent will ask to stop it
+  }
+  last_specs[a.resource] = spec;
+  ++metrics.actions;
+  const std::string name = a.resource;
+  const ActionKind kind = a.kind;
+  auto done = Later([this, name, kind](const ActionOutcome& o) {
+    const Instant now = io::SteadyNow();
+    if (!o.ok) {
+      ++metrics.action_failures;
+      last_error[name] = o.detail;
+    }
+    const char* what = kind == ActionKind::kStart  ? "start"
+                       : kind == ActionKind::kStop ? "stop"
+                                                   : "monitor";
+    if (!o.ok || kind != ActionKind::kMonitor) {
+      Log(o.ok ? LogLevel::kInfo : LogLevel::kWarn, "resources",
+          o.ok ? "action done" : "action failed",
+          {{"resource", name}, {"action", what}, {"result", o.detail}});
+    }
+    switch (kind) {
+      case ActionKind::kStart:
+        if (o.ok) last_error.erase(name);
+        agent.Started(name, o.ok, now);
+        break;
+      case ActionKind::kStop:
+        agent.Stopped(name, o.ok);
+        break;
+      default:
+        agent.Monitored(name, o.monitor, now);
+        break;
+    }
+    Drive();
+  });
+  switch (kind) {
+    case ActionKind::kStart:
+      return runner.Start(spec, std::move(done));
+    case ActionKind::kStop:
+      return runner.Stop(spec, std::move(done));
+    default:
+      return runner.Monitor(spec, std::move(done));
+  }
+}
+
+// This node is the only writer of its own fail count (`clear` deletes it).
+void ResourceService::Impl::RecordFailure(const std::string& name) {
+  const NodeId self = node.membership().self();
+  uint32_t seen = 0;
+  if (auto r = mirror.fails.find(name); r != mirror.fails.end()) {
+    if (auto f = r->second.find(self); f != r->second.end()) seen = f->second;
+  }
+  const uint32_t count = std::max(seen, failures_written[name]) + 1;
+  failures_written[name] = count;
+  const Records where = Where();
+  if (where.backend == nullptr) return;
+  where.backend->Put(where.prefix + resources::KeyOf({RecordKey::Kind::kFails, name, self}),
+                     std::to_string(count), Later([this](Result<int64_t> r) {
+                       if (!r) ++metrics.registry_errors;
+                     }));
+}
+
+void ResourceService::Impl::Report(const std::string& name) {
+  const NodeId self = node.membership().self();
+  resources::StatusRecord r;
+  r.node = self;
+  r.state = resources::StateName(agent.state(name));
+  if (auto e = last_error.find(name); e != last_error.end()) r.error = e->second;
+  r.at_ms = static_cast<int64_t>(io::WallMillis());
+  const Records where = Where();
+  if (where.backend == nullptr) return;
+  where.backend->Put(where.prefix + resources::KeyOf({RecordKey::Kind::kStatus, name, self}),
+                     resources::EncodeStatus(r), Later([this](Result<int64_t> put) {
+                       if (!put) ++metrics.registry_errors;
+                     }));
+}
+
+void ResourceService::Impl::Notify() {
+  std::vector<std::function<void()>> fns;
+  for (const auto& [id, fn] : listeners) fns.push_back(fn);
+  for (auto& fn : fns) fn();
+}
+
+ResourceService::ResourceService(Node& node, RecordsSource records, asio::io_context& io,
+                                 Options options)
+    : impl_(std::make_unique<Impl>(node, std::move(records), io, std::move(options))) {}
+
+ResourceService::~ResourceService() {
+  *impl_->alive = false;
+  if (impl_->watch && impl_->watched.backend != nullptr) {
+    impl_->watched.backend->CancelWatch(*impl_->watch);
+  }
+}
+
+void ResourceService::Start() {
+  impl_->Tick();
+  impl_->started = true;
+}
+
+void ResourceService::Stop(Duration limit, std::function<void()> done) {
+  Impl* impl = impl_.get();
+  if (impl->stopping) return done();
+  impl->stopping = true;
+  auto finished = std::make_shared<bool>(false);
+  auto finish = [impl, finished, done] {
+    if (*finished) return;
+    *finished = true;
+    impl->runner.KillAll();
+    *impl->alive = false;
+    impl->tick.cancel();
+    impl->wakeup.cancel();
+    if (impl->watch && impl->watched.backend != nullptr) {
+      impl->watched.backend->CancelWatch(*impl->watch);
+    }
+    impl->watch.reset();
+    done();
+  };
+  auto limit_timer = std::make_shared<asio::steady_timer>(impl->io);
+  limit_timer->expires_after(std::chrono::nanoseconds(limit.nanos()));
+  limit_timer->async_wait([finish, limit_timer](boost::system::error_code) { finish(); });
+  // Nothing placed here any more: the agent stops everything and gives the keys back. Then
+  // the lease is revoked, so that keys this node could not give back go at once too.
+  impl->agent.SetStopping();
+  impl->Drive();
+  auto check = std::make_shared<std::function<void()>>();
+  *check = [impl, finish, check, limit_timer] {
+    if (*check == nullptr) return;
+    bool busy = false;
+    for (const auto& [name, state] : impl->agent.states()) {
+      busy = busy || state != resources::LocalState::kIdle;
+    }
+    const Records where = impl->Where();
+    if (!busy || !*impl->alive) {
+      *check = nullptr;
+      if (where.backend == nullptr || impl->agent.lease() == 0 || !*impl->alive) return finish();
+      where.backend->RevokeLease(impl->agent.lease(), [finish](Result<Ok>) { finish(); });
+      return;
+    }
+    auto t = std::make_shared<asio::steady_timer>(impl->io);
+    t->expires_after(std::chrono::milliseconds(20));
+    t->async_wait([check, t](boost::system::error_code) {
+      if (*check) (*check)();
+    });
+  };
+  (*check)();
+}
+
+bool ResourceService::synced() const { return impl_->synced; }
+const ResourceMetrics& ResourceService::metrics() const { return impl_->metrics; }
+std::map<std::string, resources::LocalState> ResourceService::LocalStates() const {
+  return impl_->agent.states();
+}
+
+uint64_t ResourceService::Subscribe(std::function<void()> fn) {
+  const uint64_t id = impl_->next_listener++;
+  impl_->listeners[id] = std::move(fn);
+  return id;
+}
+
+void ResourceService::Unsubscribe(uint64_t id) { impl_->listeners.erase(id); }
+
+}  // namespace cohort::node

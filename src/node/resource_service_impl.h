@@ -1,0 +1,97 @@
+// ResourceService's state, shared by its files: resource_service.cc (the mirror, the lease,
+// the agent's actions) and resource_ops.cc (placement on the supervisor, the operations and
+// the reading). Private to node/.
+#pragma once
+
+#include <set>
+
+#include "io/asio.h"
+#include "node/resource_service.h"
+#include "registry/backend.h"
+
+namespace cohort::node {
+
+struct ResourceService::Impl {
+  Impl(Node& n, RecordsSource r, boost::asio::io_context& i, Options o);
+
+  // The registry's resource records as the watch last saw them.
+  struct OwnerKey {
+    NodeId node = kNoNode;
+    int64_t lease = 0;
+    int64_t mod_revision = 0;
+  };
+  struct Mirror {
+    std::map<std::string, resources::ResourceSpec> specs;
+    std::map<std::string, int64_t> spec_revisions;  // for compare-and-swap changes
+    std::map<std::string, resources::PlacedRecord> placed;
+    std::map<std::string, OwnerKey> owners;
+    std::map<std::string, std::map<NodeId, resources::StatusRecord>> status;
+    std::map<std::string, std::map<NodeId, uint32_t>> fails;
+  };
+
+  Node& node;
+  RecordsSource where_records;
+  boost::asio::io_context& io;
+  Options options;
+  ResourceRunner runner;
+  resources::LocalAgent agent;
+  Mirror mirror;
+  ResourceMetrics metrics;
+  std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+  bool started = false;
+  bool stopping = false;
+  bool synced = false;
+  bool syncing = false;
+  int probes = 0;  // start-up monitors still running: nothing is decided until they end
+  std::optional<registry::WatchId> watch;
+  Records watched;
+  bool granting = false;
+  bool renewing = false;
+  boost::asio::steady_timer tick;    // lease renewals and re-syncs
+  boost::asio::steady_timer wakeup;  // the agent's next monitor or fence
+  Instant wakeup_at = Instant::Max();
+  bool driving = false;
+  bool drive_again = false;
+  std::map<std::string, resources::ResourceSpec> last_specs;  // as last run here
+  std::map<std::string, std::string> last_error;              // the last failed action's detail
+  std::map<std::string, uint32_t> failures_written;
+  std::map<std::string, NodeId> placing;  // placement writes in flight
+  Instant place_after;                     // after a failed write: not before this
+  std::map<uint64_t, std::function<void()>> listeners;
+  uint64_t next_listener = 1;
+
+  // resource_service.cc
+  void Tick();
+  void Sync();
+  void Apply(const std::vector<registry::WatchEvent>& events);
+  void ApplyOne(const registry::KeyValue& kv, bool deleted);
+  void Probe();
+  void KeepLease();
+  void Drive();
+  void DriveOnce();
+  void Carry(const resources::Action& a);
+  void Acquire(const std::string& name);
+  void Release(const std::string& name);
+  void RunAction(const resources::Action& a);
+  void RecordFailure(const std::string& name);
+  void Report(const std::string& name);
+  void ScheduleWakeup();
+  void Notify();
+  const resources::ResourceSpec* SpecOf(const std::string& name) const;
+  Records Where() const;
+  template <typename F>
+  auto Later(F f) {
+    return [this, alive = alive, f = std::move(f)](auto&&... args) mutable {
+      if (!*alive) return;
+      f(std::forward<decltype(args)>(args)...);
+    };
+  }
+
+  // resource_ops.cc
+  resources::PlacementInput PlacementNow() const;
+  void PlaceAsSupervisor();
+  resources::RegistryView ViewForAgent() const;
+  ResourceInfo InfoOf(const std::string& name) const;
+};
+
+}  // namespace cohort::node
