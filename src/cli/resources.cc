@@ -163,7 +163,16 @@ int Watch(const Globals& g, int count) {
   return 0;
 }
 
-void PrintDone(const json& doc) { std::printf("%s\n", doc.dump().c_str()); }
+// "created web", "web: target stopped", ...: the answer's fields in a line.
+void PrintDone(const json& doc) {
+  std::string line;
+  for (const auto& [key, value] : doc.items()) {
+    if (key == "resource") continue;
+    line += (line.empty() ? "" : ", ") + key + " " + Text(value);
+  }
+  if (doc.contains("resource")) line = Text(doc["resource"]) + ": " + line;
+  std::printf("%s\n", line.c_str());
+}
 
 }  // namespace
 

@@ -1,0 +1,181 @@
+"""Integration tests of the resource manager (RM1, RM2, M13) with 5 real daemons on
+127.0.0.1: Debian's OCF Dummy agent and a process resource move when their node is killed
+(-9), a monitor failure restarts in place, a migration threshold moves it, an operator's move
+and clear, explain, watch, and a graceful stop handing resources over at once."""
+import json
+import os
+import signal
+import subprocess
+import time
+import unittest
+
+from harness import COHORT, DevCluster, cohort, cohort_json, ours, wait_for
+
+BASE = 23000  # this file's ports: 23001-23005 (transport), +100 API, +200/+300 registry
+DUMMY = "/usr/lib/ocf/resource.d/heartbeat/Dummy"
+
+
+def running_on(c, name, via=1):
+    """The node `name` runs on, as node `via` lists it, or None."""
+    for r in cohort_json("resource", "list", api=c.api(via))["resources"]:
+        if r["name"] == name and r["state"] == "running":
+            return r["node"]
+    return None
+
+
+def dummy_state(c, k, name):
+    return os.path.join(c.dir, f"n{k}", "ocf-run", f"Dummy-{name}.state")
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:  # a zombie is dead
+        return f.read().split(") ")[1][0] != "Z"
+
+
+@unittest.skipUnless(os.access(DUMMY, os.X_OK), "Debian's resource-agents is not installed")
+class ResourcesTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.c = DevCluster(5, BASE, adapters=1, registry=3).__enter__()
+        cls.dead = set()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.c.__exit__(None, None, None)
+
+    def live(self, avoid=()):
+        return next(k for k in range(1, 6) if k not in self.dead and k not in avoid)
+
+    def kill(self, k):
+        pid = next(n["pid"] for n in self.c.info["nodes"] if n["id"] == k)
+        self.assertTrue(ours(pid, self.c.dir))
+        os.kill(pid, signal.SIGKILL)
+        self.dead.add(k)
+
+    def create(self, name, *args):
+        return cohort("resource", "create", name, *args, api=self.c.api(self.live()),
+                      check=False)
+
+    def test_1_bad_definitions_are_refused_with_one_line(self):
+        for args in (["--agent", "Dummy"], ["--agent", "heartbeat:Dummy", "--param", "x"],
+                     ["--agent", "heartbeat:Dummy", "--with", "bad"],
+                     ["--class", "process"]):
+            p = self.create("bad" if "--with" in args else "ok", *args)
+            self.assertEqual(p.returncode in (1, 2), True, p.stdout)
+            self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+        p = self.create("dup", "--agent", "heartbeat:Dummy", "--stopped")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p = self.create("dup", "--agent", "heartbeat:Dummy")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("exists already", p.stderr)
+        cohort("resource", "delete", "dup", api=self.c.api(1))
+
+    def test_2_ocf_dummy_runs_restarts_in_place_and_moves_off_a_killed_node(self):
+        c = self.c
+        # Preferring node 4 (not a registry server), so killing it keeps the registry's quorum.
+        p = self.create("web", "--agent", "heartbeat:Dummy", "--monitor-ms", "500",
+                        "--migration-threshold", "2", "--prefer", "4=50")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        first = wait_for(lambda: running_on(c, "web"), what="web running")
+        self.assertTrue(os.path.exists(dummy_state(c, first, "web")))
+        explain = cohort_json("resource", "explain", "web", api=c.api(1))
+        self.assertEqual(explain["node"], first)
+        self.assertTrue(any("runs here now" in s["why"] for s in explain["scores"]))
+        # A monitor failure: Dummy's state file goes; it is restarted where it was.
+        os.unlink(dummy_state(c, first, "web"))
+        wait_for(lambda: cohort_json("resource", "show", "web", api=c.api(1))["fail_counts"]
+                 .get(str(first)) == 1, what="the failure counted")
+        wait_for(lambda: running_on(c, "web") == first and
+                 os.path.exists(dummy_state(c, first, "web")), what="restarted in place")
+        # Its node killed: it runs on another within seconds.
+        self.kill(first)
+        t0 = time.monotonic()
+        second = wait_for(lambda: (running_on(c, "web", self.live()) or first) != first and
+                          running_on(c, "web", self.live()), timeout=30, what="web moved")
+        took = time.monotonic() - t0
+        self.assertNotEqual(second, first)
+        self.assertTrue(os.path.exists(dummy_state(c, second, "web")))
+        print(f"\nweb moved from node {first} to {second} in {took:.2f} s after kill -9")
+
+    def test_3_a_process_resource_dies_with_its_daemon_and_moves(self):
+        c = self.c
+        marker = os.path.join(c.dir, "proc.pids")
+        p = self.create("worker", "--class", "process", "--agent",
+                        f"echo $$ $COHORT_RESOURCE >> {marker}; exec sleep 600",
+                        "--monitor-ms", "300", "--prefer", "5=50")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        first = wait_for(lambda: running_on(c, "worker", self.live()), what="worker running")
+        pid = wait_for(lambda: os.path.exists(marker) and int(read(marker).split()[0]),
+                       what="the process's pid")
+        self.assertTrue(alive(pid))
+        self.kill(first)
+        wait_for(lambda: not alive(pid), timeout=10, what="the process gone with its daemon")
+        second = wait_for(lambda: (running_on(c, "worker", self.live()) or first) != first and
+                          running_on(c, "worker", self.live()), timeout=30,
+                          what="worker moved")
+        self.assertNotEqual(second, first)
+        lines = read(marker).split("\n")
+        self.assertGreaterEqual(len([x for x in lines if x.endswith(" worker")]), 2)
+
+    def test_4_threshold_move_clear_and_a_graceful_handover(self):
+        c = self.c
+        via = self.live()
+        p = self.create("once", "--agent", "heartbeat:Dummy", "--monitor-ms", "300",
+                        "--migration-threshold", "1")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        first = wait_for(lambda: running_on(c, "once", via), what="once running")
+        os.unlink(dummy_state(c, first, "once"))  # one failure: it must leave the node
+        second = wait_for(lambda: (running_on(c, "once", via) or first) != first and
+                          running_on(c, "once", via), what="once moved by its threshold")
+        explain = cohort_json("resource", "explain", "once", api=c.api(via))
+        banned = [s for s in explain["scores"] if s["node"] == first][0]
+        self.assertIn("migration threshold 1", banned["why"])
+        # `clear` resets the count (it stays where it runs); the operator then moves it back.
+        cohort("resource", "clear", "once", api=c.api(via))
+        wait_for(lambda: not cohort_json("resource", "show", "once", api=c.api(via))[
+            "fail_counts"], what="counts reset")
+        self.assertEqual(running_on(c, "once", via), second)
+        cohort("resource", "move", "once", str(first), api=c.api(via))
+        self.assertEqual(cohort_json("resource", "show", "once", api=c.api(via))["moved_to"],
+                         first)
+        wait_for(lambda: running_on(c, "once", via) == first, what="moved by the operator")
+        cohort("resource", "clear", "once", api=c.api(via))
+        wait_for(lambda: cohort_json("resource", "show", "once", api=c.api(via))["moved_to"]
+                 is None, what="the move dropped")
+        self.assertEqual(running_on(c, "once", via), first)  # it stays where it runs
+        # A graceful stop of its node hands it over without waiting out a lease.
+        now = running_on(c, "once", via)
+        if now == via:
+            via = self.live(avoid=(now,))
+        watch = subprocess.Popen([COHORT, "--api", c.api(via), "--json", "resource", "watch"],
+                                 stdout=subprocess.PIPE, text=True)
+        try:
+            pid = next(n["pid"] for n in c.info["nodes"] if n["id"] == now)
+            os.kill(pid, signal.SIGTERM)
+            self.dead.add(now)
+            wait_for(lambda: (running_on(c, "once", via) or now) != now, timeout=15,
+                     what="handed over")
+            self.assertFalse(os.path.exists(dummy_state(c, now, "once")))
+        finally:
+            watch.terminate()
+            out = watch.communicate(timeout=10)[0]
+        states = [json.loads(l) for l in out.splitlines() if l.strip()]
+        self.assertTrue(any(s.get("name") == "once" and s.get("state") == "running"
+                            for s in states))
+        stopped = cohort_json("resource", "stop", "once", api=c.api(via))
+        self.assertEqual(stopped["target"], "stopped")
+        wait_for(lambda: cohort_json("resource", "show", "once", api=c.api(via))["state"] ==
+                 "stopped", what="stopped by the operator")
+
+
+if __name__ == "__main__":
+    unittest.main()
