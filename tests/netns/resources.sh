@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# Network-namespace test (RM1, M13): three hosts on one switch, each a registry server, and a
+# client host. A floating address (Debian's IPaddr2 agent, run unchanged) and a web server
+# that follows it (a process resource bound to that address) run on host 3. Host 3 is cut
+# off from the switch: it loses the registry's majority and stops both before its lease can
+# end, and they start on host 1 or 2, answering the client at the same address. A sampler
+# checks all along that the address is never up on two hosts at once, through the cut and
+# after host 3 returns. Exits 77 (skipped) where namespaces cannot be made.
+#
+#   host k: e1 10.94.1.k/24 ── br1 (the switch) ── client 10.94.1.50
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+BIN="${COHORT_BIN:-$here/../../build/bin}"
+NS_TAG="${NS_TAG:-cohr$$}"
+source "$here/topology.sh"  # netns_usable
+source "$here/hosts.sh"     # on, stop_hosts
+HOSTS=3
+NS_S="${NS_TAG}s"
+NS_C="${NS_TAG}c"
+VIP=10.94.1.100
+IPADDR2=/usr/lib/ocf/resource.d/heartbeat/IPaddr2
+
+if ! why=$(netns_usable); then echo "SKIP: network namespaces unavailable: $why"; exit 77; fi
+if [ ! -x "$IPADDR2" ]; then echo "SKIP: Debian's resource-agents is not installed"; exit 77; fi
+
+work=$(mktemp -d /tmp/cohort-netns-rm.XXXXXX)
+PIDS=()
+SAMPLER=""
+cleanup() {
+  [ -z "$SAMPLER" ] || kill "$SAMPLER" 2>/dev/null || true
+  stop_hosts "$NS_S" "$NS_C"
+}
+trap cleanup EXIT
+
+ip netns add "$NS_S"
+ip -n "$NS_S" link add br1 type bridge; ip -n "$NS_S" link set br1 up
+ip netns add "$NS_C"; ip -n "$NS_C" link set lo up
+ip link add c1 netns "$NS_C" type veth peer name cle1 netns "$NS_S"
+ip -n "$NS_C" addr add 10.94.1.50/24 dev c1; ip -n "$NS_C" link set c1 up
+ip -n "$NS_S" link set cle1 master br1; ip -n "$NS_S" link set cle1 up
+"$BIN/cohort" keygen > "$work/cluster.key"
+for k in $(seq 1 $HOSTS); do
+  ns="${NS_TAG}h$k"
+  ip netns add "$ns"; ip -n "$ns" link set lo up
+  ip link add e1 netns "$ns" type veth peer name "h${k}e1" netns "$NS_S"
+  ip -n "$ns" addr add "10.94.1.$k/24" dev e1; ip -n "$ns" link set e1 up
+  ip -n "$NS_S" link set "h${k}e1" master br1; ip -n "$NS_S" link set "h${k}e1" up
+  mkdir -p "$work/n$k"
+  cat > "$work/n$k.toml" <<TOML
+[node]
+id = $k
+data_dir = "$work/n$k"
+uid_file = "$work/n$k/machine-id"
+[cluster]
+name = "rm"
+key_file = "$work/cluster.key"
+seeds = ["10.94.1.1:7000"]
+[transport]
+listen = ["10.94.1.$k:7000"]
+[api]
+listen = "127.0.0.1:7201"
+[registry]
+servers = [1, 2, 3]
+heartbeat_ms = 50
+election_ms = 500
+[[registry.server]]
+id = 1
+client = "10.94.1.1:2379"
+peer = "10.94.1.1:2380"
+[[registry.server]]
+id = 2
+client = "10.94.1.2:2379"
+peer = "10.94.1.2:2380"
+[[registry.server]]
+id = 3
+client = "10.94.1.3:2379"
+peer = "10.94.1.3:2380"
+[resources]
+# The margin must exceed the slowest stop (docs/design/resources.md, "Margins"): IPaddr2's
+# stop takes about 0.6 s here, more on a loaded machine, and its timeout is 2 s.
+lease_ttl_s = 4
+fence_margin_ms = 2500
+state_dir = "$work/n$k/ocf-run"
+TOML
+  python3 -c 'import uuid; print(uuid.uuid4().hex)' > "$work/n$k/machine-id"
+  ip netns exec "$ns" "$BIN/cohortd" --config "$work/n$k.toml" > "$work/n$k.log" 2>&1 &
+  PIDS+=($!)
+done
+
+took=0
+wait_until() {  # wait_until SECONDS DESCRIPTION COMMAND...
+  local limit=$1 what=$2; shift 2
+  local start; start=$(ms)
+  until "$@" >/dev/null 2>&1; do
+    if [ $(( $(ms) - start )) -gt $(( limit * 1000 )) ]; then
+      echo "FAIL: timed out waiting for $what"
+      for k in $(seq 1 $HOSTS); do echo "--- node $k"; grep resources "$work/n$k.log" | tail -8; done
+      exit 1
+    fi
+    sleep 0.02
+  done
+  took=$(( $(ms) - start ))
+}
+holders() {  # the hosts on which the floating address is up
+  local k
+  for k in $(seq 1 $HOSTS); do
+    ip -n "${NS_TAG}h$k" addr show dev e1 | grep -q "inet $VIP/" && echo -n "$k "
+  done
+  echo
+}
+answers() { ip netns exec "$NS_C" curl -s -o /dev/null --max-time 0.5 "http://$VIP:8080/"; }
+runs_on() {  # runs_on K: node 1 lists web running on node K, with vip
+  on "${2:-1}" resource list --json | python3 -c '
+import json, sys
+r = {x["name"]: x for x in json.load(sys.stdin)["resources"]}
+ok = all(r[n]["state"] == "running" and r[n]["node"] == int(sys.argv[1]) for n in ("vip", "web"))
+sys.exit(0 if ok else 1)' "$1"
+}
+
+registry_up() { on 1 registry status --json | grep -q '"phase": *"read-write"'; }
+wait_until 60 "the registry read-write" registry_up
+all_up() {  # every host up in host 1's map, so that the preference for host 3 can be met
+  [ "$(on 1 members --json | python3 -c 'import json,sys; print(sum(m["state"] == "up" for m in json.load(sys.stdin)["members"]))')" = $HOSTS ]
+}
+wait_until 60 "every host up" all_up
+on 1 resource create vip --agent heartbeat:IPaddr2 --param ip=$VIP --param cidr_netmask=24 \
+  --param nic=e1 --prefer 3=50 --monitor-ms 1000 --stop-timeout-ms 2000 >/dev/null
+on 1 resource create web --class process --with vip --after vip --monitor-ms 1000 \
+  --agent "exec python3 -m http.server 8080 --bind $VIP" >/dev/null
+wait_until 30 "vip and web on host 3" runs_on 3
+wait_until 10 "the web server answering at $VIP" answers
+echo "vip and web run on host 3: holders $(holders)"
+
+# As often as it can (each sample runs `ip` per host), for at most 3000 samples: how many
+# hosts hold the address (a line each).
+( for _ in $(seq 1 3000); do
+    n=$(holders | wc -w); echo "$(ms) $n"; sleep 0.02
+  done ) > "$work/holders" &
+SAMPLER=$!
+
+t0=$(ms); ip -n "$NS_S" link set h3e1 down
+gone_from_3() { [ "$(holders | tr -d ' ')" != 3 ] && ! holders | grep -q 3; }
+wait_until 10 "host 3 stopping vip when cut off" gone_from_3
+echo "host 3 gave the address up $(( $(ms) - t0 )) ms after the cut"
+elsewhere() { runs_on 1 2 || runs_on 2 2; }
+wait_until 20 "vip and web running on host 1 or 2" elsewhere
+wait_until 10 "the web server answering at $VIP again" answers
+echo "the client reaches $VIP again $(( $(ms) - t0 )) ms after host 3 was cut off (holders: $(holders))"
+
+ip -n "$NS_S" link set h3e1 up
+rejoined() { on 3 resource list --json | python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)["synced"] else 1)' && registry_up_3; }
+registry_up_3() { on 3 registry status --json | grep -q '"phase": *"read-write"'; }
+wait_until 30 "host 3 back with the registry" registry_up_3
+# Host 3 is back: the resources stay where they run (stickiness), and nothing doubles.
+steady() { [ "$(holders | wc -w)" = 1 ] && answers; }
+wait_until 10 "one holder after host 3's return" steady
+kill "$SAMPLER" 2>/dev/null || true; wait "$SAMPLER" 2>/dev/null || true; SAMPLER=""
+max=$(awk '{ if ($2 > m) m = $2 } END { print m + 0 }' "$work/holders")
+samples=$(wc -l < "$work/holders")
+[ "$max" -le 1 ] || { echo "FAIL: the address was up on $max hosts at once"; grep -n ' [2-9]$' "$work/holders" | head; exit 1; }
+echo "never on two hosts: $samples samples, at most $max holder"
+echo "PASS"
