@@ -93,8 +93,8 @@ struct Config {
   // RM1/M13 (docs/design/resources.md, "Margins"): the node's registry lease, and how long
   // before it could end the node stops its resources. The margin must exceed the slowest
   // stop; the lease must exceed the margin plus a few renewals.
-  uint32_t resources_lease_ttl_s = 2;
-  uint32_t resources_fence_margin_ms = 700;
+  uint32_t resources_lease_ttl_s = 4;
+  uint32_t resources_fence_margin_ms = 2500;
   std::string resources_ocf_root = "/usr/lib/ocf";
   // The OCF agents' runtime state folder (HA_RSCTMP); empty: the agents' own default
   // (/run/resource-agents). Set per node where several nodes share one machine.

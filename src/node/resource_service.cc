@@ -27,7 +27,8 @@ ResourceService::Impl::Impl(Node& n, RecordsSource r, asio::io_context& i, Optio
       runner(i, options.runner),
       agent(n.membership().self(), options.fence_margin),
       tick(i),
-      wakeup(i) {}
+      wakeup(i),
+      stop_timer(i) {}
 
 ResourceService::Records ResourceService::Impl::Where() const { return where_records(); }
 
@@ -367,6 +368,13 @@ void ResourceService::Impl::RunAction(const Action& a) {
         agent.Started(name, o.ok, now);
         break;
       case ActionKind::kStop:
+        if (now > agent.lease_valid_until()) {
+          // The safety rule's margin was not enough (docs/design/resources.md, "Margins").
+          Log(LogLevel::kError, "resources",
+              "stop ended after this node's lease could have ended: the resource may have "
+              "run on two nodes; raise [resources] fence_margin_ms above its stop time",
+              {{"resource", name}, {"stop", o.detail}});
+        }
         agent.Stopped(name, o.ok);
         break;
       default:
@@ -439,52 +447,55 @@ void ResourceService::Start() {
   impl_->started = true;
 }
 
+// Nothing is placed here any more: the agent stops everything and gives the keys back.
+// Then the lease is revoked, so that keys this node could not give back go at once too.
 void ResourceService::Stop(Duration limit, std::function<void()> done) {
   Impl* impl = impl_.get();
   if (impl->stopping) return done();
   impl->stopping = true;
-  auto finished = std::make_shared<bool>(false);
-  auto finish = [impl, finished, done] {
-    if (*finished) return;
-    *finished = true;
-    impl->runner.KillAll();
-    *impl->alive = false;
-    impl->tick.cancel();
-    impl->wakeup.cancel();
-    if (impl->watch && impl->watched.backend != nullptr) {
-      impl->watched.backend->CancelWatch(*impl->watch);
-    }
-    impl->watch.reset();
-    done();
-  };
-  auto limit_timer = std::make_shared<asio::steady_timer>(impl->io);
-  limit_timer->expires_after(std::chrono::nanoseconds(limit.nanos()));
-  limit_timer->async_wait([finish, limit_timer](boost::system::error_code) { finish(); });
-  // Nothing placed here any more: the agent stops everything and gives the keys back. Then
-  // the lease is revoked, so that keys this node could not give back go at once too.
+  impl->stop_done = std::move(done);
+  impl->stop_deadline = io::SteadyNow() + limit;
   impl->agent.SetStopping();
   impl->Drive();
-  auto check = std::make_shared<std::function<void()>>();
-  *check = [impl, finish, check, limit_timer] {
-    if (*check == nullptr) return;
-    bool busy = false;
-    for (const auto& [name, state] : impl->agent.states()) {
-      busy = busy || state != resources::LocalState::kIdle;
-    }
-    const Records where = impl->Where();
-    if (!busy || !*impl->alive) {
-      *check = nullptr;
-      if (where.backend == nullptr || impl->agent.lease() == 0 || !*impl->alive) return finish();
-      where.backend->RevokeLease(impl->agent.lease(), [finish](Result<Ok>) { finish(); });
-      return;
-    }
-    auto t = std::make_shared<asio::steady_timer>(impl->io);
-    t->expires_after(std::chrono::milliseconds(20));
-    t->async_wait([check, t](boost::system::error_code) {
-      if (*check) (*check)();
+  impl->CheckStopped();
+}
+
+void ResourceService::Impl::CheckStopped() {
+  if (!stop_done) return;
+  const bool late = io::SteadyNow() >= stop_deadline;
+  bool busy = false;
+  for (const auto& [name, state] : agent.states()) {
+    busy = busy || state != resources::LocalState::kIdle;
+  }
+  auto again = [this](Duration after) {
+    stop_timer.expires_after(std::chrono::nanoseconds(std::max<int64_t>(0, after.nanos())));
+    stop_timer.async_wait([this, alive = alive](boost::system::error_code ec) {
+      if (!ec && *alive) CheckStopped();
     });
   };
-  (*check)();
+  if (!late && busy) return again(Duration::Millis(20));
+  const Records where = Where();
+  if (!late && !revoking && where.backend != nullptr && agent.lease() != 0) {
+    revoking = true;
+    where.backend->RevokeLease(agent.lease(), Later([this](Result<Ok>) { FinishStop(); }));
+    return again(stop_deadline - io::SteadyNow());  // at the latest then
+  }
+  if (!late && revoking) return again(stop_deadline - io::SteadyNow());
+  FinishStop();
+}
+
+void ResourceService::Impl::FinishStop() {
+  if (!stop_done) return;
+  runner.KillAll();
+  tick.cancel();
+  wakeup.cancel();
+  stop_timer.cancel();
+  if (watch && watched.backend != nullptr) watched.backend->CancelWatch(*watch);
+  watch.reset();
+  auto done = std::move(stop_done);
+  stop_done = nullptr;
+  *alive = false;
+  done();
 }
 
 bool ResourceService::synced() const { return impl_->synced; }

@@ -61,8 +61,8 @@ class ResourceService {
   };
   using RecordsSource = std::function<Records()>;
   struct Options {
-    Duration lease_ttl = Duration::Seconds(2);
-    Duration fence_margin = Duration::Millis(700);
+    Duration lease_ttl = Duration::Seconds(4);
+    Duration fence_margin = Duration::Millis(2500);
     RunnerOptions runner;
   };
   ResourceService(Node& node, RecordsSource records, boost::asio::io_context& io, Options options);

@@ -49,6 +49,10 @@ struct ResourceService::Impl {
   bool renewing = false;
   boost::asio::steady_timer tick;    // lease renewals and re-syncs
   boost::asio::steady_timer wakeup;  // the agent's next monitor or fence
+  boost::asio::steady_timer stop_timer;
+  std::function<void()> stop_done;  // set while stopping
+  Instant stop_deadline;
+  bool revoking = false;
   Instant wakeup_at = Instant::Max();
   bool driving = false;
   bool drive_again = false;
@@ -56,7 +60,7 @@ struct ResourceService::Impl {
   std::map<std::string, std::string> last_error;              // the last failed action's detail
   std::map<std::string, uint32_t> failures_written;
   std::map<std::string, NodeId> placing;  // placement writes in flight
-  Instant place_after;                     // after a failed write: not before this
+  Instant place_after;                    // after a failed write: not before this
   std::map<uint64_t, std::function<void()>> listeners;
   uint64_t next_listener = 1;
 
@@ -76,6 +80,8 @@ struct ResourceService::Impl {
   void RecordFailure(const std::string& name);
   void Report(const std::string& name);
   void ScheduleWakeup();
+  void CheckStopped();
+  void FinishStop();
   void Notify();
   const resources::ResourceSpec* SpecOf(const std::string& name) const;
   Records Where() const;

@@ -76,6 +76,8 @@ class LocalAgent {
   void LeaseValid(int64_t lease, Instant valid_until);
   void LeaseLost();
   int64_t lease() const { return lease_; }
+  // Until when the lease is surely alive (0 without one).
+  Instant lease_valid_until() const { return lease_valid_until_; }
 
   // How this node's actions ended.
   void Acquired(const std::string& name, bool ok);
