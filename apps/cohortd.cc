@@ -244,7 +244,7 @@ Outcome RunNode(const cohort::Config& config, const cohort::Config& file,
     stopping = true;
     // Resources stop and are given back first, so other nodes take them over at once; then
     // the node leaves gracefully (M8) and stops. Each step is bounded.
-    resources.Stop(cohort::Duration::Seconds(10), [&] {
+    resources.Stop(cohort::Duration::Seconds(25), [&] {
       (*node)->LeaveGracefully(cohort::Duration::Seconds(2), [&] {
         server.Stop();
         loop_monitor.Stop();

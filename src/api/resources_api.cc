@@ -99,21 +99,17 @@ void Watch(ResourceService& service, const Respond& respond) {
   respond(std::move(r));
 }
 
-bool ValidAction(const std::string& a) {
-  if (a.empty() || a.size() > 32) return false;
-  for (char c : a) {
-    if (!((c >= 'a' && c <= 'z') || c == '-')) return false;
-  }
-  return true;
-}
-
 void Action(ResourceService& service, const std::string& name, const HttpRequest& r,
             const Respond& respond) {
   auto body = Body(r);
   if (!body) return respond(FromError(body.error()));
   const std::string action = StringField(*body, "action");
-  if (!ValidAction(action)) {
-    return respond(Fail(400, "action must be an OCF action name, e.g. monitor or meta-data"));
+  // Only actions that change nothing: starting or stopping behind the manager's back would
+  // break its one-node-at-a-time rule.
+  if (action != "monitor" && action != "meta-data" && action != "validate-all") {
+    return respond(Fail(400,
+                        "action must be monitor, meta-data or validate-all (start and "
+                        "stop are the manager's: use cohort resource start|stop|move)"));
   }
   int64_t timeout_ms = 20000;
   if (auto it = body->find("timeout_ms"); it != body->end()) {

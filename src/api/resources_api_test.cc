@@ -124,6 +124,8 @@ TEST_F(ResourcesApiTest, BadRequestsAreRefusedWithOneLine) {
   ExpectRefused(Call("POST", "/v1/resources/a/move", R"({"node":0})"), 400, "\"node\"");
   ExpectRefused(Call("POST", "/v1/resources/a/action", R"({"action":"rm -rf"})"), 400, "action");
   ExpectRefused(Call("POST", "/v1/resources/a/action", R"({"action":"start"})"), 400,
+                "the manager's");
+  ExpectRefused(Call("POST", "/v1/resources/a/action", R"({"action":"meta-data"})"), 400,
                 "only monitor");
   ExpectRefused(Call("POST", "/v1/resources/a/action", R"({"action":"monitor","timeout_ms":5})"),
                 400, "timeout_ms");

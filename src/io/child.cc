@@ -44,6 +44,7 @@ struct Child::Impl : std::enable_shared_from_this<Impl> {
   bool ended = false;
   ChildResult result;
   Done done;
+  bool kill_group_at_end = false;
   std::vector<std::function<void()>> when_ended;
   boost::asio::posix::stream_descriptor exit_fd;  // the pidfd: readable once it ended
   boost::asio::posix::stream_descriptor output;   // the read end of its output pipe
@@ -84,8 +85,14 @@ struct Child::Impl : std::enable_shared_from_this<Impl> {
 
   void Reap() {
     int status = 0;
+    siginfo_t info{};
+    // Ended? Asked without reaping, so the zombie still holds the process group's id.
+    if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+        info.si_pid == 0) {
+      return WaitExit();  // woken early: wait on
+    }
+    if (kill_group_at_end) ::kill(-pid, SIGKILL);
     const pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == 0) return WaitExit();  // woken early: wait on
     ended = true;
     if (r == pid) {
       if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
@@ -180,6 +187,7 @@ Result<std::shared_ptr<Child>> Child::Start(boost::asio::io_context& io, ChildOp
   auto impl = std::make_shared<Impl>(io);
   impl->pid = pid;
   impl->done = std::move(done);
+  impl->kill_group_at_end = o.kill_group_at_end;
   if (pipe_fds[0] >= 0) impl->output.assign(pipe_fds[0]);
   const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   if (pidfd < 0) {

@@ -27,6 +27,9 @@ struct ChildOptions {
   Duration timeout = Duration::Max();  // then its process group is killed (SIGKILL)
   std::string output_file;       // "": stdout and stderr are captured; else appended to this file
   bool die_with_daemon = false;  // SIGKILL when the daemon dies (PR_SET_PDEATHSIG)
+  // When it has ended, SIGKILL to what is left of its process group (not for OCF agents,
+  // whose daemons stay in their group).
+  bool kill_group_at_end = false;
 };
 
 struct ChildResult {

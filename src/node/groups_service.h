@@ -22,6 +22,7 @@
 #include "base/result.h"
 #include "base/time.h"
 #include "groups/core.h"
+#include "node/registry_records.h"
 
 namespace boost::asio {
 class io_context;
@@ -72,14 +73,9 @@ struct GroupsServiceMetrics {
 
 class GroupsService {
  public:
-  // Where the records are: the registry and the key prefix of the groups (schema.h), or no
-  // backend while there is none (no registry configured, the cluster id not read yet).
-  // Nothing is decided without the registry: requests then wait until it answers.
-  struct Records {
-    registry::RegistryBackend* backend = nullptr;
-    std::string prefix;
-  };
-  using RecordsSource = std::function<Records()>;
+  // Nothing is decided without the registry: requests wait until it answers.
+  using Records = RegistryRecords;
+  using RecordsSource = node::RecordsSource;
   GroupsService(Node& node, RecordsSource records, boost::asio::io_context& io);
   ~GroupsService();
   GroupsService(const GroupsService&) = delete;

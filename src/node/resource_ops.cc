@@ -43,23 +43,22 @@ void ResourceService::Impl::PlaceAsSupervisor() {
     auto pending = placing.find(name);
     if (same || (pending != placing.end() && pending->second == p.node)) continue;
     placing[name] = p.node;
-    where.backend->Put(where.prefix + resources::KeyOf({RecordKey::Kind::kPlaced, name}),
-                       resources::EncodePlaced({p.node, p.reason}),
-                       Later([this, name, node = p.node, reason = p.reason](Result<int64_t> r) {
-                         placing.erase(name);
-                         if (!r) {
-                           // Tried again at a later tick, not at once: the registry may be
-                           // read-only for a while.
-                           ++metrics.registry_errors;
-                           place_after = io::SteadyNow() + Duration::Millis(500);
-                           return;
-                         }
-                         ++metrics.placements_written;
-                         Log(LogLevel::kInfo, "resources", "placed",
-                             {{"resource", name},
-                              {"node", std::to_string(node)},
-                              {"reason", reason}});
-                       }));
+    where.backend->Put(
+        where.prefix + resources::KeyOf({RecordKey::Kind::kPlaced, name}),
+        resources::EncodePlaced({p.node, p.reason}),
+        Later([this, name, node = p.node, reason = p.reason](Result<int64_t> r) {
+          placing.erase(name);
+          if (!r) {
+            // Tried again at a later tick, not at once: the registry may be
+            // read-only for a while.
+            ++metrics.registry_errors;
+            place_after = io::SteadyNow() + Duration::Millis(500);
+            return;
+          }
+          ++metrics.placements_written;
+          Log(LogLevel::kInfo, "resources", "placed",
+              {{"resource", name}, {"node", std::to_string(node)}, {"reason", reason}});
+        }));
   }
   for (const auto& [name, p] : mirror.placed) {
     if (mirror.specs.count(name) != 0 || placing.count(name) != 0) continue;
@@ -200,6 +199,7 @@ void ResourceService::Clear(const std::string& name, StatusDone done) {
       name,
       [](ResourceSpec& s) {
         s.moved_to = kNoNode;
+        ++s.cleared;  // every node's agent unblocks it (resource_service.cc, ApplyOne)
         return OkStatus();
       },
       [impl, name, done](Status changed) {

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "base/log.h"
+#include "base/text.h"
 #include "io/asio.h"
 
 namespace cohort::node {
@@ -23,7 +24,7 @@ std::string LastLine(const std::string& output) {
   std::string line = output.substr(start == std::string::npos ? 0 : start + 1,
                                    end + 1 - (start == std::string::npos ? 0 : start + 1));
   if (line.size() > 300) line = line.substr(0, 300) + "...";
-  return line;
+  return EscapeInvalidUtf8(line);
 }
 
 std::string Describe(const io::ChildResult& r) {
@@ -128,7 +129,8 @@ void ResourceRunner::Start(const ResourceSpec& spec, Done done) {
   o.argv = {"/bin/sh", "-c", spec.agent};
   o.env = io::EnvironmentWith({"COHORT_RESOURCE=" + spec.name});
   o.output_file = options_.log_dir + "/" + spec.name + ".log";
-  o.die_with_daemon = true;  // so a dead daemon's lease lapsing cannot leave it running
+  o.die_with_daemon = true;    // so a dead daemon's lease lapsing cannot leave it running
+  o.kill_group_at_end = true;  // nor what it started, once it has ended or been stopped
   const std::string name = spec.name;
   auto child = io::Child::Start(io_, std::move(o), [name](const io::ChildResult& r) {
     Log(LogLevel::kWarn, "resources", "process ended", {{"resource", name}, {"how", r.Describe()}});

@@ -74,6 +74,7 @@ void ResourceService::Impl::Sync() {
                 Log(LogLevel::kWarn, "resources", "registry watch ended; reading again",
                     {{"error", events.error().message()}});
                 synced = false;
+                if (watch && watched.backend != nullptr) watched.backend->CancelWatch(*watch);
                 watch.reset();
                 return;
               }
@@ -85,9 +86,11 @@ void ResourceService::Impl::Sync() {
         }
         watch = *id;
         watched = where;
-        const bool first = !synced && probes == 0 && !started;
         synced = true;
-        if (first) Probe();
+        if (!probed) {
+          probed = true;
+          Probe();
+        }
         Notify();
         Drive();
       }));
@@ -108,6 +111,8 @@ void ResourceService::Impl::ApplyOne(const registry::KeyValue& kv, bool deleted)
   const NodeId self = node.membership().self();
   switch (key->kind) {
     case RecordKey::Kind::kDef: {
+      const uint32_t cleared_before =
+          mirror.specs.count(name) != 0 ? mirror.specs.at(name).cleared : 0;
       mirror.specs.erase(name);
       mirror.spec_revisions.erase(name);
       if (deleted) break;
@@ -116,6 +121,10 @@ void ResourceService::Impl::ApplyOne(const registry::KeyValue& kv, bool deleted)
         Log(LogLevel::kWarn, "resources", "a stored definition does not decode; ignored",
             {{"key", kv.key}, {"error", spec ? "its name differs" : spec.error().message()}});
         break;
+      }
+      if (spec->cleared != cleared_before) {  // `cohort resource clear`
+        agent.Clear(name);
+        failures_written.erase(name);
       }
       mirror.specs[name] = *spec;
       mirror.spec_revisions[name] = kv.mod_revision;
@@ -133,10 +142,11 @@ void ResourceService::Impl::ApplyOne(const registry::KeyValue& kv, bool deleted)
     }
     case RecordKey::Kind::kOwner: {
       auto owner = deleted ? Result<NodeId>(kNoNode) : resources::ParseOwner(kv.value);
-      if (deleted || !owner) {
+      if (deleted) {
         mirror.owners.erase(name);
       } else {
-        mirror.owners[name] = OwnerKey{*owner, kv.lease, kv.mod_revision};
+        // A key that does not decode is still a key: held by no node this one knows.
+        mirror.owners[name] = OwnerKey{owner ? *owner : kNoNode, kv.lease, kv.mod_revision};
       }
       break;
     }
@@ -246,28 +256,37 @@ void ResourceService::Impl::Drive() {
   driving = true;
   for (int round = 0; round < 16; ++round) {
     drive_again = false;
-    DriveOnce();
+    try {
+      DriveOnce();
+    } catch (const std::exception& e) {
+      Log(LogLevel::kError, "resources", "a decision step failed", {{"error", e.what()}});
+    }
     if (!drive_again) break;
   }
   driving = false;
   ScheduleWakeup();
 }
 
+// The agent decides even without a fresh view (the registry unreachable, the mirror being
+// read again): its fence must act then above all.
 void ResourceService::Impl::DriveOnce() {
-  if (!synced || probes > 0) return;
-  if (node.membership().supervisor() == node.membership().self()) PlaceAsSupervisor();
   const bool was_fenced = agent.Fenced(io::SteadyNow());
-  agent.SetView(ViewForAgent());
+  if (synced && probes == 0) {
+    if (node.membership().supervisor() == node.membership().self()) PlaceAsSupervisor();
+    agent.SetView(ViewForAgent());
+  }
   const Instant now = io::SteadyNow();
   if (!was_fenced && agent.Fenced(now) && agent.lease() != 0) ++metrics.fenced;
   for (const Action& a : agent.Decide(now)) Carry(a);
 }
 
 void ResourceService::Impl::ScheduleWakeup() {
-  const Instant next = agent.NextWakeup();
-  if (next == wakeup_at || next == Instant::Max()) return;
+  const Instant now = io::SteadyNow();
+  // At least 10 ms apart: a time already passed must not spin the loop.
+  const Instant next = std::max(agent.NextWakeup(now), now + Duration::Millis(10));
+  if (next == wakeup_at || agent.NextWakeup(now) == Instant::Max()) return;
   wakeup_at = next;
-  const Duration wait = next - io::SteadyNow();
+  const Duration wait = next - now;
   wakeup.expires_after(std::chrono::nanoseconds(std::max<int64_t>(0, wait.nanos())));
   wakeup.async_wait([this, alive = alive](boost::system::error_code ec) {
     if (ec || !*alive) return;
@@ -311,7 +330,9 @@ void ResourceService::Impl::Acquire(const std::string& name) {
           Log(LogLevel::kInfo, "resources", "took ownership", {{"resource", name}});
         }
         agent.Acquired(name, ok);
-        if (r) Drive();  // after an error the next tick tries again: no loop on a dead registry
+        // After an error or a key held already, the next tick or the watch's news drives:
+        // no loop against a dead registry or a stale view.
+        if (ok) Drive();
       }));
 }
 
@@ -332,19 +353,21 @@ void ResourceService::Impl::Release(const std::string& name) {
 }
 
 void ResourceService::Impl::RunAction(const Action& a) {
-  const resources::ResourceSpec* found = SpecOf(a.resource);
+  // A start runs the definition as it is now; monitors and stops the one it was started
+  // with (changed or deleted since, the old parameters are what runs).
   resources::ResourceSpec spec;
-  if (found != nullptr) {
+  if (a.kind == ActionKind::kStart) {
+    const resources::ResourceSpec* found = SpecOf(a.resource);
+    if (found == nullptr) return agent.Started(a.resource, false, io::SteadyNow());
     spec = *found;
-  } else if (a.kind == ActionKind::kStop) {
-    // Deleted while it ran: stopped with what the runner still knows of it.
-    auto placed = last_specs.find(a.resource);
-    if (placed == last_specs.end()) return agent.Stopped(a.resource, true);
-    spec = placed->second;
+    last_specs[a.resource] = spec;
+  } else if (auto ran = last_specs.find(a.resource); ran != last_specs.end()) {
+    spec = ran->second;
+  } else if (const resources::ResourceSpec* found = SpecOf(a.resource)) {
+    spec = *found;
   } else {
-    return;  // the definition is gone: the agent will ask to stop it
+    return agent.Stopped(a.resource, true);  // never started here
   }
-  last_specs[a.resource] = spec;
   ++metrics.actions;
   const std::string name = a.resource;
   const ActionKind kind = a.kind;

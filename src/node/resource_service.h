@@ -17,6 +17,7 @@
 #include "base/result.h"
 #include "base/time.h"
 #include "io/child.h"
+#include "node/registry_records.h"
 #include "node/resource_runner.h"
 #include "resources/agent.h"
 #include "resources/placement.h"
@@ -55,11 +56,8 @@ struct ResourceMetrics {
 
 class ResourceService {
  public:
-  struct Records {
-    registry::RegistryBackend* backend = nullptr;
-    std::string prefix;
-  };
-  using RecordsSource = std::function<Records()>;
+  using Records = RegistryRecords;
+  using RecordsSource = node::RecordsSource;
   struct Options {
     Duration lease_ttl = Duration::Seconds(4);
     Duration fence_margin = Duration::Millis(2500);

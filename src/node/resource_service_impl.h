@@ -42,7 +42,8 @@ struct ResourceService::Impl {
   bool stopping = false;
   bool synced = false;
   bool syncing = false;
-  int probes = 0;  // start-up monitors still running: nothing is decided until they end
+  bool probed = false;  // the start-up probe has run
+  int probes = 0;       // start-up monitors still running: nothing is decided until they end
   std::optional<registry::WatchId> watch;
   Records watched;
   bool granting = false;

@@ -65,11 +65,7 @@ void LocalAgent::Started(const std::string& name, bool ok, Instant now) {
   Local& l = At(name);
   if (l.state != LocalState::kStarting) return;
   if (ok) {
-    Set(name, l, LocalState::kRunning);
-    auto spec = view_.specs.find(name);
-    l.next_monitor =
-        now + (spec == view_.specs.end() ? Duration::Seconds(10) : spec->second.monitor_interval);
-    return;
+    return Running(name, l, now);
   }
   // A failed start may have left parts running: stop it, as Pacemaker does.
   Failed(name, l);
@@ -79,13 +75,17 @@ void LocalAgent::Monitored(const std::string& name, MonitorResult result, Instan
   Local& l = At(name);
   if (l.state != LocalState::kMonitoring) return;
   if (result == MonitorResult::kRunning) {
-    Set(name, l, LocalState::kRunning);
-    auto spec = view_.specs.find(name);
-    l.next_monitor =
-        now + (spec == view_.specs.end() ? Duration::Seconds(10) : spec->second.monitor_interval);
-    return;
+    return Running(name, l, now);
   }
   Failed(name, l);
+}
+
+// Running (again): the next monitor is one interval away.
+void LocalAgent::Running(const std::string& name, Local& l, Instant now) {
+  Set(name, l, LocalState::kRunning);
+  auto spec = view_.specs.find(name);
+  l.next_monitor =
+      now + (spec == view_.specs.end() ? Duration::Seconds(10) : spec->second.monitor_interval);
 }
 
 void LocalAgent::Failed(const std::string& name, Local& l) {
@@ -106,7 +106,10 @@ void LocalAgent::Stopped(const std::string& name, bool ok) {
 
 void LocalAgent::Released(const std::string& name, bool ok) {
   Local& l = At(name);
-  if (ok) l.owned = false;  // otherwise the key may still be there: asked again next time
+  // Not owned either way: a key the answer did not confirm gone is seen in the view as this
+  // node's unknown key, and given back again.
+  (void)ok;
+  l.owned = false;
   if (l.state == LocalState::kReleasing) Set(name, l, LocalState::kIdle);
 }
 
@@ -168,7 +171,8 @@ void LocalAgent::Step(const std::string& name, Local& l, Instant now, std::vecto
       break;
     }
     case LocalState::kRunning:
-      if (!want) {
+      // Without the key (the lease changed or was lost while an action ran): stop.
+      if (!want || !l.owned) {
         l.restart = false;
         Set(name, l, LocalState::kStopping);
         out.push_back({ActionKind::kStop, name});
@@ -195,12 +199,15 @@ std::vector<Action> LocalAgent::Decide(Instant now) {
   return out;
 }
 
-Instant LocalAgent::NextWakeup() const {
+Instant LocalAgent::NextWakeup(Instant now) const {
   Instant next = Instant::Max();
   for (const auto& [name, l] : local_) {
     if (l.state == LocalState::kRunning) next = std::min(next, l.next_monitor);
   }
-  if (lease_ != 0) next = std::min(next, lease_valid_until_ - fence_margin_);
+  // The fence, while it is still ahead: once passed, nothing waits on it.
+  if (lease_ != 0 && lease_valid_until_ - fence_margin_ > now) {
+    next = std::min(next, lease_valid_until_ - fence_margin_);
+  }
   return next;
 }
 

@@ -84,6 +84,7 @@ class LocalAgent {
   void Started(const std::string& name, bool ok, Instant now);
   void Monitored(const std::string& name, MonitorResult result, Instant now);
   void Stopped(const std::string& name, bool ok);
+  // `ok`: the key is surely gone; otherwise it may be, and the view tells.
   void Released(const std::string& name, bool ok);
   // `cohort resource clear`: a blocked resource may be released again.
   void Clear(const std::string& name);
@@ -92,8 +93,9 @@ class LocalAgent {
   void SetStopping() { stopping_ = true; }
 
   std::vector<Action> Decide(Instant now);
-  // When Decide must run again even if nothing is heard (a monitor, the fence), or Max.
-  Instant NextWakeup() const;
+  // When Decide must run again even if nothing is heard (a monitor, the fence ahead of
+  // `now`), or Max.
+  Instant NextWakeup(Instant now) const;
 
   LocalState state(const std::string& name) const;
   // Whether this node must not run anything now (its lease may be about to end).
@@ -114,6 +116,7 @@ class LocalAgent {
   Local& At(const std::string& name) { return local_[name]; }
   void Set(const std::string& name, Local& l, LocalState s);
   void Failed(const std::string& name, Local& l);
+  void Running(const std::string& name, Local& l, Instant now);
 
   NodeId self_;
   Duration fence_margin_;

@@ -49,10 +49,10 @@ TEST(LocalAgentTest, TakesTheKeyStartsAndMonitors) {
   Fixture f;
   f.Run(0);
   EXPECT_EQ(f.Decide(500), V{});
-  EXPECT_EQ(f.agent.NextWakeup(), At(1000));
+  EXPECT_EQ(f.agent.NextWakeup(At(0)), At(1000));
   EXPECT_EQ(f.Decide(1000), (V{{ActionKind::kMonitor, "web"}}));
   f.agent.Monitored("web", MonitorResult::kRunning, At(1000));
-  EXPECT_EQ(f.agent.NextWakeup(), At(2000));
+  EXPECT_EQ(f.agent.NextWakeup(At(0)), At(2000));
 }
 
 TEST(LocalAgentTest, AKeyHeldElsewhereIsWaitedFor) {
@@ -92,9 +92,9 @@ TEST(LocalAgentTest, StopsBeforeTheLeaseCanEndAndStartsNothingFenced) {
   Fixture f;
   f.Run(0);
   f.agent.Monitored("web", MonitorResult::kRunning, At(0));
-  EXPECT_EQ(f.agent.NextWakeup(), At(1000));
+  EXPECT_EQ(f.agent.NextWakeup(At(0)), At(1000));
   f.agent.LeaseValid(kLease, At(1200));  // an older renewal's answer changes nothing
-  EXPECT_EQ(f.agent.NextWakeup(), At(1000));
+  EXPECT_EQ(f.agent.NextWakeup(At(0)), At(1000));
   LocalAgent g{kSelf, kMargin};
   g.SetView(f.view);
   g.LeaseValid(kLease, At(3000));
@@ -113,6 +113,16 @@ TEST(LocalAgentTest, MovedAwayItStopsAndGivesTheKeyBack) {
   EXPECT_EQ(f.Decide(100), (V{{ActionKind::kStop, "web"}}));
   f.agent.Stopped("web", true);
   EXPECT_EQ(f.Decide(200), (V{{ActionKind::kRelease, "web"}}));
+}
+
+TEST(LocalAgentTest, AnActionEndingAfterTheLeaseChangedStopsTheResource) {
+  Fixture f;
+  f.Run(0);
+  EXPECT_EQ(f.Decide(1000), (V{{ActionKind::kMonitor, "web"}}));
+  f.agent.LeaseLost();  // while the monitor ran, the lease ended: another node may take it
+  f.agent.LeaseValid(kLease + 1, At(10'000));
+  f.agent.Monitored("web", MonitorResult::kRunning, At(1100));
+  EXPECT_EQ(f.Decide(1100), (V{{ActionKind::kStop, "web"}}));
 }
 
 TEST(LocalAgentTest, AFailedStopBlocksUntilCleared) {

@@ -106,6 +106,12 @@ Status ParseOperations(const json& doc, ResourceSpec& s) {
     }
     s.migration_threshold = static_cast<uint32_t>(it->get<uint64_t>());
   }
+  if (auto it = doc.find("cleared"); it != doc.end()) {
+    if (!it->is_number_unsigned() || it->get<uint64_t>() > 0x7fffffff) {
+      return Bad("cleared must be a whole number");
+    }
+    s.cleared = static_cast<uint32_t>(it->get<uint64_t>());
+  }
   return OkStatus();
 }
 
@@ -115,7 +121,8 @@ const char* const kSpecFields[] = {"name",        "class",
                                    "prefer",      "disks",
                                    "with",        "after",
                                    "moved_to",    "monitor_interval_ms",
-                                   "timeouts_ms", "migration_threshold"};
+                                   "timeouts_ms", "migration_threshold",
+                                   "cleared"};
 
 Status KnownFields(const json& doc) {
   for (const auto& [k, v] : doc.items()) {
@@ -185,9 +192,10 @@ std::string EncodeSpec(const ResourceSpec& s) {
                {{"start", s.timeouts.start.nanos() / 1'000'000},
                 {"stop", s.timeouts.stop.nanos() / 1'000'000},
                 {"monitor", s.timeouts.monitor.nanos() / 1'000'000}}},
-              {"migration_threshold", s.migration_threshold}};
+              {"migration_threshold", s.migration_threshold},
+              {"cleared", s.cleared}};
   doc["moved_to"] = s.moved_to == kNoNode ? json(nullptr) : json(s.moved_to);
-  return doc.dump();
+  return doc.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 Result<PlacedRecord> ParsePlaced(const std::string& text) {
@@ -208,7 +216,7 @@ Result<PlacedRecord> ParsePlaced(const std::string& text) {
 std::string EncodePlaced(const PlacedRecord& r) {
   json doc = {{"reason", r.reason}};
   doc["node"] = r.node == kNoNode ? json(nullptr) : json(r.node);
-  return doc.dump();
+  return doc.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 Result<NodeId> ParseOwner(const std::string& text) {
@@ -238,8 +246,9 @@ Result<StatusRecord> ParseStatus(const std::string& text) {
 }
 
 std::string EncodeStatus(const StatusRecord& r) {
+  // The error is an agent's own words: bytes that are not UTF-8 are replaced, not thrown on.
   return json({{"node", r.node}, {"state", r.state}, {"error", r.error}, {"at_ms", r.at_ms}})
-      .dump();
+      .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::optional<RecordKey> ParseKey(const std::string& relative) {

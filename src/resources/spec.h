@@ -48,6 +48,7 @@ struct ResourceSpec {
   std::vector<std::string> with;     // must run on the same node as these resources
   std::vector<std::string> after;    // starts only once these run (anywhere)
   NodeId moved_to = kNoNode;         // `cohort resource move`: until `clear`
+  uint32_t cleared = 0;              // counts `cohort resource clear`s: each unblocks it
   Duration monitor_interval = Duration::Seconds(10);
   Timeouts timeouts;
   uint32_t migration_threshold = 3;  // failures on a node before it moves away (0: never)
