@@ -338,7 +338,7 @@ void ResourceService::Impl::Acquire(const std::string& name) {
 
 void ResourceService::Impl::Release(const std::string& name) {
   const Records where = Where();
-  if (where.backend == nullptr) return agent.Released(name, false);
+  if (where.backend == nullptr) return agent.Released(name);
   const std::string key = where.prefix + resources::KeyOf({RecordKey::Kind::kOwner, name});
   // Only this node's key: another's (taken after this node's lease ended) is left alone.
   registry::Txn txn;
@@ -347,7 +347,7 @@ void ResourceService::Impl::Release(const std::string& name) {
   txn.success.push_back({registry::RequestOp::Kind::kDelete, key, "", false, 0});
   where.backend->Commit(txn, Later([this, name](Result<registry::TxnResult> r) {
                           if (!r) ++metrics.registry_errors;
-                          agent.Released(name, static_cast<bool>(r));
+                          agent.Released(name);
                           if (r) Drive();
                         }));
 }
@@ -465,10 +465,7 @@ ResourceService::~ResourceService() {
   }
 }
 
-void ResourceService::Start() {
-  impl_->Tick();
-  impl_->started = true;
-}
+void ResourceService::Start() { impl_->Tick(); }
 
 // Nothing is placed here any more: the agent stops everything and gives the keys back.
 // Then the lease is revoked, so that keys this node could not give back go at once too.

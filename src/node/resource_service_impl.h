@@ -38,7 +38,6 @@ struct ResourceService::Impl {
   Mirror mirror;
   ResourceMetrics metrics;
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);
-  bool started = false;
   bool stopping = false;
   bool synced = false;
   bool syncing = false;

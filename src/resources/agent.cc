@@ -104,11 +104,8 @@ void LocalAgent::Stopped(const std::string& name, bool ok) {
   Set(name, l, ok ? LocalState::kIdle : LocalState::kBlocked);
 }
 
-void LocalAgent::Released(const std::string& name, bool ok) {
+void LocalAgent::Released(const std::string& name) {
   Local& l = At(name);
-  // Not owned either way: a key the answer did not confirm gone is seen in the view as this
-  // node's unknown key, and given back again.
-  (void)ok;
   l.owned = false;
   if (l.state == LocalState::kReleasing) Set(name, l, LocalState::kIdle);
 }

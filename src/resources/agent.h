@@ -84,8 +84,9 @@ class LocalAgent {
   void Started(const std::string& name, bool ok, Instant now);
   void Monitored(const std::string& name, MonitorResult result, Instant now);
   void Stopped(const std::string& name, bool ok);
-  // `ok`: the key is surely gone; otherwise it may be, and the view tells.
-  void Released(const std::string& name, bool ok);
+  // The give-back ended, done or not: a key still there shows in the view as this node's
+  // unknown key, and is given back again.
+  void Released(const std::string& name);
   // `cohort resource clear`: a blocked resource may be released again.
   void Clear(const std::string& name);
 

@@ -84,7 +84,7 @@ TEST(LocalAgentTest, AMonitorFailureRestartsInPlaceThenMovesAtTheThreshold) {
   f.agent.Stopped("web", true);
   // Two failures here reach the threshold: the key goes back for another node to take.
   EXPECT_EQ(f.Decide(2200), (V{{ActionKind::kRelease, "web"}}));
-  f.agent.Released("web", true);
+  f.agent.Released("web");
   EXPECT_EQ(f.Decide(2300), V{});
 }
 
@@ -168,7 +168,7 @@ TEST(LocalAgentTest, AKeyOfMineThatIDoNotKnowOfIsGivenBack) {
   f.view.owners["web"] = {kSelf, kLease};
   f.Update();
   EXPECT_EQ(f.Decide(0), (V{{ActionKind::kRelease, "web"}}));  // given back, then taken anew
-  f.agent.Released("web", true);
+  f.agent.Released("web");
   f.view.owners.erase("web");
   f.Update();
   EXPECT_EQ(f.Decide(0), (V{{ActionKind::kAcquire, "web"}}));

@@ -113,7 +113,7 @@ struct World {
       }
       case ActionKind::kRelease:
         if (n.connected && owner && owner->first == id) owner.reset();
-        n.agent.Released("r", n.connected);
+        n.agent.Released("r");
         break;
       case ActionKind::kStart:
         n.busy = std::make_pair(a.kind, now + static_cast<int64_t>(prng.Below(300)));
