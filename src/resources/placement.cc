@@ -8,10 +8,18 @@ namespace {
 
 std::string NodeName(NodeId n) { return "node " + std::to_string(n); }
 
+// What the resources placed so far (in this placement) take of a node.
+struct NodeLoad {
+  int64_t resources = 0;
+  int64_t mbps = 0;
+};
+using Loads = std::map<NodeId, NodeLoad>;
+
 // Definitions in an order where every resource comes after those named in its `with`;
 // resources in (or behind) a cycle, or naming a resource that is not defined, come out in
 // `broken` with the reason.
 std::vector<std::string> ColocationOrder(const std::map<std::string, ResourceSpec>& specs,
+                                         const std::map<std::string, NodeId>& running,
                                          std::map<std::string, std::string>& broken) {
   std::vector<std::string> order;
   std::map<std::string, int> mark;  // 1: being visited, 2: done
@@ -33,13 +41,33 @@ std::vector<std::string> ColocationOrder(const std::map<std::string, ResourceSpe
     order.push_back(name);
     return ok;
   };
+  for (const auto& [name, spec] : specs) {
+    if (running.count(name) != 0) visit(name);
+  }
   for (const auto& [name, spec] : specs) visit(name);
   return order;
 }
 
 // Why `node` cannot run `spec`, or "" if it can.
+// The content and capacity it needs, or "".
+std::string Lacks(const ResourceSpec& spec, const NodeFacts& node, const Loads& load) {
+  for (const std::string& path : spec.content) {
+    if (node.content.count(path) == 0) return "it does not hold content " + path;
+  }
+  if (spec.needs_mbps == 0) return "";
+  if (node.capacity_mbps == 0) return "its streaming capacity is unknown";
+  auto l = load.find(node.id);
+  const int64_t used = l == load.end() ? 0 : l->second.mbps;
+  if (used + spec.needs_mbps > node.capacity_mbps) {
+    return "it needs " + std::to_string(spec.needs_mbps) + " Mbit/s; " +
+           std::to_string(std::max<int64_t>(0, node.capacity_mbps - used)) + " of " +
+           std::to_string(node.capacity_mbps) + " are free there";
+  }
+  return "";
+}
+
 std::string Excluded(const ResourceSpec& spec, const NodeFacts& node, const PlacementInput& in,
-                     const std::map<std::string, Placement>& placed) {
+                     const std::map<std::string, Placement>& placed, const Loads& load) {
   if (!node.up) return "down";
   if (!spec.allowed.empty() &&
       std::find(spec.allowed.begin(), spec.allowed.end(), node.id) == spec.allowed.end()) {
@@ -48,6 +76,7 @@ std::string Excluded(const ResourceSpec& spec, const NodeFacts& node, const Plac
   for (const std::string& disk : spec.disks) {
     if (node.disks_ok.count(disk) == 0) return "disk " + disk + " is not healthy there";
   }
+  if (std::string lacks = Lacks(spec, node, load); !lacks.empty()) return lacks;
   if (spec.migration_threshold != 0) {
     auto r = in.fail_counts.find(spec.name);
     if (r != in.fail_counts.end()) {
@@ -67,11 +96,10 @@ std::string Excluded(const ResourceSpec& spec, const NodeFacts& node, const Plac
 }
 
 NodeScore Score(const ResourceSpec& spec, const NodeFacts& node, const PlacementInput& in,
-                const std::map<std::string, Placement>& placed,
-                const std::map<NodeId, int64_t>& load) {
+                const std::map<std::string, Placement>& placed, const Loads& load) {
   NodeScore s;
   s.node = node.id;
-  s.why = Excluded(spec, node, in, placed);
+  s.why = Excluded(spec, node, in, placed, load);
   if (!s.why.empty()) return s;
   s.eligible = true;
   std::vector<std::string> parts;
@@ -87,10 +115,11 @@ NodeScore Score(const ResourceSpec& spec, const NodeFacts& node, const Placement
     s.score += kStickiness;
     parts.push_back("runs here now +" + std::to_string(kStickiness));
   }
-  if (auto l = load.find(node.id); l != load.end() && l->second > 0) {
-    s.score -= kPerResourceHere * l->second;
-    parts.push_back(std::to_string(l->second) + " other resource(s) here -" +
-                    std::to_string(kPerResourceHere * l->second));
+  if (auto l = load.find(node.id); l != load.end() && l->second.resources > 0) {
+    const int64_t n = l->second.resources;
+    s.score -= kPerResourceHere * n;
+    parts.push_back(std::to_string(n) + " other resource(s) here -" +
+                    std::to_string(kPerResourceHere * n));
   }
   for (size_t i = 0; i < parts.size(); ++i) s.why += (i ? ", " : "") + parts[i];
   if (s.why.empty()) s.why = "no preference";
@@ -98,8 +127,7 @@ NodeScore Score(const ResourceSpec& spec, const NodeFacts& node, const Placement
 }
 
 Placement PlaceOne(const ResourceSpec& spec, const PlacementInput& in,
-                   const std::map<std::string, Placement>& placed,
-                   const std::map<NodeId, int64_t>& load) {
+                   const std::map<std::string, Placement>& placed, const Loads& load) {
   Placement p;
   if (spec.target == TargetRole::kStopped) {
     p.reason = "its target role is stopped";
@@ -127,16 +155,19 @@ std::map<std::string, Placement> Place(const PlacementInput& input) {
   std::sort(in.nodes.begin(), in.nodes.end(),
             [](const NodeFacts& a, const NodeFacts& b) { return a.id < b.id; });
   std::map<std::string, std::string> broken;
-  const std::vector<std::string> order = ColocationOrder(in.specs, broken);
+  const std::vector<std::string> order = ColocationOrder(in.specs, in.running, broken);
   std::map<std::string, Placement> placed;
-  std::map<NodeId, int64_t> load;
+  Loads load;
   for (const std::string& name : order) {
     if (auto b = broken.find(name); b != broken.end()) {
       placed[name] = Placement{kNoNode, "it cannot run: " + b->second, {}};
       continue;
     }
     Placement p = PlaceOne(in.specs.at(name), in, placed, load);
-    if (p.node != kNoNode) ++load[p.node];
+    if (p.node != kNoNode) {
+      ++load[p.node].resources;
+      load[p.node].mbps += in.specs.at(name).needs_mbps;
+    }
     placed[name] = std::move(p);
   }
   return placed;

@@ -20,6 +20,9 @@ struct NodeFacts {
   NodeId id = kNoNode;
   bool up = false;                 // in the cluster map and up
   std::set<std::string> disks_ok;  // disks whose latest check passed
+  // Of the content paths some resource needs, those the node holds (its inventory).
+  std::set<std::string> content;
+  uint32_t capacity_mbps = 0;  // streaming capacity (0: unknown)
 };
 
 struct PlacementInput {
@@ -49,8 +52,9 @@ struct Placement {
   std::vector<NodeScore> scores;
 };
 
-// Resources placed in an order where each comes after those it must run with; a resource in
-// a cycle of `with` cannot run and says so.
+// Resources placed in an order where each comes after those it must run with, and those
+// running now before the others (so a new resource cannot take the capacity a running one
+// holds); a resource in a cycle of `with` cannot run and says so.
 std::map<std::string, Placement> Place(const PlacementInput& input);
 
 }  // namespace cohort::resources

@@ -40,6 +40,49 @@ TEST(PlacementTest, StaysWhereItRunsAndLeavesADeadNode) {
   EXPECT_EQ(p.scores[2].why, "down");
 }
 
+TEST(PlacementTest, ContentAndCapacityAreRequirements) {
+  PlacementInput in = Cluster(3);
+  for (NodeFacts& n : in.nodes) n.capacity_mbps = 100;
+  in.nodes[0].capacity_mbps = 0;  // unknown
+  in.nodes[1].content = {"films/a.mp4"};
+  in.nodes[2].content = {"films/a.mp4"};
+  ResourceSpec s = Spec("stream-a");
+  s.content = {"films/a.mp4"};
+  s.needs_mbps = 60;
+  in.specs["stream-a"] = s;
+  ResourceSpec t = s;
+  t.name = "stream-b";
+  in.specs["stream-b"] = t;
+  ResourceSpec u = t;
+  u.name = "stream-c";
+  in.specs["stream-c"] = u;
+  auto p = Place(in);
+  EXPECT_EQ(p["stream-a"].node, 2);
+  EXPECT_EQ(p["stream-b"].node, 3);
+  // Each node has 40 of its 100 Mbit/s left: the third stream runs nowhere.
+  EXPECT_EQ(p["stream-c"].node, kNoNode);
+  EXPECT_EQ(p["stream-c"].scores[0].why, "it does not hold content films/a.mp4");
+  EXPECT_EQ(p["stream-c"].scores[1].why, "it needs 60 Mbit/s; 40 of 100 are free there");
+  in.nodes[0].content = {"films/a.mp4"};
+  EXPECT_EQ(Place(in)["stream-c"].scores[0].why, "its streaming capacity is unknown");
+}
+
+TEST(PlacementTest, ARunningResourceKeepsItsCapacity) {
+  PlacementInput in = Cluster(2);
+  for (NodeFacts& n : in.nodes) n.capacity_mbps = 100;
+  ResourceSpec z = Spec("z-running");
+  z.needs_mbps = 80;
+  in.specs["z-running"] = z;
+  in.running["z-running"] = 1;
+  ResourceSpec a = Spec("a-new");
+  a.needs_mbps = 80;
+  a.prefer[1] = 50;
+  in.specs["a-new"] = a;
+  auto p = Place(in);
+  EXPECT_EQ(p["z-running"].node, 1);  // placed first, though later by name
+  EXPECT_EQ(p["a-new"].node, 2);
+}
+
 TEST(PlacementTest, ConstraintsExcludeNodesAndSayWhy) {
   PlacementInput in = Cluster(3);
   ResourceSpec s = Spec("a");

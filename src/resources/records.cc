@@ -62,13 +62,21 @@ Status ParsePlacement(const json& doc, ResourceSpec& s) {
       s.prefer[static_cast<NodeId>(*n)] = static_cast<int32_t>(score);
     }
   }
-  for (auto [field, list] :
-       {std::pair{"disks", &s.disks}, {"with", &s.with}, {"after", &s.after}}) {
+  for (auto [field, list] : {std::pair{"disks", &s.disks},
+                             {"with", &s.with},
+                             {"after", &s.after},
+                             {"content", &s.content}}) {
     if (auto it = doc.find(field); it != doc.end()) {
       auto names = Names(*it, field);
       if (!names) return names.error();
       *list = std::move(*names);
     }
+  }
+  if (auto it = doc.find("needs_mbps"); it != doc.end()) {
+    if (!it->is_number_unsigned() || it->get<uint64_t>() > kMaxMbps) {
+      return Bad("needs_mbps must be a whole number of Mbit/s (at most 100000000)");
+    }
+    s.needs_mbps = static_cast<uint32_t>(it->get<uint64_t>());
   }
   if (auto it = doc.find("moved_to"); it != doc.end() && !it->is_null()) {
     auto n = NodeField(*it, "moved_to");
@@ -122,7 +130,8 @@ const char* const kSpecFields[] = {"name",        "class",
                                    "with",        "after",
                                    "moved_to",    "monitor_interval_ms",
                                    "timeouts_ms", "migration_threshold",
-                                   "cleared"};
+                                   "cleared",     "content",
+                                   "needs_mbps"};
 
 Status KnownFields(const json& doc) {
   for (const auto& [k, v] : doc.items()) {
@@ -187,6 +196,8 @@ std::string EncodeSpec(const ResourceSpec& s) {
               {"disks", s.disks},
               {"with", s.with},
               {"after", s.after},
+              {"content", s.content},
+              {"needs_mbps", s.needs_mbps},
               {"monitor_interval_ms", s.monitor_interval.nanos() / 1'000'000},
               {"timeouts_ms",
                {{"start", s.timeouts.start.nanos() / 1'000'000},
@@ -251,18 +262,38 @@ std::string EncodeStatus(const StatusRecord& r) {
       .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+namespace {
+
+// A node number in its one spelling ("3", never "03"): one node, one key.
+std::optional<NodeId> KeyNode(const std::string& digits) {
+  auto node = ParseUnsigned(digits);
+  if (!node || *node == 0 || *node > 65535 || std::to_string(*node) != digits) {
+    return std::nullopt;
+  }
+  return static_cast<NodeId>(*node);
+}
+
+}  // namespace
+
 std::optional<RecordKey> ParseKey(const std::string& relative) {
   const size_t slash = relative.find('/');
   if (slash == std::string::npos) return std::nullopt;
   const std::string kind = relative.substr(0, slash);
   std::string rest = relative.substr(slash + 1);
   RecordKey k;
+  if (kind == "inventory") {
+    auto node = KeyNode(rest);
+    if (!node) return std::nullopt;
+    k.kind = RecordKey::Kind::kInventory;
+    k.node = *node;
+    return k;
+  }
   if (kind == "fails" || kind == "status") {
     const size_t s2 = rest.find('/');
     if (s2 == std::string::npos) return std::nullopt;
-    auto node = ParseUnsigned(rest.substr(s2 + 1));
-    if (!node || *node == 0 || *node > 65535) return std::nullopt;
-    k.node = static_cast<NodeId>(*node);
+    auto node = KeyNode(rest.substr(s2 + 1));
+    if (!node) return std::nullopt;
+    k.node = *node;
     rest = rest.substr(0, s2);
     k.kind = kind == "fails" ? RecordKey::Kind::kFails : RecordKey::Kind::kStatus;
   } else if (kind == "defs") {
@@ -291,6 +322,8 @@ std::string KeyOf(const RecordKey& k) {
       return "status/" + k.name + "/" + std::to_string(k.node);
     case RecordKey::Kind::kFails:
       return "fails/" + k.name + "/" + std::to_string(k.node);
+    case RecordKey::Kind::kInventory:
+      return "inventory/" + std::to_string(k.node);
   }
   return "";
 }

@@ -6,6 +6,7 @@
 //   owner/<name>          {"node"}: put with the owner's lease; the resource's ownership
 //   status/<name>/<node>  {"node","state","error","at_ms"}: the resource on that node
 //   fails/<name>/<node>   failures of the resource on that node (a decimal number)
+//   inventory/<node>      the node's built-in resources (inventory.h), written by the node
 //
 // Every decoder takes hostile bytes: a record that does not decode is refused with a line
 // that says why, never half read.
@@ -15,6 +16,7 @@
 #include <string>
 
 #include "base/result.h"
+#include "resources/inventory.h"
 #include "resources/spec.h"
 
 namespace cohort::resources {
@@ -44,12 +46,16 @@ std::string EncodeStatus(const StatusRecord& r);
 
 // A key below the resources prefix, by what it holds.
 struct RecordKey {
-  enum class Kind { kDef, kPlaced, kOwner, kStatus, kFails };
+  enum class Kind { kDef, kPlaced, kOwner, kStatus, kFails, kInventory };
   Kind kind = Kind::kDef;
-  std::string name;
-  NodeId node = kNoNode;  // kFails, kStatus
+  std::string name;       // "" for kInventory
+  NodeId node = kNoNode;  // kFails, kStatus, kInventory
 };
 std::optional<RecordKey> ParseKey(const std::string& relative);
 std::string KeyOf(const RecordKey& key);
+
+// A node's inventory (inventory.h), checked against its limits.
+Result<Inventory> ParseInventory(const std::string& json);
+std::string EncodeInventory(const Inventory& inventory);
 
 }  // namespace cohort::resources

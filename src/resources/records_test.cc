@@ -9,7 +9,8 @@ TEST(RecordsTest, ADefinitionRoundTrips) {
   auto s = ParseSpec(R"({"name":"web","class":"ocf","agent":"heartbeat:nginx",
     "params":{"configfile":"/etc/nginx.conf"},"allowed":[1,2],"prefer":{"2":50},
     "with":["vip"],"after":["vip"],"disks":["media"],"monitor_interval_ms":2000,
-    "timeouts_ms":{"stop":5000},"migration_threshold":1,"moved_to":2})");
+    "timeouts_ms":{"stop":5000},"migration_threshold":1,"moved_to":2,
+    "content":["films/a.mp4"],"needs_mbps":40})");
   ASSERT_TRUE(s) << s.error().message();
   EXPECT_EQ(s->params.at("configfile"), "/etc/nginx.conf");
   EXPECT_EQ(s->prefer.at(2), 50);
@@ -19,6 +20,8 @@ TEST(RecordsTest, ADefinitionRoundTrips) {
   ASSERT_TRUE(again) << again.error().message();
   EXPECT_EQ(EncodeSpec(*again), EncodeSpec(*s));
   EXPECT_EQ(again->moved_to, 2);
+  EXPECT_EQ(again->content, std::vector<std::string>{"films/a.mp4"});
+  EXPECT_EQ(again->needs_mbps, 40u);
 }
 
 TEST(RecordsTest, BadDefinitionsAreRefusedWithOneLine) {
@@ -37,6 +40,9 @@ TEST(RecordsTest, BadDefinitionsAreRefusedWithOneLine) {
            R"({"name":"a","class":"ocf","agent":"heartbeat:Dummy","timeouts_ms":{"reload":1}})",
            R"({"name":"a","class":"ocf","agent":"heartbeat:Dummy","target":"up"})",
            R"({"name":"a","class":"ocf","agent":"heartbeat:Dummy","with":"b"})",
+           R"({"name":"a","class":"ocf","agent":"heartbeat:Dummy","content":["/etc/x"]})",
+           R"({"name":"a","class":"ocf","agent":"heartbeat:Dummy","content":["a/../b"]})",
+           R"({"name":"a","class":"ocf","agent":"heartbeat:Dummy","needs_mbps":-5})",
        }) {
     auto r = ParseSpec(bad);
     EXPECT_FALSE(r) << bad;
@@ -54,8 +60,9 @@ TEST(RecordsTest, KeysAndSmallRecords) {
   EXPECT_EQ(KeyOf(*k), "fails/web/3");
   EXPECT_EQ(KeyOf(*ParseKey("owner/web")), "owner/web");
   EXPECT_EQ(KeyOf(*ParseKey("status/web/2")), "status/web/2");
-  for (const char* bad : {"", "owner", "owner/", "fails/web", "fails/web/0", "other/web",
-                          "defs/../x", "fails/web/x", "status/web"}) {
+  for (const char* bad :
+       {"", "owner", "owner/", "fails/web", "fails/web/0", "other/web", "defs/../x", "fails/web/x",
+        "status/web", "fails/eb/03", "status/web/007"}) {
     EXPECT_FALSE(ParseKey(bad)) << bad;
   }
   EXPECT_EQ(*ParseOwner(EncodeOwner(4)), 4);

@@ -55,6 +55,13 @@ Status ValidReferences(const ResourceSpec& s) {
       if (r == s.name && list != &s.disks) return Invalid(s.name, "it cannot depend on itself");
     }
   }
+  if (s.content.size() > kMaxListed) return Invalid(s.name, "too many content paths");
+  for (const std::string& path : s.content) {
+    if (!ValidContentPath(path)) {
+      return Invalid(s.name, "content \"" + path + "\" is not a relative path under the root");
+    }
+  }
+  if (s.needs_mbps > kMaxMbps) return Invalid(s.name, "needs_mbps is at most 100000000");
   if (s.allowed.size() > kMaxListed || s.prefer.size() > kMaxListed) {
     return Invalid(s.name, "too many nodes listed");
   }
@@ -71,6 +78,22 @@ Status ValidReferences(const ResourceSpec& s) {
 }
 
 }  // namespace
+
+bool ValidContentPath(const std::string& path) {
+  if (path.empty() || path.size() > 1024 || path.front() == '/') return false;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    const std::string part = path.substr(start, end - start);
+    if (part.empty() || part == "." || part == "..") return false;
+    start = end + 1;
+  }
+  for (unsigned char c : path) {
+    if (c < 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
 
 Status Validate(const ResourceSpec& s) {
   if (!ValidName(s.name)) {

@@ -45,10 +45,15 @@ struct ResourceSpec {
   std::vector<NodeId> allowed;       // empty: every node
   std::map<NodeId, int32_t> prefer;  // score added on that node (negative: avoid)
   std::vector<std::string> disks;    // disks (by name) the node must have healthy
-  std::vector<std::string> with;     // must run on the same node as these resources
-  std::vector<std::string> after;    // starts only once these run (anywhere)
-  NodeId moved_to = kNoNode;         // `cohort resource move`: until `clear`
-  uint32_t cleared = 0;              // counts `cohort resource clear`s: each unblocks it
+  // Content (paths under the content root) the node must hold, as its inventory says.
+  std::vector<std::string> content;
+  // Streaming capacity it uses (Mbit/s): placed only where the node's capacity, less what
+  // the resources placed there already use, covers it. 0: none.
+  uint32_t needs_mbps = 0;
+  std::vector<std::string> with;   // must run on the same node as these resources
+  std::vector<std::string> after;  // starts only once these run (anywhere)
+  NodeId moved_to = kNoNode;       // `cohort resource move`: until `clear`
+  uint32_t cleared = 0;            // counts `cohort resource clear`s: each unblocks it
   Duration monitor_interval = Duration::Seconds(10);
   Timeouts timeouts;
   uint32_t migration_threshold = 3;  // failures on a node before it moves away (0: never)
@@ -62,6 +67,10 @@ inline constexpr int32_t kMaxScore = 1'000'000;
 
 // A name for a resource or a parameter: [A-Za-z0-9][A-Za-z0-9_.-]{0,62}.
 bool ValidName(const std::string& name);
+// A path under the content root: relative, '/'-separated, no empty, "." or ".." part, no
+// control characters, at most 1024 bytes.
+bool ValidContentPath(const std::string& path);
+inline constexpr uint32_t kMaxMbps = 100'000'000;
 // Everything a definition must satisfy, stated as one line about the first thing wrong.
 Status Validate(const ResourceSpec& spec);
 

@@ -1,6 +1,6 @@
 // The resource manager's records (resources/records.h): whatever an operator, another node or
 // a damaged store left under the resources prefix, decoding it never crashes the daemon, and
-// a definition that decodes is one that encodes back to itself.
+// a definition or an inventory that decodes is one that encodes back to itself.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -18,6 +18,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)ParsePlaced(text);
   (void)ParseOwner(text);
   (void)ParseStatus(text);
+  if (auto inventory = ParseInventory(text)) {
+    auto again = ParseInventory(EncodeInventory(*inventory));
+    if (!again || !(*again == *inventory)) std::abort();
+  }
   if (auto key = ParseKey(text)) {
     if (KeyOf(*key) != text) std::abort();
   }
