@@ -8,6 +8,7 @@
 #include "api/config_api.h"
 #include "api/dashboard.h"
 #include "api/groups_api.h"
+#include "api/inventory_api.h"
 #include "api/jobs_api.h"
 #include "api/liveness_api.h"
 #include "api/network_api.h"
@@ -281,6 +282,7 @@ void Api::Handle(const HttpRequest& r, Respond respond) {
   if (get && HandleNetworks(dcm_, node_, r, path, respond)) return;
   if (get && HandleGroups(groups_, r, path, respond)) return;
   if (get && HandleResources(resources_, r, path, respond)) return;
+  if (get && HandleInventory(resources_, node_, r, path, respond)) return;
 
   if (r.method == "POST" && path == "/v1/ping") return Ping(r, std::move(respond));
   // Sealed under a join token, which authorizes it (cluster_api.h).
@@ -319,6 +321,7 @@ void Api::Handle(const HttpRequest& r, Respond respond) {
   if (HandleJobs(distributor_, r, path, respond)) return;
   if (HandleGroups(groups_, r, path, respond)) return;
   if (HandleResources(resources_, r, path, respond)) return;
+  if (HandleInventory(resources_, node_, r, path, respond)) return;
   if (path == "/v1/keys" || path.rfind("/v1/keys/", 0) == 0) return Keys(r, path, respond);
   if (r.method == "POST" && (path == "/v1/adapters/down" || path == "/v1/adapters/up")) {
     auto body = Body(r);

@@ -71,7 +71,21 @@ void Watch(ResourceService& service, const Respond& respond) {
   r.stream = [&service](std::shared_ptr<StreamSink> sink) {
     ++g_watches;
     auto last = std::make_shared<std::map<std::string, std::string>>();
-    auto send = [&service, sink, last] {
+    // Configuration changes from the moment the watch starts, not those before.
+    const std::vector<node::ConfigurationChange> earlier = service.Changes(0);
+    auto seen = std::make_shared<uint64_t>(earlier.empty() ? 0 : earlier.back().seq);
+    auto send = [&service, sink, last, seen] {
+      for (const node::ConfigurationChange& c : service.Changes(*seen)) {
+        *seen = c.seq;
+        sink->Write(json{{"type", "configuration_changed"},
+                         {"node", c.node},
+                         {"at_ms", c.at_ms},
+                         {"added", c.change.added},
+                         {"missing", c.change.missing},
+                         {"changed", c.change.changed}}
+                        .dump(-1, ' ', false, json::error_handler_t::replace) +
+                    "\n");
+      }
       std::map<std::string, std::string> now;
       for (const ResourceInfo& info : service.List()) {
         json line = ResourceSummaryJson(info);
@@ -265,6 +279,12 @@ std::string ResourcesMetrics(const ResourceService& service) {
           "Times this node stopped its resources because its lease might end.", m.fenced);
   counter("cohort_resource_placements_total", "Placements written (as supervisor).",
           m.placements_written);
+  counter("cohort_resource_inventory_writes_total",
+          "This node's inventory of built-in resources written to the registry.",
+          m.inventory_writes);
+  counter("cohort_resource_configuration_changes_total",
+          "Inventory changes (configuration-changed events) seen from any node.",
+          m.configuration_changes);
   size_t running = 0;
   for (const auto& [name, state] : service.LocalStates()) {
     running +=

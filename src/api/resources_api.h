@@ -3,7 +3,8 @@
 //   GET    /v1/resources/<name>             one, with its definition and each node's report
 //   GET    /v1/resources/<name>/explain     where it would go now and why, node by node
 //   GET    /v1/resources/watch              a stream of JSON lines: each resource at once,
-//                                           then each one again whenever it changes
+//                                           then each one again whenever it changes, and
+//                                           each configuration change (C9) as it is seen
 // Changes (the API token):
 //   POST   /v1/resources                    a definition (JSON, resources/records.h)
 //   DELETE /v1/resources/<name>

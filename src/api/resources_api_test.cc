@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/api_fixture.h"
+#include "io/files.h"
 #include "node/resource_service.h"
 #include "registry/memory.h"
 
@@ -131,6 +132,53 @@ TEST_F(ResourcesApiTest, BadRequestsAreRefusedWithOneLine) {
                 400, "timeout_ms");
   ExpectRefused(Call("POST", "/v1/resources/a/frobnicate", "{}"), 404, "no such resource");
   ExpectRefused(Call("PUT", "/v1/resources/a", "{}"), 405, "not allowed");
+}
+
+// C9 against the registry model: the node writes its inventory at its first read of the
+// records, content under its root shows, and a file removed stays listed as missing.
+TEST_F(ResourcesApiTest, TheNodesInventoryIsWrittenAndWhatGoesIsMarkedMissing) {
+  const std::string root = node_->config().distribution_root;
+  ASSERT_TRUE(io::MakeDirs(root + "/films"));
+  ASSERT_TRUE(io::WriteFileAtomic(root + "/films/a.mp4", "media"));
+  ASSERT_TRUE(io::WriteFileAtomic(root + "/films/.a.mp4.cohort-part", "partial"));
+  ASSERT_EQ(Call("POST", "/v1/inventory/rescan", "{}").status, 200);
+  auto content = [&](const std::string& path) {
+    json doc = Get("/v1/inventory?class=content&node=1");
+    for (const json& r : doc["resources"]) {
+      if (r["name"] == path) return r;
+    }
+    return json();
+  };
+  ASSERT_TRUE(RunUntil([&] { return content("films/a.mp4").is_object(); }, 15));
+  EXPECT_EQ(content("films/a.mp4")["attributes"]["bytes"], 5);
+  EXPECT_EQ(content("films/a.mp4")["state"], "present");
+  EXPECT_TRUE(content("films/.a.mp4.cohort-part").is_null());  // the daemon's own temporary
+  json nodes = Get("/v1/inventory?class=node");
+  ASSERT_EQ(nodes["resources"].size(), 1u);
+  EXPECT_EQ(nodes["resources"][0]["name"], "1");
+  EXPECT_EQ(Get("/v1/inventory?class=adapter")["resources"][0]["attributes"]["interface"], "lo");
+  EXPECT_EQ(Get("/v1/resource-classes")["classes"].size(), 6u);
+
+  const uint64_t writes = resources_->metrics().inventory_writes;
+  ASSERT_TRUE(std::filesystem::remove(root + "/films/a.mp4"));
+  ASSERT_EQ(Call("POST", "/v1/inventory/rescan", "{}").status, 200);
+  ASSERT_TRUE(RunUntil([&] { return content("films/a.mp4").value("state", "") == "missing"; }));
+  EXPECT_GT(content("films/a.mp4")["missing_since_ms"].get<int64_t>(), 0);
+  EXPECT_GT(resources_->metrics().inventory_writes, writes);
+  ASSERT_FALSE(resources_->Changes(0).empty());
+  EXPECT_EQ(resources_->Changes(0).back().change.missing,
+            std::vector<std::string>{"content films/a.mp4"});
+  // An unchanged discovery writes nothing.
+  const uint64_t settled = resources_->metrics().inventory_writes;
+  ASSERT_EQ(Call("POST", "/v1/inventory/rescan", "{}").status, 200);
+  RunUntil([] { return false; }, 1);
+  EXPECT_EQ(resources_->metrics().inventory_writes, settled);
+
+  ExpectRefused(Call("GET", "/v1/inventory?class=printer", "", false), 400, "class must be");
+  ExpectRefused(Call("GET", "/v1/inventory?node=0", "", false), 400, "node number");
+  ExpectRefused(Call("POST", "/v1/inventory/rescan", "{}", false), 401, "token");
+  ExpectRefused(Call("GET", "/v1/inventory/rescan", "", false), 405, "no such inventory");
+  ExpectRefused(Call("POST", "/v1/inventory/frobnicate", "{}"), 404, "no such inventory");
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
-// `cohort resource list|show|create|delete|start|stop|move|clear|action|explain|watch`
-// (INTERFACE.md "Resources"; RM2): the resource manager's client. Every command takes
+// `cohort resource list|show|create|delete|start|stop|move|clear|action|explain|watch|
+// classes|rescan` (INTERFACE.md "Resources"; RM1, RM2, C9): the resource manager's client. Every
+// command takes
 // --json; watch prints one JSON line per change with --json.
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -9,6 +11,7 @@
 #include <vector>
 
 #include "cli/call.h"
+#include "io/clock.h"
 #include "io/http_client.h"
 
 namespace cohort::cli {
@@ -45,6 +48,46 @@ void PrintList(const json& doc) {
   if (!doc.value("synced", true)) std::printf("(this node has not read the registry yet)\n");
 }
 
+// The built-in classes' resources (C9), one line each.
+void PrintInventory(const json& doc) {
+  std::printf("%-8s %5s %-36s %-9s %s\n", "CLASS", "NODE", "NAME", "STATE", "ATTRIBUTES");
+  for (const json& r : doc["resources"]) {
+    std::string attributes;
+    for (const auto& [key, value] : r["attributes"].items()) {
+      if (key == "path" || key == "address" || key == "id") continue;  // the name already
+      attributes += (attributes.empty() ? "" : " ") + key + "=" + Text(value);
+    }
+    std::string state = Text(r["state"]);
+    if (r.contains("missing_since_ms")) {
+      const int64_t ago_s =
+          (static_cast<int64_t>(io::WallMillis()) - r["missing_since_ms"].get<int64_t>()) / 1000;
+      state += " (" + std::to_string(std::max<int64_t>(0, ago_s)) + " s)";
+    }
+    std::printf("%-8s %5s %-36s %-9s %s\n", Text(r["class"]).c_str(), Text(r["node"]).c_str(),
+                Text(r["name"]).c_str(), state.c_str(), attributes.c_str());
+  }
+  if (doc["resources"].empty()) std::printf("(nothing discovered yet)\n");
+  for (const auto& [node, n] : doc["nodes"].items()) {
+    if (n.value("content_truncated", false)) {
+      std::printf("(node %s holds more content than its inventory lists)\n", node.c_str());
+    }
+  }
+}
+
+void PrintClasses(const json& doc) {
+  for (const json& c : doc["classes"]) {
+    std::printf("%s%s — %s\n", Text(c["name"]).c_str(),
+                c["builtin"].get<bool>() ? " (built-in)" : "", Text(c["description"]).c_str());
+    for (const json& a : c["attributes"]) {
+      std::printf("  %-14s %-8s %s\n", Text(a["name"]).c_str(), Text(a["type"]).c_str(),
+                  Text(a["description"]).c_str());
+    }
+    std::string actions;
+    for (const json& a : c["actions"]) actions += (actions.empty() ? "" : ", ") + Text(a);
+    std::printf("  actions: %s\n", actions.c_str());
+  }
+}
+
 void PrintOne(const json& r) {
   std::printf("resource  %s (%s %s)\n", Text(r["name"]).c_str(), Text(r["class"]).c_str(),
               Text(r["agent"]).c_str());
@@ -74,8 +117,9 @@ void PrintExplain(const json& e) {
 
 struct CreateFlags {
   std::string file, cls = "ocf", agent;
-  std::vector<std::string> params, prefer, disks, with, after;
+  std::vector<std::string> params, prefer, disks, with, after, content;
   std::vector<int> allowed;
+  int needs_mbps = 0;
   int monitor_ms = 0, start_timeout_ms = 0, stop_timeout_ms = 0, monitor_timeout_ms = 0;
   int migration_threshold = -1;
   bool stopped = false;
@@ -119,6 +163,8 @@ Result<std::string> Definition(const std::string& name, const CreateFlags& f) {
   if (!f.disks.empty()) doc["disks"] = f.disks;
   if (!f.with.empty()) doc["with"] = f.with;
   if (!f.after.empty()) doc["after"] = f.after;
+  if (!f.content.empty()) doc["content"] = f.content;
+  if (f.needs_mbps > 0) doc["needs_mbps"] = f.needs_mbps;
   if (f.monitor_ms > 0) doc["monitor_interval_ms"] = f.monitor_ms;
   json timeouts = json::object();
   if (f.start_timeout_ms > 0) timeouts["start"] = f.start_timeout_ms;
@@ -153,6 +199,14 @@ int Watch(const Globals& g, int count) {
       std::printf("%s\n", e.dump().c_str());
     } else if (e.value("type", "") == "removed") {
       std::printf("%s removed\n", Text(e["name"]).c_str());
+    } else if (e.value("type", "") == "configuration_changed") {
+      std::string what;
+      for (const char* k : {"added", "missing", "changed"}) {
+        if (e[k].empty()) continue;
+        what += std::string(what.empty() ? "" : "; ") + k + ": ";
+        for (size_t i = 0; i < e[k].size(); ++i) what += (i ? ", " : "") + Text(e[k][i]);
+      }
+      std::printf("node %s configuration changed: %s\n", Text(e["node"]).c_str(), what.c_str());
     } else {
       std::printf("%s %s on %s%s%s\n", Text(e["name"]).c_str(), Text(e["state"]).c_str(),
                   Text(e["node"]).c_str(), e["error"].get<std::string>().empty() ? "" : " — ",
@@ -184,9 +238,30 @@ void AddResourceCommands(CLI::App& app, const Globals& g, int& rc) {
   static CreateFlags f;
   auto named = [](CLI::App* c) { c->add_option("name", name, "the resource")->required(); };
 
-  res->add_subcommand("list", "every resource: where it runs and its state")->callback([&g, &rc] {
-    rc = Print(g, Call{g}.Do("GET", "/v1/resources"), PrintList);
+  static std::string cls;
+  static int on_node = 0;
+  auto* list = res->add_subcommand(
+      "list", "every resource: where it runs and its state (--class: the built-in ones)");
+  list->add_option("--class", cls, "node, adapter, disk or content: the nodes' own resources")
+      ->check(CLI::IsMember({"node", "adapter", "disk", "content"}));
+  list->add_option("--node", on_node, "with --class: only this node's")
+      ->check(CLI::Range(1, 65535));
+  list->callback([&g, &rc] {
+    if (cls.empty()) {
+      rc = Print(g, Call{g}.Do("GET", "/v1/resources"), PrintList);
+      return;
+    }
+    std::string target = "/v1/inventory?class=" + cls;
+    if (on_node != 0) target += "&node=" + std::to_string(on_node);
+    rc = Print(g, Call{g}.Do("GET", target), PrintInventory);
   });
+  res->add_subcommand("classes", "every resource class: attributes with types, actions")
+      ->callback(
+          [&g, &rc] { rc = Print(g, Call{g}.Do("GET", "/v1/resource-classes"), PrintClasses); });
+  res->add_subcommand("rescan", "this node discovers its adapters, disks and content again")
+      ->callback([&g, &rc] {
+        rc = Print(g, Call{g}.Do("POST", "/v1/inventory/rescan", json::object(), true), PrintDone);
+      });
   auto* show = res->add_subcommand("show", "one resource, with each node's report");
   named(show);
   show->callback(
@@ -209,6 +284,9 @@ void AddResourceCommands(CLI::App& app, const Globals& g, int& rc) {
   create->add_option("--disk", f.disks, "a disk the node must have healthy (repeat)");
   create->add_option("--with", f.with, "run on the same node as this resource (repeat)");
   create->add_option("--after", f.after, "start only once this resource runs (repeat)");
+  create->add_option("--content", f.content, "content the node must hold, a path (repeat)");
+  create->add_option("--needs-mbps", f.needs_mbps, "streaming capacity it takes on its node")
+      ->check(CLI::Range(1, 100000000));
   create->add_option("--monitor-ms", f.monitor_ms, "monitor interval")
       ->check(CLI::Range(100, 86400000));
   create->add_option("--start-timeout-ms", f.start_timeout_ms, "")->check(CLI::Range(100, 3600000));

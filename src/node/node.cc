@@ -45,6 +45,7 @@ struct Node::Impl {
   std::vector<std::function<void()>> membership_observers;
   std::unique_ptr<asio::steady_timer> leave_timer;
   std::vector<std::string> interfaces;
+  uint32_t capacity_mbps = 0;  // as the last usage sample found it
   asio::steady_timer timer;
   Instant timer_at = Instant::Max();
   std::string token;
@@ -419,6 +420,7 @@ struct Node::Impl {
       speed += io::LinkSpeedMbps(ifname);
     }
     u.capacity_mbps = config.stream_capacity_mbps != 0 ? config.stream_capacity_mbps : speed;
+    capacity_mbps = u.capacity_mbps;
     const double seconds = static_cast<double>((now - last_net_at).micros()) / 1e6;
     for (const auto& [ifname, c] : net) {
       auto before = last_net.find(ifname);
@@ -596,6 +598,7 @@ Instant Node::started() const { return impl_->started; }
 Instant Node::Now() const { return io::SteadyNow(); }
 const std::map<std::string, io::DiskCheck>& Node::disk_checks() const { return impl_->disk_checks; }
 uint64_t Node::disk_check_failures() const { return impl_->disk_check_failures; }
+uint32_t Node::capacity_mbps() const { return impl_->capacity_mbps; }
 
 void Node::FetchUsage(Duration timeout,
                       std::function<void(std::optional<membership::UsageReply>)> done) {

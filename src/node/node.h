@@ -63,6 +63,9 @@ class Node {
   // M11: the latest check of each configured disk (absent until its first check).
   const std::map<std::string, io::DiskCheck>& disk_checks() const;
   uint64_t disk_check_failures() const;  // checks that failed since start
+  // M12: the streaming capacity the usage row reports (configured, else the adapters' link
+  // speed); 0 before the first usage sample.
+  uint32_t capacity_mbps() const;
 
   // M12: the supervisor's usage tables; `done` gets nothing if the supervisor does not
   // answer within `timeout`.

@@ -13,6 +13,9 @@ using resources::ResourceSpec;
 resources::PlacementInput ResourceService::Impl::PlacementNow() const {
   resources::PlacementInput in;
   in.specs = mirror.specs;
+  std::set<std::string> needed;  // content some resource needs: the only paths looked up
+  for (const auto& [name, spec] : mirror.specs)
+    needed.insert(spec.content.begin(), spec.content.end());
   const membership::ClusterMap& map = node.membership().map();
   for (const auto& [id, member] : map.members) {
     resources::NodeFacts facts;
@@ -23,6 +26,12 @@ resources::PlacementInput ResourceService::Impl::PlacementNow() const {
       if (!entry.failed && path != entry.paths.end() &&
           path->second.state == membership::PathState::kOk) {
         facts.disks_ok.insert(disk);
+      }
+    }
+    if (auto inv = mirror.inventories.find(id); inv != mirror.inventories.end()) {
+      facts.capacity_mbps = inv->second.capacity_mbps;
+      for (const std::string& path : needed) {
+        if (resources::Holds(inv->second, path)) facts.content.insert(path);
       }
     }
     in.nodes.push_back(std::move(facts));

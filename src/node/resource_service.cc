@@ -49,6 +49,7 @@ void ResourceService::Impl::Tick() {
   });
   if (!synced && !syncing) Sync();
   KeepLease();
+  Discover();
   Drive();
 }
 
@@ -160,6 +161,9 @@ void ResourceService::Impl::ApplyOne(const registry::KeyValue& kv, bool deleted)
       }
       break;
     }
+    case RecordKey::Kind::kInventory:
+      ApplyInventory(key->node, kv, deleted);
+      break;
     case RecordKey::Kind::kFails: {
       auto n = deleted ? std::optional<uint64_t>() : ParseUnsigned(kv.value);
       if (deleted || !n) {

@@ -20,6 +20,7 @@
 #include "node/registry_records.h"
 #include "node/resource_runner.h"
 #include "resources/agent.h"
+#include "resources/inventory.h"
 #include "resources/placement.h"
 #include "resources/records.h"
 
@@ -44,6 +45,14 @@ struct ResourceInfo {
   std::map<NodeId, uint32_t> fail_counts;
 };
 
+// C9: a node's inventory changed (the configuration-changed event).
+struct ConfigurationChange {
+  uint64_t seq = 0;  // numbers the changes this node has seen, from 1
+  NodeId node = kNoNode;
+  int64_t at_ms = 0;  // Unix ms, when this node saw it
+  resources::InventoryChange change;
+};
+
 struct ResourceMetrics {
   uint64_t actions = 0;          // start, stop, monitor run
   uint64_t action_failures = 0;  // of those, failed
@@ -52,6 +61,8 @@ struct ResourceMetrics {
   uint64_t fenced = 0;  // times this node stopped everything near its lease's end
   uint64_t placements_written = 0;
   uint64_t registry_errors = 0;
+  uint64_t inventory_writes = 0;  // this node's inventory written (C9)
+  uint64_t configuration_changes = 0;
 };
 
 class ResourceService {
@@ -94,6 +105,12 @@ class ResourceService {
   Result<resources::Placement> Explain(const std::string& name) const;
   std::map<std::string, resources::LocalState> LocalStates() const;
   const ResourceMetrics& metrics() const;
+  // C9: every node's inventory of built-in resources, as the registry holds them.
+  const std::map<NodeId, resources::Inventory>& Inventories() const;
+  // The configuration changes seen since `after` (the last 200 at most).
+  std::vector<ConfigurationChange> Changes(uint64_t after) const;
+  // Discovers this node's resources again now, rather than at the next period.
+  void Rescan();
   // `fn` runs after each change of the mirror (a watch feed); returns an id to Unsubscribe.
   uint64_t Subscribe(std::function<void()> fn);
   void Unsubscribe(uint64_t id);

@@ -3,6 +3,8 @@
 // the reading). Private to node/.
 #pragma once
 
+#include <boost/asio/thread_pool.hpp>
+#include <deque>
 #include <set>
 
 #include "io/asio.h"
@@ -27,6 +29,7 @@ struct ResourceService::Impl {
     std::map<std::string, OwnerKey> owners;
     std::map<std::string, std::map<NodeId, resources::StatusRecord>> status;
     std::map<std::string, std::map<NodeId, uint32_t>> fails;
+    std::map<NodeId, resources::Inventory> inventories;
   };
 
   Node& node;
@@ -63,6 +66,14 @@ struct ResourceService::Impl {
   Instant place_after;                    // after a failed write: not before this
   std::map<uint64_t, std::function<void()>> listeners;
   uint64_t next_listener = 1;
+  // C9: this node's discoveries, and every node's changes as the watch brought them.
+  Instant next_discovery;
+  bool discovering = false;
+  bool rediscover = false;  // a rescan asked while one was under way
+  std::deque<ConfigurationChange> changes;
+  uint64_t next_change = 1;
+  // The content walk, off the loop. Last, so it is joined before the rest goes.
+  boost::asio::thread_pool scan_pool{1};
 
   // resource_service.cc
   void Tick();
@@ -92,6 +103,11 @@ struct ResourceService::Impl {
       f(std::forward<decltype(args)>(args)...);
     };
   }
+
+  // resource_inventory.cc (C9)
+  void Discover();
+  void WriteInventory(const resources::Inventory& found);
+  void ApplyInventory(NodeId node, const registry::KeyValue& kv, bool deleted);
 
   // resource_ops.cc
   resources::PlacementInput PlacementNow() const;

@@ -1,11 +1,13 @@
 """Integration tests of the resource manager (RM1, RM2, M13) with 5 real daemons on
 127.0.0.1: Debian's OCF Dummy agent and a process resource move when their node is killed
 (-9), a monitor failure restarts in place, a migration threshold moves it, an operator's move
-and clear, explain, watch, and a graceful stop handing resources over at once."""
+and clear, explain, watch, and a graceful stop handing resources over at once; each node's
+inventory of built-in resources (C9) and a resource that follows the content it needs."""
 import json
 import os
 import signal
 import subprocess
+import threading
 import time
 import unittest
 
@@ -45,7 +47,7 @@ def alive(pid):
 class ResourcesTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.c = DevCluster(5, BASE, adapters=1, registry=3).__enter__()
+        cls.c = DevCluster(5, BASE, adapters=1, registry=3, disks=("media",)).__enter__()
         cls.dead = set()
 
     @classmethod
@@ -78,6 +80,85 @@ class ResourcesTest(unittest.TestCase):
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("exists already", p.stderr)
         cohort("resource", "delete", "dup", api=self.c.api(1))
+
+    def inventory(self, cls, via=1, node=None):
+        args = ["resource", "list", "--class", cls] + (["--node", str(node)] if node else [])
+        return cohort_json(*args, api=self.c.api(via))["resources"]
+
+    def content_state(self, k, path, via=1):
+        for r in self.inventory("content", via, node=k):
+            if r["name"] == path:
+                return r["state"]
+        return None
+
+    def put_content(self, k, path, data=b"media"):
+        full = os.path.join(self.c.dir, f"n{k}", "content", path)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        with open(full, "wb") as f:
+            f.write(data)
+        cohort("resource", "rescan", api=self.c.api(k))
+        return full
+
+    def test_1b_inventory_and_a_resource_that_follows_its_content(self):
+        c = self.c
+        # Every node wrote its inventory at its join: itself, its adapter, its disk.
+        wait_for(lambda: sorted(r["node"] for r in self.inventory("node")
+                                if r["state"] == "up") == [1, 2, 3, 4, 5], what="5 nodes")
+        adapters = {r["name"]: r for r in self.inventory("adapter")}
+        self.assertIn(c.transport(3), adapters)
+        self.assertEqual(adapters[c.transport(3)]["attributes"]["interface"], "lo")
+        wait_for(lambda: {(r["node"], r["name"], r["state"]) for r in self.inventory("disk")} ==
+                 {(k, "media", "ok") for k in range(1, 6)}, what="every node's disk ok")
+        classes = cohort_json("resource", "classes", api=c.api(2))["classes"]
+        self.assertEqual([x["name"] for x in classes if x["builtin"]],
+                         ["node", "adapter", "disk", "content"])
+        p = cohort("resource", "list", "--class", "printer", api=c.api(1), check=False)
+        self.assertNotEqual(p.returncode, 0)
+
+        # No node holds its content yet: it runs nowhere, and says why.
+        p = self.create("player", "--agent", "heartbeat:Dummy", "--content", "films/a.mp4",
+                        "--monitor-ms", "500")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        wait_for(lambda: cohort_json("resource", "explain", "player", api=c.api(1))["reason"] ==
+                 "no node can run it", what="player placed nowhere")
+        watch = subprocess.Popen([COHORT, "--api", c.api(1), "--json", "resource", "watch"],
+                                 stdout=subprocess.PIPE, text=True)
+        lines = []
+        reader = threading.Thread(target=lambda: lines.extend(watch.stdout), daemon=True)
+        reader.start()
+        try:
+            wait_for(lambda: lines, what="the watch's first line (it is subscribed)")
+            first = self.put_content(4, "films/a.mp4")
+            wait_for(lambda: self.content_state(4, "films/a.mp4") == "present",
+                     what="the content in node 4's inventory")
+            wait_for(lambda: running_on(c, "player") == 4, what="player on the node with it")
+            explain = cohort_json("resource", "explain", "player", api=c.api(1))
+            lacking = [s for s in explain["scores"] if s["node"] != 4]
+            self.assertTrue(all(s["why"] == "it does not hold content films/a.mp4"
+                                for s in lacking), lacking)
+            # The content goes: marked missing (not forgotten), and the player stops.
+            os.unlink(first)
+            cohort("resource", "rescan", api=c.api(4))
+            wait_for(lambda: self.content_state(4, "films/a.mp4") == "missing",
+                     what="the content marked missing")
+            wait_for(lambda: cohort_json("resource", "show", "player", api=c.api(1))["state"] ==
+                     "stopped", what="the player stopped")
+            # It turns up on node 2: the player follows it there.
+            self.put_content(2, "films/a.mp4")
+            wait_for(lambda: running_on(c, "player") == 2, what="player on node 2")
+        finally:
+            watch.terminate()
+            watch.wait(timeout=10)
+            reader.join(timeout=10)
+        changes = [json.loads(l) for l in lines
+                   if l.strip() and json.loads(l).get("type") == "configuration_changed"]
+        self.assertIn({"node": 4, "added": ["content films/a.mp4"]},
+                      [{"node": e["node"], "added": e["added"]} for e in changes])
+        self.assertTrue(any(e["node"] == 4 and e["missing"] == ["content films/a.mp4"]
+                            for e in changes), changes)
+        cohort("resource", "delete", "player", api=c.api(1))
+        wait_for(lambda: not os.path.exists(dummy_state(c, 2, "player")),
+                 what="player stopped at its deletion")
 
     def test_2_ocf_dummy_runs_restarts_in_place_and_moves_off_a_killed_node(self):
         c = self.c
@@ -171,7 +252,10 @@ class ResourcesTest(unittest.TestCase):
         states = [json.loads(l) for l in out.splitlines() if l.strip()]
         self.assertTrue(any(s.get("name") == "once" and s.get("state") == "running"
                             for s in states))
-        stopped = cohort_json("resource", "stop", "once", api=c.api(via))
+        # The stopped node may have been the registry's leader: the write waits for the next.
+        stop = lambda: cohort("resource", "stop", "once", "--json", api=c.api(via), check=False)
+        stopped = wait_for(lambda: (lambda p: p.returncode == 0 and json.loads(p.stdout))(stop()),
+                           what="the stop written")
         self.assertEqual(stopped["target"], "stopped")
         wait_for(lambda: cohort_json("resource", "show", "once", api=c.api(via))["state"] ==
                  "stopped", what="stopped by the operator")

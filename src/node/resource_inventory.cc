@@ -1,0 +1,138 @@
+// ResourceService, C9: this node discovers its built-in resources at its first sync, every
+// discovery period and on `rescan`, and writes its inventory when it differs from the
+// registry's; every node turns each inventory change the watch brings into a
+// configuration-changed event.
+#include <boost/asio/post.hpp>
+
+#include "base/log.h"
+#include "io/clock.h"
+#include "node/inventory_scan.h"
+#include "node/node.h"
+#include "node/resource_service_impl.h"
+
+namespace cohort::node {
+
+namespace asio = boost::asio;
+using resources::RecordKey;
+
+namespace {
+
+constexpr Duration kDiscoveryPeriod = Duration::Seconds(10);
+constexpr size_t kChangesKept = 200;
+
+std::string Joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (size_t i = 0; i < items.size() && i < 8; ++i) out += (i ? ", " : "") + items[i];
+  if (items.size() > 8) out += ", … (" + std::to_string(items.size()) + ")";
+  return out;
+}
+
+}  // namespace
+
+void ResourceService::Impl::Discover() {
+  const Instant now = io::SteadyNow();
+  if (!synced || stopping || Where().backend == nullptr) return;
+  if (discovering) return;
+  if (now < next_discovery && !rediscover) return;
+  discovering = true;
+  rediscover = false;
+  next_discovery = now + kDiscoveryPeriod;
+  resources::Inventory own = DiscoverOwn(node, node.config().node_name);
+  const std::string root = node.config().distribution_root;
+  if (root.empty()) {
+    discovering = false;
+    return WriteInventory(own);
+  }
+  asio::post(scan_pool, [this, ioc = &io, alive = alive, own = std::move(own), root]() mutable {
+    ContentScan scan = ScanContent(root);
+    asio::post(*ioc, [this, alive, own = std::move(own), scan = std::move(scan)]() mutable {
+      if (!*alive) return;
+      discovering = false;
+      if (!scan.error.empty()) {
+        Log(LogLevel::kWarn, "resources", "content root not read; its inventory is kept",
+            {{"error", scan.error}});
+        auto kept = mirror.inventories.find(node.config().node_id);
+        if (kept != mirror.inventories.end()) {
+          own.content = kept->second.content;
+          own.content_truncated = kept->second.content_truncated;
+        }
+      } else {
+        own.content = std::move(scan.items);
+        own.content_truncated = scan.truncated;
+      }
+      WriteInventory(own);
+    });
+  });
+}
+
+void ResourceService::Impl::WriteInventory(const resources::Inventory& found) {
+  const Records where = Where();
+  if (where.backend == nullptr) return;
+  const NodeId self = node.config().node_id;
+  auto stored = mirror.inventories.find(self);
+  const resources::Inventory before =
+      stored == mirror.inventories.end() ? resources::Inventory{} : stored->second;
+  const int64_t now_ms = static_cast<int64_t>(io::WallMillis());
+  resources::Inventory merged = resources::Merge(before, found, now_ms);
+  if (stored != mirror.inventories.end() && merged == before) return;
+  merged.discovered_ms = now_ms;
+  where.backend->Put(where.prefix + resources::KeyOf({RecordKey::Kind::kInventory, "", self}),
+                     resources::EncodeInventory(merged), Later([this](Result<int64_t> r) {
+                       if (!r) {
+                         ++metrics.registry_errors;
+                         next_discovery = io::SteadyNow();  // the next tick tries again
+                         return;
+                       }
+                       ++metrics.inventory_writes;
+                     }));
+}
+
+void ResourceService::Impl::ApplyInventory(NodeId id, const registry::KeyValue& kv, bool deleted) {
+  auto before = mirror.inventories.find(id);
+  const bool known = before != mirror.inventories.end();
+  if (deleted) {
+    mirror.inventories.erase(id);
+    // This node's own: written again at the next discovery.
+    if (id == node.config().node_id) rediscover = true;
+    return;
+  }
+  auto inventory = resources::ParseInventory(kv.value);
+  if (!inventory || inventory->node != id) {
+    Log(LogLevel::kWarn, "resources", "a stored inventory does not decode; ignored",
+        {{"key", kv.key},
+         {"error", inventory ? "it names another node" : inventory.error().message()}});
+    return;
+  }
+  const resources::InventoryChange change =
+      resources::Compare(known ? before->second : resources::Inventory{}, *inventory);
+  mirror.inventories[id] = std::move(*inventory);
+  // Changes the watch brings; a first read of the records is the configuration as it is.
+  if (!synced || change.empty()) return;
+  ++metrics.configuration_changes;
+  changes.push_back({next_change++, id, static_cast<int64_t>(io::WallMillis()), change});
+  if (changes.size() > kChangesKept) changes.pop_front();
+  Log(LogLevel::kInfo, "resources", "configuration changed",
+      {{"node", std::to_string(id)},
+       {"added", Joined(change.added)},
+       {"missing", Joined(change.missing)},
+       {"changed", Joined(change.changed)}});
+}
+
+const std::map<NodeId, resources::Inventory>& ResourceService::Inventories() const {
+  return impl_->mirror.inventories;
+}
+
+std::vector<ConfigurationChange> ResourceService::Changes(uint64_t after) const {
+  std::vector<ConfigurationChange> out;
+  for (const ConfigurationChange& c : impl_->changes) {
+    if (c.seq > after) out.push_back(c);
+  }
+  return out;
+}
+
+void ResourceService::Rescan() {
+  impl_->rediscover = true;
+  impl_->Discover();
+}
+
+}  // namespace cohort::node
