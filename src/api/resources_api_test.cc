@@ -170,8 +170,9 @@ TEST_F(ResourcesApiTest, TheNodesInventoryIsWrittenAndWhatGoesIsMarkedMissing) {
             std::vector<std::string>{"content films/a.mp4"});
   // An unchanged discovery writes nothing.
   const uint64_t settled = resources_->metrics().inventory_writes;
+  const uint64_t discoveries = resources_->metrics().discoveries;
   ASSERT_EQ(Call("POST", "/v1/inventory/rescan", "{}").status, 200);
-  RunUntil([] { return false; }, 1);
+  ASSERT_TRUE(RunUntil([&] { return resources_->metrics().discoveries > discoveries; }));
   EXPECT_EQ(resources_->metrics().inventory_writes, settled);
 
   ExpectRefused(Call("GET", "/v1/inventory?class=printer", "", false), 400, "class must be");

@@ -242,10 +242,12 @@ void AddResourceCommands(CLI::App& app, const Globals& g, int& rc) {
   static int on_node = 0;
   auto* list = res->add_subcommand(
       "list", "every resource: where it runs and its state (--class: the built-in ones)");
-  list->add_option("--class", cls, "node, adapter, disk or content: the nodes' own resources")
-      ->check(CLI::IsMember({"node", "adapter", "disk", "content"}));
+  auto* class_option =
+      list->add_option("--class", cls, "node, adapter, disk or content: the nodes' own resources")
+          ->check(CLI::IsMember({"node", "adapter", "disk", "content"}));
   list->add_option("--node", on_node, "with --class: only this node's")
-      ->check(CLI::Range(1, 65535));
+      ->check(CLI::Range(1, 65535))
+      ->needs(class_option);
   list->callback([&g, &rc] {
     if (cls.empty()) {
       rc = Print(g, Call{g}.Do("GET", "/v1/resources"), PrintList);

@@ -46,7 +46,8 @@ bool Skipped(const fs::path& name) {
 
 }  // namespace
 
-ContentScan ScanContent(const std::string& root, size_t max_entries) {
+ContentScan ScanContent(const std::string& root, const std::atomic<bool>& cancel,
+                        size_t max_entries) {
   ContentScan scan;
   std::error_code ec;
   // No root (yet): no content. A root that went (a disk unmounted) is no content either,
@@ -61,6 +62,10 @@ ContentScan ScanContent(const std::string& root, size_t max_entries) {
   for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (ec) {
       scan.error = root + ": " + ec.message();
+      break;
+    }
+    if (cancel.load(std::memory_order_relaxed)) {
+      scan.error = "the walk was cancelled";
       break;
     }
     if (++visited > max_entries) {

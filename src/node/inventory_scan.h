@@ -3,6 +3,7 @@
 // its content root by a bounded walk meant to run off the loop.
 #pragma once
 
+#include <atomic>
 #include <string>
 
 #include "resources/inventory.h"
@@ -24,6 +25,8 @@ struct ContentScan {
 // reserved folder left out); the first kMaxInventoryContent in path order; none if the
 // root does not exist. Visits at most
 // `max_entries` entries. Any thread; never throws.
-ContentScan ScanContent(const std::string& root, size_t max_entries = 200'000);
+// Gives up (`error` set) as soon as `cancel` is set.
+ContentScan ScanContent(const std::string& root, const std::atomic<bool>& cancel,
+                        size_t max_entries = 200'000);
 
 }  // namespace cohort::node

@@ -43,26 +43,38 @@ void ResourceService::Impl::Discover() {
     discovering = false;
     return WriteInventory(own);
   }
-  asio::post(scan_pool, [this, ioc = &io, alive = alive, own = std::move(own), root]() mutable {
-    ContentScan scan = ScanContent(root);
+  asio::post(scan_pool, [this, ioc = &io, alive = alive, cancel = cancel_scan, own = std::move(own),
+                         root]() mutable {
+    ContentScan scan = ScanContent(root, *cancel);
     asio::post(*ioc, [this, alive, own = std::move(own), scan = std::move(scan)]() mutable {
       if (!*alive) return;
       discovering = false;
-      if (!scan.error.empty()) {
-        Log(LogLevel::kWarn, "resources", "content root not read; its inventory is kept",
-            {{"error", scan.error}});
-        auto kept = mirror.inventories.find(node.config().node_id);
-        if (kept != mirror.inventories.end()) {
-          own.content = kept->second.content;
-          own.content_truncated = kept->second.content_truncated;
-        }
-      } else {
-        own.content = std::move(scan.items);
-        own.content_truncated = scan.truncated;
-      }
+      ContentFound(own, std::move(scan));
       WriteInventory(own);
     });
   });
+}
+
+// What the walk found becomes the content; what it could not see (it failed, or stopped at
+// its limit before reaching it) is not known to be gone: what was present stays present,
+// what was missing stays missing (Merge keeps it so).
+void ResourceService::Impl::ContentFound(resources::Inventory& own, ContentScan scan) {
+  auto kept = mirror.inventories.find(node.config().node_id);
+  const resources::Inventory* before = kept == mirror.inventories.end() ? nullptr : &kept->second;
+  const bool failed = !scan.error.empty();
+  if (failed) {
+    Log(LogLevel::kWarn, "resources", "content root not read; its inventory is kept",
+        {{"error", scan.error}});
+    scan.items.clear();
+  }
+  own.content = std::move(scan.items);
+  own.content_truncated = failed ? before != nullptr && before->content_truncated : scan.truncated;
+  if (!(failed || scan.truncated) || before == nullptr) return;
+  const std::string last = own.content.empty() ? "" : own.content.rbegin()->first;
+  for (const auto& [path, item] : before->content) {
+    if (own.content.size() >= resources::kMaxInventoryContent) break;
+    if (item.presence.present && (failed || path > last)) own.content.emplace(path, item);
+  }
 }
 
 void ResourceService::Impl::WriteInventory(const resources::Inventory& found) {
@@ -73,11 +85,32 @@ void ResourceService::Impl::WriteInventory(const resources::Inventory& found) {
   const resources::Inventory before =
       stored == mirror.inventories.end() ? resources::Inventory{} : stored->second;
   const int64_t now_ms = static_cast<int64_t>(io::WallMillis());
-  resources::Inventory merged = resources::Merge(before, found, now_ms);
+  ++metrics.discoveries;
+  resources::Inventory own = found;
+  own.capacity_mbps = std::min(own.capacity_mbps, resources::kMaxMbps);
+  if (own.name.size() > 255) own.name.resize(255);
+  for (auto& [id, disk] : own.disks) {
+    // A disk whose check failed (or has not run) keeps the size it was last seen with.
+    auto was = before.disks.find(id);
+    if (disk.total_bytes == 0 && was != before.disks.end())
+      disk.total_bytes = was->second.total_bytes;
+  }
+  resources::Inventory merged = resources::Merge(before, own, now_ms);
   if (stored != mirror.inventories.end() && merged == before) return;
   merged.discovered_ms = now_ms;
-  where.backend->Put(where.prefix + resources::KeyOf({RecordKey::Kind::kInventory, "", self}),
-                     resources::EncodeInventory(merged), Later([this](Result<int64_t> r) {
+  const std::string text = resources::EncodeInventory(merged);
+  // What every node would refuse is not written (and said once).
+  if (auto check = resources::ParseInventory(text); !check) {
+    if (!inventory_refused) {
+      Log(LogLevel::kError, "resources", "this node's inventory cannot be written",
+          {{"error", check.error().message()}});
+    }
+    inventory_refused = true;
+    return;
+  }
+  inventory_refused = false;
+  where.backend->Put(where.prefix + resources::KeyOf({RecordKey::Kind::kInventory, "", self}), text,
+                     Later([this](Result<int64_t> r) {
                        if (!r) {
                          ++metrics.registry_errors;
                          next_discovery = io::SteadyNow();  // the next tick tries again
@@ -106,8 +139,21 @@ void ResourceService::Impl::ApplyInventory(NodeId id, const registry::KeyValue& 
   const resources::InventoryChange change =
       resources::Compare(known ? before->second : resources::Inventory{}, *inventory);
   mirror.inventories[id] = std::move(*inventory);
-  // Changes the watch brings; a first read of the records is the configuration as it is.
-  if (!synced || change.empty()) return;
+  // Changes the watch brings; a read of the records is compared as a whole (Sync).
+  if (synced) RecordChange(id, change);
+}
+
+void ResourceService::Impl::InventoriesReread(
+    const std::map<NodeId, resources::Inventory>& before) {
+  for (const auto& [id, inventory] : mirror.inventories) {
+    auto was = before.find(id);
+    RecordChange(id, resources::Compare(was == before.end() ? resources::Inventory{} : was->second,
+                                        inventory));
+  }
+}
+
+void ResourceService::Impl::RecordChange(NodeId id, const resources::InventoryChange& change) {
+  if (change.empty()) return;
   ++metrics.configuration_changes;
   changes.push_back({next_change++, id, static_cast<int64_t>(io::WallMillis()), change});
   if (changes.size() > kChangesKept) changes.pop_front();

@@ -153,13 +153,32 @@ void ResourceService::Define(const ResourceSpec& spec, StatusDone done) {
   }));
 }
 
-void ResourceService::Remove(const std::string& name, StatusDone done) {
-  Impl* impl = impl_.get();
-  const Records where = impl->Where();
+// The definition as the registry holds it now (not the mirror, which may not have seen a
+// definition just made through another node), with its mod revision.
+void ResourceService::Impl::ReadSpec(
+    const std::string& name, std::function<void(Result<std::pair<ResourceSpec, int64_t>>)> done) {
+  const Records where = Where();
   if (where.backend == nullptr) return done(NoRegistry());
-  if (impl->mirror.specs.count(name) == 0) {
-    return done(Error(Errc::kNotFound, "no resource named " + name));
-  }
+  where.backend->Get(where.prefix + resources::KeyOf({RecordKey::Kind::kDef, name}), false,
+                     Later([name, done](Result<std::optional<registry::KeyValue>> kv) {
+                       if (!kv) return done(kv.error());
+                       if (!*kv) return done(Error(Errc::kNotFound, "no resource named " + name));
+                       auto spec = resources::ParseSpec((*kv)->value);
+                       if (!spec) return done(spec.error());
+                       done(std::make_pair(*spec, (*kv)->mod_revision));
+                     }));
+}
+
+void ResourceService::Remove(const std::string& name, StatusDone done) {
+  impl_->ReadSpec(name, [impl = impl_.get(), name, done](auto read) {
+    if (!read) return done(read.error());
+    impl->RemoveRecords(name, done);
+  });
+}
+
+void ResourceService::Impl::RemoveRecords(const std::string& name, const StatusDone& done) {
+  const Records where = Where();
+  if (where.backend == nullptr) return done(NoRegistry());
   // The definition goes; its owner stops it and gives its key back. Its records go with it.
   registry::Txn txn;
   for (auto kind : {RecordKey::Kind::kDef, RecordKey::Kind::kPlaced}) {
@@ -170,36 +189,34 @@ void ResourceService::Remove(const std::string& name, StatusDone done) {
     txn.success.push_back(
         {registry::RequestOp::Kind::kDelete, where.prefix + prefix + name + "/", "", true});
   }
-  where.backend->Commit(txn, impl->Later([done](Result<registry::TxnResult> r) {
-    done(r ? OkStatus() : Status(r.error()));
-  }));
+  where.backend->Commit(txn, Later([done](Result<registry::TxnResult> r) {
+                          done(r ? OkStatus() : Status(r.error()));
+                        }));
 }
 
 void ResourceService::Change(const std::string& name, std::function<Status(ResourceSpec&)> change,
                              StatusDone done) {
-  Impl* impl = impl_.get();
-  const Records where = impl->Where();
-  if (where.backend == nullptr) return done(NoRegistry());
-  auto it = impl->mirror.specs.find(name);
-  if (it == impl->mirror.specs.end()) {
-    return done(Error(Errc::kNotFound, "no resource named " + name));
-  }
-  ResourceSpec spec = it->second;
-  if (auto s = change(spec); !s) return done(s);
-  if (auto v = resources::Validate(spec); !v) return done(v);
-  const std::string key = where.prefix + resources::KeyOf({RecordKey::Kind::kDef, name});
-  registry::Txn txn;
-  txn.compares.push_back({key, registry::Compare::Target::kModRevision,
-                          registry::Compare::Op::kEqual, "", impl->mirror.spec_revisions[name]});
-  txn.success.push_back({registry::RequestOp::Kind::kPut, key, resources::EncodeSpec(spec)});
-  where.backend->Commit(txn, impl->Later([done, name](Result<registry::TxnResult> r) {
-    if (!r) return done(r.error());
-    if (!r->succeeded) {
-      return done(Error(Errc::kAlreadyExists,
-                        "resource " + name + " changed meanwhile (or was removed): try again"));
-    }
-    done(OkStatus());
-  }));
+  impl_->ReadSpec(name, [impl = impl_.get(), name, change, done](auto read) {
+    if (!read) return done(read.error());
+    auto [spec, revision] = *read;
+    if (auto s = change(spec); !s) return done(s);
+    if (auto v = resources::Validate(spec); !v) return done(v);
+    const Records where = impl->Where();
+    if (where.backend == nullptr) return done(NoRegistry());
+    const std::string key = where.prefix + resources::KeyOf({RecordKey::Kind::kDef, name});
+    registry::Txn txn;
+    txn.compares.push_back({key, registry::Compare::Target::kModRevision,
+                            registry::Compare::Op::kEqual, "", revision});
+    txn.success.push_back({registry::RequestOp::Kind::kPut, key, resources::EncodeSpec(spec)});
+    where.backend->Commit(txn, impl->Later([done, name](Result<registry::TxnResult> r) {
+      if (!r) return done(r.error());
+      if (!r->succeeded) {
+        return done(Error(Errc::kAlreadyExists,
+                          "resource " + name + " changed meanwhile (or was removed): try again"));
+      }
+      done(OkStatus());
+    }));
+  });
 }
 
 void ResourceService::Clear(const std::string& name, StatusDone done) {

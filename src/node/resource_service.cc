@@ -66,8 +66,10 @@ void ResourceService::Impl::Sync() {
           ++metrics.registry_errors;
           return;  // the next tick tries again
         }
+        const auto inventories = std::move(mirror.inventories);
         mirror = Mirror{};
         for (const auto& kv : got->kvs) ApplyOne(kv, false);
+        if (probed) InventoriesReread(inventories);  // a read again: what changed meanwhile
         auto id = where.backend->Watch(
             where.prefix, got->revision + 1,
             Later([this](Result<std::vector<registry::WatchEvent>> events) {
@@ -115,7 +117,6 @@ void ResourceService::Impl::ApplyOne(const registry::KeyValue& kv, bool deleted)
       const uint32_t cleared_before =
           mirror.specs.count(name) != 0 ? mirror.specs.at(name).cleared : 0;
       mirror.specs.erase(name);
-      mirror.spec_revisions.erase(name);
       if (deleted) break;
       auto spec = resources::ParseSpec(kv.value);
       if (!spec || spec->name != name) {
@@ -128,7 +129,6 @@ void ResourceService::Impl::ApplyOne(const registry::KeyValue& kv, bool deleted)
         failures_written.erase(name);
       }
       mirror.specs[name] = *spec;
-      mirror.spec_revisions[name] = kv.mod_revision;
       break;
     }
     case RecordKey::Kind::kPlaced: {
@@ -464,6 +464,7 @@ ResourceService::ResourceService(Node& node, RecordsSource records, asio::io_con
 
 ResourceService::~ResourceService() {
   *impl_->alive = false;
+  *impl_->cancel_scan = true;
   if (impl_->watch && impl_->watched.backend != nullptr) {
     impl_->watched.backend->CancelWatch(*impl_->watch);
   }
@@ -519,6 +520,7 @@ void ResourceService::Impl::FinishStop() {
   auto done = std::move(stop_done);
   stop_done = nullptr;
   *alive = false;
+  *cancel_scan = true;
   done();
 }
 

@@ -62,6 +62,7 @@ struct ResourceMetrics {
   uint64_t placements_written = 0;
   uint64_t registry_errors = 0;
   uint64_t inventory_writes = 0;  // this node's inventory written (C9)
+  uint64_t discoveries = 0;       // discoveries finished here (written or not)
   uint64_t configuration_changes = 0;
 };
 

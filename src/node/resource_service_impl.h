@@ -3,11 +3,13 @@
 // the reading). Private to node/.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/thread_pool.hpp>
 #include <deque>
 #include <set>
 
 #include "io/asio.h"
+#include "node/inventory_scan.h"
 #include "node/resource_service.h"
 #include "registry/backend.h"
 
@@ -24,7 +26,6 @@ struct ResourceService::Impl {
   };
   struct Mirror {
     std::map<std::string, resources::ResourceSpec> specs;
-    std::map<std::string, int64_t> spec_revisions;  // for compare-and-swap changes
     std::map<std::string, resources::PlacedRecord> placed;
     std::map<std::string, OwnerKey> owners;
     std::map<std::string, std::map<NodeId, resources::StatusRecord>> status;
@@ -69,9 +70,12 @@ struct ResourceService::Impl {
   // C9: this node's discoveries, and every node's changes as the watch brought them.
   Instant next_discovery;
   bool discovering = false;
-  bool rediscover = false;  // a rescan asked while one was under way
+  bool rediscover = false;         // a rescan asked while one was under way
+  bool inventory_refused = false;  // the last one could not be written: said once
   std::deque<ConfigurationChange> changes;
   uint64_t next_change = 1;
+  // Set when the service goes: a content walk under way gives up at its next entry.
+  std::shared_ptr<std::atomic<bool>> cancel_scan = std::make_shared<std::atomic<bool>>(false);
   // The content walk, off the loop. Last, so it is joined before the rest goes.
   boost::asio::thread_pool scan_pool{1};
 
@@ -107,9 +111,16 @@ struct ResourceService::Impl {
   // resource_inventory.cc (C9)
   void Discover();
   void WriteInventory(const resources::Inventory& found);
+  void ContentFound(resources::Inventory& own, ContentScan scan);
   void ApplyInventory(NodeId node, const registry::KeyValue& kv, bool deleted);
+  // After a read of the records that replaced the mirror: what changed meanwhile.
+  void InventoriesReread(const std::map<NodeId, resources::Inventory>& before);
+  void RecordChange(NodeId node, const resources::InventoryChange& change);
 
   // resource_ops.cc
+  void ReadSpec(const std::string& name,
+                std::function<void(Result<std::pair<resources::ResourceSpec, int64_t>>)> done);
+  void RemoveRecords(const std::string& name, const StatusDone& done);
   resources::PlacementInput PlacementNow() const;
   void PlaceAsSupervisor();
   resources::RegistryView ViewForAgent() const;

@@ -109,7 +109,7 @@ std::vector<ClassDescription> ClassDescriptions() {
        "a member of the cluster; its state is the membership's",
        {{"id", "uint", "node number"},
         {"name", "string", "node name"},
-        {"state", "state", "up, failed, left (the cluster map)"},
+        {"state", "state", "up, joining, failed, left (the cluster map), unknown"},
         {"capacity_mbps", "uint", "streaming capacity, as in the node usage table"}},
        {"rescan"},
        true},

@@ -42,7 +42,7 @@ struct AdapterItem {
 };
 
 struct DiskItem {
-  std::string id;  // the disk's name in the node's configuration
+  std::string id;  // the disk's name in the node's configuration (ValidDiskId)
   std::string mount;
   uint64_t total_bytes = 0;  // 0 until a check has read it
   Presence presence;

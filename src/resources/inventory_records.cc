@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/endpoint.h"
+#include "base/ids.h"
 #include "base/text.h"
 #include "resources/records.h"
 
@@ -81,7 +82,7 @@ Result<std::string> ReadAdapter(const json& e, AdapterItem& a) {
 }
 
 Result<std::string> ReadDisk(const json& e, DiskItem& d) {
-  if (!Text(e, "id", 63, &d.id) || !ValidName(d.id)) {
+  if (!Text(e, "id", 64, &d.id) || !ValidDiskId(d.id)) {
     return Error(Errc::kInvalidArgument, "a disk's id is not a name");
   }
   if (!Text(e, "mount", 4096, &d.mount) || !Number(e, "total_bytes", UINT64_MAX, &d.total_bytes)) {

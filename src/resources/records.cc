@@ -196,8 +196,6 @@ std::string EncodeSpec(const ResourceSpec& s) {
               {"disks", s.disks},
               {"with", s.with},
               {"after", s.after},
-              {"content", s.content},
-              {"needs_mbps", s.needs_mbps},
               {"monitor_interval_ms", s.monitor_interval.nanos() / 1'000'000},
               {"timeouts_ms",
                {{"start", s.timeouts.start.nanos() / 1'000'000},
@@ -206,6 +204,9 @@ std::string EncodeSpec(const ResourceSpec& s) {
               {"migration_threshold", s.migration_threshold},
               {"cleared", s.cleared}};
   doc["moved_to"] = s.moved_to == kNoNode ? json(nullptr) : json(s.moved_to);
+  // Written only when used, so that daemons that do not know them read the rest.
+  if (!s.content.empty()) doc["content"] = s.content;
+  if (s.needs_mbps != 0) doc["needs_mbps"] = s.needs_mbps;
   return doc.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 

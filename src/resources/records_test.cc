@@ -22,6 +22,11 @@ TEST(RecordsTest, ADefinitionRoundTrips) {
   EXPECT_EQ(again->moved_to, 2);
   EXPECT_EQ(again->content, std::vector<std::string>{"films/a.mp4"});
   EXPECT_EQ(again->needs_mbps, 40u);
+  // Fields a definition does not use are left out, for daemons that do not know them.
+  auto plain = ParseSpec(R"({"name":"a","class":"ocf","agent":"heartbeat:Dummy"})");
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(EncodeSpec(*plain).find("content"), std::string::npos);
+  EXPECT_EQ(EncodeSpec(*plain).find("needs_mbps"), std::string::npos);
 }
 
 TEST(RecordsTest, BadDefinitionsAreRefusedWithOneLine) {

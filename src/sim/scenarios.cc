@@ -8,6 +8,7 @@
 #include "sim/liveness_scenarios.h"
 #include "sim/membership_scenarios.h"
 #include "sim/network.h"
+#include "sim/resources_scenarios.h"
 
 namespace cohort::sim {
 namespace {
@@ -246,6 +247,7 @@ const std::map<std::string, std::string>& Scenarios() {
     AddDistributionScenarios(all);
     AddLivenessScenarios(all);
     AddGroupsScenarios(all);
+    AddResourcesScenarios(all);
     return all;
   }();
   return kWithMembership;
@@ -260,6 +262,7 @@ ScenarioResult RunScenario(const std::string& name, int nodes, uint64_t seed) {
   if (auto r = RunDistributionScenario(name, nodes, seed)) return *r;
   if (auto r = RunLivenessScenario(name, nodes, seed)) return *r;
   if (auto r = RunGroupsScenario(name, nodes, seed)) return *r;
+  if (auto r = RunResourcesScenario(name, nodes, seed)) return *r;
   return Churn(nodes, seed);
 }
 

@@ -150,6 +150,7 @@ class ResourcesTest(unittest.TestCase):
             watch.terminate()
             watch.wait(timeout=10)
             reader.join(timeout=10)
+            watch.stdout.close()
         changes = [json.loads(l) for l in lines
                    if l.strip() and json.loads(l).get("type") == "configuration_changed"]
         self.assertIn({"node": 4, "added": ["content films/a.mp4"]},

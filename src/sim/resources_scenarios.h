@@ -1,0 +1,17 @@
+// Resource manager scenarios (SPEC RM1, M13) for cohort-sim and tests/sim (see scenarios.h
+// for the result type).
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "sim/scenarios.h"
+
+namespace cohort::sim {
+
+void AddResourcesScenarios(std::map<std::string, std::string>& all);
+std::optional<ScenarioResult> RunResourcesScenario(const std::string& name, int nodes,
+                                                   uint64_t seed);
+
+}  // namespace cohort::sim
