@@ -4,6 +4,7 @@
 #include "io/clock.h"
 #include "node/node.h"
 #include "node/resource_service_impl.h"
+#include "resources/ocf_metadata.h"
 
 namespace cohort::node {
 
@@ -131,12 +132,35 @@ Error NoRegistry() {
 
 }  // namespace
 
+// An OCF definition's parameters are checked against the agent's meta-data where the agent
+// is installed here; one whose meta-data cannot be read is written unchecked (said in the
+// log), since the agent's own validate-all and start still judge it.
 void ResourceService::Define(const ResourceSpec& spec, StatusDone done) {
   Impl* impl = impl_.get();
-  const Records where = impl->Where();
+  if (spec.cls != resources::ResourceClass::kOcf || !impl->runner.AgentPath(spec.agent)) {
+    return impl->Write(spec, done);
+  }
+  impl->runner.Invoke(
+      spec, "meta-data", Duration::Seconds(10),
+      impl->Later([impl, spec, done](Result<io::ChildResult> got) {
+        std::optional<resources::OcfMetadata> metadata;
+        if (got && got->exit_code == 0 && !got->timed_out) {
+          if (auto m = resources::ParseOcfMetadata(got->output)) metadata = *m;
+        }
+        if (!metadata) {
+          Log(LogLevel::kWarn, "resources", "agent meta-data not read; parameters not checked",
+              {{"resource", spec.name}, {"agent", spec.agent}});
+        } else if (auto checked = resources::CheckParameters(spec, *metadata); !checked) {
+          return done(checked);
+        }
+        impl->Write(spec, done);
+      }));
+}
+
+void ResourceService::Impl::Write(const ResourceSpec& spec, const StatusDone& done) {
+  const Records where = Where();
   if (where.backend == nullptr) return done(NoRegistry());
-  if (impl->mirror.specs.size() >= resources::kMaxResources &&
-      impl->mirror.specs.count(spec.name) == 0) {
+  if (mirror.specs.size() >= resources::kMaxResources && mirror.specs.count(spec.name) == 0) {
     return done(Error(Errc::kInvalidArgument, "at most 1000 resources may be defined"));
   }
   const std::string key = where.prefix + resources::KeyOf({RecordKey::Kind::kDef, spec.name});
@@ -144,13 +168,14 @@ void ResourceService::Define(const ResourceSpec& spec, StatusDone done) {
   txn.compares.push_back(
       {key, registry::Compare::Target::kCreateRevision, registry::Compare::Op::kEqual, "", 0});
   txn.success.push_back({registry::RequestOp::Kind::kPut, key, resources::EncodeSpec(spec)});
-  where.backend->Commit(txn, impl->Later([done, name = spec.name](Result<registry::TxnResult> r) {
-    if (!r) return done(r.error());
-    if (!r->succeeded) {
-      return done(Error(Errc::kAlreadyExists, "a resource named " + name + " exists already"));
-    }
-    done(OkStatus());
-  }));
+  where.backend->Commit(
+      txn, Later([done, name = spec.name](Result<registry::TxnResult> r) {
+        if (!r) return done(r.error());
+        if (!r->succeeded) {
+          return done(Error(Errc::kAlreadyExists, "a resource named " + name + " exists already"));
+        }
+        done(OkStatus());
+      }));
 }
 
 // The definition as the registry holds it now (not the mirror, which may not have seen a

@@ -121,6 +121,8 @@ struct ResourceService::Impl {
   void ReadSpec(const std::string& name,
                 std::function<void(Result<std::pair<resources::ResourceSpec, int64_t>>)> done);
   void RemoveRecords(const std::string& name, const StatusDone& done);
+  // A new definition: written if no resource has its name.
+  void Write(const resources::ResourceSpec& spec, const StatusDone& done);
   resources::PlacementInput PlacementNow() const;
   void PlaceAsSupervisor();
   resources::RegistryView ViewForAgent() const;

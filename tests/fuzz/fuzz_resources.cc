@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "resources/ocf_metadata.h"
 #include "resources/records.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -18,6 +19,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)ParsePlaced(text);
   (void)ParseOwner(text);
   (void)ParseStatus(text);
+  if (auto metadata = ParseOcfMetadata(text)) {
+    ResourceSpec spec;
+    spec.params["ip"] = "10.0.0.1";
+    (void)CheckParameters(spec, *metadata);
+  }
   if (auto inventory = ParseInventory(text)) {
     auto again = ParseInventory(EncodeInventory(*inventory));
     if (!again || !(*again == *inventory)) std::abort();

@@ -74,6 +74,11 @@ class ResourcesTest(unittest.TestCase):
             p = self.create("bad" if "--with" in args else "ok", *args)
             self.assertEqual(p.returncode in (1, 2), True, p.stdout)
             self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+        # Parameters are checked against the agent's meta-data.
+        p = self.create("vip", "--agent", "heartbeat:IPaddr2", "--param", "cidr_netmask=24")
+        self.assertIn("requires parameter ip", p.stderr)
+        p = self.create("typo", "--agent", "heartbeat:Dummy", "--param", "stat=/tmp/x")
+        self.assertIn("has no parameter stat (its meta-data lists: state, fake", p.stderr)
         p = self.create("dup", "--agent", "heartbeat:Dummy", "--stopped")
         self.assertEqual(p.returncode, 0, p.stderr)
         p = self.create("dup", "--agent", "heartbeat:Dummy")
