@@ -132,10 +132,16 @@ void Action(ResourceService& service, const std::string& name, const HttpRequest
     }
     timeout_ms = it->get<int64_t>();
   }
+  // The action runs here; where the resource runs is said beside it (a monitor here of a
+  // resource running elsewhere finds it not running).
+  const auto info = service.Find(name);
+  const NodeId runs_on = info ? info->owner : kNoNode;
   service.Invoke(name, action, Duration::Millis(timeout_ms),
-                 [respond, action](Result<io::ChildResult> got) {
+                 [respond, action, here = service.self(), runs_on](Result<io::ChildResult> got) {
                    if (!got) return respond(FromError(got.error()));
                    respond(Json(200, {{"action", action},
+                                      {"node", here},
+                                      {"runs_on", NodeOrNull(runs_on)},
                                       {"exit_code", got->exit_code},
                                       {"code", node::OcfCodeName(got->exit_code)},
                                       {"signal", got->signal},

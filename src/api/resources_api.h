@@ -12,7 +12,8 @@
 //   POST   /v1/resources/<name>/move        {"node": N}: runs there until `clear`
 //   POST   /v1/resources/<name>/clear       drops the move, resets fail counts, unblocks
 //   POST   /v1/resources/<name>/action      {"action", "timeout_ms"}: runs the agent's
-//                                           action on this node and answers its result
+//                                           action on this node and answers its result,
+//                                           this node and the node the resource runs on
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>

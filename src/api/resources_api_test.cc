@@ -83,6 +83,8 @@ TEST_F(ResourcesApiTest, AProcessResourceIsPlacedStartedStoppedAndDeleted) {
   json action =
       json::parse(Call("POST", "/v1/resources/worker/action", R"({"action":"monitor"})").body);
   EXPECT_EQ(action["exit_code"], 0);
+  EXPECT_EQ(action["node"], 1);
+  EXPECT_EQ(action["runs_on"], 1);
   ExpectRefused(Call("POST", "/v1/resources", def.dump()), 409, "exists already");
 
   ASSERT_EQ(Call("POST", "/v1/resources/worker/stop", "{}").status, 200);

@@ -340,9 +340,14 @@ void AddResourceCommands(CLI::App& app, const Globals& g, int& rc) {
     auto r = Call{g}.Do("POST", "/v1/resources/" + name + "/action",
                         {{"action", action}, {"timeout_ms", timeout_ms}}, true, timeout_ms + 5000);
     rc = Print(g, r, [](const json& d) {
-      std::printf("%s: %s (exit %d)%s\n%s", Text(d["action"]).c_str(), Text(d["code"]).c_str(),
-                  d["exit_code"].get<int>(), d["timed_out"].get<bool>() ? ", timed out" : "",
-                  Text(d["output"]).c_str());
+      std::string where = "on node " + Text(d["node"]);
+      if (d["runs_on"] != d["node"]) {
+        where += d["runs_on"].is_null() ? " (it runs nowhere)"
+                                        : " (it runs on node " + Text(d["runs_on"]) + ")";
+      }
+      std::printf("%s %s: %s (exit %d)%s\n%s", Text(d["action"]).c_str(), where.c_str(),
+                  Text(d["code"]).c_str(), d["exit_code"].get<int>(),
+                  d["timed_out"].get<bool>() ? ", timed out" : "", Text(d["output"]).c_str());
     });
     if (rc == 0 && r && (*r)["exit_code"].get<int>() != 0) rc = 1;
   });

@@ -525,6 +525,7 @@ void ResourceService::Impl::FinishStop() {
 }
 
 bool ResourceService::synced() const { return impl_->synced; }
+NodeId ResourceService::self() const { return impl_->node.membership().self(); }
 const ResourceMetrics& ResourceService::metrics() const { return impl_->metrics; }
 std::map<std::string, resources::LocalState> ResourceService::LocalStates() const {
   return impl_->agent.states();

@@ -100,6 +100,7 @@ class ResourceService {
 
   // ---- reading ----
   bool synced() const;  // the mirror has been read from the registry
+  NodeId self() const;  // this node
   std::vector<ResourceInfo> List() const;
   std::optional<ResourceInfo> Find(const std::string& name) const;
   // Where the resource would go now, and why, node by node.
