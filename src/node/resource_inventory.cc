@@ -117,6 +117,7 @@ void ResourceService::Impl::WriteInventory(const resources::Inventory& found) {
                          return;
                        }
                        ++metrics.inventory_writes;
+                       Wrote(*r);
                      }));
 }
 

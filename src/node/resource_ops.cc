@@ -66,6 +66,7 @@ void ResourceService::Impl::PlaceAsSupervisor() {
             return;
           }
           ++metrics.placements_written;
+          Wrote(*r);
           Log(LogLevel::kInfo, "resources", "placed",
               {{"resource", name}, {"node", std::to_string(node)}, {"reason", reason}});
         }));

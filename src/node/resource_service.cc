@@ -16,6 +16,7 @@ using resources::RecordKey;
 namespace {
 
 constexpr auto kResync = std::chrono::milliseconds(500);
+constexpr Duration kWatchSilence = Duration::Seconds(2);
 
 }  // namespace
 
@@ -47,6 +48,7 @@ void ResourceService::Impl::Tick() {
     if (ec || !*alive) return;
     Tick();
   });
+  CheckWatch();
   if (!synced && !syncing) Sync();
   KeepLease();
   Discover();
@@ -68,6 +70,8 @@ void ResourceService::Impl::Sync() {
         }
         const auto inventories = std::move(mirror.inventories);
         mirror = Mirror{};
+        seen_revision = got->revision;
+        awaited_revision = 0;
         for (const auto& kv : got->kvs) ApplyOne(kv, false);
         if (probed) InventoriesReread(inventories);  // a read again: what changed meanwhile
         auto id = where.backend->Watch(
@@ -100,7 +104,11 @@ void ResourceService::Impl::Sync() {
 }
 
 void ResourceService::Impl::Apply(const std::vector<registry::WatchEvent>& events) {
-  for (const auto& e : events) ApplyOne(e.kv, e.type == registry::WatchEvent::Type::kDelete);
+  for (const auto& e : events) {
+    seen_revision = std::max(seen_revision, e.kv.mod_revision);
+    ApplyOne(e.kv, e.type == registry::WatchEvent::Type::kDelete);
+  }
+  if (awaited_revision != 0 && seen_revision >= awaited_revision) awaited_revision = 0;
   Notify();
   Drive();
 }
@@ -433,7 +441,8 @@ void ResourceService::Impl::RecordFailure(const std::string& name) {
   if (where.backend == nullptr) return;
   where.backend->Put(where.prefix + resources::KeyOf({RecordKey::Kind::kFails, name, self}),
                      std::to_string(count), Later([this](Result<int64_t> r) {
-                       if (!r) ++metrics.registry_errors;
+                       if (!r) return void(++metrics.registry_errors);
+                       Wrote(*r);
                      }));
 }
 
@@ -448,8 +457,26 @@ void ResourceService::Impl::Report(const std::string& name) {
   if (where.backend == nullptr) return;
   where.backend->Put(where.prefix + resources::KeyOf({RecordKey::Kind::kStatus, name, self}),
                      resources::EncodeStatus(r), Later([this](Result<int64_t> put) {
-                       if (!put) ++metrics.registry_errors;
+                       if (!put) return void(++metrics.registry_errors);
+                       Wrote(*put);
                      }));
+}
+
+void ResourceService::Impl::Wrote(int64_t revision) {
+  if (!synced || revision <= seen_revision || awaited_revision != 0) return;
+  awaited_revision = revision;
+  awaited_since = io::SteadyNow();
+}
+
+void ResourceService::Impl::CheckWatch() {
+  if (!synced || awaited_revision == 0 || io::SteadyNow() - awaited_since < kWatchSilence) return;
+  Log(LogLevel::kWarn, "resources", "registry watch silent; reading the records again",
+      {{"awaited_revision", std::to_string(awaited_revision)},
+       {"seen_revision", std::to_string(seen_revision)}});
+  awaited_revision = 0;
+  synced = false;
+  if (watch && watched.backend != nullptr) watched.backend->CancelWatch(*watch);
+  watch.reset();
 }
 
 void ResourceService::Impl::Notify() {

@@ -49,6 +49,13 @@ struct ResourceService::Impl {
   int probes = 0;       // start-up monitors still running: nothing is decided until they end
   std::optional<registry::WatchId> watch;
   Records watched;
+  // A watch can go silent without an error (its server cut off, the stream still open):
+  // a write of this node's own that the watch has not shown within kWatchSilence means
+  // the records are read again. The newest revision the mirror holds, and the oldest own
+  // write it does not show yet.
+  int64_t seen_revision = 0;
+  int64_t awaited_revision = 0;
+  Instant awaited_since;
   bool granting = false;
   bool renewing = false;
   boost::asio::steady_timer tick;    // lease renewals and re-syncs
@@ -83,6 +90,9 @@ struct ResourceService::Impl {
   void Tick();
   void Sync();
   void Apply(const std::vector<registry::WatchEvent>& events);
+  // An own write went through at `revision`: the watch must show it soon.
+  void Wrote(int64_t revision);
+  void CheckWatch();
   void ApplyOne(const registry::KeyValue& kv, bool deleted);
   void Probe();
   void KeepLease();
