@@ -191,6 +191,7 @@ Outcome RunNode(const cohort::Config& config, const cohort::Config& file,
   cohort::node::ResourceService::Options resource_options;
   resource_options.lease_ttl = cohort::Duration::Seconds(config.resources_lease_ttl_s);
   resource_options.fence_margin = cohort::Duration::Millis(config.resources_fence_margin_ms);
+  resource_options.alive_ttl = cohort::Duration::Millis(config.resources_alive_ttl_ms);
   resource_options.runner.ocf_root = config.resources_ocf_root;
   resource_options.runner.state_dir = config.resources_state_dir;
   resource_options.runner.log_dir = config.data_dir + "/resources";

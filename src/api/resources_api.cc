@@ -279,8 +279,13 @@ std::string ResourcesMetrics(const ResourceService& service) {
           m.action_failures);
   counter("cohort_resource_lease_renewals_total", "Renewals of this node's registry lease.",
           m.lease_renewals);
-  counter("cohort_resource_leases_lost_total", "Times this node's lease ended at the registry.",
+  counter("cohort_resource_leases_lost_total",
+          "Times this node's lease ended at the registry or its alive key was taken.",
           m.leases_lost);
+  counter("cohort_resource_alive_renewals_total",
+          "Renewals of this node's alive key (fast takeover).", m.alive_renewals);
+  counter("cohort_resource_takeovers_total",
+          "Owner keys this node took from a node whose alive key stood still.", m.takeovers);
   counter("cohort_resource_fenced_total",
           "Times this node stopped its resources because its lease might end.", m.fenced);
   counter("cohort_resource_placements_total", "Placements written (as supervisor).",

@@ -284,11 +284,17 @@ Status ReadRest(const Reader& r, Config& c) {
   COHORT_TRY(r.Integer("groups.vote_timeout_ms", 10, 10000, &c.groups_vote_timeout_ms));
   COHORT_TRY(r.Integer("resources.lease_ttl_s", 1, 600, &c.resources_lease_ttl_s));
   COHORT_TRY(r.Integer("resources.fence_margin_ms", 100, 600'000, &c.resources_fence_margin_ms));
+  COHORT_TRY(r.Integer("resources.alive_ttl_ms", 0, 600'000, &c.resources_alive_ttl_ms));
   COHORT_TRY(r.String("resources.ocf_root", &c.resources_ocf_root));
   COHORT_TRY(r.String("resources.state_dir", &c.resources_state_dir));
   if (c.resources_fence_margin_ms >= c.resources_lease_ttl_s * 1000) {
     return r.Fail(r.Find("resources.fence_margin_ms"), "resources.fence_margin_ms",
                   "must be shorter than the lease (resources.lease_ttl_s)");
+  }
+  if (c.resources_alive_ttl_ms != 0 &&
+      c.resources_alive_ttl_ms < c.resources_fence_margin_ms + c.resources_alive_ttl_ms / 4) {
+    return r.Fail(r.Find("resources.alive_ttl_ms"), "resources.alive_ttl_ms",
+                  "must exceed resources.fence_margin_ms by two renewals (a quarter of it), or 0");
   }
   std::string api;
   COHORT_TRY(r.String("api.listen", &api));
@@ -357,7 +363,7 @@ Status CheckKeys(const Reader& r) {
       {"api", {"listen"}},
       {"liveness", {"period_ms", "miss_limit", "refresh_ms"}},
       {"groups", {"vote_timeout_ms"}},
-      {"resources", {"lease_ttl_s", "fence_margin_ms", "ocf_root", "state_dir"}},
+      {"resources", {"lease_ttl_s", "fence_margin_ms", "alive_ttl_ms", "ocf_root", "state_dir"}},
       {"registry", {"servers", "server", "heartbeat_ms", "election_ms", "etcd"}},
       {"distribution", {"root", "upload_mbps", "fanout", "upload_idle_s", "forget_after_s"}},
       {"log", {"level", "format"}},

@@ -95,6 +95,9 @@ struct Config {
   // stop; the lease must exceed the margin plus a few renewals.
   uint32_t resources_lease_ttl_s = 4;
   uint32_t resources_fence_margin_ms = 2500;
+  // Fast takeover (docs/design/resources.md, "Fast takeover"): 0 off; else the alive key's
+  // TTL, above the margin plus a few renewals (every eighth of it).
+  uint32_t resources_alive_ttl_ms = 0;
   std::string resources_ocf_root = "/usr/lib/ocf";
   // The OCF agents' runtime state folder (HA_RSCTMP); empty: the agents' own default
   // (/run/resource-agents). Set per node where several nodes share one machine.

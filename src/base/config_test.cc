@@ -144,6 +144,9 @@ TEST(ConfigTest, ErrorsNameFileLineAndKey) {
        "at least 5 times"},
       {"[node]\nid = 1\ndata_dir = \"d\"\n[groups]\nvote_timeout_ms = 1\n",
        "n.toml:5: key 'groups.vote_timeout_ms'"},
+      {"[node]\nid = 1\ndata_dir = \"d\"\n[resources]\nlease_ttl_s = 1\nfence_margin_ms = 300\n"
+       "alive_ttl_ms = 350\n",
+       "n.toml:7: key 'resources.alive_ttl_ms': must exceed resources.fence_margin_ms"},
   };
   for (const auto& bad : cases) {
     auto c = ParseConfig(std::string(bad.text) + base, "n.toml");

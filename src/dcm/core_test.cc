@@ -112,6 +112,7 @@ TEST(EtcdArgumentsTest, NamesEveryMemberAndTheTimings) {
   EXPECT_TRUE(has("--initial-cluster-state=new"));
   EXPECT_TRUE(has("--heartbeat-interval=30"));
   EXPECT_TRUE(has("--election-timeout=300"));
+  EXPECT_TRUE(has("--pre-vote=true"));
   EXPECT_FALSE(has("--client-cert-auth"));
   l.self = 3;
   EXPECT_FALSE(EtcdArguments(l));

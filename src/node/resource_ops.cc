@@ -85,6 +85,7 @@ resources::RegistryView ResourceService::Impl::ViewForAgent() const {
   for (const auto& [name, p] : mirror.placed) v.placed[name] = p.node;
   for (const auto& [name, o] : mirror.owners) v.owners[name] = {o.node, o.lease};
   v.fail_counts = mirror.fails;
+  v.alive = mirror.alive;
   for (const auto& [name, by_node] : mirror.status) {
     auto owner = mirror.owners.find(name);
     if (owner == mirror.owners.end()) continue;

@@ -1,5 +1,7 @@
 #include "node/resource_service.h"
 
+#include <boost/asio/post.hpp>
+
 #include "base/log.h"
 #include "base/text.h"
 #include "io/clock.h"
@@ -26,10 +28,11 @@ ResourceService::Impl::Impl(Node& n, RecordsSource r, asio::io_context& i, Optio
       io(i),
       options(std::move(o)),
       runner(i, options.runner),
-      agent(n.membership().self(), options.fence_margin),
+      agent(n.membership().self(), options.fence_margin, options.alive_ttl),
       tick(i),
       wakeup(i),
-      stop_timer(i) {}
+      stop_timer(i),
+      alive_timer(i) {}
 
 ResourceService::Records ResourceService::Impl::Where() const { return where_records(); }
 
@@ -104,20 +107,22 @@ void ResourceService::Impl::Sync() {
 }
 
 void ResourceService::Impl::Apply(const std::vector<registry::WatchEvent>& events) {
+  bool news = false;
   for (const auto& e : events) {
     seen_revision = std::max(seen_revision, e.kv.mod_revision);
-    ApplyOne(e.kv, e.type == registry::WatchEvent::Type::kDelete);
+    news = ApplyOne(e.kv, e.type == registry::WatchEvent::Type::kDelete) || news;
   }
   if (awaited_revision != 0 && seen_revision >= awaited_revision) awaited_revision = 0;
+  if (!news) return;  // alive renewals only: the agent's wakeup times them
   Notify();
   Drive();
 }
 
-void ResourceService::Impl::ApplyOne(const registry::KeyValue& kv, bool deleted) {
+bool ResourceService::Impl::ApplyOne(const registry::KeyValue& kv, bool deleted) {
   const std::string& prefix = watched.backend != nullptr ? watched.prefix : Where().prefix;
-  if (kv.key.compare(0, prefix.size(), prefix) != 0) return;
+  if (kv.key.compare(0, prefix.size(), prefix) != 0) return false;
   auto key = resources::ParseKey(kv.key.substr(prefix.size()));
-  if (!key) return;  // not one of ours: ignored
+  if (!key) return false;  // not one of ours: ignored
   const std::string& name = key->name;
   const NodeId self = node.membership().self();
   switch (key->kind) {
@@ -172,6 +177,8 @@ void ResourceService::Impl::ApplyOne(const registry::KeyValue& kv, bool deleted)
     case RecordKey::Kind::kInventory:
       ApplyInventory(key->node, kv, deleted);
       break;
+    case RecordKey::Kind::kAlive:
+      return ApplyAlive(key->node, kv, deleted);
     case RecordKey::Kind::kFails: {
       auto n = deleted ? std::optional<uint64_t>() : ParseUnsigned(kv.value);
       if (deleted || !n) {
@@ -186,6 +193,7 @@ void ResourceService::Impl::ApplyOne(const registry::KeyValue& kv, bool deleted)
       break;
     }
   }
+  return true;
 }
 
 // At start, before deciding anything: an OCF resource a previous run of this daemon left
@@ -311,6 +319,8 @@ void ResourceService::Impl::Carry(const Action& a) {
   switch (a.kind) {
     case ActionKind::kAcquire:
       return Acquire(a.resource);
+    case ActionKind::kTakeOver:
+      return TakeOver(a.resource);
     case ActionKind::kRelease:
       return Release(a.resource);
     case ActionKind::kStart:
@@ -497,7 +507,19 @@ ResourceService::~ResourceService() {
   }
 }
 
-void ResourceService::Start() { impl_->Tick(); }
+void ResourceService::Start() {
+  impl_->Tick();
+  impl_->AliveTick();
+  // A node declared failed is placed elsewhere at once, not at the next tick. Posted: the
+  // decision must not run inside the membership's own step.
+  Impl* impl = impl_.get();
+  impl->node.OnMembershipChanged([impl, alive = impl->alive] {
+    if (!*alive) return;
+    asio::post(impl->io, [impl, alive] {
+      if (*alive) impl->Drive();
+    });
+  });
+}
 
 // Nothing is placed here any more: the agent stops everything and gives the keys back.
 // Then the lease is revoked, so that keys this node could not give back go at once too.
@@ -540,6 +562,7 @@ void ResourceService::Impl::FinishStop() {
   if (!stop_done) return;
   runner.KillAll();
   tick.cancel();
+  alive_timer.cancel();
   wakeup.cancel();
   stop_timer.cancel();
   if (watch && watched.backend != nullptr) watched.backend->CancelWatch(*watch);

@@ -59,6 +59,8 @@ struct ResourceMetrics {
   uint64_t lease_renewals = 0;
   uint64_t leases_lost = 0;
   uint64_t fenced = 0;  // times this node stopped everything near its lease's end
+  uint64_t alive_renewals = 0;
+  uint64_t takeovers = 0;  // owner keys taken from a node whose alive key stood still
   uint64_t placements_written = 0;
   uint64_t registry_errors = 0;
   uint64_t inventory_writes = 0;  // this node's inventory written (C9)
@@ -73,6 +75,7 @@ class ResourceService {
   struct Options {
     Duration lease_ttl = Duration::Seconds(4);
     Duration fence_margin = Duration::Millis(2500);
+    Duration alive_ttl;  // zero: no fast takeover (resources/agent.h)
     RunnerOptions runner;
   };
   ResourceService(Node& node, RecordsSource records, boost::asio::io_context& io, Options options);

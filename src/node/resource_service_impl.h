@@ -31,6 +31,7 @@ struct ResourceService::Impl {
     std::map<std::string, std::map<NodeId, resources::StatusRecord>> status;
     std::map<std::string, std::map<NodeId, uint32_t>> fails;
     std::map<NodeId, resources::Inventory> inventories;
+    std::map<NodeId, resources::AliveView> alive;
   };
 
   Node& node;
@@ -58,10 +59,17 @@ struct ResourceService::Impl {
   Instant awaited_since;
   bool granting = false;
   bool renewing = false;
+  // Fast takeover: this node's alive key (for which lease, at which revision; 0: to be put),
+  // and when each node's alive key was first seen at its revision — kept over a read again.
+  int64_t alive_lease = 0;
+  int64_t alive_revision = 0;
+  bool alive_renewing = false;
+  std::map<NodeId, std::pair<int64_t, Instant>> alive_seen;
   boost::asio::steady_timer tick;    // lease renewals and re-syncs
   boost::asio::steady_timer wakeup;  // the agent's next monitor or fence
   boost::asio::steady_timer stop_timer;
-  std::function<void()> stop_done;  // set while stopping
+  boost::asio::steady_timer alive_timer;  // alive key renewals (fast takeover)
+  std::function<void()> stop_done;        // set while stopping
   Instant stop_deadline;
   bool revoking = false;
   Instant wakeup_at = Instant::Max();
@@ -93,9 +101,15 @@ struct ResourceService::Impl {
   // An own write went through at `revision`: the watch must show it soon.
   void Wrote(int64_t revision);
   void CheckWatch();
-  void ApplyOne(const registry::KeyValue& kv, bool deleted);
+  // Whether the record is news for the agent and the listeners (an alive renewal is not).
+  bool ApplyOne(const registry::KeyValue& kv, bool deleted);
   void Probe();
   void KeepLease();
+  void AliveTick();
+  void KeepAlive();
+  void AliveAnswered(int64_t lease, Instant sent, const Result<registry::TxnResult>& r);
+  bool ApplyAlive(NodeId node, const registry::KeyValue& kv, bool deleted);
+  void TakeOver(const std::string& name);
   void Drive();
   void DriveOnce();
   void Carry(const resources::Action& a);

@@ -26,13 +26,14 @@ const char* StateName(LocalState s) {
   return "?";
 }
 
-LocalAgent::LocalAgent(NodeId self, Duration fence_margin)
-    : self_(self), fence_margin_(fence_margin) {}
+LocalAgent::LocalAgent(NodeId self, Duration fence_margin, Duration alive_ttl)
+    : self_(self), fence_margin_(fence_margin), alive_ttl_(alive_ttl) {}
 
 void LocalAgent::LeaseValid(int64_t lease, Instant valid_until) {
   if (lease != lease_) {
-    // A new lease holds no key yet, whatever the old one held.
+    // A new lease holds no key yet, whatever the old one held, nor an alive key.
     for (auto& [name, l] : local_) l.owned = false;
+    alive_valid_until_ = Instant::FromNanos(0);
   }
   // A late answer to an earlier renewal must not shorten what a later one granted.
   lease_valid_until_ = lease == lease_ ? std::max(lease_valid_until_, valid_until) : valid_until;
@@ -42,11 +43,34 @@ void LocalAgent::LeaseValid(int64_t lease, Instant valid_until) {
 void LocalAgent::LeaseLost() {
   lease_ = 0;
   lease_valid_until_ = Instant::FromNanos(0);
+  alive_valid_until_ = Instant::FromNanos(0);
   for (auto& [name, l] : local_) l.owned = false;
 }
 
+void LocalAgent::AliveRenewed(int64_t lease, Instant sent) {
+  if (lease != lease_ || lease_ == 0) return;  // an answer for a lease given up since
+  alive_valid_until_ = std::max(alive_valid_until_, sent + alive_ttl_);
+}
+
+Instant LocalAgent::lease_valid_until() const {
+  if (alive_ttl_.nanos() <= 0) return lease_valid_until_;
+  return std::min(lease_valid_until_, alive_valid_until_);
+}
+
 bool LocalAgent::Fenced(Instant now) const {
-  return lease_ == 0 || now >= lease_valid_until_ - fence_margin_;
+  return lease_ == 0 || now >= lease_valid_until() - fence_margin_;
+}
+
+bool LocalAgent::Takeable(const std::string& name, Instant now) const {
+  if (alive_ttl_.nanos() <= 0) return false;
+  const auto o = view_.owners.find(name);
+  if (o == view_.owners.end() || o->second.first == self_ || o->second.first == kNoNode) {
+    return false;
+  }
+  // Only an alive key that stands for the owner key's lease says anything about it.
+  const auto a = view_.alive.find(o->second.first);
+  if (a == view_.alive.end() || a->second.lease != o->second.second) return false;
+  return a->second.taken || now - a->second.seen_since >= alive_ttl_;
 }
 
 void LocalAgent::Set(const std::string& name, Local& l, LocalState s) {
@@ -161,6 +185,9 @@ void LocalAgent::Step(const std::string& name, Local& l, Instant now, std::vecto
       } else if (want && o == view_.owners.end()) {
         Set(name, l, LocalState::kAcquiring);
         out.push_back({ActionKind::kAcquire, name});
+      } else if (want && !l.owned && Takeable(name, now)) {
+        Set(name, l, LocalState::kAcquiring);
+        out.push_back({ActionKind::kTakeOver, name});
       } else if (!want && l.owned) {
         Set(name, l, LocalState::kReleasing);
         out.push_back({ActionKind::kRelease, name});
@@ -202,8 +229,17 @@ Instant LocalAgent::NextWakeup(Instant now) const {
     if (l.state == LocalState::kRunning) next = std::min(next, l.next_monitor);
   }
   // The fence, while it is still ahead: once passed, nothing waits on it.
-  if (lease_ != 0 && lease_valid_until_ - fence_margin_ > now) {
-    next = std::min(next, lease_valid_until_ - fence_margin_);
+  if (lease_ != 0 && lease_valid_until() - fence_margin_ > now) {
+    next = std::min(next, lease_valid_until() - fence_margin_);
+  }
+  // An owner key that becomes takeable once its holder's alive key has stood still long enough.
+  if (alive_ttl_.nanos() > 0) {
+    for (const auto& [name, owner] : view_.owners) {
+      const auto a = view_.alive.find(owner.first);
+      if (a == view_.alive.end() || a->second.taken || owner.first == self_) continue;
+      const Instant at = a->second.seen_since + alive_ttl_;
+      if (at > now && WantHere(name, now)) next = std::min(next, at);
+    }
   }
   return next;
 }

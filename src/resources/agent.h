@@ -9,6 +9,16 @@
 // node stops what it runs before its lease can have ended: the lease is surely alive until
 // `send time of the last renewal that succeeded + TTL`, and from `fence_margin` before that
 // moment the agent stops everything and starts nothing (docs/design/resources.md).
+//
+// Fast takeover (optional, `alive_ttl` > 0): etcd ends a lease in whole seconds, so a dead
+// node's keys would stay for over a second. Each node also renews an alive key by
+// compare-and-swap every fraction of the alive TTL; its lease is then surely alive only until
+// `send time of the last alive renewal that succeeded + alive TTL`, and the fence comes
+// `fence_margin` before that too. A node placed to run a resource whose owner's alive key it
+// has seen at one revision for the alive TTL (on its own clock) takes the owner key in a
+// transaction on that revision, marking the alive key taken: the owner's renewals then fail,
+// so it had stopped everything by then. Keys of a node whose alive key is marked taken are
+// taken at once; a node that finds its alive key taken acts as if its lease were lost.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +34,15 @@
 
 namespace cohort::resources {
 
+// A node's alive key as this node has seen it.
+struct AliveView {
+  int64_t lease = 0;     // the lease it was put with: the owner keys it stands for
+  int64_t revision = 0;  // its mod revision
+  bool taken = false;    // marked taken by another node: its owner's renewals have ended
+  Instant seen_since;    // when this node first saw `revision` (its own clock)
+  bool operator==(const AliveView&) const = default;
+};
+
 // What the registry holds, as the node's watch last saw it.
 struct RegistryView {
   std::map<std::string, ResourceSpec> specs;
@@ -31,6 +50,7 @@ struct RegistryView {
   std::map<std::string, std::pair<NodeId, int64_t>> owners;  // owner node and its lease
   std::map<std::string, std::map<NodeId, uint32_t>> fail_counts;
   std::set<std::string> running;  // resources whose owner reports them running
+  std::map<NodeId, AliveView> alive;
 };
 
 // A resource's state on this node.
@@ -47,7 +67,9 @@ enum class LocalState {
 const char* StateName(LocalState s);
 
 enum class ActionKind {
-  kAcquire,  // put the owner key with this node's lease, if there is none
+  kAcquire,   // put the owner key with this node's lease, if there is none
+  kTakeOver,  // put the owner key held by a node whose alive key stood still (or is taken),
+              // on the alive key's seen revision, and mark that alive key taken
   kStart,
   kMonitor,
   kStop,
@@ -66,7 +88,8 @@ enum class MonitorResult { kRunning, kNotRunning, kFailed };
 
 class LocalAgent {
  public:
-  LocalAgent(NodeId self, Duration fence_margin);
+  // `alive_ttl` zero: no fast takeover, the registry's lease alone.
+  LocalAgent(NodeId self, Duration fence_margin, Duration alive_ttl = Duration::Nanos(0));
 
   void SetView(RegistryView view) { view_ = std::move(view); }
   const RegistryView& view() const { return view_; }
@@ -75,9 +98,14 @@ class LocalAgent {
   // the registry: every key it held is gone).
   void LeaseValid(int64_t lease, Instant valid_until);
   void LeaseLost();
+  // This node's alive key was renewed (or created) for `lease` by a request sent at `sent`.
+  void AliveRenewed(int64_t lease, Instant sent);
   int64_t lease() const { return lease_; }
-  // Until when the lease is surely alive (0 without one).
-  Instant lease_valid_until() const { return lease_valid_until_; }
+  // Until when the lease is surely alive (0 without one): the registry's lease and, with fast
+  // takeover, the alive key.
+  Instant lease_valid_until() const;
+  // Whether the owner key of `name`, held by another node, may be taken over now.
+  bool Takeable(const std::string& name, Instant now) const;
 
   // How this node's actions ended.
   void Acquired(const std::string& name, bool ok);
@@ -121,6 +149,8 @@ class LocalAgent {
 
   NodeId self_;
   Duration fence_margin_;
+  Duration alive_ttl_;
+  Instant alive_valid_until_ = Instant::FromNanos(0);
   RegistryView view_;
   int64_t lease_ = 0;
   bool stopping_ = false;

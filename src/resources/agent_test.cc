@@ -174,5 +174,49 @@ TEST(LocalAgentTest, AKeyOfMineThatIDoNotKnowOfIsGivenBack) {
   EXPECT_EQ(f.Decide(0), (V{{ActionKind::kAcquire, "web"}}));
 }
 
+// Fast takeover: a 600 ms alive key.
+struct AliveFixture : Fixture {
+  AliveFixture() {
+    agent = LocalAgent(kSelf, Duration::Millis(300), Duration::Millis(600));
+    agent.SetView(view);
+    agent.LeaseValid(kLease, At(10'000));
+    agent.AliveRenewed(kLease, At(0));
+  }
+};
+
+TEST(LocalAgentTest, FastTakeoverWaitsOutTheHoldersAliveKey) {
+  AliveFixture f;
+  f.view.owners["web"] = {3, 5};
+  f.view.alive[3] = {5, 40, false, At(100)};
+  f.Update();
+  f.agent.AliveRenewed(kLease, At(500));
+  EXPECT_EQ(f.Decide(600), V{});  // seen for 500 ms only
+  EXPECT_EQ(f.agent.NextWakeup(At(600)), At(700));
+  EXPECT_EQ(f.Decide(700), (V{{ActionKind::kTakeOver, "web"}}));
+  f.agent.Acquired("web", true);
+  EXPECT_EQ(f.Decide(700), (V{{ActionKind::kStart, "web"}}));
+}
+
+TEST(LocalAgentTest, FastTakeoverOnlyOnTheKeysOwnLeaseOrOnceTaken) {
+  AliveFixture f;
+  f.agent.AliveRenewed(kLease, At(2000));
+  f.view.owners["web"] = {3, 5};
+  f.view.alive[3] = {6, 40, false, At(0)};  // a newer lease of node 3: its old key waits
+  f.Update();
+  EXPECT_EQ(f.Decide(2000), V{});
+  f.view.alive[3] = {5, 41, true, At(1900)};  // marked taken: at once
+  f.Update();
+  EXPECT_EQ(f.Decide(2000), (V{{ActionKind::kTakeOver, "web"}}));
+}
+
+TEST(LocalAgentTest, FastTakeoverFencesOnTheAliveKey) {
+  AliveFixture f;
+  f.Run(0);
+  EXPECT_FALSE(f.agent.Fenced(At(299)));
+  EXPECT_EQ(f.agent.NextWakeup(At(0)), At(300));  // alive sent at 0 + 600 - 300
+  EXPECT_EQ(f.Decide(300), (V{{ActionKind::kStop, "web"}}));
+  EXPECT_EQ(f.agent.lease_valid_until(), At(600));
+}
+
 }  // namespace
 }  // namespace cohort::resources

@@ -1,7 +1,8 @@
 // One resource, three nodes, a registry with leases, and faults: nodes cut off from the
 // registry for random spells, renewals and answers delayed, placement changing under them,
 // monitors failing, actions taking random times. Over 1,000 seeds: the resource is never
-// possibly active on two nodes at once, and once the faults stop it runs somewhere.
+// possibly active on two nodes at once, and once the faults stop it runs somewhere. The same
+// with fast takeover (alive keys renewed by compare-and-swap, answers lost, nodes crashing).
 #include <gtest/gtest.h>
 
 #include "base/prng.h"
@@ -15,6 +16,8 @@ constexpr int64_t kTtlMs = 2000;
 constexpr int64_t kRenewEveryMs = 250;
 constexpr int64_t kMarginMs = 600;
 constexpr int64_t kMaxStopMs = 400;  // stops are bounded below the margin (docs: margins)
+constexpr int64_t kAliveTtlMs = 1000;
+constexpr int64_t kAliveEveryMs = 100;
 
 Instant Ms(int64_t ms) { return Instant::FromNanos(ms * 1'000'000); }
 
@@ -22,24 +25,40 @@ struct SimNode {
   LocalAgent agent;
   int64_t lease = 0;
   bool connected = true;
+  bool crashed = false;  // the daemon is dead: nothing of it runs
   int64_t next_renew = 0;
+  int64_t next_alive = 0;
+  int64_t alive_revision = 0;  // of this node's alive key, as its last answer said
+  std::map<NodeId, std::pair<int64_t, int64_t>> seen;  // alive key -> revision, first seen
   // The action under way: what, and when it ends.
   std::optional<std::pair<ActionKind, int64_t>> busy;
-  explicit SimNode(NodeId id) : agent(id, Duration::Millis(kMarginMs)) {}
+  SimNode(NodeId id, int64_t alive_ttl_ms)
+      : agent(id, Duration::Millis(kMarginMs), Duration::Millis(alive_ttl_ms)) {}
+};
+
+struct AliveKey {
+  int64_t lease = 0;
+  int64_t revision = 0;
+  bool taken = false;
 };
 
 struct World {
   Prng prng;
+  int64_t alive_ttl_ms;
   std::vector<SimNode> nodes;
   std::map<int64_t, int64_t> leases;  // id -> expiry at the registry
   std::optional<std::pair<NodeId, int64_t>> owner;
+  std::map<NodeId, AliveKey> alive;
+  int64_t revision = 0;
   NodeId placed = 1;
   int64_t next_lease = 1;
   uint32_t failures = 0;
-  explicit World(uint64_t seed) : prng(seed) {
-    for (int n = 1; n <= kNodes; ++n) nodes.emplace_back(static_cast<NodeId>(n));
+  bool revive = true;  // a crashed node comes back once the faults stop
+  World(uint64_t seed, int64_t alive_ttl) : prng(seed), alive_ttl_ms(alive_ttl) {
+    for (int n = 1; n <= kNodes; ++n) nodes.emplace_back(static_cast<NodeId>(n), alive_ttl_ms);
   }
   bool Active(const SimNode& n) const {
+    if (n.crashed) return false;  // its processes died with it
     const LocalState s = n.agent.state("r");
     return s == LocalState::kStarting || s == LocalState::kRunning ||
            s == LocalState::kMonitoring || s == LocalState::kStopping || s == LocalState::kBlocked;
@@ -56,12 +75,32 @@ struct World {
     if (owner) v.owners["r"] = *owner;
     return v;
   }
+  RegistryView ViewOf(SimNode& n, int64_t now) {
+    RegistryView v = View();
+    std::map<NodeId, std::pair<int64_t, int64_t>> seen;
+    for (const auto& [id, key] : alive) {
+      auto was = n.seen.find(id);
+      const bool same = was != n.seen.end() && was->second.first == key.revision;
+      seen[id] = {key.revision, same ? was->second.second : now};
+      v.alive[id] = {key.lease, key.revision, key.taken, Ms(seen[id].second)};
+    }
+    n.seen = seen;
+    return v;
+  }
+  void EndLease(int64_t lease) {
+    if (owner && owner->second == lease) owner.reset();
+    for (auto it = alive.begin(); it != alive.end();) {
+      it = it->second.lease == lease ? alive.erase(it) : std::next(it);
+    }
+    leases.erase(lease);
+  }
   void ExpireLeases(int64_t now) {
     for (auto it = leases.begin(); it != leases.end();) {
       // etcd revokes an expired lease some time after its expiry (its check runs every 500 ms).
       if (now >= it->second + static_cast<int64_t>(prng.Below(500))) {
-        if (owner && owner->second == it->first) owner.reset();
-        it = leases.erase(it);
+        const int64_t lease = it->first;
+        ++it;
+        EndLease(lease);
       } else {
         ++it;
       }
@@ -76,11 +115,36 @@ struct World {
     if (n.lease == 0 || leases.count(n.lease) == 0) {
       if (n.lease != 0) n.agent.LeaseLost();
       n.lease = next_lease++;
+      n.alive_revision = 0;
       leases[n.lease] = arrives + kTtlMs;
     } else {
       leases[n.lease] = std::max(leases[n.lease], arrives + kTtlMs);
     }
     n.agent.LeaseValid(n.lease, Ms(sent + kTtlMs));
+  }
+  // The alive key, by compare-and-swap on its revision (a create first); an answer may be lost.
+  // A failed swap reads the key: still this node's (a lost answer) or gone/taken (lost).
+  void RenewAlive(SimNode& n, NodeId id, int64_t now, bool faults) {
+    if (alive_ttl_ms == 0 || now < n.next_alive || !n.connected || n.lease == 0) return;
+    n.next_alive = now + kAliveEveryMs;
+    if (leases.count(n.lease) == 0) return;  // Renew grants a new lease
+    auto it = alive.find(id);
+    const bool swapped = n.alive_revision == 0 ? it == alive.end()
+                                               : it != alive.end() && !it->second.taken &&
+                                                     it->second.revision == n.alive_revision;
+    if (swapped) {
+      alive[id] = {n.lease, ++revision, false};
+      if (faults && prng.Below(6) == 0) return;  // the answer is lost
+      n.alive_revision = revision;
+      n.agent.AliveRenewed(n.lease, Ms(now));
+    } else if (it != alive.end() && it->second.lease == n.lease && !it->second.taken) {
+      n.alive_revision = it->second.revision;  // this node's own write: renewed next time
+    } else {
+      n.agent.LeaseLost();  // taken over: revoke the lease, grant another
+      EndLease(n.lease);
+      n.lease = 0;
+      n.next_renew = now;
+    }
   }
   void Finish(SimNode& n, int64_t now, bool faults) {
     if (!n.busy || now < n.busy->second) return;
@@ -111,6 +175,27 @@ struct World {
         n.agent.Acquired("r", ok);
         break;
       }
+      case ActionKind::kTakeOver: {
+        // On the revisions this node saw: the owner key and its holder's alive key unchanged.
+        const RegistryView& v = n.agent.view();
+        const auto held = v.owners.find("r");
+        bool ok = n.connected && held != v.owners.end() && owner == held->second &&
+                  leases.count(n.lease) != 0;
+        if (ok) {
+          const NodeId holder = held->second.first;
+          const auto seen = v.alive.find(holder);
+          const auto now_key = alive.find(holder);
+          ok = seen != v.alive.end() && now_key != alive.end() &&
+               now_key->second.revision == seen->second.revision;
+          if (ok) {
+            owner = std::make_pair(id, n.lease);
+            now_key->second.taken = true;
+            now_key->second.revision = ++revision;
+          }
+        }
+        n.agent.Acquired("r", ok);
+        break;
+      }
       case ActionKind::kRelease:
         if (n.connected && owner && owner->first == id) owner.reset();
         n.agent.Released("r");
@@ -131,6 +216,16 @@ struct World {
         break;
     }
   }
+  // A crash: the daemon and what it started are gone; it comes back as a new daemon.
+  void Crash(SimNode& n, NodeId id) {
+    n.crashed = !n.crashed;
+    if (n.crashed) return;
+    n.agent = LocalAgent(id, Duration::Millis(kMarginMs), Duration::Millis(alive_ttl_ms));
+    n.lease = 0;
+    n.alive_revision = 0;
+    n.busy.reset();
+    n.seen.clear();
+  }
   void Tick(int64_t now, bool faults) {
     ExpireLeases(now);
     if (faults && prng.Below(100) == 0) placed = static_cast<NodeId>(1 + prng.Below(kNodes));
@@ -139,18 +234,25 @@ struct World {
       const NodeId id = static_cast<NodeId>(i + 1);
       if (faults && prng.Below(200) == 0) n.connected = !n.connected;
       if (!faults) n.connected = true;
+      if (n.crashed && !faults && revive) {
+        Crash(n, id);  // back once the faults stop
+      } else if (alive_ttl_ms != 0 && faults && prng.Below(1000) == 0) {
+        Crash(n, id);  // or come back
+      }
+      if (n.crashed) continue;
       Renew(n, now, faults);
+      RenewAlive(n, id, now, faults);
       Finish(n, now, faults);
-      if (n.connected) n.agent.SetView(View());  // a cut-off node's view goes stale
+      if (n.connected) n.agent.SetView(ViewOf(n, now));  // a cut-off node's view goes stale
       if (n.busy) continue;
       for (const Action& a : n.agent.Decide(Ms(now))) Carry(n, id, a, now);
     }
   }
 };
 
-TEST(OwnershipTest, NeverActiveOnTwoNodesAndRunsOnceFaultsStop) {
+void NeverActiveOnTwoNodesAndRunsOnceFaultsStop(int64_t alive_ttl_ms) {
   for (uint64_t seed = 1; seed <= 1000; ++seed) {
-    World w(seed);
+    World w(seed, alive_ttl_ms);
     for (int64_t now = 0; now < 30'000; now += 10) {
       w.Tick(now, now < 20'000);
       int active = 0;
@@ -162,6 +264,34 @@ TEST(OwnershipTest, NeverActiveOnTwoNodesAndRunsOnceFaultsStop) {
                 s == LocalState::kStarting)
         << "seed " << seed << ": on node " << w.placed << " it is " << StateName(s);
   }
+}
+
+TEST(OwnershipTest, NeverActiveOnTwoNodesAndRunsOnceFaultsStop) {
+  NeverActiveOnTwoNodesAndRunsOnceFaultsStop(0);
+}
+
+TEST(OwnershipTest, FastTakeoverNeverActiveOnTwoNodesAndRunsOnceFaultsStop) {
+  NeverActiveOnTwoNodesAndRunsOnceFaultsStop(kAliveTtlMs);
+}
+
+// A crashed owner's key is taken after the alive TTL, well before its registry lease ends.
+TEST(OwnershipTest, FastTakeoverBeatsTheLease) {
+  World w(7, kAliveTtlMs);
+  int64_t now = 0;
+  for (; now < 5'000; now += 10) w.Tick(now, false);
+  ASSERT_EQ(w.nodes[0].agent.state("r"), LocalState::kRunning);
+  w.revive = false;
+  w.Crash(w.nodes[0], 1);
+  w.placed = 2;
+  const int64_t crashed_at = now;
+  int64_t taken_at = -1;
+  for (; now < crashed_at + 5'000 && taken_at < 0; now += 10) {
+    w.Tick(now, false);
+    if (w.owner && w.owner->first == 2) taken_at = now;
+  }
+  ASSERT_GE(taken_at, 0);
+  EXPECT_LE(taken_at - crashed_at, kAliveTtlMs + 2 * kAliveEveryMs);
+  EXPECT_LT(taken_at - crashed_at, kTtlMs);  // the registry's lease was still alive
 }
 
 }  // namespace

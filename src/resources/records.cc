@@ -240,6 +240,28 @@ Result<NodeId> ParseOwner(const std::string& text) {
 
 std::string EncodeOwner(NodeId node) { return json({{"node", node}}).dump(); }
 
+Result<AliveRecord> ParseAlive(const std::string& text) {
+  auto doc = Object(text, "an alive record");
+  if (!doc) return doc.error();
+  if (!doc->contains("node")) return Bad("an alive record names its node");
+  AliveRecord r;
+  auto n = NodeField((*doc)["node"], "node");
+  if (!n) return n.error();
+  r.node = *n;
+  if (auto it = doc->find("taken_by"); it != doc->end() && !it->is_null()) {
+    auto by = NodeField(*it, "taken_by");
+    if (!by) return by.error();
+    r.taken_by = *by;
+  }
+  return r;
+}
+
+std::string EncodeAlive(const AliveRecord& r) {
+  json doc = {{"node", r.node}};
+  if (r.taken_by != kNoNode) doc["taken_by"] = r.taken_by;
+  return doc.dump();
+}
+
 Result<StatusRecord> ParseStatus(const std::string& text) {
   auto doc = Object(text, "a status record");
   if (!doc) return doc.error();
@@ -282,10 +304,10 @@ std::optional<RecordKey> ParseKey(const std::string& relative) {
   const std::string kind = relative.substr(0, slash);
   std::string rest = relative.substr(slash + 1);
   RecordKey k;
-  if (kind == "inventory") {
+  if (kind == "inventory" || kind == "alive") {
     auto node = KeyNode(rest);
     if (!node) return std::nullopt;
-    k.kind = RecordKey::Kind::kInventory;
+    k.kind = kind == "alive" ? RecordKey::Kind::kAlive : RecordKey::Kind::kInventory;
     k.node = *node;
     return k;
   }
@@ -325,6 +347,8 @@ std::string KeyOf(const RecordKey& k) {
       return "fails/" + k.name + "/" + std::to_string(k.node);
     case RecordKey::Kind::kInventory:
       return "inventory/" + std::to_string(k.node);
+    case RecordKey::Kind::kAlive:
+      return "alive/" + std::to_string(k.node);
   }
   return "";
 }

@@ -7,6 +7,8 @@
 //   status/<name>/<node>  {"node","state","error","at_ms"}: the resource on that node
 //   fails/<name>/<node>   failures of the resource on that node (a decimal number)
 //   inventory/<node>      the node's built-in resources (inventory.h), written by the node
+//   alive/<node>          {"node"} or {"node","taken_by"}: put with the node's lease and renewed
+//                         by compare-and-swap; the fast takeover's clock (agent.h)
 //
 // Every decoder takes hostile bytes: a record that does not decode is refused with a line
 // that says why, never half read.
@@ -44,12 +46,21 @@ struct StatusRecord {
 Result<StatusRecord> ParseStatus(const std::string& json);
 std::string EncodeStatus(const StatusRecord& r);
 
+// A node's alive key: renewed by the node itself, or marked taken by the node that took one of
+// its owner keys after seeing it unchanged for the alive TTL (which ends the node's renewals).
+struct AliveRecord {
+  NodeId node = kNoNode;
+  NodeId taken_by = kNoNode;  // kNoNode: the node's own renewal
+};
+Result<AliveRecord> ParseAlive(const std::string& json);
+std::string EncodeAlive(const AliveRecord& r);
+
 // A key below the resources prefix, by what it holds.
 struct RecordKey {
-  enum class Kind { kDef, kPlaced, kOwner, kStatus, kFails, kInventory };
+  enum class Kind { kDef, kPlaced, kOwner, kStatus, kFails, kInventory, kAlive };
   Kind kind = Kind::kDef;
-  std::string name;       // "" for kInventory
-  NodeId node = kNoNode;  // kFails, kStatus, kInventory
+  std::string name;       // "" for kInventory and kAlive
+  NodeId node = kNoNode;  // kFails, kStatus, kInventory, kAlive
 };
 std::optional<RecordKey> ParseKey(const std::string& relative);
 std::string KeyOf(const RecordKey& key);

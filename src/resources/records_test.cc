@@ -67,7 +67,7 @@ TEST(RecordsTest, KeysAndSmallRecords) {
   EXPECT_EQ(KeyOf(*ParseKey("status/web/2")), "status/web/2");
   for (const char* bad :
        {"", "owner", "owner/", "fails/web", "fails/web/0", "other/web", "defs/../x", "fails/web/x",
-        "status/web", "fails/eb/03", "status/web/007"}) {
+        "status/web", "fails/eb/03", "status/web/007", "alive/", "alive/0", "alive/02"}) {
     EXPECT_FALSE(ParseKey(bad)) << bad;
   }
   EXPECT_EQ(*ParseOwner(EncodeOwner(4)), 4);
@@ -79,6 +79,17 @@ TEST(RecordsTest, KeysAndSmallRecords) {
   ASSERT_TRUE(st);
   EXPECT_EQ(st->state, "running");
   EXPECT_FALSE(ParseStatus("{}"));
+  EXPECT_EQ(KeyOf(*ParseKey("alive/12")), "alive/12");
+  auto alive = ParseAlive(EncodeAlive({3, kNoNode}));
+  ASSERT_TRUE(alive);
+  EXPECT_EQ(alive->node, 3);
+  EXPECT_EQ(alive->taken_by, kNoNode);
+  auto taken = ParseAlive(EncodeAlive({3, 1}));
+  ASSERT_TRUE(taken);
+  EXPECT_EQ(taken->taken_by, 1);
+  for (const char* bad : {"{}", R"({"node":0})", R"({"node":3,"taken_by":"x"})", "[]"}) {
+    EXPECT_FALSE(ParseAlive(bad)) << bad;
+  }
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // Resource manager scenarios on ResourcesSim: resources placed and started, then a node
 // crashes, a minority is cut off from the registry, or a disk fails, at seeded times; the
 // one-node checker runs at every step, and once the faults are over every resource must run
-// where placement puts it (termination). Figures are virtual-time milliseconds.
+// where placement puts it (termination). Figures are virtual-time milliseconds. The `-fast`
+// variants run them with fast takeover at the dev cluster's settings (cli/dev.cc).
 #include "sim/resources_scenarios.h"
 
 #include <algorithm>
@@ -15,13 +16,21 @@ constexpr int64_t kSettleMs = 10'000;
 
 class RRun {
  public:
-  RRun(const std::string& name, int nodes, uint64_t seed) : prng_(seed ^ 0x7e50) {
-    r_.scenario = name;
+  RRun(const std::string& name, int nodes, uint64_t seed, bool fast) : prng_(seed ^ 0x7e50) {
+    r_.scenario = name + (fast ? "-fast" : "");
     r_.nodes = nodes;
     r_.seed = seed;
     ResourcesSimOptions o;
     o.nodes = nodes;
     o.seed = seed;
+    if (fast) {
+      // A start under way plus a stop within the 300 ms margin.
+      o.margin_ms = 300;
+      o.alive_ttl_ms = 600;
+      o.max_start_ms = 120;
+      o.max_monitor_ms = 80;
+      o.max_stop_ms = 170;
+    }
     sim_ = std::make_unique<ResourcesSim>(o);
   }
   ResourcesSim& sim() { return *sim_; }
@@ -78,8 +87,8 @@ int64_t TimeToMove(ResourcesSim& sim, const std::vector<std::string>& moved, Nod
 
 // A node crashes (the supervisor, every third seed); its resources run elsewhere; it
 // returns. Figure: crash to the last of its resources running elsewhere.
-ScenarioResult Crash(int nodes, uint64_t seed) {
-  RRun run("rcrash", nodes, seed);
+ScenarioResult Crash(int nodes, uint64_t seed, bool fast) {
+  RRun run("rcrash", nodes, seed, fast);
   ResourcesSim& sim = run.sim();
   run.Start();
   sim.RunFor(static_cast<int64_t>(run.prng().Below(1000)));
@@ -97,8 +106,8 @@ ScenarioResult Crash(int nodes, uint64_t seed) {
 // A minority (with the supervisor, every other seed) is cut off from the registry and the
 // rest while monitors fail now and then, for long enough that its leases end (or not);
 // then the partition heals.
-ScenarioResult Partition(int nodes, uint64_t seed) {
-  RRun run("rpartition", nodes, seed);
+ScenarioResult Partition(int nodes, uint64_t seed, bool fast) {
+  RRun run("rpartition", nodes, seed, fast);
   ResourcesSim& sim = run.sim();
   run.Start();
   sim.SetMonitorFailure(0.01);
@@ -116,8 +125,8 @@ ScenarioResult Partition(int nodes, uint64_t seed) {
 
 // A node's disk fails: what needs it there moves (or fails over by its monitor first),
 // while another node crashes and returns; the disk comes back.
-ScenarioResult Disk(int nodes, uint64_t seed) {
-  RRun run("rdisk", nodes, seed);
+ScenarioResult Disk(int nodes, uint64_t seed, bool fast) {
+  RRun run("rdisk", nodes, seed, fast);
   ResourcesSim& sim = run.sim();
   run.Start();
   sim.RunFor(static_cast<int64_t>(run.prng().Below(800)));
@@ -138,13 +147,19 @@ void AddResourcesScenarios(std::map<std::string, std::string>& all) {
   all["rcrash"] = "a node (often the supervisor) crashes; its resources run elsewhere; it returns";
   all["rpartition"] = "a minority cut off from the registry while monitors fail; never on two";
   all["rdisk"] = "a node's disk fails and another node crashes; what needs the disk moves";
+  all["rcrash-fast"] = "rcrash with fast takeover (alive keys, 600 ms)";
+  all["rpartition-fast"] = "rpartition with fast takeover (alive keys, 600 ms)";
+  all["rdisk-fast"] = "rdisk with fast takeover (alive keys, 600 ms)";
 }
 
 std::optional<ScenarioResult> RunResourcesScenario(const std::string& name, int nodes,
                                                    uint64_t seed) {
-  if (name == "rcrash") return Crash(nodes, seed);
-  if (name == "rpartition") return Partition(nodes, seed);
-  if (name == "rdisk") return Disk(nodes, seed);
+  const std::string fast = "-fast";
+  const bool is_fast = name.size() > fast.size() && name.ends_with(fast);
+  const std::string base = is_fast ? name.substr(0, name.size() - fast.size()) : name;
+  if (base == "rcrash") return Crash(nodes, seed, is_fast);
+  if (base == "rpartition") return Partition(nodes, seed, is_fast);
+  if (base == "rdisk") return Disk(nodes, seed, is_fast);
   return std::nullopt;
 }
 

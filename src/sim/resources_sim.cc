@@ -39,9 +39,13 @@ ResourcesSim::ResourcesSim(ResourcesSimOptions options)
   }
   for (int n = 1; n <= options_.nodes; ++n) {
     const NodeId id = static_cast<NodeId>(n);
-    nodes_[id].agent =
-        std::make_unique<resources::LocalAgent>(id, Duration::Millis(options_.margin_ms));
+    nodes_[id].agent = NewAgent(id);
   }
+}
+
+std::unique_ptr<resources::LocalAgent> ResourcesSim::NewAgent(NodeId id) const {
+  return std::make_unique<resources::LocalAgent>(id, Duration::Millis(options_.margin_ms),
+                                                 Duration::Millis(options_.alive_ttl_ms));
 }
 
 bool ResourcesSim::RunUntil(const std::function<bool()>& done, int64_t limit_ms) {
@@ -60,6 +64,9 @@ void ResourcesSim::Crash(NodeId id) {
   n.agent.reset();
   n.busy.clear();
   n.lease = 0;
+  n.alive_lease = 0;
+  n.alive_revision = 0;
+  n.seen.clear();
   if (n.down_since < 0) n.down_since = now_;
   Trace(0xc0 + id);
 }
@@ -67,7 +74,7 @@ void ResourcesSim::Crash(NodeId id) {
 void ResourcesSim::Restart(NodeId id) {
   Node& n = nodes_.at(id);
   if (n.agent) return;
-  n.agent = std::make_unique<resources::LocalAgent>(id, Duration::Millis(options_.margin_ms));
+  n.agent = NewAgent(id);
   n.next_renew = now_;
   if (!n.cut) n.down_since = -1;
   Trace(0xd0 + id);
@@ -106,8 +113,9 @@ void ResourcesSim::Step() {
   for (auto& [id, n] : nodes_) {
     if (!n.agent) continue;
     Renew(id, n);
+    RenewAlive(id, n);
     Finish(id, n);
-    if (!n.cut) n.agent->SetView(view);  // a cut-off node's view goes stale
+    if (!n.cut) n.agent->SetView(ViewOf(n, view));  // a cut-off node's view goes stale
     for (const Action& a : n.agent->Decide(Now())) Carry(id, n, a);
   }
   Check();
@@ -119,11 +127,21 @@ void ResourcesSim::ExpireLeases() {
       ++it;
       continue;
     }
-    for (auto o = owners_.begin(); o != owners_.end();) {
-      o = o->second.second == it->first ? owners_.erase(o) : std::next(o);
-    }
-    it = leases_.erase(it);
+    const int64_t lease = it->first;
+    ++it;
+    EndLease(lease);
   }
+}
+
+// The lease ends (expired or revoked): its keys go.
+void ResourcesSim::EndLease(int64_t lease) {
+  for (auto o = owners_.begin(); o != owners_.end();) {
+    o = o->second.second == lease ? owners_.erase(o) : std::next(o);
+  }
+  for (auto a = alive_.begin(); a != alive_.end();) {
+    a = a->second.lease == lease ? alive_.erase(a) : std::next(a);
+  }
+  leases_.erase(lease);
 }
 
 // The facts as the supervisor's membership has them: a node down (crashed or cut off) is
@@ -164,6 +182,74 @@ resources::RegistryView ResourcesSim::View() const {
     if (s != r->second.end() && Running(s->second)) v.running.insert(name);
   }
   return v;
+}
+
+resources::RegistryView ResourcesSim::ViewOf(Node& n, const resources::RegistryView& common) {
+  if (options_.alive_ttl_ms == 0) return common;
+  resources::RegistryView v = common;
+  std::map<NodeId, std::pair<int64_t, int64_t>> seen;
+  for (const auto& [id, key] : alive_) {
+    auto was = n.seen.find(id);
+    const bool same = was != n.seen.end() && was->second.first == key.revision;
+    seen[id] = {key.revision, same ? was->second.second : now_};
+    v.alive[id] = {key.lease, key.revision, key.taken,
+                   Instant::FromNanos(seen[id].second * 1'000'000)};
+  }
+  n.seen = std::move(seen);
+  return v;
+}
+
+// As the daemon (node/resource_takeover.cc): a new lease's key put as it is, then swaps on
+// the revision of the last answer; a failed swap reads the key back.
+void ResourcesSim::RenewAlive(NodeId id, Node& n) {
+  if (options_.alive_ttl_ms == 0 || now_ < n.next_alive) return;
+  n.next_alive = now_ + options_.alive_renew_ms;
+  if (n.cut || n.lease == 0 || leases_.count(n.lease) == 0) return;
+  if (n.alive_lease != n.lease) {
+    n.alive_lease = n.lease;
+    n.alive_revision = 0;
+  }
+  auto it = alive_.find(id);
+  const bool swapped = n.alive_revision == 0 || (it != alive_.end() && !it->second.taken &&
+                                                 it->second.revision == n.alive_revision);
+  if (swapped) {
+    alive_[id] = {n.lease, ++revision_, false};
+    if (prng_.Chance(options_.alive_answer_lost)) return;
+    n.alive_revision = revision_;
+    n.agent->AliveRenewed(n.lease, Now());
+    return;
+  }
+  if (it != alive_.end() && it->second.lease == n.lease && !it->second.taken) {
+    n.alive_revision = it->second.revision;  // its own write, whose answer was lost
+    return;
+  }
+  Trace(0x300 + id);  // taken over: everything stops, the lease is revoked, another granted
+  n.agent->LeaseLost();
+  EndLease(n.lease);
+  n.lease = 0;
+  n.next_renew = now_;
+}
+
+// On the revisions the node decided on; marks the holder's alive key taken.
+void ResourcesSim::TakeOver(NodeId id, Node& n, const std::string& name) {
+  const resources::RegistryView& v = n.agent->view();
+  const auto held = v.owners.find(name);
+  bool ok = !n.cut && held != v.owners.end() && leases_.count(n.lease) != 0;
+  auto current = owners_.find(name);
+  ok = ok && current != owners_.end() && current->second == held->second;
+  if (ok) {
+    const auto seen = v.alive.find(held->second.first);
+    const auto key = alive_.find(held->second.first);
+    ok = seen != v.alive.end() && key != alive_.end() &&
+         key->second.revision == seen->second.revision;
+    if (ok) {
+      current->second = {id, n.lease};
+      key->second.taken = true;
+      key->second.revision = ++revision_;
+      Trace(0x400 + id);
+    }
+  }
+  n.agent->Acquired(name, ok);
 }
 
 void ResourcesSim::Renew(NodeId id, Node& n) {
@@ -227,6 +313,9 @@ void ResourcesSim::Carry(NodeId id, Node& n, const Action& a) {
       n.agent->Acquired(a.resource, ok);
       break;
     }
+    case ActionKind::kTakeOver:
+      TakeOver(id, n, a.resource);
+      break;
     case ActionKind::kRelease: {
       auto o = owners_.find(a.resource);
       if (!n.cut && o != owners_.end() && o->second.first == id) owners_.erase(o);

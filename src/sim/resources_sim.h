@@ -10,6 +10,10 @@
 // ends the machine: what ran there is gone. A cut-off node keeps running what it runs until
 // its agent's fence stops it; its view of the registry goes stale.
 //
+// With fast takeover (`alive_ttl_ms` > 0) each node also renews its alive key by
+// compare-and-swap (some answers lost), every node times each alive key from when it first
+// saw its revision, and owner keys are taken over on those revisions (resources/agent.h).
+//
 // The checker runs at every step: no resource is active (starting, running, monitoring,
 // stopping or blocked) on two nodes at once. Settled() is the termination check once the
 // faults are over: every resource runs where placement puts it, and nowhere else.
@@ -42,6 +46,10 @@ struct ResourcesSimOptions {
   int64_t max_monitor_ms = 100;
   int64_t max_stop_ms = 300;
   double monitor_failure = 0.0;  // chance that a monitor finds the resource not running
+  // Fast takeover: 0 off. The dev cluster's settings (cli/dev.cc) with it on.
+  int64_t alive_ttl_ms = 0;
+  int64_t alive_renew_ms = 75;
+  double alive_answer_lost = 0.05;  // chance that an alive renewal's answer never comes
 };
 
 class ResourcesSim {
@@ -86,8 +94,17 @@ class ResourcesSim {
     bool disk_ok = true;
     int64_t lease = 0;
     int64_t next_renew = 0;
-    int64_t down_since = -1;           // crashed or cut off since (the supervisor's detection)
-    std::map<std::string, Busy> busy;  // the action under way, per resource
+    int64_t down_since = -1;  // crashed or cut off since (the supervisor's detection)
+    int64_t next_alive = 0;
+    int64_t alive_lease = 0;                             // the lease its alive key is for
+    int64_t alive_revision = 0;                          // as its last answer said (0: to be put)
+    std::map<NodeId, std::pair<int64_t, int64_t>> seen;  // alive key -> revision, first seen
+    std::map<std::string, Busy> busy;                    // the action under way, per resource
+  };
+  struct AliveKey {
+    int64_t lease = 0;
+    int64_t revision = 0;
+    bool taken = false;
   };
   struct Lease {
     int64_t expiry = 0;     // arrival of the last renewal + TTL
@@ -99,7 +116,13 @@ class ResourcesSim {
   void PlaceAsSupervisor();
   resources::PlacementInput Facts() const;
   resources::RegistryView View() const;
+  // View() with the alive keys as `n` has seen them.
+  resources::RegistryView ViewOf(Node& n, const resources::RegistryView& common);
   void Renew(NodeId id, Node& n);
+  void RenewAlive(NodeId id, Node& n);
+  void EndLease(int64_t lease);
+  void TakeOver(NodeId id, Node& n, const std::string& name);
+  std::unique_ptr<resources::LocalAgent> NewAgent(NodeId id) const;
   void Finish(NodeId id, Node& n);
   void Carry(NodeId id, Node& n, const resources::Action& a);
   void Check();
@@ -116,6 +139,8 @@ class ResourcesSim {
   std::map<int64_t, Lease> leases_;
   int64_t next_lease_ = 1;
   std::map<std::string, std::pair<NodeId, int64_t>> owners_;
+  std::map<NodeId, AliveKey> alive_;
+  int64_t revision_ = 0;
   std::map<std::string, NodeId> placed_;
   std::map<std::string, std::map<NodeId, uint32_t>> fails_;
   std::map<std::string, std::map<NodeId, resources::LocalState>> reported_;

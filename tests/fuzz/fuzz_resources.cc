@@ -19,6 +19,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)ParsePlaced(text);
   (void)ParseOwner(text);
   (void)ParseStatus(text);
+  if (auto alive = ParseAlive(text)) {
+    auto again = ParseAlive(EncodeAlive(*alive));
+    if (!again || again->node != alive->node || again->taken_by != alive->taken_by) std::abort();
+  }
   if (auto metadata = ParseOcfMetadata(text)) {
     ResourceSpec spec;
     spec.params["ip"] = "10.0.0.1";

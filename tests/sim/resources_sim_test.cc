@@ -12,7 +12,8 @@
 namespace cohort::sim {
 namespace {
 
-constexpr const char* kScenarios[] = {"rcrash", "rpartition", "rdisk"};
+constexpr const char* kScenarios[] = {"rcrash",      "rpartition",      "rdisk",
+                                      "rcrash-fast", "rpartition-fast", "rdisk-fast"};
 
 // 40 seeds of every scenario on 5 nodes and 10 on 9 (the sweep in scripts/test runs 300 of
 // each at 16 nodes; docs/benchmarks.md has a 1,000-seed run).
@@ -64,6 +65,35 @@ TEST(ResourcesSimTest, ACrashedNodesResourcesMoveWithinTheLease) {
   ExpectPass(r);
   EXPECT_GT(r.figures.at("failover_ms"), 0);
   EXPECT_LT(r.figures.at("failover_ms"), 2000);
+}
+
+// With fast takeover they move once the alive key has stood still for its TTL, not the
+// lease: under a second (600 ms + the start), over seeds.
+TEST(ResourcesSimTest, FastTakeoverMovesACrashedNodesResourcesInUnderASecond) {
+  for (uint64_t seed = 1; seed <= 10; ++seed) {
+    const auto r = RunScenario("rcrash-fast", 5, seed);
+    ExpectPass(r);
+    if (r.figures.at("failover_ms") == 0) continue;  // the victim ran nothing
+    EXPECT_LT(r.figures.at("failover_ms"), 1000) << "seed " << seed;
+  }
+}
+
+// The fence is what makes fast takeover safe too: without a margin, some seed shows two nodes.
+TEST(ResourcesSimTest, WithFastTakeoverButNoMarginTheCheckerSeesTwoNodes) {
+  int caught = 0;
+  for (uint64_t seed = 1; seed <= 30 && caught == 0; ++seed) {
+    ResourcesSimOptions o;
+    o.seed = seed;
+    o.alive_ttl_ms = 600;
+    o.margin_ms = 0;  // the holder does not stop before others may take over
+    o.max_stop_ms = 500;
+    ResourcesSim sim(o);
+    sim.RunFor(1000);
+    sim.Partition({sim.supervisor(), 2});
+    sim.RunFor(3000);
+    caught += sim.violations().empty() ? 0 : 1;
+  }
+  EXPECT_GT(caught, 0);
 }
 
 }  // namespace
