@@ -43,10 +43,17 @@ resources::PlacementInput ResourceService::Impl::PlacementNow() const {
 }
 
 // The supervisor writes each resource's placement when it changes node; placements of
-// resources no longer defined are deleted.
+// resources no longer defined are deleted. A node that is supervisor of a map that does not
+// know a node holding an owner key is not the cluster's supervisor (a node just started,
+// alone until it hears the others): it places nothing, or it would move every resource to
+// itself and fight the real supervisor's placements.
 void ResourceService::Impl::PlaceAsSupervisor() {
   const Records where = Where();
   if (where.backend == nullptr || io::SteadyNow() < place_after) return;
+  const membership::ClusterMap& map = node.membership().map();
+  for (const auto& [name, owner] : mirror.owners) {
+    if (owner.node != kNoNode && map.members.count(owner.node) == 0) return;
+  }
   for (const auto& [name, p] : resources::Place(PlacementNow())) {
     auto stored = mirror.placed.find(name);
     const bool same = stored != mirror.placed.end() && stored->second.node == p.node;
@@ -62,7 +69,7 @@ void ResourceService::Impl::PlaceAsSupervisor() {
             // Tried again at a later tick, not at once: the registry may be
             // read-only for a while.
             ++metrics.registry_errors;
-            place_after = io::SteadyNow() + Duration::Millis(500);
+            place_after = io::SteadyNow() + Duration::Millis(100);
             return;
           }
           ++metrics.placements_written;
