@@ -8,7 +8,8 @@ Each trial kills -9 the daemon of the node running them and measures the time un
 answers HTTP again from another node (the killed daemon's http.server dies with it); the
 node is then started again before the next trial. Any node may be the victim: the supervisor
 and registry servers included.
-Usage: bench/resources_failover.py   (env: TRIALS=10)"""
+Usage: bench/resources_failover.py   (env: TRIALS=10, KEEP=1 keeps the logs)"""
+import contextlib
 import json
 import os
 import signal
@@ -49,7 +50,12 @@ def answers():
 
 
 def main():
-    with tempfile.TemporaryDirectory(prefix="cohort-rm-bench-") as folder:
+    # KEEP=1: the cluster's folder (logs) is kept for a look at a slow trial.
+    keep = os.environ.get("KEEP") == "1"
+    with (contextlib.nullcontext(tempfile.mkdtemp(prefix="cohort-rm-bench-")) if keep
+          else tempfile.TemporaryDirectory(prefix="cohort-rm-bench-")) as folder:
+        if keep:
+            print(f"keeping {folder}", flush=True)
         up = cohort("dev", "up", "--nodes", "5", "--dir", folder, "--base-port", str(BASE),
                     "--adapters", "1", "--registry", "3", "--json")
         if up.returncode != 0:

@@ -31,6 +31,13 @@ std::string StateOf(const ResourceInfo& info) {
   return s == info.status.end() ? "acquiring" : s->second.state;
 }
 
+// "promoted" when its owner reports it promoted (promotable resources), else null.
+json RoleOf(const ResourceInfo& info) {
+  auto s = info.status.find(info.owner);
+  if (info.owner == kNoNode || s == info.status.end() || s->second.role.empty()) return nullptr;
+  return s->second.role;
+}
+
 std::string LatestError(const ResourceInfo& info) {
   int64_t at = -1;
   std::string error;
@@ -48,7 +55,10 @@ json Detail(const ResourceInfo& info) {
   doc["definition"] = json::parse(resources::EncodeSpec(info.spec));
   json nodes = json::object();
   for (const auto& [node, s] : info.status) {
-    nodes[std::to_string(node)] = {{"state", s.state}, {"error", s.error}, {"at_ms", s.at_ms}};
+    nodes[std::to_string(node)] = {{"state", s.state},
+                                   {"role", s.role.empty() ? json(nullptr) : json(s.role)},
+                                   {"error", s.error},
+                                   {"at_ms", s.at_ms}};
   }
   doc["nodes"] = nodes;
   return doc;
@@ -202,6 +212,7 @@ json ResourceSummaryJson(const ResourceInfo& info) {
           {"target", info.spec.target == resources::TargetRole::kStarted ? "started" : "stopped"},
           {"node", NodeOrNull(info.owner)},
           {"state", StateOf(info)},
+          {"role", RoleOf(info)},
           {"placed", NodeOrNull(info.placed)},
           {"placed_reason", info.placed_reason},
           {"moved_to", NodeOrNull(info.spec.moved_to)},

@@ -33,6 +33,13 @@ std::string Fails(const json& r) {
   return out.empty() ? "-" : out;
 }
 
+// "running" or, for a promoted resource, "promoted".
+std::string StateWithRole(const json& r) {
+  const std::string state = Text(r["state"]);
+  const bool promoted = r.contains("role") && r["role"].is_string() && r["role"] == "promoted";
+  return promoted && state == "running" ? "promoted" : state;
+}
+
 void PrintList(const json& doc) {
   std::printf("%-20s %-7s %-22s %-7s %4s %-10s %-8s %s\n", "RESOURCE", "CLASS", "AGENT", "TARGET",
               "NODE", "STATE", "FAILS", "LAST ERROR");
@@ -41,7 +48,7 @@ void PrintList(const json& doc) {
     if (agent.size() > 22) agent = agent.substr(0, 19) + "...";
     std::printf("%-20s %-7s %-22s %-7s %4s %-10s %-8s %s\n", Text(r["name"]).c_str(),
                 Text(r["class"]).c_str(), agent.c_str(), Text(r["target"]).c_str(),
-                Text(r["node"]).c_str(), Text(r["state"]).c_str(), Fails(r).c_str(),
+                Text(r["node"]).c_str(), StateWithRole(r).c_str(), Fails(r).c_str(),
                 Text(r["error"]).c_str());
   }
   if (doc["resources"].empty()) std::printf("(no resources)\n");
@@ -92,12 +99,12 @@ void PrintOne(const json& r) {
   std::printf("resource  %s (%s %s)\n", Text(r["name"]).c_str(), Text(r["class"]).c_str(),
               Text(r["agent"]).c_str());
   std::printf("target    %s\n", Text(r["target"]).c_str());
-  std::printf("runs on   %s (%s)\n", Text(r["node"]).c_str(), Text(r["state"]).c_str());
+  std::printf("runs on   %s (%s)\n", Text(r["node"]).c_str(), StateWithRole(r).c_str());
   std::printf("placed    %s: %s\n", Text(r["placed"]).c_str(), Text(r["placed_reason"]).c_str());
   if (!r["moved_to"].is_null()) std::printf("moved to  %s\n", Text(r["moved_to"]).c_str());
   std::printf("fails     %s\n", Fails(r).c_str());
   for (const auto& [node, s] : r["nodes"].items()) {
-    std::printf("node %-4s %s%s%s\n", node.c_str(), Text(s["state"]).c_str(),
+    std::printf("node %-4s %s%s%s\n", node.c_str(), StateWithRole(s).c_str(),
                 s["error"].get<std::string>().empty() ? "" : ": ", Text(s["error"]).c_str());
   }
   std::printf("definition %s\n", r["definition"].dump().c_str());
@@ -123,6 +130,7 @@ struct CreateFlags {
   int monitor_ms = 0, start_timeout_ms = 0, stop_timeout_ms = 0, monitor_timeout_ms = 0;
   int migration_threshold = -1;
   bool stopped = false;
+  bool promotable = false;
 };
 
 // The definition from the flags (or the file); the daemon checks it.
@@ -165,6 +173,7 @@ Result<std::string> Definition(const std::string& name, const CreateFlags& f) {
   if (!f.after.empty()) doc["after"] = f.after;
   if (!f.content.empty()) doc["content"] = f.content;
   if (f.needs_mbps > 0) doc["needs_mbps"] = f.needs_mbps;
+  if (f.promotable) doc["promotable"] = true;
   if (f.monitor_ms > 0) doc["monitor_interval_ms"] = f.monitor_ms;
   json timeouts = json::object();
   if (f.start_timeout_ms > 0) timeouts["start"] = f.start_timeout_ms;
@@ -289,6 +298,9 @@ void AddResourceCommands(CLI::App& app, const Globals& g, int& rc) {
   create->add_option("--content", f.content, "content the node must hold, a path (repeat)");
   create->add_option("--needs-mbps", f.needs_mbps, "streaming capacity it takes on its node")
       ->check(CLI::Range(1, 100000000));
+  create->add_flag("--promotable", f.promotable,
+                   "promote it once started, demote it before it stops (an OCF agent that "
+                   "offers promote and demote, e.g. heartbeat:Stateful)");
   create->add_option("--monitor-ms", f.monitor_ms, "monitor interval")
       ->check(CLI::Range(100, 86400000));
   create->add_option("--start-timeout-ms", f.start_timeout_ms, "")->check(CLI::Range(100, 3600000));

@@ -140,6 +140,19 @@ void ResourceRunner::Start(const ResourceSpec& spec, Done done) {
   done({true, MonitorResult::kRunning, "pid " + std::to_string((*child)->pid())});
 }
 
+// Promotable resources are OCF ones (Validate): promote within the start's timeout, demote
+// within the stop's.
+void ResourceRunner::Promote(const ResourceSpec& spec, bool promote, Done done) {
+  if (spec.cls != ResourceClass::kOcf) {
+    return done({false, MonitorResult::kFailed, "only an OCF resource is promoted"});
+  }
+  const Duration timeout = promote ? spec.timeouts.start : spec.timeouts.stop;
+  RunOcf(spec, promote ? "promote" : "demote", timeout, [done](Result<io::ChildResult> r) {
+    if (!r) return done({false, MonitorResult::kFailed, r.error().message()});
+    done({r->exit_code == 0 && !r->timed_out, MonitorResult::kFailed, Describe(*r)});
+  });
+}
+
 void ResourceRunner::Stop(const ResourceSpec& spec, Done done) {
   if (spec.cls == ResourceClass::kOcf) {
     return RunOcf(spec, "stop", spec.timeouts.stop, [done](Result<io::ChildResult> r) {
@@ -163,10 +176,11 @@ void ResourceRunner::Monitor(const ResourceSpec& spec, Done done) {
   if (spec.cls == ResourceClass::kOcf) {
     return RunOcf(spec, "monitor", spec.timeouts.monitor, [done](Result<io::ChildResult> r) {
       if (!r) return done({false, MonitorResult::kFailed, r.error().message()});
-      MonitorResult m = MonitorResult::kFailed;
-      if (!r->timed_out && (r->exit_code == 0 || r->exit_code == 8)) m = MonitorResult::kRunning;
+      MonitorResult m = MonitorResult::kFailed;  // 9, OCF_FAILED_MASTER, among others
+      if (!r->timed_out && r->exit_code == 0) m = MonitorResult::kRunning;
+      if (!r->timed_out && r->exit_code == 8) m = MonitorResult::kRunningPromoted;
       if (!r->timed_out && r->exit_code == 7) m = MonitorResult::kNotRunning;
-      done({m == MonitorResult::kRunning, m, Describe(*r)});
+      done({m == MonitorResult::kRunning || m == MonitorResult::kRunningPromoted, m, Describe(*r)});
     });
   }
   auto it = processes_.find(spec.name);

@@ -44,6 +44,8 @@ class ResourceRunner {
   void Start(const resources::ResourceSpec& spec, Done done);
   void Stop(const resources::ResourceSpec& spec, Done done);
   void Monitor(const resources::ResourceSpec& spec, Done done);
+  // `promote`, or `demote` when false (OCF resources only).
+  void Promote(const resources::ResourceSpec& spec, bool promote, Done done);
   // Any action by name, for the operator (`cohort resource action`): its raw result.
   void Invoke(const resources::ResourceSpec& spec, const std::string& action, Duration timeout,
               std::function<void(Result<io::ChildResult>)> done);

@@ -18,6 +18,21 @@ using resources::RecordKey;
 namespace {
 
 constexpr auto kResync = std::chrono::milliseconds(500);
+
+const char* ActionName(ActionKind kind) {
+  switch (kind) {
+    case ActionKind::kStart:
+      return "start";
+    case ActionKind::kPromote:
+      return "promote";
+    case ActionKind::kDemote:
+      return "demote";
+    case ActionKind::kStop:
+      return "stop";
+    default:
+      return "monitor";
+  }
+}
 constexpr Duration kWatchSilence = Duration::Seconds(2);
 
 }  // namespace
@@ -210,16 +225,21 @@ void ResourceService::Impl::Probe() {
                      }
                      Log(LogLevel::kWarn, "resources", "found running here at start; stopping it",
                          {{"resource", copy.name}, {"monitor", o.detail}});
-                     runner.Stop(copy,
-                                 Later([this, name = copy.name](const ActionOutcome& stopped) {
-                                   if (!stopped.ok) {
-                                     Log(LogLevel::kError, "resources",
-                                         "could not stop a resource found running at start",
-                                         {{"resource", name}, {"stop", stopped.detail}});
-                                   }
-                                   --probes;
-                                   Drive();
-                                 }));
+                     auto stop = [this, copy] {
+                       runner.Stop(copy,
+                                   Later([this, name = copy.name](const ActionOutcome& stopped) {
+                                     if (!stopped.ok) {
+                                       Log(LogLevel::kError, "resources",
+                                           "could not stop a resource found running at start",
+                                           {{"resource", name}, {"stop", stopped.detail}});
+                                     }
+                                     --probes;
+                                     Drive();
+                                   }));
+                     };
+                     // Found promoted: demoted first, as an agent's stop may require.
+                     if (o.monitor != resources::MonitorResult::kRunningPromoted) return stop();
+                     runner.Promote(copy, false, Later([stop](const ActionOutcome&) { stop(); }));
                    }));
   }
 }
@@ -324,8 +344,10 @@ void ResourceService::Impl::Carry(const Action& a) {
     case ActionKind::kRelease:
       return Release(a.resource);
     case ActionKind::kStart:
-    case ActionKind::kStop:
+    case ActionKind::kPromote:
     case ActionKind::kMonitor:
+    case ActionKind::kDemote:
+    case ActionKind::kStop:
       return RunAction(a);
     case ActionKind::kRecordFailure:
       return RecordFailure(a.resource);
@@ -387,8 +409,10 @@ void ResourceService::Impl::RunAction(const Action& a) {
     spec = ran->second;
   } else if (const resources::ResourceSpec* found = SpecOf(a.resource)) {
     spec = *found;
+  } else if (a.kind == ActionKind::kDemote) {
+    return agent.Demoted(a.resource, true);  // never started here
   } else {
-    return agent.Stopped(a.resource, true);  // never started here
+    return agent.Stopped(a.resource, true);
   }
   ++metrics.actions;
   const std::string name = a.resource;
@@ -399,9 +423,7 @@ void ResourceService::Impl::RunAction(const Action& a) {
       ++metrics.action_failures;
       last_error[name] = o.detail;
     }
-    const char* what = kind == ActionKind::kStart  ? "start"
-                       : kind == ActionKind::kStop ? "stop"
-                                                   : "monitor";
+    const char* what = ActionName(kind);
     if (!o.ok || kind != ActionKind::kMonitor) {
       Log(o.ok ? LogLevel::kInfo : LogLevel::kWarn, "resources",
           o.ok ? "action done" : "action failed",
@@ -411,6 +433,13 @@ void ResourceService::Impl::RunAction(const Action& a) {
       case ActionKind::kStart:
         if (o.ok) last_error.erase(name);
         agent.Started(name, o.ok, now);
+        break;
+      case ActionKind::kPromote:
+        if (o.ok) last_error.erase(name);
+        agent.Promoted(name, o.ok, now);
+        break;
+      case ActionKind::kDemote:
+        agent.Demoted(name, o.ok);
         break;
       case ActionKind::kStop:
         if (now > agent.lease_valid_until()) {
@@ -433,6 +462,9 @@ void ResourceService::Impl::RunAction(const Action& a) {
       return runner.Start(spec, std::move(done));
     case ActionKind::kStop:
       return runner.Stop(spec, std::move(done));
+    case ActionKind::kPromote:
+    case ActionKind::kDemote:
+      return runner.Promote(spec, kind == ActionKind::kPromote, std::move(done));
     default:
       return runner.Monitor(spec, std::move(done));
   }
@@ -461,6 +493,9 @@ void ResourceService::Impl::Report(const std::string& name) {
   resources::StatusRecord r;
   r.node = self;
   r.state = resources::StateName(agent.state(name));
+  if (agent.promoted(name) && agent.state(name) != resources::LocalState::kPromoting) {
+    r.role = "promoted";
+  }
   if (auto e = last_error.find(name); e != last_error.end()) r.error = e->second;
   r.at_ms = static_cast<int64_t>(io::WallMillis());
   const Records where = Where();

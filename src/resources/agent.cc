@@ -16,6 +16,10 @@ const char* StateName(LocalState s) {
       return "running";
     case LocalState::kMonitoring:
       return "running";
+    case LocalState::kPromoting:
+      return "promoting";
+    case LocalState::kDemoting:
+      return "demoting";
     case LocalState::kStopping:
       return "stopping";
     case LocalState::kReleasing:
@@ -98,10 +102,46 @@ void LocalAgent::Started(const std::string& name, bool ok, Instant now) {
 void LocalAgent::Monitored(const std::string& name, MonitorResult result, Instant now) {
   Local& l = At(name);
   if (l.state != LocalState::kMonitoring) return;
-  if (result == MonitorResult::kRunning) {
+  // A promoted resource found running but not promoted has failed its role.
+  const bool ok = result == MonitorResult::kRunningPromoted ||
+                  (result == MonitorResult::kRunning && !l.promoted);
+  if (ok) {
     return Running(name, l, now);
   }
   Failed(name, l);
+}
+
+void LocalAgent::Promoted(const std::string& name, bool ok, Instant now) {
+  Local& l = At(name);
+  if (l.state != LocalState::kPromoting) return;
+  if (!ok) return Failed(name, l);
+  report_.insert(name);  // its role changed
+  Running(name, l, now);
+}
+
+void LocalAgent::Demoted(const std::string& name, bool /*ok*/) {
+  Local& l = At(name);
+  if (l.state != LocalState::kDemoting) return;
+  l.promoted = false;
+  report_.insert(name);
+  Set(name, l, LocalState::kStopping);
+  pending_.push_back({ActionKind::kStop, name});
+}
+
+bool LocalAgent::Promotable(const std::string& name) const {
+  auto spec = view_.specs.find(name);
+  return spec != view_.specs.end() && spec->second.promotable;
+}
+
+void LocalAgent::Leave(const std::string& name, Local& l, std::vector<Action>& out) {
+  l.next_monitor = Instant::Max();
+  if (l.promoted) {
+    Set(name, l, LocalState::kDemoting);
+    out.push_back({ActionKind::kDemote, name});
+  } else {
+    Set(name, l, LocalState::kStopping);
+    out.push_back({ActionKind::kStop, name});
+  }
 }
 
 // Running (again): the next monitor is one interval away.
@@ -115,16 +155,15 @@ void LocalAgent::Running(const std::string& name, Local& l, Instant now) {
 void LocalAgent::Failed(const std::string& name, Local& l) {
   ++l.failures;
   l.restart = true;
-  l.next_monitor = Instant::Max();
-  Set(name, l, LocalState::kStopping);
   pending_.push_back({ActionKind::kRecordFailure, name});
-  pending_.push_back({ActionKind::kStop, name});
+  Leave(name, l, pending_);
 }
 
 void LocalAgent::Stopped(const std::string& name, bool ok) {
   Local& l = At(name);
   if (l.state != LocalState::kStopping) return;
   l.next_monitor = Instant::Max();
+  if (ok) l.promoted = false;  // a stop that failed leaves it as it was
   Set(name, l, ok ? LocalState::kIdle : LocalState::kBlocked);
 }
 
@@ -198,8 +237,11 @@ void LocalAgent::Step(const std::string& name, Local& l, Instant now, std::vecto
       // Without the key (the lease changed or was lost while an action ran): stop.
       if (!want || !l.owned) {
         l.restart = false;
-        Set(name, l, LocalState::kStopping);
-        out.push_back({ActionKind::kStop, name});
+        Leave(name, l, out);
+      } else if (Promotable(name) && !l.promoted) {
+        l.promoted = true;
+        Set(name, l, LocalState::kPromoting);
+        out.push_back({ActionKind::kPromote, name});
       } else if (now >= l.next_monitor) {
         Set(name, l, LocalState::kMonitoring);
         out.push_back({ActionKind::kMonitor, name});
@@ -247,6 +289,11 @@ Instant LocalAgent::NextWakeup(Instant now) const {
 LocalState LocalAgent::state(const std::string& name) const {
   auto it = local_.find(name);
   return it == local_.end() ? LocalState::kIdle : it->second.state;
+}
+
+bool LocalAgent::promoted(const std::string& name) const {
+  auto it = local_.find(name);
+  return it != local_.end() && it->second.promoted;
 }
 
 std::map<std::string, LocalState> LocalAgent::states() const {

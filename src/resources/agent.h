@@ -60,6 +60,8 @@ enum class LocalState {
   kStarting,
   kRunning,
   kMonitoring,  // running; a monitor is under way
+  kPromoting,   // running; its promote is under way (promotable resources)
+  kDemoting,    // its demote is under way, on the way to its stop
   kStopping,
   kReleasing,  // stopped; giving the owner key back
   kBlocked,    // its stop failed: it may still run, so the key is kept until `clear`
@@ -71,7 +73,9 @@ enum class ActionKind {
   kTakeOver,  // put the owner key held by a node whose alive key stood still (or is taken),
               // on the alive key's seen revision, and mark that alive key taken
   kStart,
+  kPromote,  // a promotable resource, once started
   kMonitor,
+  kDemote,  // a promotable resource that may be promoted, before its stop
   kStop,
   kRelease,        // delete the owner key (only this node's)
   kRecordFailure,  // add one to the resource's fail count on this node
@@ -84,7 +88,12 @@ struct Action {
 };
 
 // How a monitor found the resource.
-enum class MonitorResult { kRunning, kNotRunning, kFailed };
+enum class MonitorResult {
+  kRunning,
+  kRunningPromoted,  // OCF_RUNNING_MASTER: what a promotable resource's monitor must say
+  kNotRunning,
+  kFailed,
+};
 
 class LocalAgent {
  public:
@@ -111,6 +120,9 @@ class LocalAgent {
   void Acquired(const std::string& name, bool ok);
   void Started(const std::string& name, bool ok, Instant now);
   void Monitored(const std::string& name, MonitorResult result, Instant now);
+  void Promoted(const std::string& name, bool ok, Instant now);
+  // Demoted or not, it is stopped next: a failed demote leaves its stop to judge.
+  void Demoted(const std::string& name, bool ok);
   void Stopped(const std::string& name, bool ok);
   // The give-back ended, done or not: a key still there shows in the view as this node's
   // unknown key, and is given back again.
@@ -127,6 +139,8 @@ class LocalAgent {
   Instant NextWakeup(Instant now) const;
 
   LocalState state(const std::string& name) const;
+  // Whether a promotable resource is (or may be, its promote under way or failed) promoted.
+  bool promoted(const std::string& name) const;
   // Whether this node must not run anything now (its lease may be about to end).
   bool Fenced(Instant now) const;
   std::map<std::string, LocalState> states() const;
@@ -134,8 +148,9 @@ class LocalAgent {
  private:
   struct Local {
     LocalState state = LocalState::kIdle;
-    bool owned = false;    // this node holds the owner key with its current lease
-    bool restart = false;  // stopping to start again in place
+    bool owned = false;     // this node holds the owner key with its current lease
+    bool restart = false;   // stopping to start again in place
+    bool promoted = false;  // a promote was asked and no demote or stop has ended since
     Instant next_monitor = Instant::Max();
     uint32_t failures = 0;  // failures here not yet seen in the view's fail counts
   };
@@ -146,6 +161,9 @@ class LocalAgent {
   void Set(const std::string& name, Local& l, LocalState s);
   void Failed(const std::string& name, Local& l);
   void Running(const std::string& name, Local& l, Instant now);
+  // Off this node, or to start again: demoted first if it may be promoted, then stopped.
+  void Leave(const std::string& name, Local& l, std::vector<Action>& out);
+  bool Promotable(const std::string& name) const;
 
   NodeId self_;
   Duration fence_margin_;

@@ -218,5 +218,47 @@ TEST(LocalAgentTest, FastTakeoverFencesOnTheAliveKey) {
   EXPECT_EQ(f.agent.lease_valid_until(), At(600));
 }
 
+// A promotable resource: promoted once started, its monitor must find it promoted, demoted
+// before it stops.
+TEST(LocalAgentTest, APromotableResourceIsPromotedAndDemotedBeforeItsStop) {
+  Fixture f;
+  f.view.specs["web"].promotable = true;
+  f.Update();
+  f.Run(0);
+  EXPECT_EQ(f.Decide(0), (V{{ActionKind::kPromote, "web"}}));
+  EXPECT_EQ(f.agent.state("web"), LocalState::kPromoting);
+  f.agent.Promoted("web", true, At(10));
+  EXPECT_TRUE(f.agent.promoted("web"));
+  EXPECT_EQ(f.Decide(1010), (V{{ActionKind::kMonitor, "web"}}));
+  f.agent.Monitored("web", MonitorResult::kRunningPromoted, At(1010));
+  EXPECT_EQ(f.agent.state("web"), LocalState::kRunning);
+  f.view.placed["web"] = 3;  // moved away: demote, then stop
+  f.Update();
+  EXPECT_EQ(f.Decide(1100), (V{{ActionKind::kDemote, "web"}}));
+  f.agent.Demoted("web", true);
+  EXPECT_FALSE(f.agent.promoted("web"));
+  EXPECT_EQ(f.Decide(1100), (V{{ActionKind::kStop, "web"}}));
+}
+
+TEST(LocalAgentTest, APromotedResourceFoundUnpromotedOrAFailedPromoteIsAFailure) {
+  Fixture f;
+  f.view.specs["web"].promotable = true;
+  f.Update();
+  f.Run(0);
+  EXPECT_EQ(f.Decide(0), (V{{ActionKind::kPromote, "web"}}));
+  f.agent.Promoted("web", true, At(0));
+  EXPECT_EQ(f.Decide(1000), (V{{ActionKind::kMonitor, "web"}}));
+  f.agent.Monitored("web", MonitorResult::kRunning, At(1000));  // lost its promotion
+  EXPECT_EQ(f.Decide(1000), (V{{ActionKind::kRecordFailure, "web"}, {ActionKind::kDemote, "web"}}));
+  f.agent.Demoted("web", false);  // the stop judges
+  EXPECT_EQ(f.Decide(1000), (V{{ActionKind::kStop, "web"}}));
+  f.agent.Stopped("web", true);
+  EXPECT_EQ(f.Decide(1000), (V{{ActionKind::kStart, "web"}}));  // in place, below threshold
+  f.agent.Started("web", true, At(1000));
+  EXPECT_EQ(f.Decide(1000), (V{{ActionKind::kPromote, "web"}}));
+  f.agent.Promoted("web", false, At(1000));  // may be half promoted: demoted, then stopped
+  EXPECT_EQ(f.Decide(1000), (V{{ActionKind::kRecordFailure, "web"}, {ActionKind::kDemote, "web"}}));
+}
+
 }  // namespace
 }  // namespace cohort::resources

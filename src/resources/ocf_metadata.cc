@@ -85,6 +85,17 @@ Result<OcfMetadata> ParseOcfMetadata(std::string_view xml) {
 }
 
 Status CheckParameters(const ResourceSpec& spec, const OcfMetadata& metadata) {
+  if (spec.promotable) {
+    for (const char* action : {"promote", "demote"}) {
+      if (std::find(metadata.actions.begin(), metadata.actions.end(), action) ==
+          metadata.actions.end()) {
+        return Error(Errc::kInvalidArgument, "resource " + spec.name + ": " + spec.agent +
+                                                 " offers no " + action +
+                                                 " action (its meta-data), so it cannot be "
+                                                 "promotable");
+      }
+    }
+  }
   for (const OcfParameter& p : metadata.parameters) {
     if (p.required && spec.params.count(p.name) == 0) {
       return Error(Errc::kInvalidArgument, "resource " + spec.name + ": " + spec.agent +

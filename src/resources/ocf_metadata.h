@@ -30,7 +30,8 @@ inline constexpr size_t kMaxOcfParameters = 256;
 
 Result<OcfMetadata> ParseOcfMetadata(std::string_view xml);
 
-// The definition's parameters against the agent's: each required one given, none unknown.
+// The definition's parameters against the agent's: each required one given, none unknown;
+// a promotable definition's agent offers promote and demote.
 Status CheckParameters(const ResourceSpec& spec, const OcfMetadata& metadata);
 
 }  // namespace cohort::resources

@@ -58,6 +58,16 @@ TEST(OcfMetadataTest, ParametersAndActionsAsTheAgentStatesThem) {
   EXPECT_EQ(typo.error().message(),
             "resource vip: heartbeat:IPaddr2 has no parameter netmask (its meta-data lists: "
             "ip, cidr_netmask, nic)");
+  ResourceSpec promotable = Spec({{"ip", "10.0.0.9"}});
+  promotable.promotable = true;
+  auto unoffered = CheckParameters(promotable, *m);
+  ASSERT_FALSE(unoffered);
+  EXPECT_EQ(unoffered.error().message(),
+            "resource vip: heartbeat:IPaddr2 offers no promote action (its meta-data), so it "
+            "cannot be promotable");
+  m->actions.push_back("promote");
+  m->actions.push_back("demote");
+  EXPECT_TRUE(CheckParameters(promotable, *m));
 }
 
 TEST(OcfMetadataTest, WhatIsNotMetaDataIsRefusedInOneLine) {

@@ -2,7 +2,8 @@
 // registry for random spells, renewals and answers delayed, placement changing under them,
 // monitors failing, actions taking random times. Over 1,000 seeds: the resource is never
 // possibly active on two nodes at once, and once the faults stop it runs somewhere. The same
-// with fast takeover (alive keys renewed by compare-and-swap, answers lost, nodes crashing).
+// with fast takeover (alive keys renewed by compare-and-swap, answers lost, nodes crashing)
+// and a promotable resource (promoted once started, demoted before its stop).
 #include <gtest/gtest.h>
 
 #include "base/prng.h"
@@ -54,6 +55,7 @@ struct World {
   int64_t next_lease = 1;
   uint32_t failures = 0;
   bool revive = true;  // a crashed node comes back once the faults stop
+  bool promotable = false;
   World(uint64_t seed, int64_t alive_ttl) : prng(seed), alive_ttl_ms(alive_ttl) {
     for (int n = 1; n <= kNodes; ++n) nodes.emplace_back(static_cast<NodeId>(n), alive_ttl_ms);
   }
@@ -61,7 +63,8 @@ struct World {
     if (n.crashed) return false;  // its processes died with it
     const LocalState s = n.agent.state("r");
     return s == LocalState::kStarting || s == LocalState::kRunning ||
-           s == LocalState::kMonitoring || s == LocalState::kStopping || s == LocalState::kBlocked;
+           s == LocalState::kMonitoring || s == LocalState::kPromoting ||
+           s == LocalState::kDemoting || s == LocalState::kStopping || s == LocalState::kBlocked;
   }
   RegistryView View() const {
     RegistryView v;
@@ -70,6 +73,7 @@ struct World {
     s.agent = "heartbeat:Dummy";
     s.monitor_interval = Duration::Millis(300);
     s.migration_threshold = 0;
+    s.promotable = promotable;
     v.specs["r"] = s;
     v.placed["r"] = placed;
     if (owner) v.owners["r"] = *owner;
@@ -154,11 +158,18 @@ struct World {
       case ActionKind::kStart:
         n.agent.Started("r", !faults || prng.Below(10) != 0, Ms(now));
         break;
-      case ActionKind::kMonitor:
-        n.agent.Monitored(
-            "r",
-            !faults || prng.Below(8) != 0 ? MonitorResult::kRunning : MonitorResult::kNotRunning,
-            Ms(now));
+      case ActionKind::kMonitor: {
+        const MonitorResult running =
+            n.agent.promoted("r") ? MonitorResult::kRunningPromoted : MonitorResult::kRunning;
+        n.agent.Monitored("r", !faults || prng.Below(8) != 0 ? running : MonitorResult::kNotRunning,
+                          Ms(now));
+        break;
+      }
+      case ActionKind::kPromote:
+        n.agent.Promoted("r", !faults || prng.Below(10) != 0, Ms(now));
+        break;
+      case ActionKind::kDemote:
+        n.agent.Demoted("r", true);
         break;
       case ActionKind::kStop:
         n.agent.Stopped("r", true);
@@ -206,6 +217,10 @@ struct World {
       case ActionKind::kMonitor:
         n.busy = std::make_pair(a.kind, now + static_cast<int64_t>(prng.Below(100)));
         break;
+      case ActionKind::kPromote:
+      case ActionKind::kDemote:
+        n.busy = std::make_pair(a.kind, now + static_cast<int64_t>(prng.Below(80)));
+        break;
       case ActionKind::kStop:
         n.busy = std::make_pair(a.kind, now + static_cast<int64_t>(prng.Below(kMaxStopMs)));
         break;
@@ -250,9 +265,10 @@ struct World {
   }
 };
 
-void NeverActiveOnTwoNodesAndRunsOnceFaultsStop(int64_t alive_ttl_ms) {
+void NeverActiveOnTwoNodesAndRunsOnceFaultsStop(int64_t alive_ttl_ms, bool promotable) {
   for (uint64_t seed = 1; seed <= 1000; ++seed) {
     World w(seed, alive_ttl_ms);
+    w.promotable = promotable;
     for (int64_t now = 0; now < 30'000; now += 10) {
       w.Tick(now, now < 20'000);
       int active = 0;
@@ -261,17 +277,21 @@ void NeverActiveOnTwoNodesAndRunsOnceFaultsStop(int64_t alive_ttl_ms) {
     }
     const LocalState s = w.nodes[w.placed - 1].agent.state("r");
     EXPECT_TRUE(s == LocalState::kRunning || s == LocalState::kMonitoring ||
-                s == LocalState::kStarting)
+                s == LocalState::kStarting || s == LocalState::kPromoting)
         << "seed " << seed << ": on node " << w.placed << " it is " << StateName(s);
   }
 }
 
 TEST(OwnershipTest, NeverActiveOnTwoNodesAndRunsOnceFaultsStop) {
-  NeverActiveOnTwoNodesAndRunsOnceFaultsStop(0);
+  NeverActiveOnTwoNodesAndRunsOnceFaultsStop(0, false);
+}
+
+TEST(OwnershipTest, APromotableResourceNeverActiveOnTwoNodesAndPromotedOnceFaultsStop) {
+  NeverActiveOnTwoNodesAndRunsOnceFaultsStop(0, true);
 }
 
 TEST(OwnershipTest, FastTakeoverNeverActiveOnTwoNodesAndRunsOnceFaultsStop) {
-  NeverActiveOnTwoNodesAndRunsOnceFaultsStop(kAliveTtlMs);
+  NeverActiveOnTwoNodesAndRunsOnceFaultsStop(kAliveTtlMs, true);
 }
 
 // A crashed owner's key is taken after the alive TTL, well before its registry lease ends.

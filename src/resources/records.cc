@@ -78,6 +78,10 @@ Status ParsePlacement(const json& doc, ResourceSpec& s) {
     }
     s.needs_mbps = static_cast<uint32_t>(it->get<uint64_t>());
   }
+  if (auto it = doc.find("promotable"); it != doc.end()) {
+    if (!it->is_boolean()) return Bad("promotable must be true or false");
+    s.promotable = it->get<bool>();
+  }
   if (auto it = doc.find("moved_to"); it != doc.end() && !it->is_null()) {
     auto n = NodeField(*it, "moved_to");
     if (!n) return n.error();
@@ -131,7 +135,7 @@ const char* const kSpecFields[] = {"name",        "class",
                                    "moved_to",    "monitor_interval_ms",
                                    "timeouts_ms", "migration_threshold",
                                    "cleared",     "content",
-                                   "needs_mbps"};
+                                   "needs_mbps",  "promotable"};
 
 Status KnownFields(const json& doc) {
   for (const auto& [k, v] : doc.items()) {
@@ -207,6 +211,7 @@ std::string EncodeSpec(const ResourceSpec& s) {
   // Written only when used, so that daemons that do not know them read the rest.
   if (!s.content.empty()) doc["content"] = s.content;
   if (s.needs_mbps != 0) doc["needs_mbps"] = s.needs_mbps;
+  if (s.promotable) doc["promotable"] = true;
   return doc.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -276,13 +281,17 @@ Result<StatusRecord> ParseStatus(const std::string& text) {
   if (auto it = d.find("error"); it != d.end() && it->is_string()) r.error = it->get<std::string>();
   if (auto it = d.find("at_ms"); it != d.end() && it->is_number_integer())
     r.at_ms = it->get<int64_t>();
+  if (auto it = d.find("role"); it != d.end() && it->is_string() && *it == "promoted") {
+    r.role = "promoted";
+  }
   return r;
 }
 
 std::string EncodeStatus(const StatusRecord& r) {
   // The error is an agent's own words: bytes that are not UTF-8 are replaced, not thrown on.
-  return json({{"node", r.node}, {"state", r.state}, {"error", r.error}, {"at_ms", r.at_ms}})
-      .dump(-1, ' ', false, json::error_handler_t::replace);
+  json doc = {{"node", r.node}, {"state", r.state}, {"error", r.error}, {"at_ms", r.at_ms}};
+  if (!r.role.empty()) doc["role"] = r.role;
+  return doc.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 namespace {

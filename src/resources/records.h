@@ -4,7 +4,7 @@
 //   defs/<name>           the definition (ResourceSpec), written by the API
 //   placed/<name>         {"node","reason"}: the supervisor's placement
 //   owner/<name>          {"node"}: put with the owner's lease; the resource's ownership
-//   status/<name>/<node>  {"node","state","error","at_ms"}: the resource on that node
+//   status/<name>/<node>  {"node","state","error","at_ms","role"}: the resource on that node
 //   fails/<name>/<node>   failures of the resource on that node (a decimal number)
 //   inventory/<node>      the node's built-in resources (inventory.h), written by the node
 //   alive/<node>          {"node"} or {"node","taken_by"}: put with the node's lease and renewed
@@ -42,6 +42,7 @@ struct StatusRecord {
   std::string state;  // StateName()
   std::string error;  // the last action's failure, if any
   int64_t at_ms = 0;  // when, in Unix milliseconds
+  std::string role;   // "promoted" for a promotable resource promoted there, else ""
 };
 Result<StatusRecord> ParseStatus(const std::string& json);
 std::string EncodeStatus(const StatusRecord& r);

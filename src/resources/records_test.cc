@@ -10,7 +10,7 @@ TEST(RecordsTest, ADefinitionRoundTrips) {
     "params":{"configfile":"/etc/nginx.conf"},"allowed":[1,2],"prefer":{"2":50},
     "with":["vip"],"after":["vip"],"disks":["media"],"monitor_interval_ms":2000,
     "timeouts_ms":{"stop":5000},"migration_threshold":1,"moved_to":2,
-    "content":["films/a.mp4"],"needs_mbps":40})");
+    "content":["films/a.mp4"],"needs_mbps":40,"promotable":true})");
   ASSERT_TRUE(s) << s.error().message();
   EXPECT_EQ(s->params.at("configfile"), "/etc/nginx.conf");
   EXPECT_EQ(s->prefer.at(2), 50);
@@ -22,11 +22,13 @@ TEST(RecordsTest, ADefinitionRoundTrips) {
   EXPECT_EQ(again->moved_to, 2);
   EXPECT_EQ(again->content, std::vector<std::string>{"films/a.mp4"});
   EXPECT_EQ(again->needs_mbps, 40u);
+  EXPECT_TRUE(again->promotable);
   // Fields a definition does not use are left out, for daemons that do not know them.
   auto plain = ParseSpec(R"({"name":"a","class":"ocf","agent":"heartbeat:Dummy"})");
   ASSERT_TRUE(plain);
   EXPECT_EQ(EncodeSpec(*plain).find("content"), std::string::npos);
   EXPECT_EQ(EncodeSpec(*plain).find("needs_mbps"), std::string::npos);
+  EXPECT_EQ(EncodeSpec(*plain).find("promotable"), std::string::npos);
 }
 
 TEST(RecordsTest, BadDefinitionsAreRefusedWithOneLine) {
@@ -37,6 +39,7 @@ TEST(RecordsTest, BadDefinitionsAreRefusedWithOneLine) {
            R"({"name":"a"})",
            R"({"name":"a","class":"lsb","agent":"x"})",
            R"({"name":"a","class":"ocf","agent":"heartbeat:Dummy","typo":1})",
+           R"({"name":"a","class":"ocf","agent":"heartbeat:Dummy","promotable":"yes"})",
            R"({"name":"a","class":"ocf","agent":"heartbeat:Dummy","params":{"x":1}})",
            R"({"name":"a","class":"ocf","agent":"heartbeat:Dummy","allowed":[0]})",
            R"({"name":"a","class":"ocf","agent":"heartbeat:Dummy","allowed":[-1]})",
@@ -78,6 +81,10 @@ TEST(RecordsTest, KeysAndSmallRecords) {
   auto st = ParseStatus(EncodeStatus({2, "running", "", 5}));
   ASSERT_TRUE(st);
   EXPECT_EQ(st->state, "running");
+  EXPECT_EQ(st->role, "");
+  auto promoted = ParseStatus(EncodeStatus({2, "running", "", 5, "promoted"}));
+  ASSERT_TRUE(promoted);
+  EXPECT_EQ(promoted->role, "promoted");
   EXPECT_FALSE(ParseStatus("{}"));
   EXPECT_EQ(KeyOf(*ParseKey("alive/12")), "alive/12");
   auto alive = ParseAlive(EncodeAlive({3, kNoNode}));

@@ -107,6 +107,9 @@ Status Validate(const ResourceSpec& s) {
       (s.agent.empty() || s.agent.size() > 4096 || s.agent.find('\0') != std::string::npos)) {
     return Invalid(s.name, "a process resource needs a command (at most 4096 bytes)");
   }
+  if (s.promotable && s.cls != ResourceClass::kOcf) {
+    return Invalid(s.name, "only an OCF resource can be promotable (its agent promotes it)");
+  }
   if (s.params.size() > kMaxParams) return Invalid(s.name, "too many parameters");
   for (const auto& [k, v] : s.params) {
     if (!ValidName(k) || k.find('.') != std::string::npos || k.find('-') != std::string::npos) {

@@ -57,6 +57,10 @@ struct ResourceSpec {
   Duration monitor_interval = Duration::Seconds(10);
   Timeouts timeouts;
   uint32_t migration_threshold = 3;  // failures on a node before it moves away (0: never)
+  // kOcf whose agent offers promote and demote: promoted once started, demoted before it
+  // stops; its monitor must find it promoted (OCF_RUNNING_MASTER). Promote runs within the
+  // start timeout, demote within the stop timeout.
+  bool promotable = false;
 };
 
 // Limits every definition is checked against.

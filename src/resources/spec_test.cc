@@ -39,6 +39,11 @@ TEST(SpecTest, EachMistakeIsRefusedWithOneLine) {
     s.cls = ResourceClass::kProcess;
     s.agent = "";
   });
+  refused([](ResourceSpec& s) {
+    s.cls = ResourceClass::kProcess;
+    s.agent = "exec sleep 100";
+    s.promotable = true;
+  });
 }
 
 }  // namespace

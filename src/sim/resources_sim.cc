@@ -15,14 +15,16 @@ constexpr int64_t kEtcdCheckMs = 500;  // etcd looks for expired leases this oft
 
 bool Active(LocalState s) {
   return s == LocalState::kStarting || s == LocalState::kRunning || s == LocalState::kMonitoring ||
-         s == LocalState::kStopping || s == LocalState::kBlocked;
+         s == LocalState::kPromoting || s == LocalState::kDemoting || s == LocalState::kStopping ||
+         s == LocalState::kBlocked;
 }
 
 bool Running(LocalState s) { return s == LocalState::kRunning || s == LocalState::kMonitoring; }
 
 }  // namespace
 
-// Resources r1…rK: every third needs the disk "media"; r2 must run with r1, r4 after r3.
+// Resources r1…rK: every third needs the disk "media"; r2 must run with r1, r4 after r3;
+// r5 is promotable.
 ResourcesSim::ResourcesSim(ResourcesSimOptions options)
     : options_(options), prng_(options.seed ^ 0x5e50u) {
   const int count = options_.resources > 0 ? options_.resources : options_.nodes + 2;
@@ -35,6 +37,7 @@ ResourcesSim::ResourcesSim(ResourcesSimOptions options)
     if (i % 3 == 0) s.disks = {"media"};
     if (i == 2) s.with = {"r1"};
     if (i == 4) s.after = {"r3"};
+    if (i == 5) s.promotable = true;
     specs_[s.name] = s;
   }
   for (int n = 1; n <= options_.nodes; ++n) {
@@ -284,13 +287,22 @@ void ResourcesSim::Finish(NodeId id, Node& n) {
       case ActionKind::kStart:
         n.agent->Started(name, !disk_fails, Now());
         break;
-      case ActionKind::kMonitor:
+      case ActionKind::kMonitor: {
+        const auto running = n.agent->promoted(name) ? resources::MonitorResult::kRunningPromoted
+                                                     : resources::MonitorResult::kRunning;
         n.agent->Monitored(name,
                            disk_fails ? resources::MonitorResult::kFailed
                            : prng_.Chance(options_.monitor_failure)
                                ? resources::MonitorResult::kNotRunning
-                               : resources::MonitorResult::kRunning,
+                               : running,
                            Now());
+        break;
+      }
+      case ActionKind::kPromote:
+        n.agent->Promoted(name, !disk_fails, Now());
+        break;
+      case ActionKind::kDemote:
+        n.agent->Demoted(name, true);
         break;
       case ActionKind::kStop:
         n.agent->Stopped(name, true);
@@ -327,6 +339,13 @@ void ResourcesSim::Carry(NodeId id, Node& n, const Action& a) {
       break;
     case ActionKind::kMonitor:
       n.busy[a.resource] = {a.kind, lasts(options_.max_monitor_ms)};
+      break;
+    // Half a start and half a monitor: a promote under way, a demote and a stop fit the margin.
+    case ActionKind::kPromote:
+      n.busy[a.resource] = {a.kind, lasts(options_.max_start_ms / 2)};
+      break;
+    case ActionKind::kDemote:
+      n.busy[a.resource] = {a.kind, lasts(options_.max_monitor_ms / 2)};
       break;
     case ActionKind::kStop:
       n.busy[a.resource] = {a.kind, lasts(options_.max_stop_ms)};
@@ -377,7 +396,8 @@ bool ResourcesSim::Settled(std::string* why) const {
     for (const auto& [id, n] : nodes_) {
       if (!n.agent) continue;
       const LocalState s = n.agent->state(name);
-      const bool ok = id == p.node ? Running(s) : !Active(s);
+      const bool promoted = !specs_.at(name).promotable || n.agent->promoted(name);
+      const bool ok = id == p.node ? Running(s) && promoted : !Active(s);
       if (!ok) {
         if (why != nullptr) {
           *why = name + " is " + resources::StateName(s) + " on node " + std::to_string(id) +

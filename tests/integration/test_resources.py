@@ -166,6 +166,43 @@ class ResourcesTest(unittest.TestCase):
         wait_for(lambda: not os.path.exists(dummy_state(c, 2, "player")),
                  what="player stopped at its deletion")
 
+    def test_1c_a_promotable_resource_is_promoted_demoted_and_moved(self):
+        c = self.c
+        # Dummy offers no promote: refused, naming it.
+        p = self.create("nopromo", "--agent", "heartbeat:Dummy", "--promotable")
+        self.assertIn("offers no promote action", p.stderr)
+        p = self.create("db", "--agent", "heartbeat:Stateful", "--promotable",
+                        "--monitor-ms", "500", "--prefer", "5=50")
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+        def show():
+            return cohort_json("resource", "show", "db", api=c.api(1))
+
+        def role_file(k):
+            path = os.path.join(c.dir, f"n{k}", "ocf-run", "Stateful-db.state")
+            return read(path).strip() if os.path.exists(path) else None
+
+        wait_for(lambda: show()["node"] == 5 and show()["role"] == "promoted",
+                 what="db promoted on node 5")
+        self.assertEqual(role_file(5), "master")
+        self.assertIn("promoted", cohort("resource", "list", api=c.api(2)).stdout)
+        # Found running but no longer promoted: a failure; demoted, stopped, started and
+        # promoted again in place.
+        with open(os.path.join(c.dir, "n5", "ocf-run", "Stateful-db.state"), "w") as f:
+            f.write("slave\n")
+        wait_for(lambda: show()["fail_counts"].get("5") == 1, what="the failure counted")
+        wait_for(lambda: show()["role"] == "promoted" and role_file(5) == "master",
+                 what="promoted again on node 5")
+        # Moved: demoted and stopped there (Stateful's stop refuses a master), promoted on 3.
+        cohort("resource", "move", "db", "3", api=c.api(1))
+        wait_for(lambda: show()["node"] == 3 and show()["role"] == "promoted",
+                 what="db promoted on node 3")
+        self.assertEqual(role_file(3), "master")
+        self.assertIsNone(role_file(5))
+        self.assertEqual(show()["error"], "")
+        cohort("resource", "delete", "db", api=c.api(1))
+        wait_for(lambda: role_file(3) is None, what="db demoted and stopped at its deletion")
+
     def test_2_ocf_dummy_runs_restarts_in_place_and_moves_off_a_killed_node(self):
         c = self.c
         # Preferring node 4 (not a registry server), so killing it keeps the registry's quorum.
