@@ -367,9 +367,10 @@ void ResourceService::Impl::Acquire(const std::string& name) {
   txn.success.push_back({registry::RequestOp::Kind::kPut, key,
                          resources::EncodeOwner(node.membership().self()), false, lease});
   where.backend->Commit(
-      txn, Later([this, name](Result<registry::TxnResult> r) {
+      txn, Later([this, name, lease](Result<registry::TxnResult> r) {
         if (!r) ++metrics.registry_errors;
-        const bool ok = r && r->succeeded;
+        // An answer for a lease given up since holds nothing: that key goes with its lease.
+        const bool ok = r && r->succeeded && lease == agent.lease();
         if (ok) {
           Log(LogLevel::kInfo, "resources", "took ownership", {{"resource", name}});
         }

@@ -35,7 +35,9 @@ void ResourceService::Impl::AliveTick() {
 void ResourceService::Impl::KeepAlive() {
   const Records where = Where();
   const int64_t lease = agent.lease();
-  if (where.backend == nullptr || lease == 0 || alive_renewing || stopping) return;
+  // Renewed while stopping too: a resource blocked here may still run, and its key must not
+  // become takeable before the daemon has gone.
+  if (where.backend == nullptr || lease == 0 || alive_renewing) return;
   if (alive_lease != lease) {
     alive_lease = lease;
     alive_revision = 0;
@@ -47,8 +49,9 @@ void ResourceService::Impl::KeepAlive() {
     txn.compares.push_back({key, registry::Compare::Target::kModRevision,
                             registry::Compare::Op::kEqual, "", alive_revision});
   }
+  const auto ttl_ms = static_cast<uint32_t>(options.alive_ttl.nanos() / 1'000'000);
   txn.success.push_back({registry::RequestOp::Kind::kPut, key,
-                         resources::EncodeAlive({self, kNoNode}), false, lease});
+                         resources::EncodeAlive({self, kNoNode, ttl_ms}), false, lease});
   txn.failure.push_back({registry::RequestOp::Kind::kGet, key, "", false, 0});
   alive_renewing = true;
   const Instant sent = io::SteadyNow();
@@ -112,22 +115,31 @@ bool ResourceService::Impl::ApplyAlive(NodeId n, const registry::KeyValue& kv, b
   if (seen == alive_seen.end() || seen->second.first != kv.mod_revision) {
     seen = alive_seen.insert_or_assign(n, std::make_pair(kv.mod_revision, io::SteadyNow())).first;
   }
-  mirror.alive[n] = {kv.lease, kv.mod_revision, rec->taken_by != kNoNode, seen->second.second};
+  mirror.alive[n] = {kv.lease, kv.mod_revision, rec->taken_by != kNoNode, seen->second.second,
+                     Duration::Millis(rec->ttl_ms)};
   return news;
 }
 
-// On the revisions the agent decided on: the owner key still the holder's, its alive key
-// unchanged; marked taken in the same transaction, so the holder's next renewal fails.
+// On the revisions the agent decided on — the alive key's revision it timed, not a newer one
+// the mirror may hold already (renewals do not drive the agent): the owner key still the
+// holder's on the lease the agent saw, the alive key unchanged since; marked taken in the
+// same transaction, so the holder's next renewal fails.
 void ResourceService::Impl::TakeOver(const std::string& name) {
   const Records where = Where();
   const int64_t lease = agent.lease();
+  const resources::RegistryView& decided = agent.view();
+  const auto held = decided.owners.find(name);
   const auto owner = mirror.owners.find(name);
-  if (where.backend == nullptr || lease == 0 || owner == mirror.owners.end()) {
+  if (where.backend == nullptr || lease == 0 || held == decided.owners.end() ||
+      owner == mirror.owners.end() || owner->second.node != held->second.first ||
+      owner->second.lease != held->second.second) {
     return agent.Acquired(name, false);
   }
-  const NodeId holder = owner->second.node;
-  const auto seen = mirror.alive.find(holder);
-  if (seen == mirror.alive.end()) return agent.Acquired(name, false);
+  const NodeId holder = held->second.first;
+  const auto seen = decided.alive.find(holder);
+  if (seen == decided.alive.end() || seen->second.lease != held->second.second) {
+    return agent.Acquired(name, false);
+  }
   const NodeId self = node.membership().self();
   const std::string key = where.prefix + resources::KeyOf({RecordKey::Kind::kOwner, name});
   const std::string alive_key =
@@ -141,9 +153,11 @@ void ResourceService::Impl::TakeOver(const std::string& name) {
       {registry::RequestOp::Kind::kPut, key, resources::EncodeOwner(self), false, lease});
   txn.success.push_back({registry::RequestOp::Kind::kPut, alive_key,
                          resources::EncodeAlive({holder, self}), false, seen->second.lease});
-  where.backend->Commit(txn, Later([this, name, holder](Result<registry::TxnResult> r) {
+  where.backend->Commit(txn, Later([this, name, holder, lease](Result<registry::TxnResult> r) {
                           if (!r) ++metrics.registry_errors;
-                          const bool ok = r && r->succeeded;
+                          // An answer for a lease given up since holds nothing: that key
+                          // goes with its lease.
+                          const bool ok = r && r->succeeded && lease == agent.lease();
                           if (ok) {
                             ++metrics.takeovers;
                             Log(LogLevel::kInfo, "resources", "took ownership over",

@@ -74,7 +74,7 @@ bool LocalAgent::Takeable(const std::string& name, Instant now) const {
   // Only an alive key that stands for the owner key's lease says anything about it.
   const auto a = view_.alive.find(o->second.first);
   if (a == view_.alive.end() || a->second.lease != o->second.second) return false;
-  return a->second.taken || now - a->second.seen_since >= alive_ttl_;
+  return a->second.taken || now - a->second.seen_since >= AliveWait(a->second);
 }
 
 void LocalAgent::Set(const std::string& name, Local& l, LocalState s) {
@@ -119,10 +119,10 @@ void LocalAgent::Promoted(const std::string& name, bool ok, Instant now) {
   Running(name, l, now);
 }
 
-void LocalAgent::Demoted(const std::string& name, bool /*ok*/) {
+void LocalAgent::Demoted(const std::string& name, bool ok) {
   Local& l = At(name);
   if (l.state != LocalState::kDemoting) return;
-  l.promoted = false;
+  if (ok) l.promoted = false;  // else it may still be: its stop clears it, or it stays blocked
   report_.insert(name);
   Set(name, l, LocalState::kStopping);
   pending_.push_back({ActionKind::kStop, name});
@@ -177,7 +177,10 @@ void LocalAgent::Clear(const std::string& name) {
   auto it = local_.find(name);
   if (it == local_.end()) return;
   it->second.failures = 0;
-  if (it->second.state == LocalState::kBlocked) Set(name, it->second, LocalState::kIdle);
+  if (it->second.state == LocalState::kBlocked) {
+    it->second.promoted = false;  // the operator has dealt with what ran
+    Set(name, it->second, LocalState::kIdle);
+  }
 }
 
 uint32_t LocalAgent::FailCount(const std::string& name, const Local& l) const {
@@ -279,7 +282,7 @@ Instant LocalAgent::NextWakeup(Instant now) const {
     for (const auto& [name, owner] : view_.owners) {
       const auto a = view_.alive.find(owner.first);
       if (a == view_.alive.end() || a->second.taken || owner.first == self_) continue;
-      const Instant at = a->second.seen_since + alive_ttl_;
+      const Instant at = a->second.seen_since + AliveWait(a->second);
       if (at > now && WantHere(name, now)) next = std::min(next, at);
     }
   }

@@ -40,6 +40,7 @@ struct AliveView {
   int64_t revision = 0;  // its mod revision
   bool taken = false;    // marked taken by another node: its owner's renewals have ended
   Instant seen_since;    // when this node first saw `revision` (its own clock)
+  Duration ttl;          // the owner's alive TTL as its key states it (zero: unstated)
   bool operator==(const AliveView&) const = default;
 };
 
@@ -115,6 +116,11 @@ class LocalAgent {
   Instant lease_valid_until() const;
   // Whether the owner key of `name`, held by another node, may be taken over now.
   bool Takeable(const std::string& name, Instant now) const;
+  // How long a holder's alive key must stand still: this node's TTL or the holder's, the
+  // longer (a holder fences on its own).
+  Duration AliveWait(const AliveView& holder) const {
+    return holder.ttl > alive_ttl_ ? holder.ttl : alive_ttl_;
+  }
 
   // How this node's actions ended.
   void Acquired(const std::string& name, bool ok);

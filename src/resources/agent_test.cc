@@ -197,6 +197,17 @@ TEST(LocalAgentTest, FastTakeoverWaitsOutTheHoldersAliveKey) {
   EXPECT_EQ(f.Decide(700), (V{{ActionKind::kStart, "web"}}));
 }
 
+TEST(LocalAgentTest, FastTakeoverWaitsTheLongerOfTheTwoTtls) {
+  AliveFixture f;
+  f.agent.AliveRenewed(kLease, At(900));
+  f.view.owners["web"] = {3, 5};
+  f.view.alive[3] = {5, 40, false, At(0), Duration::Millis(1000)};  // node 3 fences at 1 s
+  f.Update();
+  EXPECT_EQ(f.Decide(700), V{});
+  EXPECT_EQ(f.agent.NextWakeup(At(700)), At(1000));
+  EXPECT_EQ(f.Decide(1000), (V{{ActionKind::kTakeOver, "web"}}));
+}
+
 TEST(LocalAgentTest, FastTakeoverOnlyOnTheKeysOwnLeaseOrOnceTaken) {
   AliveFixture f;
   f.agent.AliveRenewed(kLease, At(2000));

@@ -133,9 +133,9 @@ struct World {
     n.next_alive = now + kAliveEveryMs;
     if (leases.count(n.lease) == 0) return;  // Renew grants a new lease
     auto it = alive.find(id);
-    const bool swapped = n.alive_revision == 0 ? it == alive.end()
-                                               : it != alive.end() && !it->second.taken &&
-                                                     it->second.revision == n.alive_revision;
+    // A new lease's key is put as it is (as the daemon does); then swaps on its revision.
+    const bool swapped = n.alive_revision == 0 || (it != alive.end() && !it->second.taken &&
+                                                   it->second.revision == n.alive_revision);
     if (swapped) {
       alive[id] = {n.lease, ++revision, false};
       if (faults && prng.Below(6) == 0) return;  // the answer is lost

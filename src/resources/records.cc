@@ -258,12 +258,19 @@ Result<AliveRecord> ParseAlive(const std::string& text) {
     if (!by) return by.error();
     r.taken_by = *by;
   }
+  if (auto it = doc->find("ttl_ms"); it != doc->end()) {
+    if (!it->is_number_unsigned() || it->get<uint64_t>() > 600'000) {
+      return Bad("an alive record's ttl_ms is a whole number of milliseconds up to 600000");
+    }
+    r.ttl_ms = static_cast<uint32_t>(it->get<uint64_t>());
+  }
   return r;
 }
 
 std::string EncodeAlive(const AliveRecord& r) {
   json doc = {{"node", r.node}};
   if (r.taken_by != kNoNode) doc["taken_by"] = r.taken_by;
+  if (r.ttl_ms != 0) doc["ttl_ms"] = r.ttl_ms;
   return doc.dump();
 }
 

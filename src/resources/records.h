@@ -7,7 +7,8 @@
 //   status/<name>/<node>  {"node","state","error","at_ms","role"}: the resource on that node
 //   fails/<name>/<node>   failures of the resource on that node (a decimal number)
 //   inventory/<node>      the node's built-in resources (inventory.h), written by the node
-//   alive/<node>          {"node"} or {"node","taken_by"}: put with the node's lease and renewed
+//   alive/<node>          {"node","ttl_ms"} or {"node","taken_by"}: put with the node's lease,
+//   renewed
 //                         by compare-and-swap; the fast takeover's clock (agent.h)
 //
 // Every decoder takes hostile bytes: a record that does not decode is refused with a line
@@ -52,6 +53,7 @@ std::string EncodeStatus(const StatusRecord& r);
 struct AliveRecord {
   NodeId node = kNoNode;
   NodeId taken_by = kNoNode;  // kNoNode: the node's own renewal
+  uint32_t ttl_ms = 0;        // the node's alive TTL, which a taker waits at least (0: unstated)
 };
 Result<AliveRecord> ParseAlive(const std::string& json);
 std::string EncodeAlive(const AliveRecord& r);

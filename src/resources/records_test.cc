@@ -87,14 +87,16 @@ TEST(RecordsTest, KeysAndSmallRecords) {
   EXPECT_EQ(promoted->role, "promoted");
   EXPECT_FALSE(ParseStatus("{}"));
   EXPECT_EQ(KeyOf(*ParseKey("alive/12")), "alive/12");
-  auto alive = ParseAlive(EncodeAlive({3, kNoNode}));
+  auto alive = ParseAlive(EncodeAlive({3, kNoNode, 600}));
   ASSERT_TRUE(alive);
   EXPECT_EQ(alive->node, 3);
   EXPECT_EQ(alive->taken_by, kNoNode);
+  EXPECT_EQ(alive->ttl_ms, 600u);
   auto taken = ParseAlive(EncodeAlive({3, 1}));
   ASSERT_TRUE(taken);
   EXPECT_EQ(taken->taken_by, 1);
-  for (const char* bad : {"{}", R"({"node":0})", R"({"node":3,"taken_by":"x"})", "[]"}) {
+  for (const char* bad : {"{}", R"({"node":0})", R"({"node":3,"taken_by":"x"})", "[]",
+                          R"({"node":3,"ttl_ms":-1})", R"({"node":3,"ttl_ms":700000})"}) {
     EXPECT_FALSE(ParseAlive(bad)) << bad;
   }
 }

@@ -21,7 +21,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)ParseStatus(text);
   if (auto alive = ParseAlive(text)) {
     auto again = ParseAlive(EncodeAlive(*alive));
-    if (!again || again->node != alive->node || again->taken_by != alive->taken_by) std::abort();
+    if (!again || again->node != alive->node || again->taken_by != alive->taken_by ||
+        again->ttl_ms != alive->ttl_ms) {
+      std::abort();
+    }
   }
   if (auto metadata = ParseOcfMetadata(text)) {
     ResourceSpec spec;
