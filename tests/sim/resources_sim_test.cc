@@ -42,20 +42,27 @@ TEST(ResourcesSimTest, ASeedReplaysExactly) {
 
 // The checker is not blind: with no fence margin, a cut-off node still stops its resources
 // after its lease may have ended, and some seed shows a resource on two nodes.
-TEST(ResourcesSimTest, WithoutAMarginTheCheckerSeesTwoNodes) {
+// How many of 30 seeds (stopping at the first) show a resource on two nodes when a minority
+// with the supervisor is cut off, with no fence margin and stops of up to `max_stop_ms`.
+int CaughtWithoutAMargin(int64_t alive_ttl_ms, int64_t max_stop_ms) {
   int caught = 0;
   for (uint64_t seed = 1; seed <= 30 && caught == 0; ++seed) {
     ResourcesSimOptions o;
     o.seed = seed;
-    o.margin_ms = 0;
-    o.max_stop_ms = 900;
+    o.alive_ttl_ms = alive_ttl_ms;
+    o.margin_ms = 0;  // the holder does not stop before others may take over
+    o.max_stop_ms = max_stop_ms;
     ResourcesSim sim(o);
     sim.RunFor(1000);
     sim.Partition({sim.supervisor(), 2});
     sim.RunFor(3000);
     caught += sim.violations().empty() ? 0 : 1;
   }
-  EXPECT_GT(caught, 0);
+  return caught;
+}
+
+TEST(ResourcesSimTest, WithoutAMarginTheCheckerSeesTwoNodes) {
+  EXPECT_GT(CaughtWithoutAMargin(0, 900), 0);
 }
 
 // A crashed node's resources run elsewhere within its lease's TTL, etcd's expiry check and
@@ -80,20 +87,7 @@ TEST(ResourcesSimTest, FastTakeoverMovesACrashedNodesResourcesInUnderASecond) {
 
 // The fence is what makes fast takeover safe too: without a margin, some seed shows two nodes.
 TEST(ResourcesSimTest, WithFastTakeoverButNoMarginTheCheckerSeesTwoNodes) {
-  int caught = 0;
-  for (uint64_t seed = 1; seed <= 30 && caught == 0; ++seed) {
-    ResourcesSimOptions o;
-    o.seed = seed;
-    o.alive_ttl_ms = 600;
-    o.margin_ms = 0;  // the holder does not stop before others may take over
-    o.max_stop_ms = 500;
-    ResourcesSim sim(o);
-    sim.RunFor(1000);
-    sim.Partition({sim.supervisor(), 2});
-    sim.RunFor(3000);
-    caught += sim.violations().empty() ? 0 : 1;
-  }
-  EXPECT_GT(caught, 0);
+  EXPECT_GT(CaughtWithoutAMargin(600, 500), 0);
 }
 
 }  // namespace
