@@ -99,7 +99,36 @@ Status Dcm::Start() {
   return OkStatus();
 }
 
-void Dcm::Attach(node::Node& node) { impl_->node = &node; }
+void Dcm::Attach(node::Node& node) {
+  Impl* d = impl_.get();
+  d->node = &node;
+  d->FollowMembership();
+  // Posted: not inside the membership's own step.
+  node.OnMembershipChanged([d, weak = std::weak_ptr<bool>(d->alive)] {
+    asio::post(d->io, [d, weak] {
+      if (weak.lock()) d->FollowMembership();
+    });
+  });
+}
+
+// A registry server whose node the membership declared failed is skipped and loses its
+// watches at once: otherwise each client waits out an attempt's timeout on it, and a watch
+// streaming from it stays silent (its host gone, no connection reset ever comes).
+void Dcm::Impl::FollowMembership() {
+  if (client == nullptr || node == nullptr) return;
+  const membership::ClusterMap& map = node->membership().map();
+  std::vector<std::string> down;
+  for (const RegistryServerConfig& s : local.registry_servers) {
+    const membership::Member* m = map.Find(s.id);
+    if (m != nullptr && (m->state == membership::MemberState::kFailed ||
+                         m->state == membership::MemberState::kLeft)) {
+      down.push_back(s.client.ToString());
+    }
+  }
+  if (down == servers_down) return;
+  servers_down = down;
+  client->SetDown(down);
+}
 
 void Dcm::Stop() {
   impl_->poll.cancel();

@@ -369,8 +369,13 @@ struct Dcm::Impl {
       text += (text.empty() ? "" : ", ") + std::to_string(s.id);
     }
     client->SetEndpoints(std::move(endpoints));
+    FollowMembership();  // the list may hold other servers now
     Log(LogLevel::kInfo, "dcm", "registry servers", {{"order", text}});
   }
+
+  // dcm.cc: the servers on nodes the membership declared failed, as the client was told.
+  void FollowMembership();
+  std::vector<std::string> servers_down;
 
   // credentials.cc: this node's registry TLS credentials, issued afresh from its keyring
   // and written where its etcd reads them, valid for loopback, its adapters and its

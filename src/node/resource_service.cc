@@ -34,6 +34,7 @@ const char* ActionName(ActionKind kind) {
   }
 }
 constexpr Duration kWatchSilence = Duration::Seconds(2);
+constexpr Duration kResyncEvery = Duration::Millis(100);
 
 }  // namespace
 
@@ -79,6 +80,7 @@ void ResourceService::Impl::Sync() {
   if (watch && watched.backend != nullptr) watched.backend->CancelWatch(*watch);
   watch.reset();
   syncing = true;
+  sync_started = io::SteadyNow();
   where.backend->Range(
       where.prefix, 0, false, Later([this, where](Result<registry::RangeResult> got) {
         syncing = false;
@@ -101,6 +103,9 @@ void ResourceService::Impl::Sync() {
                 synced = false;
                 if (watch && watched.backend != nullptr) watched.backend->CancelWatch(*watch);
                 watch.reset();
+                // At once (a failed server's records are news that cannot wait for the
+                // tick), but not in a loop with a watch that keeps ending.
+                if (!syncing && io::SteadyNow() - sync_started >= kResyncEvery) Sync();
                 return;
               }
               Apply(*events);

@@ -46,8 +46,9 @@ struct ResourceService::Impl {
   bool stopping = false;
   bool synced = false;
   bool syncing = false;
-  bool probed = false;  // the start-up probe has run
-  int probes = 0;       // start-up monitors still running: nothing is decided until they end
+  Instant sync_started;  // a watch that ended is opened again at once, at most this often
+  bool probed = false;   // the start-up probe has run
+  int probes = 0;        // start-up monitors still running: nothing is decided until they end
   std::optional<registry::WatchId> watch;
   Records watched;
   // A watch can go silent without an error (its server cut off, the stream still open):

@@ -117,22 +117,34 @@ Result<WatchId> EtcdRegistry::Watch(
     return Error(Errc::kInvalidArgument, "watch revision must be 0 (from now) or positive");
   }
   Impl* impl = impl_.get();
+  auto state = std::make_unique<Impl::WatchState>();
+  Impl::WatchState* w = state.get();
   std::shared_ptr<grpc::Channel> channel;
   {
     std::lock_guard lock(impl->servers_mu);
     if (impl->servers.empty()) return Error(Errc::kUnavailable, "no registry servers configured");
-    channel = impl->servers[impl->current % impl->servers.size()].channel;
+    // The server that answered last, unless its node was declared failed since.
+    const size_t n = impl->servers.size();
+    size_t pick = impl->current % n;
+    for (size_t k = 0; k < n && impl->down.count(impl->servers[pick].endpoint) != 0; ++k) {
+      pick = (impl->current + k + 1) % n;
+    }
+    channel = impl->servers[pick].channel;
+    w->endpoint = impl->servers[pick].endpoint;
   }
-  auto state = std::make_unique<Impl::WatchState>();
-  Impl::WatchState* w = state.get();
-  // The watch stays on the server that answered last; when it ends, the watcher is told.
+  // The watch stays on that server; when it ends, the watcher is told.
   auto stub = pb::Watch::NewStub(channel);
   // Set up on the watch's own thread: the caller (the node's loop) never waits for the
   // server; a watch that cannot be set up ends with its error through `on_events`.
   w->thread =
       std::thread([impl, w, stub = std::move(stub), prefix, from_revision, on_events]() mutable {
         auto end = [&](const Error& e) {
-          if (!w->cancelled) impl->Answer<std::vector<WatchEvent>>(on_events, e);
+          if (w->cancelled) return;
+          impl->Answer<std::vector<WatchEvent>>(
+              on_events, w->server_down ? Error(Errc::kUnavailable,
+                                                "registry server " + w->endpoint +
+                                                    " is on a node declared failed; watch again")
+                                        : e);
         };
         auto stream = stub->Watch(&w->context);
         pb::WatchRequest req;
@@ -177,6 +189,8 @@ Result<WatchId> EtcdRegistry::Watch(
   std::lock_guard lock(impl->mu);
   const WatchId id = impl->next_watch++;
   impl->watches[id] = std::move(state);
+  // SetDown may have marked the server between the pick and now, without seeing this watch.
+  if (impl->IsDown(w->endpoint) && !w->server_down.exchange(true)) w->context.TryCancel();
   return id;
 }
 
@@ -201,6 +215,27 @@ void EtcdRegistry::SetEndpoints(std::vector<std::string> endpoints) {
     impl->servers = impl->Connect(endpoints, std::move(impl->servers));
     impl->current = 0;  // the most preferred first again
   });
+}
+
+void EtcdRegistry::SetDown(const std::vector<std::string>& endpoints) {
+  Impl* impl = impl_.get();
+  const std::set<std::string> now(endpoints.begin(), endpoints.end());
+  {
+    std::lock_guard lock(impl->servers_mu);
+    impl->down = now;
+  }
+  // Not queued behind the worker: the point is to stop waiting on a dead server at once.
+  {
+    std::lock_guard lock(impl->inflight_mu);
+    if (impl->inflight != nullptr && now.count(impl->inflight_endpoint) != 0) {
+      impl->inflight->TryCancel();
+    }
+  }
+  std::lock_guard lock(impl->mu);
+  for (auto& [id, w] : impl->watches) {
+    if (now.count(w->endpoint) == 0 || w->server_down.exchange(true)) continue;
+    w->context.TryCancel();
+  }
 }
 
 void EtcdRegistry::SetTls(std::optional<EtcdTls> tls) {

@@ -12,6 +12,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "etcd/etcdserver/etcdserverpb/rpc.grpc.pb.h"
@@ -147,7 +148,9 @@ struct EtcdRegistry::Impl {
   struct WatchState {
     grpc::ClientContext context;
     std::thread thread;
-    std::atomic<bool> cancelled{false};  // by the caller: the stream's end is no news
+    std::string endpoint;                  // the server it streams from
+    std::atomic<bool> cancelled{false};    // by the caller: the stream's end is no news
+    std::atomic<bool> server_down{false};  // ended by SetDown: the watcher opens it elsewhere
   };
 
   EtcdOptions options;
@@ -157,6 +160,13 @@ struct EtcdRegistry::Impl {
   std::mutex servers_mu;
   // The server that answered last: written by the worker, read by Watch on the caller's.
   std::atomic<size_t> current{0};
+  // Servers on nodes the membership has declared failed (SetDown): passed over while
+  // another is not, so that a dead server costs no attempt's timeout. Guarded by servers_mu.
+  std::set<std::string> down;
+  // The attempt the worker waits on, which SetDown cuts short when its server goes down.
+  std::mutex inflight_mu;
+  grpc::ClientContext* inflight = nullptr;  // guarded by inflight_mu
+  std::string inflight_endpoint;            // guarded by inflight_mu
 
   std::mutex mu;
   std::condition_variable cv;
@@ -278,13 +288,40 @@ struct EtcdRegistry::Impl {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() +
                          std::chrono::nanoseconds(options.timeout.nanos()));
+    {
+      std::lock_guard lock(inflight_mu);
+      inflight = &context;
+      inflight_endpoint = s.endpoint;
+    }
     grpc::Status status = rpc(s, &context);
+    {
+      std::lock_guard lock(inflight_mu);
+      inflight = nullptr;
+    }
     if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
         std::chrono::steady_clock::now() - s.connected >= kReconnectEvery) {
       std::lock_guard lock(servers_mu);  // Watch copies the channel under it
       OpenChannel(s);
     }
+    if (status.error_code() == grpc::StatusCode::CANCELLED && IsDown(s.endpoint)) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "its node was declared failed");
+    }
     return status;
+  }
+
+  bool IsDown(const std::string& endpoint) {
+    std::lock_guard lock(servers_mu);
+    return down.count(endpoint) != 0;
+  }
+
+  // Whether Call passes over `s`: on a node declared failed (now: the mark may come while
+  // an earlier attempt waits) while another server is not. Where the others failed, a
+  // dead one would only add its attempt's timeout. Worker thread.
+  bool PassOver(const Server& s) {
+    std::lock_guard lock(servers_mu);
+    if (down.count(s.endpoint) == 0) return false;
+    return std::any_of(servers.begin(), servers.end(),
+                       [&](const Server& other) { return down.count(other.endpoint) == 0; });
   }
 
   // The server whose client URL is `url` ("http://host:port"), or null.
@@ -323,6 +360,7 @@ struct EtcdRegistry::Impl {
       Server* s = ServerAt(url);
       if (s == nullptr) continue;
       *known = true;
+      if (IsDown(s->endpoint)) continue;  // its node declared failed: no attempt's timeout
       pb::StatusResponse resp;
       const grpc::Status st = CallOn(*s, [&](Server& on, grpc::ClientContext* c) {
         return on.maintenance->Status(c, pb::StatusRequest(), &resp);
@@ -342,6 +380,7 @@ struct EtcdRegistry::Impl {
     for (size_t n = 0; n < servers.size(); ++n) {
       const size_t index = (current + n) % servers.size();
       Server& s = servers[index];
+      if (PassOver(s)) continue;
       const grpc::Status status = CallOn(s, rpc);
       if (status.ok()) {
         current = index;

@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -188,6 +189,74 @@ TEST_F(EtcdRegistryTest, FailsOverToTheNextServerAndSaysWhoWasTried) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), Errc::kUnavailable);
   EXPECT_NE(r.error().message().find(dead), std::string::npos) << r.error().message();
+}
+
+// A server whose host is gone: connections complete (the kernel's backlog) and nothing is
+// ever said on them, so a client's attempt waits out its whole deadline.
+class SilentServer {
+ public:
+  SilentServer() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(fd_, 16);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    endpoint_ = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  }
+  ~SilentServer() { ::close(fd_); }
+  const std::string& endpoint() const { return endpoint_; }
+  // Whether a client has connected, waiting up to `ms` for one.
+  bool Connected(int ms) const {
+    pollfd p{fd_, POLLIN, 0};
+    return ::poll(&p, 1, ms) == 1;
+  }
+
+ private:
+  int fd_ = -1;
+  std::string endpoint_;
+};
+
+// The membership's word that a server's node failed: no attempt goes to it while another
+// server is left, so a dead server first in the order costs nothing.
+TEST_F(EtcdRegistryTest, PassesOverAServerOnANodeDeclaredFailed) {
+  SilentServer silent;
+  EtcdRegistry client(EtcdOptions{{silent.endpoint(), etcd_->client()}, Duration::Seconds(60)});
+  client.SetDown({silent.endpoint()});
+  EXPECT_TRUE(c::Put(client, "/t8/k", "v"));
+  EXPECT_FALSE(silent.Connected(0));
+}
+
+// An attempt already waiting on the server when the word comes ends then, not at its
+// deadline (a minute here; Sync gives up after 10 s), and the next server answers.
+TEST_F(EtcdRegistryTest, AnAttemptWaitingOnAServerDeclaredFailedEndsAtOnce) {
+  SilentServer silent;
+  EtcdRegistry client(EtcdOptions{{silent.endpoint(), etcd_->client()}, Duration::Seconds(60)});
+  std::thread declare([&] {
+    if (silent.Connected(8000)) client.SetDown({silent.endpoint()});
+  });
+  auto r = c::Put(client, "/t8/k", "v");
+  declare.join();
+  EXPECT_TRUE(r) << r.error().message();
+}
+
+// A watch streaming from a server whose node failed gets no reset from a host that is gone:
+// the word ends it, so that its watcher opens it again where a server answers.
+TEST_F(EtcdRegistryTest, AWatchOnAServerDeclaredFailedEnds) {
+  EtcdRegistry client(EtcdOptions{{etcd_->client()}, Duration::Seconds(2)});
+  auto ended = c::Sync<std::vector<WatchEvent>>([&](Done<std::vector<WatchEvent>> d) {
+    auto id = client.Watch("/t9/", 0, d);
+    ASSERT_TRUE(id);
+    client.SetDown({etcd_->client()});
+  });
+  ASSERT_FALSE(ended);
+  EXPECT_EQ(ended.error().code(), Errc::kUnavailable);
+  EXPECT_NE(ended.error().message().find("declared failed"), std::string::npos)
+      << ended.error().message();
+  // Every server declared failed: each is still tried.
+  EXPECT_TRUE(c::Put(client, "/t9/k", "v"));
 }
 
 // A removal retried on the next server after one did not answer may find the member gone
