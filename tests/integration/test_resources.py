@@ -129,7 +129,11 @@ class ResourcesTest(unittest.TestCase):
         watch = subprocess.Popen([COHORT, "--api", c.api(1), "--json", "resource", "watch"],
                                  stdout=subprocess.PIPE, text=True)
         lines = []
-        reader = threading.Thread(target=lambda: lines.extend(watch.stdout), daemon=True)
+
+        def read():
+            for line in watch.stdout:
+                lines.append(line)
+        reader = threading.Thread(target=read, daemon=True)
         reader.start()
         try:
             wait_for(lambda: lines, what="the watch's first line (it is subscribed)")
@@ -282,7 +286,17 @@ class ResourcesTest(unittest.TestCase):
             via = self.live(avoid=(now,))
         watch = subprocess.Popen([COHORT, "--api", c.api(via), "--json", "resource", "watch"],
                                  stdout=subprocess.PIPE, text=True)
+        lines = []
+
+        def read():
+            for line in watch.stdout:
+                lines.append(line)
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
         try:
+            # The watch's first lines (every resource as it stands) before the stop: a
+            # handover can end before a slow (sanitized) client has even connected.
+            wait_for(lambda: lines, what="the resource watch's first line")
             pid = next(n["pid"] for n in c.info["nodes"] if n["id"] == now)
             os.kill(pid, signal.SIGTERM)
             self.dead.add(now)
@@ -291,10 +305,12 @@ class ResourcesTest(unittest.TestCase):
             self.assertFalse(os.path.exists(dummy_state(c, now, "once")))
         finally:
             watch.terminate()
-            out = watch.communicate(timeout=10)[0]
+            watch.wait(timeout=10)
+            reader.join(timeout=10)
+        out = "".join(lines)
         states = [json.loads(l) for l in out.splitlines() if l.strip()]
         self.assertTrue(any(s.get("name") == "once" and s.get("state") == "running"
-                            for s in states))
+                            for s in states), out)
         # The stopped node may have been the registry's leader: the write waits for the next.
         stop = lambda: cohort("resource", "stop", "once", "--json", api=c.api(via), check=False)
         stopped = wait_for(lambda: (lambda p: p.returncode == 0 and json.loads(p.stdout))(stop()),
