@@ -104,8 +104,8 @@ void Dcm::Attach(node::Node& node) {
   d->node = &node;
   d->FollowMembership();
   // Posted: not inside the membership's own step.
-  node.OnMembershipChanged([d, weak = std::weak_ptr<bool>(d->alive)] {
-    asio::post(d->io, [d, weak] {
+  node.OnMembershipChanged([d, &io = d->io, weak = std::weak_ptr<bool>(d->alive)] {
+    asio::post(io, [d, weak] {
       if (weak.lock()) d->FollowMembership();
     });
   });

@@ -125,9 +125,11 @@ Result<WatchId> EtcdRegistry::Watch(
     if (impl->servers.empty()) return Error(Errc::kUnavailable, "no registry servers configured");
     // The server that answered last, unless its node was declared failed since.
     const size_t n = impl->servers.size();
-    size_t pick = impl->current % n;
-    for (size_t k = 0; k < n && impl->down.count(impl->servers[pick].endpoint) != 0; ++k) {
-      pick = (impl->current + k + 1) % n;
+    const size_t first = impl->current % n;
+    size_t pick = first;
+    for (size_t k = 1; k < n && impl->PassOverLocked(impl->servers[pick].endpoint, impl->down);
+         ++k) {
+      pick = (first + k) % n;
     }
     channel = impl->servers[pick].channel;
     w->endpoint = impl->servers[pick].endpoint;
@@ -190,7 +192,7 @@ Result<WatchId> EtcdRegistry::Watch(
   const WatchId id = impl->next_watch++;
   impl->watches[id] = std::move(state);
   // SetDown may have marked the server between the pick and now, without seeing this watch.
-  if (impl->IsDown(w->endpoint) && !w->server_down.exchange(true)) w->context.TryCancel();
+  if (impl->PassOver(w->endpoint) && !w->server_down.exchange(true)) w->context.TryCancel();
   return id;
 }
 
@@ -219,21 +221,25 @@ void EtcdRegistry::SetEndpoints(std::vector<std::string> endpoints) {
 
 void EtcdRegistry::SetDown(const std::vector<std::string>& endpoints) {
   Impl* impl = impl_.get();
-  const std::set<std::string> now(endpoints.begin(), endpoints.end());
+  std::set<std::string> left_alone;  // the servers passed over from now on
   {
     std::lock_guard lock(impl->servers_mu);
-    impl->down = now;
+    impl->down = std::set<std::string>(endpoints.begin(), endpoints.end());
+    for (const std::string& e : impl->down) {
+      if (impl->PassOverLocked(e, impl->down)) left_alone.insert(e);
+    }
   }
   // Not queued behind the worker: the point is to stop waiting on a dead server at once.
   {
     std::lock_guard lock(impl->inflight_mu);
-    if (impl->inflight != nullptr && now.count(impl->inflight_endpoint) != 0) {
+    if (impl->inflight != nullptr && left_alone.count(impl->inflight_endpoint) != 0) {
+      impl->inflight_cut = true;
       impl->inflight->TryCancel();
     }
   }
   std::lock_guard lock(impl->mu);
   for (auto& [id, w] : impl->watches) {
-    if (now.count(w->endpoint) == 0 || w->server_down.exchange(true)) continue;
+    if (left_alone.count(w->endpoint) == 0 || w->server_down.exchange(true)) continue;
     w->context.TryCancel();
   }
 }
@@ -329,6 +335,7 @@ void EtcdRegistry::MoveLeader(uint64_t to, Done<Ok> done) {
     // Only the leader can hand leadership over: ask each server until one does.
     std::string last = "no registry server answered";
     for (auto& s : impl->servers) {
+      if (impl->PassOver(s)) continue;
       grpc::ClientContext c;
       c.set_deadline(std::chrono::system_clock::now() +
                      std::chrono::nanoseconds(impl->options.timeout.nanos()));

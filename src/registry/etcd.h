@@ -71,11 +71,11 @@ class EtcdRegistry : public RegistryBackend {
   void RevokeLease(LeaseId id, Done<Ok> done) override;
   // C5: from now on, try these servers in this order (the registry's server list changed).
   void SetEndpoints(std::vector<std::string> endpoints);
-  // These servers' nodes were declared failed (the membership's word, replacing the last):
-  // they are not tried while another server is left nor asked for their status, an attempt
-  // waiting on one ends now, and a watch streaming from one ends with an error so that its
-  // watcher opens it again on a server that answers. A server left out is trusted again.
-  // Any thread.
+  // These servers' nodes were declared failed (the membership's word, replacing the last).
+  // While some other server is not so marked, they are neither tried nor asked for their
+  // status, an attempt waiting on one ends now, and a watch streaming from one ends with an
+  // error so that its watcher opens it again on a server that answers. With every server
+  // marked, each is used as before. A server left out is trusted again. Any thread.
   void SetDown(const std::vector<std::string>& endpoints);
   // New credentials (a key rotation): every server gets a fresh channel that uses them.
   void SetTls(std::optional<EtcdTls> tls);

@@ -167,6 +167,7 @@ struct EtcdRegistry::Impl {
   std::mutex inflight_mu;
   grpc::ClientContext* inflight = nullptr;  // guarded by inflight_mu
   std::string inflight_endpoint;            // guarded by inflight_mu
+  bool inflight_cut = false;                // guarded by inflight_mu: SetDown cancelled it
 
   std::mutex mu;
   std::condition_variable cv;
@@ -292,36 +293,43 @@ struct EtcdRegistry::Impl {
       std::lock_guard lock(inflight_mu);
       inflight = &context;
       inflight_endpoint = s.endpoint;
+      inflight_cut = false;
     }
+    // Checked after the attempt is published: a SetDown before this is seen here, one
+    // after it cancels the attempt.
+    if (PassOver(s)) return Cut();
     grpc::Status status = rpc(s, &context);
+    bool cut = false;
     {
       std::lock_guard lock(inflight_mu);
       inflight = nullptr;
+      cut = inflight_cut;
     }
+    if (cut) return Cut();
     if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
         std::chrono::steady_clock::now() - s.connected >= kReconnectEvery) {
       std::lock_guard lock(servers_mu);  // Watch copies the channel under it
       OpenChannel(s);
     }
-    if (status.error_code() == grpc::StatusCode::CANCELLED && IsDown(s.endpoint)) {
-      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "its node was declared failed");
-    }
     return status;
   }
 
-  bool IsDown(const std::string& endpoint) {
-    std::lock_guard lock(servers_mu);
-    return down.count(endpoint) != 0;
+  static grpc::Status Cut() {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "its node was declared failed");
   }
 
-  // Whether Call passes over `s`: on a node declared failed (now: the mark may come while
-  // an earlier attempt waits) while another server is not. Where the others failed, a
-  // dead one would only add its attempt's timeout. Worker thread.
-  bool PassOver(const Server& s) {
+  // Whether the server at `endpoint` is left alone: on a node declared failed (now: the
+  // mark may come while an earlier attempt waits) while another server is not. With every
+  // server so marked (this node cut off, or the word wrong), each is still used.
+  bool PassOver(const std::string& endpoint) {
     std::lock_guard lock(servers_mu);
-    if (down.count(s.endpoint) == 0) return false;
+    return PassOverLocked(endpoint, down);
+  }
+  bool PassOver(const Server& s) { return PassOver(s.endpoint); }
+  bool PassOverLocked(const std::string& endpoint, const std::set<std::string>& marked) const {
+    if (marked.count(endpoint) == 0) return false;
     return std::any_of(servers.begin(), servers.end(),
-                       [&](const Server& other) { return down.count(other.endpoint) == 0; });
+                       [&](const Server& other) { return marked.count(other.endpoint) == 0; });
   }
 
   // The server whose client URL is `url` ("http://host:port"), or null.
@@ -360,7 +368,7 @@ struct EtcdRegistry::Impl {
       Server* s = ServerAt(url);
       if (s == nullptr) continue;
       *known = true;
-      if (IsDown(s->endpoint)) continue;  // its node declared failed: no attempt's timeout
+      if (PassOver(*s)) continue;  // its node declared failed: no attempt's timeout
       pb::StatusResponse resp;
       const grpc::Status st = CallOn(*s, [&](Server& on, grpc::ClientContext* c) {
         return on.maintenance->Status(c, pb::StatusRequest(), &resp);

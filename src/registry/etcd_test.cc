@@ -245,7 +245,8 @@ TEST_F(EtcdRegistryTest, AnAttemptWaitingOnAServerDeclaredFailedEndsAtOnce) {
 // A watch streaming from a server whose node failed gets no reset from a host that is gone:
 // the word ends it, so that its watcher opens it again where a server answers.
 TEST_F(EtcdRegistryTest, AWatchOnAServerDeclaredFailedEnds) {
-  EtcdRegistry client(EtcdOptions{{etcd_->client()}, Duration::Seconds(2)});
+  SilentServer silent;
+  EtcdRegistry client(EtcdOptions{{etcd_->client(), silent.endpoint()}, Duration::Seconds(2)});
   auto ended = c::Sync<std::vector<WatchEvent>>([&](Done<std::vector<WatchEvent>> d) {
     auto id = client.Watch("/t9/", 0, d);
     ASSERT_TRUE(id);
@@ -255,8 +256,22 @@ TEST_F(EtcdRegistryTest, AWatchOnAServerDeclaredFailedEnds) {
   EXPECT_EQ(ended.error().code(), Errc::kUnavailable);
   EXPECT_NE(ended.error().message().find("declared failed"), std::string::npos)
       << ended.error().message();
-  // Every server declared failed: each is still tried.
-  EXPECT_TRUE(c::Put(client, "/t9/k", "v"));
+}
+
+// With every server declared failed (this node cut off, or the word wrong), each is used as
+// before: a watch stays open and writes go through.
+TEST_F(EtcdRegistryTest, EveryServerDeclaredFailedIsStillUsed) {
+  SilentServer silent;
+  EtcdRegistry client(EtcdOptions{{etcd_->client(), silent.endpoint()}, Duration::Seconds(2)});
+  client.SetDown({etcd_->client(), silent.endpoint()});
+  auto seen = c::Sync<std::vector<WatchEvent>>([&](Done<std::vector<WatchEvent>> d) {
+    auto id = client.Watch("/t10/", 0, d);
+    ASSERT_TRUE(id);
+    ASSERT_TRUE(c::Put(client, "/t10/k", "v"));
+  });
+  ASSERT_TRUE(seen) << seen.error().message();
+  ASSERT_EQ(seen->size(), 1u);
+  EXPECT_EQ((*seen)[0].kv.key, "/t10/k");
 }
 
 // A removal retried on the next server after one did not answer may find the member gone
