@@ -22,7 +22,7 @@ ALIVE_MS="${ALIVE_MS:-1000}"
 PREFER="${PREFER-4=50 5=40}"
 NS_TAG="${NS_TAG:-cohf$$}"
 source "$here/../tests/netns/topology.sh"  # netns_usable
-source "$here/../tests/netns/hosts.sh"     # ms, on, stop_hosts
+source "$here/../tests/netns/hosts.sh"     # ms, on, stop_hosts, host_ns, switch_ns, plug
 HOSTS=5
 NS_S="${NS_TAG}s"
 NS_C="${NS_TAG}c"
@@ -35,12 +35,9 @@ declare -A PID_OF
 PIDS=()
 trap 'PIDS=("${PID_OF[@]}"); stop_hosts "$NS_S" "$NS_C"' EXIT
 
-ip netns add "$NS_S"
-ip -n "$NS_S" link add br1 type bridge; ip -n "$NS_S" link set br1 up
-ip netns add "$NS_C"; ip -n "$NS_C" link set lo up
-ip link add c1 netns "$NS_C" type veth peer name cle1 netns "$NS_S"
-ip -n "$NS_C" addr add 10.96.1.50/24 dev c1; ip -n "$NS_C" link set c1 up
-ip -n "$NS_S" link set cle1 master br1; ip -n "$NS_S" link set cle1 up
+switch_ns "$NS_S" br1
+host_ns "$NS_C"
+plug "$NS_C" c1 10.96.1.50/24 "$NS_S" br1 cle1
 "$BIN/cohort" keygen > "$work/cluster.key"
 servers=""
 for k in 1 2 3; do
@@ -57,10 +54,8 @@ start_host() {  # start_host K: its daemon, in its namespace
 }
 for k in $(seq 1 $HOSTS); do
   ns="${NS_TAG}h$k"
-  ip netns add "$ns"; ip -n "$ns" link set lo up
-  ip link add e1 netns "$ns" type veth peer name "h${k}e1" netns "$NS_S"
-  ip -n "$ns" addr add "10.96.1.$k/24" dev e1; ip -n "$ns" link set e1 up
-  ip -n "$NS_S" link set "h${k}e1" master br1; ip -n "$NS_S" link set "h${k}e1" up
+  host_ns "$ns"
+  plug "$ns" e1 "10.96.1.$k/24" "$NS_S" br1 "h${k}e1"
   mkdir -p "$work/n$k"
   cat > "$work/n$k.toml" <<TOML
 [node]

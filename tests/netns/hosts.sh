@@ -1,8 +1,27 @@
 # Helpers for network-namespace tests that run one cohortd per host namespace
-# ${NS_TAG}h<k> (k = 1..HOSTS), each with its API on 127.0.0.1:7201. Sourced by
-# liveness.sh and routed.sh; uses their NS_TAG, HOSTS, BIN, PIDS and work.
+# ${NS_TAG}h<k> (k = 1..HOSTS), each with its API on 127.0.0.1:7201, plugged into bridges
+# of a switch namespace. Sourced by liveness.sh, routed.sh, resources.sh and
+# bench/netns_resources_failover.sh; uses their NS_TAG, HOSTS, BIN, PIDS and work.
 
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# host_ns NS: a namespace with its loopback up.
+host_ns() { ip netns add "$1"; ip -n "$1" link set lo up; }
+
+# switch_ns NS BRIDGE...: a namespace holding these bridges, up.
+switch_ns() {
+  local ns=$1 br; shift
+  ip netns add "$ns"
+  for br in "$@"; do ip -n "$ns" link add "$br" type bridge; ip -n "$ns" link set "$br" up; done
+}
+
+# plug NS IF ADDR/LEN SWITCH BRIDGE PORT: adapter IF of namespace NS, with address ADDR/LEN,
+# cabled to port PORT of BRIDGE in namespace SWITCH.
+plug() {
+  ip link add "$2" netns "$1" type veth peer name "$6" netns "$4"
+  ip -n "$1" addr add "$3" dev "$2"; ip -n "$1" link set "$2" up
+  ip -n "$4" link set "$6" master "$5"; ip -n "$4" link set "$6" up
+}
 
 # on K ARGS...: the cohort CLI against node K.
 on() { local k=$1; shift; ip netns exec "${NS_TAG}h$k" "$BIN/cohort" --api 127.0.0.1:7201 "$@"; }

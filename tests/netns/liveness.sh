@@ -13,7 +13,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 BIN="${COHORT_BIN:-$here/../../build/bin}"
 NS_TAG="${NS_TAG:-cohl$$}"
 source "$here/topology.sh"  # netns_usable
-source "$here/hosts.sh"     # on, not_up, everywhere, stop_hosts
+source "$here/hosts.sh"     # on, not_up, everywhere, stop_hosts, host_ns, switch_ns, plug
 HOSTS=5
 NS_S="${NS_TAG}s"
 
@@ -24,18 +24,12 @@ PIDS=()
 cleanup() { stop_hosts "$NS_S"; }
 trap cleanup EXIT
 
-ip netns add "$NS_S"
-ip -n "$NS_S" link add br1 type bridge; ip -n "$NS_S" link set br1 up
-ip -n "$NS_S" link add br2 type bridge; ip -n "$NS_S" link set br2 up
+switch_ns "$NS_S" br1 br2
 "$BIN/cohort" keygen > "$work/cluster.key"
 for k in $(seq 1 $HOSTS); do
   ns="${NS_TAG}h$k"
-  ip netns add "$ns"; ip -n "$ns" link set lo up
-  for n in 1 2; do
-    ip link add "e$n" netns "$ns" type veth peer name "h${k}e$n" netns "$NS_S"
-    ip -n "$ns" addr add "10.93.$n.$k/24" dev "e$n"; ip -n "$ns" link set "e$n" up
-    ip -n "$NS_S" link set "h${k}e$n" master "br$n"; ip -n "$NS_S" link set "h${k}e$n" up
-  done
+  host_ns "$ns"
+  for n in 1 2; do plug "$ns" "e$n" "10.93.$n.$k/24" "$NS_S" "br$n" "h${k}e$n"; done
   mkdir -p "$work/n$k"
   cat > "$work/n$k.toml" <<TOML
 [node]

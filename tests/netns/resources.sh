@@ -13,7 +13,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 BIN="${COHORT_BIN:-$here/../../build/bin}"
 NS_TAG="${NS_TAG:-cohr$$}"
 source "$here/topology.sh"  # netns_usable
-source "$here/hosts.sh"     # on, stop_hosts
+source "$here/hosts.sh"     # on, stop_hosts, host_ns, switch_ns, plug
 HOSTS=3
 NS_S="${NS_TAG}s"
 NS_C="${NS_TAG}c"
@@ -32,19 +32,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ip netns add "$NS_S"
-ip -n "$NS_S" link add br1 type bridge; ip -n "$NS_S" link set br1 up
-ip netns add "$NS_C"; ip -n "$NS_C" link set lo up
-ip link add c1 netns "$NS_C" type veth peer name cle1 netns "$NS_S"
-ip -n "$NS_C" addr add 10.94.1.50/24 dev c1; ip -n "$NS_C" link set c1 up
-ip -n "$NS_S" link set cle1 master br1; ip -n "$NS_S" link set cle1 up
+switch_ns "$NS_S" br1
+host_ns "$NS_C"
+plug "$NS_C" c1 10.94.1.50/24 "$NS_S" br1 cle1
 "$BIN/cohort" keygen > "$work/cluster.key"
 for k in $(seq 1 $HOSTS); do
   ns="${NS_TAG}h$k"
-  ip netns add "$ns"; ip -n "$ns" link set lo up
-  ip link add e1 netns "$ns" type veth peer name "h${k}e1" netns "$NS_S"
-  ip -n "$ns" addr add "10.94.1.$k/24" dev e1; ip -n "$ns" link set e1 up
-  ip -n "$NS_S" link set "h${k}e1" master br1; ip -n "$NS_S" link set "h${k}e1" up
+  host_ns "$ns"
+  plug "$ns" e1 "10.94.1.$k/24" "$NS_S" br1 "h${k}e1"
   mkdir -p "$work/n$k"
   cat > "$work/n$k.toml" <<TOML
 [node]

@@ -19,7 +19,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 BIN="${COHORT_BIN:-$here/../../build/bin}"
 NS_TAG="${NS_TAG:-cohr$$}"
 source "$here/topology.sh"  # netns_usable
-source "$here/hosts.sh"     # on, not_up, everywhere, stop_hosts
+source "$here/hosts.sh"     # on, not_up, everywhere, stop_hosts, host_ns, switch_ns, plug
 HOSTS=4
 NS_S="${NS_TAG}s"
 NS_ROUTER="${NS_TAG}r"
@@ -33,27 +33,18 @@ trap cleanup EXIT
 
 admin_net() { if [ "$1" -le 2 ]; then echo 1; else echo 3; fi; }  # host k's admin subnet
 
-ip netns add "$NS_S"
-for br in brA1 brA2 brC; do ip -n "$NS_S" link add $br type bridge; ip -n "$NS_S" link set $br up; done
-ip netns add "$NS_ROUTER"; ip -n "$NS_ROUTER" link set lo up
+switch_ns "$NS_S" brA1 brA2 brC
+host_ns "$NS_ROUTER"
 ip netns exec "$NS_ROUTER" sysctl -qw net.ipv4.ip_forward=1
 for n in 1 3; do
-  ip link add "r$n" netns "$NS_ROUTER" type veth peer name "rA$n" netns "$NS_S"
-  ip -n "$NS_ROUTER" addr add "10.94.$n.254/24" dev "r$n"; ip -n "$NS_ROUTER" link set "r$n" up
-  ip -n "$NS_S" link set "rA$n" master "brA$([ $n = 1 ] && echo 1 || echo 2)"
-  ip -n "$NS_S" link set "rA$n" up
+  plug "$NS_ROUTER" "r$n" "10.94.$n.254/24" "$NS_S" "brA$([ $n = 1 ] && echo 1 || echo 2)" "rA$n"
 done
 "$BIN/cohort" keygen > "$work/cluster.key"
 for k in $(seq 1 $HOSTS); do
   ns="${NS_TAG}h$k"; an=$(admin_net "$k")
-  ip netns add "$ns"; ip -n "$ns" link set lo up
-  ip link add adm netns "$ns" type veth peer name "h${k}a" netns "$NS_S"
-  ip link add cnt netns "$ns" type veth peer name "h${k}c" netns "$NS_S"
-  ip -n "$ns" addr add "10.94.$an.$k/24" dev adm; ip -n "$ns" link set adm up
-  ip -n "$ns" addr add "10.94.2.$k/24" dev cnt; ip -n "$ns" link set cnt up
-  ip -n "$NS_S" link set "h${k}a" master "brA$([ "$an" = 1 ] && echo 1 || echo 2)"
-  ip -n "$NS_S" link set "h${k}c" master brC
-  ip -n "$NS_S" link set "h${k}a" up; ip -n "$NS_S" link set "h${k}c" up
+  host_ns "$ns"
+  plug "$ns" adm "10.94.$an.$k/24" "$NS_S" "brA$([ "$an" = 1 ] && echo 1 || echo 2)" "h${k}a"
+  plug "$ns" cnt "10.94.2.$k/24" "$NS_S" brC "h${k}c"
   ip -n "$ns" route add "10.94.$((4 - an)).0/24" via "10.94.$an.254"
   mkdir -p "$work/n$k/content"
   cat > "$work/n$k.toml" <<TOML
