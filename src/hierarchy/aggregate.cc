@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <utility>
 
 namespace cohort::hierarchy {
 namespace {
@@ -24,7 +25,8 @@ void AddDisk(std::vector<DiskSummary>& disks, const DiskSummary& d) {
     return;
   }
   at->state = Combined(at->state, d.state);
-  if (d.total_bytes > at->total_bytes) {
+  // The larger report (then the one with more free), whatever the order the parts came in.
+  if (std::pair(d.total_bytes, d.free_bytes) > std::pair(at->total_bytes, at->free_bytes)) {
     at->total_bytes = d.total_bytes;
     at->free_bytes = d.free_bytes;
   }
@@ -106,29 +108,34 @@ Aggregate OfCluster(const membership::ClusterMap& map,
   return out;
 }
 
-// Disks whose id cannot be sent (configuration validates ids, so none in practice) and any
-// beyond the limit are left out: what is sent always decodes.
+// What is sent always decodes: counts are held to what the decoder demands, disks put in
+// order once each, and disks whose id cannot be sent (configuration validates ids, so none
+// in practice) or beyond the limit are left out.
 wire::Bytes Encode(const Aggregate& a) {
-  std::vector<const DiskSummary*> disks;
+  std::vector<DiskSummary> disks;
   for (const DiskSummary& d : a.disks) {
-    if (d.disk.empty() || d.disk.size() > kMaxDiskIdBytes || disks.size() == kMaxDisks) continue;
-    disks.push_back(&d);
+    if (d.disk.empty() || d.disk.size() > kMaxDiskIdBytes) continue;
+    DiskSummary kept = d;
+    kept.free_bytes = std::min(d.free_bytes, d.total_bytes);
+    AddDisk(disks, kept);
   }
+  if (disks.size() > kMaxDisks) disks.resize(kMaxDisks);
+  const uint32_t up = std::min(a.members_up, a.members);
   wire::Bytes out;
   wire::Writer w(&out);
   w.U8(kVersion);
   w.U32(a.members);
-  w.U32(a.members_up);
+  w.U32(up);
   w.U64(a.capacity_mbps);
-  w.U64(a.free_mbps);
-  w.U32(a.capacity_unknown);
+  w.U64(std::min(a.free_mbps, a.capacity_mbps));
+  w.U32(std::min(a.capacity_unknown, up));
   w.U16(static_cast<uint16_t>(disks.size()));
-  for (const DiskSummary* d : disks) {
-    w.U8(static_cast<uint8_t>(d->disk.size()));
-    w.Raw(wire::ByteView(reinterpret_cast<const uint8_t*>(d->disk.data()), d->disk.size()));
-    w.U8(static_cast<uint8_t>(d->state));
-    w.U64(d->total_bytes);
-    w.U64(std::min(d->free_bytes, d->total_bytes));
+  for (const DiskSummary& d : disks) {
+    w.U8(static_cast<uint8_t>(d.disk.size()));
+    w.Raw(wire::ByteView(reinterpret_cast<const uint8_t*>(d.disk.data()), d.disk.size()));
+    w.U8(static_cast<uint8_t>(d.state));
+    w.U64(d.total_bytes);
+    w.U64(d.free_bytes);
   }
   return out;
 }

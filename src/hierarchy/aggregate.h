@@ -26,7 +26,7 @@ struct DiskSummary {
 };
 
 struct Aggregate {
-  uint32_t members = 0;            // leaf members, up or failed (those that left are not counted)
+  uint32_t members = 0;            // leaf members: up, joining or failed (not those that left)
   uint32_t members_up = 0;         // of them, up
   uint64_t capacity_mbps = 0;      // streaming capacity of the members up that state one
   uint64_t free_mbps = 0;          // of it, not in use now
@@ -47,9 +47,10 @@ Aggregate OfCluster(const membership::ClusterMap& map,
                     const std::map<NodeId, Aggregate>& sub_clusters);
 
 // Adds `part` to `into`: counts summed, disks merged by id (the same disk seen ok from one
-// part and failed from another is degraded; space: the larger report).
+// part and failed from another is degraded; space: the larger report, then the freer).
 void Add(Aggregate& into, const Aggregate& part);
 
+// Always decodes: counts held to the decoder's rules, disks ordered and merged by id.
 wire::Bytes Encode(const Aggregate& a);
 std::optional<Aggregate> Decode(wire::ByteView bytes);
 
