@@ -264,11 +264,11 @@ TEST_F(EtcdRegistryTest, EveryServerDeclaredFailedIsStillUsed) {
   SilentServer silent;
   EtcdRegistry client(EtcdOptions{{etcd_->client(), silent.endpoint()}, Duration::Seconds(2)});
   client.SetDown({etcd_->client(), silent.endpoint()});
-  auto seen = c::Sync<std::vector<WatchEvent>>([&](Done<std::vector<WatchEvent>> d) {
-    auto id = client.Watch("/t10/", 0, d);
-    ASSERT_TRUE(id);
-    ASSERT_TRUE(c::Put(client, "/t10/k", "v"));
-  });
+  auto put = c::Put(client, "/t10/k", "v");
+  ASSERT_TRUE(put) << put.error().message();
+  // From the write's revision: a watch from "now" could be set up after the write commits.
+  auto seen = c::Sync<std::vector<WatchEvent>>(
+      [&](Done<std::vector<WatchEvent>> d) { ASSERT_TRUE(client.Watch("/t10/", *put, d)); });
   ASSERT_TRUE(seen) << seen.error().message();
   ASSERT_EQ(seen->size(), 1u);
   EXPECT_EQ((*seen)[0].kv.key, "/t10/k");
