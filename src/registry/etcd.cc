@@ -127,8 +127,7 @@ Result<WatchId> EtcdRegistry::Watch(
     const size_t n = impl->servers.size();
     const size_t first = impl->current % n;
     size_t pick = first;
-    for (size_t k = 1; k < n && impl->PassOverLocked(impl->servers[pick].endpoint, impl->down);
-         ++k) {
+    for (size_t k = 1; k < n && impl->PassOverLocked(impl->servers[pick].endpoint); ++k) {
       pick = (first + k) % n;
     }
     channel = impl->servers[pick].channel;
@@ -226,7 +225,7 @@ void EtcdRegistry::SetDown(const std::vector<std::string>& endpoints) {
     std::lock_guard lock(impl->servers_mu);
     impl->down = std::set<std::string>(endpoints.begin(), endpoints.end());
     for (const std::string& e : impl->down) {
-      if (impl->PassOverLocked(e, impl->down)) left_alone.insert(e);
+      if (impl->PassOverLocked(e)) left_alone.insert(e);
     }
   }
   // Not queued behind the worker: the point is to stop waiting on a dead server at once.

@@ -297,15 +297,15 @@ struct EtcdRegistry::Impl {
     }
     // Checked after the attempt is published: a SetDown before this is seen here, one
     // after it cancels the attempt.
-    if (PassOver(s)) return Cut();
-    grpc::Status status = rpc(s, &context);
-    bool cut = false;
+    const bool passed_over = PassOver(s);
+    grpc::Status status = passed_over ? grpc::Status::CANCELLED : rpc(s, &context);
+    bool cut = passed_over;
     {
       std::lock_guard lock(inflight_mu);
-      inflight = nullptr;
-      cut = inflight_cut;
+      inflight = nullptr;  // before `context` goes
+      cut = cut || inflight_cut;
     }
-    if (cut) return Cut();
+    if (cut) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "its node was declared failed");
     if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
         std::chrono::steady_clock::now() - s.connected >= kReconnectEvery) {
       std::lock_guard lock(servers_mu);  // Watch copies the channel under it
@@ -314,22 +314,18 @@ struct EtcdRegistry::Impl {
     return status;
   }
 
-  static grpc::Status Cut() {
-    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "its node was declared failed");
-  }
-
-  // Whether the server at `endpoint` is left alone: on a node declared failed (now: the
-  // mark may come while an earlier attempt waits) while another server is not. With every
-  // server so marked (this node cut off, or the word wrong), each is still used.
+  // Whether the server at `endpoint` is left alone: on a node declared failed while another
+  // server is not. With every server so marked (this node cut off, or the word wrong), each
+  // is still used. Every attempt asks (CallOn), and the mark may come while one waits.
   bool PassOver(const std::string& endpoint) {
     std::lock_guard lock(servers_mu);
-    return PassOverLocked(endpoint, down);
+    return PassOverLocked(endpoint);
   }
   bool PassOver(const Server& s) { return PassOver(s.endpoint); }
-  bool PassOverLocked(const std::string& endpoint, const std::set<std::string>& marked) const {
-    if (marked.count(endpoint) == 0) return false;
+  bool PassOverLocked(const std::string& endpoint) const {  // servers_mu held
+    if (down.count(endpoint) == 0) return false;
     return std::any_of(servers.begin(), servers.end(),
-                       [&](const Server& other) { return marked.count(other.endpoint) == 0; });
+                       [&](const Server& other) { return down.count(other.endpoint) == 0; });
   }
 
   // The server whose client URL is `url` ("http://host:port"), or null.
@@ -368,7 +364,6 @@ struct EtcdRegistry::Impl {
       Server* s = ServerAt(url);
       if (s == nullptr) continue;
       *known = true;
-      if (PassOver(*s)) continue;  // its node declared failed: no attempt's timeout
       pb::StatusResponse resp;
       const grpc::Status st = CallOn(*s, [&](Server& on, grpc::ClientContext* c) {
         return on.maintenance->Status(c, pb::StatusRequest(), &resp);
@@ -388,7 +383,6 @@ struct EtcdRegistry::Impl {
     for (size_t n = 0; n < servers.size(); ++n) {
       const size_t index = (current + n) % servers.size();
       Server& s = servers[index];
-      if (PassOver(s)) continue;
       const grpc::Status status = CallOn(s, rpc);
       if (status.ok()) {
         current = index;

@@ -3,6 +3,7 @@
 (-9), a monitor failure restarts in place, a migration threshold moves it, an operator's move
 and clear, explain, watch, and a graceful stop handing resources over at once; each node's
 inventory of built-in resources (C9) and a resource that follows the content it needs."""
+import contextlib
 import json
 import os
 import signal
@@ -32,6 +33,30 @@ def dummy_state(c, k, name):
 def read(path):
     with open(path) as f:
         return f.read()
+
+
+@contextlib.contextmanager
+def resource_watch(api):
+    """`cohort resource watch` against `api`, its lines gathered as they come into the list
+    yielded; entered once its first line (every resource as it stands) has come, so that a
+    slow (sanitized) client has subscribed before what it must see happens."""
+    watch = subprocess.Popen([COHORT, "--api", api, "--json", "resource", "watch"],
+                             stdout=subprocess.PIPE, text=True)
+    lines = []
+
+    def read_lines():
+        for line in watch.stdout:
+            lines.append(line)
+    reader = threading.Thread(target=read_lines, daemon=True)
+    reader.start()
+    try:
+        wait_for(lambda: lines, what="the resource watch's first line")
+        yield lines
+    finally:
+        watch.terminate()
+        watch.wait(timeout=10)
+        reader.join(timeout=10)
+        watch.stdout.close()
 
 
 def alive(pid):
@@ -126,17 +151,7 @@ class ResourcesTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         wait_for(lambda: cohort_json("resource", "explain", "player", api=c.api(1))["reason"] ==
                  "no node can run it", what="player placed nowhere")
-        watch = subprocess.Popen([COHORT, "--api", c.api(1), "--json", "resource", "watch"],
-                                 stdout=subprocess.PIPE, text=True)
-        lines = []
-
-        def read():
-            for line in watch.stdout:
-                lines.append(line)
-        reader = threading.Thread(target=read, daemon=True)
-        reader.start()
-        try:
-            wait_for(lambda: lines, what="the watch's first line (it is subscribed)")
+        with resource_watch(c.api(1)) as lines:
             first = self.put_content(4, "films/a.mp4")
             wait_for(lambda: self.content_state(4, "films/a.mp4") == "present",
                      what="the content in node 4's inventory")
@@ -155,11 +170,6 @@ class ResourcesTest(unittest.TestCase):
             # It turns up on node 2: the player follows it there.
             self.put_content(2, "films/a.mp4")
             wait_for(lambda: running_on(c, "player") == 2, what="player on node 2")
-        finally:
-            watch.terminate()
-            watch.wait(timeout=10)
-            reader.join(timeout=10)
-            watch.stdout.close()
         changes = [json.loads(l) for l in lines
                    if l.strip() and json.loads(l).get("type") == "configuration_changed"]
         self.assertIn({"node": 4, "added": ["content films/a.mp4"]},
@@ -284,29 +294,13 @@ class ResourcesTest(unittest.TestCase):
         now = running_on(c, "once", via)
         if now == via:
             via = self.live(avoid=(now,))
-        watch = subprocess.Popen([COHORT, "--api", c.api(via), "--json", "resource", "watch"],
-                                 stdout=subprocess.PIPE, text=True)
-        lines = []
-
-        def read():
-            for line in watch.stdout:
-                lines.append(line)
-        reader = threading.Thread(target=read, daemon=True)
-        reader.start()
-        try:
-            # The watch's first lines (every resource as it stands) before the stop: a
-            # handover can end before a slow (sanitized) client has even connected.
-            wait_for(lambda: lines, what="the resource watch's first line")
+        with resource_watch(c.api(via)) as lines:
             pid = next(n["pid"] for n in c.info["nodes"] if n["id"] == now)
             os.kill(pid, signal.SIGTERM)
             self.dead.add(now)
             wait_for(lambda: (running_on(c, "once", via) or now) != now, timeout=15,
                      what="handed over")
             self.assertFalse(os.path.exists(dummy_state(c, now, "once")))
-        finally:
-            watch.terminate()
-            watch.wait(timeout=10)
-            reader.join(timeout=10)
         out = "".join(lines)
         states = [json.loads(l) for l in out.splitlines() if l.strip()]
         self.assertTrue(any(s.get("name") == "once" and s.get("state") == "running"
