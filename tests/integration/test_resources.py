@@ -252,7 +252,8 @@ class ResourcesTest(unittest.TestCase):
                         "--monitor-ms", "300", "--prefer", "5=50")
         self.assertEqual(p.returncode, 0, p.stderr)
         first = wait_for(lambda: running_on(c, "worker", self.live()), what="worker running")
-        pid = wait_for(lambda: os.path.exists(marker) and int(read(marker).split()[0]),
+        # The newest start's pid (an earlier start may have been stopped by a placement).
+        pid = wait_for(lambda: os.path.exists(marker) and int(read(marker).split()[-2]),
                        what="the process's pid")
         self.assertTrue(alive(pid))
         self.kill(first)
