@@ -113,6 +113,17 @@ class GroupsTest(unittest.TestCase):
         wait_for(m.session, timeout=20, what=f"{name} joined {group}")
         return m
 
+    def wait_agree(self, members, group):
+        """Waits until `members` heard the same state changes of `group`; if they never do,
+        fails with what each heard and said (its warnings are in its output too)."""
+        try:
+            wait_for(lambda: len({tuple(m.states(group)) for m in members}) == 1,
+                     what=f"the members of {group} agree")
+        except AssertionError as e:
+            said = "\n".join(f"--- {os.path.basename(m.out_path)}:\n" + "\n".join(m.lines())
+                             for m in members)
+            self.fail(f"{e}\n{said}")
+
     def test_shell_members_vote_a_dependent_group_hears_and_a_killed_provider_is_failed(self):
         with DevCluster(5, BASE, adapters=1, registry=3) as c:
             a = self.member("a", c.api(2), "video")
@@ -182,8 +193,7 @@ class GroupsTest(unittest.TestCase):
                      what="the providers hear the killed one's process-died")
 
             # Every provider heard the same versions in the same order.
-            wait_for(lambda: a.states("video") == b.states("video") == d.states("video"),
-                     what="the providers agree")
+            self.wait_agree([a, b, d], "video")
 
     def test_coordinator_node_killed_mid_commit_and_a_daemon_restarted_under_its_member(self):
         with DevCluster(5, BASE, adapters=1, registry=3) as c:
@@ -214,8 +224,7 @@ class GroupsTest(unittest.TestCase):
                     wait_for(lambda m=m: ("leader=3" in [v for _, v in m.states("ingest")]),
                              what="every member hears the committed change")
             print(f"outcome {outcome} known {time.monotonic() - killed_at:.2f} s after the kill")
-            wait_for(lambda: len({tuple(m.states("ingest")) for m in members}) == 1,
-                     what="the members agree")
+            self.wait_agree(members, "ingest")
             p = propose(c.api(3), "ingest", "leader=4", members[1].session())
             self.assertEqual(p.returncode, 0, p.stderr)
 
