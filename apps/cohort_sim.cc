@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "sim/hierarchy_scenarios.h"
+#include "sim/hierarchy_sim.h"
 #include "sim/scenarios.h"
 
 int main(int argc, char** argv) {
@@ -18,11 +20,15 @@ int main(int argc, char** argv) {
   uint64_t seed = 1;
   int seeds = 1;
   bool json = false, list = false;
+  std::string shape_text;
   app.add_option("--scenario", scenario, "scenario to run, or 'all'");
   app.add_option("--nodes", nodes, "number of simulated nodes")->check(CLI::Range(2, 10000));
   app.add_option("--seed", seed, "first seed; a run replays exactly from its seed");
   app.add_option("--seeds", seeds, "how many consecutive seeds to run")
       ->check(CLI::Range(1, 100000));
+  app.add_option("--shape", shape_text,
+                 "hierarchy scenarios: clusters per level, top first, the last the daemons per "
+                 "leaf cluster (e.g. 22x22x21)");
   app.add_flag("--json", json, "one JSON document on stdout");
   app.add_flag("--list", list, "list the scenarios");
   try {
@@ -45,6 +51,25 @@ int main(int argc, char** argv) {
   } else {
     std::fprintf(stderr, "error: unknown scenario '%s' (see --list)\n", scenario.c_str());
     return 2;
+  }
+  std::vector<int> shape;
+  if (!shape_text.empty()) {
+    auto parsed = cohort::sim::ParseShape(shape_text);
+    if (!parsed) {
+      std::fprintf(stderr,
+                   "error: --shape '%s' is not 2 to 4 numbers of 2..255 joined by 'x', at most "
+                   "60000 daemons in all\n",
+                   shape_text.c_str());
+      return 2;
+    }
+    shape = *parsed;
+    std::erase_if(names, [](const std::string& n) { return !cohort::sim::IsHierarchyScenario(n); });
+    if (names.empty()) {
+      std::fprintf(stderr, "error: --shape applies to the hierarchy scenarios only (h*)\n");
+      return 2;
+    }
+    nodes = 1;
+    for (int n : shape) nodes *= n;
   }
   nlohmann::json runs = nlohmann::json::array();
   int failed = 0;
@@ -75,7 +100,9 @@ int main(int argc, char** argv) {
     for (int k = 0; k < seeds; ++k) {
       current_name = &name;
       current_seed = seed + static_cast<uint64_t>(k);
-      const auto r = cohort::sim::RunScenario(name, nodes, seed + static_cast<uint64_t>(k));
+      const uint64_t run_seed = seed + static_cast<uint64_t>(k);
+      const auto r = shape.empty() ? cohort::sim::RunScenario(name, nodes, run_seed)
+                                   : cohort::sim::RunHierarchyShape(name, shape, run_seed);
       ++done;
       failed += !r.passed;
       char digest[17];

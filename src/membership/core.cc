@@ -181,7 +181,10 @@ void MembershipCore::OnNotify(Instant now, NodeId from, const NotifyMsg& n, Outp
       Send(from, MapRequestMsg{}, out);
       next_map_request_ = now + options_.period / 2;
     }
-  } else if (role_ == Role::kJoining && map_.IsUp(self())) {
+  } else if (role_ == Role::kJoining && map_.IsUp(self()) &&
+             map_.Find(self())->incarnation == options_.incarnation) {
+    // Listed at this incarnation: an earlier one listed up (a restart, or a takeover of a
+    // sub-cluster's node, whose join was lost) is not this one joined.
     role_ = Role::kMember;
     next_join_ = Instant::Max();
   }

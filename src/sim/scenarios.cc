@@ -5,6 +5,7 @@
 
 #include "sim/distribution_sim.h"
 #include "sim/groups_scenarios.h"
+#include "sim/hierarchy_scenarios.h"
 #include "sim/liveness_scenarios.h"
 #include "sim/membership_scenarios.h"
 #include "sim/network.h"
@@ -248,6 +249,7 @@ const std::map<std::string, std::string>& Scenarios() {
     AddLivenessScenarios(all);
     AddGroupsScenarios(all);
     AddResourcesScenarios(all);
+    AddHierarchyScenarios(all);
     return all;
   }();
   return kWithMembership;
@@ -263,6 +265,7 @@ ScenarioResult RunScenario(const std::string& name, int nodes, uint64_t seed) {
   if (auto r = RunLivenessScenario(name, nodes, seed)) return *r;
   if (auto r = RunGroupsScenario(name, nodes, seed)) return *r;
   if (auto r = RunResourcesScenario(name, nodes, seed)) return *r;
+  if (auto r = RunHierarchyScenario(name, nodes, seed)) return *r;
   return Churn(nodes, seed);
 }
 

@@ -1,16 +1,21 @@
-// Sub-cluster aggregates (M14): the decoder never crashes and is canonical (what decodes
-// encodes back to the same bytes); with the input split in two, the sum of two aggregates
-// that decode encodes to bytes that decode to that same sum.
+// Sub-cluster aggregates and representation messages (M14): the decoders never crash and
+// are canonical (what decodes encodes back to the same bytes); with the input split in two,
+// the sum of two aggregates that decode encodes to bytes that decode to that same sum.
 #include <algorithm>
 #include <cstdlib>
 
 #include "hierarchy/aggregate.h"
+#include "hierarchy/messages.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace cohort;
   const wire::ByteView all(data, size);
   if (auto a = hierarchy::Decode(all)) {
     const wire::Bytes again = hierarchy::Encode(*a);
+    if (again.size() != size || !std::equal(again.begin(), again.end(), data)) std::abort();
+  }
+  if (auto m = hierarchy::DecodeMessage(all)) {
+    const wire::Bytes again = hierarchy::EncodeMessage(*m);
     if (again.size() != size || !std::equal(again.begin(), again.end(), data)) std::abort();
   }
   if (size < 1) return 0;

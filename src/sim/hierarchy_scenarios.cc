@@ -1,0 +1,255 @@
+// Hierarchy scenarios (M14) on HierarchySim. Figures are virtual-time milliseconds, and
+// bytes per second per daemon; the measured values are in docs/design/hierarchy.md.
+#include "sim/hierarchy_scenarios.h"
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+
+#include "sim/hierarchy_sim.h"
+
+namespace cohort::sim {
+namespace {
+
+using Cluster = HierarchySim::Cluster;
+
+const std::map<std::string, std::string>& Described() {
+  static const std::map<std::string, std::string> kAll = {
+      {"hform", "a hierarchy forms level by level; the root's aggregate counts every daemon"},
+      {"hleaf", "a leaf daemon dies: its sub-cluster marks it, the root's aggregate drops it"},
+      {"htakeover",
+       "a sub-cluster's supervisor dies: its successor takes the node over at the parent "
+       "(a new incarnation, no failure)"},
+      {"hsubcluster", "every daemon of a sub-cluster dies: its node fails at the parent"},
+      {"hroot", "the daemon supervising every level dies: every level recovers"},
+      {"hlossy",
+       "2% loss at every level: a sub-cluster's supervisor and then a leaf die; no false "
+       "failure, the root's aggregate exact again"},
+  };
+  return kAll;
+}
+
+class HRun {
+ public:
+  HRun(const std::string& name, const std::vector<int>& shape, uint64_t seed, double loss = 0) {
+    HierarchySimOptions o;
+    o.shape = shape;
+    o.seed = seed;
+    o.loss = loss;
+    sim_ = std::make_unique<HierarchySim>(o);
+    r_.scenario = name;
+    r_.nodes = sim_->daemons();
+    r_.seed = seed;
+    r_.figures["levels"] = sim_->levels();
+  }
+  HierarchySim& sim() { return *sim_; }
+  void Check(bool ok, const std::string& what) {
+    if (!ok) {
+      r_.passed = false;
+      r_.failures.push_back(what);
+    }
+  }
+  void Figure(const std::string& name, double v) { r_.figures[name] = v; }
+  bool Measure(const std::string& name, const std::function<bool()>& done, Duration limit) {
+    const Instant start = sim_->now();
+    const bool ok = sim_->RunUntilTrue(done, limit);
+    Figure(name, static_cast<double>((sim_->now() - start).micros()) / 1000.0);
+    Check(ok, name + ": not reached within " + std::to_string(limit.millis()) + " ms");
+    return ok;
+  }
+  // The root's aggregate counts every daemon, and the live ones as up.
+  bool RootCounts() const {
+    const auto a = sim_->RootAggregate();
+    const auto t = sim_->Truth();
+    return a && a->members == t.members && a->members_up == t.members_up;
+  }
+  bool RootExact() const {
+    const auto a = sim_->RootAggregate();
+    return a && *a == sim_->Truth();
+  }
+  bool Form() {
+    sim_->StartAll(Duration::Millis(200));
+    for (int level = 0; level < sim_->levels(); ++level) {
+      if (!Measure(
+              "formed_level" + std::to_string(level) + "_ms", [&] { return sim_->Stable(level); },
+              Duration::Seconds(60))) {
+        return false;
+      }
+    }
+    return Measure(
+        "root_aggregate_exact_ms", [&] { return sim_->Stable() && RootExact(); },
+        Duration::Seconds(30));
+  }
+  // Idle traffic per daemon over `window`: mean and most, wire overhead included.
+  void Traffic(Duration window) {
+    const auto before = sim_->bytes_sent();
+    sim_->RunFor(window);
+    const auto& after = sim_->bytes_sent();
+    double total = 0, most = 0;
+    int counted = 0;
+    for (size_t d = 0; d < after.size(); ++d) {
+      if (!sim_->alive(static_cast<int>(d))) continue;
+      const double rate =
+          static_cast<double>(after[d] - before[d]) / (static_cast<double>(window.millis()) / 1e3);
+      total += rate;
+      most = std::max(most, rate);
+      ++counted;
+    }
+    Figure("idle_bytes_per_s_mean", counted ? total / counted : 0);
+    Figure("idle_bytes_per_s_max", most);
+  }
+  // After a failure at `at`: the time until the root's aggregate counts it (within
+  // `limit`, else `never`), then until every level is stable and the root's aggregate exact.
+  void Settle(Instant at, Duration limit, const std::string& never) {
+    sim_->RunUntilTrue([&] { return RootCounts(); }, limit);
+    Figure("root_aggregate_ms", static_cast<double>((sim_->now() - at).micros()) / 1000.0);
+    Check(RootCounts(), never);
+    if (!Measure(
+            "settled_ms", [&] { return sim_->Stable() && RootExact(); }, Duration::Seconds(30))) {
+      Check(false, "not stable: " + sim_->Unstable());
+    }
+  }
+  ScenarioResult Finish() {
+    for (const auto& v : sim_->violations()) Check(false, v);
+    r_.trace_digest = sim_->trace_digest();
+    r_.delivered = sim_->delivered();
+    r_.dropped = sim_->dropped();
+    return r_;
+  }
+
+ private:
+  ScenarioResult r_;
+  std::unique_ptr<HierarchySim> sim_;
+};
+
+// A leaf cluster chosen by the seed, never the root's own line (cluster 0 holds the daemon
+// supervising every level).
+Cluster SomeLeafCluster(HierarchySim& sim, Prng& prng) {
+  const int n = sim.clusters(0);
+  return Cluster{0, n == 1 ? 0 : 1 + static_cast<int>(prng.Below(static_cast<uint64_t>(n - 1)))};
+}
+
+ScenarioResult Form(HRun& run) {
+  if (run.Form()) run.Traffic(Duration::Seconds(10));
+  return run.Finish();
+}
+
+ScenarioResult Leaf(HRun& run, Prng& prng) {
+  if (!run.Form()) return run.Finish();
+  HierarchySim& sim = run.sim();
+  const Cluster c = SomeLeafCluster(sim, prng);
+  const int sup = sim.SupervisorDaemon(c);
+  int victim =
+      sim.FirstDaemon(c) + static_cast<int>(prng.Below(static_cast<uint64_t>(sim.DaemonsPer(0))));
+  if (victim == sup)
+    victim = sim.FirstDaemon(c) + (victim - sim.FirstDaemon(c) + 1) % sim.DaemonsPer(0);
+  sim.Crash(victim);
+  const Instant at = sim.now();
+  run.Measure(
+      "leaf_detect_ms", [&] { return sim.LeafMarkedFailed(victim); }, Duration::Seconds(5));
+  run.Settle(at, Duration::Seconds(10), "the root's aggregate never counted the dead leaf");
+  return run.Finish();
+}
+
+ScenarioResult Takeover(HRun& run, Prng& prng) {
+  if (!run.Form()) return run.Finish();
+  HierarchySim& sim = run.sim();
+  const Cluster c = SomeLeafCluster(sim, prng);
+  const Incarnation before = sim.SlotIncarnation(c);
+  sim.Crash(sim.SupervisorDaemon(c));
+  const Instant at = sim.now();
+  run.Measure(
+      "takeover_ms",
+      [&] {
+        const auto m = sim.AtParent(c);
+        return m && m->state == membership::MemberState::kUp && m->incarnation > before &&
+               m->incarnation == sim.SlotIncarnation(c);
+      },
+      Duration::Seconds(10));
+  run.Settle(at, Duration::Seconds(10), "the root's aggregate never counted the dead supervisor");
+  return run.Finish();
+}
+
+ScenarioResult SubCluster(HRun& run, Prng& prng) {
+  if (!run.Form()) return run.Finish();
+  HierarchySim& sim = run.sim();
+  const Cluster c = SomeLeafCluster(sim, prng);
+  for (int k = 0; k < sim.DaemonsPer(0); ++k) sim.Crash(sim.FirstDaemon(c) + k);
+  const Instant at = sim.now();
+  run.Measure(
+      "parent_detect_ms",
+      [&] {
+        const auto m = sim.AtParent(c);
+        return m && m->state == membership::MemberState::kFailed;
+      },
+      Duration::Seconds(20));
+  run.Settle(at, Duration::Seconds(20), "the root's aggregate never dropped the dead sub-cluster");
+  return run.Finish();
+}
+
+ScenarioResult Root(HRun& run) {
+  if (!run.Form()) return run.Finish();
+  HierarchySim& sim = run.sim();
+  const int top = sim.SupervisorDaemon(Cluster{sim.levels() - 1, 0});
+  sim.Crash(top);
+  const Instant at = sim.now();
+  run.Measure(
+      "restable_ms", [&] { return sim.Stable(); }, Duration::Seconds(30));
+  run.Settle(at, Duration::Seconds(10), "the new root's aggregate never counted every daemon");
+  return run.Finish();
+}
+
+ScenarioResult Lossy(HRun& run, Prng& prng) {
+  if (!run.Form()) return run.Finish();
+  HierarchySim& sim = run.sim();
+  const Cluster c = SomeLeafCluster(sim, prng);
+  sim.Crash(sim.SupervisorDaemon(c));
+  run.Settle(sim.now(), Duration::Seconds(10),
+             "the root's aggregate never counted the dead supervisor");
+  int victim = -1;
+  for (int d = sim.FirstDaemon(c); d < sim.FirstDaemon(c) + sim.DaemonsPer(0); ++d) {
+    if (sim.alive(d) && d != sim.SupervisorDaemon(c)) victim = d;
+  }
+  if (victim < 0) return run.Finish();
+  sim.Crash(victim);
+  const Instant at = sim.now();
+  run.Measure(
+      "leaf_detect_ms", [&] { return sim.LeafMarkedFailed(victim); }, Duration::Seconds(5));
+  run.Settle(at, Duration::Seconds(10), "the root's aggregate never counted the dead leaf");
+  return run.Finish();
+}
+
+// Two levels of about sqrt(nodes): 16 -> 4x4, 10 -> 3x4 (12).
+std::vector<int> ShapeFor(int nodes) {
+  const int per = std::max(2, static_cast<int>(std::ceil(std::sqrt(static_cast<double>(nodes)))));
+  return {std::max(2, (nodes + per - 1) / per), std::min(per, 255)};
+}
+
+}  // namespace
+
+void AddHierarchyScenarios(std::map<std::string, std::string>& all) {
+  for (const auto& [name, what] : Described()) all[name] = what;
+}
+
+bool IsHierarchyScenario(const std::string& name) { return Described().count(name) > 0; }
+
+ScenarioResult RunHierarchyShape(const std::string& name, const std::vector<int>& shape,
+                                 uint64_t seed) {
+  CHECK(IsHierarchyScenario(name));
+  HRun run(name, shape, seed, name == "hlossy" ? 0.02 : 0.0);
+  Prng prng(seed ^ 0x4e11);
+  if (name == "hform") return Form(run);
+  if (name == "hleaf") return Leaf(run, prng);
+  if (name == "htakeover") return Takeover(run, prng);
+  if (name == "hsubcluster") return SubCluster(run, prng);
+  if (name == "hlossy") return Lossy(run, prng);
+  return Root(run);
+}
+
+std::optional<ScenarioResult> RunHierarchyScenario(const std::string& name, int nodes,
+                                                   uint64_t seed) {
+  if (!IsHierarchyScenario(name)) return std::nullopt;
+  return RunHierarchyShape(name, ShapeFor(nodes), seed);
+}
+
+}  // namespace cohort::sim
