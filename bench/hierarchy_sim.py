@@ -17,7 +17,8 @@ if not os.access(SIM, os.X_OK):
     SIM = os.path.join(HERE, "../build/release/bin/cohort-sim")
 SHAPE = os.environ.get("SHAPE", "22x22x21")
 SEEDS = int(os.environ.get("SEEDS", "3"))
-SCENARIOS = ["hform", "hleaf", "htakeover", "hsubcluster", "hroot", "hlossy"]
+SCENARIOS = ["hform", "hleaf", "htakeover", "hsubcluster", "hsubtree", "hdeep", "hroot",
+             "hlossy"]
 
 
 def main():

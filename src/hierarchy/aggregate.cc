@@ -48,20 +48,52 @@ Aggregate OfMember(bool up, const membership::NodeUsage* usage) {
   return a;
 }
 
+// Figures from a peer are hostile: sums stop at the type's maximum instead of wrapping
+// (which would let members up exceed members).
+template <typename T>
+void AddTo(T& into, T part) {
+  into = part > std::numeric_limits<T>::max() - into ? std::numeric_limits<T>::max() : into + part;
+}
+
+void AddCounts(DiskCounts& into, const DiskCounts& part) {
+  AddTo(into.ok, part.ok);
+  AddTo(into.degraded, part.degraded);
+  AddTo(into.failed, part.failed);
+  AddTo(into.total_bytes, part.total_bytes);
+  AddTo(into.free_bytes, part.free_bytes);
+}
+
+DiskCounts CountList(const std::vector<DiskSummary>& disks) {
+  DiskCounts c;
+  for (const DiskSummary& d : disks) {
+    uint32_t& n = d.state == DiskState::kOk         ? c.ok
+                  : d.state == DiskState::kDegraded ? c.degraded
+                                                    : c.failed;
+    AddTo(n, uint32_t{1});
+    AddTo(c.total_bytes, d.total_bytes);
+    AddTo(c.free_bytes, std::min(d.free_bytes, d.total_bytes));
+  }
+  return c;
+}
+
+// Past the limit the whole list is counted instead.
+void Bound(Aggregate& a) {
+  if (a.disks.size() <= kMaxListedDisks) return;
+  AddCounts(a.unlisted, CountList(a.disks));
+  a.disks.clear();
+}
+
 // A sub-cluster whose node is not up: its members all count as down, its disks as failed.
 Aggregate Unreachable(const Aggregate& last) {
   Aggregate a;
   a.members = last.members;
   a.disks = last.disks;
   for (DiskSummary& d : a.disks) d.state = DiskState::kFailed;
+  a.unlisted = last.unlisted;
+  AddTo(a.unlisted.failed, a.unlisted.ok);
+  AddTo(a.unlisted.failed, a.unlisted.degraded);
+  a.unlisted.ok = a.unlisted.degraded = 0;
   return a;
-}
-
-// Figures from a peer are hostile: sums stop at the type's maximum instead of wrapping
-// (which would let members up exceed members).
-template <typename T>
-void AddTo(T& into, T part) {
-  into = part > std::numeric_limits<T>::max() - into ? std::numeric_limits<T>::max() : into + part;
 }
 
 }  // namespace
@@ -73,6 +105,14 @@ void Add(Aggregate& into, const Aggregate& part) {
   AddTo(into.free_mbps, part.free_mbps);
   AddTo(into.capacity_unknown, part.capacity_unknown);
   for (const DiskSummary& d : part.disks) AddDisk(into.disks, d);
+  AddCounts(into.unlisted, part.unlisted);
+  Bound(into);
+}
+
+DiskCounts CountDisks(const Aggregate& a) {
+  DiskCounts c = CountList(a.disks);
+  AddCounts(c, a.unlisted);
+  return c;
 }
 
 Aggregate OfCluster(const membership::ClusterMap& map,
@@ -105,12 +145,13 @@ Aggregate OfCluster(const membership::ClusterMap& map,
     }
     AddDisk(out.disks, d);
   }
+  Bound(out);
   return out;
 }
 
 // What is sent always decodes: counts are held to what the decoder demands, disks put in
-// order once each, and disks whose id cannot be sent (configuration validates ids, so none
-// in practice) or beyond the limit are left out.
+// order once each (and counted instead past the limit), and disks whose id cannot be sent
+// (configuration validates ids, so none in practice) left out.
 wire::Bytes Encode(const Aggregate& a) {
   std::vector<DiskSummary> disks;
   for (const DiskSummary& d : a.disks) {
@@ -119,7 +160,12 @@ wire::Bytes Encode(const Aggregate& a) {
     kept.free_bytes = std::min(d.free_bytes, d.total_bytes);
     AddDisk(disks, kept);
   }
-  if (disks.size() > kMaxDisks) disks.resize(kMaxDisks);
+  DiskCounts unlisted = a.unlisted;
+  unlisted.free_bytes = std::min(unlisted.free_bytes, unlisted.total_bytes);
+  if (disks.size() > kMaxListedDisks) {
+    AddCounts(unlisted, CountList(disks));
+    disks.clear();
+  }
   const uint32_t up = std::min(a.members_up, a.members);
   wire::Bytes out;
   wire::Writer w(&out);
@@ -129,6 +175,11 @@ wire::Bytes Encode(const Aggregate& a) {
   w.U64(a.capacity_mbps);
   w.U64(std::min(a.free_mbps, a.capacity_mbps));
   w.U32(std::min(a.capacity_unknown, up));
+  w.U32(unlisted.ok);
+  w.U32(unlisted.degraded);
+  w.U32(unlisted.failed);
+  w.U64(unlisted.total_bytes);
+  w.U64(unlisted.free_bytes);
   w.U16(static_cast<uint16_t>(disks.size()));
   for (const DiskSummary& d : disks) {
     w.U8(static_cast<uint8_t>(d.disk.size()));
@@ -151,9 +202,15 @@ std::optional<Aggregate> Decode(wire::ByteView bytes) {
   r.U64(&a.capacity_mbps);
   r.U64(&a.free_mbps);
   r.U32(&a.capacity_unknown);
+  r.U32(&a.unlisted.ok);
+  r.U32(&a.unlisted.degraded);
+  r.U32(&a.unlisted.failed);
+  r.U64(&a.unlisted.total_bytes);
+  r.U64(&a.unlisted.free_bytes);
   r.U16(&disks);
   if (!r.ok() || version != kVersion || a.members_up > a.members ||
-      a.capacity_unknown > a.members_up || a.free_mbps > a.capacity_mbps || disks > kMaxDisks) {
+      a.capacity_unknown > a.members_up || a.free_mbps > a.capacity_mbps ||
+      a.unlisted.free_bytes > a.unlisted.total_bytes || disks > kMaxListedDisks) {
     return std::nullopt;
   }
   for (uint16_t i = 0; i < disks; ++i) {

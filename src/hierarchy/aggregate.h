@@ -25,18 +25,30 @@ struct DiskSummary {
   bool operator==(const DiskSummary&) const = default;
 };
 
+// Disks counted by state, with their space, instead of listed one by one.
+struct DiskCounts {
+  uint32_t ok = 0;
+  uint32_t degraded = 0;
+  uint32_t failed = 0;
+  uint64_t total_bytes = 0;
+  uint64_t free_bytes = 0;
+  bool operator==(const DiskCounts&) const = default;
+};
+
 struct Aggregate {
   uint32_t members = 0;            // leaf members: up, joining or failed (not those that left)
   uint32_t members_up = 0;         // of them, up
   uint64_t capacity_mbps = 0;      // streaming capacity of the members up that state one
   uint64_t free_mbps = 0;          // of it, not in use now
   uint32_t capacity_unknown = 0;   // members up that state no capacity
-  std::vector<DiskSummary> disks;  // by id, ascending
+  std::vector<DiskSummary> disks;  // by id, ascending; at most kMaxListedDisks
+  DiskCounts unlisted;             // the disks beyond the list, counted
   bool operator==(const Aggregate&) const = default;
 };
 
-// Limits the decoder holds a peer to.
-inline constexpr size_t kMaxDisks = 4096;
+// A cluster's aggregate lists its disks while they are at most this many; beyond, all of
+// them are counted instead, so an aggregate's size does not grow with the tree below it.
+inline constexpr size_t kMaxListedDisks = 64;
 inline constexpr size_t kMaxDiskIdBytes = 255;
 
 // The aggregate of a cluster from its map, its supervisor's usage table and the aggregates
@@ -47,8 +59,12 @@ Aggregate OfCluster(const membership::ClusterMap& map,
                     const std::map<NodeId, Aggregate>& sub_clusters);
 
 // Adds `part` to `into`: counts summed, disks merged by id (the same disk seen ok from one
-// part and failed from another is degraded; space: the larger report, then the freer).
+// part and failed from another is degraded; space: the larger report, then the freer) —
+// and counted instead once the list would pass kMaxListedDisks. A disk counted in one part
+// and reached from another is counted twice: counts cannot tell disks apart.
 void Add(Aggregate& into, const Aggregate& part);
+// Every disk of `a`, listed or not, counted.
+DiskCounts CountDisks(const Aggregate& a);
 
 // Always decodes: counts held to the decoder's rules, disks ordered and merged by id.
 wire::Bytes Encode(const Aggregate& a);

@@ -110,7 +110,7 @@ TEST(Aggregate, RefusesWhatNoPeerCouldMeanAndTruncations) {
                     .free_mbps = 5,
                     .disks = {{"a", DiskState::kOk, 9, 1}, {"b", DiskState::kOk, 9, 1}}};
   const wire::Bytes good = Encode(a);
-  ASSERT_EQ(good.size(), 69u);  // 31 bytes of counts, 19 per disk
+  ASSERT_EQ(good.size(), 97u);  // 59 bytes of counts, 19 per disk
   ASSERT_TRUE(Decode(good));
   for (size_t n = 0; n < good.size(); ++n) {
     EXPECT_FALSE(Decode(wire::ByteView(good.data(), n))) << "truncated to " << n;
@@ -127,11 +127,13 @@ TEST(Aggregate, RefusesWhatNoPeerCouldMeanAndTruncations) {
   EXPECT_TRUE(refused(5, 3));     // members up 3 of 2
   EXPECT_TRUE(refused(17, 11));   // 11 Mbit/s free of 10
   EXPECT_TRUE(refused(25, 2));    // 2 members of unknown capacity of 1 up
-  EXPECT_TRUE(refused(32, 'c'));  // disks out of order: "c", "b"
-  EXPECT_TRUE(refused(51, 'a'));  // "a" twice
-  EXPECT_TRUE(refused(42, 10));   // 10 bytes free of 9
-  EXPECT_TRUE(refused(52, 3));    // the last disk's state: out of range
-  EXPECT_TRUE(refused(31, 0));    // an empty disk id
+  EXPECT_TRUE(refused(49, 1));    // counted disks: 1 byte free of 0
+  EXPECT_TRUE(refused(57, 65));   // 65 disks listed: past the limit
+  EXPECT_TRUE(refused(60, 'c'));  // disks out of order: "c", "b"
+  EXPECT_TRUE(refused(79, 'a'));  // "a" twice
+  EXPECT_TRUE(refused(70, 10));   // 10 bytes free of 9
+  EXPECT_TRUE(refused(80, 3));    // the last disk's state: out of range
+  EXPECT_TRUE(refused(59, 0));    // an empty disk id
   EXPECT_TRUE(refused(0, 2));     // a version this node does not know
 }
 
@@ -155,6 +157,47 @@ TEST(Aggregate, WhatIsSentAlwaysDecodes) {
   ASSERT_EQ(back->disks.size(), 2u);
   EXPECT_EQ(back->disks[0], (DiskSummary{"b", DiskState::kDegraded, 7, 4}));
   EXPECT_EQ(back->disks[1], (DiskSummary{"ok", DiskState::kOk, 1, 1}));
+}
+
+// Past kMaxListedDisks a sum counts its disks instead of listing them, so an aggregate's
+// size does not grow with the tree below it; counts survive a sub-cluster's loss as failed.
+TEST(Aggregate, ManyDisksAreCountedInsteadOfListed) {
+  Aggregate a;
+  Aggregate b;
+  for (int k = 0; k < 40; ++k) {
+    a.disks.push_back({"a" + std::to_string(100 + k), DiskState::kOk, 10, 4});
+    b.disks.push_back({"b" + std::to_string(100 + k), DiskState::kFailed, 20, 0});
+  }
+  b.disks.push_back({"a100", DiskState::kOk, 10, 4});  // shared: merged while listed
+  Aggregate sum = a;
+  Add(sum, b);
+  EXPECT_TRUE(sum.disks.empty());
+  EXPECT_EQ(sum.unlisted, (DiskCounts{40, 0, 40, 1200, 160}));
+  EXPECT_EQ(CountDisks(sum), sum.unlisted);
+  auto back = Decode(Encode(sum));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, sum);
+  EXPECT_LT(Encode(sum).size(), 64u);
+
+  // A listed part added to a counted one: listed disks stay listed, counts add up.
+  Aggregate mixed = sum;
+  Add(mixed, Aggregate{.disks = {{"x", DiskState::kDegraded, 5, 1}}});
+  EXPECT_EQ(mixed.disks.size(), 1u);
+  EXPECT_EQ(CountDisks(mixed), (DiskCounts{40, 1, 40, 1205, 161}));
+
+  // The node standing for it fails: every disk counted as failed.
+  const ClusterMap map = Map({{1, MemberState::kFailed}});
+  const Aggregate gone = OfCluster(map, {}, {{1, mixed}});
+  EXPECT_EQ(CountDisks(gone), (DiskCounts{0, 0, 81, 1205, 161}));
+
+  // An encoder given more than the limit counts them too.
+  Aggregate many;
+  for (int k = 0; k < 70; ++k)
+    many.disks.push_back({"d" + std::to_string(k), DiskState::kOk, 1, 1});
+  back = Decode(Encode(many));
+  ASSERT_TRUE(back);
+  EXPECT_TRUE(back->disks.empty());
+  EXPECT_EQ(back->unlisted.ok, 70u);
 }
 
 // Figures from a peer are hostile: sums stop at the maximum, so members up never exceed

@@ -21,6 +21,10 @@ const std::map<std::string, std::string>& Described() {
        "a sub-cluster's supervisor dies: its successor takes the node over at the parent "
        "(a new incarnation, no failure)"},
       {"hsubcluster", "every daemon of a sub-cluster dies: its node fails at the parent"},
+      {"hsubtree", "every daemon under one of the root's nodes dies: that node fails at the root"},
+      {"hdeep",
+       "the daemon standing for a cluster at every level below the root dies: each level "
+       "takes its node over"},
       {"hroot", "the daemon supervising every level dies: every level recovers"},
       {"hlossy",
        "2% loss at every level: a sub-cluster's supervisor and then a leaf die; no false "
@@ -199,6 +203,63 @@ ScenarioResult Root(HRun& run) {
   return run.Finish();
 }
 
+// Detection at the root: every daemon under the root's node 2 dies.
+ScenarioResult SubTree(HRun& run) {
+  if (!run.Form()) return run.Finish();
+  HierarchySim& sim = run.sim();
+  const Cluster c{sim.levels() - 2, 1};
+  for (int k = 0; k < sim.DaemonsPer(c.level); ++k) sim.Crash(sim.FirstDaemon(c) + k);
+  const Instant at = sim.now();
+  run.Measure(
+      "root_detect_ms",
+      [&] {
+        const auto m = sim.AtParent(c);
+        return m && m->state == membership::MemberState::kFailed;
+      },
+      Duration::Seconds(30));
+  run.Settle(at, Duration::Seconds(30), "the root's aggregate never dropped the dead subtree");
+  return run.Finish();
+}
+
+// Takeover at every level: the daemon supervising the root's node 2's cluster (and so a
+// cluster at every level below) dies; each level's node is taken over by a new incarnation.
+ScenarioResult Deep(HRun& run) {
+  if (!run.Form()) return run.Finish();
+  HierarchySim& sim = run.sim();
+  const int victim = sim.SupervisorDaemon(Cluster{sim.levels() - 2, 1});
+  std::vector<Cluster> held;
+  std::vector<Incarnation> before;
+  for (int level = 0; level + 1 < sim.levels(); ++level) {
+    held.push_back(sim.AncestorOf(victim, level));
+    before.push_back(sim.SlotIncarnation(held.back()));
+  }
+  sim.Crash(victim);
+  const Instant at = sim.now();
+  std::vector<bool> done(held.size(), false);
+  sim.RunUntilTrue(
+      [&] {
+        bool all = true;
+        for (size_t k = 0; k < held.size(); ++k) {
+          if (done[k]) continue;
+          const auto m = sim.AtParent(held[k]);
+          done[k] = m && m->state == membership::MemberState::kUp && m->incarnation > before[k] &&
+                    m->incarnation == sim.SlotIncarnation(held[k]);
+          if (done[k]) {
+            run.Figure("takeover_level" + std::to_string(k + 1) + "_ms",
+                       static_cast<double>((sim.now() - at).micros()) / 1000.0);
+          }
+          all = all && done[k];
+        }
+        return all;
+      },
+      Duration::Seconds(30));
+  for (size_t k = 0; k < held.size(); ++k) {
+    run.Check(done[k], "level " + std::to_string(k + 1) + ": the node was not taken over");
+  }
+  run.Settle(at, Duration::Seconds(10), "the root's aggregate never counted the dead daemon");
+  return run.Finish();
+}
+
 ScenarioResult Lossy(HRun& run, Prng& prng) {
   if (!run.Form()) return run.Finish();
   HierarchySim& sim = run.sim();
@@ -243,6 +304,8 @@ ScenarioResult RunHierarchyShape(const std::string& name, const std::vector<int>
   if (name == "htakeover") return Takeover(run, prng);
   if (name == "hsubcluster") return SubCluster(run, prng);
   if (name == "hlossy") return Lossy(run, prng);
+  if (name == "hsubtree") return SubTree(run);
+  if (name == "hdeep") return Deep(run);
   return Root(run);
 }
 

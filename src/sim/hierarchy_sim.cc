@@ -114,6 +114,10 @@ HierarchySim::Cluster HierarchySim::LeafOf(int d) const {
   return Cluster{0, d / levels_[0].cluster_size};
 }
 
+HierarchySim::Cluster HierarchySim::AncestorOf(int d, int level) const {
+  return Cluster{level, d / levels_[level].daemons_per_cluster};
+}
+
 int HierarchySim::FirstDaemon(Cluster c) const {
   return c.index * levels_[c.level].daemons_per_cluster;
 }

@@ -88,6 +88,8 @@ class HierarchySim {
   // The cluster above `c` (REQUIRES: not the root) and the leaf cluster of daemon `d`.
   Cluster Parent(Cluster c) const;
   Cluster LeafOf(int d) const;
+  // The cluster of `level` daemon `d` is under.
+  Cluster AncestorOf(int d, int level) const;
 
   // Every cluster of `level` (every level when -1) whose subtree has a live daemon has one
   // supervisor — its highest-priority live node — and every such node up, at its current

@@ -33,7 +33,7 @@ TEST_P(Shapes, SixtySeeds) {
 }
 INSTANTIATE_TEST_SUITE_P(Hierarchy, Shapes,
                          ::testing::Values("hform", "hleaf", "htakeover", "hsubcluster", "hroot",
-                                           "hlossy"));
+                                           "hlossy", "hsubtree", "hdeep"));
 
 // Three levels: the stated bounds hold (docs/design/hierarchy.md; the same on 10,164 daemons
 // in bench/hierarchy_sim.py).
