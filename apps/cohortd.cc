@@ -24,6 +24,7 @@
 #include "io/loop_monitor.h"
 #include "node/distributor.h"
 #include "node/groups_service.h"
+#include "node/hierarchy_service.h"
 #include "node/keyring_file.h"
 #include "node/node.h"
 #include "node/resource_service.h"
@@ -203,9 +204,12 @@ Outcome RunNode(const cohort::Config& config, const cohort::Config& file,
       },
       io, resource_options);
   resources.Start();
+  cohort::node::HierarchyService hierarchy(**node, io);
+  hierarchy.Start();
   cohort::io::LoopMonitor loop_monitor(io);
   loop_monitor.Start();
-  cohort::api::Api api(**node, manager, &distributor, &loop_monitor, &groups, &resources);
+  cohort::api::Api api(**node, manager, &distributor, &loop_monitor, &groups, &resources,
+                       &hierarchy);
   cohort::api::ApiServer server(
       io, [&api](const cohort::api::HttpRequest& r, cohort::api::Respond respond) {
         api.Handle(r, std::move(respond));

@@ -23,6 +23,7 @@
 #include "membership/messages.h"
 #include "node/distributor.h"
 #include "node/documents.h"
+#include "node/hierarchy_service.h"
 
 namespace cohort::api {
 namespace {
@@ -262,6 +263,10 @@ void Api::Handle(const HttpRequest& r, Respond respond) {
   if (get && path == "/v1/status") return respond(Status());
   if (get && path == "/v1/addresses") return respond(Addresses());
   if (get && path == "/v1/members") return respond(Members());
+  if (get && path == "/v1/hierarchy") {
+    return respond(hierarchy_ != nullptr ? Json(200, hierarchy_->Document())
+                                         : Fail(404, "this daemon runs no hierarchy"));
+  }
   if (get && path == "/v1/keys") return respond(Json(200, KeysDocument()));
   if (get && path == "/v1/tables") {
     // Usage lives with the supervisor; ask it, and answer without usage if it is silent.
@@ -333,8 +338,8 @@ void Api::Handle(const HttpRequest& r, Respond respond) {
   }
   const bool known = path == "/v1/keys" || path == "/v1/keys/use" || path == "/v1/ping" ||
                      path == "/v1/status" || path == "/v1/addresses" || path == "/v1/members" ||
-                     path == "/v1/tables" || path == "/metrics" || path == "/v1/liveness" ||
-                     path.rfind("/v1/liveness/", 0) == 0;
+                     path == "/v1/hierarchy" || path == "/v1/tables" || path == "/metrics" ||
+                     path == "/v1/liveness" || path.rfind("/v1/liveness/", 0) == 0;
   respond(known ? Fail(405, r.method + " is not allowed on " + path)
                 : Fail(404, "no such endpoint: " + path));
 }

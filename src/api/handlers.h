@@ -19,6 +19,7 @@ class Dcm;
 namespace cohort::node {
 class Distributor;
 class GroupsService;
+class HierarchyService;
 class ResourceService;
 }  // namespace cohort::node
 
@@ -61,13 +62,15 @@ class Api {
   // `dcm` may be null (no configuration manager: no registry endpoints).
   explicit Api(node::Node& node, dcm::Dcm* dcm = nullptr, node::Distributor* distributor = nullptr,
                const io::LoopMonitor* loop = nullptr, node::GroupsService* groups = nullptr,
-               node::ResourceService* resources = nullptr)
+               node::ResourceService* resources = nullptr,
+               const node::HierarchyService* hierarchy = nullptr)
       : node_(node),
         dcm_(dcm),
         distributor_(distributor),
         loop_(loop),
         groups_(groups),
-        resources_(resources) {}
+        resources_(resources),
+        hierarchy_(hierarchy) {}
   // Calls `respond` exactly once, now or later (ping answers when its requests finish).
   void Handle(const HttpRequest& request, Respond respond);
 
@@ -88,6 +91,7 @@ class Api {
   const io::LoopMonitor* loop_;
   node::GroupsService* groups_;
   node::ResourceService* resources_;
+  const node::HierarchyService* hierarchy_;
 };
 
 }  // namespace cohort::api

@@ -181,6 +181,39 @@ Status ReadRegistry(const Reader& r, Config& c, auto&& node_id, auto&& endpoint)
   return OkStatus();
 }
 
+Status ReadParent(const Reader& r, Config& c, const auto& node_id, const auto& endpoint) {
+  const toml::node* n = r.Find("cluster.parent");
+  if (n == nullptr) return OkStatus();
+  if (!n->is_table()) return r.Fail(n, "cluster.parent", "expected a [cluster.parent] table");
+  COHORT_TRY(
+      CheckKnownKeys(r, *n->as_table(), "cluster.parent",
+                     {"id", "name", "key_file", "listen", "seeds", "priority", "level_factor"}));
+  ParentConfig p;
+  COHORT_TRY(r.Integer("cluster.parent.id", 1, 65535, &p.id));
+  COHORT_TRY(r.String("cluster.parent.name", &p.name));
+  COHORT_TRY(r.String("cluster.parent.key_file", &p.key_file));
+  COHORT_TRY(r.Integer("cluster.parent.level_factor", 1, 100, &p.level_factor));
+  COHORT_TRY(r.Array("cluster.parent.seeds", &p.seeds, endpoint));
+  COHORT_TRY(r.Array("cluster.parent.priority", &p.priority, node_id));
+  std::string listen;
+  COHORT_TRY(r.String("cluster.parent.listen", &listen));
+  for (const auto& [key, missing] : {std::pair<const char*, bool>{"id", p.id == kNoNode},
+                                     {"key_file", p.key_file.empty()},
+                                     {"listen", listen.empty()}}) {
+    if (missing) {
+      return r.Fail(n, std::string("cluster.parent.") + key,
+                    "required in [cluster.parent] (docs/design/hierarchy.md)");
+    }
+  }
+  auto e = Endpoint::Parse(listen);
+  if (!e)
+    return r.Fail(r.Find("cluster.parent.listen"), "cluster.parent.listen", e.error().message());
+  p.listen = *e;
+  if (p.name.empty()) p.name = "parent";
+  c.parent = std::move(p);
+  return OkStatus();
+}
+
 Status ReadCluster(const Reader& r, Config& c) {
   COHORT_TRY(r.String("cluster.name", &c.cluster_name));
   COHORT_TRY(r.String("cluster.key_file", &c.key_file));
@@ -211,6 +244,7 @@ Status ReadCluster(const Reader& r, Config& c) {
     c.multicast = *e;
   }
   COHORT_TRY(ReadRegistry(r, c, node_id, endpoint));
+  COHORT_TRY(ReadParent(r, c, node_id, endpoint));
 
   std::vector<Endpoint> listen;
   COHORT_TRY(r.Array("transport.listen", &listen, endpoint));
@@ -354,7 +388,7 @@ Status ReadRest(const Reader& r, Config& c) {
 Status CheckKeys(const Reader& r) {
   static const std::map<std::string, std::set<std::string>> kKnown = {
       {"node", {"id", "name", "data_dir", "stream_capacity_mbps", "uid_file"}},
-      {"cluster", {"name", "key_file", "priority", "seeds", "multicast"}},
+      {"cluster", {"name", "key_file", "priority", "seeds", "multicast", "parent"}},
       {"transport",
        {"listen", "cos", "cipher", "mtu", "request_timeout_ms", "probe_ms", "exchange_ms",
         "max_datagram", "route"}},
@@ -412,6 +446,7 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source) {
                   "when it is defined");
   }
   if (c.has_cluster) c.key_file = ResolvePath(c.key_file, source);
+  if (c.parent) c.parent->key_file = ResolvePath(c.parent->key_file, source);
   c.data_dir = ResolvePath(c.data_dir, source);
   if (!c.resources_state_dir.empty()) {
     c.resources_state_dir = ResolvePath(c.resources_state_dir, source);

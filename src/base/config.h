@@ -42,6 +42,18 @@ struct RegistryServerConfig {
   bool operator==(const RegistryServerConfig&) const = default;
 };
 
+// M14: the cluster's place as one node of a parent cluster. The daemon supervising this
+// cluster runs that node (docs/design/hierarchy.md); every node names where it would listen.
+struct ParentConfig {
+  NodeId id = kNoNode;   // this cluster's node id in the parent
+  std::string name;      // the parent cluster's name
+  std::string key_file;  // the parent cluster's key; relative to the config file
+  Endpoint listen;       // this daemon's parent-level address, while it supervises
+  std::vector<Endpoint> seeds;
+  std::vector<NodeId> priority;
+  uint32_t level_factor = 3;  // the parent's period and notification time: this cluster's × it
+};
+
 struct Config {
   std::string source = "<built-in>";  // file the config came from, for messages
 
@@ -64,7 +76,8 @@ struct Config {
   std::string key_file;  // relative paths are relative to the config file
   std::vector<NodeId> priority;
   std::vector<Endpoint> seeds;
-  std::optional<Endpoint> multicast;  // M2: the bus's multicast group; unset: unicast fan-out
+  std::optional<ParentConfig> parent;  // M14: unset: this cluster has no parent
+  std::optional<Endpoint> multicast;   // M2: the bus's multicast group; unset: unicast fan-out
 
   std::vector<AdapterConfig> adapters;
   std::vector<RouteConfig> routes;

@@ -190,6 +190,56 @@ TEST(ConfigTest, NoPriorityListLeavesTheOrderToNodeIds) {
   EXPECT_TRUE(c->priority.empty());
 }
 
+// M14: the cluster's node in a parent cluster.
+TEST(ConfigTest, ParentSection) {
+  const std::string base = R"(
+[node]
+id = 2
+data_dir = "d"
+[cluster]
+key_file = "cluster.key"
+[transport]
+listen = ["127.0.0.1:7102"]
+)";
+  auto c = ParseConfig(base + R"(
+[cluster.parent]
+id = 7
+name = "site"
+key_file = "site.key"
+listen = "127.0.0.1:7402"
+seeds = ["127.0.0.1:7401", "127.0.0.1:7402"]
+priority = [7, 3]
+)",
+                       "/etc/cohort/n2.toml");
+  ASSERT_TRUE(c) << c.error().message();
+  ASSERT_TRUE(c->parent.has_value());
+  EXPECT_EQ(c->parent->id, 7);
+  EXPECT_EQ(c->parent->name, "site");
+  EXPECT_EQ(c->parent->key_file, "/etc/cohort/site.key");
+  EXPECT_EQ(c->parent->listen.ToString(), "127.0.0.1:7402");
+  EXPECT_EQ(c->parent->seeds.size(), 2u);
+  EXPECT_EQ(c->parent->priority, (std::vector<NodeId>{7, 3}));
+  EXPECT_EQ(c->parent->level_factor, 3u);
+  EXPECT_FALSE(ParseConfig(base, "n2.toml")->parent.has_value());
+
+  auto fails = [&](const std::string& section, const std::string& want) {
+    auto bad = ParseConfig(base + section, "n2.toml");
+    ASSERT_FALSE(bad) << section;
+    EXPECT_NE(bad.error().message().find(want), std::string::npos) << bad.error().message();
+  };
+  fails("[cluster.parent]\nkey_file = \"k\"\nlisten = \"127.0.0.1:1\"\n",
+        "key 'cluster.parent.id': required");
+  fails("[cluster.parent]\nid = 1\nlisten = \"127.0.0.1:1\"\n",
+        "key 'cluster.parent.key_file': required");
+  fails("[cluster.parent]\nid = 1\nkey_file = \"k\"\n", "key 'cluster.parent.listen': required");
+  fails("[cluster.parent]\nid = 0\nkey_file = \"k\"\nlisten = \"127.0.0.1:1\"\n",
+        "key 'cluster.parent.id': expected an integer from 1 to 65535");
+  fails("[cluster.parent]\nid = 1\nkey_file = \"k\"\nlisten = \"nowhere\"\n",
+        "key 'cluster.parent.listen'");
+  fails("[cluster.parent]\nid = 1\nkey_file = \"k\"\nlisten = \"127.0.0.1:1\"\nport = 3\n",
+        "key 'cluster.parent.port': unknown key");
+}
+
 TEST(ConfigTest, MissingFileIsNotFound) {
   auto c = LoadConfig("/nonexistent/cohort.toml");
   ASSERT_FALSE(c);

@@ -39,6 +39,18 @@ struct DevUpOptions {
   int upload_mbps = 0;     // [distribution] upload_mbps for every node; 0: no limit
   int upload_idle_s = 0;   // [distribution] upload_idle_s for every node; 0: the default
   int forget_after_s = 0;  // [distribution] forget_after_s for every node; 0: the default
+  // M14: "SxN" runs S clusters of N nodes (DIR/c<i>/) as the nodes of one parent cluster;
+  // cluster i's node k is node (i-1)*N+k of the flat port plan (transport P+g, API P+100+g),
+  // its parent-level address 127.0.0.1:P+400+g.
+  std::string shape;
+  struct Parent {
+    int id = 0;           // the cluster's node id in the parent; 0: no parent
+    int clusters = 0;     // S
+    int first_port = 0;   // of the whole shape: P
+    int per_cluster = 0;  // N
+    std::string key_file;
+    std::string name;
+  } parent;
 };
 int DevUp(const Globals& g, const DevUpOptions& o);
 int DevDown(const Globals& g, const std::string& dir);

@@ -82,6 +82,52 @@ void PrintMembers(const json& m) {
   }
 }
 
+std::string AggregateText(const json& a) {
+  const json& d = a["disk_counts"];
+  return std::to_string(a["members_up"].get<uint64_t>()) + " of " +
+         std::to_string(a["members"].get<uint64_t>()) + " up, " +
+         std::to_string(a["capacity_mbps"].get<uint64_t>()) + " Mbit/s (" +
+         std::to_string(a["free_mbps"].get<uint64_t>()) + " free), disks " +
+         std::to_string(d["ok"].get<uint64_t>()) + " ok " +
+         std::to_string(d["degraded"].get<uint64_t>()) + " degraded " +
+         std::to_string(d["failed"].get<uint64_t>()) + " failed";
+}
+
+// M14: this cluster and, when it has one, its parent as this node sees it.
+void PrintTree(const json& h) {
+  const json& c = h["cluster"];
+  std::printf("cluster %s (this is node %d), supervisor %d: %s\n",
+              c["name"].get<std::string>().c_str(), c["node"].get<int>(),
+              c["supervisor"].get<int>(), AggregateText(c["aggregate"]).c_str());
+  const json& p = h["parent"];
+  if (p.is_null()) {
+    std::printf("no parent cluster ([cluster.parent] is not set)\n");
+    return;
+  }
+  std::printf("  in parent cluster %s as node %d, ", p["name"].get<std::string>().c_str(),
+              p["node"].get<int>());
+  if (!p["held_here"].get<bool>()) {
+    std::printf("held by this cluster's supervisor, node %d (ask its API for the parent)\n",
+                p["held_by"].get<int>());
+    if (p.contains("error")) std::printf("  error: %s\n", p["error"].get<std::string>().c_str());
+    return;
+  }
+  const json& m = p["map"];
+  std::printf("held here (incarnation %llu, %s; parent supervisor %d, map version %llu)\n",
+              p["incarnation"].get<unsigned long long>(), p["role"].get<std::string>().c_str(),
+              m["supervisor"].get<int>(), m["version"].get<unsigned long long>());
+  if (p.contains("aggregate")) {
+    std::printf("  parent cluster: %s\n", AggregateText(p["aggregate"]).c_str());
+  }
+  std::printf("  %-6s %-8s %-16s %s\n", "NODE", "STATE", "INCARNATION", "SUB-CLUSTER");
+  for (const json& x : m["members"]) {
+    const json agg = x.value("aggregate", json());
+    std::printf("  %-6d %-8s %-16llu %s\n", x["id"].get<int>(),
+                x["state"].get<std::string>().c_str(), x["incarnation"].get<unsigned long long>(),
+                agg.is_null() ? "-" : AggregateText(agg).c_str());
+  }
+}
+
 std::string Num(const json& v) {
   if (v.is_null()) return "-";
   char out[32];
@@ -270,8 +316,17 @@ void AddViewCommands(CLI::App& app, const Globals& g, int& rc) {
        PrintTables},
       {"addresses", "the cluster destination address table", "/v1/addresses", PrintAddresses},
   };
+  static bool tree = false;
   for (const View& v : views) {
-    app.add_subcommand(v.name, v.help)->callback([&g, &rc, &v] {
+    auto* sub = app.add_subcommand(v.name, v.help);
+    if (std::string(v.name) == "members") {
+      sub->add_flag("--tree", tree, "the hierarchy: this cluster and its parent (M14)");
+    }
+    sub->callback([&g, &rc, &v] {
+      if (tree) {
+        rc = Print(g, Call{g}.Do("GET", "/v1/hierarchy"), PrintTree);
+        return;
+      }
       rc = Print(g, Call{g}.Do("GET", v.target), v.print);
     });
   }

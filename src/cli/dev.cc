@@ -112,6 +112,26 @@ std::string ResourcesConfig(int k, const DevUpOptions& o, const std::string& dir
          dir + "/n" + std::to_string(k) + "/ocf-run\"\n";
 }
 
+// M14: the parent-level address of every cluster's node k, and this one's.
+std::string ParentConfig(int k, const DevUpOptions& o) {
+  const auto& p = o.parent;
+  if (p.id == 0) return "";
+  auto address = [&](int cluster, int node) {
+    return "\"127.0.0.1:" +
+           std::to_string(p.first_port + 400 + (cluster - 1) * p.per_cluster + node) + "\"";
+  };
+  std::string seeds, priority;
+  for (int i = 1; i <= p.clusters; ++i) {
+    seeds += (i > 1 ? ", " : "") + address(i, 1);
+    priority += (i > 1 ? ", " : "") + std::to_string(i);
+  }
+  // level_factor 5: the parent notices a silent node after about 2 s, well after a cluster's
+  // new supervisor has taken its node over (about 0.5 s here), even on a loaded machine.
+  return "\n[cluster.parent]\nid = " + std::to_string(p.id) + "\nlevel_factor = 5\nname = \"" +
+         p.name + "\"\nkey_file = \"" + p.key_file + "\"\nlisten = " + address(p.id, k) +
+         "\nseeds = [" + seeds + "]\npriority = [" + priority + "]\n";
+}
+
 std::string NodeConfig(int k, const DevUpOptions& o, const std::string& dir) {
   std::string listen, seeds;
   for (int a = 1; a <= o.adapters; ++a) {
@@ -126,7 +146,7 @@ std::string NodeConfig(int k, const DevUpOptions& o, const std::string& dir) {
          "\"\nuid_file = \"machine-id\"\n\n[cluster]\nname = \"" + o.cluster_name +
          "\"\nkey_file = \"" + dir + "/cluster.key\"\npriority = [" + priority + "]\nseeds = [" +
          seeds + "]\n" + (o.multicast.empty() ? "" : "multicast = \"" + o.multicast + "\"\n") +
-         "\n[transport]\nlisten = [" + listen +
+         ParentConfig(k, o) + "\n[transport]\nlisten = [" + listen +
          "]\n\n[api]\nlisten = \"127.0.0.1:" + std::to_string(o.base_port + 100 + k) + "\"\n" +
          TimingConfig(o) + DiskConfigs(k, o, dir) + RegistryConfig(o) + DistributionConfig(o) +
          ResourcesConfig(k, o, dir);
@@ -407,10 +427,112 @@ void PrintDevUp(const json& out, int base_port) {
 
 }  // namespace
 
+// The parent has formed: every cluster's supervisor holds its node there, up in one map of
+// all S clusters. Returns the parent's supervisor (its node id).
+Result<int> WaitParent(const Globals& g, const std::vector<DevUpOptions>& clusters,
+                       const std::vector<Agreement>& agreed, Clock::time_point deadline) {
+  for (;;) {
+    std::map<uint64_t, int> versions;
+    int parent_supervisor = 0;
+    for (size_t i = 0; i < clusters.size(); ++i) {
+      auto h = GetFromNode(clusters[i], agreed[i].supervisor, "/v1/hierarchy");
+      if (!h || !(*h)["parent"].is_object() || !(*h)["parent"].value("held_here", false)) continue;
+      const json& map = (*h)["parent"]["map"];
+      int up = 0;
+      for (const auto& m : map["members"]) up += m["state"] == "up";
+      if (up != static_cast<int>(clusters.size())) continue;
+      ++versions[map["version"].get<uint64_t>()];
+      parent_supervisor = map["supervisor"].get<int>();
+    }
+    int agree = 0;
+    for (auto& [v, n] : versions) agree = std::max(agree, n);
+    if (agree == static_cast<int>(clusters.size())) return parent_supervisor;
+    Progress(g, "waiting: " + std::to_string(agree) + " of " + std::to_string(clusters.size()) +
+                    " clusters hold their node in the parent, up in one map");
+    if (Clock::now() > deadline) {
+      return Error(Errc::kTimeout,
+                   "the parent cluster did not form in time (logs in c*/n*/cohortd.log)");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+// `dev up --shape SxN`: S clusters of N nodes under one parent (M14).
+int DevUpShape(const Globals& g, const DevUpOptions& o, const std::string& dir, int s, int n) {
+  if (auto made = io::MakeDirs(dir); !made) return Fail(1, made.error().message());
+  const std::string parent_key = dir + "/parent.key";
+  if (!io::ReadFile(parent_key)) {
+    auto w = io::WriteFileAtomic(parent_key, wire::KeyToText(wire::GenerateKey()) + "\n", 0600);
+    if (!w) return Fail(1, w.error().message());
+  }
+  std::vector<DevUpOptions> clusters;
+  for (int i = 1; i <= s; ++i) {
+    DevUpOptions c = o;
+    c.nodes = n;
+    c.dir = dir + "/c" + std::to_string(i);
+    c.base_port = o.base_port + (i - 1) * n;
+    c.cluster_name = o.cluster_name + "-c" + std::to_string(i);
+    c.registry_servers = std::min(o.registry_servers, n);
+    c.parent = {i, s, o.base_port, n, parent_key, o.cluster_name};
+    if (auto p = Prepare(c, c.dir); !p) return Fail(1, p.error().message());
+    clusters.push_back(std::move(c));
+  }
+  std::vector<std::map<int, pid_t>> pids(clusters.size());
+  for (size_t i = 0; i < clusters.size(); ++i) {
+    if (auto started = StartNodes(clusters[i], clusters[i].dir, pids[i]); !started) {
+      for (size_t j = 0; j < i; ++j) StopStarted(pids[j]);
+      return Fail(1, started.error().message());
+    }
+  }
+  const auto deadline = Clock::now() + std::chrono::seconds(o.timeout_s);
+  std::vector<Agreement> agreed;
+  json out_clusters = json::array();
+  for (size_t i = 0; i < clusters.size(); ++i) {
+    auto a = WaitAgreement(g, clusters[i], clusters[i].dir, pids[i], deadline);
+    if (!a) return Fail(1, "cluster " + std::to_string(i + 1) + ": " + a.error().message());
+    if (auto r = WaitRegistry(g, clusters[i], clusters[i].dir, deadline); !r) {
+      return Fail(1, "cluster " + std::to_string(i + 1) + ": " + r.error().message());
+    }
+    agreed.push_back(*a);
+    json doc = DevUpDocument(clusters[i], clusters[i].dir, pids[i], *a);
+    doc["name"] = clusters[i].cluster_name;
+    doc["parent_id"] = i + 1;
+    out_clusters.push_back(std::move(doc));
+  }
+  auto parent = WaitParent(g, clusters, agreed, deadline);
+  if (!parent) return Fail(1, parent.error().message());
+  const json out{{"dir", dir},
+                 {"shape", o.shape},
+                 {"parent", {{"name", o.cluster_name}, {"supervisor", *parent}}},
+                 {"clusters", out_clusters}};
+  if (g.json) {
+    std::printf("%s\n", out.dump(2).c_str());
+    return 0;
+  }
+  for (size_t i = 0; i < clusters.size(); ++i) {
+    std::printf("cluster %s (node %zu of parent %s):\n", clusters[i].cluster_name.c_str(), i + 1,
+                o.cluster_name.c_str());
+    PrintDevUp(out_clusters[i], clusters[i].base_port);
+  }
+  std::printf("parent cluster %s: %d nodes (one per cluster), supervisor node %d\n",
+              o.cluster_name.c_str(), s, *parent);
+  return 0;
+}
+
 int DevUp(const Globals& g, const DevUpOptions& options) {
   DevUpOptions o = options;
   if (auto rc = Complete(o)) return *rc;
   const std::string dir = fs::absolute(o.dir).lexically_normal().string();
+  if (!o.shape.empty()) {
+    int s = 0, n = 0;
+    char tail = 0;
+    if (std::sscanf(o.shape.c_str(), "%dx%d%c", &s, &n, &tail) != 2 || s < 2 || s > 9 || n < 1 ||
+        n > 20 || s * n > 90) {
+      return Fail(2, "--shape '" + o.shape +
+                         "': expected SxN, S clusters (2-9) of N nodes (1-20), at most 90 in all");
+    }
+    return DevUpShape(g, o, dir, s, n);
+  }
   if (auto s = Prepare(o, dir); !s) return Fail(1, s.error().message());
   std::map<int, pid_t> pids;
   if (auto s = StartNodes(o, dir, pids); !s) return Fail(1, s.error().message());
@@ -431,12 +553,21 @@ int DevDown(const Globals& g, const std::string& dir_arg) {
   const std::string dir = fs::absolute(dir_arg).lexically_normal().string();
   if (!fs::is_directory(dir)) return Fail(1, dir + " is not a dev cluster folder");
   std::map<std::string, pid_t> running;
+  // The nodes' folders: DIR/n<k>, or DIR/c<i>/n<k> for a shape (M14).
+  std::vector<fs::path> folders;
   for (const auto& entry : fs::directory_iterator(dir)) {
-    const std::string pid_file = entry.path().string() + "/cohortd.pid";
-    const pid_t pid = ReadPid(pid_file);
+    folders.push_back(entry.path());
+    if (entry.is_directory() && entry.path().filename().string().rfind('c', 0) == 0) {
+      std::error_code ec;
+      for (const auto& sub : fs::directory_iterator(entry.path(), ec))
+        folders.push_back(sub.path());
+    }
+  }
+  for (const fs::path& folder : folders) {
+    const pid_t pid = ReadPid(folder.string() + "/cohortd.pid");
     if (pid > 0 && ::kill(pid, 0) == 0 && IsOurCohortd(pid, dir)) {
       ::kill(pid, SIGTERM);
-      running[entry.path().filename().string()] = pid;
+      running[fs::relative(folder, dir).string()] = pid;
     }
   }
   // Graceful first; anything still alive after 10 s is killed.
@@ -499,6 +630,8 @@ void AddDevCommands(CLI::App& app, const Globals& g, int& rc) {
       ->check(CLI::Range(1, 1000));
   u->add_option("--notify-ms", up.notify_ms, "[timing] notify_ms for every node")
       ->check(CLI::Range(1, 600000));
+  u->add_option("--shape", up.shape,
+                "SxN: S clusters of N nodes, each one node of a parent cluster (M14)");
   u->add_option("--registry", up.registry_servers,
                 "registry servers: the first N nodes run etcd (default: up to 3; 0: none)")
       ->default_str("")

@@ -134,4 +134,19 @@ void RepresentationCore::Forget(const membership::ClusterMap& map) {
 
 bool RepresentationCore::TakeChanged() { return std::exchange(changed_, false); }
 
+std::pair<RepresentationCore::Keeper, RepresentationCore::Keeper> KeepersOf(
+    const membership::MembershipCore& core) {
+  const membership::ClusterMap& map = core.map();
+  auto keeper = [&](NodeId id) {
+    const membership::Member* m = map.Find(id);
+    return RepresentationCore::Keeper{id, m == nullptr ? 0 : m->incarnation};
+  };
+  NodeId deputy = kNoNode;
+  for (const auto& [id, m] : map.members) {
+    if (m.state != membership::MemberState::kUp || id == core.supervisor()) continue;
+    if (deputy == kNoNode || core.Outranks(id, deputy)) deputy = id;
+  }
+  return {keeper(core.supervisor()), keeper(deputy)};
+}
+
 }  // namespace cohort::hierarchy

@@ -21,6 +21,7 @@
 #include <optional>
 
 #include "hierarchy/messages.h"
+#include "membership/core.h"
 #include "membership/types.h"
 
 namespace cohort::hierarchy {
@@ -100,5 +101,10 @@ class RepresentationCore {
   bool changed_ = false;
   Metrics metrics_;
 };
+
+// The keepers a member's membership names: its supervisor and the highest-priority other
+// member up (who would succeed it), each at the incarnation its map lists.
+std::pair<RepresentationCore::Keeper, RepresentationCore::Keeper> KeepersOf(
+    const membership::MembershipCore& core);
 
 }  // namespace cohort::hierarchy

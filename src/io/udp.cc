@@ -49,7 +49,8 @@ struct UdpAdapters::Impl {
   // message) comes with it: asio's receive_from cannot return ancillary data.
   void Receive(size_t i) {
     sockets[i]->socket.async_wait(udp::socket::wait_read, [this, i](boost::system::error_code ec) {
-      if (closed || ec == asio::error::operation_aborted) return;
+      // The error first: after Close() and the owner's end, `this` may be gone.
+      if (ec == asio::error::operation_aborted || closed) return;
       if (!ec) Drain(i);
       if (!closed) Receive(i);
     });

@@ -17,23 +17,6 @@ constexpr uint8_t kMembershipChannel = 1;
 constexpr Duration kUsageRefresh = Duration::Millis(500);
 constexpr int kMaxDaemons = 60000;
 
-using Keeper = hierarchy::RepresentationCore::Keeper;
-
-Keeper KeeperOf(const membership::ClusterMap& map, NodeId id) {
-  const membership::Member* m = map.Find(id);
-  return Keeper{id, m == nullptr ? 0 : m->incarnation};
-}
-
-// The member that would succeed the supervisor: the highest-priority other member up.
-Keeper Deputy(const membership::MembershipCore& core) {
-  NodeId best = kNoNode;
-  for (const auto& [id, m] : core.map().members) {
-    if (m.state != MemberState::kUp || id == core.supervisor()) continue;
-    if (best == kNoNode || core.Outranks(id, best)) best = id;
-  }
-  return KeeperOf(core.map(), best);
-}
-
 }  // namespace
 
 std::optional<std::vector<int>> ParseShape(const std::string& text) {
@@ -296,8 +279,8 @@ void HierarchySim::AfterStep(Slot s) {
   inst.last_version = map.version;
   Outputs out;
   if (inst.rep) {
-    inst.rep->SetKeepers(now_, KeeperOf(inst.core->map(), inst.core->supervisor()),
-                         Deputy(*inst.core), out);
+    const auto [supervisor, deputy] = hierarchy::KeepersOf(*inst.core);
+    inst.rep->SetKeepers(now_, supervisor, deputy, out);
     Route(s, out, hierarchy::kChannel);
   }
   const bool supervising = inst.core->role() == Role::kSupervisor;

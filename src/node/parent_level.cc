@@ -1,0 +1,209 @@
+#include "node/parent_level.h"
+
+#include <chrono>
+
+#include "base/log.h"
+#include "io/adapters.h"
+#include "io/asio.h"
+#include "io/clock.h"
+#include "io/files.h"
+#include "io/udp.h"
+#include "membership/messages.h"
+#include "node/keyring_file.h"
+
+namespace cohort::node {
+
+namespace asio = boost::asio;
+
+struct ParentLevel::Impl {
+  Config config;  // the node's, for timings and names
+  ParentConfig parent;
+  asio::io_context& loop;
+  std::unique_ptr<transport::TransportCore> core;
+  std::unique_ptr<membership::MembershipCore> members;
+  std::unique_ptr<hierarchy::RepresentationCore> rep;
+  io::UdpAdapters udp;
+  asio::steady_timer timer;
+  Instant timer_at = Instant::Max();
+  Incarnation incarnation = 0;
+  std::optional<hierarchy::Aggregate> own;
+  bool stopped = false;
+
+  Impl(const Config& c, asio::io_context& io)
+      : config(c),
+        parent(*c.parent),
+        loop(io),
+        udp(io,
+            [this](uint8_t adapter, const Endpoint& from, std::span<const uint8_t> bytes,
+                   std::optional<uint8_t> hops) {
+              transport::Outputs out;
+              core->OnDatagram(io::SteadyNow(), adapter, from, bytes, out, hops);
+              Process(out);
+            }),
+        timer(io) {}
+
+  // The parent's keyring: its key file, and the keys installed for it in data_dir/parent.
+  Result<wire::Keyring> Keyring() const {
+    Config k;
+    k.source = config.source;
+    k.key_file = parent.key_file;
+    k.data_dir = config.data_dir + "/parent";
+    COHORT_TRY(io::MakeDirs(k.data_dir));
+    return LoadKeyring(k);
+  }
+
+  Status Init() {
+    auto ring = Keyring();
+    if (!ring) return Error(ring.error().code(), "[cluster.parent]: " + ring.error().message());
+    auto found = io::DiscoverAdapter(parent.listen.ip);
+    if (!found) {
+      return Error(Errc::kInvalidArgument,
+                   config.source + ": key 'cluster.parent.listen': " + found.error().message());
+    }
+    // Above every earlier holder's: wall-clock milliseconds (hosts' clocks must agree to
+    // better than a takeover), with this daemon's node id below them, so two members of the
+    // cluster that start it in the same millisecond still differ.
+    incarnation = io::WallMillis() * 1024 + (config.node_id & 1023);
+    transport::TransportOptions o;
+    o.self = parent.id;
+    o.incarnation = incarnation;
+    o.adapters.push_back({transport::AddressInfo{parent.listen, found->mask, found->mtu,
+                                                 found->type, transport::Cos::kControl},
+                          true});
+    for (const Endpoint& s : parent.seeds) {
+      if (s != parent.listen) o.seeds.push_back(s);
+    }
+    o.request_timeout = Duration::Millis(config.request_timeout_ms);
+    o.probe_interval = Duration::Millis(config.probe_ms);
+    o.exchange_interval = Duration::Millis(config.exchange_ms);
+    o.max_datagram = config.max_datagram;
+    core = std::make_unique<transport::TransportCore>(o, std::move(*ring),
+                                                      incarnation ^ (uint64_t{parent.id} << 20));
+    membership::MembershipOptions mo;
+    mo.self = parent.id;
+    mo.incarnation = incarnation;
+    mo.priority = parent.priority;
+    mo.period = Duration::Millis(config.period_ms) * parent.level_factor;
+    mo.miss_limit = config.miss_limit;
+    mo.notify = Duration::Millis(config.notify_ms) * parent.level_factor;
+    mo.usage_period = Duration::Millis(config.usage_ms);
+    members = std::make_unique<membership::MembershipCore>(mo, incarnation * 31 + parent.id);
+    rep = std::make_unique<hierarchy::RepresentationCore>(
+        hierarchy::RepresentationOptions{.self = parent.id, .incarnation = incarnation});
+    return OkStatus();
+  }
+
+  void Process(transport::Outputs& out) {
+    for (auto& o : out) {
+      if (auto* d = std::get_if<transport::SendDatagram>(&o)) {
+        udp.Send(d->adapter, d->to, d->dscp, d->bytes);
+      } else if (auto* m = std::get_if<transport::Delivered>(&o)) {
+        membership::Outputs mout;
+        if (m->channel == membership::kChannel) {
+          members->OnMessage(io::SteadyNow(), m->from, m->bytes, mout);
+        } else if (m->channel == hierarchy::kChannel) {
+          rep->OnMessage(io::SteadyNow(), m->from, m->bytes, mout);
+        }
+        Route(mout, m->channel);
+      }
+    }
+    out.clear();
+    ArmTimer();
+  }
+
+  // Membership (or representation) outputs go over this level's transport on `channel`;
+  // after any of them the keepers may have changed.
+  void Route(membership::Outputs& mout, uint8_t channel) {
+    const Instant now = io::SteadyNow();
+    transport::Outputs out;
+    for (auto& o : mout) {
+      if (auto* s = std::get_if<membership::SendTo>(&o)) {
+        (void)core->SendData(now, s->to, channel, s->bytes, out);
+      } else if (auto* b = std::get_if<membership::Broadcast>(&o)) {
+        core->Broadcast(now, membership::kChannel, b->bytes, out);
+      } else if (auto* e = std::get_if<membership::MembershipEvent>(&o)) {
+        Log(LogLevel::kInfo, "hierarchy", membership::RoleName(members->role()),
+            {{"parent", parent.name},
+             {"node", std::to_string(parent.id)},
+             {"supervisor", std::to_string(members->supervisor())},
+             {"map_version", std::to_string(e->map_version)}});
+      }
+    }
+    mout.clear();
+    Process(out);
+    const auto [supervisor, deputy] = hierarchy::KeepersOf(*members);
+    membership::Outputs rout;
+    rep->SetKeepers(now, supervisor, deputy, rout);
+    if (!rout.empty()) Route(rout, hierarchy::kChannel);
+  }
+
+  void ArmTimer() {
+    if (stopped) return;
+    const Instant next =
+        std::min({core->NextDeadline(), members->NextDeadline(), rep->NextDeadline()});
+    if (next == timer_at) return;
+    timer_at = next;
+    if (next == Instant::Max()) return;
+    const Duration wait = next - io::SteadyNow();
+    timer.expires_after(std::chrono::nanoseconds(std::max<int64_t>(0, wait.nanos())));
+    timer.async_wait([this](boost::system::error_code ec) {
+      if (ec || stopped) return;
+      timer_at = Instant::Max();
+      const Instant now = io::SteadyNow();
+      membership::Outputs mout;
+      if (members->NextDeadline() <= now) members->Tick(now, mout);
+      Route(mout, membership::kChannel);
+      if (rep->NextDeadline() <= now) rep->Tick(now, mout);
+      Route(mout, hierarchy::kChannel);
+      transport::Outputs out;
+      core->Tick(now, out);
+      Process(out);
+    });
+  }
+};
+
+Result<std::unique_ptr<ParentLevel>> ParentLevel::Start(const Config& config,
+                                                        asio::io_context& io) {
+  CHECK(config.parent.has_value());
+  auto impl = std::make_unique<Impl>(config, io);
+  COHORT_TRY(impl->Init());
+  COHORT_TRY(impl->udp.Bind({config.parent->listen}));
+  transport::Outputs out;
+  impl->core->Start(io::SteadyNow(), out);
+  impl->Process(out);
+  membership::Outputs mout;
+  impl->members->Start(io::SteadyNow(), mout);
+  impl->Route(mout, membership::kChannel);
+  Log(LogLevel::kInfo, "hierarchy", "representing the cluster in its parent",
+      {{"parent", config.parent->name},
+       {"node", std::to_string(config.parent->id)},
+       {"listen", config.parent->listen.ToString()},
+       {"incarnation", std::to_string(impl->incarnation)}});
+  return std::unique_ptr<ParentLevel>(new ParentLevel(std::move(impl)));
+}
+
+ParentLevel::ParentLevel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+ParentLevel::~ParentLevel() {
+  impl_->stopped = true;
+  impl_->timer.cancel();
+  impl_->udp.Close();
+}
+
+void ParentLevel::SetOwn(const hierarchy::Aggregate& aggregate) {
+  membership::Outputs out;
+  impl_->rep->SetOwn(io::SteadyNow(), aggregate, out);
+  impl_->Route(out, hierarchy::kChannel);
+}
+
+const membership::MembershipCore& ParentLevel::membership() const { return *impl_->members; }
+const transport::TransportCore& ParentLevel::transport() const { return *impl_->core; }
+const hierarchy::RepresentationCore& ParentLevel::representation() const { return *impl_->rep; }
+Incarnation ParentLevel::incarnation() const { return impl_->incarnation; }
+
+std::optional<hierarchy::Aggregate> ParentLevel::ParentAggregate() const {
+  if (impl_->members->role() != membership::Role::kSupervisor) return std::nullopt;
+  return hierarchy::OfCluster(impl_->members->map(), {}, impl_->rep->Aggregates());
+}
+
+}  // namespace cohort::node
