@@ -39,12 +39,19 @@ void RepresentationCore::SetKeepers(Instant now, Keeper supervisor, Keeper deput
   }
   if (keepers == acked_) return;
   acked_ = std::move(keepers);
-  if (!Keeps()) received_.clear();  // only keepers hold a table
+  // A node that stops being a keeper keeps its table (it stops acknowledging): its view may
+  // flicker, and the members that sent it their aggregates would not send them again.
   KeepOwn(now);
   if (Pending()) {
     Send(now, false, out);
-  } else if (acked_.size() <= 1) {
+    return;
+  }
+  const bool others = std::any_of(acked_.begin(), acked_.end(),
+                                  [&](const auto& k) { return k.first != options_.self; });
+  if (!others) {
     next_send_ = Instant::Max();  // no other keeper to refresh
+  } else if (next_send_ == Instant::Max()) {
+    next_send_ = last_sent_ + options_.refresh;
   }
 }
 

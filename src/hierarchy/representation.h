@@ -60,7 +60,8 @@ class RepresentationCore {
     Aggregate aggregate;
     Instant at;
   };
-  // As a keeper: the newest aggregate each member sent (this node's own included), by id.
+  // The newest aggregate each member sent while this node was a keeper (its own included),
+  // by id.
   const std::map<NodeId, Received>& received() const { return received_; }
   // The members' aggregates alone, as hierarchy::OfCluster takes them.
   std::map<NodeId, Aggregate> Aggregates() const;

@@ -157,6 +157,23 @@ TEST(Representation, TheDeputyKeepsATableTooAndEachKeeperIsResentUntilItAcks) {
   EXPECT_EQ(deputy.received().at(3).aggregate, Up(4));
 }
 
+// Found in review: a node that was only another's member, then also a keeper itself, kept
+// refreshing the other keeper; one whose keeper status flickers keeps its table.
+TEST(Representation, RefreshGoesOnAndATableSurvivesAFlicker) {
+  RepresentationCore rep({.self = 2, .incarnation = 5});
+  Outputs out;
+  rep.SetOwn(At(0), Up(4), out);
+  rep.SetKeepers(At(0), {1, 1}, {}, out);
+  rep.OnMessage(At(1), 1, EncodeMessage(AggregateAckMsg{5, 1}), out);
+  EXPECT_EQ(rep.NextDeadline(), At(2000));
+  rep.SetKeepers(At(10), {1, 1}, {2, 5}, out);  // now the deputy too
+  EXPECT_EQ(rep.NextDeadline(), At(2000));
+  rep.OnMessage(At(20), 3, EncodeMessage(AggregateMsg{8, 1, Up(3)}), out);
+  rep.SetKeepers(At(30), {1, 1}, {3, 8}, out);  // not a keeper for a moment
+  rep.SetKeepers(At(40), {1, 1}, {2, 5}, out);
+  EXPECT_EQ(rep.received().count(3), 1u);
+}
+
 TEST(Representation, AMemberKeepsNoTableAndDropsAggregates) {
   RepresentationCore rep({.self = 2, .incarnation = 5});
   Outputs out;

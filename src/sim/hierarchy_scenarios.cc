@@ -73,10 +73,15 @@ class HRun {
   }
   bool Form() {
     sim_->StartAll(Duration::Millis(200));
+    // Each level's figure counts from the start (the levels below form first).
+    const Instant start = sim_->now();
     for (int level = 0; level < sim_->levels(); ++level) {
-      if (!Measure(
-              "formed_level" + std::to_string(level) + "_ms", [&] { return sim_->Stable(level); },
-              Duration::Seconds(60))) {
+      const bool ok =
+          sim_->RunUntilTrue([&] { return sim_->Stable(level); }, Duration::Seconds(60));
+      Figure("formed_level" + std::to_string(level) + "_ms",
+             static_cast<double>((sim_->now() - start).micros()) / 1000.0);
+      if (!ok) {
+        Check(false, "level " + std::to_string(level) + " not formed: " + sim_->Unstable());
         return false;
       }
     }
@@ -104,17 +109,20 @@ class HRun {
   }
   // After a failure at `at`: the time until the root's aggregate counts it (within
   // `limit`, else `never`), then until every level is stable and the root's aggregate exact.
-  void Settle(Instant at, Duration limit, const std::string& never) {
+  void Settle(Instant at, Duration limit, const std::string& never,
+              const std::string& prefix = "") {
     sim_->RunUntilTrue([&] { return RootCounts(); }, limit);
-    Figure("root_aggregate_ms", static_cast<double>((sim_->now() - at).micros()) / 1000.0);
+    Figure(prefix + "root_aggregate_ms", static_cast<double>((sim_->now() - at).micros()) / 1000.0);
     Check(RootCounts(), never);
     if (!Measure(
-            "settled_ms", [&] { return sim_->Stable() && RootExact(); }, Duration::Seconds(30))) {
+            prefix + "settled_ms", [&] { return sim_->Stable() && RootExact(); },
+            Duration::Seconds(30))) {
       Check(false, "not stable: " + sim_->Unstable());
     }
   }
   ScenarioResult Finish() {
     for (const auto& v : sim_->violations()) Check(false, v);
+    Figure("parent_supervisor_marked_failed", static_cast<double>(sim_->supervisor_nodes_failed()));
     r_.trace_digest = sim_->trace_digest();
     r_.delivered = sim_->delivered();
     r_.dropped = sim_->dropped();
@@ -266,7 +274,7 @@ ScenarioResult Lossy(HRun& run, Prng& prng) {
   const Cluster c = SomeLeafCluster(sim, prng);
   sim.Crash(sim.SupervisorDaemon(c));
   run.Settle(sim.now(), Duration::Seconds(10),
-             "the root's aggregate never counted the dead supervisor");
+             "the root's aggregate never counted the dead supervisor", "takeover_");
   int victim = -1;
   for (int d = sim.FirstDaemon(c); d < sim.FirstDaemon(c) + sim.DaemonsPer(0); ++d) {
     if (sim.alive(d) && d != sim.SupervisorDaemon(c)) victim = d;

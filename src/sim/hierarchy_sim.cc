@@ -16,6 +16,16 @@ namespace {
 constexpr uint8_t kMembershipChannel = 1;
 constexpr Duration kUsageRefresh = Duration::Millis(500);
 constexpr int kMaxDaemons = 60000;
+constexpr int64_t kMaxSlots = 65000;  // slots are 16-bit ids in the event queue
+
+bool SameUsage(const std::vector<membership::UsageRow>& a,
+               const std::vector<membership::UsageRow>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].node != b[i].node || !(a[i].usage == b[i].usage)) return false;
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -33,6 +43,13 @@ std::optional<std::vector<int>> ParseShape(const std::string& text) {
     at = end + 1;
   }
   if (shape.size() < 2 || shape.size() > 4 || daemons > kMaxDaemons) return std::nullopt;
+  // Every instance is a slot: the daemons, and one per cluster above the leaves.
+  int64_t slots = 0, clusters = 1;
+  for (int n : shape) {
+    clusters *= n;
+    slots += clusters;
+  }
+  if (slots > kMaxSlots) return std::nullopt;
   return shape;
 }
 
@@ -152,7 +169,7 @@ void HierarchySim::StartInstance(Slot s, int host) {
   }
   inst.last_version = 0;
   inst.aggregated_version = 0;
-  inst.last_supervised = {};
+  inst.last_map = {};
   inst.aggregate.reset();
   inst.usage.clear();
   inst.next_usage = now_;
@@ -284,18 +301,17 @@ void HierarchySim::AfterStep(Slot s) {
     Route(s, out, hierarchy::kChannel);
   }
   const bool supervising = inst.core->role() == Role::kSupervisor;
-  if (supervising) {
-    CheckFailures(s, map);
-    inst.last_supervised = map;
-  } else {
-    inst.last_supervised.members.clear();
-  }
+  // Judged against this instance's previous map whatever its role then, so the first map
+  // of a member that takes over is judged too.
+  if (supervising) CheckFailures(s, map);
+  inst.last_map = map;
   if (inst.cluster.level + 1 < levels()) {
     const Slot p = ParentSlot(inst.cluster);
     Instance& parent = slots_[p];
     if (supervising && TakesParentSlot(s)) {
       if (parent.core != nullptr) StopInstance(p);  // the former supervisor's
       StartInstance(p, inst.host);
+      inst.aggregate.reset();  // the new instance is given the aggregate below
     } else if (!supervising && parent.host == inst.host && parent.core != nullptr) {
       StopInstance(p);
     }
@@ -333,7 +349,7 @@ void HierarchySim::Represent(Slot s) {
     inst.core->RequestUsage(now_, 1, out);
     for (auto& o : out) {
       if (auto* r = std::get_if<membership::UsageReply>(&o)) {
-        due = due || r->rows.size() != inst.usage.size();
+        due = due || !SameUsage(r->rows, inst.usage);
         inst.usage = std::move(r->rows);
       }
     }
@@ -359,7 +375,7 @@ void HierarchySim::CheckFailures(Slot s, const membership::ClusterMap& map) {
   const Instance& inst = slots_[s];
   for (const auto& [id, m] : map.members) {
     if (m.state != MemberState::kFailed) continue;
-    const membership::Member* before = inst.last_supervised.Find(id);
+    const membership::Member* before = inst.last_map.Find(id);
     if (before == nullptr || before->state != MemberState::kUp ||
         before->incarnation != m.incarnation) {
       continue;
@@ -372,6 +388,13 @@ void HierarchySim::CheckFailures(Slot s, const membership::ClusterMap& map) {
         violations_.push_back("false positive: " + where + " is alive but marked failed");
       }
     } else if (SubtreeAlive(Represented(subject))) {
+      if (inst.last_map.supervisor == id) {
+        // The parent's own supervisor died with its daemon: its deputy takes over and marks
+        // it failed before the sub-cluster's successor is back (docs/design/hierarchy.md,
+        // "Open problems"). Counted, not a violation.
+        ++supervisor_nodes_failed_;
+        continue;
+      }
       violations_.push_back("false sub-cluster failure: " + where +
                             " marked failed while daemons of its sub-cluster live");
     }

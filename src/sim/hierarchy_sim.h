@@ -36,7 +36,8 @@
 namespace cohort::sim {
 
 // "22x22x21" -> {22, 22, 21}: top first, the last is the daemons per leaf cluster. Each
-// number 2..255, two to four levels, at most 60,000 daemons; nullopt otherwise.
+// number 2..255, two to four levels, at most 60,000 daemons and 65,000 instances (daemons
+// and parent-level nodes); nullopt otherwise.
 std::optional<std::vector<int>> ParseShape(const std::string& text);
 std::string ShapeText(const std::vector<int>& shape);
 
@@ -112,6 +113,9 @@ class HierarchySim {
   uint64_t trace_digest() const { return trace_; }
   uint64_t delivered() const { return delivered_; }
   uint64_t dropped() const { return dropped_; }
+  // Times a parent's supervisor, dying with its daemon, was marked failed by its successor
+  // while its sub-cluster lived (a known limit, not a violation).
+  uint64_t supervisor_nodes_failed() const { return supervisor_nodes_failed_; }
   // Bytes sent by each daemon (all its instances, wire overhead included) since the start.
   const std::vector<uint64_t>& bytes_sent() const { return bytes_; }
 
@@ -132,7 +136,7 @@ class HierarchySim {
     uint64_t timer_generation = 0;
     uint64_t last_version = 0;
     uint64_t aggregated_version = 0;
-    membership::ClusterMap last_supervised;
+    membership::ClusterMap last_map;                // as of its previous step
     std::optional<hierarchy::Aggregate> aggregate;  // of its cluster, while supervising
     std::vector<membership::UsageRow> usage;        // its cluster's, while supervising
     Instant next_usage;
@@ -174,6 +178,7 @@ class HierarchySim {
   uint64_t trace_ = 0xcbf29ce484222325ULL;
   uint64_t delivered_ = 0;
   uint64_t dropped_ = 0;
+  uint64_t supervisor_nodes_failed_ = 0;
   std::vector<uint64_t> bytes_;
 };
 
