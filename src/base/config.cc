@@ -446,7 +446,16 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source) {
                   "when it is defined");
   }
   if (c.has_cluster) c.key_file = ResolvePath(c.key_file, source);
-  if (c.parent) c.parent->key_file = ResolvePath(c.parent->key_file, source);
+  if (c.parent) {
+    c.parent->key_file = ResolvePath(c.parent->key_file, source);
+    for (const AdapterConfig& a : c.adapters) {
+      if (a.listen == c.parent->listen) {
+        return r.Fail(
+            r.Find("cluster.parent.listen"), "cluster.parent.listen",
+            "must differ from the node's transport.listen addresses (" + a.listen.ToString() + ")");
+      }
+    }
+  }
   c.data_dir = ResolvePath(c.data_dir, source);
   if (!c.resources_state_dir.empty()) {
     c.resources_state_dir = ResolvePath(c.resources_state_dir, source);

@@ -238,6 +238,8 @@ priority = [7, 3]
         "key 'cluster.parent.listen'");
   fails("[cluster.parent]\nid = 1\nkey_file = \"k\"\nlisten = \"127.0.0.1:1\"\nport = 3\n",
         "key 'cluster.parent.port': unknown key");
+  fails("[cluster.parent]\nid = 1\nkey_file = \"k\"\nlisten = \"127.0.0.1:7102\"\n",
+        "key 'cluster.parent.listen': must differ from the node's transport.listen");
 }
 
 TEST(ConfigTest, MissingFileIsNotFound) {

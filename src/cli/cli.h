@@ -51,6 +51,7 @@ struct DevUpOptions {
     std::string key_file;
     std::string name;
   } parent;
+  int level_factor = 5;  // [cluster.parent] level_factor of a shape's nodes
 };
 int DevUp(const Globals& g, const DevUpOptions& o);
 int DevDown(const Globals& g, const std::string& dir);

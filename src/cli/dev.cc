@@ -125,11 +125,12 @@ std::string ParentConfig(int k, const DevUpOptions& o) {
     seeds += (i > 1 ? ", " : "") + address(i, 1);
     priority += (i > 1 ? ", " : "") + std::to_string(i);
   }
-  // level_factor 5: the parent notices a silent node after about 2 s, well after a cluster's
-  // new supervisor has taken its node over (about 0.5 s here), even on a loaded machine.
-  return "\n[cluster.parent]\nid = " + std::to_string(p.id) + "\nlevel_factor = 5\nname = \"" +
-         p.name + "\"\nkey_file = \"" + p.key_file + "\"\nlisten = " + address(p.id, k) +
-         "\nseeds = [" + seeds + "]\npriority = [" + priority + "]\n";
+  // level_factor 5 by default: the parent notices a silent node after about 2 s, well after
+  // a cluster's new supervisor has taken its node over (about 0.5 s here).
+  return "\n[cluster.parent]\nid = " + std::to_string(p.id) +
+         "\nlevel_factor = " + std::to_string(o.level_factor) + "\nname = \"" + p.name +
+         "\"\nkey_file = \"" + p.key_file + "\"\nlisten = " + address(p.id, k) + "\nseeds = [" +
+         seeds + "]\npriority = [" + priority + "]\n";
 }
 
 std::string NodeConfig(int k, const DevUpOptions& o, const std::string& dir) {
@@ -485,13 +486,24 @@ int DevUpShape(const Globals& g, const DevUpOptions& o, const std::string& dir, 
     }
   }
   const auto deadline = Clock::now() + std::chrono::seconds(o.timeout_s);
+  // On a failure every cluster's daemons are stopped, not only the failing one's.
+  auto fail = [&](const std::string& why) {
+    for (const auto& started : pids) {
+      std::map<int, pid_t> running;  // children not yet reaped: their pids are still theirs
+      for (const auto& [k, pid] : started) {
+        if (pid > 0 && ::waitpid(pid, nullptr, WNOHANG) == 0) running[k] = pid;
+      }
+      StopStarted(running);
+    }
+    return Fail(1, why);
+  };
   std::vector<Agreement> agreed;
   json out_clusters = json::array();
   for (size_t i = 0; i < clusters.size(); ++i) {
     auto a = WaitAgreement(g, clusters[i], clusters[i].dir, pids[i], deadline);
-    if (!a) return Fail(1, "cluster " + std::to_string(i + 1) + ": " + a.error().message());
+    if (!a) return fail("cluster " + std::to_string(i + 1) + ": " + a.error().message());
     if (auto r = WaitRegistry(g, clusters[i], clusters[i].dir, deadline); !r) {
-      return Fail(1, "cluster " + std::to_string(i + 1) + ": " + r.error().message());
+      return fail("cluster " + std::to_string(i + 1) + ": " + r.error().message());
     }
     agreed.push_back(*a);
     json doc = DevUpDocument(clusters[i], clusters[i].dir, pids[i], *a);
@@ -500,7 +512,7 @@ int DevUpShape(const Globals& g, const DevUpOptions& o, const std::string& dir, 
     out_clusters.push_back(std::move(doc));
   }
   auto parent = WaitParent(g, clusters, agreed, deadline);
-  if (!parent) return Fail(1, parent.error().message());
+  if (!parent) return fail(parent.error().message());
   const json out{{"dir", dir},
                  {"shape", o.shape},
                  {"parent", {{"name", o.cluster_name}, {"supervisor", *parent}}},
@@ -557,7 +569,10 @@ int DevDown(const Globals& g, const std::string& dir_arg) {
   std::vector<fs::path> folders;
   for (const auto& entry : fs::directory_iterator(dir)) {
     folders.push_back(entry.path());
-    if (entry.is_directory() && entry.path().filename().string().rfind('c', 0) == 0) {
+    const std::string name = entry.path().filename().string();
+    const bool cluster_folder = name.size() > 1 && name[0] == 'c' &&
+                                name.find_first_not_of("0123456789", 1) == std::string::npos;
+    if (entry.is_directory() && cluster_folder) {
       std::error_code ec;
       for (const auto& sub : fs::directory_iterator(entry.path(), ec))
         folders.push_back(sub.path());
@@ -632,6 +647,9 @@ void AddDevCommands(CLI::App& app, const Globals& g, int& rc) {
       ->check(CLI::Range(1, 600000));
   u->add_option("--shape", up.shape,
                 "SxN: S clusters of N nodes, each one node of a parent cluster (M14)");
+  u->add_option("--level-factor", up.level_factor,
+                "with --shape: the parent's period and notification time, × the clusters'")
+      ->check(CLI::Range(1, 100));
   u->add_option("--registry", up.registry_servers,
                 "registry servers: the first N nodes run etcd (default: up to 3; 0: none)")
       ->default_str("")

@@ -83,19 +83,18 @@ void HierarchyService::Start() {
 // the level's aggregate current.
 void HierarchyService::Follow() {
   if (node_.membership().role() != membership::Role::kSupervisor) {
-    last_role_ = node_.membership().role();
     supervising_since_ = Instant::Max();
     StopParent("no longer supervising");
     return;
   }
   if (supervising_since_ == Instant::Max()) {
-    // A member that takes over from a supervisor starts at once: the parent is timing the
-    // old representative's silence. A node that formed a cluster of its own waits (Tick).
-    const bool took_over = last_role_ == membership::Role::kMember;
+    // A node that takes over a cluster of others (from a dead supervisor, or outranking
+    // it) starts at once: the parent is timing the old representative's silence. A node
+    // that formed a cluster of its own waits (Tick): it may merge into another a moment on.
+    const bool alone = node_.membership().map().members.size() <= 1;
     supervising_since_ = node_.Now();
-    if (took_over && !parent_) StartParent(supervising_since_);
+    if (!alone && !parent_) StartParent(supervising_since_);
   }
-  last_role_ = membership::Role::kSupervisor;
   Aggregate();
 }
 
@@ -103,7 +102,8 @@ void HierarchyService::StopParent(const char* why) {
   if (!parent_) return;
   Log(LogLevel::kInfo, "hierarchy", std::string(why) + ": the parent level stops",
       {{"node", std::to_string(node_.config().parent->id)}});
-  parent_.reset();
+  ParentLevel::Dispose(std::move(parent_), io_);
+  usage_.clear();
   ++generation_;  // answers to the stopped level's usage requests are dropped
 }
 
@@ -164,8 +164,18 @@ bool HierarchyService::Settled() const {
   const auto& members = parent_->membership();
   if (members.role() == membership::Role::kMember) return true;
   if (members.role() != membership::Role::kSupervisor) return false;
+  // Nodes heard lately only: the transport keeps every node it ever learnt of.
+  const Instant now = node_.Now();
+  const Duration lately =
+      Duration::Millis(node_.config().notify_ms) * node_.config().parent->level_factor * 3;
   for (const auto& view : parent_->transport().View()) {
-    if (members.map().Find(view.id) == nullptr) return false;
+    bool heard = false;
+    for (const auto& a : view.addresses) {
+      heard = heard || (a.last_heard != Instant() && now - a.last_heard < lately);
+    }
+    if (heard && view.id != members.self() && members.map().Find(view.id) == nullptr) {
+      return false;
+    }
   }
   return true;
 }

@@ -50,7 +50,6 @@ class HierarchyService {
   std::string last_error_;   // why the parent level could not start, if it could not
   uint64_t generation_ = 0;  // of the parent level: one per start and stop
   Instant supervising_since_ = Instant::Max();
-  membership::Role last_role_ = membership::Role::kListening;
   Instant unsettled_since_ = Instant::Max();
   Instant next_usage_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // callbacks hold it weakly

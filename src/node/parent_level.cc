@@ -55,15 +55,17 @@ struct ParentLevel::Impl {
   Status Init() {
     auto ring = Keyring();
     if (!ring) return Error(ring.error().code(), "[cluster.parent]: " + ring.error().message());
+    if (auto cipher = wire::CipherFromName(config.cipher)) ring->set_seal_cipher(*cipher);
     auto found = io::DiscoverAdapter(parent.listen.ip);
     if (!found) {
       return Error(Errc::kInvalidArgument,
                    config.source + ": key 'cluster.parent.listen': " + found.error().message());
     }
     // Above every earlier holder's: wall-clock milliseconds (hosts' clocks must agree to
-    // better than a takeover), with this daemon's node id below them, so two members of the
-    // cluster that start it in the same millisecond still differ.
-    incarnation = io::WallMillis() * 1024 + (config.node_id & 1023);
+    // better than a takeover, and not be stepped back), with this daemon's node id in the
+    // low 16 bits, so two members of the cluster that start it in the same millisecond
+    // still differ.
+    incarnation = (io::WallMillis() << 16) | config.node_id;
     transport::TransportOptions o;
     o.self = parent.id;
     o.incarnation = incarnation;
@@ -135,6 +137,7 @@ struct ParentLevel::Impl {
     membership::Outputs rout;
     rep->SetKeepers(now, supervisor, deputy, rout);
     if (!rout.empty()) Route(rout, hierarchy::kChannel);
+    ArmTimer();  // the keepers may have moved the representation's deadline
   }
 
   void ArmTimer() {
@@ -184,10 +187,20 @@ Result<std::unique_ptr<ParentLevel>> ParentLevel::Start(const Config& config,
 
 ParentLevel::ParentLevel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-ParentLevel::~ParentLevel() {
+ParentLevel::~ParentLevel() { Stop(); }
+
+void ParentLevel::Stop() {
   impl_->stopped = true;
   impl_->timer.cancel();
   impl_->udp.Close();
+}
+
+void ParentLevel::Dispose(std::unique_ptr<ParentLevel> level, asio::io_context& io) {
+  if (level == nullptr) return;
+  level->Stop();
+  // A handler made ready in this loop pass runs before this one, and finds it stopped.
+  std::shared_ptr<ParentLevel> last(std::move(level));
+  asio::post(io, [last] {});
 }
 
 void ParentLevel::SetOwn(const hierarchy::Aggregate& aggregate) {

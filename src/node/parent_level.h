@@ -27,6 +27,11 @@ class ParentLevel {
   static Result<std::unique_ptr<ParentLevel>> Start(const Config& config,
                                                     boost::asio::io_context& io);
   ~ParentLevel();
+  // Stops it: no handler of its timer or socket does anything after this. Destroy it later
+  // (Dispose), not from inside a handler the same loop pass may still run.
+  void Stop();
+  // Stops `level` and destroys it once the handlers already queued have run.
+  static void Dispose(std::unique_ptr<ParentLevel> level, boost::asio::io_context& io);
 
   // The aggregate of the cluster this daemon supervises.
   void SetOwn(const hierarchy::Aggregate& aggregate);
