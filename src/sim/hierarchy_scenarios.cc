@@ -182,21 +182,28 @@ ScenarioResult Takeover(HRun& run, Prng& prng) {
   return run.Finish();
 }
 
-ScenarioResult SubCluster(HRun& run, Prng& prng) {
-  if (!run.Form()) return run.Finish();
+// Every daemon under `c` dies: `figure` times until `c`'s node is failed at its parent.
+ScenarioResult KillSubtree(HRun& run, Cluster c, const std::string& figure, Duration limit,
+                           const std::string& never) {
   HierarchySim& sim = run.sim();
-  const Cluster c = SomeLeafCluster(sim, prng);
-  for (int k = 0; k < sim.DaemonsPer(0); ++k) sim.Crash(sim.FirstDaemon(c) + k);
+  for (int k = 0; k < sim.DaemonsPer(c.level); ++k) sim.Crash(sim.FirstDaemon(c) + k);
   const Instant at = sim.now();
   run.Measure(
-      "parent_detect_ms",
+      figure,
       [&] {
         const auto m = sim.AtParent(c);
         return m && m->state == membership::MemberState::kFailed;
       },
-      Duration::Seconds(20));
-  run.Settle(at, Duration::Seconds(20), "the root's aggregate never dropped the dead sub-cluster");
+      limit);
+  run.Settle(at, limit, never);
   return run.Finish();
+}
+
+ScenarioResult SubCluster(HRun& run, Prng& prng) {
+  if (!run.Form()) return run.Finish();
+  return KillSubtree(run, SomeLeafCluster(run.sim(), prng), "parent_detect_ms",
+                     Duration::Seconds(20),
+                     "the root's aggregate never dropped the dead sub-cluster");
 }
 
 ScenarioResult Root(HRun& run) {
@@ -214,19 +221,8 @@ ScenarioResult Root(HRun& run) {
 // Detection at the root: every daemon under the root's node 2 dies.
 ScenarioResult SubTree(HRun& run) {
   if (!run.Form()) return run.Finish();
-  HierarchySim& sim = run.sim();
-  const Cluster c{sim.levels() - 2, 1};
-  for (int k = 0; k < sim.DaemonsPer(c.level); ++k) sim.Crash(sim.FirstDaemon(c) + k);
-  const Instant at = sim.now();
-  run.Measure(
-      "root_detect_ms",
-      [&] {
-        const auto m = sim.AtParent(c);
-        return m && m->state == membership::MemberState::kFailed;
-      },
-      Duration::Seconds(30));
-  run.Settle(at, Duration::Seconds(30), "the root's aggregate never dropped the dead subtree");
-  return run.Finish();
+  return KillSubtree(run, Cluster{run.sim().levels() - 2, 1}, "root_detect_ms",
+                     Duration::Seconds(30), "the root's aggregate never dropped the dead subtree");
 }
 
 // Takeover at every level: the daemon supervising the root's node 2's cluster (and so a
