@@ -181,37 +181,52 @@ Status ReadRegistry(const Reader& r, Config& c, auto&& node_id, auto&& endpoint)
   return OkStatus();
 }
 
-Status ReadParent(const Reader& r, Config& c, const auto& node_id, const auto& endpoint) {
-  const toml::node* n = r.Find("cluster.parent");
-  if (n == nullptr) return OkStatus();
-  if (!n->is_table()) return r.Fail(n, "cluster.parent", "expected a [cluster.parent] table");
-  COHORT_TRY(
-      CheckKnownKeys(r, *n->as_table(), "cluster.parent",
-                     {"id", "name", "key_file", "listen", "seeds", "priority", "level_factor"}));
+// One level of [cluster.parent], [cluster.parent.parent], …: `key` names its table.
+Result<std::optional<ParentConfig>> ReadParentLevel(const Reader& r, const std::string& key,
+                                                    const auto& node_id, const auto& endpoint) {
+  const toml::node* n = r.Find(key);
+  if (n == nullptr) return std::optional<ParentConfig>();
+  if (!n->is_table()) return r.Fail(n, key, "expected a [" + key + "] table");
+  COHORT_TRY(CheckKnownKeys(
+      r, *n->as_table(), key,
+      {"id", "name", "key_file", "listen", "seeds", "priority", "level_factor", "parent"}));
   ParentConfig p;
-  COHORT_TRY(r.Integer("cluster.parent.id", 1, 65535, &p.id));
-  COHORT_TRY(r.String("cluster.parent.name", &p.name));
-  COHORT_TRY(r.String("cluster.parent.key_file", &p.key_file));
-  COHORT_TRY(r.Integer("cluster.parent.level_factor", 1, 100, &p.level_factor));
-  COHORT_TRY(r.Array("cluster.parent.seeds", &p.seeds, endpoint));
-  COHORT_TRY(r.Array("cluster.parent.priority", &p.priority, node_id));
+  COHORT_TRY(r.Integer(key + ".id", 1, 65535, &p.id));
+  COHORT_TRY(r.String(key + ".name", &p.name));
+  COHORT_TRY(r.String(key + ".key_file", &p.key_file));
+  COHORT_TRY(r.Integer(key + ".level_factor", 1, 100, &p.level_factor));
+  COHORT_TRY(r.Array(key + ".seeds", &p.seeds, endpoint));
+  COHORT_TRY(r.Array(key + ".priority", &p.priority, node_id));
   std::string listen;
-  COHORT_TRY(r.String("cluster.parent.listen", &listen));
-  for (const auto& [key, missing] : {std::pair<const char*, bool>{"id", p.id == kNoNode},
-                                     {"key_file", p.key_file.empty()},
-                                     {"listen", listen.empty()}}) {
+  COHORT_TRY(r.String(key + ".listen", &listen));
+  for (const auto& [field, missing] : {std::pair<const char*, bool>{"id", p.id == kNoNode},
+                                       {"key_file", p.key_file.empty()},
+                                       {"listen", listen.empty()}}) {
     if (missing) {
-      return r.Fail(n, std::string("cluster.parent.") + key,
-                    "required in [cluster.parent] (docs/design/hierarchy.md)");
+      return r.Fail(n, key + "." + field, "required in [" + key + "] (docs/design/hierarchy.md)");
     }
   }
   auto e = Endpoint::Parse(listen);
-  if (!e)
-    return r.Fail(r.Find("cluster.parent.listen"), "cluster.parent.listen", e.error().message());
+  if (!e) return r.Fail(r.Find(key + ".listen"), key + ".listen", e.error().message());
   p.listen = *e;
   if (p.name.empty()) p.name = "parent";
-  c.parent = std::move(p);
-  return OkStatus();
+  return std::optional<ParentConfig>(std::move(p));
+}
+
+// M14: the chain of ancestors, parent first; a table nests its own parent.
+Status ReadParents(const Reader& r, Config& c, const auto& node_id, const auto& endpoint) {
+  std::string key = "cluster.parent";
+  for (size_t depth = 0;; ++depth) {
+    auto level = ReadParentLevel(r, key, node_id, endpoint);
+    if (!level) return level.error();
+    if (!*level) return OkStatus();
+    if (depth == kMaxParentLevels) {
+      return r.Fail(r.Find(key), key,
+                    "at most " + std::to_string(kMaxParentLevels) + " levels above a cluster");
+    }
+    c.parents.push_back(std::move(**level));
+    key += ".parent";
+  }
 }
 
 Status ReadCluster(const Reader& r, Config& c) {
@@ -244,7 +259,7 @@ Status ReadCluster(const Reader& r, Config& c) {
     c.multicast = *e;
   }
   COHORT_TRY(ReadRegistry(r, c, node_id, endpoint));
-  COHORT_TRY(ReadParent(r, c, node_id, endpoint));
+  COHORT_TRY(ReadParents(r, c, node_id, endpoint));
 
   std::vector<Endpoint> listen;
   COHORT_TRY(r.Array("transport.listen", &listen, endpoint));
@@ -446,13 +461,23 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source) {
                   "when it is defined");
   }
   if (c.has_cluster) c.key_file = ResolvePath(c.key_file, source);
-  if (c.parent) {
-    c.parent->key_file = ResolvePath(c.parent->key_file, source);
+  std::string key = "cluster";
+  for (size_t depth = 0; depth < c.parents.size(); ++depth) {
+    ParentConfig& p = c.parents[depth];
+    key += ".parent";
+    p.key_file = ResolvePath(p.key_file, source);
     for (const AdapterConfig& a : c.adapters) {
-      if (a.listen == c.parent->listen) {
+      if (a.listen == p.listen) {
         return r.Fail(
-            r.Find("cluster.parent.listen"), "cluster.parent.listen",
+            r.Find(key + ".listen"), key + ".listen",
             "must differ from the node's transport.listen addresses (" + a.listen.ToString() + ")");
+      }
+    }
+    for (size_t below = 0; below < depth; ++below) {
+      if (c.parents[below].listen == p.listen) {
+        return r.Fail(
+            r.Find(key + ".listen"), key + ".listen",
+            "must differ from the listen address of the level below (" + p.listen.ToString() + ")");
       }
     }
   }

@@ -42,17 +42,19 @@ struct RegistryServerConfig {
   bool operator==(const RegistryServerConfig&) const = default;
 };
 
-// M14: the cluster's place as one node of a parent cluster. The daemon supervising this
-// cluster runs that node (docs/design/hierarchy.md); every node names where it would listen.
+// M14: one level above the cluster: the parent cluster, or (nested) the parent's parent.
+// The daemon supervising the level below runs the node that stands for it here
+// (docs/design/hierarchy.md); every node names where it would listen.
 struct ParentConfig {
-  NodeId id = kNoNode;   // this cluster's node id in the parent
-  std::string name;      // the parent cluster's name
-  std::string key_file;  // the parent cluster's key; relative to the config file
-  Endpoint listen;       // this daemon's parent-level address, while it supervises
+  NodeId id = kNoNode;   // the level below's node id in this cluster
+  std::string name;      // this cluster's name
+  std::string key_file;  // this cluster's key; relative to the config file
+  Endpoint listen;       // this daemon's address here, while it holds the node
   std::vector<Endpoint> seeds;
   std::vector<NodeId> priority;
-  uint32_t level_factor = 3;  // the parent's period and notification time: this cluster's × it
+  uint32_t level_factor = 3;  // period and notification time: the level below's × it
 };
+inline constexpr size_t kMaxParentLevels = 4;
 
 struct Config {
   std::string source = "<built-in>";  // file the config came from, for messages
@@ -76,8 +78,10 @@ struct Config {
   std::string key_file;  // relative paths are relative to the config file
   std::vector<NodeId> priority;
   std::vector<Endpoint> seeds;
-  std::optional<ParentConfig> parent;  // M14: unset: this cluster has no parent
-  std::optional<Endpoint> multicast;   // M2: the bus's multicast group; unset: unicast fan-out
+  // M14: the levels above this cluster, its parent first ([cluster.parent], then
+  // [cluster.parent.parent], …); empty: this cluster has no parent.
+  std::vector<ParentConfig> parents;
+  std::optional<Endpoint> multicast;  // M2: the bus's multicast group; unset: unicast fan-out
 
   std::vector<AdapterConfig> adapters;
   std::vector<RouteConfig> routes;

@@ -212,15 +212,15 @@ priority = [7, 3]
 )",
                        "/etc/cohort/n2.toml");
   ASSERT_TRUE(c) << c.error().message();
-  ASSERT_TRUE(c->parent.has_value());
-  EXPECT_EQ(c->parent->id, 7);
-  EXPECT_EQ(c->parent->name, "site");
-  EXPECT_EQ(c->parent->key_file, "/etc/cohort/site.key");
-  EXPECT_EQ(c->parent->listen.ToString(), "127.0.0.1:7402");
-  EXPECT_EQ(c->parent->seeds.size(), 2u);
-  EXPECT_EQ(c->parent->priority, (std::vector<NodeId>{7, 3}));
-  EXPECT_EQ(c->parent->level_factor, 3u);
-  EXPECT_FALSE(ParseConfig(base, "n2.toml")->parent.has_value());
+  ASSERT_EQ(c->parents.size(), 1u);
+  EXPECT_EQ(c->parents[0].id, 7);
+  EXPECT_EQ(c->parents[0].name, "site");
+  EXPECT_EQ(c->parents[0].key_file, "/etc/cohort/site.key");
+  EXPECT_EQ(c->parents[0].listen.ToString(), "127.0.0.1:7402");
+  EXPECT_EQ(c->parents[0].seeds.size(), 2u);
+  EXPECT_EQ(c->parents[0].priority, (std::vector<NodeId>{7, 3}));
+  EXPECT_EQ(c->parents[0].level_factor, 3u);
+  EXPECT_TRUE(ParseConfig(base, "n2.toml")->parents.empty());
 
   auto fails = [&](const std::string& section, const std::string& want) {
     auto bad = ParseConfig(base + section, "n2.toml");
@@ -240,6 +240,46 @@ priority = [7, 3]
         "key 'cluster.parent.port': unknown key");
   fails("[cluster.parent]\nid = 1\nkey_file = \"k\"\nlisten = \"127.0.0.1:7102\"\n",
         "key 'cluster.parent.listen': must differ from the node's transport.listen");
+
+  // Nested levels: the parent's parent, and its parent in turn.
+  const std::string two = R"(
+[cluster.parent]
+id = 3
+key_file = "p.key"
+listen = "127.0.0.1:7402"
+[cluster.parent.parent]
+id = 2
+name = "root"
+key_file = "/k/root.key"
+listen = "127.0.0.1:7502"
+level_factor = 4
+)";
+  auto nested = ParseConfig(base + two, "/etc/cohort/n2.toml");
+  ASSERT_TRUE(nested) << nested.error().message();
+  ASSERT_EQ(nested->parents.size(), 2u);
+  EXPECT_EQ(nested->parents[0].id, 3);
+  EXPECT_EQ(nested->parents[0].level_factor, 3u);
+  EXPECT_EQ(nested->parents[1].id, 2);
+  EXPECT_EQ(nested->parents[1].name, "root");
+  EXPECT_EQ(nested->parents[1].key_file, "/k/root.key");
+  EXPECT_EQ(nested->parents[1].listen.ToString(), "127.0.0.1:7502");
+  EXPECT_EQ(nested->parents[1].level_factor, 4u);
+  fails(
+      "[cluster.parent]\nid = 1\nkey_file = \"k\"\nlisten = \"127.0.0.1:1\"\n"
+      "[cluster.parent.parent]\nid = 1\nkey_file = \"k\"\nlisten = \"127.0.0.1:1\"\n",
+      "key 'cluster.parent.parent.listen': must differ from the listen address of the level");
+  fails(
+      "[cluster.parent]\nid = 1\nkey_file = \"k\"\nlisten = \"127.0.0.1:1\"\n"
+      "[cluster.parent.parent]\nid = 1\nlisten = \"127.0.0.1:2\"\n",
+      "key 'cluster.parent.parent.key_file': required");
+  std::string deep;
+  std::string key = "cluster";
+  for (int level = 1; level <= 5; ++level) {
+    key += ".parent";
+    deep += "[" + key +
+            "]\nid = 1\nkey_file = \"k\"\nlisten = \"127.0.0.1:" + std::to_string(level) + "\"\n";
+  }
+  fails(deep, "at most 4 levels above a cluster");
 }
 
 TEST(ConfigTest, MissingFileIsNotFound) {

@@ -40,18 +40,24 @@ struct DevUpOptions {
   int upload_idle_s = 0;   // [distribution] upload_idle_s for every node; 0: the default
   int forget_after_s = 0;  // [distribution] forget_after_s for every node; 0: the default
   // M14: "SxN" runs S clusters of N nodes (DIR/c<i>/) as the nodes of one parent cluster;
-  // cluster i's node k is node (i-1)*N+k of the flat port plan (transport P+g, API P+100+g),
-  // its parent-level address 127.0.0.1:P+400+g.
+  // "GxSxN" runs G parent clusters of S clusters each under one root. Cluster i's node k is
+  // node (i-1)*N+k of the flat port plan (transport P+g, API P+100+g), its address in the
+  // level above 127.0.0.1:P+400+g, two levels above P+500+g.
   std::string shape;
-  struct Parent {
-    int id = 0;           // the cluster's node id in the parent; 0: no parent
-    int clusters = 0;     // S
-    int first_port = 0;   // of the whole shape: P
-    int per_cluster = 0;  // N
-    std::string key_file;
+  // One level above a shape's cluster (its [cluster.parent], then [cluster.parent.parent]).
+  struct Level {
+    int id = 0;  // the level below's node id here
     std::string name;
-  } parent;
-  int level_factor = 5;  // [cluster.parent] level_factor of a shape's nodes
+    std::string key_file;
+    int port_offset = 400;  // its addresses: 127.0.0.1:P+port_offset+g
+    int first_port = 0;     // of the whole shape: P
+    int per_cluster = 0;    // N
+    int seed_first = 1;     // the leaf clusters whose node 1 is a seed, by flat index
+    int seed_last = 0;
+    int members = 0;  // its priority: 1..members
+  };
+  std::vector<Level> levels;
+  int level_factor = 5;  // each level's level_factor for a shape's nodes
 };
 int DevUp(const Globals& g, const DevUpOptions& o);
 int DevDown(const Globals& g, const std::string& dir);

@@ -93,39 +93,56 @@ std::string AggregateText(const json& a) {
          std::to_string(d["failed"].get<uint64_t>()) + " failed";
 }
 
-// M14: this cluster and, when it has one, its parent as this node sees it.
+// M14: one level above the cluster (depth 1: the parent), then the levels above it.
+void PrintLevel(const json& p, int depth) {
+  const std::string pad(2 * depth, ' ');
+  std::printf("%s%s parent cluster %s as node %d, ", pad.c_str(), depth == 1 ? "in" : "its",
+              p["name"].get<std::string>().c_str(), p["node"].get<int>());
+  if (!p["held_here"].get<bool>()) {
+    if (p["held_by"].is_null()) {
+      std::printf("not held here\n");
+    } else if (depth == 1) {
+      std::printf("held by this cluster's supervisor, node %d (ask its API for the parent)\n",
+                  p["held_by"].get<int>());
+    } else {
+      std::printf("held by node %d of the level below (ask its holder's API)\n",
+                  p["held_by"].get<int>());
+    }
+    if (p.contains("error")) {
+      std::printf("%s  error: %s\n", pad.c_str(), p["error"].get<std::string>().c_str());
+    }
+  } else {
+    const json& m = p["map"];
+    std::printf("held here (incarnation %llu, %s; its supervisor %d, map version %llu)\n",
+                p["incarnation"].get<unsigned long long>(), p["role"].get<std::string>().c_str(),
+                m["supervisor"].get<int>(), m["version"].get<unsigned long long>());
+    if (p.contains("aggregate")) {
+      std::printf("%s  %s cluster: %s\n", pad.c_str(), depth == 1 ? "parent" : "this",
+                  AggregateText(p["aggregate"]).c_str());
+    }
+    std::printf("%s  %-6s %-8s %-16s %s\n", pad.c_str(), "NODE", "STATE", "INCARNATION",
+                "SUB-CLUSTER");
+    for (const json& x : m["members"]) {
+      const json agg = x.value("aggregate", json());
+      std::printf("%s  %-6d %-8s %-16llu %s\n", pad.c_str(), x["id"].get<int>(),
+                  x["state"].get<std::string>().c_str(), x["incarnation"].get<unsigned long long>(),
+                  agg.is_null() ? "-" : AggregateText(agg).c_str());
+    }
+  }
+  if (p.contains("parent") && p["parent"].is_object()) PrintLevel(p["parent"], depth + 1);
+}
+
+// M14: this cluster and, when it has them, the levels above it as this node sees them.
 void PrintTree(const json& h) {
   const json& c = h["cluster"];
   std::printf("cluster %s (this is node %d), supervisor %d: %s\n",
               c["name"].get<std::string>().c_str(), c["node"].get<int>(),
               c["supervisor"].get<int>(), AggregateText(c["aggregate"]).c_str());
-  const json& p = h["parent"];
-  if (p.is_null()) {
+  if (h["parent"].is_null()) {
     std::printf("no parent cluster ([cluster.parent] is not set)\n");
     return;
   }
-  std::printf("  in parent cluster %s as node %d, ", p["name"].get<std::string>().c_str(),
-              p["node"].get<int>());
-  if (!p["held_here"].get<bool>()) {
-    std::printf("held by this cluster's supervisor, node %d (ask its API for the parent)\n",
-                p["held_by"].get<int>());
-    if (p.contains("error")) std::printf("  error: %s\n", p["error"].get<std::string>().c_str());
-    return;
-  }
-  const json& m = p["map"];
-  std::printf("held here (incarnation %llu, %s; parent supervisor %d, map version %llu)\n",
-              p["incarnation"].get<unsigned long long>(), p["role"].get<std::string>().c_str(),
-              m["supervisor"].get<int>(), m["version"].get<unsigned long long>());
-  if (p.contains("aggregate")) {
-    std::printf("  parent cluster: %s\n", AggregateText(p["aggregate"]).c_str());
-  }
-  std::printf("  %-6s %-8s %-16s %s\n", "NODE", "STATE", "INCARNATION", "SUB-CLUSTER");
-  for (const json& x : m["members"]) {
-    const json agg = x.value("aggregate", json());
-    std::printf("  %-6d %-8s %-16llu %s\n", x["id"].get<int>(),
-                x["state"].get<std::string>().c_str(), x["incarnation"].get<unsigned long long>(),
-                agg.is_null() ? "-" : AggregateText(agg).c_str());
-  }
+  PrintLevel(h["parent"], 1);
 }
 
 std::string Num(const json& v) {

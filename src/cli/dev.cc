@@ -18,17 +18,17 @@
 
 #include "cli/call.h"
 #include "cli/cli.h"
+#include "cli/dev_up.h"
 #include "dcm/core.h"
 #include "io/files.h"
 #include "io/http_client.h"
 #include "wire/seal.h"
 
 namespace cohort::cli {
-namespace {
+namespace devup {
 
 using nlohmann::json;
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 
 std::string CohortdPath() {
   std::error_code ec;
@@ -112,27 +112,6 @@ std::string ResourcesConfig(int k, const DevUpOptions& o, const std::string& dir
          dir + "/n" + std::to_string(k) + "/ocf-run\"\n";
 }
 
-// M14: the parent-level address of every cluster's node k, and this one's.
-std::string ParentConfig(int k, const DevUpOptions& o) {
-  const auto& p = o.parent;
-  if (p.id == 0) return "";
-  auto address = [&](int cluster, int node) {
-    return "\"127.0.0.1:" +
-           std::to_string(p.first_port + 400 + (cluster - 1) * p.per_cluster + node) + "\"";
-  };
-  std::string seeds, priority;
-  for (int i = 1; i <= p.clusters; ++i) {
-    seeds += (i > 1 ? ", " : "") + address(i, 1);
-    priority += (i > 1 ? ", " : "") + std::to_string(i);
-  }
-  // level_factor 5 by default: the parent notices a silent node after about 2 s, well after
-  // a cluster's new supervisor has taken its node over (about 0.5 s here).
-  return "\n[cluster.parent]\nid = " + std::to_string(p.id) +
-         "\nlevel_factor = " + std::to_string(o.level_factor) + "\nname = \"" + p.name +
-         "\"\nkey_file = \"" + p.key_file + "\"\nlisten = " + address(p.id, k) + "\nseeds = [" +
-         seeds + "]\npriority = [" + priority + "]\n";
-}
-
 std::string NodeConfig(int k, const DevUpOptions& o, const std::string& dir) {
   std::string listen, seeds;
   for (int a = 1; a <= o.adapters; ++a) {
@@ -147,7 +126,7 @@ std::string NodeConfig(int k, const DevUpOptions& o, const std::string& dir) {
          "\"\nuid_file = \"machine-id\"\n\n[cluster]\nname = \"" + o.cluster_name +
          "\"\nkey_file = \"" + dir + "/cluster.key\"\npriority = [" + priority + "]\nseeds = [" +
          seeds + "]\n" + (o.multicast.empty() ? "" : "multicast = \"" + o.multicast + "\"\n") +
-         ParentConfig(k, o) + "\n[transport]\nlisten = [" + listen +
+         ParentConfigs(k, o) + "\n[transport]\nlisten = [" + listen +
          "]\n\n[api]\nlisten = \"127.0.0.1:" + std::to_string(o.base_port + 100 + k) + "\"\n" +
          TimingConfig(o) + DiskConfigs(k, o, dir) + RegistryConfig(o) + DistributionConfig(o) +
          ResourcesConfig(k, o, dir);
@@ -304,11 +283,6 @@ void Progress(const Globals& g, const std::string& line) {
   last = line;
 }
 
-struct Agreement {
-  json table;  // any node's address table
-  int supervisor = 0;
-};
-
 // Waits until every node's address table lists all N nodes with one digest and every node
 // is up in one cluster under one supervisor.
 Result<Agreement> WaitAgreement(const Globals& g, const DevUpOptions& o, const std::string& dir,
@@ -426,125 +400,15 @@ void PrintDevUp(const json& out, int base_port) {
   }
 }
 
-}  // namespace
+}  // namespace devup
 
-// The parent has formed: every cluster's supervisor holds its node there, up in one map of
-// all S clusters. Returns the parent's supervisor (its node id).
-Result<int> WaitParent(const Globals& g, const std::vector<DevUpOptions>& clusters,
-                       const std::vector<Agreement>& agreed, Clock::time_point deadline) {
-  for (;;) {
-    std::map<uint64_t, int> versions;
-    int parent_supervisor = 0;
-    for (size_t i = 0; i < clusters.size(); ++i) {
-      auto h = GetFromNode(clusters[i], agreed[i].supervisor, "/v1/hierarchy");
-      if (!h || !(*h)["parent"].is_object() || !(*h)["parent"].value("held_here", false)) continue;
-      const json& map = (*h)["parent"]["map"];
-      int up = 0;
-      for (const auto& m : map["members"]) up += m["state"] == "up";
-      if (up != static_cast<int>(clusters.size())) continue;
-      ++versions[map["version"].get<uint64_t>()];
-      parent_supervisor = map["supervisor"].get<int>();
-    }
-    int agree = 0;
-    for (auto& [v, n] : versions) agree = std::max(agree, n);
-    if (agree == static_cast<int>(clusters.size())) return parent_supervisor;
-    Progress(g, "waiting: " + std::to_string(agree) + " of " + std::to_string(clusters.size()) +
-                    " clusters hold their node in the parent, up in one map");
-    if (Clock::now() > deadline) {
-      return Error(Errc::kTimeout,
-                   "the parent cluster did not form in time (logs in c*/n*/cohortd.log)");
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-}
-
-// `dev up --shape SxN`: S clusters of N nodes under one parent (M14).
-int DevUpShape(const Globals& g, const DevUpOptions& o, const std::string& dir, int s, int n) {
-  if (auto made = io::MakeDirs(dir); !made) return Fail(1, made.error().message());
-  const std::string parent_key = dir + "/parent.key";
-  if (!io::ReadFile(parent_key)) {
-    auto w = io::WriteFileAtomic(parent_key, wire::KeyToText(wire::GenerateKey()) + "\n", 0600);
-    if (!w) return Fail(1, w.error().message());
-  }
-  std::vector<DevUpOptions> clusters;
-  for (int i = 1; i <= s; ++i) {
-    DevUpOptions c = o;
-    c.nodes = n;
-    c.dir = dir + "/c" + std::to_string(i);
-    c.base_port = o.base_port + (i - 1) * n;
-    c.cluster_name = o.cluster_name + "-c" + std::to_string(i);
-    c.registry_servers = std::min(o.registry_servers, n);
-    c.parent = {i, s, o.base_port, n, parent_key, o.cluster_name};
-    if (auto p = Prepare(c, c.dir); !p) return Fail(1, p.error().message());
-    clusters.push_back(std::move(c));
-  }
-  std::vector<std::map<int, pid_t>> pids(clusters.size());
-  for (size_t i = 0; i < clusters.size(); ++i) {
-    if (auto started = StartNodes(clusters[i], clusters[i].dir, pids[i]); !started) {
-      for (size_t j = 0; j < i; ++j) StopStarted(pids[j]);
-      return Fail(1, started.error().message());
-    }
-  }
-  const auto deadline = Clock::now() + std::chrono::seconds(o.timeout_s);
-  // On a failure every cluster's daemons are stopped, not only the failing one's.
-  auto fail = [&](const std::string& why) {
-    for (const auto& started : pids) {
-      std::map<int, pid_t> running;  // children not yet reaped: their pids are still theirs
-      for (const auto& [k, pid] : started) {
-        if (pid > 0 && ::waitpid(pid, nullptr, WNOHANG) == 0) running[k] = pid;
-      }
-      StopStarted(running);
-    }
-    return Fail(1, why);
-  };
-  std::vector<Agreement> agreed;
-  json out_clusters = json::array();
-  for (size_t i = 0; i < clusters.size(); ++i) {
-    auto a = WaitAgreement(g, clusters[i], clusters[i].dir, pids[i], deadline);
-    if (!a) return fail("cluster " + std::to_string(i + 1) + ": " + a.error().message());
-    if (auto r = WaitRegistry(g, clusters[i], clusters[i].dir, deadline); !r) {
-      return fail("cluster " + std::to_string(i + 1) + ": " + r.error().message());
-    }
-    agreed.push_back(*a);
-    json doc = DevUpDocument(clusters[i], clusters[i].dir, pids[i], *a);
-    doc["name"] = clusters[i].cluster_name;
-    doc["parent_id"] = i + 1;
-    out_clusters.push_back(std::move(doc));
-  }
-  auto parent = WaitParent(g, clusters, agreed, deadline);
-  if (!parent) return fail(parent.error().message());
-  const json out{{"dir", dir},
-                 {"shape", o.shape},
-                 {"parent", {{"name", o.cluster_name}, {"supervisor", *parent}}},
-                 {"clusters", out_clusters}};
-  if (g.json) {
-    std::printf("%s\n", out.dump(2).c_str());
-    return 0;
-  }
-  for (size_t i = 0; i < clusters.size(); ++i) {
-    std::printf("cluster %s (node %zu of parent %s):\n", clusters[i].cluster_name.c_str(), i + 1,
-                o.cluster_name.c_str());
-    PrintDevUp(out_clusters[i], clusters[i].base_port);
-  }
-  std::printf("parent cluster %s: %d nodes (one per cluster), supervisor node %d\n",
-              o.cluster_name.c_str(), s, *parent);
-  return 0;
-}
+using namespace devup;
 
 int DevUp(const Globals& g, const DevUpOptions& options) {
   DevUpOptions o = options;
   if (auto rc = Complete(o)) return *rc;
   const std::string dir = fs::absolute(o.dir).lexically_normal().string();
-  if (!o.shape.empty()) {
-    int s = 0, n = 0;
-    char tail = 0;
-    if (std::sscanf(o.shape.c_str(), "%dx%d%c", &s, &n, &tail) != 2 || s < 2 || s > 9 || n < 1 ||
-        n > 20 || s * n > 90) {
-      return Fail(2, "--shape '" + o.shape +
-                         "': expected SxN, S clusters (2-9) of N nodes (1-20), at most 90 in all");
-    }
-    return DevUpShape(g, o, dir, s, n);
-  }
+  if (!o.shape.empty()) return DevUpShape(g, o, dir);
   if (auto s = Prepare(o, dir); !s) return Fail(1, s.error().message());
   std::map<int, pid_t> pids;
   if (auto s = StartNodes(o, dir, pids); !s) return Fail(1, s.error().message());
@@ -646,9 +510,10 @@ void AddDevCommands(CLI::App& app, const Globals& g, int& rc) {
   u->add_option("--notify-ms", up.notify_ms, "[timing] notify_ms for every node")
       ->check(CLI::Range(1, 600000));
   u->add_option("--shape", up.shape,
-                "SxN: S clusters of N nodes, each one node of a parent cluster (M14)");
+                "SxN: S clusters of N nodes, each one node of a parent cluster; GxSxN: G such "
+                "parents under one root (M14)");
   u->add_option("--level-factor", up.level_factor,
-                "with --shape: the parent's period and notification time, × the clusters'")
+                "with --shape: each level's period and notification time, × the level below's")
       ->check(CLI::Range(1, 100));
   u->add_option("--registry", up.registry_servers,
                 "registry servers: the first N nodes run etcd (default: up to 3; 0: none)")

@@ -10,6 +10,7 @@
 #include "io/udp.h"
 #include "membership/messages.h"
 #include "node/keyring_file.h"
+#include "node/level_link.h"
 
 namespace cohort::node {
 
@@ -17,7 +18,9 @@ namespace asio = boost::asio;
 
 struct ParentLevel::Impl {
   Config config;  // the node's, for timings and names
-  ParentConfig parent;
+  size_t depth;
+  ParentConfig parent;  // config.parents[depth]
+  uint32_t factor;      // this level's timings: the cluster's × it
   asio::io_context& loop;
   std::unique_ptr<transport::TransportCore> core;
   std::unique_ptr<membership::MembershipCore> members;
@@ -29,9 +32,13 @@ struct ParentLevel::Impl {
   std::optional<hierarchy::Aggregate> own;
   bool stopped = false;
 
-  Impl(const Config& c, asio::io_context& io)
+  std::unique_ptr<LevelLink> above;  // last, so destroyed first: it reads members and rep
+
+  Impl(const Config& c, size_t d, asio::io_context& io)
       : config(c),
-        parent(*c.parent),
+        depth(d),
+        parent(c.parents[d]),
+        factor(LevelFactor(c, d)),
         loop(io),
         udp(io,
             [this](uint8_t adapter, const Endpoint& from, std::span<const uint8_t> bytes,
@@ -42,24 +49,26 @@ struct ParentLevel::Impl {
             }),
         timer(io) {}
 
-  // The parent's keyring: its key file, and the keys installed for it in data_dir/parent.
+  // The level's keyring: its key file, and the keys installed for it in data_dir/parent
+  // (data_dir/parent/parent for the level above that, …).
   Result<wire::Keyring> Keyring() const {
     Config k;
     k.source = config.source;
     k.key_file = parent.key_file;
-    k.data_dir = config.data_dir + "/parent";
+    k.data_dir = config.data_dir;
+    for (size_t d = 0; d <= depth; ++d) k.data_dir += "/parent";
     COHORT_TRY(io::MakeDirs(k.data_dir));
     return LoadKeyring(k);
   }
 
   Status Init() {
     auto ring = Keyring();
-    if (!ring) return Error(ring.error().code(), "[cluster.parent]: " + ring.error().message());
+    if (!ring) return Error(ring.error().code(), "[" + Key() + "]: " + ring.error().message());
     if (auto cipher = wire::CipherFromName(config.cipher)) ring->set_seal_cipher(*cipher);
     auto found = io::DiscoverAdapter(parent.listen.ip);
     if (!found) {
       return Error(Errc::kInvalidArgument,
-                   config.source + ": key 'cluster.parent.listen': " + found.error().message());
+                   config.source + ": key '" + Key() + ".listen': " + found.error().message());
     }
     // Above every earlier holder's: wall-clock milliseconds (hosts' clocks must agree to
     // better than a takeover, and not be stepped back), with this daemon's node id in the
@@ -85,14 +94,31 @@ struct ParentLevel::Impl {
     mo.self = parent.id;
     mo.incarnation = incarnation;
     mo.priority = parent.priority;
-    mo.period = Duration::Millis(config.period_ms) * parent.level_factor;
+    mo.period = Duration::Millis(config.period_ms) * factor;
     mo.miss_limit = config.miss_limit;
-    mo.notify = Duration::Millis(config.notify_ms) * parent.level_factor;
+    mo.notify = Duration::Millis(config.notify_ms) * factor;
     mo.usage_period = Duration::Millis(config.usage_ms);
     members = std::make_unique<membership::MembershipCore>(mo, incarnation * 31 + parent.id);
     rep = std::make_unique<hierarchy::RepresentationCore>(
         hierarchy::RepresentationOptions{.self = parent.id, .incarnation = incarnation});
     return OkStatus();
+  }
+
+  std::string Key() const {
+    std::string key = "cluster";
+    for (size_t d = 0; d <= depth; ++d) key += ".parent";
+    return key;
+  }
+
+  // The level above runs while this one supervises, fed this level's aggregate.
+  void LinkAbove(asio::io_context& io) {
+    if (depth + 1 >= config.parents.size()) return;
+    LevelLink::Below below{
+        .membership = [this]() -> const membership::MembershipCore& { return *members; },
+        .aggregate = [this] { return hierarchy::OfCluster(members->map(), {}, rep->Aggregates()); },
+        .notify = Duration::Millis(config.notify_ms) * factor};
+    above = std::make_unique<LevelLink>(config, depth + 1, std::move(below), io);
+    above->Start();
   }
 
   void Process(transport::Outputs& out) {
@@ -105,6 +131,7 @@ struct ParentLevel::Impl {
           members->OnMessage(io::SteadyNow(), m->from, m->bytes, mout);
         } else if (m->channel == hierarchy::kChannel) {
           rep->OnMessage(io::SteadyNow(), m->from, m->bytes, mout);
+          if (rep->TakeChanged() && above && !stopped) above->Refresh();
         }
         Route(mout, m->channel);
       }
@@ -118,14 +145,16 @@ struct ParentLevel::Impl {
   void Route(membership::Outputs& mout, uint8_t channel) {
     const Instant now = io::SteadyNow();
     transport::Outputs out;
+    bool changed = false;
     for (auto& o : mout) {
       if (auto* s = std::get_if<membership::SendTo>(&o)) {
         (void)core->SendData(now, s->to, channel, s->bytes, out);
       } else if (auto* b = std::get_if<membership::Broadcast>(&o)) {
         core->Broadcast(now, membership::kChannel, b->bytes, out);
       } else if (auto* e = std::get_if<membership::MembershipEvent>(&o)) {
+        changed = true;
         Log(LogLevel::kInfo, "hierarchy", membership::RoleName(members->role()),
-            {{"parent", parent.name},
+            {{"level", parent.name},
              {"node", std::to_string(parent.id)},
              {"supervisor", std::to_string(members->supervisor())},
              {"map_version", std::to_string(e->map_version)}});
@@ -138,6 +167,7 @@ struct ParentLevel::Impl {
     rep->SetKeepers(now, supervisor, deputy, rout);
     if (!rout.empty()) Route(rout, hierarchy::kChannel);
     ArmTimer();  // the keepers may have moved the representation's deadline
+    if (changed && above && !stopped) above->Follow();
   }
 
   void ArmTimer() {
@@ -165,22 +195,24 @@ struct ParentLevel::Impl {
   }
 };
 
-Result<std::unique_ptr<ParentLevel>> ParentLevel::Start(const Config& config,
+Result<std::unique_ptr<ParentLevel>> ParentLevel::Start(const Config& config, size_t depth,
                                                         asio::io_context& io) {
-  CHECK(config.parent.has_value());
-  auto impl = std::make_unique<Impl>(config, io);
+  CHECK(depth < config.parents.size());
+  auto impl = std::make_unique<Impl>(config, depth, io);
   COHORT_TRY(impl->Init());
-  COHORT_TRY(impl->udp.Bind({config.parent->listen}));
+  COHORT_TRY(impl->udp.Bind({impl->parent.listen}));
   transport::Outputs out;
   impl->core->Start(io::SteadyNow(), out);
   impl->Process(out);
   membership::Outputs mout;
   impl->members->Start(io::SteadyNow(), mout);
   impl->Route(mout, membership::kChannel);
-  Log(LogLevel::kInfo, "hierarchy", "representing the cluster in its parent",
-      {{"parent", config.parent->name},
-       {"node", std::to_string(config.parent->id)},
-       {"listen", config.parent->listen.ToString()},
+  impl->LinkAbove(io);
+  Log(LogLevel::kInfo, "hierarchy", "representing the level below in the level above",
+      {{"level", impl->parent.name},
+       {"depth", std::to_string(depth + 1)},
+       {"node", std::to_string(impl->parent.id)},
+       {"listen", impl->parent.listen.ToString()},
        {"incarnation", std::to_string(impl->incarnation)}});
   return std::unique_ptr<ParentLevel>(new ParentLevel(std::move(impl)));
 }
@@ -190,6 +222,7 @@ ParentLevel::ParentLevel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ParentLevel::~ParentLevel() { Stop(); }
 
 void ParentLevel::Stop() {
+  if (impl_->above) impl_->above->Shutdown();
   impl_->stopped = true;
   impl_->timer.cancel();
   impl_->udp.Close();
@@ -213,6 +246,8 @@ const membership::MembershipCore& ParentLevel::membership() const { return *impl
 const transport::TransportCore& ParentLevel::transport() const { return *impl_->core; }
 const hierarchy::RepresentationCore& ParentLevel::representation() const { return *impl_->rep; }
 Incarnation ParentLevel::incarnation() const { return impl_->incarnation; }
+
+const LevelLink* ParentLevel::above() const { return impl_->above.get(); }
 
 std::optional<hierarchy::Aggregate> ParentLevel::ParentAggregate() const {
   if (impl_->members->role() != membership::Role::kSupervisor) return std::nullopt;

@@ -1,8 +1,10 @@
-// ParentLevel: this daemon's node in its cluster's parent cluster (M14), run while the
-// daemon supervises its own cluster. It is a second, smaller stack on the same loop: a
-// transport bound to [cluster.parent] listen under the parent's key, a membership instance
-// under the cluster's parent-level id (timings × level_factor), and the representation of
-// the cluster's aggregate (docs/design/hierarchy.md). A successor supervisor starts its own
+// ParentLevel: this daemon's node in a level above its cluster (M14): the parent, run while
+// the daemon supervises its own cluster, or a higher level, run while it supervises the
+// level below. It is a second, smaller stack on the same loop: a transport bound to the
+// level's listen address under the level's key, a membership instance under the level
+// below's id there (timings × the level factors), and the representation of the level
+// below's aggregate (docs/design/hierarchy.md). A level with a level above it holds a
+// LevelLink that runs that one while this one supervises. A successor supervisor starts its own
 // with a newer incarnation (wall-clock milliseconds), so the parent sees a new
 // representative of the same node, not a failure. Runs on the node's loop thread.
 #pragma once
@@ -21,10 +23,13 @@ class io_context;
 
 namespace cohort::node {
 
+class LevelLink;
+
 class ParentLevel {
  public:
-  // Binds the parent-level socket and starts; fails naming the address or the key file.
-  static Result<std::unique_ptr<ParentLevel>> Start(const Config& config,
+  // Runs config.parents[depth]: binds its socket and starts; fails naming the address or
+  // the key file.
+  static Result<std::unique_ptr<ParentLevel>> Start(const Config& config, size_t depth,
                                                     boost::asio::io_context& io);
   ~ParentLevel();
   // Stops it: no handler of its timer or socket does anything after this. Destroy it later
@@ -33,15 +38,17 @@ class ParentLevel {
   // Stops `level` and destroys it once the handlers already queued have run.
   static void Dispose(std::unique_ptr<ParentLevel> level, boost::asio::io_context& io);
 
-  // The aggregate of the cluster this daemon supervises.
+  // The aggregate of the level below, which this daemon supervises.
   void SetOwn(const hierarchy::Aggregate& aggregate);
 
   const membership::MembershipCore& membership() const;
   const transport::TransportCore& transport() const;
   const hierarchy::RepresentationCore& representation() const;
   Incarnation incarnation() const;
-  // The parent cluster's aggregate, while this node keeps its members' aggregates.
+  // This level's aggregate, while this node keeps its members' aggregates.
   std::optional<hierarchy::Aggregate> ParentAggregate() const;
+  // The link to the level above, when the config names one.
+  const LevelLink* above() const;
 
  private:
   struct Impl;

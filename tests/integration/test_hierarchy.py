@@ -1,8 +1,11 @@
-"""Integration tests of the hierarchy (M14) with real daemons on 127.0.0.1: `cohort dev up
---shape 3x3` runs three clusters of three daemons, each cluster one node of a parent cluster.
-One run walks through a leaf's death, a cluster supervisor's death (its successor takes the
+"""Integration tests of the hierarchy (M14) with real daemons on 127.0.0.1. `cohort dev up
+--shape 3x3` runs three clusters of three daemons, each cluster one node of a parent cluster;
+one run walks through a leaf's death, a cluster supervisor's death (its successor takes the
 node over at the parent: a new incarnation, never a failure), the death of the parent's own
-supervisor, and a whole cluster's death, checking the views at both levels."""
+supervisor, and a whole cluster's death, checking the views at both levels. `--shape 2x2x2`
+nests two such parents under a root: a leaf's death reaches the root's figures, the death
+of the daemon that holds a node at every level is a change of holder at the root, not a
+failure, and a whole parent's death is a failure there."""
 import json
 import os
 import signal
@@ -13,7 +16,9 @@ import urllib.request
 
 from harness import cohort, cohort_json, ours, wait_for
 
-BASE = 23800  # this file's ports: transport 23801-23809, API 23901-23909, parent 24201-24209
+# this file's ports (one shape at a time): transport 23801-23809, API 23901-23909, parent
+# 24201-24209, root 24301-24308
+BASE = 23800
 
 
 def hierarchy(api):
@@ -25,10 +30,11 @@ class Shape:
     """`cohort dev up --shape` in a temporary folder, stopped by `dev down` and, failing that,
     by the PIDs it reported."""
 
-    def __init__(self, shape):
+    def __init__(self, shape, level_factor=8):
         self.tmp = tempfile.TemporaryDirectory(prefix="cohort-it-shape-")
         self.dir = self.tmp.name
         self.shape = shape
+        self.level_factor = level_factor
         self.info = None
 
     def __enter__(self):
@@ -43,9 +49,9 @@ class Shape:
     def _up(self):
         self.info = cohort_json("dev", "up", "--shape", self.shape, "--dir", self.dir,
                                 "--base-port", str(BASE), "--adapters", "1", "--registry", "0",
-                                # the parent notices a silent node after about 3 s: margin
-                                # over a takeover (about 0.5 s) on a machine under sanitizers
-                                "--level-factor", "8",
+                                # with 8, the parent notices a silent node after about 3 s:
+                                # margin over a takeover (about 0.5 s) under sanitizers
+                                "--level-factor", str(self.level_factor),
                                 timeout=120)
 
     def __exit__(self, *exc):
@@ -66,6 +72,10 @@ class Shape:
         pid = self.node(i, k)["pid"]
         assert ours(pid, self.dir)
         os.kill(pid, signal.SIGKILL)
+
+    def apis(self):
+        return [n["api"] for c in self.info["clusters"] for n in c["nodes"]
+                if ours(n["pid"], self.dir)]
 
     def holder(self, i, among=(1, 2, 3)):
         """The API of cluster i's node that holds its node in the parent (its supervisor)."""
@@ -147,6 +157,91 @@ class HierarchyTest(unittest.TestCase):
                 a = hierarchy(holder1)["parent"].get("aggregate", {})
                 return a.get("members") == 9 and a.get("members_up") == 4
             wait_for(counted, timeout=30, what="the parent counts 9 daemons, 4 of them up")
+
+
+
+def root_member(doc, node):
+    return [m for m in doc["parent"]["parent"]["map"]["members"] if m["id"] == node][0]
+
+
+class ThreeLevelTest(unittest.TestCase):
+    def root_holders(self, s):
+        """The APIs of the daemons that hold a node in the root, by that node's id."""
+        found = {}
+        for api in s.apis():
+            try:
+                h = hierarchy(api)
+            except OSError:
+                continue
+            if h["parent"]["parent"]["held_here"]:
+                found[h["parent"]["parent"]["node"]] = api
+        return found
+
+    def test_views_and_failures_at_three_levels(self):
+        # Level factor 5: a parent notices a silent node after about 1.5 s, the root after
+        # about 7.5 s, well after a parent has re-elected and its node is taken over.
+        with Shape("2x2x2", level_factor=5) as s:
+            levels = s.info["levels"]
+            self.assertEqual([[x["name"] for x in level] for level in levels],
+                             [["dev-p1", "dev-p2"], ["dev"]])
+            holders = wait_for(lambda: len(self.root_holders(s)) == 2 and self.root_holders(s),
+                               what="two holders of the root's nodes")
+            top = holders[levels[1][0]["supervisor"]]
+            wait_for(lambda: hierarchy(top)["parent"]["parent"].get("aggregate", {})
+                     .get("members_up") == 8, what="the root counts all 8 daemons up")
+            tree = cohort("members", "--tree", api=top).stdout
+            self.assertIn("its parent cluster dev as node", tree)
+            self.assertIn("this cluster: 8 of 8 up", tree)
+            # A leaf's node, not holding anything, still names every level above it.
+            leaf = [n["api"] for n in s.cluster(4)["nodes"]
+                    if n["id"] != s.cluster(4)["supervisor"]][0]
+            doc = hierarchy(leaf)
+            self.assertEqual((doc["parent"]["name"], doc["parent"]["parent"]["name"]),
+                             ("dev-p2", "dev"))
+            self.assertFalse(doc["parent"]["held_here"])
+
+            # A leaf dies in cluster 4: two levels up, the root's figures change.
+            s.kill(4, [n["id"] for n in s.cluster(4)["nodes"]
+                       if n["id"] != s.cluster(4)["supervisor"]][0])
+            wait_for(lambda: hierarchy(top)["parent"]["parent"].get("aggregate", {})
+                     .get("members_up") == 7, what="the root counts 7 daemons up")
+
+            # The daemon holding group 1's node at the root dies (it supervises its cluster
+            # and its parent): the successors take the node over at every level; the root
+            # sees a newer incarnation of node 1, never node 1 failed.
+            other = holders[2]
+            before = root_member(hierarchy(other), 1)["incarnation"]
+            victim = holders[1]
+            pid = [n["pid"] for c in s.info["clusters"] for n in c["nodes"] if n["api"] == victim][0]
+            self.assertTrue(ours(pid, s.dir))
+            os.kill(pid, signal.SIGKILL)
+            failed_seen = []
+
+            def taken_over():
+                # The other group's holder may itself become the root's supervisor.
+                h = hierarchy(other)
+                if not h["parent"]["parent"]["held_here"] or "map" not in h["parent"]["parent"]:
+                    return False
+                m = root_member(h, 1)
+                if m["state"] == "failed":
+                    failed_seen.append(m)
+                return m["state"] == "up" and m["incarnation"] > before
+            wait_for(taken_over, timeout=30, interval=0.02, what="node 1 taken over at the root")
+            self.assertEqual(failed_seen, [], "the root marked a taken-over node failed")
+
+            # Group 2 dies whole (both of its clusters): its node fails at the root.
+            for i in (3, 4):
+                for n in s.cluster(i)["nodes"]:
+                    if ours(n["pid"], s.dir):
+                        os.kill(n["pid"], signal.SIGKILL)
+            holder1 = wait_for(lambda: self.root_holders(s).get(1), what="group 1's new holder")
+            wait_for(lambda: root_member(hierarchy(holder1), 2)["state"] == "failed",
+                     timeout=40, what="node 2 failed at the root")
+
+            def counted():
+                a = hierarchy(holder1)["parent"]["parent"].get("aggregate", {})
+                return a.get("members") == 8 and a.get("members_up") == 3
+            wait_for(counted, timeout=30, what="the root counts 8 daemons, 3 of them up")
 
 
 if __name__ == "__main__":
