@@ -93,42 +93,52 @@ std::string AggregateText(const json& a) {
          std::to_string(d["failed"].get<uint64_t>()) + " failed";
 }
 
+// M14: a level's figures and its members' table.
+void PrintLevelMap(const json& p, int depth) {
+  const std::string pad(2 * depth, ' ');
+  if (p.contains("aggregate")) {
+    std::printf("%s  %s cluster: %s\n", pad.c_str(), depth == 1 ? "parent" : "this",
+                AggregateText(p["aggregate"]).c_str());
+  }
+  std::printf("%s  %-6s %-8s %-18s %s\n", pad.c_str(), "NODE", "STATE", "INCARNATION",
+              "SUB-CLUSTER");
+  for (const json& x : p["map"]["members"]) {
+    const json agg = x.value("aggregate", json());
+    std::printf("%s  %-6d %-8s %-18llu %s\n", pad.c_str(), x["id"].get<int>(),
+                x["state"].get<std::string>().c_str(), x["incarnation"].get<unsigned long long>(),
+                agg.is_null() ? "-" : AggregateText(agg).c_str());
+  }
+}
+
 // M14: one level above the cluster (depth 1: the parent), then the levels above it.
 void PrintLevel(const json& p, int depth) {
   const std::string pad(2 * depth, ' ');
   std::printf("%s%s parent cluster %s as node %d, ", pad.c_str(), depth == 1 ? "in" : "its",
               p["name"].get<std::string>().c_str(), p["node"].get<int>());
-  if (!p["held_here"].get<bool>()) {
-    if (p["held_by"].is_null()) {
-      std::printf("not held here\n");
-    } else if (depth == 1) {
-      std::printf("held by this cluster's supervisor, node %d (ask its API for the parent)\n",
-                  p["held_by"].get<int>());
-    } else {
-      std::printf("held by node %d of the level below (ask its holder's API)\n",
-                  p["held_by"].get<int>());
-    }
-    if (p.contains("error")) {
-      std::printf("%s  error: %s\n", pad.c_str(), p["error"].get<std::string>().c_str());
-    }
-  } else {
+  if (p["held_here"].get<bool>()) {
     const json& m = p["map"];
     std::printf("held here (incarnation %llu, %s; its supervisor %d, map version %llu)\n",
                 p["incarnation"].get<unsigned long long>(), p["role"].get<std::string>().c_str(),
                 m["supervisor"].get<int>(), m["version"].get<unsigned long long>());
-    if (p.contains("aggregate")) {
-      std::printf("%s  %s cluster: %s\n", pad.c_str(), depth == 1 ? "parent" : "this",
-                  AggregateText(p["aggregate"]).c_str());
+  } else {
+    if (p["held_by"].is_null()) {
+      std::printf("not held here");
+    } else if (depth == 1) {
+      std::printf("held by this cluster's supervisor, node %d", p["held_by"].get<int>());
+    } else {
+      std::printf("held by node %d of the level below", p["held_by"].get<int>());
     }
-    std::printf("%s  %-6s %-8s %-16s %s\n", pad.c_str(), "NODE", "STATE", "INCARNATION",
-                "SUB-CLUSTER");
-    for (const json& x : m["members"]) {
-      const json agg = x.value("aggregate", json());
-      std::printf("%s  %-6d %-8s %-16llu %s\n", pad.c_str(), x["id"].get<int>(),
-                  x["state"].get<std::string>().c_str(), x["incarnation"].get<unsigned long long>(),
-                  agg.is_null() ? "-" : AggregateText(agg).c_str());
+    if (p.contains("map")) {
+      std::printf("; as sent down (its supervisor %d, map version %llu):\n",
+                  p["map"]["supervisor"].get<int>(), p["map"]["version"].get<unsigned long long>());
+    } else {
+      std::printf(" (nothing sent down yet)\n");
+    }
+    if (p.contains("error")) {
+      std::printf("%s  error: %s\n", pad.c_str(), p["error"].get<std::string>().c_str());
     }
   }
+  if (p.contains("map")) PrintLevelMap(p, depth);
   if (p.contains("parent") && p["parent"].is_object()) PrintLevel(p["parent"], depth + 1);
 }
 

@@ -3,8 +3,10 @@
 #include <nlohmann/json.hpp>
 
 #include "hierarchy/aggregate.h"
+#include "io/clock.h"
 #include "node/level_link.h"
 #include "node/node.h"
+#include "node/parent_level.h"
 
 namespace cohort::node {
 
@@ -20,8 +22,18 @@ void HierarchyService::Start() {
   LevelLink::Below below{
       .membership = [this]() -> const membership::MembershipCore& { return node_.membership(); },
       .aggregate = [this] { return hierarchy::OfCluster(node_.membership().map(), usage_, {}); },
-      .notify = Duration::Millis(node_.config().notify_ms)};
+      .notify = Duration::Millis(node_.config().notify_ms),
+      .seen = [this]() -> const std::vector<hierarchy::LevelView>* {
+        return view_->received() ? &view_->received()->levels : nullptr;
+      }};
   link_ = std::make_unique<LevelLink>(node_.config(), 0, std::move(below), io_);
+  view_ = std::make_unique<hierarchy::ViewCore>(
+      hierarchy::ViewOptions{.self = node_.config().node_id, .incarnation = io::WallMillis()});
+  node_.OnChannel(hierarchy::kViewChannel, [this](NodeId from, std::span<const uint8_t> bytes) {
+    membership::Outputs out;
+    view_->OnMessage(node_.Now(), from, bytes, out);
+    Send(out);
+  });
   // A new or stopped parent level: answers to the old one's usage requests are dropped,
   // and a new one is given the usage table at once.
   link_->on_level_change = [this] {
@@ -30,12 +42,41 @@ void HierarchyService::Start() {
     next_usage_ = Instant();
   };
   link_->on_tick = [this](Instant now) {
-    if (now < next_usage_) return;
+    membership::Outputs out;
+    view_->Tick(now, out);
+    Send(out);
+    SendDown();  // the levels above may have changed
+    if (link_->level() == nullptr || now < next_usage_) return;
     next_usage_ = now + Duration::Seconds(1);
     FetchUsage();
   };
-  node_.OnMembershipChanged([this] { link_->Follow(); });
+  node_.OnMembershipChanged([this] { FollowMap(); });
+  FollowMap();
   link_->Start();
+}
+
+void HierarchyService::FollowMap() {
+  membership::Outputs out;
+  view_->SetMap(node_.Now(), node_.membership().map(), out);
+  Send(out);
+  link_->Follow();
+  SendDown();
+}
+
+void HierarchyService::SendDown() {
+  if (link_->level() == nullptr) return;  // nothing known above yet
+  membership::Outputs out;
+  view_->SetDown(node_.Now(), link_->level()->Up(), out);
+  Send(out);
+}
+
+void HierarchyService::Send(membership::Outputs& out) {
+  for (const auto& o : out) {
+    if (const auto* s = std::get_if<membership::SendTo>(&o)) {
+      (void)node_.SendData(s->to, hierarchy::kViewChannel, s->bytes);  // the next view repairs
+    }
+  }
+  out.clear();
 }
 
 void HierarchyService::FetchUsage() {

@@ -2,8 +2,9 @@
 // node that supervises its cluster runs the cluster's node in the parent (a LevelLink and
 // its ParentLevel, which in turn climbs to [cluster.parent.parent] while it supervises the
 // parent, and so on) and feeds it the cluster's aggregate — recomputed at every change of
-// the cluster map and every second from the supervisor's usage table. Without
-// [cluster.parent] it does nothing. Runs on the node's loop thread.
+// the cluster map and every second from the supervisor's usage table. The supervisor sends
+// its members the levels above as it knows them (hierarchy::ViewCore), so every node can
+// show the tree. Without [cluster.parent] it does nothing. Runs on the node's loop thread.
 #pragma once
 
 #include <memory>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "base/time.h"
+#include "hierarchy/view.h"
 #include "membership/types.h"
 
 namespace boost::asio {
@@ -33,10 +35,14 @@ class HierarchyService {
 
  private:
   void FetchUsage();  // the supervisor's usage table, for the aggregate
+  void FollowMap();   // after each membership change
+  void SendDown();    // as supervisor: the levels above to this cluster's members
+  void Send(membership::Outputs& out);
 
   Node& node_;
   boost::asio::io_context& io_;
   std::unique_ptr<LevelLink> link_;
+  std::unique_ptr<hierarchy::ViewCore> view_;
   std::vector<membership::UsageRow> usage_;
   uint64_t generation_ = 0;  // of the parent level: one per start and stop
   Instant next_usage_;

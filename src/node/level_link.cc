@@ -23,20 +23,41 @@ json DiskCountsJson(const hierarchy::DiskCounts& c) {
               {"free_bytes", c.free_bytes}};
 }
 
+json MemberJson(NodeId id, membership::MemberState state, Incarnation incarnation,
+                const std::optional<hierarchy::Aggregate>& aggregate) {
+  return json{{"id", id},
+              {"state", membership::MemberStateName(state)},
+              {"incarnation", incarnation},
+              {"aggregate", aggregate ? AggregateJson(*aggregate) : json(nullptr)}};
+}
+
+// A level's map with the aggregates known for its members.
 json MapJson(const membership::ClusterMap& map,
-             const std::map<NodeId, hierarchy::RepresentationCore::Received>* aggregates) {
+             const std::map<NodeId, hierarchy::Aggregate>& aggregates) {
   json members = json::array();
   for (const auto& [id, m] : map.members) {
-    json j{{"id", id},
-           {"state", membership::MemberStateName(m.state)},
-           {"incarnation", m.incarnation}};
-    if (aggregates != nullptr) {
-      auto a = aggregates->find(id);
-      j["aggregate"] = a == aggregates->end() ? json(nullptr) : AggregateJson(a->second.aggregate);
-    }
-    members.push_back(std::move(j));
+    auto a = aggregates.find(id);
+    members.push_back(MemberJson(id, m.state, m.incarnation,
+                                 a == aggregates.end() ? std::nullopt : std::optional(a->second)));
   }
   return json{{"supervisor", map.supervisor}, {"version", map.version}, {"members", members}};
+}
+
+// The same from a view sent down.
+json MapJson(const hierarchy::LevelView& v) {
+  json members = json::array();
+  for (const auto& m : v.members) {
+    members.push_back(MemberJson(m.id, m.state, m.incarnation, m.aggregate));
+  }
+  return json{{"supervisor", v.supervisor}, {"version", v.version}, {"members", members}};
+}
+
+std::map<NodeId, hierarchy::Aggregate> AggregatesOf(const hierarchy::LevelView& v) {
+  std::map<NodeId, hierarchy::Aggregate> out;
+  for (const auto& m : v.members) {
+    if (m.aggregate) out[m.id] = *m.aggregate;
+  }
+  return out;
 }
 
 json TransportJson(const transport::TransportCore& core) {
@@ -157,8 +178,8 @@ void LevelLink::Tick() {
       now - supervising_since_ >= below_.notify * 2) {
     StartLevel();
   }
+  if (on_tick) on_tick(now);
   if (level_) {
-    if (on_tick) on_tick(now);
     if (Settled(now)) {
       unsettled_since_ = Instant::Max();
     } else if (unsettled_since_ == Instant::Max()) {
@@ -213,40 +234,56 @@ bool LevelLink::Settled(Instant now) const {
   return true;
 }
 
-json LevelLink::Unheld(const Config& config, size_t depth, NodeId held_by) {
+json LevelLink::Unheld(const Config& config, size_t depth, NodeId held_by,
+                       const std::vector<hierarchy::LevelView>* seen, size_t index) {
   const ParentConfig& p = config.parents[depth];
   json doc{{"name", p.name},
            {"node", p.id},
            {"held_here", false},
            {"held_by", held_by == kNoNode ? json(nullptr) : json(held_by)}};
-  doc["parent"] =
-      depth + 1 < config.parents.size() ? Unheld(config, depth + 1, kNoNode) : json(nullptr);
+  if (seen != nullptr && index < seen->size()) {
+    const hierarchy::LevelView& v = (*seen)[index];
+    doc["map"] = MapJson(v);
+    if (v.aggregate) doc["aggregate"] = AggregateJson(*v.aggregate);
+    doc["sent_down"] = true;
+  }
+  doc["parent"] = depth + 1 < config.parents.size()
+                      ? Unheld(config, depth + 1, kNoNode, seen, index + 1)
+                      : json(nullptr);
   return doc;
 }
 
 json LevelLink::Document() const {
   if (!level_) {
-    json doc = Unheld(config_, depth_, below_.membership().map().supervisor);
+    json doc = Unheld(config_, depth_, below_.membership().map().supervisor,
+                      below_.seen ? below_.seen() : nullptr, 0);
     if (!last_error_.empty()) doc["error"] = last_error_;
     return doc;
   }
   const ParentConfig& p = config_.parents[depth_];
   const auto& members = level_->membership();
-  const auto& kept = level_->representation().received();
+  // A member that keeps no aggregates shows those its supervisor sent down.
+  auto aggregates = level_->representation().Aggregates();
+  const auto& received = level_->view().received();
+  const bool from_view = aggregates.empty() && received && !received->levels.empty();
+  if (from_view) aggregates = AggregatesOf(received->levels.front());
   json doc{{"name", p.name},
            {"node", p.id},
            {"held_here", true},
            {"held_by", below_.membership().map().supervisor},
            {"incarnation", level_->incarnation()},
            {"role", membership::RoleName(members.role())},
-           {"map", MapJson(members.map(), kept.empty() ? nullptr : &kept)},
+           {"map", MapJson(members.map(), aggregates)},
            {"transport", TransportJson(level_->transport())}};
-  if (auto a = level_->ParentAggregate()) doc["aggregate"] = AggregateJson(*a);
+  if (auto a = level_->ParentAggregate()) {
+    doc["aggregate"] = AggregateJson(*a);
+  } else if (from_view && received->levels.front().aggregate) {
+    doc["aggregate"] = AggregateJson(*received->levels.front().aggregate);
+  }
   if (const LevelLink* above = level_->above()) {
     doc["parent"] = above->Document();
   } else {
-    doc["parent"] =
-        depth_ + 1 < config_.parents.size() ? Unheld(config_, depth_ + 1, kNoNode) : json(nullptr);
+    doc["parent"] = nullptr;  // the config names no level above this one
   }
   return doc;
 }

@@ -15,6 +15,7 @@
 #include "base/config.h"
 #include "base/time.h"
 #include "hierarchy/aggregate.h"
+#include "hierarchy/messages.h"
 #include "membership/core.h"
 
 namespace boost::asio {
@@ -32,6 +33,9 @@ class LevelLink {
     std::function<const membership::MembershipCore&()> membership;
     std::function<hierarchy::Aggregate()> aggregate;
     Duration notify;  // the level below's notification time
+    // This link's level and those above it as the level below's supervisor sent them
+    // (null: none sent), for the levels this node does not hold.
+    std::function<const std::vector<hierarchy::LevelView>*()> seen;
   };
   LevelLink(const Config& config, size_t depth, Below below, boost::asio::io_context& io);
   ~LevelLink();
@@ -43,15 +47,17 @@ class LevelLink {
   void Refresh();   // the aggregate below may have changed
   void Shutdown();  // stops the level above for good; nothing runs after it
 
-  // Called when the level above starts or stops, and on every tick while it runs.
+  // Called when the level above starts or stops, and on every tick.
   std::function<void()> on_level_change;
   std::function<void(Instant)> on_tick;
 
   ParentLevel* level() const { return level_.get(); }
   // This level as this node sees it, with the levels above it nested under "parent".
   nlohmann::json Document() const;
-  // A level this node does not hold, and every level above it.
-  static nlohmann::json Unheld(const Config& config, size_t depth, NodeId held_by);
+  // A level this node does not hold, and every level above it, with what `seen` (from
+  // this level up) says of them.
+  static nlohmann::json Unheld(const Config& config, size_t depth, NodeId held_by,
+                               const std::vector<hierarchy::LevelView>* seen, size_t index);
 
  private:
   void Tick();

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "base/log.h"
+#include "hierarchy/view.h"
 #include "io/adapters.h"
 #include "io/asio.h"
 #include "io/clock.h"
@@ -25,6 +26,7 @@ struct ParentLevel::Impl {
   std::unique_ptr<transport::TransportCore> core;
   std::unique_ptr<membership::MembershipCore> members;
   std::unique_ptr<hierarchy::RepresentationCore> rep;
+  std::unique_ptr<hierarchy::ViewCore> view;
   io::UdpAdapters udp;
   asio::steady_timer timer;
   Instant timer_at = Instant::Max();
@@ -101,6 +103,8 @@ struct ParentLevel::Impl {
     members = std::make_unique<membership::MembershipCore>(mo, incarnation * 31 + parent.id);
     rep = std::make_unique<hierarchy::RepresentationCore>(
         hierarchy::RepresentationOptions{.self = parent.id, .incarnation = incarnation});
+    view = std::make_unique<hierarchy::ViewCore>(
+        hierarchy::ViewOptions{.self = parent.id, .incarnation = incarnation});
     return OkStatus();
   }
 
@@ -116,9 +120,52 @@ struct ParentLevel::Impl {
     LevelLink::Below below{
         .membership = [this]() -> const membership::MembershipCore& { return *members; },
         .aggregate = [this] { return hierarchy::OfCluster(members->map(), {}, rep->Aggregates()); },
-        .notify = Duration::Millis(config.notify_ms) * factor};
+        .notify = Duration::Millis(config.notify_ms) * factor,
+        .seen = [this] { return Seen(); }};
     above = std::make_unique<LevelLink>(config, depth + 1, std::move(below), io);
+    // What the level above shows may have changed: its view goes down to this level.
+    above->on_tick = [this](Instant) { SendDown(); };
     above->Start();
+  }
+
+  // This level as this node sees it.
+  hierarchy::LevelView Own() const {
+    return hierarchy::ViewOf(members->map(), rep->Aggregates(), ParentAggregate());
+  }
+
+  std::optional<hierarchy::Aggregate> ParentAggregate() const {
+    if (members->role() != membership::Role::kSupervisor) return std::nullopt;
+    return hierarchy::OfCluster(members->map(), {}, rep->Aggregates());
+  }
+
+  // This level and those above it, nearest first: as this node knows them when it
+  // supervises here, else as this level's supervisor sent them.
+  std::vector<hierarchy::LevelView> Up() const {
+    if (members->role() != membership::Role::kSupervisor) {
+      if (view->received()) return view->received()->levels;
+      return {Own()};
+    }
+    std::vector<hierarchy::LevelView> levels{Own()};
+    if (above && above->level() != nullptr) {
+      for (auto& l : above->level()->Up()) levels.push_back(std::move(l));
+    }
+    return levels;
+  }
+
+  // The levels above this one as this level's supervisor sent them (none sent yet: null).
+  const std::vector<hierarchy::LevelView>* Seen() const {
+    if (!view->received() || view->received()->levels.empty()) return nullptr;
+    seen_cache.assign(view->received()->levels.begin() + 1, view->received()->levels.end());
+    return &seen_cache;
+  }
+  mutable std::vector<hierarchy::LevelView> seen_cache;
+
+  // As supervisor: this level's members are sent the tree from here up.
+  void SendDown() {
+    if (stopped || members->role() != membership::Role::kSupervisor) return;
+    membership::Outputs vout;
+    view->SetDown(io::SteadyNow(), Up(), vout);
+    Route(vout, hierarchy::kViewChannel);
   }
 
   void Process(transport::Outputs& out) {
@@ -131,7 +178,12 @@ struct ParentLevel::Impl {
           members->OnMessage(io::SteadyNow(), m->from, m->bytes, mout);
         } else if (m->channel == hierarchy::kChannel) {
           rep->OnMessage(io::SteadyNow(), m->from, m->bytes, mout);
-          if (rep->TakeChanged() && above && !stopped) above->Refresh();
+          if (rep->TakeChanged() && !stopped) {
+            if (above) above->Refresh();
+            SendDown();
+          }
+        } else if (m->channel == hierarchy::kViewChannel) {
+          view->OnMessage(io::SteadyNow(), m->from, m->bytes, mout);
         }
         Route(mout, m->channel);
       }
@@ -167,13 +219,19 @@ struct ParentLevel::Impl {
     rep->SetKeepers(now, supervisor, deputy, rout);
     if (!rout.empty()) Route(rout, hierarchy::kChannel);
     ArmTimer();  // the keepers may have moved the representation's deadline
-    if (changed && above && !stopped) above->Follow();
+    if (changed && !stopped) {
+      membership::Outputs vout;
+      view->SetMap(now, members->map(), vout);
+      Route(vout, hierarchy::kViewChannel);
+      SendDown();
+      if (above) above->Follow();
+    }
   }
 
   void ArmTimer() {
     if (stopped) return;
-    const Instant next =
-        std::min({core->NextDeadline(), members->NextDeadline(), rep->NextDeadline()});
+    const Instant next = std::min(
+        {core->NextDeadline(), members->NextDeadline(), rep->NextDeadline(), view->NextDeadline()});
     if (next == timer_at) return;
     timer_at = next;
     if (next == Instant::Max()) return;
@@ -188,6 +246,8 @@ struct ParentLevel::Impl {
       Route(mout, membership::kChannel);
       if (rep->NextDeadline() <= now) rep->Tick(now, mout);
       Route(mout, hierarchy::kChannel);
+      if (view->NextDeadline() <= now) view->Tick(now, mout);
+      Route(mout, hierarchy::kViewChannel);
       transport::Outputs out;
       core->Tick(now, out);
       Process(out);
@@ -250,8 +310,11 @@ Incarnation ParentLevel::incarnation() const { return impl_->incarnation; }
 const LevelLink* ParentLevel::above() const { return impl_->above.get(); }
 
 std::optional<hierarchy::Aggregate> ParentLevel::ParentAggregate() const {
-  if (impl_->members->role() != membership::Role::kSupervisor) return std::nullopt;
-  return hierarchy::OfCluster(impl_->members->map(), {}, impl_->rep->Aggregates());
+  return impl_->ParentAggregate();
 }
+
+std::vector<hierarchy::LevelView> ParentLevel::Up() const { return impl_->Up(); }
+
+const hierarchy::ViewCore& ParentLevel::view() const { return *impl_->view; }
 
 }  // namespace cohort::node

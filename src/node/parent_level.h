@@ -14,6 +14,7 @@
 #include "base/config.h"
 #include "base/result.h"
 #include "hierarchy/representation.h"
+#include "hierarchy/view.h"
 #include "membership/core.h"
 #include "transport/core.h"
 
@@ -47,6 +48,10 @@ class ParentLevel {
   Incarnation incarnation() const;
   // This level's aggregate, while this node keeps its members' aggregates.
   std::optional<hierarchy::Aggregate> ParentAggregate() const;
+  // This level and those above it, nearest first, as this node knows them (what a
+  // supervisor below sends its members).
+  std::vector<hierarchy::LevelView> Up() const;
+  const hierarchy::ViewCore& view() const;
   // The link to the level above, when the config names one.
   const LevelLink* above() const;
 

@@ -85,9 +85,21 @@ class HRun {
         return false;
       }
     }
-    return Measure(
-        "root_aggregate_exact_ms", [&] { return sim_->Stable() && RootExact(); },
-        Duration::Seconds(30));
+    if (!Measure(
+            "root_aggregate_exact_ms", [&] { return sim_->Stable() && RootExact(); },
+            Duration::Seconds(30))) {
+      return false;
+    }
+    return Views(start, "views_ms");
+  }
+  // Every leaf member shows the root as its supervisor has it now: `figure` from `since`.
+  bool Views(Instant since, const std::string& figure) {
+    const bool ok =
+        sim_->RunUntilTrue([&] { return sim_->ViewsBehind() == 0; }, Duration::Seconds(30));
+    Figure(figure, static_cast<double>((sim_->now() - since).micros()) / 1000.0);
+    Check(ok, figure + ": " + std::to_string(sim_->ViewsBehind()) +
+                  " leaf members never showed the root as it is");
+    return ok;
   }
   // Idle traffic per daemon over `window`: mean and most, wire overhead included.
   void Traffic(Duration window) {
@@ -160,6 +172,7 @@ ScenarioResult Leaf(HRun& run, Prng& prng) {
   run.Measure(
       "leaf_detect_ms", [&] { return sim.LeafMarkedFailed(victim); }, Duration::Seconds(5));
   run.Settle(at, Duration::Seconds(10), "the root's aggregate never counted the dead leaf");
+  run.Views(at, "views_ms");  // the root's new figures, sent down to every leaf
   return run.Finish();
 }
 
@@ -281,6 +294,7 @@ ScenarioResult Lossy(HRun& run, Prng& prng) {
   run.Measure(
       "leaf_detect_ms", [&] { return sim.LeafMarkedFailed(victim); }, Duration::Seconds(5));
   run.Settle(at, Duration::Seconds(10), "the root's aggregate never counted the dead leaf");
+  run.Views(at, "views_ms");  // the root's new figures, sent down to every leaf
   return run.Finish();
 }
 

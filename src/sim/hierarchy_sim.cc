@@ -167,6 +167,9 @@ void HierarchySim::StartInstance(Slot s, int host) {
     inst.rep = std::make_unique<hierarchy::RepresentationCore>(
         hierarchy::RepresentationOptions{.self = inst.id, .incarnation = inst.incarnation});
   }
+  inst.view = std::make_unique<hierarchy::ViewCore>(
+      hierarchy::ViewOptions{.self = inst.id, .incarnation = inst.incarnation});
+  inst.view_map_version = 0;
   inst.last_version = 0;
   inst.aggregated_version = 0;
   inst.last_map = {};
@@ -188,6 +191,7 @@ void HierarchySim::StopInstance(Slot s) {
   Instance& inst = slots_[s];
   inst.core.reset();
   inst.rep.reset();
+  inst.view.reset();
   inst.aggregate.reset();
   ++inst.timer_generation;
   if (inst.cluster.level + 1 >= levels()) return;
@@ -237,6 +241,7 @@ void HierarchySim::ArmTimer(Slot s) {
   if (inst.core == nullptr) return;
   Instant at = inst.core->NextDeadline();
   if (inst.rep) at = std::min(at, inst.rep->NextDeadline());
+  at = std::min(at, inst.view->NextDeadline());
   if (at == Instant::Max()) return;
   events_.Timer(at, s, ++inst.timer_generation);
 }
@@ -266,6 +271,8 @@ void HierarchySim::Step(const Events::Event& e) {
       inst.rep->Tick(now_, out);
       Route(e.to, out, hierarchy::kChannel);
     }
+    inst.view->Tick(now_, out);
+    Route(e.to, out, hierarchy::kViewChannel);
   } else {
     ++delivered_;
     trace_ = Digest64(*e.message.bytes, trace_ ^ (static_cast<uint64_t>(now_.nanos()) * 31 + e.to));
@@ -273,6 +280,9 @@ void HierarchySim::Step(const Events::Event& e) {
     if (e.message.channel == kMembershipChannel) {
       inst.core->OnMessage(now_, from, *e.message.bytes, out);
       Route(e.to, out, kMembershipChannel);
+    } else if (e.message.channel == hierarchy::kViewChannel) {
+      inst.view->OnMessage(now_, from, *e.message.bytes, out);
+      Route(e.to, out, hierarchy::kViewChannel);
     } else if (inst.rep) {
       inst.rep->OnMessage(now_, from, *e.message.bytes, out);
       Route(e.to, out, hierarchy::kChannel);
@@ -317,6 +327,87 @@ void HierarchySim::AfterStep(Slot s) {
     }
   }
   if (supervising) Represent(s);
+  if (slots_[s].core == nullptr) return;
+  if (map.version != inst.view_map_version) {
+    inst.view_map_version = map.version;
+    inst.view->SetMap(now_, map, out);
+    Route(s, out, hierarchy::kViewChannel);
+  }
+  RefreshViews(inst.host);
+}
+
+std::vector<hierarchy::LevelView> HierarchySim::Up(Slot s) const {
+  const Instance& inst = slots_[s];
+  const bool supervising = inst.core->role() == Role::kSupervisor;
+  const hierarchy::LevelView own = hierarchy::ViewOf(
+      inst.core->map(),
+      inst.rep ? inst.rep->Aggregates() : std::map<NodeId, hierarchy::Aggregate>{},
+      supervising ? inst.aggregate : std::nullopt);
+  if (!supervising) {
+    if (inst.view->received()) return inst.view->received()->levels;
+    return {own};
+  }
+  std::vector<hierarchy::LevelView> levels{own};
+  for (auto& l : Above(s)) levels.push_back(std::move(l));
+  return levels;
+}
+
+std::vector<hierarchy::LevelView> HierarchySim::Above(Slot s) const {
+  const Instance& inst = slots_[s];
+  if (inst.cluster.level + 1 >= levels()) return {};
+  const Slot p = ParentSlot(inst.cluster);
+  if (slots_[p].host != inst.host || slots_[p].core == nullptr) return {};
+  return Up(p);
+}
+
+// Every instance daemon `host` runs that supervises its cluster sends its members what it
+// now knows of the levels above them (the view core sends only a change).
+void HierarchySim::RefreshViews(int host) {
+  Slot s = static_cast<Slot>(host);
+  for (;;) {
+    Instance& inst = slots_[s];
+    if (inst.core == nullptr || inst.host != host) return;
+    if (inst.core->role() == Role::kSupervisor) {
+      auto down = inst.cluster.level == 0 ? Above(s) : Up(s);
+      if (!down.empty()) {
+        const Instant before = inst.view->NextDeadline();
+        Outputs out;
+        inst.view->SetDown(now_, std::move(down), out);
+        Route(s, out, hierarchy::kViewChannel);
+        if (inst.view->NextDeadline() != before) ArmTimer(s);
+      }
+    }
+    if (inst.cluster.level + 1 >= levels()) return;
+    s = ParentSlot(inst.cluster);
+  }
+}
+
+int HierarchySim::ViewsBehind() const {
+  const Cluster root{levels() - 1, 0};
+  std::optional<uint64_t> version;
+  std::optional<hierarchy::Aggregate> aggregate;
+  for (int id = 1; id <= levels_[root.level].cluster_size; ++id) {
+    const Instance& inst = slots_[SlotOf(root, static_cast<NodeId>(id))];
+    if (inst.core != nullptr && inst.core->role() == Role::kSupervisor) {
+      version = inst.core->map().version;
+      aggregate = inst.aggregate;
+    }
+  }
+  if (!version || !aggregate) return live_daemons();
+  int behind = 0;
+  for (int d = 0; d < daemons_; ++d) {
+    const Instance& leaf = slots_[static_cast<size_t>(d)];
+    if (!alive_[static_cast<size_t>(d)] || leaf.core == nullptr ||
+        leaf.core->role() == Role::kSupervisor) {
+      continue;
+    }
+    const auto& got = leaf.view->received();
+    const bool current = got && static_cast<int>(got->levels.size()) == levels() - 1 &&
+                         got->levels.back().version == *version &&
+                         got->levels.back().aggregate == hierarchy::Counted(*aggregate);
+    behind += current ? 0 : 1;
+  }
+  return behind;
 }
 
 bool HierarchySim::TakesParentSlot(Slot s) const {

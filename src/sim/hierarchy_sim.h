@@ -15,6 +15,9 @@
 // timings (period and notification time × level_factor per level), so a sub-cluster's
 // takeover ends before its parent could notice its representative's silence.
 //
+// Every instance also runs a ViewCore: each supervisor sends its members the levels above
+// them, so every daemon can show the path to the root (ViewsBehind measures it).
+//
 // Checkers run after every step: map versions never go back in an instance, no live daemon
 // is marked failed in its leaf cluster, and no sub-cluster node is marked failed at its
 // parent while a daemon of that sub-cluster lives (a false sub-cluster failure: the parent
@@ -30,6 +33,7 @@
 #include "base/prng.h"
 #include "hierarchy/aggregate.h"
 #include "hierarchy/representation.h"
+#include "hierarchy/view.h"
 #include "membership/core.h"
 #include "sim/node_events.h"
 
@@ -108,6 +112,10 @@ class HierarchySim {
   std::optional<hierarchy::Aggregate> RootAggregate() const;
   // What the root aggregate should say: every daemon counted, the live ones up.
   hierarchy::Aggregate Truth() const;
+  // Live daemons that are members (not supervisors) of their leaf cluster whose view of
+  // the levels above does not yet show the root as its supervisor has it now (its map
+  // version and its aggregate).
+  int ViewsBehind() const;
 
   const std::vector<std::string>& violations() const { return violations_; }
   uint64_t trace_digest() const { return trace_; }
@@ -132,6 +140,8 @@ class HierarchySim {
     int host = -1;        // the daemon running it
     std::unique_ptr<membership::MembershipCore> core;
     std::unique_ptr<hierarchy::RepresentationCore> rep;  // at levels above the leaves
+    std::unique_ptr<hierarchy::ViewCore> view;           // the tree sent down
+    uint64_t view_map_version = 0;                       // the map the view last took
     Incarnation incarnation = 0;
     uint64_t timer_generation = 0;
     uint64_t last_version = 0;
@@ -161,6 +171,11 @@ class HierarchySim {
   void CheckFailures(Slot s, const membership::ClusterMap& map);
   // Whether `s`, supervising its cluster, takes its cluster's parent slot from its holder.
   bool TakesParentSlot(Slot s) const;
+  // The tree sent down: the levels from `s`'s up as its daemon knows them, those above it,
+  // and what a supervisor at `s` sends its members; RefreshViews resends on a change.
+  std::vector<hierarchy::LevelView> Up(Slot s) const;
+  std::vector<hierarchy::LevelView> Above(Slot s) const;
+  void RefreshViews(int host);
   bool SubtreeAlive(Cluster c) const;
   bool ClusterStable(Cluster c) const;
   std::string Unstable(Cluster c) const;

@@ -1,6 +1,6 @@
-// Sub-cluster aggregates and representation messages (M14): the decoders never crash and
-// are canonical (what decodes encodes back to the same bytes); with the input split in two,
-// the sum of two aggregates that decode encodes to bytes that decode to that same sum.
+// Sub-cluster aggregates, representation messages and views sent down (M14): the decoders never
+// crash and are canonical (what decodes encodes back to the same bytes); with the input split in
+// two, the sum of two aggregates that decode encodes to bytes that decode to that same sum.
 #include <algorithm>
 #include <cstdlib>
 
@@ -16,6 +16,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (auto m = hierarchy::DecodeMessage(all)) {
     const wire::Bytes again = hierarchy::EncodeMessage(*m);
+    if (again.size() != size || !std::equal(again.begin(), again.end(), data)) std::abort();
+  }
+  if (auto v = hierarchy::DecodeView(all)) {
+    const wire::Bytes again = hierarchy::EncodeView(*v);
     if (again.size() != size || !std::equal(again.begin(), again.end(), data)) std::abort();
   }
   if (size < 1) return 0;

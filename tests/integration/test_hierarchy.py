@@ -106,6 +106,9 @@ class HierarchyTest(unittest.TestCase):
             member = hierarchy(s.node(2, 3)["api"])
             self.assertFalse(member["parent"]["held_here"])
             self.assertEqual(member["parent"]["held_by"], s.cluster(2)["supervisor"])
+            # ... and shows the parent as its supervisor sent it down.
+            wait_for(lambda: (hierarchy(s.node(2, 3)["api"])["parent"].get("aggregate") or {})
+                     .get("members_up") == 9, what="a member shows the parent's figures")
             tree = cohort("members", "--tree", api=top).stdout
             self.assertIn("in parent cluster dev as node 1, held here", tree)
             self.assertIn("parent cluster: 9 of 9 up", tree)
@@ -199,12 +202,26 @@ class ThreeLevelTest(unittest.TestCase):
             self.assertEqual((doc["parent"]["name"], doc["parent"]["parent"]["name"]),
                              ("dev-p2", "dev"))
             self.assertFalse(doc["parent"]["held_here"])
+            # Its supervisor sends it the levels above: it shows the whole path to the root.
+            wait_for(lambda: hierarchy(leaf)["parent"]["parent"].get("aggregate", {})
+                     .get("members_up") == 8, what="a leaf shows the root's figures")
+            root = hierarchy(leaf)["parent"]["parent"]
+            self.assertTrue(root["sent_down"])
+            self.assertEqual([m["state"] for m in root["map"]["members"]], ["up", "up"])
+            tree = cohort("members", "--tree", api=leaf).stdout
+            self.assertIn("its parent cluster dev as node 2, not held here; as sent down", tree)
+            self.assertIn("this cluster: 8 of 8 up", tree)
+            far = [n["api"] for n in s.cluster(1)["nodes"]
+                   if n["id"] != s.cluster(1)["supervisor"]][0]
 
             # A leaf dies in cluster 4: two levels up, the root's figures change.
             s.kill(4, [n["id"] for n in s.cluster(4)["nodes"]
                        if n["id"] != s.cluster(4)["supervisor"]][0])
             wait_for(lambda: hierarchy(top)["parent"]["parent"].get("aggregate", {})
                      .get("members_up") == 7, what="the root counts 7 daemons up")
+            # ... and back down the other branch, a leaf of cluster 1 sees it.
+            wait_for(lambda: hierarchy(far)["parent"]["parent"].get("aggregate", {})
+                     .get("members_up") == 7, what="a leaf of cluster 1 sees 7 up at the root")
 
             # The daemon holding group 1's node at the root dies (it supervises its cluster
             # and its parent): the successors take the node over at every level; the root
