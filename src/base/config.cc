@@ -462,9 +462,17 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source) {
   }
   if (c.has_cluster) c.key_file = ResolvePath(c.key_file, source);
   std::string key = "cluster";
+  uint64_t factor = 1;
   for (size_t depth = 0; depth < c.parents.size(); ++depth) {
     ParentConfig& p = c.parents[depth];
     key += ".parent";
+    // Each level's timings are the cluster's × the factors up to it: held to a day.
+    factor *= p.level_factor;
+    if (factor * std::max(c.period_ms, c.notify_ms) > kMaxLevelTimingMs) {
+      return r.Fail(r.Find(key + ".level_factor"), key + ".level_factor",
+                    "the level's period or notification time would exceed a day (the "
+                    "cluster's timings × the level factors up to this level)");
+    }
     p.key_file = ResolvePath(p.key_file, source);
     for (const AdapterConfig& a : c.adapters) {
       if (a.listen == p.listen) {

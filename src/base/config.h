@@ -55,6 +55,7 @@ struct ParentConfig {
   uint32_t level_factor = 3;  // period and notification time: the level below's × it
 };
 inline constexpr size_t kMaxParentLevels = 4;
+inline constexpr uint64_t kMaxLevelTimingMs = 86'400'000;
 
 struct Config {
   std::string source = "<built-in>";  // file the config came from, for messages

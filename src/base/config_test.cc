@@ -280,6 +280,11 @@ level_factor = 4
             "]\nid = 1\nkey_file = \"k\"\nlisten = \"127.0.0.1:" + std::to_string(level) + "\"\n";
   }
   fails(deep, "at most 4 levels above a cluster");
+  fails(
+      "[timing]\nnotify_ms = 600000\n[cluster.parent]\nid = 1\nkey_file = \"k\"\n"
+      "listen = \"127.0.0.1:1\"\nlevel_factor = 100\n[cluster.parent.parent]\nid = 1\n"
+      "key_file = \"k\"\nlisten = \"127.0.0.1:2\"\nlevel_factor = 100\n",
+      "key 'cluster.parent.parent.level_factor': the level's period or notification time");
 }
 
 TEST(ConfigTest, MissingFileIsNotFound) {

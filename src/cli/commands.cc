@@ -97,8 +97,9 @@ std::string AggregateText(const json& a) {
 void PrintLevelMap(const json& p, int depth) {
   const std::string pad(2 * depth, ' ');
   if (p.contains("aggregate")) {
-    std::printf("%s  %s cluster: %s\n", pad.c_str(), depth == 1 ? "parent" : "this",
-                AggregateText(p["aggregate"]).c_str());
+    const std::string which =
+        depth == 1 ? "parent cluster" : "cluster " + p["name"].get<std::string>();
+    std::printf("%s  %s: %s\n", pad.c_str(), which.c_str(), AggregateText(p["aggregate"]).c_str());
   }
   std::printf("%s  %-6s %-8s %-18s %s\n", pad.c_str(), "NODE", "STATE", "INCARNATION",
               "SUB-CLUSTER");

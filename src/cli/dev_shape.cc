@@ -176,14 +176,22 @@ Result<std::vector<DevUpOptions>> PlanShape(const DevUpOptions& o, const std::st
 int DevUpShape(const Globals& g, const DevUpOptions& o, const std::string& dir) {
   int a = 0, b = 0, c = 0;
   char tail = 0;
-  const int fields = std::sscanf(o.shape.c_str(), "%dx%dx%d%c", &a, &b, &c, &tail);
-  const int groups = fields == 3 ? a : 1;
-  const int s = fields == 3 ? b : a, n = fields == 3 ? c : b;
-  if ((fields != 2 && fields != 3) || (fields == 3 && (groups < 2 || groups > 9)) || s < 2 ||
-      s > 9 || n < 1 || n > 20 || groups * s * n > 90) {
+  // SxN exactly, else GxSxN exactly: "3x3junk" or "3x3x" is neither.
+  const bool flat = std::sscanf(o.shape.c_str(), "%dx%d%c", &a, &b, &tail) == 2;
+  const bool nested = !flat && std::sscanf(o.shape.c_str(), "%dx%dx%d%c", &a, &b, &c, &tail) == 3;
+  const int groups = nested ? a : 1;
+  const int s = nested ? b : a, n = nested ? c : b;
+  if ((!flat && !nested) || (nested && (groups < 2 || groups > 9)) || s < 2 || s > 9 || n < 1 ||
+      n > 20 || groups * s * n > 90) {
     return Fail(2, "--shape '" + o.shape +
                        "': expected SxN, S clusters (2-9) of N nodes (1-20), or GxSxN, G parents "
                        "(2-9) of such; at most 90 nodes in all");
+  }
+  const int last_port = o.base_port + (nested ? 500 : 400) + groups * s * n;
+  if (last_port > 65535) {
+    return Fail(2, "--base-port " + std::to_string(o.base_port) + " with --shape " + o.shape +
+                       ": the levels' ports would reach " + std::to_string(last_port) +
+                       " (above 65535)");
   }
   if (auto made = io::MakeDirs(dir); !made) return Fail(1, made.error().message());
   auto planned = PlanShape(o, dir, groups, s, n);

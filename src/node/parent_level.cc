@@ -34,6 +34,7 @@ struct ParentLevel::Impl {
   std::optional<hierarchy::Aggregate> own;
   bool stopped = false;
 
+  mutable std::vector<hierarchy::LevelView> seen_cache;  // what Seen() points to
   std::unique_ptr<LevelLink> above;  // last, so destroyed first: it reads members and rep
 
   Impl(const Config& c, size_t d, asio::io_context& io)
@@ -158,7 +159,6 @@ struct ParentLevel::Impl {
     seen_cache.assign(view->received()->levels.begin() + 1, view->received()->levels.end());
     return &seen_cache;
   }
-  mutable std::vector<hierarchy::LevelView> seen_cache;
 
   // As supervisor: this level's members are sent the tree from here up.
   void SendDown() {
@@ -178,10 +178,6 @@ struct ParentLevel::Impl {
           members->OnMessage(io::SteadyNow(), m->from, m->bytes, mout);
         } else if (m->channel == hierarchy::kChannel) {
           rep->OnMessage(io::SteadyNow(), m->from, m->bytes, mout);
-          if (rep->TakeChanged() && !stopped) {
-            if (above) above->Refresh();
-            SendDown();
-          }
         } else if (m->channel == hierarchy::kViewChannel) {
           view->OnMessage(io::SteadyNow(), m->from, m->bytes, mout);
         }
@@ -225,6 +221,12 @@ struct ParentLevel::Impl {
       Route(vout, hierarchy::kViewChannel);
       SendDown();
       if (above) above->Follow();
+    }
+    // The aggregates kept changed (a member's arrived, or this node's own as a keeper):
+    // the level's aggregate goes up, its view down.
+    if (rep->TakeChanged() && !stopped) {
+      if (above) above->Refresh();
+      SendDown();
     }
   }
 

@@ -394,6 +394,7 @@ int HierarchySim::ViewsBehind() const {
     }
   }
   if (!version || !aggregate) return live_daemons();
+  const hierarchy::Aggregate root_view = hierarchy::Counted(*aggregate);
   int behind = 0;
   for (int d = 0; d < daemons_; ++d) {
     const Instance& leaf = slots_[static_cast<size_t>(d)];
@@ -404,7 +405,7 @@ int HierarchySim::ViewsBehind() const {
     const auto& got = leaf.view->received();
     const bool current = got && static_cast<int>(got->levels.size()) == levels() - 1 &&
                          got->levels.back().version == *version &&
-                         got->levels.back().aggregate == hierarchy::Counted(*aggregate);
+                         got->levels.back().aggregate == root_view;
     behind += current ? 0 : 1;
   }
   return behind;

@@ -194,7 +194,7 @@ class ThreeLevelTest(unittest.TestCase):
                      .get("members_up") == 8, what="the root counts all 8 daemons up")
             tree = cohort("members", "--tree", api=top).stdout
             self.assertIn("its parent cluster dev as node", tree)
-            self.assertIn("this cluster: 8 of 8 up", tree)
+            self.assertIn("cluster dev: 8 of 8 up", tree)
             # A leaf's node, not holding anything, still names every level above it.
             leaf = [n["api"] for n in s.cluster(4)["nodes"]
                     if n["id"] != s.cluster(4)["supervisor"]][0]
@@ -210,13 +210,13 @@ class ThreeLevelTest(unittest.TestCase):
             self.assertEqual([m["state"] for m in root["map"]["members"]], ["up", "up"])
             tree = cohort("members", "--tree", api=leaf).stdout
             self.assertIn("its parent cluster dev as node 2, not held here; as sent down", tree)
-            self.assertIn("this cluster: 8 of 8 up", tree)
+            self.assertIn("cluster dev: 8 of 8 up", tree)
             far = [n["api"] for n in s.cluster(1)["nodes"]
                    if n["id"] != s.cluster(1)["supervisor"]][0]
 
-            # A leaf dies in cluster 4: two levels up, the root's figures change.
-            s.kill(4, [n["id"] for n in s.cluster(4)["nodes"]
-                       if n["id"] != s.cluster(4)["supervisor"]][0])
+            # A leaf dies in cluster 3: two levels up, the root's figures change.
+            s.kill(3, [n["id"] for n in s.cluster(3)["nodes"]
+                       if n["id"] != s.cluster(3)["supervisor"]][0])
             wait_for(lambda: hierarchy(top)["parent"]["parent"].get("aggregate", {})
                      .get("members_up") == 7, what="the root counts 7 daemons up")
             # ... and back down the other branch, a leaf of cluster 1 sees it.
@@ -246,12 +246,27 @@ class ThreeLevelTest(unittest.TestCase):
             wait_for(taken_over, timeout=30, interval=0.02, what="node 1 taken over at the root")
             self.assertEqual(failed_seen, [], "the root marked a taken-over node failed")
 
-            # Group 2 dies whole (both of its clusters): its node fails at the root.
-            for i in (3, 4):
-                for n in s.cluster(i)["nodes"]:
-                    if ours(n["pid"], s.dir):
-                        os.kill(n["pid"], signal.SIGKILL)
+            # Cluster 3 dies whole: group 2's node stays up at the root (cluster 4's holder
+            # supervises the parent now), its figures count cluster 3's daemons down.
+            for n in s.cluster(3)["nodes"]:
+                if ours(n["pid"], s.dir):
+                    os.kill(n["pid"], signal.SIGKILL)
             holder1 = wait_for(lambda: self.root_holders(s).get(1), what="group 1's new holder")
+
+            def group2(up):
+                m = root_member(hierarchy(holder1), 2)
+                return m["state"] == "up" and (m.get("aggregate") or {}).get("members_up") == up
+            wait_for(lambda: group2(2), timeout=40, what="group 2 at the root: 2 of 4 up")
+            # A leaf of cluster 4 dies: its supervisor, alone in its parent now, still sends
+            # the change up.
+            s.kill(4, [n["id"] for n in s.cluster(4)["nodes"]
+                       if n["id"] != s.cluster(4)["supervisor"]][0])
+            wait_for(lambda: group2(1), timeout=20, what="group 2 at the root: 1 of 4 up")
+
+            # The last daemon of group 2 dies: its node fails at the root.
+            for n in s.cluster(4)["nodes"]:
+                if ours(n["pid"], s.dir):
+                    os.kill(n["pid"], signal.SIGKILL)
             wait_for(lambda: root_member(hierarchy(holder1), 2)["state"] == "failed",
                      timeout=40, what="node 2 failed at the root")
 
