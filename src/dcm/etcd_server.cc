@@ -6,13 +6,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <cstring>
 #include <thread>
 
 #include "base/log.h"
 #include "io/clock.h"
+#include "io/timer.h"
 
 namespace cohort::dcm {
 
@@ -34,8 +34,8 @@ struct EtcdServer::Impl {
 
   EtcdLaunch launch;
   std::string log_file;
-  asio::steady_timer poll;
-  asio::steady_timer restart;
+  io::Timer poll;  // not a bare steady_timer: the server may be destroyed as the loop runs
+  io::Timer restart;
   RestartBackoff backoff;
   State state = State::kStopped;
   pid_t pid = -1;
@@ -94,9 +94,8 @@ struct EtcdServer::Impl {
   }
 
   void Poll() {
-    poll.expires_after(std::chrono::milliseconds(100));
-    poll.async_wait([this](boost::system::error_code ec) {
-      if (ec || pid <= 0) return;
+    poll.After(Duration::Millis(100), [this] {
+      if (pid <= 0) return;
       int status = 0;
       const pid_t r = ::waitpid(pid, &status, WNOHANG);
       if (r == 0) return Poll();
@@ -106,12 +105,7 @@ struct EtcdServer::Impl {
         restarting = false;
         Log(LogLevel::kInfo, "dcm", "registry server restarting to read its TLS files",
             {{"how", DescribeExit(status)}});
-        if (auto s = Spawn(); !s) {
-          Log(LogLevel::kError, "dcm", "cannot restart the registry server",
-              {{"error", s.error().message()}});
-          state = State::kStopped;
-        }
-        return;
+        return Respawn();
       }
       const Duration wait = backoff.OnExit(started, io::SteadyNow());
       state = State::kRestarting;
@@ -119,22 +113,24 @@ struct EtcdServer::Impl {
           {{"how", DescribeExit(status)},
            {"in_ms", std::to_string(wait.millis())},
            {"restarts", std::to_string(backoff.restarts())}});
-      restart.expires_after(std::chrono::nanoseconds(wait.nanos()));
-      restart.async_wait([this](boost::system::error_code ec2) {
-        if (ec2 || stopping) return;
-        if (auto s = Spawn(); !s) {
-          Log(LogLevel::kError, "dcm", "cannot restart the registry server",
-              {{"error", s.error().message()}});
-          state = State::kStopped;
-        }
+      restart.After(wait, [this] {
+        if (!stopping) Respawn();
       });
     });
   }
 
+  void Respawn() {
+    if (auto s = Spawn(); !s) {
+      Log(LogLevel::kError, "dcm", "cannot restart the registry server",
+          {{"error", s.error().message()}});
+      state = State::kStopped;
+    }
+  }
+
   void Stop(Duration grace) {
     stopping = true;
-    poll.cancel();
-    restart.cancel();
+    poll.Cancel();
+    restart.Cancel();
     state = State::kStopped;
     if (pid <= 0) return;
     ::kill(pid, SIGTERM);

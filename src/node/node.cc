@@ -16,6 +16,7 @@
 #include "io/asio.h"
 #include "io/clock.h"
 #include "io/files.h"
+#include "io/timer.h"
 #include "io/udp.h"
 #include "liveness/messages.h"
 #include "membership/messages.h"
@@ -46,7 +47,7 @@ struct Node::Impl {
   std::unique_ptr<asio::steady_timer> leave_timer;
   std::vector<std::string> interfaces;
   uint32_t capacity_mbps = 0;  // as the last usage sample found it
-  asio::steady_timer timer;
+  io::Timer timer;
   Instant timer_at = Instant::Max();
   std::string token;
   Instant started;
@@ -371,11 +372,8 @@ struct Node::Impl {
         std::min({core->NextDeadline(), members->NextDeadline(), live->NextDeadline()});
     if (next == timer_at) return;
     timer_at = next;
-    if (next == Instant::Max()) return;
-    const Duration wait = next - io::SteadyNow();
-    timer.expires_after(std::chrono::nanoseconds(std::max<int64_t>(0, wait.nanos())));
-    timer.async_wait([this](boost::system::error_code ec) {
-      if (ec || stopped) return;
+    timer.At(next, [this] {
+      if (stopped) return;
       timer_at = Instant::Max();
       const Instant now = io::SteadyNow();
       membership::Outputs mout;
@@ -550,7 +548,7 @@ Status Node::Start() {
 
 void Node::Stop() {
   impl_->stopped = true;
-  impl_->timer.cancel();
+  impl_->timer.Cancel();
   impl_->prober.reset();
   if (impl_->usage_timer) impl_->usage_timer->cancel();
   for (auto& [nonce, wait] : impl_->usage_waits) wait->timer->cancel();

@@ -8,6 +8,7 @@
 #include "io/asio.h"
 #include "io/clock.h"
 #include "io/files.h"
+#include "io/timer.h"
 #include "io/udp.h"
 #include "membership/messages.h"
 #include "node/keyring_file.h"
@@ -28,7 +29,7 @@ struct ParentLevel::Impl {
   std::unique_ptr<hierarchy::RepresentationCore> rep;
   std::unique_ptr<hierarchy::ViewCore> view;
   io::UdpAdapters udp;
-  asio::steady_timer timer;
+  io::Timer timer;
   Instant timer_at = Instant::Max();
   Incarnation incarnation = 0;
   std::optional<hierarchy::Aggregate> own;
@@ -236,11 +237,8 @@ struct ParentLevel::Impl {
         {core->NextDeadline(), members->NextDeadline(), rep->NextDeadline(), view->NextDeadline()});
     if (next == timer_at) return;
     timer_at = next;
-    if (next == Instant::Max()) return;
-    const Duration wait = next - io::SteadyNow();
-    timer.expires_after(std::chrono::nanoseconds(std::max<int64_t>(0, wait.nanos())));
-    timer.async_wait([this](boost::system::error_code ec) {
-      if (ec || stopped) return;
+    timer.At(next, [this] {
+      if (stopped) return;
       timer_at = Instant::Max();
       const Instant now = io::SteadyNow();
       membership::Outputs mout;
@@ -286,7 +284,7 @@ ParentLevel::~ParentLevel() { Stop(); }
 void ParentLevel::Stop() {
   if (impl_->above) impl_->above->Shutdown();
   impl_->stopped = true;
-  impl_->timer.cancel();
+  impl_->timer.Cancel();
   impl_->udp.Close();
 }
 
