@@ -131,7 +131,8 @@ void Dcm::Impl::FollowMembership() {
 }
 
 void Dcm::Stop() {
-  impl_->poll.cancel();
+  impl_->stopped = true;
+  impl_->poll.Cancel();
   if (impl_->server) impl_->server->Stop();
 }
 

@@ -25,6 +25,7 @@
 #include "dcm/tls.h"
 #include "io/clock.h"
 #include "io/files.h"
+#include "io/timer.h"
 #include "membership/core.h"
 #include "node/documents.h"
 #include "node/keyring_file.h"
@@ -39,8 +40,8 @@ using nlohmann::json;
 
 // The status poll: relaxed while writes commit, quick while read-only, so writes resume
 // within 50 ms of a new leader rather than a whole period later.
-inline constexpr auto kStatusPeriod = std::chrono::milliseconds(250);
-inline constexpr auto kReadOnlyStatusPeriod = std::chrono::milliseconds(50);
+inline constexpr Duration kStatusPeriod = Duration::Millis(250);
+inline constexpr Duration kReadOnlyStatusPeriod = Duration::Millis(50);
 
 using Reply = std::function<void(Result<std::string>)>;
 
@@ -56,7 +57,8 @@ struct Dcm::Impl {
   std::unique_ptr<EtcdServer> server;
   std::unique_ptr<registry::EtcdRegistry> client;
   std::unique_ptr<registry::PhaseGuard> guard;
-  asio::steady_timer poll;
+  io::Timer poll;
+  bool stopped = false;
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);
   // For threads of this DCM's (a definition's calls to the node it defines): they post
   // their results through it, and find it empty once the DCM is gone, whose io_context may
@@ -129,10 +131,9 @@ struct Dcm::Impl {
 
   void Poll() {
     const bool writable = status && status->phase == registry::Phase::kReadWrite;
-    poll.expires_after(writable ? kStatusPeriod : kReadOnlyStatusPeriod);
-    poll.async_wait([this](boost::system::error_code ec) {
-      if (ec) return;
+    poll.After(writable ? kStatusPeriod : kReadOnlyStatusPeriod, [this] {
       client->Status(OnLoop([this](Result<registry::RegistryStatus> r) {
+        if (stopped) return;  // an answer in flight at Stop
         OnStatus(std::move(r));
         Poll();
       }));

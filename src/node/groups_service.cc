@@ -9,6 +9,7 @@
 #include "groups/messages.h"
 #include "io/asio.h"
 #include "io/clock.h"
+#include "io/timer.h"
 #include "node/node.h"
 #include "registry/backend.h"
 
@@ -50,7 +51,7 @@ struct GroupsService::Impl {
   RecordsSource where_records;
   asio::io_context& io;
   std::unique_ptr<groups::GroupsCore> core;
-  asio::steady_timer timer;
+  io::Timer timer;
   Instant timer_at = Instant::Max();
   bool stopped = false;
   // Answers of the registry come back through the loop; this guards against the service
@@ -143,14 +144,8 @@ struct GroupsService::Impl {
     const Instant next = core->NextDeadline();
     if (next == timer_at) return;
     timer_at = next;
-    if (next == Instant::Max()) {
-      timer.cancel();
-      return;
-    }
-    const Duration wait = next - io::SteadyNow();
-    timer.expires_after(std::chrono::nanoseconds(std::max<int64_t>(0, wait.nanos())));
-    timer.async_wait([this, alive = alive](boost::system::error_code ec) {
-      if (ec || !*alive || stopped) return;
+    timer.At(next, [this] {
+      if (stopped) return;
       timer_at = Instant::Max();
       Step([&](Instant now, groups::Outputs& out) { core->Tick(now, out); });
     });
@@ -297,7 +292,7 @@ void GroupsService::Start() {
 
 void GroupsService::Stop() {
   impl_->stopped = true;
-  impl_->timer.cancel();
+  impl_->timer.Cancel();
   auto waiters = std::move(impl_->waiters);
   impl_->waiters.clear();
   for (auto& [id, w] : waiters) {

@@ -331,10 +331,7 @@ void ResourceService::Impl::ScheduleWakeup() {
   const Instant next = std::max(agent.NextWakeup(now), now + Duration::Millis(10));
   if (next == wakeup_at || agent.NextWakeup(now) == Instant::Max()) return;
   wakeup_at = next;
-  const Duration wait = next - now;
-  wakeup.expires_after(std::chrono::nanoseconds(std::max<int64_t>(0, wait.nanos())));
-  wakeup.async_wait([this, alive = alive](boost::system::error_code ec) {
-    if (ec || !*alive) return;
+  wakeup.At(next, [this] {
     wakeup_at = Instant::Max();
     Drive();
   });
@@ -604,7 +601,7 @@ void ResourceService::Impl::FinishStop() {
   runner.KillAll();
   tick.cancel();
   alive_timer.cancel();
-  wakeup.cancel();
+  wakeup.Cancel();
   stop_timer.cancel();
   if (watch && watched.backend != nullptr) watched.backend->CancelWatch(*watch);
   watch.reset();

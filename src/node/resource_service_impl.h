@@ -9,6 +9,7 @@
 #include <set>
 
 #include "io/asio.h"
+#include "io/timer.h"
 #include "node/inventory_scan.h"
 #include "node/resource_service.h"
 #include "registry/backend.h"
@@ -66,8 +67,8 @@ struct ResourceService::Impl {
   int64_t alive_revision = 0;
   bool alive_renewing = false;
   std::map<NodeId, std::pair<int64_t, Instant>> alive_seen;
-  boost::asio::steady_timer tick;    // lease renewals and re-syncs
-  boost::asio::steady_timer wakeup;  // the agent's next monitor or fence
+  boost::asio::steady_timer tick;  // lease renewals and re-syncs
+  io::Timer wakeup;                // the agent's next monitor or fence
   boost::asio::steady_timer stop_timer;
   boost::asio::steady_timer alive_timer;  // alive key renewals (fast takeover)
   std::function<void()> stop_done;        // set while stopping

@@ -10,6 +10,7 @@
 #include <tuple>
 
 #include "base/prng.h"
+#include "base/test_seeds.h"
 #include "resources/agent.h"
 
 namespace cohort::resources {
@@ -288,7 +289,7 @@ struct World {
 };
 
 void NeverActiveOnTwoNodesAndRunsOnceFaultsStop(int64_t alive_ttl_ms, bool promotable) {
-  for (uint64_t seed = 1; seed <= 1000; ++seed) {
+  for (uint64_t seed = 1; seed <= TestSeeds(1000); ++seed) {
     World w(seed, alive_ttl_ms);
     w.promotable = promotable;
     for (int64_t now = 0; now < 30'000; now += 10) {

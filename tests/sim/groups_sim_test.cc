@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "base/test_seeds.h"
 #include "expect_pass.h"
 #include "sim/scenarios.h"
 
@@ -16,11 +17,11 @@ namespace {
 constexpr const char* kScenarios[] = {"groups", "gcrash", "gpartition", "gregistry"};
 
 // 40 seeds of every scenario on 5 nodes and 10 on 9 (the sweep in scripts/test runs 300 of
-// each at 16 nodes; bench/sim_sweep.sh ran 10,000; this test also runs under the sanitizers,
-// 30 times slower).
+// each at 16 nodes; bench/sim_sweep.sh ran 10,000; under the sanitizers, 30 times slower,
+// a sixth of the seeds: base/test_seeds.h).
 class GroupScenarios : public ::testing::TestWithParam<const char*> {};
 TEST_P(GroupScenarios, FiveAndNineNodes) {
-  for (uint64_t seed = 1; seed <= 40; ++seed) {
+  for (uint64_t seed = 1; seed <= TestSeeds(40); ++seed) {
     const auto r = RunScenario(GetParam(), 5, seed);
     ExpectPass(r);
     if (!r.passed) return;

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "base/test_seeds.h"
 #include "expect_pass.h"
 #include "sim/hierarchy_scenarios.h"
 
@@ -20,11 +21,11 @@ void ExpectShapePass(const ScenarioResult& r, const std::vector<int>& shape) {
 
 // 60 seeds of every hierarchy scenario on two levels (4x4) and on three (2x3x4); the sweep
 // of scripts/test runs 300 more of each on 4x4, and bench/hierarchy_sim.py the large shapes.
-// This test also runs under the sanitizers, 30 times slower.
+// Under the sanitizers, 30 times slower, a sixth of the seeds (base/test_seeds.h).
 class Shapes : public ::testing::TestWithParam<const char*> {};
 TEST_P(Shapes, SixtySeeds) {
   for (const std::vector<int>& shape : {std::vector<int>{4, 4}, std::vector<int>{2, 3, 4}}) {
-    for (uint64_t seed = 1; seed <= 60; ++seed) {
+    for (uint64_t seed = 1; seed <= TestSeeds(60); ++seed) {
       const auto r = RunHierarchyShape(GetParam(), shape, seed);
       ExpectShapePass(r, shape);
       if (!r.passed) break;

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/test_seeds.h"
 #include "expect_pass.h"
 #include "sim/scenarios.h"
 
@@ -17,10 +18,10 @@ constexpr const char* kScenarios[] = {"lsettle", "lcut",   "lswitch",  "loneway"
                                       "lflap",   "lcrash", "lswitch3", "lloss"};
 
 // 10 seeds of every liveness scenario on 12 nodes, two networks (the sweep in scripts/test
-// runs 300 of each at 16 nodes; this test also runs under the sanitizers, 30 times slower).
+// runs 300 of each at 16 nodes; under the sanitizers, a sixth of the seeds: base/test_seeds.h).
 class TwelveNodes : public ::testing::TestWithParam<const char*> {};
 TEST_P(TwelveNodes, TenSeeds) {
-  for (uint64_t seed = 1; seed <= 10; ++seed) {
+  for (uint64_t seed = 1; seed <= TestSeeds(10); ++seed) {
     const auto r = RunScenario(GetParam(), 12, seed);
     ExpectPass(r);
     if (!r.passed) break;

@@ -2,6 +2,7 @@
 // the command that replays it.
 #include <gtest/gtest.h>
 
+#include "base/test_seeds.h"
 #include "expect_pass.h"
 #include "sim/scenarios.h"
 
@@ -11,7 +12,7 @@ namespace {
 // 200 seeds of every membership scenario on 10 nodes: 1,000 runs with the checkers on.
 class TenNodes : public ::testing::TestWithParam<const char*> {};
 TEST_P(TenNodes, TwoHundredSeeds) {
-  for (uint64_t seed = 1; seed <= 200; ++seed) {
+  for (uint64_t seed = 1; seed <= TestSeeds(200); ++seed) {
     const auto r = RunScenario(GetParam(), 10, seed);
     ExpectPass(r);
     if (!r.passed) break;

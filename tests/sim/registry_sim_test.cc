@@ -7,6 +7,7 @@
 #include <deque>
 
 #include "base/prng.h"
+#include "base/test_seeds.h"
 #include "dcm/schema.h"
 #include "registry/memory.h"
 
@@ -108,14 +109,14 @@ std::string MapRun(uint64_t seed) {
 }
 
 TEST(RegistrySimTest, TheStoredMapNeverGoesBackAndTheNewestOneLands) {
-  for (uint64_t seed = 1; seed <= 200; ++seed) {
+  for (uint64_t seed = 1; seed <= TestSeeds(200); ++seed) {
     const std::string failure = MapRun(seed);
     ASSERT_EQ(failure, "") << "seed " << seed;
   }
 }
 
 TEST(RegistrySimTest, ConcurrentDefinitionsOfOneClusterAgreeOnOneId) {
-  for (uint64_t seed = 1; seed <= 100; ++seed) {
+  for (uint64_t seed = 1; seed <= TestSeeds(100); ++seed) {
     Prng prng(seed);
     MemoryRegistry r;
     r.SetLeader(1);

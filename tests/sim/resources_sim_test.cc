@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "base/test_seeds.h"
 #include "expect_pass.h"
 #include "sim/scenarios.h"
 
@@ -19,7 +20,7 @@ constexpr const char* kScenarios[] = {"rcrash",      "rpartition",      "rdisk",
 // each at 16 nodes; docs/benchmarks.md has a 1,000-seed run).
 class ResourceScenarios : public ::testing::TestWithParam<const char*> {};
 TEST_P(ResourceScenarios, FiveAndNineNodes) {
-  for (uint64_t seed = 1; seed <= 40; ++seed) {
+  for (uint64_t seed = 1; seed <= TestSeeds(40); ++seed) {
     const auto r = RunScenario(GetParam(), 5, seed);
     ExpectPass(r);
     if (!r.passed) return;
