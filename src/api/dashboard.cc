@@ -31,6 +31,7 @@ th { background: #f4f4f4; }
 <h2>Disk usage</h2><div id="diskusage"></div>
 <h2>Node usage</h2><div id="nodeusage"></div>
 <h2>Topology: connectivity <span id="seen" class="muted"></span></h2><div id="topo"></div>
+<div id="levels"></div>
 <script>
 "use strict";
 function esc(v) {
@@ -46,6 +47,26 @@ function table(head, rows) {
          rows.map(r => "<tr>" + r.join("") + "</tr>").join("") + "</table>";
 }
 function gib(b) { return b === null ? null : (b / 1073741824).toFixed(1) + " GiB"; }
+// M14: a level above this cluster, its members' sub-clusters summed.
+function levelTable(l) {
+  const head = "<h2>Level " + esc(l.depth) + ": " + esc(l.name) + ' <span class="muted">(this ' +
+               "cluster's subtree is its node " + esc(l.node) +
+               (l.map_version === null ? "; nothing known of it yet)" :
+                "; supervisor " + esc(l.supervisor ?? "not elected yet") + ", map version " +
+                esc(l.map_version) + ")") +
+               "</span></h2>";
+  const a = l.aggregate;
+  const total = a ? "<p>" + esc(a.members_up + " of " + a.members + " up, " + a.capacity_mbps +
+                                " Mb/s (" + a.free_mbps + " free)") + "</p>" : "";
+  return head + total + table(["node", "state", "up", "capacity Mb/s", "free Mb/s",
+                               "disks ok", "degraded", "failed"],
+      l.members.map(m => {
+        const x = m.aggregate, d = x ? x.disk_counts : null;
+        return [cell(m.id), cell(m.state, m.state), cell(x && x.members_up + "/" + x.members),
+                cell(x && x.capacity_mbps), cell(x && x.free_mbps), cell(d && d.ok),
+                cell(d && d.degraded), cell(d && d.failed)];
+      }));
+}
 async function refresh() {
   try {
     const [status, t] = await Promise.all(
@@ -78,6 +99,7 @@ async function refresh() {
         t.topology.nodes.map(n => [cell(n.id), cell(n.state, n.state),
             "<td>" + n.addresses.map(a => '<span class="' + esc(a.status) + '">' + esc(a.address) +
                                           (a.preferred ? " *" : "") + "</span>").join(", ") + "</td>"]));
+    document.getElementById("levels").innerHTML = (t.levels || []).map(levelTable).join("");
   } catch (e) {
     document.getElementById("error").textContent = "cannot reach this node's API: " + e;
   }

@@ -271,9 +271,12 @@ void Api::Handle(const HttpRequest& r, Respond respond) {
   if (get && path == "/v1/tables") {
     // Usage lives with the supervisor; ask it, and answer without usage if it is silent.
     const node::Node* node = &node_;
+    const node::HierarchyService* hierarchy = hierarchy_;
     node_.FetchUsage(Duration::Millis(500),
-                     [node, respond](std::optional<membership::UsageReply> usage) {
-                       respond(Json(200, node::TablesDocument(*node, usage)));
+                     [node, hierarchy, respond](std::optional<membership::UsageReply> usage) {
+                       json doc = node::TablesDocument(*node, usage);
+                       doc["levels"] = hierarchy ? hierarchy->LevelTables() : json::array();
+                       respond(Json(200, std::move(doc)));
                      });
     return;
   }

@@ -163,6 +163,44 @@ std::string Num(const json& v) {
   return out;
 }
 
+// M14: the supervisor tables of each level above the cluster — per member, its
+// sub-cluster's node usage and disks aggregated.
+void PrintLevelTables(const json& levels) {
+  for (const json& l : levels) {
+    std::printf("\nLEVEL %d: %s (this cluster's subtree is its node %d", l["depth"].get<int>(),
+                l["name"].get<std::string>().c_str(), l["node"].get<int>());
+    if (l["map_version"].is_null()) {
+      std::printf("; nothing known of it yet)\n");
+      continue;
+    }
+    std::printf("; supervisor %s, map version %llu)\n",
+                l["supervisor"].is_null() ? "not elected yet"
+                                          : std::to_string(l["supervisor"].get<int>()).c_str(),
+                l["map_version"].get<unsigned long long>());
+    if (!l["aggregate"].is_null())
+      std::printf("total: %s\n", AggregateText(l["aggregate"]).c_str());
+    std::printf("%-6s %-8s %-8s %-14s %-10s %-8s %-9s %-9s %s\n", "NODE", "STATE", "UP",
+                "CAPACITY Mb/s", "FREE Mb/s", "UNKNOWN", "DISKS OK", "DEGRADED", "FAILED");
+    for (const json& m : l["members"]) {
+      const json& a = m["aggregate"];
+      if (a.is_null()) {
+        std::printf("%-6d %-8s %s\n", m["id"].get<int>(), m["state"].get<std::string>().c_str(),
+                    "(no figures yet)");
+        continue;
+      }
+      const json& d = a["disk_counts"];
+      const std::string up = std::to_string(a["members_up"].get<uint64_t>()) + "/" +
+                             std::to_string(a["members"].get<uint64_t>());
+      std::printf(
+          "%-6d %-8s %-8s %-14llu %-10llu %-8llu %-9llu %-9llu %llu\n", m["id"].get<int>(),
+          m["state"].get<std::string>().c_str(), up.c_str(),
+          a["capacity_mbps"].get<unsigned long long>(), a["free_mbps"].get<unsigned long long>(),
+          a["capacity_unknown"].get<unsigned long long>(), d["ok"].get<unsigned long long>(),
+          d["degraded"].get<unsigned long long>(), d["failed"].get<unsigned long long>());
+    }
+  }
+}
+
 // M12: the four supervisor tables.
 void PrintTables(const json& t) {
   std::printf("cluster %s, supervisor %s, map version %llu; connectivity as seen from node %d\n",
@@ -217,6 +255,7 @@ void PrintTables(const json& t) {
                     {"supervisor", t["supervisor"]},
                     {"map_version", t["map_version"]},
                     {"members", t["cluster_map"]}});
+  if (t.contains("levels")) PrintLevelTables(t["levels"]);
 }
 
 void PrintKeys(const json& k) {
@@ -340,8 +379,9 @@ void AddViewCommands(CLI::App& app, const Globals& g, int& rc) {
   static const View views[] = {
       {"status", "this node's state", "/v1/status", PrintStatus},
       {"members", "the cluster map: members and their state", "/v1/members", PrintMembers},
-      {"tables", "the supervisor tables: topology, disk usage, node usage, map", "/v1/tables",
-       PrintTables},
+      {"tables",
+       "the supervisor tables: topology, disk usage, node usage, map, and per level above",
+       "/v1/tables", PrintTables},
       {"addresses", "the cluster destination address table", "/v1/addresses", PrintAddresses},
   };
   static bool tree = false;

@@ -101,4 +101,34 @@ json HierarchyService::Document() const {
               {"parent", link_ ? link_->Document() : json(nullptr)}};
 }
 
+json HierarchyService::LevelTables() const {
+  json levels = json::array();
+  const json doc = Document();
+  const json* level = &doc["parent"];
+  for (int depth = 1; level->is_object(); ++depth, level = &(*level)["parent"]) {
+    const json& l = *level;
+    json row{{"depth", depth},
+             {"name", l["name"]},
+             {"node", l["node"]},
+             {"held_here", l["held_here"]},
+             {"held_by", l.value("held_by", json(nullptr))},
+             {"supervisor", nullptr},
+             {"map_version", nullptr},
+             {"aggregate", l.value("aggregate", json(nullptr))},
+             {"members", json::array()}};
+    if (l.contains("map")) {
+      const NodeId supervisor = l["map"]["supervisor"].get<NodeId>();
+      if (supervisor != kNoNode) row["supervisor"] = supervisor;
+      row["map_version"] = l["map"]["version"];
+      for (const json& m : l["map"]["members"]) {
+        json member{{"id", m["id"]}, {"state", m["state"]}, {"incarnation", m["incarnation"]}};
+        member["aggregate"] = m.value("aggregate", json(nullptr));
+        row["members"].push_back(std::move(member));
+      }
+    }
+    levels.push_back(std::move(row));
+  }
+  return levels;
+}
+
 }  // namespace cohort::node

@@ -32,6 +32,10 @@ class HierarchyService {
 
   // The hierarchy as this node sees it (GET /v1/hierarchy, `cohort members --tree`).
   nlohmann::json Document() const;
+  // The supervisor tables of every level above the cluster, nearest first (the "levels" of
+  // GET /v1/tables): per member, its sub-cluster's figures — the node usage and disk
+  // tables aggregated — and the level's sum.
+  nlohmann::json LevelTables() const;
 
  private:
   void FetchUsage();  // the supervisor's usage table, for the aggregate

@@ -105,20 +105,14 @@ uint32_t LevelFactor(const Config& config, size_t depth) {
   return factor;
 }
 
-struct LevelLink::Timer {
-  explicit Timer(boost::asio::io_context& io) : timer(io) {}
-  boost::asio::steady_timer timer;
-};
-
 LevelLink::LevelLink(const Config& config, size_t depth, Below below, boost::asio::io_context& io)
-    : config_(config), depth_(depth), below_(std::move(below)), io_(io) {
+    : config_(config), depth_(depth), below_(std::move(below)), io_(io), timer_(io) {
   CHECK(depth < config.parents.size());
 }
 
 LevelLink::~LevelLink() { Shutdown(); }
 
 void LevelLink::Start() {
-  timer_ = std::make_unique<Timer>(io_);
   Follow();
   Tick();
 }
@@ -155,7 +149,7 @@ void LevelLink::Refresh() {
 void LevelLink::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
-  if (timer_) timer_->timer.cancel();
+  timer_.Cancel();
   if (level_) ParentLevel::Dispose(std::move(level_), io_);
 }
 
@@ -188,11 +182,7 @@ void LevelLink::Tick() {
       StopLevel("not settled in the level above");
     }
   }
-  std::weak_ptr<bool> alive = alive_;
-  timer_->timer.expires_after(std::chrono::milliseconds(250));
-  timer_->timer.async_wait([this, alive](const boost::system::error_code& ec) {
-    if (!ec && !alive.expired()) Tick();
-  });
+  timer_.After(Duration::Millis(250), [this] { Tick(); });
 }
 
 void LevelLink::StartLevel() {

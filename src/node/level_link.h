@@ -16,6 +16,7 @@
 #include "base/time.h"
 #include "hierarchy/aggregate.h"
 #include "hierarchy/messages.h"
+#include "io/timer.h"
 #include "membership/core.h"
 
 namespace boost::asio {
@@ -71,13 +72,11 @@ class LevelLink {
   Below below_;
   boost::asio::io_context& io_;
   std::unique_ptr<ParentLevel> level_;
-  struct Timer;  // a steady_timer, kept out of this header
-  std::unique_ptr<Timer> timer_;
+  io::Timer timer_;
   std::string last_error_;  // why the level could not start, if it could not
   Instant supervising_since_ = Instant::Max();
   Instant unsettled_since_ = Instant::Max();
   bool shut_down_ = false;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // the timer holds it weakly
 };
 
 // The product of the level factors up to and including config.parents[depth]: that level's

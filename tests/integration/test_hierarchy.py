@@ -222,6 +222,23 @@ class ThreeLevelTest(unittest.TestCase):
             # ... and back down the other branch, a leaf of cluster 1 sees it.
             wait_for(lambda: hierarchy(far)["parent"]["parent"].get("aggregate", {})
                      .get("members_up") == 7, what="a leaf of cluster 1 sees 7 up at the root")
+            # The supervisor tables per level at that plain member: its parent's nodes (its
+            # own branch) all up, and at the root the other branch's node with 3 of 4 up.
+            def level_rows(depth):
+                t = cohort_json("tables", api=far)["levels"][depth - 1]
+                return {m["id"]: m["aggregate"] for m in t["members"]}, t
+            rows, parent = level_rows(1)
+            self.assertEqual(parent["name"], "dev-p1")
+            self.assertEqual([(a["members_up"], a["members"]) for a in rows.values()],
+                             [(2, 2), (2, 2)])
+            rows, root = level_rows(2)
+            self.assertEqual((root["name"], root["aggregate"]["members_up"]), ("dev", 7))
+            self.assertEqual(sorted((a["members_up"], a["members"]) for a in rows.values()),
+                             [(3, 4), (4, 4)])
+            text = cohort("tables", api=far).stdout
+            self.assertIn("LEVEL 2: dev (", text)
+            self.assertIn("total: 7 of 8 up", text)
+            self.assertRegex(text, r"(?m)^\d +up +3/4 ")
 
             # The daemon holding group 1's node at the root dies (it supervises its cluster
             # and its parent): the successors take the node over at every level; the root
