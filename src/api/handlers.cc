@@ -106,6 +106,9 @@ HttpResponse Api::Metrics() const {
           m.requests_failed);
   counter("cohort_transport_fragments_sent_total", "Fragments sent for large messages.",
           m.fragments_sent);
+  counter("cohort_transport_messages_too_large_total",
+          "Messages dropped at the sender: larger than a receiver takes or the path carries.",
+          m.messages_too_large);
   counter("cohort_transport_table_changes_total", "Address table updates merged.", m.table_changes);
   s << "# HELP cohort_transport_adapter_bytes_sent_total Bytes of sealed datagrams sent from "
        "each local adapter, by the service they carried (RM3).\n"

@@ -49,6 +49,8 @@ struct Aggregate {
 // A cluster's aggregate lists its disks while they are at most this many; beyond, all of
 // them are counted instead, so an aggregate's size does not grow with the tree below it.
 inline constexpr size_t kMaxListedDisks = 64;
+// Encode()'s size for an aggregate that lists no disk (they are counted).
+inline constexpr size_t kCountedAggregateBytes = 59;
 inline constexpr size_t kMaxDiskIdBytes = 255;
 
 // The aggregate of a cluster from its map, its supervisor's usage table and the aggregates

@@ -117,15 +117,29 @@ wire::Bytes EncodeView(const ViewMessage& message) {
     for (const auto& x : level.members) {
       if (x.id != kNoNode && members.size() < kMaxViewMembers) members.emplace(x.id, &x);
     }
+    // The members that fit the budget, nearest level first, room kept for the headers and
+    // aggregates of the levels after this one.
+    const size_t later = (levels - l - 1) * kMaxViewLevelOverhead;
+    wire::Bytes body;
+    wire::Writer b(&body);
+    uint16_t count = 0;
+    for (const auto& [id, x] : members) {
+      wire::Bytes one;
+      wire::Writer one_w(&one);
+      one_w.U16(id);
+      one_w.U8(static_cast<uint8_t>(x->state));
+      one_w.U64(x->incarnation);
+      PutAggregate(one_w, x->aggregate);
+      if (out.size() + kMaxViewLevelOverhead + body.size() + one.size() + later > kMaxViewBytes) {
+        break;
+      }
+      b.Raw(one);
+      ++count;
+    }
     w.U16(level.supervisor);
     w.U64(level.version);
-    w.U16(static_cast<uint16_t>(members.size()));
-    for (const auto& [id, x] : members) {
-      w.U16(id);
-      w.U8(static_cast<uint8_t>(x->state));
-      w.U64(x->incarnation);
-      PutAggregate(w, x->aggregate);
-    }
+    w.U16(count);
+    w.Raw(body);
     PutAggregate(w, level.aggregate);
   }
   return out;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "transport/messages.h"
+
 namespace cohort::hierarchy {
 namespace {
 
@@ -80,6 +82,39 @@ TEST(ViewMessages, RoundTripAndRefusals) {
   // More levels than the limit are cut at it.
   ViewMsg deep{1, 1, std::vector<LevelView>(kMaxViewLevels + 2, Level(1, 1, 1))};
   EXPECT_EQ(AsView(EncodeView(deep)).levels.size(), kMaxViewLevels);
+}
+
+// The largest view (every level at its member limit, every aggregate listing disks) fits
+// the byte budget, and the budget fits one message on any path: the nearest level whole,
+// farther ones cut to the members that fit, every level's aggregate kept.
+TEST(ViewMessages, TheLargestViewFitsEveryPath) {
+  static_assert(kMaxViewBytes + 64 <= transport::kMaxMessageOnAnyPath);
+  Aggregate a;
+  a.members = a.members_up = a.capacity_unknown = UINT32_MAX;
+  a.capacity_mbps = a.free_mbps = UINT64_MAX;
+  for (int d = 0; d < 3; ++d)
+    a.disks.push_back({std::string(kMaxDiskIdBytes, 'a' + d), DiskState::kOk, 9, 1});
+  EXPECT_EQ(Encode(Counted(a)).size(), kCountedAggregateBytes);
+  LevelView full;
+  full.supervisor = 1;
+  full.version = UINT64_MAX;
+  for (NodeId id = 1; id <= kMaxViewMembers; ++id) {
+    full.members.push_back({id, MemberState::kUp, UINT64_MAX, a});
+  }
+  full.aggregate = a;
+  const ViewMsg largest{UINT64_MAX, UINT64_MAX, std::vector<LevelView>(kMaxViewLevels, full)};
+  const wire::Bytes bytes = EncodeView(largest);
+  EXPECT_LE(bytes.size(), kMaxViewBytes);
+  EXPECT_GT(bytes.size(), kMaxViewBytes - 100);  // filled, not cut early
+  const ViewMsg back = AsView(bytes);
+  ASSERT_EQ(back.levels.size(), kMaxViewLevels);
+  EXPECT_EQ(back.levels[0].members.size(), kMaxViewMembers);
+  EXPECT_GT(back.levels[1].members.size(), 2000u);
+  EXPECT_EQ(back.levels[1].members.front().id, 1);
+  for (const LevelView& level : back.levels) {
+    ASSERT_TRUE(level.aggregate.has_value());
+    EXPECT_EQ(level.aggregate->members, UINT32_MAX);
+  }
 }
 
 TEST(ViewCore, SupervisorSendsOnChangeUntilAcknowledged) {

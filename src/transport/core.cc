@@ -7,8 +7,6 @@ namespace cohort::transport {
 namespace {
 
 // IPv4 (20) + UDP (8) headers that the MTU also has to hold.
-constexpr size_t kIpUdpOverhead = 28;
-constexpr size_t kMinPathMtu = 576;
 
 }  // namespace
 
@@ -542,6 +540,13 @@ void TransportCore::Emit(const Endpoint& to, ByteView message, Outputs& out,
   if (message.size() <= limit) {
     pieces.emplace_back(message.begin(), message.end());
   } else {
+    // What the receiver would refuse, or this path cannot carry in kMaxFragments pieces,
+    // is not sent at all (a caller's bound should have kept it out: counted, not fatal).
+    const size_t chunk = limit - kFragmentHeaderSize;
+    if (message.size() > kMaxMessageSize || (message.size() + chunk - 1) / chunk > kMaxFragments) {
+      ++metrics_.messages_too_large;
+      return;
+    }
     pieces = Fragment(message, next_message_id_++, limit);
     metrics_.fragments_sent += pieces.size();
   }

@@ -336,6 +336,48 @@ TEST(TransportCoreTest, LargeMessagesAreFragmentedToTheMtu) {
   EXPECT_GE(f.b.metrics().messages_reassembled, 1u);
 }
 
+// A message a path cannot carry in kMaxFragments pieces, or a receiver would refuse, is
+// dropped and counted at the sender: never a crash, never a partial message on the wire.
+TEST(TransportCoreTest, AMessageTooLargeForThePathIsDroppedAndCounted) {
+  TransportOptions small = Options(1);
+  for (auto& adapter : small.adapters) adapter.info.mtu = kMinPathMtu;
+  TransportCore a(small, Ring(), 1);
+  TransportCore b(Options(2, {Addr(1, 1)}), Ring(), 2);
+  Wire wire{{&a, &b}};
+  Outputs out;
+  a.Start(wire.now, out);
+  wire.Take(&a, out);
+  b.Start(wire.now, out);
+  wire.Take(&b, out);
+  wire.Pump();
+  ASSERT_EQ(a.table().size(), 2u);
+  auto datagrams = [](const Outputs& o) {
+    return std::count_if(o.begin(), o.end(),
+                         [](const Output& x) { return std::holds_alternative<SendDatagram>(x); });
+  };
+  out.clear();
+  ASSERT_TRUE(a.SendData(wire.now, 2, 5, Bytes(kMaxMessageOnAnyPath - 16, 7), out));
+  EXPECT_EQ(datagrams(out), static_cast<long>(kMaxFragments));
+  EXPECT_EQ(a.metrics().messages_too_large, 0u);
+  out.clear();
+  ASSERT_TRUE(a.SendData(wire.now, 2, 5, Bytes(kMaxMessageOnAnyPath + 1000, 7), out));
+  EXPECT_EQ(datagrams(out), 0);
+  EXPECT_EQ(a.metrics().messages_too_large, 1u);
+  // The path's MTU is the smaller end's: the other way, the same.
+  out.clear();
+  ASSERT_TRUE(b.SendData(wire.now, 1, 5, Bytes(kMaxMessageOnAnyPath + 1000, 7), out));
+  EXPECT_EQ(datagrams(out), 0);
+  // A wider path carries it, but nothing past what a receiver reassembles.
+  Fixture wide;
+  out.clear();
+  ASSERT_TRUE(wide.a.SendData(wide.wire.now, 2, 5, Bytes(kMaxMessageOnAnyPath + 1000, 7), out));
+  EXPECT_GT(datagrams(out), 0);
+  out.clear();
+  ASSERT_TRUE(wide.a.SendData(wide.wire.now, 2, 5, Bytes(kMaxMessageSize + 1, 7), out));
+  EXPECT_EQ(datagrams(out), 0);
+  EXPECT_EQ(wide.a.metrics().messages_too_large, 1u);
+}
+
 TEST(TransportCoreTest, RoutesChooseTheLocalAdapterAndCosSetsDscp) {
   TransportOptions o = Options(1);
   o.adapters[1].info.cos = Cos::kVideo;

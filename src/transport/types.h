@@ -130,6 +130,7 @@ struct TransportMetrics {
   uint64_t requests = 0;
   uint64_t requests_failed = 0;
   uint64_t fragments_sent = 0;
+  uint64_t messages_too_large = 0;  // dropped at the sender: see kMaxMessageOnAnyPath
   uint64_t messages_reassembled = 0;
   uint64_t table_changes = 0;
   // RM3: bytes of sealed datagrams sent, by (local adapter, channel): where each layer's
