@@ -59,11 +59,12 @@ function levelTable(l) {
   const total = a ? "<p>" + esc(a.members_up + " of " + a.members + " up, " + a.capacity_mbps +
                                 " Mb/s (" + a.free_mbps + " free)") + "</p>" : "";
   return head + total + table(["node", "state", "up", "capacity Mb/s", "free Mb/s",
-                               "disks ok", "degraded", "failed"],
+                               "capacity unknown", "disks ok", "degraded", "failed"],
       l.members.map(m => {
         const x = m.aggregate, d = x ? x.disk_counts : null;
         return [cell(m.id), cell(m.state, m.state), cell(x && x.members_up + "/" + x.members),
-                cell(x && x.capacity_mbps), cell(x && x.free_mbps), cell(d && d.ok),
+                cell(x && x.capacity_mbps), cell(x && x.free_mbps), cell(x && x.capacity_unknown),
+                cell(d && d.ok),
                 cell(d && d.degraded), cell(d && d.failed)];
       }));
 }

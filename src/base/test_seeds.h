@@ -9,8 +9,16 @@
 
 namespace cohort {
 
+#if defined(__SANITIZE_ADDRESS__)  // GCC
+#define COHORT_TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)  // Clang
+#define COHORT_TEST_SANITIZED 1
+#endif
+#endif
+
 constexpr uint64_t TestSeeds(uint64_t all) {
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(COHORT_TEST_SANITIZED)
   return std::min<uint64_t>(all, std::max<uint64_t>(3, all / 6));
 #else
   return all;

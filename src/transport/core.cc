@@ -4,11 +4,6 @@
 #include <bit>
 
 namespace cohort::transport {
-namespace {
-
-// IPv4 (20) + UDP (8) headers that the MTU also has to hold.
-
-}  // namespace
 
 TransportCore::TransportCore(TransportOptions options, wire::Keyring keyring, uint64_t seed)
     : options_(std::move(options)),

@@ -85,8 +85,8 @@ std::optional<Message> Decode(ByteView bytes);
 // Size of a FragmentMsg header; a fragment carries at most (limit - this) bytes of chunk.
 inline constexpr size_t kFragmentHeaderSize = 1 + 4 + 2 + 2;
 
-inline constexpr size_t kIpUdpOverhead = 28;
-inline constexpr size_t kMinPathMtu = 576;  // what every IPv4 path carries
+inline constexpr size_t kIpUdpOverhead = 28;  // IPv4 (20) + UDP (8): the MTU holds them too
+inline constexpr size_t kMinPathMtu = 576;    // what every IPv4 path carries
 // The largest message every path carries whole: kMaxFragments fragments at the smallest
 // path MTU (about 497 KiB). A larger one, up to kMaxMessageSize, passes only a path with a
 // larger MTU; the sender drops, and counts (messages_too_large), what a path cannot carry.
