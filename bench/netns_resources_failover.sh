@@ -85,16 +85,7 @@ TOML
   start_host "$k"
 done
 
-wait_until() {  # wait_until SECONDS DESCRIPTION COMMAND...
-  local limit=$1 what=$2; shift 2
-  local start; start=$(ms)
-  until "$@" >/dev/null 2>&1; do
-    if [ $(( $(ms) - start )) -gt $(( limit * 1000 )) ]; then
-      echo "FAIL: timed out waiting for $what"; exit 1
-    fi
-    sleep 0.01
-  done
-}
+WAIT_POLL=0.01
 answers() { ip netns exec "$NS_C" curl -s -o /dev/null --max-time 0.1 "http://$VIP:8080/"; }  # 0.1 s: the timing's grain
 runner() {  # runner VIA: the host both run on, as node VIA lists them
   on "$1" resource list --json | python3 -c '

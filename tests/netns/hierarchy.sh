@@ -79,19 +79,9 @@ TOML
 done
 
 get() { ip netns exec "${NS_TAG}h$1" curl -s --max-time 2 "127.0.0.1:7201$2"; }
-wait_until() {  # wait_until SECONDS DESCRIPTION COMMAND...
-  local limit=$1 what=$2; shift 2
-  local start; start=$(ms)
-  until "$@" >/dev/null 2>&1; do
-    if [ $(( $(ms) - start )) -gt $(( limit * 1000 )) ]; then
-      echo "FAIL: timed out waiting for $what"
-      "$@" || true
-      for f in "$work"/n*.log; do echo "== $f"; tail -n 8 "$f"; done; exit 1
-    fi
-    sleep 0.1
-  done
-  echo "ok: $what ($(( $(ms) - start )) ms)"
-}
+WAIT_POLL=0.1
+waited() { echo "ok: $1 ($took ms)"; }
+diagnose() { for f in "$work"/n*.log; do echo "== $f"; tail -n 8 "$f"; done; }
 
 # parent_is K WANT: host K's view of the parent: "<node>:<state> … up=<daemons up>/<daemons>"
 # (the parent's map and aggregate, held there or sent down to it).

@@ -1,9 +1,30 @@
 # Helpers for network-namespace tests that run one cohortd per host namespace
 # ${NS_TAG}h<k> (k = 1..HOSTS), each with its API on 127.0.0.1:7201, plugged into bridges
-# of a switch namespace. Sourced by liveness.sh, routed.sh, resources.sh and
+# of a switch namespace. Sourced by liveness.sh, routed.sh, resources.sh, hierarchy.sh and
 # bench/netns_resources_failover.sh; uses their NS_TAG, HOSTS, BIN, PIDS and work.
 
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# wait_until SECONDS DESCRIPTION COMMAND...: runs COMMAND every WAIT_POLL seconds (default
+# 0.02) until it succeeds, and sets `took` to the milliseconds that took, then calls the
+# script's `waited` if it defines one. Past SECONDS: prints FAIL, COMMAND's own output and
+# the script's `diagnose` (if defined), and exits 1.
+wait_until() {
+  local limit=$1 what=$2; shift 2
+  local start; start=$(ms)
+  until "$@" >/dev/null 2>&1; do
+    if [ $(( $(ms) - start )) -gt $(( limit * 1000 )) ]; then
+      echo "FAIL: timed out waiting for $what"
+      "$@" || true
+      if declare -F diagnose >/dev/null; then diagnose; fi
+      exit 1
+    fi
+    sleep "${WAIT_POLL:-0.02}"
+  done
+  took=$(( $(ms) - start ))
+  if declare -F waited >/dev/null; then waited "$what"; fi
+  return 0
+}
 
 # host_ns NS: a namespace with its loopback up.
 host_ns() { ip netns add "$1"; ip -n "$1" link set lo up; }

@@ -67,19 +67,10 @@ seen_after() {
   done
   echo $(( last - $1 ))
 }
-wait_until() {  # wait_until SECONDS DESCRIPTION COMMAND...
-  local limit=$1 what=$2; shift 2
-  local start; start=$(ms)
-  until "$@" >/dev/null 2>&1; do
-    if [ $(( $(ms) - start )) -gt $(( limit * 1000 )) ]; then
-      echo "FAIL: timed out waiting for $what"
-      for k in $(seq 1 $HOSTS); do echo "node $k: $(not_up "$k" 2>&1)"; done
-      tail -5 "$work"/n*.log; exit 1
-    fi
-    sleep 0.02
-  done
-  took=$(( $(ms) - start ))
-  [ -z "${t0:-}" ] || echo "$what: $(seen_after "$t0") ms after the change"
+waited() { [ -z "${t0:-}" ] || echo "$1: $(seen_after "$t0") ms after the change"; }
+diagnose() {
+  for k in $(seq 1 $HOSTS); do echo "node $k: $(not_up "$k" 2>&1)"; done
+  tail -5 "$work"/n*.log
 }
 
 all_up="$((2 * HOSTS * (HOSTS - 1))) "  # 2 networks x HOSTS adapters x the other nodes

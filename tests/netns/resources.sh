@@ -83,18 +83,8 @@ TOML
 done
 
 took=0
-wait_until() {  # wait_until SECONDS DESCRIPTION COMMAND...
-  local limit=$1 what=$2; shift 2
-  local start; start=$(ms)
-  until "$@" >/dev/null 2>&1; do
-    if [ $(( $(ms) - start )) -gt $(( limit * 1000 )) ]; then
-      echo "FAIL: timed out waiting for $what"
-      for k in $(seq 1 $HOSTS); do echo "--- node $k"; grep resources "$work/n$k.log" | tail -8; done
-      exit 1
-    fi
-    sleep 0.02
-  done
-  took=$(( $(ms) - start ))
+diagnose() {
+  for k in $(seq 1 $HOSTS); do echo "--- node $k"; grep resources "$work/n$k.log" | tail -8; done
 }
 holders() {  # the hosts on which the floating address is up
   local k
