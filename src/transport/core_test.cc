@@ -119,9 +119,10 @@ TransportOptions FastProbes(TransportOptions o) {
 
 struct Fixture {
   explicit Fixture(bool fast_probes = false)
-      : a(fast_probes ? FastProbes(Options(1)) : Options(1), Ring(), 1),
-        b(fast_probes ? FastProbes(Options(2, {Addr(1, 1)})) : Options(2, {Addr(1, 1)}), Ring(),
-          2) {
+      : Fixture(fast_probes ? FastProbes(Options(1)) : Options(1),
+                fast_probes ? FastProbes(Options(2, {Addr(1, 1)})) : Options(2, {Addr(1, 1)})) {}
+  Fixture(TransportOptions a_options, TransportOptions b_options)
+      : a(std::move(a_options), Ring(), 1), b(std::move(b_options), Ring(), 2) {
     Outputs out;
     a.Start(wire.now, out);
     wire.Take(&a, out);
@@ -341,31 +342,26 @@ TEST(TransportCoreTest, LargeMessagesAreFragmentedToTheMtu) {
 TEST(TransportCoreTest, AMessageTooLargeForThePathIsDroppedAndCounted) {
   TransportOptions small = Options(1);
   for (auto& adapter : small.adapters) adapter.info.mtu = kMinPathMtu;
-  TransportCore a(small, Ring(), 1);
-  TransportCore b(Options(2, {Addr(1, 1)}), Ring(), 2);
-  Wire wire{{&a, &b}};
-  Outputs out;
-  a.Start(wire.now, out);
-  wire.Take(&a, out);
-  b.Start(wire.now, out);
-  wire.Take(&b, out);
-  wire.Pump();
+  Fixture f(small, Options(2, {Addr(1, 1)}));
+  TransportCore& a = f.a;
+  TransportCore& b = f.b;
+  const Instant now = f.wire.now;
   ASSERT_EQ(a.table().size(), 2u);
   auto datagrams = [](const Outputs& o) {
     return std::count_if(o.begin(), o.end(),
                          [](const Output& x) { return std::holds_alternative<SendDatagram>(x); });
   };
-  out.clear();
-  ASSERT_TRUE(a.SendData(wire.now, 2, 5, Bytes(kMaxMessageOnAnyPath - 16, 7), out));
+  Outputs out;
+  ASSERT_TRUE(a.SendData(now, 2, 5, Bytes(kMaxMessageOnAnyPath - 16, 7), out));
   EXPECT_EQ(datagrams(out), static_cast<long>(kMaxFragments));
   EXPECT_EQ(a.metrics().messages_too_large, 0u);
   out.clear();
-  ASSERT_TRUE(a.SendData(wire.now, 2, 5, Bytes(kMaxMessageOnAnyPath + 1000, 7), out));
+  ASSERT_TRUE(a.SendData(now, 2, 5, Bytes(kMaxMessageOnAnyPath + 1000, 7), out));
   EXPECT_EQ(datagrams(out), 0);
   EXPECT_EQ(a.metrics().messages_too_large, 1u);
   // The path's MTU is the smaller end's: the other way, the same.
   out.clear();
-  ASSERT_TRUE(b.SendData(wire.now, 1, 5, Bytes(kMaxMessageOnAnyPath + 1000, 7), out));
+  ASSERT_TRUE(b.SendData(now, 1, 5, Bytes(kMaxMessageOnAnyPath + 1000, 7), out));
   EXPECT_EQ(datagrams(out), 0);
   // A wider path carries it, but nothing past what a receiver reassembles.
   Fixture wide;
