@@ -23,8 +23,9 @@ void HierarchyService::Start() {
       .membership = [this]() -> const membership::MembershipCore& { return node_.membership(); },
       .aggregate = [this] { return hierarchy::OfCluster(node_.membership().map(), usage_, {}); },
       .notify = Duration::Millis(node_.config().notify_ms),
-      .seen = [this]() -> const std::vector<hierarchy::LevelView>* {
-        return view_->received() ? &view_->received()->levels : nullptr;
+      .seen = [this]() -> std::span<const hierarchy::LevelView> {
+        if (!view_->received()) return {};
+        return view_->received()->levels;
       }};
   link_ = std::make_unique<LevelLink>(node_.config(), 0, std::move(below), io_);
   view_ = std::make_unique<hierarchy::ViewCore>(

@@ -225,14 +225,14 @@ bool LevelLink::Settled(Instant now) const {
 }
 
 json LevelLink::Unheld(const Config& config, size_t depth, NodeId held_by,
-                       const std::vector<hierarchy::LevelView>* seen, size_t index) {
+                       std::span<const hierarchy::LevelView> seen, size_t index) {
   const ParentConfig& p = config.parents[depth];
   json doc{{"name", p.name},
            {"node", p.id},
            {"held_here", false},
            {"held_by", held_by == kNoNode ? json(nullptr) : json(held_by)}};
-  if (seen != nullptr && index < seen->size()) {
-    const hierarchy::LevelView& v = (*seen)[index];
+  if (index < seen.size()) {
+    const hierarchy::LevelView& v = seen[index];
     doc["map"] = MapJson(v);
     if (v.aggregate) doc["aggregate"] = AggregateJson(*v.aggregate);
     doc["sent_down"] = true;
@@ -246,7 +246,7 @@ json LevelLink::Unheld(const Config& config, size_t depth, NodeId held_by,
 json LevelLink::Document() const {
   if (!level_) {
     json doc = Unheld(config_, depth_, below_.membership().map().supervisor,
-                      below_.seen ? below_.seen() : nullptr, 0);
+                      below_.seen ? below_.seen() : std::span<const hierarchy::LevelView>(), 0);
     if (!last_error_.empty()) doc["error"] = last_error_;
     return doc;
   }

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
+#include <span>
 #include <string>
 
 #include "base/config.h"
@@ -35,8 +36,8 @@ class LevelLink {
     std::function<hierarchy::Aggregate()> aggregate;
     Duration notify;  // the level below's notification time
     // This link's level and those above it as the level below's supervisor sent them
-    // (null: none sent), for the levels this node does not hold.
-    std::function<const std::vector<hierarchy::LevelView>*()> seen;
+    // (empty: none sent), for the levels this node does not hold.
+    std::function<std::span<const hierarchy::LevelView>()> seen;
   };
   LevelLink(const Config& config, size_t depth, Below below, boost::asio::io_context& io);
   ~LevelLink();
@@ -58,7 +59,7 @@ class LevelLink {
   // A level this node does not hold, and every level above it, with what `seen` (from
   // this level up) says of them.
   static nlohmann::json Unheld(const Config& config, size_t depth, NodeId held_by,
-                               const std::vector<hierarchy::LevelView>* seen, size_t index);
+                               std::span<const hierarchy::LevelView> seen, size_t index);
 
  private:
   void Tick();

@@ -35,7 +35,6 @@ struct ParentLevel::Impl {
   std::optional<hierarchy::Aggregate> own;
   bool stopped = false;
 
-  mutable std::vector<hierarchy::LevelView> seen_cache;  // what Seen() points to
   std::unique_ptr<LevelLink> above;  // last, so destroyed first: it reads members and rep
 
   Impl(const Config& c, size_t d, asio::io_context& io)
@@ -154,11 +153,10 @@ struct ParentLevel::Impl {
     return levels;
   }
 
-  // The levels above this one as this level's supervisor sent them (none sent yet: null).
-  const std::vector<hierarchy::LevelView>* Seen() const {
-    if (!view->received() || view->received()->levels.empty()) return nullptr;
-    seen_cache.assign(view->received()->levels.begin() + 1, view->received()->levels.end());
-    return &seen_cache;
+  // The levels above this one as this level's supervisor sent them (none sent yet: none).
+  std::span<const hierarchy::LevelView> Seen() const {
+    if (!view->received() || view->received()->levels.empty()) return {};
+    return std::span<const hierarchy::LevelView>(view->received()->levels).subspan(1);
   }
 
   // As supervisor: this level's members are sent the tree from here up.
