@@ -1,11 +1,13 @@
-// Sub-cluster aggregates, representation messages and views sent down (M14): the decoders never
-// crash and are canonical (what decodes encodes back to the same bytes); with the input split in
-// two, the sum of two aggregates that decode encodes to bytes that decode to that same sum.
+// Sub-cluster aggregates, representation messages, views sent down and relayed requests
+// (M14): the decoders never crash and are canonical (what decodes encodes back to the same
+// bytes); with the input split in two, the sum of two aggregates that decode encodes to
+// bytes that decode to that same sum.
 #include <algorithm>
 #include <cstdlib>
 
 #include "hierarchy/aggregate.h"
 #include "hierarchy/messages.h"
+#include "hierarchy/relay.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace cohort;
@@ -20,6 +22,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (auto v = hierarchy::DecodeView(all)) {
     const wire::Bytes again = hierarchy::EncodeView(*v);
+    if (again.size() != size || !std::equal(again.begin(), again.end(), data)) std::abort();
+  }
+  if (auto r = hierarchy::DecodeRelay(all)) {
+    const wire::Bytes again = hierarchy::EncodeRelay(*r);
     if (again.size() != size || !std::equal(again.begin(), again.end(), data)) std::abort();
   }
   if (size < 1) return 0;
