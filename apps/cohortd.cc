@@ -14,6 +14,7 @@
 
 #include "api/server.h"
 #include "api/standby_api.h"
+#include "api/tree_relay.h"
 #include "base/config.h"
 #include "base/log.h"
 #include "dcm/clusters.h"
@@ -210,9 +211,13 @@ Outcome RunNode(const cohort::Config& config, const cohort::Config& file,
   loop_monitor.Start();
   cohort::api::Api api(**node, manager, &distributor, &loop_monitor, &groups, &resources,
                        &hierarchy);
-  cohort::api::ApiServer server(
-      io, [&api](const cohort::api::HttpRequest& r, cohort::api::Respond respond) {
+  cohort::api::TreeRelay relay(
+      hierarchy, io, [&api](const cohort::api::HttpRequest& r, cohort::api::Respond respond) {
         api.Handle(r, std::move(respond));
+      });
+  cohort::api::ApiServer server(
+      io, [&relay](const cohort::api::HttpRequest& r, cohort::api::Respond respond) {
+        relay.Handle(r, std::move(respond));
       });
   if (auto s = server.Listen(config.api_listen); !s) return {Fail(1, s.error().message())};
   const std::string pid_file = config.data_dir + "/cohortd.pid";

@@ -35,6 +35,9 @@ struct HttpRequest {
   std::string body;
   std::string authorization;  // the Authorization header, if any
   std::string peer;           // the client's address, for the audit log ("" if unknown)
+  // The Cohort-Node header: the path of the node anywhere in the tree the request is for
+  // (api/tree_relay.h); "" for this node.
+  std::string node;
 };
 
 // The body of a streamed response, sent as it comes (chunked transfer encoding).

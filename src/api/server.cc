@@ -44,8 +44,12 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (ec) return;
     const auto& req = parser_.get();
-    HttpRequest r{std::string(req.method_string()), std::string(req.target()), req.body(),
-                  std::string(req[http::field::authorization]), peer_};
+    HttpRequest r{std::string(req.method_string()),
+                  std::string(req.target()),
+                  req.body(),
+                  std::string(req[http::field::authorization]),
+                  peer_,
+                  std::string(req["Cohort-Node"])};
     // Ping can take as long as its requests do.
     stream_.expires_never();
     // A handler that throws (say, a JSON field of the wrong type) answers 500 instead of

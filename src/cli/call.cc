@@ -27,7 +27,7 @@ Result<json> Call::Send(const std::string& method, const std::string& target,
     }
     bearer = token_;
   }
-  auto reply = io::HttpCall(g.api, method, target, body, bearer, timeout_ms);
+  auto reply = io::HttpCall(g.api, method, target, body, bearer, timeout_ms, 0, SIZE_MAX, g.node);
   if (!reply) return reply.error();
   json doc = json::parse(reply->body, nullptr, false);
   if (reply->status >= 300) {

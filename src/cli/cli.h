@@ -15,6 +15,7 @@ struct Globals {
   Endpoint api{0x7f000001, 7201};
   bool json = false;
   std::string token_file;
+  std::string node;  // --node: the path of the node anywhere in the tree a command is for
 };
 
 int Main(int argc, char** argv);

@@ -352,6 +352,10 @@ void AddGlobalOptions(CLI::App& app, Globals& g) {
       ->envname("COHORT_API");
   app.add_flag("--json", g.json, "print one JSON document");
   app.add_option("--token-file", g.token_file, "API token for changes (default: from the node)");
+  app.add_option("--node", g.node,
+                 "the node anywhere in the tree the command is for: its node ids from the root "
+                 "level down, e.g. 2/3 (relayed by the --api node; default: that node)")
+      ->envname("COHORT_NODE");
 }
 
 void AddKeygen(CLI::App& app, const Globals& g) {

@@ -192,7 +192,8 @@ int Watch(const Globals& g, int count) {
   Call call(g);
   auto token = call.Token();
   if (!token) return Fail(1, token.error().message());
-  auto stream = io::HttpLineStream::Open(g.api, "GET", "/v1/resources/watch", "", *token);
+  auto stream =
+      io::HttpLineStream::Open(g.api, "GET", "/v1/resources/watch", "", *token, 10000, g.node);
   if (!stream) return Fail(1, stream.error().message());
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);

@@ -47,7 +47,8 @@ int Save(const Globals& g, const std::string& file) {
   Call call{g};
   auto token = call.Token();
   if (!token) return Fail(1, token.error().message());
-  auto reply = io::HttpCall(g.api, "POST", "/v1/registry/snapshot", "", *token, 120000);
+  auto reply =
+      io::HttpCall(g.api, "POST", "/v1/registry/snapshot", "", *token, 120000, 0, SIZE_MAX, g.node);
   if (!reply) return Fail(1, reply.error().message());
   if (reply->status != 200) {
     auto doc = nlohmann::json::parse(reply->body, nullptr, false);

@@ -21,11 +21,12 @@ namespace {
 // The request line and headers, then the body.
 std::string RequestText(const Endpoint& server, const std::string& method,
                         const std::string& target, const std::string& body,
-                        const std::string& bearer) {
+                        const std::string& bearer, const std::string& node) {
   std::string req = method + " " + target + " HTTP/1.1\r\nHost: " + server.ToString() +
                     "\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: " +
                     std::to_string(body.size()) + "\r\n";
   if (!bearer.empty()) req += "Authorization: Bearer " + bearer + "\r\n";
+  if (!node.empty()) req += "Cohort-Node: " + node + "\r\n";
   return req + "\r\n" + body;
 }
 
@@ -79,7 +80,7 @@ Status SendAll(int fd, const std::string& bytes, const std::string& where,
 Result<HttpReply> HttpCall(const Endpoint& server, const std::string& method,
                            const std::string& target, const std::string& body,
                            const std::string& bearer, int timeout_ms, int total_ms,
-                           size_t max_reply) {
+                           size_t max_reply, const std::string& node) {
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(total_ms > 0 ? total_ms : 0);
   // Each wait: the per-read timeout, or what is left of the whole call if that is less.
@@ -93,7 +94,8 @@ Result<HttpReply> HttpCall(const Endpoint& server, const std::string& method,
   const std::string where = Where(server);
   auto fd = Connect(server, wait_ms);
   if (!fd) return fd.error();
-  COHORT_TRY(SendAll(fd->get(), RequestText(server, method, target, body, bearer), where, wait_ms));
+  COHORT_TRY(
+      SendAll(fd->get(), RequestText(server, method, target, body, bearer, node), where, wait_ms));
   std::string raw;
   char buf[16384];
   while (true) {
@@ -139,12 +141,12 @@ UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
 
 Result<std::unique_ptr<HttpLineStream>> HttpLineStream::Open(
     const Endpoint& server, const std::string& method, const std::string& target,
-    const std::string& body, const std::string& bearer, int timeout_ms) {
+    const std::string& body, const std::string& bearer, int timeout_ms, const std::string& node) {
   const std::function<int()> wait_ms = [timeout_ms] { return timeout_ms; };
   auto fd = Connect(server, wait_ms);
   if (!fd) return fd.error();
-  COHORT_TRY(SendAll(fd->get(), RequestText(server, method, target, body, bearer), Where(server),
-                     wait_ms));
+  COHORT_TRY(SendAll(fd->get(), RequestText(server, method, target, body, bearer, node),
+                     Where(server), wait_ms));
   std::unique_ptr<HttpLineStream> s(new HttpLineStream(std::move(*fd), Where(server)));
   COHORT_TRY(s->ReadHead(timeout_ms));
   return s;

@@ -22,11 +22,12 @@ struct HttpReply {
 
 // Sends the request and reads the whole reply. `timeout_ms` bounds connect and each read;
 // `total_ms` (0: none) the whole call, and `max_reply` the reply's size — for a peer that
-// is not trusted to answer briefly (a node being defined, C7).
+// is not trusted to answer briefly (a node being defined, C7). `node` (the Cohort-Node
+// header): the path of a node anywhere in the tree the server relays it to; "" for itself.
 Result<HttpReply> HttpCall(const Endpoint& server, const std::string& method,
                            const std::string& target, const std::string& body = "",
                            const std::string& bearer = "", int timeout_ms = 10000, int total_ms = 0,
-                           size_t max_reply = SIZE_MAX);
+                           size_t max_reply = SIZE_MAX, const std::string& node = "");
 
 // An owned file descriptor.
 class UniqueFd {
@@ -49,7 +50,8 @@ class HttpLineStream {
   // Fails unless the daemon answers 200; the error carries the daemon's message.
   static Result<std::unique_ptr<HttpLineStream>> Open(
       const Endpoint& server, const std::string& method, const std::string& target,
-      const std::string& body, const std::string& bearer, int timeout_ms = 10000);
+      const std::string& body, const std::string& bearer, int timeout_ms = 10000,
+      const std::string& node = "");
   // The next line without its newline; nothing if none came within `timeout_ms` (-1: wait
   // as long as it takes); an error once the stream has ended or broken.
   Result<std::optional<std::string>> NextLine(int timeout_ms);

@@ -17,6 +17,13 @@ HierarchyService::HierarchyService(Node& node, boost::asio::io_context& io)
 
 HierarchyService::~HierarchyService() = default;
 
+void HierarchyService::OnRelay(RelayHandler handler) {
+  relay_ = std::move(handler);
+  node_.OnChannel(hierarchy::kRelayChannel, [this](NodeId from, std::span<const uint8_t> bytes) {
+    if (relay_) relay_(0, from, bytes);
+  });
+}
+
 void HierarchyService::Start() {
   if (node_.config().parents.empty()) return;
   LevelLink::Below below{
@@ -26,7 +33,11 @@ void HierarchyService::Start() {
       .seen = [this]() -> std::span<const hierarchy::LevelView> {
         if (!view_->received()) return {};
         return view_->received()->levels;
-      }};
+      },
+      .relay =
+          [this](uint8_t level, NodeId from, std::span<const uint8_t> bytes) {
+            if (relay_) relay_(level, from, bytes);
+          }};
   link_ = std::make_unique<LevelLink>(node_.config(), 0, std::move(below), io_);
   view_ = std::make_unique<hierarchy::ViewCore>(
       hierarchy::ViewOptions{.self = node_.config().node_id, .incarnation = io::WallMillis()});
@@ -89,6 +100,49 @@ void HierarchyService::FetchUsage() {
                      if (reply) usage_ = std::move(reply->rows);
                      link_->Refresh();
                    });
+}
+
+namespace {
+
+hierarchy::Position::Level LevelOf(const membership::MembershipCore& membership) {
+  hierarchy::Position::Level level{.supervisor = membership.map().supervisor};
+  for (const auto& [id, member] : membership.map().members) {
+    if (member.state == membership::MemberState::kUp) level.up.push_back(id);
+  }
+  return level;
+}
+
+}  // namespace
+
+hierarchy::Position HierarchyService::Position() const {
+  const Config& config = node_.config();
+  hierarchy::Position p;
+  for (auto it = config.parents.rbegin(); it != config.parents.rend(); ++it) {
+    p.path.push_back(it->id);
+  }
+  p.path.push_back(config.node_id);
+  p.levels.push_back(LevelOf(node_.membership()));
+  for (size_t k = 1; k <= config.parents.size(); ++k) {
+    const ParentLevel* level = Level(k);
+    if (level == nullptr) break;
+    p.levels.push_back(LevelOf(level->membership()));
+  }
+  return p;
+}
+
+ParentLevel* HierarchyService::Level(size_t level) const {
+  ParentLevel* l = link_ ? link_->level() : nullptr;
+  for (size_t k = 1; k < level && l != nullptr; ++k) {
+    l = l->above() != nullptr ? l->above()->level() : nullptr;
+  }
+  return l;
+}
+
+Status HierarchyService::SendRelay(uint8_t level, NodeId to, std::span<const uint8_t> bytes) {
+  if (level == 0) return node_.SendData(to, hierarchy::kRelayChannel, bytes);
+  ParentLevel* l = Level(level);
+  if (l == nullptr) return Error(Errc::kUnavailable, "this node no longer holds that level");
+  return l->SendRelay(to, bytes);
 }
 
 json HierarchyService::Document() const {

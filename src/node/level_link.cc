@@ -186,7 +186,7 @@ void LevelLink::Tick() {
 }
 
 void LevelLink::StartLevel() {
-  auto started = ParentLevel::Start(config_, depth_, io_);
+  auto started = ParentLevel::Start(config_, depth_, io_, below_.relay);
   if (!started) {
     if (started.error().message() != last_error_) {
       last_error_ = started.error().message();

@@ -28,6 +28,9 @@ namespace cohort::node {
 
 class ParentLevel;
 
+// A relay message that arrived on `level` (1: the parent) from node `from` of that level.
+using RelayHandler = std::function<void(uint8_t level, NodeId from, std::span<const uint8_t>)>;
+
 class LevelLink {
  public:
   // What the link reads from the level below it.
@@ -38,6 +41,8 @@ class LevelLink {
     // This link's level and those above it as the level below's supervisor sent them
     // (empty: none sent), for the levels this node does not hold.
     std::function<std::span<const hierarchy::LevelView>()> seen;
+    // Relayed requests (hierarchy::RelayCore) that reach this link's level or one above.
+    RelayHandler relay;
   };
   LevelLink(const Config& config, size_t depth, Below below, boost::asio::io_context& io);
   ~LevelLink();

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "base/log.h"
+#include "hierarchy/relay.h"
 #include "hierarchy/view.h"
 #include "io/adapters.h"
 #include "io/asio.h"
@@ -33,11 +34,12 @@ struct ParentLevel::Impl {
   Instant timer_at = Instant::Max();
   Incarnation incarnation = 0;
   std::optional<hierarchy::Aggregate> own;
+  RelayHandler relay;
   bool stopped = false;
 
   std::unique_ptr<LevelLink> above;  // last, so destroyed first: it reads members and rep
 
-  Impl(const Config& c, size_t d, asio::io_context& io)
+  Impl(const Config& c, size_t d, asio::io_context& io, RelayHandler r)
       : config(c),
         depth(d),
         parent(c.parents[d]),
@@ -50,7 +52,8 @@ struct ParentLevel::Impl {
               core->OnDatagram(io::SteadyNow(), adapter, from, bytes, out, hops);
               Process(out);
             }),
-        timer(io) {}
+        timer(io),
+        relay(std::move(r)) {}
 
   // The level's keyring: its key file, and the keys installed for it in data_dir/parent
   // (data_dir/parent/parent for the level above that, …).
@@ -122,7 +125,8 @@ struct ParentLevel::Impl {
         .membership = [this]() -> const membership::MembershipCore& { return *members; },
         .aggregate = [this] { return hierarchy::OfCluster(members->map(), {}, rep->Aggregates()); },
         .notify = Duration::Millis(config.notify_ms) * factor,
-        .seen = [this] { return Seen(); }};
+        .seen = [this] { return Seen(); },
+        .relay = relay};
     above = std::make_unique<LevelLink>(config, depth + 1, std::move(below), io);
     // What the level above shows may have changed: its view goes down to this level.
     above->on_tick = [this](Instant) { SendDown(); };
@@ -179,6 +183,8 @@ struct ParentLevel::Impl {
           rep->OnMessage(io::SteadyNow(), m->from, m->bytes, mout);
         } else if (m->channel == hierarchy::kViewChannel) {
           view->OnMessage(io::SteadyNow(), m->from, m->bytes, mout);
+        } else if (m->channel == hierarchy::kRelayChannel && relay) {
+          relay(static_cast<uint8_t>(depth + 1), m->from, m->bytes);
         }
         Route(mout, m->channel);
       }
@@ -254,9 +260,9 @@ struct ParentLevel::Impl {
 };
 
 Result<std::unique_ptr<ParentLevel>> ParentLevel::Start(const Config& config, size_t depth,
-                                                        asio::io_context& io) {
+                                                        asio::io_context& io, RelayHandler relay) {
   CHECK(depth < config.parents.size());
-  auto impl = std::make_unique<Impl>(config, depth, io);
+  auto impl = std::make_unique<Impl>(config, depth, io, std::move(relay));
   COHORT_TRY(impl->Init());
   COHORT_TRY(impl->udp.Bind({impl->parent.listen}));
   transport::Outputs out;
@@ -314,5 +320,13 @@ std::optional<hierarchy::Aggregate> ParentLevel::ParentAggregate() const {
 std::vector<hierarchy::LevelView> ParentLevel::Up() const { return impl_->Up(); }
 
 const hierarchy::ViewCore& ParentLevel::view() const { return *impl_->view; }
+
+Status ParentLevel::SendRelay(NodeId to, std::span<const uint8_t> bytes) {
+  if (impl_->stopped) return Error(Errc::kUnavailable, "the level has stopped");
+  transport::Outputs out;
+  COHORT_TRY(impl_->core->SendData(io::SteadyNow(), to, hierarchy::kRelayChannel, bytes, out));
+  impl_->Process(out);
+  return OkStatus();
+}
 
 }  // namespace cohort::node

@@ -16,6 +16,7 @@
 #include "hierarchy/representation.h"
 #include "hierarchy/view.h"
 #include "membership/core.h"
+#include "node/level_link.h"
 #include "transport/core.h"
 
 namespace boost::asio {
@@ -24,14 +25,14 @@ class io_context;
 
 namespace cohort::node {
 
-class LevelLink;
-
 class ParentLevel {
  public:
   // Runs config.parents[depth]: binds its socket and starts; fails naming the address or
   // the key file.
+  // Relay messages that arrive here or on a level above go to `relay`.
   static Result<std::unique_ptr<ParentLevel>> Start(const Config& config, size_t depth,
-                                                    boost::asio::io_context& io);
+                                                    boost::asio::io_context& io,
+                                                    RelayHandler relay);
   ~ParentLevel();
   // Stops it: no handler of its timer or socket does anything after this. Destroy it later
   // (Dispose), not from inside a handler the same loop pass may still run.
@@ -52,6 +53,8 @@ class ParentLevel {
   // supervisor below sends its members).
   std::vector<hierarchy::LevelView> Up() const;
   const hierarchy::ViewCore& view() const;
+  // A relay message to member `to` of this level.
+  Status SendRelay(NodeId to, std::span<const uint8_t> bytes);
   // The link to the level above, when the config names one.
   const LevelLink* above() const;
 

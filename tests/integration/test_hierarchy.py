@@ -5,13 +5,15 @@ node over at the parent: a new incarnation, never a failure), the death of the p
 supervisor, and a whole cluster's death, checking the views at both levels. `--shape 2x2x2`
 nests two such parents under a root: a leaf's death reaches the root's figures, the death
 of the daemon that holds a node at every level is a change of holder at the root, not a
-failure, and a whole parent's death is a failure there."""
+failure, and a whole parent's death is a failure there. Along the way, commands addressed
+to a node in another branch (`cohort --node PATH`) are relayed to it through the holders."""
 import json
 import os
 import signal
 import tempfile
 import time
 import unittest
+import urllib.error
 import urllib.request
 
 from harness import cohort, cohort_json, ours, wait_for
@@ -89,6 +91,35 @@ class Shape:
         return None
 
 
+def path_of(api):
+    """The node's path from the root: its ids at every level, root first."""
+    doc = hierarchy(api)
+    ids, level = [doc["cluster"]["node"]], doc.get("parent")
+    while level:
+        ids.insert(0, level["node"])
+        level = level.get("parent")
+    return "/".join(map(str, ids))
+
+
+def token_of(api):
+    with urllib.request.urlopen(f"http://{api}/v1/status", timeout=5) as r:
+        data_dir = json.load(r)["data_dir"]
+    with open(os.path.join(data_dir, "api.token")) as f:
+        return f.read().strip()
+
+
+def relayed_change(api, node, token):
+    """A change asked of `api` for node `node`: the status of the answer."""
+    req = urllib.request.Request(f"http://{api}/v1/no-such-change", data=b"{}", method="POST",
+                                 headers={"Authorization": f"Bearer {token}",
+                                          "Cohort-Node": node})
+    try:
+        with urllib.request.urlopen(req, timeout=15) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
 def parent_member(doc, node):
     return [m for m in doc["parent"]["map"]["members"] if m["id"] == node][0]
 
@@ -113,11 +144,24 @@ class HierarchyTest(unittest.TestCase):
             self.assertIn("in parent cluster dev as node 1, held here", tree)
             self.assertIn("parent cluster: 9 of 9 up", tree)
 
+            # A member of cluster 1 reaches node 3 of cluster 2 through the holders; the
+            # target answers for itself, and checks a change against its own token.
+            asker, target = s.node(1, 2)["api"], path_of(s.node(2, 3)["api"])
+            self.assertEqual(target, f"{hierarchy(s.node(2, 3)['api'])['parent']['node']}/3")
+            st = cohort_json("--node", target, "status", api=asker)
+            self.assertEqual((st["cluster"], st["node"]["id"]), ("dev-c2", 3))
+            self.assertEqual(relayed_change(asker, target, token_of(asker)), 401)
+            self.assertEqual(relayed_change(asker, target, token_of(s.node(2, 3)["api"])), 404)
+
             # A leaf dies: its cluster marks it; above, only the aggregate changes.
             s.kill(2, 3)
             wait_for(lambda: (parent_member(hierarchy(top), 2).get("aggregate") or {})
                      .get("members_up") == 2, what="the parent sees cluster 2 with 2 of 3 up")
             self.assertEqual(parent_member(hierarchy(top), 2)["state"], "up")
+            # A command for the dead node says it is unreachable, naming where.
+            gone = cohort("--node", target, "status", api=asker, check=False, timeout=30)
+            self.assertNotEqual(gone.returncode, 0)
+            self.assertIn(f"node {target} is unreachable: no member 3 is up", gone.stderr)
 
             # Cluster 3's supervisor dies: its successor takes node 3 over at the parent with
             # a newer incarnation; the parent never marks node 3 failed.
@@ -213,6 +257,11 @@ class ThreeLevelTest(unittest.TestCase):
             self.assertIn("cluster dev: 8 of 8 up", tree)
             far = [n["api"] for n in s.cluster(1)["nodes"]
                    if n["id"] != s.cluster(1)["supervisor"]][0]
+            # A plain member of group 2 reaches one of group 1: up two levels, down two.
+            st = cohort_json("--node", path_of(far), "status", api=leaf)
+            self.assertEqual((st["cluster"], st["node"]["id"]),
+                             (hierarchy(far)["cluster"]["name"], hierarchy(far)["cluster"]["node"]))
+            self.assertEqual(len(path_of(far).split("/")), 3)
 
             # A leaf dies in cluster 3: two levels up, the root's figures change.
             s.kill(3, [n["id"] for n in s.cluster(3)["nodes"]
