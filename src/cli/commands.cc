@@ -146,9 +146,10 @@ void PrintLevel(const json& p, int depth) {
 // M14: this cluster and, when it has them, the levels above it as this node sees them.
 void PrintTree(const json& h) {
   const json& c = h["cluster"];
-  std::printf("cluster %s (this is node %d), supervisor %d: %s\n",
+  std::printf("cluster %s (this is node %d, path %s), supervisor %d: %s\n",
               c["name"].get<std::string>().c_str(), c["node"].get<int>(),
-              c["supervisor"].get<int>(), AggregateText(c["aggregate"]).c_str());
+              c.value("path", std::string("-")).c_str(), c["supervisor"].get<int>(),
+              AggregateText(c["aggregate"]).c_str());
   if (h["parent"].is_null()) {
     std::printf("no parent cluster ([cluster.parent] is not set)\n");
     return;

@@ -151,6 +151,7 @@ json HierarchyService::Document() const {
   return json{{"cluster",
                {{"name", config.cluster_name},
                 {"node", config.node_id},
+                {"path", hierarchy::PathText(Position().path)},
                 {"supervisor", map.supervisor},
                 {"aggregate", AggregateJson(hierarchy::OfCluster(map, usage_, {}))}}},
               {"parent", link_ ? link_->Document() : json(nullptr)}};
