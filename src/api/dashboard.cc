@@ -66,7 +66,9 @@ function levelTable(l) {
                 cell(x && x.capacity_mbps), cell(x && x.free_mbps), cell(x && x.capacity_unknown),
                 cell(d && d.ok),
                 cell(d && d.degraded), cell(d && d.failed)];
-      }));
+      })) +
+      (l.omitted ? '<p class="muted">' + esc(l.omitted) + " more members not listed: the view " +
+                   "sent down is over its 480 KiB bound</p>" : "");
 }
 async function refresh() {
   try {

@@ -94,6 +94,15 @@ std::string AggregateText(const json& a) {
 }
 
 // M14: a level's figures and its members' table.
+// A view sent down over its size bound lists a far level's first members only.
+void PrintOmitted(int omitted, const std::string& pad) {
+  if (omitted == 0) return;
+  std::printf(
+      "%s  (%d more members not listed: the view sent down is over its 480 KiB bound; "
+      "ask a node of that level with --node)\n",
+      pad.c_str(), omitted);
+}
+
 void PrintLevelMap(const json& p, int depth) {
   const std::string pad(2 * depth, ' ');
   if (p.contains("aggregate")) {
@@ -109,6 +118,7 @@ void PrintLevelMap(const json& p, int depth) {
                 x["state"].get<std::string>().c_str(), x["incarnation"].get<unsigned long long>(),
                 agg.is_null() ? "-" : AggregateText(agg).c_str());
   }
+  PrintOmitted(p["map"].value("omitted", 0), pad);
 }
 
 // M14: one level above the cluster (depth 1: the parent), then the levels above it.
@@ -199,6 +209,7 @@ void PrintLevelTables(const json& levels) {
           a["capacity_unknown"].get<unsigned long long>(), d["ok"].get<unsigned long long>(),
           d["degraded"].get<unsigned long long>(), d["failed"].get<unsigned long long>());
     }
+    PrintOmitted(l.value("omitted", 0), "");
   }
 }
 

@@ -90,7 +90,8 @@ bool GetLevel(wire::Reader& r, LevelView* level) {
     m.state = static_cast<membership::MemberState>(state);
     level->members.push_back(std::move(m));
   }
-  return GetAggregate(r, &level->aggregate);
+  return r.U16(&level->omitted) && members + level->omitted <= kMaxViewMembers &&
+         GetAggregate(r, &level->aggregate);
 }
 
 }  // namespace
@@ -117,6 +118,8 @@ wire::Bytes EncodeView(const ViewMessage& message) {
     for (const auto& x : level.members) {
       if (x.id != kNoNode && members.size() < kMaxViewMembers) members.emplace(x.id, &x);
     }
+    // Left out where it came from, or here.
+    const size_t known = std::min<size_t>(members.size() + level.omitted, kMaxViewMembers);
     // The members that fit the budget, nearest level first, room kept for the headers and
     // aggregates of the levels after this one.
     const size_t later = (levels - l - 1) * kMaxViewLevelOverhead;
@@ -140,6 +143,7 @@ wire::Bytes EncodeView(const ViewMessage& message) {
     w.U64(level.version);
     w.U16(count);
     w.Raw(body);
+    w.U16(static_cast<uint16_t>(known - count));
     PutAggregate(w, level.aggregate);
   }
   return out;

@@ -47,7 +47,10 @@ struct LevelView {
     std::optional<Aggregate> aggregate;  // the sub-cluster it stands for, disks counted
     bool operator==(const Member&) const = default;
   };
-  std::vector<Member> members;         // by id, ascending
+  std::vector<Member> members;  // by id, ascending
+  // Members the level has that are not listed: a view over kMaxViewBytes is cut (below),
+  // here or at a level that sent it down. 0: `members` is the whole map.
+  uint16_t omitted = 0;
   std::optional<Aggregate> aggregate;  // the whole level's, disks counted
   bool operator==(const LevelView&) const = default;
 };
@@ -56,11 +59,11 @@ inline constexpr size_t kMaxViewMembers = 4096;
 // An encoded view stays within this many bytes, so every path carries it (the transport's
 // kMaxMessageOnAnyPath, about 497 KiB, checked in view_test): room for about 6,700 members
 // in all. Past it the nearest levels keep their members, a farther level is sent with the
-// first of its members by id that fit, or none; every level's own aggregate still counts
-// all of them.
+// first of its members by id that fit, or none, and says how many it left out (`omitted`);
+// every level's own aggregate still counts all of them.
 inline constexpr size_t kMaxViewBytes = 480 * 1024;
 // A level's header and its aggregate, at most: the room kept for each level still to come.
-inline constexpr size_t kMaxViewLevelOverhead = 2 + 8 + 2 + 3 + kCountedAggregateBytes;
+inline constexpr size_t kMaxViewLevelOverhead = 2 + 8 + 2 + 2 + 3 + kCountedAggregateBytes;
 
 // The levels above the receivers, nearest first, as their supervisor knows them. `seq`
 // counts the views one incarnation of the sender sent, so a late datagram cannot undo a

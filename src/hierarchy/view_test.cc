@@ -114,6 +114,15 @@ TEST(ViewMessages, TheLargestViewFitsEveryPath) {
   for (const LevelView& level : back.levels) {
     ASSERT_TRUE(level.aggregate.has_value());
     EXPECT_EQ(level.aggregate->members, UINT32_MAX);
+    // What was cut is said: every level accounts for all its members.
+    EXPECT_EQ(level.members.size() + level.omitted, kMaxViewMembers);
+  }
+  EXPECT_EQ(back.levels[0].omitted, 0);
+  EXPECT_GT(back.levels[3].omitted, 0);
+  // Sent on down as received, the count of members left out stays whole.
+  const ViewMsg again = AsView(EncodeView(back));
+  for (const LevelView& level : again.levels) {
+    EXPECT_EQ(level.members.size() + level.omitted, kMaxViewMembers);
   }
 }
 

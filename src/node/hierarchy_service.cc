@@ -171,11 +171,13 @@ json HierarchyService::LevelTables() const {
              {"supervisor", nullptr},
              {"map_version", nullptr},
              {"aggregate", l.value("aggregate", json(nullptr))},
-             {"members", json::array()}};
+             {"members", json::array()},
+             {"omitted", 0}};
     if (l.contains("map")) {
       const NodeId supervisor = l["map"]["supervisor"].get<NodeId>();
       if (supervisor != kNoNode) row["supervisor"] = supervisor;
       row["map_version"] = l["map"]["version"];
+      row["omitted"] = l["map"].value("omitted", 0);
       for (const json& m : l["map"]["members"]) {
         json member{{"id", m["id"]}, {"state", m["state"]}, {"incarnation", m["incarnation"]}};
         member["aggregate"] = m.value("aggregate", json(nullptr));

@@ -40,7 +40,10 @@ json MapJson(const membership::ClusterMap& map,
     members.push_back(MemberJson(id, m.state, m.incarnation,
                                  a == aggregates.end() ? std::nullopt : std::optional(a->second)));
   }
-  return json{{"supervisor", map.supervisor}, {"version", map.version}, {"members", members}};
+  return json{{"supervisor", map.supervisor},
+              {"version", map.version},
+              {"members", members},
+              {"omitted", 0}};
 }
 
 // The same from a view sent down.
@@ -49,7 +52,11 @@ json MapJson(const hierarchy::LevelView& v) {
   for (const auto& m : v.members) {
     members.push_back(MemberJson(m.id, m.state, m.incarnation, m.aggregate));
   }
-  return json{{"supervisor", v.supervisor}, {"version", v.version}, {"members", members}};
+  // A view over the size bound lists only some of a far level's members: how many not.
+  return json{{"supervisor", v.supervisor},
+              {"version", v.version},
+              {"members", members},
+              {"omitted", v.omitted}};
 }
 
 std::map<NodeId, hierarchy::Aggregate> AggregatesOf(const hierarchy::LevelView& v) {
