@@ -12,6 +12,7 @@
 #include "api/jobs_api.h"
 #include "api/liveness_api.h"
 #include "api/network_api.h"
+#include "api/parent_api.h"
 #include "api/registry_api.h"
 #include "api/resources_api.h"
 #include "api/responses.h"
@@ -294,6 +295,7 @@ void Api::Handle(const HttpRequest& r, Respond respond) {
   if (get && HandleGroups(groups_, r, path, respond)) return;
   if (get && HandleResources(resources_, r, path, respond)) return;
   if (get && HandleInventory(resources_, node_, r, path, respond)) return;
+  if (get && HandleParent(node_, dcm_, r, path, respond)) return;
 
   if (r.method == "POST" && path == "/v1/ping") return Ping(r, std::move(respond));
   // Sealed under a join token, which authorizes it (cluster_api.h).
@@ -333,6 +335,7 @@ void Api::Handle(const HttpRequest& r, Respond respond) {
   if (HandleGroups(groups_, r, path, respond)) return;
   if (HandleResources(resources_, r, path, respond)) return;
   if (HandleInventory(resources_, node_, r, path, respond)) return;
+  if (HandleParent(node_, dcm_, r, path, respond)) return;
   if (path == "/v1/keys" || path.rfind("/v1/keys/", 0) == 0) return Keys(r, path, respond);
   if (r.method == "POST" && (path == "/v1/adapters/down" || path == "/v1/adapters/up")) {
     auto body = Body(r);

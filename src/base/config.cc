@@ -181,6 +181,26 @@ Status ReadRegistry(const Reader& r, Config& c, auto&& node_id, auto&& endpoint)
   return OkStatus();
 }
 
+// Array elements: a node id, an endpoint.
+auto NodeIdReader(const Reader& r) {
+  return [&r](const toml::node& n, const std::string& key) -> Result<NodeId> {
+    auto v = n.value<int64_t>();
+    if (!n.is_integer() || !v || *v < 1 || *v > 65535) {
+      return r.Fail(&n, key, "expected a node id from 1 to 65535" + Reader::Got(&n));
+    }
+    return static_cast<NodeId>(*v);
+  };
+}
+
+auto EndpointReader(const Reader& r) {
+  return [&r](const toml::node& n, const std::string& key) -> Result<Endpoint> {
+    if (!n.is_string()) return r.Fail(&n, key, "expected \"a.b.c.d:port\"" + Reader::Got(&n));
+    auto e = Endpoint::Parse(*n.value<std::string>());
+    if (!e) return r.Fail(&n, key, e.error().message());
+    return e;
+  };
+}
+
 // One level of [cluster.parent], [cluster.parent.parent], …: `key` names its table.
 Result<std::optional<ParentConfig>> ReadParentLevel(const Reader& r, const std::string& key,
                                                     const auto& node_id, const auto& endpoint) {
@@ -229,22 +249,46 @@ Status ReadParents(const Reader& r, Config& c, const auto& node_id, const auto& 
   }
 }
 
+// The levels above read, against the rest of the node's config: timings held to a day,
+// listen addresses apart from the node's own and each other's; key files resolved against
+// `resolve_against` (the node's file).
+Status CheckParents(const Reader& r, Config& c, const std::string& resolve_against) {
+  std::string key = "cluster";
+  uint64_t factor = 1;
+  for (size_t depth = 0; depth < c.parents.size(); ++depth) {
+    ParentConfig& p = c.parents[depth];
+    key += ".parent";
+    // Each level's timings are the cluster's × the factors up to it: held to a day.
+    factor *= p.level_factor;
+    if (factor * std::max(c.period_ms, c.notify_ms) > kMaxLevelTimingMs) {
+      return r.Fail(r.Find(key + ".level_factor"), key + ".level_factor",
+                    "the level's period or notification time would exceed a day (the "
+                    "cluster's timings × the level factors up to this level)");
+    }
+    p.key_file = ResolvePath(p.key_file, resolve_against);
+    for (const AdapterConfig& a : c.adapters) {
+      if (a.listen == p.listen) {
+        return r.Fail(
+            r.Find(key + ".listen"), key + ".listen",
+            "must differ from the node's transport.listen addresses (" + a.listen.ToString() + ")");
+      }
+    }
+    for (size_t below = 0; below < depth; ++below) {
+      if (c.parents[below].listen == p.listen) {
+        return r.Fail(
+            r.Find(key + ".listen"), key + ".listen",
+            "must differ from the listen address of the level below (" + p.listen.ToString() + ")");
+      }
+    }
+  }
+  return OkStatus();
+}
+
 Status ReadCluster(const Reader& r, Config& c) {
   COHORT_TRY(r.String("cluster.name", &c.cluster_name));
   COHORT_TRY(r.String("cluster.key_file", &c.key_file));
-  auto node_id = [&](const toml::node& n, const std::string& key) -> Result<NodeId> {
-    auto v = n.value<int64_t>();
-    if (!n.is_integer() || !v || *v < 1 || *v > 65535) {
-      return r.Fail(&n, key, "expected a node id from 1 to 65535" + Reader::Got(&n));
-    }
-    return static_cast<NodeId>(*v);
-  };
-  auto endpoint = [&](const toml::node& n, const std::string& key) -> Result<Endpoint> {
-    if (!n.is_string()) return r.Fail(&n, key, "expected \"a.b.c.d:port\"" + Reader::Got(&n));
-    auto e = Endpoint::Parse(*n.value<std::string>());
-    if (!e) return r.Fail(&n, key, e.error().message());
-    return e;
-  };
+  auto node_id = NodeIdReader(r);
+  auto endpoint = EndpointReader(r);
   COHORT_TRY(r.Array("cluster.priority", &c.priority, node_id));
   COHORT_TRY(r.Array("cluster.seeds", &c.seeds, endpoint));
   std::string multicast;
@@ -461,34 +505,7 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source) {
                   "when it is defined");
   }
   if (c.has_cluster) c.key_file = ResolvePath(c.key_file, source);
-  std::string key = "cluster";
-  uint64_t factor = 1;
-  for (size_t depth = 0; depth < c.parents.size(); ++depth) {
-    ParentConfig& p = c.parents[depth];
-    key += ".parent";
-    // Each level's timings are the cluster's × the factors up to it: held to a day.
-    factor *= p.level_factor;
-    if (factor * std::max(c.period_ms, c.notify_ms) > kMaxLevelTimingMs) {
-      return r.Fail(r.Find(key + ".level_factor"), key + ".level_factor",
-                    "the level's period or notification time would exceed a day (the "
-                    "cluster's timings × the level factors up to this level)");
-    }
-    p.key_file = ResolvePath(p.key_file, source);
-    for (const AdapterConfig& a : c.adapters) {
-      if (a.listen == p.listen) {
-        return r.Fail(
-            r.Find(key + ".listen"), key + ".listen",
-            "must differ from the node's transport.listen addresses (" + a.listen.ToString() + ")");
-      }
-    }
-    for (size_t below = 0; below < depth; ++below) {
-      if (c.parents[below].listen == p.listen) {
-        return r.Fail(
-            r.Find(key + ".listen"), key + ".listen",
-            "must differ from the listen address of the level below (" + p.listen.ToString() + ")");
-      }
-    }
-  }
+  COHORT_TRY(CheckParents(r, c, source));
   c.data_dir = ResolvePath(c.data_dir, source);
   if (!c.resources_state_dir.empty()) {
     c.resources_state_dir = ResolvePath(c.resources_state_dir, source);
@@ -502,6 +519,33 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source) {
   // No priority list: every node ranks by node id, lowest first, so all nodes agree on the
   // supervisor (a list naming only this node would make each node rank itself first).
   return c;
+}
+
+Result<std::vector<ParentConfig>> ParseParents(const std::string& text, const std::string& source,
+                                               const Config& base) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    return Error(Errc::kInvalidArgument, source + ":" + std::to_string(e.source().begin.line) +
+                                             ": " + std::string(e.description()));
+  }
+  Reader r(root, source);
+  COHORT_TRY(CheckKnownKeys(r, r.root(), "", {"cluster"}));
+  const toml::node* cluster = r.Find("cluster");
+  if (cluster == nullptr || !cluster->is_table()) {
+    return Error(Errc::kInvalidArgument,
+                 source + ": expected [cluster.parent] (and, nested, its own parents)");
+  }
+  COHORT_TRY(CheckKnownKeys(r, *cluster->as_table(), "cluster", {"parent"}));
+  Config c = base;
+  c.parents.clear();
+  COHORT_TRY(ReadParents(r, c, NodeIdReader(r), EndpointReader(r)));
+  if (c.parents.empty()) {
+    return Error(Errc::kInvalidArgument, source + ": expected a [cluster.parent] table");
+  }
+  COHORT_TRY(CheckParents(r, c, base.source));
+  return c.parents;
 }
 
 Result<Config> LoadConfig(const std::string& path) {

@@ -82,6 +82,7 @@ struct Config {
   // M14: the levels above this cluster, its parent first ([cluster.parent], then
   // [cluster.parent.parent], …); empty: this cluster has no parent.
   std::vector<ParentConfig> parents;
+  bool parents_at_run_time = false;   // set by `cohort cluster parent set` (dcm/stored_parent.h)
   std::optional<Endpoint> multicast;  // M2: the bus's multicast group; unset: unicast fan-out
 
   std::vector<AdapterConfig> adapters;
@@ -148,6 +149,12 @@ struct Config {
 Result<Config> LoadConfig(const std::string& path);
 // Parses TOML text; `source` names it in messages and anchors relative paths.
 Result<Config> ParseConfig(const std::string& text, const std::string& source);
+// M14, defined at run time (`cohort cluster parent set`): the levels above a node's cluster
+// from TOML holding only [cluster.parent] (nested as in a node's file), checked as the
+// file's are against the node's `base` config; relative key files are resolved against the
+// node's file. `source` names the text in messages.
+Result<std::vector<ParentConfig>> ParseParents(const std::string& text, const std::string& source,
+                                               const Config& base);
 // The single-node cluster of `cohortd --dev`: node 1 on 127.0.0.1:7101, API 127.0.0.1:7201.
 Config DevConfig(const std::string& data_dir);
 

@@ -287,6 +287,36 @@ level_factor = 4
       "key 'cluster.parent.parent.level_factor': the level's period or notification time");
 }
 
+// M14 at run time: [cluster.parent] alone, checked as in a file against the node's config.
+TEST(ConfigTest, ParentsDefinedAtRunTime) {
+  auto node = ParseConfig(
+      "[node]\nid = 2\ndata_dir = \"d\"\n[cluster]\nkey_file = \"c.key\"\n"
+      "[transport]\nlisten = [\"127.0.0.1:7102\"]\n",
+      "/etc/cohort/n2.toml");
+  ASSERT_TRUE(node) << node.error().message();
+  auto p = ParseParents(
+      "[cluster.parent]\nid = 7\nname = \"site\"\nkey_file = \"site.key\"\n"
+      "listen = \"127.0.0.1:7402\"\n[cluster.parent.parent]\nid = 1\nkey_file = \"/k\"\n"
+      "listen = \"127.0.0.1:7502\"\n",
+      "the request", *node);
+  ASSERT_TRUE(p) << p.error().message();
+  ASSERT_EQ(p->size(), 2u);
+  EXPECT_EQ((*p)[0].key_file, "/etc/cohort/site.key");  // beside the node's file
+  EXPECT_EQ((*p)[1].listen.ToString(), "127.0.0.1:7502");
+  auto fails = [&](const std::string& text, const std::string& why) {
+    auto r = ParseParents(text, "the request", *node);
+    ASSERT_FALSE(r) << text;
+    EXPECT_NE(r.error().message().find(why), std::string::npos) << r.error().message();
+  };
+  fails("", "expected [cluster.parent]");
+  fails("[node]\nid = 3\n", "node");
+  fails("[cluster]\nname = \"x\"\n", "name");
+  fails("[cluster.parent]\nid = 7\nkey_file = \"k\"\n", "listen");
+  fails("[cluster.parent]\nid = 7\nkey_file = \"k\"\nlisten = \"127.0.0.1:7102\"\n",
+        "must differ from the node's transport.listen");
+  fails("[cluster.parent\n", "the request:1");
+}
+
 TEST(ConfigTest, MissingFileIsNotFound) {
   auto c = LoadConfig("/nonexistent/cohort.toml");
   ASSERT_FALSE(c);

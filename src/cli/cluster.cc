@@ -1,11 +1,14 @@
 // `cohort cluster list|define|undefine|online|offline|move` (INTERFACE.md; C3, C10): the
 // clusters the node is defined to. A change that starts the node again (online, offline,
 // move) waits for the node to answer from where it went, and says where that is.
+// `cohort cluster parent show|set FILE|clear` (M14): the levels above the node's cluster,
+// defined at run time.
 #include <chrono>
 #include <cstdio>
 #include <thread>
 
 #include "cli/call.h"
+#include "io/files.h"
 
 namespace cohort::cli {
 namespace {
@@ -174,6 +177,62 @@ void AddClusterChanges(CLI::App* cluster, const Globals& g, int& rc) {
   });
 }
 
+void PrintParent(const json& d) {
+  std::printf("cluster %s: levels above it defined %s\n", d["cluster"].get<std::string>().c_str(),
+              d["defined"] == "none"   ? "nowhere (no parent)"
+              : d["defined"] == "file" ? "by the node's file"
+                                       : "at run time");
+  for (const json& l : d["levels"]) {
+    std::printf("  level %d: %s as node %d, listen %s, level factor %d, key %s\n",
+                l["depth"].get<int>(), l["name"].get<std::string>().c_str(), l["id"].get<int>(),
+                l["listen"].get<std::string>().c_str(), l["level_factor"].get<int>(),
+                l["key_file"].get<std::string>().c_str());
+  }
+}
+
+// A change of the parent starts the node again: done once the node answers having started
+// since the change, in its cluster again.
+int ParentChange(const Globals& g, const std::string& method, const std::string& body) {
+  const auto t0 = Clock::now();
+  auto answer = Call{g}.Send(method, "/v1/cluster/parent", body, true);
+  if (!answer) return Print(g, answer, nullptr);
+  if (!g.json) std::fprintf(stderr, "%s\n", (*answer)["message"].get<std::string>().c_str());
+  auto status = WaitFor(
+      g, "/v1/status",
+      [&](const json& s) {
+        const std::string role = s.value("membership_state", "");
+        return s["uptime_s"].get<double>() * 1000 < static_cast<double>(MillisSince(t0)) &&
+               (role == "member" || role == "supervisor");
+      },
+      30'000);
+  if (!status) return Print(g, status.error(), nullptr);
+  return Print(g, Call{g}.Do("GET", "/v1/cluster/parent"), PrintParent);
+}
+
+void AddParentCommands(CLI::App* cluster, const Globals& g, int& rc) {
+  auto* parent = cluster->add_subcommand(
+      "parent", "the levels above this node's cluster (M14), defined at run time");
+  parent->require_subcommand(1);
+  parent->add_subcommand("show", "where they come from and each level's settings")
+      ->callback(
+          [&g, &rc] { rc = Print(g, Call{g}.Do("GET", "/v1/cluster/parent"), PrintParent); });
+  static std::string file;
+  auto* set = parent->add_subcommand(
+      "set", "define them from FILE ([cluster.parent] as in a node's file); the node starts again");
+  set->add_option("FILE", file, "TOML with [cluster.parent] (nested: [cluster.parent.parent])")
+      ->required();
+  set->callback([&g, &rc] {
+    auto text = io::ReadFile(file);
+    if (!text) {
+      rc = Fail(1, "cannot read " + file + ": " + text.error().message());
+      return;
+    }
+    rc = ParentChange(g, "PUT", *text);
+  });
+  parent->add_subcommand("clear", "forget them: the node's file decides again; it starts again")
+      ->callback([&g, &rc] { rc = ParentChange(g, "DELETE", ""); });
+}
+
 }  // namespace
 
 void AddClusterCommands(CLI::App& app, const Globals& g, int& rc) {
@@ -182,6 +241,7 @@ void AddClusterCommands(CLI::App& app, const Globals& g, int& rc) {
   cluster->add_subcommand("list", "id, name, this node's number, state and UID in each")
       ->callback([&g, &rc] { rc = Print(g, Call{g}.Do("GET", "/v1/clusters"), PrintClusters); });
   AddClusterChanges(cluster, g, rc);
+  AddParentCommands(cluster, g, rc);
 }
 
 }  // namespace cohort::cli

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "base/log.h"
+#include "dcm/stored_parent.h"
 #include "io/files.h"
 #include "wire/seal.h"
 
@@ -101,6 +102,7 @@ Result<StartPlan> PlanStart(const Config& file) {
     } else if (*target && !local->current.empty()) {
       plan.kind = StartPlan::Kind::kMove;
       plan.config = std::move(**target);
+      COHORT_TRY(ApplyStoredParent(plan.config));
       if (local->move_deadline_ms > 0) plan.deadline = Duration::Millis(local->move_deadline_ms);
       return plan;
     }
@@ -114,12 +116,14 @@ Result<StartPlan> PlanStart(const Config& file) {
     if (*current) {
       plan.kind = StartPlan::Kind::kRun;
       plan.config = std::move(**current);
+      COHORT_TRY(ApplyStoredParent(plan.config));
       return plan;
     }
   }
   if (file.has_cluster) {
     plan.kind = StartPlan::Kind::kRun;
     plan.config = file;
+    COHORT_TRY(ApplyStoredParent(plan.config));
   }
   return plan;
 }

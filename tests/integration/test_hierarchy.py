@@ -16,10 +16,11 @@ import unittest
 import urllib.error
 import urllib.request
 
-from harness import cohort, cohort_json, ours, wait_for
+from harness import DevCluster, cohort, cohort_json, ours, wait_for
 
 # this file's ports (one shape at a time): transport 23801-23809, API 23901-23909, parent
-# 24201-24209, root 24301-24308
+# 24201-24209, root 24301-24308; the parent defined at run time: two clusters at 24401-24412
+# (API 24501-24512), their parent level at 24601-24604
 BASE = 23800
 
 
@@ -340,6 +341,67 @@ class ThreeLevelTest(unittest.TestCase):
                 a = hierarchy(holder1)["parent"]["parent"].get("aggregate", {})
                 return a.get("members") == 8 and a.get("members_up") == 3
             wait_for(counted, timeout=30, what="the root counts 8 daemons, 3 of them up")
+
+
+class RunTimeParentTest(unittest.TestCase):
+    """Two flat clusters become the two nodes of a parent cluster by `cohort cluster parent
+    set` on each daemon, and flat again by `clear`: no file edited, no daemon restarted by
+    hand."""
+
+    def test_parent_defined_and_forgotten_at_run_time(self):
+        with DevCluster(2, 24400, adapters=1, name="east") as east, \
+                DevCluster(2, 24410, adapters=1, name="west") as west, \
+                tempfile.TemporaryDirectory(prefix="cohort-it-parent-") as tmp:
+            key = os.path.join(tmp, "top.key")
+            with open(key, "w") as f:
+                f.write(cohort("keygen").stdout)
+            listens = {(c, k): f"127.0.0.1:{24600 + 2 * i + k}"
+                       for i, c in enumerate((east, west)) for k in (1, 2)}
+            seeds = ", ".join(f'"{a}"' for a in listens.values())
+
+            def definition(cluster, k, listen=None):
+                path = os.path.join(tmp, f"{cluster.name}-{k}.toml")
+                with open(path, "w") as f:
+                    f.write(f'[cluster.parent]\nid = {1 if cluster is east else 2}\n'
+                            f'name = "top"\nkey_file = "{key}"\n'
+                            f'listen = "{listen or listens[(cluster, k)]}"\n'
+                            f'seeds = [{seeds}]\nlevel_factor = 3\n')
+                return path
+
+            # A bad definition is refused, naming what is wrong; nothing is kept.
+            bad = cohort("cluster", "parent", "set",
+                         definition(east, 1, listen=east.transport(1)), api=east.api(1),
+                         check=False)
+            self.assertEqual(bad.returncode, 1)
+            self.assertIn("must differ from the node's transport.listen", bad.stderr)
+            self.assertEqual(cohort_json("cluster", "parent", "show", api=east.api(1))["defined"],
+                             "none")
+
+            for c in (east, west):
+                for k in (1, 2):
+                    cohort("cluster", "parent", "set", definition(c, k), api=c.api(k),
+                           timeout=90)
+            shown = cohort_json("cluster", "parent", "show", api=west.api(2))
+            self.assertEqual((shown["defined"], shown["levels"][0]["id"],
+                              shown["levels"][0]["listen"]), ("run-time", 2, listens[(west, 2)]))
+
+            def parent_of(api):
+                return (hierarchy(api)["parent"] or {}).get("aggregate") or {}
+            wait_for(lambda: any(parent_of(c.api(k)).get("members_up") == 4
+                                 for c in (east, west) for k in (1, 2)),
+                     timeout=60, what="the parent level counts the 4 daemons of both clusters")
+            # The clusters are one tree now: east's node 2 reaches west's node 2.
+            st = cohort_json("--node", "2/2", "status", api=east.api(2))
+            self.assertEqual((st["cluster"], st["node"]["id"]), ("west", 2))
+
+            for c in (east, west):
+                for k in (1, 2):
+                    cohort("cluster", "parent", "clear", api=c.api(k), timeout=90)
+            self.assertEqual(cohort_json("cluster", "parent", "show", api=east.api(1))["defined"],
+                             "none")
+            self.assertIsNone(hierarchy(east.api(1))["parent"])
+            again = cohort("cluster", "parent", "clear", api=east.api(1), check=False)
+            self.assertIn("no parent was defined at run time", again.stderr)
 
 
 if __name__ == "__main__":
