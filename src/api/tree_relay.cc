@@ -3,6 +3,7 @@
 #include <exception>
 
 #include "base/log.h"
+#include "io/asio.h"
 #include "io/clock.h"
 #include "node/hierarchy_service.h"
 
@@ -29,6 +30,7 @@ TreeRelay::TreeRelay(node::HierarchyService& hierarchy, boost::asio::io_context&
       local_(std::move(local)),
       // Ids new across restarts, so an answer to a request of an earlier run matches none.
       core_(hierarchy::RelayOptions{.first_id = io::WallMillis() << 20}),
+      io_(io),
       timer_(io) {
   hierarchy_.OnRelay([this](uint8_t level, NodeId from, std::span<const uint8_t> bytes) {
     hierarchy::RelayOutputs out;
@@ -97,7 +99,10 @@ void TreeRelay::Process(hierarchy::RelayOutputs& out) {
              {"error", sent.error().message()}});
       }
     } else if (auto* e = std::get_if<hierarchy::RelayExecute>(&o)) {
-      Execute(std::move(*e));
+      // Later, not from inside the transport's delivery: the API may change what delivers.
+      boost::asio::post(io_, [this, alive = std::weak_ptr<bool>(alive_), e = std::move(*e)] {
+        if (!alive.expired()) Execute(e);
+      });
     } else if (auto* a = std::get_if<hierarchy::RelayAnswered>(&o)) {
       auto it = waiting_.find(a->id);
       if (it == waiting_.end()) continue;

@@ -39,6 +39,7 @@ class TreeRelay {
   node::HierarchyService& hierarchy_;
   Handler local_;
   hierarchy::RelayCore core_;
+  boost::asio::io_context& io_;
   std::map<uint64_t, Respond> waiting_;  // this node's clients, by request id
   io::Timer timer_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // answers hold it weakly

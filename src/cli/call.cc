@@ -49,6 +49,12 @@ Result<std::string> Call::Token() {
   if (path.empty() && std::getenv("COHORT_TOKEN_FILE") != nullptr) {
     path = std::getenv("COHORT_TOKEN_FILE");
   }
+  // The node's data folder is on its machine, not necessarily this one.
+  if (path.empty() && !g.node.empty()) {
+    return Error(Errc::kPermission, "a change for node " + g.node +
+                                        " needs that node's API token: pass --token-file FILE "
+                                        "(or $COHORT_TOKEN_FILE) with a copy of its api.token");
+  }
   if (path.empty()) {
     auto status = Do("GET", "/v1/status");
     if (!status) return status.error();

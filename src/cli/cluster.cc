@@ -32,6 +32,16 @@ void PrintClusters(const json& d) {
               d["identity"].get<std::string>().c_str());
 }
 
+// A change that starts the node again in another place of the tree (another cluster, or
+// under another parent) changes its path: it is asked of the node's own API, whose answers
+// can be waited for. True (and rc set) when --node asks otherwise.
+bool RefusedRelayed(const Globals& g, int& rc) {
+  if (g.node.empty()) return false;
+  rc = Fail(2, "this change moves node " + g.node +
+                   " in the tree, so its path changes: ask its own API (--api), not --node");
+  return true;
+}
+
 // The node's answer to GET `target` once `done` holds for it, polled every 50 ms while the
 // node starts again (calls fail meanwhile); an error at the deadline.
 Result<json> WaitFor(const Globals& g, const std::string& target,
@@ -133,6 +143,7 @@ void AddClusterChanges(CLI::App* cluster, const Globals& g, int& rc) {
   auto* online = cluster->add_subcommand("online", "start this node in cluster NAME");
   online->add_option("NAME", name, "the cluster's name or id")->required();
   online->callback([&g, &rc] {
+    if (RefusedRelayed(g, rc)) return;
     rc = Change(
         g, "/v1/clusters/" + UrlEncode(name) + "/online", json::object(),
         [&g](const json& answer, Clock::time_point) -> Result<json> {
@@ -156,6 +167,7 @@ void AddClusterChanges(CLI::App* cluster, const Globals& g, int& rc) {
   auto* offline = cluster->add_subcommand("offline", "leave cluster NAME; the node then waits");
   offline->add_option("NAME", name, "the cluster's name or id")->required();
   offline->callback([&g, &rc] {
+    if (RefusedRelayed(g, rc)) return;
     rc = Change(g, "/v1/clusters/" + UrlEncode(name) + "/offline", json::object(),
                 [&g](const json&, Clock::time_point) -> Result<json> {
                   auto s = WaitFor(
@@ -171,6 +183,7 @@ void AddClusterChanges(CLI::App* cluster, const Globals& g, int& rc) {
   move->add_option("--deadline-ms", deadline_ms, "time to be online there (default 3000)")
       ->check(CLI::Range(100, 600000));
   move->callback([&g, &rc] {
+    if (RefusedRelayed(g, rc)) return;
     rc = Change(
         g, "/v1/clusters/" + UrlEncode(name) + "/move", json{{"deadline_ms", deadline_ms}},
         [&g](const json& answer, Clock::time_point) { return AwaitMove(g, answer, deadline_ms); });
@@ -222,6 +235,7 @@ void AddParentCommands(CLI::App* cluster, const Globals& g, int& rc) {
   set->add_option("FILE", file, "TOML with [cluster.parent] (nested: [cluster.parent.parent])")
       ->required();
   set->callback([&g, &rc] {
+    if (RefusedRelayed(g, rc)) return;
     auto text = io::ReadFile(file);
     if (!text) {
       rc = Fail(1, "cannot read " + file + ": " + text.error().message());
@@ -230,7 +244,9 @@ void AddParentCommands(CLI::App* cluster, const Globals& g, int& rc) {
     rc = ParentChange(g, "PUT", *text);
   });
   parent->add_subcommand("clear", "forget them: the node's file decides again; it starts again")
-      ->callback([&g, &rc] { rc = ParentChange(g, "DELETE", ""); });
+      ->callback([&g, &rc] {
+        if (!RefusedRelayed(g, rc)) rc = ParentChange(g, "DELETE", "");
+      });
 }
 
 }  // namespace

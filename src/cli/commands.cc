@@ -364,9 +364,18 @@ void AddGlobalOptions(CLI::App& app, Globals& g) {
       ->envname("COHORT_API");
   app.add_flag("--json", g.json, "print one JSON document");
   app.add_option("--token-file", g.token_file, "API token for changes (default: from the node)");
-  app.add_option("--node", g.node,
-                 "the node anywhere in the tree the command is for: its node ids from the root "
-                 "level down, e.g. 2/3 (relayed by the --api node; default: that node)")
+  app.add_option_function<std::string>(
+         "--node",
+         [&g](const std::string& text) {
+           const bool ids = !text.empty() && text.size() <= 40 &&
+                            text.find_first_not_of("0123456789/") == std::string::npos;
+           if (!ids) {
+             throw CLI::ValidationError("--node", "expected node ids joined by '/', e.g. 2/3");
+           }
+           g.node = text;
+         },
+         "the node anywhere in the tree the command is for: its node ids from the root level "
+         "down, e.g. 2/3 (relayed by the --api node; a change needs its --token-file)")
       ->envname("COHORT_NODE");
 }
 

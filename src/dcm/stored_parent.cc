@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "base/log.h"
 #include "io/files.h"
 
 namespace cohort::dcm {
@@ -48,7 +49,15 @@ Status ApplyStoredParent(Config& c) {
   }
   if (doc["cluster"].get<std::string>() != c.cluster_name) return OkStatus();
   auto parents = ParseParents(doc["toml"].get<std::string>(), path, c);
-  if (!parents) return parents.error();
+  if (!parents) {
+    // Checked when kept, it may fail after the node's file changed: the node still starts,
+    // with its file's levels, and says why.
+    Log(LogLevel::kError, "hierarchy",
+        "the parent defined at run time no longer fits the node's file: running with the "
+        "file's ([cluster.parent]); fix it with `cohort cluster parent set` or `clear`",
+        {{"file", path}, {"error", parents.error().message()}});
+    return OkStatus();
+  }
   c.parents = std::move(*parents);
   c.parents_at_run_time = true;
   return OkStatus();

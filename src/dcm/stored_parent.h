@@ -18,7 +18,9 @@ Result<std::vector<ParentConfig>> StoreParent(const Config& running, const std::
 // Forgets the stored parent: the node's file decides again at its next start. False when
 // none was stored.
 Result<bool> ForgetParent(const std::string& data_dir);
-// At start: the stored parent, when it is for `c`'s cluster, replaces c.parents.
+// At start: the stored parent, when it is for `c`'s cluster (by name), replaces c.parents.
+// One that no longer passes the checks (the node's file changed) is logged and left out;
+// only a damaged file is an error.
 Status ApplyStoredParent(Config& c);
 
 }  // namespace cohort::dcm

@@ -82,6 +82,12 @@ bool IsMethod(const std::string& m) {
          std::all_of(m.begin(), m.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
 }
 
+// What goes into an HTTP head (a request target, a header's value): printable ASCII only,
+// so no peer on the way can add a header or split the answer.
+bool IsHeadText(const std::string& s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c <= 0x7e; });
+}
+
 }  // namespace
 
 Result<NodePath> ParsePath(const std::string& text) {
@@ -92,10 +98,10 @@ Result<NodePath> ParsePath(const std::string& text) {
     const std::string part =
         text.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
     const auto id = ParseUnsigned(part);
-    if (!id || *id == kNoNode || *id >= 65535) {
+    if (!id || *id == kNoNode || *id > 65535) {
       return Error(Errc::kInvalidArgument,
                    "node path '" + EscapeInvalidUtf8(text) +
-                       "': expected node ids 1-65534 from the root level down, joined by '/' "
+                       "': expected node ids 1-65535 from the root level down, joined by '/' "
                        "(e.g. 2/3: node 3 of the cluster that is node 2 of its parent)");
     }
     path.push_back(static_cast<NodeId>(*id));
@@ -179,22 +185,36 @@ std::optional<RelayMessage> DecodeRelay(wire::ByteView bytes) {
   if (type == static_cast<uint8_t>(Type::kRequest)) {
     RequestMsg q{.id = id};
     if (!GetPath(r, &q.origin) || !GetPath(r, &q.target) || !GetHops(r, &q.hops) ||
-        !GetText(r, kMaxRelayFieldBytes, &q.request.method) || !IsMethod(q.request.method) ||
+        !GetText(r, kMaxRelayFieldBytes, &q.request.method) ||
         !GetText(r, kMaxRelayTargetBytes, &q.request.target) ||
         !GetText(r, kMaxRelayFieldBytes, &q.request.authorization) ||
-        !GetText(r, kMaxRelayBytes, &q.request.body) || !r.done()) {
+        !GetText(r, kMaxRelayBytes, &q.request.body) || !r.done() || RequestProblem(q.request)) {
       return std::nullopt;
     }
     return q;
   }
   if (type != static_cast<uint8_t>(Type::kResponse)) return std::nullopt;
   ResponseMsg a{.id = id};
-  if (!GetHops(r, &a.hops) || !r.U16(&a.response.status) || a.response.status < 100 ||
+  if (!GetHops(r, &a.hops) || !r.U16(&a.response.status) || a.response.status < 200 ||
       a.response.status > 599 || !GetText(r, kMaxRelayFieldBytes, &a.response.content_type) ||
-      !GetText(r, kMaxRelayBytes, &a.response.body) || !r.done()) {
+      !IsHeadText(a.response.content_type) || !GetText(r, kMaxRelayBytes, &a.response.body) ||
+      !r.done()) {
     return std::nullopt;
   }
   return a;
+}
+
+std::optional<std::string> RequestProblem(const RelayedRequest& r) {
+  if (!IsMethod(r.method)) return "a method of 1-16 capital letters";
+  if (r.target.size() > kMaxRelayTargetBytes || !IsHeadText(r.target)) {
+    return "a target of at most " + std::to_string(kMaxRelayTargetBytes / 1024) +
+           " KiB of printable ASCII";
+  }
+  if (r.authorization.size() > kMaxRelayFieldBytes || !IsHeadText(r.authorization)) {
+    return "an Authorization of at most " + std::to_string(kMaxRelayFieldBytes) +
+           " bytes of printable ASCII";
+  }
+  return std::nullopt;
 }
 
 RelayedResponse RelayError(int status, const std::string& why) {
@@ -210,6 +230,10 @@ uint64_t RelayCore::Originate(Instant now, const Position& self, const NodePath&
   const uint64_t id = next_id_++;
   ++metrics_.originated;
   pending_[id] = Pending{now + options_.deadline, target};
+  if (auto problem = RequestProblem(request)) {
+    Answer(id, {}, RelayError(400, "a relayed request needs " + *problem), out);
+    return id;
+  }
   RequestMsg m{.id = id, .origin = self.path, .target = target, .request = std::move(request)};
   if (EncodeRelay(m).size() > kMaxRelayBytes) {
     Answer(id, {},

@@ -34,7 +34,7 @@ inline constexpr uint8_t kRelayChannel = 7;
 // Node ids from the root level down to a leaf. A flat cluster's are one id long.
 using NodePath = std::vector<NodeId>;
 inline constexpr size_t kMaxPathIds = 5;  // a cluster and up to four levels above it
-// "2/3" → {2, 3}; every id 1–65534.
+// "2/3" → {2, 3}; every id 1–65535.
 Result<NodePath> ParsePath(const std::string& text);
 std::string PathText(const NodePath& path);
 
@@ -108,6 +108,10 @@ using RelayMessage = std::variant<RequestMsg, ResponseMsg>;
 inline constexpr size_t kMaxRelayBytes = 480 * 1024;
 inline constexpr size_t kMaxRelayTargetBytes = 8 * 1024;
 inline constexpr size_t kMaxRelayFieldBytes = 1024;  // method, authorization, content type
+
+// Why `r` cannot be relayed (what it would need), or nothing: the decoder's rules, so an
+// origin refuses at once what the first relay would drop.
+std::optional<std::string> RequestProblem(const RelayedRequest& r);
 
 wire::Bytes EncodeRelay(const RelayMessage& m);
 std::optional<RelayMessage> DecodeRelay(wire::ByteView bytes);

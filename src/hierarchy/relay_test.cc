@@ -118,7 +118,7 @@ TEST(RelayPath, ParsesAndPrints) {
   EXPECT_EQ(*ParsePath("7"), (NodePath{7}));
   EXPECT_EQ(PathText({22, 1, 21}), "22/1/21");
   for (const char* bad :
-       {"", "/", "2/", "/2", "0/1", "1/65535", "a/b", "1//2", "1/2/3/4/5/6", " 1", "1 /2", "+1"}) {
+       {"", "/", "2/", "/2", "0/1", "1/65536", "a/b", "1//2", "1/2/3/4/5/6", " 1", "1 /2", "+1"}) {
     EXPECT_FALSE(ParsePath(bad)) << bad;
   }
 }
@@ -234,6 +234,20 @@ TEST(RelayCore, AnAnswerTooLargeIsReplacedBy502) {
   EXPECT_LE(t.max_bytes, kMaxRelayBytes);
 }
 
+TEST(RelayCore, ARequestNoRelayWouldCarryIsRefusedAtOnce) {
+  Tree t;
+  for (const RelayedRequest& bad :
+       {RelayedRequest{"M-SEARCH", "/", "", ""},
+        RelayedRequest{"GET", std::string(kMaxRelayTargetBytes + 1, 'a'), "", ""},
+        RelayedRequest{"GET", "/", std::string(kMaxRelayFieldBytes + 1, 'a'), ""}}) {
+    t.messages = 0;
+    auto answer = t.Ask({1, 1, 2}, {2, 1, 1}, bad);
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(answer->status, 400);
+    EXPECT_EQ(t.messages, 0u);
+  }
+}
+
 TEST(RelayCore, ARequestTooLargeIsRefusedAt413) {
   Tree t;
   auto answer =
@@ -270,8 +284,17 @@ TEST(RelayCodec, RejectsWhatIsNotCanonical) {
   RequestMsg method = q;
   method.request.method = "get";
   EXPECT_FALSE(DecodeRelay(EncodeRelay(method)));
-  ResponseMsg status{.id = 1, .response = {99, "", ""}};
+  ResponseMsg status{.id = 1, .response = {199, "", ""}};
   EXPECT_FALSE(DecodeRelay(EncodeRelay(status)));
+  // Nothing that would reach an HTTP head may carry a line break or a control character.
+  ResponseMsg split{.id = 1, .response = {200, "text/plain\r\nSet-Cookie: x=1", ""}};
+  EXPECT_FALSE(DecodeRelay(EncodeRelay(split)));
+  RequestMsg target = q;
+  target.request.target = "/v1/status\r\nX: 1";
+  EXPECT_FALSE(DecodeRelay(EncodeRelay(target)));
+  RequestMsg bearer = q;
+  bearer.request.authorization = "Bearer a\nb";
+  EXPECT_FALSE(DecodeRelay(EncodeRelay(bearer)));
   ResponseMsg hop{.id = 1, .hops = {{static_cast<uint8_t>(kMaxPathIds), 1}}, .response = {200}};
   EXPECT_FALSE(DecodeRelay(EncodeRelay(hop)));
 }

@@ -32,6 +32,18 @@ std::string RequestText(const Endpoint& server, const std::string& method,
 
 std::string Where(const Endpoint& server) { return "the API at " + server.ToString(); }
 
+// The head's parts are sent as given: a line break in one would add a header.
+Status CheckHead(const std::string& method, const std::string& target, const std::string& bearer,
+                 const std::string& node) {
+  for (const std::string* s : {&method, &target, &bearer, &node}) {
+    if (s->find_first_of("\r\n") != std::string::npos) {
+      return Error(Errc::kInvalidArgument,
+                   "a request's method, target or header holds a line break");
+    }
+  }
+  return OkStatus();
+}
+
 // A connected non-blocking socket; `wait_ms` says how long each wait may last.
 Result<UniqueFd> Connect(const Endpoint& server, const std::function<int()>& wait_ms) {
   const std::string where = Where(server);
@@ -92,6 +104,7 @@ Result<HttpReply> HttpCall(const Endpoint& server, const std::string& method,
     return static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(timeout_ms, left)));
   };
   const std::string where = Where(server);
+  COHORT_TRY(CheckHead(method, target, bearer, node));
   auto fd = Connect(server, wait_ms);
   if (!fd) return fd.error();
   COHORT_TRY(
@@ -143,6 +156,7 @@ Result<std::unique_ptr<HttpLineStream>> HttpLineStream::Open(
     const Endpoint& server, const std::string& method, const std::string& target,
     const std::string& body, const std::string& bearer, int timeout_ms, const std::string& node) {
   const std::function<int()> wait_ms = [timeout_ms] { return timeout_ms; };
+  COHORT_TRY(CheckHead(method, target, bearer, node));
   auto fd = Connect(server, wait_ms);
   if (!fd) return fd.error();
   COHORT_TRY(SendAll(fd->get(), RequestText(server, method, target, body, bearer, node),

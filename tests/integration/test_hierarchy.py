@@ -153,6 +153,13 @@ class HierarchyTest(unittest.TestCase):
             self.assertEqual((st["cluster"], st["node"]["id"]), ("dev-c2", 3))
             self.assertEqual(relayed_change(asker, target, token_of(asker)), 401)
             self.assertEqual(relayed_change(asker, target, token_of(s.node(2, 3)["api"])), 404)
+            # The CLI sends no token of its own choosing to another node, and does not move
+            # a node by its path.
+            put = cohort("--node", target, "registry", "put", "k", "v", api=asker, check=False)
+            self.assertIn(f"a change for node {target} needs that node's API token", put.stderr)
+            moved = cohort("--node", target, "cluster", "parent", "clear", api=asker, check=False)
+            self.assertEqual(moved.returncode, 2)
+            self.assertIn("its path changes", moved.stderr)
 
             # A leaf dies: its cluster marks it; above, only the aggregate changes.
             s.kill(2, 3)
