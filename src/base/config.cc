@@ -471,17 +471,22 @@ Status CheckKeys(const Reader& r) {
   return OkStatus();
 }
 
-}  // namespace
-
-Result<Config> ParseConfig(const std::string& text, const std::string& source) {
-  toml::table root;
+// The TOML document, or where and why it is not one.
+Result<toml::table> ParseToml(const std::string& text, const std::string& source) {
   try {
-    root = toml::parse(text, source);
+    return toml::parse(text, source);
   } catch (const toml::parse_error& e) {
     return Error(Errc::kInvalidArgument, source + ":" + std::to_string(e.source().begin.line) +
                                              ": " + std::string(e.description()));
   }
-  Reader r(root, source);
+}
+
+}  // namespace
+
+Result<Config> ParseConfig(const std::string& text, const std::string& source) {
+  auto root = ParseToml(text, source);
+  if (!root) return root.error();
+  Reader r(*root, source);
   Config c;
   c.source = source;
   c.adapters.clear();
@@ -523,14 +528,9 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source) {
 
 Result<std::vector<ParentConfig>> ParseParents(const std::string& text, const std::string& source,
                                                const Config& base) {
-  toml::table root;
-  try {
-    root = toml::parse(text, source);
-  } catch (const toml::parse_error& e) {
-    return Error(Errc::kInvalidArgument, source + ":" + std::to_string(e.source().begin.line) +
-                                             ": " + std::string(e.description()));
-  }
-  Reader r(root, source);
+  auto root = ParseToml(text, source);
+  if (!root) return root.error();
+  Reader r(*root, source);
   COHORT_TRY(CheckKnownKeys(r, r.root(), "", {"cluster"}));
   const toml::node* cluster = r.Find("cluster");
   if (cluster == nullptr || !cluster->is_table()) {
