@@ -205,6 +205,7 @@ void MembershipCore::FollowSupervisor(Instant now, NodeId supervisor, Outputs& o
 }
 
 void MembershipCore::OnMap(Instant now, NodeId from, ClusterMap m, Outputs& out) {
+  if (role_ == Role::kListening && TakeOverFromEarlierSelf(now, from, m, out)) return;
   if (role_ == Role::kSupervisor || from != supervisor_ || m.supervisor != from) return;
   const Member* me = m.Find(self());
   const bool listed =
@@ -242,6 +243,35 @@ void MembershipCore::OnMap(Instant now, NodeId from, ClusterMap m, Outputs& out)
   }
 }
 
+bool MembershipCore::TakeOverFromEarlierSelf(Instant now, NodeId from, const ClusterMap& m,
+                                             Outputs& out) {
+  const Member* earlier = m.Find(self());
+  if (m.supervisor != self() || earlier == nullptr || earlier->state != MemberState::kUp ||
+      earlier->incarnation >= options_.incarnation || !m.IsUp(from)) {
+    return false;
+  }
+  // The members still follow this node's id; its new process supervises from their map.
+  // EnterSupervisor lists this incarnation up and publishes a version above theirs.
+  max_version_ = std::max(max_version_, m.version);
+  map_ = m;
+  ReplaceDiskPaths(self(), LocalDiskStatuses(), out);
+  ++metrics_.takeovers_from_earlier_self;
+  EnterSupervisor(now, out);
+  return true;
+}
+
+void MembershipCore::OnPeerRestarted(Instant now, NodeId node, Incarnation incarnation,
+                                     Outputs& out) {
+  (void)now;
+  const bool following = role_ == Role::kMember || role_ == Role::kJoining;
+  const Member* m = map_.Find(node);
+  if (!following || node != supervisor_ || map_.supervisor != node || m == nullptr ||
+      m->state != MemberState::kUp || m->incarnation >= incarnation) {
+    return;
+  }
+  Send(node, MapMsg{map_}, out);
+}
+
 void MembershipCore::Adopt(Instant now, ClusterMap m, Outputs& out) {
   const bool changed = m != map_;
   map_ = std::move(m);
@@ -263,11 +293,15 @@ void MembershipCore::OnJoin(Instant now, NodeId from, const JoinMsg& j, Outputs&
     return;
   }
   map_.members[from] = Member{from, MemberState::kUp, j.incarnation};
-  // The joiner's disk access list replaces whatever an earlier incarnation reported.
-  for (auto& [id, disk] : map_.disks) disk.paths.erase(from);
-  for (const DiskStatus& d : j.disks) ApplyDiskStatus(from, d, out);
-  std::erase_if(map_.disks, [](const auto& kv) { return kv.second.paths.empty(); });
+  ReplaceDiskPaths(from, j.disks, out);
   Publish(now, out);
+}
+
+void MembershipCore::ReplaceDiskPaths(NodeId node, const std::vector<DiskStatus>& disks,
+                                      Outputs& out) {
+  for (auto& [id, disk] : map_.disks) disk.paths.erase(node);
+  for (const DiskStatus& d : disks) ApplyDiskStatus(node, d, out);
+  std::erase_if(map_.disks, [](const auto& kv) { return kv.second.paths.empty(); });
 }
 
 void MembershipCore::OnLeave(Instant now, NodeId from, const LeaveMsg& l, Outputs& out) {

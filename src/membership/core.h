@@ -68,6 +68,12 @@ class MembershipCore {
   void OnDiskCheck(Instant now, const std::string& disk, bool ok, Outputs& out);
   // M12: this node's current usage; sent to the supervisor every usage period.
   void SetUsage(Instant now, NodeUsage usage);
+  // The transport took `node`'s entry at `incarnation`, newer than it held: the process
+  // that ran `node` before is gone. If that was the supervisor this node follows, the new
+  // process is sent this node's map: listening, it finds its former incarnation supervising
+  // there and takes the cluster over at once, not after its own listening and the members'
+  // detection (a successor holding a sub-cluster's node in the hierarchy, or a restart).
+  void OnPeerRestarted(Instant now, NodeId node, Incarnation incarnation, Outputs& out);
   // M12: asks for the supervisor's usage tables; the answer comes as a UsageReply with
   // `nonce` (at once on the supervisor, or with supervisor kNoNode when there is none).
   void RequestUsage(Instant now, uint64_t nonce, Outputs& out);
@@ -95,6 +101,8 @@ class MembershipCore {
 
   void OnNotify(Instant now, NodeId from, const NotifyMsg& n, Outputs& out);
   void OnMap(Instant now, NodeId from, ClusterMap m, Outputs& out);
+  // Listening: a member's map naming an earlier incarnation of this node its supervisor.
+  bool TakeOverFromEarlierSelf(Instant now, NodeId from, const ClusterMap& m, Outputs& out);
   void OnJoin(Instant now, NodeId from, const JoinMsg& j, Outputs& out);
   void OnLeave(Instant now, NodeId from, const LeaveMsg& l, Outputs& out);
   void OnRing(Instant now, NodeId from, const RingMsg& r, Outputs& out);
@@ -114,6 +122,8 @@ class MembershipCore {
   bool PredecessorWatched() const;
   void Declare(Instant now, Declaration d, Outputs& out);
   void ApplyDeclaration(Instant now, const Declaration& d, Outputs& out);
+  // Supervisor: `node`'s disk access list replaces whatever an earlier incarnation reported.
+  void ReplaceDiskPaths(NodeId node, const std::vector<DiskStatus>& disks, Outputs& out);
   // Supervisor: records `node`'s path; returns false if the status is not newer.
   bool ApplyDiskStatus(NodeId node, const DiskStatus& status, Outputs& out);
   void ReportDisk(Instant now, const std::string& disk, Outputs& out);

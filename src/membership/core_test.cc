@@ -185,6 +185,45 @@ TEST(MembershipCoreTest, NextByPriorityTakesOverAndOldSupervisorPreemptsOnReturn
   EXPECT_TRUE(bus.at(3).map().IsUp(2));
 }
 
+// The supervisor's process is replaced (a successor taking a sub-cluster's node over, or a
+// restart) before the members notice its silence: told by the transport, they send the new
+// process their map and it supervises at once, from their map, with nobody marked failed.
+TEST(MembershipCoreTest, ANewIncarnationOfTheSupervisorTakesOverFromTheMembersMap) {
+  Bus bus(3, {"d1"});
+  bus.Start();
+  bus.Advance(Duration::Seconds(1));
+  bus.Check(1, "d1", false);  // the old process's path state must not outlive it
+  bus.Advance(Duration::Millis(100));
+  const uint64_t version = bus.at(3).map().version;
+  MembershipOptions o = bus.at(1).options();
+  o.incarnation = 200;
+  bus.cores[0] = std::make_unique<MembershipCore>(o, 9);
+  Outputs out;
+  bus.at(1).Start(bus.now, out);
+  bus.Take(1, out);
+  bus.Advance(Duration::Millis(10));
+  EXPECT_EQ(bus.at(1).role(), Role::kListening);
+  bus.at(2).OnPeerRestarted(bus.now, 2, 200, out);  // not its supervisor: nothing
+  bus.at(3).OnPeerRestarted(bus.now, 1, 100, out);  // not newer: nothing
+  EXPECT_TRUE(out.empty());
+  bus.at(2).OnPeerRestarted(bus.now, 1, 200, out);
+  bus.Take(2, out);
+  bus.Pump();
+  EXPECT_EQ(bus.at(1).role(), Role::kSupervisor);
+  EXPECT_EQ(bus.at(1).metrics().takeovers_from_earlier_self, 1u);
+  bus.Advance(Duration::Millis(50));  // well inside one notification time (300 ms)
+  for (NodeId id = 1; id <= 3; ++id) {
+    const ClusterMap& map = bus.at(id).map();
+    EXPECT_EQ(bus.at(id).supervisor(), 1) << id;
+    EXPECT_GT(map.version, version) << id;
+    EXPECT_EQ(map.Ring(), (std::vector<NodeId>{1, 2, 3})) << id;
+    EXPECT_EQ(map.Find(1)->incarnation, 200u) << id;
+    EXPECT_EQ(map.disks.at("d1").paths.at(1).state, PathState::kOk) << id;
+  }
+  EXPECT_EQ(bus.at(2).role(), Role::kMember);
+  EXPECT_EQ(bus.at(1).metrics().failures_declared, 0u);
+}
+
 TEST(MembershipCoreTest, LeaveIsRepeatedUntilUnlisted) {
   Bus bus(3);
   bus.Start();

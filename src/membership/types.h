@@ -138,6 +138,7 @@ struct MembershipMetrics {
   uint64_t disk_failures_declared = 0;  // disks declared failed while this node supervised
   uint64_t disk_path_failures = 0;      // access paths marked failed while supervising
   uint64_t disk_reports_sent = 0;       // this node's own path changes reported
+  uint64_t takeovers_from_earlier_self = 0;  // supervised at once from a member's map
   uint64_t messages_sent = 0;
   uint64_t bytes_sent = 0;
 };

@@ -201,6 +201,11 @@ struct Node::Impl {
       } else if (auto* e = std::get_if<transport::TransportEvent>(&o)) {
         LogEvent(*e);
         if (e->kind == transport::TransportEvent::Kind::kTableChanged) RefreshLivenessAdapters();
+        if (e->kind == transport::TransportEvent::Kind::kNodeRestarted) {
+          membership::Outputs mout;
+          members->OnPeerRestarted(io::SteadyNow(), e->node, e->incarnation, mout);
+          ProcessMembership(mout);
+        }
       } else if (auto* m = std::get_if<transport::Delivered>(&o)) {
         if (m->channel == membership::kChannel) {
           membership::Outputs mout;
@@ -356,6 +361,10 @@ struct Node::Impl {
       case K::kPreferredChanged:
         Log(LogLevel::kInfo, "transport", "preferred address changed",
             {{"node", std::to_string(e.node)}, {"address", e.address.ToString()}});
+        break;
+      case K::kNodeRestarted:
+        Log(LogLevel::kInfo, "transport", "node restarted",
+            {{"node", std::to_string(e.node)}, {"incarnation", std::to_string(e.incarnation)}});
         break;
       case K::kTableChanged:
         Log(LogLevel::kInfo, "transport", "address table changed",

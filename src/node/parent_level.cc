@@ -187,6 +187,12 @@ struct ParentLevel::Impl {
           relay(static_cast<uint8_t>(depth + 1), m->from, m->bytes);
         }
         Route(mout, m->channel);
+      } else if (auto* e = std::get_if<transport::TransportEvent>(&o);
+                 e != nullptr && e->kind == transport::TransportEvent::Kind::kNodeRestarted) {
+        // A new holder of a node of this level: if it held the supervisor's, it takes over.
+        membership::Outputs mout;
+        members->OnPeerRestarted(io::SteadyNow(), e->node, e->incarnation, mout);
+        Route(mout, membership::kChannel);
       }
     }
     out.clear();

@@ -14,6 +14,21 @@ using membership::Role;
 namespace {
 
 constexpr uint8_t kMembershipChannel = 1;
+// The transport's own exchange (channel 0): here only a new holder's entry, which tells the
+// cluster's instances the node runs at a newer incarnation (TransportEvent kNodeRestarted).
+constexpr uint8_t kTableChannel = 0;
+
+wire::Bytes EncodeIncarnation(Incarnation incarnation) {
+  wire::Bytes b(8);
+  for (size_t i = 0; i < 8; ++i) b[i] = static_cast<uint8_t>(incarnation >> (8 * i));
+  return b;
+}
+
+Incarnation DecodeIncarnation(const wire::Bytes& b) {
+  Incarnation incarnation = 0;
+  for (size_t i = 0; i < b.size() && i < 8; ++i) incarnation |= Incarnation{b[i]} << (8 * i);
+  return incarnation;
+}
 constexpr Duration kUsageRefresh = Duration::Millis(500);
 constexpr int kMaxDaemons = 60000;
 constexpr int64_t kMaxSlots = 65000;  // slots are 16-bit ids in the event queue
@@ -147,6 +162,7 @@ void HierarchySim::StartAll(Duration stagger) {
 void HierarchySim::StartInstance(Slot s, int host) {
   Instance& inst = slots_[s];
   const int level = inst.cluster.level;
+  const Incarnation previous = inst.incarnation;
   // Above the last holder's: the parent keeps the newest incarnation of a node.
   inst.incarnation = std::max<Incarnation>(static_cast<Incarnation>(now_.nanos() / 1'000'000),
                                            inst.incarnation + 1);
@@ -170,6 +186,7 @@ void HierarchySim::StartInstance(Slot s, int host) {
   inst.view = std::make_unique<hierarchy::ViewCore>(
       hierarchy::ViewOptions{.self = inst.id, .incarnation = inst.incarnation});
   inst.view_map_version = 0;
+  inst.view_map_supervisor = kNoNode;
   inst.last_version = 0;
   inst.aggregated_version = 0;
   inst.last_map = {};
@@ -183,6 +200,19 @@ void HierarchySim::StartInstance(Slot s, int host) {
   inst.core->Start(now_, out);
   Route(s, out, kMembershipChannel);
   ArmTimer(s);
+  if (previous != 0) AnnounceEntry(s);
+}
+
+// The new holder's transport starts with a table exchange with the cluster's members (its
+// seeds), which take its entry at the newer incarnation.
+void HierarchySim::AnnounceEntry(Slot s) {
+  const Cluster c = slots_[s].cluster;
+  Message m{kTableChannel,
+            std::make_shared<const wire::Bytes>(EncodeIncarnation(slots_[s].incarnation))};
+  for (int id = 1; id <= levels_[c.level].cluster_size; ++id) {
+    const Slot to = SlotOf(c, static_cast<NodeId>(id));
+    if (to != s) Deliver(s, to, m);
+  }
 }
 
 // The instance stops; so do those its daemon ran above it for the same cluster line, which
@@ -280,6 +310,9 @@ void HierarchySim::Step(const Events::Event& e) {
     if (e.message.channel == kMembershipChannel) {
       inst.core->OnMessage(now_, from, *e.message.bytes, out);
       Route(e.to, out, kMembershipChannel);
+    } else if (e.message.channel == kTableChannel) {
+      inst.core->OnPeerRestarted(now_, from, DecodeIncarnation(*e.message.bytes), out);
+      Route(e.to, out, kMembershipChannel);
     } else if (e.message.channel == hierarchy::kViewChannel) {
       inst.view->OnMessage(now_, from, *e.message.bytes, out);
       Route(e.to, out, hierarchy::kViewChannel);
@@ -328,8 +361,9 @@ void HierarchySim::AfterStep(Slot s) {
   }
   if (supervising) Represent(s);
   if (slots_[s].core == nullptr) return;
-  if (map.version != inst.view_map_version) {
+  if (map.version != inst.view_map_version || map.supervisor != inst.view_map_supervisor) {
     inst.view_map_version = map.version;
+    inst.view_map_supervisor = map.supervisor;
     inst.view->SetMap(now_, map, out);
     Route(s, out, hierarchy::kViewChannel);
   }

@@ -11,7 +11,9 @@
 // daemon takes the slot over with a higher incarnation (the old one's instance stops — the
 // simulator does not model a sub-cluster split in two), and joins as the same node. A
 // message to a slot reaches whichever instance holds it when it arrives (the real daemon
-// announces the new address first; that delay is not modelled). Parent levels run slower
+// announces its entry at the newer incarnation to the cluster's members first, modelled as one
+// datagram to each, on which a member that followed the old holder as its supervisor hands
+// the new one its map: MembershipCore::OnPeerRestarted). Parent levels run slower
 // timings (period and notification time × level_factor per level), so a sub-cluster's
 // takeover ends before its parent could notice its representative's silence.
 //
@@ -141,7 +143,10 @@ class HierarchySim {
     std::unique_ptr<membership::MembershipCore> core;
     std::unique_ptr<hierarchy::RepresentationCore> rep;  // at levels above the leaves
     std::unique_ptr<hierarchy::ViewCore> view;           // the tree sent down
-    uint64_t view_map_version = 0;                       // the map the view last took
+    // The map the view last took: a version and its supervisor (two supervisors of a merge
+    // can each publish the same version number, and a member adopts an equal version).
+    uint64_t view_map_version = 0;
+    NodeId view_map_supervisor = kNoNode;
     Incarnation incarnation = 0;
     uint64_t timer_generation = 0;
     uint64_t last_version = 0;
@@ -162,6 +167,7 @@ class HierarchySim {
   Cluster Represented(Slot s) const;  // REQUIRES: the slot is above the leaves
   void StartInstance(Slot s, int host);
   void StopInstance(Slot s);
+  void AnnounceEntry(Slot s);
   void Route(Slot from, membership::Outputs& out, uint8_t channel);
   void Deliver(Slot from, Slot to, Message m);
   void ArmTimer(Slot s);

@@ -168,9 +168,16 @@ void TransportCore::MergeEntries(Instant now, const std::vector<NodeEntry>& entr
   bool changed = false;
   for (const NodeEntry& e : entries) {
     if (e.id == options_.self) continue;  // only this node writes its own entry
+    const NodeEntry* before = table_.Find(e.id);
+    const Incarnation previous = before != nullptr ? before->incarnation : 0;
     if (table_.Merge(e)) {
       changed = true;
       SyncPeer(e.id);
+      if (previous != 0 && e.incarnation > previous) {
+        TransportEvent restarted{TransportEvent::Kind::kNodeRestarted, e.id};
+        restarted.incarnation = e.incarnation;
+        out.push_back(restarted);
+      }
     }
   }
   if (changed) {

@@ -282,6 +282,40 @@ TEST(TransportCoreTest, ObservationsFollowAddressesWhenAnEntryChanges) {
   EXPECT_TRUE(f.ViewOf(f.a, 2, 0).preferred);
 }
 
+// A node's entry taken at a newer incarnation says its former process is gone; a newer
+// revision of the same process (an address added) does not.
+TEST(TransportCoreTest, AnEntryAtANewerIncarnationReportsTheNodeRestarted) {
+  Fixture f;
+  auto restarts = [](const Outputs& out) {
+    std::vector<TransportEvent> found;
+    for (const auto& x : out) {
+      auto* e = std::get_if<TransportEvent>(&x);
+      if (e && e->kind == TransportEvent::Kind::kNodeRestarted) found.push_back(*e);
+    }
+    return found;
+  };
+  auto deliver_start = [&](TransportOptions o) {
+    TransportCore other(o, Ring(), 3);
+    Outputs start, seen;
+    other.Start(f.wire.now, start);
+    for (auto& x : start) {
+      if (auto* d = std::get_if<SendDatagram>(&x)) {
+        f.a.OnDatagram(f.wire.now, 0, o.adapters[0].info.address, d->bytes, seen);
+      }
+    }
+    return restarts(seen);
+  };
+  TransportOptions same = Options(2, {Addr(1, 1)});
+  same.revision = 5;
+  EXPECT_TRUE(deliver_start(same).empty());
+  TransportOptions later = Options(2, {Addr(1, 1)});
+  later.incarnation = 300;
+  const auto found = deliver_start(later);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].node, 2);
+  EXPECT_EQ(found[0].incarnation, 300u);
+}
+
 TEST(TransportCoreTest, RequestFailsWhenEveryAddressIsSilent) {
   Fixture f;
   f.wire.cut = {Addr(1, 2), Addr(2, 2)};

@@ -107,12 +107,21 @@ struct Delivered {
   Endpoint source;
 };
 
-// Something an operator should see in the log.
+// Something an operator should see in the log. kNodeRestarted: the table took `node`'s
+// entry at a newer `incarnation` than it held, so the process that ran it before is gone
+// (membership acts on that at once: see MembershipCore::OnPeerRestarted).
 struct TransportEvent {
-  enum class Kind { kAddressUnreachable, kAddressReachable, kPreferredChanged, kTableChanged };
+  enum class Kind {
+    kAddressUnreachable,
+    kAddressReachable,
+    kPreferredChanged,
+    kTableChanged,
+    kNodeRestarted
+  };
   Kind kind;
   NodeId node = kNoNode;
   Endpoint address;
+  Incarnation incarnation = 0;
   uint64_t table_version = 0;
   uint64_t table_digest = 0;
 };
