@@ -101,22 +101,30 @@ class HRun {
                   " leaf members never showed the root as it is");
     return ok;
   }
-  // Idle traffic per daemon over `window`: mean and most, wire overhead included.
+  // Idle traffic per daemon over `window`: mean and most, wire overhead included; and the
+  // mean as the daemon's cohort_transport_bytes_sent_total counts it (sealed datagrams,
+  // without the IP and UDP headers).
   void Traffic(Duration window) {
     const auto before = sim_->bytes_sent();
+    const auto datagrams_before = sim_->datagrams_sent();
     sim_->RunFor(window);
     const auto& after = sim_->bytes_sent();
-    double total = 0, most = 0;
+    const auto& datagrams_after = sim_->datagrams_sent();
+    const double seconds = static_cast<double>(window.millis()) / 1e3;
+    double total = 0, sealed = 0, most = 0;
     int counted = 0;
     for (size_t d = 0; d < after.size(); ++d) {
       if (!sim_->alive(static_cast<int>(d))) continue;
-      const double rate =
-          static_cast<double>(after[d] - before[d]) / (static_cast<double>(window.millis()) / 1e3);
+      const double rate = static_cast<double>(after[d] - before[d]) / seconds;
+      const double headers =
+          static_cast<double>((datagrams_after[d] - datagrams_before[d]) * kIpUdpHeaders);
       total += rate;
+      sealed += rate - headers / seconds;
       most = std::max(most, rate);
       ++counted;
     }
     Figure("idle_bytes_per_s_mean", counted ? total / counted : 0);
+    Figure("idle_sealed_bytes_per_s_mean", counted ? sealed / counted : 0);
     Figure("idle_bytes_per_s_max", most);
   }
   // After a failure at `at`: the time until the root's aggregate counts it (within

@@ -101,6 +101,7 @@ HierarchySim::HierarchySim(HierarchySimOptions options)
   alive_.assign(static_cast<size_t>(daemons_), false);
   alive_under_.assign(static_cast<size_t>(levels_[0].clusters), 0);
   bytes_.assign(static_cast<size_t>(daemons_), 0);
+  datagrams_.assign(static_cast<size_t>(daemons_), 0);
 }
 
 HierarchySim::Slot HierarchySim::SlotOf(Cluster c, NodeId id) const {
@@ -240,6 +241,7 @@ void HierarchySim::Deliver(Slot from, Slot to, Message m) {
   const Duration latency =
       Duration::Nanos(prng_.Between(options_.latency_min.nanos(), options_.latency_max.nanos()));
   bytes_[static_cast<size_t>(slots_[from].host)] += m.bytes->size() + kDatagramOverhead;
+  ++datagrams_[static_cast<size_t>(slots_[from].host)];
   if (prng_.Chance(options_.loss)) {
     ++dropped_;
     return;

@@ -59,8 +59,11 @@ struct HierarchySimOptions {
 };
 
 // Every datagram on the wire also carries the seal (26-byte header, 16-byte tag) and the
-// IPv4 and UDP headers (28 bytes); the traffic figures count them.
-inline constexpr uint64_t kDatagramOverhead = 26 + 16 + 28;
+// IPv4 and UDP headers (28 bytes); the traffic figures count them. The daemon's
+// cohort_transport_bytes_sent_total counts sealed datagrams, without the IP and UDP headers.
+inline constexpr uint64_t kSealOverhead = 26 + 16;
+inline constexpr uint64_t kIpUdpHeaders = 28;
+inline constexpr uint64_t kDatagramOverhead = kSealOverhead + kIpUdpHeaders;
 
 class HierarchySim {
  public:
@@ -128,6 +131,8 @@ class HierarchySim {
   uint64_t supervisor_nodes_failed() const { return supervisor_nodes_failed_; }
   // Bytes sent by each daemon (all its instances, wire overhead included) since the start.
   const std::vector<uint64_t>& bytes_sent() const { return bytes_; }
+  // Datagrams sent by each daemon since the start.
+  const std::vector<uint64_t>& datagrams_sent() const { return datagrams_; }
 
  private:
   struct Level {
@@ -201,6 +206,7 @@ class HierarchySim {
   uint64_t dropped_ = 0;
   uint64_t supervisor_nodes_failed_ = 0;
   std::vector<uint64_t> bytes_;
+  std::vector<uint64_t> datagrams_;
 };
 
 }  // namespace cohort::sim
