@@ -205,7 +205,7 @@ void MembershipCore::FollowSupervisor(Instant now, NodeId supervisor, Outputs& o
 }
 
 void MembershipCore::OnMap(Instant now, NodeId from, ClusterMap m, Outputs& out) {
-  if (role_ == Role::kListening && TakeOverFromEarlierSelf(now, from, m, out)) return;
+  if (TakeOverFromEarlierSelf(now, from, m, out)) return;
   if (role_ == Role::kSupervisor || from != supervisor_ || m.supervisor != from) return;
   const Member* me = m.Find(self());
   const bool listed =
@@ -251,6 +251,13 @@ bool MembershipCore::TakeOverFromEarlierSelf(Instant now, NodeId from, const Clu
     return false;
   }
   // The members still follow this node's id; its new process supervises from their map.
+  // A member that missed the earlier process's last maps may hand it over before one that
+  // did not: a newer map handed over later is taken instead, so no change is undone.
+  const bool first = role_ == Role::kListening;
+  const bool newer =
+      role_ == Role::kSupervisor && taken_over_from_ && m.version > *taken_over_from_;
+  if (!first && !newer) return false;
+  taken_over_from_ = m.version;
   // EnterSupervisor lists this incarnation up and publishes a version above theirs.
   max_version_ = std::max(max_version_, m.version);
   map_ = m;
@@ -262,7 +269,6 @@ bool MembershipCore::TakeOverFromEarlierSelf(Instant now, NodeId from, const Clu
 
 void MembershipCore::OnPeerRestarted(Instant now, NodeId node, Incarnation incarnation,
                                      Outputs& out) {
-  (void)now;
   const bool following = role_ == Role::kMember || role_ == Role::kJoining;
   const Member* m = map_.Find(node);
   if (!following || node != supervisor_ || map_.supervisor != node || m == nullptr ||
@@ -270,6 +276,8 @@ void MembershipCore::OnPeerRestarted(Instant now, NodeId node, Incarnation incar
     return;
   }
   Send(node, MapMsg{map_}, out);
+  // The new process starts with empty usage tables: fill them soon.
+  next_usage_ = std::min(next_usage_, now + options_.period * 2);
 }
 
 void MembershipCore::Adopt(Instant now, ClusterMap m, Outputs& out) {
@@ -506,6 +514,7 @@ void MembershipCore::EnterSupervisor(Instant now, Outputs& out) {
 
 void MembershipCore::EnterJoining(Instant now, NodeId supervisor, Outputs& out) {
   role_ = Role::kJoining;
+  taken_over_from_.reset();
   publish_at_ = next_notify_ = Instant::Max();
   usage_.clear();
   FollowSupervisor(now, supervisor, out);

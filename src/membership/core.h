@@ -101,7 +101,8 @@ class MembershipCore {
 
   void OnNotify(Instant now, NodeId from, const NotifyMsg& n, Outputs& out);
   void OnMap(Instant now, NodeId from, ClusterMap m, Outputs& out);
-  // Listening: a member's map naming an earlier incarnation of this node its supervisor.
+  // Listening, or supervising since such a takeover: a member's map naming an earlier
+  // incarnation of this node its supervisor (newer than the one taken over from).
   bool TakeOverFromEarlierSelf(Instant now, NodeId from, const ClusterMap& m, Outputs& out);
   void OnJoin(Instant now, NodeId from, const JoinMsg& j, Outputs& out);
   void OnLeave(Instant now, NodeId from, const LeaveMsg& l, Outputs& out);
@@ -161,6 +162,9 @@ class MembershipCore {
   Instant next_map_request_;
   std::set<NodeId> excluded_;  // supervisors found silent since the last notification
   std::optional<Confirm> supervisor_confirm_;
+  // The version of the map this process took its cluster over from, from a member, after
+  // an earlier process of this node supervised it.
+  std::optional<uint64_t> taken_over_from_;
 
   NodeId predecessor_ = kNoNode;
   Instant predecessor_heard_;

@@ -190,6 +190,10 @@ struct ParentLevel::Impl {
       } else if (auto* e = std::get_if<transport::TransportEvent>(&o);
                  e != nullptr && e->kind == transport::TransportEvent::Kind::kNodeRestarted) {
         // A new holder of a node of this level: if it held the supervisor's, it takes over.
+        Log(LogLevel::kInfo, "hierarchy", "node restarted",
+            {{"level", parent.name},
+             {"node", std::to_string(e->node)},
+             {"incarnation", std::to_string(e->incarnation)}});
         membership::Outputs mout;
         members->OnPeerRestarted(io::SteadyNow(), e->node, e->incarnation, mout);
         Route(mout, membership::kChannel);

@@ -186,8 +186,6 @@ void HierarchySim::StartInstance(Slot s, int host) {
   }
   inst.view = std::make_unique<hierarchy::ViewCore>(
       hierarchy::ViewOptions{.self = inst.id, .incarnation = inst.incarnation});
-  inst.view_map_version = 0;
-  inst.view_map_supervisor = kNoNode;
   inst.last_version = 0;
   inst.aggregated_version = 0;
   inst.last_map = {};
@@ -349,6 +347,9 @@ void HierarchySim::AfterStep(Slot s) {
   // Judged against this instance's previous map whatever its role then, so the first map
   // of a member that takes over is judged too.
   if (supervising) CheckFailures(s, map);
+  // The view is given every change of the map, as the daemon gives it: two supervisors of a
+  // merge can publish the same version, and a takeover can rebuild one.
+  const bool map_changed = map != inst.last_map;
   inst.last_map = map;
   if (inst.cluster.level + 1 < levels()) {
     const Slot p = ParentSlot(inst.cluster);
@@ -363,9 +364,7 @@ void HierarchySim::AfterStep(Slot s) {
   }
   if (supervising) Represent(s);
   if (slots_[s].core == nullptr) return;
-  if (map.version != inst.view_map_version || map.supervisor != inst.view_map_supervisor) {
-    inst.view_map_version = map.version;
-    inst.view_map_supervisor = map.supervisor;
+  if (map_changed) {
     inst.view->SetMap(now_, map, out);
     Route(s, out, hierarchy::kViewChannel);
   }

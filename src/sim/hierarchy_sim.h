@@ -148,10 +148,6 @@ class HierarchySim {
     std::unique_ptr<membership::MembershipCore> core;
     std::unique_ptr<hierarchy::RepresentationCore> rep;  // at levels above the leaves
     std::unique_ptr<hierarchy::ViewCore> view;           // the tree sent down
-    // The map the view last took: a version and its supervisor (two supervisors of a merge
-    // can each publish the same version number, and a member adopts an equal version).
-    uint64_t view_map_version = 0;
-    NodeId view_map_supervisor = kNoNode;
     Incarnation incarnation = 0;
     uint64_t timer_generation = 0;
     uint64_t last_version = 0;

@@ -108,8 +108,8 @@ struct Delivered {
 };
 
 // Something an operator should see in the log. kNodeRestarted: the table took `node`'s
-// entry at a newer `incarnation` than it held, so the process that ran it before is gone
-// (membership acts on that at once: see MembershipCore::OnPeerRestarted).
+// entry at a newer `incarnation` than it held, so the process that ran it before was
+// superseded (membership acts on that at once: see MembershipCore::OnPeerRestarted).
 struct TransportEvent {
   enum class Kind {
     kAddressUnreachable,
