@@ -1,0 +1,113 @@
+#include "workload/placement.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "base/digest.h"
+
+namespace cohort::workload {
+namespace {
+
+// SplitMix64's finaliser: every bit of the input moves every bit of the score.
+uint64_t Mix(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+uint64_t Score(uint64_t content, NodeId node) {
+  return Mix(content ^ (uint64_t{node} * 0x9e3779b97f4a7c15ULL));
+}
+
+// Holders by descending score; equal scores (vanishingly rare) by node id.
+std::vector<const Holder*> Ordered(uint64_t content, std::span<const Holder> holders) {
+  std::vector<const Holder*> order;
+  order.reserve(holders.size());
+  for (const Holder& h : holders) order.push_back(&h);
+  std::sort(order.begin(), order.end(), [&](const Holder* a, const Holder* b) {
+    const uint64_t sa = Score(content, a->node), sb = Score(content, b->node);
+    return sa != sb ? sa > sb : a->node < b->node;
+  });
+  return order;
+}
+
+bool Avoided(const PlaceInput& in, NodeId node) {
+  return std::find(in.avoid.begin(), in.avoid.end(), node) != in.avoid.end();
+}
+
+bool HasRoom(const Holder& h, uint64_t bitrate) {
+  return h.capacity_kbps == 0 ||
+         (h.load_kbps <= h.capacity_kbps && bitrate <= h.capacity_kbps - h.load_kbps);
+}
+
+}  // namespace
+
+uint64_t ContentHash(std::string_view path) {
+  return Digest64(std::span(reinterpret_cast<const uint8_t*>(path.data()), path.size()));
+}
+
+std::vector<NodeId> RankHolders(uint64_t content, std::span<const Holder> holders) {
+  std::vector<NodeId> nodes;
+  for (const Holder* h : Ordered(content, holders)) nodes.push_back(h->node);
+  return nodes;
+}
+
+uint64_t LoadBound(const PlaceInput& in, const Holder& holder) {
+  const ClusterLoad& c = in.cluster;
+  // Shares by capacity only when every node states one; otherwise equal shares.
+  const bool weighted = c.nodes > 0 && c.nodes_with_capacity == c.nodes && c.capacity_kbps > 0 &&
+                        holder.capacity_kbps > 0;
+  const double share =
+      weighted ? static_cast<double>(holder.capacity_kbps) / static_cast<double>(c.capacity_kbps)
+               : 1.0 / static_cast<double>(std::max<uint32_t>(c.nodes, 1));
+  const double after = static_cast<double>(c.load_kbps) + static_cast<double>(in.bitrate_kbps);
+  const double bound = std::ceil((1.0 + std::max(in.balance, 0.0)) * after * share);
+  if (!(bound < static_cast<double>(std::numeric_limits<uint64_t>::max()))) {
+    return std::numeric_limits<uint64_t>::max();
+  }
+  // As in the bound counted in sessions, a node with none may always take one.
+  return std::max(static_cast<uint64_t>(bound), in.bitrate_kbps);
+}
+
+Placement Place(const PlaceInput& in) {
+  const std::vector<const Holder*> order = Ordered(in.content, in.holders);
+  Placement over{PlaceOutcome::kNoHolder};
+  double over_fill = 0;
+  bool any = false;
+  for (uint32_t rank = 0; rank < order.size(); ++rank) {
+    const Holder& h = *order[rank];
+    if (Avoided(in, h.node)) continue;
+    any = true;
+    if (!HasRoom(h, in.bitrate_kbps)) continue;
+    const uint64_t bound = LoadBound(in, h);
+    const uint64_t after = h.load_kbps + in.bitrate_kbps;
+    if (after <= bound) return Placement{PlaceOutcome::kPlaced, h.node, rank};
+    // Over the bound: keep the holder that would be least over it.
+    const double fill = static_cast<double>(after) / static_cast<double>(bound);
+    if (over.outcome == PlaceOutcome::kNoHolder || fill < over_fill) {
+      over = Placement{PlaceOutcome::kPlacedOverBound, h.node, rank};
+      over_fill = fill;
+    }
+  }
+  if (over.outcome != PlaceOutcome::kNoHolder) return over;
+  return Placement{any ? PlaceOutcome::kNoCapacity : PlaceOutcome::kNoHolder};
+}
+
+const char* PlaceOutcomeName(PlaceOutcome outcome) {
+  switch (outcome) {
+    case PlaceOutcome::kPlaced:
+      return "placed";
+    case PlaceOutcome::kPlacedOverBound:
+      return "placed over the bound";
+    case PlaceOutcome::kNoCapacity:
+      return "no capacity";
+    case PlaceOutcome::kNoHolder:
+      return "no holder";
+  }
+  return "unknown";
+}
+
+}  // namespace cohort::workload
