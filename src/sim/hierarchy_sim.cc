@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "base/digest.h"
+#include "wire/codec.h"
 
 namespace cohort::sim {
 
@@ -19,16 +20,17 @@ constexpr uint8_t kMembershipChannel = 1;
 constexpr uint8_t kTableChannel = 0;
 
 wire::Bytes EncodeIncarnation(Incarnation incarnation) {
-  wire::Bytes b(8);
-  for (size_t i = 0; i < 8; ++i) b[i] = static_cast<uint8_t>(incarnation >> (8 * i));
+  wire::Bytes b;
+  wire::Writer(&b).U64(incarnation);
   return b;
 }
 
 Incarnation DecodeIncarnation(const wire::Bytes& b) {
   Incarnation incarnation = 0;
-  for (size_t i = 0; i < b.size() && i < 8; ++i) incarnation |= Incarnation{b[i]} << (8 * i);
+  wire::Reader(b).U64(&incarnation);
   return incarnation;
 }
+
 constexpr Duration kUsageRefresh = Duration::Millis(500);
 constexpr int kMaxDaemons = 60000;
 constexpr int64_t kMaxSlots = 65000;  // slots are 16-bit ids in the event queue

@@ -2,6 +2,8 @@
 
 #include <optional>
 
+#include "base/text.h"
+
 namespace cohort::workload {
 namespace {
 
@@ -9,17 +11,6 @@ std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
-}
-
-// A non-empty run of decimal digits that fits in 63 bits; nullopt otherwise.
-std::optional<uint64_t> Number(std::string_view s) {
-  if (s.empty() || s.size() > 18) return std::nullopt;
-  uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + static_cast<uint64_t>(c - '0');
-  }
-  return v;
 }
 
 bool UnitIsBytes(std::string_view unit) {
@@ -48,17 +39,17 @@ ByteRange ParseRange(std::string_view header, uint64_t size) {
   const std::string_view from = Trim(spec.substr(0, dash));
   const std::string_view to = Trim(spec.substr(dash + 1));
   if (from.empty()) {  // the suffix form: the last n bytes
-    const auto n = Number(to);
+    const auto n = ParseUnsigned(to);
     if (!n) return whole;
     if (*n == 0 || size == 0) return unsatisfiable;
     const uint64_t count = *n < size ? *n : size;
     return ByteRange{Kind::kPartial, size - count, size - 1};
   }
-  const auto first = Number(from);
+  const auto first = ParseUnsigned(from);
   if (!first) return whole;
   std::optional<uint64_t> last;
   if (!to.empty()) {
-    last = Number(to);
+    last = ParseUnsigned(to);
     if (!last || *last < *first) return whole;  // invalid: ignored, as the RFC says
   }
   if (*first >= size) return unsatisfiable;
