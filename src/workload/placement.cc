@@ -9,17 +9,8 @@
 namespace cohort::workload {
 namespace {
 
-// SplitMix64's finaliser: every bit of the input moves every bit of the score.
-uint64_t Mix(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
 uint64_t Score(uint64_t content, NodeId node) {
-  return Mix(content ^ (uint64_t{node} * 0x9e3779b97f4a7c15ULL));
+  return Mix64(content ^ (uint64_t{node} * 0x9e3779b97f4a7c15ULL));
 }
 
 // Holders by descending score; equal scores (vanishingly rare) by node id.
@@ -44,6 +35,14 @@ bool HasRoom(const Holder& h, uint64_t bitrate) {
 }
 
 }  // namespace
+
+uint64_t Mix64(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
 
 uint64_t ContentHash(std::string_view path) {
   return Digest64(std::span(reinterpret_cast<const uint8_t*>(path.data()), path.size()));

@@ -60,6 +60,8 @@ struct Placement {
 };
 
 uint64_t ContentHash(std::string_view path);
+// SplitMix64's finaliser: every bit of the input moves every bit of the result.
+uint64_t Mix64(uint64_t x);
 // The holders' nodes in the content's rendezvous order, first choice first.
 std::vector<NodeId> RankHolders(uint64_t content, std::span<const Holder> holders);
 // The most load `holder` may carry after taking a session of `bitrate_kbps` (the bound).
