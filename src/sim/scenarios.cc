@@ -10,6 +10,7 @@
 #include "sim/membership_scenarios.h"
 #include "sim/network.h"
 #include "sim/resources_scenarios.h"
+#include "sim/streams_scenarios.h"
 
 namespace cohort::sim {
 namespace {
@@ -250,6 +251,7 @@ const std::map<std::string, std::string>& Scenarios() {
     AddGroupsScenarios(all);
     AddResourcesScenarios(all);
     AddHierarchyScenarios(all);
+    AddStreamsScenarios(all);
     return all;
   }();
   return kWithMembership;
@@ -266,6 +268,7 @@ ScenarioResult RunScenario(const std::string& name, int nodes, uint64_t seed) {
   if (auto r = RunGroupsScenario(name, nodes, seed)) return *r;
   if (auto r = RunResourcesScenario(name, nodes, seed)) return *r;
   if (auto r = RunHierarchyScenario(name, nodes, seed)) return *r;
+  if (auto r = RunStreamsScenario(name, nodes, seed)) return *r;
   return Churn(nodes, seed);
 }
 

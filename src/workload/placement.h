@@ -6,10 +6,10 @@
 // holder that fails moves only its own share. Load is bounded as in consistent hashing with
 // bounded loads (Mirrokni, Thorup, Zadimoghaddam; HAProxy's hash-balance-factor): a node
 // takes the session only if its load with it stays within (1 + balance) times its fair
-// share of the cluster's load with it, the share weighted by its capacity. The first holder
-// in rank order within its capacity and the bound wins; if every holder with room is over
-// the bound, the one with the most room relative to its capacity takes it; if none has
-// room, the session is refused (admission control).
+// share of the cluster's load with it, the share weighted by its capacity. The title's first
+// choice takes the session if it has room and stays within the bound; otherwise the holder
+// with room least filled toward its bound takes it (over the bound only if every holder with
+// room is); if none has room, the session is refused (admission control).
 #pragma once
 
 #include <cstdint>
@@ -47,8 +47,8 @@ struct PlaceInput {
 };
 
 enum class PlaceOutcome : uint8_t {
-  kPlaced,           // the first holder in rank order within its capacity and the bound
-  kPlacedOverBound,  // every holder with room was over the bound: the most room took it
+  kPlaced,           // the first choice, or the holder least filled toward its bound
+  kPlacedOverBound,  // every holder with room was over the bound: the least over took it
   kNoCapacity,       // no holder has room for the bitrate
   kNoHolder,         // no holder (or only avoided ones)
 };

@@ -143,6 +143,22 @@ TEST(PlacementTest, NoNodeAboveTheBoundAndMostOnTheirFirstChoice) {
   EXPECT_GT(first, kSessions / 2) << "first choice " << first << ", over the bound " << over;
 }
 
+// Past the first choice, the least filled holder takes the overflow, not the second in
+// rank, whose room belongs to the titles ranking it first.
+TEST(PlacementTest, OverflowGoesToTheLeastFilledHolder) {
+  auto nodes = Holders(4, 0);
+  const PlaceInput idle = Input("hot", 1'000, nodes, nodes);
+  const std::vector<NodeId> order = RankHolders(idle.content, nodes);
+  nodes[order[0] - 1].load_kbps = 20'000;  // the first choice at its bound
+  nodes[order[1] - 1].load_kbps = 9'000;
+  nodes[order[2] - 1].load_kbps = 6'000;
+  nodes[order[3] - 1].load_kbps = 5'000;
+  const Placement p = Place(Input("hot", 1'000, nodes, nodes));
+  EXPECT_EQ(p.outcome, PlaceOutcome::kPlaced);
+  EXPECT_EQ(p.node, order[3]);
+  EXPECT_EQ(p.rank, 3u);
+}
+
 TEST(PlacementTest, CapacityWeightsTheShare) {
   std::vector<Holder> nodes{{1, 0, 30'000}, {2, 0, 10'000}};
   PlaceInput in = Input("z", 1'000, nodes, nodes);
