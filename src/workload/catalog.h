@@ -40,6 +40,7 @@ struct Item {
   std::string path;  // relative to the content root or the disk's mount, as distribution names it
   std::string disk;  // "" for the node's content root
   Version version;
+  bool operator==(const Item&) const = default;
 };
 
 enum class HoldingState : uint8_t {
@@ -71,6 +72,7 @@ struct Change {
   enum class Kind : uint8_t { kPut, kRemove };
   Kind kind = Kind::kPut;
   Item item;  // for a removal only path and disk count
+  bool operator==(const Change&) const = default;
 };
 
 class Catalog {

@@ -27,6 +27,7 @@ struct Holder {
   NodeId node = kNoNode;
   uint64_t load_kbps = 0;      // the bitrates of the sessions placed on it
   uint64_t capacity_kbps = 0;  // its streaming capacity; 0: not stated, no limit
+  bool operator==(const Holder&) const = default;
 };
 
 // Totals over every node that is up, holding the content or not.

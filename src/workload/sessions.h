@@ -67,6 +67,7 @@ struct OpenRequest {
   SessionId session = kNoSession;  // a reconnecting client's session
   uint64_t offset = 0;
   NodeId avoid = kNoNode;  // the node it left
+  bool operator==(const OpenRequest&) const = default;
 };
 
 struct OpenResult {
@@ -86,6 +87,7 @@ struct ReportedSession {
   uint64_t offset = 0;
   uint64_t bytes_sent = 0;
   std::string disk;
+  bool operator==(const ReportedSession&) const = default;
 };
 
 struct Moved {
