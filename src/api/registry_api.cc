@@ -63,28 +63,6 @@ json ServerList(const std::vector<registry::EtcdMember>& members,
   return list;
 }
 
-int Hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string Decode(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out += ' ';
-    } else if (s[i] == '%' && i + 2 < s.size() + 0 && Hex(s[i + 1]) >= 0 && Hex(s[i + 2]) >= 0) {
-      out += static_cast<char>(Hex(s[i + 1]) * 16 + Hex(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
 Result<bool> Serializable(const std::string& target) {
   const std::string c = QueryParam(target, "consistency");
   if (c.empty() || c == "linearizable") return false;
@@ -154,23 +132,6 @@ Result<int64_t> NumberParam(const std::string& target, const std::string& name, 
                                              std::to_string(lo) + " to " + std::to_string(hi));
   }
   return static_cast<int64_t>(v);
-}
-
-std::string QueryParam(const std::string& target, const std::string& name) {
-  const size_t q = target.find('?');
-  if (q == std::string::npos) return "";
-  size_t at = q + 1;
-  while (at <= target.size()) {
-    size_t end = target.find('&', at);
-    if (end == std::string::npos) end = target.size();
-    const std::string pair = target.substr(at, end - at);
-    const size_t eq = pair.find('=');
-    if (Decode(pair.substr(0, eq)) == name) {
-      return eq == std::string::npos ? "1" : Decode(pair.substr(eq + 1));
-    }
-    at = end + 1;
-  }
-  return "";
 }
 
 bool HandleRegistry(dcm::Dcm* dcm, const HttpRequest& r, const std::string& path,

@@ -20,6 +20,7 @@
 #include <string>
 
 #include "api/handlers.h"
+#include "base/url.h"
 
 namespace cohort::dcm {
 class Dcm;
@@ -32,8 +33,6 @@ namespace cohort::api {
 bool HandleRegistry(dcm::Dcm* dcm, const HttpRequest& r, const std::string& path,
                     const Respond& respond);
 
-// The value of `name` in the target's query string, percent-decoded; "" if absent.
-std::string QueryParam(const std::string& target, const std::string& name);
 // The query parameter `name` as a number in [lo, hi]; `fallback` if absent.
 Result<int64_t> NumberParam(const std::string& target, const std::string& name, int64_t fallback,
                             int64_t lo, int64_t hi);

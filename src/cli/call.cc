@@ -74,6 +74,12 @@ Result<std::string> Call::Token() {
   return t;
 }
 
+std::string Text(const json& v) {
+  if (v.is_null()) return "-";
+  if (v.is_string()) return v.get<std::string>();
+  return v.dump();
+}
+
 int Print(const Globals& g, const Result<json>& doc,
           const std::function<void(const json&)>& human) {
   if (!doc) return Fail(1, doc.error().message());

@@ -36,6 +36,9 @@ int Print(const Globals& g, const Result<nlohmann::json>& doc,
 // Milliseconds since `t0` on the steady clock (a command's elapsed time).
 int64_t MillisSince(std::chrono::steady_clock::time_point t0);
 
+// A value as a table cell: a string as it is, null as "-", anything else as JSON.
+std::string Text(const nlohmann::json& v);
+
 // Percent-encodes a query parameter's value.
 std::string UrlEncode(const std::string& s);
 
@@ -55,6 +58,8 @@ void AddLivenessCommands(CLI::App& app, const Globals& g, int& rc);
 void AddGroupCommands(CLI::App& app, const Globals& g, int& rc);
 // resources.cc: `cohort resource ...`.
 void AddResourceCommands(CLI::App& app, const Globals& g, int& rc);
+// streams.cc: `cohort content ...`, `cohort stream ...`.
+void AddStreamCommands(CLI::App& app, const Globals& g, int& rc);
 // dev.cc: `cohort dev up|down`.
 void AddDevCommands(CLI::App& app, const Globals& g, int& rc);
 // snapshot.cc: `cohort registry snapshot save|restore`.

@@ -19,12 +19,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string Text(const json& v) {
-  if (v.is_null()) return "-";
-  if (v.is_string()) return v.get<std::string>();
-  return v.dump();
-}
-
 std::string Fails(const json& r) {
   std::string out;
   for (const auto& [node, count] : r["fail_counts"].items()) {
