@@ -13,9 +13,9 @@
 namespace cohort {
 namespace {
 
-const std::set<std::string> kSections = {"node", "cluster",  "transport", "timing",
-                                         "api",  "disk",     "registry",  "distribution",
-                                         "log",  "liveness", "groups",    "resources"};
+const std::set<std::string> kSections = {
+    "node",         "cluster", "transport", "timing", "api",       "disk",  "registry",
+    "distribution", "log",     "liveness",  "groups", "resources", "stream"};
 
 class Reader {
  public:
@@ -396,6 +396,16 @@ Status ReadRest(const Reader& r, Config& c) {
     if (!e) return r.Fail(r.Find("api.listen"), "api.listen", e.error().message());
     c.api_listen = *e;
   }
+  std::string stream;
+  COHORT_TRY(r.String("stream.listen", &stream));
+  if (!stream.empty()) {
+    auto e = Endpoint::Parse(stream);
+    if (!e) return r.Fail(r.Find("stream.listen"), "stream.listen", e.error().message());
+    c.stream_listen = *e;
+  }
+  COHORT_TRY(r.Integer("stream.balance_percent", 0, 1000, &c.stream_balance_percent));
+  COHORT_TRY(
+      r.Integer("stream.default_bitrate_kbps", 1, 100'000'000, &c.stream_default_bitrate_kbps));
   if (const toml::node* n = r.Find("disk")) {
     const toml::array* disks = n->as_array();
     if (disks == nullptr || !disks->is_array_of_tables()) {
@@ -454,6 +464,7 @@ Status CheckKeys(const Reader& r) {
       {"timing",
        {"period_ms", "miss_limit", "notify_ms", "disk_check_ms", "disk_timeout_ms", "usage_ms"}},
       {"api", {"listen"}},
+      {"stream", {"listen", "balance_percent", "default_bitrate_kbps"}},
       {"liveness", {"period_ms", "miss_limit", "refresh_ms"}},
       {"groups", {"vote_timeout_ms"}},
       {"resources", {"lease_ttl_s", "fence_margin_ms", "alive_ttl_ms", "ocf_root", "state_dir"}},
@@ -567,6 +578,7 @@ Config DevConfig(const std::string& data_dir) {
   c.priority = {1};
   c.adapters = {AdapterConfig{Endpoint{0x7f000001, 7101}, "control", {}}};
   c.distribution_root = data_dir + "/content";
+  c.stream_listen = Endpoint{0x7f000001, 7301};
   return c;
 }
 

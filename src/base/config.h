@@ -123,6 +123,11 @@ struct Config {
   std::string resources_state_dir;
 
   Endpoint api_listen{0x7f000001, 7201};
+  // W2: where the media server serves streams ([stream] listen); absent: this node serves
+  // none (it still places sessions on nodes that do).
+  std::optional<Endpoint> stream_listen;
+  uint32_t stream_balance_percent = 25;         // no node above (1 + this/100) × its fair share
+  uint32_t stream_default_bitrate_kbps = 4000;  // a session that names none
 
   std::vector<DiskConfig> disks;
   // R1/C5: the initial registry servers, in order, and where each one's etcd listens. Empty:
@@ -155,7 +160,8 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source);
 // node's file. `source` names the text in messages.
 Result<std::vector<ParentConfig>> ParseParents(const std::string& text, const std::string& source,
                                                const Config& base);
-// The single-node cluster of `cohortd --dev`: node 1 on 127.0.0.1:7101, API 127.0.0.1:7201.
+// The single-node cluster of `cohortd --dev`: node 1 on 127.0.0.1:7101, API 127.0.0.1:7201,
+// streams 127.0.0.1:7301.
 Config DevConfig(const std::string& data_dir);
 
 }  // namespace cohort

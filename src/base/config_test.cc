@@ -31,6 +31,11 @@ period_ms = 50
 [api]
 listen = "127.0.0.1:7203"
 
+[stream]
+listen = "10.1.1.2:8080"
+balance_percent = 10
+default_bitrate_kbps = 2500
+
 [[disk]]
 id = "d1"
 mount = "/srv/media1"
@@ -89,6 +94,10 @@ TEST(ConfigTest, ParsesEveryKey) {
   EXPECT_EQ(c->routes[0].subnet.ToString(), "10.2.2.0/24");
   EXPECT_EQ(c->period_ms, 50u);
   EXPECT_EQ(c->api_listen.port, 7203);
+  ASSERT_TRUE(c->stream_listen);
+  EXPECT_EQ(c->stream_listen->ToString(), "10.1.1.2:8080");
+  EXPECT_EQ(c->stream_balance_percent, 10u);
+  EXPECT_EQ(c->stream_default_bitrate_kbps, 2500u);
   ASSERT_EQ(c->disks.size(), 2u);
   EXPECT_EQ(c->disks[0].probe, "/srv/media1/.cohort-probe");
   EXPECT_EQ(c->disks[1].mount, "/etc/cohort/media2");  // relative to the config file

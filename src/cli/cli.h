@@ -36,10 +36,12 @@ struct DevUpOptions {
   int period_ms = 0;
   int miss_limit = 0;
   int notify_ms = 0;
-  std::string multicast;   // [cluster] multicast for every node; empty: unicast bus
-  int upload_mbps = 0;     // [distribution] upload_mbps for every node; 0: no limit
-  int upload_idle_s = 0;   // [distribution] upload_idle_s for every node; 0: the default
-  int forget_after_s = 0;  // [distribution] forget_after_s for every node; 0: the default
+  std::string multicast;         // [cluster] multicast for every node; empty: unicast bus
+  int upload_mbps = 0;           // [distribution] upload_mbps for every node; 0: no limit
+  int upload_idle_s = 0;         // [distribution] upload_idle_s for every node; 0: the default
+  int forget_after_s = 0;        // [distribution] forget_after_s for every node; 0: the default
+  int stream_capacity_mbps = 0;  // [node] stream_capacity_mbps for every node; 0: the default
+  bool streams = false;          // every node serves streams ([stream] listen P+600+k)
   // M14: "SxN" runs S clusters of N nodes (DIR/c<i>/) as the nodes of one parent cluster;
   // "GxSxN" runs G parent clusters of S clusters each under one root. Cluster i's node k is
   // node (i-1)*N+k of the flat port plan (transport P+g, API P+100+g), its address in the

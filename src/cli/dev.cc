@@ -1,6 +1,7 @@
 // `cohort dev up|down`: a local cluster of real daemons on 127.0.0.1 for trying cohort out
 // and for the integration tests. Node k: transport 127.0.0.a:P+k for adapter a, API
-// 127.0.0.1:P+100+k, files in DIR/n<k>/ with the pid in DIR/n<k>/cohortd.pid.
+// 127.0.0.1:P+100+k, streams (--streams) 127.0.0.1:P+600+k, files in DIR/n<k>/ with the pid in
+// DIR/n<k>/cohortd.pid.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -123,11 +124,18 @@ std::string NodeConfig(int k, const DevUpOptions& o, const std::string& dir) {
   for (int i = 1; i <= o.nodes; ++i) priority += (i > 1 ? ", " : "") + std::to_string(i);
   return "# written by `cohort dev up`\n[node]\nid = " + std::to_string(k) + "\nname = \"n" +
          std::to_string(k) + "\"\ndata_dir = \"" + dir + "/n" + std::to_string(k) +
-         "\"\nuid_file = \"machine-id\"\n\n[cluster]\nname = \"" + o.cluster_name +
-         "\"\nkey_file = \"" + dir + "/cluster.key\"\npriority = [" + priority + "]\nseeds = [" +
-         seeds + "]\n" + (o.multicast.empty() ? "" : "multicast = \"" + o.multicast + "\"\n") +
+         "\"\nuid_file = \"machine-id\"\n" +
+         (o.stream_capacity_mbps > 0
+              ? "stream_capacity_mbps = " + std::to_string(o.stream_capacity_mbps) + "\n"
+              : "") +
+         "\n[cluster]\nname = \"" + o.cluster_name + "\"\nkey_file = \"" + dir +
+         "/cluster.key\"\npriority = [" + priority + "]\nseeds = [" + seeds + "]\n" +
+         (o.multicast.empty() ? "" : "multicast = \"" + o.multicast + "\"\n") +
          ParentConfigs(k, o) + "\n[transport]\nlisten = [" + listen +
          "]\n\n[api]\nlisten = \"127.0.0.1:" + std::to_string(o.base_port + 100 + k) + "\"\n" +
+         (o.streams
+              ? "\n[stream]\nlisten = \"127.0.0.1:" + std::to_string(o.base_port + 600 + k) + "\"\n"
+              : "") +
          TimingConfig(o) + DiskConfigs(k, o, dir) + RegistryConfig(o) + DistributionConfig(o) +
          ResourcesConfig(k, o, dir);
 }
@@ -358,11 +366,14 @@ json DevUpDocument(const DevUpOptions& o, const std::string& dir, std::map<int, 
     for (int n = 1; n <= o.adapters; ++n) {
       addrs.push_back("127.0.0." + std::to_string(n) + ":" + std::to_string(o.base_port + k));
     }
-    nodes.push_back({{"id", k},
-                     {"pid", pids[k]},
-                     {"addresses", addrs},
-                     {"api", "127.0.0.1:" + std::to_string(o.base_port + 100 + k)},
-                     {"dir", dir + "/n" + std::to_string(k)}});
+    nodes.push_back(
+        {{"id", k},
+         {"pid", pids[k]},
+         {"addresses", addrs},
+         {"api", "127.0.0.1:" + std::to_string(o.base_port + 100 + k)},
+         {"stream",
+          o.streams ? json("127.0.0.1:" + std::to_string(o.base_port + 600 + k)) : json(nullptr)},
+         {"dir", dir + "/n" + std::to_string(k)}});
   }
   json registry = json::array();
   for (int k = 1; k <= std::min(o.nodes, o.registry_servers); ++k) {
@@ -483,7 +494,7 @@ void AddDevCommands(CLI::App& app, const Globals& g, int& rc) {
                                         : "1 to 64 letters, digits, '.', '_' or '-'";
       });
   u->add_option("--dir", up.dir, "folder for the nodes' files");
-  u->add_option("--base-port", up.base_port, "node k: transport P+k, API P+100+k")
+  u->add_option("--base-port", up.base_port, "node k: transport P+k, API P+100+k, streams P+600+k")
       ->check(CLI::Range(1024, 65000));
   u->add_option("--adapters", up.adapters,
                 "addresses per node: 127.0.0.1, 127.0.0.2, ... (2 shows failover)")
@@ -495,6 +506,11 @@ void AddDevCommands(CLI::App& app, const Globals& g, int& rc) {
                 "through DIR/n<k>/disks/ID");
   u->add_option("--upload-mbps", up.upload_mbps,
                 "limit each node's content uploads (distribution) to this rate");
+  u->add_flag("--streams", up.streams,
+              "every node serves streams of its content on 127.0.0.1:P+600+k (W2)");
+  u->add_option("--stream-capacity-mbps", up.stream_capacity_mbps,
+                "each node's streaming capacity: sessions past it are refused (W2)")
+      ->check(CLI::Range(1, 100'000'000));
   u->add_option("--upload-idle-s", up.upload_idle_s,
                 "cancel an upload job whose client sent nothing for this long")
       ->check(CLI::Range(1, 86400));
