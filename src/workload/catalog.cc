@@ -13,6 +13,10 @@ bool OlderThan(const Version& a, const Version& b) {
   return a.bytes < b.bytes;
 }
 
+bool SameContent(const Version& a, const Version& b) {
+  return a.bytes == b.bytes && a.sha256 == b.sha256;
+}
+
 const char* HoldingStateName(HoldingState state) {
   switch (state) {
     case HoldingState::kAvailable:
@@ -128,7 +132,7 @@ const Version* Catalog::CurrentOf(const std::vector<Copy>& copies) const {
 }
 
 HoldingState Catalog::StateOfCopy(const Copy& copy, const Version& current) const {
-  if (!(copy.version == current)) return HoldingState::kStale;
+  if (!SameContent(copy.version, current)) return HoldingState::kStale;
   auto it = nodes_.find(copy.node);
   if (it == nodes_.end()) return HoldingState::kNodeDown;
   const NodeFeed& feed = it->second;
@@ -221,6 +225,12 @@ std::optional<uint64_t> Catalog::EpochOf(NodeId node) const {
   auto it = nodes_.find(node);
   if (it == nodes_.end()) return std::nullopt;
   return it->second.epoch;
+}
+
+std::optional<uint64_t> Catalog::SeqOf(NodeId node) const {
+  auto it = nodes_.find(node);
+  if (it == nodes_.end()) return std::nullopt;
+  return it->second.seq;
 }
 
 size_t Catalog::CopiesOf(NodeId node) const {

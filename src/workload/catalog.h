@@ -4,9 +4,10 @@
 // from the cluster map; placement reads it.
 //
 // Versions. A copy is named by its path, the disk it lives on ("" for the node's content
-// root) and its version (size, modification time, SHA-256). The newest version the catalog
-// knows of a path, by modification time and then digest, is its current one; an older copy
-// is stale and never served, so a viewer resuming on another node gets the same bytes.
+// root) and its version (size, modification time, SHA-256). The newest copy the catalog
+// knows of a path, by modification time and then digest, holds its current content; a copy
+// with other bytes is stale and never served, so a viewer resuming on another node gets the
+// same bytes.
 //
 // States are worked out when asked, not stored, so a node going down or a disk failing is
 // one assignment whatever the node holds.
@@ -34,6 +35,9 @@ struct Version {
 };
 // True if `a` is older than `b` (by modification time, then digest as a tie-break).
 bool OlderThan(const Version& a, const Version& b);
+// The same bytes (size and digest), whenever each copy was written: copies installed on
+// several nodes have as many modification times.
+bool SameContent(const Version& a, const Version& b);
 
 // One copy as its node reports it.
 struct Item {
@@ -106,6 +110,7 @@ class Catalog {
   uint64_t DigestOf(NodeId node) const;
   static uint64_t ItemDigest(const Item& item);
   std::optional<uint64_t> EpochOf(NodeId node) const;
+  std::optional<uint64_t> SeqOf(NodeId node) const;  // the last change applied
   size_t paths() const { return paths_.size(); }
   size_t copies() const { return copies_; }
   size_t CopiesOf(NodeId node) const;

@@ -52,6 +52,9 @@ TEST(CatalogTest, AnOlderVersionIsStaleAndNeverServed) {
   EXPECT_EQ(c.Apply(1, 1, 1, Change{Change::Kind::kPut, I("a", V(20, 2))}), FeedResult::kApplied);
   EXPECT_EQ(Nodes(c.Servable("a")), (std::vector<NodeId>{1, 2}));
   EXPECT_EQ(c.copies(), 2u);
+  // The same bytes written at another time (a copy installed later) are not stale.
+  c.ReplaceNode(3, 1, 0, {I("a", V(5, 2))});
+  EXPECT_EQ(Nodes(c.Servable("a")), (std::vector<NodeId>{1, 2, 3}));
 }
 
 TEST(CatalogTest, NodeAndDiskStatesFollowTheMap) {

@@ -69,7 +69,7 @@ void StreamTable::Detach(Session& s) {
 
 SessionId StreamTable::NewId() {
   for (;;) {
-    const SessionId id = Mix64(options_.id_seed ^ Mix64(++counter_));
+    const SessionId id = Mix64(options_.id_seed ^ Mix64(++counter_)) & kMaxSessionId;
     if (id != kNoSession && !sessions_.contains(id)) return id;
   }
 }

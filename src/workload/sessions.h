@@ -28,8 +28,10 @@
 
 namespace cohort::workload {
 
+// Session ids are below 2^53, so a JavaScript player reads them exactly as numbers too.
 using SessionId = uint64_t;
 inline constexpr SessionId kNoSession = 0;
+inline constexpr SessionId kMaxSessionId = (SessionId{1} << 53) - 1;
 
 enum class SessionState : uint8_t {
   kReserved,  // placed; no report from the node yet

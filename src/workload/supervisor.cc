@@ -1,0 +1,128 @@
+#include "workload/supervisor.h"
+
+#include <algorithm>
+
+namespace cohort::workload {
+namespace {
+
+// A listing asked for is given this long before it is asked for again.
+constexpr int64_t kPullRetryMs = 2000;
+
+}  // namespace
+
+std::optional<PullMsg> Supervisor::Pull(int64_t now_ms, NodeId from) {
+  NodeInfo& n = nodes_[from];
+  if (n.pulled_ms >= 0 && now_ms - n.pulled_ms < kPullRetryMs) return std::nullopt;
+  n.pulled_ms = now_ms;
+  return PullMsg{catalog_.EpochOf(from).value_or(0)};
+}
+
+void Supervisor::Publish(NodeId node) {
+  const NodeInfo& n = nodes_[node];
+  // A node with no media server holds content but serves no sessions.
+  table_.SetNode(node, n.up && !n.address.empty(), n.capacity_kbps);
+  catalog_.SetNodeUp(node, n.up);
+}
+
+std::optional<PullMsg> Supervisor::OnSummary(int64_t now_ms, NodeId from, const SummaryMsg& m) {
+  NodeInfo& n = nodes_[from];
+  if (n.address != m.stream_address || n.capacity_kbps != m.capacity_kbps) {
+    n.address = m.stream_address;
+    n.capacity_kbps = m.capacity_kbps;
+    Publish(from);
+  }
+  const auto epoch = catalog_.EpochOf(from);
+  const auto seq = catalog_.SeqOf(from);
+  // A change may still be on its way when a summary overtakes it: a summary ahead of the
+  // catalog is taken as a lost change only when the next one is no better.
+  const bool behind =
+      seq && *seq != m.seq && n.said && n.said_seq == m.seq && n.said_epoch == m.epoch;
+  const bool differs = !epoch || *epoch != m.epoch || behind ||
+                       (seq && *seq == m.seq && catalog_.DigestOf(from) != m.digest);
+  n.said = true;
+  n.said_epoch = m.epoch;
+  n.said_seq = m.seq;
+  if (!n.got.empty() && n.epoch == m.epoch && n.seq == m.seq) return std::nullopt;  // arriving
+  if (!differs) return std::nullopt;
+  return Pull(now_ms, from);
+}
+
+std::optional<PullMsg> Supervisor::OnListing(int64_t now_ms, NodeId from, const ListingMsg& m) {
+  NodeInfo& n = nodes_[from];
+  if (n.got.empty() || n.epoch != m.epoch || n.seq != m.seq || n.pages != m.pages) {
+    n.epoch = m.epoch;
+    n.seq = m.seq;
+    n.pages = m.pages;
+    n.got.assign(m.pages, false);
+    n.items.clear();
+  }
+  if (n.got[m.page]) return std::nullopt;
+  n.got[m.page] = true;
+  n.items.insert(n.items.end(), m.items.begin(), m.items.end());
+  if (std::find(n.got.begin(), n.got.end(), false) != n.got.end()) {
+    // Pages lost on the way: ask again once the listing had its time.
+    return n.pulled_ms >= 0 && now_ms - n.pulled_ms >= kPullRetryMs ? Pull(now_ms, from)
+                                                                    : std::nullopt;
+  }
+  catalog_.ReplaceNode(from, m.epoch, m.seq, n.items);
+  n.got.clear();
+  n.items.clear();
+  n.items.shrink_to_fit();
+  n.pulled_ms = -1;
+  Publish(from);
+  return std::nullopt;
+}
+
+std::optional<PullMsg> Supervisor::OnChange(int64_t now_ms, NodeId from, const ChangeMsg& m) {
+  if (catalog_.Apply(from, m.epoch, m.seq, m.change) == FeedResult::kNeedFull) {
+    return Pull(now_ms, from);
+  }
+  return std::nullopt;
+}
+
+PlaceReplyMsg Supervisor::OnPlace(int64_t now_ms, const PlaceRequestMsg& m) {
+  const OpenResult r = table_.Open(now_ms, catalog_, m.request);
+  PlaceReplyMsg reply{m.nonce, r.outcome, r.session, r.node, r.disk, r.rank, "", {}};
+  if (r.node != kNoNode) reply.stream_address = AddressOf(r.node);
+  if (r.outcome == PlaceOutcome::kNoCapacity) {
+    reply.holders.assign(r.holders.begin(),
+                         r.holders.begin() + static_cast<std::ptrdiff_t>(
+                                                 std::min(r.holders.size(), kMaxHoldersInReply)));
+  }
+  return reply;
+}
+
+void Supervisor::OnReport(int64_t now_ms, NodeId from, const ReportMsg& m) {
+  table_.OnReport(now_ms, from, m.sessions);
+}
+
+void Supervisor::SetMap(const MapView& map) {
+  std::map<NodeId, bool> members(map.nodes.begin(), map.nodes.end());
+  for (auto it = nodes_.begin(); it != nodes_.end();) {
+    if (members.contains(it->first)) {
+      ++it;
+      continue;
+    }
+    // Left the cluster: what it held and served is gone with it.
+    catalog_.RemoveNode(it->first);
+    table_.RemoveNode(it->first);
+    it = nodes_.erase(it);
+  }
+  for (const auto& [node, up] : members) {
+    nodes_[node].up = up;
+    Publish(node);
+  }
+  for (const MapView::DiskPath& d : map.disks) catalog_.SetDisk(d.node, d.disk, d.health);
+}
+
+std::vector<Moved> Supervisor::Reassign(int64_t now_ms) {
+  table_.Tick(now_ms);
+  return table_.Reassign(now_ms, catalog_);
+}
+
+std::string Supervisor::AddressOf(NodeId node) const {
+  auto it = nodes_.find(node);
+  return it == nodes_.end() ? "" : it->second.address;
+}
+
+}  // namespace cohort::workload
