@@ -23,7 +23,8 @@ std::string RequestText(const Endpoint& server, const std::string& method,
                         const std::string& target, const std::string& body,
                         const std::string& bearer, const std::string& node) {
   std::string req = method + " " + target + " HTTP/1.1\r\nHost: " + server.ToString() +
-                    "\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: " +
+                    "\r\nConnection: close\r\nAccept: application/json\r\n"
+                    "Content-Type: application/json\r\nContent-Length: " +
                     std::to_string(body.size()) + "\r\n";
   if (!bearer.empty()) req += "Authorization: Bearer " + bearer + "\r\n";
   if (!node.empty()) req += "Cohort-Node: " + node + "\r\n";
@@ -44,8 +45,10 @@ Status CheckHead(const std::string& method, const std::string& target, const std
   return OkStatus();
 }
 
+}  // namespace
+
 // A connected non-blocking socket; `wait_ms` says how long each wait may last.
-Result<UniqueFd> Connect(const Endpoint& server, const std::function<int()>& wait_ms) {
+Result<UniqueFd> ConnectTo(const Endpoint& server, const std::function<int()>& wait_ms) {
   const std::string where = Where(server);
   UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (fd.get() < 0) return Error(Errc::kIo, std::string("socket: ") + std::strerror(errno));
@@ -87,8 +90,6 @@ Status SendAll(int fd, const std::string& bytes, const std::string& where,
   return OkStatus();
 }
 
-}  // namespace
-
 Result<HttpReply> HttpCall(const Endpoint& server, const std::string& method,
                            const std::string& target, const std::string& body,
                            const std::string& bearer, int timeout_ms, int total_ms,
@@ -105,7 +106,7 @@ Result<HttpReply> HttpCall(const Endpoint& server, const std::string& method,
   };
   const std::string where = Where(server);
   COHORT_TRY(CheckHead(method, target, bearer, node));
-  auto fd = Connect(server, wait_ms);
+  auto fd = ConnectTo(server, wait_ms);
   if (!fd) return fd.error();
   COHORT_TRY(
       SendAll(fd->get(), RequestText(server, method, target, body, bearer, node), where, wait_ms));
@@ -157,7 +158,7 @@ Result<std::unique_ptr<HttpLineStream>> HttpLineStream::Open(
     const std::string& body, const std::string& bearer, int timeout_ms, const std::string& node) {
   const std::function<int()> wait_ms = [timeout_ms] { return timeout_ms; };
   COHORT_TRY(CheckHead(method, target, bearer, node));
-  auto fd = Connect(server, wait_ms);
+  auto fd = ConnectTo(server, wait_ms);
   if (!fd) return fd.error();
   COHORT_TRY(SendAll(fd->get(), RequestText(server, method, target, body, bearer, node),
                      Where(server), wait_ms));

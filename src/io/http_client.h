@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,6 +42,12 @@ class UniqueFd {
  private:
   int fd_;
 };
+
+// A connected non-blocking TCP socket; `wait_ms` says how long each wait may last.
+Result<UniqueFd> ConnectTo(const Endpoint& server, const std::function<int()>& wait_ms);
+// Sends every byte, waiting at most `wait_ms` for room each time.
+Status SendAll(int fd, const std::string& bytes, const std::string& where,
+               const std::function<int()>& wait_ms);
 
 // A streamed answer read line by line (the API's JSON-lines feeds): the request is sent,
 // the head read, and each line handed out as it comes. Closing it hangs up, which the
