@@ -23,12 +23,15 @@
 #include "io/asio.h"
 #include "io/files.h"
 #include "io/loop_monitor.h"
+#include "io/media_server.h"
+#include "node/catalog_feed.h"
 #include "node/distributor.h"
 #include "node/groups_service.h"
 #include "node/hierarchy_service.h"
 #include "node/keyring_file.h"
 #include "node/node.h"
 #include "node/resource_service.h"
+#include "node/workload_service.h"
 #include "wire/seal.h"
 
 namespace {
@@ -162,6 +165,48 @@ class MoveWatch {
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 
+// W1/W2: the workload service and, if [stream] listen names an address, the media server
+// and the catalog feed of the content it serves (the distribution root and each disk's
+// mount). A node that serves no streams lists no content: the catalog is what can be served.
+struct Workload {
+  std::unique_ptr<cohort::io::MediaServer> media;
+  std::unique_ptr<cohort::node::CatalogFeed> feed;
+  std::unique_ptr<cohort::node::WorkloadService> service;
+};
+
+cohort::Result<Workload> StartWorkload(const cohort::Config& config, cohort::node::Node& node,
+                                       boost::asio::io_context& io) {
+  Workload w;
+  std::vector<cohort::node::CatalogRoot> roots{{"", config.distribution_root, ""}};
+  cohort::io::MediaOptions media;
+  media.roots.push_back({"", config.distribution_root});
+  for (const cohort::DiskConfig& d : config.disks) {
+    roots.push_back({d.id, d.mount, d.probe});
+    media.roots.push_back({d.id, d.mount});
+  }
+  cohort::node::WorkloadOptions options;
+  options.balance = config.stream_balance_percent / 100.0;
+  options.default_bitrate_kbps = config.stream_default_bitrate_kbps;
+  if (config.stream_listen) {
+    media.listen = *config.stream_listen;
+    media.capacity_kbps = uint64_t{config.stream_capacity_mbps} * 1000;
+    media.default_bitrate_kbps = config.stream_default_bitrate_kbps;
+    auto m = cohort::io::MediaServer::Start(std::move(media));
+    if (!m) return m.error();
+    w.media = std::move(*m);
+    options.stream_address = w.media->address().ToString();
+    cohort::Log(cohort::LogLevel::kInfo, "stream", "serving",
+                {{"address", options.stream_address}});
+  }
+  if (!w.media) roots.clear();
+  w.feed = std::make_unique<cohort::node::CatalogFeed>(io, std::move(roots),
+                                                       cohort::Duration::Seconds(2));
+  w.service =
+      std::make_unique<cohort::node::WorkloadService>(node, *w.feed, w.media.get(), io, options);
+  w.service->Start();
+  return w;
+}
+
 // The node in its cluster: the configuration manager first (the registry on registry
 // server nodes, the client everywhere, C1), then the node's protocols and the API. A node
 // that is moving there (C10) has until `move_deadline` to be online in it.
@@ -209,8 +254,11 @@ Outcome RunNode(const cohort::Config& config, const cohort::Config& file,
   hierarchy.Start();
   cohort::io::LoopMonitor loop_monitor(io);
   loop_monitor.Start();
+  auto workload = StartWorkload(config, **node, io);
+  if (!workload) return {Fail(1, workload.error().message())};
   cohort::api::Api api(**node, manager, &distributor, &loop_monitor, &groups, &resources,
                        &hierarchy);
+  api.SetWorkload(workload->service.get(), workload->media.get());
   cohort::api::TreeRelay relay(
       hierarchy, io, [&api](const cohort::api::HttpRequest& r, cohort::api::Respond respond) {
         api.Handle(r, std::move(respond));
@@ -259,6 +307,7 @@ Outcome RunNode(const cohort::Config& config, const cohort::Config& file,
         server.Stop();
         loop_monitor.Stop();
         distributor.Stop();
+        workload->service->Stop();
         groups.Stop();
         (*node)->Stop();
         (*dcm)->Stop();

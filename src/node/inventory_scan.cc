@@ -1,5 +1,7 @@
 #include "node/inventory_scan.h"
 
+#include <sys/stat.h>
+
 #include <bit>
 #include <filesystem>
 
@@ -46,30 +48,30 @@ bool Skipped(const fs::path& name) {
 
 }  // namespace
 
-ContentScan ScanContent(const std::string& root, const std::atomic<bool>& cancel,
-                        size_t max_entries) {
-  ContentScan scan;
+ContentWalk WalkContent(const std::string& root, const std::atomic<bool>& cancel,
+                        size_t max_entries, const std::function<void(FoundFile)>& found) {
+  ContentWalk walk;
   std::error_code ec;
   // No root (yet): no content. A root that went (a disk unmounted) is no content either,
   // and what it held is marked missing.
-  if (!fs::exists(root, ec) && !ec) return scan;
+  if (!fs::exists(root, ec) && !ec) return walk;
   fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec);
   if (ec) {
-    scan.error = root + ": " + ec.message();
-    return scan;
+    walk.error = root + ": " + ec.message();
+    return walk;
   }
   size_t visited = 0;
   for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (ec) {
-      scan.error = root + ": " + ec.message();
+      walk.error = root + ": " + ec.message();
       break;
     }
     if (cancel.load(std::memory_order_relaxed)) {
-      scan.error = "the walk was cancelled";
+      walk.error = "the walk was cancelled";
       break;
     }
     if (++visited > max_entries) {
-      scan.truncated = true;
+      walk.truncated = true;
       break;
     }
     const fs::directory_entry& entry = *it;
@@ -77,20 +79,34 @@ ContentScan ScanContent(const std::string& root, const std::atomic<bool>& cancel
       if (entry.is_directory(ec)) it.disable_recursion_pending();
       continue;
     }
-    if (!entry.is_regular_file(ec) || entry.is_symlink(ec)) continue;
-    const std::string rel = entry.path().lexically_relative(root).generic_string();
+    struct stat st {};
+    if (::lstat(entry.path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    std::string rel = entry.path().lexically_relative(root).generic_string();
     if (!IsValidUtf8(rel) || !resources::ValidContentPath(rel)) {
-      ++scan.skipped;
+      ++walk.skipped;
       continue;
     }
-    const uint64_t bytes = entry.file_size(ec);
-    scan.items[rel] = {rel, ec ? 0 : bytes, {}};
+    found(FoundFile{std::move(rel), static_cast<uint64_t>(st.st_size),
+                    int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec,
+                    static_cast<uint64_t>(st.st_ino)});
+  }
+  return walk;
+}
+
+ContentScan ScanContent(const std::string& root, const std::atomic<bool>& cancel,
+                        size_t max_entries) {
+  ContentScan scan;
+  const ContentWalk walk = WalkContent(root, cancel, max_entries, [&](FoundFile f) {
+    scan.items[f.path] = {f.path, f.bytes, {}};
     // Keeps the first ones in path order, whatever order the walk came in.
     if (scan.items.size() > resources::kMaxInventoryContent) {
       scan.items.erase(std::prev(scan.items.end()));
       scan.truncated = true;
     }
-  }
+  });
+  scan.truncated |= walk.truncated;
+  scan.skipped = walk.skipped;
+  scan.error = walk.error;
   return scan;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <string>
 
 #include "resources/inventory.h"
@@ -26,6 +27,24 @@ struct ContentScan {
 // root does not exist. Visits at most
 // `max_entries` entries. Any thread; never throws.
 // Gives up (`error` set) as soon as `cancel` is set.
+
+// A file a walk found: its path relative to the root, size, modification time and inode.
+struct FoundFile {
+  std::string path;
+  uint64_t bytes = 0;
+  int64_t mtime_ns = 0;
+  uint64_t inode = 0;
+};
+struct ContentWalk {
+  bool truncated = false;  // stopped after `max_entries` entries
+  size_t skipped = 0;      // names that are not valid content paths
+  std::string error;       // the root could not be read, or the walk was cancelled
+};
+// The walk ScanContent makes, for any caller: `found` gets every regular file under `root`
+// (symlinks not followed, the daemon's temporary files and reserved folder left out) whose
+// path is a valid content path, in no particular order. No root: nothing found.
+ContentWalk WalkContent(const std::string& root, const std::atomic<bool>& cancel,
+                        size_t max_entries, const std::function<void(FoundFile)>& found);
 ContentScan ScanContent(const std::string& root, const std::atomic<bool>& cancel,
                         size_t max_entries = 200'000);
 
