@@ -16,6 +16,7 @@
 #include "api/registry_api.h"
 #include "api/resources_api.h"
 #include "api/responses.h"
+#include "api/streams_api.h"
 #include "base/digest.h"
 #include "dcm/dcm.h"
 #include "dcm/define_target.h"
@@ -218,6 +219,7 @@ HttpResponse Api::Metrics() const {
   }
   if (groups_ != nullptr) s << GroupsMetrics(*groups_);
   if (resources_ != nullptr) s << ResourcesMetrics(*resources_);
+  if (workload_ != nullptr) s << StreamsMetrics(*workload_, media_);
   if (loop_ != nullptr) s << loop_->Metrics();
   return {200, "text/plain; version=0.0.4", s.str()};
 }
@@ -296,6 +298,7 @@ void Api::Handle(const HttpRequest& r, Respond respond) {
   if (get && HandleResources(resources_, r, path, respond)) return;
   if (get && HandleInventory(resources_, node_, r, path, respond)) return;
   if (get && HandleParent(node_, dcm_, r, path, respond)) return;
+  if (HandleStreams(workload_, r, path, respond)) return;
 
   if (r.method == "POST" && path == "/v1/ping") return Ping(r, std::move(respond));
   // Sealed under a join token, which authorizes it (cluster_api.h).

@@ -10,6 +10,8 @@
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "node/node.h"
 
@@ -21,11 +23,13 @@ class Distributor;
 class GroupsService;
 class HierarchyService;
 class ResourceService;
+class WorkloadService;
 }  // namespace cohort::node
 
 namespace cohort::io {
 class LoopMonitor;
-}
+class MediaServer;
+}  // namespace cohort::io
 
 namespace cohort::api {
 
@@ -38,6 +42,7 @@ struct HttpRequest {
   // The Cohort-Node header: the path of the node anywhere in the tree the request is for
   // (api/tree_relay.h); "" for this node.
   std::string node;
+  std::string accept;  // the Accept header
 };
 
 // The body of a streamed response, sent as it comes (chunked transfer encoding).
@@ -56,6 +61,7 @@ struct HttpResponse {
   std::string body;
   // Set: the body is streamed instead; called with the sink once the headers are sent.
   std::function<void(std::shared_ptr<StreamSink>)> stream;
+  std::vector<std::pair<std::string, std::string>> headers;  // more (Location, Retry-After)
 };
 
 using Respond = std::function<void(HttpResponse)>;
@@ -74,6 +80,11 @@ class Api {
         groups_(groups),
         resources_(resources),
         hierarchy_(hierarchy) {}
+  // W1, W2: the media workload, where the daemon runs it.
+  void SetWorkload(node::WorkloadService* workload, const io::MediaServer* media) {
+    workload_ = workload;
+    media_ = media;
+  }
   // Calls `respond` exactly once, now or later (ping answers when its requests finish).
   void Handle(const HttpRequest& request, Respond respond);
 
@@ -95,6 +106,8 @@ class Api {
   node::GroupsService* groups_;
   node::ResourceService* resources_;
   const node::HierarchyService* hierarchy_;
+  node::WorkloadService* workload_ = nullptr;
+  const io::MediaServer* media_ = nullptr;
 };
 
 }  // namespace cohort::api

@@ -49,7 +49,8 @@ class Session : public std::enable_shared_from_this<Session> {
                   req.body(),
                   std::string(req[http::field::authorization]),
                   peer_,
-                  std::string(req["Cohort-Node"])};
+                  std::string(req["Cohort-Node"]),
+                  std::string(req[http::field::accept])};
     // Ping can take as long as its requests do.
     stream_.expires_never();
     // A handler that throws (say, a JSON field of the wrong type) answers 500 instead of
@@ -67,6 +68,7 @@ class Session : public std::enable_shared_from_this<Session> {
     res_.result(static_cast<http::status>(resp.status));
     res_.set(http::field::content_type, resp.content_type);
     res_.set(http::field::server, "cohortd");
+    for (const auto& [name, value] : resp.headers) res_.set(name, value);
     res_.keep_alive(false);
     res_.body() = std::move(resp.body);
     res_.prepare_payload();

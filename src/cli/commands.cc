@@ -551,6 +551,7 @@ int Main(int argc, char** argv) {
   AddLivenessCommands(app, g, rc);
   AddGroupCommands(app, g, rc);
   AddResourceCommands(app, g, rc);
+  AddStreamCommands(app, g, rc);
   AddNetworkObjectCommands(app, g, rc);
   AddConfigurationCommands(app, g, rc);
   AddJobCommands(app, g, rc);
