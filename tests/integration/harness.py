@@ -87,7 +87,8 @@ class DevCluster:
     recorded in the folder) and, failing that, by the PIDs `dev up` reported."""
 
     def __init__(self, nodes, base_port, adapters=2, disks=(), multicast=None, registry=0,
-                 upload_mbps=0, upload_idle_s=0, forget_after_s=0, name="dev"):
+                 upload_mbps=0, upload_idle_s=0, forget_after_s=0, name="dev", streams=False,
+                 stream_capacity_mbps=0):
         self.tmp = tempfile.TemporaryDirectory(prefix="cohort-it-")
         self.dir = self.tmp.name
         self.nodes, self.base_port, self.adapters = nodes, base_port, adapters
@@ -98,6 +99,8 @@ class DevCluster:
         self.upload_idle_s = upload_idle_s  # upload jobs cancelled after this; 0: default
         self.forget_after_s = forget_after_s  # finished jobs leave memory after; 0: default
         self.name = name  # the cluster's
+        self.streams = streams  # every node serves streams on P+600+k
+        self.stream_capacity_mbps = stream_capacity_mbps
         self.info = None
 
     def api(self, k):
@@ -119,6 +122,9 @@ class DevCluster:
                                   if self.upload_idle_s else []),
                                 *(["--forget-after-s", str(self.forget_after_s)]
                                   if self.forget_after_s else []),
+                                *(["--streams"] if self.streams else []),
+                                *(["--stream-capacity-mbps", str(self.stream_capacity_mbps)]
+                                  if self.stream_capacity_mbps else []),
                                 timeout=90)
         return self
 

@@ -1,0 +1,317 @@
+"""The media workload on 5 real daemons (W1, W2, M13): the catalog of each node's content,
+sessions placed through any node's API and served by the chosen node with byte ranges,
+admission at capacity, hundreds of concurrent streams within every node's capacity, and a
+viewer that resumes on another node when its node is killed, with the bytes it assembles
+matching the source's digest. Real clients: curl, and ffprobe/ffmpeg where installed."""
+import hashlib
+import http.client
+import json
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+import unittest
+import urllib.parse
+
+from harness import COHORT, DevCluster, cohort, cohort_json, http_get, restart, stop, wait_for
+
+BASE = 25000  # transport 25001.., API 25101.., streams 25601..
+NODES = 5
+CAPACITY_MBPS = 300
+
+
+def write_file(path, size, seed):
+    """`size` reproducible bytes; their SHA-256."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    h = hashlib.sha256()
+    block = hashlib.sha256(str(seed).encode()).digest() * 2048  # 64 KiB
+    with open(path, "wb") as f:
+        left = size
+        while left > 0:
+            piece = block[:min(left, len(block))]
+            f.write(piece)
+            h.update(piece)
+            left -= len(piece)
+            block = hashlib.sha256(block[:32]).digest() + block[32:]
+    return h.hexdigest()
+
+
+def get(address, target, headers=None, method="GET"):
+    """One request to `address` (host:port): (status, headers, body)."""
+    host, port = address.split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.request(method, target, headers=headers or {})
+        r = conn.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    finally:
+        conn.close()
+
+
+def split_url(url):
+    u = urllib.parse.urlsplit(url)
+    return u.netloc, u.path + ("?" + u.query if u.query else "")
+
+
+class StreamsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.c = DevCluster(NODES, BASE, adapters=1, registry=0, streams=True,
+                           stream_capacity_mbps=CAPACITY_MBPS).__enter__()
+        cls.files = {}
+        root = lambda k: os.path.join(cls.c.dir, f"n{k}", "content")
+        # movie: 3 holders; clip: every node; only4: node 4.
+        for k in (1, 2, 3):
+            cls.files["movies/movie.bin"] = write_file(
+                os.path.join(root(k), "movies/movie.bin"), 24 << 20, 1)
+        for k in range(1, NODES + 1):
+            cls.files["clip.bin"] = write_file(os.path.join(root(k), "clip.bin"), 256 << 10, 2)
+        cls.files["only4.bin"] = write_file(os.path.join(root(4), "only4.bin"), 4096, 3)
+        cls.api = cls.c.api(2)  # any node's API will do
+
+        def listed():
+            doc = cohort_json("content", "list", api=cls.api)
+            got = {i["path"]: sum(h["state"] == "available" for h in i["holders"])
+                   for i in doc["items"]}
+            return got == {"movies/movie.bin": 3, "clip.bin": NODES, "only4.bin": 1}
+        wait_for(listed, timeout=60, what="every node's content in the catalog")
+
+    restarted = []
+
+    @classmethod
+    def tearDownClass(cls):
+        for p in cls.restarted:
+            stop(p)
+        cls.c.__exit__(None, None, None)
+
+    def pid_of(self, k):
+        """Node k's daemon, as it wrote its pid (a node this test restarted has a new one)."""
+        with open(os.path.join(self.c.dir, f"n{k}", "cohortd.pid")) as f:
+            return int(f.read())
+
+    def place(self, path, **params):
+        q = urllib.parse.urlencode(params)
+        status, headers, body = get(self.api, f"/v1/streams/{path}" + (f"?{q}" if q else ""),
+                                    {"Accept": "application/json"})
+        return status, headers, json.loads(body)
+
+    def test_the_catalog_names_every_copy_with_its_digest(self):
+        doc = cohort_json("content", "list", api=self.c.api(5))
+        for item in doc["items"]:
+            if item["path"] in self.files:  # not media/tone.webm, made with ffmpeg
+                self.assertEqual(item["digest"], self.files[item["path"]], item["path"])
+        where = cohort_json("content", "where", "movies/movie.bin", api=self.api)
+        self.assertEqual(sorted(h["node"] for h in where["holders"]), [1, 2, 3])
+        self.assertEqual(sorted(h["rank"] for h in where["holders"]), [0, 1, 2])
+        p = cohort("content", "where", "nothing/here.mp4", api=self.api, check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("no node holds", p.stderr)
+
+    def test_a_redirect_to_a_holder_serves_ranges_and_the_exact_bytes(self):
+        status, headers, body = get(self.api, "/v1/streams/movies/movie.bin")
+        self.assertEqual(status, 302)
+        location = headers["location"]
+        doc = json.loads(body)
+        self.assertIn(doc["node"], (1, 2, 3))
+        self.assertEqual(location, doc["url"])
+        server, target = split_url(location)
+        status, h, part = get(server, target, {"Range": "bytes=100-199"})
+        self.assertEqual(status, 206)
+        self.assertEqual(h["content-range"], f"bytes 100-199/{24 << 20}")
+        self.assertEqual(h["etag"], f'"sha256-{self.files["movies/movie.bin"]}"')
+        path = os.path.join(self.c.dir, "n1", "content", "movies/movie.bin")
+        with open(path, "rb") as f:
+            f.seek(100)
+            self.assertEqual(part, f.read(100))
+        status, h, _ = get(server, target, {"Range": f"bytes={24 << 20}-"})
+        self.assertEqual(status, 416)
+        self.assertEqual(h["content-range"], f"bytes */{24 << 20}")
+        status, h, _ = get(server, target, method="HEAD")
+        self.assertEqual((status, int(h["content-length"])), (200, 24 << 20))
+        # curl follows the redirect from the API to the node, as a player does.
+        out = os.path.join(self.c.dir, "curl.bin")
+        subprocess.run(["curl", "-sfL", "-o", out, f"http://{self.api}/v1/streams/movies/movie.bin"],
+                       check=True, timeout=60)
+        with open(out, "rb") as f:
+            self.assertEqual(hashlib.sha256(f.read()).hexdigest(), self.files["movies/movie.bin"])
+        # Paths that are not content are refused, by the API and by the media server.
+        self.assertEqual(get(self.api, "/v1/streams/../etc/passwd")[0], 400)
+        self.assertEqual(get(server, "/media/..%2Fetc%2Fpasswd")[0], 400)
+        self.assertEqual(get(server, "/media/nothing.bin")[0], 404)
+        self.assertEqual(get(self.api, "/v1/streams/nothing.bin")[0], 404)
+
+    def test_a_node_at_capacity_refuses_with_retry_after(self):
+        kbps = CAPACITY_MBPS * 1000 // 3
+        sessions = [self.place("only4.bin", bitrate_kbps=kbps) for _ in range(3)]
+        for status, _, doc in sessions:
+            self.assertEqual((status, doc["node"]), (200, 4))
+        status, headers, doc = self.place("only4.bin", bitrate_kbps=kbps)
+        self.assertEqual(status, 503)
+        self.assertEqual(headers["retry-after"], "1")
+        self.assertIn("no node holding 'only4.bin' has capacity: node 4", doc["error"])
+        self.assertEqual(doc["holders"][0]["node"], 4)
+
+    def test_many_concurrent_streams_stay_within_every_nodes_capacity(self):
+        count, kbps = 500, 2000  # 1 Gbit/s of 1.5
+        placed, failures, lock = [], [], threading.Lock()
+        overloads = []
+        stop = threading.Event()
+
+        def watch():
+            while not stop.is_set():
+                try:
+                    doc = json.loads(http_get(self.api, "/v1/streams")[1])
+                    for n in doc["nodes"]:
+                        if n["capacity_kbps"] and n["load_kbps"] > n["capacity_kbps"]:
+                            overloads.append(n)
+                except Exception:  # noqa: BLE001 - a read that fails is not an overload
+                    pass
+                stop.wait(0.1)
+
+        def viewer(i):
+            try:
+                status, _, doc = self.place("clip.bin", bitrate_kbps=kbps)
+                if status != 200:
+                    raise AssertionError(f"placement {status}: {doc}")
+                server, target = split_url(doc["url"])
+                host, port = server.split(":")
+                conn = http.client.HTTPConnection(host, int(port), timeout=20)
+                conn.request("GET", target, headers={"Range": "bytes=0-"})
+                r = conn.getresponse()
+                h = hashlib.sha256()
+                while True:  # a player's pace: a chunk, then a pause
+                    chunk = r.read(64 << 10)
+                    if not chunk:
+                        break
+                    h.update(chunk)
+                    time.sleep(0.05)
+                conn.close()
+                if h.hexdigest() != self.files["clip.bin"]:
+                    raise AssertionError("digest mismatch")
+                with lock:
+                    placed.append(doc["node"])
+            except Exception as e:  # noqa: BLE001 - reported below
+                with lock:
+                    failures.append(f"viewer {i}: {e}")
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        threads = [threading.Thread(target=viewer, args=(i,)) for i in range(count)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        stop.set()
+        watcher.join()
+        self.assertEqual(failures, [])
+        self.assertEqual(len(placed), count)
+        self.assertEqual(overloads, [])
+        per_node = {n: placed.count(n) for n in set(placed)}
+        # Capacity alone allows 150 a node; the bound spreads them.
+        self.assertTrue(all(v <= 150 for v in per_node.values()), per_node)
+
+    def test_a_viewer_resumes_on_another_node_when_its_node_is_killed(self):
+        size = 24 << 20
+        status, _, doc = self.place("movies/movie.bin", bitrate_kbps=8000)
+        self.assertEqual(status, 200)
+        session, first = doc["session"], doc["node"]
+        server, target = split_url(doc["url"])
+        host, port = server.split(":")
+        got = bytearray()
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        conn.request("GET", target)
+        r = conn.getresponse()
+        if r.status != 200:
+            self.fail(f"the stream answered {r.status}: {r.read(4096)!r}")
+        etag = r.getheader("ETag")
+        while len(got) < size // 4:
+            chunk = r.read(256 << 10)
+            self.assertTrue(chunk, f"the stream ended at {len(got)} of {size} bytes")
+            got += chunk
+        os.kill(self.pid_of(first), signal.SIGKILL)  # the node serving it dies
+        killed = time.monotonic()
+        try:
+            while True:
+                chunk = r.read(256 << 10)
+                if not chunk:
+                    break
+                got += chunk
+        except (OSError, http.client.HTTPException):
+            pass
+        conn.close()
+        # Back to any node's API with the session, the offset and the node left.
+        api = self.c.api(5 if first != 5 else 4)
+        status, _, again = get(api, f"/v1/streams/movies/movie.bin?session={session}"
+                               f"&offset={len(got)}&avoid={first}",
+                               {"Accept": "application/json"})
+        self.assertEqual(status, 200, again)
+        again = json.loads(again)
+        self.assertEqual(again["session"], session)
+        self.assertNotEqual(again["node"], first)
+        server, target = split_url(again["url"])
+        status, h, rest = get(server, target, {"Range": f"bytes={len(got)}-", "If-Range": etag})
+        resumed = time.monotonic() - killed
+        self.assertEqual(status, 206)
+        got += rest
+        self.assertEqual(hashlib.sha256(got).hexdigest(), self.files["movies/movie.bin"],
+                         f"{len(got)} bytes, resumed from {len(got) - len(rest)}")
+        self.assertLess(resumed, 5.0)
+        print(f"\nresumed on node {again['node']} {resumed * 1000:.0f} ms after node {first} "
+              f"was killed", flush=True)
+        # The node comes back for the tests after this one.
+        self.__class__.restarted.append(restart(self.c, first))
+        wait_for(lambda: all(h["state"] == "available" for h in cohort_json(
+            "content", "where", "movies/movie.bin", api=self.api)["holders"]),
+            timeout=60, what=f"node {first}'s copies available again")
+
+    def test_the_cli_client_resumes_by_itself_when_its_node_is_killed(self):
+        where = cohort_json("content", "where", "movies/movie.bin", api=self.api)
+        first = next(h["node"] for h in where["holders"] if h["rank"] == 0)
+        out = os.path.join(self.c.dir, "got.bin")
+        # At 80 Mbit/s the 24 MiB take about 2.5 s: time to kill its node on the way.
+        client = subprocess.Popen(
+            [COHORT, "--api", self.c.api(4), "--json",
+             "stream", "get", "movies/movie.bin", "--out", out, "--max-kbps", "80000"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            wait_for(lambda: os.path.exists(out) and os.path.getsize(out) > 4 << 20,
+                     timeout=30, what="the download under way")
+            os.kill(self.pid_of(first), signal.SIGKILL)
+            stdout, stderr = client.communicate(timeout=60)
+        finally:
+            if client.poll() is None:
+                client.kill()
+        self.assertEqual(client.returncode, 0, stderr)
+        doc = json.loads(stdout)
+        self.assertTrue(doc["verified"])
+        self.assertEqual(doc["sha256"], self.files["movies/movie.bin"])
+        self.assertEqual(doc["nodes"][0], first)
+        self.assertGreaterEqual(doc["resumes"], 1)
+        self.assertNotIn(first, doc["nodes"][1:])
+        self.__class__.restarted.append(restart(self.c, first))
+        wait_for(lambda: all(h["state"] == "available" for h in cohort_json(
+            "content", "where", "movies/movie.bin", api=self.api)["holders"]),
+            timeout=60, what=f"node {first}'s copies available again")
+
+    @unittest.skipUnless(shutil.which("ffprobe"), "ffprobe is not installed (scripts/deps)")
+    def test_ffprobe_reads_a_stream_through_the_redirect(self):
+        # A real media file, made by ffmpeg, on two nodes.
+        for k in (1, 3):
+            out = os.path.join(self.c.dir, f"n{k}", "content", "media/tone.webm")
+            os.makedirs(os.path.dirname(out), exist_ok=True)
+            subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                            "sine=frequency=440:duration=3", "-c:a", "libopus", out],
+                           check=True, timeout=60)
+        wait_for(lambda: len(cohort_json("content", "where", "media/tone.webm",
+                                         api=self.api)["holders"]) == 2,
+                 timeout=30, what="the new file in the catalog")
+        p = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration",
+                            "-of", "json", f"http://{self.api}/v1/streams/media/tone.webm"],
+                           capture_output=True, text=True, timeout=60, check=True)
+        self.assertAlmostEqual(float(json.loads(p.stdout)["format"]["duration"]), 3.0, delta=0.2)
+
+
+if __name__ == "__main__":
+    unittest.main()
