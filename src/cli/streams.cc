@@ -146,7 +146,8 @@ Result<json> StreamGet(const Globals& g, const GetOptions& o) {
         offset = 0;
         paced = 0;
         got = io::HttpFetch(url->first, url->second, 0, "", fd, o.timeout_ms, pace);
-        if (!got) continue;
+        if (!got || got->status / 100 != 2) continue;
+        etag = got->etag;  // the version now served
       }
       if (etag.empty()) etag = got->etag;
       offset += got->written;

@@ -109,12 +109,12 @@ Result<FetchReply> HttpFetch(const Endpoint& server, const std::string& target, 
         if (raw.size() > kMaxHead) return Error(Errc::kMalformed, where + " sent a head too long");
         continue;
       }
-      if (!raw.starts_with("HTTP/1.") || raw.size() < 12) {
+      if (!raw.starts_with("HTTP/1.") || end < 12) {
         return Error(Errc::kMalformed, where + " sent something that is not HTTP");
       }
       head_done = true;
       const std::string head = raw.substr(0, end), lower = Lower(head);
-      r.status = std::atoi(head.c_str() + 9);
+      r.status = std::atoi(raw.c_str() + 9);
       r.etag = Header(head, lower, "etag");
       r.location = Header(head, lower, "location");
       ParseContentRange(Header(head, lower, "content-range"), r);

@@ -6,6 +6,7 @@
 #include "base/text.h"
 #include "base/url.h"
 #include "distribution/validate.h"
+#include "workload/sessions.h"
 
 namespace cohort::io {
 namespace {
@@ -38,7 +39,10 @@ Result<MediaTarget> ParseMediaTarget(std::string_view target) {
     const std::string v = QueryParam(target, name);
     if (v.empty()) continue;
     auto n = ParseUnsigned(v);
-    if (!n) return Error(Errc::kInvalidArgument, std::string("bad ") + name + " '" + v + "'");
+    // Ids and rates as the supervisor makes them: a bound that no sum of them overflows.
+    if (!n || *n > workload::kMaxSessionId) {
+      return Error(Errc::kInvalidArgument, std::string("bad ") + name + " '" + v + "'");
+    }
     *out = *n;
   }
   t.disk = QueryParam(target, "disk");

@@ -61,6 +61,7 @@ struct MediaServer::Impl : std::enable_shared_from_this<Impl> {
   // ---- the server's thread only ----
   std::mt19937_64 ids{std::random_device{}()};
   std::vector<std::weak_ptr<Conn>> conns;  // to close them all at the end
+  bool stopping = false;
 
   mutable std::mutex mu;  // guards what other threads read
   struct Entry {
@@ -93,7 +94,7 @@ struct MediaServer::Impl : std::enable_shared_from_this<Impl> {
       uint64_t load = 0;
       for (const auto& [sid, e] : sessions) load += e.s.bitrate_kbps;
       const uint64_t cap = capacity_kbps.load();
-      if (cap > 0 && load + kbps > cap) {
+      if (cap > 0 && (kbps > cap || load > cap - kbps)) {
         ++metrics.refused_capacity;
         return false;
       }
@@ -129,7 +130,8 @@ struct MediaServer::Impl : std::enable_shared_from_this<Impl> {
   void Sweep() {
     sweep.expires_after(std::chrono::seconds(1));
     sweep.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-      if (ec) return;
+      // A wait that expired as Shutdown ran comes here without an error: stop anyway.
+      if (ec || self->stopping) return;
       const int64_t now = SteadyMs();
       {
         std::lock_guard lock(self->mu);
@@ -165,7 +167,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
     boost::system::error_code ignored;
     sock_.shutdown(tcp::socket::shutdown_both, ignored);
     sock_.close(ignored);
-    timer_.cancel();
+    Disarm();
   }
 
   void ReadRequest() {
@@ -175,18 +177,26 @@ class Conn : public std::enable_shared_from_this<Conn> {
     Arm(std::chrono::milliseconds(server_->options.idle_timeout.millis()));
     http::async_read(sock_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, size_t) {
-                       self->timer_.cancel();
+                       self->Disarm();
                        if (ec) return self->Close();
                        self->Handle(self->parser_->get());
                      });
   }
 
  private:
+  // Closes the connection unless Disarm() comes first. A wait that expired just as its
+  // operation completed may still run without an error: the generation tells it apart.
   void Arm(std::chrono::milliseconds limit) {
+    const uint64_t generation = ++timer_generation_;
     timer_.expires_after(limit);
-    timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
-      if (auto self = weak.lock(); self && !ec) self->Close();
+    timer_.async_wait([weak = weak_from_this(), generation](boost::system::error_code ec) {
+      auto self = weak.lock();
+      if (self && !ec && generation == self->timer_generation_) self->Close();
     });
+  }
+  void Disarm() {
+    ++timer_generation_;
+    timer_.cancel();
   }
 
   void CloseFile() {
@@ -196,8 +206,10 @@ class Conn : public std::enable_shared_from_this<Conn> {
 
   void Answer(std::string text, bool then_close) {
     head_ = std::move(text);
+    Arm(kStallLimit);  // a client that reads nothing does not hold the connection
     asio::async_write(sock_, asio::buffer(head_),
                       [self = shared_from_this(), then_close](beast::error_code ec, size_t) {
+                        self->Disarm();
                         if (ec || then_close) return self->Close();
                         self->ReadRequest();
                       });
@@ -250,8 +262,10 @@ class Conn : public std::enable_shared_from_this<Conn> {
     if (range.kind == workload::ByteRange::Kind::kPartial) {
       server_->Count([](MediaMetrics& m) { ++m.range_requests; });
     }
-    const uint64_t id =
-        target->session != 0 ? target->session : (server_->ids() & workload::kMaxSessionId) | 1;
+    // A request that names no session continues this connection's (a player's seeks).
+    const uint64_t id = target->session != 0 ? target->session
+                        : session_ != 0      ? session_
+                                             : (server_->ids() & workload::kMaxSessionId) | 1;
     MediaHead h = MakeMediaHead(range, size, target->path, etag, id, keep_alive_);
     // Only a body makes a session: a HEAD or a 416 takes no capacity.
     if (h.status == 416 || head_only) return Answer(std::move(h.text), !keep_alive_);
@@ -268,8 +282,10 @@ class Conn : public std::enable_shared_from_this<Conn> {
     offset_ = h.first;
     end_ = h.first + h.length;
     head_ = std::move(h.text);
+    Arm(kStallLimit);
     asio::async_write(sock_, asio::buffer(head_),
                       [self = shared_from_this()](beast::error_code ec, size_t) {
+                        self->Disarm();
                         if (ec) return self->Close();
                         self->Pump();
                       });
@@ -291,7 +307,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
       Arm(kStallLimit);
       sock_.async_wait(tcp::socket::wait_write,
                        [self = shared_from_this()](boost::system::error_code ec) {
-                         self->timer_.cancel();
+                         self->Disarm();
                          if (ec) return self->Close();
                          self->Pump();
                        });
@@ -316,6 +332,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
   uint64_t offset_ = 0, end_ = 0;
   uint64_t session_ = 0;
   bool keep_alive_ = true;
+  uint64_t timer_generation_ = 0;
 };
 
 }  // namespace
@@ -349,6 +366,7 @@ void MediaServer::Impl::Accept() {
 // Closing everything leaves the loop without work: its thread ends, and with it the last
 // handler holding a connection (and the connections' hold on this).
 void MediaServer::Impl::Shutdown() {
+  stopping = true;
   boost::system::error_code ignored;
   acceptor.close(ignored);
   sweep.cancel();

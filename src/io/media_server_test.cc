@@ -27,7 +27,8 @@ TEST(MediaRequestTest, TargetsAreCheckedAndDecoded) {
   EXPECT_EQ(ParseMediaTarget("/v1/status").error().code(), Errc::kNotFound);
   for (const char* bad :
        {"/media/../etc/passwd", "/media/%2e%2e/x", "/media/a//b", "/media/", "/media/.cohort/jobs",
-        "/media/a?session=x", "/media/a?disk=a/b", "/media/a?kbps=99999999999999999999999"}) {
+        "/media/a?session=x", "/media/a?disk=a/b", "/media/a?kbps=99999999999999999999999",
+        "/media/a?kbps=9007199254740992"}) {
     EXPECT_EQ(ParseMediaTarget(bad).error().code(), Errc::kInvalidArgument) << bad;
   }
 }

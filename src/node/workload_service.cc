@@ -20,6 +20,8 @@ using workload::Message;
 namespace {
 
 constexpr size_t kMaxChangesSent = 64;
+// A report is one message, which every path carries whole below about 497 KiB.
+constexpr size_t kMaxReportBytes = 400 * 1024;
 
 // Epochs, nonces and session ids need only differ between runs, not be secret.
 uint64_t Random64() {
@@ -61,6 +63,7 @@ struct WorkloadService::Impl : std::enable_shared_from_this<Impl> {
   NodeId supervisor = kNoNode;
   std::optional<workload::Supervisor> tables;  // while this node is the supervisor
   WorkloadMetrics metrics;
+  bool warned_report = false;
   uint64_t next_nonce = Random64();
   struct Waiter {
     PlaceDone place;
@@ -96,13 +99,25 @@ struct WorkloadService::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void SendState() {
-    if (media != nullptr) media->SetCapacity(uint64_t{node.capacity_mbps()} * 1000);
+    // Known once the first usage sample is taken (configured, or the link speed).
+    if (media != nullptr && node.capacity_mbps() > 0) {
+      media->SetCapacity(uint64_t{node.capacity_mbps()} * 1000);
+    }
     if (!feed.scanned()) return;
     Send(supervisor, Summary());
     workload::ReportMsg report;
     if (media != nullptr) {
+      size_t bytes = 0;
       for (const io::MediaSession& s : media->Sessions()) {
-        if (report.sessions.size() == workload::kMaxReported) break;
+        bytes += 64 + s.path.size() + s.disk.size();
+        if (report.sessions.size() == workload::kMaxReported || bytes > kMaxReportBytes) {
+          if (!warned_report) {
+            Log(LogLevel::kWarn, "streams", "session report truncated",
+                {{"sessions", std::to_string(report.sessions.size())}});
+          }
+          warned_report = true;
+          break;
+        }
         report.sessions.push_back({s.id, s.path, s.bitrate_kbps, s.offset, s.bytes_sent, s.disk});
       }
     }

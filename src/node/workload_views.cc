@@ -11,6 +11,9 @@ namespace {
 using json = nlohmann::json;
 using workload::HoldingState;
 
+// What an answer's lists may take, leaving room for the rest within the message's limit.
+constexpr size_t kListBudget = workload::kMaxQueryBody - 16 * 1024;
+
 json VersionJson(const workload::Version& v) {
   return {{"bytes", v.bytes}, {"mtime_ns", v.mtime_ns}, {"digest", wire::DigestToHex(v.sha256)}};
 }
@@ -27,13 +30,19 @@ workload::QueryReplyMsg Content(const workload::Supervisor& t, const workload::Q
   const uint32_t limit = q.limit == 0 ? kDefaultContentPage : std::min(q.limit, kMaxContentPage);
   bool more = false;
   json items = json::array();
+  size_t size = 0;
   for (const std::string& path : t.catalog().Page(q.path, q.after, q.node, limit, &more)) {
+    if (size > kListBudget) {  // the rest on the next page
+      more = true;
+      break;
+    }
     const auto holdings = t.catalog().Lookup(path);
     json holders = json::array();
     for (const auto& h : holdings) holders.push_back(HoldingJson(h));
     json item = VersionJson(*t.catalog().Current(path));
     item["path"] = path;
     item["holders"] = holders;
+    size += item.dump().size() + 1;
     items.push_back(item);
   }
   json body{{"items", items}, {"paths", t.catalog().paths()}, {"copies", t.catalog().copies()}};
@@ -82,10 +91,11 @@ workload::QueryReplyMsg Streams(const workload::Supervisor& t, NodeId supervisor
                      {"stream", t.AddressOf(id)}});
   }
   json sessions = json::array();
-  size_t total = 0;
+  size_t total = 0, size = 0;
   for (const auto& [id, s] : t.table().sessions()) {
     if (q.node != kNoNode && s.node != q.node) continue;
-    if (++total > kMaxSessionsListed) continue;
+    if (++total > kMaxSessionsListed || size > kListBudget) continue;
+    size += s.path.size() + 256;  // the fields around it
     sessions.push_back({{"id", std::to_string(id)},
                         {"path", s.path},
                         {"node", s.node},
