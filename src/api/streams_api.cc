@@ -39,6 +39,11 @@ std::string StreamUrl(const workload::PlaceReplyMsg& p, const std::string& path,
 }
 
 HttpResponse Refusal(const std::string& path, const workload::PlaceReplyMsg& p) {
+  if (p.outcome == PlaceOutcome::kNotReady) {
+    HttpResponse r = Fail(503, "the supervisor is still gathering the catalog: ask again shortly");
+    r.headers.emplace_back("Retry-After", "1");
+    return r;
+  }
   if (p.outcome == PlaceOutcome::kNoHolder) {
     return Fail(404, "no node that is up holds '" + path + "'");
   }

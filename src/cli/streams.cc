@@ -93,8 +93,9 @@ struct GetOptions {
   std::string path, out;
   int bitrate_kbps = 0;
   int timeout_ms = 2000;
-  int attempts = 20;
-  int max_kbps = 0;  // a player's pace: read no faster than this (0: as fast as it comes)
+  int attempts = 20;        // nodes tried in turn
+  int give_up_ms = 30'000;  // asking the API again while the cluster re-forms
+  int max_kbps = 0;         // a player's pace: read no faster than this (0: as fast as it comes)
 };
 
 // Sleeps as needed to keep the average rate since `t0` at most `kbps`.
@@ -121,14 +122,16 @@ Result<json> StreamGet(const Globals& g, const GetOptions& o) {
   bool complete = false;
   json nodes = json::array();
   std::string last_error;
-  for (int attempt = 0; attempt < o.attempts; ++attempt) {
+  const auto give_up = t0 + std::chrono::milliseconds(o.give_up_ms);
+  for (int attempt = 0; attempt < o.attempts && std::chrono::steady_clock::now() < give_up;) {
     auto placed = Call{g}.Do("GET", StreamTarget(o.path, o.bitrate_kbps, session, offset, avoid));
     if (!placed) {
       last_error = placed.error().message();
       if (placed.error().code() == Errc::kNotFound) return placed.error();
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the cluster re-forms
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the cluster re-forms
       continue;
     }
+    ++attempt;
     session = Text((*placed)["session"]);
     const int node = (*placed)["node"].get<int>();
     nodes.push_back(node);

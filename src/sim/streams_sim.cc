@@ -137,6 +137,7 @@ void StreamsSim::Arrive(int count) {
         ++tally_.refused;
         break;
       case PlaceOutcome::kNoHolder:
+      case PlaceOutcome::kNotReady:
         ++tally_.not_found;
         break;
     }

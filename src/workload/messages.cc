@@ -191,7 +191,7 @@ void Put(Writer& w, const PlaceReplyMsg& m) {
 bool Get(Reader& r, PlaceReplyMsg* m) {
   uint8_t outcome = 0;
   if (!r.U64(&m->nonce) || !r.U8(&outcome) ||
-      outcome > static_cast<uint8_t>(PlaceOutcome::kNoHolder)) {
+      outcome > static_cast<uint8_t>(PlaceOutcome::kNotReady)) {
     return false;
   }
   m->outcome = static_cast<PlaceOutcome>(outcome);

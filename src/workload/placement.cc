@@ -113,6 +113,8 @@ const char* PlaceOutcomeName(PlaceOutcome outcome) {
       return "no capacity";
     case PlaceOutcome::kNoHolder:
       return "no holder";
+    case PlaceOutcome::kNotReady:
+      return "not ready";
   }
   return "unknown";
 }

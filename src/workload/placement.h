@@ -52,6 +52,7 @@ enum class PlaceOutcome : uint8_t {
   kPlacedOverBound,  // every holder with room was over the bound: the least over took it
   kNoCapacity,       // no holder has room for the bitrate
   kNoHolder,         // no holder (or only avoided ones)
+  kNotReady,         // a new supervisor still gathering the catalog: ask again shortly
 };
 
 struct Placement {

@@ -80,8 +80,21 @@ std::optional<PullMsg> Supervisor::OnChange(int64_t now_ms, NodeId from, const C
   return std::nullopt;
 }
 
+bool Supervisor::Gathered(int64_t now_ms) {
+  if (gathered_) return true;
+  if (started_ms_ < 0) started_ms_ = now_ms;
+  gathered_ = now_ms - started_ms_ >= kGatherMs;
+  if (gathered_) return true;
+  for (const auto& [node, n] : nodes_) {
+    if (n.up && catalog_.EpochOf(node).value_or(0) == 0) return false;
+  }
+  return gathered_ = !nodes_.empty();
+}
+
 PlaceReplyMsg Supervisor::OnPlace(int64_t now_ms, const PlaceRequestMsg& m) {
-  const OpenResult r = table_.Open(now_ms, catalog_, m.request);
+  OpenResult r = table_.Open(now_ms, catalog_, m.request);
+  if (r.outcome == PlaceOutcome::kNoHolder && !Gathered(now_ms))
+    r.outcome = PlaceOutcome::kNotReady;
   PlaceReplyMsg reply{m.nonce, r.outcome, r.session, r.node, r.disk, r.rank, "", {}};
   if (r.node != kNoNode) reply.stream_address = AddressOf(r.node);
   if (r.outcome == PlaceOutcome::kNoCapacity) {
@@ -116,6 +129,7 @@ void Supervisor::SetMap(const MapView& map) {
 }
 
 std::vector<Moved> Supervisor::Reassign(int64_t now_ms) {
+  (void)Gathered(now_ms);  // starts the clock
   table_.Tick(now_ms);
   return table_.Reassign(now_ms, catalog_);
 }

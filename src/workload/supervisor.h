@@ -37,7 +37,10 @@ class Supervisor {
   std::optional<PullMsg> OnListing(int64_t now_ms, NodeId from, const ListingMsg& m);
   std::optional<PullMsg> OnChange(int64_t now_ms, NodeId from, const ChangeMsg& m);
 
+  // A new supervisor answers kNotReady for content it does not know until every node up
+  // has sent its listing, or kGatherMs have passed.
   PlaceReplyMsg OnPlace(int64_t now_ms, const PlaceRequestMsg& m);
+  static constexpr int64_t kGatherMs = 5000;
   void OnReport(int64_t now_ms, NodeId from, const ReportMsg& m);
   void SetMap(const MapView& map);
   // Moves what must move (a node down, a copy gone) and retries the unplaced; drops
@@ -64,11 +67,14 @@ class Supervisor {
     std::vector<Item> items;
   };
   std::optional<PullMsg> Pull(int64_t now_ms, NodeId from);
+  bool Gathered(int64_t now_ms);
   void Publish(NodeId node);  // the node's state to the table
 
   Catalog catalog_;
   StreamTable table_;
   std::map<NodeId, NodeInfo> nodes_;
+  int64_t started_ms_ = -1;  // the first time it was asked anything
+  bool gathered_ = false;
 };
 
 }  // namespace cohort::workload

@@ -121,6 +121,30 @@ TEST(SupervisorTest, ANodeWithoutAMediaServerIsNotChosenAndALeaverIsForgotten) {
   for (const Moved& m : moved) EXPECT_EQ(m.to, kNoNode);
 }
 
+TEST(SupervisorTest, ANewSupervisorSaysNotReadyUntilEveryListingCame) {
+  Supervisor s{StreamOptions{}};
+  s.SetMap(Up({{1, true}, {2, true}}));
+  s.Reassign(0);
+  Feed(s, 10, 1, {I("a")});
+  // Node 2's listing has not come: what nobody listed may be there.
+  EXPECT_EQ(s.OnPlace(20, PlaceRequestMsg{1, OpenRequest{"b", 100, 0, 0, 0}}).outcome,
+            PlaceOutcome::kNotReady);
+  EXPECT_EQ(s.OnPlace(20, PlaceRequestMsg{2, OpenRequest{"a", 100, 0, 0, 0}}).outcome,
+            PlaceOutcome::kPlaced);
+  Feed(s, 30, 2, {I("c")});
+  EXPECT_EQ(s.OnPlace(40, PlaceRequestMsg{3, OpenRequest{"b", 100, 0, 0, 0}}).outcome,
+            PlaceOutcome::kNoHolder);
+  // A node that never sends its listing holds the answer back only so long.
+  Supervisor t{StreamOptions{}};
+  t.SetMap(Up({{1, true}}));
+  t.Reassign(0);
+  EXPECT_EQ(t.OnPlace(10, PlaceRequestMsg{4, OpenRequest{"b", 100, 0, 0, 0}}).outcome,
+            PlaceOutcome::kNotReady);
+  EXPECT_EQ(
+      t.OnPlace(Supervisor::kGatherMs, PlaceRequestMsg{5, OpenRequest{"b", 100, 0, 0, 0}}).outcome,
+      PlaceOutcome::kNoHolder);
+}
+
 TEST(SupervisorTest, ARefusalNamesTheHolders) {
   Supervisor s{StreamOptions{}};
   s.SetMap(Up({{1, true}}));

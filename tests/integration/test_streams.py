@@ -267,17 +267,22 @@ class StreamsTest(unittest.TestCase):
             timeout=60, what=f"node {first}'s copies available again")
 
     def test_the_cli_client_resumes_by_itself_when_its_node_is_killed(self):
-        where = cohort_json("content", "where", "movies/movie.bin", api=self.api)
-        first = next(h["node"] for h in where["holders"] if h["rank"] == 0)
         out = os.path.join(self.c.dir, "got.bin")
-        # At 80 Mbit/s the 24 MiB take about 2.5 s: time to kill its node on the way.
+        # At 40 Mbit/s the 24 MiB take about 5 s: time to kill its node on the way. Its
+        # session is the one at 7,777 kbit/s.
         client = subprocess.Popen(
             [COHORT, "--api", self.c.api(4), "--json",
-             "stream", "get", "movies/movie.bin", "--out", out, "--max-kbps", "80000"],
+             "stream", "get", "movies/movie.bin", "--out", out, "--max-kbps", "40000",
+             "--bitrate-kbps", "7777"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+        def serving():
+            doc = json.loads(http_get(self.api, "/v1/streams")[1])
+            return next((s["node"] for s in doc["sessions"] if s["bitrate_kbps"] == 7777), None)
         try:
             wait_for(lambda: os.path.exists(out) and os.path.getsize(out) > 4 << 20,
                      timeout=30, what="the download under way")
+            first = wait_for(serving, timeout=10, what="the download's session listed")
             os.kill(self.pid_of(first), signal.SIGKILL)
             stdout, stderr = client.communicate(timeout=60)
         finally:
