@@ -172,7 +172,13 @@ class StreamsTest(unittest.TestCase):
 
         def viewer(i):
             try:
-                status, _, doc = self.place("clip.bin", bitrate_kbps=kbps)
+                # A player asks again when told to (Retry-After), as while a supervisor that
+                # just took over gathers the catalog.
+                for _ in range(20):
+                    status, headers, doc = self.place("clip.bin", bitrate_kbps=kbps)
+                    if status != 503 or "retry-after" not in headers:
+                        break
+                    time.sleep(float(headers["retry-after"]) / 4)
                 if status != 200:
                     raise AssertionError(f"placement {status}: {doc}")
                 server, target = split_url(doc["url"])
