@@ -11,17 +11,7 @@ using wire::ByteView;
 using wire::Reader;
 using wire::Writer;
 
-enum class Kind : uint8_t {
-  kSummary = 1,
-  kPull = 2,
-  kListing = 3,
-  kChange = 4,
-  kPlaceRequest = 5,
-  kPlaceReply = 6,
-  kReport = 7,
-  kQuery = 8,
-  kQueryReply = 9,
-};
+// A message's first byte is its place in the Message variant, plus one.
 
 // ---- fields, written and read one way everywhere ----
 
@@ -239,6 +229,17 @@ std::optional<Message> Read(Reader& r) {
   return Message{std::move(m)};
 }
 
+// The alternative at `index`, or nothing past the last.
+template <size_t I = 0>
+std::optional<Message> ReadKind(Reader& r, size_t index) {
+  if constexpr (I == std::variant_size_v<Message>) {
+    return std::nullopt;
+  } else {
+    if (index == I) return Read<std::variant_alternative_t<I, Message>>(r);
+    return ReadKind<I + 1>(r, index);
+  }
+}
+
 }  // namespace
 
 wire::Bytes Encode(const Message& m) {
@@ -252,28 +253,8 @@ wire::Bytes Encode(const Message& m) {
 std::optional<Message> Decode(ByteView bytes) {
   Reader r(bytes);
   uint8_t kind = 0;
-  if (!r.U8(&kind)) return std::nullopt;
-  switch (static_cast<Kind>(kind)) {
-    case Kind::kSummary:
-      return Read<SummaryMsg>(r);
-    case Kind::kPull:
-      return Read<PullMsg>(r);
-    case Kind::kListing:
-      return Read<ListingMsg>(r);
-    case Kind::kChange:
-      return Read<ChangeMsg>(r);
-    case Kind::kPlaceRequest:
-      return Read<PlaceRequestMsg>(r);
-    case Kind::kPlaceReply:
-      return Read<PlaceReplyMsg>(r);
-    case Kind::kReport:
-      return Read<ReportMsg>(r);
-    case Kind::kQuery:
-      return Read<QueryMsg>(r);
-    case Kind::kQueryReply:
-      return Read<QueryReplyMsg>(r);
-  }
-  return std::nullopt;
+  if (!r.U8(&kind) || kind == 0) return std::nullopt;
+  return ReadKind(r, kind - 1u);
 }
 
 }  // namespace cohort::workload
