@@ -330,6 +330,11 @@ int main(int argc, char** argv) {
   // 64 KiB chunk relayed. Keeping it in the heap lets the buffers be reused.
   mallopt(M_MMAP_THRESHOLD, 4 << 20);
   mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  // A viewer that leaves in the middle of a body makes sendfile(2) fail with EPIPE, which
+  // also raises SIGPIPE, whose default ends the process: the error is wanted as a return
+  // value (socket writes pass MSG_NOSIGNAL; sendfile has no such flag). Children get the
+  // default back before exec (io/child.cc, dcm/etcd_server.cc).
+  ::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"cohortd: the cohort cluster daemon"};
   std::string config_path, data_dir, log_level, log_format;
   bool dev = false;

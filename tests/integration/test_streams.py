@@ -10,6 +10,8 @@ import json
 import os
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import threading
 import time
@@ -219,6 +221,26 @@ class StreamsTest(unittest.TestCase):
         per_node = {n: placed.count(n) for n in set(placed)}
         # Capacity alone allows 150 a node; the bound spreads them.
         self.assertTrue(all(v <= 150 for v in per_node.values()), per_node)
+
+    def test_viewers_that_leave_mid_body_do_not_harm_the_node(self):
+        # Each reads the start of the 24 MiB movie and closes with the rest unread: the node's
+        # next sendfile meets a reset connection (EPIPE, and a SIGPIPE the node must not die of).
+        status, _, doc = self.place("movies/movie.bin")
+        self.assertEqual(status, 200)
+        server, target = split_url(doc["url"])
+        host, port = server.split(":")
+        for _ in range(20):
+            conn = http.client.HTTPConnection(host, int(port), timeout=10)
+            conn.request("GET", target)
+            r = conn.getresponse()
+            self.assertEqual(r.status, 200)
+            self.assertTrue(r.read(64 << 10))
+            conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            r.close()
+            conn.close()
+        os.kill(self.pid_of(doc["node"]), 0)  # raises if the node is gone
+        status, _, body = get(server, target, {"Range": "bytes=0-9"})
+        self.assertEqual((status, len(body)), (206, 10))
 
     def test_a_viewer_resumes_on_another_node_when_its_node_is_killed(self):
         size = 24 << 20
