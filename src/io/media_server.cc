@@ -1,13 +1,16 @@
 #include "io/media_server.h"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <cstring>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -50,13 +53,23 @@ struct MediaServer::Impl : std::enable_shared_from_this<Impl> {
   explicit Impl(MediaOptions o) : options(std::move(o)), acceptor(io), sweep(io) {
     capacity_kbps = options.capacity_kbps;
   }
+  ~Impl() {
+    for (const Root& root : roots) ::close(root.dir);
+  }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
 
   MediaOptions options;
   asio::io_context io;
   tcp::acceptor acceptor;
   asio::steady_timer sweep;
   std::thread thread;
-  std::vector<std::pair<std::string, ContentRoot>> roots;
+  struct Root {
+    std::string disk;
+    ContentRoot content;
+    int dir = -1;  // the root folder, opened once, for openat2
+  };
+  std::vector<Root> roots;
   std::atomic<uint64_t> capacity_kbps{0};
   Endpoint bound;
   // ---- the server's thread only ----
@@ -74,11 +87,33 @@ struct MediaServer::Impl : std::enable_shared_from_this<Impl> {
   std::shared_ptr<const std::unordered_map<std::string, std::string>> etags =
       std::make_shared<std::unordered_map<std::string, std::string>>();
 
-  const ContentRoot* RootOf(const std::string& disk) const {
-    for (const auto& [d, root] : roots) {
-      if (d == disk) return &root;
+  const Root* RootOf(const std::string& disk) const {
+    for (const Root& root : roots) {
+      if (root.disk == disk) return &root;
     }
     return nullptr;
+  }
+
+  // The file under the root, opened read-only; -1 with errno. openat2 with RESOLVE_BENEATH
+  // opens a path that stays under the root in one call, where resolving it first took a
+  // readlink per component. What it refuses (EXDEV: a symlink leading out, or an absolute
+  // one, even back into the root), and everything where openat2 is missing (Linux < 5.6)
+  // or filtered, is resolved as distribution resolves a path. Either way the file itself
+  // may not be a symlink (O_NOFOLLOW).
+  static int OpenUnder(const Root& root, const std::string& relative) {
+    open_how how{};
+    how.flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+    const long fd = ::syscall(SYS_openat2, root.dir, relative.c_str(), &how, sizeof how);
+    if (fd >= 0 || (errno != EXDEV && errno != ENOSYS && errno != EPERM)) {
+      return static_cast<int>(fd);
+    }
+    auto file = root.content.Resolve(relative);
+    if (!file) {
+      errno = ENOENT;
+      return -1;
+    }
+    return ::open(file->c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   }
 
   std::string EtagOf(const std::string& disk, const std::string& path) const {
@@ -239,11 +274,10 @@ class Conn : public std::enable_shared_from_this<Conn> {
       return Refuse(missing ? 404 : 400, missing ? "Not Found" : "Bad Request",
                     target.error().message());
     }
-    const ContentRoot* root = server_->RootOf(target->disk);
+    const MediaServer::Impl::Root* root = server_->RootOf(target->disk);
     if (root == nullptr) return Refuse(404, "Not Found", "no disk '" + target->disk + "' here");
-    auto file = root->Resolve(target->path);
     CloseFile();
-    if (file) fd_ = ::open(file->c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    fd_ = MediaServer::Impl::OpenUnder(*root, target->path);
     struct stat st {};
     if (fd_ < 0 || ::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
       return Refuse(404, "Not Found", "no file '" + target->path + "' here");
@@ -395,7 +429,9 @@ Result<std::unique_ptr<MediaServer>> MediaServer::Start(MediaOptions options) {
   for (const MediaRoot& r : impl->options.roots) {
     ContentRoot root(r.path);
     if (auto s = root.Prepare(); !s) return s.error();
-    impl->roots.emplace_back(r.disk, std::move(root));
+    const int dir = ::open(r.path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0) return Error(Errc::kIo, r.path + ": " + std::strerror(errno));
+    impl->roots.push_back({r.disk, std::move(root), dir});
   }
   const Endpoint& at = impl->options.listen;
   const tcp::endpoint ep(asio::ip::address_v4(at.ip), at.port);

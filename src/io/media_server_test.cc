@@ -64,6 +64,9 @@ class MediaServerTest : public ::testing::Test {
     for (int i = 0; i < 300'000; ++i) f.put(static_cast<char>(i * 7));
     f.close();
     fs::create_symlink("/etc/passwd", dir_ / "escape");
+    fs::create_symlink("/etc", dir_ / "outside");
+    fs::create_symlink(dir_ / "movies", dir_ / "absolute");  // leads back in
+    fs::create_symlink("movies", dir_ / "relative");
   }
   void TearDown() override {
     server_.reset();
@@ -143,6 +146,9 @@ TEST_F(MediaServerTest, RefusesWhatIsNotContentAndNewSessionsPastCapacity) {
   EXPECT_EQ(Fetch("/media/nothing.bin").first.status, 404);
   EXPECT_EQ(Fetch("/media/escape").first.status, 404);
   EXPECT_EQ(Fetch("/media/../escape").first.status, 400);
+  EXPECT_EQ(Fetch("/media/outside/passwd").first.status, 404);
+  EXPECT_EQ(Fetch("/media/absolute/a.bin?session=1&kbps=2000").first.status, 200);
+  EXPECT_EQ(Fetch("/media/relative/a.bin?session=1&kbps=2000").first.status, 200);
   EXPECT_EQ(Fetch("/media/movies/a.bin?disk=other").first.status, 404);
   EXPECT_EQ(Fetch("/media/movies/a.bin", 300'000).first.status, 416);
   EXPECT_EQ(Fetch("/media/movies/a.bin?session=1&kbps=2000").first.status, 200);
