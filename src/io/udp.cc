@@ -21,6 +21,8 @@ udp::endpoint ToAsio(const Endpoint& e) {
   return udp::endpoint(asio::ip::address_v4(e.ip), e.port);
 }
 
+constexpr int kSocketBuffer = 4 << 20;
+
 boost::system::error_code SetIntOption(udp::socket& socket, int option, int value) {
   if (::setsockopt(socket.native_handle(), IPPROTO_IP, option, &value, sizeof value) == 0) {
     return {};
@@ -114,6 +116,14 @@ Status UdpAdapters::Bind(const std::vector<Endpoint>& addresses) {
     if (!ec) ec = SetIntOption(s->socket, IP_RECVTTL, 1);
     if (ec) {
       return Error(Errc::kUnavailable, "cannot listen on " + e.ToString() + ": " + ec.message());
+    }
+    // Buffers that hold a burst of large messages (a catalog listing, a session report in
+    // pages: megabytes at once), where the default (about 200 KiB) lost half of the
+    // fragments of 5 MB sent in a second on loopback. Best effort: the kernel caps both at
+    // net.core.rmem_max and wmem_max.
+    for (const int option : {SO_RCVBUF, SO_SNDBUF}) {
+      (void)::setsockopt(s->socket.native_handle(), SOL_SOCKET, option, &kSocketBuffer,
+                         sizeof kSocketBuffer);
     }
     impl_->sockets.push_back(std::move(s));
   }

@@ -1,5 +1,6 @@
 #include "node/workload_service.h"
 
+#include <deque>
 #include <map>
 #include <random>
 
@@ -20,8 +21,7 @@ using workload::Message;
 namespace {
 
 constexpr size_t kMaxChangesSent = 64;
-// A report is one message, which every path carries whole below about 497 KiB.
-constexpr size_t kMaxReportBytes = 400 * 1024;
+constexpr Duration kReportPageGap = Duration::Millis(100);  // 4 MB/s at most
 
 // Epochs, nonces and session ids need only differ between runs, not be secret.
 uint64_t Random64() {
@@ -50,7 +50,7 @@ workload::MapView ViewOf(const membership::ClusterMap& map) {
 
 struct WorkloadService::Impl : std::enable_shared_from_this<Impl> {
   Impl(Node& n, CatalogFeed& f, io::MediaServer* m, asio::io_context& i, WorkloadOptions o)
-      : node(n), feed(f), media(m), io(i), options(std::move(o)), timer(i) {}
+      : node(n), feed(f), media(m), io(i), options(std::move(o)), timer(i), page_timer(i) {}
 
   Node& node;
   CatalogFeed& feed;
@@ -58,12 +58,15 @@ struct WorkloadService::Impl : std::enable_shared_from_this<Impl> {
   asio::io_context& io;
   const WorkloadOptions options;
   io::Timer timer;
+  io::Timer page_timer;  // the next page of a report in pages
   bool stopped = false;
   const uint64_t epoch = Random64() | 1;  // this run's feed
   NodeId supervisor = kNoNode;
   std::optional<workload::Supervisor> tables;  // while this node is the supervisor
   WorkloadMetrics metrics;
   bool warned_report = false;
+  uint32_t reports = 0;                          // made, numbering each report's pages
+  std::deque<workload::ReportMsg> report_pages;  // of the report being sent
   uint64_t next_nonce = Random64();
   struct Waiter {
     PlaceDone place;
@@ -105,23 +108,40 @@ struct WorkloadService::Impl : std::enable_shared_from_this<Impl> {
     }
     if (!feed.scanned()) return;
     Send(supervisor, Summary());
-    workload::ReportMsg report;
+    if (report_pages.empty()) {
+      report_pages = NextReport();
+      SendReportPage();
+    }
+  }
+
+  // A report of many pages goes out a page at a time, kReportPageGap apart: a burst of
+  // megabytes on the control plane overflows the supervisor's socket buffer (about 200 KiB
+  // by default) and loses a piece of every page.
+  void SendReportPage() {
+    if (stopped || report_pages.empty()) return;
+    Send(supervisor, report_pages.front());
+    report_pages.pop_front();
+    if (report_pages.empty()) return;
+    page_timer.After(kReportPageGap, [weak = weak_from_this()] {
+      if (auto s = weak.lock()) s->SendReportPage();
+    });
+  }
+
+  std::deque<workload::ReportMsg> NextReport() {
+    std::vector<workload::ReportedSession> sessions;
     if (media != nullptr) {
-      size_t bytes = 0;
       for (const io::MediaSession& s : media->Sessions()) {
-        bytes += 64 + s.path.size() + s.disk.size();
-        if (report.sessions.size() == workload::kMaxReported || bytes > kMaxReportBytes) {
-          if (!warned_report) {
-            Log(LogLevel::kWarn, "streams", "session report truncated",
-                {{"sessions", std::to_string(report.sessions.size())}});
-          }
-          warned_report = true;
-          break;
-        }
-        report.sessions.push_back({s.id, s.path, s.bitrate_kbps, s.offset, s.bytes_sent, s.disk});
+        sessions.push_back({s.id, s.path, s.bitrate_kbps, s.offset, s.bytes_sent, s.disk});
       }
     }
-    Send(supervisor, report);
+    size_t left_out = 0;
+    auto pages = workload::PageReport(++reports, std::move(sessions), &left_out);
+    if (left_out > 0 && !warned_report) {
+      Log(LogLevel::kWarn, "streams", "session report truncated",
+          {{"left_out", std::to_string(left_out)}});
+    }
+    warned_report = warned_report || left_out > 0;
+    return {std::make_move_iterator(pages.begin()), std::make_move_iterator(pages.end())};
   }
 
   void SendListing() {
@@ -165,7 +185,9 @@ struct WorkloadService::Impl : std::enable_shared_from_this<Impl> {
       } else {
         tables.reset();
       }
-      SendState();  // the new supervisor hears from this node at once
+      report_pages.clear();  // the new supervisor gets a whole report from its first page
+      page_timer.Cancel();
+      SendState();  // and hears from this node at once
     }
     if (tables) {
       tables->SetMap(ViewOf(node.membership().map()));
@@ -287,6 +309,7 @@ void WorkloadService::Stop() {
   if (impl_->stopped) return;
   impl_->stopped = true;
   impl_->timer.Cancel();
+  impl_->page_timer.Cancel();
   impl_->feed.Stop();
   auto waiters = std::move(impl_->waiters);
   impl_->waiters.clear();

@@ -190,8 +190,17 @@ bool Get(Reader& r, PlaceReplyMsg* m) {
          GetList(r, kMaxHoldersInReply, &m->holders);
 }
 
-void Put(Writer& w, const ReportMsg& m) { PutList(w, m.sessions); }
-bool Get(Reader& r, ReportMsg* m) { return GetList(r, kMaxReported, &m->sessions); }
+void Put(Writer& w, const ReportMsg& m) {
+  w.U32(m.report);
+  w.U32(m.page);
+  w.U32(m.pages);
+  PutList(w, m.sessions);
+}
+bool Get(Reader& r, ReportMsg* m) {
+  return r.U32(&m->report) && r.U32(&m->page) && r.U32(&m->pages) && m->pages >= 1 &&
+         m->pages <= kMaxReportPages && m->page < m->pages &&
+         GetList(r, kMaxReported, &m->sessions);
+}
 
 void Put(Writer& w, const QueryMsg& m) {
   w.U64(m.nonce);
@@ -255,6 +264,32 @@ std::optional<Message> Decode(ByteView bytes) {
   uint8_t kind = 0;
   if (!r.U8(&kind) || kind == 0) return std::nullopt;
   return ReadKind(r, kind - 1u);
+}
+
+std::vector<ReportMsg> PageReport(uint32_t report, std::vector<ReportedSession> sessions,
+                                  size_t* left_out) {
+  std::vector<ReportMsg> pages(1);
+  size_t bytes = 0;
+  *left_out = 0;
+  for (ReportedSession& s : sessions) {
+    const size_t size = 64 + s.path.size() + s.disk.size();  // what it takes, roughly
+    if (pages.back().sessions.size() == kMaxReported || bytes + size > kMaxReportBytes) {
+      if (pages.size() == kMaxReportPages) {
+        ++*left_out;
+        continue;
+      }
+      pages.emplace_back();
+      bytes = 0;
+    }
+    bytes += size;
+    pages.back().sessions.push_back(std::move(s));
+  }
+  for (uint32_t i = 0; i < pages.size(); ++i) {
+    pages[i].report = report;
+    pages[i].page = i;
+    pages[i].pages = static_cast<uint32_t>(pages.size());
+  }
+  return pages;
 }
 
 }  // namespace cohort::workload

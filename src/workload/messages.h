@@ -24,12 +24,14 @@
 namespace cohort::workload {
 
 inline constexpr uint8_t kChannel = 8;
-inline constexpr size_t kMaxListingPage = 256;       // items in one Listing page
-inline constexpr uint32_t kMaxListingPages = 4096;   // a listing of about a million items
-inline constexpr size_t kMaxReported = 8192;         // sessions in one Report
-inline constexpr size_t kMaxHoldersInReply = 64;     // holders a refusal names
-inline constexpr size_t kMaxAddressBytes = 64;       // "host:port"
-inline constexpr size_t kMaxQueryBody = 256 * 1024;  // a query's JSON answer
+inline constexpr size_t kMaxListingPage = 256;         // items in one Listing page
+inline constexpr uint32_t kMaxListingPages = 4096;     // a listing of about a million items
+inline constexpr size_t kMaxReported = 8192;           // sessions in one Report page
+inline constexpr size_t kMaxReportBytes = 400 * 1024;  // a page; paths carry 497 KiB whole
+inline constexpr uint32_t kMaxReportPages = 64;        // a report of 170,000 sessions or more
+inline constexpr size_t kMaxHoldersInReply = 64;       // holders a refusal names
+inline constexpr size_t kMaxAddressBytes = 64;         // "host:port"
+inline constexpr size_t kMaxQueryBody = 256 * 1024;    // a query's JSON answer
 
 // node → supervisor, every period.
 struct SummaryMsg {
@@ -86,11 +88,20 @@ struct PlaceReplyMsg {
   bool operator==(const PlaceReplyMsg&) const = default;
 };
 
-// serving node → supervisor, every period: every session it serves.
+// serving node → supervisor, every period: every session it serves, in pages that each fit
+// one message. The supervisor takes a report when it has all of its pages.
 struct ReportMsg {
+  uint32_t report = 0;  // the node's count of reports sent
+  uint32_t page = 0;
+  uint32_t pages = 1;
   std::vector<ReportedSession> sessions;
   bool operator==(const ReportMsg&) const = default;
 };
+
+// The report numbered `report` of `sessions`, in pages of at most kMaxReported sessions and
+// about kMaxReportBytes; what does not fit in kMaxReportPages is left out (*left_out).
+std::vector<ReportMsg> PageReport(uint32_t report, std::vector<ReportedSession> sessions,
+                                  size_t* left_out);
 
 enum class QueryKind : uint8_t { kContent = 1, kWhere = 2, kStreams = 3 };
 

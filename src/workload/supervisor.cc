@@ -106,7 +106,26 @@ PlaceReplyMsg Supervisor::OnPlace(int64_t now_ms, const PlaceRequestMsg& m) {
 }
 
 void Supervisor::OnReport(int64_t now_ms, NodeId from, const ReportMsg& m) {
-  table_.OnReport(now_ms, from, m.sessions);
+  if (m.pages == 1) return table_.OnReport(now_ms, from, m.sessions);
+  auto it = nodes_.find(from);
+  if (it == nodes_.end()) return;  // not in the map yet: its next report will do
+  NodeInfo& n = it->second;
+  const bool older = n.report_pages != 0 && static_cast<int32_t>(m.report - n.report) < 0;
+  if (older) return;  // late pages of a report already given up for a newer one
+  if (n.report_pages == 0 || n.report != m.report || n.report_pages != m.pages) {
+    n.report = m.report;
+    n.report_pages = m.pages;
+    n.report_got.assign(m.pages, false);
+    n.reported.clear();
+  }
+  if (m.page >= n.report_got.size() || n.report_got[m.page]) return;  // a duplicate
+  n.report_got[m.page] = true;
+  n.reported.insert(n.reported.end(), m.sessions.begin(), m.sessions.end());
+  if (std::find(n.report_got.begin(), n.report_got.end(), false) != n.report_got.end()) return;
+  table_.OnReport(now_ms, from, n.reported);
+  n.report_pages = 0;
+  n.report_got.clear();
+  n.reported = {};
 }
 
 void Supervisor::SetMap(const MapView& map) {

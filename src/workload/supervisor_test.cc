@@ -87,7 +87,7 @@ TEST(SupervisorTest, PlacesReportsAndMovesSessionsOffADownNode) {
   EXPECT_EQ(r.nonce, 9u);
   ASSERT_EQ(r.outcome, PlaceOutcome::kPlaced);
   EXPECT_EQ(r.stream_address, "127.0.0.1:760" + std::to_string(r.node));
-  s.OnReport(200, r.node, ReportMsg{{{r.session, "movie", 3000, 1000, 1000, ""}}});
+  s.OnReport(200, r.node, ReportMsg{1, 0, 1, {{r.session, "movie", 3000, 1000, 1000, ""}}});
   EXPECT_EQ(s.table().Find(r.session)->state, SessionState::kOpen);
 
   MapView down = Up({{1, true}, {2, true}, {3, true}});
@@ -102,6 +102,34 @@ TEST(SupervisorTest, PlacesReportsAndMovesSessionsOffADownNode) {
       s.OnPlace(400, PlaceRequestMsg{10, OpenRequest{"movie", 3000, r.session, 1000, r.node}});
   EXPECT_EQ(again.session, r.session);
   EXPECT_EQ(again.node, moved[0].to);
+}
+
+TEST(SupervisorTest, AReportInPagesCountsOnlyWhenEveryPageCame) {
+  Supervisor s{StreamOptions{}};
+  s.SetMap(Up({{1, true}}));
+  Feed(s, 0, 1, {I("movie")});
+  const auto page = [](uint32_t report, uint32_t i, uint32_t pages, SessionId id) {
+    return ReportMsg{report, i, pages, {{id, "movie", 1000, 0, 0, ""}}};
+  };
+  s.OnReport(100, 1, page(5, 0, 3, 11));
+  s.OnReport(100, 1, page(5, 2, 3, 13));
+  EXPECT_EQ(s.table().Find(11), nullptr);  // page 1 is missing
+  s.OnReport(100, 1, page(5, 2, 3, 13));   // a duplicate changes nothing
+  s.OnReport(100, 1, page(5, 1, 3, 12));
+  for (SessionId id : {11, 12, 13}) {
+    ASSERT_NE(s.table().Find(id), nullptr) << id;
+    EXPECT_EQ(s.table().Find(id)->state, SessionState::kOpen);
+  }
+  // Report 6 loses a page; a late page of report 5 does not mix in; report 7 comes whole.
+  s.OnReport(200, 1, page(6, 0, 2, 11));
+  s.OnReport(200, 1, page(5, 1, 3, 12));
+  s.OnReport(300, 1, page(7, 0, 2, 11));
+  EXPECT_NE(s.table().Find(12), nullptr);  // still as report 5 said
+  s.OnReport(300, 1, page(7, 1, 2, 14));
+  EXPECT_NE(s.table().Find(11), nullptr);
+  EXPECT_NE(s.table().Find(14), nullptr);
+  EXPECT_EQ(s.table().Find(12), nullptr);  // report 7 no longer names 12 and 13: ended
+  EXPECT_EQ(s.table().Find(13), nullptr);
 }
 
 TEST(SupervisorTest, ANodeWithoutAMediaServerIsNotChosenAndALeaverIsForgotten) {
