@@ -112,7 +112,10 @@ def resume_trial(pids, folder):
     conn, r = request(*split(doc["url"]))
     got = 0
     while got < 2 << 20:
-        got += len(r.read(64 << 10))
+        chunk = r.read(64 << 10)
+        if not chunk:
+            raise SystemExit(f"the movie ended at {got} bytes")
+        got += len(chunk)
     via = next(k for k in (5, 4) if k != victim)
     declared = []
     watcher = threading.Thread(target=declared_down, args=(victim, via, declared))
@@ -127,9 +130,11 @@ def resume_trial(pids, folder):
                                   f"?session={session}&offset={got}&bitrate_kbps=8000")
             if status == 200:
                 c2, r2 = request(*split(again["url"]), {"Range": f"bytes={got}-"}, timeout=1)
-                if r2.status == 206 and r2.read(1):
-                    resumed = (time.monotonic(), again["node"])
-                c2.close()
+                try:
+                    if r2.status == 206 and r2.read(1):
+                        resumed = (time.monotonic(), again["node"])
+                finally:
+                    c2.close()
         except (OSError, http.client.HTTPException):
             pass
         if resumed is None:

@@ -121,9 +121,13 @@ def main():
                 raise SystemExit("the node's catalog does not list the files")
             run_all(node["stream"])
         finally:
-            nginx.send_signal(signal.SIGTERM)  # by the PID this script started
-            nginx.wait(10)
             cohort("dev", "down", "--dir", folder)
+            nginx.send_signal(signal.SIGTERM)  # by the PID this script started
+            try:
+                nginx.wait(10)
+            except subprocess.TimeoutExpired:
+                nginx.kill()
+                nginx.wait(10)
 
 
 def run_all(stream):

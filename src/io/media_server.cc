@@ -10,7 +10,6 @@
 
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
-#include <cstring>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -53,11 +52,6 @@ struct MediaServer::Impl : std::enable_shared_from_this<Impl> {
   explicit Impl(MediaOptions o) : options(std::move(o)), acceptor(io), sweep(io) {
     capacity_kbps = options.capacity_kbps;
   }
-  ~Impl() {
-    for (const Root& root : roots) ::close(root.dir);
-  }
-  Impl(const Impl&) = delete;
-  Impl& operator=(const Impl&) = delete;
 
   MediaOptions options;
   asio::io_context io;
@@ -67,7 +61,6 @@ struct MediaServer::Impl : std::enable_shared_from_this<Impl> {
   struct Root {
     std::string disk;
     ContentRoot content;
-    int dir = -1;  // the root folder, opened once, for openat2
   };
   std::vector<Root> roots;
   std::atomic<uint64_t> capacity_kbps{0};
@@ -95,18 +88,26 @@ struct MediaServer::Impl : std::enable_shared_from_this<Impl> {
   }
 
   // The file under the root, opened read-only; -1 with errno. openat2 with RESOLVE_BENEATH
-  // opens a path that stays under the root in one call, where resolving it first took a
-  // readlink per component. What it refuses (EXDEV: a symlink leading out, or an absolute
-  // one, even back into the root), and everything where openat2 is missing (Linux < 5.6)
-  // or filtered, is resolved as distribution resolves a path. Either way the file itself
-  // may not be a symlink (O_NOFOLLOW).
+  // opens a path that stays under the root with one resolution in the kernel, where
+  // resolving it first took a readlink per component. What it refuses (EXDEV: a symlink
+  // leading out, or an absolute one, even back into the root; ELOOP: the file itself a
+  // symlink; EAGAIN: a rename raced it), and everything where openat2 is missing (Linux
+  // < 5.6) or filtered, is resolved as distribution resolves a path. The root is opened
+  // per request, by its path: a disk mounted there after the start is what is served, and
+  // no descriptor held here keeps a mount point busy.
   static int OpenUnder(const Root& root, const std::string& relative) {
+    const int dir = ::open(root.content.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0) return -1;
     open_how how{};
     how.flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC;
     how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-    const long fd = ::syscall(SYS_openat2, root.dir, relative.c_str(), &how, sizeof how);
-    if (fd >= 0 || (errno != EXDEV && errno != ENOSYS && errno != EPERM)) {
-      return static_cast<int>(fd);
+    const long fd = ::syscall(SYS_openat2, dir, relative.c_str(), &how, sizeof how);
+    const int error = errno;
+    ::close(dir);
+    if (fd >= 0) return static_cast<int>(fd);
+    if (error != EXDEV && error != ELOOP && error != EAGAIN && error != ENOSYS && error != EPERM) {
+      errno = error;
+      return -1;
     }
     auto file = root.content.Resolve(relative);
     if (!file) {
@@ -429,9 +430,7 @@ Result<std::unique_ptr<MediaServer>> MediaServer::Start(MediaOptions options) {
   for (const MediaRoot& r : impl->options.roots) {
     ContentRoot root(r.path);
     if (auto s = root.Prepare(); !s) return s.error();
-    const int dir = ::open(r.path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (dir < 0) return Error(Errc::kIo, r.path + ": " + std::strerror(errno));
-    impl->roots.push_back({r.disk, std::move(root), dir});
+    impl->roots.push_back({r.disk, std::move(root)});
   }
   const Endpoint& at = impl->options.listen;
   const tcp::endpoint ep(asio::ip::address_v4(at.ip), at.port);

@@ -67,6 +67,7 @@ class MediaServerTest : public ::testing::Test {
     fs::create_symlink("/etc", dir_ / "outside");
     fs::create_symlink(dir_ / "movies", dir_ / "absolute");  // leads back in
     fs::create_symlink("movies", dir_ / "relative");
+    fs::create_symlink("movies/a.bin", dir_ / "alias.bin");  // a file that is a link, inside
   }
   void TearDown() override {
     server_.reset();
@@ -149,6 +150,7 @@ TEST_F(MediaServerTest, RefusesWhatIsNotContentAndNewSessionsPastCapacity) {
   EXPECT_EQ(Fetch("/media/outside/passwd").first.status, 404);
   EXPECT_EQ(Fetch("/media/absolute/a.bin?session=1&kbps=2000").first.status, 200);
   EXPECT_EQ(Fetch("/media/relative/a.bin?session=1&kbps=2000").first.status, 200);
+  EXPECT_EQ(Fetch("/media/alias.bin?session=1&kbps=2000").first.status, 200);
   EXPECT_EQ(Fetch("/media/movies/a.bin?disk=other").first.status, 404);
   EXPECT_EQ(Fetch("/media/movies/a.bin", 300'000).first.status, 416);
   EXPECT_EQ(Fetch("/media/movies/a.bin?session=1&kbps=2000").first.status, 200);

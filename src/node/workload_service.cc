@@ -72,6 +72,7 @@ struct WorkloadService::Impl : std::enable_shared_from_this<Impl> {
     PlaceDone place;
     QueryDone query;
     std::unique_ptr<io::Timer> timer;
+    Message request;  // sent again to a new supervisor
   };
   std::map<uint64_t, Waiter> waiters;
 
@@ -188,6 +189,9 @@ struct WorkloadService::Impl : std::enable_shared_from_this<Impl> {
       report_pages.clear();  // the new supervisor gets a whole report from its first page
       page_timer.Cancel();
       SendState();  // and hears from this node at once
+      // A question the old one may never answer (it failed) goes to the new one now, not
+      // after the answer timeout: a viewer of a failed node's streams is waiting.
+      for (const auto& [nonce, w] : waiters) Send(now, w.request);
     }
     if (tables) {
       tables->SetMap(ViewOf(node.membership().map()));
@@ -322,13 +326,16 @@ void WorkloadService::Stop() {
 
 void WorkloadService::Place(workload::OpenRequest request, PlaceDone done) {
   if (impl_->stopped || impl_->supervisor == kNoNode) return done(std::nullopt);
-  const uint64_t nonce = impl_->Wait(Impl::Waiter{std::move(done), nullptr, nullptr});
-  impl_->Send(impl_->supervisor, workload::PlaceRequestMsg{nonce, std::move(request)});
+  const uint64_t nonce = impl_->Wait(Impl::Waiter{std::move(done), nullptr, nullptr, {}});
+  workload::PlaceRequestMsg m{nonce, std::move(request)};
+  impl_->waiters.at(nonce).request = m;
+  impl_->Send(impl_->supervisor, m);
 }
 
 void WorkloadService::Query(workload::QueryMsg query, QueryDone done) {
   if (impl_->stopped || impl_->supervisor == kNoNode) return done(std::nullopt);
-  query.nonce = impl_->Wait(Impl::Waiter{nullptr, std::move(done), nullptr});
+  query.nonce = impl_->Wait(Impl::Waiter{nullptr, std::move(done), nullptr, {}});
+  impl_->waiters.at(query.nonce).request = query;
   impl_->Send(impl_->supervisor, query);
 }
 

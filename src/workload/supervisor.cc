@@ -106,12 +106,16 @@ PlaceReplyMsg Supervisor::OnPlace(int64_t now_ms, const PlaceRequestMsg& m) {
 }
 
 void Supervisor::OnReport(int64_t now_ms, NodeId from, const ReportMsg& m) {
-  if (m.pages == 1) return table_.OnReport(now_ms, from, m.sessions);
   auto it = nodes_.find(from);
-  if (it == nodes_.end()) return;  // not in the map yet: its next report will do
+  if (m.pages == 1 || it == nodes_.end()) {
+    if (it != nodes_.end()) it->second.report_pages = 0;  // a report in pages given up
+    if (m.pages == 1) table_.OnReport(now_ms, from, m.sessions);
+    return;  // (a node not in the map yet: its next report will do)
+  }
   NodeInfo& n = it->second;
-  const bool older = n.report_pages != 0 && static_cast<int32_t>(m.report - n.report) < 0;
-  if (older) return;  // late pages of a report already given up for a newer one
+  // A page of another report starts that one over: numbers are not compared, since a
+  // restarted node counts from the start again. A late page of an older report costs the
+  // report under way; the next one serves.
   if (n.report_pages == 0 || n.report != m.report || n.report_pages != m.pages) {
     n.report = m.report;
     n.report_pages = m.pages;

@@ -41,8 +41,8 @@ class Supervisor {
   // has sent its listing, or kGatherMs have passed.
   PlaceReplyMsg OnPlace(int64_t now_ms, const PlaceRequestMsg& m);
   static constexpr int64_t kGatherMs = 5000;
-  // Takes a node's report once all its pages are in; a page of a newer report drops the
-  // pages of an older one that did not all come.
+  // Takes a node's report once all its pages are in; a page of another report drops the
+  // pages of one that did not all come.
   void OnReport(int64_t now_ms, NodeId from, const ReportMsg& m);
   void SetMap(const MapView& map);
   // Moves what must move (a node down, a copy gone) and retries the unplaced; drops

@@ -123,6 +123,7 @@ TEST(SupervisorTest, AReportInPagesCountsOnlyWhenEveryPageCame) {
   // Report 6 loses a page; a late page of report 5 does not mix in; report 7 comes whole.
   s.OnReport(200, 1, page(6, 0, 2, 11));
   s.OnReport(200, 1, page(5, 1, 3, 12));
+  s.OnReport(200, 1, page(5, 0, 3, 12));
   s.OnReport(300, 1, page(7, 0, 2, 11));
   EXPECT_NE(s.table().Find(12), nullptr);  // still as report 5 said
   s.OnReport(300, 1, page(7, 1, 2, 14));
@@ -130,6 +131,12 @@ TEST(SupervisorTest, AReportInPagesCountsOnlyWhenEveryPageCame) {
   EXPECT_NE(s.table().Find(14), nullptr);
   EXPECT_EQ(s.table().Find(12), nullptr);  // report 7 no longer names 12 and 13: ended
   EXPECT_EQ(s.table().Find(13), nullptr);
+  // A restarted node counts its reports from 1 again: they are taken all the same.
+  s.OnReport(400, 1, page(7, 0, 3, 11));  // a report cut short by the restart
+  s.OnReport(500, 1, page(1, 0, 2, 15));
+  s.OnReport(500, 1, page(1, 1, 2, 16));
+  EXPECT_NE(s.table().Find(15), nullptr);
+  EXPECT_EQ(s.table().Find(14), nullptr);
 }
 
 TEST(SupervisorTest, ANodeWithoutAMediaServerIsNotChosenAndALeaverIsForgotten) {

@@ -33,7 +33,8 @@ class BrowserError(Exception):
 
 class Browser:
     """One headless Chromium; `start()` raises unittest.SkipTest, with the reason, where
-    Chromium is not installed or cannot start here."""
+    Chromium is not installed or cannot start here. Start it before any thread of the test
+    (it forks with a preexec_fn, which is safe only while the process has one thread)."""
 
     def __init__(self):
         self.proc = None
@@ -55,8 +56,8 @@ class Browser:
 
         def onto_fds_3_and_4():  # in the child, before exec; high copies first, so that
             # neither end overwrites the other when one of them already is fd 3 or 4
-            high_r = fcntl.fcntl(commands_r, fcntl.F_DUPFD, 10)
-            high_w = fcntl.fcntl(answers_w, fcntl.F_DUPFD, 10)
+            high_r = fcntl.fcntl(commands_r, fcntl.F_DUPFD_CLOEXEC, 10)
+            high_w = fcntl.fcntl(answers_w, fcntl.F_DUPFD_CLOEXEC, 10)
             os.dup2(high_r, 3)
             os.dup2(high_w, 4)
 
@@ -174,6 +175,13 @@ class Browser:
         self.events = [e for e in self.events if e[0] != session]
         self.call("Page.navigate", {"url": url}, session=session)
         self.wait_event(session, "Page.loadEventFired", timeout)
+        # The load event may have been about:blank's: wait for the page itself.
+        deadline = time.monotonic() + timeout
+        while self.evaluate(session, "location.href + ' ' + document.readyState") != (
+                url + " complete"):
+            if time.monotonic() > deadline:
+                raise BrowserError(f"{url} did not load in {timeout} s")
+            time.sleep(0.05)
         return session
 
     def evaluate(self, session, expression, timeout=20):

@@ -405,7 +405,7 @@ class StreamsTest(unittest.TestCase):
         src = f"http://{self.api}/v1/streams/media/pattern.webm"
         page = (f'<!doctype html><title>player</title><link rel="icon" href="data:,">'
                 f'<video id="v" muted src="{src}"></video>')
-        with served_page(page) as url, Browser() as browser:
+        with Browser() as browser, served_page(page) as url:
             tab = browser.open(url)
             try:
                 browser.evaluate(tab, "document.getElementById('v').play().then(() => true)",
