@@ -1,8 +1,10 @@
 """What the Python benchmarks share: the CLI, a bounded wait, and the members' view of a node
 (every call to 127.0.0.1 only)."""
+import contextlib
 import json
 import os
 import subprocess
+import tempfile
 import time
 import urllib.request
 
@@ -35,3 +37,21 @@ def up_on_every_member(apis, node):
         if states.get(node) != "up":
             return False
     return True
+
+
+def work_folder(prefix):
+    """A temporary folder for a dev cluster; with KEEP=1 it is kept (and named) for a look
+    at the daemons' logs after a slow or failed trial."""
+    if os.environ.get("KEEP") != "1":
+        return tempfile.TemporaryDirectory(prefix=prefix)
+    folder = tempfile.mkdtemp(prefix=prefix)
+    print(f"keeping {folder}", flush=True)
+    return contextlib.nullcontext(folder)
+
+
+def start_node(folder, k):
+    """Starts node k of the dev cluster in `folder` again, appending to its log; its Popen."""
+    with open(os.path.join(folder, f"n{k}", "cohortd.log"), "a") as log:
+        return subprocess.Popen([os.path.join(BIN, "cohortd"), "--config",
+                                 os.path.join(folder, f"n{k}", "node.toml")],
+                                stdout=log, stderr=subprocess.STDOUT)

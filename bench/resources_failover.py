@@ -9,18 +9,15 @@ answers HTTP again from another node (the killed daemon's http.server dies with 
 node is then started again before the next trial. Any node may be the victim: the supervisor
 and registry servers included.
 Usage: bench/resources_failover.py   (env: TRIALS=10, KEEP=1 keeps the logs)"""
-import contextlib
 import json
 import os
 import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 
-from benchlib import BIN, cohort, wait
+from benchlib import cohort, start_node, wait, work_folder
 
 TRIALS = int(os.environ.get("TRIALS", "10"))
 BASE = 16600
@@ -59,12 +56,7 @@ def answers():
 
 
 def main():
-    # KEEP=1: the cluster's folder (logs) is kept for a look at a slow trial.
-    keep = os.environ.get("KEEP") == "1"
-    with (contextlib.nullcontext(tempfile.mkdtemp(prefix="cohort-rm-bench-")) if keep
-          else tempfile.TemporaryDirectory(prefix="cohort-rm-bench-")) as folder:
-        if keep:
-            print(f"keeping {folder}", flush=True)
+    with work_folder("cohort-rm-bench-") as folder:
         up = cohort("dev", "up", "--nodes", "5", "--dir", folder, "--base-port", str(BASE),
                     "--adapters", "1", "--registry", "3", "--json")
         if up.returncode != 0:
@@ -95,11 +87,7 @@ def main():
                 samples.append(took)
                 print(f"trial {trial + 1}: node {victim} killed, web answers from node "
                       f"{owner(via)} after {took:.2f} s", flush=True)
-                log = open(os.path.join(folder, f"n{victim}", "cohortd.log"), "a")
-                p = subprocess.Popen([os.path.join(BIN, "cohortd"), "--config",
-                                      os.path.join(folder, f"n{victim}", "node.toml")],
-                                     stdout=log, stderr=subprocess.STDOUT)
-                log.close()
+                p = start_node(folder, victim)
                 started.append(p)
                 pids[victim] = p.pid
                 if not wait(lambda: owner(via) is not None, 30):

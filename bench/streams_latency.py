@@ -14,20 +14,17 @@ nodes 1-3 and a 64 KiB clip on every node, written into their content roots.
     killed node is started again before the next trial.
 Usage: bench/streams_latency.py   (env: RUNS=200, TRIALS=5, KEEP=1 keeps the logs)
 Every process is ended by the PID this script started; traffic stays on 127.0.0.1."""
-import contextlib
 import http.client
 import json
 import os
 import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
 
-from benchlib import BIN, cohort, wait
+from benchlib import cohort, start_node, wait, work_folder
 
 RUNS = int(os.environ.get("RUNS", "200"))
 TRIALS = int(os.environ.get("TRIALS", "5"))
@@ -142,11 +139,7 @@ def resume_trial(pids, folder):
     watcher.join()
     if resumed is None or not declared:
         raise SystemExit(f"node {victim} killed: no resume ({resumed}) or no declaration")
-    log = open(os.path.join(folder, f"n{victim}", "cohortd.log"), "a")
-    p = subprocess.Popen([os.path.join(BIN, "cohortd"), "--config",
-                          os.path.join(folder, f"n{victim}", "node.toml")],
-                         stdout=log, stderr=subprocess.STDOUT)
-    log.close()
+    p = start_node(folder, victim)
     pids[victim] = p.pid
     return victim, resumed[1], resumed[0] - killed, resumed[0] - declared[0], p
 
@@ -159,12 +152,7 @@ def all_listed():
 
 
 def main():
-    # KEEP=1: the cluster's folder (logs) is kept for a look at a slow or failed trial.
-    keep = os.environ.get("KEEP") == "1"
-    with (contextlib.nullcontext(tempfile.mkdtemp(prefix="cohort-streams-bench-")) if keep
-          else tempfile.TemporaryDirectory(prefix="cohort-streams-bench-")) as folder:
-        if keep:
-            print(f"keeping {folder}", flush=True)
+    with work_folder("cohort-streams-bench-") as folder:
         up = cohort("dev", "up", "--nodes", str(NODES), "--dir", folder, "--base-port",
                     str(BASE), "--adapters", "1", "--streams", "--stream-capacity-mbps",
                     "1000", "--json")

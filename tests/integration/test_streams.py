@@ -368,18 +368,21 @@ class StreamsTest(unittest.TestCase):
         self.assertGreaterEqual(doc["resumes"], 1)
         self.assertNotIn(first, doc["nodes"][1:])
 
+    def make_media(self, path, nodes, source, *codec):
+        """A real media file made by ffmpeg from a lavfi `source`, on `nodes`, in the catalog."""
+        for k in nodes:
+            out = os.path.join(self.c.dir, f"n{k}", "content", path)
+            os.makedirs(os.path.dirname(out), exist_ok=True)
+            subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", source, *codec,
+                            out], check=True, timeout=120)
+        wait_for(lambda: len(cohort_json("content", "where", path,
+                                         api=self.api)["holders"]) == len(nodes),
+                 timeout=30, what=f"{path} in the catalog")
+
     @unittest.skipUnless(shutil.which("ffprobe"), "ffprobe is not installed (scripts/deps)")
     def test_ffprobe_reads_a_stream_through_the_redirect(self):
-        # A real media file, made by ffmpeg, on two nodes.
-        for k in (1, 3):
-            out = os.path.join(self.c.dir, f"n{k}", "content", "media/tone.webm")
-            os.makedirs(os.path.dirname(out), exist_ok=True)
-            subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
-                            "sine=frequency=440:duration=3", "-c:a", "libopus", out],
-                           check=True, timeout=60)
-        wait_for(lambda: len(cohort_json("content", "where", "media/tone.webm",
-                                         api=self.api)["holders"]) == 2,
-                 timeout=30, what="the new file in the catalog")
+        self.make_media("media/tone.webm", (1, 3), "sine=frequency=440:duration=3",
+                        "-c:a", "libopus")
         p = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration",
                             "-of", "json", f"http://{self.api}/v1/streams/media/tone.webm"],
                            capture_output=True, text=True, timeout=60, check=True)
@@ -389,15 +392,8 @@ class StreamsTest(unittest.TestCase):
     def test_chromium_plays_a_stream_through_the_redirect(self):
         # A player's page on an origin of its own, with a <video> pointing at the cluster:
         # Chromium follows the redirect and plays the node's byte ranges.
-        for k in (2, 4):
-            out = os.path.join(self.c.dir, f"n{k}", "content", "media/pattern.webm")
-            os.makedirs(os.path.dirname(out), exist_ok=True)
-            subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
-                            "testsrc=duration=6:size=320x240:rate=25", "-c:v", "libvpx",
-                            "-b:v", "300k", "-an", out], check=True, timeout=120)
-        wait_for(lambda: len(cohort_json("content", "where", "media/pattern.webm",
-                                         api=self.api)["holders"]) == 2,
-                 timeout=30, what="the video in the catalog")
+        self.make_media("media/pattern.webm", (2, 4), "testsrc=duration=6:size=320x240:rate=25",
+                        "-c:v", "libvpx", "-b:v", "300k", "-an")
         # A player would fail on the 503 of a supervisor still gathering the catalog (a node
         # killed by a test before this one): the test waits for a placement first.
         wait_for(lambda: self.place("media/pattern.webm")[0] == 200, timeout=30,
