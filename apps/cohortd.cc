@@ -12,6 +12,7 @@
 #include <functional>
 #include <optional>
 
+#include "api/health_api.h"
 #include "api/server.h"
 #include "api/standby_api.h"
 #include "api/tree_relay.h"
@@ -259,6 +260,9 @@ Outcome RunNode(const cohort::Config& config, const cohort::Config& file,
   cohort::api::Api api(**node, manager, &distributor, &loop_monitor, &groups, &resources,
                        &hierarchy);
   api.SetWorkload(workload->service.get(), workload->media.get());
+  cohort::api::HealthMonitor health(io, **node, manager, &distributor, &resources);
+  health.Start();
+  api.SetHealth(&health);
   cohort::api::TreeRelay relay(
       hierarchy, io, [&api](const cohort::api::HttpRequest& r, cohort::api::Respond respond) {
         api.Handle(r, std::move(respond));

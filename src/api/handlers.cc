@@ -8,6 +8,7 @@
 #include "api/config_api.h"
 #include "api/dashboard.h"
 #include "api/groups_api.h"
+#include "api/health_api.h"
 #include "api/inventory_api.h"
 #include "api/jobs_api.h"
 #include "api/liveness_api.h"
@@ -221,6 +222,7 @@ HttpResponse Api::Metrics() const {
   if (resources_ != nullptr) s << ResourcesMetrics(*resources_);
   if (workload_ != nullptr) s << StreamsMetrics(*workload_, media_);
   if (loop_ != nullptr) s << loop_->Metrics();
+  if (health_ != nullptr) s << HealthMetrics(health_->Check());
   return {200, "text/plain; version=0.0.4", s.str()};
 }
 
@@ -273,6 +275,7 @@ void Api::Handle(const HttpRequest& r, Respond respond) {
     return respond(hierarchy_ != nullptr ? Json(200, hierarchy_->Document())
                                          : Fail(404, "this daemon runs no hierarchy"));
   }
+  if (HandleHealth(health_, node_, r, path, respond)) return;
   if (get && path == "/v1/keys") return respond(Json(200, KeysDocument()));
   if (get && path == "/v1/tables") {
     // Usage lives with the supervisor; ask it, and answer without usage if it is silent.

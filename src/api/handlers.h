@@ -33,6 +33,8 @@ class MediaServer;
 
 namespace cohort::api {
 
+class HealthMonitor;
+
 struct HttpRequest {
   std::string method;  // "GET", "POST", "DELETE"
   std::string target;  // path and query
@@ -85,6 +87,8 @@ class Api {
     workload_ = workload;
     media_ = media;
   }
+  // GET /v1/health and the health gauges of /metrics.
+  void SetHealth(HealthMonitor* health) { health_ = health; }
   // Calls `respond` exactly once, now or later (ping answers when its requests finish).
   void Handle(const HttpRequest& request, Respond respond);
 
@@ -108,6 +112,7 @@ class Api {
   const node::HierarchyService* hierarchy_;
   node::WorkloadService* workload_ = nullptr;
   const io::MediaServer* media_ = nullptr;
+  HealthMonitor* health_ = nullptr;
 };
 
 }  // namespace cohort::api

@@ -19,37 +19,6 @@ size_t g_watches = 0;  // the loop's thread only
 
 json NodeOrNull(NodeId n) { return n == kNoNode ? json(nullptr) : json(n); }
 
-// What state the resource is in, from its owner's report: stopped when no one holds it.
-std::string StateOf(const ResourceInfo& info) {
-  if (info.owner == kNoNode) {
-    for (const auto& [node, s] : info.status) {
-      if (s.state == "blocked") return "blocked";
-    }
-    return "stopped";
-  }
-  auto s = info.status.find(info.owner);
-  return s == info.status.end() ? "acquiring" : s->second.state;
-}
-
-// "promoted" when its owner reports it promoted (promotable resources), else null.
-json RoleOf(const ResourceInfo& info) {
-  auto s = info.status.find(info.owner);
-  if (info.owner == kNoNode || s == info.status.end() || s->second.role.empty()) return nullptr;
-  return s->second.role;
-}
-
-std::string LatestError(const ResourceInfo& info) {
-  int64_t at = -1;
-  std::string error;
-  for (const auto& [node, s] : info.status) {
-    if (!s.error.empty() && s.at_ms > at) {
-      at = s.at_ms;
-      error = "node " + std::to_string(node) + ": " + s.error;
-    }
-  }
-  return error;
-}
-
 json Detail(const ResourceInfo& info) {
   json doc = ResourceSummaryJson(info);
   doc["definition"] = json::parse(resources::EncodeSpec(info.spec));
@@ -203,6 +172,40 @@ void Change(ResourceService& service, const std::string& name, const std::string
 
 }  // namespace
 
+std::string ResourceState(const ResourceInfo& info) {
+  if (info.owner == kNoNode) {
+    for (const auto& [node, s] : info.status) {
+      if (s.state == "blocked") return "blocked";
+    }
+    return "stopped";
+  }
+  auto s = info.status.find(info.owner);
+  return s == info.status.end() ? "acquiring" : s->second.state;
+}
+
+namespace {
+
+// "promoted" when its owner reports it promoted (promotable resources), else null.
+json RoleOf(const ResourceInfo& info) {
+  auto s = info.status.find(info.owner);
+  if (info.owner == kNoNode || s == info.status.end() || s->second.role.empty()) return nullptr;
+  return s->second.role;
+}
+
+}  // namespace
+
+std::string ResourceError(const ResourceInfo& info) {
+  int64_t at = -1;
+  std::string error;
+  for (const auto& [node, s] : info.status) {
+    if (!s.error.empty() && s.at_ms > at) {
+      at = s.at_ms;
+      error = "node " + std::to_string(node) + ": " + s.error;
+    }
+  }
+  return error;
+}
+
 json ResourceSummaryJson(const ResourceInfo& info) {
   json fails = json::object();
   for (const auto& [node, count] : info.fail_counts) fails[std::to_string(node)] = count;
@@ -211,13 +214,13 @@ json ResourceSummaryJson(const ResourceInfo& info) {
           {"agent", info.spec.agent},
           {"target", info.spec.target == resources::TargetRole::kStarted ? "started" : "stopped"},
           {"node", NodeOrNull(info.owner)},
-          {"state", StateOf(info)},
+          {"state", ResourceState(info)},
           {"role", RoleOf(info)},
           {"placed", NodeOrNull(info.placed)},
           {"placed_reason", info.placed_reason},
           {"moved_to", NodeOrNull(info.spec.moved_to)},
           {"fail_counts", fails},
-          {"error", LatestError(info)}};
+          {"error", ResourceError(info)}};
 }
 
 bool HandleResources(ResourceService* service, const HttpRequest& r, const std::string& path,

@@ -36,5 +36,10 @@ std::string ResourcesMetrics(const node::ResourceService& resources);
 
 // A resource's summary as listed (and streamed by watch).
 nlohmann::json ResourceSummaryJson(const node::ResourceInfo& info);
+// Its state from its owner's report ("running", "starting"…): "stopped" when no one holds
+// it, "blocked" when a node's stop of it failed.
+std::string ResourceState(const node::ResourceInfo& info);
+// The latest failure any node reported ("node 2: …"), "" if none.
+std::string ResourceError(const node::ResourceInfo& info);
 
 }  // namespace cohort::api

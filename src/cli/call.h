@@ -60,6 +60,8 @@ void AddGroupCommands(CLI::App& app, const Globals& g, int& rc);
 void AddResourceCommands(CLI::App& app, const Globals& g, int& rc);
 // streams.cc: `cohort content ...`, `cohort stream ...`.
 void AddStreamCommands(CLI::App& app, const Globals& g, int& rc);
+// doctor.cc: `cohort doctor`.
+void AddDoctorCommand(CLI::App& app, const Globals& g, int& rc);
 // dev.cc: `cohort dev up|down`.
 void AddDevCommands(CLI::App& app, const Globals& g, int& rc);
 // snapshot.cc: `cohort registry snapshot save|restore`.

@@ -556,6 +556,7 @@ int Main(int argc, char** argv) {
   AddConfigurationCommands(app, g, rc);
   AddJobCommands(app, g, rc);
   AddDevCommands(app, g, rc);
+  AddDoctorCommand(app, g, rc);
   return Parse(app, argc, argv, rc);
 }
 

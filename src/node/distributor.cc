@@ -1,5 +1,6 @@
 #include "dcm/networks.h"
 #include "node/distributor_impl.h"
+#include "node/health.h"
 
 namespace cohort::node {
 
@@ -320,6 +321,27 @@ std::vector<std::string> Distributor::JobIds() const {
     if (job->tracker && !impl_->finished_docs.count(id)) ids.push_back(id);
   }
   return ids;
+}
+
+std::vector<health::JobBrief> Distributor::JobBriefs() const {
+  std::vector<health::JobBrief> out;
+  for (const auto& [id, job] : impl_->jobs) {
+    if (!job->tracker) continue;
+    const distribution::JobTracker& t = *job->tracker;
+    health::JobBrief b;
+    b.id = id;
+    b.state = t.State();
+    b.servers = t.servers().size();
+    for (const auto& [server, v] : t.servers()) {
+      b.bytes += v.offset;
+      if (v.state != distribution::ServerState::kFailed) continue;
+      b.failed_servers.push_back(server);
+      if (b.error.empty()) b.error = v.error;
+    }
+    if (t.cancelled()) b.error = t.cancel_reason();
+    out.push_back(std::move(b));
+  }
+  return out;
 }
 
 std::optional<std::string> Distributor::JobDocument(const std::string& id,

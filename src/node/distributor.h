@@ -31,6 +31,9 @@ class io_context;
 }
 
 namespace cohort::node {
+namespace health {
+struct JobBrief;
+}
 
 // What a job request or addition brings: paths on the base server's own disk, which it
 // reads itself, or (`upload`) the client's entries, whose file bytes the client streams in
@@ -77,6 +80,8 @@ class Distributor {
   // Fails for an unknown job or one that has ended.
   Status Cancel(const std::string& id, const std::string& reason);
   std::vector<std::string> JobIds() const;
+  // The jobs in memory (running, or finished lately), as health judges them.
+  std::vector<health::JobBrief> JobBriefs() const;
   // The job document of INTERFACE.md (JSON text), or nullopt for an unknown id.
   // Without `with_commands`: the summary, the same but for the "commands" array.
   std::optional<std::string> JobDocument(const std::string& id, bool with_commands = true) const;
