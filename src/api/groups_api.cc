@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/metrics_text.h"
 #include "api/registry_api.h"
 #include "api/responses.h"
 #include "base/text.h"
@@ -266,32 +267,27 @@ void Read(node::GroupsService& service, const std::string& name, const Respond& 
 }  // namespace
 
 std::string GroupsMetrics(const node::GroupsService& groups) {
-  std::string s;
-  auto line = [&s](const char* name, const char* type, const char* help, uint64_t v) {
-    s += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
-         name + " " + std::to_string(v) + "\n";
-  };
+  MetricsText t;
   const node::GroupsServiceMetrics& m = groups.metrics();
-  line("cohort_groups_sessions", "gauge", "Group sessions (member processes) open on this node.",
-       groups.sessions());
-  line("cohort_groups_is_coordinator", "gauge", "1 if this node coordinates the groups.",
-       groups.core().coordinating() ? 1 : 0);
-  line("cohort_groups_requests_total", "counter", "Joins, leaves and proposals of local members.",
-       m.requests);
-  line("cohort_groups_messages_sent_total", "counter", "Group Services messages sent.",
-       m.messages_sent);
-  line("cohort_groups_messages_received_total", "counter", "Group Services messages received.",
-       m.messages_received);
-  line("cohort_groups_record_writes_total", "counter", "Group records written (each a decision).",
-       m.record_writes);
-  line("cohort_groups_write_conflicts_total", "counter",
-       "Record writes refused because another coordinator wrote the record since.",
-       m.write_conflicts);
-  line("cohort_groups_registry_errors_total", "counter",
-       "Record reads and writes the registry did not answer.", m.registry_errors);
-  line("cohort_groups_malformed_total", "counter", "Group messages that did not decode.",
-       groups.core().malformed());
-  return s;
+  t.Gauge("cohort_groups_sessions", "Group sessions (member processes) open on this node.",
+          static_cast<double>(groups.sessions()));
+  t.Gauge("cohort_groups_is_coordinator", "1 if this node coordinates the groups.",
+          groups.core().coordinating() ? 1 : 0);
+  t.Counter("cohort_groups_requests_total", "Joins, leaves and proposals of local members.",
+            m.requests);
+  t.Counter("cohort_groups_messages_sent_total", "Group Services messages sent.", m.messages_sent);
+  t.Counter("cohort_groups_messages_received_total", "Group Services messages received.",
+            m.messages_received);
+  t.Counter("cohort_groups_record_writes_total", "Group records written (each a decision).",
+            m.record_writes);
+  t.Counter("cohort_groups_write_conflicts_total",
+            "Record writes refused because another coordinator wrote the record since.",
+            m.write_conflicts);
+  t.Counter("cohort_groups_registry_errors_total",
+            "Record reads and writes the registry did not answer.", m.registry_errors);
+  t.Counter("cohort_groups_malformed_total", "Group messages that did not decode.",
+            groups.core().malformed());
+  return t.Take();
 }
 
 json GroupEventJson(const groups::Output& event) {

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "api/cluster_api.h"
 #include "api/config_api.h"
@@ -12,7 +11,9 @@
 #include "api/inventory_api.h"
 #include "api/jobs_api.h"
 #include "api/liveness_api.h"
+#include "api/metrics_text.h"
 #include "api/network_api.h"
+#include "api/node_metrics.h"
 #include "api/parent_api.h"
 #include "api/registry_api.h"
 #include "api/resources_api.h"
@@ -22,7 +23,6 @@
 #include "dcm/dcm.h"
 #include "dcm/define_target.h"
 #include "io/loop_monitor.h"
-#include "liveness/messages.h"
 #include "membership/messages.h"
 #include "node/distributor.h"
 #include "node/documents.h"
@@ -80,150 +80,20 @@ HttpResponse Api::Addresses() const { return Json(200, node::AddressesDocument(n
 HttpResponse Api::Members() const { return Json(200, node::MembersDocument(node_)); }
 
 HttpResponse Api::Metrics() const {
-  const auto& m = node_.transport().metrics();
-  std::ostringstream s;
-  auto counter = [&](const char* name, const char* help, uint64_t v) {
-    s << "# HELP " << name << " " << help << "\n# TYPE " << name << " counter\n"
-      << name << " " << v << "\n";
-  };
-  auto gauge = [&](const char* name, const char* help, uint64_t v) {
-    s << "# HELP " << name << " " << help << "\n# TYPE " << name << " gauge\n"
-      << name << " " << v << "\n";
-  };
-  counter("cohort_transport_datagrams_sent_total", "Sealed datagrams sent.", m.datagrams_sent);
-  counter("cohort_transport_datagrams_received_total",
-          "Datagrams received, authenticated and accepted.", m.datagrams_received);
-  counter("cohort_transport_bytes_sent_total", "Bytes of sealed datagrams sent.", m.bytes_sent);
-  counter("cohort_transport_bytes_received_total", "Bytes of accepted datagrams.",
-          m.bytes_received);
-  s << "# HELP cohort_transport_datagrams_rejected_total Datagrams dropped, by reason.\n"
-    << "# TYPE cohort_transport_datagrams_rejected_total counter\n";
-  for (int r = 0; r < wire::kRejectCount; ++r) {
-    s << "cohort_transport_datagrams_rejected_total{reason=\""
-      << wire::RejectLabel(static_cast<wire::Reject>(r)) << "\"} " << m.rejected[r] << "\n";
-  }
-  counter("cohort_transport_failovers_total",
-          "Requests re-sent to an alternate address after a timeout.", m.failovers);
-  counter("cohort_transport_requests_total", "Requests started.", m.requests);
-  counter("cohort_transport_requests_failed_total", "Requests with no reply on any address.",
-          m.requests_failed);
-  counter("cohort_transport_fragments_sent_total", "Fragments sent for large messages.",
-          m.fragments_sent);
-  counter("cohort_transport_messages_too_large_total",
-          "Messages dropped at the sender: larger than a receiver takes or the path carries.",
-          m.messages_too_large);
-  counter("cohort_transport_table_changes_total", "Address table updates merged.", m.table_changes);
-  s << "# HELP cohort_transport_adapter_bytes_sent_total Bytes of sealed datagrams sent from "
-       "each local adapter, by the service they carried (RM3).\n"
-    << "# TYPE cohort_transport_adapter_bytes_sent_total counter\n";
-  for (const auto& [key, bytes] : m.bytes_sent_by) {
-    const auto& adapters = node_.transport().options().adapters;
-    if (key.first >= adapters.size()) continue;
-    const char* service = key.second == membership::kChannel ? "membership"
-                          : key.second == liveness::kChannel ? "liveness"
-                          : key.second == 0                  ? "transport"
-                                                             : "other";
-    s << "cohort_transport_adapter_bytes_sent_total{adapter=\""
-      << adapters[key.first].info.address.ToString() << "\",service=\"" << service << "\"} "
-      << bytes << "\n";
-  }
-  gauge("cohort_transport_table_nodes", "Nodes in the address table.",
-        node_.transport().table().size());
-  gauge("cohort_transport_table_version", "Address table version.",
-        node_.transport().table().version());
-  const auto& mm = node_.membership().metrics();
-  gauge("cohort_membership_is_supervisor", "1 if this node is the cluster supervisor.",
-        node_.membership().role() == membership::Role::kSupervisor ? 1 : 0);
-  counter("cohort_membership_supervisor_changes_total", "Times this node's supervisor changed.",
-          mm.supervisor_changes);
-  counter("cohort_membership_failures_declared_total",
-          "Failures marked in the map while this node supervised.", mm.failures_declared);
-  counter("cohort_membership_declarations_sent_total",
-          "Failures this node declared as a ring successor.", mm.declarations_sent);
-  gauge("cohort_membership_map_version", "Version of the cluster map this node holds.",
-        node_.membership().map().version);
-  counter("cohort_membership_disk_failures_declared_total",
-          "Disks declared failed while this node supervised (M11).", mm.disk_failures_declared);
-  counter("cohort_membership_disk_path_failures_total",
-          "Disk access paths marked failed while this node supervised.", mm.disk_path_failures);
-  counter("cohort_disk_check_failures_total", "This node's disk checks that failed.",
-          node_.disk_check_failures());
-  const auto& lm = node_.liveness().metrics();
-  counter("cohort_liveness_heartbeats_sent_total", "Heartbeats sent from this node's adapters.",
-          lm.heartbeats_sent);
-  counter("cohort_liveness_heartbeats_received_total",
-          "Heartbeats received on this node's adapters.", lm.heartbeats_received);
-  counter("cohort_liveness_heartbeat_bytes_sent_total",
-          "Payload bytes of heartbeats sent (before the seal and headers).",
-          lm.heartbeat_bytes_sent);
-  counter("cohort_liveness_probes_sent_total",
-          "Asks for a heartbeat on a path whose heartbeat was overdue.", lm.probes_sent);
-  counter("cohort_liveness_rows_sent_total", "Rows of the path matrix this node sent.",
-          lm.rows_sent);
-  counter("cohort_liveness_rows_received_total", "Newer rows of other nodes received.",
-          lm.rows_received);
-  counter("cohort_liveness_row_bytes_received_total",
-          "Payload bytes of every row received, taken or not (before the seal and headers).",
-          lm.row_bytes_received);
-  s << "# HELP cohort_liveness_paths Paths between adapters of different nodes, by network "
-       "and state, as this node sees them.\n# TYPE cohort_liveness_paths gauge\n";
-  for (const liveness::NetworkView& v : node_.liveness().View()) {
-    std::map<liveness::PathState, size_t> count;
-    for (const auto& row : v.paths) {
-      for (liveness::PathState p : row) ++count[p];
-    }
-    for (auto state :
-         {liveness::PathState::kUp, liveness::PathState::kDown, liveness::PathState::kUnknown}) {
-      s << "cohort_liveness_paths{network=\"" << v.name << "\",state=\""
-        << liveness::PathStateName(state) << "\"} " << count[state] << "\n";
-    }
-  }
-  if (distributor_ != nullptr) {
-    counter("cohort_distribution_bytes_sent_total", "Job content bytes sent to other servers.",
-            distributor_->bytes_sent());
-    counter("cohort_distribution_bytes_received_total",
-            "Job content bytes received from other servers.", distributor_->bytes_received());
-    gauge("cohort_distribution_jobs_held",
-          "Jobs in this node's memory: running, or finished less than forget_after_s ago.",
-          distributor_->jobs_held());
-    s << "# HELP cohort_distribution_adapter_bytes_sent_total Bytes the data plane wrote from "
-         "each local address (RM3: which network distribution data took).\n"
-      << "# TYPE cohort_distribution_adapter_bytes_sent_total counter\n";
-    for (const auto& [ip, bytes] : distributor_->bytes_sent_by_adapter()) {
-      s << "cohort_distribution_adapter_bytes_sent_total{adapter=\"" << Ipv4ToString(ip) << "\"} "
-        << bytes << "\n";
-    }
-  }
-  if (!node_.disk_checks().empty()) {
-    s << "# HELP cohort_disk_ok 1 if this node's latest check of the disk passed.\n"
-      << "# TYPE cohort_disk_ok gauge\n";
-    for (const auto& [id, c] : node_.disk_checks()) {
-      s << "cohort_disk_ok{disk=\"" << id << "\"} " << (c.ok ? 1 : 0) << "\n";
-    }
-    s << "# HELP cohort_disk_check_seconds Duration of this node's latest check of the disk.\n"
-      << "# TYPE cohort_disk_check_seconds gauge\n";
-    for (const auto& [id, c] : node_.disk_checks()) {
-      s << "cohort_disk_check_seconds{disk=\"" << id << "\"} "
-        << static_cast<double>(c.took.micros()) / 1e6 << "\n";
-    }
-  }
-  counter("cohort_membership_messages_sent_total", "Membership messages sent.", mm.messages_sent);
-  if (dcm_ != nullptr && dcm_->has_registry()) {
-    const auto& rs = dcm_->registry_status();
-    gauge("cohort_registry_has_leader", "1 if the registry has a leader (read-write phase).",
-          rs && rs->phase == registry::Phase::kReadWrite ? 1 : 0);
-    gauge("cohort_registry_server_restarts", "Times this node's registry server was restarted.",
-          dcm_->server_restarts());
-    gauge("cohort_registry_map_version_published",
-          "Highest cluster map version stored in the registry by or before this node.",
-          dcm_->map_published());
-  }
-  if (groups_ != nullptr) s << GroupsMetrics(*groups_);
-  if (resources_ != nullptr) s << ResourcesMetrics(*resources_);
-  if (workload_ != nullptr) s << StreamsMetrics(*workload_, media_);
-  if (loop_ != nullptr) s << loop_->Metrics();
-  if (health_ != nullptr) s << HealthMetrics(health_->Check());
-  return {200, "text/plain; version=0.0.4", s.str()};
+  MetricsText t;
+  TransportMetrics(node_, t);
+  MembershipMetrics(node_, t);
+  LivenessMetrics(node_, t);
+  DiskMetrics(node_, t);
+  if (distributor_ != nullptr) DistributionMetrics(*distributor_, t);
+  if (dcm_ != nullptr && dcm_->has_registry()) RegistryMetrics(*dcm_, t);
+  std::string s = t.Take();
+  if (groups_ != nullptr) s += GroupsMetrics(*groups_);
+  if (resources_ != nullptr) s += ResourcesMetrics(*resources_);
+  if (workload_ != nullptr) s += StreamsMetrics(*workload_, media_);
+  if (loop_ != nullptr) s += loop_->Metrics();
+  if (health_ != nullptr) s += HealthMetrics(health_->Check());
+  return {200, "text/plain; version=0.0.4", std::move(s)};
 }
 
 json Api::KeysDocument() const {

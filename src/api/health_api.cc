@@ -1,8 +1,8 @@
 #include "api/health_api.h"
 
 #include <nlohmann/json.hpp>
-#include <sstream>
 
+#include "api/metrics_text.h"
 #include "api/resources_api.h"
 #include "api/responses.h"
 #include "dcm/dcm.h"
@@ -133,19 +133,19 @@ json HealthJson(const Report& report, const node::Node& node, int64_t now_ms) {
 }
 
 std::string HealthMetrics(const Report& report) {
-  std::ostringstream s;
-  s << "# HELP cohort_health_status The cluster's health as this node judges it (cohort "
-       "doctor): 0 healthy, 1 degraded, 2 down.\n# TYPE cohort_health_status gauge\n"
-    << "cohort_health_status " << static_cast<int>(report.verdict) << "\n"
-    << "# HELP cohort_health_problems Problems cohort doctor states, by area.\n"
-    << "# TYPE cohort_health_problems gauge\n";
+  MetricsText t;
+  t.Gauge("cohort_health_status",
+          "The cluster's health as this node judges it (cohort doctor): 0 healthy, 1 degraded, "
+          "2 down.",
+          static_cast<int>(report.verdict));
+  t.Family("cohort_health_problems", "gauge", "Problems cohort doctor states, by area.");
   int count[node::health::kAreaCount] = {};
   for (const auto& p : report.problems) ++count[static_cast<int>(p.area)];
   for (int a = 0; a < node::health::kAreaCount; ++a) {
-    s << "cohort_health_problems{area=\"" << node::health::AreaName(static_cast<Area>(a)) << "\"} "
-      << count[a] << "\n";
+    t.Sample("cohort_health_problems", {{"area", node::health::AreaName(static_cast<Area>(a))}},
+             count[a]);
   }
-  return s.str();
+  return t.Take();
 }
 
 bool HandleHealth(HealthMonitor* monitor, const node::Node& node, const HttpRequest& r,

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/metrics_text.h"
 #include "api/responses.h"
 #include "base/text.h"
 #include "node/resource_service.h"
@@ -282,43 +283,38 @@ bool HandleResources(ResourceService* service, const HttpRequest& r, const std::
 
 std::string ResourcesMetrics(const ResourceService& service) {
   const node::ResourceMetrics& m = service.metrics();
-  std::string s;
-  auto counter = [&s](const char* name, const char* help, uint64_t v) {
-    s += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name +
-         " " + std::to_string(v) + "\n";
-  };
-  counter("cohort_resource_actions_total", "Resource actions (start, stop, monitor) run here.",
-          m.actions);
-  counter("cohort_resource_action_failures_total", "Resource actions that failed here.",
-          m.action_failures);
-  counter("cohort_resource_lease_renewals_total", "Renewals of this node's registry lease.",
-          m.lease_renewals);
-  counter("cohort_resource_leases_lost_total",
-          "Times this node's lease ended at the registry or its alive key was taken.",
-          m.leases_lost);
-  counter("cohort_resource_alive_renewals_total",
-          "Renewals of this node's alive key (fast takeover).", m.alive_renewals);
-  counter("cohort_resource_takeovers_total",
-          "Owner keys this node took from a node whose alive key stood still.", m.takeovers);
-  counter("cohort_resource_fenced_total",
-          "Times this node stopped its resources because its lease might end.", m.fenced);
-  counter("cohort_resource_placements_total", "Placements written (as supervisor).",
-          m.placements_written);
-  counter("cohort_resource_inventory_writes_total",
-          "This node's inventory of built-in resources written to the registry.",
-          m.inventory_writes);
-  counter("cohort_resource_configuration_changes_total",
-          "Inventory changes (configuration-changed events) seen from any node.",
-          m.configuration_changes);
+  MetricsText t;
+  t.Counter("cohort_resource_actions_total", "Resource actions (start, stop, monitor) run here.",
+            m.actions);
+  t.Counter("cohort_resource_action_failures_total", "Resource actions that failed here.",
+            m.action_failures);
+  t.Counter("cohort_resource_lease_renewals_total", "Renewals of this node's registry lease.",
+            m.lease_renewals);
+  t.Counter("cohort_resource_leases_lost_total",
+            "Times this node's lease ended at the registry or its alive key was taken.",
+            m.leases_lost);
+  t.Counter("cohort_resource_alive_renewals_total",
+            "Renewals of this node's alive key (fast takeover).", m.alive_renewals);
+  t.Counter("cohort_resource_takeovers_total",
+            "Owner keys this node took from a node whose alive key stood still.", m.takeovers);
+  t.Counter("cohort_resource_fenced_total",
+            "Times this node stopped its resources because its lease might end.", m.fenced);
+  t.Counter("cohort_resource_placements_total", "Placements written (as supervisor).",
+            m.placements_written);
+  t.Counter("cohort_resource_inventory_writes_total",
+            "This node's inventory of built-in resources written to the registry.",
+            m.inventory_writes);
+  t.Counter("cohort_resource_configuration_changes_total",
+            "Inventory changes (configuration-changed events) seen from any node.",
+            m.configuration_changes);
   size_t running = 0;
   for (const auto& [name, state] : service.LocalStates()) {
     running +=
         state == resources::LocalState::kRunning || state == resources::LocalState::kMonitoring;
   }
-  s += "# HELP cohort_resources_running Resources running on this node.\n"
-       "# TYPE cohort_resources_running gauge\ncohort_resources_running " +
-       std::to_string(running) + "\n";
-  return s;
+  t.Gauge("cohort_resources_running", "Resources running on this node.",
+          static_cast<double>(running));
+  return t.Take();
 }
 
 }  // namespace cohort::api

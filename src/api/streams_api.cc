@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/metrics_text.h"
 #include "api/registry_api.h"
 #include "api/responses.h"
 #include "base/text.h"
@@ -144,42 +145,43 @@ bool HandleStreams(node::WorkloadService* workload, const HttpRequest& r, const 
 
 std::string StreamsMetrics(const node::WorkloadService& workload, const io::MediaServer* media) {
   const node::WorkloadMetrics& m = workload.metrics();
-  std::string out =
-      "# TYPE cohort_stream_placements_total counter\n"
-      "cohort_stream_placements_total{outcome=\"placed\"} " +
-      std::to_string(m.placed) + "\ncohort_stream_placements_total{outcome=\"no_capacity\"} " +
-      std::to_string(m.refused) + "\ncohort_stream_placements_total{outcome=\"not_found\"} " +
-      std::to_string(m.not_found) +
-      "\n# TYPE cohort_stream_reassigned_total counter\ncohort_stream_reassigned_total " +
-      std::to_string(m.reassigned) +
-      "\n# TYPE cohort_workload_unanswered_total counter\ncohort_workload_unanswered_total " +
-      std::to_string(m.unanswered) +
-      "\n# TYPE cohort_workload_malformed_total counter\ncohort_workload_malformed_total " +
-      std::to_string(m.malformed) + "\n";
-  if (const workload::Supervisor* t = workload.supervisor_tables()) {
-    out += "# TYPE cohort_catalog_items gauge\ncohort_catalog_items " +
-           std::to_string(t->catalog().paths()) +
-           "\n# TYPE cohort_catalog_copies gauge\ncohort_catalog_copies " +
-           std::to_string(t->catalog().copies()) + "\n";
+  MetricsText t;
+  t.Family("cohort_stream_placements_total", "counter",
+           "Stream sessions this node placed (W2), by outcome: placed, refused for want of "
+           "capacity, or no node holds the content.");
+  t.Sample("cohort_stream_placements_total", {{"outcome", "placed"}}, m.placed);
+  t.Sample("cohort_stream_placements_total", {{"outcome", "no_capacity"}}, m.refused);
+  t.Sample("cohort_stream_placements_total", {{"outcome", "not_found"}}, m.not_found);
+  t.Counter("cohort_stream_reassigned_total",
+            "Sessions this node sent to a new node after theirs failed (M13).", m.reassigned);
+  t.Counter("cohort_workload_unanswered_total",
+            "Placement questions the supervisor did not answer in time.", m.unanswered);
+  t.Counter("cohort_workload_malformed_total", "Workload messages dropped as malformed.",
+            m.malformed);
+  if (const workload::Supervisor* tables = workload.supervisor_tables()) {
+    t.Gauge("cohort_catalog_items", "Content paths in the catalog (W1; the supervisor only).",
+            static_cast<double>(tables->catalog().paths()));
+    t.Gauge("cohort_catalog_copies",
+            "Copies of content on nodes, all paths together (W1; the supervisor only).",
+            static_cast<double>(tables->catalog().copies()));
   }
   if (media != nullptr) {
     const io::MediaMetrics mm = media->metrics();
-    uint64_t sessions = media->Sessions().size();
-    out +=
-        "# TYPE cohort_stream_sessions gauge\ncohort_stream_sessions " + std::to_string(sessions) +
-        "\n# TYPE cohort_stream_bytes_sent_total counter\ncohort_stream_bytes_sent_total " +
-        std::to_string(mm.bytes_sent) +
-        "\n# TYPE cohort_stream_requests_total counter\ncohort_stream_requests_total " +
-        std::to_string(mm.requests) +
-        "\n# TYPE cohort_stream_refused_total "
-        "counter\ncohort_stream_refused_total{reason=\"capacity\"} " +
-        std::to_string(mm.refused_capacity) +
-        "\ncohort_stream_refused_total{reason=\"not_found\"} " + std::to_string(mm.not_found) +
-        "\ncohort_stream_refused_total{reason=\"bad_request\"} " + std::to_string(mm.bad_requests) +
-        "\n# TYPE cohort_stream_connections gauge\ncohort_stream_connections " +
-        std::to_string(mm.connections) + "\n";
+    t.Gauge("cohort_stream_sessions", "Stream sessions this node's media server serves now.",
+            static_cast<double>(media->Sessions().size()));
+    t.Counter("cohort_stream_bytes_sent_total", "Media bytes this node's media server sent.",
+              mm.bytes_sent);
+    t.Counter("cohort_stream_requests_total", "HTTP requests to this node's media server.",
+              mm.requests);
+    t.Family("cohort_stream_refused_total", "counter",
+             "Media requests refused: over capacity (503), no such file (404), malformed (400).");
+    t.Sample("cohort_stream_refused_total", {{"reason", "capacity"}}, mm.refused_capacity);
+    t.Sample("cohort_stream_refused_total", {{"reason", "not_found"}}, mm.not_found);
+    t.Sample("cohort_stream_refused_total", {{"reason", "bad_request"}}, mm.bad_requests);
+    t.Gauge("cohort_stream_connections", "Open connections to this node's media server.",
+            static_cast<double>(mm.connections));
   }
-  return out;
+  return t.Take();
 }
 
 }  // namespace cohort::api
