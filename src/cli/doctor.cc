@@ -43,8 +43,8 @@ void PrintHealth(const json& d) {
   std::printf("%s: %s\n\n", Upper(d["verdict"].get<std::string>()).c_str(),
               Text(d["summary"]).c_str());
   std::string line;
-  for (const char* area : {"node", "members", "supervisor", "registry", "disks", "networks",
-                           "jobs", "resources"}) {
+  for (const char* area :
+       {"node", "members", "supervisor", "registry", "disks", "networks", "jobs", "resources"}) {
     if (!d["areas"].contains(area)) continue;
     line += std::string(line.empty() ? "  " : " · ") + area + " " + Text(d["areas"][area]);
   }
