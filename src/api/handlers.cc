@@ -92,7 +92,7 @@ HttpResponse Api::Metrics() const {
   if (resources_ != nullptr) s += ResourcesMetrics(*resources_);
   if (workload_ != nullptr) s += StreamsMetrics(*workload_, media_);
   if (loop_ != nullptr) s += loop_->Metrics();
-  if (health_ != nullptr) s += HealthMetrics(health_->Check());
+  if (health_ != nullptr) s += HealthMetrics(health_->last());
   return {200, "text/plain; version=0.0.4", std::move(s)};
 }
 

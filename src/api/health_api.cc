@@ -8,6 +8,7 @@
 #include "dcm/dcm.h"
 #include "io/clock.h"
 #include "node/distributor.h"
+#include "node/liveness_log.h"
 #include "node/resource_service.h"
 
 namespace cohort::api {
@@ -69,7 +70,7 @@ void HealthMonitor::Tick() {
   timer_.After(Duration::Seconds(1), [this] { Tick(); });
 }
 
-node::health::Inputs HealthMonitor::Gather() const {
+node::health::Inputs HealthMonitor::Gather() {
   node::health::Inputs in;
   in.self = node_.config().node_id;
   in.role = node_.membership().role();
@@ -77,8 +78,18 @@ node::health::Inputs HealthMonitor::Gather() const {
   if (dcm_ != nullptr && dcm_->has_registry()) {
     in.registry_configured = true;
     in.registry = dcm_->registry_status();
+    in.registry_servers = dcm_->registry_order();
+    in.registry_error = dcm_->registry_error();
   }
-  in.networks = node_.liveness().View();
+  const Instant now = node_.Now();
+  const uint64_t seq = node_.liveness_log().seq();
+  if (!networks_known_ || seq != networks_seq_ || now - networks_at_ >= Duration::Seconds(10)) {
+    networks_ = node_.liveness().View();
+    networks_seq_ = seq;
+    networks_at_ = now;
+    networks_known_ = true;
+  }
+  in.networks = networks_;
   if (distributor_ != nullptr) in.jobs = distributor_->JobBriefs();
   if (resources_ != nullptr) {
     in.resources_synced = resources_->synced();
@@ -90,6 +101,7 @@ node::health::Inputs HealthMonitor::Gather() const {
 Report HealthMonitor::Check() {
   Report r = node::health::Evaluate(Gather());
   watch_.Stamp(r, NowMs());
+  last_ = r;
   return r;
 }
 

@@ -22,10 +22,12 @@ class HealthMonitor {
   void Start();
   // Evaluates now.
   node::health::Report Check();
+  // The report of the latest check (at most a second old): what /metrics shows.
+  const node::health::Report& last() const { return last_; }
   const node::health::HealthWatch& watch() const { return watch_; }
 
  private:
-  node::health::Inputs Gather() const;
+  node::health::Inputs Gather();
   void Tick();
 
   node::Node& node_;
@@ -33,6 +35,13 @@ class HealthMonitor {
   const node::Distributor* distributor_;
   const node::ResourceService* resources_;
   node::health::HealthWatch watch_;
+  node::health::Report last_;
+  // The liveness matrix is built again only when a change was logged, or every 10 s: on a
+  // large cluster it is the costly part of a check.
+  std::vector<liveness::NetworkView> networks_;
+  uint64_t networks_seq_ = 0;
+  Instant networks_at_;
+  bool networks_known_ = false;
   io::Timer timer_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -7,13 +7,15 @@ namespace cohort::api {
 namespace {
 
 std::string Number(double v) {
+  if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
   char buf[32];
-  // Whole numbers print as integers (counters up to 2^53 stay exact), others in %g.
+  // Whole numbers print as integers while a double holds them exactly; others (and larger
+  // ones, which Prometheus keeps as doubles anyway) with every significant digit.
   if (v == std::floor(v) && std::fabs(v) < 9.007199254740992e15) {
-    std::snprintf(buf, sizeof buf, "%.0f", v);
+    std::snprintf(buf, sizeof buf, "%.0f", v == 0 ? 0.0 : v);
   } else {
-    std::snprintf(buf, sizeof buf, "%.9g", v);
+    std::snprintf(buf, sizeof buf, "%.17g", v);
   }
   return buf;
 }

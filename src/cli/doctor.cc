@@ -2,6 +2,7 @@
 // as what is wrong, where, since when and what to do. The exit code is the verdict's, for
 // scripts and monitoring: 0 healthy, 1 degraded, 2 down (a daemon that does not answer is
 // down too).
+#include <cctype>
 #include <cstdio>
 #include <ctime>
 #include <string>
@@ -36,20 +37,21 @@ std::string Lasting(const json& seconds) {
 }
 
 void PrintHealth(const json& d) {
-  const json& by = d["checked_by"];
-  std::printf("cluster %s, as node %d (%s) sees it at %s\n", Text(d["cluster"]).c_str(),
-              by["id"].get<int>(), Text(by["name"]).c_str(),
-              Clock(d["at_ms"].get<int64_t>()).c_str());
-  std::printf("%s: %s\n\n", Upper(d["verdict"].get<std::string>()).c_str(),
-              Text(d["summary"]).c_str());
+  const json by = d.value("checked_by", json::object());
+  std::printf("cluster %s, as node %s (%s) sees it at %s\n",
+              Text(d.value("cluster", json())).c_str(), Text(by.value("id", json())).c_str(),
+              Text(by.value("name", json())).c_str(), Clock(d.value("at_ms", int64_t{0})).c_str());
+  std::printf("%s: %s\n\n", Upper(d.value("verdict", std::string("down"))).c_str(),
+              Text(d.value("summary", json())).c_str());
   std::string line;
+  const json areas = d.value("areas", json::object());
   for (const char* area :
        {"node", "members", "supervisor", "registry", "disks", "networks", "jobs", "resources"}) {
-    if (!d["areas"].contains(area)) continue;
-    line += std::string(line.empty() ? "  " : " · ") + area + " " + Text(d["areas"][area]);
+    if (!areas.contains(area)) continue;
+    line += std::string(line.empty() ? "  " : " · ") + area + " " + Text(areas[area]);
   }
   std::printf("%s\n", line.c_str());
-  const json& problems = d["problems"];
+  const json problems = d.value("problems", json::array());
   if (problems.empty()) {
     std::printf("\nno problem found\n");
     return;
@@ -82,8 +84,8 @@ void AddDoctorCommand(CLI::App& app, const Globals& g, int& rc) {
                     .dump(2)
                     .c_str());
           } else {
-            std::printf("DOWN: no answer from cohortd at %s: %s\n", g.api.ToString().c_str(),
-                        doc.error().message().c_str());
+            // "cannot reach …" when nothing answered; else the node's own refusal.
+            std::printf("DOWN: %s\n", doc.error().message().c_str());
           }
           rc = 2;
           return;

@@ -332,13 +332,19 @@ std::vector<health::JobBrief> Distributor::JobBriefs() const {
     b.id = id;
     b.state = t.State();
     b.servers = t.servers().size();
+    b.final = t.Final();
+    b.cancelled = t.cancelled();
+    const uint64_t size = t.manifest().StreamSize();
     for (const auto& [server, v] : t.servers()) {
       b.bytes += v.offset;
-      if (v.state != distribution::ServerState::kFailed) continue;
+      if (v.state != distribution::ServerState::kFailed) {
+        b.behind =
+            b.behind || (v.state != distribution::ServerState::kCompleted && v.offset < size);
+        continue;
+      }
       b.failed_servers.push_back(server);
       if (b.error.empty()) b.error = v.error;
     }
-    if (t.cancelled()) b.error = t.cancel_reason();
     out.push_back(std::move(b));
   }
   return out;

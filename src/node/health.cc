@@ -59,16 +59,10 @@ void JudgeMembers(const Inputs& in, Report& r, Findings& f) {
             "itself once it runs; if it is gone for good: `cohort node undefine " +
                 std::to_string(id) + "`")
           .member = id;
-    } else if (m.state == MemberState::kJoining) {
-      f.Add(Verdict::kDegraded, Area::kMembers, "member-joining/" + std::to_string(id),
-            "node " + std::to_string(id) + " is still joining", NodeName(id),
-            "see its log: a join that does not finish is usually a key or a network filter",
-            Duration::Seconds(20))
-          .member = id;
     }
   }
-  // Half the listed nodes or more lost: whatever needs a majority (the registry) stops.
-  if (r.members_total > 1 && failed * 2 >= r.members_total) {
+  // More than half the listed nodes lost: whatever needs a majority (the registry) stops.
+  if (r.members_total > 1 && failed * 2 > r.members_total) {
     f.Add(Verdict::kDown, Area::kMembers, "members-majority",
           std::to_string(failed) + " of " + std::to_string(r.members_total) +
               " nodes failed: no majority of the cluster is up",
@@ -78,16 +72,20 @@ void JudgeMembers(const Inputs& in, Report& r, Findings& f) {
 
 void JudgeRegistry(const Inputs& in, Report& r, Findings& f) {
   if (!in.registry_configured) return;
+  const std::string error = in.registry_error.empty() ? "" : " (" + in.registry_error + ")";
   if (!in.registry) {
     f.Add(Verdict::kDown, Area::kRegistry, "registry-unknown",
-          "this node has no answer from the System Registry", NodeName(in.self),
+          "this node has no answer from the System Registry" + error, NodeName(in.self),
           "check the registry servers in [registry] of cohortd.toml and that they are up "
-          "(`cohort registry status` on one of them)");
+          "(`cohort registry status` on one of them)",
+          Duration::Seconds(10));
     return;
   }
   const registry::RegistryStatus& s = *in.registry;
+  // A status read that failed lists no servers: judge the configured ones.
+  const std::vector<NodeId> servers = Sorted(s.servers.empty() ? in.registry_servers : s.servers);
   std::vector<NodeId> down;
-  for (NodeId id : s.servers) {
+  for (NodeId id : servers) {
     const membership::Member* m = in.map.Find(id);
     if (m != nullptr && m->state == MemberState::kUp) {
       ++r.registry_servers_up;
@@ -95,20 +93,21 @@ void JudgeRegistry(const Inputs& in, Report& r, Findings& f) {
       down.push_back(id);
     }
   }
-  const size_t majority = s.servers.size() / 2 + 1;
+  const size_t majority = servers.size() / 2 + 1;
   if (s.phase != registry::Phase::kReadWrite || s.leader == kNoNode) {
     f.Add(Verdict::kDown, Area::kRegistry, "registry-no-leader",
           "the System Registry has no leader: it refuses writes (" +
-              std::to_string(r.registry_servers_up) + " of " + std::to_string(s.servers.size()) +
-              " servers up, " + std::to_string(majority) + " needed)",
-          "registry servers " + NodeList(Sorted(s.servers)),
+              std::to_string(r.registry_servers_up) + " of " + std::to_string(servers.size()) +
+              " servers up, " + std::to_string(majority) + " needed)" + error,
+          "registry servers " + NodeList(servers),
           "bring registry servers back until a majority runs; `cohort registry status` shows "
           "the phase",
           Duration::Seconds(5));
-  } else if (!down.empty()) {
-    const bool one_more = r.registry_servers_up <= majority;
+  }
+  if (!down.empty()) {
+    const bool one_more = r.registry_servers_up == majority;
     f.Add(Verdict::kDegraded, Area::kRegistry, "registry-servers-down/" + NodeList(down),
-          std::to_string(down.size()) + " of " + std::to_string(s.servers.size()) +
+          std::to_string(down.size()) + " of " + std::to_string(servers.size()) +
               " registry servers down" + (one_more ? ": one more loss stops all writes" : ""),
           "registry servers " + NodeList(down),
           "bring them back, or move the role to up nodes with `cohort registry server "
@@ -176,7 +175,8 @@ void JudgeNetworks(const Inputs& in, Findings& f) {
 
 void JudgeJobs(const Inputs& in, Findings& f) {
   for (const JobBrief& j : in.jobs) {
-    if (j.state == distribution::JobState::kFailed) {
+    if (j.cancelled) continue;  // an operator's decision, not a fault
+    if (j.state == distribution::JobState::kFailed && j.final) {
       f.Add(Verdict::kDegraded, Area::kJobs, "job-failed/" + j.id,
             "distribution job " + j.id + " failed" + (j.error.empty() ? "" : ": " + j.error),
             j.failed_servers.empty() ? "job " + j.id
@@ -184,9 +184,10 @@ void JudgeJobs(const Inputs& in, Findings& f) {
             "`cohort job show " + j.id +
                 "` names each server's error; fix it and distribute "
                 "again");
-    } else if (j.state == distribution::JobState::kRunning) {
+    } else if (j.state == distribution::JobState::kRunning && j.behind) {
       // Keyed by its progress: a byte moved starts the problem's time again, so it shows
-      // only once the job stood still for its grace.
+      // only once the job stood still for its grace. A job whose servers all hold what
+      // it has so far (an open job, an upload waiting for its client) waits, not stalls.
       f.Add(Verdict::kDegraded, Area::kJobs, "job-stalled/" + j.id + "/" + std::to_string(j.bytes),
             "distribution job " + j.id + " moved no byte for 30 s or more", "job " + j.id,
             "`cohort job show " + j.id +
@@ -249,7 +250,8 @@ Report Evaluate(const Inputs& in) {
           "this node is not in a cluster (" + std::string(membership::RoleName(in.role)) + ")",
           NodeName(in.self),
           "check that its seeds reach a running node and share its key (`cohort addresses`, "
-          "`cohort ping`); its log says what it waits for");
+          "`cohort ping`); its log says what it waits for",
+          Duration::Seconds(5));
     r.verdict = Verdict::kDown;
     return r;
   }

@@ -58,8 +58,11 @@ struct JobBrief {
   distribution::JobState state = distribution::JobState::kRunning;
   size_t servers = 0;
   std::vector<NodeId> failed_servers;
-  uint64_t bytes = 0;  // all servers' bytes received together: a stall is no change
-  std::string error;   // the first failure's message
+  uint64_t bytes = 0;      // all servers' bytes received together: a stall is no change
+  bool behind = false;     // some server that has not failed holds less than the stream so far
+  bool final = false;      // its outcome is settled: no repair is pending
+  bool cancelled = false;  // stopped by an operator: not a problem
+  std::string error;       // the first failure's message
 };
 
 // A resource, as health needs it.
@@ -78,6 +81,8 @@ struct Inputs {
   membership::ClusterMap map;
   bool registry_configured = false;
   std::optional<registry::RegistryStatus> registry;
+  std::vector<NodeId> registry_servers;  // as configured: named when the status lists none
+  std::string registry_error;            // the latest failure to read its status, if any
   std::vector<liveness::NetworkView> networks;
   std::vector<JobBrief> jobs;
   std::vector<ResourceBrief> resources;

@@ -79,7 +79,7 @@ TEST(Health, AFailedNodeDegradesAndSaysSinceWhenItFailed) {
   EXPECT_EQ(r.members_total, 2u);
 }
 
-TEST(Health, HalfTheNodesFailedIsDown) {
+TEST(Health, MoreThanHalfTheNodesFailedIsDown) {
   HealthWatch watch;
   Inputs in = ThreeUp();
   in.registry_configured = false;
@@ -89,6 +89,10 @@ TEST(Health, HalfTheNodesFailedIsDown) {
   EXPECT_EQ(r.verdict, Verdict::kDown);
   ASSERT_FALSE(r.problems.empty());
   EXPECT_EQ(r.problems.front().key, "members-majority");  // the worst comes first
+  // Half is not more than half: one of two nodes failed degrades (membership needs no
+  // majority; the registry's quorum is judged on its own).
+  in.map.members.erase(3);
+  EXPECT_EQ(At(watch, in, 2000).verdict, Verdict::kDegraded);
 }
 
 TEST(Health, ARegistryWithoutLeaderIsDownOnceItLastsPastItsGrace) {
@@ -110,13 +114,33 @@ TEST(Health, ARegistryWithoutLeaderIsDownOnceItLastsPastItsGrace) {
   EXPECT_EQ(At(watch, in, 8000).verdict, Verdict::kHealthy);
 }
 
-TEST(Health, NoAnswerFromTheRegistryIsDown) {
+TEST(Health, NoAnswerFromTheRegistryIsDownOnceItLasts) {
   HealthWatch watch;
   Inputs in = ThreeUp();
   in.registry.reset();
-  EXPECT_EQ(At(watch, in, 1000).verdict, Verdict::kDown);
+  in.registry_error = "deadline exceeded";
+  EXPECT_EQ(At(watch, in, 1000).verdict, Verdict::kHealthy);  // a daemon just started
+  Report r = At(watch, in, 11500);
+  EXPECT_EQ(r.verdict, Verdict::kDown);
+  EXPECT_NE(r.problems[0].what.find("deadline exceeded"), std::string::npos);
   in.registry_configured = false;  // a cluster that runs without one
-  EXPECT_EQ(At(watch, in, 2000).verdict, Verdict::kHealthy);
+  EXPECT_EQ(At(watch, in, 12000).verdict, Verdict::kHealthy);
+}
+
+TEST(Health, AStatusWithoutServersJudgesTheConfiguredOnes) {
+  HealthWatch watch;
+  Inputs in = ThreeUp();
+  in.registry = registry::RegistryStatus{};  // the status read failed
+  in.registry_servers = {3, 1, 2};
+  in.map.members[3].state = MemberState::kFailed;
+  Report r = At(watch, in, 1000);
+  r = At(watch, in, 7000);
+  const Problem* leaderless = Find(r, "registry-no-leader");
+  ASSERT_NE(leaderless, nullptr);
+  EXPECT_EQ(leaderless->where, "registry servers 1, 2, 3");
+  EXPECT_NE(leaderless->what.find("2 of 3 servers up, 2 needed"), std::string::npos);
+  // The server that is down is named while there is no leader too.
+  EXPECT_NE(Find(r, "registry-servers-down/3"), nullptr);
 }
 
 TEST(Health, ANodeOutsideAClusterJudgesNothingElse) {
@@ -124,7 +148,8 @@ TEST(Health, ANodeOutsideAClusterJudgesNothingElse) {
   Inputs in = ThreeUp();
   in.role = membership::Role::kJoining;
   in.map.members[2].state = MemberState::kFailed;
-  Report r = At(watch, in, 1000);
+  EXPECT_EQ(At(watch, in, 1000).verdict, Verdict::kHealthy);  // a node starting joins first
+  Report r = At(watch, in, 6500);
   EXPECT_EQ(r.verdict, Verdict::kDown);
   ASSERT_EQ(r.problems.size(), 1u);
   EXPECT_EQ(r.problems[0].area, Area::kNode);
@@ -189,9 +214,16 @@ TEST(Health, AOneWayPathLossIsNamedWithItsDirection) {
 TEST(Health, FailedAndStalledJobs) {
   HealthWatch watch;
   Inputs in = ThreeUp();
-  JobBrief failed{"1-4", distribution::JobState::kFailed, 3, {2}, 0, "disk full"};
-  JobBrief running{"1-5", distribution::JobState::kRunning, 3, {}, 0, ""};
-  in.jobs = {failed, running};
+  JobBrief failed{"1-4",      distribution::JobState::kFailed, 3, {2}, 0, false, true, false,
+                  "disk full"};
+  JobBrief running{"1-5", distribution::JobState::kRunning, 3, {}, 0, true, false, false, ""};
+  // Not problems: a failure still under repair, a job an operator cancelled, and an open
+  // job whose servers hold all it has so far.
+  JobBrief repairing{"1-6", distribution::JobState::kFailed, 3, {3}, 0, true, false, false, ""};
+  JobBrief cancelled{"1-7",      distribution::JobState::kFailed, 3, {3}, 0, false, true, true,
+                     "cancelled"};
+  JobBrief waiting{"1-8", distribution::JobState::kRunning, 3, {}, 0, false, false, false, ""};
+  in.jobs = {failed, running, repairing, cancelled, waiting};
   Report r = At(watch, in, 1000);
   ASSERT_EQ(r.problems.size(), 1u);
   EXPECT_EQ(r.problems[0].where, "job 1-4 on nodes 2");
