@@ -12,6 +12,7 @@
 #include <functional>
 #include <optional>
 
+#include "api/dashboard_feed.h"
 #include "api/health_api.h"
 #include "api/server.h"
 #include "api/standby_api.h"
@@ -263,6 +264,12 @@ Outcome RunNode(const cohort::Config& config, const cohort::Config& file,
   cohort::api::HealthMonitor health(io, **node, manager, &distributor, &resources);
   health.Start();
   api.SetHealth(&health);
+  cohort::api::DashboardFeed feed(
+      io, **node, [&api](const cohort::api::HttpRequest& r, cohort::api::Respond respond) {
+        api.Handle(r, std::move(respond));
+      });
+  feed.Start();
+  api.SetDashboardFeed(&feed);
   cohort::api::TreeRelay relay(
       hierarchy, io, [&api](const cohort::api::HttpRequest& r, cohort::api::Respond respond) {
         api.Handle(r, std::move(respond));

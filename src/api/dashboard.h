@@ -1,6 +1,6 @@
-// The dashboard served at GET / (INTERFACE.md "HTTP API"): one self-contained HTML page that
-// polls /v1/status and /v1/tables and draws the cluster map and the supervisor tables. No
-// script or style is fetched from anywhere else.
+// The dashboard served at GET / (INTERFACE.md "HTTP API"): src/api/dashboard.html, one
+// self-contained page (no script, style or font from anywhere else) kept live by the feed of
+// GET /v1/dashboard/feed (dashboard_feed.h). Compiled in from the HTML file at build time.
 #pragma once
 
 #include <string_view>

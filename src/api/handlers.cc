@@ -6,6 +6,7 @@
 #include "api/cluster_api.h"
 #include "api/config_api.h"
 #include "api/dashboard.h"
+#include "api/dashboard_feed.h"
 #include "api/groups_api.h"
 #include "api/health_api.h"
 #include "api/inventory_api.h"
@@ -158,6 +159,10 @@ void Api::Handle(const HttpRequest& r, Respond respond) {
                        respond(Json(200, std::move(doc)));
                      });
     return;
+  }
+  if (get && path == "/v1/dashboard/feed") {
+    return respond(feed_ != nullptr ? feed_->Subscribe()
+                                    : Fail(503, "this daemon runs no dashboard feed"));
   }
   if (get && path == "/") {
     return respond({200, "text/html; charset=utf-8", std::string(DashboardHtml())});

@@ -33,6 +33,7 @@ class MediaServer;
 
 namespace cohort::api {
 
+class DashboardFeed;
 class HealthMonitor;
 
 struct HttpRequest {
@@ -89,6 +90,8 @@ class Api {
   }
   // GET /v1/health and the health gauges of /metrics.
   void SetHealth(HealthMonitor* health) { health_ = health; }
+  // GET /v1/dashboard/feed: the dashboard's live feed.
+  void SetDashboardFeed(DashboardFeed* feed) { feed_ = feed; }
   // Calls `respond` exactly once, now or later (ping answers when its requests finish).
   void Handle(const HttpRequest& request, Respond respond);
 
@@ -113,6 +116,7 @@ class Api {
   node::WorkloadService* workload_ = nullptr;
   const io::MediaServer* media_ = nullptr;
   HealthMonitor* health_ = nullptr;
+  DashboardFeed* feed_ = nullptr;
 };
 
 }  // namespace cohort::api

@@ -144,6 +144,18 @@ json HealthJson(const Report& report, const node::Node& node, int64_t now_ms) {
           {"problems", problems}};
 }
 
+json HistoryJson(const node::health::HealthWatch& watch) {
+  auto state = [](const std::optional<membership::MemberState>& s) {
+    return s ? json(membership::MemberStateName(*s)) : json(nullptr);
+  };
+  json history = json::array();
+  for (const auto& t : watch.history()) {
+    history.push_back(
+        {{"at_ms", t.at_ms}, {"node", t.node}, {"from", state(t.from)}, {"to", state(t.to)}});
+  }
+  return {{"history", history}};
+}
+
 std::string HealthMetrics(const Report& report) {
   MetricsText t;
   t.Gauge("cohort_health_status",
@@ -162,13 +174,15 @@ std::string HealthMetrics(const Report& report) {
 
 bool HandleHealth(HealthMonitor* monitor, const node::Node& node, const HttpRequest& r,
                   const std::string& path, const Respond& respond) {
-  if (path != "/v1/health") return false;
+  if (path != "/v1/health" && path != "/v1/members/history") return false;
   if (r.method != "GET") {
     respond(Fail(405, r.method + " is not allowed on " + path));
   } else if (monitor == nullptr) {
     respond(Fail(503, "this daemon runs no health monitor"));
-  } else {
+  } else if (path == "/v1/health") {
     respond(Json(200, HealthJson(monitor->Check(), node, NowMs())));
+  } else {
+    respond(Json(200, HistoryJson(monitor->watch())));
   }
   return true;
 }

@@ -49,9 +49,12 @@ class HealthMonitor {
 // The report as GET /v1/health answers it (INTERFACE.md).
 nlohmann::json HealthJson(const node::health::Report& report, const node::Node& node,
                           int64_t now_ms);
+// GET /v1/members/history: {"history": [{"at_ms", "node", "from", "to"}]}, oldest first,
+// each member's changes of state as this node saw them (null: not listed).
+nlohmann::json HistoryJson(const node::health::HealthWatch& watch);
 // cohort_health_status and cohort_health_problems{area}.
 std::string HealthMetrics(const node::health::Report& report);
-// GET /v1/health (with no monitor: 503).
+// GET /v1/health and /v1/members/history (with no monitor: 503).
 bool HandleHealth(HealthMonitor* monitor, const node::Node& node, const HttpRequest& r,
                   const std::string& path, const Respond& respond);
 

@@ -151,6 +151,7 @@ class Session : public std::enable_shared_from_this<Session> {
         static_cast<http::status>(resp.status), 11);
     head->set(http::field::content_type, resp.content_type);
     head->set(http::field::server, "cohortd");
+    for (const auto& [name, value] : resp.headers) head->set(name, value);
     head->chunked(true);
     auto serializer = std::make_shared<http::response_serializer<http::empty_body>>(*head);
     auto sink = std::make_shared<Sink>(shared_from_this());

@@ -217,8 +217,20 @@ class Browser:
         while self.take_message() is not None:
             pass
 
-    def screenshot(self, session, path):
-        data = self.call("Page.captureScreenshot", {"format": "png"}, session)["data"]
+    def viewport(self, session, width, height, mobile=False):
+        """Shows the page as a screen of this size would (a phone's with `mobile`)."""
+        self.call("Emulation.setDeviceMetricsOverride",
+                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile},
+                  session)
+
+    def screenshot(self, session, path, full_page=False):
+        params = {"format": "png"}
+        if full_page:  # the whole page, not only what the viewport shows
+            size = self.call("Page.getLayoutMetrics", session=session)["cssContentSize"]
+            params.update(captureBeyondViewport=True,
+                          clip={"x": 0, "y": 0, "width": size["width"],
+                                "height": size["height"], "scale": 1})
+        data = self.call("Page.captureScreenshot", params, session)["data"]
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         with open(path, "wb") as f:
             f.write(base64.b64decode(data))
