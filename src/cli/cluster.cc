@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "cli/call.h"
+#include "cli/progress.h"
 #include "io/files.h"
 
 namespace cohort::cli {
@@ -45,9 +46,12 @@ bool RefusedRelayed(const Globals& g, int& rc) {
 // The node's answer to GET `target` once `done` holds for it, polled every 50 ms while the
 // node starts again (calls fail meanwhile); an error at the deadline.
 Result<json> WaitFor(const Globals& g, const std::string& target,
-                     const std::function<bool(const json&)>& done, int64_t timeout_ms) {
+                     const std::function<bool(const json&)>& done, int64_t timeout_ms,
+                     const std::string& what = "waiting for the node") {
   const auto t0 = Clock::now();
+  Progress progress(g);
   for (int attempt = 0; attempt < 100'000; ++attempt) {
+    progress.Say(what);
     auto doc = Call{g}.Do("GET", target, {}, false, 1000);
     try {
       if (doc && done(*doc)) return doc;
@@ -95,11 +99,12 @@ Result<json> AwaitMove(const Globals& g, const json& answer, int64_t deadline_ms
       [](const json& d) {
         return d["current"] == d["target"] && !d["current"].get<std::string>().empty();
       },
-      deadline_ms + 20'000);
+      deadline_ms + 20'000, "waiting for the node to settle in a cluster");
   if (!pointers) return pointers.error();
   const std::string current = (*pointers)["current"];
   auto status = WaitFor(
-      g, "/v1/status", [&](const json& s) { return InCluster(s, current); }, 20'000);
+      g, "/v1/status", [&](const json& s) { return InCluster(s, current); }, 20'000,
+      "waiting for the node to be a member there");
   if (!status) return status.error();
   const bool moved = current == there;
   const std::string name = (*status)["cluster"];

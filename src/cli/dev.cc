@@ -20,6 +20,7 @@
 #include "cli/call.h"
 #include "cli/cli.h"
 #include "cli/dev_up.h"
+#include "cli/progress.h"
 #include "dcm/core.h"
 #include "io/files.h"
 #include "io/http_client.h"
@@ -284,11 +285,11 @@ Result<json> GetFromNode(const DevUpOptions& o, int k, const std::string& target
   return doc;
 }
 
-// Prints a waiting line when it changes (not with --json: stdout is the document).
-void Progress(const Globals& g, const std::string& line) {
-  static std::string last;
-  if (line != last && !g.json) std::fprintf(stderr, "%s\n", line.c_str());
-  last = line;
+// The waiting line (cli/progress.h): one for the whole `dev up`.
+void Waiting(const Globals& g, const std::string& line) {
+  static cli::Progress progress(g);
+  if (line.empty()) return progress.Done();
+  progress.Say(line);
 }
 
 // Waits until every node's address table lists all N nodes with one digest and every node
@@ -325,8 +326,8 @@ Result<Agreement> WaitAgreement(const Globals& g, const DevUpOptions& o, const s
     int agree = 0;
     for (auto& [d, n] : digests) agree = std::max(agree, n);
     if (agree == o.nodes) return a;
-    Progress(g, "waiting: " + std::to_string(agree) + " of " + std::to_string(o.nodes) +
-                    " nodes agree on the address table and the cluster map");
+    Waiting(g, "waiting: " + std::to_string(agree) + " of " + std::to_string(o.nodes) +
+                   " nodes agree on the address table and the cluster map");
     if (Clock::now() > deadline) {
       return Error(Errc::kTimeout, "the nodes did not agree within " + std::to_string(o.timeout_s) +
                                        " s (logs in " + dir +
@@ -344,7 +345,7 @@ Status WaitRegistry(const Globals& g, const DevUpOptions& o, const std::string& 
     for (;;) {
       auto doc = GetFromNode(o, k, "/v1/registry/status");
       if (doc && (*doc)["phase"] == "read-write" && (*doc)["cluster_id"] != "") break;
-      Progress(g, "waiting: node " + std::to_string(k) + "'s registry client to reach a leader");
+      Waiting(g, "waiting: node " + std::to_string(k) + "'s registry client to reach a leader");
       if (Clock::now() > deadline) {
         return Error(Errc::kTimeout, "the registry did not become writable within " +
                                          std::to_string(o.timeout_s) + " s (etcd logs in " + dir +
@@ -425,8 +426,11 @@ int DevUp(const Globals& g, const DevUpOptions& options) {
   if (auto s = StartNodes(o, dir, pids); !s) return Fail(1, s.error().message());
   const auto deadline = Clock::now() + std::chrono::seconds(o.timeout_s);
   auto agreement = WaitAgreement(g, o, dir, pids, deadline);
+  Waiting(g, "");  // the waiting line ends before the outcome
   if (!agreement) return Fail(1, agreement.error().message());
-  if (auto s = WaitRegistry(g, o, dir, deadline); !s) return Fail(1, s.error().message());
+  auto registry = WaitRegistry(g, o, dir, deadline);
+  Waiting(g, "");
+  if (!registry) return Fail(1, registry.error().message());
   const json out = DevUpDocument(o, dir, pids, *agreement);
   if (g.json) {
     std::printf("%s\n", out.dump(2).c_str());

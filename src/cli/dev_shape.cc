@@ -107,8 +107,8 @@ Result<std::vector<std::vector<Formed>>> WaitLevels(const Globals& g,
       held = std::move(here);
     }
     if (levels.size() == depth) return levels;
-    Progress(g, "waiting: " + std::to_string(levels.size()) + " of " + std::to_string(depth) +
-                    " levels above the clusters formed");
+    Waiting(g, "waiting: " + std::to_string(levels.size()) + " of " + std::to_string(depth) +
+                   " levels above the clusters formed");
     if (Clock::now() > deadline) {
       return Error(
           Errc::kTimeout,
@@ -220,10 +220,13 @@ int DevUpShape(const Globals& g, const DevUpOptions& o, const std::string& dir) 
   json out_clusters = json::array();
   for (size_t i = 0; i < clusters.size(); ++i) {
     auto agreement = WaitAgreement(g, clusters[i], clusters[i].dir, pids[i], deadline);
+    Waiting(g, "");  // the waiting line ends before the outcome
     if (!agreement) {
       return fail("cluster " + std::to_string(i + 1) + ": " + agreement.error().message());
     }
-    if (auto r = WaitRegistry(g, clusters[i], clusters[i].dir, deadline); !r) {
+    auto r = WaitRegistry(g, clusters[i], clusters[i].dir, deadline);
+    Waiting(g, "");
+    if (!r) {
       return fail("cluster " + std::to_string(i + 1) + ": " + r.error().message());
     }
     agreed.push_back(*agreement);
@@ -234,6 +237,7 @@ int DevUpShape(const Globals& g, const DevUpOptions& o, const std::string& dir) 
     out_clusters.push_back(std::move(doc));
   }
   auto levels = WaitLevels(g, clusters, agreed, groups, s, deadline);
+  Waiting(g, "");
   if (!levels) return fail(levels.error().message());
   json out_levels = json::array();
   for (const auto& level : *levels) {

@@ -21,8 +21,9 @@ struct Agreement {
   int supervisor = 0;
 };
 
-// Prints a waiting line when it changes (not with --json: stdout is the document).
-void Progress(const Globals& g, const std::string& line);
+// The waiting line of `dev up` (cli/progress.h): in place on a terminal, a line per change
+// when piped, nothing with --json (stdout is the document).
+void Waiting(const Globals& g, const std::string& line);
 // The folder, its key and disks, ready for the daemons; none of its nodes may be running.
 Status Prepare(const DevUpOptions& o, const std::string& dir);
 // Starts every node; on a failure the ones started are stopped again.

@@ -3,14 +3,17 @@
 // command takes
 // --json; watch prints one JSON line per change with --json.
 #include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cli/call.h"
+#include "cli/progress.h"
 #include "io/clock.h"
 #include "io/http_client.h"
 
@@ -232,6 +235,36 @@ void PrintDone(const json& doc) {
   std::printf("%s\n", line.c_str());
 }
 
+// Polls the resource until it runs on `node`, with a progress line; its document then,
+// with "elapsed_ms". A blocked resource or the timeout ends the wait with an error.
+Result<json> AwaitRunning(const Globals& g, const std::string& resource, int node,
+                          double timeout_s) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Progress progress(g);
+  for (int attempt = 0; attempt < 1'000'000; ++attempt) {
+    auto doc = Call{g}.Do("GET", "/v1/resources/" + resource);
+    if (!doc) return doc;
+    const std::string state = doc->value("state", "");
+    const json owner = doc->value("node", json());
+    if (owner == node && state == "running") {
+      (*doc)["elapsed_ms"] = static_cast<double>(MillisSince(t0));
+      return doc;
+    }
+    if (state == "blocked") {
+      return Error(Errc::kUnavailable, resource + " is blocked: its stop failed (" +
+                                           doc->value("error", std::string()) +
+                                           "); see `cohort resource show " + resource + "`");
+    }
+    progress.Say("moving " + resource + " to node " + std::to_string(node) + ": " + state +
+                 (owner.is_null() ? "" : " on node " + owner.dump()));
+    if (static_cast<double>(MillisSince(t0)) > timeout_s * 1000) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return Error(Errc::kTimeout, resource + " does not run on node " + std::to_string(node) +
+                                   " after " + std::to_string(static_cast<int>(timeout_s)) +
+                                   " s; `cohort resource explain " + resource + "` says why");
+}
+
 }  // namespace
 
 void AddResourceCommands(CLI::App& app, const Globals& g, int& rc) {
@@ -331,12 +364,25 @@ void AddResourceCommands(CLI::App& app, const Globals& g, int& rc) {
   del->callback([&g, &rc] {
     rc = Print(g, Call{g}.Do("DELETE", "/v1/resources/" + name, {}, true), PrintDone);
   });
-  auto* move = res->add_subcommand("move", "run it on NODE (until `clear`)");
+  static bool no_wait = false;
+  static double move_timeout_s = 60;
+  auto* move = res->add_subcommand(
+      "move", "run it on NODE (until `clear`); waits, showing progress, until it runs there");
   named(move);
   move->add_option("node", node, "the node")->required()->check(CLI::Range(1, 65535));
+  move->add_flag("--no-wait", no_wait, "return once the move is asked");
+  move->add_option("--timeout", move_timeout_s, "give up waiting after this many seconds")
+      ->check(CLI::Range(1.0, 3600.0));
   move->callback([&g, &rc] {
-    rc = Print(g, Call{g}.Do("POST", "/v1/resources/" + name + "/move", {{"node", node}}, true),
-               PrintDone);
+    auto asked = Call{g}.Do("POST", "/v1/resources/" + name + "/move", {{"node", node}}, true);
+    if (!asked || no_wait) {
+      rc = Print(g, asked, PrintDone);
+      return;
+    }
+    rc = Print(g, AwaitRunning(g, name, node, move_timeout_s), [](const json& d) {
+      std::printf("%s runs on node %s (%.2f s)\n", Text(d["name"]).c_str(), Text(d["node"]).c_str(),
+                  d["elapsed_ms"].get<double>() / 1000);
+    });
   });
   auto* act =
       res->add_subcommand("action", "run an agent action on this node (monitor, meta-data, ...)");

@@ -10,9 +10,11 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 
 #include "base/config.h"
 #include "cli/call.h"
+#include "cli/progress.h"
 #include "dcm/core.h"
 #include "io/files.h"
 #include "io/http_client.h"
@@ -47,8 +49,11 @@ int Save(const Globals& g, const std::string& file) {
   Call call{g};
   auto token = call.Token();
   if (!token) return Fail(1, token.error().message());
+  std::optional<Progress> progress(g);
+  progress->Say("the node takes a snapshot of the registry and sends it");
   auto reply =
       io::HttpCall(g.api, "POST", "/v1/registry/snapshot", "", *token, 120000, 0, SIZE_MAX, g.node);
+  progress.reset();  // the line ends before the outcome's
   if (!reply) return Fail(1, reply.error().message());
   if (reply->status != 200) {
     auto doc = nlohmann::json::parse(reply->body, nullptr, false);
