@@ -146,8 +146,8 @@ def main():
     bin_dir, out = sys.argv[1], sys.argv[2]
     version = os.environ.get("COHORT_VERSION", "0")
     # Reproducible: the date of the source, not of the build.
-    date = datetime.datetime.utcfromtimestamp(
-        int(os.environ.get("SOURCE_DATE_EPOCH", "0"))).strftime("%Y-%m-%d")
+    date = datetime.datetime.fromtimestamp(int(os.environ.get("SOURCE_DATE_EPOCH", "0")),
+                                           datetime.timezone.utc).strftime("%Y-%m-%d")
     os.makedirs(os.path.join(out, "man"), exist_ok=True)
     os.makedirs(os.path.join(out, "completion"), exist_ok=True)
     cli = walk(os.path.join(bin_dir, "cohort"))

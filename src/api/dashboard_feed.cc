@@ -1,5 +1,6 @@
 #include "api/dashboard_feed.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "io/clock.h"
@@ -32,7 +33,6 @@ const std::vector<Section>& Sections() {
       {"groups", "/v1/groups", {}, {}},
       {"resources", "/v1/resources", {}, {}},
       {"streams", "/v1/streams", {"sessions"}, {}},
-      {"hierarchy", "/v1/hierarchy", {}, {}},
   };
   return kSections;
 }
@@ -48,28 +48,51 @@ void DropEverywhere(json& j, const std::vector<const char*>& keys) {
 
 std::string Line(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-// The section's data (the tables split in two: the usage part changes often, the rest
-// seldom), or its error.
+// A section the feed could not get: "feed_error", so the page never mistakes a document's own
+// "error" field (the registry's last error, say) for it.
+json FeedError(const std::string& why, int status) {
+  return {{"feed_error", why}, {"status", status}};
+}
+
+// The sequence number of a job id ("<base>-<seq>"), to keep the newest jobs.
+std::pair<std::string, uint64_t> JobOrder(const json& job) {
+  const std::string id = job.is_object() ? job.value("id", "") : "";
+  const size_t dash = id.rfind('-');
+  uint64_t seq = 0;
+  if (dash != std::string::npos) {
+    for (char c : id.substr(dash + 1)) {
+      if (c < '0' || c > '9' || seq > UINT64_MAX / 10 - 9) break;
+      seq = seq * 10 + static_cast<uint64_t>(c - '0');
+    }
+  }
+  return {id.substr(0, dash == std::string::npos ? 0 : dash), seq};
+}
+
+// The section's data (the tables split in three: the usage and the levels above change
+// often, the rest seldom), or why the feed has none.
 std::map<std::string, std::string> SectionData(const Section& s, const HttpResponse& r) {
+  const bool tables = std::string(s.name) == "tables";
   json doc = json::parse(r.body, nullptr, false);
   if (r.status >= 300 || doc.is_discarded() || !doc.is_object()) {
-    std::string error = "HTTP " + std::to_string(r.status);
+    std::string why = "HTTP " + std::to_string(r.status);
     if (!doc.is_discarded() && doc.is_object() && doc.contains("error") &&
         doc["error"].is_string()) {
-      error = doc["error"].get<std::string>();
+      why = doc["error"].get<std::string>();
     }
-    json e{{"error", error}, {"status", r.status}};
-    if (std::string(s.name) == "tables") return {{"tables", Line(e)}, {"usage", Line(e)}};
-    return {{s.name, Line(e)}};
+    const std::string e = Line(FeedError(why, r.status));
+    if (tables) return {{"tables", e}, {"usage", e}, {"levels", e}};
+    return {{s.name, e}};
   }
   for (const char* k : s.drop_top) doc.erase(k);
   DropEverywhere(doc, s.drop_all);
   if (std::string(s.name) == "jobs" && doc.contains("jobs") && doc["jobs"].is_array() &&
       doc["jobs"].size() > 50) {
     json& jobs = doc["jobs"];
-    jobs.erase(jobs.begin(), jobs.end() - 50);  // the newest last: a page, not an archive
+    std::stable_sort(jobs.begin(), jobs.end(),
+                     [](const json& a, const json& b) { return JobOrder(a) < JobOrder(b); });
+    jobs.erase(jobs.begin(), jobs.end() - 50);  // the newest: a page, not an archive
   }
-  if (std::string(s.name) != "tables") return {{s.name, Line(doc)}};
+  if (!tables) return {{s.name, Line(doc)}};
   json usage = json::object();
   for (const char* k : {"disk_usage", "node_usage", "usage_from", "usage_error"}) {
     if (doc.contains(k)) {
@@ -77,13 +100,15 @@ std::map<std::string, std::string> SectionData(const Section& s, const HttpRespo
       doc.erase(k);
     }
   }
-  return {{"tables", Line(doc)}, {"usage", Line(usage)}};
+  json levels{{"levels", doc.contains("levels") ? doc["levels"] : json::array()}};
+  doc.erase("levels");
+  return {{"tables", Line(doc)}, {"usage", Line(usage)}, {"levels", Line(levels)}};
 }
 
 // Sections that change with every sample (load, rates, free bytes) go at most this often:
 // the page's graphs need no more, and an idle cluster costs a browser little.
 Duration MinInterval(const std::string& section) {
-  return section == "usage" ? Duration::Seconds(5) : Duration();
+  return section == "usage" || section == "levels" ? Duration::Seconds(5) : Duration();
 }
 
 std::string Event(const std::string& name, const std::string& data) {
@@ -127,12 +152,25 @@ HttpResponse DashboardFeed::Subscribe() {
   r.headers = {{"Cache-Control", "no-store"}};
   r.stream = [this, alive = std::weak_ptr<bool>(alive_)](std::shared_ptr<StreamSink> sink) {
     if (alive.expired()) return sink->Close();
+    if (subscribers_.size() >= kMaxSubscribers) {  // others connected since Subscribe()
+      sink->Write("retry: 10000\n\n" +
+                  Event("refused",
+                        Line(json{{"feed_error", "too many dashboards are open on this node"}})));
+      return sink->Close();
+    }
     const uint64_t id = next_subscriber_++;
     auto s = std::make_shared<Subscriber>();
     s->sink = sink;
     subscribers_[id] = s;
     sink->OnClosed([this, alive, id] {
-      if (!alive.expired()) subscribers_.erase(id);
+      if (alive.expired()) return;
+      subscribers_.erase(id);
+      // Nobody watches: what was gathered grows old, and a page that comes later must not
+      // see it as the news before the fresh tick.
+      if (subscribers_.empty()) {
+        current_.clear();
+        changed_at_.clear();
+      }
     });
     sink->Write("retry: 2000\n\n");
     SendChanges(*s);  // what the last tick gathered, at once
@@ -162,7 +200,14 @@ void DashboardFeed::Tick() {
   gathered_.clear();
   pending_ = Sections().size();
   // A section that does not answer in time keeps what it showed.
-  deadline_timer_.After(Duration::Seconds(3), [this, t = tick_] { Publish(t); });
+  deadline_timer_.After(Duration::Seconds(3), [this, t = tick_] {
+    for (const Section& s : Sections()) {
+      if (gathered_.count(s.name) == 0 && t == tick_) {
+        gathered_[s.name] = Line(FeedError("no answer within 3 s", 504));
+      }
+    }
+    Publish(t);
+  });
   for (const Section& s : Sections()) {
     HttpRequest request;
     request.method = "GET";

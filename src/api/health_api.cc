@@ -74,6 +74,7 @@ node::health::Inputs HealthMonitor::Gather() {
   node::health::Inputs in;
   in.self = node_.config().node_id;
   in.role = node_.membership().role();
+  in.starting = node_.Now() - node_.started() < Duration::Seconds(15);
   in.map = node_.membership().map();
   if (dcm_ != nullptr && dcm_->has_registry()) {
     in.registry_configured = true;

@@ -243,7 +243,16 @@ Result<json> AwaitRunning(const Globals& g, const std::string& resource, int nod
   Progress progress(g);
   for (int attempt = 0; attempt < 1'000'000; ++attempt) {
     auto doc = Call{g}.Do("GET", "/v1/resources/" + resource);
-    if (!doc) return doc;
+    if (!doc) {  // the move is asked: a node busy for a moment does not end the wait
+      if (static_cast<double>(MillisSince(t0)) > timeout_s * 1000) return doc;
+      progress.Say("moving " + resource + ": " + doc.error().message());
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
+    if (doc->value("target", "") == "stopped") {  // it moves, but will not run
+      (*doc)["elapsed_ms"] = static_cast<double>(MillisSince(t0));
+      return doc;
+    }
     const std::string state = doc->value("state", "");
     const json owner = doc->value("node", json());
     if (owner == node && state == "running") {
@@ -380,6 +389,11 @@ void AddResourceCommands(CLI::App& app, const Globals& g, int& rc) {
       return;
     }
     rc = Print(g, AwaitRunning(g, name, node, move_timeout_s), [](const json& d) {
+      if (d.value("target", "") == "stopped") {
+        std::printf("%s will run on node %d once started (its target is stopped)\n",
+                    Text(d["name"]).c_str(), node);
+        return;
+      }
       std::printf("%s runs on node %s (%.2f s)\n", Text(d["name"]).c_str(), Text(d["node"]).c_str(),
                   d["elapsed_ms"].get<double>() / 1000);
     });

@@ -74,11 +74,13 @@ void JudgeRegistry(const Inputs& in, Report& r, Findings& f) {
   if (!in.registry_configured) return;
   const std::string error = in.registry_error.empty() ? "" : " (" + in.registry_error + ")";
   if (!in.registry) {
-    f.Add(Verdict::kDown, Area::kRegistry, "registry-unknown",
-          "this node has no answer from the System Registry" + error, NodeName(in.self),
+    f.Add(in.starting ? Verdict::kDegraded : Verdict::kDown, Area::kRegistry, "registry-unknown",
+          "this node has no answer from the System Registry" +
+              std::string(in.starting ? " yet" : "") + error,
+          NodeName(in.self),
           "check the registry servers in [registry] of cohortd.toml and that they are up "
           "(`cohort registry status` on one of them)",
-          Duration::Seconds(10));
+          in.starting ? Duration() : Duration::Seconds(10));
     return;
   }
   const registry::RegistryStatus& s = *in.registry;
@@ -246,13 +248,19 @@ Report Evaluate(const Inputs& in) {
   Findings f(r);
   if (!InCluster(in.role)) {
     // From outside a cluster, nothing else this node holds is current.
-    f.Add(Verdict::kDown, Area::kNode, "node-outside",
-          "this node is not in a cluster (" + std::string(membership::RoleName(in.role)) + ")",
-          NodeName(in.self),
-          "check that its seeds reach a running node and share its key (`cohort addresses`, "
-          "`cohort ping`); its log says what it waits for",
-          Duration::Seconds(5));
-    r.verdict = Verdict::kDown;
+    const std::string role = membership::RoleName(in.role);
+    if (in.starting) {
+      f.Add(Verdict::kDegraded, Area::kNode, "node-outside",
+            "this node is still on its way into its cluster (" + role + ")", NodeName(in.self),
+            "wait a few seconds; if it lasts, check that its seeds reach a running node");
+    } else {
+      f.Add(Verdict::kDown, Area::kNode, "node-outside",
+            "this node is not in a cluster (" + role + ")", NodeName(in.self),
+            "check that its seeds reach a running node and share its key (`cohort addresses`, "
+            "`cohort ping`); its log says what it waits for",
+            Duration::Seconds(5));
+    }
+    r.verdict = r.problems.front().severity;
     return r;
   }
   if (in.map.supervisor == kNoNode) {

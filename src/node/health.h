@@ -78,6 +78,9 @@ struct ResourceBrief {
 struct Inputs {
   NodeId self = kNoNode;
   membership::Role role = membership::Role::kListening;
+  // This daemon started moments ago: not yet in its cluster, or without a registry answer,
+  // is where it is on its way (degraded at once), not a fault held back by a grace.
+  bool starting = false;
   membership::ClusterMap map;
   bool registry_configured = false;
   std::optional<registry::RegistryStatus> registry;

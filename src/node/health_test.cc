@@ -125,6 +125,13 @@ TEST(Health, NoAnswerFromTheRegistryIsDownOnceItLasts) {
   EXPECT_NE(r.problems[0].what.find("deadline exceeded"), std::string::npos);
   in.registry_configured = false;  // a cluster that runs without one
   EXPECT_EQ(At(watch, in, 12000).verdict, Verdict::kHealthy);
+  // A daemon that just started says where it is at once, as degraded.
+  HealthWatch fresh;
+  in.registry_configured = true;
+  in.starting = true;
+  Report r2 = At(fresh, in, 1000);
+  EXPECT_EQ(r2.verdict, Verdict::kDegraded);
+  EXPECT_NE(r2.problems[0].what.find("no answer from the System Registry yet"), std::string::npos);
 }
 
 TEST(Health, AStatusWithoutServersJudgesTheConfiguredOnes) {
@@ -148,7 +155,11 @@ TEST(Health, ANodeOutsideAClusterJudgesNothingElse) {
   Inputs in = ThreeUp();
   in.role = membership::Role::kJoining;
   in.map.members[2].state = MemberState::kFailed;
-  EXPECT_EQ(At(watch, in, 1000).verdict, Verdict::kHealthy);  // a node starting joins first
+  EXPECT_EQ(At(watch, in, 1000).verdict, Verdict::kHealthy);  // a blip is held back
+  in.starting = true;  // a daemon on its way in says so at once
+  HealthWatch fresh;
+  EXPECT_EQ(At(fresh, in, 1000).verdict, Verdict::kDegraded);
+  in.starting = false;
   Report r = At(watch, in, 6500);
   EXPECT_EQ(r.verdict, Verdict::kDown);
   ASSERT_EQ(r.problems.size(), 1u);

@@ -113,13 +113,14 @@ class Dashboard(unittest.TestCase):
             b.screenshot(s, os.path.join(artifacts_dir(), "dashboard-phone.png"))
             b.viewport(s, 1400, 1000)
 
-            # The token: kept in this tab's session storage, never in the URL.
-            self.page(s, "document.getElementById('token').value = 'secret-token';"
+            # The token: kept in this tab's session storage, said so on the page.
+            self.page(s, "document.getElementById('token').value = 'not-the-token';"
                          "document.querySelector('#token-form button[type=submit]').click();"
                          "true")
             self.assertEqual(self.page(s, "sessionStorage.getItem('cohort-token')"),
-                             "secret-token")
-            self.assertNotIn("secret", self.page(s, "location.href"))
+                             "not-the-token")
+            self.assertIn("a token is kept", self.page(
+                s, "document.getElementById('token-state').textContent"))
             self.assertEqual(b.console_errors(s), [])
 
             # The node it is served from goes away: the page says so and keeps what it had.

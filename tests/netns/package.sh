@@ -3,7 +3,8 @@
 # switch, each running the packaged cohortd (scripts/package, unpacked) on the packaged
 # /etc/cohort/cohortd.toml changed by exactly README's sed lines, with one cluster key (made
 # on host 1 as the postinst makes it, copied to the others). Each host has a mount namespace
-# of its own: a private /var/lib (the unit's StateDirectory) and its own /etc/machine-id, as
+# of its own: a private /var/lib and /run (the unit's StateDirectory and RuntimeDirectory)
+# and its own /etc/machine-id, as
 # three machines would. Passes when `cohort doctor` on host 1 says HEALTHY with 3 of 3 nodes
 # up and host 1 serves the dashboard. Exits 77 (skipped) where namespaces cannot be made.
 #
@@ -64,7 +65,8 @@ for k in $(seq 1 $HOSTS); do
   readme_sed "$k" "$etc/cohortd.toml"
   python3 -c 'import uuid; print(uuid.uuid4().hex)' > "$work/h$k/machine-id"
   ip netns exec "$ns" unshare -m --propagation private sh -c \
-    'mount -t tmpfs tmpfs /var/lib && mount --bind "$1" /etc/machine-id && exec "$2" --config "$3"' \
+    'mount -t tmpfs tmpfs /var/lib && mount -t tmpfs tmpfs /run &&
+     mount --bind "$1" /etc/machine-id && exec "$2" --config "$3"' \
     sh "$work/h$k/machine-id" "$BIN/cohortd" "$etc/cohortd.toml" > "$work/h$k.log" 2>&1 &
   PIDS+=($!)
 done

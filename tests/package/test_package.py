@@ -148,7 +148,8 @@ class Package(unittest.TestCase):
         log = open(os.path.join(self.tmp.name, "cohortd.log"), "w")
         daemon = subprocess.Popen(
             ["unshare", "-mn", "--propagation", "private", "sh", "-c",
-             'ip link set lo up && mount -t tmpfs tmpfs /var/lib && exec "$0" --config "$1"',
+             'ip link set lo up && mount -t tmpfs tmpfs /var/lib && mount -t tmpfs tmpfs /run && '
+             'exec "$0" --config "$1"',
              self.path("usr/bin/cohortd"), config], stdout=log, stderr=subprocess.STDOUT)
         try:
             def doctor():
