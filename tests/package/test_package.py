@@ -172,5 +172,76 @@ class Package(unittest.TestCase):
         self.assertEqual(daemon.returncode, 0, "cohortd leaves and exits 0 on SIGTERM")
 
 
+# dpkg installs the package into a throwaway copy of this machine (an overlay on / in a
+# mount namespace, entered by chroot; its network a namespace of its own): the postinst makes
+# the user and the key and enables the unit; cohortd runs as that user on the installed files
+# as the unit would (its state and runtime folders made as systemd makes them); purge
+# removes it all. Nothing reaches the real system.
+CONTAINER = r"""
+set -eu
+deb=$1 base=$2
+mount -t tmpfs tmpfs "$base"
+mkdir -p "$base/upper" "$base/work" "$base/root"
+mount -t overlay overlay -o "lowerdir=/,upperdir=$base/upper,workdir=$base/work" "$base/root"
+r=$base/root
+mount --rbind /dev "$r/dev"; mount -t proc proc "$r/proc"
+mount -t tmpfs tmpfs "$r/run"; mount -t tmpfs tmpfs "$r/tmp"
+cp "$deb" "$r/tmp/cohort.deb"
+inside() { chroot "$r" "$@"; }
+inside dpkg -i /tmp/cohort.deb >/dev/null
+echo "user: $(inside id -un cohort) $(inside id -gn cohort)"
+echo "key: $(inside stat -c '%a %U %G' /etc/cohort/cluster.key)"
+echo "enabled: $(inside readlink /etc/systemd/system/multi-user.target.wants/cohortd.service)"
+echo "status: $(inside dpkg-query -W -f '${Status}' cohort)"
+inside install -d -o cohort -g cohort -m 0700 /var/lib/cohort
+inside install -d -o cohort -g cohort -m 0750 /run/cohort
+ip link set lo up
+# chroot and setpriv exec: $! is cohortd itself (a function here would be a subshell).
+chroot "$r" setpriv --reuid=cohort --regid=cohort --init-groups /usr/bin/cohortd \
+  --config /etc/cohort/cohortd.toml >"$base/cohortd.log" 2>&1 &
+pid=$!
+trap 'kill -KILL "$pid" 2>/dev/null || true' EXIT  # never outlives the test
+ok=""
+for i in $(seq 1 150); do
+  if inside setpriv --reuid=cohort --regid=cohort --init-groups cohort doctor >"$base/doctor" 2>&1; then
+    ok=1; break
+  fi
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.2
+done
+echo "doctor: $(head -2 "$base/doctor" | tail -1)"
+kill -TERM "$pid" 2>/dev/null || true
+status=0
+wait "$pid" || status=$?
+echo "cohortd exit: $status"
+[ -n "$ok" ] || { cat "$base/cohortd.log"; exit 1; }
+inside dpkg --purge cohort >/dev/null
+echo "after purge: $(inside sh -c 'ls -d /etc/cohort /usr/bin/cohortd /var/lib/cohort 2>/dev/null | wc -l')"
+"""
+
+
+class Install(unittest.TestCase):
+    def test_dpkg_installs_runs_and_purges_it_in_a_throwaway_root(self):
+        if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("setpriv"):
+            self.skipTest("needs root, unshare and setpriv")
+        if run("unshare", "-mn", "true").returncode != 0:
+            self.skipTest("this machine cannot make mount and network namespaces")
+        p = run("bash", os.path.join(ROOT, "scripts", "package"), "--no-build", timeout=600)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        deb = os.path.join(ROOT, p.stdout.strip().splitlines()[-1])
+        with tempfile.TemporaryDirectory(prefix="cohort-dpkg-") as base:
+            p = run("unshare", "-mn", "--propagation", "private", "bash", "-c", CONTAINER,
+                    "container", deb, base, timeout=300)
+            out = p.stdout
+            self.assertEqual(p.returncode, 0, out + p.stderr)
+        self.assertIn("user: cohort cohort", out)
+        self.assertIn("key: 640 root cohort", out)
+        self.assertIn("enabled: /lib/systemd/system/cohortd.service", out)
+        self.assertIn("status: install ok installed", out)
+        self.assertIn("doctor: HEALTHY: 1 of 1 nodes up", out)
+        self.assertIn("cohortd exit: 0", out)
+        self.assertIn("after purge: 0", out)
+
+
 if __name__ == "__main__":
     unittest.main()
