@@ -7,9 +7,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <future>
 #include <optional>
 
 #include "base/config.h"
@@ -50,9 +52,15 @@ int Save(const Globals& g, const std::string& file) {
   auto token = call.Token();
   if (!token) return Fail(1, token.error().message());
   std::optional<Progress> progress(g);
-  progress->Say("the node takes a snapshot of the registry and sends it");
-  auto reply =
-      io::HttpCall(g.api, "POST", "/v1/registry/snapshot", "", *token, 120000, 0, SIZE_MAX, g.node);
+  // The call on a thread of its own, so the line counts the seconds while the node works.
+  auto pending = std::async(std::launch::async, [&] {
+    return io::HttpCall(g.api, "POST", "/v1/registry/snapshot", "", *token, 120000, 0, SIZE_MAX,
+                        g.node);
+  });
+  do {
+    progress->Say("the node takes a snapshot of the registry and sends it");
+  } while (pending.wait_for(std::chrono::milliseconds(250)) != std::future_status::ready);
+  auto reply = pending.get();
   progress.reset();  // the line ends before the outcome's
   if (!reply) return Fail(1, reply.error().message());
   if (reply->status != 200) {
