@@ -182,9 +182,11 @@ TEST_F(EtcdRegistryTest, StatusNamesTheLeaderNode) {
 
 TEST_F(EtcdRegistryTest, FailsOverToTheNextServerAndSaysWhoWasTried) {
   const std::string dead = "127.0.0.1:" + std::to_string(FreePort());
-  EtcdRegistry two(EtcdOptions{{dead, etcd_->client()}, Duration::Millis(300), nullptr});
+  // Seconds per attempt (a first connection under load can take more than 300 ms); the dead
+  // server refuses at once, so it costs no timeout.
+  EtcdRegistry two(EtcdOptions{{dead, etcd_->client()}, Duration::Seconds(5), nullptr});
   EXPECT_TRUE(c::Put(two, "/t6/k", "v"));
-  EtcdRegistry none(EtcdOptions{{dead}, Duration::Millis(300), nullptr});
+  EtcdRegistry none(EtcdOptions{{dead}, Duration::Seconds(5), nullptr});
   auto r = c::Put(none, "/t6/k", "v");
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), Errc::kUnavailable);
@@ -279,13 +281,16 @@ TEST_F(EtcdRegistryTest, EveryServerDeclaredFailedIsStillUsed) {
 // "not found" is still an error.
 TEST_F(EtcdRegistryTest, ARemovalFoundAppliedOnRetryIsDone) {
   const uint64_t absent = 0x1234;
-  EtcdRegistry direct(EtcdOptions{{etcd_->client()}, Duration::Millis(300), nullptr});
+  // Seconds per attempt: a first connection on a loaded machine took more than 300 ms once.
+  // The dead server refuses at once, so its attempt costs no timeout.
+  const Duration attempt = Duration::Seconds(5);
+  EtcdRegistry direct(EtcdOptions{{etcd_->client()}, attempt, nullptr});
   auto first = c::Sync<Ok>([&](Done<Ok> d) { direct.Remove(absent, d); });
   ASSERT_FALSE(first);
   EXPECT_NE(first.error().message().find("member not found"), std::string::npos)
       << first.error().message();
   const std::string dead = "127.0.0.1:" + std::to_string(FreePort());
-  EtcdRegistry retried(EtcdOptions{{dead, etcd_->client()}, Duration::Millis(300), nullptr});
+  EtcdRegistry retried(EtcdOptions{{dead, etcd_->client()}, attempt, nullptr});
   auto second = c::Sync<Ok>([&](Done<Ok> d) { retried.Remove(absent, d); });
   EXPECT_TRUE(second) << second.error().message();
 }
