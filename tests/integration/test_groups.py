@@ -113,16 +113,20 @@ class GroupsTest(unittest.TestCase):
         wait_for(m.session, timeout=20, what=f"{name} joined {group}")
         return m
 
-    def wait_agree(self, members, group):
-        """Waits until `members` heard the same state changes of `group`; if they never do,
-        fails with what each heard and said (its warnings are in its output too)."""
+    def wait_heard(self, members, condition, what):
+        """Waits for `condition`; if it never holds, fails with what each of `members` heard
+        and said (its warnings are in its output too)."""
         try:
-            wait_for(lambda: len({tuple(m.states(group)) for m in members}) == 1,
-                     what=f"the members of {group} agree")
+            wait_for(condition, what=what)
         except AssertionError as e:
             said = "\n".join(f"--- {os.path.basename(m.out_path)}:\n" + "\n".join(m.lines())
                              for m in members)
             self.fail(f"{e}\n{said}")
+
+    def wait_agree(self, members, group):
+        """Waits until `members` heard the same state changes of `group`."""
+        self.wait_heard(members, lambda: len({tuple(m.states(group)) for m in members}) == 1,
+                        f"the members of {group} agree")
 
     def test_shell_members_vote_a_dependent_group_hears_and_a_killed_provider_is_failed(self):
         with DevCluster(5, BASE, adapters=1, registry=3) as c:
@@ -188,9 +192,10 @@ class GroupsTest(unittest.TestCase):
             self.assertTrue(json.loads(out)["committed"])
             wait_for(lambda: len(members_of(c.api(1), "video")) == 3,
                      what="the killed provider failed out")
-            wait_for(lambda: "process-died" in [ev.get("kind") for ev in a.events()
-                                                if ev.get("group") == "video"],
-                     what="the providers hear the killed one's process-died")
+            self.wait_heard([a, b, d],
+                            lambda: "process-died" in [ev.get("kind") for ev in a.events()
+                                                       if ev.get("group") == "video"],
+                            "the providers hear the killed one's process-died")
 
             # Every provider heard the same versions in the same order.
             self.wait_agree([a, b, d], "video")
