@@ -90,6 +90,7 @@ json LivenessDocument(node::Node& node) {
                 {"heartbeats_received", m.heartbeats_received},
                 {"heartbeat_bytes_sent", m.heartbeat_bytes_sent},
                 {"probes_sent", m.probes_sent},
+                {"silences", m.silences},
                 {"rows_sent", m.rows_sent},
                 {"rows_received", m.rows_received},
                 {"row_bytes_sent", m.row_bytes_sent},

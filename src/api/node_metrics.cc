@@ -106,6 +106,10 @@ void LivenessMetrics(const node::Node& node, MetricsText& t) {
             lm.heartbeat_bytes_sent);
   t.Counter("cohort_liveness_probes_sent_total",
             "Asks for a heartbeat on a path whose heartbeat was overdue.", lm.probes_sent);
+  t.Counter("cohort_liveness_silences_total",
+            "Times a network of this node's fell silent (nothing heard on its adapters there "
+            "while a heartbeat was due): its addresses were reported unheard at once.",
+            lm.silences);
   t.Counter("cohort_liveness_rows_sent_total", "Rows of the path matrix this node sent.",
             lm.rows_sent);
   t.Counter("cohort_liveness_rows_received_total", "Newer rows of other nodes received.",

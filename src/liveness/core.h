@@ -20,6 +20,14 @@
 // not a rotation. Alerts end by themselves; on networks of more than kMaxAlertFanout + 1
 // adapters they are not used (the burst would not stay small).
 //
+// A network falls silent at a node when nothing arrives on its adapters there for 1.5
+// periods while a heartbeat was due (its ring predecessor's comes every period): the adapter,
+// its cable or the switch is likely gone. The node then reports that network's addresses
+// unheard at once, so traffic leaves them (RM3) before any path is judged, and expects every
+// path into those adapters now (probing each), so the whole failure is judged miss_limit
+// periods later, not when each rotation's heartbeat was next due. The next heartbeat there
+// ends it; silence marks no path down by itself.
+//
 // Each node publishes what it knows as its row: the paths into its adapters that are not
 // up (a healthy node's row is empty). A heartbeat names its sender's newest row, so a
 // neighbour holding an older one asks for it. Rows are broadcast when they change and again
@@ -211,8 +219,16 @@ class LivenessCore {
   void Recount();
   // A path from adapters_[from] went from `before` to `after`.
   void Count(size_t from, PathState before, PathState after);
-  // Emits AddressHeard when HeardFrom(remote) turned up or down.
+  // Emits AddressHeard when the transport's view of `remote` changed: heard while
+  // HeardFrom(remote) is up and its network is not silent here.
   void ReportHeard(const Endpoint& remote, Outputs& out);
+  // ReportHeard for every other node's address on `network`.
+  void ReportNetworkHeard(const std::string& network, Outputs& out);
+  // A heartbeat arrived on this node's adapter on `network` (see the intuition above).
+  void HeardOn(Instant now, const std::string& network, Outputs& out);
+  void CheckSilence(Instant now, Outputs& out);
+  bool Silent(const std::string& network) const;
+  Instant SilenceDeadline() const;
   // `judged`: the path went between up and down (not from unknown): an alert's cause.
   void EmitPath(Instant now, const PathKey& key, PathState state, bool judged, Outputs& out);
 
@@ -242,6 +258,14 @@ class LivenessCore {
   std::map<NodeId, std::vector<Endpoint>> node_adapters_;
   std::map<Endpoint, Instant> watched_until_;  // other nodes' adapters under an alert
   std::map<Endpoint, bool> heard_;             // the last AddressHeard per remote address
+  // Per network this node has adapters on: when a heartbeat last arrived on one of them, no
+  // sooner than when silence is looked for again, and whether it is silent.
+  struct Hearing {
+    Instant last;
+    Instant check;
+    bool silent = false;
+  };
+  std::map<std::string, Hearing> hearing_;
   uint32_t version_ = 0;
   bool dirty_ = false;
   bool news_ = false;   // the unpublished change includes a path going down or coming back

@@ -232,6 +232,8 @@ TEST(LivenessCoreTest, AChangeAlertsTheAdaptersItTouches) {
   core.OnMessage(t0, 3, Ep(1, 1), Ep(1, 3), Heartbeat(1, 3, 1, 1000), out);  // due much later
   auto sends = [&](Instant at) {
     out.clear();
+    // Node 2 heard every period: the network is not silent here (see the next test).
+    core.OnMessage(at, 2, Ep(1, 1), Ep(1, 2), Heartbeat(1, 2, 1, 100), out);
     core.Tick(at, out);
     std::vector<uint32_t> next;
     for (const SendVia& s : Only<SendVia>(out)) {
@@ -262,6 +264,56 @@ TEST(LivenessCoreTest, AChangeAlertsTheAdaptersItTouches) {
   EXPECT_EQ(last.size(), 5u);
   EXPECT_EQ(std::count(last.begin(), last.end(), 100u), 1);  // the successor
   EXPECT_EQ(sends(t0 + Duration::Millis(1900)).size(), 2u);
+}
+
+// Nothing heard on a network for 1.5 periods while a heartbeat was due: its addresses are
+// reported unheard at once (traffic leaves them), every path into the adapter is expected
+// now, so a rotation's path is judged miss_limit periods later, not after its own due; the
+// next heartbeat there ends the silence. The other network is untouched.
+TEST(LivenessCoreTest, ASilentNetworkIsReportedUnheardAtOnceAndItsPathsExpectedNow) {
+  auto core = Core(1);
+  Outputs out;
+  core.SetAdapters(t0, Farm(5, 2), out);
+  core.OnMessage(t0, 5, Ep(2, 1), Ep(2, 5), Heartbeat(2, 5, 1, 100), out);  // ring predecessor
+  core.OnMessage(t0, 3, Ep(2, 1), Ep(2, 3), Heartbeat(2, 3, 1, 300), out);  // a rotation's
+  core.OnMessage(t0, 5, Ep(1, 1), Ep(1, 5), Heartbeat(1, 5, 1, 100), out);
+  auto at = [&](int ms) {
+    out.clear();
+    const Instant t = t0 + Duration::Millis(ms);
+    core.OnMessage(t, 5, Ep(1, 1), Ep(1, 5), Heartbeat(1, 5, 1, 100), out);  // network 1 hears
+    core.Tick(t, out);
+    return Only<AddressHeard>(out);
+  };
+  EXPECT_TRUE(at(100).empty());
+  EXPECT_TRUE(at(149).empty());
+  const auto silent = at(150);
+  ASSERT_EQ(silent.size(), 4u);
+  for (const AddressHeard& h : silent) {
+    EXPECT_EQ(h.remote.network, "n2");
+    EXPECT_FALSE(h.heard);
+  }
+  EXPECT_EQ(core.metrics().silences, 1u);
+  EXPECT_EQ(core.PathStateOf(Ep(2, 3), Ep(2, 1)), PathState::kUp);  // not judged by silence
+  at(200);  // half a period on: the rotation's path is probed for
+  bool probed = false;
+  for (const SendTo& p : Only<SendTo>(out)) {
+    auto m = Decode(p.bytes);
+    probed = probed || (m && std::holds_alternative<ProbeMsg>(*m) &&
+                        std::get<ProbeMsg>(*m) == ProbeMsg{Ep(2, 3), Ep(2, 1)});
+  }
+  EXPECT_TRUE(probed);
+  at(449);
+  EXPECT_EQ(core.PathStateOf(Ep(2, 3), Ep(2, 1)), PathState::kUp);
+  at(450);  // 150 + 3 periods (it was due at 300: 600 without the silence)
+  EXPECT_EQ(core.PathStateOf(Ep(2, 3), Ep(2, 1)), PathState::kDown);
+  EXPECT_EQ(core.PathStateOf(Ep(1, 5), Ep(1, 1)), PathState::kUp);
+  // Node 5 heard again on network 2: the silence ends; only its address is heard.
+  out.clear();
+  core.OnMessage(t0 + Duration::Millis(460), 5, Ep(2, 1), Ep(2, 5), Heartbeat(2, 5, 1, 100), out);
+  const auto back = Only<AddressHeard>(out);
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].remote.address, Ep(2, 5));
+  EXPECT_TRUE(back[0].heard);
 }
 
 // A node joins between a sender and its successor: the successor's path becomes one of the

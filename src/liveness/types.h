@@ -84,6 +84,7 @@ struct LivenessMetrics {
   uint64_t heartbeats_received = 0;
   uint64_t heartbeat_bytes_sent = 0;  // payload bytes; the transport adds its seal and headers
   uint64_t probes_sent = 0;           // asks for a heartbeat on a path whose heartbeat is overdue
+  uint64_t silences = 0;              // a network of this node's fell silent (see core.h)
   uint64_t rows_sent = 0;             // broadcasts and answers to row requests
   uint64_t rows_received = 0;
   uint64_t row_bytes_sent = 0;

@@ -3,6 +3,8 @@
 // are stated in docs/design/liveness.md; figures are virtual-time milliseconds.
 #include "sim/liveness_scenarios.h"
 
+#include <optional>
+
 #include "sim/liveness_sim.h"
 
 namespace cohort::sim {
@@ -61,8 +63,9 @@ class LRun {
     return wrong;
   }
   // Runs until every live node's matrix is the truth; records the time as figure `name`.
-  bool Settle(const std::string& name, Duration bound) {
-    const Instant start = sim_->now();
+  bool Settle(const std::string& name, Duration bound,
+              std::optional<Instant> since = std::nullopt) {
+    const Instant start = since.value_or(sim_->now());
     const Duration step = Duration::Millis(r_.nodes > 40 ? 100 : 50);
     const bool ok = sim_->RunUntilTrue([&] { return Wrong() == 0; }, bound, step);
     r_.figures[name] = static_cast<double>((sim_->now() - start).micros()) / 1000.0;
@@ -71,8 +74,9 @@ class LRun {
     return ok;
   }
   // Runs until every node shows the path as it is; records the time as figure `name`.
-  void Detect(const std::string& name, NodeId from, NodeId to, int network, Duration bound) {
-    const Instant start = sim_->now();
+  void Detect(const std::string& name, NodeId from, NodeId to, int network, Duration bound,
+              std::optional<Instant> since = std::nullopt) {
+    const Instant start = since.value_or(sim_->now());
     const bool ok = sim_->RunUntilTrue([&] { return sim_->PathSettled(from, to, network); }, bound,
                                        Duration::Millis(5));
     r_.figures[name] = static_cast<double>((sim_->now() - start).micros()) / 1000.0;
@@ -90,6 +94,21 @@ class LRun {
   // Every live node told its transport that every other node's address on `network` is
   // heard (or not): the RM3 decision, made by the core.
   void TransportTold(int network, bool heard) {
+    const size_t wrong = Untold(network, heard);
+    Check(wrong == 0, std::to_string(wrong) + " addresses on net" + std::to_string(network) +
+                          " not told " + (heard ? "heard" : "unheard") + " to the transport");
+  }
+  // Runs until every live node told its transport every address on `network` unheard (its
+  // traffic left the network); records the time since `since` as figure `name`.
+  void TrafficLeaves(const std::string& name, int network, Instant since, Duration bound) {
+    const bool ok =
+        sim_->RunUntilTrue([&] { return Untold(network, false) == 0; }, bound, Duration::Millis(5));
+    r_.figures[name] = static_cast<double>((sim_->now() - since).micros()) / 1000.0;
+    Check(ok, name + ": " + std::to_string(Untold(network, false)) + " addresses on net" +
+                  std::to_string(network) + " still heard after " + std::to_string(bound.millis()) +
+                  " ms");
+  }
+  size_t Untold(int network, bool heard) {
     size_t wrong = 0;
     for (NodeId observer : sim_->live()) {
       for (NodeId other : sim_->live()) {
@@ -98,8 +117,7 @@ class LRun {
         wrong += !told.has_value() || *told != heard;
       }
     }
-    Check(wrong == 0, std::to_string(wrong) + " addresses on net" + std::to_string(network) +
-                          " not told " + (heard ? "heard" : "unheard") + " to the transport");
+    return wrong;
   }
   // Once settled with no fault changing, nothing flaps: checked over `d`.
   // Row payload received so far, on average over the live nodes.
@@ -173,9 +191,11 @@ ScenarioResult Cut(int nodes, uint64_t seed) {
 ScenarioResult Switch(int nodes, uint64_t seed) {
   LRun run("lswitch", nodes, seed);
   if (!run.Start()) return run.Finish();
+  const Instant failed = run.sim().now();
   run.sim().FailNetwork(2, true);
-  run.Detect("successor_sees_switch_ms", 1, 2, 2, Duration::Seconds(2));
-  if (run.Settle("switch_settle_ms", run.SettleBound())) run.TransportTold(2, false);
+  run.TrafficLeaves("switch_traffic_left_ms", 2, failed, Duration::Seconds(2));
+  run.Detect("successor_sees_switch_ms", 1, 2, 2, Duration::Seconds(2), failed);
+  if (run.Settle("switch_settle_ms", run.SettleBound(), failed)) run.TransportTold(2, false);
   run.sim().FailNetwork(2, false);
   if (run.Settle("switch_back_ms", run.SettleBound())) run.TransportTold(2, true);
   return run.Finish();
