@@ -54,6 +54,25 @@ TEST(LivenessSimTest, AChangeIsSettledEverywhereInPeriodsNotARotation) {
   }
 }
 
+// A switch failure silences every node's adapter on it: each reports the network's addresses
+// unheard (its traffic leaves) 1.5 periods after the last heartbeat, before any path is judged.
+TEST(LivenessSimTest, TrafficLeavesAFailedSwitchAfterItsSilence) {
+  const auto r = RunScenario("lswitch", 30, 2);
+  ExpectPass(r);
+  ASSERT_TRUE(r.figures.count("switch_traffic_left_ms"));
+  EXPECT_LE(r.figures.at("switch_traffic_left_ms"), 200);
+}
+
+// Under 2% loss no check finds a wrong entry, on a network too large for alerts as well:
+// there, silence once probed every path into the adapter at once, and a path whose probes
+// were all lost was marked down (1.5% of the checks at 100 nodes, seed 1).
+TEST(LivenessSimTest, LossMakesNoWrongEntryAtAHundredNodes) {
+  const auto r = RunScenario("lloss", 100, 1);
+  ExpectPass(r);
+  ASSERT_TRUE(r.figures.count("checks_with_a_wrong_entry_pct"));
+  EXPECT_EQ(r.figures.at("checks_with_a_wrong_entry_pct"), 0.0);
+}
+
 // Three networks: one switch fails while an adapter on another is cut; the third carries
 // the rows. Every node's matrix is the truth within two rotations.
 TEST(LivenessSimTest, ThreeNetworksWithASwitchDownAndAnAdapterCut) {
