@@ -23,15 +23,8 @@ enum class Kind : uint8_t {
 // would wrap a receiver's "next version".
 bool GetVersion(Reader& r, uint64_t* v) { return r.U64(v) && *v <= kMaxVersion; }
 
-void Put(Writer& w, const std::string& s) {
-  w.Blob(ByteView(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
-}
-bool Get(Reader& r, std::string* s, size_t max = kMaxNameBytes) {
-  ByteView v;
-  if (!r.Blob(max, &v)) return false;
-  s->assign(v.begin(), v.end());
-  return true;
-}
+void Put(Writer& w, const std::string& s) { w.Text(s); }
+bool Get(Reader& r, std::string* s, size_t max = kMaxNameBytes) { return r.Text(max, s); }
 bool GetName(Reader& r, std::string* s) { return Get(r, s) && ValidName(*s); }
 
 void Put(Writer& w, const Bytes& b) { w.Blob(b); }
@@ -107,23 +100,10 @@ bool Get(Reader& r, RecentRequest* q) {
 
 template <typename T>
 void PutList(Writer& w, const std::vector<T>& list) {
-  w.U32(static_cast<uint32_t>(list.size()));
-  for (const T& v : list) Put(w, v);
-}
-// `max` bounds the count, and each element takes at least a byte, so a hostile count
-// allocates nothing it cannot fill.
-template <typename T, typename GetOne>
-bool GetList(Reader& r, std::vector<T>* list, size_t max, GetOne get_one) {
-  uint32_t n = 0;
-  if (!r.U32(&n) || n > max || n > r.remaining()) return false;
-  list->resize(n);
-  for (T& v : *list) {
-    if (!get_one(r, &v)) return false;
-  }
-  return true;
+  w.List(list, [](Writer& ww, const T& v) { Put(ww, v); });
 }
 bool GetNames(Reader& r, std::vector<std::string>* names, size_t max = kMaxDepends) {
-  return GetList(r, names, max, [](Reader& rr, std::string* s) { return GetName(rr, s); });
+  return r.List(max, names, [](Reader& rr, std::string* s) { return GetName(rr, s); });
 }
 
 void Put(Writer& w, const Change& c) {
@@ -176,7 +156,7 @@ void Body(Writer& w, const VoteRequestMsg& m) {
 bool Body(Reader& r, VoteRequestMsg* m) {
   return GetName(r, &m->group) && Get(r, &m->request) && GetVersion(r, &m->version) &&
          r.U8(&m->phase) && m->phase >= 1 && m->phase <= kMaxPhases && Get(r, &m->value) &&
-         GetList(r, &m->voters, kMaxMembers, [](Reader& rr, uint32_t* v) { return rr.U32(v); });
+         r.List(kMaxMembers, &m->voters, [](Reader& rr, uint32_t* v) { return rr.U32(v); });
 }
 
 void Body(Writer& w, const VoteReplyMsg& m) {
@@ -230,7 +210,7 @@ void Body(Writer& w, const SnapshotMsg& m) {
 bool Body(Reader& r, SnapshotMsg* m) {
   uint64_t token = 0;
   if (!(GetName(r, &m->group) && GetVersion(r, &m->version) && r.U64(&token) && Get(r, &m->state) &&
-        GetList(r, &m->members, kMaxMembers, [](Reader& rr, Member* x) { return Get(rr, x); }) &&
+        r.List(kMaxMembers, &m->members, [](Reader& rr, Member* x) { return Get(rr, x); }) &&
         GetNames(r, &m->related, kMaxRelated))) {
     return false;
   }
@@ -310,11 +290,11 @@ std::optional<GroupRecord> DecodeRecord(ByteView bytes) {
   GroupRecord g;
   uint8_t layout = 0;
   if (!(r.U8(&layout) && layout == 1 && GetVersion(r, &g.version) && Get(r, &g.state) &&
-        GetList(r, &g.members, kMaxMembers, [](Reader& rr, Member* x) { return Get(rr, x); }) &&
+        r.List(kMaxMembers, &g.members, [](Reader& rr, Member* x) { return Get(rr, x); }) &&
         GetBool(r, &g.default_approve) && GetNames(r, &g.depends) && r.U16(&g.owner) &&
         r.U64(&g.owner_incarnation) &&
-        GetList(r, &g.recent, kRecentRequests,
-                [](Reader& rr, RecentRequest* x) { return Get(rr, x); }) &&
+        r.List(kRecentRequests, &g.recent,
+               [](Reader& rr, RecentRequest* x) { return Get(rr, x); }) &&
         r.remaining() == 0)) {
     return std::nullopt;
   }

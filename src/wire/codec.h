@@ -9,6 +9,7 @@
 #include <cstring>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace cohort::wire {
@@ -28,6 +29,16 @@ class Writer {
   void Blob(ByteView b) {
     U32(static_cast<uint32_t>(b.size()));
     Raw(b);
+  }
+  // Text, as a Blob of its bytes.
+  void Text(std::string_view s) {
+    Blob(ByteView(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
+  }
+  // A u32 count, then put(*this, item) for each item.
+  template <typename T, typename PutOne>
+  void List(const std::vector<T>& items, PutOne put) {
+    U32(static_cast<uint32_t>(items.size()));
+    for (const T& item : items) put(*this, item);
   }
 
  private:
@@ -55,6 +66,24 @@ class Reader {
     uint32_t n = 0;
     if (!U32(&n) || n > max) return ok_ = false;
     return Raw(n, v);
+  }
+  bool Text(size_t max, std::string* s) {
+    ByteView v;
+    if (!Blob(max, &v)) return false;
+    s->assign(v.begin(), v.end());
+    return true;
+  }
+  // A u32 count of at most `max`, then get(*this, &item) for each. Every item takes a byte at
+  // least, so a hostile count allocates nothing the input cannot fill.
+  template <typename T, typename GetOne>
+  bool List(size_t max, std::vector<T>* items, GetOne get) {
+    uint32_t n = 0;
+    if (!U32(&n) || n > max || n > remaining()) return ok_ = false;
+    items->resize(n);
+    for (T& item : *items) {
+      if (!get(*this, &item)) return ok_ = false;
+    }
+    return true;
   }
   ByteView Rest() {
     ByteView r = ok_ ? in_.subspan(pos_) : ByteView{};

@@ -51,6 +51,31 @@ TEST(CodecTest, BlobLengthIsBounded) {
   EXPECT_FALSE(r2.Blob(5000, &v));  // longer than what is there
 }
 
+TEST(CodecTest, TextAndListsRoundTripAndAHostileCountFails) {
+  Bytes b;
+  Writer w(&b);
+  w.Text("movies/a.mp4");
+  w.List(std::vector<uint16_t>{3, 5, 8}, [](Writer& ww, uint16_t v) { ww.U16(v); });
+  Reader r(b);
+  std::string text;
+  std::vector<uint16_t> list;
+  auto u16 = [](Reader& rr, uint16_t* v) { return rr.U16(v); };
+  ASSERT_TRUE(r.Text(64, &text));
+  ASSERT_TRUE(r.List(8, &list, u16));
+  EXPECT_TRUE(r.done());
+  EXPECT_EQ(text, "movies/a.mp4");
+  EXPECT_EQ(list, (std::vector<uint16_t>{3, 5, 8}));
+  // Over its bound; a count the input cannot fill (nothing is allocated for it); too long.
+  EXPECT_FALSE(Reader(b).Text(4, &text));
+  Reader over(ByteView(b).subspan(16));
+  EXPECT_FALSE(over.List(2, &list, u16));
+  Bytes huge;
+  Writer(&huge).U32(0xffffffff);
+  Reader hostile(huge);
+  EXPECT_FALSE(hostile.List(UINT32_MAX, &list, u16));
+  EXPECT_FALSE(hostile.ok());
+}
+
 TEST(CodecTest, TrailingBytesAreNotDone) {
   const Bytes b = {1, 2};
   Reader r(b);

@@ -15,15 +15,8 @@ using wire::Writer;
 
 // ---- fields, written and read one way everywhere ----
 
-void Put(Writer& w, const std::string& s) {
-  w.Blob(ByteView(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
-}
-bool Get(Reader& r, std::string* s, size_t max) {
-  ByteView v;
-  if (!r.Blob(max, &v)) return false;
-  s->assign(v.begin(), v.end());
-  return true;
-}
+void Put(Writer& w, const std::string& s) { w.Text(s); }
+bool Get(Reader& r, std::string* s, size_t max) { return r.Text(max, s); }
 // A content path as distribution checks one, outside the daemon's own folder.
 bool GetPath(Reader& r, std::string* s) {
   return Get(r, s, distribution::kMaxPathBytes) && !s->empty() &&
@@ -31,12 +24,6 @@ bool GetPath(Reader& r, std::string* s) {
 }
 bool GetDisk(Reader& r, std::string* s) {
   return Get(r, s, kMaxDiskId) && (s->empty() || ValidDiskId(*s));
-}
-bool GetCount(Reader& r, size_t max, size_t* n) {
-  uint32_t v = 0;
-  if (!r.U32(&v) || v > max) return false;
-  *n = v;
-  return true;
 }
 
 void Put(Writer& w, const Version& v) {
@@ -98,18 +85,11 @@ bool Get(Reader& r, ReportedSession* s) {
 
 template <typename T>
 void PutList(Writer& w, const std::vector<T>& items) {
-  w.U32(static_cast<uint32_t>(items.size()));
-  for (const T& i : items) Put(w, i);
+  w.List(items, [](Writer& ww, const T& i) { Put(ww, i); });
 }
 template <typename T>
 bool GetList(Reader& r, size_t max, std::vector<T>* items) {
-  size_t n = 0;
-  if (!GetCount(r, max, &n)) return false;
-  items->resize(n);
-  for (T& i : *items) {
-    if (!Get(r, &i)) return false;
-  }
-  return true;
+  return r.List(max, items, [](Reader& rr, T* i) { return Get(rr, i); });
 }
 
 // ---- messages ----
