@@ -150,13 +150,7 @@ void LivenessCore::SetAdapters(Instant now, std::vector<Adapter> adapters, Outpu
     if (r != reported.end()) adapter_states_[i] = r->second;
   }
   std::erase_if(heard_, [&](const auto& h) { return !index_.count(h.first); });
-  std::map<std::string, Hearing> hearing;
-  for (const Sender& s : senders_) {
-    const std::string& network = Find(s.address)->network;
-    auto kept = hearing_.find(network);
-    hearing[network] = kept != hearing_.end() ? kept->second : Hearing{now, now, false};
-  }
-  hearing_ = std::move(hearing);
+  RebuildHearing(now, out);
   for (size_t i = 0; i < adapters_.size(); ++i) Reassess(i, out);
   if (next_refresh_ == Instant::Max()) next_refresh_ = now + refresh_;
 }
@@ -347,9 +341,9 @@ void LivenessCore::OnHeartbeat(Instant now, NodeId from_node, const Endpoint& lo
   auto it = FindIncoming({remote, local});
   if (it == incoming_.end()) return;  // not (yet) a path of this node's networks
   ++metrics_.heartbeats_received;
+  HeardOn(now, from->network, out);
   Expect(it->second, now + Duration::Millis(std::min(m.next_ms, kMaxNextMs)));
   if (it->second.state != PathState::kUp) SetIncoming(now, it->first, PathState::kUp, out);
-  HeardOn(now, from->network, out);
   auto row = rows_.find(from_node);
   const bool stale = row == rows_.end() || row->second.stale ||
                      std::pair(row->second.incarnation, row->second.version) <
@@ -432,74 +426,6 @@ void LivenessCore::Tick(Instant now, Outputs& out) {
   if (PublishDue(now)) Publish(now, out);
 }
 
-void LivenessCore::HeardOn(Instant now, const std::string& network, Outputs& out) {
-  auto it = hearing_.find(network);
-  if (it == hearing_.end()) return;
-  it->second.last = now;
-  it->second.check = Instant();
-  if (!it->second.silent) return;
-  it->second.silent = false;
-  ReportNetworkHeard(network, out);
-}
-
-void LivenessCore::CheckSilence(Instant now, Outputs& out) {
-  const Duration quiet = options_.period * 3 / 2;
-  for (auto& [network, h] : hearing_) {
-    if (h.silent || now < h.last + quiet || now < h.check) continue;
-    // Silent only if a heartbeat was due half a period ago or more: a network whose paths
-    // are all down, unknown or not yet due says nothing by its quiet.
-    Instant next = Instant::Max();
-    bool overdue = false;
-    for (const auto& [key, in] : incoming_) {
-      if (in.state != PathState::kUp || Find(key.second)->network != network) continue;
-      const Instant late = in.due + options_.period / 2;
-      overdue = overdue || late <= now;
-      next = std::min(next, late);
-    }
-    if (!overdue) {
-      h.check = next;
-      continue;
-    }
-    h.silent = true;
-    ++metrics_.silences;
-    // Probing every path into the adapter at once is a burst as large as the network: done
-    // where alerts are (on a large network a quiet 1.5 periods is also common, a lost
-    // predecessor's heartbeat and no rotation's then).
-    const auto range = networks_.at(network);
-    if (range.second - range.first <= kMaxAlertFanout + 1) {
-      for (auto& [key, in] : incoming_) {
-        if (in.state == PathState::kUp && in.due > now && Find(key.second)->network == network) {
-          Expect(in, now);  // probed at once, judged miss_limit periods from now
-        }
-      }
-    }
-    ReportNetworkHeard(network, out);
-  }
-}
-
-bool LivenessCore::Silent(const std::string& network) const {
-  auto it = hearing_.find(network);
-  return it != hearing_.end() && it->second.silent;
-}
-
-Instant LivenessCore::SilenceDeadline() const {
-  Instant next = Instant::Max();
-  const Duration quiet = options_.period * 3 / 2;
-  for (const auto& [network, h] : hearing_) {
-    if (!h.silent && h.check != Instant::Max())
-      next = std::min(next, std::max(h.last + quiet, h.check));
-  }
-  return next;
-}
-
-void LivenessCore::ReportNetworkHeard(const std::string& network, Outputs& out) {
-  auto range = networks_.find(network);
-  if (range == networks_.end()) return;
-  for (size_t i = range->second.first; i < range->second.second; ++i) {
-    if (adapters_[i].node != options_.self) ReportHeard(adapters_[i].address, out);
-  }
-}
-
 void LivenessCore::SendProbe(const PathKey& key, Outputs& out) {
   ++metrics_.probes_sent;
   SendTo probe{Find(key.first)->node, Encode(ProbeMsg{key.first, key.second})};
@@ -512,31 +438,6 @@ Instant LivenessCore::NextDeadline() const {
   if (news_) next = std::min(next, next_broadcast_);
   for (const Sender& s : senders_) next = std::min(next, s.next_send);
   return std::min(next, SilenceDeadline());
-}
-
-void LivenessCore::ReportHeard(const Endpoint& remote, Outputs& out) {
-  const Adapter* a = Find(remote);
-  if (a == nullptr) return;
-  const bool silent = Silent(a->network);
-  const PathState h = HeardFrom(remote);
-  if (h == PathState::kUnknown && !silent) return;
-  const bool heard = h == PathState::kUp && !silent;
-  auto [it, fresh] = heard_.try_emplace(remote, heard);
-  if (!fresh && it->second == heard) return;
-  it->second = heard;
-  out.push_back(AddressHeard{*a, heard});
-}
-
-PathState LivenessCore::HeardFrom(const Endpoint& remote) const {
-  size_t down = 0, paths = 0;
-  auto it = std::lower_bound(incoming_.begin(), incoming_.end(), remote,
-                             [](const auto& in, const Endpoint& e) { return in.first.first < e; });
-  for (; it != incoming_.end() && it->first.first == remote; ++it) {
-    ++paths;
-    if (it->second.state == PathState::kUp) return PathState::kUp;
-    down += it->second.state == PathState::kDown;
-  }
-  return paths > 0 && down == paths ? PathState::kDown : PathState::kUnknown;
 }
 
 }  // namespace cohort::liveness

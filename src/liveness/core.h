@@ -21,12 +21,13 @@
 // adapters they are not used (the burst would not stay small).
 //
 // A network falls silent at a node when nothing arrives on its adapters there for 1.5
-// periods while a heartbeat was due (its ring predecessor's comes every period): the adapter,
-// its cable or the switch is likely gone. The node then reports that network's addresses
-// unheard at once, so traffic leaves them (RM3) before any path is judged, and expects every
-// path into those adapters now (probing each), so the whole failure is judged miss_limit
-// periods later, not when each rotation's heartbeat was next due. The next heartbeat there
-// ends it; silence marks no path down by itself.
+// periods while a heartbeat due since the last one heard is half a period late (its ring
+// predecessor's comes every period): the adapter, its cable or the switch is likely gone.
+// The node then reports that network's addresses unheard at once, so traffic leaves them
+// (RM3) before any path is judged, and — on networks alerts reach — expects every path into
+// those adapters now (probing each), so the whole failure is judged miss_limit periods
+// later, not when each rotation's heartbeat was next due. The next heartbeat there ends it;
+// silence marks no path down by itself.
 //
 // Each node publishes what it knows as its row: the paths into its adapters that are not
 // up (a healthy node's row is empty). A heartbeat names its sender's newest row, so a
@@ -219,16 +220,26 @@ class LivenessCore {
   void Recount();
   // A path from adapters_[from] went from `before` to `after`.
   void Count(size_t from, PathState before, PathState after);
-  // Emits AddressHeard when the transport's view of `remote` changed: heard while
-  // HeardFrom(remote) is up and its network is not silent here.
+  // hearing.cc. Emits AddressHeard when the transport's view of `remote` changed: heard
+  // while HeardFrom(remote) is up and its network is not silent here; unheard once every
+  // path from it is down, or its network silent; back to heard when a silence that said
+  // unheard ends before its paths were judged.
   void ReportHeard(const Endpoint& remote, Outputs& out);
   // ReportHeard for every other node's address on `network`.
   void ReportNetworkHeard(const std::string& network, Outputs& out);
+  // hearing_ for the networks of this node's adapters (SetAdapters).
+  void RebuildHearing(Instant now, Outputs& out);
   // A heartbeat arrived on this node's adapter on `network` (see the intuition above).
   void HeardOn(Instant now, const std::string& network, Outputs& out);
   void CheckSilence(Instant now, Outputs& out);
+  // Whether an up path into this node's adapters on `network` had a heartbeat due after
+  // `last` and half a period before `now`; lowers `next` to when the next one would be.
+  bool OverdueOn(const std::string& network, Instant last, Instant now, Instant* next) const;
+  // Every up path into this node's adapters on `network` due now (small networks only).
+  void ExpectAllOn(const std::string& network, Instant now);
   bool Silent(const std::string& network) const;
   Instant SilenceDeadline() const;
+  Duration Quiet() const { return options_.period * 3 / 2; }
   // `judged`: the path went between up and down (not from unknown): an alert's cause.
   void EmitPath(Instant now, const PathKey& key, PathState state, bool judged, Outputs& out);
 
@@ -266,6 +277,7 @@ class LivenessCore {
     bool silent = false;
   };
   std::map<std::string, Hearing> hearing_;
+  std::set<Endpoint> silenced_;  // reported unheard only because their network is silent
   uint32_t version_ = 0;
   bool dirty_ = false;
   bool news_ = false;   // the unpublished change includes a path going down or coming back

@@ -69,8 +69,9 @@ struct AdapterChanged {
 };
 
 // This node's hearing of `remote` changed: heard on one of its adapters at least, or on none
-// (every path from it into this node down). The driver tells the transport, which marks the
-// address reachable or not, so traffic leaves a dead path at once (RM3).
+// (every path from it into this node down, or its network silent here: see core.h). The driver
+// tells the transport, which marks the address reachable or not, so traffic leaves a dead path at
+// once (RM3).
 struct AddressHeard {
   Adapter remote;
   bool heard = false;

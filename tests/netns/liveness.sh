@@ -126,6 +126,7 @@ ip -n "$NS_S" link set br2 down
 wait_until 10 "membership traffic on network 1 after network 2 failed" grows 1 "$before"
 echo "membership traffic on network 1 within $took ms of network 2's failure"
 wait_until 10 "membership traffic going on on network 1" grows 1 "$before" 1000
+wait_until 10 "node 2's membership traffic off network 2" quiet 2
 before=$(membership_bytes 2)
 ip -n "$NS_S" link set br2 up
 wait_until 10 "membership traffic back on network 2" grows 2 "$before"
