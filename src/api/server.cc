@@ -44,7 +44,10 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (ec) return;
     const auto& req = parser_.get();
-    HttpRequest r{std::string(req.method_string()),
+    // HEAD is a GET whose answer keeps its headers only: handlers see GET (a redirect from
+    // /v1/streams/ still reserves its session, which ends unopened after 5 s).
+    head_only_ = req.method() == http::verb::head;
+    HttpRequest r{head_only_ ? std::string("GET") : std::string(req.method_string()),
                   std::string(req.target()),
                   req.body(),
                   std::string(req[http::field::authorization]),
@@ -72,6 +75,11 @@ class Session : public std::enable_shared_from_this<Session> {
     res_.keep_alive(false);
     res_.body() = std::move(resp.body);
     res_.prepare_payload();
+    if (head_only_) {
+      const size_t length = res_.body().size();
+      res_.body().clear();
+      res_.content_length(length);  // what a GET would have carried
+    }
     stream_.expires_after(std::chrono::seconds(30));
     http::async_write(stream_, res_, [self = shared_from_this()](beast::error_code, size_t) {
       beast::error_code ignored;
@@ -160,7 +168,7 @@ class Session : public std::enable_shared_from_this<Session> {
     http::async_write_header(stream_, *serializer,
                              [self = shared_from_this(), head, serializer, sink,
                               start = std::move(resp.stream)](beast::error_code ec, size_t) {
-                               if (ec) return sink->Ended();
+                               if (ec || self->head_only_) return sink->Ended();
                                self->WatchForHangUp(sink);
                                start(sink);
                              });
@@ -179,6 +187,7 @@ class Session : public std::enable_shared_from_this<Session> {
   http::response<http::string_body> res_;
   const Handler& handler_;
   std::string peer_;  // the client's address
+  bool head_only_ = false;
 };
 
 }  // namespace

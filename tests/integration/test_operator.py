@@ -108,6 +108,11 @@ class Doctor(unittest.TestCase):
             with self.assertRaises(urllib.error.HTTPError) as e:
                 urllib.request.urlopen(req, timeout=5)
             self.assertEqual(e.exception.code, 405)
+            # HEAD answers as GET would, without the body.
+            req = urllib.request.Request(f"http://{c.api(1)}/v1/health", method="HEAD")
+            with urllib.request.urlopen(req, timeout=5) as r:
+                self.assertEqual((r.status, r.read()), (200, b""))
+                self.assertGreater(int(r.headers["Content-Length"]), 0)
 
 
 def exported(apis):

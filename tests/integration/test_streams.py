@@ -135,6 +135,11 @@ class StreamsTest(unittest.TestCase):
         self.assertEqual(h["content-range"], f"bytes */{24 << 20}")
         status, h, _ = get(server, target, method="HEAD")
         self.assertEqual((status, int(h["content-length"])), (200, 24 << 20))
+        # HEAD on the API (curl -I): the redirect's headers, and the length its body would have.
+        status, h, body = get(self.api, "/v1/streams/movies/movie.bin", method="HEAD")
+        self.assertEqual((status, body), (302, b""))
+        self.assertIn("/media/movies/movie.bin?session=", h["location"])
+        self.assertGreater(int(h["content-length"]), 0)
         # curl follows the redirect from the API to the node, as a player does.
         out = os.path.join(self.c.dir, "curl.bin")
         subprocess.run(["curl", "-sfL", "-o", out, f"http://{self.api}/v1/streams/movies/movie.bin"],
