@@ -23,6 +23,10 @@ namespace {
 
 namespace c = conformance;
 
+// Per attempt against the real etcd: a first connection on a loaded machine took more than
+// 300 ms once. The dead servers in these tests refuse at once, so they cost no timeout.
+constexpr Duration kAttempt = Duration::Seconds(5);
+
 int FreePort() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
@@ -182,11 +186,9 @@ TEST_F(EtcdRegistryTest, StatusNamesTheLeaderNode) {
 
 TEST_F(EtcdRegistryTest, FailsOverToTheNextServerAndSaysWhoWasTried) {
   const std::string dead = "127.0.0.1:" + std::to_string(FreePort());
-  // Seconds per attempt (a first connection under load can take more than 300 ms); the dead
-  // server refuses at once, so it costs no timeout.
-  EtcdRegistry two(EtcdOptions{{dead, etcd_->client()}, Duration::Seconds(5), nullptr});
+  EtcdRegistry two(EtcdOptions{{dead, etcd_->client()}, kAttempt, nullptr});
   EXPECT_TRUE(c::Put(two, "/t6/k", "v"));
-  EtcdRegistry none(EtcdOptions{{dead}, Duration::Seconds(5), nullptr});
+  EtcdRegistry none(EtcdOptions{{dead}, kAttempt, nullptr});
   auto r = c::Put(none, "/t6/k", "v");
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), Errc::kUnavailable);
@@ -281,16 +283,13 @@ TEST_F(EtcdRegistryTest, EveryServerDeclaredFailedIsStillUsed) {
 // "not found" is still an error.
 TEST_F(EtcdRegistryTest, ARemovalFoundAppliedOnRetryIsDone) {
   const uint64_t absent = 0x1234;
-  // Seconds per attempt: a first connection on a loaded machine took more than 300 ms once.
-  // The dead server refuses at once, so its attempt costs no timeout.
-  const Duration attempt = Duration::Seconds(5);
-  EtcdRegistry direct(EtcdOptions{{etcd_->client()}, attempt, nullptr});
+  EtcdRegistry direct(EtcdOptions{{etcd_->client()}, kAttempt, nullptr});
   auto first = c::Sync<Ok>([&](Done<Ok> d) { direct.Remove(absent, d); });
   ASSERT_FALSE(first);
   EXPECT_NE(first.error().message().find("member not found"), std::string::npos)
       << first.error().message();
   const std::string dead = "127.0.0.1:" + std::to_string(FreePort());
-  EtcdRegistry retried(EtcdOptions{{dead, etcd_->client()}, attempt, nullptr});
+  EtcdRegistry retried(EtcdOptions{{dead, etcd_->client()}, kAttempt, nullptr});
   auto second = c::Sync<Ok>([&](Done<Ok> d) { retried.Remove(absent, d); });
   EXPECT_TRUE(second) << second.error().message();
 }

@@ -192,15 +192,17 @@ class ResourcesTest(unittest.TestCase):
         def show():
             return cohort_json("resource", "show", "db", api=c.api(1))
 
+        def promoted_on(k):
+            s = show()  # once per check: the fields below are one observation
+            return s["node"] == k and s["role"] == "promoted" and s["state"] == "running"
+
         def role_file(k):
             path = os.path.join(c.dir, f"n{k}", "ocf-run", "Stateful-db.state")
             return read(path).strip() if os.path.exists(path) else None
 
         # The status record and the agent's own file are two observations: wait for both
         # (once, under ASan, the file still said "slave" as the record said promoted).
-        wait_for(lambda: show()["node"] == 5 and show()["role"] == "promoted"
-                 and show()["state"] == "running" and role_file(5) == "master",
-                 what="db promoted on node 5")
+        wait_for(lambda: promoted_on(5) and role_file(5) == "master", what="db promoted on node 5")
         self.assertIn("promoted", cohort("resource", "list", api=c.api(2)).stdout)
         # Found running but no longer promoted: a failure; demoted, stopped, started and
         # promoted again in place.
@@ -211,8 +213,7 @@ class ResourcesTest(unittest.TestCase):
                  what="promoted again on node 5")
         # Moved: demoted and stopped there (Stateful's stop refuses a master), promoted on 3.
         cohort("resource", "move", "db", "3", api=c.api(1))
-        wait_for(lambda: show()["node"] == 3 and show()["role"] == "promoted",
-                 what="db promoted on node 3")
+        wait_for(lambda: promoted_on(3), what="db promoted on node 3")
         self.assertEqual(role_file(3), "master")
         self.assertIsNone(role_file(5))
         self.assertEqual(show()["error"], "")
