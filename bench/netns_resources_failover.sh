@@ -7,8 +7,11 @@
 # link to the switch at the same instant, as a machine dying — and times until the client
 # gets an answer from web at the address again; the host then returns (its daemon's start-up
 # probe removes the address it left behind) before the next trial.
-#   TRIALS=10 LEASE_S=2 MARGIN_MS=400 ALIVE_MS=1000 PREFER="4=50 5=40" \
+#   TRIALS=10 LEASE_S=2 MARGIN_MS=400 ALIVE_MS=1000 STOP_TIMEOUT_MS=2000 PREFER="4=50 5=40" \
 #     bench/netns_resources_failover.sh
+# Safety wants MARGIN_MS >= the longest start or monitor under way plus a stop (a stop may take
+# its whole STOP_TIMEOUT_MS) and ALIVE_MS >= MARGIN_MS + ALIVE_MS/4 (docs/design/resources.md,
+# "Margins"); the defaults time the protocol with a margin below IPaddr2's stop timeout.
 # ALIVE_MS=0: the registry lease alone. PREFER: placement preferences for both resources
 # (NODE=SCORE ...; "4=50 5=40" keeps them, and so the victims, off the registry's servers;
 # empty: any host). Needs root; makes its own namespaces; bounded.
@@ -19,6 +22,7 @@ TRIALS="${TRIALS:-10}"
 LEASE_S="${LEASE_S:-2}"
 MARGIN_MS="${MARGIN_MS:-400}"
 ALIVE_MS="${ALIVE_MS:-1000}"
+STOP_TIMEOUT_MS="${STOP_TIMEOUT_MS:-2000}"
 PREFER="${PREFER-4=50 5=40}"
 NS_TAG="${NS_TAG:-cohf$$}"
 source "$here/../tests/netns/topology.sh"  # netns_usable
@@ -103,7 +107,7 @@ wait_until 60 "the registry" synced 1
 prefer=()
 for p in $PREFER; do prefer+=(--prefer "$p"); done
 on 1 resource create vip --agent heartbeat:IPaddr2 --param ip=$VIP --param cidr_netmask=24 \
-  --param nic=e1 --monitor-ms 1000 --stop-timeout-ms 2000 "${prefer[@]}" >/dev/null
+  --param nic=e1 --monitor-ms 1000 --stop-timeout-ms "$STOP_TIMEOUT_MS" "${prefer[@]}" >/dev/null
 on 1 resource create web --class process --with vip --after vip --monitor-ms 1000 \
   --agent "exec python3 -m http.server 8080 --bind $VIP" "${prefer[@]}" >/dev/null
 
@@ -133,6 +137,6 @@ printf '%s\n' "${samples[@]}" | sort -n | python3 -c '
 import sys, statistics
 v = [int(x) for x in sys.stdin]
 print(f"netns failover (lease {sys.argv[1]} s, margin {sys.argv[2]} ms, alive {sys.argv[3]} ms, "
-      f"prefer \"{sys.argv[4]}\"): median {statistics.median(v)/1000:.2f} s, "
+      f"IPaddr2 stop timeout {sys.argv[5]} ms, prefer \"{sys.argv[4]}\"): median {statistics.median(v)/1000:.2f} s, "
       f"max {v[-1]/1000:.2f} s over {len(v)} trials")' \
-  "$LEASE_S" "$MARGIN_MS" "$ALIVE_MS" "$PREFER"
+  "$LEASE_S" "$MARGIN_MS" "$ALIVE_MS" "$PREFER" "$STOP_TIMEOUT_MS"
