@@ -106,6 +106,7 @@ void List(const node::ResourceService& service, const node::Node& self, const Ht
     if (node_filter != kNoNode && id != node_filter) continue;
     AddNode(self, inv, only, list);
     nodes[std::to_string(id)] = {{"discovered_ms", inv.discovered_ms},
+                                 {"joined_ms", inv.joined_ms},
                                  {"content_truncated", inv.content_truncated}};
   }
   respond(Json(200, {{"synced", service.synced()}, {"nodes", nodes}, {"resources", list}}));

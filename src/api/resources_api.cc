@@ -62,7 +62,8 @@ void Watch(ResourceService& service, const Respond& respond) {
                          {"at_ms", c.at_ms},
                          {"added", c.change.added},
                          {"missing", c.change.missing},
-                         {"changed", c.change.changed}}
+                         {"changed", c.change.changed},
+                         {"joined", c.change.joined}}
                         .dump(-1, ' ', false, json::error_handler_t::replace) +
                     "\n");
       }

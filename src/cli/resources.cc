@@ -213,7 +213,12 @@ int Watch(const Globals& g, int count) {
         what += std::string(what.empty() ? "" : "; ") + k + ": ";
         for (size_t i = 0; i < e[k].size(); ++i) what += (i ? ", " : "") + Text(e[k][i]);
       }
-      std::printf("node %s configuration changed: %s\n", Text(e["node"]).c_str(), what.c_str());
+      if (e.value("joined", false)) {
+        std::printf("node %s joined: %s\n", Text(e["node"]).c_str(),
+                    what.empty() ? "its configuration unchanged" : what.c_str());
+      } else {
+        std::printf("node %s configuration changed: %s\n", Text(e["node"]).c_str(), what.c_str());
+      }
     } else {
       std::printf("%s %s on %s%s%s\n", Text(e["name"]).c_str(), Text(e["state"]).c_str(),
                   Text(e["node"]).c_str(), e["error"].get<std::string>().empty() ? "" : " — ",

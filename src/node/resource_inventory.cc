@@ -1,6 +1,6 @@
 // ResourceService, C9: this node discovers its built-in resources at its first sync, every
-// discovery period and on `rescan`, and writes its inventory when it differs from the
-// registry's; every node turns each inventory change the watch brings into a
+// discovery period and on `rescan`, and writes its inventory at its join and whenever it
+// differs from the registry's; every node turns each inventory change the watch brings into a
 // configuration-changed event.
 #include <boost/asio/post.hpp>
 
@@ -38,6 +38,7 @@ void ResourceService::Impl::Discover() {
   rediscover = false;
   next_discovery = now + kDiscoveryPeriod;
   resources::Inventory own = DiscoverOwn(node, node.config().node_name);
+  own.joined_ms = joined_ms;
   const std::string root = node.config().distribution_root;
   if (root.empty()) {
     discovering = false;
@@ -162,7 +163,8 @@ void ResourceService::Impl::RecordChange(NodeId id, const resources::InventoryCh
       {{"node", std::to_string(id)},
        {"added", Joined(change.added)},
        {"missing", Joined(change.missing)},
-       {"changed", Joined(change.changed)}});
+       {"changed", Joined(change.changed)},
+       {"joined", change.joined ? "yes" : "no"}});
 }
 
 const std::map<NodeId, resources::Inventory>& ResourceService::Inventories() const {

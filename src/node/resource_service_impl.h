@@ -9,6 +9,7 @@
 #include <set>
 
 #include "io/asio.h"
+#include "io/clock.h"
 #include "io/timer.h"
 #include "node/inventory_scan.h"
 #include "node/resource_service.h"
@@ -47,6 +48,8 @@ struct ResourceService::Impl {
   bool stopping = false;
   bool synced = false;
   bool syncing = false;
+  // This daemon run's join (Unix ms), in every inventory it writes (C9: an event per join).
+  const int64_t joined_ms = static_cast<int64_t>(io::WallMillis());
   Instant sync_started;  // a watch that ended is opened again at once, at most this often
   bool probed = false;   // the start-up probe has run
   int probes = 0;        // start-up monitors still running: nothing is decided until they end

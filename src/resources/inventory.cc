@@ -90,6 +90,7 @@ InventoryChange Compare(const Inventory& before, const Inventory& after) {
   CompareItems("adapter", before.adapters, after.adapters, change);
   CompareItems("disk", before.disks, after.disks, change);
   CompareItems("content", before.content, after.content, change);
+  change.joined = after.joined_ms != 0 && after.joined_ms != before.joined_ms;
   if (before.node != kNoNode &&
       (before.name != after.name || before.capacity_mbps != after.capacity_mbps)) {
     change.changed.push_back("node " + std::to_string(after.node));

@@ -68,6 +68,9 @@ struct Inventory {
   std::string name;            // the node's name
   uint32_t capacity_mbps = 0;  // streaming capacity, as in the node usage table (M12)
   int64_t discovered_ms = 0;   // Unix ms of the discovery written
+  // Unix ms when the daemon run that wrote it started: a new value is a join (C9), written
+  // even when nothing else changed. 0: written by a version that did not say.
+  int64_t joined_ms = 0;
   std::map<std::string, AdapterItem> adapters;  // by address
   std::map<std::string, DiskItem> disks;        // by id
   std::map<std::string, ContentItem> content;   // by path
@@ -87,7 +90,8 @@ struct InventoryChange {
   std::vector<std::string> added;    // new, or back after missing
   std::vector<std::string> missing;  // newly missing
   std::vector<std::string> changed;  // present before and after, with other attributes
-  bool empty() const { return added.empty() && missing.empty() && changed.empty(); }
+  bool joined = false;               // written by the node at a join of its own
+  bool empty() const { return !joined && added.empty() && missing.empty() && changed.empty(); }
 };
 InventoryChange Compare(const Inventory& before, const Inventory& after);
 

@@ -115,8 +115,9 @@ Result<Inventory> ParseInventory(const std::string& text) {
   inv.node = static_cast<NodeId>(node->get<uint64_t>());
   if (!Text(doc, "name", 255, &inv.name) ||
       !Number(doc, "capacity_mbps", kMaxMbps, &inv.capacity_mbps) ||
-      !Number(doc, "discovered_ms", uint64_t{1} << 52, &inv.discovered_ms)) {
-    return Bad("name, capacity_mbps or discovered_ms is not of its type");
+      !Number(doc, "discovered_ms", uint64_t{1} << 52, &inv.discovered_ms) ||
+      !Number(doc, "joined_ms", uint64_t{1} << 52, &inv.joined_ms)) {
+    return Bad("name, capacity_mbps, discovered_ms or joined_ms is not of its type");
   }
   if (auto t = doc.find("content_truncated"); t != doc.end()) {
     if (!t->is_boolean()) return Bad("content_truncated must be true or false");
@@ -152,6 +153,7 @@ std::string EncodeInventory(const Inventory& inv) {
                {"name", inv.name},
                {"capacity_mbps", inv.capacity_mbps},
                {"discovered_ms", inv.discovered_ms},
+               {"joined_ms", inv.joined_ms},
                {"adapters", adapters},
                {"disks", disks},
                {"content", content},

@@ -53,6 +53,31 @@ TEST(InventoryTest, WhatIsNoLongerFoundIsKeptMissingUntilItReturns) {
             (std::vector<std::string>{"content films/b.mp4"}));
 }
 
+TEST(InventoryTest, AJoinIsAChangeEvenWithNothingElseNew) {
+  Inventory first = Found();
+  first.joined_ms = 1000;
+  first = Merge({}, first, 1000);
+  EXPECT_TRUE(Compare({}, first).joined);
+  // The same daemon run, the same discovery: nothing to write, no event.
+  Inventory same = Found();
+  same.joined_ms = 1000;
+  EXPECT_EQ(Merge(first, same, 2000), first);
+  // The node restarted: the same resources, written again, and a change that says so alone.
+  Inventory rejoined = Found();
+  rejoined.joined_ms = 9000;
+  Inventory written = Merge(first, rejoined, 9500);
+  EXPECT_NE(written, first);
+  EXPECT_EQ(written.discovered_ms, 0);  // the caller stamps it
+  InventoryChange change = Compare(first, written);
+  EXPECT_FALSE(change.empty());
+  EXPECT_TRUE(change.joined);
+  EXPECT_TRUE(change.added.empty() && change.missing.empty() && change.changed.empty());
+  // An older daemon's record (no joined_ms) read back is not a join.
+  Inventory old = written;
+  old.joined_ms = 0;
+  EXPECT_FALSE(Compare(written, old).joined);
+}
+
 TEST(InventoryTest, OnlyTheLatestMissingAreKept) {
   Inventory before;
   before.node = 1;
@@ -69,6 +94,7 @@ TEST(InventoryTest, OnlyTheLatestMissingAreKept) {
 TEST(InventoryTest, TheRecordRoundTripsAndRefusesHostileInput) {
   Inventory inv = Merge(Found(), Inventory{3}, 7000);
   inv.content_truncated = true;
+  inv.joined_ms = 6500;
   auto again = ParseInventory(EncodeInventory(inv));
   ASSERT_TRUE(again) << again.error().message();
   EXPECT_EQ(*again, inv);
@@ -84,6 +110,7 @@ TEST(InventoryTest, TheRecordRoundTripsAndRefusesHostileInput) {
            R"({"node":3,"content":[{"path":"a"},{"path":"a"}]})",
            R"({"node":3,"content":[{"path":"a","present":"yes"}]})",
            R"({"node":3,"capacity_mbps":"fast"})",
+           R"({"node":3,"joined_ms":-5})",
        }) {
     auto r = ParseInventory(bad);
     EXPECT_FALSE(r) << bad;

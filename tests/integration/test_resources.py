@@ -1,8 +1,10 @@
 """Integration tests of the resource manager (RM1, RM2, M13) with 5 real daemons on
 127.0.0.1: Debian's OCF Dummy agent and a process resource move when their node is killed
 (-9), a monitor failure restarts in place, a migration threshold moves it, an operator's move
-and clear, explain, watch, and a graceful stop handing resources over at once; each node's
-inventory of built-in resources (C9) and a resource that follows the content it needs."""
+and clear, explain, watch, agent actions from the CLI, a failed disk path moving what needs
+the disk, and a graceful stop handing resources over at once; each node's inventory of
+built-in resources (C9), written again when a node starts again, and a resource that
+follows the content it needs."""
 import contextlib
 import json
 import os
@@ -12,7 +14,8 @@ import threading
 import time
 import unittest
 
-from harness import COHORT, DevCluster, cohort, cohort_json, ours, wait_for
+from harness import COHORT, DevCluster, cohort, cohort_json, ours, restart, wait_for
+from harness import stop as end_process
 
 BASE = 23000  # this file's ports: 23001-23005 (transport), +100 API, +200/+300 registry
 DUMMY = "/usr/lib/ocf/resource.d/heartbeat/Dummy"
@@ -220,6 +223,45 @@ class ResourcesTest(unittest.TestCase):
         cohort("resource", "delete", "db", api=c.api(1))
         wait_for(lambda: role_file(3) is None, what="db demoted and stopped at its deletion")
 
+    def test_1d_actions_by_the_cli_and_a_failed_disk_path_moves_what_needs_it(self):
+        c = self.c
+        p = self.create("store", "--agent", "heartbeat:Dummy", "--monitor-ms", "500",
+                        "--disk", "media")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        on = wait_for(lambda: running_on(c, "store"), what="store running")
+        other = self.live(avoid=(on,))
+        # An action runs on the node asked: a monitor there finds it running...
+        got = cohort_json("resource", "action", "store", "monitor", api=c.api(on))
+        self.assertEqual((got["node"], got["runs_on"], got["exit_code"], got["code"]),
+                         (on, on, 0, "OCF_SUCCESS"))
+        # ...and elsewhere not running, which the CLI says, naming where it runs, exit 1.
+        p = cohort("resource", "action", "store", "monitor", api=c.api(other), check=False)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn(f"monitor on node {other} (it runs on node {on}): OCF_NOT_RUNNING "
+                      "(exit 7)", p.stdout)
+        meta = cohort_json("resource", "action", "store", "meta-data", api=c.api(other))
+        self.assertIn("<resource-agent", meta["output"])
+        p = cohort("resource", "action", "store", "start", api=c.api(on), check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+        self.assertIn("start and stop are the manager's", p.stderr)
+        # Its node's path to the disk fails (M11): it moves to a node that reaches the disk.
+        path = os.path.join(c.dir, f"n{on}", "disks", "media")
+        target = os.readlink(path)
+        os.remove(path)
+        try:
+            moved = wait_for(lambda: (running_on(c, "store", other) or on) != on and
+                             running_on(c, "store", other), timeout=30,
+                             what="store moved off the node that lost its disk")
+            self.assertFalse(os.path.exists(dummy_state(c, on, "store")))
+            explain = cohort_json("resource", "explain", "store", api=c.api(other))
+            self.assertEqual(explain["node"], moved)
+            why = [s["why"] for s in explain["scores"] if s["node"] == on]
+            self.assertEqual(why, ["disk media is not healthy there"], explain)
+        finally:
+            os.symlink(target, path)
+        cohort("resource", "delete", "store", api=c.api(other))
+
     def test_2_ocf_dummy_runs_restarts_in_place_and_moves_off_a_killed_node(self):
         c = self.c
         # Preferring node 4 (not a registry server), so killing it keeps the registry's quorum.
@@ -316,6 +358,27 @@ class ResourcesTest(unittest.TestCase):
         self.assertEqual(stopped["target"], "stopped")
         wait_for(lambda: cohort_json("resource", "show", "once", api=c.api(via))["state"] ==
                  "stopped", what="stopped by the operator")
+
+    def test_5_a_node_that_starts_again_writes_its_inventory_at_its_join(self):
+        c = self.c
+        # The highest dead node: not one of the registry's servers (nodes 1-3) if it can be.
+        k = max(self.dead)
+        via = self.live()
+        before = cohort_json("resource", "list", "--class", "node", api=c.api(via))
+        with resource_watch(c.api(via)) as lines:
+            p = restart(c, k)
+            self.addCleanup(end_process, p)
+
+            def joined():
+                events = [json.loads(l) for l in list(lines) if l.strip()]
+                return [e for e in events if e.get("type") == "configuration_changed" and
+                        e["node"] == k and e.get("joined")]
+            events = wait_for(joined, timeout=30, what=f"node {k}'s join in the watch")
+        # Its resources are what they were: the join is the whole of the change.
+        self.assertEqual((events[0]["added"], events[0]["missing"]), ([], []), events)
+        after = cohort_json("resource", "list", "--class", "node", api=c.api(via))
+        self.assertGreater(after["nodes"][str(k)]["joined_ms"],
+                           before["nodes"][str(k)]["joined_ms"])
 
 
 if __name__ == "__main__":
