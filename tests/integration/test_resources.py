@@ -2,7 +2,7 @@
 127.0.0.1: Debian's OCF Dummy agent and a process resource move when their node is killed
 (-9), a monitor failure restarts in place, a migration threshold moves it, an operator's move
 and clear, explain, watch, agent actions from the CLI, a failed disk path moving what needs
-the disk, and a graceful stop handing resources over at once; each node's inventory of
+the disk, Debian's nginx agent serving, moved and stopped, and a graceful stop handing resources over at once; each node's inventory of
 built-in resources (C9), written again when a node starts again, and a resource that
 follows the content it needs."""
 import contextlib
@@ -13,12 +13,38 @@ import subprocess
 import threading
 import time
 import unittest
+import urllib.request
 
 from harness import COHORT, DevCluster, cohort, cohort_json, ours, restart, wait_for
 from harness import stop as end_process
 
 BASE = 23000  # this file's ports: 23001-23005 (transport), +100 API, +200/+300 registry
 DUMMY = "/usr/lib/ocf/resource.d/heartbeat/Dummy"
+NGINX = "/usr/sbin/nginx"
+NGINX_PORT = BASE + 90
+
+
+def nginx_config(folder):
+    """A whole nginx configuration of its own under `folder` (pid, logs, temporary files):
+    a page and the status page on 127.0.0.1:NGINX_PORT. The page is in the configuration, as
+    the workers may run as another user (nobody, under root) that cannot read `folder`."""
+    temp = "".join(f"  {k}_temp_path {folder}/nginx-{k};\n"
+                   for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    return (f"worker_processes 1;\npid {folder}/nginx.pid;\nerror_log {folder}/nginx.log;\n"
+            "events { worker_connections 64; }\n"
+            f"http {{\n  access_log off;\n{temp}"
+            f"  server {{\n    listen 127.0.0.1:{NGINX_PORT};\n"
+            "    location = / { return 200 \"cohort\\n\"; }\n"
+            "    location = /nginx_status { stub_status; }\n  }\n}\n")
+
+
+def web_page(port):
+    """The body of http://127.0.0.1:port/, or None if nothing answers."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
+            return r.read().decode()
+    except OSError:
+        return None
 
 
 def running_on(c, name, via=1):
@@ -261,6 +287,34 @@ class ResourcesTest(unittest.TestCase):
         finally:
             os.symlink(target, path)
         cohort("resource", "delete", "store", api=c.api(other))
+
+    @unittest.skipUnless(os.access(NGINX, os.X_OK), "nginx is not installed")
+    def test_1e_debians_nginx_agent_serves_stops_and_moves(self):
+        c = self.c
+        conf = os.path.join(c.dir, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(nginx_config(c.dir))
+        status = f"http://127.0.0.1:{NGINX_PORT}/nginx_status"
+        p = self.create("www", "--agent", "heartbeat:nginx", "--param", "httpd=" + NGINX,
+                        "--param", "configfile=" + conf, "--param", "status10url=" + status,
+                        "--monitor-ms", "1000")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        first = wait_for(lambda: running_on(c, "www"), what="www running")
+        self.assertEqual(wait_for(lambda: web_page(NGINX_PORT), what="nginx answering"),
+                         "cohort\n")
+        # Moved by the operator: the agent's stop on one node, its start on the other.
+        to = self.live(avoid=(first,))
+        cohort("resource", "move", "www", str(to), api=c.api(first))
+        wait_for(lambda: running_on(c, "www") == to, timeout=30, what="www moved")
+        self.assertEqual(wait_for(lambda: web_page(NGINX_PORT), what="nginx answering again"),
+                         "cohort\n")
+        # Stopped everywhere: nginx is gone (its pid file with it) and the port refuses.
+        cohort("resource", "stop", "www", api=c.api(to))
+        wait_for(lambda: cohort_json("resource", "show", "www", api=c.api(to))["state"] ==
+                 "stopped", timeout=30, what="www stopped")
+        self.assertIsNone(web_page(NGINX_PORT))
+        self.assertFalse(os.path.exists(os.path.join(c.dir, "nginx.pid")))
+        cohort("resource", "delete", "www", api=c.api(to))
 
     def test_2_ocf_dummy_runs_restarts_in_place_and_moves_off_a_killed_node(self):
         c = self.c
