@@ -9,9 +9,10 @@
 # probe removes the address it left behind) before the next trial.
 #   TRIALS=10 LEASE_S=2 MARGIN_MS=400 ALIVE_MS=1000 STOP_TIMEOUT_MS=2000 PREFER="4=50 5=40" \
 #     bench/netns_resources_failover.sh
-# Safety wants MARGIN_MS >= the longest start or monitor under way plus a stop (a stop may take
-# its whole STOP_TIMEOUT_MS) and ALIVE_MS >= MARGIN_MS + ALIVE_MS/4 (docs/design/resources.md,
-# "Margins"); the defaults time the protocol with a margin below IPaddr2's stop timeout.
+# Safety wants MARGIN_MS >= the longest stop (a stop may take its whole STOP_TIMEOUT_MS, for
+# both resources; a start or monitor under way is cancelled at the fence) and ALIVE_MS >=
+# MARGIN_MS + ALIVE_MS/4 (docs/design/resources.md, "Margins"); the defaults time the
+# protocol with a margin below IPaddr2's stop timeout.
 # ALIVE_MS=0: the registry lease alone. PREFER: placement preferences for both resources
 # (NODE=SCORE ...; "4=50 5=40" keeps them, and so the victims, off the registry's servers;
 # empty: any host). Needs root; makes its own namespaces; bounded.
@@ -109,7 +110,7 @@ for p in $PREFER; do prefer+=(--prefer "$p"); done
 on 1 resource create vip --agent heartbeat:IPaddr2 --param ip=$VIP --param cidr_netmask=24 \
   --param nic=e1 --monitor-ms 1000 --stop-timeout-ms "$STOP_TIMEOUT_MS" "${prefer[@]}" >/dev/null
 on 1 resource create web --class process --with vip --after vip --monitor-ms 1000 \
-  --agent "exec python3 -m http.server 8080 --bind $VIP" "${prefer[@]}" >/dev/null
+  --stop-timeout-ms "$STOP_TIMEOUT_MS" --agent "exec python3 -m http.server 8080 --bind $VIP" "${prefer[@]}" >/dev/null
 
 samples=()
 for trial in $(seq 1 "$TRIALS"); do

@@ -84,7 +84,7 @@ Result<std::string> ResourceRunner::AgentPath(const std::string& agent) const {
 }
 
 void ResourceRunner::RunOcf(const ResourceSpec& spec, const std::string& action, Duration timeout,
-                            std::function<void(Result<io::ChildResult>)> done) {
+                            std::function<void(Result<io::ChildResult>)> done, bool tracked) {
   auto path = AgentPath(spec.agent);
   if (!path) return done(path.error());
   const size_t colon = spec.agent.find(':');
@@ -109,8 +109,32 @@ void ResourceRunner::RunOcf(const ResourceSpec& spec, const std::string& action,
   o.argv = {*path, action};
   o.env = io::EnvironmentWith(env);
   o.timeout = timeout;
-  auto child = io::Child::Start(io_, std::move(o), [done](const io::ChildResult& r) { done(r); });
-  if (!child) done(child.error());
+  if (!tracked) {
+    auto child = io::Child::Start(io_, std::move(o), [done](const io::ChildResult& r) { done(r); });
+    if (!child) done(child.error());
+    return;
+  }
+  // The entry goes when this action ends, unless a newer action of the resource took it.
+  auto slot = std::make_shared<std::weak_ptr<io::Child>>();
+  std::weak_ptr<UnderWay> table = under_way_;
+  auto ended = [table, name = spec.name, slot, done](const io::ChildResult& r) {
+    if (auto t = table.lock()) {
+      auto it = t->find(name);
+      if (it != t->end() && it->second == slot->lock()) t->erase(it);
+    }
+    done(r);
+  };
+  auto child = io::Child::Start(io_, std::move(o), std::move(ended));
+  if (!child) return done(child.error());
+  *slot = *child;
+  (*under_way_)[spec.name] = *child;
+}
+
+void ResourceRunner::Cancel(const std::string& name) {
+  auto it = under_way_->find(name);
+  if (it == under_way_->end()) return;
+  Log(LogLevel::kWarn, "resources", "action cancelled at the fence", {{"resource", name}});
+  it->second->Kill();
 }
 
 void ResourceRunner::Start(const ResourceSpec& spec, Done done) {
@@ -191,7 +215,9 @@ void ResourceRunner::Monitor(const ResourceSpec& spec, Done done) {
 
 void ResourceRunner::Invoke(const ResourceSpec& spec, const std::string& action, Duration timeout,
                             std::function<void(Result<io::ChildResult>)> done) {
-  if (spec.cls == ResourceClass::kOcf) return RunOcf(spec, action, timeout, std::move(done));
+  if (spec.cls == ResourceClass::kOcf) {
+    return RunOcf(spec, action, timeout, std::move(done), false);
+  }
   if (action != "monitor") {
     return done(Error(Errc::kInvalidArgument,
                       "a process resource has start, stop and monitor, run by the manager; "

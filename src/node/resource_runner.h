@@ -53,13 +53,20 @@ class ResourceRunner {
   Result<std::string> AgentPath(const std::string& agent) const;
   // Kills every process resource (the daemon is stopping without stopping them in order).
   void KillAll();
+  // Ends the agent's start, monitor or promote under way for `name` now (SIGKILL to its
+  // process group): its answer comes as a failure, at once. Nothing under way: nothing done.
+  void Cancel(const std::string& name);
 
  private:
+  // `tracked`: a manager's action, which Cancel can end (not an operator's Invoke).
   void RunOcf(const resources::ResourceSpec& spec, const std::string& action, Duration timeout,
-              std::function<void(Result<io::ChildResult>)> done);
+              std::function<void(Result<io::ChildResult>)> done, bool tracked = true);
   boost::asio::io_context& io_;
   RunnerOptions options_;
   std::map<std::string, std::shared_ptr<io::Child>> processes_;  // process class, by name
+  // OCF actions under way, by resource; shared with their ends, which may outlive the runner.
+  using UnderWay = std::map<std::string, std::shared_ptr<io::Child>>;
+  std::shared_ptr<UnderWay> under_way_ = std::make_shared<UnderWay>();
 };
 
 }  // namespace cohort::node

@@ -355,6 +355,8 @@ void ResourceService::Impl::Carry(const Action& a) {
       return RecordFailure(a.resource);
     case ActionKind::kReport:
       return Report(a.resource);
+    case ActionKind::kCancel:
+      return runner.Cancel(a.resource);
   }
 }
 

@@ -96,7 +96,7 @@ void LocalAgent::Started(const std::string& name, bool ok, Instant now) {
     return Running(name, l, now);
   }
   // A failed start may have left parts running: stop it, as Pacemaker does.
-  Failed(name, l);
+  Unsuccessful(name, l);
 }
 
 void LocalAgent::Monitored(const std::string& name, MonitorResult result, Instant now) {
@@ -108,13 +108,13 @@ void LocalAgent::Monitored(const std::string& name, MonitorResult result, Instan
   if (ok) {
     return Running(name, l, now);
   }
-  Failed(name, l);
+  Unsuccessful(name, l);
 }
 
 void LocalAgent::Promoted(const std::string& name, bool ok, Instant now) {
   Local& l = At(name);
   if (l.state != LocalState::kPromoting) return;
-  if (!ok) return Failed(name, l);
+  if (!ok) return Unsuccessful(name, l);
   report_.insert(name);  // its role changed
   Running(name, l, now);
 }
@@ -146,6 +146,7 @@ void LocalAgent::Leave(const std::string& name, Local& l, std::vector<Action>& o
 
 // Running (again): the next monitor is one interval away.
 void LocalAgent::Running(const std::string& name, Local& l, Instant now) {
+  l.cancelled = false;  // it ended well before the cancel could: it stops as anything fenced
   Set(name, l, LocalState::kRunning);
   auto spec = view_.specs.find(name);
   l.next_monitor =
@@ -156,6 +157,14 @@ void LocalAgent::Failed(const std::string& name, Local& l) {
   ++l.failures;
   l.restart = true;
   pending_.push_back({ActionKind::kRecordFailure, name});
+  Leave(name, l, pending_);
+}
+
+void LocalAgent::Unsuccessful(const std::string& name, Local& l) {
+  if (!l.cancelled) return Failed(name, l);
+  // Ended by this node's fence, not by the resource: what it left is stopped, uncounted.
+  l.cancelled = false;
+  l.restart = false;
   Leave(name, l, pending_);
 }
 
@@ -250,8 +259,17 @@ void LocalAgent::Step(const std::string& name, Local& l, Instant now, std::vecto
         out.push_back({ActionKind::kMonitor, name});
       }
       break;
+    case LocalState::kStarting:
+    case LocalState::kMonitoring:
+    case LocalState::kPromoting:
+      // Fenced with an action under way: it is ended now, so that the stop has the margin.
+      if (Fenced(now) && !l.cancelled) {
+        l.cancelled = true;
+        out.push_back({ActionKind::kCancel, name});
+      }
+      break;
     default:
-      break;  // an action is under way, or the resource is blocked
+      break;  // a stop, demote or registry write is under way, or the resource is blocked
   }
 }
 

@@ -81,6 +81,8 @@ enum class ActionKind {
   kRelease,        // delete the owner key (only this node's)
   kRecordFailure,  // add one to the resource's fail count on this node
   kReport,         // write the resource's state on this node to the registry
+  kCancel,         // end the start, monitor or promote under way at once (the node is fenced: the
+                   // margin covers its stop, not the rest of an action that may hang)
 };
 struct Action {
   ActionKind kind;
@@ -158,7 +160,8 @@ class LocalAgent {
     bool restart = false;   // stopping to start again in place
     bool promoted = false;  // a promote was asked and no demote or stop has ended since
     Instant next_monitor = Instant::Max();
-    uint32_t failures = 0;  // failures here not yet seen in the view's fail counts
+    uint32_t failures = 0;   // failures here not yet seen in the view's fail counts
+    bool cancelled = false;  // its action under way was cancelled at the fence
   };
   bool WantHere(const std::string& name, Instant now) const;
   uint32_t FailCount(const std::string& name, const Local& l) const;
@@ -166,6 +169,8 @@ class LocalAgent {
   Local& At(const std::string& name) { return local_[name]; }
   void Set(const std::string& name, Local& l, LocalState s);
   void Failed(const std::string& name, Local& l);
+  // An action that did not succeed: after a cancel, stopped without counting a failure.
+  void Unsuccessful(const std::string& name, Local& l);
   void Running(const std::string& name, Local& l, Instant now);
   // Off this node, or to start again: demoted first if it may be promoted, then stopped.
   void Leave(const std::string& name, Local& l, std::vector<Action>& out);

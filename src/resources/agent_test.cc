@@ -105,6 +105,37 @@ TEST(LocalAgentTest, StopsBeforeTheLeaseCanEndAndStartsNothingFenced) {
   EXPECT_EQ(f.Decide(9600), (V{{ActionKind::kRelease, "web"}}));
 }
 
+TEST(LocalAgentTest, AMonitorUnderWayAtTheFenceIsCancelledAndNotCounted) {
+  Fixture f;
+  f.Run(0);
+  EXPECT_EQ(f.Decide(9000), (V{{ActionKind::kMonitor, "web"}}));
+  EXPECT_EQ(f.Decide(9400), V{});                                // not fenced yet: it runs on
+  EXPECT_EQ(f.Decide(9500), (V{{ActionKind::kCancel, "web"}}));  // fenced: ended now
+  EXPECT_EQ(f.Decide(9600), V{});                                // once
+  f.agent.Monitored("web", MonitorResult::kFailed, At(9510));    // as the kill ends it
+  EXPECT_EQ(f.Decide(9510), (V{{ActionKind::kStop, "web"}}));    // no failure recorded
+  f.agent.Stopped("web", true);
+  EXPECT_EQ(f.Decide(9600), (V{{ActionKind::kRelease, "web"}}));
+}
+
+TEST(LocalAgentTest, AStartThatEndsWellDespiteTheCancelIsStoppedAsFenced) {
+  Fixture f;
+  f.view.owners.clear();
+  EXPECT_EQ(f.Decide(9000), (V{{ActionKind::kAcquire, "web"}}));
+  f.agent.Acquired("web", true);
+  EXPECT_EQ(f.Decide(9000), (V{{ActionKind::kStart, "web"}}));
+  EXPECT_EQ(f.Decide(9500), (V{{ActionKind::kCancel, "web"}}));
+  f.agent.Started("web", true, At(9501));  // it had ended before the kill came
+  EXPECT_EQ(f.Decide(9501), (V{{ActionKind::kStop, "web"}}));
+  f.agent.Stopped("web", true);
+  // Fenced again later with a new action: cancelled again (the mark was cleared).
+  f.agent.LeaseValid(kLease, At(20'000));
+  EXPECT_EQ(f.Decide(10'000), (V{{ActionKind::kStart, "web"}}));
+  EXPECT_EQ(f.Decide(19'500), (V{{ActionKind::kCancel, "web"}}));
+  f.agent.Started("web", false, At(19'501));
+  EXPECT_EQ(f.Decide(19'501), (V{{ActionKind::kStop, "web"}}));
+}
+
 TEST(LocalAgentTest, MovedAwayItStopsAndGivesTheKeyBack) {
   Fixture f;
   f.Run(0);

@@ -39,8 +39,9 @@ struct SimNode {
   std::optional<
       std::tuple<NodeId, std::optional<std::pair<NodeId, int64_t>>, std::map<NodeId, AliveView>>>
       last_view;
-  // The action under way: what, and when it ends.
+  // The action under way: what, and when it ends; cancelled: it ends then, unsuccessful.
   std::optional<std::pair<ActionKind, int64_t>> busy;
+  bool cancelled = false;
   SimNode(NodeId id, int64_t alive_ttl_ms)
       : agent(id, Duration::Millis(kMarginMs), Duration::Millis(alive_ttl_ms)) {}
 };
@@ -64,6 +65,7 @@ struct World {
   uint32_t failures = 0;
   bool revive = true;  // a crashed node comes back once the faults stop
   bool promotable = false;
+  bool hang = false;  // a tenth of starts and monitors take up to three lease TTLs
   World(uint64_t seed, int64_t alive_ttl) : prng(seed), alive_ttl_ms(alive_ttl) {
     for (int n = 1; n <= kNodes; ++n) nodes.emplace_back(static_cast<NodeId>(n), alive_ttl_ms);
   }
@@ -175,20 +177,25 @@ struct World {
   void Finish(SimNode& n, int64_t now, bool faults) {
     if (!n.busy || now < n.busy->second) return;
     const ActionKind kind = n.busy->first;
+    const bool killed = n.cancelled;
     n.busy.reset();
+    n.cancelled = false;
     switch (kind) {
       case ActionKind::kStart:
-        n.agent.Started("r", !faults || prng.Below(10) != 0, Ms(now));
+        n.agent.Started("r", !killed && (!faults || prng.Below(10) != 0), Ms(now));
         break;
       case ActionKind::kMonitor: {
         const MonitorResult running =
             n.agent.promoted("r") ? MonitorResult::kRunningPromoted : MonitorResult::kRunning;
-        n.agent.Monitored("r", !faults || prng.Below(8) != 0 ? running : MonitorResult::kNotRunning,
+        n.agent.Monitored("r",
+                          killed                          ? MonitorResult::kFailed
+                          : !faults || prng.Below(8) != 0 ? running
+                                                          : MonitorResult::kNotRunning,
                           Ms(now));
         break;
       }
       case ActionKind::kPromote:
-        n.agent.Promoted("r", !faults || prng.Below(10) != 0, Ms(now));
+        n.agent.Promoted("r", !killed && (!faults || prng.Below(10) != 0), Ms(now));
         break;
       case ActionKind::kDemote:
         n.agent.Demoted("r", true);
@@ -234,10 +241,10 @@ struct World {
         n.agent.Released("r");
         break;
       case ActionKind::kStart:
-        n.busy = std::make_pair(a.kind, now + static_cast<int64_t>(prng.Below(300)));
+        n.busy = std::make_pair(a.kind, now + Lasts(300));
         break;
       case ActionKind::kMonitor:
-        n.busy = std::make_pair(a.kind, now + static_cast<int64_t>(prng.Below(100)));
+        n.busy = std::make_pair(a.kind, now + Lasts(100));
         break;
       case ActionKind::kPromote:
       case ActionKind::kDemote:
@@ -251,7 +258,20 @@ struct World {
         break;
       case ActionKind::kReport:
         break;
+      case ActionKind::kCancel:
+        // Killed at once: it ends at the next step, unsuccessful.
+        if (n.busy && n.busy->first != ActionKind::kStop && n.busy->first != ActionKind::kDemote) {
+          n.busy->second = now;
+          n.cancelled = true;
+        }
+        break;
     }
+  }
+  // How long a start or monitor takes: up to `usual_ms`, or, where actions hang, a tenth of
+  // them up to three lease TTLs.
+  int64_t Lasts(int64_t usual_ms) {
+    if (hang && prng.Below(10) == 0) return static_cast<int64_t>(prng.Below(3 * kTtlMs));
+    return static_cast<int64_t>(prng.Below(usual_ms));
   }
   // A crash: the daemon and what it started are gone; it comes back as a new daemon.
   void Crash(SimNode& n, NodeId id) {
@@ -261,6 +281,7 @@ struct World {
     n.lease = 0;
     n.alive_revision = 0;
     n.busy.reset();
+    n.cancelled = false;
     n.seen.clear();
     n.last_view.reset();
   }
@@ -282,16 +303,21 @@ struct World {
       RenewAlive(n, id, now, faults);
       Finish(n, now, faults);
       if (n.connected) GiveView(n, now);  // a cut-off node's view goes stale
-      if (n.busy) continue;
-      for (const Action& a : n.agent.Decide(Ms(now))) Carry(n, id, a, now);
+      // While an action is under way, the agent is asked only for a cancel (as the daemon
+      // asks it on every event): one action at a time for the one resource.
+      for (const Action& a : n.agent.Decide(Ms(now))) {
+        if (!n.busy || a.kind == ActionKind::kCancel) Carry(n, id, a, now);
+      }
     }
   }
 };
 
-void NeverActiveOnTwoNodesAndRunsOnceFaultsStop(int64_t alive_ttl_ms, bool promotable) {
+void NeverActiveOnTwoNodesAndRunsOnceFaultsStop(int64_t alive_ttl_ms, bool promotable,
+                                                bool hang = false) {
   for (uint64_t seed = 1; seed <= TestSeeds(1000); ++seed) {
     World w(seed, alive_ttl_ms);
     w.promotable = promotable;
+    w.hang = hang;
     for (int64_t now = 0; now < 30'000; now += 10) {
       w.Tick(now, now < 20'000);
       int active = 0;
@@ -315,6 +341,13 @@ TEST(OwnershipTest, APromotableResourceNeverActiveOnTwoNodesAndPromotedOnceFault
 
 TEST(OwnershipTest, FastTakeoverNeverActiveOnTwoNodesAndRunsOnceFaultsStop) {
   NeverActiveOnTwoNodesAndRunsOnceFaultsStop(kAliveTtlMs, true);
+}
+
+// Starts and monitors that hang past the lease (a tenth of them, up to three TTLs): the
+// fence cancels them, so only the stop needs the margin.
+TEST(OwnershipTest, ActionsThatHangAreCancelledAtTheFence) {
+  NeverActiveOnTwoNodesAndRunsOnceFaultsStop(0, false, true);
+  NeverActiveOnTwoNodesAndRunsOnceFaultsStop(kAliveTtlMs, true, true);
 }
 
 // A crashed owner's key is taken after the alive TTL, well before its registry lease ends.

@@ -24,7 +24,7 @@ class RRun {
     o.nodes = nodes;
     o.seed = seed;
     if (fast) {
-      // A start under way plus a stop within the 300 ms margin.
+      // A stop within the 300 ms margin.
       o.margin_ms = 300;
       o.alive_ttl_ms = 600;
       o.max_start_ms = 120;

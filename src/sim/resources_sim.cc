@@ -280,8 +280,9 @@ void ResourcesSim::Finish(NodeId id, Node& n) {
     }
     const std::string name = it->first;
     const ActionKind kind = it->second.kind;
+    const bool killed = it->second.cancelled;
     it = n.busy.erase(it);
-    const bool disk_fails = NeedsDisk(name) && !n.disk_ok;
+    const bool disk_fails = killed || (NeedsDisk(name) && !n.disk_ok);
     Trace((static_cast<uint64_t>(kind) << 16) + id);
     switch (kind) {
       case ActionKind::kStart:
@@ -355,6 +356,14 @@ void ResourcesSim::Carry(NodeId id, Node& n, const Action& a) {
       break;
     case ActionKind::kReport:
       if (!n.cut) reported_[a.resource][id] = n.agent->state(a.resource);
+      break;
+    case ActionKind::kCancel:
+      if (auto b = n.busy.find(a.resource); b != n.busy.end() &&
+                                            b->second.kind != ActionKind::kStop &&
+                                            b->second.kind != ActionKind::kDemote) {
+        b->second.ends = now_;  // killed: its end comes at the next step
+        b->second.cancelled = true;
+      }
       break;
   }
 }

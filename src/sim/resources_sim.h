@@ -40,8 +40,8 @@ struct ResourcesSimOptions {
   int64_t renew_ms = 125;
   int64_t margin_ms = 500;
   int64_t detect_ms = 400;
-  // Actions' longest durations: a start or monitor under way plus a stop fit in the margin
-  // (docs/design/resources.md, "Limits").
+  // Actions' longest durations: a stop fits in the margin (a start or monitor under way at
+  // the fence is cancelled; docs/design/resources.md, "Margins").
   int64_t max_start_ms = 150;
   int64_t max_monitor_ms = 100;
   int64_t max_stop_ms = 300;
@@ -87,6 +87,7 @@ class ResourcesSim {
   struct Busy {
     resources::ActionKind kind;
     int64_t ends = 0;
+    bool cancelled = false;  // killed at the fence: it ends unsuccessful
   };
   struct Node {
     std::unique_ptr<resources::LocalAgent> agent;  // null while crashed
