@@ -188,6 +188,7 @@ cohort::Result<Workload> StartWorkload(const cohort::Config& config, cohort::nod
   }
   cohort::node::WorkloadOptions options;
   options.balance = config.stream_balance_percent / 100.0;
+  options.balance_floor = config.stream_balance_floor_percent / 100.0;
   options.default_bitrate_kbps = config.stream_default_bitrate_kbps;
   if (config.stream_listen) {
     media.listen = *config.stream_listen;

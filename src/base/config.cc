@@ -404,6 +404,7 @@ Status ReadRest(const Reader& r, Config& c) {
     c.stream_listen = *e;
   }
   COHORT_TRY(r.Integer("stream.balance_percent", 0, 1000, &c.stream_balance_percent));
+  COHORT_TRY(r.Integer("stream.balance_floor_percent", 0, 100, &c.stream_balance_floor_percent));
   COHORT_TRY(
       r.Integer("stream.default_bitrate_kbps", 1, 100'000'000, &c.stream_default_bitrate_kbps));
   if (const toml::node* n = r.Find("disk")) {
@@ -464,7 +465,7 @@ Status CheckKeys(const Reader& r) {
       {"timing",
        {"period_ms", "miss_limit", "notify_ms", "disk_check_ms", "disk_timeout_ms", "usage_ms"}},
       {"api", {"listen"}},
-      {"stream", {"listen", "balance_percent", "default_bitrate_kbps"}},
+      {"stream", {"listen", "balance_percent", "balance_floor_percent", "default_bitrate_kbps"}},
       {"liveness", {"period_ms", "miss_limit", "refresh_ms"}},
       {"groups", {"vote_timeout_ms"}},
       {"resources", {"lease_ttl_s", "fence_margin_ms", "alive_ttl_ms", "ocf_root", "state_dir"}},

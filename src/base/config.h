@@ -127,6 +127,7 @@ struct Config {
   // none (it still places sessions on nodes that do).
   std::optional<Endpoint> stream_listen;
   uint32_t stream_balance_percent = 25;         // no node above (1 + this/100) × its fair share
+  uint32_t stream_balance_floor_percent = 10;   // ... unless below this % of its capacity
   uint32_t stream_default_bitrate_kbps = 4000;  // a session that names none
 
   std::vector<DiskConfig> disks;

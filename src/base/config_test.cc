@@ -34,6 +34,7 @@ listen = "127.0.0.1:7203"
 [stream]
 listen = "10.1.1.2:8080"
 balance_percent = 10
+balance_floor_percent = 5
 default_bitrate_kbps = 2500
 
 [[disk]]
@@ -97,6 +98,7 @@ TEST(ConfigTest, ParsesEveryKey) {
   ASSERT_TRUE(c->stream_listen);
   EXPECT_EQ(c->stream_listen->ToString(), "10.1.1.2:8080");
   EXPECT_EQ(c->stream_balance_percent, 10u);
+  EXPECT_EQ(c->stream_balance_floor_percent, 5u);
   EXPECT_EQ(c->stream_default_bitrate_kbps, 2500u);
   ASSERT_EQ(c->disks.size(), 2u);
   EXPECT_EQ(c->disks[0].probe, "/srv/media1/.cohort-probe");

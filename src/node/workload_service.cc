@@ -181,7 +181,8 @@ struct WorkloadService::Impl : std::enable_shared_from_this<Impl> {
     if (now != supervisor) {
       supervisor = now;
       if (now == self()) {
-        tables.emplace(workload::StreamOptions{options.balance, 5000, 30000, Random64()});
+        tables.emplace(workload::StreamOptions{options.balance, 5000, 30000, Random64(),
+                                               options.balance_floor});
         Log(LogLevel::kInfo, "streams", "supervising the workload tables");
       } else {
         tables.reset();

@@ -33,6 +33,7 @@ class CatalogFeed;
 struct WorkloadOptions {
   std::string stream_address;  // this node's media server, "host:port" ("" none)
   double balance = 0.25;
+  double balance_floor = 0.1;
   uint64_t default_bitrate_kbps = 4000;
   Duration period = Duration::Seconds(1);
   Duration answer_timeout = Duration::Seconds(2);  // for the supervisor's answers

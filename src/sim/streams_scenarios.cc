@@ -37,6 +37,8 @@ class SRun {
       sim_->Arrive(total / kBatches);
       sim_->Report();
       sim_->Check();
+      // At a tenth of the peak the floor (a tenth of a node's capacity) allows more.
+      if (b == 0) Figure("max_over_avg_at_tenth", sim_->MaxOverAverage());
     }
     const PlacementTally& t = sim_->tally();
     Figure("sessions", static_cast<double>(sim_->table().sessions().size()));

@@ -22,7 +22,8 @@ std::string TitlePath(uint64_t title) { return "titles/" + std::to_string(title)
 StreamsSim::StreamsSim(const StreamsSimOptions& options)
     : options_(options),
       prng_(options.seed ^ 0x57eea5),
-      table_(workload::StreamOptions{options.balance, 5000, 30000, options.seed}),
+      table_(workload::StreamOptions{options.balance, 5000, 30000, options.seed,
+                                     options.balance_floor}),
       up_(static_cast<size_t>(options.nodes) + 1, true) {
   for (int n = 1; n <= options_.nodes; ++n) {
     table_.SetNode(static_cast<NodeId>(n), true, options_.capacity_kbps);

@@ -28,6 +28,7 @@ struct StreamsSimOptions {
   uint64_t capacity_kbps = 600'000;  // per node
   double disk_share = 0.3;           // of a node's copies on its disk "d1", not its root
   double balance = 0.25;
+  double balance_floor = 0.1;
   int fill_choices = 4;  // 1: holders chosen at random, blind to placement
 };
 

@@ -67,8 +67,11 @@ uint64_t LoadBound(const PlaceInput& in, const Holder& holder) {
   if (!(bound < static_cast<double>(std::numeric_limits<uint64_t>::max()))) {
     return std::numeric_limits<uint64_t>::max();
   }
-  // As in the bound counted in sessions, a node with none may always take one.
-  return std::max(static_cast<uint64_t>(bound), in.bitrate_kbps);
+  // Never below the floor, a share of the node's own capacity (none stated: no floor)...
+  const auto floor = static_cast<uint64_t>(std::clamp(in.balance_floor, 0.0, 1.0) *
+                                           static_cast<double>(holder.capacity_kbps));
+  // ...and, as in the bound counted in sessions, a node with none may always take one.
+  return std::max({static_cast<uint64_t>(bound), floor, in.bitrate_kbps});
 }
 
 Placement Place(const PlaceInput& in) {

@@ -45,6 +45,9 @@ struct PlaceInput {
   std::span<const NodeId> avoid;  // e.g. the node a reconnecting client has left
   ClusterLoad cluster;
   double balance = 0.25;  // no node above (1 + balance) times its fair share
+  // ... unless below this share of its stated capacity: at light load, sessions stay on
+  // their title's first choice (its page cache warm) instead of being spread for nothing.
+  double balance_floor = 0.1;
 };
 
 enum class PlaceOutcome : uint8_t {

@@ -171,5 +171,27 @@ TEST(PlacementTest, CapacityWeightsTheShare) {
   EXPECT_STREQ(PlaceOutcomeName(PlaceOutcome::kNoCapacity), "no capacity");
 }
 
+// At light load the bound gives way to the floor, a share of the node's own capacity: a hot
+// title's sessions stay on its first choice until it holds a tenth of its capacity.
+TEST(PlacementTest, BelowTheFloorTheFirstChoiceKeepsTheTitle) {
+  auto nodes = Holders(10, 100'000);  // a floor of 10,000 kbit/s each
+  const std::vector<NodeId> order = RankHolders(ContentHash("hot"), nodes);
+  for (int k = 0; k < 10; ++k) {
+    const Placement p = Place(Input("hot", 1'000, nodes, nodes));
+    ASSERT_EQ(p.node, order[0]) << "session " << k;
+    nodes[p.node - 1].load_kbps += 1'000;
+  }
+  // At the floor, the bound (⌈1.25 × 11,000 / 10⌉ = 1,375) spreads the next one.
+  EXPECT_NE(Place(Input("hot", 1'000, nodes, nodes)).node, order[0]);
+  PlaceInput in = Input("hot", 1'000, nodes, nodes);
+  EXPECT_EQ(LoadBound(in, nodes[0]), 10'000u);
+  in.balance_floor = 0;
+  EXPECT_EQ(LoadBound(in, nodes[0]), 1'375u);
+  in.balance_floor = 7;  // more than all of it: the node's capacity
+  EXPECT_EQ(LoadBound(in, nodes[0]), 100'000u);
+  std::vector<Holder> unstated = Holders(2, 0);  // no capacity stated: no floor
+  EXPECT_EQ(LoadBound(Input("hot", 1'000, unstated, unstated), unstated[0]), 1'000u);
+}
+
 }  // namespace
 }  // namespace cohort::workload

@@ -91,6 +91,7 @@ Placement StreamTable::PlaceFor(const Catalog& catalog, const Session& s, NodeId
   if (avoid != kNoNode) in.avoid = avoided;
   in.cluster = totals_;
   in.balance = options_.balance;
+  in.balance_floor = options_.balance_floor;
   const Placement p = Place(in);
   for (const auto& [node, copy_disk] : servable) {
     if (node == p.node) *disk = copy_disk;

@@ -103,6 +103,7 @@ struct StreamOptions {
   int64_t reserve_ms = 5000;    // a placement nobody opened is dropped after this
   int64_t unplaced_ms = 30000;  // a displaced session nobody could take, likewise
   uint64_t id_seed = 1;         // session ids are a mix of this and a counter
+  double balance_floor = 0.1;   // PlaceInput::balance_floor
 };
 
 class StreamTable {
