@@ -4,6 +4,7 @@ admission at capacity, hundreds of concurrent streams within every node's capaci
 viewer that resumes on another node when its node is killed, with the bytes it assembles
 matching the source's digest. Real clients: curl, ffprobe/ffmpeg, and headless Chromium
 playing a <video>."""
+import contextlib
 import hashlib
 import http.client
 import json
@@ -146,6 +147,13 @@ class StreamsTest(unittest.TestCase):
                        check=True, timeout=60)
         with open(out, "rb") as f:
             self.assertEqual(hashlib.sha256(f.read()).hexdigest(), self.files["movies/movie.bin"])
+        # And with a range, as a player seeking: the bytes at that offset, through the redirect.
+        part = subprocess.run(["curl", "-sfL", "-r", "1000000-1000099",
+                               f"http://{self.api}/v1/streams/movies/movie.bin"],
+                              capture_output=True, check=True, timeout=60).stdout
+        with open(path, "rb") as f:
+            f.seek(1000000)
+            self.assertEqual(part, f.read(100))
         # Paths that are not content are refused, by the API and by the media server.
         self.assertEqual(get(self.api, "/v1/streams/../etc/passwd")[0], 400)
         self.assertEqual(get(server, "/media/..%2Fetc%2Fpasswd")[0], 400)
@@ -163,34 +171,51 @@ class StreamsTest(unittest.TestCase):
         self.assertIn("no node holding 'only4.bin' has capacity: node 4", doc["error"])
         self.assertEqual(doc["holders"][0]["node"], 4)
 
-    def test_many_concurrent_streams_stay_within_every_nodes_capacity(self):
-        count, kbps = 500, 2000  # 1 Gbit/s of 1.5
-        placed, failures, lock = [], [], threading.Lock()
-        overloads = []
-        stop = threading.Event()
+    @contextlib.contextmanager
+    def capacity_watch(self, api=None):
+        """Samples every node's load against its capacity every 0.1 s while the block runs;
+        yields the list of overloads seen."""
+        overloads, stop = [], threading.Event()
 
         def watch():
             while not stop.is_set():
                 try:
-                    doc = json.loads(http_get(self.api, "/v1/streams")[1])
+                    doc = json.loads(http_get(api or self.api, "/v1/streams")[1])
                     for n in doc["nodes"]:
                         if n["capacity_kbps"] and n["load_kbps"] > n["capacity_kbps"]:
                             overloads.append(n)
                 except Exception:  # noqa: BLE001 - a read that fails is not an overload
                     pass
                 stop.wait(0.1)
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            yield overloads
+        finally:
+            stop.set()
+            watcher.join()
+
+    def place_when_ready(self, path, api=None, **params):
+        """A placement as a player asks for one: again when told to (503 with Retry-After, as
+        while a supervisor that just took over gathers the catalog), at most 20 times."""
+        q = urllib.parse.urlencode(params)
+        for _ in range(20):
+            status, headers, body = get(api or self.api, f"/v1/streams/{path}?{q}",
+                                        {"Accept": "application/json"})
+            if status != 503 or "retry-after" not in headers:
+                break
+            time.sleep(float(headers["retry-after"]) / 4)
+        if status != 200:
+            raise AssertionError(f"placement {status}: {body[:300]!r}")
+        return json.loads(body)
+
+    def test_many_concurrent_streams_stay_within_every_nodes_capacity(self):
+        count, kbps = 500, 2000  # 1 Gbit/s of 1.5
+        placed, failures, lock = [], [], threading.Lock()
 
         def viewer(i):
             try:
-                # A player asks again when told to (Retry-After), as while a supervisor that
-                # just took over gathers the catalog.
-                for _ in range(20):
-                    status, headers, doc = self.place("clip.bin", bitrate_kbps=kbps)
-                    if status != 503 or "retry-after" not in headers:
-                        break
-                    time.sleep(float(headers["retry-after"]) / 4)
-                if status != 200:
-                    raise AssertionError(f"placement {status}: {doc}")
+                doc = self.place_when_ready("clip.bin", bitrate_kbps=kbps)
                 server, target = split_url(doc["url"])
                 host, port = server.split(":")
                 conn = http.client.HTTPConnection(host, int(port), timeout=20)
@@ -212,21 +237,115 @@ class StreamsTest(unittest.TestCase):
                 with lock:
                     failures.append(f"viewer {i}: {e}")
 
-        watcher = threading.Thread(target=watch)
-        watcher.start()
-        threads = [threading.Thread(target=viewer, args=(i,)) for i in range(count)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(120)
-        stop.set()
-        watcher.join()
+        with self.capacity_watch() as overloads:
+            threads = [threading.Thread(target=viewer, args=(i,)) for i in range(count)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(120)
         self.assertEqual(failures, [])
         self.assertEqual(len(placed), count)
         self.assertEqual(overloads, [])
         per_node = {n: placed.count(n) for n in set(placed)}
         # Capacity alone allows 150 a node; the bound spreads them.
         self.assertTrue(all(v <= 150 for v in per_node.values()), per_node)
+
+    def test_viewers_of_a_killed_node_all_resume_elsewhere_with_every_byte(self):
+        # 500 viewers read an 8 MiB title at a player's pace (16 KiB every 0.1 s, through a
+        # small receive buffer); once every one is reading, the node serving most of them
+        # (neither the supervisor nor the API they ask) is killed. Its viewers ask node 2
+        # again with their session, offset and the node they left, and read the rest with a
+        # range there at full speed; every byte is checked against the file. The others stop
+        # there (they were the load).
+        name, size, count, kbps = "mass.bin", 8 << 20, 500, 2000
+        for k in range(1, NODES + 1):
+            write_file(os.path.join(self.c.dir, f"n{k}", "content", name), size, 5)
+        with open(os.path.join(self.c.dir, "n1", "content", name), "rb") as f:
+            data = f.read()
+        wait_for(lambda: sum(h["state"] == "available" for h in cohort_json(
+            "content", "where", name, api=self.api)["holders"]) == NODES,
+            timeout=30, what=f"{name} on every node in the catalog")
+        supervisor = cohort_json("status", api=self.api)["supervisor"]
+        lock, reading, failures, finished = threading.Lock(), set(), [], {}
+        all_reading, killed, victim = threading.Event(), threading.Event(), []
+
+        def read_from(url, offset, etag, i, first):
+            """Reads from `url` at `offset` until the end, the node's death, or (not a viewer
+            of the killed node) the kill; the new offset and the ETag."""
+            server, target = split_url(url)
+            host, port = server.split(":")
+            conn = http.client.HTTPConnection(host, int(port), timeout=10)
+            try:
+                conn.connect()
+                conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 << 10)
+                headers = {"Range": f"bytes={offset}-"}
+                if etag:
+                    headers["If-Range"] = etag
+                conn.request("GET", target, headers=headers)
+                r = conn.getresponse()
+                if r.status != 206:
+                    raise AssertionError(f"{server} answered {r.status}")
+                etag = etag or r.getheader("ETag")
+                while chunk := r.read((256 if killed.is_set() else 16) << 10):
+                    if chunk != data[offset:offset + len(chunk)]:
+                        raise AssertionError(f"wrong bytes at {offset}")
+                    offset += len(chunk)
+                    with lock:
+                        reading.add(i)
+                        if len(reading) == count:
+                            all_reading.set()
+                    if killed.is_set() and first != victim[0]:
+                        break
+                    if not killed.is_set():
+                        time.sleep(0.1)
+            except (OSError, http.client.HTTPException):
+                pass  # its node died under it
+            finally:
+                conn.close()
+            return offset, etag
+
+        def viewer(i):
+            try:
+                doc = self.place_when_ready(name, bitrate_kbps=kbps)
+                session, nodes = doc["session"], [doc["node"]]
+                offset, etag = read_from(doc["url"], 0, None, i, nodes[0])
+                while offset < size and nodes[0] == victim[0] and len(nodes) < 4:
+                    again = self.place_when_ready(name, session=session, offset=offset,
+                                                  avoid=nodes[-1], bitrate_kbps=kbps)
+                    if again["session"] != session:
+                        raise AssertionError(f"a new session {again['session']}")
+                    nodes.append(again["node"])
+                    offset, etag = read_from(again["url"], offset, etag, i, nodes[0])
+                with lock:
+                    finished[i] = (nodes, offset)
+            except Exception as e:  # noqa: BLE001 - reported below
+                with lock:
+                    failures.append(f"viewer {i}: {e}")
+
+        with self.capacity_watch() as overloads:
+            threads = [threading.Thread(target=viewer, args=(i,)) for i in range(count)]
+            for t in threads:
+                t.start()
+            self.assertTrue(all_reading.wait(60), f"not every viewer began reading: {failures[:3]}")
+            doc = json.loads(http_get(self.api, "/v1/streams")[1])
+            load = {n["node"]: n["sessions"] for n in doc["nodes"]}
+            victim.append(max((k for k in load if k not in (supervisor, 2)),
+                              key=lambda k: load[k]))
+            os.kill(self.pid_of(victim[0]), signal.SIGKILL)
+            killed.set()
+            self.addCleanup(self.bring_back, victim[0])
+            for t in threads:
+                t.join(120)
+        self.assertEqual(failures[:5], [])
+        self.assertEqual(len(finished), count)
+        moved = [(n, off) for n, off in finished.values() if n[0] == victim[0]]
+        self.assertGreater(len(moved), 0)
+        for nodes, offset in moved:  # every one elsewhere, with every byte, each checked
+            self.assertTrue(len(nodes) > 1 and victim[0] not in nodes[1:], nodes)
+            self.assertEqual(offset, size, nodes)
+        self.assertEqual(overloads, [])
+        print(f"\n{len(moved)} viewers of node {victim[0]} resumed elsewhere, every byte right",
+              flush=True)
 
     def test_viewers_that_leave_mid_body_do_not_harm_the_node(self):
         # Each reads the start of the 24 MiB movie and closes with the rest unread: the node's
@@ -385,13 +504,18 @@ class StreamsTest(unittest.TestCase):
                  timeout=30, what=f"{path} in the catalog")
 
     @unittest.skipUnless(shutil.which("ffprobe"), "ffprobe is not installed (scripts/deps)")
-    def test_ffprobe_reads_a_stream_through_the_redirect(self):
+    def test_ffprobe_and_ffmpeg_read_a_stream_through_the_redirect(self):
         self.make_media("media/tone.webm", (1, 3), "sine=frequency=440:duration=3",
                         "-c:a", "libopus")
         p = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration",
                             "-of", "json", f"http://{self.api}/v1/streams/media/tone.webm"],
                            capture_output=True, text=True, timeout=60, check=True)
         self.assertAlmostEqual(float(json.loads(p.stdout)["format"]["duration"]), 3.0, delta=0.2)
+        # ffmpeg decodes the whole stream through the redirect, as a transcoder would.
+        p = subprocess.run(["ffmpeg", "-v", "error", "-i",
+                            f"http://{self.api}/v1/streams/media/tone.webm", "-f", "null", "-"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual((p.returncode, p.stderr), (0, ""))
 
     @unittest.skipUnless(shutil.which("ffmpeg"), "ffmpeg is not installed (scripts/deps)")
     def test_chromium_plays_a_stream_through_the_redirect(self):
