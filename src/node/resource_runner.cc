@@ -3,7 +3,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <boost/asio/post.hpp>
+#include <csignal>
 #include <filesystem>
+#include <utility>
 
 #include "base/log.h"
 #include "base/text.h"
@@ -83,10 +86,11 @@ Result<std::string> ResourceRunner::AgentPath(const std::string& agent) const {
   return path;
 }
 
-void ResourceRunner::RunOcf(const ResourceSpec& spec, const std::string& action, Duration timeout,
-                            std::function<void(Result<io::ChildResult>)> done, bool tracked) {
+Result<io::ChildOptions> ResourceRunner::OcfChild(const ResourceSpec& spec,
+                                                  const std::string& action,
+                                                  Duration timeout) const {
   auto path = AgentPath(spec.agent);
-  if (!path) return done(path.error());
+  if (!path) return path.error();
   const size_t colon = spec.agent.find(':');
   std::vector<std::string> env = {
       "OCF_ROOT=" + options_.ocf_root,
@@ -109,32 +113,50 @@ void ResourceRunner::RunOcf(const ResourceSpec& spec, const std::string& action,
   o.argv = {*path, action};
   o.env = io::EnvironmentWith(env);
   o.timeout = timeout;
-  if (!tracked) {
-    auto child = io::Child::Start(io_, std::move(o), [done](const io::ChildResult& r) { done(r); });
+  return o;
+}
+
+void ResourceRunner::RunOcf(const ResourceSpec& spec, const std::string& action, Duration timeout,
+                            std::function<void(Result<io::ChildResult>)> done, Whose whose) {
+  auto o = OcfChild(spec, action, timeout);
+  if (!o) return done(o.error());
+  if (whose == Whose::kOperator) {
+    auto child =
+        io::Child::Start(io_, std::move(*o), [done](const io::ChildResult& r) { done(r); });
     if (!child) done(child.error());
     return;
   }
-  // The entry goes when this action ends, unless a newer action of the resource took it.
-  auto slot = std::make_shared<std::weak_ptr<io::Child>>();
-  std::weak_ptr<UnderWay> table = under_way_;
-  auto ended = [table, name = spec.name, slot, done](const io::ChildResult& r) {
+  // Answered once: by the action's end, or at once by Cancel. The entry goes with the
+  // answer, unless a newer action of the resource has taken its place.
+  auto answer = std::make_shared<Answer>(std::move(done));
+  std::weak_ptr<Table> table = under_way_;
+  auto ended = [table, name = spec.name, answer](const io::ChildResult& r) {
     if (auto t = table.lock()) {
       auto it = t->find(name);
-      if (it != t->end() && it->second == slot->lock()) t->erase(it);
+      if (it != t->end() && it->second.answer == answer) t->erase(it);
     }
-    done(r);
+    if (Answer give = std::exchange(*answer, nullptr)) give(r);
   };
-  auto child = io::Child::Start(io_, std::move(o), std::move(ended));
-  if (!child) return done(child.error());
-  *slot = *child;
-  (*under_way_)[spec.name] = *child;
+  auto child = io::Child::Start(io_, std::move(*o), std::move(ended));
+  if (!child) return std::exchange(*answer, nullptr)(child.error());
+  (*under_way_)[spec.name] = {*child, action != "stop" && action != "demote", answer};
 }
 
 void ResourceRunner::Cancel(const std::string& name) {
   auto it = under_way_->find(name);
-  if (it == under_way_->end()) return;
+  if (it == under_way_->end() || !it->second.cancellable) return;
+  UnderWay u = std::move(it->second);
+  under_way_->erase(it);
   Log(LogLevel::kWarn, "resources", "action cancelled at the fence", {{"resource", name}});
-  it->second->Kill();
+  u.child->Kill();
+  // Answered now, not when the process is reaped: one stuck in the kernel (on a dead NFS
+  // server, say) ignores SIGKILL until it returns, and the stop must not wait for it.
+  Answer give = std::exchange(*u.answer, nullptr);
+  if (!give) return;
+  io::ChildResult r;
+  r.signal = SIGKILL;
+  r.output = "cancelled at the fence\n";
+  boost::asio::post(io_, [give = std::move(give), r] { give(r); });
 }
 
 void ResourceRunner::Start(const ResourceSpec& spec, Done done) {
@@ -216,7 +238,7 @@ void ResourceRunner::Monitor(const ResourceSpec& spec, Done done) {
 void ResourceRunner::Invoke(const ResourceSpec& spec, const std::string& action, Duration timeout,
                             std::function<void(Result<io::ChildResult>)> done) {
   if (spec.cls == ResourceClass::kOcf) {
-    return RunOcf(spec, action, timeout, std::move(done), false);
+    return RunOcf(spec, action, timeout, std::move(done), Whose::kOperator);
   }
   if (action != "monitor") {
     return done(Error(Errc::kInvalidArgument,

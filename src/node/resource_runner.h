@@ -54,19 +54,31 @@ class ResourceRunner {
   // Kills every process resource (the daemon is stopping without stopping them in order).
   void KillAll();
   // Ends the agent's start, monitor or promote under way for `name` now (SIGKILL to its
-  // process group): its answer comes as a failure, at once. Nothing under way: nothing done.
+  // process group) and answers it as a failure at once, without waiting for the process to
+  // be reaped. Nothing under way, or a stop or demote: nothing done.
   void Cancel(const std::string& name);
 
  private:
-  // `tracked`: a manager's action, which Cancel can end (not an operator's Invoke).
+  // The manager's actions can be cancelled; an operator's (`Invoke`) run to their end.
+  enum class Whose { kManager, kOperator };
+  using Answer = std::function<void(Result<io::ChildResult>)>;
+  struct UnderWay {
+    std::shared_ptr<io::Child> child;
+    bool cancellable = false;        // a start, monitor or promote
+    std::shared_ptr<Answer> answer;  // empty once given
+  };
+  // The manager's OCF actions under way, by resource; shared with their ends, which may
+  // outlive the runner.
+  using Table = std::map<std::string, UnderWay>;
+
+  Result<io::ChildOptions> OcfChild(const resources::ResourceSpec& spec, const std::string& action,
+                                    Duration timeout) const;
   void RunOcf(const resources::ResourceSpec& spec, const std::string& action, Duration timeout,
-              std::function<void(Result<io::ChildResult>)> done, bool tracked = true);
+              Answer done, Whose whose = Whose::kManager);
   boost::asio::io_context& io_;
   RunnerOptions options_;
   std::map<std::string, std::shared_ptr<io::Child>> processes_;  // process class, by name
-  // OCF actions under way, by resource; shared with their ends, which may outlive the runner.
-  using UnderWay = std::map<std::string, std::shared_ptr<io::Child>>;
-  std::shared_ptr<UnderWay> under_way_ = std::make_shared<UnderWay>();
+  std::shared_ptr<Table> under_way_ = std::make_shared<Table>();
 };
 
 }  // namespace cohort::node

@@ -30,6 +30,7 @@ class ResourceRunnerTest : public ::testing::Test {
     std::ofstream(agent) << "#!/bin/sh\n"
                             "case \"$1\" in\n"
                             "monitor) sleep 60 & echo $! > \"$OCF_RESKEY_pidfile\"; wait ;;\n"
+                            "stop) sleep 0.3 ;;\n"
                             "*) exit 0 ;;\n"
                             "esac\n";
     fs::permissions(agent, fs::perms::owner_all);
@@ -86,6 +87,15 @@ TEST_F(ResourceRunnerTest, ACancelledMonitorEndsAtOnceWithWhatItStarted) {
         return !stat || all.find(") Z") != std::string::npos;
       },
       5s));
+}
+
+TEST_F(ResourceRunnerTest, AStopIsNeverCancelled) {
+  ResourceRunner runner(io_, {root_.string(), (root_ / "state").string(), ""});
+  std::optional<ActionOutcome> got;
+  runner.Stop(spec_, [&](const ActionOutcome& o) { got = o; });
+  runner.Cancel("r");
+  ASSERT_TRUE(RunUntil([&] { return got.has_value(); }, 10s));
+  EXPECT_TRUE(got->ok) << got->detail;  // it ran to its end (0.3 s), not killed
 }
 
 TEST_F(ResourceRunnerTest, AnOperatorsActionIsNotTheManagersToCancel) {

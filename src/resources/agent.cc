@@ -146,7 +146,9 @@ void LocalAgent::Leave(const std::string& name, Local& l, std::vector<Action>& o
 
 // Running (again): the next monitor is one interval away.
 void LocalAgent::Running(const std::string& name, Local& l, Instant now) {
-  l.cancelled = false;  // it ended well before the cancel could: it stops as anything fenced
+  // It ended before the cancel could: stopped if still fenced, as anything running is; kept
+  // if the lease was renewed since.
+  l.cancelled = false;
   Set(name, l, LocalState::kRunning);
   auto spec = view_.specs.find(name);
   l.next_monitor =

@@ -306,7 +306,12 @@ struct World {
       // While an action is under way, the agent is asked only for a cancel (as the daemon
       // asks it on every event): one action at a time for the one resource.
       for (const Action& a : n.agent.Decide(Ms(now))) {
-        if (!n.busy || a.kind == ActionKind::kCancel) Carry(n, id, a, now);
+        if (!n.busy || a.kind == ActionKind::kCancel) {
+          Carry(n, id, a, now);
+        } else if (a.kind != ActionKind::kReport) {
+          ADD_FAILURE() << "an action asked while another is under way: "
+                        << static_cast<int>(a.kind);
+        }
       }
     }
   }

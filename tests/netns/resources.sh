@@ -4,9 +4,9 @@
 # a web server that follows it (a process resource bound to that address) run on host 3.
 # Host 3 is cut off from the switch: it loses the registry's majority and stops both before
 # its lease can end, and they start on another host, answering the client at the same
-# address. A sampler
-# checks all along that the address is never up on two hosts at once, through the cut and
-# after host 3 returns. Exits 77 (skipped) where namespaces cannot be made.
+# address. A sampler checks all along that the address is never up on two hosts at once,
+# through the cut and after host 3 returns. Exits 77 (skipped) where namespaces cannot be
+# made.
 #
 #   host k: e1 10.94.1.k/24 ── br1 (the switch) ── client 10.94.1.50
 set -euo pipefail
