@@ -140,7 +140,7 @@ void ResourceService::Impl::ApplyInventory(NodeId id, const registry::KeyValue& 
   }
   resources::InventoryChange change =
       resources::Compare(known ? before->second : resources::Inventory{}, *inventory);
-  change.joined = NewJoin(id, *inventory);
+  change.joined = joins.Joined(*inventory);
   mirror.inventories[id] = std::move(*inventory);
   // Changes the watch brings; a read of the records is compared as a whole (Sync).
   if (synced) RecordChange(id, change);
@@ -152,18 +152,9 @@ void ResourceService::Impl::InventoriesReread(
     auto was = before.find(id);
     resources::InventoryChange change =
         resources::Compare(was == before.end() ? resources::Inventory{} : was->second, inventory);
-    change.joined = NewJoin(id, inventory);
+    change.joined = joins.Joined(inventory);
     RecordChange(id, change);
   }
-}
-
-bool ResourceService::Impl::NewJoin(NodeId id, const resources::Inventory& inventory) {
-  if (inventory.joined_ms == 0) return false;  // written by a version that did not say
-  auto [seen, first] = joins_seen.try_emplace(id, inventory.joined_ms);
-  if (first) return true;
-  const bool joined = seen->second != inventory.joined_ms;
-  seen->second = inventory.joined_ms;
-  return joined;
 }
 
 void ResourceService::Impl::RecordChange(NodeId id, const resources::InventoryChange& change) {

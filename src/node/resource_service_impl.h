@@ -50,12 +50,10 @@ struct ResourceService::Impl {
   bool syncing = false;
   // This daemon run's join (Unix ms), in every inventory it writes (C9: an event per join).
   const int64_t joined_ms = static_cast<int64_t>(io::WallMillis());
-  // The joins seen of each node, kept apart from the mirror, which forgets an inventory
-  // whose key was deleted: its node writing it again in the same run is no join.
-  std::map<NodeId, int64_t> joins_seen;
-  Instant sync_started;  // a watch that ended is opened again at once, at most this often
-  bool probed = false;   // the start-up probe has run
-  int probes = 0;        // start-up monitors still running: nothing is decided until they end
+  resources::JoinHistory joins;  // apart from the mirror, which forgets deleted records
+  Instant sync_started;          // a watch that ended is opened again at once, at most this often
+  bool probed = false;           // the start-up probe has run
+  int probes = 0;  // start-up monitors still running: nothing is decided until they end
   std::optional<registry::WatchId> watch;
   Records watched;
   // A watch can go silent without an error (its server cut off, the stream still open):
@@ -148,8 +146,6 @@ struct ResourceService::Impl {
   // After a read of the records that replaced the mirror: what changed meanwhile.
   void InventoriesReread(const std::map<NodeId, resources::Inventory>& before);
   void RecordChange(NodeId node, const resources::InventoryChange& change);
-  // Whether `inventory` was written at a join of its node this node has not seen yet.
-  bool NewJoin(NodeId node, const resources::Inventory& inventory);
 
   // resource_ops.cc
   void ReadSpec(const std::string& name,

@@ -82,6 +82,15 @@ Inventory Merge(const Inventory& before, const Inventory& found, int64_t now_ms)
   return unchanged == before ? before : out;
 }
 
+bool JoinHistory::Joined(const Inventory& inventory) {
+  if (inventory.joined_ms == 0) return false;  // written by a version that did not say
+  auto [seen, first] = seen_.try_emplace(inventory.node, inventory.joined_ms);
+  if (first) return true;
+  const bool joined = seen->second != inventory.joined_ms;
+  seen->second = inventory.joined_ms;
+  return joined;
+}
+
 InventoryChange Compare(const Inventory& before, const Inventory& after) {
   InventoryChange change;
   if (before.node == kNoNode && after.node != kNoNode) {
@@ -90,7 +99,6 @@ InventoryChange Compare(const Inventory& before, const Inventory& after) {
   CompareItems("adapter", before.adapters, after.adapters, change);
   CompareItems("disk", before.disks, after.disks, change);
   CompareItems("content", before.content, after.content, change);
-  change.joined = after.joined_ms != 0 && after.joined_ms != before.joined_ms;
   if (before.node != kNoNode &&
       (before.name != after.name || before.capacity_mbps != after.capacity_mbps)) {
     change.changed.push_back("node " + std::to_string(after.node));

@@ -90,10 +90,22 @@ struct InventoryChange {
   std::vector<std::string> added;    // new, or back after missing
   std::vector<std::string> missing;  // newly missing
   std::vector<std::string> changed;  // present before and after, with other attributes
-  bool joined = false;               // written by the node at a join of its own
+  bool joined = false;               // written by the node at a join of its own (JoinHistory)
   bool empty() const { return !joined && added.empty() && missing.empty() && changed.empty(); }
 };
 InventoryChange Compare(const Inventory& before, const Inventory& after);
+
+// The joins seen of each node: a join is a `joined_ms` not seen before from that node. Kept
+// apart from the inventories themselves, so that a deleted and rewritten record, or a read
+// of every record after a watch broke, is no join.
+class JoinHistory {
+ public:
+  // Whether `inventory` tells of a join not seen before; remembers it.
+  bool Joined(const Inventory& inventory);
+
+ private:
+  std::map<NodeId, int64_t> seen_;  // the latest joined_ms of each node
+};
 
 // Whether the node holds `path` (present in its inventory).
 bool Holds(const Inventory& inventory, const std::string& path);

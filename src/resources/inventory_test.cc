@@ -54,28 +54,34 @@ TEST(InventoryTest, WhatIsNoLongerFoundIsKeptMissingUntilItReturns) {
 }
 
 TEST(InventoryTest, AJoinIsAChangeEvenWithNothingElseNew) {
+  JoinHistory joins;
   Inventory first = Found();
   first.joined_ms = 1000;
   first = Merge({}, first, 1000);
-  EXPECT_TRUE(Compare({}, first).joined);
+  EXPECT_TRUE(joins.Joined(first));
+  EXPECT_FALSE(Compare({}, first).joined);  // Compare tells items only
   // The same daemon run, the same discovery: nothing to write, no event.
   Inventory same = Found();
   same.joined_ms = 1000;
   EXPECT_EQ(Merge(first, same, 2000), first);
-  // The node restarted: the same resources, written again, and a change that says so alone.
+  // Read back again (a watch opened again, or the record deleted and rewritten): no join.
+  EXPECT_FALSE(joins.Joined(first));
+  // The node restarted: the same resources, written again, and a join alone.
   Inventory rejoined = Found();
   rejoined.joined_ms = 9000;
   Inventory written = Merge(first, rejoined, 9500);
   EXPECT_NE(written, first);
   EXPECT_EQ(written.discovered_ms, 0);  // the caller stamps it
   InventoryChange change = Compare(first, written);
-  EXPECT_FALSE(change.empty());
-  EXPECT_TRUE(change.joined);
-  EXPECT_TRUE(change.added.empty() && change.missing.empty() && change.changed.empty());
-  // An older daemon's record (no joined_ms) read back is not a join.
+  EXPECT_TRUE(change.empty());
+  EXPECT_TRUE(joins.Joined(written));
+  // An older daemon's record (no joined_ms) is not a join; another node's first one is.
   Inventory old = written;
   old.joined_ms = 0;
-  EXPECT_FALSE(Compare(written, old).joined);
+  EXPECT_FALSE(joins.Joined(old));
+  Inventory other = written;
+  other.node = 4;
+  EXPECT_TRUE(joins.Joined(other));
 }
 
 TEST(InventoryTest, OnlyTheLatestMissingAreKept) {

@@ -282,17 +282,18 @@ void ResourcesSim::Finish(NodeId id, Node& n) {
     const ActionKind kind = it->second.kind;
     const bool killed = it->second.cancelled;
     it = n.busy.erase(it);
-    const bool disk_fails = killed || (NeedsDisk(name) && !n.disk_ok);
+    // A cancelled action (killed at the fence) fails, as one whose disk is gone does.
+    const bool fails = killed || (NeedsDisk(name) && !n.disk_ok);
     Trace((static_cast<uint64_t>(kind) << 16) + id);
     switch (kind) {
       case ActionKind::kStart:
-        n.agent->Started(name, !disk_fails, Now());
+        n.agent->Started(name, !fails, Now());
         break;
       case ActionKind::kMonitor: {
         const auto running = n.agent->promoted(name) ? resources::MonitorResult::kRunningPromoted
                                                      : resources::MonitorResult::kRunning;
         n.agent->Monitored(name,
-                           disk_fails ? resources::MonitorResult::kFailed
+                           fails ? resources::MonitorResult::kFailed
                            : prng_.Chance(options_.monitor_failure)
                                ? resources::MonitorResult::kNotRunning
                                : running,
@@ -300,7 +301,7 @@ void ResourcesSim::Finish(NodeId id, Node& n) {
         break;
       }
       case ActionKind::kPromote:
-        n.agent->Promoted(name, !disk_fails, Now());
+        n.agent->Promoted(name, !fails, Now());
         break;
       case ActionKind::kDemote:
         n.agent->Demoted(name, true);
