@@ -3,6 +3,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <deque>
+#include <optional>
 
 #include "io/asio.h"
 
@@ -26,11 +27,15 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.socket().set_option(tcp::no_delay(true), ec);
   }
 
+  // Reads the next request: the first, or one more on a connection kept alive (a group
+  // member's votes and proposals, a browser's requests), idle for at most 30 s.
   void Start() {
-    parser_.body_limit(1 << 20);
+    parser_.emplace();
+    parser_->body_limit(1 << 20);
+    keep_alive_ = false;
     stream_.expires_after(std::chrono::seconds(30));
     http::async_read(
-        stream_, buffer_, parser_,
+        stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
 
@@ -43,7 +48,8 @@ class Session : public std::enable_shared_from_this<Session> {
           {413, "application/json", "{\"error\": \"request body over the API's 1 MiB limit\"}\n"});
     }
     if (ec) return;
-    const auto& req = parser_.get();
+    const auto& req = parser_->get();
+    keep_alive_ = req.keep_alive();
     // HEAD is a GET whose answer keeps its headers only: handlers see GET (a redirect from
     // /v1/streams/ still reserves its session, which ends unopened after 5 s).
     head_only_ = req.method() == http::verb::head;
@@ -68,11 +74,12 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Write(HttpResponse resp) {
     if (resp.stream) return StartStream(std::move(resp));
+    res_ = {};
     res_.result(static_cast<http::status>(resp.status));
     res_.set(http::field::content_type, resp.content_type);
     res_.set(http::field::server, "cohortd");
     for (const auto& [name, value] : resp.headers) res_.set(name, value);
-    res_.keep_alive(false);
+    res_.keep_alive(keep_alive_);
     res_.body() = std::move(resp.body);
     res_.prepare_payload();
     if (head_only_) {
@@ -81,7 +88,8 @@ class Session : public std::enable_shared_from_this<Session> {
       res_.content_length(length);  // what a GET would have carried
     }
     stream_.expires_after(std::chrono::seconds(30));
-    http::async_write(stream_, res_, [self = shared_from_this()](beast::error_code, size_t) {
+    http::async_write(stream_, res_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (!ec && self->keep_alive_) return self->Start();
       beast::error_code ignored;
       self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
     });
@@ -183,11 +191,12 @@ class Session : public std::enable_shared_from_this<Session> {
   char hangup_buffer_[64];
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
-  http::request_parser<http::string_body> parser_;
+  std::optional<http::request_parser<http::string_body>> parser_;  // one per request
   http::response<http::string_body> res_;
   const Handler& handler_;
   std::string peer_;  // the client's address
   bool head_only_ = false;
+  bool keep_alive_ = false;  // the request asked to keep the connection (HTTP/1.1's default)
 };
 
 }  // namespace

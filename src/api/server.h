@@ -1,5 +1,7 @@
 // ApiServer: serves Api over HTTP/1.1 (Boost.Beast) on the node's io_context.
-// One request per connection; bodies over 1 MiB are refused. Beast stays inside server.cc.
+// A connection is kept for further requests when the client asks (HTTP/1.1's default; idle
+// for at most 30 s), closed after its answer otherwise or after a streamed answer; bodies over
+// 1 MiB are refused. Beast stays inside server.cc.
 #pragma once
 
 #include <functional>

@@ -97,6 +97,7 @@ Status GroupsClient::Open() {
     self_ = MemberRef{};
   }
   stream_ = std::move(*stream);
+  calls_ = std::make_unique<io::HttpConnection>(*api, options_.token);
   return OkStatus();
 }
 
@@ -185,10 +186,7 @@ Result<Outcome> GroupsClient::Submit(const std::string& group, const std::string
   COHORT_TRY(Connect());
   json body = json::parse(body_text);
   body["session"] = session_;
-  auto api = Endpoint::Parse(options_.api);
-  if (!api) return api.error();
-  auto reply =
-      io::HttpCall(*api, "POST", "/v1/groups/" + group + "/" + verb, body.dump(), options_.token);
+  auto reply = calls_->Call("POST", "/v1/groups/" + group + "/" + verb, body.dump());
   if (!reply) return reply.error();
   const json answer = json::parse(reply->body, nullptr, false);
   if (reply->status != 202 || !answer.is_object() || !answer.contains("request")) {
@@ -308,11 +306,8 @@ void GroupsClient::Dispatch(const nlohmann::json& j, const std::string* want,
     v.seq = r.value("seq", uint64_t{0});
     const bool approve = on_vote ? on_vote(v) : true;
     json body{{"session", session_}, {"request", r}, {"phase", v.phase}, {"approve", approve}};
-    if (auto api = Endpoint::Parse(options_.api)) {
-      // A vote that does not arrive becomes the group's default vote: nothing to retry.
-      (void)io::HttpCall(*api, "POST", "/v1/groups/" + v.group + "/vote", body.dump(),
-                         options_.token);
-    }
+    // A vote that does not arrive becomes the group's default vote: nothing to retry.
+    (void)calls_->Call("POST", "/v1/groups/" + v.group + "/vote", body.dump());
   } else if (type == "outcome") {
     if (want != nullptr && outcome != nullptr && RequestKey(j.value("request", json())) == *want) {
       *outcome = Outcome{j.value("committed", false), j.value("version", uint64_t{0}),

@@ -29,8 +29,9 @@
 #include "base/result.h"
 
 namespace cohort::io {
+class HttpConnection;
 class HttpLineStream;
-}
+}  // namespace cohort::io
 
 namespace cohort::client {
 
@@ -132,6 +133,7 @@ class GroupsClient {
 
   Options options_;
   std::unique_ptr<io::HttpLineStream> stream_;
+  std::unique_ptr<io::HttpConnection> calls_;  // proposals, joins and votes: kept alive
   uint32_t session_ = 0;
   MemberRef self_;
   std::map<std::string, JoinOptions> joined_;  // the groups the member wants to be in

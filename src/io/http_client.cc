@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 
@@ -21,9 +22,11 @@ namespace {
 // The request line and headers, then the body.
 std::string RequestText(const Endpoint& server, const std::string& method,
                         const std::string& target, const std::string& body,
-                        const std::string& bearer, const std::string& node) {
+                        const std::string& bearer, const std::string& node,
+                        bool keep_alive = false) {
   std::string req = method + " " + target + " HTTP/1.1\r\nHost: " + server.ToString() +
-                    "\r\nConnection: close\r\nAccept: application/json\r\n"
+                    (keep_alive ? "\r\nConnection: keep-alive" : "\r\nConnection: close") +
+                    "\r\nAccept: application/json\r\n"
                     "Content-Type: application/json\r\nContent-Length: " +
                     std::to_string(body.size()) + "\r\n";
   if (!bearer.empty()) req += "Authorization: Bearer " + bearer + "\r\n";
@@ -254,6 +257,111 @@ Result<std::optional<std::string>> HttpLineStream::NextLine(int timeout_ms) {
     }
     if (!*more) return Error(Errc::kUnavailable, where_ + " closed the stream");
   }
+}
+
+}  // namespace cohort::io
+
+namespace cohort::io {
+namespace {
+
+// The value of header `name` (lower case) in a lower-cased head; "" if absent.
+std::string HeaderValue(const std::string& head, const std::string& name) {
+  const size_t at = head.find("\r\n" + name + ":");
+  if (at == std::string::npos) return "";
+  size_t from = at + name.size() + 3;
+  const size_t to = head.find("\r\n", from);
+  while (from < to && (head[from] == ' ' || head[from] == '\t')) ++from;
+  std::string value = head.substr(from, to == std::string::npos ? to : to - from);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.pop_back();
+  return value;
+}
+
+}  // namespace
+
+Result<HttpReply> HttpConnection::Call(const std::string& method, const std::string& target,
+                                       const std::string& body) {
+  COHORT_TRY(CheckHead(method, target, bearer_, ""));
+  // Well inside the daemon's 30 s: a connection it may be closing is not used.
+  if (fd_.get() >= 0 && std::chrono::steady_clock::now() - last_used_ > std::chrono::seconds(20)) {
+    fd_ = UniqueFd();
+  }
+  const std::string request = RequestText(server_, method, target, body, bearer_, "", true);
+  const bool reused = fd_.get() >= 0;
+  bool unanswered = false;
+  auto reply = Exchange(request, &unanswered);
+  if (!reply && reused && unanswered && reply.error().code() != Errc::kTimeout) {
+    fd_ = UniqueFd();
+    reply = Exchange(request, &unanswered);  // on a new connection
+  }
+  if (!reply) fd_ = UniqueFd();
+  return reply;
+}
+
+Result<HttpReply> HttpConnection::Exchange(const std::string& request, bool* unanswered) {
+  const std::function<int()> wait_ms = [this] { return timeout_ms_; };
+  const std::string where = Where(server_);
+  *unanswered = true;
+  if (fd_.get() < 0) {
+    auto fd = ConnectTo(server_, wait_ms);
+    if (!fd) return fd.error();
+    fd_ = std::move(*fd);
+    raw_.clear();
+  }
+  COHORT_TRY(SendAll(fd_.get(), request, where, wait_ms));
+  size_t end = 0;
+  auto head = ReadHead(&end, unanswered);
+  if (!head) return head.error();
+  HttpReply reply;
+  reply.status = std::atoi(raw_.c_str() + 9);
+  const std::string length = HeaderValue(*head, "content-length");
+  const bool close = HeaderValue(*head, "connection") == "close";
+  char* stop = nullptr;
+  const unsigned long long size = std::strtoull(length.c_str(), &stop, 10);
+  if (length.empty() || *stop != '\0' || size > kMaxBody) {
+    return Error(Errc::kMalformed, where + " sent an answer without a usable Content-Length");
+  }
+  raw_.erase(0, end + 4);
+  while (raw_.size() < size) {
+    pollfd r{fd_.get(), POLLIN, 0};
+    if (::poll(&r, 1, timeout_ms_) != 1) return Error(Errc::kTimeout, where + " did not answer");
+    char buf[16384];
+    const ssize_t n = ::recv(fd_.get(), buf, sizeof buf, 0);
+    if (n == 0) return Error(Errc::kIo, where + " closed the connection inside an answer");
+    if (n < 0 && errno != EAGAIN && errno != EINTR) {
+      return Error(Errc::kIo, "reading from " + where + ": " + std::strerror(errno));
+    }
+    if (n > 0) raw_.append(buf, static_cast<size_t>(n));
+  }
+  reply.body = raw_.substr(0, size);
+  raw_.erase(0, size);
+  last_used_ = std::chrono::steady_clock::now();
+  if (close) fd_ = UniqueFd();
+  return reply;
+}
+
+// Reads until the answer's head is whole; returns it lower-cased, `*end` where it ends.
+Result<std::string> HttpConnection::ReadHead(size_t* end, bool* unanswered) {
+  const std::string where = Where(server_);
+  while ((*end = raw_.find("\r\n\r\n")) == std::string::npos) {
+    if (raw_.size() > kMaxHead) return Error(Errc::kMalformed, where + " sent an endless head");
+    pollfd r{fd_.get(), POLLIN, 0};
+    if (::poll(&r, 1, timeout_ms_) != 1) return Error(Errc::kTimeout, where + " did not answer");
+    char buf[16384];
+    const ssize_t n = ::recv(fd_.get(), buf, sizeof buf, 0);
+    if (n == 0) return Error(Errc::kIo, where + " closed the connection");
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) continue;
+      return Error(Errc::kIo, "reading from " + where + ": " + std::strerror(errno));
+    }
+    *unanswered = false;
+    raw_.append(buf, static_cast<size_t>(n));
+  }
+  if (raw_.rfind("HTTP/1.", 0) != 0 || raw_.size() < 12) {
+    return Error(Errc::kMalformed, where + " sent something that is not HTTP");
+  }
+  std::string head = raw_.substr(0, *end + 2);
+  for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return head;
 }
 
 }  // namespace cohort::io

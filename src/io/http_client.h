@@ -1,8 +1,9 @@
-// A minimal HTTP/1.1 client: one request per connection to a daemon's API (the CLI, and a
-// member defining a node, C7).
+// A minimal HTTP/1.1 client of a daemon's API: one request per connection (the CLI, and a
+// member defining a node, C7), a connection kept for many (a group member), or a stream.
 // Plain POSIX sockets keep Beast out of the CLI's build.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -48,6 +49,32 @@ Result<UniqueFd> ConnectTo(const Endpoint& server, const std::function<int()>& w
 // Sends every byte, waiting at most `wait_ms` for room each time.
 Status SendAll(int fd, const std::string& bytes, const std::string& where,
                const std::function<int()>& wait_ms);
+
+// A connection kept alive for many small requests to one daemon's API (a group member's
+// votes and proposals): no connect, accept and close per request. Not thread-safe.
+class HttpConnection {
+ public:
+  HttpConnection(const Endpoint& server, std::string bearer, int timeout_ms = 10000)
+      : server_(server), bearer_(std::move(bearer)), timeout_ms_(timeout_ms) {}
+  // Sends the request and reads its answer. A kept connection the daemon closed meanwhile
+  // (it drops one idle for 30 s, or restarted) is replaced once, when nothing of the answer
+  // came: the daemon did not read that request.
+  Result<HttpReply> Call(const std::string& method, const std::string& target,
+                         const std::string& body = "");
+
+ private:
+  // One exchange on the connection; `*unanswered` says whether no byte of an answer came.
+  Result<HttpReply> Exchange(const std::string& request, bool* unanswered);
+  Result<std::string> ReadHead(size_t* end, bool* unanswered);
+  static constexpr size_t kMaxHead = 64 << 10;
+  static constexpr size_t kMaxBody = 16 << 20;
+  Endpoint server_;
+  std::string bearer_;
+  int timeout_ms_;
+  UniqueFd fd_;
+  std::chrono::steady_clock::time_point last_used_;
+  std::string raw_;  // received and not yet consumed
+};
 
 // A streamed answer read line by line (the API's JSON-lines feeds): the request is sent,
 // the head read, and each line handed out as it comes. Closing it hangs up, which the
