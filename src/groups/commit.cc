@@ -39,9 +39,9 @@ void GroupsCore::Written(const std::string& group, Lead& g, int64_t revision, Ou
     Announce(group, g, out);
     return;
   }
-  if (!g.now) return;
-  const Transition t = std::move(*g.now);
-  g.now.reset();
+  if (!g.deciding) return;
+  const Transition t = std::move(*g.deciding);
+  g.deciding.reset();
   if (!t.change) {
     Send(t.from, OutcomeMsg{group, RecentRequest{t.request.request, g.record.version, t.reason}},
          out);
@@ -93,12 +93,14 @@ void GroupsCore::Conflicted(Instant now, const std::string& group, Lead& g,
   TakeOver(group, g, out, now + options_.retry);
 }
 
-// What was being decided goes back to the head of the queue, undecided.
+// What was being decided goes back to the head of the queue, undecided, in its order.
 void GroupsCore::Requeue(Lead& g) {
-  if (!g.now) return;
-  g.queued.insert(g.now->request.request);
-  g.queue.emplace_front(g.now->from, std::move(g.now->request));
-  g.now.reset();
+  for (std::optional<Transition>* t : {&g.now, &g.deciding}) {
+    if (!*t) continue;
+    g.queued.insert((*t)->request.request);
+    g.queue.emplace_front((*t)->from, std::move((*t)->request));
+    t->reset();
+  }
 }
 
 void GroupsCore::Announce(const std::string& group, const Lead& g, Outputs& out) {

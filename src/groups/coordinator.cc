@@ -187,7 +187,10 @@ void GroupsCore::OnRequest(Instant now, NodeId from, const RequestMsg& m, Output
   } else if (created) {
     g.owned = true;  // a new group: its first write creates it (or finds it there)
   }
-  if ((g.now && g.now->request.request == m.request) || g.queued.count(m.request) ||
+  const auto runs = [&](const std::optional<Transition>& t) {
+    return t && t->request.request == m.request;
+  };
+  if (runs(g.now) || runs(g.deciding) || g.queued.count(m.request) ||
       g.queued.size() >= kMostWaiting) {
     return;
   }
@@ -196,9 +199,19 @@ void GroupsCore::OnRequest(Instant now, NodeId from, const RequestMsg& m, Output
   Advance(now, m.group, g, out);
 }
 
+// Decides what is ready and starts the next requests: one is voted on while the decision
+// before it is written (a takeover's write holds everything back).
 void GroupsCore::Advance(Instant now, const std::string& group, Lead& g, Outputs& out) {
-  while (g.owned && !g.broken && g.await_read == 0 && !g.write && !g.now && !g.queue.empty()) {
-    Begin(now, group, g, out);
+  if (!g.owned || g.broken) return;
+  // Each turn records (then a write is in flight) or takes a request off the queue.
+  while (true) {
+    if (g.now && !g.now->voting && !g.write) {
+      Record(group, g, out);
+    } else if (g.await_read == 0 && !g.now && (!g.write || g.deciding) && !g.queue.empty()) {
+      Begin(now, group, g, out);
+    } else {
+      return;
+    }
   }
 }
 
@@ -212,21 +225,17 @@ void GroupsCore::Begin(Instant now, const std::string& group, Lead& g, Outputs& 
     Send(from, OutcomeMsg{group, *done}, out);  // decided before: say so again
     return;
   }
-  if (g.revision == 0 && m.kind != ChangeKind::kJoin) {
+  if (g.revision == 0 && !g.write && m.kind != ChangeKind::kJoin) {
     // A read after the request came shows no such group: an honest node asks only about
     // groups its member joined, which the registry holds from then on.
     Send(from, OutcomeMsg{group, {m.request, 0, AbortReason::kNoGroup}}, out);
     return;
   }
-  if (m.kind == ChangeKind::kNodeDied && (Up(m.member) || !HasNodeMembers(g.record, m.member))) {
+  if (m.kind == ChangeKind::kNodeDied && (Up(m.member) || !HasNodeMembers(Basis(g), m.member))) {
     return;  // back up (queued during a partition), or failed out already
   }
-  g.now = Judge(group, g.record, from, m);
-  if (g.now->voting) {
-    AskVotes(now, group, g, out);
-  } else {
-    Record(group, g, out);
-  }
+  g.now = Judge(group, Basis(g), from, m);
+  if (g.now->voting) AskVotes(now, group, g, out);  // else recorded as it is (Advance)
 }
 
 // What a request becomes against the group as it stands: a change to vote on or record, or
@@ -281,7 +290,8 @@ void GroupsCore::AskVotes(Instant now, const std::string& group, Lead& g, Output
   t.voters.clear();
   t.defaulted = false;
   std::map<NodeId, std::vector<uint32_t>> nodes;
-  for (const Member& m : g.record.members) {
+  const GroupRecord& r = Basis(g);
+  for (const Member& m : r.members) {
     if (m.role != Role::kProvider) continue;
     if (!Up(m.id)) {
       t.defaulted = true;  // the dead take the default vote
@@ -293,7 +303,7 @@ void GroupsCore::AskVotes(Instant now, const std::string& group, Lead& g, Output
   t.deadline = now + options_.vote_timeout;
   for (auto& [n, locals] : nodes) {
     Send(n,
-         VoteRequestMsg{group, t.request.request, g.record.version + 1, t.phase, t.request.value,
+         VoteRequestMsg{group, t.request.request, r.version + 1, t.phase, t.request.value,
                         std::move(locals)},
          out);
   }
@@ -306,21 +316,24 @@ void GroupsCore::OnVoteReply(Instant now, const VoteReplyMsg& m, Outputs& out) {
   Transition& t = *it->second.now;
   if (t.request.request != m.request || t.phase != m.phase || !t.voters.erase(m.member)) return;
   const bool reject =
-      m.vote == Vote::kReject || (m.vote == Vote::kAbsent && !it->second.record.default_approve);
+      m.vote == Vote::kReject || (m.vote == Vote::kAbsent && !Basis(it->second).default_approve);
   if (reject) {
     t.reason = AbortReason::kRejected;
     t.change.reset();
   }
-  if (reject || t.voters.empty()) Tally(now, m.group, it->second, false, out);
+  if (reject || t.voters.empty()) {
+    Tally(now, m.group, it->second, false, out);
+    Advance(now, m.group, it->second, out);
+  }
 }
 
 // Decides a round once every provider voted, one voted no, or time ran out (the silent take
-// the group's default vote).
+// the group's default vote). The outcome is recorded by Advance, once no write is in flight.
 void GroupsCore::Tally(Instant now, const std::string& group, Lead& g, bool timed_out,
                        Outputs& out) {
   Transition& t = *g.now;
   if (timed_out && !t.voters.empty()) t.defaulted = true;
-  if (t.defaulted && !g.record.default_approve) {
+  if (t.defaulted && !Basis(g).default_approve) {
     t.reason = AbortReason::kRejected;
     t.change.reset();
   }
@@ -332,12 +345,14 @@ void GroupsCore::Tally(Instant now, const std::string& group, Lead& g, bool time
     return;
   }
   t.voting = false;
-  Record(group, g, out);
 }
 
-// Writes the outcome of the current request into the record: the decision.
+// Writes the outcome of the current request into the record: the decision. No write is in
+// flight.
 void GroupsCore::Record(const std::string& group, Lead& g, Outputs& out) {
-  Transition& t = *g.now;
+  g.deciding = std::move(g.now);
+  g.now.reset();
+  Transition& t = *g.deciding;
   GroupRecord next = g.record;
   if (g.revision == 0 && t.change) {  // the join that creates the group sets its options
     next.default_approve = t.request.default_approve;

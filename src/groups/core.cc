@@ -65,7 +65,10 @@ void GroupsCore::VotersWentDown(Instant now, Outputs& out) {
     }
     if (g.now->voters.size() == asked) continue;
     g.now->defaulted = true;
-    if (g.now->voters.empty() || !g.record.default_approve) Tally(now, group, g, false, out);
+    if (g.now->voters.empty() || !Basis(g).default_approve) {
+      Tally(now, group, g, false, out);
+      Advance(now, group, g, out);
+    }
   }
 }
 
@@ -80,8 +83,10 @@ void GroupsCore::FailDeadNodes(Instant now, Outputs& out) {
     for (const auto& [from, q] : g.queue) {
       if (q.kind == ChangeKind::kNodeDied) dead.erase({q.member.node, q.member.incarnation});
     }
-    if (g.now && g.now->request.kind == ChangeKind::kNodeDied) {
-      dead.erase({g.now->request.member.node, g.now->request.member.incarnation});
+    for (const std::optional<Transition>* t : {&g.now, &g.deciding}) {
+      if (*t && (*t)->request.kind == ChangeKind::kNodeDied) {
+        dead.erase({(*t)->request.member.node, (*t)->request.member.incarnation});
+      }
     }
     for (const auto& [node, incarnation] : dead) {
       RequestMsg m;
@@ -146,7 +151,10 @@ void GroupsCore::CoordinatorTick(Instant now, Outputs& out) {
   }
   for (auto& [group, g] : leads_) {
     if (g.write && !g.write_sent && g.retry_at <= now) SendWrite(g, out);
-    if (g.now && g.now->voting && g.now->deadline <= now) Tally(now, group, g, true, out);
+    if (g.now && g.now->voting && g.now->deadline <= now) {
+      Tally(now, group, g, true, out);
+      Advance(now, group, g, out);
+    }
   }
 }
 

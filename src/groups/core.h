@@ -205,9 +205,12 @@ class GroupsCore {
     GroupRecord record;
     std::deque<Change> changes;  // the latest, for catch-ups
     std::deque<std::pair<NodeId, RequestMsg>> queue;
+    // Being voted on, or voted and waiting for `write`: judged against what `write` makes
+    // of the record, so that its votes overlap the write of the decision before it.
     std::optional<Transition> now;
-    std::optional<WriteRecord> write;  // in flight, or to send again at retry_at
-    GroupRecord writing;               // what `write` holds
+    std::optional<Transition> deciding;  // whose decision `write` holds (none: a takeover)
+    std::optional<WriteRecord> write;    // in flight, or to send again at retry_at
+    GroupRecord writing;                 // what `write` holds
     bool write_sent = false;
     Instant retry_at = Instant::Max();
     // Unknown here and asked about (not a join): a read of every record with a ticket from
@@ -216,6 +219,9 @@ class GroupsCore {
     std::set<RequestId> queued;  // the requests in `queue`
     bool broken = false;         // its record cannot be read: nothing runs until repaired
   };
+  // The record as the next decision finds it: the write in flight applied. A write that
+  // fails was lost to another coordinator, and everything judged on it is judged again.
+  static const GroupRecord& Basis(const Lead& g) { return g.write ? g.writing : g.record; }
 
   // node side (node.cc)
   RequestId Submit(Instant now, uint32_t local, RequestMsg msg, Outputs& out);

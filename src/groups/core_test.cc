@@ -192,6 +192,60 @@ TEST(GroupsCore, ANewCoordinatorFencesTheOldOne) {
   EXPECT_EQ(h.Told<Outcome>().size(), 1u);
 }
 
+// The next request is voted on while the decision before it is written; it is recorded
+// once that write lands, on top of it, and each commits once, in order.
+TEST(GroupsCore, TheNextVoteOverlapsTheWriteInFlight) {
+  Harness h = ThreeMembers();
+  h.hold_writes = true;
+  h.Propose(1, 1, "v1");
+  h.Propose(2, 1, "v2");
+  h.VoteAll(true);  // v1 voted: its write is held; v2's votes are asked meanwhile
+  ASSERT_EQ(h.asks_.size(), 2u);
+  for (const auto& [n, ask] : h.asks_) EXPECT_EQ(ask.version, 5u);  // the version after v1's
+  h.VoteAll(true);  // v2 voted: it waits for v1's write
+  EXPECT_TRUE(StateChanges(h).empty());
+  h.ApplyHeldWrites(1);  // v1 lands, then v2 is written on top of it
+  EXPECT_EQ(StateChanges(h).size(), 3u);
+  h.ApplyHeldWrites(1);
+  std::map<NodeId, std::vector<Bytes>> heard;  // each member's state changes, in order
+  for (const auto& [n, note] : h.Told<Notify>()) {
+    if (note.change.kind == ChangeKind::kState) heard[n].push_back(note.change.value);
+  }
+  ASSERT_EQ(heard.size(), 3u);
+  for (const auto& [n, values] : heard) EXPECT_EQ(values, (std::vector<Bytes>{B("v1"), B("v2")}));
+  EXPECT_EQ(h.Stored().version, 5u);
+  EXPECT_EQ(h.Stored().state, B("v2"));
+  EXPECT_EQ(h.Told<Outcome>().size(), 2u);
+}
+
+// A write lost to another coordinator takes the request voted behind it along: both are
+// judged again there, and each commits exactly once.
+TEST(GroupsCore, ARequestVotedBehindALostWriteIsDecidedByTheNewCoordinator) {
+  Harness h = ThreeMembers();
+  h.hold_writes = true;
+  h.Propose(1, 1, "v1");
+  h.Propose(2, 1, "v2");
+  h.VoteAll(true);
+  h.VoteAll(true);  // v2 voted behind v1's held write
+  h.View(2, 2);
+  h.View(3, 2);
+  h.hold_writes = false;
+  h.ApplyHeldWrites(2);  // node 2's takeover lands first, then node 1's decision fails
+  h.ApplyHeldWrites(1);
+  h.View(1, 2);
+  EXPECT_TRUE(StateChanges(h).empty());
+  for (int round = 0; round < 4 && h.Stored().version < 5; ++round) {
+    h.Advance(Duration::Millis(100));  // both are sent again, to node 2
+    h.VoteAll(true);
+  }
+  std::map<std::string, int> commits;
+  for (const Change& c : StateChanges(h)) ++commits[std::string(c.value.begin(), c.value.end())];
+  EXPECT_EQ(commits["v1"], 3);
+  EXPECT_EQ(commits["v2"], 3);
+  EXPECT_EQ(h.Stored().version, 5u);
+  EXPECT_EQ(h.Told<Outcome>().size(), 2u);
+}
+
 TEST(GroupsCore, ADeadNodesMembersFailOutAndALiveOneHearsItLost) {
   Harness h = ThreeMembers();
   h.View(1, 1, NodeView{{1, 100}, {2, 200}});  // node 3 is alive, but out of the map
