@@ -382,8 +382,6 @@ void EtcdRegistry::Status(Done<RegistryStatus> done) {
         if (member.id() != resp.header().member_id() && !impl->LeaderAnswers(member)) {
           out.phase = Phase::kReadOnly;
           out.leader = kNoNode;
-        } else if (out.phase == Phase::kReadWrite) {
-          impl->Prefer(member);
         }
       }
     }

@@ -338,21 +338,6 @@ struct EtcdRegistry::Impl {
     return nullptr;
   }
 
-  // Sends the next requests to `leader` first, if this client was given its URL: a
-  // follower forwards each write to the leader, one more round trip between servers (and
-  // a linearizable read asks the leader too). Worker thread.
-  // Of the leader's URLs, the one first in this client's order (its networks' priority).
-  void Prefer(const pb::Member& leader) {
-    for (size_t k = 0; k < servers.size(); ++k) {
-      if (PassOver(servers[k])) continue;
-      for (const std::string& url : leader.clienturls()) {
-        if (ServerAt(url) != &servers[k]) continue;
-        current = k;
-        return;
-      }
-    }
-  }
-
   // Whether `leader`, named by another member, answers a status as the leader itself. A
   // follower keeps naming a dead leader until its election timeout ends, and read-write on
   // that word would let writes in only to time out: the phase is read-write only while the
