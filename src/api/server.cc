@@ -17,8 +17,8 @@ using tcp = asio::ip::tcp;
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, const Handler& handler)
-      : stream_(std::move(socket)), handler_(handler) {
+  Session(tcp::socket socket, std::shared_ptr<const Handler> handler)
+      : stream_(std::move(socket)), handler_(std::move(handler)) {
     boost::system::error_code ec;
     const auto remote = stream_.socket().remote_endpoint(ec);
     if (!ec) peer_ = remote.address().to_string() + ":" + std::to_string(remote.port());
@@ -33,6 +33,7 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->body_limit(1 << 20);
     keep_alive_ = false;
+    head_only_ = false;
     stream_.expires_after(std::chrono::seconds(30));
     http::async_read(
         stream_, buffer_, *parser_,
@@ -65,7 +66,8 @@ class Session : public std::enable_shared_from_this<Session> {
     // A handler that throws (say, a JSON field of the wrong type) answers 500 instead of
     // taking the daemon down.
     try {
-      handler_(r, [self = shared_from_this()](HttpResponse resp) { self->Write(std::move(resp)); });
+      (*handler_)(r,
+                  [self = shared_from_this()](HttpResponse resp) { self->Write(std::move(resp)); });
     } catch (const std::exception& e) {
       Write({500, "application/json",
              std::string("{\"error\": \"internal error: ") + e.what() + "\"}\n"});
@@ -169,6 +171,7 @@ class Session : public std::enable_shared_from_this<Session> {
     head->set(http::field::server, "cohortd");
     for (const auto& [name, value] : resp.headers) head->set(name, value);
     head->chunked(true);
+    head->keep_alive(false);  // the stream's end is the connection's
     auto serializer = std::make_shared<http::response_serializer<http::empty_body>>(*head);
     auto sink = std::make_shared<Sink>(shared_from_this());
     sink->self_ = sink;
@@ -193,7 +196,8 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;  // one per request
   http::response<http::string_body> res_;
-  const Handler& handler_;
+  // Shared: a kept connection may bring a request after the server stopped.
+  std::shared_ptr<const Handler> handler_;
   std::string peer_;  // the client's address
   bool head_only_ = false;
   bool keep_alive_ = false;  // the request asked to keep the connection (HTTP/1.1's default)
@@ -202,9 +206,10 @@ class Session : public std::enable_shared_from_this<Session> {
 }  // namespace
 
 struct ApiServer::Impl {
-  Impl(asio::io_context& io, Handler h) : acceptor(io), handler(std::move(h)) {}
+  Impl(asio::io_context& io, Handler h)
+      : acceptor(io), handler(std::make_shared<const Handler>(std::move(h))) {}
   tcp::acceptor acceptor;
-  Handler handler;
+  std::shared_ptr<const Handler> handler;
 
   void Accept() {
     acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {

@@ -281,26 +281,32 @@ std::string HeaderValue(const std::string& head, const std::string& name) {
 Result<HttpReply> HttpConnection::Call(const std::string& method, const std::string& target,
                                        const std::string& body) {
   COHORT_TRY(CheckHead(method, target, bearer_, ""));
-  // Well inside the daemon's 30 s: a connection it may be closing is not used.
-  if (fd_.get() >= 0 && std::chrono::steady_clock::now() - last_used_ > std::chrono::seconds(20)) {
-    fd_ = UniqueFd();
-  }
+  if (fd_.get() >= 0 && !Usable()) fd_ = UniqueFd();
   const std::string request = RequestText(server_, method, target, body, bearer_, "", true);
   const bool reused = fd_.get() >= 0;
-  bool unanswered = false;
-  auto reply = Exchange(request, &unanswered);
-  if (!reply && reused && unanswered && reply.error().code() != Errc::kTimeout) {
+  bool sent = false;
+  auto reply = Exchange(request, &sent);
+  if (!reply && reused && !sent) {
     fd_ = UniqueFd();
-    reply = Exchange(request, &unanswered);  // on a new connection
+    reply = Exchange(request, &sent);  // on a new connection
   }
   if (!reply) fd_ = UniqueFd();
   return reply;
 }
 
-Result<HttpReply> HttpConnection::Exchange(const std::string& request, bool* unanswered) {
+// Whether the kept connection may carry a request: well inside the daemon's 30 s of
+// idleness, and nothing pending on it — a close (the daemon dropped it, or restarted) or
+// bytes no request asked for.
+bool HttpConnection::Usable() const {
+  if (std::chrono::steady_clock::now() - last_used_ > std::chrono::seconds(20)) return false;
+  pollfd p{fd_.get(), POLLIN | POLLRDHUP, 0};
+  return ::poll(&p, 1, 0) == 0;
+}
+
+Result<HttpReply> HttpConnection::Exchange(const std::string& request, bool* sent) {
   const std::function<int()> wait_ms = [this] { return timeout_ms_; };
   const std::string where = Where(server_);
-  *unanswered = true;
+  *sent = false;
   if (fd_.get() < 0) {
     auto fd = ConnectTo(server_, wait_ms);
     if (!fd) return fd.error();
@@ -308,8 +314,9 @@ Result<HttpReply> HttpConnection::Exchange(const std::string& request, bool* una
     raw_.clear();
   }
   COHORT_TRY(SendAll(fd_.get(), request, where, wait_ms));
+  *sent = true;  // from here the daemon may act on it: never sent again
   size_t end = 0;
-  auto head = ReadHead(&end, unanswered);
+  auto head = ReadHead(&end);
   if (!head) return head.error();
   HttpReply reply;
   reply.status = std::atoi(raw_.c_str() + 9);
@@ -340,7 +347,7 @@ Result<HttpReply> HttpConnection::Exchange(const std::string& request, bool* una
 }
 
 // Reads until the answer's head is whole; returns it lower-cased, `*end` where it ends.
-Result<std::string> HttpConnection::ReadHead(size_t* end, bool* unanswered) {
+Result<std::string> HttpConnection::ReadHead(size_t* end) {
   const std::string where = Where(server_);
   while ((*end = raw_.find("\r\n\r\n")) == std::string::npos) {
     if (raw_.size() > kMaxHead) return Error(Errc::kMalformed, where + " sent an endless head");
@@ -353,7 +360,6 @@ Result<std::string> HttpConnection::ReadHead(size_t* end, bool* unanswered) {
       if (errno == EAGAIN || errno == EINTR) continue;
       return Error(Errc::kIo, "reading from " + where + ": " + std::strerror(errno));
     }
-    *unanswered = false;
     raw_.append(buf, static_cast<size_t>(n));
   }
   if (raw_.rfind("HTTP/1.", 0) != 0 || raw_.size() < 12) {

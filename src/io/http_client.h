@@ -56,16 +56,17 @@ class HttpConnection {
  public:
   HttpConnection(const Endpoint& server, std::string bearer, int timeout_ms = 10000)
       : server_(server), bearer_(std::move(bearer)), timeout_ms_(timeout_ms) {}
-  // Sends the request and reads its answer. A kept connection the daemon closed meanwhile
-  // (it drops one idle for 30 s, or restarted) is replaced once, when nothing of the answer
-  // came: the daemon did not read that request.
+  // Sends the request and reads its answer. A kept connection the daemon closed (it drops
+  // one idle for 30 s; it restarted) is replaced before use, or when sending on it fails;
+  // a request sent whole is never sent again (the daemon may have acted on it).
   Result<HttpReply> Call(const std::string& method, const std::string& target,
                          const std::string& body = "");
 
  private:
-  // One exchange on the connection; `*unanswered` says whether no byte of an answer came.
-  Result<HttpReply> Exchange(const std::string& request, bool* unanswered);
-  Result<std::string> ReadHead(size_t* end, bool* unanswered);
+  bool Usable() const;
+  // One exchange on the connection; `*sent` says whether the request went out whole.
+  Result<HttpReply> Exchange(const std::string& request, bool* sent);
+  Result<std::string> ReadHead(size_t* end);
   static constexpr size_t kMaxHead = 64 << 10;
   static constexpr size_t kMaxBody = 16 << 20;
   Endpoint server_;
