@@ -140,9 +140,10 @@ void ResourceService::Impl::ApplyInventory(NodeId id, const registry::KeyValue& 
   }
   resources::InventoryChange change =
       resources::Compare(known ? before->second : resources::Inventory{}, *inventory);
-  change.joined = joins.Joined(*inventory);
+  // Changes the watch brings; a read again is compared as a whole (InventoriesReread),
+  // joins too. The first read only learns the joins there are.
+  if (synced || !probed) change.joined = joins.Joined(*inventory);
   mirror.inventories[id] = std::move(*inventory);
-  // Changes the watch brings; a read of the records is compared as a whole (Sync).
   if (synced) RecordChange(id, change);
 }
 
