@@ -47,9 +47,14 @@ class EtcdCluster {
     if (::access("/usr/bin/etcd", X_OK) != 0) return;
     // On tmpfs where there is one: etcd holds its store's lock across each fsync, so a
     // status waited over 4 s for a disk busy with the sanitizer build's link (CI).
-    const std::filesystem::path base = ::access("/dev/shm", W_OK) == 0
-                                           ? std::filesystem::path("/dev/shm")
-                                           : std::filesystem::temp_directory_path();
+    // Each member reserves 128 MB of log segments: a small /dev/shm (a container's 64 MB)
+    // is not used.
+    std::error_code ec;
+    const auto shm = std::filesystem::space("/dev/shm", ec);
+    const bool roomy = !ec && ::access("/dev/shm", W_OK) == 0 &&
+                       shm.available >= static_cast<uintmax_t>(size + 1) * (256u << 20);
+    const std::filesystem::path base =
+        roomy ? std::filesystem::path("/dev/shm") : std::filesystem::temp_directory_path();
     dir_ = base / ("cohort-etcd-" + std::to_string(::getpid()) + "-" + std::to_string(size));
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
