@@ -2,11 +2,7 @@
 // kept connection the server dropped replaced by the client without losing the request.
 #include "api/server.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <memory>
@@ -14,23 +10,12 @@
 #include <string>
 #include <thread>
 
+#include "base/test_ports.h"
 #include "io/asio.h"
 #include "io/http_client.h"
 
 namespace cohort::api {
 namespace {
-
-uint16_t FreeTcpPort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 // A server answering each request with its target and the client's address, on a loop of
 // its own thread.
@@ -61,7 +46,7 @@ class Served {
 std::string PeerOf(const std::string& body) { return body.substr(body.find(" from ") + 6); }
 
 TEST(ApiServerTest, AKeptConnectionCarriesManyRequests) {
-  const uint16_t port = FreeTcpPort();
+  const uint16_t port = FreeLoopbackPort();
   Served served(port);
   io::HttpConnection connection(*Endpoint::Parse("127.0.0.1:" + std::to_string(port)), "");
   std::set<std::string> peers;
@@ -81,7 +66,7 @@ TEST(ApiServerTest, AKeptConnectionCarriesManyRequests) {
 }
 
 TEST(ApiServerTest, AConnectionTheServerDroppedIsReplacedAndTheRequestServed) {
-  const uint16_t port = FreeTcpPort();
+  const uint16_t port = FreeLoopbackPort();
   io::HttpConnection connection(*Endpoint::Parse("127.0.0.1:" + std::to_string(port)), "");
   std::string first_peer;
   {
@@ -99,8 +84,8 @@ TEST(ApiServerTest, AConnectionTheServerDroppedIsReplacedAndTheRequestServed) {
 }
 
 TEST(ApiServerTest, NoServerIsAClearError) {
-  io::HttpConnection connection(*Endpoint::Parse("127.0.0.1:" + std::to_string(FreeTcpPort())), "",
-                                2000);
+  io::HttpConnection connection(*Endpoint::Parse("127.0.0.1:" + std::to_string(FreeLoopbackPort())),
+                                "", 2000);
   auto reply = connection.Call("GET", "/x");
   ASSERT_FALSE(reply);
   EXPECT_NE(reply.error().message().find("cannot reach"), std::string::npos)

@@ -10,6 +10,7 @@
 #include <map>
 #include <thread>
 
+#include "base/test_ports.h"
 #include "io/adapters.h"
 #include "io/asio.h"
 #include "io/disk_probe.h"
@@ -204,15 +205,9 @@ TEST(AdaptersTest, LoopbackIsDiscovered) {
 
 // A UDP port on 127.0.0.1 that was free a moment ago.
 uint16_t FreeUdpPort() {
-  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
-  ::close(fd);
-  return ntohs(a.sin_port);
+  const uint16_t port = FreeLoopbackPort(SOCK_DGRAM);
+  EXPECT_NE(port, 0);
+  return port;
 }
 
 // C13: each datagram comes with the routers it crossed, from its TTL. A TTL above the one

@@ -16,6 +16,7 @@
 #include <optional>
 #include <thread>
 
+#include "base/test_ports.h"
 #include "registry/conformance.h"
 
 namespace cohort::registry {
@@ -27,17 +28,7 @@ namespace c = conformance;
 // 300 ms once. The dead servers in these tests refuse at once, so they cost no timeout.
 constexpr Duration kAttempt = Duration::Seconds(5);
 
-int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+int FreePort() { return FreeLoopbackPort(); }
 
 // An etcd cluster of `size` members on 127.0.0.1, members named n1..n<size> as the
 // configuration manager names them, each ended by its PID.
