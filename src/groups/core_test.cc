@@ -192,10 +192,8 @@ TEST(GroupsCore, ANewCoordinatorFencesTheOldOne) {
   EXPECT_EQ(h.Told<Outcome>().size(), 1u);
 }
 
-// The next request is voted on while the decision before it is written; it is recorded
-// once that write lands, on top of it, and each commits once, in order.
-TEST(GroupsCore, TheNextVoteOverlapsTheWriteInFlight) {
-  Harness h = ThreeMembers();
+// Proposals v1 (node 1) and v2 (node 2) both voted: v1's write held, v2 waiting behind it.
+void VoteTwoBehindAHeldWrite(Harness& h) {
   h.hold_writes = true;
   h.Propose(1, 1, "v1");
   h.Propose(2, 1, "v2");
@@ -204,6 +202,13 @@ TEST(GroupsCore, TheNextVoteOverlapsTheWriteInFlight) {
   for (const auto& [n, ask] : h.asks_) EXPECT_EQ(ask.version, 5u);  // the version after v1's
   h.VoteAll(true);  // v2 voted: it waits for v1's write
   EXPECT_TRUE(StateChanges(h).empty());
+}
+
+// The next request is voted on while the decision before it is written; it is recorded
+// once that write lands, on top of it, and each commits once, in order.
+TEST(GroupsCore, TheNextVoteOverlapsTheWriteInFlight) {
+  Harness h = ThreeMembers();
+  VoteTwoBehindAHeldWrite(h);
   h.ApplyHeldWrites(1);  // v1 lands, then v2 is written on top of it
   EXPECT_EQ(StateChanges(h).size(), 3u);
   h.ApplyHeldWrites(1);
@@ -222,11 +227,7 @@ TEST(GroupsCore, TheNextVoteOverlapsTheWriteInFlight) {
 // judged again there, and each commits exactly once.
 TEST(GroupsCore, ARequestVotedBehindALostWriteIsDecidedByTheNewCoordinator) {
   Harness h = ThreeMembers();
-  h.hold_writes = true;
-  h.Propose(1, 1, "v1");
-  h.Propose(2, 1, "v2");
-  h.VoteAll(true);
-  h.VoteAll(true);  // v2 voted behind v1's held write
+  VoteTwoBehindAHeldWrite(h);
   h.View(2, 2);
   h.View(3, 2);
   h.hold_writes = false;
