@@ -208,7 +208,7 @@ void VoteTwoBehindAHeldWrite(Harness& h) {
 // once that write lands, on top of it, and each commits once, in order.
 TEST(GroupsCore, TheNextVoteOverlapsTheWriteInFlight) {
   Harness h = ThreeMembers();
-  VoteTwoBehindAHeldWrite(h);
+  ASSERT_NO_FATAL_FAILURE(VoteTwoBehindAHeldWrite(h));
   h.ApplyHeldWrites(1);  // v1 lands, then v2 is written on top of it
   EXPECT_EQ(StateChanges(h).size(), 3u);
   h.ApplyHeldWrites(1);
@@ -227,7 +227,7 @@ TEST(GroupsCore, TheNextVoteOverlapsTheWriteInFlight) {
 // judged again there, and each commits exactly once.
 TEST(GroupsCore, ARequestVotedBehindALostWriteIsDecidedByTheNewCoordinator) {
   Harness h = ThreeMembers();
-  VoteTwoBehindAHeldWrite(h);
+  ASSERT_NO_FATAL_FAILURE(VoteTwoBehindAHeldWrite(h));
   h.View(2, 2);
   h.View(3, 2);
   h.hold_writes = false;

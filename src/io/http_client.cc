@@ -300,7 +300,7 @@ Result<HttpReply> HttpConnection::Call(const std::string& method, const std::str
 bool HttpConnection::Usable() const {
   if (std::chrono::steady_clock::now() - last_used_ > std::chrono::seconds(20)) return false;
   pollfd p{fd_.get(), POLLIN | POLLRDHUP, 0};
-  return ::poll(&p, 1, 0) == 0;
+  return raw_.empty() && ::poll(&p, 1, 0) == 0;
 }
 
 Result<HttpReply> HttpConnection::Exchange(const std::string& request, bool* sent) {
