@@ -321,10 +321,15 @@ void GroupsCore::OnVoteReply(Instant now, const VoteReplyMsg& m, Outputs& out) {
     t.reason = AbortReason::kRejected;
     t.change.reset();
   }
-  if (reject || t.voters.empty()) {
-    Tally(now, m.group, it->second, false, out);
-    Advance(now, m.group, it->second, out);
-  }
+  if (reject || t.voters.empty()) EndRound(now, m.group, it->second, false, out);
+}
+
+// A round ended by a vote, a provider's node going down or the deadline: tallied, then
+// whatever is ready recorded and the next request begun.
+void GroupsCore::EndRound(Instant now, const std::string& group, Lead& g, bool timed_out,
+                          Outputs& out) {
+  Tally(now, group, g, timed_out, out);
+  Advance(now, group, g, out);
 }
 
 // Decides a round once every provider voted, one voted no, or time ran out (the silent take

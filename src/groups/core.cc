@@ -65,10 +65,7 @@ void GroupsCore::VotersWentDown(Instant now, Outputs& out) {
     }
     if (g.now->voters.size() == asked) continue;
     g.now->defaulted = true;
-    if (g.now->voters.empty() || !Basis(g).default_approve) {
-      Tally(now, group, g, false, out);
-      Advance(now, group, g, out);
-    }
+    if (g.now->voters.empty() || !Basis(g).default_approve) EndRound(now, group, g, false, out);
   }
 }
 
@@ -151,10 +148,7 @@ void GroupsCore::CoordinatorTick(Instant now, Outputs& out) {
   }
   for (auto& [group, g] : leads_) {
     if (g.write && !g.write_sent && g.retry_at <= now) SendWrite(g, out);
-    if (g.now && g.now->voting && g.now->deadline <= now) {
-      Tally(now, group, g, true, out);
-      Advance(now, group, g, out);
-    }
+    if (g.now && g.now->voting && g.now->deadline <= now) EndRound(now, group, g, true, out);
   }
 }
 

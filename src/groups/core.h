@@ -257,6 +257,7 @@ class GroupsCore {
   Transition Judge(const std::string& group, const GroupRecord& r, NodeId from,
                    const RequestMsg& m) const;
   void AskVotes(Instant now, const std::string& group, Lead& g, Outputs& out);
+  void EndRound(Instant now, const std::string& group, Lead& g, bool timed_out, Outputs& out);
   void Tally(Instant now, const std::string& group, Lead& g, bool timed_out, Outputs& out);
   void Record(const std::string& group, Lead& g, Outputs& out);
   void Written(const std::string& group, Lead& g, int64_t revision, Outputs& out);

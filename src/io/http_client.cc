@@ -328,17 +328,7 @@ Result<HttpReply> HttpConnection::Exchange(const std::string& request, bool* sen
     return Error(Errc::kMalformed, where + " sent an answer without a usable Content-Length");
   }
   raw_.erase(0, end + 4);
-  while (raw_.size() < size) {
-    pollfd r{fd_.get(), POLLIN, 0};
-    if (::poll(&r, 1, timeout_ms_) != 1) return Error(Errc::kTimeout, where + " did not answer");
-    char buf[16384];
-    const ssize_t n = ::recv(fd_.get(), buf, sizeof buf, 0);
-    if (n == 0) return Error(Errc::kIo, where + " closed the connection inside an answer");
-    if (n < 0 && errno != EAGAIN && errno != EINTR) {
-      return Error(Errc::kIo, "reading from " + where + ": " + std::strerror(errno));
-    }
-    if (n > 0) raw_.append(buf, static_cast<size_t>(n));
-  }
+  while (raw_.size() < size) COHORT_TRY(ReadMore());
   reply.body = raw_.substr(0, size);
   raw_.erase(0, size);
   last_used_ = std::chrono::steady_clock::now();
@@ -351,16 +341,7 @@ Result<std::string> HttpConnection::ReadHead(size_t* end) {
   const std::string where = Where(server_);
   while ((*end = raw_.find("\r\n\r\n")) == std::string::npos) {
     if (raw_.size() > kMaxHead) return Error(Errc::kMalformed, where + " sent an endless head");
-    pollfd r{fd_.get(), POLLIN, 0};
-    if (::poll(&r, 1, timeout_ms_) != 1) return Error(Errc::kTimeout, where + " did not answer");
-    char buf[16384];
-    const ssize_t n = ::recv(fd_.get(), buf, sizeof buf, 0);
-    if (n == 0) return Error(Errc::kIo, where + " closed the connection");
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) continue;
-      return Error(Errc::kIo, "reading from " + where + ": " + std::strerror(errno));
-    }
-    raw_.append(buf, static_cast<size_t>(n));
+    COHORT_TRY(ReadMore());
   }
   if (raw_.rfind("HTTP/1.", 0) != 0 || raw_.size() < 12) {
     return Error(Errc::kMalformed, where + " sent something that is not HTTP");
@@ -368,6 +349,23 @@ Result<std::string> HttpConnection::ReadHead(size_t* end) {
   std::string head = raw_.substr(0, *end + 2);
   for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return head;
+}
+
+// Appends what comes next on the connection to raw_ (perhaps nothing: interrupted); an
+// error when nothing comes in time or the daemon closed the connection.
+Status HttpConnection::ReadMore() {
+  const std::string where = Where(server_);
+  pollfd r{fd_.get(), POLLIN, 0};
+  if (::poll(&r, 1, timeout_ms_) != 1) return Error(Errc::kTimeout, where + " did not answer");
+  char buf[16384];
+  const ssize_t n = ::recv(fd_.get(), buf, sizeof buf, 0);
+  if (n == 0) return Error(Errc::kIo, where + " closed the connection");
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EINTR) return OkStatus();
+    return Error(Errc::kIo, "reading from " + where + ": " + std::strerror(errno));
+  }
+  raw_.append(buf, static_cast<size_t>(n));
+  return OkStatus();
 }
 
 }  // namespace cohort::io

@@ -67,6 +67,7 @@ class HttpConnection {
   // One exchange on the connection; `*sent` says whether the request went out whole.
   Result<HttpReply> Exchange(const std::string& request, bool* sent);
   Result<std::string> ReadHead(size_t* end);
+  Status ReadMore();
   static constexpr size_t kMaxHead = 64 << 10;
   static constexpr size_t kMaxBody = 16 << 20;
   Endpoint server_;

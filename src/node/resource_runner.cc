@@ -38,6 +38,16 @@ std::string Describe(const io::ChildResult& r) {
   return d;
 }
 
+// The answer to a start, promote, demote or stop: done when the agent exited 0 in time,
+// naming `state` (an agent that could not be run: kFailed).
+std::function<void(Result<io::ChildResult>)> ExitAnswer(ResourceRunner::Done done,
+                                                        MonitorResult state) {
+  return [done = std::move(done), state](Result<io::ChildResult> r) {
+    if (!r) return done({false, MonitorResult::kFailed, r.error().message()});
+    done({r->exit_code == 0 && !r->timed_out, state, Describe(*r)});
+  };
+}
+
 }  // namespace
 
 const char* OcfCodeName(int code) {
@@ -117,10 +127,10 @@ Result<io::ChildOptions> ResourceRunner::OcfChild(const ResourceSpec& spec,
 }
 
 void ResourceRunner::RunOcf(const ResourceSpec& spec, const std::string& action, Duration timeout,
-                            std::function<void(Result<io::ChildResult>)> done, Whose whose) {
+                            std::function<void(Result<io::ChildResult>)> done, Run run) {
   auto o = OcfChild(spec, action, timeout);
   if (!o) return done(o.error());
-  if (whose == Whose::kOperator) {
+  if (run == Run::kOperator) {
     auto child =
         io::Child::Start(io_, std::move(*o), [done](const io::ChildResult& r) { done(r); });
     if (!child) done(child.error());
@@ -139,7 +149,7 @@ void ResourceRunner::RunOcf(const ResourceSpec& spec, const std::string& action,
   };
   auto child = io::Child::Start(io_, std::move(*o), std::move(ended));
   if (!child) return std::exchange(*answer, nullptr)(child.error());
-  (*under_way_)[spec.name] = {*child, action != "stop" && action != "demote", answer};
+  (*under_way_)[spec.name] = {*child, run == Run::kCancellable, answer};
 }
 
 void ResourceRunner::Cancel(const std::string& name) {
@@ -161,10 +171,8 @@ void ResourceRunner::Cancel(const std::string& name) {
 
 void ResourceRunner::Start(const ResourceSpec& spec, Done done) {
   if (spec.cls == ResourceClass::kOcf) {
-    return RunOcf(spec, "start", spec.timeouts.start, [done](Result<io::ChildResult> r) {
-      if (!r) return done({false, MonitorResult::kFailed, r.error().message()});
-      done({r->exit_code == 0 && !r->timed_out, MonitorResult::kFailed, Describe(*r)});
-    });
+    return RunOcf(spec, "start", spec.timeouts.start, ExitAnswer(done, MonitorResult::kFailed),
+                  Run::kCancellable);
   }
   if (auto it = processes_.find(spec.name); it != processes_.end() && it->second->running()) {
     return done({true, MonitorResult::kRunning, "already running"});
@@ -193,18 +201,14 @@ void ResourceRunner::Promote(const ResourceSpec& spec, bool promote, Done done) 
     return done({false, MonitorResult::kFailed, "only an OCF resource is promoted"});
   }
   const Duration timeout = promote ? spec.timeouts.start : spec.timeouts.stop;
-  RunOcf(spec, promote ? "promote" : "demote", timeout, [done](Result<io::ChildResult> r) {
-    if (!r) return done({false, MonitorResult::kFailed, r.error().message()});
-    done({r->exit_code == 0 && !r->timed_out, MonitorResult::kFailed, Describe(*r)});
-  });
+  RunOcf(spec, promote ? "promote" : "demote", timeout, ExitAnswer(done, MonitorResult::kFailed),
+         promote ? Run::kCancellable : Run::kToItsEnd);
 }
 
 void ResourceRunner::Stop(const ResourceSpec& spec, Done done) {
   if (spec.cls == ResourceClass::kOcf) {
-    return RunOcf(spec, "stop", spec.timeouts.stop, [done](Result<io::ChildResult> r) {
-      if (!r) return done({false, MonitorResult::kFailed, r.error().message()});
-      done({r->exit_code == 0 && !r->timed_out, MonitorResult::kNotRunning, Describe(*r)});
-    });
+    return RunOcf(spec, "stop", spec.timeouts.stop, ExitAnswer(done, MonitorResult::kNotRunning),
+                  Run::kToItsEnd);
   }
   auto it = processes_.find(spec.name);
   if (it == processes_.end() || !it->second->running()) {
@@ -220,14 +224,18 @@ void ResourceRunner::Stop(const ResourceSpec& spec, Done done) {
 
 void ResourceRunner::Monitor(const ResourceSpec& spec, Done done) {
   if (spec.cls == ResourceClass::kOcf) {
-    return RunOcf(spec, "monitor", spec.timeouts.monitor, [done](Result<io::ChildResult> r) {
-      if (!r) return done({false, MonitorResult::kFailed, r.error().message()});
-      MonitorResult m = MonitorResult::kFailed;  // 9, OCF_FAILED_MASTER, among others
-      if (!r->timed_out && r->exit_code == 0) m = MonitorResult::kRunning;
-      if (!r->timed_out && r->exit_code == 8) m = MonitorResult::kRunningPromoted;
-      if (!r->timed_out && r->exit_code == 7) m = MonitorResult::kNotRunning;
-      done({m == MonitorResult::kRunning || m == MonitorResult::kRunningPromoted, m, Describe(*r)});
-    });
+    return RunOcf(
+        spec, "monitor", spec.timeouts.monitor,
+        [done](Result<io::ChildResult> r) {
+          if (!r) return done({false, MonitorResult::kFailed, r.error().message()});
+          MonitorResult m = MonitorResult::kFailed;  // 9, OCF_FAILED_MASTER, among others
+          if (!r->timed_out && r->exit_code == 0) m = MonitorResult::kRunning;
+          if (!r->timed_out && r->exit_code == 8) m = MonitorResult::kRunningPromoted;
+          if (!r->timed_out && r->exit_code == 7) m = MonitorResult::kNotRunning;
+          done({m == MonitorResult::kRunning || m == MonitorResult::kRunningPromoted, m,
+                Describe(*r)});
+        },
+        Run::kCancellable);
   }
   auto it = processes_.find(spec.name);
   const bool running = it != processes_.end() && it->second->running();
@@ -238,7 +246,7 @@ void ResourceRunner::Monitor(const ResourceSpec& spec, Done done) {
 void ResourceRunner::Invoke(const ResourceSpec& spec, const std::string& action, Duration timeout,
                             std::function<void(Result<io::ChildResult>)> done) {
   if (spec.cls == ResourceClass::kOcf) {
-    return RunOcf(spec, action, timeout, std::move(done), Whose::kOperator);
+    return RunOcf(spec, action, timeout, std::move(done), Run::kOperator);
   }
   if (action != "monitor") {
     return done(Error(Errc::kInvalidArgument,

@@ -59,8 +59,10 @@ class ResourceRunner {
   void Cancel(const std::string& name);
 
  private:
-  // The manager's actions can be cancelled; an operator's (`Invoke`) run to their end.
-  enum class Whose { kManager, kOperator };
+  // Whether the fence may cut an action short: the manager's start, monitor and promote
+  // (cancellable); its stop and demote, and an operator's action (`Invoke`, not tracked:
+  // it never takes the manager's entry), run to their end.
+  enum class Run { kCancellable, kToItsEnd, kOperator };
   using Answer = std::function<void(Result<io::ChildResult>)>;
   struct UnderWay {
     std::shared_ptr<io::Child> child;
@@ -74,7 +76,7 @@ class ResourceRunner {
   Result<io::ChildOptions> OcfChild(const resources::ResourceSpec& spec, const std::string& action,
                                     Duration timeout) const;
   void RunOcf(const resources::ResourceSpec& spec, const std::string& action, Duration timeout,
-              Answer done, Whose whose = Whose::kManager);
+              Answer done, Run run);
   boost::asio::io_context& io_;
   RunnerOptions options_;
   std::map<std::string, std::shared_ptr<io::Child>> processes_;  // process class, by name

@@ -28,8 +28,6 @@ namespace c = conformance;
 // 300 ms once. The dead servers in these tests refuse at once, so they cost no timeout.
 constexpr Duration kAttempt = Duration::Seconds(5);
 
-int FreePort() { return FreeLoopbackPort(); }
-
 // An etcd cluster of `size` members on 127.0.0.1, members named n1..n<size> as the
 // configuration manager names them, each ended by its PID.
 class EtcdCluster {
@@ -52,8 +50,8 @@ class EtcdCluster {
     std::vector<std::string> peers;
     std::string initial;
     for (int k = 1; k <= size; ++k) {
-      clients_.push_back("127.0.0.1:" + std::to_string(FreePort()));
-      peers.push_back("http://127.0.0.1:" + std::to_string(FreePort()));
+      clients_.push_back("127.0.0.1:" + std::to_string(FreeLoopbackPort()));
+      peers.push_back("http://127.0.0.1:" + std::to_string(FreeLoopbackPort()));
       initial += (k > 1 ? "," : "") + ("n" + std::to_string(k)) + "=" + peers.back();
     }
     for (int k = 1; k <= size; ++k) {
@@ -185,7 +183,7 @@ TEST_F(EtcdRegistryTest, StatusNamesTheLeaderNode) {
 }
 
 TEST_F(EtcdRegistryTest, FailsOverToTheNextServerAndSaysWhoWasTried) {
-  const std::string dead = "127.0.0.1:" + std::to_string(FreePort());
+  const std::string dead = "127.0.0.1:" + std::to_string(FreeLoopbackPort());
   EtcdRegistry two(EtcdOptions{{dead, etcd_->client()}, kAttempt, nullptr});
   EXPECT_TRUE(c::Put(two, "/t6/k", "v"));
   EtcdRegistry none(EtcdOptions{{dead}, kAttempt, nullptr});
@@ -288,7 +286,7 @@ TEST_F(EtcdRegistryTest, ARemovalFoundAppliedOnRetryIsDone) {
   ASSERT_FALSE(first);
   EXPECT_NE(first.error().message().find("member not found"), std::string::npos)
       << first.error().message();
-  const std::string dead = "127.0.0.1:" + std::to_string(FreePort());
+  const std::string dead = "127.0.0.1:" + std::to_string(FreeLoopbackPort());
   EtcdRegistry retried(EtcdOptions{{dead, etcd_->client()}, kAttempt, nullptr});
   auto second = c::Sync<Ok>([&](Done<Ok> d) { retried.Remove(absent, d); });
   EXPECT_TRUE(second) << second.error().message();
